@@ -1,0 +1,2 @@
+//! THL store benchmark (placeholder: being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Test support: the MariaDB sandbox and helpers shared by the integration tests.

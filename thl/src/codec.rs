@@ -1,0 +1,1 @@
+//! The binary encoding of event bodies (placeholder: being written).

@@ -1,0 +1,18 @@
+//! The Transaction History Log (THL).
+//!
+//! * [`event`]: the event model, one [`event::ReplEvent`] per transaction or
+//!   fragment (DESIGN.md §3).
+//! * [`codec`]: the versioned binary encoding of event bodies.
+//! * [`record`]: record framing (length, CRC32, type) and the event header
+//!   that is readable without decoding the body.
+//! * [`store`]: the segmented, memory-mapped log on disk: one writer with
+//!   group commit, any number of readers, recovery, purge and retention.
+//! * [`dash_args`]: Tungsten's single-dash long options (`-low 10`).
+//!
+//! The byte layouts are documented in `thl/FORMAT.md`.
+
+pub mod codec;
+pub mod dash_args;
+pub mod event;
+pub mod record;
+pub mod store;

@@ -1,0 +1,1 @@
+//! Record framing (placeholder: being written).
