@@ -1,1 +1,10 @@
 //! Test support: the MariaDB sandbox and helpers shared by the integration tests.
+//!
+//! * [`sandbox`]: starts N real `mariadbd` instances in a temporary directory
+//!   (template data directory copied per instance, ROW binlog, each instance
+//!   on its own loopback address or port) and tears them down.
+//! * [`process`]: a deployment (ini, hosts file, install directories) and
+//!   `replicator` processes started from it.
+
+pub mod process;
+pub mod sandbox;

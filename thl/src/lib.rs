@@ -8,11 +8,14 @@
 //! * [`store`]: the segmented, memory-mapped log on disk: one writer with
 //!   group commit, any number of readers, recovery, purge and retention.
 //! * [`dash_args`]: Tungsten's single-dash long options (`-low 10`).
+//! * [`display`]: events and values as text (`thl list` layouts, SQL
+//!   literals).
 //!
 //! The byte layouts are documented in `thl/FORMAT.md`.
 
 pub mod codec;
 pub mod dash_args;
+pub mod display;
 pub mod event;
 pub mod record;
 pub mod store;

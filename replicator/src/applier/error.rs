@@ -1,0 +1,272 @@
+//! Apply errors, typed by what the caller must do.
+//!
+//! * [`ApplyError::Transient`]: the target could not do the work *now*
+//!   (connection lost, lock wait timeout, deadlock, read-only, disk full).
+//!   Nothing of the open block was committed; the caller backs off, and
+//!   re-applies from `last_applied() + 1` (the applier reconnects by itself on
+//!   the next call when the connection was lost).
+//! * [`ApplyError::Definite`]: retrying the same event gives the same result
+//!   (a failed statement, a malformed event, a zero-row UPDATE under
+//!   `ZeroRowPolicy::Stop`). The service goes OFFLINE:ERROR; the message names
+//!   the seqno, the table, the SQL and the server error so that an operator
+//!   can decide to run `trepctl online -skip-seqno N`.
+
+use std::fmt;
+
+/// Longest SQL text kept in an error, in bytes.
+pub const MAX_SQL_IN_ERROR: usize = 1024;
+
+/// MariaDB/MySQL server error codes that mean "try again later".
+const TRANSIENT_CODES: &[u16] = &[
+    1021, // ER_DISK_FULL
+    1040, // ER_CON_COUNT_ERROR
+    1053, // ER_SERVER_SHUTDOWN
+    1114, // ER_RECORD_FILE_FULL (table full)
+    1205, // ER_LOCK_WAIT_TIMEOUT
+    1213, // ER_LOCK_DEADLOCK
+    1290, // ER_OPTION_PREVENTS_STATEMENT (--read-only)
+    1792, // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    1836, // ER_READ_ONLY_MODE
+    1927, // ER_CONNECTION_KILLED
+    2006, // CR_SERVER_GONE_ERROR
+    2013, // CR_SERVER_LOST
+    4031, // ER_CLIENT_INTERACTION_TIMEOUT
+];
+
+/// Why an event could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Retry the whole block (from `last_applied() + 1`) after a backoff.
+    #[error("{0}")]
+    Transient(Box<TransientError>),
+    /// Retrying gives the same result: stop for the operator.
+    #[error("{0}")]
+    Definite(Box<DefiniteError>),
+}
+
+impl ApplyError {
+    /// True for [`ApplyError::Transient`].
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ApplyError::Transient(_))
+    }
+
+    /// The seqno being applied when the error happened, if any.
+    pub fn seqno(&self) -> Option<i64> {
+        match self {
+            ApplyError::Transient(t) => t.seqno,
+            ApplyError::Definite(d) => d.seqno,
+        }
+    }
+
+    /// The server error code, if the server reported one.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            ApplyError::Transient(t) => t.code,
+            ApplyError::Definite(d) => d.code,
+        }
+    }
+}
+
+/// A failure that may succeed when retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransientError {
+    /// The seqno being applied, if any (`None` while connecting).
+    pub seqno: Option<i64>,
+    /// The server error code, if any.
+    pub code: Option<u16>,
+    /// What failed.
+    pub message: String,
+    /// The last seqno committed on the target (restart after it).
+    pub last_committed: Option<i64>,
+}
+
+impl fmt::Display for TransientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transient apply error")?;
+        if let Some(s) = self.seqno {
+            write!(f, " at seqno {s}")?;
+        }
+        if let Some(c) = self.code {
+            write!(f, " (error {c})")?;
+        }
+        write!(f, ": {}; the open block was not committed, retry from ", self.message)?;
+        match self.last_committed {
+            Some(s) => write!(f, "seqno {}", s + 1),
+            None => write!(f, "the first event"),
+        }
+    }
+}
+
+/// A failure that will happen again if retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefiniteError {
+    /// The seqno that failed (`None` for setup errors).
+    pub seqno: Option<i64>,
+    /// Its fragment number.
+    pub fragno: u16,
+    /// The table involved (`` `db`.`t` ``), if any.
+    pub table: Option<String>,
+    /// The SQL that failed, truncated to [`MAX_SQL_IN_ERROR`] bytes.
+    pub sql: Option<String>,
+    /// The server error code, if the server reported one.
+    pub code: Option<u16>,
+    /// The server's message, or what is wrong with the event.
+    pub message: String,
+    /// The last seqno committed on the target.
+    pub last_committed: Option<i64>,
+}
+
+impl fmt::Display for DefiniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "apply failed")?;
+        if let Some(s) = self.seqno {
+            write!(f, " at seqno {s} fragno {}", self.fragno)?;
+        }
+        if let Some(t) = &self.table {
+            write!(f, " on table {t}")?;
+        }
+        match self.code {
+            Some(c) => write!(f, ": server error {c}: {}", self.message)?,
+            None => write!(f, ": {}", self.message)?,
+        }
+        if let Some(sql) = &self.sql {
+            write!(f, "; SQL: {sql}")?;
+        }
+        if let Some(s) = self.seqno {
+            write!(f, "; nothing of this transaction's block was committed (")?;
+            match self.last_committed {
+                Some(c) => write!(f, "last committed seqno {c}")?,
+                None => write!(f, "nothing committed yet")?,
+            }
+            write!(
+                f,
+                "); fix the target and go online again, or skip the transaction with `trepctl online -skip-seqno {s}`"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Where an error happened: what the applier was doing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ctx<'a> {
+    pub seqno: Option<i64>,
+    pub fragno: u16,
+    pub table: Option<String>,
+    pub sql: Option<&'a [u8]>,
+    pub last_committed: Option<i64>,
+}
+
+impl Ctx<'_> {
+    /// A definite error with no server code (bad event, zero-row policy).
+    pub fn definite(&self, message: impl Into<String>) -> ApplyError {
+        ApplyError::Definite(Box::new(DefiniteError {
+            seqno: self.seqno,
+            fragno: self.fragno,
+            table: self.table.clone(),
+            sql: self.sql.map(truncate_sql),
+            code: None,
+            message: message.into(),
+            last_committed: self.last_committed,
+        }))
+    }
+
+    fn transient(&self, code: Option<u16>, message: String) -> ApplyError {
+        ApplyError::Transient(Box::new(TransientError {
+            seqno: self.seqno,
+            code,
+            message,
+            last_committed: self.last_committed,
+        }))
+    }
+
+    /// Classifies a driver error.
+    pub fn classify(&self, err: mysql_async::Error) -> ApplyError {
+        use mysql_async::{DriverError, Error};
+        match err {
+            Error::Server(se) => {
+                if TRANSIENT_CODES.contains(&se.code) {
+                    self.transient(Some(se.code), se.message)
+                } else {
+                    ApplyError::Definite(Box::new(DefiniteError {
+                        seqno: self.seqno,
+                        fragno: self.fragno,
+                        table: self.table.clone(),
+                        sql: self.sql.map(truncate_sql),
+                        code: Some(se.code),
+                        message: format!("{} (SQLSTATE {})", se.message, se.state),
+                        last_committed: self.last_committed,
+                    }))
+                }
+            }
+            Error::Io(e) => self.transient(None, format!("connection to the target: {e}")),
+            Error::Driver(
+                d @ (DriverError::ConnectionClosed
+                | DriverError::PacketOutOfOrder
+                | DriverError::UnexpectedPacket { .. }
+                | DriverError::BadCompressedPacketHeader),
+            ) => self.transient(None, format!("connection to the target: {d}")),
+            other => self.definite(other.to_string()),
+        }
+    }
+}
+
+/// True when the connection must be dropped after this error (it may be in
+/// an unknown protocol state).
+pub(crate) fn breaks_connection(err: &mysql_async::Error) -> bool {
+    use mysql_async::Error;
+    match err {
+        Error::Io(_) | Error::Driver(_) | Error::Other(_) | Error::Url(_) => true,
+        Error::Server(se) => matches!(se.code, 1053 | 1927 | 2006 | 2013 | 4031),
+    }
+}
+
+/// The SQL as text for an error message: lossy UTF-8, at most
+/// [`MAX_SQL_IN_ERROR`] bytes (cut at a character boundary, `...` appended).
+pub(crate) fn truncate_sql(sql: &[u8]) -> String {
+    let text = String::from_utf8_lossy(sql);
+    if text.len() <= MAX_SQL_IN_ERROR {
+        return text.into_owned();
+    }
+    let mut end = MAX_SQL_IN_ERROR;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], sql.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncates_at_char_boundary() {
+        let sql = "é".repeat(1000);
+        let t = truncate_sql(sql.as_bytes());
+        assert!(t.len() < MAX_SQL_IN_ERROR + 30, "{}", t.len());
+        assert!(t.ends_with("(2000 bytes)"));
+        assert_eq!(truncate_sql(b"SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn classification() {
+        let ctx = Ctx { seqno: Some(7), ..Ctx::default() };
+        let server = |code| {
+            mysql_async::Error::Server(mysql_async::ServerError {
+                code,
+                message: "m".into(),
+                state: "HY000".into(),
+            })
+        };
+        assert!(ctx.classify(server(1213)).is_transient());
+        assert!(ctx.classify(server(1205)).is_transient());
+        assert!(ctx.classify(server(1836)).is_transient());
+        let e = ctx.classify(server(1062));
+        assert!(!e.is_transient());
+        assert_eq!(e.code(), Some(1062));
+        assert!(e.to_string().contains("trepctl online -skip-seqno 7"), "{e}");
+        assert!(ctx
+            .classify(mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed))
+            .is_transient());
+    }
+}

@@ -1,0 +1,390 @@
+//! Session variables of the apply connection: what is set, and the `SET`
+//! that brings it to what the next change needs.
+//!
+//! The tracker remembers the value of every variable the applier set on its
+//! connection; a `SET @@session.x=...` is sent only for the ones that differ
+//! (all changes in one `SET`). On any error the tracker is
+//! [invalidated](SessionState::invalidate), so the next change sets everything
+//! again.
+//!
+//! Two contexts alternate on the connection:
+//!
+//! * **Statements** run under the source's session, as the binlog query event
+//!   recorded it: `sql_mode` (bit mask → names, see [`sql_mode_names`]),
+//!   `time_zone`, `character_set_client` / `collation_connection` /
+//!   `collation_server` (by collation id: `SET @@session.collation_connection=33`
+//!   is accepted by MariaDB and MySQL, as `mysqlbinlog` output relies on),
+//!   `lc_time_names` (id), `foreign_key_checks`, `unique_checks`,
+//!   `sql_auto_is_null`, `auto_increment_increment/offset`, `timestamp` (with
+//!   µs); and per statement, always: `insert_id`, `last_insert_id`, the `RAND()`
+//!   seeds and user variables.
+//! * **Rows** (and the position and heartbeat rows) run with
+//!   [`ROW_SQL_MODE`] (`NO_AUTO_VALUE_ON_ZERO` only: non-strict, zero dates and
+//!   zero parts accepted, ENUM index 0 accepted, an explicit 0 in an
+//!   AUTO_INCREMENT column kept, as MariaDB's own row applier does),
+//!   `time_zone='+00:00'` (TIMESTAMP values are bound as UTC datetimes),
+//!   `character_set_client=binary` (string parameters are stored without
+//!   conversion: exact for every column charset), and `timestamp` = the
+//!   source commit time (defaults and `ON UPDATE CURRENT_TIMESTAMP` of columns
+//!   missing from a minimal image get the source's time, not ours).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use thl::event::{SessionVars, UserVar, Value};
+
+use super::sql::quote_ident;
+
+/// `sql_mode` of row changes: `NO_AUTO_VALUE_ON_ZERO` (bit 19).
+pub const ROW_SQL_MODE: u64 = 1 << 19;
+/// `character_set_client` of row changes: the `binary` collation id.
+pub const BINARY_COLLATION: u16 = 63;
+/// `character_set_client` for a statement that carries none
+/// (`utf8mb4_general_ci`).
+pub const DEFAULT_CLIENT_COLLATION: u16 = 45;
+
+/// `sql_mode` flag names by bit. Bits 0..=31 are common to MySQL 5.7 and
+/// MariaDB (bit 4 is `IGNORE_BAD_TABLE_OPTIONS` in MariaDB, unused in
+/// MySQL); bits 32..=34 are MariaDB's. MySQL 8's bit 32
+/// (`TIME_TRUNCATE_FRACTIONAL`) cannot be told apart from MariaDB's
+/// `EMPTY_STRING_IS_NULL` in a binlog; the target is MariaDB, so MariaDB's
+/// meaning wins.
+pub const SQL_MODE_BITS: [&str; 35] = [
+    "REAL_AS_FLOAT",
+    "PIPES_AS_CONCAT",
+    "ANSI_QUOTES",
+    "IGNORE_SPACE",
+    "IGNORE_BAD_TABLE_OPTIONS",
+    "ONLY_FULL_GROUP_BY",
+    "NO_UNSIGNED_SUBTRACTION",
+    "NO_DIR_IN_CREATE",
+    "POSTGRESQL",
+    "ORACLE",
+    "MSSQL",
+    "DB2",
+    "MAXDB",
+    "NO_KEY_OPTIONS",
+    "NO_TABLE_OPTIONS",
+    "NO_FIELD_OPTIONS",
+    "MYSQL323",
+    "MYSQL40",
+    "ANSI",
+    "NO_AUTO_VALUE_ON_ZERO",
+    "NO_BACKSLASH_ESCAPES",
+    "STRICT_TRANS_TABLES",
+    "STRICT_ALL_TABLES",
+    "NO_ZERO_IN_DATE",
+    "NO_ZERO_DATE",
+    "ALLOW_INVALID_DATES",
+    "ERROR_FOR_DIVISION_BY_ZERO",
+    "TRADITIONAL",
+    "NO_AUTO_CREATE_USER",
+    "HIGH_NOT_PRECEDENCE",
+    "NO_ENGINE_SUBSTITUTION",
+    "PAD_CHAR_TO_FULL_LENGTH",
+    "EMPTY_STRING_IS_NULL",
+    "SIMULTANEOUS_ASSIGNMENT",
+    "TIME_ROUND_FRACTIONAL",
+];
+
+/// The comma-separated names of a binlog `sql_mode` bit mask, or the bits
+/// no name is known for.
+pub fn sql_mode_names(mask: u64) -> Result<String, u64> {
+    let unknown = mask & !((1u64 << SQL_MODE_BITS.len()) - 1);
+    if unknown != 0 {
+        return Err(unknown);
+    }
+    Ok(SQL_MODE_BITS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1u64 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// A string literal safe under any `sql_mode` (`'` doubled, no backslash
+/// escapes: callers pass only values without backslashes or hex them).
+fn str_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2 + 3);
+    s.push_str("X'");
+    for b in bytes {
+        let _ = write!(s, "{b:02X}");
+    }
+    s.push('\'');
+    s
+}
+
+/// `secs.micros` for `@@session.timestamp`.
+fn timestamp_literal(us: i64) -> String {
+    format!("{}.{:06}", us.div_euclid(1_000_000), us.rem_euclid(1_000_000))
+}
+
+/// Character set and collation names by collation id (from the target's
+/// `information_schema.COLLATIONS`).
+pub type CollationNames = HashMap<u16, (String, String)>;
+
+/// A user variable's value as a SQL literal (hex for strings, so the
+/// literal means the same under every `sql_mode` and client charset).
+fn user_var_literal(u: &UserVar, names: &CollationNames) -> String {
+    match &u.value {
+        Value::Null => "NULL".into(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(v) => v.to_string(),
+        // `{:e}` is the shortest text that reads back to the same bits, and
+        // an exponent makes the server parse a DOUBLE, not a DECIMAL.
+        Value::Double(d) => format!("{d:e}"),
+        Value::Float(f) => format!("{:e}", f64::from(*f)),
+        Value::Decimal(d) => d.clone(),
+        Value::Bytes(b) => match u.collation.and_then(|id| names.get(&id)) {
+            Some((cs, coll)) if cs != "binary" => {
+                format!("_{cs} {} COLLATE {}", hex(b), quote_ident(coll))
+            }
+            _ => hex(b),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
+/// What the applier has set on its connection (`None`: unknown).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SessionState {
+    pub db: Option<String>,
+    sql_mode: Option<u64>,
+    time_zone: Option<String>,
+    charset_client: Option<u16>,
+    collation_connection: Option<u16>,
+    collation_server: Option<u16>,
+    lc_time_names: Option<u16>,
+    foreign_key_checks: Option<bool>,
+    unique_checks: Option<bool>,
+    sql_auto_is_null: Option<bool>,
+    auto_increment_increment: Option<u16>,
+    auto_increment_offset: Option<u16>,
+    timestamp_us: Option<i64>,
+}
+
+/// Adds `@@session.<name>=<literal>` when `want` differs from `cur`.
+fn track<T: PartialEq + Clone>(
+    out: &mut Vec<String>,
+    cur: &mut Option<T>,
+    want: Option<&T>,
+    name: &str,
+    lit: impl FnOnce(&T) -> String,
+) {
+    if let Some(w) = want {
+        if cur.as_ref() != Some(w) {
+            out.push(format!("@@session.{name}={}", lit(w)));
+            *cur = Some(w.clone());
+        }
+    }
+}
+
+fn bool_lit(b: &bool) -> String {
+    u8::from(*b).to_string()
+}
+
+impl SessionState {
+    /// Forgets everything (after an error or a reconnect).
+    pub fn invalidate(&mut self) {
+        *self = SessionState::default();
+    }
+
+    /// The assignments that put the session in the row context.
+    pub fn row_context(&mut self, timestamp_us: Option<i64>) -> Vec<String> {
+        let mut out = Vec::new();
+        track(&mut out, &mut self.sql_mode, Some(&ROW_SQL_MODE), "sql_mode", |_| {
+            str_literal("NO_AUTO_VALUE_ON_ZERO")
+        });
+        track(&mut out, &mut self.time_zone, Some(&"+00:00".to_owned()), "time_zone", |s| {
+            str_literal(s)
+        });
+        track(
+            &mut out,
+            &mut self.charset_client,
+            Some(&BINARY_COLLATION),
+            "character_set_client",
+            u16::to_string,
+        );
+        track(&mut out, &mut self.timestamp_us, timestamp_us.as_ref(), "timestamp", |t| {
+            timestamp_literal(*t)
+        });
+        out
+    }
+
+    /// The assignments for a statement: tracked variables that differ, then
+    /// the per-statement ones (always sent). `Err` names an `sql_mode` bit
+    /// mask with unknown bits.
+    pub fn statement_context(
+        &mut self,
+        v: &SessionVars,
+        names: &CollationNames,
+    ) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        if let Some(mask) = v.sql_mode {
+            let text = sql_mode_names(mask).map_err(|bits| {
+                format!("sql_mode {mask:#x} has bits {bits:#x} unknown to the applier")
+            })?;
+            track(&mut out, &mut self.sql_mode, Some(&mask), "sql_mode", |_| str_literal(&text));
+        }
+        track(&mut out, &mut self.time_zone, v.time_zone.as_ref(), "time_zone", |s| {
+            str_literal(s)
+        });
+        let client = v.charset_client.unwrap_or(DEFAULT_CLIENT_COLLATION);
+        track(
+            &mut out,
+            &mut self.charset_client,
+            Some(&client),
+            "character_set_client",
+            u16::to_string,
+        );
+        track(
+            &mut out,
+            &mut self.collation_connection,
+            v.collation_connection.as_ref(),
+            "collation_connection",
+            u16::to_string,
+        );
+        track(
+            &mut out,
+            &mut self.collation_server,
+            v.collation_server.as_ref(),
+            "collation_server",
+            u16::to_string,
+        );
+        track(&mut out, &mut self.lc_time_names, v.lc_time_names.as_ref(), "lc_time_names", u16::to_string);
+        track(
+            &mut out,
+            &mut self.foreign_key_checks,
+            v.foreign_key_checks.as_ref(),
+            "foreign_key_checks",
+            bool_lit,
+        );
+        track(&mut out, &mut self.unique_checks, v.unique_checks.as_ref(), "unique_checks", bool_lit);
+        track(
+            &mut out,
+            &mut self.sql_auto_is_null,
+            v.sql_auto_is_null.as_ref(),
+            "sql_auto_is_null",
+            bool_lit,
+        );
+        track(
+            &mut out,
+            &mut self.auto_increment_increment,
+            v.auto_increment_increment.as_ref(),
+            "auto_increment_increment",
+            u16::to_string,
+        );
+        track(
+            &mut out,
+            &mut self.auto_increment_offset,
+            v.auto_increment_offset.as_ref(),
+            "auto_increment_offset",
+            u16::to_string,
+        );
+        track(&mut out, &mut self.timestamp_us, v.timestamp_us.as_ref(), "timestamp", |t| {
+            timestamp_literal(*t)
+        });
+        // Consumed by the next statement: always set when present.
+        if let Some(id) = v.insert_id {
+            out.push(format!("@@session.insert_id={id}"));
+        }
+        if let Some(id) = v.last_insert_id {
+            out.push(format!("@@session.last_insert_id={id}"));
+        }
+        if let Some((s1, s2)) = v.rand_seeds {
+            out.push(format!("@@session.rand_seed1={s1}, @@session.rand_seed2={s2}"));
+        }
+        for u in &v.user_vars {
+            out.push(format!("@{}={}", quote_ident(&u.name), user_var_literal(u, names)));
+        }
+        Ok(out)
+    }
+
+    /// Forgets the default database (after `DROP DATABASE`, which may
+    /// have dropped the current one).
+    pub fn forget_db(&mut self) {
+        self.db = None;
+    }
+}
+
+/// `SET a, b, c`, or `None` when there is nothing to set.
+pub(crate) fn set_statement(assignments: &[String]) -> Option<String> {
+    (!assignments.is_empty()).then(|| format!("SET {}", assignments.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_mode_table() {
+        assert_eq!(sql_mode_names(0).as_deref(), Ok(""));
+        // MariaDB 10.11 default.
+        assert_eq!(
+            sql_mode_names((1 << 21) | (1 << 26) | (1 << 28) | (1 << 30)).as_deref(),
+            Ok("STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION")
+        );
+        assert_eq!(sql_mode_names(1 << 34).as_deref(), Ok("TIME_ROUND_FRACTIONAL"));
+        assert_eq!(sql_mode_names(1 << 40), Err(1 << 40));
+    }
+
+    #[test]
+    fn only_differences_are_set() {
+        let mut s = SessionState::default();
+        let names = CollationNames::new();
+        let v = SessionVars {
+            sql_mode: Some(1 << 21),
+            time_zone: Some("SYSTEM".into()),
+            charset_client: Some(33),
+            collation_connection: Some(33),
+            collation_server: Some(8),
+            foreign_key_checks: Some(true),
+            timestamp_us: Some(1_700_000_000_123_456),
+            insert_id: Some(5),
+            ..SessionVars::default()
+        };
+        let first = s.statement_context(&v, &names).expect("known bits");
+        assert_eq!(
+            set_statement(&first).as_deref(),
+            Some("SET @@session.sql_mode='STRICT_TRANS_TABLES', @@session.time_zone='SYSTEM', @@session.character_set_client=33, @@session.collation_connection=33, @@session.collation_server=8, @@session.foreign_key_checks=1, @@session.timestamp=1700000000.123456, @@session.insert_id=5")
+        );
+        let again = s.statement_context(&v, &names).expect("known bits");
+        assert_eq!(again, vec!["@@session.insert_id=5".to_owned()]);
+        let rows = s.row_context(Some(2_000_000));
+        assert_eq!(
+            rows,
+            vec![
+                "@@session.sql_mode='NO_AUTO_VALUE_ON_ZERO'",
+                "@@session.time_zone='+00:00'",
+                "@@session.character_set_client=63",
+                "@@session.timestamp=2.000000"
+            ]
+        );
+        assert!(s.row_context(Some(2_000_000)).is_empty());
+        s.invalidate();
+        assert_eq!(s.row_context(None).len(), 3);
+    }
+
+    #[test]
+    fn user_var_literals() {
+        let mut names = CollationNames::new();
+        names.insert(8, ("latin1".into(), "latin1_swedish_ci".into()));
+        let u = |value, collation| UserVar { name: "a`b".into(), value, collation, unsigned: false };
+        assert_eq!(
+            user_var_literal(&u(Value::Bytes(vec![0xe9]), Some(8)), &names),
+            "_latin1 X'E9' COLLATE `latin1_swedish_ci`"
+        );
+        assert_eq!(user_var_literal(&u(Value::Bytes(vec![1]), Some(63)), &names), "X'01'");
+        assert_eq!(user_var_literal(&u(Value::Double(0.1), None), &names), "1e-1");
+        assert_eq!(user_var_literal(&u(Value::UInt(u64::MAX), None), &names), "18446744073709551615");
+        let mut s = SessionState::default();
+        let v = SessionVars { user_vars: vec![u(Value::Int(-1), None)], ..SessionVars::default() };
+        let sets = s.statement_context(&v, &names).expect("ok");
+        assert_eq!(sets.last().map(String::as_str), Some("@`a``b`=-1"));
+    }
+}

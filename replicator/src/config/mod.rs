@@ -1,0 +1,100 @@
+//! `tungsten.ini`, hosts files, and what a host runs (DESIGN.md §7).
+//!
+//! * [`ini`]: the file syntax (comments, sections, `key=value`, bare flags).
+//! * [`keys`]: the known tpm keys, aliases (`primary`→`master`, `repl-`
+//!   prefix, ...) and typed values (ports, durations, sizes, booleans).
+//! * [`model`]: [`Deployment`] — `[defaults]`, dataservices, composites;
+//!   every value keeps its section and line. A dataservice's value overrides
+//!   `[defaults]`, which overrides the built-in default.
+//! * [`validate`](Deployment::validate): every problem at once, each with
+//!   its fix.
+//! * [`resolve`](Deployment::service_plan): a host's services, roles,
+//!   upstream URIs, listen addresses and directories.
+//! * [`hosts`]: `--hosts-file` (`/etc/hosts` format), consulted before the
+//!   system resolver.
+//!
+//! Invariants: host names are compared in lower case; an unknown key is a
+//! [`Warning`] (section, key, line), never an error; parsing fails only on
+//! syntax errors (all of them reported), everything else is a [`Problem`]
+//! from `validate`.
+
+pub mod hosts;
+pub mod ini;
+pub mod keys;
+pub mod model;
+mod resolve;
+mod role;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use hosts::{resolve, HostsFile, HostsFileError, Resolver};
+pub use model::{Composite, Dataservice, Deployment, Problem, RawValue, ServiceSettings, Warning};
+pub use resolve::{DbTarget, HostPlan, ServicePlan};
+pub use role::{Role, UnknownRole};
+pub use validate::ValidationErrors;
+
+/// An error loading or resolving a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: syntax errors:\n{}", errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Syntax {
+        origin: String,
+        errors: Vec<ini::SyntaxError>,
+    },
+    #[error(transparent)]
+    HostsFile(#[from] HostsFileError),
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error("host {host} is in no dataservice (master, relay, members or slaves); known hosts: {}", known.join(", "))]
+    UnknownHost { host: String, known: Vec<String> },
+    #[error(
+        "host name {host} does not resolve{}",
+        match hosts_file {
+            Some(p) => format!(" (add `<address> {host}` to the hosts file {})", p.display()),
+            None => " (use DNS, /etc/hosts, or --hosts-file FILE)".to_owned(),
+        }
+    )]
+    Unresolved {
+        host: String,
+        hosts_file: Option<PathBuf>,
+    },
+    #[error("dataservice {service} has neither master= nor relay=")]
+    NoHead { service: String },
+    #[error("dataservice {service}: relay-source {source_name:?} names no other dataservice")]
+    UnknownSource {
+        service: String,
+        source_name: String,
+    },
+}
+
+impl Deployment {
+    /// Parses ini text; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Deployment, ConfigError> {
+        let ini = ini::parse(text).map_err(|errors| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            errors,
+        })?;
+        Ok(Deployment::from_ini(&ini, origin))
+    }
+
+    /// Reads `ini_path`, and the hosts file when given.
+    pub fn load(ini_path: &Path, hosts_file: Option<&Path>) -> Result<Deployment, ConfigError> {
+        let text = std::fs::read_to_string(ini_path).map_err(|source| ConfigError::Read {
+            path: ini_path.to_owned(),
+            source,
+        })?;
+        let dep = Deployment::parse(&text, &ini_path.display().to_string())?;
+        let hosts = hosts_file.map(HostsFile::load).transpose()?;
+        Ok(dep.with_resolver(Resolver::new(hosts)))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! What one host runs: [`Deployment::service_plan`].
+//!
+//! Rules (reference/tungsten.md §1.6, §1.7):
+//!
+//! * role: the dataservice's `master=`/`relay=` host is **master** when the
+//!   dataservice has no `relay-source`, **relay** when it has one; every
+//!   other member is a **slave**.
+//! * upstream: a slave pulls from its own dataservice's master or relay at
+//!   that dataservice's `thl-port`; a relay pulls from the master (or relay)
+//!   of its `relay-source` dataservice at the source's `thl-port` (a
+//!   composite source gives one URI per member dataservice other than the
+//!   relay's own, tried in order); a master has none. URIs use host names
+//!   (`thl://host1.alpha:2112/`, `thls://` with `thl-ssl`); the client
+//!   resolves them with the same [`Resolver`](super::Resolver).
+//! * THL listens on the host's own address at `thl-port`.
+//! * REST listens on `replicator-rest-api-address:replicator-rest-api-port`,
+//!   except that `0.0.0.0` becomes the host's own address when a hosts file
+//!   is in use, so several hosts on loopback addresses of one machine share
+//!   one ini.
+//! * directories: `<install>/thl/<service>` and `<install>/catalog/<service>`,
+//!   where `<install>` is `install-directory`, plus `/<host>` when a hosts
+//!   file is in use (several hosts on one machine must not share them).
+//! * the database is the host's own address at `replication-port`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use super::model::{Dataservice, Deployment, ServiceSettings};
+use super::{ConfigError, Role};
+
+/// Everything a replicator process on one host needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPlan {
+    /// The host name (lower case).
+    pub host: String,
+    /// Its address (hosts file, then system resolver).
+    pub address: IpAddr,
+    /// REST API listen address, `None` when `replicator-rest-api=false`.
+    pub rest_listen: Option<SocketAddr>,
+    pub rest_user: Option<String>,
+    pub rest_password: Option<String>,
+    /// The services of the host (one per dataservice it belongs to).
+    pub services: Vec<ServicePlan>,
+}
+
+/// One replication service on a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePlan {
+    /// The service name: the dataservice's name.
+    pub service: String,
+    pub role: Role,
+    /// THL URIs to pull from, in preference order; empty for a master.
+    pub upstream: Vec<String>,
+    pub thl_listen: SocketAddr,
+    pub thl_dir: PathBuf,
+    pub catalog_dir: PathBuf,
+    pub db: DbTarget,
+    pub settings: ServiceSettings,
+}
+
+/// The local database the service extracts from or applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTarget {
+    pub address: IpAddr,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+}
+
+impl Deployment {
+    /// The role of `host` in `ds` (`host` lower case, a member of `ds`).
+    pub fn role_in(&self, ds: &Dataservice, host: &str) -> Role {
+        match (
+            ds.head().as_deref() == Some(host),
+            ds.relay_source().is_some(),
+        ) {
+            (true, false) => Role::Master,
+            (true, true) => Role::Relay,
+            (false, _) => Role::Slave,
+        }
+    }
+
+    fn uri(&self, ds: &Dataservice) -> Result<String, ConfigError> {
+        let head = ds.head().ok_or_else(|| ConfigError::NoHead {
+            service: ds.name.clone(),
+        })?;
+        let s = self
+            .settings(ds)
+            .map_err(|problems| self.invalid(problems))?;
+        let scheme = if s.thl_ssl { "thls" } else { "thl" };
+        Ok(format!("{scheme}://{head}:{}/", s.thl_port))
+    }
+
+    fn invalid(&self, problems: Vec<super::Problem>) -> ConfigError {
+        ConfigError::Invalid(super::ValidationErrors {
+            origin: self.origin.clone(),
+            problems,
+        })
+    }
+
+    /// The plan of `host`: its services, roles, upstreams, addresses and
+    /// directories.
+    pub fn service_plan(&self, host: &str) -> Result<HostPlan, ConfigError> {
+        let host = host.trim().to_ascii_lowercase();
+        let mine: Vec<&Dataservice> = self
+            .dataservices
+            .iter()
+            .filter(|d| d.hosts().contains(&host))
+            .collect();
+        if mine.is_empty() {
+            let mut known: Vec<String> = self.dataservices.iter().flat_map(|d| d.hosts()).collect();
+            known.sort_unstable();
+            known.dedup();
+            return Err(ConfigError::UnknownHost { host, known });
+        }
+        let address = self
+            .resolver
+            .resolve(&host)
+            .ok_or_else(|| ConfigError::Unresolved {
+                host: host.clone(),
+                hosts_file: self.resolver.hosts_file().map(|f| f.path.clone()),
+            })?;
+        let per_host = self.resolver.hosts_file().is_some();
+        let mut services = Vec::new();
+        let mut first: Option<ServiceSettings> = None;
+        for ds in mine {
+            let settings = self.settings(ds).map_err(|p| self.invalid(p))?;
+            let role = self.role_in(ds, &host);
+            let upstream = match role {
+                Role::Master => Vec::new(),
+                Role::Slave => vec![self.uri(ds)?],
+                Role::Relay => {
+                    let src = ds.relay_source().unwrap_or_default();
+                    let sources =
+                        self.expand_source(src)
+                            .ok_or_else(|| ConfigError::UnknownSource {
+                                service: ds.name.clone(),
+                                source_name: src.to_owned(),
+                            })?;
+                    let mut uris = Vec::new();
+                    for s in sources.into_iter().filter(|s| *s != ds.name) {
+                        if let Some(sds) = self.dataservice(s) {
+                            uris.push(self.uri(sds)?);
+                        }
+                    }
+                    if uris.is_empty() {
+                        return Err(ConfigError::UnknownSource {
+                            service: ds.name.clone(),
+                            source_name: src.to_owned(),
+                        });
+                    }
+                    uris
+                }
+            };
+            let mut base = settings.install_directory.clone();
+            if per_host {
+                base.push(&host);
+            }
+            services.push(ServicePlan {
+                service: ds.name.clone(),
+                role,
+                upstream,
+                thl_listen: SocketAddr::new(address, settings.thl_port),
+                thl_dir: base.join("thl").join(&ds.name),
+                catalog_dir: base.join("catalog").join(&ds.name),
+                db: DbTarget {
+                    address,
+                    port: settings.replication_port,
+                    user: settings.replication_user.clone(),
+                    password: settings.replication_password.clone(),
+                },
+                settings: settings.clone(),
+            });
+            first.get_or_insert(settings);
+        }
+        let s = first.ok_or_else(|| ConfigError::UnknownHost {
+            host: host.clone(),
+            known: Vec::new(),
+        })?;
+        let rest_listen = if s.rest_api_enabled {
+            let addr = s.rest_api_address.trim();
+            let ip = if addr == "0.0.0.0" && per_host {
+                address
+            } else {
+                self.resolver
+                    .resolve(addr)
+                    .ok_or_else(|| ConfigError::Unresolved {
+                        host: addr.to_owned(),
+                        hosts_file: self.resolver.hosts_file().map(|f| f.path.clone()),
+                    })?
+            };
+            Some(SocketAddr::new(ip, s.rest_api_port))
+        } else {
+            None
+        };
+        Ok(HostPlan {
+            host,
+            address,
+            rest_listen,
+            rest_user: s.rest_api_user,
+            rest_password: s.rest_api_password,
+            services,
+        })
+    }
+}

@@ -1,0 +1,414 @@
+//! Groups decoded binlog events into THL transactions and fragments.
+//!
+//! # Invariants
+//!
+//! * A transaction starts at a GTID event, a `BEGIN` query, or a statement
+//!   outside any transaction (DDL, non-transactional writes without GTID);
+//!   it ends at an XID, a `COMMIT`/`ROLLBACK` query, or right after the one
+//!   statement of a standalone group. Nothing outside a transaction is ever
+//!   dropped: row changes with no open transaction are an error.
+//! * Seqnos are dense: every finished transaction takes the next seqno, and
+//!   all of its fragments carry it with `fragno = 0, 1, ..`; only the final
+//!   one has `last_frag`.
+//! * Memory is bounded by `frag_size`: once the changes held for the open
+//!   transaction reach it, they leave as a fragment (the one exception is a
+//!   single binlog event larger than `frag_size`, which cannot be split).
+//! * The event id of a final fragment is the binlog position after the
+//!   commit event, so a restart from it resumes at the next transaction.
+
+use std::collections::BTreeSet;
+
+use thl::event::{meta, Change, EventBody, EventHeader, ReplEvent, RowChanges, Statement, SHARD_UNKNOWN};
+
+use super::event_id::EventId;
+
+/// What the builder needs to know about one decoded binlog event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TxnInput {
+    /// A GTID event opens a transaction. `standalone` groups hold one
+    /// statement and no COMMIT (MariaDB's FL_STANDALONE).
+    Gtid { gtid: String, standalone: bool },
+    /// A `BEGIN` query.
+    Begin,
+    /// Any other query, with the session state it ran under.
+    Statement(Statement),
+    /// The rows of one rows event.
+    Rows(RowChanges),
+    /// XID, or a `COMMIT` query.
+    Commit,
+    /// A `ROLLBACK` query: non-transactional changes already happened on the
+    /// source, so the transaction is kept and marked.
+    Rollback,
+}
+
+/// Where the event that produced an input sits in the source binlog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePos {
+    /// The binlog file holding the event.
+    pub file: String,
+    /// The position after the event (its header's `log_pos`).
+    pub next_pos: u64,
+    /// The event's timestamp, seconds since the Unix epoch.
+    pub timestamp: u32,
+    /// The source's server id that wrote the event.
+    pub server_id: u32,
+}
+
+/// Fixed facts of an extraction session.
+#[derive(Debug, Clone)]
+pub struct BuilderConfig {
+    /// The master's identity (`source_id` in every header).
+    pub source_id: String,
+    /// The replication service name (metadata `service`).
+    pub service: String,
+    /// Fragment threshold in bytes of binlog events held.
+    pub frag_size: usize,
+}
+
+/// A transaction that the binlog left open where it must not be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error("row changes of {table} at {file}:{pos} arrived outside any transaction")]
+    RowsOutsideTransaction { table: String, file: String, pos: u64 },
+    #[error("GTID {gtid} at {file}:{pos} started while transaction {open} was still open")]
+    GtidInsideTransaction { gtid: String, open: String, file: String, pos: u64 },
+    #[error("transaction at {file}:{pos} has more than 65535 fragments")]
+    TooManyFragments { file: String, pos: u64 },
+}
+
+#[derive(Debug)]
+struct OpenTxn {
+    gtid: Option<String>,
+    standalone: bool,
+    explicit_begin: bool,
+    fragno: u16,
+    changes: Vec<Change>,
+    held_bytes: usize,
+    schemas: BTreeSet<String>,
+    no_schema: bool,
+    thread_id: Option<u32>,
+    schema_change: bool,
+    first_server_id: u32,
+}
+
+/// Turns a stream of [`TxnInput`] into THL events.
+#[derive(Debug)]
+pub struct TransactionBuilder {
+    cfg: BuilderConfig,
+    next_seqno: i64,
+    epoch: i64,
+    open: Option<OpenTxn>,
+}
+
+impl TransactionBuilder {
+    /// `next_seqno` is the seqno the next transaction gets; `epoch` the epoch
+    /// of this master session (normally equal to `next_seqno` at start).
+    pub fn new(cfg: BuilderConfig, next_seqno: i64, epoch: i64) -> TransactionBuilder {
+        TransactionBuilder { cfg, next_seqno, epoch, open: None }
+    }
+
+    /// The seqno the next transaction will get.
+    pub fn next_seqno(&self) -> i64 {
+        self.next_seqno
+    }
+
+    /// True while a transaction is open (some of its events were read).
+    pub fn in_transaction(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Feeds one input; finished fragments are appended to `out`.
+    /// `event_bytes` is the size of the binlog event, for fragmenting.
+    pub fn push(
+        &mut self,
+        input: TxnInput,
+        at: &SourcePos,
+        event_bytes: usize,
+        out: &mut Vec<ReplEvent>,
+    ) -> Result<(), BuildError> {
+        match input {
+            TxnInput::Gtid { gtid, standalone } => {
+                if let Some(open) = &self.open {
+                    return Err(BuildError::GtidInsideTransaction {
+                        gtid,
+                        open: open.gtid.clone().unwrap_or_else(|| "without GTID".into()),
+                        file: at.file.clone(),
+                        pos: at.next_pos,
+                    });
+                }
+                let mut txn = OpenTxn::new(at.server_id);
+                txn.gtid = Some(gtid);
+                txn.standalone = standalone;
+                self.open = Some(txn);
+            }
+            TxnInput::Begin => {
+                self.open.get_or_insert_with(|| OpenTxn::new(at.server_id)).explicit_begin = true;
+            }
+            TxnInput::Statement(statement) => {
+                let opened_here = self.open.is_none();
+                let txn = self.open.get_or_insert_with(|| OpenTxn::new(at.server_id));
+                let alone = opened_here || (txn.standalone && !txn.explicit_begin);
+                if alone && is_ddl(&statement.sql) {
+                    txn.schema_change = true;
+                }
+                txn.thread_id = statement.session.thread_id.or(txn.thread_id);
+                match &statement.default_db {
+                    Some(db) => {
+                        txn.schemas.insert(db.clone());
+                    }
+                    None => txn.no_schema = true,
+                }
+                txn.hold(Change::Statement(statement), event_bytes);
+                if alone {
+                    return self.finish(at, false, out);
+                }
+                self.fragment_if_full(at, out)?;
+            }
+            TxnInput::Rows(rows) => {
+                let Some(txn) = self.open.as_mut() else {
+                    return Err(BuildError::RowsOutsideTransaction {
+                        table: format!("{}.{}", rows.schema, rows.table),
+                        file: at.file.clone(),
+                        pos: at.next_pos,
+                    });
+                };
+                txn.schemas.insert(rows.schema.clone());
+                txn.hold(Change::Rows(rows), event_bytes);
+                self.fragment_if_full(at, out)?;
+            }
+            TxnInput::Commit => {
+                if self.open.is_some() {
+                    self.finish(at, false, out)?;
+                }
+            }
+            TxnInput::Rollback => {
+                if self.open.is_some() {
+                    self.finish(at, true, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fragment_if_full(&mut self, at: &SourcePos, out: &mut Vec<ReplEvent>) -> Result<(), BuildError> {
+        let full = self.open.as_ref().is_some_and(|t| t.held_bytes >= self.cfg.frag_size);
+        if full {
+            self.emit(at, false, false, out)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, at: &SourcePos, rollback: bool, out: &mut Vec<ReplEvent>) -> Result<(), BuildError> {
+        self.emit(at, true, rollback, out)?;
+        self.open = None;
+        self.next_seqno += 1;
+        Ok(())
+    }
+
+    fn emit(&mut self, at: &SourcePos, last: bool, rollback: bool, out: &mut Vec<ReplEvent>) -> Result<(), BuildError> {
+        let Some(txn) = self.open.as_mut() else {
+            return Ok(());
+        };
+        let mut metadata = vec![
+            (meta::SERVER_ID.to_owned(), txn.first_server_id.to_string()),
+            (meta::DBMS_TYPE.to_owned(), "mysql".to_owned()),
+            (meta::SERVICE.to_owned(), self.cfg.service.clone()),
+        ];
+        if let Some(gtid) = &txn.gtid {
+            metadata.push((meta::GTID.to_owned(), gtid.clone()));
+        }
+        if txn.schema_change {
+            metadata.push((meta::SCHEMA_CHANGE.to_owned(), "true".to_owned()));
+        }
+        if txn.schema_change || rollback || txn.fragno > 0 || !last {
+            metadata.push((meta::UNSAFE_FOR_BLOCK_COMMIT.to_owned(), "true".to_owned()));
+        }
+        if rollback {
+            metadata.push((meta::ROLLBACK.to_owned(), "true".to_owned()));
+        }
+        let shard_id = match (txn.schemas.len(), txn.no_schema) {
+            (1, false) => txn.schemas.iter().next().cloned().unwrap_or_default(),
+            _ => SHARD_UNKNOWN.to_owned(),
+        };
+        let session = txn.thread_id.map_or(-1, i64::from);
+        let header = EventHeader {
+            seqno: self.next_seqno,
+            seqno_end: self.next_seqno,
+            fragno: txn.fragno,
+            last_frag: last,
+            epoch: self.epoch,
+            source_id: self.cfg.source_id.clone(),
+            event_id: EventId::new(at.file.clone(), at.next_pos, session).to_string(),
+            shard_id,
+            source_tstamp_ms: i64::from(at.timestamp) * 1000,
+            extract_tstamp_ms: now_ms(),
+        };
+        let changes = std::mem::take(&mut txn.changes);
+        txn.held_bytes = 0;
+        if !last {
+            txn.fragno = txn.fragno.checked_add(1).ok_or_else(|| BuildError::TooManyFragments {
+                file: at.file.clone(),
+                pos: at.next_pos,
+            })?;
+        }
+        out.push(ReplEvent { header, body: EventBody { metadata, changes } });
+        Ok(())
+    }
+}
+
+impl OpenTxn {
+    fn new(server_id: u32) -> OpenTxn {
+        OpenTxn {
+            gtid: None,
+            standalone: false,
+            explicit_begin: false,
+            fragno: 0,
+            changes: Vec::new(),
+            held_bytes: 0,
+            schemas: BTreeSet::new(),
+            no_schema: false,
+            thread_id: None,
+            schema_change: false,
+            first_server_id: server_id,
+        }
+    }
+
+    fn hold(&mut self, change: Change, bytes: usize) {
+        self.changes.push(change);
+        self.held_bytes = self.held_bytes.saturating_add(bytes);
+    }
+}
+
+/// True for statements that change a schema (they force block-commit
+/// boundaries and invalidate cached table definitions downstream).
+pub fn is_ddl(sql: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&sql[..sql.len().min(64)]);
+    let first = skip_comments(&text).split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    matches!(first.as_str(), "CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE")
+}
+
+fn skip_comments(mut text: &str) -> &str {
+    loop {
+        text = text.trim_start();
+        if let Some(rest) = text.strip_prefix("/*") {
+            match rest.split_once("*/") {
+                // Keep executable comments' content (`/*!40000 ALTER ...*/`).
+                Some((inner, after)) if inner.starts_with('!') => {
+                    let inner = inner.trim_start_matches(|c: char| c == '!' || c.is_ascii_digit());
+                    return if inner.trim().is_empty() { after } else { inner };
+                }
+                Some((_, after)) => text = after,
+                None => return "",
+            }
+        } else {
+            return text;
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thl::event::RowAction;
+
+    fn pos(next: u64) -> SourcePos {
+        SourcePos { file: "mysql-bin.000001".into(), next_pos: next, timestamp: 1_700_000_000, server_id: 7 }
+    }
+
+    fn builder(frag: usize) -> TransactionBuilder {
+        let cfg = BuilderConfig { source_id: "host1".into(), service: "alpha".into(), frag_size: frag };
+        TransactionBuilder::new(cfg, 5, 5)
+    }
+
+    fn rows(schema: &str) -> RowChanges {
+        RowChanges {
+            schema: schema.into(),
+            table: "t".into(),
+            action: RowAction::Insert,
+            columns: vec![],
+            before_columns: vec![],
+            after_columns: vec![],
+            rows: vec![],
+        }
+    }
+
+    fn stmt(db: Option<&str>, sql: &str) -> Statement {
+        Statement { default_db: db.map(Into::into), sql: sql.as_bytes().to_vec(), ..Statement::default() }
+    }
+
+    #[test]
+    fn gtid_rows_xid_is_one_transaction_with_the_commit_position() {
+        let mut b = builder(1 << 20);
+        let mut out = vec![];
+        let gtid = TxnInput::Gtid { gtid: "0-7-3".into(), standalone: false };
+        b.push(gtid, &pos(100), 40, &mut out).ok();
+        b.push(TxnInput::Rows(rows("db1")), &pos(200), 100, &mut out).ok();
+        b.push(TxnInput::Commit, &pos(231), 31, &mut out).ok();
+        assert_eq!(out.len(), 1);
+        let h = &out[0].header;
+        assert_eq!((h.seqno, h.fragno, h.last_frag, h.epoch), (5, 0, true, 5));
+        assert_eq!(h.event_id, "mysql-bin.000001:0000000000000231;-1");
+        assert_eq!(h.shard_id, "db1");
+        assert_eq!(out[0].body.metadata_value(meta::GTID), Some("0-7-3"));
+        assert_eq!(b.next_seqno(), 6);
+    }
+
+    #[test]
+    fn standalone_ddl_is_its_own_transaction_and_a_schema_change() {
+        let mut b = builder(1 << 20);
+        let mut out = vec![];
+        b.push(TxnInput::Gtid { gtid: "0-7-4".into(), standalone: true }, &pos(10), 40, &mut out).ok();
+        b.push(TxnInput::Statement(stmt(Some("db1"), "/* x */ CREATE TABLE t (a int)")), &pos(90), 80, &mut out).ok();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].body.metadata_value(meta::SCHEMA_CHANGE), Some("true"));
+        assert!(!b.in_transaction());
+    }
+
+    #[test]
+    fn large_transactions_leave_in_fragments() {
+        let mut b = builder(250);
+        let mut out = vec![];
+        b.push(TxnInput::Begin, &pos(10), 40, &mut out).ok();
+        for i in 0..10 {
+            b.push(TxnInput::Rows(rows("db1")), &pos(100 + i * 100), 100, &mut out).ok();
+        }
+        b.push(TxnInput::Commit, &pos(2000), 31, &mut out).ok();
+        let frags: Vec<_> = out.iter().map(|e| (e.header.seqno, e.header.fragno, e.header.last_frag)).collect();
+        assert_eq!(frags, vec![(5, 0, false), (5, 1, false), (5, 2, false), (5, 3, true)]);
+        let total: usize = out.iter().map(|e| e.body.changes.len()).sum();
+        assert_eq!(total, 10);
+    }
+
+    #[test]
+    fn several_schemas_make_an_unknown_shard_and_rollback_is_kept() {
+        let mut b = builder(1 << 20);
+        let mut out = vec![];
+        b.push(TxnInput::Begin, &pos(10), 40, &mut out).ok();
+        b.push(TxnInput::Rows(rows("a")), &pos(20), 10, &mut out).ok();
+        b.push(TxnInput::Rows(rows("b")), &pos(30), 10, &mut out).ok();
+        b.push(TxnInput::Rollback, &pos(40), 10, &mut out).ok();
+        assert_eq!(out[0].header.shard_id, SHARD_UNKNOWN);
+        assert_eq!(out[0].body.metadata_value(meta::ROLLBACK), Some("true"));
+    }
+
+    #[test]
+    fn rows_outside_a_transaction_are_an_error_naming_the_position() {
+        let mut b = builder(1 << 20);
+        let err = b.push(TxnInput::Rows(rows("a")), &pos(20), 10, &mut vec![]).err();
+        assert!(matches!(err, Some(BuildError::RowsOutsideTransaction { pos: 20, .. })));
+    }
+
+    #[test]
+    fn ddl_detection_sees_through_comments() {
+        assert!(is_ddl(b"  alter table t add c int"));
+        assert!(is_ddl(b"/*!40000 ALTER TABLE t DISABLE KEYS */"));
+        assert!(!is_ddl(b"INSERT INTO t VALUES (1)"));
+        assert!(!is_ddl(b"/* create */ UPDATE t SET a=1"));
+    }
+}

@@ -1,0 +1,491 @@
+//! The master pipeline: the source's binlog, read as a replica, into the THL.
+//!
+//! # Invariants
+//!
+//! * **The THL is the position.** The resume point is the event id of the
+//!   last complete transaction in the THL (the binlog position after its
+//!   commit). The writer's recovery cuts an unfinished transaction on open,
+//!   so after any crash or reconnect extraction restarts exactly after the
+//!   last transaction stored: never a gap, never a duplicate.
+//! * **Epochs.** Each time the master goes online its epoch is the next
+//!   seqno it will write; it is recorded in the catalog. Reconnects inside
+//!   one online session keep the epoch.
+//! * **Nothing is skipped silently.** An event the decoder cannot turn into
+//!   THL (unsupported type, undecodable row, a bad CRC) stops extraction
+//!   with a definite error naming the seqno, binlog position, event type and
+//!   table.
+//! * **Durable in groups.** Transactions are appended as they finish and
+//!   committed (one fdatasync with the default sync policy) when no further
+//!   event is waiting or after `commit_every` transactions, so a burst
+//!   pays one sync per group and an idle source one per transaction.
+//! * **Bounded memory.** The source reader and the writer are joined by a
+//!   bounded channel, and large transactions leave the builder in
+//!   fragments of `frag_size`.
+//!
+//! Threads: one tokio task reads the source; one blocking thread decodes,
+//! builds transactions and writes the THL (all CPU and disk work).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::Opts;
+use thl::event::{ReplEvent, RowChanges};
+use thl::store::{StoreConfig, StoreError, Visibility, Writer};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
+use super::event_id::EventId;
+use crate::binlog::{BinlogError, BinlogEvent, Decoder, PendingVars};
+use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
+use crate::source::error::classify;
+use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
+
+/// Everything the master pipeline of one service needs.
+#[derive(Debug, Clone)]
+pub struct MasterSettings {
+    /// The replication service (dataservice) name.
+    pub service: String,
+    /// This master's identity in every THL header (its host name).
+    pub source_id: String,
+    /// Connection to the source database.
+    pub source: Opts,
+    /// Our server id as a replica of the source.
+    pub server_id: u32,
+    /// The THL.
+    pub thl: StoreConfig,
+    /// The catalog directory.
+    pub catalog_dir: PathBuf,
+    /// Transactions larger than this leave in fragments (bytes).
+    pub frag_size: usize,
+    /// Where to start when the THL is empty.
+    pub start_when_empty: StartPosition,
+    /// Commit the THL at least every this many transactions.
+    pub commit_every: usize,
+    /// The source's heartbeat period.
+    pub heartbeat: Duration,
+    /// First and largest delay between reconnects after a transient error.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+impl MasterSettings {
+    /// Defaults for everything but the identities, directories and source.
+    pub fn new(service: &str, source_id: &str, source: Opts, thl_dir: PathBuf, catalog_dir: PathBuf) -> MasterSettings {
+        MasterSettings {
+            service: service.to_owned(),
+            source_id: source_id.to_owned(),
+            source,
+            server_id: replica_server_id(service, source_id),
+            thl: StoreConfig::new(thl_dir),
+            catalog_dir,
+            frag_size: 1_000_000,
+            start_when_empty: StartPosition::Current,
+            commit_every: 1000,
+            heartbeat: Duration::from_secs(1),
+            retry_min: Duration::from_millis(200),
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A stable server id for our replica connection, derived from the service
+/// and host so that two replicators never collide by accident.
+pub fn replica_server_id(service: &str, host: &str) -> u32 {
+    let crc = crc32fast::hash(format!("tungsten-rs/{service}/{host}").as_bytes());
+    1_000_000 + crc % 1_000_000_000
+}
+
+/// Why extraction stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The source or the network failed; the pipeline retries by itself, so
+    /// this is only returned when asked to stop while retrying.
+    #[error("source: {0}")]
+    Source(#[from] SourceError),
+    #[error("THL: {0}")]
+    Store(#[from] StoreError),
+    #[error("catalog: {0}")]
+    Catalog(#[from] CatalogError),
+    /// The binlog holds something that cannot be turned into THL.
+    #[error("cannot extract seqno {seqno} at {file}:{pos}: {source}. Nothing after this position was stored; fix the cause (or start after it with `trepctl online -from-event`) and go online again")]
+    Decode { seqno: i64, file: String, pos: u64, source: BinlogError },
+    #[error("cannot extract seqno {seqno} at {file}:{pos}: event type {event_type} ({reason}) is not supported. Nothing was skipped; the service stops here")]
+    Unsupported { seqno: i64, file: String, pos: u64, event_type: u8, reason: String },
+    #[error("the source wrote incident {kind} at {file}:{pos} ({message}): its binlog may be missing changes; check the source and restart from a known position")]
+    Incident { file: String, pos: u64, kind: u16, message: String },
+    #[error("cannot extract seqno {seqno}: {source}")]
+    Build { seqno: i64, source: BuildError },
+    #[error("the last THL event (seqno {seqno}) has event id {event_id:?}, which is not a binlog position: {why}")]
+    BadResumePoint { seqno: i64, event_id: String, why: String },
+    #[error("the extractor thread failed: {0}")]
+    Worker(String),
+}
+
+impl ExtractError {
+    /// Whether reconnecting from the last stored position may cure it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ExtractError::Source(e) => e.is_transient(),
+            ExtractError::Store(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// Runs the master pipeline until `stop` turns true (then returns `Ok`) or
+/// a definite error. Transient source errors are retried with backoff.
+pub async fn run_master(settings: MasterSettings, mut stop: watch::Receiver<bool>) -> Result<(), ExtractError> {
+    let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
+    let (mut writer, mut resume) = open_thl(&settings)?;
+    let next_seqno = writer.max_seqno().map_or(0, |m| m + 1);
+    let epoch = next_seqno;
+    if catalog.last_epoch()?.map(|e| e.epoch) != Some(epoch) {
+        catalog.record_epoch(&EpochRecord {
+            epoch,
+            first_seqno: next_seqno,
+            source_id: settings.source_id.clone(),
+            time_ms: now_ms(),
+        })?;
+    }
+    info!(service = %settings.service, epoch, next_seqno, "master online");
+    let mut delay = settings.retry_min;
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let start = resume.clone().unwrap_or_else(|| settings.start_when_empty.clone());
+        let (returned, outcome) = session(&settings, &catalog, writer, epoch, start, stop.clone()).await;
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_transient() => {
+                warn!(service = %settings.service, error = %e, retry_in_ms = delay.as_millis() as u64, "extraction interrupted; reconnecting");
+                drop(returned);
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return Ok(()),
+                }
+                delay = (delay * 2).min(settings.retry_max);
+                // Reopen: recovery cuts a transaction the lost connection left unfinished.
+                (writer, resume) = open_thl(&settings)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Opens the THL and works out where extraction resumes.
+fn open_thl(settings: &MasterSettings) -> Result<(Writer, Option<StartPosition>), ExtractError> {
+    let writer = Writer::open(settings.thl.clone())?;
+    let Some(max) = writer.max_seqno() else {
+        return Ok((writer, None));
+    };
+    let reader = writer.reader(Visibility::Written);
+    let mut cursor = reader.cursor(max)?;
+    let mut last = None;
+    while let Some(record) = cursor.next()? {
+        last = Some(record.header().clone());
+    }
+    let Some(header) = last else {
+        return Ok((writer, None));
+    };
+    let id = EventId::parse(&header.event_id).map_err(|e| ExtractError::BadResumePoint {
+        seqno: header.seqno,
+        event_id: header.event_id.clone(),
+        why: e.to_string(),
+    })?;
+    info!(seqno = header.seqno, event_id = %header.event_id, "resuming after the last stored transaction");
+    Ok((writer, Some(StartPosition::FilePos { file: id.file, pos: id.offset })))
+}
+
+/// One connection to the source: returns the writer for the next session.
+async fn session(
+    settings: &MasterSettings,
+    catalog: &Arc<Catalog>,
+    writer: Writer,
+    epoch: i64,
+    start: StartPosition,
+    mut stop: watch::Receiver<bool>,
+) -> (Option<Writer>, Result<(), ExtractError>) {
+    let connected = async {
+        let addr = format!("{}:{}", settings.source.ip_or_hostname(), settings.source.tcp_port());
+        let user = settings.source.user().unwrap_or("").to_owned();
+        let mut conn = mysql_async::Conn::new(settings.source.clone())
+            .await
+            .map_err(|e| classify(e, &addr, &user, &StreamPosition::default(), true))?;
+        preflight(&mut conn, settings.server_id).await?;
+        let _ = conn.disconnect().await;
+        let mut cfg = StreamConfig::new(settings.server_id);
+        cfg.heartbeat = settings.heartbeat;
+        BinlogSource::connect_with(settings.source.clone(), cfg, start).await
+    };
+    let mut source = tokio::select! {
+        r = connected => match r {
+            Ok(s) => s,
+            Err(e) => return (Some(writer), Err(e.into())),
+        },
+        _ = stop.changed() => return (Some(writer), Ok(())),
+    };
+
+    let (tx, rx) = mpsc::channel(256);
+    let worker_settings = settings.clone();
+    let catalog = catalog.clone();
+    let worker = tokio::task::spawn_blocking(move || {
+        let mut w = Worker::new(&worker_settings, catalog, writer, epoch);
+        let result = w.run(rx);
+        (w.writer, result)
+    });
+    let mut source_error = None;
+    loop {
+        tokio::select! {
+            ev = source.next_event() => match ev {
+                Ok(raw) => {
+                    if tx.send(raw).await.is_err() {
+                        break; // the worker stopped with an error
+                    }
+                }
+                Err(e) => {
+                    source_error = Some(e);
+                    break;
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    drop(tx);
+    let (writer, worker_result) = match worker.await {
+        Ok((w, r)) => (Some(w), r),
+        Err(e) => (None, Err(ExtractError::Worker(e.to_string()))),
+    };
+    let result = match (worker_result, source_error) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Some(e)) => Err(e.into()),
+        (Ok(()), None) => Ok(()),
+    };
+    (writer, result)
+}
+
+/// Decodes, builds and writes, on a blocking thread.
+struct Worker {
+    writer: Writer,
+    catalog: Arc<Catalog>,
+    decoder: Decoder,
+    builder: TransactionBuilder,
+    pending: PendingVars,
+    known_tables: HashMap<(String, String), TableDef>,
+    built: Vec<ReplEvent>,
+    uncommitted: usize,
+    commit_every: usize,
+    service: String,
+}
+
+impl Worker {
+    fn new(settings: &MasterSettings, catalog: Arc<Catalog>, writer: Writer, epoch: i64) -> Worker {
+        let next_seqno = writer.max_seqno().map_or(0, |m| m + 1);
+        let cfg = BuilderConfig {
+            source_id: settings.source_id.clone(),
+            service: settings.service.clone(),
+            frag_size: settings.frag_size,
+        };
+        Worker {
+            writer,
+            catalog,
+            decoder: Decoder::new(""),
+            builder: TransactionBuilder::new(cfg, next_seqno, epoch),
+            pending: PendingVars::default(),
+            known_tables: HashMap::new(),
+            built: Vec::new(),
+            uncommitted: 0,
+            commit_every: settings.commit_every.max(1),
+            service: settings.service.clone(),
+        }
+    }
+
+    fn run(&mut self, mut rx: mpsc::Receiver<crate::source::RawEvent>) -> Result<(), ExtractError> {
+        while let Some(raw) = rx.blocking_recv() {
+            self.handle(&raw)?;
+            if self.uncommitted > 0 && (rx.is_empty() || self.uncommitted >= self.commit_every) && !self.builder.in_transaction() {
+                self.writer.commit()?;
+                self.uncommitted = 0;
+            }
+        }
+        // The source ended or we were asked to stop: make what is complete durable.
+        self.writer.commit()?;
+        Ok(())
+    }
+
+    fn handle(&mut self, raw: &crate::source::RawEvent) -> Result<(), ExtractError> {
+        if self.decoder.file_name() != &*raw.file {
+            self.decoder.set_file_name(&raw.file);
+        }
+        let seqno = self.builder.next_seqno();
+        let event = self.decoder.decode(&raw.bytes, raw.pos).map_err(|source| ExtractError::Decode {
+            seqno,
+            file: raw.file.to_string(),
+            pos: raw.pos,
+            source,
+        })?;
+        let header = self.decoder.last_header().cloned();
+        let at = SourcePos {
+            file: raw.file.to_string(),
+            next_pos: raw.next_pos,
+            timestamp: header.as_ref().map_or(0, |h| h.timestamp),
+            server_id: header.as_ref().map_or(0, |h| h.server_id),
+        };
+        self.consume(event, &at, raw.bytes.len())
+    }
+
+    fn consume(&mut self, event: BinlogEvent, at: &SourcePos, size: usize) -> Result<(), ExtractError> {
+        let seqno = self.builder.next_seqno();
+        let input = match event {
+            BinlogEvent::MariaGtid(g) => TxnInput::Gtid {
+                gtid: format!("{}-{}-{}", g.domain_id, g.server_id, g.seq_no),
+                standalone: g.standalone(),
+            },
+            // MySQL: a transaction is GTID + BEGIN ... COMMIT; DDL is GTID + the statement.
+            BinlogEvent::MysqlGtid(g) => TxnInput::Gtid { gtid: g.to_text(), standalone: true },
+            BinlogEvent::Query(q) => match classify_query(&q.sql) {
+                QueryKind::Begin => TxnInput::Begin,
+                QueryKind::Commit => TxnInput::Commit,
+                QueryKind::Rollback => TxnInput::Rollback,
+                QueryKind::Other => {
+                    let mut statement = q.into_statement();
+                    self.pending.apply_to(&mut statement.session);
+                    TxnInput::Statement(statement)
+                }
+            },
+            BinlogEvent::Xid(_) => TxnInput::Commit,
+            BinlogEvent::Rows(r) => {
+                let mut changes = r.changes;
+                self.describe_columns(&mut changes, seqno)?;
+                TxnInput::Rows(changes)
+            }
+            BinlogEvent::TransactionPayload { events, .. } => {
+                for inner in events {
+                    self.consume(inner, at, size)?;
+                }
+                return Ok(());
+            }
+            BinlogEvent::Unsupported { event_type, reason } => {
+                return Err(ExtractError::Unsupported {
+                    seqno,
+                    file: at.file.clone(),
+                    pos: at.next_pos,
+                    event_type,
+                    reason,
+                })
+            }
+            BinlogEvent::Incident { kind, message } => {
+                return Err(ExtractError::Incident { file: at.file.clone(), pos: at.next_pos, kind, message })
+            }
+            ev @ (BinlogEvent::IntVar { .. } | BinlogEvent::Rand { .. } | BinlogEvent::UserVar(_)) => {
+                self.pending.observe(&ev);
+                return Ok(());
+            }
+            // Position, liveness and description events carry nothing to store.
+            BinlogEvent::FormatDescription(_)
+            | BinlogEvent::Rotate { .. }
+            | BinlogEvent::GtidList { .. }
+            | BinlogEvent::PreviousGtids(_)
+            | BinlogEvent::BinlogCheckpoint { .. }
+            | BinlogEvent::Annotate(_)
+            | BinlogEvent::TableMap(_)
+            | BinlogEvent::Heartbeat { .. }
+            | BinlogEvent::Stop
+            | BinlogEvent::StartEncryption { .. }
+            | BinlogEvent::Ignored { .. } => return Ok(()),
+        };
+        self.builder
+            .push(input, at, size, &mut self.built)
+            .map_err(|source| ExtractError::Build { seqno, source })?;
+        for event in self.built.drain(..) {
+            self.writer.append_event(&event)?;
+            if event.header.last_frag {
+                self.uncommitted += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records each table's definition in the schema history when it
+    /// changes, and fills in column names a source without
+    /// `binlog_row_metadata=FULL` left out, from the definition in force at
+    /// this seqno.
+    fn describe_columns(&mut self, changes: &mut RowChanges, seqno: i64) -> Result<(), ExtractError> {
+        let key = (changes.schema.clone(), changes.table.clone());
+        let named = changes.columns.iter().all(|c| !c.name.is_empty());
+        if !named {
+            if let Some(def) = self.catalog.table_at(&key.0, &key.1, seqno)? {
+                if def.columns.len() == changes.columns.len() {
+                    for (col, known) in changes.columns.iter_mut().zip(&def.columns) {
+                        col.name.clone_from(&known.name);
+                        col.key = known.key;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let def = TableDef {
+            columns: changes.columns.clone(),
+            primary_key: changes.columns.iter().filter(|c| c.key).map(|c| c.index).collect(),
+        };
+        if self.known_tables.get(&key) != Some(&def) {
+            if self.catalog.table_at(&key.0, &key.1, seqno)?.as_ref() != Some(&def) {
+                self.catalog.record_table(&key.0, &key.1, seqno, &def)?;
+                info!(service = %self.service, table = %format!("{}.{}", key.0, key.1), seqno, "recorded table definition");
+            }
+            self.known_tables.insert(key, def);
+        }
+        Ok(())
+    }
+}
+
+enum QueryKind {
+    Begin,
+    Commit,
+    Rollback,
+    Other,
+}
+
+fn classify_query(sql: &[u8]) -> QueryKind {
+    let text = sql.trim_ascii();
+    if text.len() > 16 {
+        return QueryKind::Other;
+    }
+    let word = String::from_utf8_lossy(text).trim_end_matches(';').trim().to_ascii_uppercase();
+    match word.as_str() {
+        "BEGIN" | "START TRANSACTION" | "XA START" => QueryKind::Begin,
+        "COMMIT" => QueryKind::Commit,
+        "ROLLBACK" => QueryKind::Rollback,
+        _ => QueryKind::Other,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_server_ids_are_stable_and_large() {
+        let a = replica_server_id("alpha", "host1.alpha");
+        assert_eq!(a, replica_server_id("alpha", "host1.alpha"));
+        assert_ne!(a, replica_server_id("alpha", "host2.alpha"));
+        assert!(a >= 1_000_000);
+    }
+
+    #[test]
+    fn transaction_control_queries_are_recognised() {
+        assert!(matches!(classify_query(b"BEGIN"), QueryKind::Begin));
+        assert!(matches!(classify_query(b" COMMIT "), QueryKind::Commit));
+        assert!(matches!(classify_query(b"ROLLBACK"), QueryKind::Rollback));
+        assert!(matches!(classify_query(b"INSERT INTO t VALUES (1)"), QueryKind::Other));
+    }
+}

@@ -1,0 +1,211 @@
+//! Replicator processes for integration tests: a deployment directory with
+//! a `tungsten.ini` and a hosts file, and `replicator` processes started
+//! from it that a test can SIGKILL or stop.
+//!
+//! Invariants: every process is spawned with a death signal (it dies with
+//! the test process) and is killed when its handle drops; every wait is
+//! bounded; each host gets its own install directory, so its THL and
+//! catalog live in `<root>/<host>/thl/<service>` and `.../catalog/<service>`.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use thl::store::Reader;
+
+use crate::sandbox::spawn_with_death_signal;
+
+/// The path of a workspace binary (`replicator`, `thl`, `trepctl`), next to
+/// the test executable's `deps/` directory.
+pub fn workspace_bin(name: &str) -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| io::Error::other("cannot locate the target directory"))?;
+    let path = dir.join(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(io::Error::other(format!(
+            "{} not found: build it first (cargo build -p {name} or cargo test --workspace)",
+            path.display()
+        )))
+    }
+}
+
+/// A deployment on one machine: the ini, the hosts file and one install
+/// directory per host, all under `root`.
+#[derive(Debug)]
+pub struct Deployment {
+    root: PathBuf,
+    ini: PathBuf,
+    hosts_file: PathBuf,
+}
+
+impl Deployment {
+    /// Writes `ini` and a hosts file mapping each `(name, address)`.
+    pub fn create(root: &Path, ini: &str, hosts: &[(String, String)]) -> io::Result<Deployment> {
+        fs::create_dir_all(root)?;
+        let ini_path = root.join("tungsten.ini");
+        fs::write(&ini_path, ini)?;
+        let mut text = String::from("# written by the test harness\n");
+        for (name, addr) in hosts {
+            let _ = writeln!(text, "{addr} {name}");
+        }
+        let hosts_file = root.join("hosts");
+        fs::write(&hosts_file, text)?;
+        Ok(Deployment { root: root.to_path_buf(), ini: ini_path, hosts_file })
+    }
+
+    pub fn ini(&self) -> &Path {
+        &self.ini
+    }
+
+    pub fn hosts_file(&self) -> &Path {
+        &self.hosts_file
+    }
+
+    /// The install directory of `host`.
+    pub fn install_dir(&self, host: &str) -> PathBuf {
+        self.root.join(host)
+    }
+
+    /// The THL directory of `service` on `host`.
+    pub fn thl_dir(&self, host: &str, service: &str) -> PathBuf {
+        self.install_dir(host).join("thl").join(service)
+    }
+
+    /// Starts `replicator` for `host` with extra arguments.
+    pub fn start(&self, host: &str, extra: &[&str]) -> io::Result<ReplicatorProcess> {
+        let install = self.install_dir(host);
+        fs::create_dir_all(&install)?;
+        let log_path = install.join("replicator.log");
+        let log = fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        let mut cmd = Command::new(workspace_bin("replicator")?);
+        cmd.arg("--config")
+            .arg(&self.ini)
+            .arg("--hosts-file")
+            .arg(&self.hosts_file)
+            .arg("--host")
+            .arg(host)
+            .arg("--install-directory")
+            .arg(&install)
+            .args(extra)
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = spawn_with_death_signal(cmd)?;
+        Ok(ReplicatorProcess { child: Some(child), host: host.to_owned(), log_path })
+    }
+}
+
+/// A running `replicator`.
+#[derive(Debug)]
+pub struct ReplicatorProcess {
+    child: Option<Child>,
+    host: String,
+    log_path: PathBuf,
+}
+
+impl ReplicatorProcess {
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait up to `timeout` (then SIGKILL). Returns the exit
+    /// status code when it exited by itself.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
+        let mut child = self.child.take()?;
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// The exit code if the process has exited.
+    pub fn exited(&mut self) -> Option<Option<i32>> {
+        let child = self.child.as_mut()?;
+        child.try_wait().ok().flatten().map(|s| s.code())
+    }
+
+    /// The peak resident memory (VmHWM) of the process, in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.pid()?;
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// The last `n` lines of the process's log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+impl Drop for ReplicatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits until the THL in `dir` holds `seqno` (readable from another
+/// process), or `timeout` passes. Returns the max seqno seen.
+pub fn wait_for_thl_seqno(dir: &Path, seqno: i64, timeout: Duration) -> Option<i64> {
+    let deadline = Instant::now() + timeout;
+    let mut max = None;
+    while Instant::now() < deadline {
+        if let Ok(reader) = Reader::open(dir) {
+            max = reader.max_seqno().ok().flatten();
+            if max.is_some_and(|m| m >= seqno) {
+                return max;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    max
+}
+
+/// Reads every complete event of the THL in `dir`.
+pub fn read_thl(dir: &Path) -> Result<Vec<thl::event::ReplEvent>, thl::store::StoreError> {
+    let reader = Reader::open(dir)?;
+    let Some(min) = reader.min_seqno()? else {
+        return Ok(Vec::new());
+    };
+    let mut cursor = reader.cursor(min)?;
+    let mut out = Vec::new();
+    while let Some(record) = cursor.next()? {
+        out.push(record.decode_event()?);
+    }
+    Ok(out)
+}

@@ -1,1 +1,0 @@
-//! The binary encoding of event bodies (placeholder: being written).

@@ -1,0 +1,66 @@
+//! The single-writer lock of a THL directory.
+//!
+//! Invariants:
+//!
+//! * At most one `Writer` per directory, across processes and within one:
+//!   the writer holds an exclusive `flock` on `thl.lock` for its lifetime.
+//!   `flock` locks belong to the open file description, so a second open in
+//!   the same process conflicts too; the kernel drops the lock when the
+//!   holder exits, even on `kill -9`, so a stale lock file never blocks.
+//! * The lock file holds the holder's pid in decimal (informational only:
+//!   it names the holder in the error of the second writer).
+//! * Readers never take the lock.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use super::error::{Result, StoreError};
+
+/// Name of the lock file in a THL directory.
+pub const LOCK_FILE: &str = "thl.lock";
+
+/// A held directory lock; released on drop.
+#[derive(Debug)]
+pub struct DirLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl DirLock {
+    /// Takes the lock of `dir` or fails at once with [`StoreError::Locked`].
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        // SAFETY: flock on a file descriptor we own and keep open; no memory
+        // is passed to the kernel.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let mut s = String::new();
+                let pid = file.read_to_string(&mut s).ok().and_then(|_| s.trim().parse().ok());
+                return Err(StoreError::Locked { dir: dir.to_path_buf(), pid });
+            }
+            return Err(StoreError::io(&path, err));
+        }
+        let pid = std::process::id().to_string();
+        file.set_len(0)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(pid.as_bytes()))
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok(DirLock { path, _file: file })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
