@@ -7,10 +7,21 @@
 //! * [`catalog`]: the replicator's RocksDB catalog (epochs, schema history,
 //!   role, downstream positions).
 //! * [`extractor`]: the master pipeline, source binlog → THL.
+//! * [`pipeline`]: the slave and relay stages (apply).
+//! * [`service`]: services' live progress and state.
 //! * [`config`]: `tungsten.ini`, hosts files, and what a host runs.
+//! * [`thl_net`]: the THL server and client (`thl://host:2112/`): resume
+//!   handshake with epoch checks, durable-only streaming, heartbeats.
+//! * [`applier`]: THL events → SQL on a MySQL/MariaDB target, exactly once
+//!   (position row in the same transaction, block commit).
 
+pub mod applier;
 pub mod binlog;
 pub mod catalog;
 pub mod config;
 pub mod extractor;
+pub mod pipeline;
+pub mod rest;
+pub mod service;
 pub mod source;
+pub mod thl_net;

@@ -1,17 +1,26 @@
 //! The `replicator` daemon.
 //!
 //! `replicator --config tungsten.ini --host host1.alpha` runs the services of
-//! that host; `replicator validate` checks the file (and, with `--host`, the
-//! host's local database) and reports every problem at once.
+//! that host under the service manager and serves the REST API;
+//! `replicator validate` checks the file (and, with `--host`, the host's
+//! local database) and reports every problem at once.
+//!
+//! Invariants: the process exits 0 after SIGTERM/SIGINT once every service
+//! has gone offline at a transaction boundary; a service that fails stays in
+//! OFFLINE:ERROR (the process keeps serving the API) until an operator acts.
+//! Services go online at start unless `auto-enable=false` (also
+//! `repl-auto-enable`) in the ini or `--offline` on the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use replicator::config::{Deployment, HostPlan, Role, ServicePlan};
-use replicator::extractor::{run_master, MasterSettings};
-use replicator::extractor::event_id::EventId;
-use replicator::source::StartPosition;
+use replicator::config::{ini, keys, Deployment, HostPlan, Role};
+use replicator::extractor::master::replica_server_id;
+use replicator::rest::{self, Credentials};
+use replicator::service::{db, Manager, RoleLauncher};
+use replicator::source::preflight;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -39,6 +48,9 @@ struct Cli {
     /// position (`mysql-bin.000001:4`) instead of the source's current one.
     #[arg(long, global = true)]
     from_event: Option<String>,
+    /// Start every service OFFLINE:NORMAL, whatever auto-enable says.
+    #[arg(long, global = true)]
+    offline: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -47,7 +59,8 @@ struct Cli {
 enum Command {
     /// Run the host's services (the default).
     Run,
-    /// Check the configuration and report every problem with its fix.
+    /// Check the configuration (and, with --host, the local database) and
+    /// report every problem with its fix.
     Validate,
 }
 
@@ -69,13 +82,19 @@ fn main() -> ExitCode {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
 fn run(cli: Cli) -> Result<ExitCode, String> {
     let deployment = Deployment::load(&cli.config, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
     for w in deployment.warnings() {
-        warn!("{}: {w}", cli.config.display());
+        if !is_auto_enable(&w.key) {
+            warn!("{}: {w}", cli.config.display());
+        }
     }
     if matches!(cli.command, Some(Command::Validate)) {
-        return Ok(validate(&deployment, &cli));
+        return validate(&deployment, &cli);
     }
     deployment.validate().map_err(|e| e.to_string())?;
     let host = match &cli.host {
@@ -86,103 +105,141 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     if let Some(dir) = &cli.install_directory {
         override_install_directory(&mut plan, dir);
     }
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve(plan, &cli))
+    let auto = auto_enable(&cli.config)?;
+    runtime()?.block_on(serve(plan, &cli, &auto))
 }
 
-fn validate(deployment: &Deployment, cli: &Cli) -> ExitCode {
-    let problems = deployment.problems();
+fn is_auto_enable(key: &str) -> bool {
+    matches!(key.to_ascii_lowercase().as_str(), "auto-enable" | "repl-auto-enable")
+}
+
+/// `auto-enable` / `repl-auto-enable` per section (`defaults` included):
+/// section name → value. Read from the ini text directly because the key
+/// is not (yet) one of `config::keys`.
+fn auto_enable(ini_path: &Path) -> Result<Vec<(String, bool)>, String> {
+    let text = std::fs::read_to_string(ini_path).map_err(|e| format!("{}: {e}", ini_path.display()))?;
+    let parsed = ini::parse(&text).map_err(|errors| format!("{}: {} syntax error(s)", ini_path.display(), errors.len()))?;
+    let mut out = Vec::new();
+    for section in &parsed.sections {
+        for e in section.entries.iter().filter(|e| is_auto_enable(&e.key)) {
+            let v = keys::parse_bool(e.value.as_deref())
+                .map_err(|m| format!("{} line {} [{}] {}: {m}", ini_path.display(), e.line, section.name, e.key))?;
+            out.push((section.name.clone(), v));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `service` goes online at start: its section, else `[defaults]`,
+/// else true.
+fn enabled(auto: &[(String, bool)], service: &str) -> bool {
+    let find = |name: &str| auto.iter().rev().find(|(s, _)| s == name).map(|(_, v)| *v);
+    find(service).or_else(|| find("defaults")).unwrap_or(true)
+}
+
+fn validate(deployment: &Deployment, cli: &Cli) -> Result<ExitCode, String> {
+    let mut problems: Vec<String> = deployment.problems().iter().map(ToString::to_string).collect();
     if let Some(host) = &cli.host {
-        if let Err(e) = deployment.service_plan(host) {
-            println!("- {e}");
-            return ExitCode::FAILURE;
+        match deployment.service_plan(host) {
+            Err(e) => problems.push(e.to_string()),
+            Ok(plan) => problems.extend(runtime()?.block_on(check_databases(&plan))),
         }
     }
     if problems.is_empty() {
         println!("{}: no problems found", cli.config.display());
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     } else {
         println!("{}: {} problem(s):", cli.config.display(), problems.len());
         for p in &problems {
             println!("- {p}");
         }
-        ExitCode::FAILURE
+        Ok(ExitCode::FAILURE)
     }
 }
 
-fn override_install_directory(plan: &mut HostPlan, dir: &std::path::Path) {
+/// The source preflight checks of every master service on its local database.
+async fn check_databases(plan: &HostPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in plan.services.iter().filter(|s| s.role == Role::Master) {
+        let at = format!("service {} (database {}:{} as {})", s.service, s.db.address, s.db.port, s.db.user);
+        let mut conn = match mysql_async::Conn::new(db::opts(s)).await {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(format!("{at}: cannot connect: {e} (fix: start the database, or correct replication-port/-user/-password)"));
+                continue;
+            }
+        };
+        let settings = preflight::read_settings(&mut conn).await;
+        let privileges = preflight::read_privileges(&mut conn).await;
+        let _ = conn.disconnect().await;
+        match (settings, privileges) {
+            (Ok(settings), Ok(privileges)) => {
+                match preflight::check(&settings, &privileges, replica_server_id(&s.service, &plan.host)) {
+                    Ok(warnings) => out.extend(warnings.iter().map(|w| format!("{at}: (warning) {w}"))),
+                    Err(e) => {
+                        out.extend(e.failures.iter().map(|f| format!("{at}: {f}")));
+                        out.extend(e.warnings.iter().map(|w| format!("{at}: (warning) {w}")));
+                    }
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => out.push(format!("{at}: cannot read the server settings: {e}")),
+        }
+    }
+    out
+}
+
+fn override_install_directory(plan: &mut HostPlan, dir: &Path) {
     for s in &mut plan.services {
         s.thl_dir = dir.join("thl").join(&s.service);
         s.catalog_dir = dir.join("catalog").join(&s.service);
     }
 }
 
-async fn serve(plan: HostPlan, cli: &Cli) -> Result<ExitCode, String> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
-    for service in &plan.services {
-        match service.role {
-            Role::Master => {
-                let settings = master_settings(&plan, service, cli)?;
-                let name = service.service.clone();
-                let stop = stop_rx.clone();
-                tasks.spawn(async move { (name, run_master(settings, stop).await.map_err(|e| e.to_string())) });
+async fn serve(plan: HostPlan, cli: &Cli, auto: &[(String, bool)]) -> Result<ExitCode, String> {
+    let launcher = Arc::new(RoleLauncher { default_from_event: cli.from_event.clone() });
+    let manager = Manager::new(plan.clone(), launcher);
+    let (stop_rest, mut rest_stopped) = watch::channel(false);
+    let mut rest_task = None;
+    if let Some(addr) = plan.rest_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen for the REST API on {addr}: {e} (another replicator there? set replicator-rest-api-address/-port)"))?;
+        let auth = match (&plan.rest_user, &plan.rest_password) {
+            (Some(user), Some(password)) => Some(Credentials { user: user.clone(), password: password.clone() }),
+            _ => {
+                warn!(%addr, "REST API without authentication: set rest-api-admin-user and rest-api-admin-password");
+                None
             }
-            role => {
-                return Err(format!(
-                    "service {} on {}: the {role} role is not available in this build yet (only master is)",
-                    service.service, plan.host
-                ))
-            }
-        }
+        };
+        let router = rest::router(manager.clone(), auth);
+        info!(%addr, "REST API listening");
+        rest_task = Some(tokio::spawn(rest::serve(listener, router, async move {
+            let _ = rest_stopped.wait_for(|s| *s).await;
+        })));
     }
     info!(host = %plan.host, services = plan.services.len(), "replicator started");
-    let mut failed = false;
-    tokio::select! {
-        _ = shutdown_signal() => info!("stopping at the next transaction boundary"),
-        Some(done) = tasks.join_next() => {
-            failed |= report(done);
+    for s in manager.services() {
+        if !cli.offline && enabled(auto, s.name()) {
+            if let Err(e) = s.online(&Default::default()) {
+                error!(service = %s.name(), "cannot go online: {e}");
+            }
+        } else {
+            info!(service = %s.name(), "auto-enable is off: staying OFFLINE:NORMAL (`trepctl online` to start)");
         }
     }
-    let _ = stop_tx.send(true);
-    while let Some(done) = tasks.join_next().await {
-        failed |= report(done);
-    }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
-}
-
-fn report(done: Result<(String, Result<(), String>), tokio::task::JoinError>) -> bool {
-    match done {
-        Ok((name, Ok(()))) => {
-            info!(service = %name, "stopped");
-            false
-        }
-        Ok((name, Err(e))) => {
-            error!(service = %name, "OFFLINE:ERROR: {e}");
-            true
-        }
-        Err(e) => {
-            error!("a service task failed: {e}");
-            true
+    shutdown_signal().await;
+    info!("stopping every service at the next transaction boundary");
+    manager.shutdown().await;
+    let _ = stop_rest.send(true);
+    if let Some(t) = rest_task {
+        match t.await {
+            Ok(Err(e)) => error!("REST API: {e}"),
+            Err(e) => error!("REST API task: {e}"),
+            Ok(Ok(())) => {}
         }
     }
-}
-
-fn master_settings(plan: &HostPlan, s: &ServicePlan, cli: &Cli) -> Result<MasterSettings, String> {
-    let source = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(s.db.address.to_string())
-        .tcp_port(s.db.port)
-        .user(Some(s.db.user.clone()))
-        .pass(Some(s.db.password.clone()))
-        .prefer_socket(false);
-    let mut m = MasterSettings::new(&s.service, &plan.host, source.into(), s.thl_dir.clone(), s.catalog_dir.clone());
-    m.thl.file_size = s.settings.thl_log_file_size;
-    m.frag_size = usize::try_from(s.settings.thl_frag_size).unwrap_or(usize::MAX);
-    if let Some(text) = &cli.from_event {
-        let id = EventId::parse(text).map_err(|e| format!("--from-event: {e}"))?;
-        m.start_when_empty = StartPosition::FilePos { file: id.file, pos: id.offset };
-    }
-    Ok(m)
+    info!("replicator stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {
@@ -207,4 +264,17 @@ fn system_host_name() -> Result<String, String> {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_enable_section_overrides_defaults() {
+        let auto = vec![("defaults".to_owned(), false), ("beta".to_owned(), true)];
+        assert!(!enabled(&auto, "alpha"));
+        assert!(enabled(&auto, "beta"));
+        assert!(enabled(&[], "alpha"));
+    }
 }

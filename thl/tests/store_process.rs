@@ -46,6 +46,8 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> bool {
 fn child_reader() {
     let Some(dir) = std::env::var_os(READER_ENV) else { return };
     let r = Reader::open(&dir).expect("reader");
+    println!("READY");
+    std::io::stdout().flush().expect("flush");
     assert!(r.wait_for(0, LONG).expect("wait"), "no data");
     let mut c = r.cursor(0).expect("cursor");
     let mut next = 0;
@@ -72,8 +74,14 @@ fn child_writer() {
     let _w = Writer::open(cfg(std::path::Path::new(&dir), 1 << 20)).expect("child writer");
     println!("LOCKED");
     std::io::stdout().flush().expect("flush");
-    let mut sink = String::new();
-    let _ = std::io::stdin().read_line(&mut sink);
+    // Until stdin closes, at most 60 s (never hang a test run).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = std::io::stdin().read_line(&mut sink);
+        let _ = tx.send(());
+    });
+    let _ = rx.recv_timeout(Duration::from_secs(60));
 }
 
 #[test]
@@ -81,18 +89,25 @@ fn reader_in_another_process_follows_the_writer() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut w = Writer::open(cfg(dir.path(), 1500)).expect("open");
     let mut child = spawn_child("child_reader", READER_ENV, dir.path());
+    // Start writing once the child is waiting on the empty log.
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut lines = Vec::new();
+    while !lines.last().is_some_and(|l: &String| l.contains("READY")) {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).expect("read") > 0, "child exited early: {lines:?}");
+        lines.push(line);
+    }
     for s in 0..TXNS {
         append_txn(&mut w, s, (s % 3 + 1) as u16, 40);
         if s % 5 == 4 {
             w.commit().expect("commit");
-            std::thread::sleep(Duration::from_millis(3));
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
     w.commit().expect("commit");
-    let out = child.stdout.take().expect("stdout");
     assert!(wait_with_timeout(&mut child, Duration::from_secs(60)), "child reader failed or timed out");
-    let lines: Vec<String> = BufReader::new(out).lines().map_while(Result::ok).collect();
-    assert!(lines.iter().any(|l| l == &format!("CHILD-OK {TXNS}")), "{lines:?}");
+    lines.extend(out.lines().map_while(Result::ok));
+    assert!(lines.iter().any(|l| l.contains(&format!("CHILD-OK {TXNS}"))), "{lines:?}");
     assert!(Reader::open(dir.path()).expect("r").info().expect("info").files.len() > 3);
 }
 
@@ -102,7 +117,8 @@ fn writer_in_another_process_blocks_a_second_writer() {
     let mut child = spawn_child("child_writer", WRITER_ENV, dir.path());
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    while line.trim() != "LOCKED" {
+    // The harness prints `test child_writer ... ` before the child's output.
+    while !line.contains("LOCKED") {
         line.clear();
         assert!(out.read_line(&mut line).expect("read") > 0, "child exited before locking");
     }

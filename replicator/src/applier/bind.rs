@@ -145,8 +145,14 @@ mod tests {
         assert_eq!(bit_width(&bit_col(1)), 1);
         assert_eq!(bit_width(&bit_col(9)), 2);
         assert_eq!(bit_width(&bit_col(16)), 2);
-        assert_eq!(bind(&Value::Bit(0x1ff), &bit_col(9), Use::Store), P::Bytes(vec![1, 0xff]));
-        assert_eq!(bind(&Value::Bit(u64::MAX), &bit_col(64), Use::Compare), P::UInt(u64::MAX));
+        assert_eq!(
+            bind(&Value::Bit(0x1ff), &bit_col(9), Use::Store),
+            P::Bytes(vec![1, 0xff])
+        );
+        assert_eq!(
+            bind(&Value::Bit(u64::MAX), &bit_col(64), Use::Compare),
+            P::UInt(u64::MAX)
+        );
     }
 
     #[test]
@@ -161,7 +167,16 @@ mod tests {
 
     #[test]
     fn time_over_a_day() {
-        let t = Value::Time(thl::event::Time { negative: true, hours: 838, minutes: 59, seconds: 59, micros: 1 });
-        assert_eq!(bind(&t, &bit_col(1), Use::Store), P::Time(true, 34, 22, 59, 59, 1));
+        let t = Value::Time(thl::event::Time {
+            negative: true,
+            hours: 838,
+            minutes: 59,
+            seconds: 59,
+            micros: 1,
+        });
+        assert_eq!(
+            bind(&t, &bit_col(1), Use::Store),
+            P::Time(true, 34, 22, 59, 59, 1)
+        );
     }
 }

@@ -67,10 +67,6 @@ impl Block {
         self.txns += 1;
     }
 
-    pub fn transactions(&self) -> usize {
-        self.txns
-    }
-
     /// Closes the block (committed or rolled back).
     pub fn reset(&mut self) {
         *self = Block::default();
@@ -82,13 +78,21 @@ impl Block {
     }
 
     /// Whether to commit after applying `ev` (already counted).
-    pub fn full_after(&self, ev: &ReplEvent, size: usize, interval: Duration, now: Instant) -> bool {
+    pub fn full_after(
+        &self,
+        ev: &ReplEvent,
+        size: usize,
+        interval: Duration,
+        now: Instant,
+    ) -> bool {
         if !ev.header.last_frag {
             return false;
         }
         must_be_alone(ev)
             || self.txns >= size.max(1)
-            || self.started.is_some_and(|s| now.duration_since(s) >= interval)
+            || self
+                .started
+                .is_some_and(|s| now.duration_since(s) >= interval)
     }
 }
 
@@ -112,7 +116,10 @@ mod tests {
                 extract_tstamp_ms: 0,
             },
             body: EventBody {
-                metadata: meta.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect(),
+                metadata: meta
+                    .iter()
+                    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                    .collect(),
                 changes: vec![],
             },
         }
@@ -123,9 +130,21 @@ mod tests {
         assert!(!must_be_alone(&ev(0, true, &[])));
         assert!(must_be_alone(&ev(0, false, &[])));
         assert!(must_be_alone(&ev(2, true, &[])));
-        assert!(must_be_alone(&ev(0, true, &[(meta::SCHEMA_CHANGE, "true")])));
-        assert!(!must_be_alone(&ev(0, true, &[(meta::SCHEMA_CHANGE, "false")])));
-        assert!(must_be_alone(&ev(0, true, &[(meta::UNSAFE_FOR_BLOCK_COMMIT, "")])));
+        assert!(must_be_alone(&ev(
+            0,
+            true,
+            &[(meta::SCHEMA_CHANGE, "true")]
+        )));
+        assert!(!must_be_alone(&ev(
+            0,
+            true,
+            &[(meta::SCHEMA_CHANGE, "false")]
+        )));
+        assert!(must_be_alone(&ev(
+            0,
+            true,
+            &[(meta::UNSAFE_FOR_BLOCK_COMMIT, "")]
+        )));
     }
 
     #[test]
@@ -137,7 +156,12 @@ mod tests {
         let plain = ev(0, true, &[]);
         assert!(!b.full_after(&plain, 2, Duration::from_secs(1), t0));
         assert!(b.full_after(&plain, 1, Duration::from_secs(1), t0));
-        assert!(b.full_after(&plain, 2, Duration::from_secs(1), t0 + Duration::from_secs(1)));
+        assert!(b.full_after(
+            &plain,
+            2,
+            Duration::from_secs(1),
+            t0 + Duration::from_secs(1)
+        ));
         assert!(!b.full_after(&ev(0, false, &[]), 1, Duration::ZERO, t0));
         assert!(b.full_after(&ev(3, true, &[]), 100, Duration::from_secs(9), t0));
         b.reset();

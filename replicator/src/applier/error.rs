@@ -89,7 +89,11 @@ impl fmt::Display for TransientError {
         if let Some(c) = self.code {
             write!(f, " (error {c})")?;
         }
-        write!(f, ": {}; the open block was not committed, retry from ", self.message)?;
+        write!(
+            f,
+            ": {}; the open block was not committed, retry from ",
+            self.message
+        )?;
         match self.last_committed {
             Some(s) => write!(f, "seqno {}", s + 1),
             None => write!(f, "the first event"),
@@ -171,7 +175,12 @@ impl Ctx<'_> {
         }))
     }
 
-    fn transient(&self, code: Option<u16>, message: String) -> ApplyError {
+    /// A transient error with no server code.
+    pub fn transient(&self, message: impl Into<String>) -> ApplyError {
+        self.transient_code(None, message.into())
+    }
+
+    fn transient_code(&self, code: Option<u16>, message: String) -> ApplyError {
         ApplyError::Transient(Box::new(TransientError {
             seqno: self.seqno,
             code,
@@ -186,7 +195,7 @@ impl Ctx<'_> {
         match err {
             Error::Server(se) => {
                 if TRANSIENT_CODES.contains(&se.code) {
-                    self.transient(Some(se.code), se.message)
+                    self.transient_code(Some(se.code), se.message)
                 } else {
                     ApplyError::Definite(Box::new(DefiniteError {
                         seqno: self.seqno,
@@ -199,13 +208,13 @@ impl Ctx<'_> {
                     }))
                 }
             }
-            Error::Io(e) => self.transient(None, format!("connection to the target: {e}")),
+            Error::Io(e) => self.transient_code(None, format!("connection to the target: {e}")),
             Error::Driver(
                 d @ (DriverError::ConnectionClosed
                 | DriverError::PacketOutOfOrder
                 | DriverError::UnexpectedPacket { .. }
                 | DriverError::BadCompressedPacketHeader),
-            ) => self.transient(None, format!("connection to the target: {d}")),
+            ) => self.transient_code(None, format!("connection to the target: {d}")),
             other => self.definite(other.to_string()),
         }
     }
@@ -250,7 +259,10 @@ mod tests {
 
     #[test]
     fn classification() {
-        let ctx = Ctx { seqno: Some(7), ..Ctx::default() };
+        let ctx = Ctx {
+            seqno: Some(7),
+            ..Ctx::default()
+        };
         let server = |code| {
             mysql_async::Error::Server(mysql_async::ServerError {
                 code,
@@ -264,9 +276,14 @@ mod tests {
         let e = ctx.classify(server(1062));
         assert!(!e.is_transient());
         assert_eq!(e.code(), Some(1062));
-        assert!(e.to_string().contains("trepctl online -skip-seqno 7"), "{e}");
+        assert!(
+            e.to_string().contains("trepctl online -skip-seqno 7"),
+            "{e}"
+        );
         assert!(ctx
-            .classify(mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed))
+            .classify(mysql_async::Error::Driver(
+                mysql_async::DriverError::ConnectionClosed
+            ))
             .is_transient());
     }
 }

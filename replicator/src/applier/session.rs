@@ -121,7 +121,11 @@ fn hex(bytes: &[u8]) -> String {
 
 /// `secs.micros` for `@@session.timestamp`.
 fn timestamp_literal(us: i64) -> String {
-    format!("{}.{:06}", us.div_euclid(1_000_000), us.rem_euclid(1_000_000))
+    format!(
+        "{}.{:06}",
+        us.div_euclid(1_000_000),
+        us.rem_euclid(1_000_000)
+    )
 }
 
 /// Character set and collation names by collation id (from the target's
@@ -197,12 +201,20 @@ impl SessionState {
     /// The assignments that put the session in the row context.
     pub fn row_context(&mut self, timestamp_us: Option<i64>) -> Vec<String> {
         let mut out = Vec::new();
-        track(&mut out, &mut self.sql_mode, Some(&ROW_SQL_MODE), "sql_mode", |_| {
-            str_literal("NO_AUTO_VALUE_ON_ZERO")
-        });
-        track(&mut out, &mut self.time_zone, Some(&"+00:00".to_owned()), "time_zone", |s| {
-            str_literal(s)
-        });
+        track(
+            &mut out,
+            &mut self.sql_mode,
+            Some(&ROW_SQL_MODE),
+            "sql_mode",
+            |_| str_literal("NO_AUTO_VALUE_ON_ZERO"),
+        );
+        track(
+            &mut out,
+            &mut self.time_zone,
+            Some(&"+00:00".to_owned()),
+            "time_zone",
+            |s| str_literal(s),
+        );
         track(
             &mut out,
             &mut self.charset_client,
@@ -210,9 +222,13 @@ impl SessionState {
             "character_set_client",
             u16::to_string,
         );
-        track(&mut out, &mut self.timestamp_us, timestamp_us.as_ref(), "timestamp", |t| {
-            timestamp_literal(*t)
-        });
+        track(
+            &mut out,
+            &mut self.timestamp_us,
+            timestamp_us.as_ref(),
+            "timestamp",
+            |t| timestamp_literal(*t),
+        );
         out
     }
 
@@ -229,11 +245,21 @@ impl SessionState {
             let text = sql_mode_names(mask).map_err(|bits| {
                 format!("sql_mode {mask:#x} has bits {bits:#x} unknown to the applier")
             })?;
-            track(&mut out, &mut self.sql_mode, Some(&mask), "sql_mode", |_| str_literal(&text));
+            track(
+                &mut out,
+                &mut self.sql_mode,
+                Some(&mask),
+                "sql_mode",
+                |_| str_literal(&text),
+            );
         }
-        track(&mut out, &mut self.time_zone, v.time_zone.as_ref(), "time_zone", |s| {
-            str_literal(s)
-        });
+        track(
+            &mut out,
+            &mut self.time_zone,
+            v.time_zone.as_ref(),
+            "time_zone",
+            |s| str_literal(s),
+        );
         let client = v.charset_client.unwrap_or(DEFAULT_CLIENT_COLLATION);
         track(
             &mut out,
@@ -256,7 +282,13 @@ impl SessionState {
             "collation_server",
             u16::to_string,
         );
-        track(&mut out, &mut self.lc_time_names, v.lc_time_names.as_ref(), "lc_time_names", u16::to_string);
+        track(
+            &mut out,
+            &mut self.lc_time_names,
+            v.lc_time_names.as_ref(),
+            "lc_time_names",
+            u16::to_string,
+        );
         track(
             &mut out,
             &mut self.foreign_key_checks,
@@ -264,7 +296,13 @@ impl SessionState {
             "foreign_key_checks",
             bool_lit,
         );
-        track(&mut out, &mut self.unique_checks, v.unique_checks.as_ref(), "unique_checks", bool_lit);
+        track(
+            &mut out,
+            &mut self.unique_checks,
+            v.unique_checks.as_ref(),
+            "unique_checks",
+            bool_lit,
+        );
         track(
             &mut out,
             &mut self.sql_auto_is_null,
@@ -286,9 +324,13 @@ impl SessionState {
             "auto_increment_offset",
             u16::to_string,
         );
-        track(&mut out, &mut self.timestamp_us, v.timestamp_us.as_ref(), "timestamp", |t| {
-            timestamp_literal(*t)
-        });
+        track(
+            &mut out,
+            &mut self.timestamp_us,
+            v.timestamp_us.as_ref(),
+            "timestamp",
+            |t| timestamp_literal(*t),
+        );
         // Consumed by the next statement: always set when present.
         if let Some(id) = v.insert_id {
             out.push(format!("@@session.insert_id={id}"));
@@ -297,10 +339,16 @@ impl SessionState {
             out.push(format!("@@session.last_insert_id={id}"));
         }
         if let Some((s1, s2)) = v.rand_seeds {
-            out.push(format!("@@session.rand_seed1={s1}, @@session.rand_seed2={s2}"));
+            out.push(format!(
+                "@@session.rand_seed1={s1}, @@session.rand_seed2={s2}"
+            ));
         }
         for u in &v.user_vars {
-            out.push(format!("@{}={}", quote_ident(&u.name), user_var_literal(u, names)));
+            out.push(format!(
+                "@{}={}",
+                quote_ident(&u.name),
+                user_var_literal(u, names)
+            ));
         }
         Ok(out)
     }
@@ -329,7 +377,10 @@ mod tests {
             sql_mode_names((1 << 21) | (1 << 26) | (1 << 28) | (1 << 30)).as_deref(),
             Ok("STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION")
         );
-        assert_eq!(sql_mode_names(1 << 34).as_deref(), Ok("TIME_ROUND_FRACTIONAL"));
+        assert_eq!(
+            sql_mode_names(1 << 34).as_deref(),
+            Ok("TIME_ROUND_FRACTIONAL")
+        );
         assert_eq!(sql_mode_names(1 << 40), Err(1 << 40));
     }
 
@@ -374,16 +425,33 @@ mod tests {
     fn user_var_literals() {
         let mut names = CollationNames::new();
         names.insert(8, ("latin1".into(), "latin1_swedish_ci".into()));
-        let u = |value, collation| UserVar { name: "a`b".into(), value, collation, unsigned: false };
+        let u = |value, collation| UserVar {
+            name: "a`b".into(),
+            value,
+            collation,
+            unsigned: false,
+        };
         assert_eq!(
             user_var_literal(&u(Value::Bytes(vec![0xe9]), Some(8)), &names),
             "_latin1 X'E9' COLLATE `latin1_swedish_ci`"
         );
-        assert_eq!(user_var_literal(&u(Value::Bytes(vec![1]), Some(63)), &names), "X'01'");
-        assert_eq!(user_var_literal(&u(Value::Double(0.1), None), &names), "1e-1");
-        assert_eq!(user_var_literal(&u(Value::UInt(u64::MAX), None), &names), "18446744073709551615");
+        assert_eq!(
+            user_var_literal(&u(Value::Bytes(vec![1]), Some(63)), &names),
+            "X'01'"
+        );
+        assert_eq!(
+            user_var_literal(&u(Value::Double(0.1), None), &names),
+            "1e-1"
+        );
+        assert_eq!(
+            user_var_literal(&u(Value::UInt(u64::MAX), None), &names),
+            "18446744073709551615"
+        );
         let mut s = SessionState::default();
-        let v = SessionVars { user_vars: vec![u(Value::Int(-1), None)], ..SessionVars::default() };
+        let v = SessionVars {
+            user_vars: vec![u(Value::Int(-1), None)],
+            ..SessionVars::default()
+        };
         let sets = s.statement_context(&v, &names).expect("ok");
         assert_eq!(sets.last().map(String::as_str), Some("@`a``b`=-1"));
     }

@@ -11,8 +11,9 @@
 //! the before image holds all of them; otherwise every before-image column,
 //! compared NULL-safely (`<=>`), with `LIMIT 1` so that one of several
 //! identical rows of a table without a key is changed, as on the source.
-//! DECIMAL values are compared as `CAST(? AS DECIMAL(p,s))` (a string
-//! compared with a DECIMAL column would go through DOUBLE).
+//! DECIMAL values are compared as `CAST(? AS DECIMAL(p,s))`: MySQL compares
+//! a string with a DECIMAL column as DOUBLE (MariaDB 10.11 is exact either
+//! way; the cast keeps it explicit).
 
 use thl::event::{ColumnSpec, RowChanges};
 
@@ -41,10 +42,12 @@ pub(crate) fn image_columns<'a>(
     indexes
         .iter()
         .map(|&i| {
-            let col = rc
-                .columns
-                .get(usize::from(i))
-                .ok_or_else(|| format!("image column index {i} out of range ({} columns)", rc.columns.len()))?;
+            let col = rc.columns.get(usize::from(i)).ok_or_else(|| {
+                format!(
+                    "image column index {i} out of range ({} columns)",
+                    rc.columns.len()
+                )
+            })?;
             if col.name.is_empty() {
                 return Err(format!(
                     "column {} has no name in the event (the source gave no column names; \
@@ -76,15 +79,25 @@ pub(crate) fn key_plan(before: &[&ColumnSpec], table_columns: &[ColumnSpec]) -> 
         .map(|(p, _)| p)
         .collect();
     if key_count > 0 && key_positions.len() == key_count {
-        KeyPlan { positions: key_positions, by_primary_key: true }
+        KeyPlan {
+            positions: key_positions,
+            by_primary_key: true,
+        }
     } else {
-        KeyPlan { positions: (0..before.len()).collect(), by_primary_key: false }
+        KeyPlan {
+            positions: (0..before.len()).collect(),
+            by_primary_key: false,
+        }
     }
 }
 
 fn placeholder(col: &ColumnSpec) -> String {
     if col.type_code == TYPE_NEWDECIMAL && col.type_meta >> 8 > 0 {
-        format!("CAST(? AS DECIMAL({},{}))", col.type_meta >> 8, col.type_meta & 0xff)
+        format!(
+            "CAST(? AS DECIMAL({},{}))",
+            col.type_meta >> 8,
+            col.type_meta & 0xff
+        )
     } else {
         "?".to_owned()
     }
@@ -95,7 +108,13 @@ fn where_clause(before: &[&ColumnSpec], plan: &KeyPlan) -> String {
     let conds: Vec<String> = plan
         .positions
         .iter()
-        .map(|&p| format!("{}{op}{}", quote_ident(&before[p].name), placeholder(before[p])))
+        .map(|&p| {
+            format!(
+                "{}{op}{}",
+                quote_ident(&before[p].name),
+                placeholder(before[p])
+            )
+        })
         .collect();
     let mut s = format!(" WHERE {}", conds.join(" AND "));
     if !plan.by_primary_key {
@@ -124,9 +143,21 @@ pub(crate) fn insert_sql(table: &str, cols: &[&ColumnSpec], rows: usize) -> Stri
 }
 
 /// `UPDATE t SET a=?,.. WHERE ..`.
-pub(crate) fn update_sql(table: &str, after: &[&ColumnSpec], before: &[&ColumnSpec], plan: &KeyPlan) -> String {
-    let sets: Vec<String> = after.iter().map(|c| format!("{}=?", quote_ident(&c.name))).collect();
-    format!("UPDATE {table} SET {}{}", sets.join(","), where_clause(before, plan))
+pub(crate) fn update_sql(
+    table: &str,
+    after: &[&ColumnSpec],
+    before: &[&ColumnSpec],
+    plan: &KeyPlan,
+) -> String {
+    let sets: Vec<String> = after
+        .iter()
+        .map(|c| format!("{}=?", quote_ident(&c.name)))
+        .collect();
+    format!(
+        "UPDATE {table} SET {}{}",
+        sets.join(","),
+        where_clause(before, plan)
+    )
 }
 
 /// `DELETE FROM t WHERE ..`.
@@ -163,19 +194,41 @@ mod tests {
     fn statements() {
         let cols = [col(0, "id", true), col(1, "v", false)];
         let refs: Vec<&ColumnSpec> = cols.iter().collect();
-        assert_eq!(insert_sql("`d`.`t`", &refs, 2), "INSERT INTO `d`.`t` (`id`,`v`) VALUES (?,?),(?,?)");
+        assert_eq!(
+            insert_sql("`d`.`t`", &refs, 2),
+            "INSERT INTO `d`.`t` (`id`,`v`) VALUES (?,?),(?,?)"
+        );
         let plan = key_plan(&refs, &cols);
-        assert_eq!(plan, KeyPlan { positions: vec![0], by_primary_key: true });
-        assert_eq!(update_sql("`d`.`t`", &refs, &refs, &plan), "UPDATE `d`.`t` SET `id`=?,`v`=? WHERE `id`=?");
+        assert_eq!(
+            plan,
+            KeyPlan {
+                positions: vec![0],
+                by_primary_key: true
+            }
+        );
+        assert_eq!(
+            update_sql("`d`.`t`", &refs, &refs, &plan),
+            "UPDATE `d`.`t` SET `id`=?,`v`=? WHERE `id`=?"
+        );
         let nokey = [col(0, "a", false), col(1, "b", false)];
         let refs: Vec<&ColumnSpec> = nokey.iter().collect();
         let plan = key_plan(&refs, &nokey);
-        assert_eq!(delete_sql("`d`.`t`", &refs, &plan), "DELETE FROM `d`.`t` WHERE `a`<=>? AND `b`<=>? LIMIT 1");
+        assert_eq!(
+            delete_sql("`d`.`t`", &refs, &plan),
+            "DELETE FROM `d`.`t` WHERE `a`<=>? AND `b`<=>? LIMIT 1"
+        );
         let mut dec = col(0, "x", false);
         dec.type_code = TYPE_NEWDECIMAL;
         dec.type_meta = (65 << 8) | 30;
         assert_eq!(
-            delete_sql("t", &[&dec], &KeyPlan { positions: vec![0], by_primary_key: false }),
+            delete_sql(
+                "t",
+                &[&dec],
+                &KeyPlan {
+                    positions: vec![0],
+                    by_primary_key: false
+                }
+            ),
             "DELETE FROM t WHERE `x`<=>CAST(? AS DECIMAL(65,30)) LIMIT 1"
         );
     }
@@ -191,7 +244,11 @@ mod tests {
             after_columns: vec![0],
             rows: vec![],
         };
-        assert!(image_columns(&rc, &[0]).unwrap_err().contains("no name"));
-        assert!(image_columns(&rc, &[3]).unwrap_err().contains("out of range"));
+        assert!(image_columns(&rc, &[0])
+            .expect_err("unnamed")
+            .contains("no name"));
+        assert!(image_columns(&rc, &[3])
+            .expect_err("out of range")
+            .contains("out of range"));
     }
 }

@@ -40,6 +40,7 @@ use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, T
 use super::event_id::EventId;
 use crate::binlog::{BinlogError, BinlogEvent, Decoder, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
+use crate::service::Progress;
 use crate::source::error::classify;
 use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
 
@@ -137,7 +138,11 @@ impl ExtractError {
 
 /// Runs the master pipeline until `stop` turns true (then returns `Ok`) or
 /// a definite error. Transient source errors are retried with backoff.
-pub async fn run_master(settings: MasterSettings, mut stop: watch::Receiver<bool>) -> Result<(), ExtractError> {
+pub async fn run_master(
+    settings: MasterSettings,
+    mut stop: watch::Receiver<bool>,
+    progress: Progress,
+) -> Result<(), ExtractError> {
     let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
     let (mut writer, mut resume) = open_thl(&settings)?;
     let next_seqno = writer.max_seqno().map_or(0, |m| m + 1);
@@ -157,10 +162,14 @@ pub async fn run_master(settings: MasterSettings, mut stop: watch::Receiver<bool
             return Ok(());
         }
         let start = resume.clone().unwrap_or_else(|| settings.start_when_empty.clone());
-        let (returned, outcome) = session(&settings, &catalog, writer, epoch, start, stop.clone()).await;
+        let (returned, outcome) = session(&settings, &catalog, writer, epoch, start, stop.clone(), &progress).await;
         match outcome {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                progress.idle();
+                return Ok(());
+            }
             Err(e) if e.is_transient() => {
+                progress.connecting(&source_address(&settings.source), Some(e.to_string()));
                 warn!(service = %settings.service, error = %e, retry_in_ms = delay.as_millis() as u64, "extraction interrupted; reconnecting");
                 drop(returned);
                 tokio::select! {
@@ -171,9 +180,17 @@ pub async fn run_master(settings: MasterSettings, mut stop: watch::Receiver<bool
                 // Reopen: recovery cuts a transaction the lost connection left unfinished.
                 (writer, resume) = open_thl(&settings)?;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                progress.idle();
+                return Err(e);
+            }
         }
     }
+}
+
+/// `host:port` of the source database.
+pub fn source_address(opts: &Opts) -> String {
+    format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port())
 }
 
 /// Opens the THL and works out where extraction resumes.
@@ -208,9 +225,11 @@ async fn session(
     epoch: i64,
     start: StartPosition,
     mut stop: watch::Receiver<bool>,
+    progress: &Progress,
 ) -> (Option<Writer>, Result<(), ExtractError>) {
+    let addr = source_address(&settings.source);
+    progress.connecting(&addr, None);
     let connected = async {
-        let addr = format!("{}:{}", settings.source.ip_or_hostname(), settings.source.tcp_port());
         let user = settings.source.user().unwrap_or("").to_owned();
         let mut conn = mysql_async::Conn::new(settings.source.clone())
             .await
@@ -228,12 +247,14 @@ async fn session(
         },
         _ = stop.changed() => return (Some(writer), Ok(())),
     };
+    progress.streaming(&addr);
 
     let (tx, rx) = mpsc::channel(256);
     let worker_settings = settings.clone();
     let catalog = catalog.clone();
+    let worker_progress = progress.clone();
     let worker = tokio::task::spawn_blocking(move || {
-        let mut w = Worker::new(&worker_settings, catalog, writer, epoch);
+        let mut w = Worker::new(&worker_settings, catalog, writer, epoch, worker_progress);
         let result = w.run(rx);
         (w.writer, result)
     });
@@ -279,10 +300,13 @@ struct Worker {
     uncommitted: usize,
     commit_every: usize,
     service: String,
+    progress: Progress,
+    /// The last final fragment appended but not yet reported as durable.
+    last_finished: Option<thl::event::EventHeader>,
 }
 
 impl Worker {
-    fn new(settings: &MasterSettings, catalog: Arc<Catalog>, writer: Writer, epoch: i64) -> Worker {
+    fn new(settings: &MasterSettings, catalog: Arc<Catalog>, writer: Writer, epoch: i64, progress: Progress) -> Worker {
         let next_seqno = writer.max_seqno().map_or(0, |m| m + 1);
         let cfg = BuilderConfig {
             source_id: settings.source_id.clone(),
@@ -300,6 +324,8 @@ impl Worker {
             uncommitted: 0,
             commit_every: settings.commit_every.max(1),
             service: settings.service.clone(),
+            progress,
+            last_finished: None,
         }
     }
 
@@ -307,12 +333,20 @@ impl Worker {
         while let Some(raw) = rx.blocking_recv() {
             self.handle(&raw)?;
             if self.uncommitted > 0 && (rx.is_empty() || self.uncommitted >= self.commit_every) && !self.builder.in_transaction() {
-                self.writer.commit()?;
-                self.uncommitted = 0;
+                self.commit()?;
             }
         }
         // The source ended or we were asked to stop: make what is complete durable.
+        self.commit()
+    }
+
+    fn commit(&mut self) -> Result<(), ExtractError> {
         self.writer.commit()?;
+        self.uncommitted = 0;
+        if let Some(h) = self.last_finished.take() {
+            self.progress.stored(h.seqno, h.epoch, &h.event_id);
+            self.progress.applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
+        }
         Ok(())
     }
 
@@ -404,6 +438,7 @@ impl Worker {
             self.writer.append_event(&event)?;
             if event.header.last_frag {
                 self.uncommitted += 1;
+                self.last_finished = Some(event.header);
             }
         }
         Ok(())

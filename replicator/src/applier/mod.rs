@@ -1,0 +1,804 @@
+//! The MySQL/MariaDB applier: THL events → SQL on the target, exactly once.
+//!
+//! # Invariants
+//!
+//! * **Exactly once.** The channel's row in
+//!   `tungsten_<service>.trep_commit_seqno` is updated *in the same target
+//!   transaction* as the changes of every event (and of every fragment), so
+//!   the target's data and its position always agree: a crash at any point
+//!   leaves either the whole block with its position, or neither. On
+//!   (re)connect the applier reads that row ([`Applier::last_applied`]) and
+//!   skips every event it covers ([`AppliedPosition::covers`]: seqno below the
+//!   position, or same seqno and fragno at or below it), so re-feeding events
+//!   after a restart or an error is a no-op for what is already committed.
+//! * **After any error, nothing of the open block is committed** (the
+//!   applier rolls back, or the target does when the connection is lost):
+//!   the caller re-feeds events from `last_applied() + 1`. The position never
+//!   moves backwards.
+//! * **Block boundaries** (see `block.rs`): a target transaction holds up to
+//!   `block_commit_size` source transactions and is committed after the
+//!   last fragment of the transaction that fills it, after
+//!   `block_commit_interval`, or on [`Applier::flush`]. A transaction with
+//!   metadata `schema_change`, `unsafe_for_block_commit` or `rollback`, and a
+//!   fragmented transaction, is alone: the block is committed before it and
+//!   after its last fragment. Fragments of one transaction share one target
+//!   transaction; the position row is written with each fragment.
+//! * Filtered ranges (`seqno_end > seqno`) and empty events only move the
+//!   position (to `seqno_end`).
+//! * DDL commits implicitly on MariaDB: the position of a DDL event is
+//!   committed just after it. A crash between the two re-applies the DDL
+//!   (Tungsten has the same window); the error then names the seqno to skip.
+//!
+//! # Session
+//!
+//! The apply connection runs with `autocommit=0`, `sql_log_bin=0` unless
+//! `log_slave_updates`, and `CLIENT_FOUND_ROWS` (UPDATE reports matched rows,
+//! so the zero-row policy is not fooled by an UPDATE that changes nothing).
+//! Statements replay under the source's session variables; row changes under
+//! a fixed row context (non-strict `NO_AUTO_VALUE_ON_ZERO`, UTC, binary
+//! client charset): see `session.rs` and `bind.rs` for why each is exact.
+
+mod bind;
+mod block;
+mod catalog_table;
+mod error;
+mod session;
+mod sql;
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder, Row, Value as P};
+use thl::event::{meta, Change, ReplEvent, RowAction, RowChanges, Statement, Value};
+use tracing::{debug, warn};
+
+pub use catalog_table::AppliedPosition;
+pub use error::{ApplyError, DefiniteError, TransientError, MAX_SQL_IN_ERROR};
+pub use session::{sql_mode_names, ROW_SQL_MODE, SQL_MODE_BITS};
+pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};
+
+use bind::{bind, wire_size, Use};
+use block::{must_be_alone, Block};
+use catalog_table::{heartbeat_params, now_ms, position_params, CatalogNames};
+use error::{breaks_connection, Ctx};
+use session::{set_statement, CollationNames, SessionState};
+use sql::{delete_sql, image_columns, insert_sql, key_plan, update_sql, KeyPlan};
+
+/// Prepared statements kept per connection (row statements of many tables,
+/// batch sizes).
+const STMT_CACHE_SIZE: usize = 256;
+/// Upper bound of the parameter bytes of one multi-row INSERT.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// What to do when an UPDATE or DELETE matches no row on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZeroRowPolicy {
+    /// A definite error: the target has diverged.
+    Stop,
+    /// Log a warning with the seqno, table and key, and go on.
+    #[default]
+    Warn,
+    /// Go on silently.
+    Ignore,
+}
+
+/// Settings of one applier channel.
+#[derive(Debug, Clone)]
+pub struct ApplierConfig {
+    /// Service name: the catalog schema is `tungsten_<service>`.
+    pub service: String,
+    /// Channel number (`task_id` in `trep_commit_seqno`).
+    pub channel: u32,
+    /// Source transactions per target commit.
+    pub block_commit_size: usize,
+    /// Longest time a block stays open while events keep arriving.
+    pub block_commit_interval: Duration,
+    /// Write applied changes to the target's binlog (`false`:
+    /// `SET sql_log_bin=0` on the apply session).
+    pub log_slave_updates: bool,
+    /// UPDATE/DELETE matching no row.
+    pub zero_row_policy: ZeroRowPolicy,
+}
+
+impl ApplierConfig {
+    /// Defaults: channel 0, blocks of 10 transactions or 1 s, no binlog,
+    /// warn on zero-row changes.
+    pub fn new(service: impl Into<String>) -> ApplierConfig {
+        ApplierConfig {
+            service: service.into(),
+            channel: 0,
+            block_commit_size: 10,
+            block_commit_interval: Duration::from_secs(1),
+            log_slave_updates: false,
+            zero_row_policy: ZeroRowPolicy::Warn,
+        }
+    }
+}
+
+/// Counters since the applier was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplierStats {
+    /// Target commits issued by the applier.
+    pub commits: u64,
+    /// Blocks abandoned after an error.
+    pub rollbacks: u64,
+    /// Events applied (including position-only ones).
+    pub events_applied: u64,
+    /// Events skipped because the position already covered them.
+    pub events_skipped: u64,
+    /// Statements replayed.
+    pub statements: u64,
+    /// Row changes applied.
+    pub rows: u64,
+    /// UPDATE/DELETE rows that matched nothing.
+    pub zero_row_changes: u64,
+}
+
+/// One apply channel on one target connection.
+#[derive(Debug)]
+pub struct Applier {
+    opts: Opts,
+    cfg: ApplierConfig,
+    names: CatalogNames,
+    conn: Option<Conn>,
+    /// The connection must be dropped (its protocol state is unknown).
+    broken: bool,
+    session: SessionState,
+    collations: CollationNames,
+    /// Position committed on the target.
+    committed: Option<AppliedPosition>,
+    /// Position of the last event applied in the open block (= `committed`
+    /// when no block is open).
+    pending: Option<AppliedPosition>,
+    block: Block,
+    stats: ApplierStats,
+    max_batch_bytes: usize,
+    last_service: Option<String>,
+}
+
+/// Reads column `i` of a row without panicking on unexpected values.
+fn get<T: mysql_async::prelude::FromValue>(row: &Row, i: usize) -> Result<T, String> {
+    match row.get_opt::<T, usize>(i) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(format!("column {i}: {e}")),
+        None => Err(format!("column {i} missing")),
+    }
+}
+
+/// True for `BEGIN`/`COMMIT` statements: the applier owns transactions.
+fn is_transaction_control(sql: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&sql[..sql.len().min(32)]).to_ascii_uppercase();
+    let words: Vec<&str> = text
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect();
+    matches!(
+        words.as_slice(),
+        ["BEGIN"] | ["BEGIN", "WORK"] | ["START", "TRANSACTION"] | ["COMMIT"] | ["COMMIT", "WORK"]
+    )
+}
+
+/// True for `DROP DATABASE`/`DROP SCHEMA` (the current database may be gone).
+fn is_drop_database(sql: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&sql[..sql.len().min(64)]).to_ascii_uppercase();
+    let mut words = text.split_whitespace();
+    words.next() == Some("DROP") && matches!(words.next(), Some("DATABASE" | "SCHEMA"))
+}
+
+/// `name=value, ..` of a row's key, for logs (at most ~256 bytes).
+fn describe_key(before: &[&thl::event::ColumnSpec], values: &[Value], plan: &KeyPlan) -> String {
+    let mut s = String::new();
+    for &p in &plan.positions {
+        if !s.is_empty() {
+            s.push_str(", ");
+        }
+        let v = format!("{:?}", values.get(p).unwrap_or(&Value::Null));
+        s.push_str(&before[p].name);
+        s.push('=');
+        s.push_str(&v[..floor_char_boundary(&v, 64)]);
+        if s.len() > 256 {
+            s.push_str(", ..");
+            break;
+        }
+    }
+    s
+}
+
+/// The largest char boundary of `s` at or below `i` (`str::floor_char_boundary`
+/// is not stable at our MSRV).
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl Applier {
+    /// Connects to the target, creates the catalog if needed and reads the
+    /// channel's position.
+    pub async fn connect(opts: Opts, cfg: ApplierConfig) -> Result<Applier, ApplyError> {
+        if cfg.service.is_empty() {
+            return Err(Ctx::default().definite("the service name is empty"));
+        }
+        let opts: Opts = OptsBuilder::from_opts(opts)
+            .client_found_rows(true)
+            .stmt_cache_size(STMT_CACHE_SIZE)
+            .into();
+        let mut applier = Applier {
+            opts,
+            names: CatalogNames::new(&cfg.service),
+            cfg,
+            conn: None,
+            broken: false,
+            session: SessionState::default(),
+            collations: CollationNames::new(),
+            committed: None,
+            pending: None,
+            block: Block::default(),
+            stats: ApplierStats::default(),
+            max_batch_bytes: MAX_BATCH_BYTES,
+            last_service: None,
+        };
+        applier.reconnect().await?;
+        Ok(applier)
+    }
+
+    /// The channel's committed position; `None` when nothing was applied.
+    pub fn last_applied(&self) -> Option<AppliedPosition> {
+        self.committed.clone()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ApplierConfig {
+        &self.cfg
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ApplierStats {
+        self.stats
+    }
+
+    /// True while a block is open (applied but not committed events).
+    pub fn has_pending(&self) -> bool {
+        self.block.is_open()
+    }
+
+    /// When the open block must be committed by time: the caller, idle
+    /// until then, calls [`Applier::flush`].
+    pub fn commit_deadline(&self) -> Option<Instant> {
+        self.block.deadline(self.cfg.block_commit_interval)
+    }
+
+    /// Drops the connection (rolling back any open block), connects again
+    /// and re-reads the position. Called by [`Applier::apply`] after a lost
+    /// connection.
+    pub async fn reconnect(&mut self) -> Result<(), ApplyError> {
+        if let Some(conn) = self.conn.take() {
+            if let Err(e) = conn.disconnect().await {
+                debug!(error = %e, "disconnect of the old apply connection");
+            }
+        }
+        self.broken = false;
+        self.session.invalidate();
+        self.block.reset();
+        let ctx = Ctx::default();
+        let mut conn = Conn::new(self.opts.clone())
+            .await
+            .map_err(|e| ctx.classify(e))?;
+        let mut setup: Vec<String> = Vec::new();
+        if !self.cfg.log_slave_updates {
+            setup.push("SET SESSION sql_log_bin=0".into());
+        }
+        setup.push("SET SESSION autocommit=0".into());
+        setup.extend(self.names.create_statements());
+        if self.cfg.channel != 0 {
+            setup.push(self.names.expand_channel(self.cfg.channel));
+        }
+        setup.push("COMMIT".into());
+        for sql in &setup {
+            conn.query_drop(sql.as_str()).await.map_err(|e| {
+                Ctx {
+                    sql: Some(sql.as_bytes()),
+                    ..Ctx::default()
+                }
+                .classify(e)
+            })?;
+        }
+        let collations: Vec<Row> = conn
+            .query(
+                "SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS",
+            )
+            .await
+            .map_err(|e| ctx.classify(e))?;
+        self.collations.clear();
+        for row in &collations {
+            if let (Ok(id), Ok(cs), Ok(name)) = (
+                get::<u16>(row, 0),
+                get::<String>(row, 1),
+                get::<String>(row, 2),
+            ) {
+                self.collations.insert(id, (cs, name));
+            }
+        }
+        let max_packet: Option<u64> = conn
+            .query_first("SELECT @@max_allowed_packet")
+            .await
+            .map_err(|e| ctx.classify(e))?;
+        if let Some(m) = max_packet {
+            let half = usize::try_from(m / 2).unwrap_or(MAX_BATCH_BYTES);
+            self.max_batch_bytes = half.clamp(64 << 10, MAX_BATCH_BYTES);
+        }
+        let select = self.names.select_position(self.cfg.channel);
+        let sql_ctx = Ctx {
+            sql: Some(select.as_bytes()),
+            ..Ctx::default()
+        };
+        let row: Option<Row> = conn
+            .query_first(select.as_str())
+            .await
+            .map_err(|e| sql_ctx.classify(e))?;
+        let row = row
+            .ok_or_else(|| sql_ctx.definite(format!("no row for task_id {}", self.cfg.channel)))?;
+        let position = Self::parse_position(&row).map_err(|m| sql_ctx.definite(m))?;
+        conn.query_drop("COMMIT")
+            .await
+            .map_err(|e| ctx.classify(e))?;
+        debug!(service = %self.cfg.service, channel = self.cfg.channel, position = ?position, "applier connected");
+        self.committed = position;
+        self.pending = self.committed.clone();
+        self.conn = Some(conn);
+        Ok(())
+    }
+
+    fn parse_position(row: &Row) -> Result<Option<AppliedPosition>, String> {
+        let seqno: Option<i64> = get(row, 0)?;
+        let seqno = match seqno {
+            Some(s) if s >= 0 => s,
+            _ => return Ok(None),
+        };
+        let fragno: Option<i64> = get(row, 1)?;
+        let last_frag: Option<String> = get(row, 2)?;
+        let epoch: Option<i64> = get(row, 3)?;
+        let event_id: Option<String> = get(row, 4)?;
+        let source_id: Option<String> = get(row, 5)?;
+        Ok(Some(AppliedPosition {
+            seqno,
+            fragno: u16::try_from(fragno.unwrap_or(0)).map_err(|_| format!("fragno {fragno:?}"))?,
+            last_frag: !matches!(last_frag.as_deref(), Some("0" | "f" | "F" | "false")),
+            epoch: epoch.unwrap_or(0),
+            event_id: event_id.unwrap_or_default(),
+            source_id: source_id.unwrap_or_default(),
+        }))
+    }
+
+    /// Applies one event (a transaction or a fragment) inside the open
+    /// block; commits when a block boundary is reached. On error the block
+    /// is rolled back: re-feed events from `last_applied() + 1`.
+    pub async fn apply(&mut self, ev: &ReplEvent) -> Result<(), ApplyError> {
+        if self.conn.is_none() {
+            self.reconnect().await?;
+        }
+        if let Some(p) = &self.pending {
+            if p.covers(&ev.header) {
+                debug!(
+                    seqno = ev.header.seqno,
+                    fragno = ev.header.fragno,
+                    last_applied = p.seqno,
+                    "skipping over previously applied event"
+                );
+                self.stats.events_skipped += 1;
+                return Ok(());
+            }
+        }
+        match self.apply_event(ev).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits the open block, if any (the caller's input is idle, or the
+    /// [`commit_deadline`](Applier::commit_deadline) passed).
+    pub async fn flush(&mut self) -> Result<(), ApplyError> {
+        if !self.block.is_open() {
+            return Ok(());
+        }
+        match self.commit().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits what is pending and disconnects.
+    pub async fn close(mut self) -> Result<(), ApplyError> {
+        self.flush().await?;
+        if let Some(conn) = self.conn.take() {
+            if let Err(e) = conn.disconnect().await {
+                debug!(error = %e, "disconnect of the apply connection");
+            }
+        }
+        Ok(())
+    }
+
+    fn ctx<'a>(&self, ev: &ReplEvent) -> Ctx<'a> {
+        Ctx {
+            seqno: Some(ev.header.seqno),
+            fragno: ev.header.fragno,
+            table: None,
+            sql: None,
+            last_committed: self.committed.as_ref().map(|p| p.seqno),
+        }
+    }
+
+    /// Abandons the open block after an error.
+    async fn abort(&mut self) {
+        if self.broken {
+            self.conn = None;
+        } else if let Some(conn) = self.conn.as_mut() {
+            if let Err(e) = conn.query_drop("ROLLBACK").await {
+                warn!(error = %e, "ROLLBACK after an apply error failed; dropping the connection");
+                self.conn = None;
+            }
+        }
+        self.broken = false;
+        self.session.invalidate();
+        self.block.reset();
+        self.pending = self.committed.clone();
+        self.stats.rollbacks += 1;
+    }
+
+    async fn commit(&mut self) -> Result<(), ApplyError> {
+        let ctx = Ctx {
+            seqno: self.pending.as_ref().map(|p| p.seqno),
+            last_committed: self.committed.as_ref().map(|p| p.seqno),
+            ..Ctx::default()
+        };
+        self.query(b"COMMIT", &ctx).await?;
+        self.committed = self.pending.clone();
+        self.block.reset();
+        self.stats.commits += 1;
+        Ok(())
+    }
+
+    async fn apply_event(&mut self, ev: &ReplEvent) -> Result<(), ApplyError> {
+        let h = &ev.header;
+        let ctx = self.ctx(ev);
+        if h.fragno > 0 {
+            let follows = self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.seqno == h.seqno && !p.last_frag && p.fragno + 1 == h.fragno);
+            if !follows {
+                return Err(ctx.definite(format!(
+                    "fragment {} of seqno {} does not follow the last applied position {:?}: \
+                     a fragmented transaction must be applied from its fragment 0",
+                    h.fragno, h.seqno, self.pending
+                )));
+            }
+        }
+        let alone = must_be_alone(ev);
+        let service = ev.body.metadata_value(meta::SERVICE);
+        let service_changed =
+            matches!((self.last_service.as_deref(), service), (Some(a), Some(b)) if a != b);
+        if self.block.is_open() && ((alone && h.fragno == 0) || service_changed) {
+            self.commit().await?;
+        }
+        if let Some(s) = service {
+            self.last_service = Some(s.to_owned());
+        }
+        self.block.touch(Instant::now());
+        if !h.is_filtered() {
+            for change in &ev.body.changes {
+                match change {
+                    Change::Statement(s) => self.apply_statement(ev, s).await?,
+                    Change::Rows(rc) => self.apply_rows(ev, rc).await?,
+                }
+            }
+            if let Some(name) = ev.body.metadata_value(meta::HEARTBEAT) {
+                self.row_context(None, &ctx).await?;
+                let params = heartbeat_params(h, name, now_ms());
+                self.exec(&self.names.upsert_heartbeat(), params, &ctx)
+                    .await?;
+            }
+        }
+        self.row_context(None, &ctx).await?;
+        let params = position_params(h, self.cfg.channel, now_ms());
+        self.exec(&self.names.update_position(), params, &ctx)
+            .await?;
+        self.pending = Some(AppliedPosition::of(h));
+        if h.last_frag {
+            self.block.add_transaction();
+        }
+        self.stats.events_applied += 1;
+        if self.block.full_after(
+            ev,
+            self.cfg.block_commit_size,
+            self.cfg.block_commit_interval,
+            Instant::now(),
+        ) {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_statement(&mut self, ev: &ReplEvent, s: &Statement) -> Result<(), ApplyError> {
+        let ctx = Ctx {
+            sql: Some(&s.sql),
+            ..self.ctx(ev)
+        };
+        if is_transaction_control(&s.sql) {
+            debug!(seqno = ev.header.seqno, sql = %String::from_utf8_lossy(&s.sql), "transaction control statement not replayed");
+            return Ok(());
+        }
+        if let Some(db) = s.default_db.as_deref().filter(|d| !d.is_empty()) {
+            if self.session.db.as_deref() != Some(db) {
+                let use_db = format!("USE {}", quote_ident(db));
+                self.query(use_db.as_bytes(), &ctx).await?;
+                self.session.db = Some(db.to_owned());
+            }
+        }
+        let sets = self
+            .session
+            .statement_context(&s.session, &self.collations)
+            .map_err(|m| ctx.definite(m))?;
+        if let Some(set) = set_statement(&sets) {
+            self.query(set.as_bytes(), &ctx).await?;
+        }
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let result = conn.query_drop(s.sql.as_slice()).await;
+        match result {
+            Ok(()) => {
+                if s.error_code != 0 {
+                    warn!(seqno = ev.header.seqno, source_error = s.error_code,
+                        sql = %error::truncate_sql(&s.sql),
+                        "statement failed on the source but succeeded on the target");
+                }
+            }
+            Err(mysql_async::Error::Server(se)) if s.error_code != 0 && se.code == s.error_code => {
+                debug!(
+                    seqno = ev.header.seqno,
+                    code = se.code,
+                    "statement failed with the same error as on the source"
+                );
+            }
+            Err(e) => {
+                self.broken |= breaks_connection(&e);
+                let mut err = ctx.classify(e);
+                if s.error_code != 0 {
+                    if let ApplyError::Definite(d) = &mut err {
+                        d.message =
+                            format!("{} (the source reported error {})", d.message, s.error_code);
+                    }
+                }
+                return Err(err);
+            }
+        }
+        if is_drop_database(&s.sql) {
+            self.session.forget_db();
+        }
+        self.stats.statements += 1;
+        Ok(())
+    }
+
+    async fn row_context(
+        &mut self,
+        timestamp_us: Option<i64>,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), ApplyError> {
+        let sets = self.session.row_context(timestamp_us);
+        if let Some(set) = set_statement(&sets) {
+            self.query(set.as_bytes(), ctx).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_rows(&mut self, ev: &ReplEvent, rc: &RowChanges) -> Result<(), ApplyError> {
+        let table = table_name(&rc.schema, &rc.table);
+        let ctx = Ctx {
+            table: Some(table.clone()),
+            ..self.ctx(ev)
+        };
+        let ts = (ev.header.source_tstamp_ms > 0).then(|| ev.header.source_tstamp_ms * 1000);
+        self.row_context(ts, &ctx).await?;
+        let before = image_columns(rc, &rc.before_columns).map_err(|m| ctx.definite(m))?;
+        let after = image_columns(rc, &rc.after_columns).map_err(|m| ctx.definite(m))?;
+        for (n, row) in rc.rows.iter().enumerate() {
+            let (want_before, want_after) = match rc.action {
+                RowAction::Insert => (0, after.len()),
+                RowAction::Update => (before.len(), after.len()),
+                RowAction::Delete => (before.len(), 0),
+            };
+            if (rc.action != RowAction::Insert && row.before.len() != want_before)
+                || (rc.action != RowAction::Delete && row.after.len() != want_after)
+            {
+                return Err(ctx.definite(format!(
+                    "{} row {n}: images of {}/{} values for {want_before}/{want_after} columns",
+                    rc.action.as_str(),
+                    row.before.len(),
+                    row.after.len()
+                )));
+            }
+        }
+        match rc.action {
+            RowAction::Insert => self.insert_rows(rc, &after, &table, &ctx).await,
+            RowAction::Update | RowAction::Delete => {
+                if before.is_empty() {
+                    return Err(
+                        ctx.definite(format!("{} without a before image", rc.action.as_str()))
+                    );
+                }
+                let plan = key_plan(&before, &rc.columns);
+                let sql = if rc.action == RowAction::Update {
+                    if after.is_empty() {
+                        debug!(seqno = ev.header.seqno, table = %table, "UPDATE with an empty after image: nothing to set");
+                        return Ok(());
+                    }
+                    update_sql(&table, &after, &before, &plan)
+                } else {
+                    delete_sql(&table, &before, &plan)
+                };
+                for row in &rc.rows {
+                    let mut params: Vec<P> = Vec::with_capacity(after.len() + plan.positions.len());
+                    if rc.action == RowAction::Update {
+                        params.extend(
+                            row.after
+                                .iter()
+                                .zip(&after)
+                                .map(|(v, c)| bind(v, c, Use::Store)),
+                        );
+                    }
+                    params.extend(
+                        plan.positions
+                            .iter()
+                            .map(|&p| bind(&row.before[p], before[p], Use::Compare)),
+                    );
+                    let affected = self.exec(&sql, params, &ctx).await?;
+                    self.stats.rows += 1;
+                    if affected == 0 {
+                        self.zero_rows(
+                            ev,
+                            rc.action,
+                            &table,
+                            &describe_key(&before, &row.before, &plan),
+                            &sql,
+                            &ctx,
+                        )?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn zero_rows(
+        &mut self,
+        ev: &ReplEvent,
+        action: RowAction,
+        table: &str,
+        key: &str,
+        sql: &str,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), ApplyError> {
+        self.stats.zero_row_changes += 1;
+        match self.cfg.zero_row_policy {
+            ZeroRowPolicy::Stop => Err(Ctx {
+                sql: Some(sql.as_bytes()),
+                ..ctx.clone()
+            }
+            .definite(format!(
+                "{} matched no row (key {key}); zero-row policy is stop",
+                action.as_str()
+            ))),
+            ZeroRowPolicy::Warn => {
+                warn!(seqno = ev.header.seqno, table = %table, key = %key, "{} matched no row on the target", action.as_str());
+                Ok(())
+            }
+            ZeroRowPolicy::Ignore => Ok(()),
+        }
+    }
+
+    async fn insert_rows(
+        &mut self,
+        rc: &RowChanges,
+        after: &[&thl::event::ColumnSpec],
+        table: &str,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), ApplyError> {
+        let per_row = after.len().max(1);
+        let max_rows = (MAX_PLACEHOLDERS / per_row).max(1);
+        let mut start = 0;
+        while start < rc.rows.len() {
+            let mut end = start;
+            let mut bytes = 0usize;
+            while end < rc.rows.len() && end - start < max_rows {
+                let size: usize = rc.rows[end].after.iter().map(wire_size).sum();
+                if end > start && bytes + size > self.max_batch_bytes {
+                    break;
+                }
+                bytes += size;
+                end += 1;
+            }
+            let rows = &rc.rows[start..end];
+            let sql = insert_sql(table, after, rows.len());
+            let params: Vec<P> = rows
+                .iter()
+                .flat_map(|r| {
+                    r.after
+                        .iter()
+                        .zip(after)
+                        .map(|(v, c)| bind(v, c, Use::Store))
+                })
+                .collect();
+            self.exec(&sql, params, ctx).await?;
+            self.stats.rows += rows.len() as u64;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Runs a text statement.
+    async fn query(&mut self, sql: &[u8], ctx: &Ctx<'_>) -> Result<(), ApplyError> {
+        let ctx = Ctx {
+            sql: Some(sql),
+            ..ctx.clone()
+        };
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        match conn.query_drop(sql).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.broken |= breaks_connection(&e);
+                Err(ctx.classify(e))
+            }
+        }
+    }
+
+    /// Runs a prepared statement; returns the affected (matched) rows.
+    async fn exec(&mut self, sql: &str, params: Vec<P>, ctx: &Ctx<'_>) -> Result<u64, ApplyError> {
+        let ctx = Ctx {
+            sql: Some(sql.as_bytes()),
+            ..ctx.clone()
+        };
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        match conn.exec_drop(sql, params).await {
+            Ok(()) => Ok(conn.affected_rows()),
+            Err(e) => {
+                self.broken |= breaks_connection(&e);
+                Err(ctx.classify(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_classes() {
+        assert!(is_transaction_control(b"BEGIN"));
+        assert!(is_transaction_control(b" commit ;"));
+        assert!(!is_transaction_control(b"COMMIT AND CHAIN"));
+        assert!(!is_transaction_control(b"INSERT INTO t VALUES (1)"));
+        assert!(is_drop_database(b"drop  database x"));
+        assert!(is_drop_database(b"DROP SCHEMA IF EXISTS x"));
+        assert!(!is_drop_database(b"DROP TABLE x"));
+    }
+}

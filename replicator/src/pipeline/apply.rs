@@ -1,0 +1,222 @@
+//! The apply stage: local THL → target database, exactly once.
+//!
+//! # Invariants
+//!
+//! * The target's `trep_commit_seqno` row is the position: the stage reads
+//!   the THL from the applier's committed position + 1, so after any crash,
+//!   reconnect or error it re-feeds exactly what the target has not
+//!   committed (the applier skips anything it already covers).
+//! * Only durable THL records are applied (the reader is restricted to the
+//!   writer's durable watermark).
+//! * A block is committed when the THL has nothing more to give at once, so
+//!   an idle slave applies each transaction promptly and a backlog is
+//!   applied in blocks (`block_commit_size`, `block_commit_interval`).
+//! * Transient target errors (lost connection, deadlock, read-only) retry
+//!   with backoff from the committed position; definite ones stop the stage
+//!   with the seqno and SQL.
+//!
+//! A blocking thread reads and decodes the THL (mmap + condvar wakeups) and
+//! hands events to the async apply loop through a bounded channel.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use thl::event::ReplEvent;
+use thl::store::{Reader, StoreError};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use crate::applier::{ApplyError, Applier};
+use crate::service::Progress;
+
+/// Events in flight between the THL reader thread and the applier.
+const CHANNEL_EVENTS: usize = 512;
+/// How long the reader thread waits for new records before checking stop.
+const TAIL_WAIT: Duration = Duration::from_millis(200);
+
+/// Why the apply stage stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyStageError {
+    #[error("{0}")]
+    Apply(#[from] ApplyError),
+    #[error("reading the local THL: {0}")]
+    Store(#[from] StoreError),
+    #[error("the THL reader thread failed: {0}")]
+    Reader(String),
+}
+
+impl ApplyStageError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApplyStageError::Apply(e) => e.is_transient(),
+            ApplyStageError::Store(e) => e.is_transient(),
+            ApplyStageError::Reader(_) => false,
+        }
+    }
+}
+
+/// Backoff bounds for transient target errors.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { min: Duration::from_millis(200), max: Duration::from_secs(5) }
+    }
+}
+
+/// Applies the THL behind `reader` with `applier` until `stop` turns true
+/// (then commits what is pending and returns `Ok`) or a definite error.
+pub async fn run_apply_stage(
+    reader: Reader,
+    mut applier: Applier,
+    mut stop: watch::Receiver<bool>,
+    progress: Progress,
+    retry: Retry,
+) -> Result<(), ApplyStageError> {
+    let mut delay = retry.min;
+    loop {
+        match apply_from_position(&reader, &mut applier, &mut stop, &progress).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_transient() => {
+                warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
+                progress.connecting(&progress.snapshot().pipeline_source, Some(e.to_string()));
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return Ok(()),
+                }
+                delay = (delay * 2).min(retry.max);
+                if let Err(e) = applier.reconnect().await {
+                    if !e.is_transient() {
+                        return Err(e.into());
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One pass: read from the applier's committed position and apply until
+/// stopped or an error.
+async fn apply_from_position(
+    reader: &Reader,
+    applier: &mut Applier,
+    stop: &mut watch::Receiver<bool>,
+    progress: &Progress,
+) -> Result<(), ApplyStageError> {
+    let from = applier.last_applied().map_or(0, |p| p.seqno + 1);
+    let from = match reader.min_seqno()? {
+        Some(min) if from < min && applier.last_applied().is_none() => min,
+        _ => from,
+    };
+    info!(from, "applying the THL");
+    let (tx, mut rx) = mpsc::channel::<ReplEvent>(CHANNEL_EVENTS);
+    let halt = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let reader = reader.clone();
+        let halt = halt.clone();
+        tokio::task::spawn_blocking(move || read_thl(&reader, from, &tx, &halt))
+    };
+    let result = apply_events(applier, &mut rx, stop, progress).await;
+    halt.store(true, Ordering::Relaxed);
+    drop(rx);
+    let read_result = thread.await.map_err(|e| ApplyStageError::Reader(e.to_string()))?;
+    result?;
+    read_result?;
+    Ok(())
+}
+
+async fn apply_events(
+    applier: &mut Applier,
+    rx: &mut mpsc::Receiver<ReplEvent>,
+    stop: &mut watch::Receiver<bool>,
+    progress: &Progress,
+) -> Result<(), ApplyStageError> {
+    let mut times = Times::default();
+    loop {
+        let deadline = applier.commit_deadline();
+        let next = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = stop.changed() => {
+                applier.flush().await?;
+                report(applier, progress, &mut times);
+                return Ok(());
+            }
+            _ = sleep_until(deadline) => {
+                applier.flush().await?;
+                report(applier, progress, &mut times);
+                continue;
+            }
+        };
+        let Some(event) = next else {
+            // The reader thread ended (stop or error): commit what we have.
+            applier.flush().await?;
+            report(applier, progress, &mut times);
+            return Ok(());
+        };
+        let h = &event.header;
+        times.0.insert(h.seqno_end.max(h.seqno), (h.source_tstamp_ms, h.extract_tstamp_ms));
+        applier.apply(&event).await?;
+        if rx.is_empty() && applier.has_pending() {
+            applier.flush().await?;
+        }
+        report(applier, progress, &mut times);
+    }
+}
+
+/// Source and extraction times of events applied but not yet reported.
+#[derive(Default)]
+struct Times(std::collections::BTreeMap<i64, (i64, i64)>);
+
+/// Publishes the committed position (with its event's times).
+fn report(applier: &Applier, progress: &Progress, times: &mut Times) {
+    let Some(pos) = applier.last_applied() else {
+        return;
+    };
+    if progress.snapshot().applied_seqno == pos.seqno {
+        return;
+    }
+    let (source_ms, extract_ms) = times.0.get(&pos.seqno).copied().unwrap_or((0, 0));
+    times.0 = times.0.split_off(&(pos.seqno + 1));
+    progress.applied(pos.seqno, &pos.event_id, source_ms, extract_ms);
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The reader thread: decodes records from `from` on and sends them.
+fn read_thl(reader: &Reader, from: i64, tx: &mpsc::Sender<ReplEvent>, halt: &AtomicBool) -> Result<(), ApplyStageError> {
+    while !reader.wait_for(from, TAIL_WAIT)? {
+        if halt.load(Ordering::Relaxed) || tx.is_closed() {
+            return Ok(());
+        }
+    }
+    let mut cursor = reader.cursor(from)?;
+    loop {
+        if halt.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let Some(record) = cursor.next_timeout(TAIL_WAIT)? else {
+            if tx.is_closed() {
+                return Ok(());
+            }
+            continue;
+        };
+        if record.header().seqno_end < from {
+            continue;
+        }
+        let event = record.decode_event()?;
+        if tx.blocking_send(event).is_err() {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `/metrics` in the Prometheus text format (0.0.4).
+//!
+//! Invariants: every metric is declared here once, with its type and
+//! labels; every sample carries the `service` label; a figure that is not
+//! known (nothing applied yet, no THL) is left out rather than reported as 0.
+
+use std::fmt::Write as _;
+
+use crate::service::{status, Manager, State};
+
+/// gauge, {service}: last applied (master: extracted) seqno.
+pub const APPLIED_SEQNO: &str = "replicator_applied_last_seqno";
+/// gauge, {service}: seconds from source commit to apply of the last transaction.
+pub const APPLIED_LATENCY: &str = "replicator_applied_latency_seconds";
+/// gauge, {service}: seconds from the last applied transaction's source commit to now.
+pub const RELATIVE_LATENCY: &str = "replicator_relative_latency_seconds";
+/// gauge, {service}: transactions per second since the service went online.
+pub const EVENTS_PER_SECOND: &str = "replicator_events_per_second";
+/// counter, {service}: transactions applied since the process started.
+pub const EVENTS_TOTAL: &str = "replicator_events_total";
+/// gauge, {service}: lowest seqno in the THL.
+pub const THL_MIN: &str = "replicator_thl_min_seqno";
+/// gauge, {service}: highest seqno in the THL.
+pub const THL_MAX: &str = "replicator_thl_max_seqno";
+/// gauge, {service, state}: 1 for the current state, 0 for the others.
+pub const STATE: &str = "replicator_state";
+/// gauge, {service}: seconds in the current state.
+pub const TIME_IN_STATE: &str = "replicator_time_in_state_seconds";
+
+const HELP: [(&str, &str, &str); 9] = [
+    (APPLIED_SEQNO, "gauge", "Last applied (master: extracted) seqno."),
+    (APPLIED_LATENCY, "gauge", "Seconds from source commit to apply of the last transaction."),
+    (RELATIVE_LATENCY, "gauge", "Seconds since the source commit of the last applied transaction."),
+    (EVENTS_PER_SECOND, "gauge", "Transactions per second since the service went online."),
+    (EVENTS_TOTAL, "counter", "Transactions applied since the replicator started."),
+    (THL_MIN, "gauge", "Lowest seqno in the THL."),
+    (THL_MAX, "gauge", "Highest seqno in the THL."),
+    (STATE, "gauge", "1 for the service's current state, 0 for the others."),
+    (TIME_IN_STATE, "gauge", "Seconds in the current state."),
+];
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The metrics of every service.
+pub fn render(m: &Manager) -> String {
+    let mut out = String::new();
+    let mut samples: Vec<(&str, String, f64)> = Vec::new();
+    for s in m.services() {
+        let v = s.view();
+        let svc = format!("service=\"{}\"", escape(s.name()));
+        if v.progress.applied_seqno >= 0 {
+            samples.push((APPLIED_SEQNO, svc.clone(), v.progress.applied_seqno as f64));
+        }
+        if let Some(l) = status::applied_latency(&v) {
+            samples.push((APPLIED_LATENCY, svc.clone(), l));
+        }
+        if let Some(l) = status::relative_latency(&v) {
+            samples.push((RELATIVE_LATENCY, svc.clone(), l));
+        }
+        samples.push((EVENTS_PER_SECOND, svc.clone(), v.events_per_second));
+        samples.push((EVENTS_TOTAL, svc.clone(), v.progress.applied_count as f64));
+        let (min, max) = status::thl_range(s);
+        if min >= 0 {
+            samples.push((THL_MIN, svc.clone(), min as f64));
+            samples.push((THL_MAX, svc.clone(), max as f64));
+        }
+        for st in State::ALL {
+            let labels = format!("{svc},state=\"{st}\"");
+            samples.push((STATE, labels, if st == v.state { 1.0 } else { 0.0 }));
+        }
+        samples.push((TIME_IN_STATE, svc, v.time_in_state.as_secs_f64()));
+    }
+    for (name, kind, help) in HELP {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (_, labels, value) in samples.iter().filter(|(n, _, _)| *n == name) {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+    out
+}

@@ -1,0 +1,365 @@
+//! The REST API (v2) of the replicator, and `/metrics`.
+//!
+//! # Invariants
+//!
+//! * With credentials configured (`rest-api-admin-user` /
+//!   `rest-api-admin-password`), **every** route requires HTTP basic auth;
+//!   a missing or wrong `Authorization` gets 401 before any handler runs, so
+//!   it never changes state. Without credentials the API is open (it listens
+//!   on localhost by default) and the daemon warns at start.
+//! * Every POST is audit-logged with the user and the route.
+//! * Bodies are JSON (an empty body means "no options"); unknown fields are
+//!   refused. Every error is `{"error": "<message with the fix>", "status":
+//!   <code>}` with 400 (bad option), 401, 404 (no such service), 409 (wrong
+//!   state or role), 500 (the command failed) or 504 (timeout).
+//! * The router is built by [`router`] and tested in memory.
+//!
+//! # Routes (base `/api/v2/replicator`)
+//!
+//! | method | path | body | answer |
+//! |---|---|---|---|
+//! | GET | `/services` | | `[{serviceName, state, role, appliedLastSeqno, appliedLatency, relativeLatency, masterConnectUri, serviceType, started}]` |
+//! | GET | `/status` | | `{service: status map}` |
+//! | GET | `/version` | | `{"version": ".."}` |
+//! | GET | `/service/{name}/status[?name=tasks\|stores\|shards]` | | status map (strings, Tungsten's names) or a list of maps |
+//! | POST | `/service/{name}/online` | `{skipSeqno?: "10,12-14", fromEvent?, baseSeqno?, untilSeqno?, force?}` | `{serviceName, state}` |
+//! | POST | `/service/{name}/offline` | `{immediate?}` | `{serviceName, state}` |
+//! | POST | `/service/{name}/offline-deferred` | `{atSeqno}` | `{serviceName, state, offlineRequests}` |
+//! | POST | `/service/{name}/setrole` | `{role: master\|primary\|slave\|replica\|relay, uri?: "thl://h:2112/[,..]"}` | `{role, upstream, time_ms}` |
+//! | POST | `/service/{name}/reset` | `{all?, thl?, db?}` | `{removed: [..]}` |
+//! | POST | `/service/{name}/heartbeat` | `{name?}` | `{name, salt, binlogFile, binlogPos}` |
+//! | POST | `/service/{name}/flush` | `{limit?: seconds}` | `{seqno}` |
+//! | POST | `/service/{name}/wait` | `{applied: N \| state: "ONLINE", limit?: seconds}` | `{reached, state, appliedLastSeqno}` |
+//! | GET | `/service/{name}/clients` | | `[{..}]` |
+//! | GET | `/metrics` (no base) | | Prometheus text ([`metrics`]) |
+
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State as AxState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracing::info;
+
+use crate::config::Role;
+use crate::service::manager::{ErrorKind, ResetScope, ServiceError};
+use crate::service::{status, Manager, OnlineRequest};
+
+/// The API's base path.
+pub const BASE: &str = "/api/v2/replicator";
+
+/// Basic-auth credentials the API requires.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+/// The one error type of the API, turned into a response in one place.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized(String),
+    Service(ServiceError),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        ApiError::Service(e)
+    }
+}
+
+fn bad_request(m: impl Into<String>) -> ApiError {
+    ApiError::Service(ServiceError::new(ErrorKind::BadRequest, m))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, message) = match self {
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            ApiError::Service(e) => (
+                match e.kind {
+                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                    ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+                    ErrorKind::Conflict => StatusCode::CONFLICT,
+                    ErrorKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                },
+                e.message,
+            ),
+        };
+        let mut resp = (code, Json(json!({"error": message, "status": code.as_u16()}))).into_response();
+        if code == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"replicator\""));
+        }
+        resp
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+#[derive(Debug, Clone)]
+struct App {
+    manager: Arc<Manager>,
+    auth: Option<Arc<Credentials>>,
+}
+
+/// The API over `manager`; `auth` `None` leaves it open.
+pub fn router(manager: Arc<Manager>, auth: Option<Credentials>) -> Router {
+    let app = App { manager, auth: auth.map(Arc::new) };
+    let svc = |p: &str| format!("{BASE}/service/{{name}}/{p}");
+    Router::new()
+        .route(&format!("{BASE}/services"), get(services))
+        .route(&format!("{BASE}/status"), get(all_status))
+        .route(&format!("{BASE}/version"), get(version))
+        .route(&svc("status"), get(service_status))
+        .route(&svc("online"), post(online))
+        .route(&svc("offline"), post(offline))
+        .route(&svc("offline-deferred"), post(offline_deferred))
+        .route(&svc("setrole"), post(setrole))
+        .route(&svc("reset"), post(reset))
+        .route(&svc("heartbeat"), post(heartbeat))
+        .route(&svc("flush"), post(flush))
+        .route(&svc("wait"), post(wait))
+        .route(&svc("clients"), get(clients))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async { ApiError::Service(ServiceError::new(ErrorKind::NotFound, format!("no such route; the API is under {BASE}/ (see the replicator::rest docs)"))) })
+        .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .with_state(app)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The user of a valid `Authorization: Basic` header.
+fn check_basic(headers: &HeaderMap, want: &Credentials) -> Result<String, String> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or("authentication required: send HTTP basic auth with rest-api-admin-user / rest-api-admin-password")?;
+    let text = value.to_str().map_err(|_| "malformed Authorization header")?;
+    let encoded = text.strip_prefix("Basic ").ok_or("only HTTP basic authentication is accepted")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| "malformed basic credentials (not base64)")?;
+    let decoded = String::from_utf8(decoded).map_err(|_| "malformed basic credentials (not UTF-8)")?;
+    let (user, password) = decoded.split_once(':').ok_or("malformed basic credentials (no ':')")?;
+    let ok_user = constant_time_eq(user.as_bytes(), want.user.as_bytes());
+    let ok_pass = constant_time_eq(password.as_bytes(), want.password.as_bytes());
+    if ok_user && ok_pass {
+        Ok(user.to_owned())
+    } else {
+        Err("wrong user or password (check rest-api-admin-user / rest-api-admin-password)".into())
+    }
+}
+
+async fn authenticate(AxState(app): AxState<App>, req: Request, next: Next) -> Response {
+    let user = match &app.auth {
+        None => "anonymous".to_owned(),
+        Some(want) => match check_basic(req.headers(), want) {
+            Ok(u) => u,
+            Err(m) => {
+                info!(method = %req.method(), uri = %req.uri(), "REST request refused: {m}");
+                return ApiError::Unauthorized(m).into_response();
+            }
+        },
+    };
+    if req.method() != axum::http::Method::GET {
+        info!(user = %user, method = %req.method(), uri = %req.uri(), "REST admin request");
+    }
+    next.run(req).await
+}
+
+/// Parses a JSON body; empty means all defaults.
+fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| bad_request(format!("bad JSON body: {e}")))
+}
+
+fn ok(v: Value) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+async fn services(AxState(app): AxState<App>) -> ApiResult {
+    let list: Vec<_> = app.manager.services().iter().map(|s| status::service_summary(s)).collect();
+    ok(json!(list))
+}
+
+async fn all_status(AxState(app): AxState<App>) -> ApiResult {
+    let m = &app.manager;
+    let map: serde_json::Map<String, Value> = m.services().iter().map(|s| (s.name().to_owned(), json!(status::status(m, s)))).collect();
+    ok(Value::Object(map))
+}
+
+async fn version() -> ApiResult {
+    ok(json!({"version": status::version()}))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusQuery {
+    name: Option<String>,
+}
+
+async fn service_status(AxState(app): AxState<App>, Path(name): Path<String>, Query(q): Query<StatusQuery>) -> ApiResult {
+    let m = &app.manager;
+    let s = m.service(&name)?;
+    match q.name.as_deref() {
+        None | Some("") => ok(json!(status::status(m, s))),
+        Some("tasks") => ok(json!(status::tasks(s))),
+        Some("stores") => ok(json!(status::stores(s))),
+        Some("shards") => ok(json!(status::shards(s))),
+        Some(other) => Err(bad_request(format!("status -name {other:?}: supported names are tasks, stores, shards"))),
+    }
+}
+
+async fn online(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let req: OnlineRequest = body(&bytes)?;
+    let state = s.online(&req)?;
+    ok(json!({"serviceName": name, "state": state.to_string()}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OfflineBody {
+    #[serde(default)]
+    immediate: bool,
+}
+
+async fn offline(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let b: OfflineBody = body(&bytes)?;
+    let state = s.offline(b.immediate).await?;
+    ok(json!({"serviceName": name, "state": state.to_string()}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DeferredBody {
+    at_seqno: Option<i64>,
+}
+
+async fn offline_deferred(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let b: DeferredBody = body(&bytes)?;
+    let at = b.at_seqno.ok_or_else(|| bad_request("offline-deferred needs -at-seqno N (the other -at-* forms are not supported yet)"))?;
+    s.offline_deferred(at)?;
+    ok(json!({"serviceName": name, "state": s.state().to_string(), "offlineRequests": format!("Offline at sequence number: {at}")}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RoleBody {
+    role: Option<String>,
+    uri: Option<String>,
+}
+
+async fn setrole(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let b: RoleBody = body(&bytes)?;
+    let role: Role = b
+        .role
+        .as_deref()
+        .ok_or_else(|| bad_request("setrole needs -role master|slave|relay"))?
+        .parse()
+        .map_err(|e: crate::config::UnknownRole| bad_request(e.to_string()))?;
+    let uri: Vec<String> = b.uri.as_deref().unwrap_or("").split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
+    let rec = s.set_role(role, uri).await?;
+    ok(json!(rec))
+}
+
+async fn reset(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let scope: ResetScope = body(&bytes)?;
+    let report = s.reset(scope).await?;
+    ok(json!(report))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct HeartbeatBody {
+    name: Option<String>,
+}
+
+async fn heartbeat(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let b: HeartbeatBody = body(&bytes)?;
+    let hb = s.heartbeat(b.name.as_deref()).await?;
+    ok(json!(hb))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LimitBody {
+    limit: Option<u64>,
+}
+
+async fn flush(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let b: LimitBody = body(&bytes)?;
+    let seqno = s.flush(Duration::from_secs(b.limit.unwrap_or(60))).await?;
+    ok(json!({"seqno": seqno}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WaitBody {
+    applied: Option<i64>,
+    state: Option<String>,
+    limit: Option<u64>,
+}
+
+async fn wait(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let b: WaitBody = body(&bytes)?;
+    // Without -limit, wait up to a day (an HTTP request must end some day).
+    let limit = Duration::from_secs(b.limit.unwrap_or(86_400));
+    let out = match (b.applied, b.state) {
+        (Some(n), None) => s.wait_applied(n, limit).await,
+        (None, Some(st)) => {
+            Manager::check_state(&st)?;
+            s.wait_state(&st, limit).await
+        }
+        _ => return Err(bad_request("wait needs exactly one of -applied N or -state S")),
+    };
+    ok(json!(out))
+}
+
+async fn clients(AxState(app): AxState<App>, Path(name): Path<String>) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    ok(json!(s.clients()))
+}
+
+async fn metrics_text(AxState(app): AxState<App>) -> ApiResult {
+    let text = metrics::render(&app.manager);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+#[cfg(test)]
+mod tests;

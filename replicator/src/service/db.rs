@@ -1,0 +1,138 @@
+//! The control plane's few statements on the local database: heartbeats
+//! (`tungsten_<service>.heartbeat`, Tungsten's columns) and `reset -db`.
+//!
+//! Invariants: a heartbeat is an ordinary binlogged transaction, so it flows
+//! through the THL like any other; `reset -db` is not binlogged
+//! (`sql_log_bin=0`), so resetting one node never drops the tracking schema
+//! of the nodes downstream. Identifiers are backquoted with `` ` `` doubled.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder};
+use serde::Serialize;
+
+use crate::config::ServicePlan;
+use crate::extractor::event_id::EventId;
+
+/// `tungsten_<service>`.
+pub fn tracking_schema(service: &str) -> String {
+    format!("tungsten_{service}")
+}
+
+/// A backquoted identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// The connection options for the service's local database.
+pub fn opts(plan: &ServicePlan) -> Opts {
+    OptsBuilder::default()
+        .ip_or_hostname(plan.db.address.to_string())
+        .tcp_port(plan.db.port)
+        .user(Some(plan.db.user.clone()))
+        .pass(Some(plan.db.password.clone()))
+        .prefer_socket(false)
+        .into()
+}
+
+async fn connect(plan: &ServicePlan) -> Result<Conn, String> {
+    Conn::new(opts(plan)).await.map_err(|e| {
+        format!("cannot connect to the database at {}:{} as {}: {e}", plan.db.address, plan.db.port, plan.db.user)
+    })
+}
+
+/// What a heartbeat wrote and where the source's binlog was right after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    pub name: String,
+    pub salt: i64,
+    /// The source's binlog position after the heartbeat committed.
+    pub binlog_file: String,
+    pub binlog_pos: u64,
+}
+
+/// Tungsten's heartbeat table.
+pub const HEARTBEAT_DDL: &str = "(id BIGINT NOT NULL PRIMARY KEY, seqno BIGINT, eventid VARCHAR(128), \
+    source_tstamp TIMESTAMP NULL, target_tstamp TIMESTAMP NULL, lag_millis BIGINT, salt BIGINT, name VARCHAR(128))";
+
+/// Inserts (or updates) row 1 of `tungsten_<service>.heartbeat`, creating
+/// the schema and the table when missing.
+pub async fn heartbeat(plan: &ServicePlan, service: &str, name: &str, seqno: i64) -> Result<Heartbeat, String> {
+    let mut conn = connect(plan).await?;
+    let schema = quote_ident(&tracking_schema(service));
+    let sql_err = |what: &str, e: mysql_async::Error| format!("{what}: {e}");
+    conn.query_drop(format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(|e| sql_err("create schema", e))?;
+    conn.query_drop(format!("CREATE TABLE IF NOT EXISTS {schema}.heartbeat {HEARTBEAT_DDL}"))
+        .await
+        .map_err(|e| sql_err("create table", e))?;
+    let salt = super::progress::now_ms();
+    conn.exec_drop(
+        format!(
+            "INSERT INTO {schema}.heartbeat (id, seqno, eventid, source_tstamp, target_tstamp, lag_millis, salt, name) \
+             VALUES (1, ?, NULL, NOW(), NULL, 0, ?, ?) ON DUPLICATE KEY UPDATE seqno = VALUES(seqno), \
+             source_tstamp = VALUES(source_tstamp), salt = VALUES(salt), name = VALUES(name)"
+        ),
+        (seqno, salt, name),
+    )
+    .await
+    .map_err(|e| sql_err("insert", e))?;
+    let (binlog_file, binlog_pos) = binlog_position(&mut conn).await?;
+    let _ = conn.disconnect().await;
+    Ok(Heartbeat { name: name.to_owned(), salt, binlog_file, binlog_pos })
+}
+
+/// The source's current binlog file and position.
+async fn binlog_position(conn: &mut Conn) -> Result<(String, u64), String> {
+    let mut last_err = String::new();
+    for q in ["SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"] {
+        match conn.query_first::<mysql_async::Row, _>(q).await {
+            Ok(Some(row)) => {
+                let file: Option<String> = row.get(0);
+                let pos: Option<u64> = row.get(1);
+                if let (Some(f), Some(p)) = (file, pos) {
+                    return Ok((f, p));
+                }
+                last_err = format!("{q}: unexpected row");
+            }
+            Ok(None) => return Err("the source has no binary log (log_bin is OFF)".into()),
+            Err(e) => last_err = format!("{q}: {e}"),
+        }
+    }
+    Err(last_err)
+}
+
+/// Whether a stored native event id is at or past `file:pos`.
+pub fn position_reached(stored_event_id: &str, file: &str, pos: u64) -> bool {
+    match EventId::parse(stored_event_id) {
+        Ok(id) => (id.file.as_str(), id.offset) >= (file, pos),
+        Err(_) => false,
+    }
+}
+
+/// `DROP SCHEMA IF EXISTS` on the local database, not binlogged.
+pub async fn drop_schema(plan: &ServicePlan, schema: &str) -> Result<(), String> {
+    let mut conn = connect(plan).await?;
+    conn.query_drop("SET SESSION sql_log_bin = 0")
+        .await
+        .map_err(|e| format!("SET sql_log_bin = 0 (needed so the drop does not replicate): {e}"))?;
+    conn.query_drop(format!("DROP SCHEMA IF EXISTS {}", quote_ident(schema)))
+        .await
+        .map_err(|e| format!("DROP SCHEMA {schema}: {e}"))?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_compare_by_file_then_offset() {
+        let id = "mysql-bin.000002:0000000000000400;7";
+        assert!(position_reached(id, "mysql-bin.000002", 400));
+        assert!(position_reached(id, "mysql-bin.000001", 9000));
+        assert!(!position_reached(id, "mysql-bin.000002", 401));
+        assert!(!position_reached("", "mysql-bin.000001", 4));
+        assert_eq!(quote_ident("a`b"), "`a``b`");
+    }
+}

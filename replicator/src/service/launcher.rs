@@ -1,0 +1,254 @@
+//! How the service manager starts a pipeline: the [`PipelineLauncher`]
+//! contract, and [`RoleLauncher`], the launcher the daemon uses, which picks
+//! the pipeline by role.
+//!
+//! # The contract
+//!
+//! * [`PipelineLauncher::launch`] gets a [`ServiceContext`] (the plan, the
+//!   role and upstream in force, the validated online options, the stop
+//!   signal and the [`Progress`] to report into) and either refuses at once
+//!   (a role not built yet, an online option the pipeline cannot honour:
+//!   never ignore one silently) or returns the pipeline future.
+//! * The future runs until `stop` turns true, then returns `Ok(())` at a
+//!   transaction boundary; or it returns `Err` with a [`PipelineFailure`].
+//!   A transient failure (`transient: true`) makes the manager relaunch
+//!   with backoff in GOING-ONLINE:SYNCHRONIZING; any other goes to
+//!   OFFLINE:ERROR.
+//! * The pipeline reports `progress.connecting(..)` while (re)connecting and
+//!   `progress.streaming(..)` once positioned: the manager maps them to
+//!   GOING-ONLINE:SYNCHRONIZING and ONLINE. It reports `stored`/`applied`
+//!   per transaction; `until_seqno` and `offline-deferred` are enforced by
+//!   the manager from `applied`.
+//! * Any `async fn(settings, stop, progress) -> Result<(), E>` whose `E`
+//!   implements [`PipelineError`] plugs in with [`pipeline`].
+//!
+//! The slave and relay pipelines plug in at one place:
+//! [`RoleLauncher::launch`]'s `Role::Slave | Role::Relay` arm.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use tokio::sync::watch;
+
+use super::options::OnlineOptions;
+use super::Progress;
+use crate::config::{HostPlan, Role, ServicePlan};
+use crate::extractor::event_id::EventId;
+use crate::extractor::{run_master, ExtractError, MasterSettings};
+use crate::source::StartPosition;
+
+/// Everything a pipeline needs to run one online session of a service.
+#[derive(Debug, Clone)]
+pub struct ServiceContext {
+    /// The service as resolved from the ini.
+    pub plan: ServicePlan,
+    /// This host's name (the master's source id).
+    pub host: String,
+    /// The role in force: the catalog's (`setrole`), else the plan's.
+    pub role: Role,
+    /// The upstream THL URIs in force (`setrole -uri`, else the plan's).
+    pub upstream: Vec<String>,
+    /// The validated `online` options.
+    pub options: OnlineOptions,
+    /// Turns true when the service must stop at a transaction boundary.
+    pub stop: watch::Receiver<bool>,
+    /// Where the pipeline reports.
+    pub progress: Progress,
+}
+
+/// Why a pipeline stopped (or refused to start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineFailure {
+    /// The whole message: cause, position and fix.
+    pub message: String,
+    /// A short code (`pendingErrorCode`), e.g. `EXTRACT`, `UNSUPPORTED`.
+    pub code: Option<String>,
+    /// The seqno being processed, when known.
+    pub seqno: Option<i64>,
+    /// The native event id being processed, when known.
+    pub event_id: Option<String>,
+    /// Whether relaunching from the last stored position may cure it.
+    pub transient: bool,
+}
+
+impl PipelineFailure {
+    /// A definite failure with a message and a code.
+    pub fn definite(code: &str, message: impl Into<String>) -> PipelineFailure {
+        PipelineFailure { message: message.into(), code: Some(code.to_owned()), seqno: None, event_id: None, transient: false }
+    }
+}
+
+impl std::fmt::Display for PipelineFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What the manager needs to know about a pipeline's error type.
+pub trait PipelineError: std::fmt::Display {
+    /// Whether relaunching from the last stored position may cure it.
+    fn is_transient(&self) -> bool;
+    /// A short code for `pendingErrorCode`.
+    fn code(&self) -> Option<String> {
+        None
+    }
+    /// The seqno being processed when it failed.
+    fn seqno(&self) -> Option<i64> {
+        None
+    }
+    /// The native event id being processed when it failed.
+    fn event_id(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: PipelineError> From<&E> for PipelineFailure {
+    fn from(e: &E) -> PipelineFailure {
+        PipelineFailure { message: e.to_string(), code: e.code(), seqno: e.seqno(), event_id: e.event_id(), transient: e.is_transient() }
+    }
+}
+
+impl PipelineError for ExtractError {
+    fn is_transient(&self) -> bool {
+        ExtractError::is_transient(self)
+    }
+
+    fn code(&self) -> Option<String> {
+        let code = match self {
+            ExtractError::Source(_) => "SOURCE",
+            ExtractError::Store(_) => "THL",
+            ExtractError::Catalog(_) => "CATALOG",
+            ExtractError::Decode { .. } => "DECODE",
+            ExtractError::Unsupported { .. } => "UNSUPPORTED_EVENT",
+            ExtractError::Incident { .. } => "INCIDENT",
+            ExtractError::Build { .. } => "BUILD",
+            ExtractError::BadResumePoint { .. } => "RESUME_POINT",
+            ExtractError::Worker(_) => "WORKER",
+        };
+        Some(code.to_owned())
+    }
+
+    fn seqno(&self) -> Option<i64> {
+        match self {
+            ExtractError::Decode { seqno, .. }
+            | ExtractError::Unsupported { seqno, .. }
+            | ExtractError::Build { seqno, .. }
+            | ExtractError::BadResumePoint { seqno, .. } => Some(*seqno),
+            _ => None,
+        }
+    }
+
+    fn event_id(&self) -> Option<String> {
+        match self {
+            ExtractError::Decode { file, pos, .. }
+            | ExtractError::Unsupported { file, pos, .. }
+            | ExtractError::Incident { file, pos, .. } => Some(format!("{file}:{pos:016}")),
+            ExtractError::BadResumePoint { event_id, .. } => Some(event_id.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A running pipeline.
+pub type PipelineFuture = Pin<Box<dyn Future<Output = Result<(), PipelineFailure>> + Send + 'static>>;
+
+/// Wraps a pipeline future with a typed error into a [`PipelineFuture`].
+pub fn pipeline<F, E>(fut: F) -> PipelineFuture
+where
+    F: Future<Output = Result<(), E>> + Send + 'static,
+    E: PipelineError,
+{
+    Box::pin(async move { fut.await.map_err(|e| PipelineFailure::from(&e)) })
+}
+
+/// Starts the pipeline of a service (see the module doc for the contract).
+pub trait PipelineLauncher: Send + Sync + std::fmt::Debug + 'static {
+    /// Refuses at once, or returns the running pipeline.
+    fn launch(&self, ctx: ServiceContext) -> Result<PipelineFuture, PipelineFailure>;
+}
+
+/// The daemon's launcher: master → [`run_master`]; slave and relay → not
+/// built yet (a definite error naming the role).
+#[derive(Debug, Clone, Default)]
+pub struct RoleLauncher {
+    /// `replicator --from-event`: where an empty master THL starts.
+    pub default_from_event: Option<String>,
+}
+
+impl PipelineLauncher for RoleLauncher {
+    fn launch(&self, ctx: ServiceContext) -> Result<PipelineFuture, PipelineFailure> {
+        match ctx.role {
+            Role::Master => {
+                let settings = self.master_settings(&ctx)?;
+                Ok(pipeline(run_master(settings, ctx.stop, ctx.progress)))
+            }
+            // The lead plugs the slave and relay pipelines in here, e.g.
+            // `Ok(pipeline(run_slave(slave_settings(&ctx)?, ctx.stop, ctx.progress)))`.
+            Role::Slave | Role::Relay => Err(PipelineFailure::definite(
+                "ROLE_NOT_AVAILABLE",
+                format!(
+                    "service {}: the {} role is not available in this build yet (only master is); \
+                     use `trepctl setrole -role master` or run a build with the {} pipeline",
+                    ctx.plan.service, ctx.role, ctx.role
+                ),
+            )),
+        }
+    }
+}
+
+impl RoleLauncher {
+    /// The master's settings from the plan and the online options; refuses
+    /// the options a master cannot honour.
+    pub fn master_settings(&self, ctx: &ServiceContext) -> Result<MasterSettings, PipelineFailure> {
+        let o = &ctx.options;
+        let refuse = |m: String| Err(PipelineFailure::definite("BAD_OPTION", m));
+        if !o.skip_seqno.is_empty() {
+            return refuse("-skip-seqno applies to the apply side (slave, relay); a master extracts every transaction. Go online without it".into());
+        }
+        if o.force {
+            return refuse("-force skips the upstream handshake of a slave or relay; a master has no upstream. Go online without it".into());
+        }
+        if o.base_seqno.is_some() {
+            return refuse("-base-seqno is not supported by the master pipeline yet: its seqnos continue the THL (reset the THL with `trepctl reset -thl -y` to start at 0)".into());
+        }
+        let s: &ServicePlan = &ctx.plan;
+        let source = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(s.db.address.to_string())
+            .tcp_port(s.db.port)
+            .user(Some(s.db.user.clone()))
+            .pass(Some(s.db.password.clone()))
+            .prefer_socket(false);
+        let mut m = MasterSettings::new(&s.service, &ctx.host, source.into(), s.thl_dir.clone(), s.catalog_dir.clone());
+        m.thl.file_size = s.settings.thl_log_file_size;
+        m.frag_size = usize::try_from(s.settings.thl_frag_size).unwrap_or(usize::MAX);
+        let from = match (&o.from_event, &self.default_from_event) {
+            (Some(ev), _) => {
+                if let Some(max) = thl_max(&s.thl_dir) {
+                    return refuse(format!(
+                        "-from-event {ev}: the THL already holds transactions up to seqno {max} and extraction resumes after the last one; \
+                         to restart elsewhere, clear it first with `trepctl reset -thl -y`"
+                    ));
+                }
+                Some(ev)
+            }
+            (None, Some(ev)) => Some(ev),
+            (None, None) => None,
+        };
+        if let Some(text) = from {
+            let id = EventId::parse(text).map_err(|e| PipelineFailure::definite("BAD_OPTION", format!("-from-event: {e}")))?;
+            m.start_when_empty = StartPosition::FilePos { file: id.file, pos: id.offset };
+        }
+        Ok(m)
+    }
+}
+
+/// The highest seqno of the THL in `dir`, if any.
+pub fn thl_max(dir: &PathBuf) -> Option<i64> {
+    thl::store::Reader::open(dir).ok()?.max_seqno().ok().flatten()
+}
+
+/// The plan of one service of `plan` by name.
+pub fn find_service<'a>(plan: &'a HostPlan, name: &str) -> Option<&'a ServicePlan> {
+    plan.services.iter().find(|s| s.service == name)
+}

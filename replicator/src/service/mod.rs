@@ -1,0 +1,35 @@
+//! Replication services: their live progress, their state machine, and the
+//! pluggable pipelines behind them (DESIGN.md §5 "State machine", §7).
+//!
+//! Invariants: a pipeline only reports [`Progress`]; the [`Manager`] alone
+//! decides a service's [`State`]. A pipeline is whatever a
+//! [`PipelineLauncher`] returns for the role in force; the daemon's
+//! [`RoleLauncher`] runs the master and refuses roles not built yet with a
+//! definite error. Every control command validates all its options before
+//! changing anything, and refuses (never ignores) what it cannot honour.
+//!
+//! * [`progress`]: what a pipeline reports (stored, applied, connected).
+//! * [`state`]: Tungsten's states and the pending error.
+//! * [`options`]: `online` options (`-skip-seqno` lists, `-from-event`, ...).
+//! * [`launcher`]: the pipeline contract ([`ServiceContext`],
+//!   [`PipelineFailure`]) and [`RoleLauncher`].
+//! * [`manager`]: the per-service state machine and the commands.
+//! * [`status`]: the status map under Tungsten's names.
+//! * [`db`]: heartbeats and `reset -db` on the local database.
+
+pub mod db;
+pub mod launcher;
+pub mod manager;
+pub mod options;
+pub mod progress;
+pub mod state;
+pub mod status;
+
+pub use launcher::{pipeline, PipelineError, PipelineFailure, PipelineFuture, PipelineLauncher, RoleLauncher, ServiceContext};
+pub use manager::{ClientRecord, ClientsSource, ErrorKind, Manager, ResetScope, Service, ServiceError, WaitOutcome};
+pub use options::{OnlineOptions, OnlineRequest, SkipSeqnos};
+pub use progress::{Activity, PipelineProgress, Progress};
+pub use state::{PendingError, State};
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,163 @@
+//! The live state of a replication service, written by its pipeline and
+//! read by the control plane (`trepctl status`, the REST API, metrics).
+//!
+//! Invariants: a pipeline only *reports* (what it stored, applied, where it
+//! is connected); the service manager alone decides the service's
+//! [`State`]. Every field has the meaning of the Tungsten status property of
+//! the same name (reference/tungsten.md §5.4). Readers get a consistent
+//! snapshot ([`Progress::snapshot`]); writers hold the lock only to copy a
+//! few fields.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// What the pipeline is doing right now (the manager maps it to a state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Activity {
+    /// Not started, or stopped.
+    Idle,
+    /// Connecting or reconnecting to the source or upstream.
+    Connecting,
+    /// Connected and replicating.
+    Streaming,
+}
+
+/// Live figures of a pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PipelineProgress {
+    pub activity: Activity,
+    /// Where the pipeline reads from: the source database address
+    /// (master) or the upstream THL URI (slave, relay).
+    pub pipeline_source: String,
+    /// Last transaction written to the local THL.
+    pub stored_seqno: i64,
+    pub stored_event_id: String,
+    /// Epoch of the last stored transaction.
+    pub stored_epoch: i64,
+    /// Last transaction applied (master: extracted) and its event id.
+    pub applied_seqno: i64,
+    pub applied_event_id: String,
+    /// Source commit time of the last applied transaction (ms).
+    pub applied_source_tstamp_ms: i64,
+    /// When the last transaction was applied (ms).
+    pub applied_at_ms: i64,
+    /// Extraction time of the last applied transaction (ms).
+    pub applied_extract_tstamp_ms: i64,
+    /// Transactions applied since the pipeline started.
+    pub applied_count: u64,
+    /// The last transient problem (cleared when streaming resumes).
+    pub last_transient_error: Option<String>,
+}
+
+impl Default for PipelineProgress {
+    fn default() -> Self {
+        PipelineProgress {
+            activity: Activity::Idle,
+            pipeline_source: String::new(),
+            stored_seqno: -1,
+            stored_event_id: String::new(),
+            stored_epoch: -1,
+            applied_seqno: -1,
+            applied_event_id: String::new(),
+            applied_source_tstamp_ms: 0,
+            applied_at_ms: 0,
+            applied_extract_tstamp_ms: 0,
+            applied_count: 0,
+            last_transient_error: None,
+        }
+    }
+}
+
+/// A shared handle on a pipeline's progress. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<PipelineProgress>>);
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PipelineProgress> {
+        // A panic while holding this lock cannot leave it inconsistent
+        // (plain field copies), so a poisoned lock is still usable.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A consistent copy.
+    pub fn snapshot(&self) -> PipelineProgress {
+        self.lock().clone()
+    }
+
+    pub fn connecting(&self, source: &str, problem: Option<String>) {
+        let mut p = self.lock();
+        p.activity = Activity::Connecting;
+        p.pipeline_source = source.to_owned();
+        if problem.is_some() {
+            p.last_transient_error = problem;
+        }
+    }
+
+    pub fn streaming(&self, source: &str) {
+        let mut p = self.lock();
+        p.activity = Activity::Streaming;
+        p.pipeline_source = source.to_owned();
+        p.last_transient_error = None;
+    }
+
+    pub fn idle(&self) {
+        self.lock().activity = Activity::Idle;
+    }
+
+    /// Forgets every figure (after `trepctl reset` removed the THL).
+    pub fn reset(&self) {
+        *self.lock() = PipelineProgress::default();
+    }
+
+    /// A transaction reached the local THL.
+    pub fn stored(&self, seqno: i64, epoch: i64, event_id: &str) {
+        let mut p = self.lock();
+        p.stored_seqno = seqno;
+        p.stored_epoch = epoch;
+        p.stored_event_id.clear();
+        p.stored_event_id.push_str(event_id);
+    }
+
+    /// A transaction was applied (on a master: extracted and stored).
+    pub fn applied(&self, seqno: i64, event_id: &str, source_tstamp_ms: i64, extract_tstamp_ms: i64) {
+        let mut p = self.lock();
+        p.applied_seqno = seqno;
+        p.applied_event_id.clear();
+        p.applied_event_id.push_str(event_id);
+        p.applied_source_tstamp_ms = source_tstamp_ms;
+        p.applied_extract_tstamp_ms = extract_tstamp_ms;
+        p.applied_at_ms = now_ms();
+        p.applied_count += 1;
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_visible_in_snapshots() {
+        let p = Progress::new();
+        p.connecting("thl://h:2112/", Some("refused".into()));
+        assert_eq!(p.snapshot().activity, Activity::Connecting);
+        p.streaming("thl://h:2112/");
+        p.stored(4, 0, "mysql-bin.000001:0000000000000400;1");
+        p.applied(4, "mysql-bin.000001:0000000000000400;1", 1000, 1001);
+        let s = p.snapshot();
+        assert_eq!((s.stored_seqno, s.applied_seqno, s.applied_count), (4, 4, 1));
+        assert_eq!(s.last_transient_error, None);
+    }
+}

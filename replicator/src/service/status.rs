@@ -1,0 +1,200 @@
+//! `trepctl status`: the status map of a service under Tungsten's property
+//! names (reference/tungsten.md §5.4), and the `-name` variants.
+//!
+//! Invariants: every value is a string, as Tungsten prints them (scripts
+//! such as `tungsten_skip_seqno` read them that way); figures that are not
+//! known are `-1` (seqnos, latencies) or `NONE` (ids, errors), never
+//! invented. Latencies are seconds with three decimals.
+
+use std::collections::BTreeMap;
+
+use super::manager::{Manager, Service, ServiceView};
+use super::progress::now_ms;
+use super::State;
+use crate::config::Role;
+
+/// A status map: property name → value.
+pub type StatusMap = BTreeMap<String, String>;
+
+/// The replicator's version string.
+pub fn version() -> String {
+    format!("Tungsten Replicator (Rust) {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Seconds from the last applied transaction's source commit to its apply.
+pub fn applied_latency(v: &ServiceView) -> Option<f64> {
+    (v.progress.applied_seqno >= 0 && v.progress.applied_source_tstamp_ms > 0)
+        .then(|| (v.progress.applied_at_ms - v.progress.applied_source_tstamp_ms).max(0) as f64 / 1000.0)
+}
+
+/// Seconds from the last applied transaction's source commit to now.
+pub fn relative_latency(v: &ServiceView) -> Option<f64> {
+    (v.progress.applied_seqno >= 0 && v.progress.applied_source_tstamp_ms > 0)
+        .then(|| (now_ms() - v.progress.applied_source_tstamp_ms).max(0) as f64 / 1000.0)
+}
+
+/// The THL's first and last seqno (`-1` when empty or absent).
+pub fn thl_range(s: &Service) -> (i64, i64) {
+    match thl::store::Reader::open(&s.plan().thl_dir) {
+        Ok(r) => (r.min_seqno().ok().flatten().unwrap_or(-1), r.max_seqno().ok().flatten().unwrap_or(-1)),
+        Err(_) => (-1, -1),
+    }
+}
+
+fn or_none(s: &str) -> String {
+    if s.is_empty() { "NONE".into() } else { s.to_owned() }
+}
+
+/// The full status map of `s`.
+pub fn status(m: &Manager, s: &Service) -> StatusMap {
+    let v = s.view();
+    let plan = s.plan();
+    let p = &v.progress;
+    let (min, max) = thl_range(s);
+    let scheme = if plan.settings.thl_ssl { "thls" } else { "thl" };
+    let lat = |x: Option<f64>| x.map_or_else(|| "-1.0".to_owned(), |l| format!("{l:.3}"));
+    let err = v.error.as_ref();
+    let transitioning = match v.state {
+        State::Synchronizing => "ONLINE",
+        State::GoingOffline => "OFFLINE:NORMAL",
+        _ => "",
+    };
+    let offline_requests = match v.offline_at {
+        Some(n) => format!("Offline at sequence number: {n}"),
+        None => "NONE".into(),
+    };
+    let mut out = StatusMap::new();
+    let mut put = |k: &str, val: String| {
+        out.insert(k.to_owned(), val);
+    };
+    put("appliedLastEventId", or_none(&p.applied_event_id));
+    put("appliedLastSeqno", p.applied_seqno.to_string());
+    put("appliedLatency", lat(applied_latency(&v)));
+    put("autoRecoveryEnabled", "false".into());
+    put("autoRecoveryTotal", "0".into());
+    put("channels", "1".into());
+    put("clusterName", s.name().to_owned());
+    put(
+        "currentEventId",
+        if v.role == Role::Master && !p.stored_event_id.is_empty() { p.stored_event_id.clone() } else { "NONE".into() },
+    );
+    put("currentTimeMillis", now_ms().to_string());
+    put("dataServerHost", plan.db.address.to_string());
+    put("extensions", String::new());
+    put("host", s.host().to_owned());
+    put("latestEpochNumber", p.stored_epoch.to_string());
+    put("masterConnectUri", v.upstream.join(","));
+    put("masterListenUri", format!("{scheme}://{}/", plan.thl_listen));
+    put("maximumStoredSeqNo", max.to_string());
+    put("minimumStoredSeqNo", min.to_string());
+    put("offlineRequests", offline_requests);
+    put("pendingError", err.map_or_else(|| "NONE".into(), |e| e.error.clone()));
+    put("pendingErrorCode", err.map_or_else(|| "NONE".into(), |e| e.code.clone()));
+    put("pendingErrorEventId", err.and_then(|e| e.event_id.clone()).unwrap_or_else(|| "NONE".into()));
+    put("pendingErrorSeqno", err.and_then(|e| e.seqno).unwrap_or(-1).to_string());
+    put("pendingExceptionMessage", err.map_or_else(|| "NONE".into(), |e| e.exception.clone()));
+    put("pipelineSource", if p.pipeline_source.is_empty() { "UNKNOWN".into() } else { p.pipeline_source.clone() });
+    put("relativeLatency", lat(relative_latency(&v)));
+    put("resourcePrecedence", "99".into());
+    put("rmiPort", m.rest_listen().map_or(8097, |a| a.port()).to_string());
+    put("role", v.role.to_string());
+    put("seqnoType", "java.lang.Long".into());
+    put("serviceName", s.name().to_owned());
+    put("serviceType", "local".into());
+    put("simpleServiceName", s.name().to_owned());
+    put("siteName", "default".into());
+    put("sourceId", s.host().to_owned());
+    put("state", v.state.to_string());
+    put("timeInStateSeconds", format!("{:.3}", v.time_in_state.as_secs_f64()));
+    put("timezone", "GMT".into());
+    put("transitioningTo", transitioning.into());
+    put("uptimeSeconds", format!("{:.3}", m.uptime().as_secs_f64()));
+    put("useSSLConnection", plan.settings.thl_ssl.to_string());
+    put("version", version());
+    out
+}
+
+/// One entry of `trepctl services`.
+pub fn service_summary(s: &Service) -> StatusMap {
+    let v = s.view();
+    let lat = |x: Option<f64>| x.map_or_else(|| "-1.0".to_owned(), |l| format!("{l:.3}"));
+    let mut out = StatusMap::new();
+    out.insert("appliedLastSeqno".into(), v.progress.applied_seqno.to_string());
+    out.insert("appliedLatency".into(), lat(applied_latency(&v)));
+    out.insert("relativeLatency".into(), lat(relative_latency(&v)));
+    out.insert("masterConnectUri".into(), v.upstream.join(","));
+    out.insert("role".into(), v.role.to_string());
+    out.insert("serviceName".into(), s.name().to_owned());
+    out.insert("serviceType".into(), "local".into());
+    out.insert("started".into(), "true".into());
+    out.insert("state".into(), v.state.to_string());
+    out
+}
+
+/// The pipeline's stage names by role.
+pub fn stages(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Master => &["binlog-to-thl"],
+        Role::Slave | Role::Relay => &["remote-to-thl", "thl-to-dbms"],
+    }
+}
+
+/// `status -name tasks`: one record per stage. Only the last stage carries
+/// the applied figures; timings per phase are not measured yet (`-1`).
+pub fn tasks(s: &Service) -> Vec<StatusMap> {
+    let v = s.view();
+    let p = &v.progress;
+    let names = stages(v.role);
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            let last = i + 1 == names.len();
+            let (seqno, id) = if last { (p.applied_seqno, p.applied_event_id.clone()) } else { (p.stored_seqno, p.stored_event_id.clone()) };
+            let mut t = StatusMap::new();
+            t.insert("stage".into(), (*stage).into());
+            t.insert("taskId".into(), "0".into());
+            t.insert("cancelled".into(), v.state.is_offline().to_string());
+            t.insert("state".into(), v.state.to_string());
+            t.insert("eventCount".into(), if last { p.applied_count.to_string() } else { "-1".into() });
+            t.insert("appliedLastSeqno".into(), seqno.to_string());
+            t.insert("appliedLastEventId".into(), or_none(&id));
+            t.insert("appliedLatency".into(), applied_latency(&v).map_or_else(|| "-1.0".into(), |l| format!("{l:.3}")));
+            for k in ["extractTime", "filterTime", "applyTime", "otherTime"] {
+                t.insert(k.into(), "-1".into());
+            }
+            t
+        })
+        .collect()
+}
+
+/// `status -name stores`: the THL.
+pub fn stores(s: &Service) -> Vec<StatusMap> {
+    let mut t = StatusMap::new();
+    t.insert("name".into(), "thl".into());
+    t.insert("storeClass".into(), "thl::store::Writer".into());
+    t.insert("logDir".into(), s.plan().thl_dir.display().to_string());
+    t.insert("logFileSize".into(), s.plan().settings.thl_log_file_size.to_string());
+    t.insert("logFileRetention".into(), format!("{}s", s.plan().settings.thl_log_retention.as_secs()));
+    match thl::store::Reader::open(&s.plan().thl_dir).and_then(|r| r.info()) {
+        Ok(info) => {
+            t.insert("minimumStoredSeqNo".into(), info.min_seqno.unwrap_or(-1).to_string());
+            t.insert("maximumStoredSeqNo".into(), info.max_seqno.unwrap_or(-1).to_string());
+            t.insert("logFiles".into(), info.files.len().to_string());
+            t.insert("activeSeqno".into(), info.max_seqno.unwrap_or(-1).to_string());
+        }
+        Err(_) => {
+            for k in ["minimumStoredSeqNo", "maximumStoredSeqNo", "activeSeqno"] {
+                t.insert(k.into(), "-1".into());
+            }
+            t.insert("logFiles".into(), "0".into());
+        }
+    }
+    vec![t]
+}
+
+/// `status -name shards`: per-shard figures are not tracked yet (one
+/// channel, no shard map), so the list is empty rather than invented.
+pub fn shards(_s: &Service) -> Vec<StatusMap> {
+    Vec::new()
+}

@@ -1,0 +1,713 @@
+//! The THL client: pulls records from a THL server into a local THL.
+//!
+//! Invariants:
+//!
+//! * **Resume from what is stored.** The position sent in RESUME is the last
+//!   record appended to the local writer (seqno, epoch, fragno, last_frag),
+//!   tracked under the writer's lock together with the appends, so it is
+//!   right even if a session is cancelled mid-batch.
+//! * **No gap, no duplicate.** Every received record is checked (frame CRC,
+//!   header, [`Sequence`] order starting at the seqno the client needs)
+//!   before it is appended verbatim with `Writer::append_raw`, which checks
+//!   the order once more. After a reconnect in the middle of a fragmented
+//!   transaction the server resends it from fragment 0 and the client skips
+//!   the fragments it already has. After a process restart the writer's
+//!   recovery has cut the partial transaction, so the client asks for it
+//!   whole.
+//! * **Acknowledge only durable data.** ACK carries the writer's durable
+//!   watermark after a commit (group commit: one commit per burst of
+//!   records), at most once per `ack_interval`.
+//! * **Errors are typed by what to do.** Network trouble, timeouts, a silent
+//!   server (no message within `heartbeat_timeout`) and transient NOKs are
+//!   retried over the URI list with jittered exponential backoff; a
+//!   diverged or purged history, a protocol version mismatch, an order
+//!   violation or a store failure ends [`ThlClient::run`] with
+//!   [`ClientError::Definite`].
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use thl::record::{self, RecordType, MAX_RECORD_LEN};
+use thl::store::{StoreError, Visibility, Writer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, timeout_at, Instant};
+
+use super::error::{ClientError, DefiniteKind};
+use super::frame::{Ack, FrameDecoder, Message, MsgType, Nok, Resume, Role, PROTOCOL_VERSION};
+use super::handshake::Sequence;
+use super::server::DEFAULT_PORT;
+
+/// Resolves a host name and port to addresses (the caller's hosts file, or
+/// [`system_resolver`]). Called on a blocking thread.
+pub type Resolver = Arc<dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync>;
+
+/// Resolves through the operating system (`getaddrinfo`).
+pub fn system_resolver() -> Resolver {
+    Arc::new(|host, port| (host, port).to_socket_addrs().map(Iterator::collect))
+}
+
+/// A parsed `thl://host:port/` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThlUri {
+    pub host: String,
+    pub port: u16,
+}
+
+impl ThlUri {
+    /// Parses `thl://host[:port][/]` (IPv6 hosts in brackets; default port
+    /// 2112). `thls://` (TLS) is refused: not supported yet.
+    pub fn parse(s: &str) -> Result<ThlUri, String> {
+        let bad = |why: &str| format!("invalid THL URI {s:?}: {why} (expected thl://host:port/)");
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("thls://") {
+            return Err(bad("TLS (thls://) is not supported"));
+        }
+        let Some(rest) = s.get(6..).filter(|_| lower.starts_with("thl://")) else {
+            return Err(bad("the scheme must be thl://"));
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') {
+            return Err(bad("no path allowed"));
+        }
+        let (host, port) = if let Some(r) = rest.strip_prefix('[') {
+            let Some((h, after)) = r.split_once(']') else { return Err(bad("unclosed [")) };
+            match after {
+                "" => (h, None),
+                p => (h, Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ]"))?)),
+            }
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("empty host"));
+        }
+        let port = match port {
+            Some(p) => p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| bad("bad port"))?,
+            None => DEFAULT_PORT,
+        };
+        Ok(ThlUri { host: host.to_string(), port })
+    }
+}
+
+impl fmt::Display for ThlUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "thl://[{}]:{}/", self.host, self.port)
+        } else {
+            write!(f, "thl://{}:{}/", self.host, self.port)
+        }
+    }
+}
+
+/// Client settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Servers, tried in turn.
+    pub uris: Vec<String>,
+    /// This client's name, shown in the server's client list.
+    pub client_id: String,
+    /// The server sends HEARTBEAT after this much idle time.
+    pub heartbeat_interval: Duration,
+    /// No message for this long: the server is dead, reconnect (3× the
+    /// heartbeat interval by default).
+    pub heartbeat_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// HELLO in, RESUME out, OK in: all within this.
+    pub handshake_timeout: Duration,
+    /// Reconnect backoff: starts here, doubles, jittered in [d/2, d].
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// At most one ACK per interval.
+    pub ack_interval: Duration,
+    /// Commit at least every this many records.
+    pub commit_every: usize,
+    /// RECORD messages larger than this are a protocol error.
+    pub max_record_len: u32,
+}
+
+impl ClientConfig {
+    /// Defaults: heartbeat 3 s (timeout 9 s), connect 3 s, handshake 5 s,
+    /// backoff 0.5 s to 10 s, ACK every 500 ms, commit every 1000 records.
+    pub fn new(uris: Vec<String>, client_id: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            uris,
+            client_id: client_id.into(),
+            heartbeat_interval: Duration::from_secs(3),
+            heartbeat_timeout: Duration::from_secs(9),
+            connect_timeout: Duration::from_secs(3),
+            handshake_timeout: Duration::from_secs(5),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(10),
+            ack_interval: Duration::from_millis(500),
+            commit_every: 1000,
+            max_record_len: MAX_RECORD_LEN,
+        }
+    }
+}
+
+/// What `trepctl status` shows of the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientProgress {
+    /// The server streaming to us now (`pipelineSource`).
+    pub connected_uri: Option<String>,
+    pub server_source_id: Option<String>,
+    pub server_role: Option<Role>,
+    /// Highest seqno durably stored in the local THL.
+    pub last_stored_seqno: Option<i64>,
+    /// Highest seqno the server has (HELLO, OK, HEARTBEAT, records).
+    pub server_max_seqno: Option<i64>,
+    /// Records received (all sessions).
+    pub records_received: u64,
+    /// Successful handshakes.
+    pub sessions: u64,
+    /// The last transient error (kept after recovery, for diagnosis).
+    pub last_error: Option<String>,
+}
+
+/// A shared view of a client's progress, usable while it runs.
+#[derive(Debug, Clone)]
+pub struct ProgressHandle {
+    progress: Arc<Mutex<ClientProgress>>,
+    applied: Arc<AtomicI64>,
+}
+
+impl ProgressHandle {
+    /// A snapshot.
+    pub fn get(&self) -> ClientProgress {
+        self.progress.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Reports the seqno applied downstream (sent upstream in ACKs).
+    pub fn set_applied_seqno(&self, seqno: i64) {
+        self.applied.store(seqno, Ordering::Release);
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ClientProgress)) {
+        f(&mut self.progress.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// The end of the local log, kept with the writer's appends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct LocalPos {
+    /// seqno_end and epoch of the last complete transaction.
+    complete: Option<(i64, i64)>,
+    /// An open transaction: seqno, last fragno stored, epoch.
+    open: Option<(i64, u16, i64)>,
+}
+
+impl LocalPos {
+    fn after(mut self, fx: &record::FixedHeader) -> LocalPos {
+        if fx.last_frag {
+            self.complete = Some((fx.seqno_end, fx.epoch));
+            self.open = None;
+        } else {
+            self.open = Some((fx.seqno, fx.fragno, fx.epoch));
+        }
+        self
+    }
+}
+
+/// The THL client (see the module invariants).
+pub struct ThlClient {
+    cfg: ClientConfig,
+    uris: Vec<ThlUri>,
+    writer: Arc<Mutex<Writer>>,
+    resolver: Resolver,
+    progress: ProgressHandle,
+    pos: Arc<Mutex<Option<LocalPos>>>,
+    /// The store task in flight, awaited when `run` is cancelled so that no
+    /// append outlives it.
+    inflight: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl fmt::Debug for ThlClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThlClient").field("cfg", &self.cfg).field("progress", &self.progress.get()).finish()
+    }
+}
+
+/// Received records waiting to be appended.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    records: Vec<(usize, record::FixedHeader)>,
+}
+
+const BATCH_BYTES: usize = 16 << 20;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ThlClient {
+    /// A client appending to `writer`. Only this client may append to the
+    /// writer while it runs (it tracks the open transaction); others may
+    /// lock it briefly (retention, status).
+    pub fn new(cfg: ClientConfig, writer: Arc<Mutex<Writer>>, resolver: Resolver) -> Result<ThlClient, ClientError> {
+        let cfg_err = |m: String| ClientError::definite("-", DefiniteKind::Config, m);
+        if cfg.uris.is_empty() {
+            return Err(cfg_err("no THL server URI configured".into()));
+        }
+        let uris = cfg.uris.iter().map(|u| ThlUri::parse(u)).collect::<Result<Vec<_>, _>>().map_err(cfg_err)?;
+        let durable = lock(&writer).durable_seqno();
+        let progress = ProgressHandle {
+            progress: Arc::new(Mutex::new(ClientProgress { last_stored_seqno: durable, ..ClientProgress::default() })),
+            applied: Arc::new(AtomicI64::new(-1)),
+        };
+        Ok(ThlClient {
+            cfg,
+            uris,
+            writer,
+            resolver,
+            progress,
+            pos: Arc::new(Mutex::new(None)),
+            inflight: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// A snapshot of the progress.
+    pub fn progress(&self) -> ClientProgress {
+        self.progress.get()
+    }
+
+    /// A handle on the progress for status and for reporting applied seqnos.
+    pub fn progress_handle(&self) -> ProgressHandle {
+        self.progress.clone()
+    }
+
+    /// Replicates until `shutdown` completes (`Ok`) or a definite error.
+    /// Transient errors are retried here, with backoff, over the URIs in
+    /// turn; each shows in [`ClientProgress::last_error`].
+    pub async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), ClientError> {
+        let res = self.run_inner(shutdown).await;
+        // A session cancelled by the shutdown may have left a store running.
+        let pending = lock(&self.inflight).take();
+        if let Some(h) = pending {
+            let _ = h.await;
+        }
+        self.progress.update(|p| p.connected_uri = None);
+        res
+    }
+
+    async fn run_inner(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), ClientError> {
+        tokio::pin!(shutdown);
+        if lock(&self.pos).is_none() {
+            let w = Arc::clone(&self.writer);
+            let p = tokio::task::spawn_blocking(move || read_pos(&lock(&w)))
+                .await
+                .map_err(|e| ClientError::definite("-", DefiniteKind::Store, format!("internal task failed: {e}")))?
+                .map_err(|e| ClientError::definite("-", DefiniteKind::Store, format!("cannot read the local THL: {e}")))?;
+            *lock(&self.pos) = Some(p);
+        }
+        let mut delay = self.cfg.backoff_initial;
+        let mut rng = seed(&self.cfg.client_id);
+        let mut i = 0usize;
+        loop {
+            let uri = self.uris[i % self.uris.len()].clone();
+            i = i.wrapping_add(1);
+            let mut streamed = false;
+            let err = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                e = self.attempt(&uri, &mut streamed) => e,
+            };
+            self.progress.update(|p| {
+                p.connected_uri = None;
+                p.last_error = Some(err.to_string());
+            });
+            if !err.is_transient() {
+                tracing::error!(uri = %uri, "{err}");
+                return Err(err);
+            }
+            tracing::warn!(uri = %uri, "{err}; retrying");
+            if streamed {
+                delay = self.cfg.backoff_initial;
+            }
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let half = delay / 2;
+            let jitter = half.mul_f64((rng % 1000) as f64 / 1000.0);
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                () = tokio::time::sleep(half + jitter) => {}
+            }
+            delay = (delay * 2).min(self.cfg.backoff_max).max(self.cfg.backoff_initial);
+        }
+    }
+
+    async fn connect(&self, uri: &ThlUri) -> Result<TcpStream, ClientError> {
+        let u = uri.to_string();
+        let (host, port, resolver) = (uri.host.clone(), uri.port, Arc::clone(&self.resolver));
+        let addrs = tokio::task::spawn_blocking(move || resolver(&host, port))
+            .await
+            .map_err(|e| ClientError::transient(&u, format!("resolver task failed: {e}")))?
+            .map_err(|e| ClientError::transient(&u, format!("cannot resolve {}: {e}", uri.host)))?;
+        let mut last = format!("{} resolves to no address", uri.host);
+        for a in addrs {
+            match timeout(self.cfg.connect_timeout, TcpStream::connect(a)).await {
+                Ok(Ok(s)) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
+                Ok(Err(e)) => last = format!("connect to {a}: {e}"),
+                Err(_) => last = format!("connect to {a}: timed out after {:?}", self.cfg.connect_timeout),
+            }
+        }
+        Err(ClientError::transient(&u, last))
+    }
+
+    /// One connection: returns why it ended. `streamed` is set once the
+    /// handshake succeeded.
+    async fn attempt(&self, uri: &ThlUri, streamed: &mut bool) -> ClientError {
+        let mut sock = match self.connect(uri).await {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        match self.session(&uri.to_string(), &mut sock, streamed).await {
+            Err(e) => e,
+            Ok(never) => match never {},
+        }
+    }
+
+    async fn session(&self, u: &str, sock: &mut TcpStream, streamed: &mut bool) -> Result<std::convert::Infallible, ClientError> {
+        let cfg = &self.cfg;
+        let (mut rd, mut wr) = sock.split();
+        let mut dec = FrameDecoder::new(cfg.max_record_len);
+        let deadline = Instant::now() + cfg.handshake_timeout;
+        // HELLO.
+        let hello = match read_control(u, &mut rd, &mut dec, deadline, "HELLO").await? {
+            Message::Hello(h) => h,
+            Message::Nok(n) => return Err(refused(u, n)),
+            m => return Err(ClientError::transient(u, format!("protocol error: expected HELLO, got {}", m.msg_type().name()))),
+        };
+        if hello.version != PROTOCOL_VERSION {
+            return Err(ClientError::definite(
+                u,
+                DefiniteKind::ProtocolVersion,
+                format!(
+                    "the THL server speaks protocol version {}, this client version {PROTOCOL_VERSION}: upgrade the older side",
+                    hello.version
+                ),
+            ));
+        }
+        self.progress.update(|p| {
+            p.server_source_id = Some(hello.source_id.clone());
+            p.server_role = Some(hello.role);
+            p.server_max_seqno = hello.max_seqno;
+        });
+        // RESUME.
+        let pos = lock(&self.pos).unwrap_or_default();
+        let (last_seqno, last_epoch, last_fragno, last_frag) = match (pos.open, pos.complete) {
+            (Some((s, f, e)), _) => (Some(s), e, f, false),
+            (None, Some((s, e))) => (Some(s), e, 0, true),
+            (None, None) => (None, -1, 0, true),
+        };
+        let resume = Message::Resume(Resume {
+            version: PROTOCOL_VERSION,
+            last_seqno,
+            last_epoch,
+            last_fragno,
+            last_frag,
+            heartbeat_ms: u32::try_from(cfg.heartbeat_interval.as_millis()).unwrap_or(u32::MAX),
+            client_id: cfg.client_id.clone(),
+            event_id: String::new(),
+        });
+        write_timeout(u, &mut wr, &resume.to_bytes(), cfg.handshake_timeout).await?;
+        // OK or NOK.
+        let ok = match read_control(u, &mut rd, &mut dec, deadline, "OK").await? {
+            Message::Ok(o) => o,
+            Message::Nok(n) => return Err(refused(u, n)),
+            m => return Err(ClientError::transient(u, format!("protocol error: expected OK, got {}", m.msg_type().name()))),
+        };
+        let needed = match (pos.open, pos.complete) {
+            (Some((s, ..)), _) => Some(s),
+            (None, Some((s, _))) => Some(s + 1),
+            (None, None) => None,
+        };
+        let first = match (needed, ok.start_seqno) {
+            (Some(n), Some(s)) if n != s => {
+                return Err(ClientError::definite(
+                    u,
+                    DefiniteKind::ProtocolViolation,
+                    format!("the server would start at seqno {s}, but the client needs seqno {n}"),
+                ))
+            }
+            (Some(n), None) => {
+                return Err(ClientError::definite(
+                    u,
+                    DefiniteKind::ProtocolViolation,
+                    format!("the server would start at its first record, but the client needs seqno {n}"),
+                ))
+            }
+            (n, s) => n.or(s),
+        };
+        *streamed = true;
+        tracing::info!(uri = %u, server = %hello.source_id, start = ?first, "THL client connected");
+        self.progress.update(|p| {
+            p.connected_uri = Some(u.to_string());
+            p.sessions += 1;
+            p.server_max_seqno = p.server_max_seqno.max(ok.max_seqno);
+        });
+        self.stream(u, &mut rd, &mut wr, dec, first, pos.open.map(|(s, f, _)| (s, f))).await
+    }
+
+    async fn stream<W>(
+        &self,
+        u: &str,
+        rd: &mut tokio::net::tcp::ReadHalf<'_>,
+        wr: &mut W,
+        mut dec: FrameDecoder,
+        first: Option<i64>,
+        mut skip: Option<(i64, u16)>,
+    ) -> Result<std::convert::Infallible, ClientError>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        let cfg = &self.cfg;
+        let mut seq = Sequence::new(first);
+        let mut batch = Batch::default();
+        let mut tmp = vec![0u8; 64 * 1024];
+        let mut last_msg = Instant::now();
+        let mut acked: Option<i64> = None;
+        let mut durable: Option<i64> = None;
+        let mut last_ack = Instant::now();
+        let mut applied_sent = -1i64;
+        let violation = |m: String| ClientError::definite(u, DefiniteKind::ProtocolViolation, m);
+        loop {
+            // Take the complete frames buffered.
+            while batch.records.len() < cfg.commit_every.max(1) && batch.bytes.len() < BATCH_BYTES {
+                let f = match dec.next_frame() {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(e) => return Err(ClientError::transient(u, format!("bad message from the server: {e}"))),
+                };
+                match f.msg_type {
+                    MsgType::Record => {
+                        let fr = record::parse_frame(f.payload)
+                            .map_err(|e| ClientError::transient(u, format!("corrupt record from the server: {e}")))?;
+                        if fr.rtype != RecordType::Event {
+                            return Err(violation("the server sent a record that is not an EVENT".into()));
+                        }
+                        let fx = record::decode_fixed(fr.payload)
+                            .map_err(|e| ClientError::transient(u, format!("corrupt record from the server: {e}")))?;
+                        seq.accept(fx.seqno, fx.seqno_end, fx.fragno, fx.last_frag)
+                            .map_err(|why| violation(format!("the server sent records out of order: {why}")))?;
+                        self.progress.update(|p| {
+                            p.records_received += 1;
+                            p.server_max_seqno = p.server_max_seqno.max(Some(fx.seqno_end).filter(|_| fx.last_frag));
+                        });
+                        if let Some((s, k)) = skip {
+                            // Resent fragments of the transaction we are in.
+                            if fx.seqno != s || fx.last_frag && fx.fragno <= k {
+                                return Err(violation(format!(
+                                    "the client stored fragments 0..={k} of seqno {s}, but the server sent seqno {} fragno {}{}",
+                                    fx.seqno,
+                                    fx.fragno,
+                                    if fx.last_frag { " (last)" } else { "" }
+                                )));
+                            }
+                            if fx.fragno <= k {
+                                if fx.fragno == k {
+                                    skip = None;
+                                }
+                                continue;
+                            }
+                        }
+                        batch.bytes.extend_from_slice(f.payload);
+                        batch.records.push((batch.bytes.len(), fx));
+                    }
+                    MsgType::Heartbeat => {
+                        if let Message::Heartbeat(h) = Message::decode(f.msg_type, f.payload)
+                            .map_err(|e| ClientError::transient(u, format!("bad message from the server: {e}")))?
+                        {
+                            self.progress.update(|p| p.server_max_seqno = p.server_max_seqno.max(h.durable_seqno));
+                        }
+                    }
+                    MsgType::Nok => {
+                        return match Message::decode(f.msg_type, f.payload) {
+                            Ok(Message::Nok(n)) => Err(refused(u, n)),
+                            _ => Err(ClientError::transient(u, "bad NOK message from the server")),
+                        };
+                    }
+                    t => return Err(ClientError::transient(u, format!("protocol error: unexpected {} while streaming", t.name()))),
+                }
+            }
+            if !batch.records.is_empty() {
+                let full = batch.records.len() >= cfg.commit_every.max(1) || batch.bytes.len() >= BATCH_BYTES;
+                if !full && !dec.has_frame() {
+                    // More already arrived? Then it joins this commit.
+                    match rd.try_read(&mut tmp) {
+                        Ok(n) if n > 0 => {
+                            dec.extend(&tmp[..n]);
+                            last_msg = Instant::now();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
+                if full || !dec.has_frame() {
+                    durable = self.store(u, std::mem::take(&mut batch)).await?;
+                } else {
+                    continue;
+                }
+            }
+            let applied = self.progress.applied.load(Ordering::Acquire);
+            let ack_due = durable != acked || applied != applied_sent;
+            if ack_due && last_ack.elapsed() >= cfg.ack_interval {
+                let m = Message::Ack(Ack { durable_seqno: durable, applied_seqno: (applied >= 0).then_some(applied) });
+                write_timeout(u, wr, &m.to_bytes(), cfg.heartbeat_timeout).await?;
+                acked = durable;
+                applied_sent = applied;
+                last_ack = Instant::now();
+            }
+            if dec.has_frame() {
+                continue;
+            }
+            let dead = last_msg + cfg.heartbeat_timeout;
+            let wake = if ack_due { dead.min(last_ack + cfg.ack_interval) } else { dead };
+            match timeout_at(wake, rd.read(&mut tmp)).await {
+                Ok(Ok(0)) => return Err(ClientError::transient(u, "the server closed the connection")),
+                Ok(Ok(n)) => {
+                    dec.extend(&tmp[..n]);
+                    last_msg = Instant::now();
+                }
+                Ok(Err(e)) => return Err(ClientError::transient(u, format!("read failed: {e}"))),
+                Err(_) if Instant::now() >= dead => {
+                    return Err(ClientError::transient(
+                        u,
+                        format!("heartbeat timeout: no message from the server for {:?}", cfg.heartbeat_timeout),
+                    ))
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Appends the batch verbatim and commits; returns the durable seqno.
+    async fn store(&self, u: &str, batch: Batch) -> Result<Option<i64>, ClientError> {
+        let (w, pos, progress) = (Arc::clone(&self.writer), Arc::clone(&self.pos), self.progress.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::task::spawn_blocking(move || {
+            let res = (|| -> Result<Option<i64>, StoreError> {
+                let mut w = lock(&w);
+                let mut start = 0;
+                for (end, fx) in &batch.records {
+                    w.append_raw(&batch.bytes[start..*end])?;
+                    start = *end;
+                    let mut p = lock(&pos);
+                    *p = Some(p.unwrap_or_default().after(fx));
+                }
+                w.commit()?;
+                let durable = w.durable_seqno();
+                progress.update(|p| p.last_stored_seqno = durable);
+                Ok(durable)
+            })();
+            let _ = tx.send(res);
+        });
+        *lock(&self.inflight) = Some(task);
+        let res = rx.await;
+        lock(&self.inflight).take();
+        let res = res.map_err(|_| ClientError::definite(u, DefiniteKind::Store, "the store task failed"))?;
+        res.map_err(|e| {
+            ClientError::definite(
+                u,
+                DefiniteKind::Store,
+                format!("the local THL failed to store a record from the server: {e} (fix the cause and restart the service; the THL is recovered on open)"),
+            )
+        })
+    }
+}
+
+/// The end of the local log: the last complete transaction and its epoch.
+/// A freshly opened writer has no open transaction (recovery cut it).
+fn read_pos(w: &Writer) -> Result<LocalPos, StoreError> {
+    let Some(max) = w.max_seqno() else { return Ok(LocalPos::default()) };
+    let rec = w.reader(Visibility::Written).cursor(max)?.next()?;
+    let Some(r) = rec else {
+        return Err(StoreError::InvalidArgument(format!("cannot read the record of the last stored seqno {max}")));
+    };
+    Ok(LocalPos { complete: Some((max, r.header().epoch)), open: None })
+}
+
+fn refused(u: &str, n: Nok) -> ClientError {
+    if n.code.is_transient() {
+        ClientError::transient(u, format!("the server refused the client ({}): {}", n.code, n.text))
+    } else {
+        ClientError::definite(u, DefiniteKind::Refused(n.code), n.text)
+    }
+}
+
+async fn write_timeout<W: AsyncWrite + Unpin>(u: &str, w: &mut W, buf: &[u8], t: Duration) -> Result<(), ClientError> {
+    match timeout(t, async {
+        w.write_all(buf).await?;
+        w.flush().await
+    })
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ClientError::transient(u, format!("write failed: {e}"))),
+        Err(_) => Err(ClientError::transient(u, format!("write timed out after {t:?}"))),
+    }
+}
+
+async fn read_control<R: AsyncRead + Unpin>(
+    u: &str,
+    rd: &mut R,
+    dec: &mut FrameDecoder,
+    deadline: Instant,
+    what: &str,
+) -> Result<Message, ClientError> {
+    let mut tmp = [0u8; 4096];
+    loop {
+        match dec.next_frame() {
+            Ok(Some(f)) if f.msg_type == MsgType::Record => {
+                return Err(ClientError::transient(u, format!("protocol error: RECORD before {what}")))
+            }
+            Ok(Some(f)) => {
+                return Message::decode(f.msg_type, f.payload)
+                    .map_err(|e| ClientError::transient(u, format!("bad {what} from the server: {e}")))
+            }
+            Ok(None) => {}
+            Err(e) => return Err(ClientError::transient(u, format!("bad message from the server: {e}"))),
+        }
+        match timeout_at(deadline, rd.read(&mut tmp)).await {
+            Ok(Ok(0)) => return Err(ClientError::transient(u, format!("the server closed the connection before {what}"))),
+            Ok(Ok(n)) => dec.extend(&tmp[..n]),
+            Ok(Err(e)) => return Err(ClientError::transient(u, format!("read failed: {e}"))),
+            Err(_) => return Err(ClientError::transient(u, format!("handshake timeout: no {what} from the server"))),
+        }
+    }
+}
+
+fn seed(id: &str) -> u64 {
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (t ^ h ^ u64::from(std::process::id())) | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_uris() {
+        assert_eq!(ThlUri::parse("thl://db1:2112/"), Ok(ThlUri { host: "db1".into(), port: 2112 }));
+        assert_eq!(ThlUri::parse("thl://db1"), Ok(ThlUri { host: "db1".into(), port: 2112 }));
+        assert_eq!(ThlUri::parse("THL://10.0.0.1:3000"), Ok(ThlUri { host: "10.0.0.1".into(), port: 3000 }));
+        assert_eq!(ThlUri::parse("thl://[::1]:2113/"), Ok(ThlUri { host: "::1".into(), port: 2113 }));
+        assert_eq!(ThlUri::parse("thl://[::1]:2113/").map(|u| u.to_string()), Ok("thl://[::1]:2113/".into()));
+        for bad in ["db1:2112", "thls://db1:2112/", "thl://:2112/", "thl://db1:0/", "thl://db1:x/", "thl://db1/x", "thl://[::1"] {
+            assert!(ThlUri::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

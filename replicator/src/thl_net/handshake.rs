@@ -1,0 +1,318 @@
+//! The resume rules (tungsten.md §3.4) as a pure function, and the record
+//! order both ends check while streaming.
+//!
+//! Invariants:
+//!
+//! * A client is served only from a point where its history and the
+//!   server's agree: the server holds the client's last seqno with the same
+//!   epoch, or (that record purged) holds the next seqno. Anything else is a
+//!   refusal whose text names the seqnos and what the operator must do.
+//! * The start seqno is always the client's next needed seqno: `last + 1`,
+//!   or `last` itself (from fragment 0) when the client's last record does
+//!   not end its transaction. So the stream has no gap; the client skips
+//!   the fragments it already stored, so it has no duplicate.
+
+use super::error::NokCode;
+
+/// The client's position, from its RESUME message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPos {
+    /// Last stored seqno (seqno_end), `None` without a position.
+    pub last_seqno: Option<i64>,
+    /// Epoch of that record.
+    pub last_epoch: i64,
+    /// Whether that record ends its transaction.
+    pub last_frag: bool,
+    /// The client asked to start after a native event id.
+    pub has_event_id: bool,
+}
+
+/// What the server knows of its own log at handshake time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLog {
+    /// Lowest stored seqno.
+    pub min: Option<i64>,
+    /// Highest served seqno (the durable watermark).
+    pub max: Option<i64>,
+    /// Epoch of the server's record holding the client's last seqno, when
+    /// [`ServerLog::holds`] that seqno (`None` if it could not be read).
+    pub epoch_at_last: Option<i64>,
+}
+
+impl ServerLog {
+    /// True when the log holds `seqno` (seqnos are dense from min to max).
+    pub fn holds(&self, seqno: i64) -> bool {
+        matches!((self.min, self.max), (Some(a), Some(b)) if a <= seqno && seqno <= b)
+    }
+}
+
+/// Server-side options of the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rules {
+    /// A client without a position must start at exactly seqno 0 (the
+    /// server refuses if seqno 0 was purged) instead of at the server's min.
+    pub require_seqno_zero: bool,
+}
+
+/// Where the stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At this seqno, fragment 0. The server checks that the first record it
+    /// sends has exactly this seqno (it may not be stored yet).
+    At(i64),
+    /// At the first record the server will store (no position, empty log).
+    First,
+}
+
+impl Start {
+    /// The seqno for the OK message.
+    pub fn seqno(self) -> Option<i64> {
+        match self {
+            Start::At(s) => Some(s),
+            Start::First => None,
+        }
+    }
+}
+
+/// The outcome of a handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Accept(Start),
+    Reject { code: NokCode, text: String },
+}
+
+fn range(log: &ServerLog) -> String {
+    match (log.min, log.max) {
+        (Some(a), Some(b)) => format!("min stored seqno {a}, max stored seqno {b}"),
+        _ => "no stored seqno".to_string(),
+    }
+}
+
+/// Applies the resume rules (see the module doc and `PROTOCOL.md` §4).
+pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
+    if client.has_event_id {
+        return Decision::Reject {
+            code: NokCode::Unsupported,
+            text: "positioning by event id is not supported by this THL server: start the client from a seqno".into(),
+        };
+    }
+    let Some(last) = client.last_seqno else {
+        return match (rules.require_seqno_zero, log.min) {
+            (false, Some(m)) => Decision::Accept(Start::At(m)),
+            (false, None) => Decision::Accept(Start::First),
+            (true, None | Some(0)) => Decision::Accept(Start::At(0)),
+            (true, Some(_)) => Decision::Reject {
+                code: NokCode::SeqnoPurged,
+                text: format!(
+                    "the client has no position and must start at seqno 0, but this server no longer has it ({}): \
+                     restore the server's THL from a backup or provision the client from a backup and start it from its position",
+                    range(log)
+                ),
+            },
+        };
+    };
+    let need = if client.last_frag { last + 1 } else { last };
+    let (Some(min), Some(max)) = (log.min, log.max) else {
+        // Empty log: the check moves to the first record the server sends.
+        return Decision::Accept(Start::At(need));
+    };
+    if log.holds(last) {
+        return match log.epoch_at_last {
+            Some(e) if e == client.last_epoch => Decision::Accept(Start::At(need)),
+            Some(e) => Decision::Reject {
+                code: NokCode::EpochMismatch,
+                text: format!(
+                    "epoch mismatch at seqno {last}: client has epoch {}, server has epoch {e}; the client's history \
+                     diverged from this server: rebuild the client (trepctl reset) or point it at the right master",
+                    client.last_epoch
+                ),
+            },
+            None => Decision::Reject {
+                code: NokCode::ServerError,
+                text: format!("the server could not read its own record at seqno {last}"),
+            },
+        };
+    }
+    if client.last_frag && log.holds(last + 1) {
+        // The server purged the client's last record but has the next one.
+        return Decision::Accept(Start::At(last + 1));
+    }
+    if last > max {
+        if !client.last_frag && last == max + 1 {
+            return Decision::Reject {
+                code: NokCode::ServerBehind,
+                text: format!(
+                    "the client holds the first fragments of seqno {last}, which this server does not have yet (max stored seqno {max}): retrying"
+                ),
+            };
+        }
+        return Decision::Reject {
+            code: NokCode::ClientAhead,
+            text: format!(
+                "the client is ahead of the server: the client has seqno {last}, the server's {}; the client has \
+                 transactions this server never had: point it at the right master, or rebuild the client (trepctl reset)",
+                range(log)
+            ),
+        };
+    }
+    Decision::Reject {
+        code: NokCode::SeqnoPurged,
+        text: format!(
+            "the server no longer has seqno {need} that the client needs ({}; client's last seqno {last}): the THL was purged \
+             before this client read it: restore the server's THL from a backup, or re-provision the client (trepctl reset) \
+             and start it from the server's min seqno {min}",
+            range(log)
+        ),
+    }
+}
+
+/// The order records must follow on a stream (server and client both
+/// check it): fragment 0 first, fragments contiguous, the next transaction
+/// at seqno_end + 1 of the previous one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sequence {
+    /// The next transaction's seqno, `None`: any (first record, no position).
+    next: Option<i64>,
+    /// The open transaction and its last fragno.
+    open: Option<(i64, u16)>,
+}
+
+impl Sequence {
+    /// A stream whose first record must be fragment 0 of `first` (any seqno
+    /// when `None`).
+    pub fn new(first: Option<i64>) -> Sequence {
+        Sequence { next: first, open: None }
+    }
+
+    /// Accepts the record with this (seqno, seqno_end, fragno, last_frag),
+    /// or says why it is out of order.
+    pub fn accept(&mut self, seqno: i64, seqno_end: i64, fragno: u16, last_frag: bool) -> Result<(), String> {
+        match (self.open, self.next) {
+            (Some((s, f)), _) => {
+                if seqno != s || u32::from(fragno) != u32::from(f) + 1 {
+                    return Err(format!(
+                        "got seqno {seqno} fragno {fragno}, expected seqno {s} fragno {}",
+                        u32::from(f) + 1
+                    ));
+                }
+            }
+            (None, next) => {
+                if fragno != 0 || next.is_some_and(|n| n != seqno) {
+                    return Err(format!(
+                        "got seqno {seqno} fragno {fragno}, expected seqno {} fragno 0",
+                        next.map_or_else(|| "any".to_string(), |n| n.to_string())
+                    ));
+                }
+            }
+        }
+        if last_frag {
+            self.open = None;
+            self.next = Some(seqno_end + 1);
+        } else {
+            self.open = Some((seqno, fragno));
+            self.next = Some(seqno);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(last: Option<i64>, epoch: i64, last_frag: bool) -> ClientPos {
+        ClientPos { last_seqno: last, last_epoch: epoch, last_frag, has_event_id: false }
+    }
+
+    fn log(min: i64, max: i64, epoch_at_last: Option<i64>) -> ServerLog {
+        ServerLog { min: Some(min), max: Some(max), epoch_at_last }
+    }
+
+    fn code(d: Decision) -> NokCode {
+        match d {
+            Decision::Reject { code, .. } => code,
+            Decision::Accept(s) => panic!("accepted at {s:?}"),
+        }
+    }
+
+    #[test]
+    fn no_position_starts_at_min_or_requires_zero() {
+        let strict = Rules { require_seqno_zero: true };
+        assert_eq!(decide(&pos(None, -1, true), &log(5, 9, None), Rules::default()), Decision::Accept(Start::At(5)));
+        let empty = ServerLog { min: None, max: None, epoch_at_last: None };
+        assert_eq!(decide(&pos(None, -1, true), &empty, Rules::default()), Decision::Accept(Start::First));
+        assert_eq!(decide(&pos(None, -1, true), &log(0, 9, None), strict), Decision::Accept(Start::At(0)));
+        assert_eq!(decide(&pos(None, -1, true), &empty, strict), Decision::Accept(Start::At(0)));
+        assert_eq!(code(decide(&pos(None, -1, true), &log(5, 9, None), strict)), NokCode::SeqnoPurged);
+    }
+
+    #[test]
+    fn same_epoch_resumes_after_or_at_fragment_zero() {
+        assert_eq!(decide(&pos(Some(7), 3, true), &log(0, 9, Some(3)), Rules::default()), Decision::Accept(Start::At(8)));
+        assert_eq!(decide(&pos(Some(7), 3, false), &log(0, 9, Some(3)), Rules::default()), Decision::Accept(Start::At(7)));
+        // Tailing: the client has everything.
+        assert_eq!(decide(&pos(Some(9), 3, true), &log(0, 9, Some(3)), Rules::default()), Decision::Accept(Start::At(10)));
+    }
+
+    #[test]
+    fn epoch_mismatch_is_refused_with_guidance() {
+        match decide(&pos(Some(7), 3, true), &log(0, 9, Some(5)), Rules::default()) {
+            Decision::Reject { code, text } => {
+                assert_eq!(code, NokCode::EpochMismatch);
+                assert!(text.starts_with("epoch mismatch at seqno 7: client has epoch 3, server has epoch 5"), "{text}");
+                assert!(text.contains("trepctl reset"));
+            }
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn purged_last_but_next_present_is_accepted_without_epoch_check() {
+        assert_eq!(decide(&pos(Some(4), 1, true), &log(5, 9, None), Rules::default()), Decision::Accept(Start::At(5)));
+        // ... but not mid-transaction: the client needs seqno 5 itself.
+        assert_eq!(code(decide(&pos(Some(4), 1, false), &log(5, 9, None), Rules::default())), NokCode::SeqnoPurged);
+    }
+
+    #[test]
+    fn purged_and_ahead_are_refused_naming_min_and_max() {
+        match decide(&pos(Some(2), 1, true), &log(5, 9, None), Rules::default()) {
+            Decision::Reject { code, text } => {
+                assert_eq!(code, NokCode::SeqnoPurged);
+                assert!(text.contains("min stored seqno 5, max stored seqno 9"), "{text}");
+            }
+            d => panic!("{d:?}"),
+        }
+        assert_eq!(code(decide(&pos(Some(10), 1, true), &log(0, 9, None), Rules::default())), NokCode::ClientAhead);
+        assert_eq!(code(decide(&pos(Some(30), 1, true), &log(0, 9, None), Rules::default())), NokCode::ClientAhead);
+        assert_eq!(code(decide(&pos(Some(10), 1, false), &log(0, 9, None), Rules::default())), NokCode::ServerBehind);
+    }
+
+    #[test]
+    fn empty_server_defers_the_check() {
+        let empty = ServerLog { min: None, max: None, epoch_at_last: None };
+        assert_eq!(decide(&pos(Some(4), 1, true), &empty, Rules::default()), Decision::Accept(Start::At(5)));
+    }
+
+    #[test]
+    fn event_id_positioning_is_refused() {
+        let mut p = pos(None, -1, true);
+        p.has_event_id = true;
+        assert_eq!(code(decide(&p, &log(0, 9, None), Rules::default())), NokCode::Unsupported);
+    }
+
+    #[test]
+    fn sequence_checks_fragments_and_density() {
+        let mut s = Sequence::new(Some(3));
+        assert!(s.accept(4, 4, 0, true).is_err());
+        let mut s = Sequence::new(Some(3));
+        s.accept(3, 3, 0, false).expect("frag 0");
+        assert!(s.clone().accept(3, 3, 2, true).is_err());
+        assert!(s.clone().accept(4, 4, 0, true).is_err());
+        s.accept(3, 3, 1, true).expect("frag 1");
+        s.accept(4, 8, 0, true).expect("filtered range");
+        assert!(s.clone().accept(8, 8, 0, true).is_err());
+        s.accept(9, 9, 0, true).expect("after range");
+        let mut any = Sequence::new(None);
+        any.accept(42, 42, 0, true).expect("any first");
+    }
+}

@@ -1,0 +1,616 @@
+//! The THL server: one listener, one tokio task per client, each with a
+//! blocking feeder that tails the log through its own cursor.
+//!
+//! Invariants:
+//!
+//! * **Only durable records are served.** The source is an in-process
+//!   [`Reader`] from `Writer::reader(Visibility::Durable)`: its cursors stop
+//!   at the durable watermark and wake on the writer's condvar (no polling).
+//! * **Bytes are sent as stored.** A RECORD payload is
+//!   `RecordRef::raw_bytes()`, a slice of the memory map; nothing is decoded
+//!   beyond the fixed header (to check order) or re-encoded.
+//! * **No gap, no duplicate.** The stream starts at the seqno decided by the
+//!   handshake (`handshake::decide`), and the feeder checks every record
+//!   against [`Sequence`] before sending it; a break (a purge under a slow
+//!   client, an unexpected first record) ends the stream with a NOK.
+//! * **A bad client harms only itself.** Per-connection deadlines (handshake,
+//!   every write), frame caps checked before allocation, a connection limit,
+//!   and no shared lock held across I/O. A protocol violation closes that
+//!   connection with a WARN naming the peer; nothing here panics on input.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use thl::record::MAX_RECORD_LEN;
+use thl::store::{Reader, RecordRef, StoreError};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::{timeout, timeout_at, Instant};
+
+use super::error::{FrameError, NokCode};
+use super::frame::{self, Ack, FrameDecoder, Heartbeat, Hello, Message, MsgType, Nok, OkMsg, Role, PROTOCOL_VERSION};
+use super::handshake::{self, ClientPos, Decision, Rules, Sequence, ServerLog, Start};
+
+/// Default TCP port of the THL protocol.
+pub const DEFAULT_PORT: u16 = 2112;
+
+/// Called with each ACK a client sends (retention, `trepctl clients`).
+#[derive(Clone)]
+pub struct AckCallback(Arc<dyn Fn(&AckInfo) + Send + Sync>);
+
+impl AckCallback {
+    /// Wraps `f`. It runs on the connection's task: keep it short.
+    pub fn new(f: impl Fn(&AckInfo) + Send + Sync + 'static) -> AckCallback {
+        AckCallback(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for AckCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AckCallback")
+    }
+}
+
+/// One acknowledgement from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckInfo {
+    pub client_id: String,
+    pub peer: SocketAddr,
+    /// Highest seqno the client stored durably.
+    pub durable_seqno: Option<i64>,
+    /// Highest seqno applied downstream of the client, when it knows.
+    pub applied_seqno: Option<i64>,
+}
+
+/// A connected client, as `trepctl clients` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub client_id: String,
+    pub peer: SocketAddr,
+    /// Highest seqno the client acknowledged as durably stored.
+    pub last_acked_seqno: Option<i64>,
+    /// Highest seqno the client reported applied.
+    pub applied_seqno: Option<i64>,
+    /// The next seqno the server will send it.
+    pub next_seqno: Option<i64>,
+    pub connected_since: SystemTime,
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Announced in HELLO.
+    pub role: Role,
+    /// This replicator's `source_id`, announced in HELLO.
+    pub source_id: String,
+    /// Connections beyond this are closed at once (after a NOK).
+    pub max_connections: usize,
+    /// HELLO out, RESUME in, OK/NOK out: all within this.
+    pub handshake_timeout: Duration,
+    /// Each write must make progress within this, or the client is dropped.
+    pub write_timeout: Duration,
+    /// A client without a position must start at seqno 0.
+    pub require_seqno_zero: bool,
+    /// Records (and the client heartbeat interval) are clamped to these.
+    pub min_heartbeat: Duration,
+    pub max_heartbeat: Duration,
+    /// Records queued per client between its feeder and its socket.
+    pub queue_records: usize,
+    /// Called on every ACK.
+    pub on_ack: Option<AckCallback>,
+}
+
+impl ServerConfig {
+    /// Defaults: 64 connections, 5 s handshake, 30 s write timeout.
+    pub fn new(role: Role, source_id: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            role,
+            source_id: source_id.into(),
+            max_connections: 64,
+            handshake_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            require_seqno_zero: false,
+            min_heartbeat: Duration::from_millis(50),
+            max_heartbeat: Duration::from_secs(60),
+            queue_records: 256,
+            on_ack: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: ServerConfig,
+    source: Reader,
+    listener: Mutex<Option<TcpListener>>,
+    local: SocketAddr,
+    clients: Mutex<BTreeMap<u64, ClientInfo>>,
+    active: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+/// The THL server. Cheap to clone: clones share the listener and the
+/// client list.
+#[derive(Debug, Clone)]
+pub struct ThlServer {
+    inner: Arc<Inner>,
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+enum End {
+    /// The peer went away or the network failed.
+    Io(io::Error),
+    /// The peer broke the protocol or was too slow.
+    Protocol(String),
+    /// The server refused the client (NOK sent).
+    Refused(NokCode, String),
+    /// Server shutdown.
+    Shutdown,
+}
+
+impl From<FrameError> for End {
+    fn from(e: FrameError) -> End {
+        End::Protocol(e.to_string())
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+struct ActiveGuard(Arc<Inner>, u64);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        self.0.clients.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.1);
+    }
+}
+
+impl ThlServer {
+    /// Binds the listener. `source` must be an in-process reader from
+    /// `Writer::reader(Visibility::Durable)` (a reader opened on a directory
+    /// would serve records that are not yet durable).
+    pub async fn bind(addr: impl ToSocketAddrs, cfg: ServerConfig, source: Reader) -> io::Result<ThlServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        Ok(ThlServer {
+            inner: Arc::new(Inner {
+                cfg,
+                source,
+                listener: Mutex::new(Some(listener)),
+                local,
+                clients: Mutex::new(BTreeMap::new()),
+                active: AtomicUsize::new(0),
+                next_id: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// The connected clients (past the handshake).
+    pub fn clients(&self) -> Vec<ClientInfo> {
+        self.inner.clients.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+
+    /// Number of open connections (including those in the handshake).
+    pub fn connections(&self) -> usize {
+        self.inner.active.load(Ordering::Acquire)
+    }
+
+    /// Accepts and serves clients until `shutdown` completes, then closes
+    /// every connection (waiting up to 2 s for their tasks). Can run once.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let listener = self
+            .inner
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| io::Error::other("THL server is already running"))?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        tracing::info!(addr = %self.inner.local, role = ?self.inner.cfg.role, "THL server listening");
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                acc = listener.accept() => match acc {
+                    Ok((sock, peer)) => self.admit(sock, peer, &mut tasks, &stop_rx),
+                    Err(e) => {
+                        // EMFILE and friends: do not spin.
+                        tracing::warn!(error = %e, "THL server accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(res) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(e) = res {
+                        tracing::error!(error = %e, "THL connection task failed");
+                    }
+                }
+            }
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if timeout(Duration::from_secs(2), drain).await.is_err() {
+            tasks.abort_all();
+        }
+        tracing::info!(addr = %self.inner.local, "THL server stopped");
+        Ok(())
+    }
+
+    fn admit(&self, sock: TcpStream, peer: SocketAddr, tasks: &mut JoinSet<()>, stop: &watch::Receiver<bool>) {
+        let n = self.inner.active.fetch_add(1, Ordering::AcqRel);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let guard = ActiveGuard(Arc::clone(&self.inner), id);
+        if n >= self.inner.cfg.max_connections {
+            tracing::warn!(%peer, limit = self.inner.cfg.max_connections, "THL connection refused: connection limit reached");
+            let nok = Message::Nok(Nok {
+                code: NokCode::TooManyConnections,
+                text: format!("the THL server has reached its limit of {} connections", self.inner.cfg.max_connections),
+            });
+            // One non-blocking attempt, then close.
+            let _ = sock.try_write(&nok.to_bytes());
+            drop(guard);
+            return;
+        }
+        let _ = sock.set_nodelay(true);
+        let inner = Arc::clone(&self.inner);
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let _guard = guard;
+            match serve(&inner, sock, peer, id, stop).await {
+                End::Io(e) => tracing::info!(%peer, error = %e, "THL client disconnected"),
+                End::Protocol(why) => tracing::warn!(%peer, "THL connection closed: {why}"),
+                End::Refused(code, text) => tracing::warn!(%peer, %code, "THL client refused: {text}"),
+                End::Shutdown => tracing::debug!(%peer, "THL connection closed: server shutdown"),
+            }
+        });
+    }
+}
+
+/// Writes `buf` fully; each write call must progress within `t`.
+async fn write_all_timeout<W: AsyncWrite + Unpin>(w: &mut W, mut buf: &[u8], t: Duration) -> Result<(), End> {
+    while !buf.is_empty() {
+        match timeout(t, w.write(buf)).await {
+            Ok(Ok(0)) => return Err(End::Io(io::ErrorKind::WriteZero.into())),
+            Ok(Ok(n)) => buf = &buf[n..],
+            Ok(Err(e)) => return Err(End::Io(e)),
+            Err(_) => return Err(End::Protocol(format!("write stalled for {t:?} (client not reading)"))),
+        }
+    }
+    Ok(())
+}
+
+async fn flush_timeout<W: AsyncWrite + Unpin>(w: &mut W, t: Duration) -> Result<(), End> {
+    match timeout(t, w.flush()).await {
+        Ok(r) => r.map_err(End::Io),
+        Err(_) => Err(End::Protocol(format!("write stalled for {t:?} (client not reading)"))),
+    }
+}
+
+/// Reads one control message before `deadline`.
+async fn read_message<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    dec: &mut FrameDecoder,
+    deadline: Instant,
+    what: &str,
+) -> Result<Message, End> {
+    let mut tmp = [0u8; 1024];
+    loop {
+        if let Some(f) = dec.next_frame()? {
+            return Ok(Message::decode(f.msg_type, f.payload)?);
+        }
+        match timeout_at(deadline, rd.read(&mut tmp)).await {
+            Ok(Ok(0)) => return Err(End::Io(io::Error::new(io::ErrorKind::UnexpectedEof, format!("closed before {what}")))),
+            Ok(Ok(n)) => dec.extend(&tmp[..n]),
+            Ok(Err(e)) => return Err(End::Io(e)),
+            Err(_) => return Err(End::Protocol(format!("handshake timeout: no complete {what} ({} bytes buffered)", dec.buffered()))),
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, End> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| End::Protocol(format!("internal task failed: {e}")))
+}
+
+async fn send<W: AsyncWrite + Unpin>(w: &mut W, m: &Message, t: Duration) -> Result<(), End> {
+    write_all_timeout(w, &m.to_bytes(), t).await?;
+    flush_timeout(w, t).await
+}
+
+async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, code: NokCode, text: String, t: Duration) -> End {
+    let m = Message::Nok(Nok { code, text: text.clone() });
+    let _ = send(w, &m, t).await;
+    End::Refused(code, text)
+}
+
+async fn serve(inner: &Arc<Inner>, mut sock: TcpStream, peer: SocketAddr, id: u64, mut stop: watch::Receiver<bool>) -> End {
+    let (mut rd, mut wr) = sock.split();
+    let cfg = &inner.cfg;
+    let deadline = Instant::now() + cfg.handshake_timeout;
+    let wt = cfg.write_timeout.min(cfg.handshake_timeout);
+    // HELLO.
+    let src = inner.source.clone();
+    let (min, max) = match blocking(move || Ok::<_, StoreError>((src.min_seqno()?, src.max_seqno()?))).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return refuse(&mut wr, NokCode::ServerError, format!("the server cannot read its THL: {e}"), wt).await,
+        Err(e) => return e,
+    };
+    let hello = Message::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        role: cfg.role,
+        min_seqno: min,
+        max_seqno: max,
+        durable_seqno: max,
+        max_record_len: MAX_RECORD_LEN,
+        source_id: cfg.source_id.clone(),
+    });
+    if let Err(e) = send(&mut wr, &hello, wt).await {
+        return e;
+    }
+    // RESUME.
+    let mut dec = FrameDecoder::new(0);
+    let resume = match read_message(&mut rd, &mut dec, deadline, "RESUME").await {
+        Ok(Message::Resume(r)) => r,
+        Ok(m) => {
+            let why = format!("expected RESUME, got {}", m.msg_type().name());
+            return refuse(&mut wr, NokCode::ProtocolError, why.clone(), wt).await.into_protocol(why);
+        }
+        Err(e) => return e,
+    };
+    if resume.version != PROTOCOL_VERSION {
+        let text = format!(
+            "protocol version {} is not supported by this THL server (version {PROTOCOL_VERSION}): upgrade the client",
+            resume.version
+        );
+        return refuse(&mut wr, NokCode::ProtocolVersion, text, wt).await;
+    }
+    let heartbeat = Duration::from_millis(u64::from(resume.heartbeat_ms)).clamp(cfg.min_heartbeat, cfg.max_heartbeat);
+    // Decide.
+    let pos = ClientPos {
+        last_seqno: resume.last_seqno,
+        last_epoch: resume.last_epoch,
+        last_frag: resume.last_frag,
+        has_event_id: !resume.event_id.is_empty(),
+    };
+    let src = inner.source.clone();
+    let rules = Rules { require_seqno_zero: cfg.require_seqno_zero };
+    let decided = blocking(move || -> Result<(ServerLog, Decision), StoreError> {
+        let mut log = ServerLog { min: src.min_seqno()?, max: src.max_seqno()?, epoch_at_last: None };
+        if let Some(last) = pos.last_seqno.filter(|&l| log.holds(l)) {
+            log.epoch_at_last = src.cursor(last)?.next()?.map(|r| r.header().epoch);
+        }
+        let d = handshake::decide(&pos, &log, rules);
+        Ok((log, d))
+    })
+    .await;
+    let (log, start) = match decided {
+        Ok(Ok((log, Decision::Accept(start)))) => (log, start),
+        Ok(Ok((_, Decision::Reject { code, text }))) => return refuse(&mut wr, code, text, wt).await,
+        Ok(Err(e)) => return refuse(&mut wr, NokCode::ServerError, format!("the server cannot read its THL: {e}"), wt).await,
+        Err(e) => return e,
+    };
+    let ok = Message::Ok(OkMsg { min_seqno: log.min, max_seqno: log.max, start_seqno: start.seqno() });
+    if let Err(e) = send(&mut wr, &ok, wt).await {
+        return e;
+    }
+    tracing::info!(%peer, client = %resume.client_id, start = ?start, "THL client connected");
+    inner.clients.lock().unwrap_or_else(PoisonError::into_inner).insert(
+        id,
+        ClientInfo {
+            client_id: resume.client_id.clone(),
+            peer,
+            last_acked_seqno: None,
+            applied_seqno: None,
+            next_seqno: start.seqno(),
+            connected_since: SystemTime::now(),
+        },
+    );
+    // Stream.
+    let (tx, mut rx) = mpsc::channel(cfg.queue_records.max(1));
+    let src = inner.source.clone();
+    let poll = heartbeat.min(Duration::from_millis(250));
+    tokio::task::spawn_blocking(move || feed(&src, start, &tx, poll));
+    // Bytes that came with RESUME (a pipelining or confused client).
+    if let Err(e) = take_acks(inner, id, &resume.client_id, peer, &mut dec) {
+        return e;
+    }
+    let mut tmp = vec![0u8; 1024];
+    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, wr);
+    let mut last_sent = Instant::now();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => {
+                let m = Message::Nok(Nok { code: NokCode::ShuttingDown, text: "the THL server is shutting down".into() });
+                let _ = send(&mut out, &m, Duration::from_millis(200)).await;
+                return End::Shutdown;
+            }
+            r = rd.read(&mut tmp) => match r {
+                Ok(0) => return End::Io(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    dec.extend(&tmp[..n]);
+                    if let Err(e) = take_acks(inner, id, &resume.client_id, peer, &mut dec) {
+                        return e;
+                    }
+                }
+                Err(e) => return End::Io(e),
+            },
+            f = rx.recv() => {
+                let mut next = f;
+                let mut sent = 0usize;
+                loop {
+                    match next {
+                        Some(Feed::Record(r)) => {
+                            let raw = r.raw_bytes();
+                            let h = frame::record_header(raw.len() as u32);
+                            if let Err(e) = write_all_timeout(&mut out, &h, cfg.write_timeout).await {
+                                return e;
+                            }
+                            if let Err(e) = write_all_timeout(&mut out, raw, cfg.write_timeout).await {
+                                return e;
+                            }
+                            let hd = r.header();
+                            let nxt = if hd.last_frag { hd.seqno_end + 1 } else { hd.seqno };
+                            if let Some(c) = inner.clients.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&id) {
+                                c.next_seqno = Some(nxt);
+                            }
+                            sent += raw.len();
+                        }
+                        Some(Feed::Fail(code, text)) => {
+                            let _ = flush_timeout(&mut out, cfg.write_timeout).await;
+                            return refuse(&mut out, code, text, cfg.write_timeout).await;
+                        }
+                        None => return End::Protocol("the log reader stopped".into()),
+                    }
+                    if sent >= 1 << 20 {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(f) => next = Some(f),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = flush_timeout(&mut out, cfg.write_timeout).await {
+                    return e;
+                }
+                last_sent = Instant::now();
+            }
+            () = tokio::time::sleep_until(last_sent + heartbeat) => {
+                let hb = Message::Heartbeat(Heartbeat {
+                    durable_seqno: inner.source.max_seqno().ok().flatten(),
+                    server_time_ms: now_ms(),
+                });
+                if let Err(e) = send(&mut out, &hb, cfg.write_timeout).await {
+                    return e;
+                }
+                last_sent = Instant::now();
+            }
+        }
+    }
+}
+
+impl End {
+    fn into_protocol(self, why: String) -> End {
+        match self {
+            End::Refused(..) => End::Protocol(why),
+            e => e,
+        }
+    }
+}
+
+/// Handles the ACKs buffered in `dec`; anything else is a protocol error.
+fn take_acks(inner: &Arc<Inner>, id: u64, client_id: &str, peer: SocketAddr, dec: &mut FrameDecoder) -> Result<(), End> {
+    while let Some(f) = dec.next_frame()? {
+        if f.msg_type != MsgType::Ack {
+            return Err(End::Protocol(format!("unexpected {} while streaming (only ACK is allowed)", f.msg_type.name())));
+        }
+        let Message::Ack(Ack { durable_seqno, applied_seqno }) = Message::decode(f.msg_type, f.payload)? else {
+            return Err(End::Protocol("undecodable ACK".into()));
+        };
+        if let Some(c) = inner.clients.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&id) {
+            c.last_acked_seqno = durable_seqno.or(c.last_acked_seqno);
+            c.applied_seqno = applied_seqno.or(c.applied_seqno);
+        }
+        if let Some(cb) = &inner.cfg.on_ack {
+            (cb.0)(&AckInfo { client_id: client_id.to_string(), peer, durable_seqno, applied_seqno });
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+enum Feed {
+    Record(RecordRef),
+    Fail(NokCode, String),
+}
+
+/// Tails the log from `start` and queues records for one client, checking
+/// their order. Runs on a blocking thread; returns when the client's task
+/// is gone (the channel is closed) or after queueing a failure.
+fn feed(src: &Reader, start: Start, tx: &mpsc::Sender<Feed>, poll: Duration) {
+    let fail = |code, text: String| {
+        let _ = tx.blocking_send(Feed::Fail(code, text));
+    };
+    let first = loop {
+        if tx.is_closed() {
+            return;
+        }
+        match start {
+            Start::At(s) => break s,
+            Start::First => match src.min_seqno() {
+                Ok(Some(m)) => break m,
+                Ok(None) => {
+                    let _ = src.wait_for(0, poll);
+                }
+                Err(e) => return fail(NokCode::ServerError, format!("the server cannot read its THL: {e}")),
+            },
+        }
+    };
+    let mut cursor = loop {
+        if tx.is_closed() {
+            return;
+        }
+        match src.cursor(first) {
+            Ok(c) => break c,
+            // Empty log: wait for the first record.
+            Err(StoreError::SeqnoNotFound { min: None, .. }) => {
+                let _ = src.wait_for(0, poll);
+            }
+            Err(StoreError::SeqnoNotFound { min: Some(min), max, .. }) if min > first => {
+                return fail(
+                    NokCode::WrongFirstSeqno,
+                    format!("the server does not have seqno {first} expected by the client (its log starts at {min}, max {max:?})"),
+                )
+            }
+            Err(StoreError::SeqnoNotFound { min, max, .. }) => {
+                return fail(
+                    NokCode::SeqnoPurged,
+                    format!("seqno {first} is no longer in the server's THL (stored {min:?}..{max:?}): purged while the client connected"),
+                )
+            }
+            Err(e) => return fail(NokCode::ServerError, format!("the server cannot read its THL: {e}")),
+        }
+    };
+    let mut seq = Sequence::new(Some(first));
+    let mut sent_any = false;
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        match cursor.next_timeout(poll) {
+            Ok(Some(r)) => {
+                let h = r.header();
+                if let Err(why) = seq.accept(h.seqno, h.seqno_end, h.fragno, h.last_frag) {
+                    if sent_any {
+                        return fail(NokCode::ServerError, format!("the server's THL is out of order: {why}"));
+                    }
+                    return fail(
+                        NokCode::WrongFirstSeqno,
+                        format!("the server does not have seqno {first} expected by the client: {why}"),
+                    );
+                }
+                sent_any = true;
+                if tx.blocking_send(Feed::Record(r)).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return fail(NokCode::ServerError, format!("the server cannot read its THL: {e}")),
+        }
+    }
+}

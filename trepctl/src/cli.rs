@@ -1,0 +1,227 @@
+//! trepctl's command line: phase one (clap parses, doc comments are the
+//! help) and phase two ([`Target::resolve`]: where the replicator is and
+//! which credentials to send).
+//!
+//! Tungsten's single-dash long options (`-service alpha`, `-skip-seqno 10`)
+//! are rewritten to `--long` by `thl::dash_args::normalize` before parsing.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use replicator::config::{Deployment, HostsFile, Resolver};
+
+/// Operator CLI of the replicator: status and control of its services
+/// through the REST API.
+#[derive(Debug, Parser)]
+#[command(name = "trepctl", version, after_help = "Tungsten's single-dash options work too: trepctl -service alpha online -skip-seqno 10")]
+pub struct Cli {
+    /// The replicator's host (default: the ini's host when --config is
+    /// given, else localhost). Resolved through --hosts-file first.
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// The REST API port (default: the ini's, else 8097).
+    #[arg(long, global = true)]
+    pub port: Option<u16>,
+    /// The service (implicit when the replicator has only one).
+    #[arg(long, global = true)]
+    pub service: Option<String>,
+    /// REST user (default: rest-api-admin-user from --config).
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+    /// REST password (default: rest-api-admin-password from --config).
+    #[arg(long, global = true)]
+    pub password: Option<String>,
+    /// The tungsten.ini to read the REST address and credentials from.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// A file in /etc/hosts format consulted before the system resolver.
+    #[arg(long, global = true)]
+    pub hosts_file: Option<PathBuf>,
+    /// Print JSON instead of Tungsten's NAME VALUE layout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the replicator's version.
+    Version,
+    /// List the services with their state, role and applied seqno.
+    Services {
+        /// Print the full status of each service.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Print the status of the service.
+    Status {
+        /// A detail view: tasks, stores or shards.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Go online (from OFFLINE:NORMAL or OFFLINE:ERROR).
+    Online(OnlineArgs),
+    /// Go offline at the next transaction boundary.
+    Offline {
+        /// Stop at once instead of at a transaction boundary.
+        #[arg(long)]
+        immediate: bool,
+    },
+    /// Go offline once a seqno has been applied.
+    OfflineDeferred {
+        /// The seqno after whose apply the service goes offline.
+        #[arg(long, value_name = "SEQNO")]
+        at_seqno: i64,
+    },
+    /// Change the role (and upstream) used at the next online; OFFLINE:NORMAL only.
+    Setrole {
+        /// master (primary), slave (replica) or relay.
+        #[arg(long)]
+        role: String,
+        /// Upstream THL URI(s), comma separated: thl://host:2112/.
+        #[arg(long)]
+        uri: Option<String>,
+    },
+    /// Delete the service's THL, catalog and/or tracking schema; offline only.
+    Reset(ResetArgs),
+    /// Insert a heartbeat on the master (it flows through the THL).
+    Heartbeat {
+        /// The heartbeat's name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Insert a heartbeat and wait until the THL holds it; prints its seqno.
+    Flush {
+        /// Seconds to wait (default 60).
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// Wait for an applied seqno or a state.
+    Wait(WaitArgs),
+    /// List the downstream replicators connected to this one.
+    Clients,
+    /// A three-line quick status.
+    Qs,
+    /// Per-stage performance figures.
+    Perf,
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct OnlineArgs {
+    /// Seqnos to skip when applying: 10, 10-20 or 10,12-14,16.
+    #[arg(long, value_name = "LIST")]
+    pub skip_seqno: Option<String>,
+    /// Start extracting at this binlog position (mysql-bin.000003:4).
+    #[arg(long, value_name = "EVENT")]
+    pub from_event: Option<String>,
+    /// With -from-event: the seqno of the first extracted transaction.
+    #[arg(long, value_name = "SEQNO")]
+    pub base_seqno: Option<i64>,
+    /// Go offline once this seqno is applied.
+    #[arg(long, value_name = "SEQNO")]
+    pub until_seqno: Option<i64>,
+    /// Skip the epoch/seqno handshake with the upstream.
+    #[arg(long)]
+    pub force: bool,
+    /// Obsolete Tungsten forms, refused with a hint.
+    #[arg(long, hide = true)]
+    pub skip: Option<String>,
+    #[arg(long, hide = true)]
+    pub seqno: Option<String>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct ResetArgs {
+    /// THL, catalog and tracking schema (the default).
+    #[arg(long)]
+    pub all: bool,
+    /// The THL (and the catalog's history of it; the role is kept).
+    #[arg(long)]
+    pub thl: bool,
+    /// DROP SCHEMA tungsten_<service> on the local database.
+    #[arg(long)]
+    pub db: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct WaitArgs {
+    /// Wait until this seqno is applied.
+    #[arg(long, conflicts_with = "state", required_unless_present = "state")]
+    pub applied: Option<i64>,
+    /// Wait until this state (or prefix: OFFLINE, GOING-ONLINE).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Seconds to wait at most.
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
+
+impl Cli {
+    /// Parses Tungsten-style or clap-style arguments.
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString>,
+    {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let normalized = thl::dash_args::normalize(&cmd, args);
+        <Cli as clap::Parser>::try_parse_from(normalized)
+    }
+}
+
+/// Where the replicator is and how to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port` to connect to.
+    pub addr: String,
+    /// `http://host:port`, for messages.
+    pub url: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Target {
+    /// Works out the address and credentials from the options and the ini.
+    pub fn resolve(cli: &Cli) -> Result<Target, String> {
+        let mut user = cli.user.clone();
+        let mut password = cli.password.clone();
+        let (host, port) = if let Some(ini) = &cli.config {
+            let dep = Deployment::load(ini, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
+            let name = match &cli.host {
+                Some(h) => h.clone(),
+                None => system_host_name().ok_or("cannot read the system host name: pass -host NAME")?,
+            };
+            let plan = dep.service_plan(&name).map_err(|e| e.to_string())?;
+            let listen = plan.rest_listen.ok_or_else(|| format!("{}: the REST API is disabled (replicator-rest-api=false)", ini.display()))?;
+            user = user.or(plan.rest_user);
+            password = password.or(plan.rest_password);
+            let ip = if listen.ip().is_unspecified() { plan.address } else { listen.ip() };
+            (ip.to_string(), cli.port.unwrap_or(listen.port()))
+        } else {
+            let name = cli.host.clone().unwrap_or_else(|| "localhost".to_owned());
+            let host = match &cli.hosts_file {
+                Some(f) => {
+                    let hf = HostsFile::load(f).map_err(|e| e.to_string())?;
+                    Resolver::new(Some(hf)).resolve(&name).map_or(name, |ip| ip.to_string())
+                }
+                None => name,
+            };
+            (host, cli.port.unwrap_or(8097))
+        };
+        let hostport = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        Ok(Target { url: format!("http://{hostport}"), addr: hostport, user, password })
+    }
+}
+
+fn system_host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
