@@ -52,6 +52,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use replicator::binlog::{BinlogEvent, BinlogFileReader, Decoder};
 use replicator::extractor::{run_master, MasterSettings};
+use replicator::service::progress::Progress;
 use replicator::source::StartPosition;
 use tests::sandbox::{localhost_specs, Instance, InstanceSpec, Sandbox};
 use thl::store::Reader;
@@ -112,7 +113,7 @@ async fn load_data(primary: &Instance, cfg: &Cfg) -> Res<Backlog> {
     for t in 0..cfg.txns {
         let base = t * n;
         let sql = format!(
-            "INSERT INTO bench.bench SELECT seq + {base}, (seq * 7919) % 1000000, CONCAT('row-', seq + {base}, '-', LEFT(MD5(seq), 20)), \
+            "USE bench; INSERT INTO bench.bench SELECT seq + {base}, (seq * 7919) % 1000000, CONCAT('row-', seq + {base}, '-', LEFT(MD5(seq), 20)), \
              TIMESTAMP'2024-01-01 00:00:00' + INTERVAL (seq + {base}) SECOND + INTERVAL (seq % 1000000) MICROSECOND, \
              (seq % 10000000) / 100, seq * 1.25, REPEAT('f', seq % 64), seq % 256 FROM seq_1_to_{n}"
         );
@@ -203,7 +204,7 @@ async fn run_ours(primary: &Instance, b: &Backlog, wait: Duration) -> Res<Ours> 
     settings.start_when_empty = StartPosition::FilePos { file: b.first().to_owned(), pos: 4 };
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
-    let mut handle = tokio::spawn(run_master(settings, stop_rx));
+    let mut handle = tokio::spawn(run_master(settings, stop_rx, Progress::new()));
     let mut seen = None;
     let mut last_id = String::new();
     let secs = loop {
@@ -248,7 +249,7 @@ fn status_field(row: &Row, name: &str) -> String {
 
 async fn run_io_thread(replica: &Instance, primary: &Instance, b: &Backlog, wait: Duration) -> Res<f64> {
     let mut conn = Conn::new(replica.root_opts()).await?;
-    let result = async {
+    let result: Res<f64> = async {
         conn.query_drop("STOP SLAVE").await?;
         conn.query_drop("RESET SLAVE ALL").await?;
         conn.query_drop(format!(

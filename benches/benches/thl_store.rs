@@ -25,7 +25,7 @@
 //! * The read log is left in `$BENCH_THL_DIR` (default `/tmp/thl-bench-log`)
 //!   and the `thl ... info` / `list` commands to inspect it are printed.
 //!
-//! Run: `cargo bench -p benches --bench thl_store` (about 1-2 minutes);
+//! Run: `cargo bench -p benches --bench thl_store` (about 1 minute);
 //! `BENCH_QUICK=1 cargo bench -p benches --bench thl_store` (under a minute).
 //!
 //! Environment (defaults full / quick):
@@ -34,7 +34,7 @@
 //! |---|---|---|
 //! | `BENCH_TMPDIR` | where append runs and dd write (same fs as the THL!) | `std::env::temp_dir()` |
 //! | `BENCH_THL_DIR` | where the read log is left | `/tmp/thl-bench-log` |
-//! | `THL_BENCH_ROUNDS` | rounds (runs of each case; medians over them) | 3 / 3 |
+//! | `THL_BENCH_ROUNDS` | rounds (runs of each case; medians over them) | 5 / 3 |
 //! | `THL_BENCH_DD_MB` | dd size, MB | 512 / 128 |
 //! | `THL_BENCH_GROUP_MB` | THL bytes per group-commit run, MB | 256 / 64 |
 //! | `THL_BENCH_GROUP_N` | events per commit in group cases | 1000 |
@@ -82,7 +82,7 @@ impl Cfg {
         Cfg {
             tmp: std::env::var_os("BENCH_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from),
             keep_dir: std::env::var_os("BENCH_THL_DIR").map_or_else(|| PathBuf::from("/tmp/thl-bench-log"), PathBuf::from),
-            rounds: env_u64("THL_BENCH_ROUNDS", 3).max(1) as usize,
+            rounds: env_u64("THL_BENCH_ROUNDS", pick(5, 3)).max(1) as usize,
             dd_mb: env_u64("THL_BENCH_DD_MB", pick(512, 128)).max(1),
             group_mb: env_u64("THL_BENCH_GROUP_MB", pick(256, 64)).max(1),
             group_n: env_u64("THL_BENCH_GROUP_N", 1000).max(1),
@@ -442,7 +442,7 @@ fn main() -> Res<()> {
 
     println!();
     println!("(d) the read log is left in {}; inspect it with:", cfg.keep_dir.display());
-    println!("    cargo run -q -p thl --bin thl -- -dir {} info", cfg.keep_dir.display());
-    println!("    cargo run -q -p thl --bin thl -- -dir {} list -low 0 -high 2", cfg.keep_dir.display());
+    println!("    cargo run -q --release -p thl --bin thl -- -dir {} info", cfg.keep_dir.display());
+    println!("    cargo run -q --release -p thl --bin thl -- -dir {} list -low 0 -high 2", cfg.keep_dir.display());
     Ok(())
 }

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args: Vec<_> = std::env::args_os().collect();
     let cli = Cli::parse_from(thl::dash_args::normalize(&<Cli as clap::CommandFactory>::command(), args));
@@ -196,7 +197,14 @@ fn override_install_directory(plan: &mut HostPlan, dir: &Path) {
 }
 
 async fn serve(plan: HostPlan, cli: &Cli, auto: &[(String, bool)]) -> Result<ExitCode, String> {
-    let launcher = Arc::new(RoleLauncher { default_from_event: cli.from_event.clone() });
+    let hosts = match &cli.hosts_file {
+        Some(path) => Some(replicator::config::HostsFile::load(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let launcher = Arc::new(RoleLauncher {
+        default_from_event: cli.from_event.clone(),
+        resolver: replicator::config::Resolver::new(hosts),
+    });
     let manager = Manager::new(plan.clone(), launcher);
     let (stop_rest, mut rest_stopped) = watch::channel(false);
     let mut rest_task = None;

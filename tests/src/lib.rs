@@ -3,8 +3,10 @@
 //! * [`sandbox`]: starts N real `mariadbd` instances in a temporary directory
 //!   (template data directory copied per instance, ROW binlog, each instance
 //!   on its own loopback address or port) and tears them down.
+//! * [`cluster`]: the seed's composite cluster (six hosts) on one machine.
 //! * [`process`]: a deployment (ini, hosts file, install directories) and
 //!   `replicator` processes started from it.
 
+pub mod cluster;
 pub mod process;
 pub mod sandbox;

@@ -539,7 +539,14 @@ impl Applier {
             debug!(seqno = ev.header.seqno, sql = %String::from_utf8_lossy(&s.sql), "transaction control statement not replayed");
             return Ok(());
         }
-        if let Some(db) = s.default_db.as_deref().filter(|d| !d.is_empty()) {
+        // The source logs CREATE/DROP DATABASE with the database itself as
+        // the default: it may not exist yet, so no USE before it, and the
+        // next statement selects its database again.
+        let database_ddl = is_database_ddl(&s.sql);
+        if database_ddl {
+            self.session.db = None;
+        }
+        if let Some(db) = s.default_db.as_deref().filter(|d| !d.is_empty() && !database_ddl) {
             if self.session.db.as_deref() != Some(db) {
                 let use_db = format!("USE {}", quote_ident(db));
                 self.query(use_db.as_bytes(), &ctx).await?;
@@ -800,5 +807,30 @@ mod tests {
         assert!(is_drop_database(b"drop  database x"));
         assert!(is_drop_database(b"DROP SCHEMA IF EXISTS x"));
         assert!(!is_drop_database(b"DROP TABLE x"));
+    }
+}
+
+/// `CREATE|DROP|ALTER DATABASE|SCHEMA ...`, after leading comments.
+fn is_database_ddl(sql: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&sql[..sql.len().min(128)]).to_ascii_uppercase();
+    let mut words = head
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .filter(|w| !w.is_empty() && !w.starts_with("/*") && !w.ends_with("*/"));
+    matches!(
+        (words.next(), words.next()),
+        (Some("CREATE" | "DROP" | "ALTER"), Some("DATABASE" | "SCHEMA"))
+    )
+}
+
+#[cfg(test)]
+mod database_ddl_tests {
+    use super::is_database_ddl;
+
+    #[test]
+    fn recognises_database_statements() {
+        assert!(is_database_ddl(b"CREATE DATABASE app"));
+        assert!(is_database_ddl(b"drop schema if exists app"));
+        assert!(!is_database_ddl(b"CREATE TABLE app.t (id int)"));
+        assert!(!is_database_ddl(b"INSERT INTO t VALUES (1)"));
     }
 }

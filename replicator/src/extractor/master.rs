@@ -26,6 +26,7 @@
 //! builds transactions and writes the THL (all CPU and disk work).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,9 @@ use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, T
 use super::event_id::EventId;
 use crate::binlog::{BinlogError, BinlogEvent, Decoder, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
+use crate::pipeline::slave::serve_thl;
 use crate::service::Progress;
+use crate::thl_net::Role;
 use crate::source::error::classify;
 use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
 
@@ -70,6 +73,8 @@ pub struct MasterSettings {
     /// First and largest delay between reconnects after a transient error.
     pub retry_min: Duration,
     pub retry_max: Duration,
+    /// Where to serve the THL to slaves and relays (`None`: do not serve).
+    pub serve: Option<SocketAddr>,
 }
 
 impl MasterSettings {
@@ -88,6 +93,7 @@ impl MasterSettings {
             heartbeat: Duration::from_secs(1),
             retry_min: Duration::from_millis(200),
             retry_max: Duration::from_secs(5),
+            serve: None,
         }
     }
 }
@@ -123,6 +129,8 @@ pub enum ExtractError {
     BadResumePoint { seqno: i64, event_id: String, why: String },
     #[error("the extractor thread failed: {0}")]
     Worker(String),
+    #[error("cannot serve the THL: {0}")]
+    Serve(String),
 }
 
 impl ExtractError {
@@ -156,34 +164,79 @@ pub async fn run_master(
         })?;
     }
     info!(service = %settings.service, epoch, next_seqno, "master online");
+    let mut server = ServerTask::start(&settings, &writer, &catalog).await?;
     let mut delay = settings.retry_min;
-    loop {
+    let result = loop {
         if *stop.borrow() {
-            return Ok(());
+            break Ok(());
         }
         let start = resume.clone().unwrap_or_else(|| settings.start_when_empty.clone());
         let (returned, outcome) = session(&settings, &catalog, writer, epoch, start, stop.clone(), &progress).await;
         match outcome {
-            Ok(()) => {
-                progress.idle();
-                return Ok(());
-            }
+            Ok(()) => break Ok(()),
             Err(e) if e.is_transient() => {
                 progress.connecting(&source_address(&settings.source), Some(e.to_string()));
                 warn!(service = %settings.service, error = %e, retry_in_ms = delay.as_millis() as u64, "extraction interrupted; reconnecting");
-                drop(returned);
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => return Ok(()),
+                    _ = stop.changed() => break Ok(()),
                 }
                 delay = (delay * 2).min(settings.retry_max);
-                // Reopen: recovery cuts a transaction the lost connection left unfinished.
-                (writer, resume) = open_thl(&settings)?;
+                match returned {
+                    Some((w, false)) => writer = w,
+                    partial => {
+                        // A transaction was left half-written: reopening
+                        // cuts it (recovery), and the server must follow
+                        // the new writer.
+                        drop(partial);
+                        server.stop().await;
+                        (writer, resume) = open_thl(&settings)?;
+                        server = ServerTask::start(&settings, &writer, &catalog).await?;
+                        continue;
+                    }
+                }
+                resume = last_position(&writer)?;
             }
-            Err(e) => {
-                progress.idle();
-                return Err(e);
+            Err(e) => break Err(e),
+        }
+    };
+    server.stop().await;
+    progress.idle();
+    result
+}
+
+/// The THL server of a master, bound to one writer's durable watermark.
+struct ServerTask {
+    halt: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ServerTask {
+    async fn start(settings: &MasterSettings, writer: &Writer, catalog: &Arc<Catalog>) -> Result<ServerTask, ExtractError> {
+        let (halt, mut halted) = watch::channel(false);
+        let Some(addr) = settings.serve else {
+            return Ok(ServerTask { halt, task: None });
+        };
+        let reader = writer.reader(Visibility::Durable);
+        let server = serve_thl(addr, Role::Master, &settings.source_id, reader, catalog.clone())
+            .await
+            .map_err(|e| ExtractError::Serve(e.to_string()))?;
+        info!(service = %settings.service, %addr, "serving the THL");
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = halted.wait_for(|h| *h).await;
+            };
+            if let Err(e) = server.run(shutdown).await {
+                warn!(%addr, error = %e, "THL server stopped");
             }
+        });
+        Ok(ServerTask { halt, task: Some(task) })
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.halt.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
         }
     }
 }
@@ -196,8 +249,14 @@ pub fn source_address(opts: &Opts) -> String {
 /// Opens the THL and works out where extraction resumes.
 fn open_thl(settings: &MasterSettings) -> Result<(Writer, Option<StartPosition>), ExtractError> {
     let writer = Writer::open(settings.thl.clone())?;
+    let resume = last_position(&writer)?;
+    Ok((writer, resume))
+}
+
+/// The binlog position after the last complete transaction in the THL.
+fn last_position(writer: &Writer) -> Result<Option<StartPosition>, ExtractError> {
     let Some(max) = writer.max_seqno() else {
-        return Ok((writer, None));
+        return Ok(None);
     };
     let reader = writer.reader(Visibility::Written);
     let mut cursor = reader.cursor(max)?;
@@ -206,7 +265,7 @@ fn open_thl(settings: &MasterSettings) -> Result<(Writer, Option<StartPosition>)
         last = Some(record.header().clone());
     }
     let Some(header) = last else {
-        return Ok((writer, None));
+        return Ok(None);
     };
     let id = EventId::parse(&header.event_id).map_err(|e| ExtractError::BadResumePoint {
         seqno: header.seqno,
@@ -214,7 +273,7 @@ fn open_thl(settings: &MasterSettings) -> Result<(Writer, Option<StartPosition>)
         why: e.to_string(),
     })?;
     info!(seqno = header.seqno, event_id = %header.event_id, "resuming after the last stored transaction");
-    Ok((writer, Some(StartPosition::FilePos { file: id.file, pos: id.offset })))
+    Ok(Some(StartPosition::FilePos { file: id.file, pos: id.offset }))
 }
 
 /// One connection to the source: returns the writer for the next session.
@@ -226,7 +285,7 @@ async fn session(
     start: StartPosition,
     mut stop: watch::Receiver<bool>,
     progress: &Progress,
-) -> (Option<Writer>, Result<(), ExtractError>) {
+) -> (Option<(Writer, bool)>, Result<(), ExtractError>) {
     let addr = source_address(&settings.source);
     progress.connecting(&addr, None);
     let connected = async {
@@ -243,9 +302,9 @@ async fn session(
     let mut source = tokio::select! {
         r = connected => match r {
             Ok(s) => s,
-            Err(e) => return (Some(writer), Err(e.into())),
+            Err(e) => return (Some((writer, false)), Err(e.into())),
         },
-        _ = stop.changed() => return (Some(writer), Ok(())),
+        _ = stop.changed() => return (Some((writer, false)), Ok(())),
     };
     progress.streaming(&addr);
 
@@ -256,7 +315,8 @@ async fn session(
     let worker = tokio::task::spawn_blocking(move || {
         let mut w = Worker::new(&worker_settings, catalog, writer, epoch, worker_progress);
         let result = w.run(rx);
-        (w.writer, result)
+        let partial = w.builder.in_transaction() && w.appended_partial;
+        ((w.writer, partial), result)
     });
     let mut source_error = None;
     loop {
@@ -301,6 +361,8 @@ struct Worker {
     commit_every: usize,
     service: String,
     progress: Progress,
+    /// Fragments of the open transaction were appended to the THL.
+    appended_partial: bool,
     /// The last final fragment appended but not yet reported as durable.
     last_finished: Option<thl::event::EventHeader>,
 }
@@ -325,6 +387,7 @@ impl Worker {
             commit_every: settings.commit_every.max(1),
             service: settings.service.clone(),
             progress,
+            appended_partial: false,
             last_finished: None,
         }
     }
@@ -436,6 +499,7 @@ impl Worker {
             .map_err(|source| ExtractError::Build { seqno, source })?;
         for event in self.built.drain(..) {
             self.writer.append_event(&event)?;
+            self.appended_partial = !event.header.last_frag;
             if event.header.last_frag {
                 self.uncommitted += 1;
                 self.last_finished = Some(event.header);

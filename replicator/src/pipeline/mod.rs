@@ -2,5 +2,9 @@
 //! [`crate::extractor`]).
 //!
 //! * [`apply`]: local THL → target database, exactly once.
+//! * [`slave`]: the slave and relay pipelines (THL client, apply, relay server).
 
 pub mod apply;
+pub mod slave;
+
+pub use slave::{run_slave, SlaveError, SlaveSettings};

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 use super::{router, Credentials};
-use crate::service::tests::{fixture, until_state, FakeLauncher};
+use crate::service::tests::{fixture, until_state};
 use crate::service::{Manager, State};
 
 fn creds() -> Credentials {
@@ -195,5 +195,4 @@ async fn without_credentials_the_api_is_open() {
         .await
         .expect("response");
     assert_eq!(resp.status(), StatusCode::OK);
-    let _unused: Option<FakeLauncher> = None;
 }

@@ -36,6 +36,10 @@ use super::Progress;
 use crate::config::{HostPlan, Role, ServicePlan};
 use crate::extractor::event_id::EventId;
 use crate::extractor::{run_master, ExtractError, MasterSettings};
+use crate::applier::ApplierConfig;
+use crate::pipeline::apply::ApplyStageError;
+use crate::pipeline::slave::resolver_from;
+use crate::pipeline::{run_slave, SlaveError, SlaveSettings};
 use crate::source::StartPosition;
 
 /// Everything a pipeline needs to run one online session of a service.
@@ -125,6 +129,7 @@ impl PipelineError for ExtractError {
             ExtractError::Build { .. } => "BUILD",
             ExtractError::BadResumePoint { .. } => "RESUME_POINT",
             ExtractError::Worker(_) => "WORKER",
+            ExtractError::Serve(_) => "THL_SERVER",
         };
         Some(code.to_owned())
     }
@@ -168,12 +173,15 @@ pub trait PipelineLauncher: Send + Sync + std::fmt::Debug + 'static {
     fn launch(&self, ctx: ServiceContext) -> Result<PipelineFuture, PipelineFailure>;
 }
 
-/// The daemon's launcher: master → [`run_master`]; slave and relay → not
-/// built yet (a definite error naming the role).
+/// The daemon's launcher: master → [`run_master`] (which also serves the
+/// THL); slave and relay → [`run_slave`] (a relay serves its THL too).
 #[derive(Debug, Clone, Default)]
 pub struct RoleLauncher {
     /// `replicator --from-event`: where an empty master THL starts.
     pub default_from_event: Option<String>,
+    /// How slaves and relays resolve their upstream's host name (the
+    /// deployment's: hosts file first).
+    pub resolver: crate::config::Resolver,
 }
 
 impl PipelineLauncher for RoleLauncher {
@@ -183,16 +191,36 @@ impl PipelineLauncher for RoleLauncher {
                 let settings = self.master_settings(&ctx)?;
                 Ok(pipeline(run_master(settings, ctx.stop, ctx.progress)))
             }
-            // The lead plugs the slave and relay pipelines in here, e.g.
-            // `Ok(pipeline(run_slave(slave_settings(&ctx)?, ctx.stop, ctx.progress)))`.
-            Role::Slave | Role::Relay => Err(PipelineFailure::definite(
-                "ROLE_NOT_AVAILABLE",
-                format!(
-                    "service {}: the {} role is not available in this build yet (only master is); \
-                     use `trepctl setrole -role master` or run a build with the {} pipeline",
-                    ctx.plan.service, ctx.role, ctx.role
-                ),
-            )),
+            Role::Slave | Role::Relay => {
+                let settings = self.slave_settings(&ctx)?;
+                let resolver = resolver_from(self.resolver.clone());
+                Ok(pipeline(run_slave(settings, ctx.stop, ctx.progress, resolver)))
+            }
+        }
+    }
+}
+
+impl PipelineError for SlaveError {
+    fn is_transient(&self) -> bool {
+        SlaveError::is_transient(self)
+    }
+
+    fn code(&self) -> Option<String> {
+        let code = match self {
+            SlaveError::Store(_) => "THL",
+            SlaveError::Catalog(_) => "CATALOG",
+            SlaveError::Client(_) => "UPSTREAM",
+            SlaveError::Apply(_) => "APPLY",
+            SlaveError::Serve { .. } => "THL_SERVER",
+            SlaveError::Task(_) => "TASK",
+        };
+        Some(code.to_owned())
+    }
+
+    fn seqno(&self) -> Option<i64> {
+        match self {
+            SlaveError::Apply(ApplyStageError::Apply(e)) => e.seqno(),
+            _ => None,
         }
     }
 }
@@ -220,6 +248,7 @@ impl RoleLauncher {
             .pass(Some(s.db.password.clone()))
             .prefer_socket(false);
         let mut m = MasterSettings::new(&s.service, &ctx.host, source.into(), s.thl_dir.clone(), s.catalog_dir.clone());
+        m.serve = Some(s.thl_listen);
         m.thl.file_size = s.settings.thl_log_file_size;
         m.frag_size = usize::try_from(s.settings.thl_frag_size).unwrap_or(usize::MAX);
         let from = match (&o.from_event, &self.default_from_event) {
@@ -240,6 +269,51 @@ impl RoleLauncher {
             m.start_when_empty = StartPosition::FilePos { file: id.file, pos: id.offset };
         }
         Ok(m)
+    }
+}
+
+impl RoleLauncher {
+    /// A slave's or relay's settings; refuses the online options its
+    /// pipeline cannot honour yet.
+    pub fn slave_settings(&self, ctx: &ServiceContext) -> Result<SlaveSettings, PipelineFailure> {
+        let o = &ctx.options;
+        let refuse = |m: String| Err(PipelineFailure::definite("BAD_OPTION", m));
+        if !o.skip_seqno.is_empty() {
+            return refuse("-skip-seqno is not supported by the slave pipeline yet; to pass a failing transaction, fix the target so it applies".into());
+        }
+        if o.from_event.is_some() || o.base_seqno.is_some() {
+            return refuse("-from-event and -base-seqno apply to a master's extraction, not to a slave or relay".into());
+        }
+        if o.force {
+            return refuse("-force is not supported yet: a slave always checks its upstream's epochs".into());
+        }
+        if ctx.upstream.is_empty() {
+            return refuse(format!("service {}: no upstream THL URI for a {} (check master=/relay=/relay-source in the ini, or `trepctl setrole -uri`)", ctx.plan.service, ctx.role));
+        }
+        let s: &ServicePlan = &ctx.plan;
+        let target = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(s.db.address.to_string())
+            .tcp_port(s.db.port)
+            .user(Some(s.db.user.clone()))
+            .pass(Some(s.db.password.clone()))
+            .prefer_socket(false);
+        let mut thl = thl::store::StoreConfig::new(s.thl_dir.clone());
+        thl.file_size = s.settings.thl_log_file_size;
+        let mut applier = ApplierConfig::new(s.service.clone());
+        applier.block_commit_size = usize::try_from(s.settings.block_commit_size).unwrap_or(usize::MAX).max(1);
+        applier.block_commit_interval = s.settings.block_commit_interval;
+        applier.log_slave_updates = s.settings.log_slave_updates;
+        Ok(SlaveSettings {
+            service: s.service.clone(),
+            host: ctx.host.clone(),
+            role: ctx.role,
+            upstream: ctx.upstream.clone(),
+            thl,
+            catalog_dir: s.catalog_dir.clone(),
+            target: target.into(),
+            applier,
+            serve: (ctx.role == Role::Relay).then_some(s.thl_listen),
+        })
     }
 }
 

@@ -247,7 +247,7 @@ async fn refused_options_leave_the_state_alone_and_missing_roles_error() {
 }
 
 #[tokio::test]
-async fn the_role_launcher_refuses_what_a_master_cannot_honour_and_missing_roles() {
+async fn the_role_launcher_refuses_options_a_pipeline_cannot_honour() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = Manager::new(plan(dir.path()), Arc::new(RoleLauncher::default()));
     let s = m.service("alpha").expect("service").clone();
@@ -261,10 +261,15 @@ async fn the_role_launcher_refuses_what_a_master_cannot_honour_and_missing_roles
         assert!(e.message.contains(word) && e.kind == ErrorKind::BadRequest, "{word}: {e}");
         assert_eq!(s.state(), State::OfflineNormal);
     }
-    s.set_role(Role::Relay, vec!["thl://up:2112/".into()]).await.expect("setrole");
-    let e = s.online(&OnlineRequest::default()).expect_err("relay not built");
-    assert!(e.message.contains("relay role is not available"), "{e}");
-    assert_eq!(super::status::status(&m, &s)["pendingErrorCode"], "ROLE_NOT_AVAILABLE");
+    s.set_role(Role::Slave, vec!["thl://up:2112/".into()]).await.expect("setrole");
+    for (req, word) in [
+        (OnlineRequest { from_event: Some("mysql-bin.000001:4".into()), ..Default::default() }, "-from-event"),
+        (OnlineRequest { force: true, ..Default::default() }, "-force"),
+    ] {
+        let e = s.online(&req).expect_err(word);
+        assert!(e.message.contains(word) && e.kind == ErrorKind::BadRequest, "{word}: {e}");
+        assert_eq!(s.state(), State::OfflineNormal);
+    }
 }
 
 #[test]

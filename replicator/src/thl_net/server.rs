@@ -533,6 +533,16 @@ fn take_acks(inner: &Arc<Inner>, id: u64, client_id: &str, peer: SocketAddr, dec
     Ok(())
 }
 
+/// Waits for a first record on an empty log; never spins, even if the
+/// writer is gone (then `wait_for` returns at once).
+fn wait_first(src: &Reader, poll: Duration) {
+    let t0 = std::time::Instant::now();
+    let _ = src.wait_for(0, poll);
+    if let Some(rest) = poll.checked_sub(t0.elapsed()) {
+        std::thread::sleep(rest);
+    }
+}
+
 #[derive(Debug)]
 enum Feed {
     Record(RecordRef),
@@ -555,7 +565,7 @@ fn feed(src: &Reader, start: Start, tx: &mpsc::Sender<Feed>, poll: Duration) {
             Start::First => match src.min_seqno() {
                 Ok(Some(m)) => break m,
                 Ok(None) => {
-                    let _ = src.wait_for(0, poll);
+                    wait_first(src, poll);
                 }
                 Err(e) => return fail(NokCode::ServerError, format!("the server cannot read its THL: {e}")),
             },
@@ -569,7 +579,7 @@ fn feed(src: &Reader, start: Start, tx: &mpsc::Sender<Feed>, poll: Duration) {
             Ok(c) => break c,
             // Empty log: wait for the first record.
             Err(StoreError::SeqnoNotFound { min: None, .. }) => {
-                let _ = src.wait_for(0, poll);
+                wait_first(src, poll);
             }
             Err(StoreError::SeqnoNotFound { min: Some(min), max, .. }) if min > first => {
                 return fail(

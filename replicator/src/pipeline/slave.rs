@@ -1,0 +1,247 @@
+//! The slave and relay pipelines: upstream THL → local THL → target database;
+//! a relay also serves its local THL to the slaves of its own cluster.
+//!
+//! # Invariants
+//!
+//! * The local THL is a byte-identical copy of the upstream's (same seqno,
+//!   epoch, event id): the client appends received records verbatim.
+//! * The client resumes from the local THL's last complete transaction
+//!   (the writer's recovery cuts a partial one), and the applier from the
+//!   target's `trep_commit_seqno`: after any crash each stage restarts
+//!   exactly where its own durable state ends.
+//! * A relay serves only records at or below its durable watermark, and the
+//!   seqnos its downstream readers acknowledge are kept in the catalog, so
+//!   retention never purges what a known reader has not stored.
+//! * A definite error in any stage (diverged epoch, purged seqno, a failed
+//!   statement) stops the whole pipeline with that error; transient ones are
+//!   retried inside each stage.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mysql_async::Opts;
+use thl::store::{StoreConfig, StoreError, Visibility, Writer};
+use tokio::sync::watch;
+use tracing::info;
+
+use super::apply::{run_apply_stage, ApplyStageError, Retry};
+use crate::applier::{ApplierConfig, Applier, ApplyError};
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::Role;
+use crate::service::Progress;
+use crate::thl_net::{frame, AckCallback, ClientConfig, ClientError, Resolver, ServerConfig, ThlClient, ThlServer};
+
+/// Everything a slave or relay pipeline needs.
+#[derive(Debug, Clone)]
+pub struct SlaveSettings {
+    pub service: String,
+    /// This host's name: the client id upstream, and the source id a relay
+    /// announces downstream.
+    pub host: String,
+    /// Slave or relay.
+    pub role: Role,
+    /// Upstream THL URIs, tried in turn.
+    pub upstream: Vec<String>,
+    pub thl: StoreConfig,
+    pub catalog_dir: PathBuf,
+    /// The target database.
+    pub target: Opts,
+    pub applier: ApplierConfig,
+    /// Where a relay serves its THL (`None`: do not serve).
+    pub serve: Option<SocketAddr>,
+}
+
+/// Why a slave or relay pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SlaveError {
+    #[error("THL: {0}")]
+    Store(#[from] StoreError),
+    #[error("catalog: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("upstream: {0}")]
+    Client(#[from] ClientError),
+    #[error("apply: {0}")]
+    Apply(#[from] ApplyStageError),
+    #[error("cannot serve the THL on {addr}: {source}")]
+    Serve { addr: SocketAddr, source: io::Error },
+    #[error("a pipeline task failed: {0}")]
+    Task(String),
+}
+
+impl SlaveError {
+    /// Always false: the stages retry transient errors themselves, so an
+    /// error that reaches here is for the operator.
+    pub fn is_transient(&self) -> bool {
+        false
+    }
+}
+
+/// Runs the pipeline until `stop` turns true (`Ok`) or a definite error.
+pub async fn run_slave(
+    settings: SlaveSettings,
+    stop: watch::Receiver<bool>,
+    progress: Progress,
+    resolver: Resolver,
+) -> Result<(), SlaveError> {
+    let writer = Writer::open(settings.thl.clone())?;
+    let reader = writer.reader(Visibility::Durable);
+    let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
+    let source = settings.upstream.first().cloned().unwrap_or_default();
+    progress.connecting(&source, None);
+    if let Some(max) = writer.max_seqno() {
+        progress.stored(max, -1, "");
+    }
+    info!(service = %settings.service, role = %settings.role, upstream = ?settings.upstream, "slave pipeline starting");
+
+    let (halt_tx, halt_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+
+    if let (Some(addr), Role::Relay) = (settings.serve, settings.role) {
+        let server = serve_thl(addr, frame::Role::Relay, &settings.host, reader.clone(), catalog.clone()).await?;
+        let mut halt = halt_rx.clone();
+        tasks.spawn(async move {
+            let shutdown = async move {
+                let _ = halt.wait_for(|h| *h).await;
+            };
+            server.run(shutdown).await.map_err(|e| SlaveError::Serve { addr, source: e })
+        });
+    }
+
+    let writer = Arc::new(Mutex::new(writer));
+    let mut client = ThlClient::new(ClientConfig::new(settings.upstream.clone(), settings.host.clone()), writer, resolver)?;
+    let client_progress = client.progress_handle();
+    {
+        let mut halt = halt_rx.clone();
+        tasks.spawn(async move {
+            let shutdown = async move {
+                let _ = halt.wait_for(|h| *h).await;
+            };
+            client.run(shutdown).await.map_err(SlaveError::from)
+        });
+    }
+    {
+        // Mirror the client's figures into the service's progress.
+        let progress = progress.clone();
+        let mut halt = halt_rx.clone();
+        let handle = client_progress.clone();
+        tasks.spawn(async move {
+            loop {
+                let p = handle.get();
+                match &p.connected_uri {
+                    Some(uri) => progress.streaming(uri),
+                    None => progress.connecting(&source, p.last_error.clone()),
+                }
+                if let Some(seqno) = p.last_stored_seqno {
+                    progress.stored(seqno, -1, "");
+                }
+                handle.set_applied_seqno(progress.snapshot().applied_seqno);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = halt.wait_for(|h| *h) => return Ok(()),
+                }
+            }
+        });
+    }
+    {
+        let halt = halt_rx.clone();
+        let progress = progress.clone();
+        let target = settings.target.clone();
+        let cfg = settings.applier.clone();
+        tasks.spawn(async move {
+            let Some(applier) = connect_applier(target, cfg, halt.clone(), &progress).await? else {
+                return Ok(());
+            };
+            run_apply_stage(reader, applier, halt, progress, Retry::default()).await.map_err(SlaveError::from)
+        });
+    }
+
+    let mut stop = stop;
+    let mut first_error = None;
+    tokio::select! {
+        _ = stop.wait_for(|s| *s) => {}
+        Some(done) = tasks.join_next() => {
+            first_error = task_error(done);
+        }
+    }
+    let _ = halt_tx.send(true);
+    while let Some(done) = tasks.join_next().await {
+        if first_error.is_none() {
+            first_error = task_error(done);
+        }
+    }
+    progress.idle();
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn task_error(done: Result<Result<(), SlaveError>, tokio::task::JoinError>) -> Option<SlaveError> {
+    match done {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(e) => Some(SlaveError::Task(e.to_string())),
+    }
+}
+
+/// Connects the applier, retrying while the target is unavailable.
+/// `Ok(None)` when stopped first.
+async fn connect_applier(
+    target: Opts,
+    cfg: ApplierConfig,
+    mut halt: watch::Receiver<bool>,
+    progress: &Progress,
+) -> Result<Option<Applier>, SlaveError> {
+    let retry = Retry::default();
+    let mut delay = retry.min;
+    loop {
+        match Applier::connect(target.clone(), cfg.clone()).await {
+            Ok(a) => return Ok(Some(a)),
+            Err(e) if e.is_transient() => {
+                progress.connecting(&progress.snapshot().pipeline_source, Some(format!("target database: {e}")));
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = halt.wait_for(|h| *h) => return Ok(None),
+                }
+                delay = (delay * 2).min(retry.max);
+            }
+            Err(e) => return Err(SlaveError::Apply(ApplyStageError::Apply(ApplyError::from(e)))),
+        }
+    }
+}
+
+/// Binds a THL server on `addr` whose readers' acknowledgements are kept
+/// in the catalog (for retention and `trepctl clients`).
+pub async fn serve_thl(
+    addr: SocketAddr,
+    role: frame::Role,
+    source_id: &str,
+    reader: thl::store::Reader,
+    catalog: Arc<Catalog>,
+) -> Result<ThlServer, SlaveError> {
+    let mut cfg = ServerConfig::new(role, source_id);
+    cfg.on_ack = Some(ack_recorder(catalog));
+    ThlServer::bind(addr, cfg, reader).await.map_err(|source| SlaveError::Serve { addr, source })
+}
+
+/// An ACK callback that records each reader's durable seqno in the catalog.
+pub fn ack_recorder(catalog: Arc<Catalog>) -> AckCallback {
+    AckCallback::new(move |ack| {
+        if let Some(seqno) = ack.durable_seqno {
+            if let Err(e) = catalog.acknowledge(&ack.client_id, seqno, crate::service::progress::now_ms()) {
+                tracing::warn!(client = %ack.client_id, error = %e, "cannot record the acknowledgement");
+            }
+        }
+    })
+}
+
+/// A THL resolver from the deployment's host resolution (hosts file first).
+pub fn resolver_from(config: crate::config::Resolver) -> Resolver {
+    Arc::new(move |host, port| match config.resolve(host) {
+        Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
+        None => Err(io::Error::new(io::ErrorKind::NotFound, format!("host {host} does not resolve (hosts file, then DNS)"))),
+    })
+}

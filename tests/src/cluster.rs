@@ -1,0 +1,200 @@
+//! The seed's composite active/passive cluster on one machine, for the
+//! end-to-end tests and the demo:
+//!
+//! * `alpha`: host1.alpha (master), host2.alpha and host3.alpha (slaves);
+//! * `beta`: host1.beta (relay, `relay-source=alpha`), host2.beta and
+//!   host3.beta (slaves of the relay);
+//! * `gamma`: `composite-datasources=alpha,beta`.
+//!
+//! Every host is a sandboxed `mariadbd` on its own loopback address (same
+//! port on all) plus a `replicator` process started from one `tungsten.ini`
+//! and one hosts file. Waits are bounded; everything dies with its owner.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::process::{Deployment, ReplicatorProcess};
+use crate::sandbox::{loopback_specs, Instance, InstanceSpec, Sandbox, SandboxError, DEFAULT_PORT};
+
+/// The six hosts, in start order: the master first, then the relay.
+pub const HOSTS: [&str; 6] = ["host1.alpha", "host2.alpha", "host3.alpha", "host1.beta", "host2.beta", "host3.beta"];
+/// The REST credentials of the seed ini.
+pub const REST_USER: &str = "apiuser";
+pub const REST_PASSWORD: &str = "secret";
+
+/// The service a host runs (its dataservice).
+pub fn service_of(host: &str) -> &'static str {
+    if host.ends_with(".alpha") {
+        "alpha"
+    } else {
+        "beta"
+    }
+}
+
+/// The seed `tungsten.ini` with the sandbox's port.
+pub fn seed_ini(port: u16) -> String {
+    format!(
+        "[defaults]\n\
+         replication-user=tungsten\n\
+         replication-password=secret\n\
+         replication-port={port}\n\
+         rest-api-admin-user={REST_USER}\n\
+         rest-api-admin-password={REST_PASSWORD}\n\
+         replicator-rest-api-address=0.0.0.0\n\
+         [alpha]\n\
+         topology=clustered\n\
+         master=host1.alpha\n\
+         members=host1.alpha,host2.alpha,host3.alpha\n\
+         [beta]\n\
+         topology=clustered\n\
+         relay=host1.beta\n\
+         members=host1.beta,host2.beta,host3.beta\n\
+         relay-source=alpha\n\
+         [gamma]\n\
+         composite-datasources=alpha,beta\n"
+    )
+}
+
+/// Errors of the cluster harness.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Timeout(String),
+}
+
+/// The running cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    pub sandbox: Sandbox,
+    pub deployment: Deployment,
+    pub processes: BTreeMap<String, ReplicatorProcess>,
+    first_binlog: String,
+    root: PathBuf,
+}
+
+impl Cluster {
+    /// Starts six MariaDB instances and writes the deployment under `root`
+    /// (replicators are started with [`Cluster::start_replicators`]).
+    pub async fn create(root: &Path) -> Result<Cluster, ClusterError> {
+        if std::env::var_os("TUNGSTEN_SANDBOX_MAX_INSTANCES").is_none() {
+            std::env::set_var("TUNGSTEN_SANDBOX_MAX_INSTANCES", "6");
+        }
+        let specs: Vec<InstanceSpec> = loopback_specs(HOSTS.len(), DEFAULT_PORT)?
+            .into_iter()
+            .zip(HOSTS)
+            .map(|(spec, host)| InstanceSpec { name: host.to_owned(), ..spec })
+            .collect();
+        let port = specs[0].port;
+        let hosts: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
+        let sandbox = Sandbox::start(specs).await?;
+        let deployment = Deployment::create(root, &seed_ini(port), &hosts)?;
+        let first_binlog = sandbox
+            .get(HOSTS[0])
+            .query("SHOW BINARY LOGS")
+            .await?
+            .first()
+            .and_then(|r| r.first().cloned())
+            .unwrap_or_else(|| "mysql-bin.000001".into());
+        Ok(Cluster { sandbox, deployment, processes: BTreeMap::new(), first_binlog, root: root.to_path_buf() })
+    }
+
+    /// The deployment's directory (ini, hosts file, install directories).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn db(&self, host: &str) -> &Instance {
+        self.sandbox.get(host)
+    }
+
+    /// Starts (or restarts) the replicator of `host`.
+    pub fn start_replicator(&mut self, host: &str) -> Result<(), ClusterError> {
+        let from = format!("{}:4", self.first_binlog);
+        let extra: Vec<&str> = if host == HOSTS[0] { vec!["--from-event", &from] } else { vec![] };
+        let process = self.deployment.start(host, &extra)?;
+        self.processes.insert(host.to_owned(), process);
+        Ok(())
+    }
+
+    /// Starts all six replicators.
+    pub fn start_replicators(&mut self) -> Result<(), ClusterError> {
+        for host in HOSTS {
+            self.start_replicator(host)?;
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs the replicator of `host`.
+    pub fn kill_replicator(&mut self, host: &str) {
+        if let Some(mut p) = self.processes.remove(host) {
+            p.kill();
+        }
+    }
+
+    /// The highest seqno in the master's THL.
+    pub fn master_max_seqno(&self) -> Option<i64> {
+        let dir = self.deployment.thl_dir(HOSTS[0], "alpha");
+        thl::store::Reader::open(dir).ok()?.max_seqno().ok().flatten()
+    }
+
+    /// The seqno a host has applied (its `trep_commit_seqno`); the master
+    /// counts as having applied what its THL holds.
+    pub async fn applied_seqno(&self, host: &str) -> Option<i64> {
+        if host == HOSTS[0] {
+            return self.master_max_seqno();
+        }
+        let sql = format!("SELECT MIN(seqno) FROM tungsten_{}.trep_commit_seqno", service_of(host));
+        self.db(host).query_value(&sql).await.ok().flatten().and_then(|v| v.parse().ok())
+    }
+
+    /// Waits until every host applied the master's last seqno.
+    pub async fn wait_until_applied(&self, timeout: Duration) -> Result<i64, ClusterError> {
+        let deadline = Instant::now() + timeout;
+        let mut last = BTreeMap::new();
+        loop {
+            let target = self.master_max_seqno();
+            if let Some(target) = target {
+                let mut all = true;
+                for host in HOSTS {
+                    let applied = self.applied_seqno(host).await;
+                    last.insert(host, applied);
+                    all &= applied == Some(target);
+                }
+                if all {
+                    return Ok(target);
+                }
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = self
+                    .processes
+                    .values()
+                    .map(|p| format!("--- {}:\n{}", p.host(), p.log_tail(8)))
+                    .collect();
+                return Err(ClusterError::Timeout(format!(
+                    "not every host applied seqno {target:?} within {timeout:?}: {last:?}\n{}",
+                    logs.join("\n")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `CHECKSUM TABLE` of each table on every host.
+    pub async fn checksums(&self, tables: &[&str]) -> Result<BTreeMap<String, Vec<u64>>, ClusterError> {
+        let mut out = BTreeMap::new();
+        for host in HOSTS {
+            let mut sums = Vec::new();
+            for t in tables {
+                sums.push(self.db(host).checksum_table(t).await?);
+            }
+            out.insert(host.to_owned(), sums);
+        }
+        Ok(out)
+    }
+}
