@@ -18,23 +18,24 @@ use thl::store::Reader;
 
 use crate::sandbox::spawn_with_death_signal;
 
-/// The path of a workspace binary (`replicator`, `thl`, `trepctl`), next to
-/// the test executable's `deps/` directory.
+/// The path of a workspace binary (`replicator`, `thl`, `trepctl`): beside
+/// the running executable (a binary such as the demo) or one level up (a
+/// test executable in `deps/`).
 pub fn workspace_bin(name: &str) -> io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or_else(|| io::Error::other("cannot locate the target directory"))?;
-    let path = dir.join(name);
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(io::Error::other(format!(
-            "{} not found: build it first (cargo build -p {name} or cargo test --workspace)",
-            path.display()
-        )))
+    let dirs = exe.ancestors().skip(1).take(2);
+    let mut tried = Vec::new();
+    for dir in dirs {
+        let path = dir.join(name);
+        if path.is_file() {
+            return Ok(path);
+        }
+        tried.push(path.display().to_string());
     }
+    Err(io::Error::other(format!(
+        "{name} not found (looked at {}): build it first (cargo build --workspace --bins)",
+        tried.join(", ")
+    )))
 }
 
 /// A deployment on one machine: the ini, the hosts file and one install

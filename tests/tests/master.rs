@@ -78,6 +78,7 @@ impl Master {
             let last_gtid_seq = events
                 .iter()
                 .rev()
+                .filter(|e| e.header.last_frag)
                 .find_map(|e| e.body.metadata_value(meta::GTID))
                 .and_then(|g| g.rsplit('-').next().and_then(|s| s.parse::<i64>().ok()));
             if last_gtid_seq == Some(want) {
@@ -421,7 +422,8 @@ async fn a_200k_row_transaction_is_fragmented_with_bounded_memory() {
     let big: Vec<&ReplEvent> = events.iter().filter(|e| e.header.shard_id == "big" && !e.body.changes.is_empty()).collect();
     let last = big.last().expect("the big transaction");
     let frags: Vec<&&ReplEvent> = big.iter().filter(|e| e.header.seqno == last.header.seqno).collect();
-    assert!(frags.len() > 5, "fragmented: {} fragments", frags.len());
+    let sizes: Vec<(u16, usize)> = frags.iter().map(|e| (e.header.fragno, e.body.changes.len())).collect();
+    assert!(frags.len() > 5, "fragmented: {} fragments: {sizes:?}", frags.len());
     assert!(frags.iter().enumerate().all(|(i, e)| usize::from(e.header.fragno) == i), "fragnos dense from 0");
     assert!(frags.iter().rev().skip(1).all(|e| !e.header.last_frag) && last.header.last_frag);
     let rows: usize = rows_of(&events, "t").map(|r| r.rows.len()).sum();
@@ -495,18 +497,21 @@ async fn a_binlog_purged_past_the_resume_point_stops_with_the_positions() {
     let current = db.query("SHOW MASTER STATUS").await.expect("status")[0][0].clone();
     db.exec(&format!("PURGE BINARY LOGS TO '{current}'")).await.expect("purge");
 
+    // The service goes OFFLINE:ERROR (the process stays up for the
+    // operator) with a message naming the needed and available positions.
     let mut process = m.replicator();
     let deadline = Instant::now() + WAIT;
-    let code = loop {
-        if let Some(code) = process.exited() {
-            break code;
+    let log = loop {
+        let log = process.log_tail(60);
+        if log.contains("OFFLINE:ERROR") {
+            break log;
         }
-        assert!(Instant::now() < deadline, "the replicator should stop:\n{}", process.log_tail(20));
+        assert!(process.exited().is_none(), "the replicator exited:\n{log}");
+        assert!(Instant::now() < deadline, "the service should stop in OFFLINE:ERROR:\n{log}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(code, Some(1));
-    let log = process.log_tail(20);
     assert!(log.contains(&m.first_binlog) && log.contains(&current), "names needed and available positions:\n{log}");
+    assert_eq!(process.terminate(Duration::from_secs(20)), Some(0));
 }
 
 // ---------------------------------------------------------------------------

@@ -14,8 +14,8 @@
 //!   resolves them with the same [`Resolver`](super::Resolver).
 //! * THL listens on the host's own address at `thl-port`.
 //! * REST listens on `replicator-rest-api-address:replicator-rest-api-port`,
-//!   except that `0.0.0.0` becomes the host's own address when a hosts file
-//!   is in use, so several hosts on loopback addresses of one machine share
+//!   except that `0.0.0.0` (and the loopback default `127.0.0.1`) becomes
+//!   the host's own address when a hosts file is in use, so several hosts on loopback addresses of one machine share
 //!   one ini.
 //! * directories: `<install>/thl/<service>` and `<install>/catalog/<service>`,
 //!   where `<install>` is `install-directory`, plus `/<host>` when a hosts
@@ -179,7 +179,9 @@ impl Deployment {
         })?;
         let rest_listen = if s.rest_api_enabled {
             let addr = s.rest_api_address.trim();
-            let ip = if addr == "0.0.0.0" && per_host {
+            // With a hosts file several hosts share one machine: a wildcard
+            // or loopback REST address means "this host's own address".
+            let ip = if per_host && matches!(addr, "0.0.0.0" | "127.0.0.1" | "localhost") {
                 address
             } else {
                 self.resolver
