@@ -1,5 +1,6 @@
 //! Shared helpers of the benchmarks: timing, medians, environment knobs, the
-//! `dd` disk baseline and plain-text tables.
+//! `dd` disk baseline, plain-text tables, bounded child processes and THL /
+//! replica-status helpers.
 //!
 //! Figures are decimal: 1 MB = 10^6 bytes, 1 GB = 10^9 bytes (as `dd`
 //! prints them).
@@ -164,6 +165,68 @@ pub fn fmt_med(xs: &[f64], prec: usize) -> String {
     format!("{:.prec$} ({lo:.prec$}..{hi:.prec$})", median(xs))
 }
 
+/// Runs `cmd` (stdout and stderr captured, killed if still running after
+/// `limit`) and returns its stdout; a failure names the program, the exit
+/// status and the tail of stderr.
+pub async fn run_command(cmd: &mut tokio::process::Command, limit: Duration) -> Result<String, String> {
+    let what = format!("{:?}", cmd.as_std().get_program());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
+    let out = match tokio::time::timeout(limit, cmd.output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(format!("cannot run {what}: {e}")),
+        Err(_) => return Err(format!("{what} did not finish within {limit:?} (killed)")),
+    };
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(10).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(format!("{what} failed ({}): {}", out.status, tail.join("\n")));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A column of a `SHOW SLAVE STATUS`-like row as text (empty when missing
+/// or NULL).
+pub fn status_field(row: &mysql_async::Row, name: &str) -> String {
+    match row.get_opt::<Option<String>, _>(name) {
+        Some(Ok(Some(s))) => s,
+        _ => String::new(),
+    }
+}
+
+/// A THL event id `file:offset[;session]` → (binlog file, offset).
+pub fn parse_event_id(id: &str) -> Option<(String, u64)> {
+    let pos = id.split(';').next()?;
+    let (file, off) = pos.rsplit_once(':')?;
+    Some((file.to_owned(), off.trim().parse().ok()?))
+}
+
+/// The event id of the last complete transaction in the THL at `dir`, if
+/// its seqno differs from `*seen` (only then is the log walked; `*seen` is
+/// updated).
+pub fn thl_last_event_id(dir: &Path, seen: &mut Option<i64>) -> Option<String> {
+    let r = thl::store::Reader::open(dir).ok()?;
+    let max = r.max_seqno().ok()??;
+    if *seen == Some(max) {
+        return None;
+    }
+    let mut c = r.cursor(max).ok()?;
+    let mut last = None;
+    while let Ok(Some(rec)) = c.next() {
+        let h = rec.header();
+        if h.seqno != max {
+            break;
+        }
+        if h.last_frag {
+            last = Some(h.event_id.clone());
+        }
+    }
+    if last.is_some() {
+        *seen = Some(max);
+    }
+    last
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +245,13 @@ mod tests {
         let g = "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 0.5 s, 2.1 GB/s";
         assert_eq!(parse_dd_summary(g), Some((1_073_741_824, 0.5)));
         assert_eq!(parse_dd_summary("nonsense"), None);
+    }
+
+    #[test]
+    fn event_ids_parse() {
+        assert_eq!(parse_event_id("mysql-bin.000018:0000000000070227;140"), Some(("mysql-bin.000018".into(), 70227)));
+        assert_eq!(parse_event_id("mysql-bin.000001:4"), Some(("mysql-bin.000001".into(), 4)));
+        assert_eq!(parse_event_id("nonsense"), None);
     }
 
     #[test]

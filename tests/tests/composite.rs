@@ -8,10 +8,49 @@
 //! Run: `cargo test -p tests --test composite -- --test-threads=1`
 //! (starts six `mariadbd` and six replicators).
 
-use std::time::Duration;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use tests::cluster::{Cluster, HOSTS};
+use tests::process::workspace_bin;
+
+/// Runs `trepctl` for `host` with the deployment's ini and hosts file.
+fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(workspace_bin("trepctl").expect("trepctl is built"))
+        .arg("--config")
+        .arg(cluster.deployment.ini())
+        .arg("--hosts-file")
+        .arg(cluster.deployment.hosts_file())
+        .arg("-host")
+        .arg(host)
+        .args(args)
+        .output()
+        .expect("trepctl runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// The value of `name` in trepctl's NAME VALUE output.
+fn field(output: &str, name: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == name).then(|| v.trim().to_owned())
+    })
+}
+
+/// Waits until `host`'s service is in `state` (bounded).
+fn wait_state(cluster: &Cluster, host: &str, state: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, out) = trepctl(cluster, host, &["status"]);
+        if field(&out, "state").as_deref() == Some(state) {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "{host} did not reach {state}:\n{out}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
 
 const APPLY_WAIT: Duration = Duration::from_secs(120);
 const TABLES: &[&str] = &["app.t", "app.c", "app.types"];
@@ -20,7 +59,7 @@ async fn workload(cluster: &Cluster, from: i64, to: i64) {
     let mut conn = mysql_async::Conn::new(cluster.db(HOSTS[0]).root_opts()).await.expect("connect to the master");
     for i in from..to {
         let tx = format!(
-            "BEGIN; INSERT INTO app.t VALUES ({i}, 'row {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; \
+            "BEGIN; INSERT INTO app.t (id, v, ts) VALUES ({i}, 'row {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; \
              UPDATE app.t SET v = CONCAT(v, '!') WHERE id = {}; COMMIT",
             i / 2
         );
@@ -49,6 +88,8 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         master.exec(sql).await.expect(sql);
     }
     workload(&cluster, 0, 100).await;
+    master.exec("ALTER TABLE app.t ADD COLUMN extra INT NULL DEFAULT 7").await.expect("alter");
+    master.exec("UPDATE app.t SET extra = id WHERE id % 3 = 0").await.expect("update after alter");
     let seqno = cluster.wait_until_applied(APPLY_WAIT).await.expect("all hosts apply");
     let sums = cluster.checksums(TABLES).await.expect("checksums");
     let reference = &sums[HOSTS[0]];
@@ -56,13 +97,46 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         assert_eq!(s, reference, "{host} differs from the master after seqno {seqno}: {sums:#?}");
     }
 
+    // Every node reports its role, ONLINE and the applied seqno; a slave of
+    // the passive cluster names the relay as its pipeline source.
+    for host in HOSTS {
+        let (ok, out) = trepctl(&cluster, host, &["services"]);
+        assert!(ok, "{host}: trepctl services failed:\n{out}");
+        let role = if host == HOSTS[0] { "master" } else if host == "host1.beta" { "relay" } else { "slave" };
+        assert_eq!(field(&out, "role").as_deref(), Some(role), "{host}:\n{out}");
+        assert_eq!(field(&out, "state").as_deref(), Some("ONLINE"), "{host}:\n{out}");
+        assert_eq!(field(&out, "appliedLastSeqno"), Some(seqno.to_string()), "{host}:\n{out}");
+    }
+    let (_, status) = trepctl(&cluster, "host2.beta", &["status"]);
+    assert!(field(&status, "pipelineSource").is_some_and(|s| s.contains("host1.beta")), "{status}");
+
+    // A failing transaction on one slave: OFFLINE:ERROR naming the seqno,
+    // then `online -skip-seqno N` passes it.
+    cluster.db("host3.alpha").exec("SET sql_log_bin=0; INSERT INTO app.t (id, v, ts) VALUES (5000, 'dup', '2024-01-01 00:00:00')").await.expect("conflicting row");
+    master.exec("INSERT INTO app.t (id, v, ts) VALUES (5000, 'dup', '2024-01-01 00:00:00')").await.expect("insert");
+    let failed = wait_state(&cluster, "host3.alpha", "OFFLINE:ERROR");
+    let bad = field(&failed, "pendingErrorSeqno").expect("pendingErrorSeqno");
+    assert!(field(&failed, "pendingExceptionMessage").is_some_and(|m| m.contains("-skip-seqno")), "{failed}");
+    let (ok, out) = trepctl(&cluster, "host3.alpha", &["online", "-skip-seqno", &bad]);
+    assert!(ok, "online -skip-seqno {bad}:\n{out}");
+    wait_state(&cluster, "host3.alpha", "ONLINE");
+
+    // The relay taken offline and back online while writes go on.
+    let (ok, out) = trepctl(&cluster, "host1.beta", &["offline"]);
+    assert!(ok, "relay offline:\n{out}");
+    wait_state(&cluster, "host1.beta", "OFFLINE:NORMAL");
+    workload(&cluster, 1000, 1030).await;
+    let (ok, out) = trepctl(&cluster, "host1.beta", &["online"]);
+    assert!(ok, "relay online:\n{out}");
+    wait_state(&cluster, "host1.beta", "ONLINE");
+
     // SIGKILL the relay and a slave of each cluster while writes go on.
     let writer = {
         let opts = cluster.db(HOSTS[0]).root_opts();
         tokio::spawn(async move {
             let mut conn = mysql_async::Conn::new(opts).await.expect("connect");
             for i in 100..400 {
-                conn.query_drop(format!("BEGIN; INSERT INTO app.t VALUES ({i}, 'late {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; COMMIT"))
+                conn.query_drop(format!("BEGIN; INSERT INTO app.t (id, v, ts) VALUES ({i}, 'late {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; COMMIT"))
                     .await
                     .expect("write");
             }
@@ -83,7 +157,7 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
     }
     for host in HOSTS {
         let n = cluster.db(host).query_value("SELECT n FROM app.c WHERE id = 1").await.expect("counter");
-        assert_eq!(n.as_deref(), Some("400"), "{host}: every counter update applied exactly once");
+        assert_eq!(n.as_deref(), Some("430"), "{host}: every counter update applied exactly once");
     }
     // Every replica's THL is byte-identical to its upstream's for the common range.
     let master_thl = tests::process::read_thl(&cluster.deployment.thl_dir(HOSTS[0], "alpha")).expect("master THL");

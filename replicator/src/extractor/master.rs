@@ -41,6 +41,7 @@ use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, T
 use super::event_id::EventId;
 use crate::binlog::{BinlogError, BinlogEvent, Decoder, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
+use crate::pipeline::retention::RetentionClock;
 use crate::pipeline::slave::serve_thl;
 use crate::service::Progress;
 use crate::thl_net::Role;
@@ -75,6 +76,8 @@ pub struct MasterSettings {
     pub retry_max: Duration,
     /// Where to serve the THL to slaves and relays (`None`: do not serve).
     pub serve: Option<SocketAddr>,
+    /// THL files older than this may be deleted once no reader needs them.
+    pub retention: Duration,
 }
 
 impl MasterSettings {
@@ -94,6 +97,7 @@ impl MasterSettings {
             retry_min: Duration::from_millis(200),
             retry_max: Duration::from_secs(5),
             serve: None,
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -363,6 +367,7 @@ struct Worker {
     progress: Progress,
     /// Fragments of the open transaction were appended to the THL.
     appended_partial: bool,
+    retention: RetentionClock,
     /// The last final fragment appended but not yet reported as durable.
     last_finished: Option<thl::event::EventHeader>,
 }
@@ -388,6 +393,7 @@ impl Worker {
             service: settings.service.clone(),
             progress,
             appended_partial: false,
+            retention: RetentionClock::new(settings.retention),
             last_finished: None,
         }
     }
@@ -410,6 +416,7 @@ impl Worker {
             self.progress.stored(h.seqno, h.epoch, &h.event_id);
             self.progress.applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
         }
+        self.retention.maybe_run(&mut self.writer, &self.catalog, None);
         Ok(())
     }
 

@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::applier::{ApplyError, Applier};
+use crate::service::options::SkipSeqnos;
 use crate::service::Progress;
 
 /// Events in flight between the THL reader thread and the applier.
@@ -71,16 +72,19 @@ impl Default for Retry {
 
 /// Applies the THL behind `reader` with `applier` until `stop` turns true
 /// (then commits what is pending and returns `Ok`) or a definite error.
+/// Transactions in `skip` (`trepctl online -skip-seqno`) only move the
+/// position: their changes are not applied.
 pub async fn run_apply_stage(
     reader: Reader,
     mut applier: Applier,
     mut stop: watch::Receiver<bool>,
     progress: Progress,
     retry: Retry,
+    skip: SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
     let mut delay = retry.min;
     loop {
-        match apply_from_position(&reader, &mut applier, &mut stop, &progress).await {
+        match apply_from_position(&reader, &mut applier, &mut stop, &progress, &skip).await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_transient() => {
                 warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
@@ -108,6 +112,7 @@ async fn apply_from_position(
     applier: &mut Applier,
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
+    skip: &SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
     let from = applier.last_applied().map_or(0, |p| p.seqno + 1);
     let from = match reader.min_seqno()? {
@@ -122,7 +127,7 @@ async fn apply_from_position(
         let halt = halt.clone();
         tokio::task::spawn_blocking(move || read_thl(&reader, from, &tx, &halt))
     };
-    let result = apply_events(applier, &mut rx, stop, progress).await;
+    let result = apply_events(applier, &mut rx, stop, progress, skip).await;
     halt.store(true, Ordering::Relaxed);
     drop(rx);
     let read_result = thread.await.map_err(|e| ApplyStageError::Reader(e.to_string()))?;
@@ -136,6 +141,7 @@ async fn apply_events(
     rx: &mut mpsc::Receiver<ReplEvent>,
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
+    skip: &SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
     let mut times = Times::default();
     loop {
@@ -161,7 +167,14 @@ async fn apply_events(
         };
         let h = &event.header;
         times.0.insert(h.seqno_end.max(h.seqno), (h.source_tstamp_ms, h.extract_tstamp_ms));
-        applier.apply(&event).await?;
+        if skip.contains(h.seqno) {
+            // An event without changes only moves the position.
+            warn!(seqno = h.seqno, fragno = h.fragno, event_id = %h.event_id, "skipping the transaction as asked (-skip-seqno)");
+            let skipped = ReplEvent { header: event.header.clone(), body: thl::event::EventBody::default() };
+            applier.apply(&skipped).await?;
+        } else {
+            applier.apply(&event).await?;
+        }
         if rx.is_empty() && applier.has_pending() {
             applier.flush().await?;
         }

@@ -28,9 +28,11 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
+use super::retention::{RetentionClock, RETENTION_EVERY};
 use crate::applier::{ApplierConfig, Applier, ApplyError};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Role;
+use crate::service::options::SkipSeqnos;
 use crate::service::Progress;
 use crate::thl_net::{frame, AckCallback, ClientConfig, ClientError, Resolver, ServerConfig, ThlClient, ThlServer};
 
@@ -52,6 +54,10 @@ pub struct SlaveSettings {
     pub applier: ApplierConfig,
     /// Where a relay serves its THL (`None`: do not serve).
     pub serve: Option<SocketAddr>,
+    /// THL files older than this may be deleted once no reader needs them.
+    pub retention: Duration,
+    /// Transactions to skip on apply (`trepctl online -skip-seqno`).
+    pub skip: SkipSeqnos,
 }
 
 /// Why a slave or relay pipeline stopped.
@@ -111,6 +117,34 @@ pub async fn run_slave(
     }
 
     let writer = Arc::new(Mutex::new(writer));
+    {
+        // Retention: never past what our applier or a known reader needs.
+        let writer = writer.clone();
+        let catalog = catalog.clone();
+        let progress = progress.clone();
+        let mut clock = RetentionClock::new(settings.retention);
+        let mut halt = halt_rx.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(RETENTION_EVERY) => {}
+                    _ = halt.wait_for(|h| *h) => return Ok(()),
+                }
+                let applied = progress.snapshot().applied_seqno;
+                let writer = writer.clone();
+                let catalog = catalog.clone();
+                let own = (applied >= 0).then_some(applied).or(Some(-1));
+                clock = tokio::task::spawn_blocking(move || {
+                    if let Ok(mut w) = writer.lock() {
+                        clock.maybe_run(&mut w, &catalog, own);
+                    }
+                    clock
+                })
+                .await
+                .map_err(|e| SlaveError::Task(e.to_string()))?;
+            }
+        });
+    }
     let mut client = ThlClient::new(ClientConfig::new(settings.upstream.clone(), settings.host.clone()), writer, resolver)?;
     let client_progress = client.progress_handle();
     {
@@ -150,11 +184,12 @@ pub async fn run_slave(
         let progress = progress.clone();
         let target = settings.target.clone();
         let cfg = settings.applier.clone();
+        let skip = settings.skip.clone();
         tasks.spawn(async move {
             let Some(applier) = connect_applier(target, cfg, halt.clone(), &progress).await? else {
                 return Ok(());
             };
-            run_apply_stage(reader, applier, halt, progress, Retry::default()).await.map_err(SlaveError::from)
+            run_apply_stage(reader, applier, halt, progress, Retry::default(), skip).await.map_err(SlaveError::from)
         });
     }
 

@@ -249,6 +249,7 @@ impl RoleLauncher {
             .prefer_socket(false);
         let mut m = MasterSettings::new(&s.service, &ctx.host, source.into(), s.thl_dir.clone(), s.catalog_dir.clone());
         m.serve = Some(s.thl_listen);
+        m.retention = s.settings.thl_log_retention;
         m.thl.file_size = s.settings.thl_log_file_size;
         m.frag_size = usize::try_from(s.settings.thl_frag_size).unwrap_or(usize::MAX);
         let from = match (&o.from_event, &self.default_from_event) {
@@ -278,9 +279,6 @@ impl RoleLauncher {
     pub fn slave_settings(&self, ctx: &ServiceContext) -> Result<SlaveSettings, PipelineFailure> {
         let o = &ctx.options;
         let refuse = |m: String| Err(PipelineFailure::definite("BAD_OPTION", m));
-        if !o.skip_seqno.is_empty() {
-            return refuse("-skip-seqno is not supported by the slave pipeline yet; to pass a failing transaction, fix the target so it applies".into());
-        }
         if o.from_event.is_some() || o.base_seqno.is_some() {
             return refuse("-from-event and -base-seqno apply to a master's extraction, not to a slave or relay".into());
         }
@@ -313,6 +311,8 @@ impl RoleLauncher {
             target: target.into(),
             applier,
             serve: (ctx.role == Role::Relay).then_some(s.thl_listen),
+            retention: s.settings.thl_log_retention,
+            skip: o.skip_seqno.clone(),
         })
     }
 }

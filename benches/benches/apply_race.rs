@@ -1,0 +1,695 @@
+//! Apply race on a backlog (issue 4): this project's apply stage (THL →
+//! MariaDB, block commit) against MariaDB's own replica SQL thread, serial
+//! and parallel, applying the same binlog backlog from the same starting
+//! state, durable settings everywhere, in the same run.
+//!
+//! What it does:
+//!
+//! 1. Starts three sandbox `mariadbd`: `primary`, `maria` (replica 1,
+//!    MariaDB's replication) and `ours` (replica 2, our applier). All with
+//!    `innodb_flush_log_at_trx_commit=1`, `sync_binlog=1`, binlog on,
+//!    `log_slave_updates` on, a 128M buffer pool and a 128M redo log.
+//! 2. On the primary: `sysbench oltp_write_only prepare` (4 tables of
+//!    `RACE_TABLE_SIZE` rows, database `sbtest`) and the table `sbtest.ins`
+//!    (auto-increment PK). This is the **starting state**: its `CHECKSUM
+//!    TABLE`s are recorded, the binlog position (`SHOW MASTER STATUS`) is the
+//!    backlog start, and `mariadb-dump --single-transaction sbtest` is taken
+//!    (the position is checked unchanged after the dump: nothing else writes).
+//!    The dump is loaded once on each replica into `sbtest_base` (with
+//!    `sql_log_bin=0`) and its checksums compared with the primary's.
+//! 3. The backlog, while nothing applies: `sysbench oltp_write_only run
+//!    --events=RACE_SB_EVENTS --time=0 --threads=RACE_SB_THREADS` (each
+//!    transaction: UPDATE by PK of `k`, UPDATE by PK of `c`, DELETE + INSERT
+//!    of one id, random tables among 4), concurrently with `RACE_INSERTS`
+//!    single-row autocommit INSERTs into `sbtest.ins` from
+//!    `RACE_INSERT_CONNS` connections. The end position is recorded, and
+//!    the primary's final checksums are the expected result of every run.
+//! 4. Extraction, once, not timed: `run_master` from the backlog start into
+//!    a THL until the THL holds the transaction ending at the end position.
+//! 5. **Reset before every run** (either replica): with `sql_log_bin=0`,
+//!    `DROP DATABASE sbtest; CREATE DATABASE sbtest`, then per table
+//!    `CREATE TABLE sbtest.t LIKE sbtest_base.t; INSERT INTO sbtest.t SELECT
+//!    * FROM sbtest_base.t`, and `DROP DATABASE tungsten_race`. So each run
+//!    starts from exactly the primary's state at the backlog start.
+//! 6. Rounds (`RACE_RUNS`), each of five runs, the order alternating between
+//!    rounds: even rounds `ours(big block), ours(10), serial, parallel,
+//!    ours(10)`; odd rounds `serial, ours(10), ours(10), parallel, ours(big
+//!    block)`. So each MariaDB run is adjacent to an ours(10) run it is
+//!    paired with.
+//!    * **MariaDB**: `STOP SLAVE; RESET SLAVE ALL`, reset, `SET GLOBAL
+//!      slave_parallel_threads=0` (serial) or `=RACE_PARALLEL_THREADS` with
+//!      `slave_parallel_mode=optimistic` (parallel), `CHANGE MASTER TO ...
+//!      MASTER_LOG_FILE/POS=<backlog start>`, `START SLAVE IO_THREAD`, wait
+//!      until `Read_Master_Log_Pos` is the end (the relay log holds the whole
+//!      backlog), then timed: `START SLAVE SQL_THREAD` until
+//!      `Exec_Master_Log_Pos` is the end (polled every 10 ms).
+//!    * **ours**: reset, then timed: `Applier::connect` (as the replication
+//!      account over TCP, `log_slave_updates=true`, block commit
+//!      `block_commit_size` = 10 or `RACE_BIG_BLOCK` transactions, 1 s) and
+//!      `run_apply_stage` on the THL until `Progress`'s applied seqno is the
+//!      THL's last seqno (polled every 10 ms).
+//!    * After every run: `CHECKSUM TABLE` of `sbtest.sbtest1..4` and
+//!      `sbtest.ins` must equal the primary's, else the bench fails.
+//!
+//! Run: `cargo bench -p benches --bench apply_race` (about 8-10 minutes);
+//! `BENCH_QUICK=1` for a small backlog and 2 rounds (about 2 minutes).
+//! Needs `sysbench` (`apt-get install -y sysbench`, or `scripts/install-deps
+//! --bench`) and `mariadb-dump`/`mariadb` beside `mariadbd`.
+//!
+//! Environment: `RACE_SB_EVENTS` (sysbench transactions, 20000; quick
+//! 3000), `RACE_SB_THREADS` (4), `RACE_TABLE_SIZE` (10000), `RACE_INSERTS`
+//! (20000; quick 3000), `RACE_INSERT_CONNS` (4), `RACE_RUNS` (rounds, 3;
+//! quick 2), `RACE_BIG_BLOCK` (100), `RACE_PARALLEL_THREADS` (4),
+//! `RACE_WAIT_SECS` (bound of every wait for a load, extraction or run, 900).
+//!
+//! Reading the figures: cells are `median (min..max)` over the runs. Every
+//! applier applies the same transactions and rows (counted in the THL), so
+//! txn/s and rows/s compare directly. The ratios are medians of per-pair
+//! ratios (MariaDB seconds / our seconds of the adjacent run), which cancels
+//! most of this machine's minute-to-minute fsync-rate swings: aim >= 3x over
+//! MariaDB serial, >= 1.5x over MariaDB parallel. MariaDB's SQL thread
+//! commits (and fsyncs redo + binlog) every source transaction, with group
+//! commit across workers in parallel mode; ours commits a block of
+//! transactions at a time on one connection.
+
+use std::error::Error;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use benches::{env_u64, fmt_med, median, parse_event_id, quick, run_command, status_field, thl_last_event_id, Table};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, Row};
+use replicator::applier::{Applier, ApplierConfig};
+use replicator::extractor::{run_master, MasterSettings};
+use replicator::pipeline::apply::{run_apply_stage, Retry};
+use replicator::service::progress::Progress;
+use replicator::source::StartPosition;
+use tests::sandbox::{localhost_specs, Instance, InstanceSpec, Sandbox};
+use thl::event::Change;
+use thl::store::Reader;
+use tokio::sync::watch;
+
+type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// Service name of our applier (catalog schema `tungsten_race`).
+const SERVICE: &str = "race";
+/// Tables compared after every run.
+const TABLES: [&str; 5] = ["sbtest1", "sbtest2", "sbtest3", "sbtest4", "ins"];
+/// Bound of one SQL statement of the harness.
+const SQL_LIMIT: Duration = Duration::from_secs(120);
+/// Status polling period (both sides).
+const POLL: Duration = Duration::from_millis(10);
+
+#[derive(Debug)]
+struct Cfg {
+    sb_events: u64,
+    sb_threads: u64,
+    table_size: u64,
+    inserts: u64,
+    insert_conns: u64,
+    runs: usize,
+    big_block: usize,
+    parallel_threads: u64,
+    wait: Duration,
+}
+
+impl Cfg {
+    fn from_env() -> Cfg {
+        let q = quick();
+        let pick = |full: u64, fast: u64| if q { fast } else { full };
+        Cfg {
+            sb_events: env_u64("RACE_SB_EVENTS", pick(20_000, 3_000)),
+            sb_threads: env_u64("RACE_SB_THREADS", 4).max(1),
+            table_size: env_u64("RACE_TABLE_SIZE", 10_000).max(10),
+            inserts: env_u64("RACE_INSERTS", pick(20_000, 3_000)),
+            insert_conns: env_u64("RACE_INSERT_CONNS", 4).max(1),
+            runs: env_u64("RACE_RUNS", pick(3, 2)).max(1) as usize,
+            big_block: env_u64("RACE_BIG_BLOCK", 100).max(1) as usize,
+            parallel_threads: env_u64("RACE_PARALLEL_THREADS", 4).max(1),
+            wait: Duration::from_secs(env_u64("RACE_WAIT_SECS", 900).max(1)),
+        }
+    }
+}
+
+/// The backlog in the primary's binlog: `[start, end)`.
+#[derive(Debug, Clone)]
+struct Backlog {
+    start_file: String,
+    start_pos: u64,
+    end_file: String,
+    end_pos: u64,
+}
+
+/// What the THL holds after the extraction.
+#[derive(Debug, Clone, Copy)]
+struct ThlSummary {
+    first: i64,
+    last: i64,
+    rows: u64,
+    statements: u64,
+    bytes: u64,
+}
+
+impl ThlSummary {
+    fn txns(&self) -> u64 {
+        (self.last - self.first + 1) as u64
+    }
+}
+
+async fn bounded<T, E: Into<Box<dyn Error + Send + Sync>>>(
+    what: &str,
+    limit: Duration,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Res<T> {
+    match tokio::time::timeout(limit, f).await {
+        Ok(r) => r.map_err(|e| format!("{what}: {}", e.into()).into()),
+        Err(_) => Err(format!("{what}: no answer within {limit:?}").into()),
+    }
+}
+
+async fn sql(conn: &mut Conn, stmt: &str) -> Res<()> {
+    bounded(stmt, SQL_LIMIT, conn.query_drop(stmt)).await
+}
+
+async fn slave_status(conn: &mut Conn) -> Res<Row> {
+    let row: Option<Row> = bounded("SHOW SLAVE STATUS", SQL_LIMIT, conn.query_first("SHOW SLAVE STATUS")).await?;
+    Ok(row.ok_or("SHOW SLAVE STATUS: no row")?)
+}
+
+async fn master_status(inst: &Instance) -> Res<(String, u64)> {
+    let rows = inst.query("SHOW MASTER STATUS").await?;
+    let row = rows.first().ok_or("SHOW MASTER STATUS: no row (binlog off?)")?;
+    Ok((row[0].clone(), row[1].parse()?))
+}
+
+async fn checksums(inst: &Instance, db: &str) -> Res<Vec<u64>> {
+    let mut v = Vec::new();
+    for t in TABLES {
+        v.push(inst.checksum_table(&format!("{db}.{t}")).await?);
+    }
+    Ok(v)
+}
+
+async fn expect_checksums(inst: &Instance, db: &str, want: &[u64], what: &str) -> Res<()> {
+    let got = checksums(inst, db).await?;
+    if got != want {
+        let diff: Vec<String> = TABLES
+            .iter()
+            .zip(got.iter().zip(want))
+            .filter(|(_, (g, w))| g != w)
+            .map(|(t, (g, w))| format!("{db}.{t}: {g} (primary {w})"))
+            .collect();
+        return Err(format!("{what}: {} differs from the primary: {}", inst.name(), diff.join(", ")).into());
+    }
+    Ok(())
+}
+
+fn sysbench_cmd(primary: &Instance, cfg: &Cfg) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new("sysbench");
+    c.arg("oltp_write_only")
+        .arg("--db-driver=mysql")
+        .arg(format!("--mysql-host={}", primary.address()))
+        .arg(format!("--mysql-port={}", primary.port()))
+        .arg(format!("--mysql-user={}", primary.user()))
+        .arg(format!("--mysql-password={}", primary.password()))
+        .arg("--mysql-db=sbtest")
+        .arg("--tables=4")
+        .arg(format!("--table-size={}", cfg.table_size))
+        .stdin(Stdio::null());
+    c
+}
+
+/// `n` single-row autocommit INSERTs into `sbtest.ins`, ids from the
+/// auto-increment, payload derived from `from..from+n`.
+async fn insert_loop(opts: Opts, from: u64, n: u64) -> Res<()> {
+    let mut conn = Conn::new(opts).await?;
+    let stmt = conn.prep("INSERT INTO sbtest.ins (k, c, pad, ts) VALUES (?, ?, ?, NOW(6))").await?;
+    for i in from..from + n {
+        let h = |j: u64| (i * 31 + j).wrapping_mul(2_654_435_761) % 100_000_000_000;
+        let c: Vec<String> = (0..10).map(|j| format!("{:011}", h(j))).collect();
+        let pad: Vec<String> = (10..15).map(|j| format!("{:011}", h(j))).collect();
+        conn.exec_drop(&stmt, ((i * 7919) % 1_000_000, c.join("-"), pad.join("-"))).await?;
+    }
+    conn.disconnect().await?;
+    Ok(())
+}
+
+/// Prepares the starting state, the dump and the backlog (see the module
+/// doc, steps 2-3). Returns the backlog and the primary's checksums at its
+/// start and end.
+async fn load(primary: &Instance, replicas: [&Instance; 2], cfg: &Cfg, dump_path: &Path) -> Res<(Backlog, Vec<u64>, Vec<u64>)> {
+    let t0 = Instant::now();
+    primary.exec("CREATE DATABASE sbtest").await?;
+    let mut prep = sysbench_cmd(primary, cfg);
+    prep.arg(format!("--threads={}", cfg.sb_threads.min(4))).arg("prepare");
+    run_command(&mut prep, cfg.wait).await?;
+    primary
+        .exec(
+            "CREATE TABLE sbtest.ins (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, \
+             c CHAR(120) NOT NULL, pad CHAR(60) NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB",
+        )
+        .await?;
+    let start_sums = checksums(primary, "sbtest").await?;
+    let (start_file, start_pos) = master_status(primary).await?;
+    let mut dump = tokio::process::Command::new("mariadb-dump");
+    dump.arg("--no-defaults")
+        .arg(format!("--socket={}", primary.socket().display()))
+        .args(["--user=root", "--single-transaction", "--skip-dump-date", "--skip-triggers", "sbtest"])
+        .stdin(Stdio::null());
+    let text = run_command(&mut dump, cfg.wait).await?;
+    std::fs::write(dump_path, &text)?;
+    if master_status(primary).await? != (start_file.clone(), start_pos) {
+        return Err("the primary's binlog moved during the dump".into());
+    }
+    eprintln!(
+        "load: starting state ({} x {} rows + empty ins) and dump ({:.1} MB) in {:.1} s; backlog starts at {start_file}:{start_pos}",
+        4,
+        cfg.table_size,
+        text.len() as f64 / 1e6,
+        t0.elapsed().as_secs_f64()
+    );
+    for r in replicas {
+        r.exec("SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS sbtest_base; CREATE DATABASE sbtest_base").await?;
+        let mut restore = tokio::process::Command::new("mariadb");
+        restore
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", r.socket().display()))
+            .args(["--user=root", "--init-command=SET SESSION sql_log_bin=0", "sbtest_base"])
+            .stdin(std::fs::File::open(dump_path)?);
+        run_command(&mut restore, cfg.wait).await?;
+        expect_checksums(r, "sbtest_base", &start_sums, "dump loaded into sbtest_base").await?;
+    }
+
+    // The backlog: sysbench and the insert loop at once.
+    let t1 = Instant::now();
+    let mut run = sysbench_cmd(primary, cfg);
+    run.arg(format!("--threads={}", cfg.sb_threads))
+        .arg(format!("--events={}", cfg.sb_events))
+        .arg("--time=0")
+        .arg("run");
+    let sb = async {
+        if cfg.sb_events == 0 {
+            return Ok(String::new());
+        }
+        run_command(&mut run, cfg.wait).await.map_err(Into::into)
+    };
+    let ins = async {
+        let per = cfg.inserts / cfg.insert_conns;
+        let mut tasks = Vec::new();
+        for c in 0..cfg.insert_conns {
+            let n = if c + 1 == cfg.insert_conns { cfg.inserts - per * c } else { per };
+            tasks.push(tokio::spawn(insert_loop(primary.opts(), c * per, n)));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        Res::Ok(())
+    };
+    let (sb_out, ins_res): (Res<String>, Res<()>) =
+        match tokio::time::timeout(cfg.wait, async { tokio::join!(sb, ins) }).await {
+            Ok(r) => r,
+            Err(_) => return Err(format!("the backlog load did not finish within {:?}", cfg.wait).into()),
+        };
+    ins_res?;
+    let sb_out = sb_out?;
+    let (end_file, end_pos) = master_status(primary).await?;
+    let end_sums = checksums(primary, "sbtest").await?;
+    let sb_line = sb_out.lines().find(|l| l.trim_start().starts_with("transactions:")).unwrap_or("").trim().to_owned();
+    eprintln!(
+        "load: backlog of {} sysbench transactions ({sb_line}) + {} inserts in {:.1} s, {start_file}:{start_pos} .. {end_file}:{end_pos}",
+        cfg.sb_events,
+        cfg.inserts,
+        t1.elapsed().as_secs_f64()
+    );
+    Ok((Backlog { start_file, start_pos, end_file, end_pos }, start_sums, end_sums))
+}
+
+/// Extracts the backlog into a THL at `thl_dir` (not timed in the race).
+async fn extract(primary: &Instance, b: &Backlog, root: &Path, wait: Duration) -> Res<f64> {
+    let thl_dir = root.join("thl");
+    let mut settings = MasterSettings::new(SERVICE, "primary.race", primary.opts(), thl_dir.clone(), root.join("catalog"));
+    settings.start_when_empty = StartPosition::FilePos { file: b.start_file.clone(), pos: b.start_pos };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let t0 = Instant::now();
+    let mut handle = tokio::spawn(run_master(settings, stop_rx, Progress::new()));
+    let mut seen = None;
+    let mut last_id = String::new();
+    let secs = loop {
+        if let Some(id) = thl_last_event_id(&thl_dir, &mut seen) {
+            if let Some((file, off)) = parse_event_id(&id) {
+                if (file.as_str(), off) >= (b.end_file.as_str(), b.end_pos) {
+                    break t0.elapsed().as_secs_f64();
+                }
+            }
+            last_id = id;
+        }
+        if handle.is_finished() {
+            let r = (&mut handle).await?;
+            return Err(format!("run_master ended before the last transaction (last event id {last_id:?}): {r:?}").into());
+        }
+        if t0.elapsed() > wait {
+            let _ = stop_tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+            return Err(format!("THL did not reach {}:{} within {wait:?} (last event id {last_id:?})", b.end_file, b.end_pos).into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(Duration::from_secs(30), &mut handle).await {
+        Ok(r) => r??,
+        Err(_) => {
+            handle.abort();
+            return Err("run_master did not return within 30 s of stop".into());
+        }
+    }
+    Ok(secs)
+}
+
+/// Counts transactions, row changes and statements in the THL.
+fn scan_thl(dir: &Path) -> Res<ThlSummary> {
+    let r = Reader::open(dir)?;
+    let first = r.min_seqno()?.ok_or("the THL is empty")?;
+    let last = r.max_seqno()?.ok_or("the THL is empty")?;
+    let (mut rows, mut statements) = (0u64, 0u64);
+    let mut c = r.cursor(first)?;
+    while let Some(rec) = c.next()? {
+        if rec.header().seqno > last {
+            break;
+        }
+        for ch in rec.decode_event()?.body.changes {
+            match ch {
+                Change::Rows(rc) => rows += rc.rows.len() as u64,
+                Change::Statement(_) => statements += 1,
+            }
+        }
+    }
+    let bytes = r.info()?.files.iter().map(|f| f.size).sum();
+    Ok(ThlSummary { first, last, rows, statements, bytes })
+}
+
+/// Resets `sbtest` to the starting state (from `sbtest_base`) and drops our
+/// catalog, without writing the replica's binlog.
+async fn reset(replica: &Instance) -> Res<()> {
+    let mut s = format!(
+        "SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest; DROP DATABASE IF EXISTS tungsten_{SERVICE};"
+    );
+    for t in TABLES {
+        s.push_str(&format!(
+            " CREATE TABLE sbtest.{t} LIKE sbtest_base.{t}; INSERT INTO sbtest.{t} SELECT * FROM sbtest_base.{t};"
+        ));
+    }
+    replica.exec(&s).await?;
+    Ok(())
+}
+
+/// MariaDB's replica: relay the backlog, then time the SQL thread.
+async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, threads: u64, wait: Duration) -> Res<f64> {
+    let mut conn = bounded("connect", SQL_LIMIT, Conn::new(replica.root_opts())).await?;
+    let result: Res<f64> = async {
+        sql(&mut conn, "STOP SLAVE").await?;
+        sql(&mut conn, "RESET SLAVE ALL").await?;
+        reset(replica).await?;
+        sql(&mut conn, &format!("SET GLOBAL slave_parallel_threads={threads}")).await?;
+        sql(&mut conn, "SET GLOBAL slave_parallel_mode='optimistic'").await?;
+        sql(
+            &mut conn,
+            &format!(
+                "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', MASTER_PASSWORD='{}', \
+                 MASTER_LOG_FILE='{}', MASTER_LOG_POS={}, MASTER_USE_GTID=no",
+                primary.address(),
+                primary.port(),
+                primary.user(),
+                primary.password(),
+                b.start_file,
+                b.start_pos
+            ),
+        )
+        .await?;
+        sql(&mut conn, "START SLAVE IO_THREAD").await?;
+        let t0 = Instant::now();
+        loop {
+            let row = slave_status(&mut conn).await?;
+            let file = status_field(&row, "Master_Log_File");
+            let pos: u64 = status_field(&row, "Read_Master_Log_Pos").parse().unwrap_or(0);
+            if (file.as_str(), pos) >= (b.end_file.as_str(), b.end_pos) {
+                break;
+            }
+            let err = status_field(&row, "Last_IO_Error");
+            if !err.is_empty() {
+                return Err(format!("replica IO thread: {err}").into());
+            }
+            if t0.elapsed() > wait {
+                return Err(format!("IO thread did not reach {}:{} within {wait:?} (at {file}:{pos})", b.end_file, b.end_pos).into());
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        let t0 = Instant::now();
+        sql(&mut conn, "START SLAVE SQL_THREAD").await?;
+        loop {
+            let row = slave_status(&mut conn).await?;
+            let file = status_field(&row, "Relay_Master_Log_File");
+            let pos: u64 = status_field(&row, "Exec_Master_Log_Pos").parse().unwrap_or(0);
+            if (file.as_str(), pos) >= (b.end_file.as_str(), b.end_pos) {
+                break Ok(t0.elapsed().as_secs_f64());
+            }
+            let err = status_field(&row, "Last_SQL_Error");
+            if !err.is_empty() {
+                return Err(format!("replica SQL thread: {err}").into());
+            }
+            if t0.elapsed() > wait {
+                return Err(format!("SQL thread did not reach {}:{} within {wait:?} (at {file}:{pos})", b.end_file, b.end_pos).into());
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    .await;
+    let cleanup: Res<()> = async {
+        sql(&mut conn, "STOP SLAVE").await?;
+        sql(&mut conn, "RESET SLAVE ALL").await?;
+        Ok(())
+    }
+    .await;
+    let _ = tokio::time::timeout(SQL_LIMIT, conn.disconnect()).await;
+    let secs = result?;
+    cleanup?;
+    Ok(secs)
+}
+
+/// Our apply stage on the THL from the starting state, timed until the
+/// last seqno is committed.
+async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, wait: Duration) -> Res<f64> {
+    reset(replica).await?;
+    let reader = Reader::open(thl_dir)?;
+    let mut acfg = ApplierConfig::new(SERVICE);
+    acfg.block_commit_size = block;
+    acfg.block_commit_interval = Duration::from_secs(1);
+    acfg.log_slave_updates = true;
+    let progress = Progress::new();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let t0 = Instant::now();
+    let applier = bounded("Applier::connect", SQL_LIMIT, Applier::connect(replica.opts(), acfg)).await?;
+    let mut handle = tokio::spawn(run_apply_stage(reader, applier, stop_rx, progress.clone(), Retry::default()));
+    let secs = loop {
+        let applied = progress.snapshot().applied_seqno;
+        if applied >= last {
+            break t0.elapsed().as_secs_f64();
+        }
+        if handle.is_finished() {
+            let r = (&mut handle).await?;
+            return Err(format!("the apply stage ended at seqno {applied} before {last}: {r:?}").into());
+        }
+        if t0.elapsed() > wait {
+            let _ = stop_tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+            return Err(format!("the apply stage did not reach seqno {last} within {wait:?} (at {applied})").into());
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(Duration::from_secs(60), &mut handle).await {
+        Ok(r) => r??,
+        Err(_) => {
+            handle.abort();
+            return Err("the apply stage did not return within 60 s of stop".into());
+        }
+    }
+    Ok(secs)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Ours10Serial,
+    Ours10Parallel,
+    OursBig,
+    Serial,
+    Parallel,
+}
+
+#[derive(Debug, Default)]
+struct Results {
+    ours10_s: Vec<f64>,
+    ours10_p: Vec<f64>,
+    ours_big: Vec<f64>,
+    serial: Vec<f64>,
+    parallel: Vec<f64>,
+}
+
+async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
+    let primary = sb.get("primary");
+    let maria = sb.get("maria");
+    let ours = sb.get("ours");
+    let root = tempfile::Builder::new().prefix("apply-race-").tempdir()?;
+    let (b, _start_sums, end_sums) = load(primary, [maria, ours], cfg, &root.path().join("sbtest-base.sql")).await?;
+
+    let ex_secs = extract(primary, &b, root.path(), cfg.wait).await?;
+    let thl_dir = root.path().join("thl");
+    let s = scan_thl(&thl_dir)?;
+    println!(
+        "backlog: {}:{} .. {}:{} ({:.1} MB of binlog); THL seqno {}..{}: {} transactions, {} row changes, {} statements, {:.1} MB \
+         (extracted once in {:.1} s, not timed)",
+        b.start_file,
+        b.start_pos,
+        b.end_file,
+        b.end_pos,
+        if b.start_file == b.end_file { (b.end_pos - b.start_pos) as f64 / 1e6 } else { f64::NAN },
+        s.first,
+        s.last,
+        s.txns(),
+        s.rows,
+        s.statements,
+        s.bytes as f64 / 1e6,
+        ex_secs
+    );
+    let expected = cfg.sb_events + cfg.inserts;
+    if s.txns() != expected {
+        eprintln!("note: THL holds {} transactions, the load issued {expected}", s.txns());
+    }
+
+    let mut res = Results::default();
+    for round in 0..cfg.runs {
+        let order: [Run; 5] = if round % 2 == 0 {
+            [Run::OursBig, Run::Ours10Serial, Run::Serial, Run::Parallel, Run::Ours10Parallel]
+        } else {
+            [Run::Serial, Run::Ours10Serial, Run::Ours10Parallel, Run::Parallel, Run::OursBig]
+        };
+        for run in order {
+            let (label, secs) = match run {
+                Run::Ours10Serial | Run::Ours10Parallel => ("ours block 10".to_owned(), run_ours(ours, &thl_dir, s.last, 10, cfg.wait).await?),
+                Run::OursBig => (
+                    format!("ours block {}", cfg.big_block),
+                    run_ours(ours, &thl_dir, s.last, cfg.big_block, cfg.wait).await?,
+                ),
+                Run::Serial => ("MariaDB serial".to_owned(), run_mariadb(maria, primary, &b, 0, cfg.wait).await?),
+                Run::Parallel => (
+                    format!("MariaDB parallel {}", cfg.parallel_threads),
+                    run_mariadb(maria, primary, &b, cfg.parallel_threads, cfg.wait).await?,
+                ),
+            };
+            let target = if matches!(run, Run::Serial | Run::Parallel) { maria } else { ours };
+            expect_checksums(target, "sbtest", &end_sums, &format!("after {label} (round {})", round + 1)).await?;
+            eprintln!(
+                "round {}/{}: {label}: {secs:.2} s, {:.0} txn/s, {:.0} rows/s (checksums equal)",
+                round + 1,
+                cfg.runs,
+                s.txns() as f64 / secs,
+                s.rows as f64 / secs
+            );
+            match run {
+                Run::Ours10Serial => res.ours10_s.push(secs),
+                Run::Ours10Parallel => res.ours10_p.push(secs),
+                Run::OursBig => res.ours_big.push(secs),
+                Run::Serial => res.serial.push(secs),
+                Run::Parallel => res.parallel.push(secs),
+            }
+        }
+    }
+
+    let txns = s.txns() as f64;
+    let rows = s.rows as f64;
+    let ours10: Vec<f64> = res.ours10_s.iter().chain(&res.ours10_p).copied().collect();
+    println!();
+    println!(
+        "apply of the backlog ({} txns, {} rows), {} rounds, durable settings, median (min..max):",
+        s.txns(),
+        s.rows,
+        cfg.runs
+    );
+    let mut t = Table::new(["applier", "runs", "seconds", "txn/s", "rows/s"]);
+    let mut line = |name: String, xs: &[f64]| {
+        t.row([
+            name,
+            xs.len().to_string(),
+            fmt_med(xs, 2),
+            fmt_med(&xs.iter().map(|x| txns / x).collect::<Vec<_>>(), 0),
+            fmt_med(&xs.iter().map(|x| rows / x).collect::<Vec<_>>(), 0),
+        ]);
+    };
+    line("ours: apply stage, block 10 / 1 s".into(), &ours10);
+    line(format!("ours: apply stage, block {} / 1 s", cfg.big_block), &res.ours_big);
+    line("MariaDB SQL thread, serial".into(), &res.serial);
+    line(
+        format!("MariaDB SQL thread, parallel {} optimistic", cfg.parallel_threads),
+        &res.parallel,
+    );
+    t.print();
+    let ratio = |maria: &[f64], ours: &[f64]| -> (f64, Vec<f64>) {
+        let r: Vec<f64> = maria.iter().zip(ours).map(|(m, o)| m / o).collect();
+        (median(&r), r)
+    };
+    let fmt_r = |(m, r): (f64, Vec<f64>)| {
+        let each: Vec<String> = r.iter().map(|x| format!("{x:.2}")).collect();
+        format!("{m:.2}x (pairs: {})", each.join(", "))
+    };
+    println!(
+        "ours (block 10) / MariaDB serial:   {} [aim >= 3x]",
+        fmt_r(ratio(&res.serial, &res.ours10_s))
+    );
+    println!(
+        "ours (block 10) / MariaDB parallel: {} [aim >= 1.5x]",
+        fmt_r(ratio(&res.parallel, &res.ours10_p))
+    );
+    println!(
+        "ours (block {}) / MariaDB serial:   {} (same round)",
+        cfg.big_block,
+        fmt_r(ratio(&res.serial, &res.ours_big))
+    );
+    println!(
+        "ours (block {}) / MariaDB parallel: {} (same round)",
+        cfg.big_block,
+        fmt_r(ratio(&res.parallel, &res.ours_big))
+    );
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Res<()> {
+    let cfg = Cfg::from_env();
+    let common = [
+        "--innodb-flush-log-at-trx-commit=1",
+        "--sync-binlog=1",
+        "--innodb-buffer-pool-size=128M",
+        "--innodb-log-file-size=128M",
+    ];
+    let specs: Vec<InstanceSpec> = localhost_specs(3)?
+        .into_iter()
+        .zip(["primary", "maria", "ours"])
+        .map(|(s, name)| {
+            let s = InstanceSpec { name: name.into(), ..s }.args(common);
+            if name == "primary" {
+                s
+            } else {
+                s.args(["--skip-slave-start", "--slave-parallel-threads=0"])
+            }
+        })
+        .collect();
+    println!("apply_race: {cfg:?}");
+    let mut sb = Sandbox::start(specs).await?;
+    let result = bench(&sb, &cfg).await;
+    let stopped = sb.stop_all().await;
+    drop(sb);
+    result?;
+    stopped?;
+    println!("all mariadbd stopped");
+    Ok(())
+}
