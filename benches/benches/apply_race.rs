@@ -84,6 +84,7 @@ use replicator::applier::{Applier, ApplierConfig};
 use replicator::extractor::{run_master, MasterSettings};
 use replicator::pipeline::apply::{run_apply_stage, Retry};
 use replicator::service::progress::Progress;
+use replicator::service::SkipSeqnos;
 use replicator::source::StartPosition;
 use tests::sandbox::{localhost_specs, Instance, InstanceSpec, Sandbox};
 use thl::event::Change;
@@ -489,7 +490,7 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
     let applier = bounded("Applier::connect", SQL_LIMIT, Applier::connect(replica.opts(), acfg)).await?;
-    let mut handle = tokio::spawn(run_apply_stage(reader, applier, stop_rx, progress.clone(), Retry::default()));
+    let mut handle = tokio::spawn(run_apply_stage(reader, applier, stop_rx, progress.clone(), Retry::default(), SkipSeqnos::default()));
     let secs = loop {
         let applied = progress.snapshot().applied_seqno;
         if applied >= last {

@@ -107,6 +107,10 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         assert_eq!(field(&out, "state").as_deref(), Some("ONLINE"), "{host}:\n{out}");
         assert_eq!(field(&out, "appliedLastSeqno"), Some(seqno.to_string()), "{host}:\n{out}");
     }
+    for (server, clients) in [("host1.alpha", ["host2.alpha", "host3.alpha", "host1.beta"].as_slice()), ("host1.beta", &["host2.beta", "host3.beta"])] {
+        let (ok, out) = trepctl(&cluster, server, &["clients"]);
+        assert!(ok && clients.iter().all(|c| out.contains(c)), "{server} serves {clients:?}:\n{out}");
+    }
     let (_, status) = trepctl(&cluster, "host2.beta", &["status"]);
     assert!(field(&status, "pipelineSource").is_some_and(|s| s.contains("host1.beta")), "{status}");
 

@@ -168,7 +168,7 @@ pub async fn run_master(
         })?;
     }
     info!(service = %settings.service, epoch, next_seqno, "master online");
-    let mut server = ServerTask::start(&settings, &writer, &catalog).await?;
+    let mut server = ServerTask::start(&settings, &writer, &catalog, &progress).await?;
     let mut delay = settings.retry_min;
     let result = loop {
         if *stop.borrow() {
@@ -195,7 +195,7 @@ pub async fn run_master(
                         drop(partial);
                         server.stop().await;
                         (writer, resume) = open_thl(&settings)?;
-                        server = ServerTask::start(&settings, &writer, &catalog).await?;
+                        server = ServerTask::start(&settings, &writer, &catalog, &progress).await?;
                         continue;
                     }
                 }
@@ -205,6 +205,7 @@ pub async fn run_master(
         }
     };
     server.stop().await;
+    progress.set_thl_server(None);
     progress.idle();
     result
 }
@@ -216,7 +217,12 @@ struct ServerTask {
 }
 
 impl ServerTask {
-    async fn start(settings: &MasterSettings, writer: &Writer, catalog: &Arc<Catalog>) -> Result<ServerTask, ExtractError> {
+    async fn start(
+        settings: &MasterSettings,
+        writer: &Writer,
+        catalog: &Arc<Catalog>,
+        progress: &Progress,
+    ) -> Result<ServerTask, ExtractError> {
         let (halt, mut halted) = watch::channel(false);
         let Some(addr) = settings.serve else {
             return Ok(ServerTask { halt, task: None });
@@ -226,6 +232,7 @@ impl ServerTask {
             .await
             .map_err(|e| ExtractError::Serve(e.to_string()))?;
         info!(service = %settings.service, %addr, "serving the THL");
+        progress.set_thl_server(Some(server.clone()));
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = halted.wait_for(|h| *h).await;

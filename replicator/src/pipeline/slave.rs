@@ -107,6 +107,7 @@ pub async fn run_slave(
 
     if let (Some(addr), Role::Relay) = (settings.serve, settings.role) {
         let server = serve_thl(addr, frame::Role::Relay, &settings.host, reader.clone(), catalog.clone()).await?;
+        progress.set_thl_server(Some(server.clone()));
         let mut halt = halt_rx.clone();
         tasks.spawn(async move {
             let shutdown = async move {
@@ -207,6 +208,7 @@ pub async fn run_slave(
             first_error = task_error(done);
         }
     }
+    progress.set_thl_server(None);
     progress.idle();
     match first_error {
         Some(e) => Err(e),

@@ -275,10 +275,14 @@ impl Service {
         *self.clients.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
     }
 
-    /// Downstream THL clients (empty until a THL server installs a source).
+    /// Downstream THL clients: those of the THL server the pipeline runs
+    /// (master, relay), or of an installed source.
     pub fn clients(&self) -> Vec<ClientRecord> {
         let source = self.clients.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        source.map(|f| f()).unwrap_or_default()
+        if let Some(f) = source {
+            return f();
+        }
+        self.progress.thl_clients().into_iter().map(client_record).collect()
     }
 
     fn context(&self, g: &Inner, stop: watch::Receiver<bool>) -> ServiceContext {
@@ -771,4 +775,20 @@ impl Manager {
     pub fn check_state(want: &str) -> Result<(), ServiceError> {
         check_state_pattern(want).map_err(|e| bad(e.to_string()))
     }
+}
+
+/// One connected THL client as `trepctl clients` shows it.
+fn client_record(c: crate::thl_net::ClientInfo) -> ClientRecord {
+    let seqno = |s: Option<i64>| s.map_or_else(|| "-1".to_owned(), |v| v.to_string());
+    let since = c
+        .connected_since
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    BTreeMap::from([
+        ("clientId".to_owned(), c.client_id),
+        ("peer".to_owned(), c.peer.to_string()),
+        ("lastAckedSeqno".to_owned(), seqno(c.last_acked_seqno)),
+        ("appliedSeqno".to_owned(), seqno(c.applied_seqno)),
+        ("connectedSince".to_owned(), since.to_string()),
+    ])
 }

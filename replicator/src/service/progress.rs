@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::thl_net::{ClientInfo, ThlServer};
+
 /// What the pipeline is doing right now (the manager maps it to a state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Activity {
@@ -72,7 +74,7 @@ impl Default for PipelineProgress {
 
 /// A shared handle on a pipeline's progress. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<PipelineProgress>>);
+pub struct Progress(Arc<Mutex<PipelineProgress>>, Arc<Mutex<Option<ThlServer>>>);
 
 impl Progress {
     pub fn new() -> Progress {
@@ -83,6 +85,18 @@ impl Progress {
         // A panic while holding this lock cannot leave it inconsistent
         // (plain field copies), so a poisoned lock is still usable.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes (or withdraws) the THL server the pipeline runs, for
+    /// `trepctl clients`.
+    pub fn set_thl_server(&self, server: Option<ThlServer>) {
+        *self.1.lock().unwrap_or_else(|p| p.into_inner()) = server;
+    }
+
+    /// The downstream replicators connected to the pipeline's THL server.
+    pub fn thl_clients(&self) -> Vec<ClientInfo> {
+        let server = self.1.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        server.map(|s| s.clients()).unwrap_or_default()
     }
 
     /// A consistent copy.
