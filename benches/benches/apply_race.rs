@@ -28,9 +28,10 @@
 //!    a THL until the THL holds the transaction ending at the end position.
 //! 5. **Reset before every run** (either replica): with `sql_log_bin=0`,
 //!    `DROP DATABASE sbtest; CREATE DATABASE sbtest`, then per table
-//!    `CREATE TABLE sbtest.t LIKE sbtest_base.t; INSERT INTO sbtest.t SELECT
-//!    * FROM sbtest_base.t`, and `DROP DATABASE tungsten_race`. So each run
-//!    starts from exactly the primary's state at the backlog start.
+//!    `CREATE TABLE sbtest.t LIKE sbtest_base.t` and
+//!    `INSERT INTO sbtest.t SELECT * FROM sbtest_base.t`, and
+//!    `DROP DATABASE tungsten_race`. So each run starts from exactly the
+//!    primary's state at the backlog start (the same dump, checksummed).
 //! 6. Rounds (`RACE_RUNS`), each of five runs, the order alternating between
 //!    rounds: even rounds `ours(big block), ours(10), serial, parallel,
 //!    ours(10)`; odd rounds `serial, ours(10), ours(10), parallel, ours(big

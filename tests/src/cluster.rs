@@ -61,11 +61,17 @@ pub fn seed_ini(port: u16) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error(transparent)]
-    Sandbox(#[from] SandboxError),
+    Sandbox(Box<SandboxError>),
     #[error(transparent)]
     Io(#[from] io::Error),
     #[error("{0}")]
     Timeout(String),
+}
+
+impl From<SandboxError> for ClusterError {
+    fn from(e: SandboxError) -> Self {
+        ClusterError::Sandbox(Box::new(e))
+    }
 }
 
 /// The running cluster.

@@ -43,49 +43,8 @@ pub const BINARY_COLLATION: u16 = 63;
 /// (`utf8mb4_general_ci`).
 pub const DEFAULT_CLIENT_COLLATION: u16 = 45;
 
-/// `sql_mode` flag names by bit. Bits 0..=31 are common to MySQL 5.7 and
-/// MariaDB (bit 4 is `IGNORE_BAD_TABLE_OPTIONS` in MariaDB, unused in
-/// MySQL); bits 32..=34 are MariaDB's. MySQL 8's bit 32
-/// (`TIME_TRUNCATE_FRACTIONAL`) cannot be told apart from MariaDB's
-/// `EMPTY_STRING_IS_NULL` in a binlog; the target is MariaDB, so MariaDB's
-/// meaning wins.
-pub const SQL_MODE_BITS: [&str; 35] = [
-    "REAL_AS_FLOAT",
-    "PIPES_AS_CONCAT",
-    "ANSI_QUOTES",
-    "IGNORE_SPACE",
-    "IGNORE_BAD_TABLE_OPTIONS",
-    "ONLY_FULL_GROUP_BY",
-    "NO_UNSIGNED_SUBTRACTION",
-    "NO_DIR_IN_CREATE",
-    "POSTGRESQL",
-    "ORACLE",
-    "MSSQL",
-    "DB2",
-    "MAXDB",
-    "NO_KEY_OPTIONS",
-    "NO_TABLE_OPTIONS",
-    "NO_FIELD_OPTIONS",
-    "MYSQL323",
-    "MYSQL40",
-    "ANSI",
-    "NO_AUTO_VALUE_ON_ZERO",
-    "NO_BACKSLASH_ESCAPES",
-    "STRICT_TRANS_TABLES",
-    "STRICT_ALL_TABLES",
-    "NO_ZERO_IN_DATE",
-    "NO_ZERO_DATE",
-    "ALLOW_INVALID_DATES",
-    "ERROR_FOR_DIVISION_BY_ZERO",
-    "TRADITIONAL",
-    "NO_AUTO_CREATE_USER",
-    "HIGH_NOT_PRECEDENCE",
-    "NO_ENGINE_SUBSTITUTION",
-    "PAD_CHAR_TO_FULL_LENGTH",
-    "EMPTY_STRING_IS_NULL",
-    "SIMULTANEOUS_ASSIGNMENT",
-    "TIME_ROUND_FRACTIONAL",
-];
+/// `sql_mode` flag names by bit (one table for the whole project).
+pub use thl::display::SQL_MODE_BITS;
 
 /// The comma-separated names of a binlog `sql_mode` bit mask, or the bits
 /// no name is known for.

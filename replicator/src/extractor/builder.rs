@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use thl::event::{meta, Change, EventBody, EventHeader, ReplEvent, RowChanges, Statement, SHARD_UNKNOWN};
 
 use super::event_id::EventId;
+use crate::service::progress::now_ms;
 
 /// What the builder needs to know about one decoded binlog event.
 #[derive(Debug, Clone, PartialEq)]
@@ -306,11 +307,6 @@ fn skip_comments(mut text: &str) -> &str {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 #[cfg(test)]
 mod tests {

@@ -43,6 +43,7 @@ use crate::binlog::{BinlogError, BinlogEvent, Decoder, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
 use crate::pipeline::retention::RetentionClock;
 use crate::pipeline::slave::serve_thl;
+use crate::service::progress::now_ms;
 use crate::service::Progress;
 use crate::thl_net::Role;
 use crate::source::error::classify;
@@ -115,14 +116,14 @@ pub enum ExtractError {
     /// The source or the network failed; the pipeline retries by itself, so
     /// this is only returned when asked to stop while retrying.
     #[error("source: {0}")]
-    Source(#[from] SourceError),
+    Source(Box<SourceError>),
     #[error("THL: {0}")]
     Store(#[from] StoreError),
     #[error("catalog: {0}")]
     Catalog(#[from] CatalogError),
     /// The binlog holds something that cannot be turned into THL.
     #[error("cannot extract seqno {seqno} at {file}:{pos}: {source}. Nothing after this position was stored; fix the cause (or start after it with `trepctl online -from-event`) and go online again")]
-    Decode { seqno: i64, file: String, pos: u64, source: BinlogError },
+    Decode { seqno: i64, file: String, pos: u64, source: Box<BinlogError> },
     #[error("cannot extract seqno {seqno} at {file}:{pos}: event type {event_type} ({reason}) is not supported. Nothing was skipped; the service stops here")]
     Unsupported { seqno: i64, file: String, pos: u64, event_type: u8, reason: String },
     #[error("the source wrote incident {kind} at {file}:{pos} ({message}): its binlog may be missing changes; check the source and restart from a known position")]
@@ -135,6 +136,12 @@ pub enum ExtractError {
     Worker(String),
     #[error("cannot serve the THL: {0}")]
     Serve(String),
+}
+
+impl From<SourceError> for ExtractError {
+    fn from(e: SourceError) -> Self {
+        ExtractError::Source(Box::new(e))
+    }
 }
 
 impl ExtractError {
@@ -436,7 +443,7 @@ impl Worker {
             seqno,
             file: raw.file.to_string(),
             pos: raw.pos,
-            source,
+            source: Box::new(source),
         })?;
         let header = self.decoder.last_header().cloned();
         let at = SourcePos {
@@ -576,11 +583,6 @@ fn classify_query(sql: &[u8]) -> QueryKind {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 #[cfg(test)]
 mod tests {

@@ -29,7 +29,7 @@ use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
 use super::retention::{RetentionClock, RETENTION_EVERY};
-use crate::applier::{ApplierConfig, Applier, ApplyError};
+use crate::applier::{ApplierConfig, Applier};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Role;
 use crate::service::options::SkipSeqnos;
@@ -245,7 +245,7 @@ async fn connect_applier(
                 }
                 delay = (delay * 2).min(retry.max);
             }
-            Err(e) => return Err(SlaveError::Apply(ApplyStageError::Apply(ApplyError::from(e)))),
+            Err(e) => return Err(SlaveError::Apply(ApplyStageError::Apply(e))),
         }
     }
 }

@@ -56,7 +56,7 @@ use serde::Serialize;
 
 use crate::event::{Change, EventHeader, ReplEvent, RowChanges, Statement};
 
-pub use session::{charset_of_collation, format_options, session_options, sql_mode_names};
+pub use session::{charset_of_collation, format_options, session_options, sql_mode_names, SQL_MODE_BITS};
 pub use sql::{quote_ident, row_sql, SqlScript};
 pub use value::{civil_from_days, display_value, format_time_ms, fraction, fsp, sql_literal, utc_datetime};
 

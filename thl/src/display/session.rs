@@ -54,10 +54,13 @@ fn java_charset(id: u16) -> Option<&'static str> {
     })
 }
 
-/// `sql_mode` flag names by bit, as MySQL 5.7 and MariaDB agree on them
-/// (bit 4 is unused by MySQL). Higher bits differ between MySQL 8 and
-/// MariaDB and are shown as a number.
-const SQL_MODE_BITS: [&str; 32] = [
+/// `sql_mode` flag names by bit. Bits 0..=31 are common to MySQL 5.7 and
+/// MariaDB (bit 4 is `IGNORE_BAD_TABLE_OPTIONS` in MariaDB, unused in
+/// MySQL); bits 32..=34 are MariaDB's. MySQL 8's bit 32
+/// (`TIME_TRUNCATE_FRACTIONAL`) cannot be told apart from MariaDB's
+/// `EMPTY_STRING_IS_NULL` in a binlog; the target is MariaDB, so MariaDB's
+/// meaning wins.
+pub const SQL_MODE_BITS: [&str; 35] = [
     "REAL_AS_FLOAT",
     "PIPES_AS_CONCAT",
     "ANSI_QUOTES",
@@ -90,6 +93,9 @@ const SQL_MODE_BITS: [&str; 32] = [
     "HIGH_NOT_PRECEDENCE",
     "NO_ENGINE_SUBSTITUTION",
     "PAD_CHAR_TO_FULL_LENGTH",
+    "EMPTY_STRING_IS_NULL",
+    "SIMULTANEOUS_ASSIGNMENT",
+    "TIME_ROUND_FRACTIONAL",
 ];
 
 /// The names of a binlog `sql_mode` bit mask, comma-separated; bits above
@@ -101,7 +107,7 @@ pub fn sql_mode_names(mask: u64) -> String {
         .filter(|(i, _)| mask & (1u64 << i) != 0)
         .map(|(_, n)| (*n).to_string())
         .collect();
-    let high = mask & !0xffff_ffff;
+    let high = mask & !((1u64 << SQL_MODE_BITS.len()) - 1);
     if high != 0 {
         names.push(format!("{high:#x}"));
     }
@@ -301,7 +307,7 @@ mod tests {
             sql_mode_names((1 << 21) | (1 << 30)),
             "STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION"
         );
-        assert_eq!(sql_mode_names((1 << 0) | (1 << 32) | (1 << 34)), "REAL_AS_FLOAT,0x500000000");
+        assert_eq!(sql_mode_names((1 << 0) | (1 << 34) | (1 << 40)), "REAL_AS_FLOAT,TIME_ROUND_FRACTIONAL,0x10000000000");
     }
 
     #[test]
