@@ -174,6 +174,11 @@ pub async fn run_master(
             time_ms: now_ms(),
         })?;
     }
+    if let Some(last) = last_header(&writer)? {
+        // What is already stored counts as extracted (status after a restart).
+        progress.stored(last.seqno, last.epoch, &last.event_id);
+        progress.applied(last.seqno, &last.event_id, last.source_tstamp_ms, last.extract_tstamp_ms);
+    }
     info!(service = %settings.service, epoch, next_seqno, "master online");
     let mut server = ServerTask::start(&settings, &writer, &catalog, &progress).await?;
     let mut delay = settings.retry_min;
@@ -271,8 +276,8 @@ fn open_thl(settings: &MasterSettings) -> Result<(Writer, Option<StartPosition>)
     Ok((writer, resume))
 }
 
-/// The binlog position after the last complete transaction in the THL.
-fn last_position(writer: &Writer) -> Result<Option<StartPosition>, ExtractError> {
+/// The header of the last record of the last complete transaction.
+fn last_header(writer: &Writer) -> Result<Option<thl::event::EventHeader>, ExtractError> {
     let Some(max) = writer.max_seqno() else {
         return Ok(None);
     };
@@ -282,7 +287,12 @@ fn last_position(writer: &Writer) -> Result<Option<StartPosition>, ExtractError>
     while let Some(record) = cursor.next()? {
         last = Some(record.header().clone());
     }
-    let Some(header) = last else {
+    Ok(last)
+}
+
+/// The binlog position after the last complete transaction in the THL.
+fn last_position(writer: &Writer) -> Result<Option<StartPosition>, ExtractError> {
+    let Some(header) = last_header(writer)? else {
         return Ok(None);
     };
     let id = EventId::parse(&header.event_id).map_err(|e| ExtractError::BadResumePoint {

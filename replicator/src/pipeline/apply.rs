@@ -144,6 +144,7 @@ async fn apply_events(
     skip: &SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
     let mut times = Times::default();
+    report(applier, progress, &mut times);
     loop {
         let deadline = applier.commit_deadline();
         let next = tokio::select! {
