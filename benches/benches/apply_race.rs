@@ -71,7 +71,11 @@
 //! MariaDB serial, >= 1.5x over MariaDB parallel. MariaDB's SQL thread
 //! commits (and fsyncs redo + binlog) every source transaction, with group
 //! commit across workers in parallel mode; ours commits a block of
-//! transactions at a time on one connection.
+//! transactions at a time on one connection. `txn/commit` is source
+//! transactions per target binlog commit (`Binlog_commits` delta on the
+//! target during the timed part: the effective block size for ours, 1 for
+//! MariaDB); `commit/fsync` is binlog commits per group commit
+//! (`Binlog_group_commits`, one binlog fsync each with `sync_binlog=1`).
 
 use std::error::Error;
 use std::path::Path;
@@ -205,6 +209,28 @@ async fn expect_checksums(inst: &Instance, db: &str, want: &[u64], what: &str) -
         return Err(format!("{what}: {} differs from the primary: {}", inst.name(), diff.join(", ")).into());
     }
     Ok(())
+}
+
+/// The target's `Binlog_commits` and `Binlog_group_commits` (each group
+/// commit is one binlog fsync with `sync_binlog=1`).
+async fn binlog_counters(inst: &Instance) -> Res<(u64, u64)> {
+    let rows = inst
+        .query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Binlog_commits', 'Binlog_group_commits')")
+        .await?;
+    let get = |name: &str| -> Res<u64> {
+        let row = rows.iter().find(|r| r[0].eq_ignore_ascii_case(name)).ok_or(format!("no status {name}"))?;
+        Ok(row[1].parse()?)
+    };
+    Ok((get("Binlog_commits")?, get("Binlog_group_commits")?))
+}
+
+/// One timed run: seconds, and the target's binlog commits and group
+/// commits during it.
+#[derive(Debug, Clone, Copy)]
+struct RunStat {
+    secs: f64,
+    commits: u64,
+    groups: u64,
 }
 
 fn sysbench_cmd(primary: &Instance, cfg: &Cfg) -> tokio::process::Command {
@@ -406,9 +432,9 @@ async fn reset(replica: &Instance) -> Res<()> {
 }
 
 /// MariaDB's replica: relay the backlog, then time the SQL thread.
-async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, threads: u64, wait: Duration) -> Res<f64> {
+async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, threads: u64, wait: Duration) -> Res<RunStat> {
     let mut conn = bounded("connect", SQL_LIMIT, Conn::new(replica.root_opts())).await?;
-    let result: Res<f64> = async {
+    let result: Res<RunStat> = async {
         sql(&mut conn, "STOP SLAVE").await?;
         sql(&mut conn, "RESET SLAVE ALL").await?;
         reset(replica).await?;
@@ -446,6 +472,7 @@ async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, thread
             }
             tokio::time::sleep(POLL).await;
         }
+        let (c0, g0) = binlog_counters(replica).await?;
         let t0 = Instant::now();
         sql(&mut conn, "START SLAVE SQL_THREAD").await?;
         loop {
@@ -453,7 +480,9 @@ async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, thread
             let file = status_field(&row, "Relay_Master_Log_File");
             let pos: u64 = status_field(&row, "Exec_Master_Log_Pos").parse().unwrap_or(0);
             if (file.as_str(), pos) >= (b.end_file.as_str(), b.end_pos) {
-                break Ok(t0.elapsed().as_secs_f64());
+                let secs = t0.elapsed().as_secs_f64();
+                let (c1, g1) = binlog_counters(replica).await?;
+                break Ok(RunStat { secs, commits: c1 - c0, groups: g1 - g0 });
             }
             let err = status_field(&row, "Last_SQL_Error");
             if !err.is_empty() {
@@ -473,15 +502,16 @@ async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, thread
     }
     .await;
     let _ = tokio::time::timeout(SQL_LIMIT, conn.disconnect()).await;
-    let secs = result?;
+    let stat = result?;
     cleanup?;
-    Ok(secs)
+    Ok(stat)
 }
 
 /// Our apply stage on the THL from the starting state, timed until the
 /// last seqno is committed.
-async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, wait: Duration) -> Res<f64> {
+async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, wait: Duration) -> Res<RunStat> {
     reset(replica).await?;
+    let (c0, g0) = binlog_counters(replica).await?;
     let reader = Reader::open(thl_dir)?;
     let mut acfg = ApplierConfig::new(SERVICE);
     acfg.block_commit_size = block;
@@ -516,7 +546,8 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
             return Err("the apply stage did not return within 60 s of stop".into());
         }
     }
-    Ok(secs)
+    let (c1, g1) = binlog_counters(replica).await?;
+    Ok(RunStat { secs, commits: c1 - c0, groups: g1 - g0 })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -530,11 +561,11 @@ enum Run {
 
 #[derive(Debug, Default)]
 struct Results {
-    ours10_s: Vec<f64>,
-    ours10_p: Vec<f64>,
-    ours_big: Vec<f64>,
-    serial: Vec<f64>,
-    parallel: Vec<f64>,
+    ours10_s: Vec<RunStat>,
+    ours10_p: Vec<RunStat>,
+    ours_big: Vec<RunStat>,
+    serial: Vec<RunStat>,
+    parallel: Vec<RunStat>,
 }
 
 async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
@@ -576,7 +607,7 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
             [Run::Serial, Run::Ours10Serial, Run::Ours10Parallel, Run::Parallel, Run::OursBig]
         };
         for run in order {
-            let (label, secs) = match run {
+            let (label, st) = match run {
                 Run::Ours10Serial | Run::Ours10Parallel => ("ours block 10".to_owned(), run_ours(ours, &thl_dir, s.last, 10, cfg.wait).await?),
                 Run::OursBig => (
                     format!("ours block {}", cfg.big_block),
@@ -591,25 +622,28 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
             let target = if matches!(run, Run::Serial | Run::Parallel) { maria } else { ours };
             expect_checksums(target, "sbtest", &end_sums, &format!("after {label} (round {})", round + 1)).await?;
             eprintln!(
-                "round {}/{}: {label}: {secs:.2} s, {:.0} txn/s, {:.0} rows/s (checksums equal)",
+                "round {}/{}: {label}: {:.2} s, {:.0} txn/s, {:.0} rows/s, {} binlog commits, {} group commits (checksums equal)",
                 round + 1,
                 cfg.runs,
-                s.txns() as f64 / secs,
-                s.rows as f64 / secs
+                st.secs,
+                s.txns() as f64 / st.secs,
+                s.rows as f64 / st.secs,
+                st.commits,
+                st.groups
             );
             match run {
-                Run::Ours10Serial => res.ours10_s.push(secs),
-                Run::Ours10Parallel => res.ours10_p.push(secs),
-                Run::OursBig => res.ours_big.push(secs),
-                Run::Serial => res.serial.push(secs),
-                Run::Parallel => res.parallel.push(secs),
+                Run::Ours10Serial => res.ours10_s.push(st),
+                Run::Ours10Parallel => res.ours10_p.push(st),
+                Run::OursBig => res.ours_big.push(st),
+                Run::Serial => res.serial.push(st),
+                Run::Parallel => res.parallel.push(st),
             }
         }
     }
 
     let txns = s.txns() as f64;
     let rows = s.rows as f64;
-    let ours10: Vec<f64> = res.ours10_s.iter().chain(&res.ours10_p).copied().collect();
+    let ours10: Vec<RunStat> = res.ours10_s.iter().chain(&res.ours10_p).copied().collect();
     println!();
     println!(
         "apply of the backlog ({} txns, {} rows), {} rounds, durable settings, median (min..max):",
@@ -617,14 +651,17 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         s.rows,
         cfg.runs
     );
-    let mut t = Table::new(["applier", "runs", "seconds", "txn/s", "rows/s"]);
-    let mut line = |name: String, xs: &[f64]| {
+    let mut t = Table::new(["applier", "runs", "seconds", "txn/s", "rows/s", "txn/commit", "commit/fsync"]);
+    let mut line = |name: String, xs: &[RunStat]| {
+        let secs: Vec<f64> = xs.iter().map(|x| x.secs).collect();
         t.row([
             name,
             xs.len().to_string(),
-            fmt_med(xs, 2),
-            fmt_med(&xs.iter().map(|x| txns / x).collect::<Vec<_>>(), 0),
-            fmt_med(&xs.iter().map(|x| rows / x).collect::<Vec<_>>(), 0),
+            fmt_med(&secs, 2),
+            fmt_med(&secs.iter().map(|x| txns / x).collect::<Vec<_>>(), 0),
+            fmt_med(&secs.iter().map(|x| rows / x).collect::<Vec<_>>(), 0),
+            format!("{:.1}", median(&xs.iter().map(|x| txns / x.commits.max(1) as f64).collect::<Vec<_>>())),
+            format!("{:.2}", median(&xs.iter().map(|x| x.commits as f64 / x.groups.max(1) as f64).collect::<Vec<_>>())),
         ]);
     };
     line("ours: apply stage, block 10 / 1 s".into(), &ours10);
@@ -635,8 +672,8 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         &res.parallel,
     );
     t.print();
-    let ratio = |maria: &[f64], ours: &[f64]| -> (f64, Vec<f64>) {
-        let r: Vec<f64> = maria.iter().zip(ours).map(|(m, o)| m / o).collect();
+    let ratio = |maria: &[RunStat], ours: &[RunStat]| -> (f64, Vec<f64>) {
+        let r: Vec<f64> = maria.iter().zip(ours).map(|(m, o)| m.secs / o.secs).collect();
         (median(&r), r)
     };
     let fmt_r = |(m, r): (f64, Vec<f64>)| {

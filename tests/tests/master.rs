@@ -42,6 +42,7 @@ impl Master {
         let root = tempfile::tempdir().expect("tempdir");
         let ini = format!(
             "[defaults]\nreplication-user=tungsten\nreplication-password=secret\nreplication-port={port}\n\
+             rest-api-admin-user=apiuser\nrest-api-admin-password=secret\n\
              thl-log-file-size=2000000\n\
              [{SERVICE}]\ntopology=clustered\nmaster={HOST}\nmembers={HOST}\n"
         );
@@ -608,4 +609,38 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
     let epochs: HashSet<i64> = events.iter().map(|e| e.header.epoch).collect();
     assert!(epochs.len() > 1, "each restart starts a new epoch");
     assert!(wait_for_thl_seqno(&m.thl_dir(), seqno - 1, Duration::from_secs(1)).is_some());
+}
+
+// ---------------------------------------------------------------------------
+// Regenerating a THL from a binlog position with a seqno base.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_from_event_with_base_seqno_numbers_from_the_base() {
+    let m = Master::start(&[]).await;
+    m.db().exec("CREATE DATABASE b").await.expect("db");
+    m.db().exec("CREATE TABLE b.t (id INT PRIMARY KEY)").await.expect("table");
+    let mut process = m.deployment.start(HOST, &["--offline"]).expect("replicator starts");
+    let from = format!("{}:4", m.first_binlog);
+    let deadline = Instant::now() + WAIT;
+    let out = loop {
+        let out = std::process::Command::new(tests::process::workspace_bin("trepctl").expect("trepctl"))
+            .arg("--config")
+            .arg(m.deployment.ini())
+            .arg("--hosts-file")
+            .arg(m.deployment.hosts_file())
+            .args(["-host", HOST, "online", "-from-event", &from, "-base-seqno", "99"])
+            .output()
+            .expect("trepctl runs");
+        if out.status.success() {
+            break out;
+        }
+        // The REST API may not be listening yet.
+        assert!(Instant::now() < deadline, "trepctl online: {}", String::from_utf8_lossy(&out.stderr));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(out.status.success());
+    let events = m.drained_thl(&mut process).await;
+    assert_eq!(events.first().map(|e| e.header.seqno), Some(100), "the first transaction is base + 1");
+    assert_eq!(events.first().map(|e| e.header.epoch), Some(100), "and so is the epoch");
+    assert_eq!(process.terminate(Duration::from_secs(20)), Some(0));
 }

@@ -68,6 +68,10 @@ pub struct MasterSettings {
     pub frag_size: usize,
     /// Where to start when the THL is empty.
     pub start_when_empty: StartPosition,
+    /// When the THL is empty: number extracted transactions from this + 1
+    /// (`trepctl online -from-event F:P -base-seqno N`, to regenerate a THL
+    /// that continues an existing history). `None`: start at 0.
+    pub base_seqno: Option<i64>,
     /// Commit the THL at least every this many transactions.
     pub commit_every: usize,
     /// The source's heartbeat period.
@@ -93,6 +97,7 @@ impl MasterSettings {
             catalog_dir,
             frag_size: 1_000_000,
             start_when_empty: StartPosition::Current,
+            base_seqno: None,
             commit_every: 1000,
             heartbeat: Duration::from_secs(1),
             retry_min: Duration::from_millis(200),
@@ -164,7 +169,8 @@ pub async fn run_master(
 ) -> Result<(), ExtractError> {
     let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
     let (mut writer, mut resume) = open_thl(&settings)?;
-    let next_seqno = writer.max_seqno().map_or(0, |m| m + 1);
+    let first_seqno = settings.base_seqno.map_or(0, |b| b.saturating_add(1));
+    let next_seqno = writer.max_seqno().map_or(first_seqno, |m| m + 1);
     let epoch = next_seqno;
     if catalog.last_epoch()?.map(|e| e.epoch) != Some(epoch) {
         catalog.record_epoch(&EpochRecord {
@@ -187,7 +193,7 @@ pub async fn run_master(
             break Ok(());
         }
         let start = resume.clone().unwrap_or_else(|| settings.start_when_empty.clone());
-        let (returned, outcome) = session(&settings, &catalog, writer, epoch, start, stop.clone(), &progress).await;
+        let (returned, outcome) = session(&settings, &catalog, writer, (epoch, first_seqno), start, stop.clone(), &progress).await;
         match outcome {
             Ok(()) => break Ok(()),
             Err(e) if e.is_transient() => {
@@ -309,7 +315,7 @@ async fn session(
     settings: &MasterSettings,
     catalog: &Arc<Catalog>,
     writer: Writer,
-    epoch: i64,
+    (epoch, first_seqno): (i64, i64),
     start: StartPosition,
     mut stop: watch::Receiver<bool>,
     progress: &Progress,
@@ -341,7 +347,7 @@ async fn session(
     let catalog = catalog.clone();
     let worker_progress = progress.clone();
     let worker = tokio::task::spawn_blocking(move || {
-        let mut w = Worker::new(&worker_settings, catalog, writer, epoch, worker_progress);
+        let mut w = Worker::new(&worker_settings, catalog, writer, (epoch, first_seqno), worker_progress);
         let result = w.run(rx);
         let partial = w.builder.in_transaction() && w.appended_partial;
         ((w.writer, partial), result)
@@ -397,8 +403,14 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(settings: &MasterSettings, catalog: Arc<Catalog>, writer: Writer, epoch: i64, progress: Progress) -> Worker {
-        let next_seqno = writer.max_seqno().map_or(0, |m| m + 1);
+    fn new(
+        settings: &MasterSettings,
+        catalog: Arc<Catalog>,
+        writer: Writer,
+        (epoch, first_seqno): (i64, i64),
+        progress: Progress,
+    ) -> Worker {
+        let next_seqno = writer.max_seqno().map_or(first_seqno, |m| m + 1);
         let cfg = BuilderConfig {
             source_id: settings.source_id.clone(),
             service: settings.service.clone(),

@@ -237,9 +237,6 @@ impl RoleLauncher {
         if o.force {
             return refuse("-force skips the upstream handshake of a slave or relay; a master has no upstream. Go online without it".into());
         }
-        if o.base_seqno.is_some() {
-            return refuse("-base-seqno is not supported by the master pipeline yet: its seqnos continue the THL (reset the THL with `trepctl reset -thl -y` to start at 0)".into());
-        }
         let s: &ServicePlan = &ctx.plan;
         let source = mysql_async::OptsBuilder::default()
             .ip_or_hostname(s.db.address.to_string())
@@ -269,6 +266,8 @@ impl RoleLauncher {
             let id = EventId::parse(text).map_err(|e| PipelineFailure::definite("BAD_OPTION", format!("-from-event: {e}")))?;
             m.start_when_empty = StartPosition::FilePos { file: id.file, pos: id.offset };
         }
+        // Validated with -from-event (which requires an empty THL).
+        m.base_seqno = o.base_seqno;
         Ok(m)
     }
 }

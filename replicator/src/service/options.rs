@@ -105,7 +105,8 @@ pub struct OnlineOptions {
     pub skip_seqno: SkipSeqnos,
     /// Start extracting at this native event id (`mysql-bin.000003:4`).
     pub from_event: Option<String>,
-    /// With `from_event`: the seqno of the first extracted transaction.
+    /// With `from_event`: the first extracted transaction gets seqno
+    /// `base_seqno + 1` (Tungsten's meaning).
     pub base_seqno: Option<i64>,
     /// Go offline once this seqno is applied (handled by the manager).
     pub until_seqno: Option<i64>,

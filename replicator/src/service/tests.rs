@@ -254,7 +254,6 @@ async fn the_role_launcher_refuses_options_a_pipeline_cannot_honour() {
     for (req, word) in [
         (OnlineRequest { skip_seqno: Some("3".into()), ..Default::default() }, "-skip-seqno"),
         (OnlineRequest { force: true, ..Default::default() }, "-force"),
-        (OnlineRequest { from_event: Some("x:4".into()), base_seqno: Some(1), ..Default::default() }, "-base-seqno"),
         (OnlineRequest { from_event: Some("nonsense".into()), ..Default::default() }, "-from-event"),
     ] {
         let e = s.online(&req).expect_err(word);
