@@ -4,8 +4,9 @@
 //!
 //! * **Exactly once.** The channel's row in
 //!   `tungsten_<service>.trep_commit_seqno` is updated *in the same target
-//!   transaction* as the changes of every event (and of every fragment), so
-//!   the target's data and its position always agree: a crash at any point
+//!   transaction* as the changes it covers (once per block, just before its
+//!   COMMIT, with the position of the block's last event), so the target's
+//!   data and its position always agree: a crash at any point
 //!   leaves either the whole block with its position, or neither. On
 //!   (re)connect the applier reads that row ([`Applier::last_applied`]) and
 //!   skips every event it covers ([`AppliedPosition::covers`]: seqno below the
@@ -22,7 +23,7 @@
 //!   metadata `schema_change`, `unsafe_for_block_commit` or `rollback`, and a
 //!   fragmented transaction, is alone: the block is committed before it and
 //!   after its last fragment. Fragments of one transaction share one target
-//!   transaction; the position row is written with each fragment.
+//!   transaction, committed at its last fragment.
 //! * Filtered ranges (`seqno_end > seqno`) and empty events only move the
 //!   position (to `seqno_end`).
 //! * DDL commits implicitly on MariaDB: the position of a DDL event is
@@ -150,6 +151,10 @@ pub struct Applier {
     /// Position of the last event applied in the open block (= `committed`
     /// when no block is open).
     pending: Option<AppliedPosition>,
+    /// Header of the last event applied in the open block: its position is
+    /// written to `trep_commit_seqno` just before the block's COMMIT, in
+    /// the same target transaction (one statement per block, not per event).
+    position_header: Option<thl::event::EventHeader>,
     block: Block,
     stats: ApplierStats,
     max_batch_bytes: usize,
@@ -238,6 +243,7 @@ impl Applier {
             collations: CollationNames::new(),
             committed: None,
             pending: None,
+            position_header: None,
             block: Block::default(),
             stats: ApplierStats::default(),
             max_batch_bytes: MAX_BATCH_BYTES,
@@ -453,6 +459,7 @@ impl Applier {
         self.session.invalidate();
         self.block.reset();
         self.pending = self.committed.clone();
+        self.position_header = None;
         self.stats.rollbacks += 1;
     }
 
@@ -462,6 +469,11 @@ impl Applier {
             last_committed: self.committed.as_ref().map(|p| p.seqno),
             ..Ctx::default()
         };
+        if let Some(h) = self.position_header.take() {
+            self.row_context(None, &ctx).await?;
+            let params = position_params(&h, self.cfg.channel, now_ms());
+            self.exec(&self.names.update_position(), params, &ctx).await?;
+        }
         self.query(b"COMMIT", &ctx).await?;
         self.committed = self.pending.clone();
         self.block.reset();
@@ -510,10 +522,7 @@ impl Applier {
                     .await?;
             }
         }
-        self.row_context(None, &ctx).await?;
-        let params = position_params(h, self.cfg.channel, now_ms());
-        self.exec(&self.names.update_position(), params, &ctx)
-            .await?;
+        self.position_header = Some(h.clone());
         self.pending = Some(AppliedPosition::of(h));
         if h.last_frag {
             self.block.add_transaction();
