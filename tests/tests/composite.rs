@@ -114,6 +114,17 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
     let (_, status) = trepctl(&cluster, "host2.beta", &["status"]);
     assert!(field(&status, "pipelineSource").is_some_and(|s| s.contains("host1.beta")), "{status}");
 
+    // A heartbeat on the master flows through the relay; every host records
+    // its own lag in its catalog schema.
+    let (ok, out) = trepctl(&cluster, HOSTS[0], &["heartbeat", "-name", "E2E"]);
+    assert!(ok, "heartbeat:\n{out}");
+    cluster.wait_until_applied(APPLY_WAIT).await.expect("heartbeat applied");
+    for host in &HOSTS[1..] {
+        let sql = format!("SELECT name, lag_millis IS NOT NULL AND target_tstamp IS NOT NULL FROM tungsten_{}.heartbeat WHERE id = 1", tests::cluster::service_of(host));
+        let row = cluster.db(host).query(&sql).await.expect("heartbeat row");
+        assert_eq!(row, vec![vec!["E2E".to_owned(), "1".to_owned()]], "{host}: heartbeat with its lag");
+    }
+
     // A failing transaction on one slave: OFFLINE:ERROR naming the seqno,
     // then `online -skip-seqno N` passes it.
     cluster.db("host3.alpha").exec("SET sql_log_bin=0; INSERT INTO app.t (id, v, ts) VALUES (5000, 'dup', '2024-01-01 00:00:00')").await.expect("conflicting row");

@@ -90,6 +90,8 @@ struct OpenTxn {
     thread_id: Option<u32>,
     schema_change: bool,
     first_server_id: u32,
+    /// Set when the transaction writes a `tungsten_<service>.heartbeat` row.
+    heartbeat: Option<String>,
 }
 
 /// Turns a stream of [`TxnInput`] into THL events.
@@ -174,6 +176,9 @@ impl TransactionBuilder {
                     });
                 };
                 txn.schemas.insert(rows.schema.clone());
+                if let Some(name) = heartbeat_name(&rows) {
+                    txn.heartbeat = Some(name);
+                }
                 txn.hold(Change::Rows(rows), event_bytes);
                 self.fragment_if_full(at, out)?;
             }
@@ -220,6 +225,9 @@ impl TransactionBuilder {
         }
         if txn.schema_change {
             metadata.push((meta::SCHEMA_CHANGE.to_owned(), "true".to_owned()));
+        }
+        if let Some(name) = &txn.heartbeat {
+            metadata.push((meta::HEARTBEAT.to_owned(), name.clone()));
         }
         if txn.schema_change || rollback || txn.fragno > 0 || !last {
             metadata.push((meta::UNSAFE_FOR_BLOCK_COMMIT.to_owned(), "true".to_owned()));
@@ -271,6 +279,7 @@ impl OpenTxn {
             thread_id: None,
             schema_change: false,
             first_server_id: server_id,
+            heartbeat: None,
         }
     }
 
@@ -278,6 +287,23 @@ impl OpenTxn {
         self.changes.push(change);
         self.held_bytes = self.held_bytes.saturating_add(bytes);
     }
+}
+
+/// The heartbeat name when `rows` write Tungsten's heartbeat table
+/// (`tungsten_<service>.heartbeat`, written by `trepctl heartbeat` on the
+/// master): the transaction then carries the `heartbeat` metadata, and every
+/// applier downstream records its own lag.
+fn heartbeat_name(rows: &RowChanges) -> Option<String> {
+    if !rows.schema.starts_with("tungsten_") || rows.table != "heartbeat" {
+        return None;
+    }
+    let name_col = rows.columns.iter().position(|c| c.name == "name")?;
+    let slot = rows.after_columns.iter().position(|&i| usize::from(i) == name_col);
+    let value = slot.and_then(|k| rows.rows.last()?.after.get(k));
+    Some(match value {
+        Some(thl::event::Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => "NONE".to_owned(),
+    })
 }
 
 /// True for statements that change a schema (they force block-commit
@@ -398,6 +424,31 @@ mod tests {
         let mut b = builder(1 << 20);
         let err = b.push(TxnInput::Rows(rows("a")), &pos(20), 10, &mut vec![]).err();
         assert!(matches!(err, Some(BuildError::RowsOutsideTransaction { pos: 20, .. })));
+    }
+
+    #[test]
+    fn heartbeat_rows_mark_the_transaction() {
+        let mut b = builder(1 << 20);
+        let mut out = vec![];
+        let mut hb = rows("tungsten_alpha");
+        hb.table = "heartbeat".into();
+        hb.columns = vec![thl::event::ColumnSpec {
+            index: 0,
+            name: "name".into(),
+            type_code: 15,
+            type_meta: 128,
+            unsigned: false,
+            nullable: true,
+            key: false,
+            collation: Some(33),
+            type_desc: "varchar(128)".into(),
+        }];
+        hb.after_columns = vec![0];
+        hb.rows = vec![thl::event::RowImage { before: vec![], after: vec![thl::event::Value::Bytes(b"NIGHTLY".to_vec())] }];
+        b.push(TxnInput::Begin, &pos(10), 40, &mut out).ok();
+        b.push(TxnInput::Rows(hb), &pos(20), 10, &mut out).ok();
+        b.push(TxnInput::Commit, &pos(30), 10, &mut out).ok();
+        assert_eq!(out[0].body.metadata_value(meta::HEARTBEAT), Some("NIGHTLY"));
     }
 
     #[test]
