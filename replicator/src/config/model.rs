@@ -193,6 +193,9 @@ pub struct ServiceSettings {
     pub rest_api_enabled: bool,
     pub rest_api_user: Option<String>,
     pub rest_api_password: Option<String>,
+    /// `svc-fail-on-zero-row-update`: `stop`, `warn` (default) or `ignore`,
+    /// what the applier does when an UPDATE or DELETE matches no row.
+    pub zero_row_update: String,
 }
 
 /// A parsed `tungsten.ini`.
@@ -397,6 +400,10 @@ impl Deployment {
                 rest_api_enabled: flag("replicator-rest-api", true)?,
                 rest_api_user: get("rest-api-admin-user").map(str::to_owned),
                 rest_api_password: get("rest-api-admin-password").map(str::to_owned),
+                zero_row_update: match text("svc-fail-on-zero-row-update", "warn").to_ascii_lowercase().as_str() {
+                    v @ ("stop" | "warn" | "ignore") => v.to_owned(),
+                    other => return Err(format!("svc-fail-on-zero-row-update={other}: use stop, warn or ignore")),
+                },
             })
         };
         // Every value was checked above; a failure here would be a bug in

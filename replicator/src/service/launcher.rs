@@ -36,7 +36,7 @@ use super::Progress;
 use crate::config::{HostPlan, Role, ServicePlan};
 use crate::extractor::event_id::EventId;
 use crate::extractor::{run_master, ExtractError, MasterSettings};
-use crate::applier::ApplierConfig;
+use crate::applier::{ApplierConfig, ZeroRowPolicy};
 use crate::pipeline::apply::ApplyStageError;
 use crate::pipeline::slave::resolver_from;
 use crate::pipeline::{run_slave, SlaveError, SlaveSettings};
@@ -300,6 +300,11 @@ impl RoleLauncher {
         applier.block_commit_size = usize::try_from(s.settings.block_commit_size).unwrap_or(usize::MAX).max(1);
         applier.block_commit_interval = s.settings.block_commit_interval;
         applier.log_slave_updates = s.settings.log_slave_updates;
+        applier.zero_row_policy = match s.settings.zero_row_update.as_str() {
+            "stop" => ZeroRowPolicy::Stop,
+            "ignore" => ZeroRowPolicy::Ignore,
+            _ => ZeroRowPolicy::Warn,
+        };
         Ok(SlaveSettings {
             service: s.service.clone(),
             host: ctx.host.clone(),
