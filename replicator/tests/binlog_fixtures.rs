@@ -357,6 +357,15 @@ fn render(path: &Path) -> (String, Outcome) {
 #[test]
 fn every_fixture_decodes_as_pinned() {
     let root = Path::new(FIXTURES);
+    // The fixtures live in the work area's shared/ beside the clone (CI lays
+    // it there). Outside CI, a clone without it skips with a message; in CI
+    // its absence is a failure.
+    if !root.is_dir() {
+        let msg = format!("binlog fixtures not found at {} (shared/ must sit beside the clone)", root.display());
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+        return;
+    }
     let mut all = Vec::new();
     files(root, &mut all);
     assert!(all.len() >= 80, "expected the 84 fixture binlogs, found {}", all.len());

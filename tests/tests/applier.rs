@@ -1134,6 +1134,11 @@ async fn fragments_filtered_ranges_and_heartbeats() {
     assert_eq!(position(i).await[0], "2");
     apply(&mut a, &frag(1, false, 11)).await;
     assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.t")).await, 1);
+    // An idle input or a deadline never commits between fragments.
+    assert!(a.commit_deadline().is_none() && a.in_fragmented_transaction());
+    flush(&mut a).await;
+    assert_eq!(position(i).await[0], "2");
+    assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.t")).await, 1);
     // A crash between fragments: the target rolls the fragments back.
     drop(a);
     let mut a = applier(i, config()).await;

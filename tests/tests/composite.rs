@@ -53,7 +53,7 @@ fn wait_state(cluster: &Cluster, host: &str, state: &str) -> String {
 }
 
 const APPLY_WAIT: Duration = Duration::from_secs(120);
-const TABLES: &[&str] = &["app.t", "app.c", "app.types"];
+const TABLES: &[&str] = &["app.t", "app.c", "app.types", "app.big"];
 
 async fn workload(cluster: &Cluster, from: i64, to: i64) {
     let mut conn = mysql_async::Conn::new(cluster.db(HOSTS[0]).root_opts()).await.expect("connect to the master");
@@ -82,6 +82,7 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(200), ts DATETIME(6))",
         "CREATE TABLE app.c (id INT PRIMARY KEY, n BIGINT)",
         "INSERT INTO app.c VALUES (1, 0)",
+        "CREATE TABLE app.big (id INT PRIMARY KEY, pad VARCHAR(200))",
         "CREATE TABLE app.types (id INT PRIMARY KEY, u BIGINT UNSIGNED, d DECIMAL(30,10), f DOUBLE, tm TIME(3), y YEAR, b BIT(12), e ENUM('x','y'), s SET('p','q'), j JSON, bl BLOB, dt DATETIME(6) NULL, mi MEDIUMINT)",
         "INSERT INTO app.types VALUES (1, 18446744073709551615, -1234567890.0123456789, 2.5e-300, '-838:59:58.999', 0, b'101010101010', 'y', 'p,q', '{\"a\": [1]}', REPEAT(x'00ff', 5000), '2024-02-29 23:59:59.999999', -8388608)",
     ] {
@@ -150,6 +151,12 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         let opts = cluster.db(HOSTS[0]).root_opts();
         tokio::spawn(async move {
             let mut conn = mysql_async::Conn::new(opts).await.expect("connect");
+            // Fragmented transactions (about 1 MB each) among the small ones.
+            for k in 0..3 {
+                conn.query_drop(format!("INSERT INTO app.big SELECT seq + {k} * 20000, REPEAT('x', 150) FROM app.seq_1_to_20000"))
+                    .await
+                    .expect("big transaction");
+            }
             for i in 100..700 {
                 conn.query_drop(format!("BEGIN; INSERT INTO app.t (id, v, ts) VALUES ({i}, 'late {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; COMMIT"))
                     .await

@@ -276,7 +276,16 @@ impl Applier {
     /// When the open block must be committed by time: the caller, idle
     /// until then, calls [`Applier::flush`].
     pub fn commit_deadline(&self) -> Option<Instant> {
+        if self.in_fragmented_transaction() {
+            return None;
+        }
         self.block.deadline(self.cfg.block_commit_interval)
+    }
+
+    /// True between the first and the last fragment of a transaction: the
+    /// block cannot be committed there (nothing half-applied is visible).
+    pub fn in_fragmented_transaction(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| !p.last_frag)
     }
 
     /// Drops the connection (rolling back any open block), connects again
@@ -410,9 +419,12 @@ impl Applier {
     }
 
     /// Commits the open block, if any (the caller's input is idle, or the
-    /// [`commit_deadline`](Applier::commit_deadline) passed).
+    /// [`commit_deadline`](Applier::commit_deadline) passed), unless it ends
+    /// inside a fragmented transaction.
     pub async fn flush(&mut self) -> Result<(), ApplyError> {
-        if !self.block.is_open() {
+        // Mid-transaction the block waits for the last fragment; if the
+        // caller stops there, dropping the connection rolls it back.
+        if !self.block.is_open() || self.in_fragmented_transaction() {
             return Ok(());
         }
         match self.commit().await {

@@ -164,8 +164,21 @@ impl ExtractError {
 /// a definite error. Transient source errors are retried with backoff.
 pub async fn run_master(
     settings: MasterSettings,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     progress: Progress,
+) -> Result<(), ExtractError> {
+    let result = master_pipeline(settings, stop, &progress).await;
+    // Whatever the exit path: release the server (and the catalog and port
+    // it holds) and report idle.
+    progress.set_thl_server(None);
+    progress.idle();
+    result
+}
+
+async fn master_pipeline(
+    settings: MasterSettings,
+    mut stop: watch::Receiver<bool>,
+    progress: &Progress,
 ) -> Result<(), ExtractError> {
     let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
     let (mut writer, mut resume) = open_thl(&settings)?;
@@ -186,17 +199,19 @@ pub async fn run_master(
         progress.applied(last.seqno, &last.event_id, last.source_tstamp_ms, last.extract_tstamp_ms);
     }
     info!(service = %settings.service, epoch, next_seqno, "master online");
-    let mut server = ServerTask::start(&settings, &writer, &catalog, &progress).await?;
+    let mut server = ServerTask::start(&settings, &writer, &catalog, progress).await?;
     let mut delay = settings.retry_min;
     let result = loop {
         if *stop.borrow() {
             break Ok(());
         }
         let start = resume.clone().unwrap_or_else(|| settings.start_when_empty.clone());
-        let (returned, outcome) = session(&settings, &catalog, writer, (epoch, first_seqno), start, stop.clone(), &progress).await;
+        let (returned, outcome) = session(&settings, &catalog, writer, (epoch, first_seqno), start, stop.clone(), progress).await;
         match outcome {
             Ok(()) => break Ok(()),
             Err(e) if e.is_transient() => {
+                // A THL error poisons the writer: reopen it like a half-written transaction.
+                let reopen = matches!(e, ExtractError::Store(_));
                 progress.connecting(&source_address(&settings.source), Some(e.to_string()));
                 warn!(service = %settings.service, error = %e, retry_in_ms = delay.as_millis() as u64, "extraction interrupted; reconnecting");
                 tokio::select! {
@@ -205,7 +220,7 @@ pub async fn run_master(
                 }
                 delay = (delay * 2).min(settings.retry_max);
                 match returned {
-                    Some((w, false)) => writer = w,
+                    Some((w, false)) if !reopen => writer = w,
                     partial => {
                         // A transaction was left half-written: reopening
                         // cuts it (recovery), and the server must follow
@@ -213,7 +228,7 @@ pub async fn run_master(
                         drop(partial);
                         server.stop().await;
                         (writer, resume) = open_thl(&settings)?;
-                        server = ServerTask::start(&settings, &writer, &catalog, &progress).await?;
+                        server = ServerTask::start(&settings, &writer, &catalog, progress).await?;
                         continue;
                     }
                 }
@@ -223,8 +238,6 @@ pub async fn run_master(
         }
     };
     server.stop().await;
-    progress.set_thl_server(None);
-    progress.idle();
     result
 }
 

@@ -94,7 +94,11 @@ pub async fn run_apply_stage(
                     _ = stop.changed() => return Ok(()),
                 }
                 delay = (delay * 2).min(retry.max);
-                if let Err(e) = applier.reconnect().await {
+                let reconnected = tokio::select! {
+                    r = applier.reconnect() => r,
+                    _ = stop.changed() => return Ok(()),
+                };
+                if let Err(e) = reconnected {
                     if !e.is_transient() {
                         return Err(e.into());
                     }
@@ -114,7 +118,9 @@ async fn apply_from_position(
     progress: &Progress,
     skip: &SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
-    let from = applier.last_applied().map_or(0, |p| p.seqno + 1);
+    // Committed positions end transactions (the applier never commits
+    // between fragments); a position inside one would restart at its seqno.
+    let from = applier.last_applied().map_or(0, |p| if p.last_frag { p.seqno + 1 } else { p.seqno });
     let from = match reader.min_seqno()? {
         Some(min) if from < min && applier.last_applied().is_none() => min,
         _ => from,

@@ -92,6 +92,20 @@ pub async fn run_slave(
     progress: Progress,
     resolver: Resolver,
 ) -> Result<(), SlaveError> {
+    let result = slave_pipeline(settings, stop, &progress, resolver).await;
+    // Whatever the exit path: release the server (and the catalog and port
+    // it holds) and report idle.
+    progress.set_thl_server(None);
+    progress.idle();
+    result
+}
+
+async fn slave_pipeline(
+    settings: SlaveSettings,
+    stop: watch::Receiver<bool>,
+    progress: &Progress,
+    resolver: Resolver,
+) -> Result<(), SlaveError> {
     let writer = Writer::open(settings.thl.clone())?;
     let reader = writer.reader(Visibility::Durable);
     let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
@@ -208,8 +222,6 @@ pub async fn run_slave(
             first_error = task_error(done);
         }
     }
-    progress.set_thl_server(None);
-    progress.idle();
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
@@ -235,7 +247,11 @@ async fn connect_applier(
     let retry = Retry::default();
     let mut delay = retry.min;
     loop {
-        match Applier::connect(target.clone(), cfg.clone()).await {
+        let connected = tokio::select! {
+            r = Applier::connect(target.clone(), cfg.clone()) => r,
+            _ = halt.wait_for(|h| *h) => return Ok(None),
+        };
+        match connected {
             Ok(a) => return Ok(Some(a)),
             Err(e) if e.is_transient() => {
                 progress.connecting(&progress.snapshot().pipeline_source, Some(format!("target database: {e}")));

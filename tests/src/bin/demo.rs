@@ -33,6 +33,15 @@ async fn main() -> ExitCode {
 
 async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::Error>> {
     if root.exists() {
+        // Only ever delete a previous demo's deployment.
+        let previous = root.join("tungsten.ini").is_file() && root.join("hosts").is_file();
+        if !previous {
+            return Err(format!(
+                "{} exists and is not a previous demo deployment: choose another DEMO_DIR",
+                root.display()
+            )
+            .into());
+        }
         std::fs::remove_dir_all(root)?;
     }
     println!("== Starting six MariaDB sandboxes under {}", root.display());
