@@ -218,7 +218,10 @@ async fn binlog_counters(inst: &Instance) -> Res<(u64, u64)> {
         .query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Binlog_commits', 'Binlog_group_commits')")
         .await?;
     let get = |name: &str| -> Res<u64> {
-        let row = rows.iter().find(|r| r[0].eq_ignore_ascii_case(name)).ok_or(format!("no status {name}"))?;
+        let row = rows
+            .iter()
+            .find(|r| r[0].eq_ignore_ascii_case(name))
+            .ok_or(format!("no status {name}"))?;
         Ok(row[1].parse()?)
     };
     Ok((get("Binlog_commits")?, get("Binlog_group_commits")?))
@@ -252,12 +255,15 @@ fn sysbench_cmd(primary: &Instance, cfg: &Cfg) -> tokio::process::Command {
 /// auto-increment, payload derived from `from..from+n`.
 async fn insert_loop(opts: Opts, from: u64, n: u64) -> Res<()> {
     let mut conn = Conn::new(opts).await?;
-    let stmt = conn.prep("INSERT INTO sbtest.ins (k, c, pad, ts) VALUES (?, ?, ?, NOW(6))").await?;
+    let stmt = conn
+        .prep("INSERT INTO sbtest.ins (k, c, pad, ts) VALUES (?, ?, ?, NOW(6))")
+        .await?;
     for i in from..from + n {
         let h = |j: u64| (i * 31 + j).wrapping_mul(2_654_435_761) % 100_000_000_000;
         let c: Vec<String> = (0..10).map(|j| format!("{:011}", h(j))).collect();
         let pad: Vec<String> = (10..15).map(|j| format!("{:011}", h(j))).collect();
-        conn.exec_drop(&stmt, ((i * 7919) % 1_000_000, c.join("-"), pad.join("-"))).await?;
+        conn.exec_drop(&stmt, ((i * 7919) % 1_000_000, c.join("-"), pad.join("-")))
+            .await?;
     }
     conn.disconnect().await?;
     Ok(())
@@ -266,7 +272,12 @@ async fn insert_loop(opts: Opts, from: u64, n: u64) -> Res<()> {
 /// Prepares the starting state, the dump and the backlog (see the module
 /// doc, steps 2-3). Returns the backlog and the primary's checksums at its
 /// start and end.
-async fn load(primary: &Instance, replicas: [&Instance; 2], cfg: &Cfg, dump_path: &Path) -> Res<(Backlog, Vec<u64>, Vec<u64>)> {
+async fn load(
+    primary: &Instance,
+    replicas: [&Instance; 2],
+    cfg: &Cfg,
+    dump_path: &Path,
+) -> Res<(Backlog, Vec<u64>, Vec<u64>)> {
     let t0 = Instant::now();
     primary.exec("CREATE DATABASE sbtest").await?;
     let mut prep = sysbench_cmd(primary, cfg);
@@ -283,7 +294,13 @@ async fn load(primary: &Instance, replicas: [&Instance; 2], cfg: &Cfg, dump_path
     let mut dump = tokio::process::Command::new("mariadb-dump");
     dump.arg("--no-defaults")
         .arg(format!("--socket={}", primary.socket().display()))
-        .args(["--user=root", "--single-transaction", "--skip-dump-date", "--skip-triggers", "sbtest"])
+        .args([
+            "--user=root",
+            "--single-transaction",
+            "--skip-dump-date",
+            "--skip-triggers",
+            "sbtest",
+        ])
         .stdin(Stdio::null());
     let text = run_command(&mut dump, cfg.wait).await?;
     std::fs::write(dump_path, &text)?;
@@ -298,7 +315,8 @@ async fn load(primary: &Instance, replicas: [&Instance; 2], cfg: &Cfg, dump_path
         t0.elapsed().as_secs_f64()
     );
     for r in replicas {
-        r.exec("SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS sbtest_base; CREATE DATABASE sbtest_base").await?;
+        r.exec("SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS sbtest_base; CREATE DATABASE sbtest_base")
+            .await?;
         let mut restore = tokio::process::Command::new("mariadb");
         restore
             .arg("--no-defaults")
@@ -326,7 +344,11 @@ async fn load(primary: &Instance, replicas: [&Instance; 2], cfg: &Cfg, dump_path
         let per = cfg.inserts / cfg.insert_conns;
         let mut tasks = Vec::new();
         for c in 0..cfg.insert_conns {
-            let n = if c + 1 == cfg.insert_conns { cfg.inserts - per * c } else { per };
+            let n = if c + 1 == cfg.insert_conns {
+                cfg.inserts - per * c
+            } else {
+                per
+            };
             tasks.push(tokio::spawn(insert_loop(primary.opts(), c * per, n)));
         }
         for t in tasks {
@@ -343,21 +365,44 @@ async fn load(primary: &Instance, replicas: [&Instance; 2], cfg: &Cfg, dump_path
     let sb_out = sb_out?;
     let (end_file, end_pos) = master_status(primary).await?;
     let end_sums = checksums(primary, "sbtest").await?;
-    let sb_line = sb_out.lines().find(|l| l.trim_start().starts_with("transactions:")).unwrap_or("").trim().to_owned();
+    let sb_line = sb_out
+        .lines()
+        .find(|l| l.trim_start().starts_with("transactions:"))
+        .unwrap_or("")
+        .trim()
+        .to_owned();
     eprintln!(
         "load: backlog of {} sysbench transactions ({sb_line}) + {} inserts in {:.1} s, {start_file}:{start_pos} .. {end_file}:{end_pos}",
         cfg.sb_events,
         cfg.inserts,
         t1.elapsed().as_secs_f64()
     );
-    Ok((Backlog { start_file, start_pos, end_file, end_pos }, start_sums, end_sums))
+    Ok((
+        Backlog {
+            start_file,
+            start_pos,
+            end_file,
+            end_pos,
+        },
+        start_sums,
+        end_sums,
+    ))
 }
 
 /// Extracts the backlog into a THL at `thl_dir` (not timed in the race).
 async fn extract(primary: &Instance, b: &Backlog, root: &Path, wait: Duration) -> Res<f64> {
     let thl_dir = root.join("thl");
-    let mut settings = MasterSettings::new(SERVICE, "primary.race", primary.opts(), thl_dir.clone(), root.join("catalog"));
-    settings.start_when_empty = StartPosition::FilePos { file: b.start_file.clone(), pos: b.start_pos };
+    let mut settings = MasterSettings::new(
+        SERVICE,
+        "primary.race",
+        primary.opts(),
+        thl_dir.clone(),
+        root.join("catalog"),
+    );
+    settings.start_when_empty = StartPosition::FilePos {
+        file: b.start_file.clone(),
+        pos: b.start_pos,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
     let mut handle = tokio::spawn(run_master(settings, stop_rx, Progress::new()));
@@ -374,12 +419,18 @@ async fn extract(primary: &Instance, b: &Backlog, root: &Path, wait: Duration) -
         }
         if handle.is_finished() {
             let r = (&mut handle).await?;
-            return Err(format!("run_master ended before the last transaction (last event id {last_id:?}): {r:?}").into());
+            return Err(
+                format!("run_master ended before the last transaction (last event id {last_id:?}): {r:?}").into(),
+            );
         }
         if t0.elapsed() > wait {
             let _ = stop_tx.send(true);
             let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
-            return Err(format!("THL did not reach {}:{} within {wait:?} (last event id {last_id:?})", b.end_file, b.end_pos).into());
+            return Err(format!(
+                "THL did not reach {}:{} within {wait:?} (last event id {last_id:?})",
+                b.end_file, b.end_pos
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
@@ -413,7 +464,13 @@ fn scan_thl(dir: &Path) -> Res<ThlSummary> {
         }
     }
     let bytes = r.info()?.files.iter().map(|f| f.size).sum();
-    Ok(ThlSummary { first, last, rows, statements, bytes })
+    Ok(ThlSummary {
+        first,
+        last,
+        rows,
+        statements,
+        bytes,
+    })
 }
 
 /// Resets `sbtest` to the starting state (from `sbtest_base`) and drops our
@@ -432,7 +489,13 @@ async fn reset(replica: &Instance) -> Res<()> {
 }
 
 /// MariaDB's replica: relay the backlog, then time the SQL thread.
-async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, threads: u64, wait: Duration) -> Res<RunStat> {
+async fn run_mariadb(
+    replica: &Instance,
+    primary: &Instance,
+    b: &Backlog,
+    threads: u64,
+    wait: Duration,
+) -> Res<RunStat> {
     let mut conn = bounded("connect", SQL_LIMIT, Conn::new(replica.root_opts())).await?;
     let result: Res<RunStat> = async {
         sql(&mut conn, "STOP SLAVE").await?;
@@ -468,7 +531,11 @@ async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, thread
                 return Err(format!("replica IO thread: {err}").into());
             }
             if t0.elapsed() > wait {
-                return Err(format!("IO thread did not reach {}:{} within {wait:?} (at {file}:{pos})", b.end_file, b.end_pos).into());
+                return Err(format!(
+                    "IO thread did not reach {}:{} within {wait:?} (at {file}:{pos})",
+                    b.end_file, b.end_pos
+                )
+                .into());
             }
             tokio::time::sleep(POLL).await;
         }
@@ -482,14 +549,22 @@ async fn run_mariadb(replica: &Instance, primary: &Instance, b: &Backlog, thread
             if (file.as_str(), pos) >= (b.end_file.as_str(), b.end_pos) {
                 let secs = t0.elapsed().as_secs_f64();
                 let (c1, g1) = binlog_counters(replica).await?;
-                break Ok(RunStat { secs, commits: c1 - c0, groups: g1 - g0 });
+                break Ok(RunStat {
+                    secs,
+                    commits: c1 - c0,
+                    groups: g1 - g0,
+                });
             }
             let err = status_field(&row, "Last_SQL_Error");
             if !err.is_empty() {
                 return Err(format!("replica SQL thread: {err}").into());
             }
             if t0.elapsed() > wait {
-                return Err(format!("SQL thread did not reach {}:{} within {wait:?} (at {file}:{pos})", b.end_file, b.end_pos).into());
+                return Err(format!(
+                    "SQL thread did not reach {}:{} within {wait:?} (at {file}:{pos})",
+                    b.end_file, b.end_pos
+                )
+                .into());
             }
             tokio::time::sleep(POLL).await;
         }
@@ -521,7 +596,14 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
     let applier = bounded("Applier::connect", SQL_LIMIT, Applier::connect(replica.opts(), acfg)).await?;
-    let mut handle = tokio::spawn(run_apply_stage(reader, applier, stop_rx, progress.clone(), Retry::default(), SkipSeqnos::default()));
+    let mut handle = tokio::spawn(run_apply_stage(
+        reader,
+        applier,
+        stop_rx,
+        progress.clone(),
+        Retry::default(),
+        SkipSeqnos::default(),
+    ));
     let secs = loop {
         let applied = progress.snapshot().applied_seqno;
         if applied >= last {
@@ -547,7 +629,11 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
         }
     }
     let (c1, g1) = binlog_counters(replica).await?;
-    Ok(RunStat { secs, commits: c1 - c0, groups: g1 - g0 })
+    Ok(RunStat {
+        secs,
+        commits: c1 - c0,
+        groups: g1 - g0,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -602,25 +688,53 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
     let mut res = Results::default();
     for round in 0..cfg.runs {
         let order: [Run; 5] = if round % 2 == 0 {
-            [Run::OursBig, Run::Ours10Serial, Run::Serial, Run::Parallel, Run::Ours10Parallel]
+            [
+                Run::OursBig,
+                Run::Ours10Serial,
+                Run::Serial,
+                Run::Parallel,
+                Run::Ours10Parallel,
+            ]
         } else {
-            [Run::Serial, Run::Ours10Serial, Run::Ours10Parallel, Run::Parallel, Run::OursBig]
+            [
+                Run::Serial,
+                Run::Ours10Serial,
+                Run::Ours10Parallel,
+                Run::Parallel,
+                Run::OursBig,
+            ]
         };
         for run in order {
             let (label, st) = match run {
-                Run::Ours10Serial | Run::Ours10Parallel => ("ours block 10".to_owned(), run_ours(ours, &thl_dir, s.last, 10, cfg.wait).await?),
+                Run::Ours10Serial | Run::Ours10Parallel => (
+                    "ours block 10".to_owned(),
+                    run_ours(ours, &thl_dir, s.last, 10, cfg.wait).await?,
+                ),
                 Run::OursBig => (
                     format!("ours block {}", cfg.big_block),
                     run_ours(ours, &thl_dir, s.last, cfg.big_block, cfg.wait).await?,
                 ),
-                Run::Serial => ("MariaDB serial".to_owned(), run_mariadb(maria, primary, &b, 0, cfg.wait).await?),
+                Run::Serial => (
+                    "MariaDB serial".to_owned(),
+                    run_mariadb(maria, primary, &b, 0, cfg.wait).await?,
+                ),
                 Run::Parallel => (
                     format!("MariaDB parallel {}", cfg.parallel_threads),
                     run_mariadb(maria, primary, &b, cfg.parallel_threads, cfg.wait).await?,
                 ),
             };
-            let target = if matches!(run, Run::Serial | Run::Parallel) { maria } else { ours };
-            expect_checksums(target, "sbtest", &end_sums, &format!("after {label} (round {})", round + 1)).await?;
+            let target = if matches!(run, Run::Serial | Run::Parallel) {
+                maria
+            } else {
+                ours
+            };
+            expect_checksums(
+                target,
+                "sbtest",
+                &end_sums,
+                &format!("after {label} (round {})", round + 1),
+            )
+            .await?;
             eprintln!(
                 "round {}/{}: {label}: {:.2} s, {:.0} txn/s, {:.0} rows/s, {} binlog commits, {} group commits (checksums equal)",
                 round + 1,
@@ -651,7 +765,15 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         s.rows,
         cfg.runs
     );
-    let mut t = Table::new(["applier", "runs", "seconds", "txn/s", "rows/s", "txn/commit", "commit/fsync"]);
+    let mut t = Table::new([
+        "applier",
+        "runs",
+        "seconds",
+        "txn/s",
+        "rows/s",
+        "txn/commit",
+        "commit/fsync",
+    ]);
     let mut line = |name: String, xs: &[RunStat]| {
         let secs: Vec<f64> = xs.iter().map(|x| x.secs).collect();
         t.row([
@@ -660,12 +782,25 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
             fmt_med(&secs, 2),
             fmt_med(&secs.iter().map(|x| txns / x).collect::<Vec<_>>(), 0),
             fmt_med(&secs.iter().map(|x| rows / x).collect::<Vec<_>>(), 0),
-            format!("{:.1}", median(&xs.iter().map(|x| txns / x.commits.max(1) as f64).collect::<Vec<_>>())),
-            format!("{:.2}", median(&xs.iter().map(|x| x.commits as f64 / x.groups.max(1) as f64).collect::<Vec<_>>())),
+            format!(
+                "{:.1}",
+                median(&xs.iter().map(|x| txns / x.commits.max(1) as f64).collect::<Vec<_>>())
+            ),
+            format!(
+                "{:.2}",
+                median(
+                    &xs.iter()
+                        .map(|x| x.commits as f64 / x.groups.max(1) as f64)
+                        .collect::<Vec<_>>()
+                )
+            ),
         ]);
     };
     line("ours: apply stage, block 10 / 1 s".into(), &ours10);
-    line(format!("ours: apply stage, block {} / 1 s", cfg.big_block), &res.ours_big);
+    line(
+        format!("ours: apply stage, block {} / 1 s", cfg.big_block),
+        &res.ours_big,
+    );
     line("MariaDB SQL thread, serial".into(), &res.serial);
     line(
         format!("MariaDB SQL thread, parallel {} optimistic", cfg.parallel_threads),

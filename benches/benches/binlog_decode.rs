@@ -27,7 +27,12 @@ fn decode_all(data: &[u8], dec: &mut Decoder) -> (u64, u64, u64) {
         match dec.decode(raw, pos as u64) {
             Ok(BinlogEvent::Rows(r)) => {
                 rows += r.changes.rows.len() as u64;
-                values += r.changes.rows.iter().map(|i| (i.before.len() + i.after.len()) as u64).sum::<u64>();
+                values += r
+                    .changes
+                    .rows
+                    .iter()
+                    .map(|i| (i.before.len() + i.after.len()) as u64)
+                    .sum::<u64>();
             }
             Ok(_) => {}
             Err(e) => panic!("{e}"),

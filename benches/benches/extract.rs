@@ -119,11 +119,19 @@ async fn load_data(primary: &Instance, cfg: &Cfg) -> Res<Backlog> {
         );
         let t0 = Instant::now();
         primary.exec(&sql).await?;
-        eprintln!("load: transaction {}/{} ({n} rows) in {:.1} s", t + 1, cfg.txns, t0.elapsed().as_secs_f64());
+        eprintln!(
+            "load: transaction {}/{} ({n} rows) in {:.1} s",
+            t + 1,
+            cfg.txns,
+            t0.elapsed().as_secs_f64()
+        );
     }
     if cfg.update_rows > 0 {
         primary
-            .exec(&format!("UPDATE bench.bench SET a = a + 1, f = CONCAT(f, 'u') WHERE id <= {}", cfg.update_rows))
+            .exec(&format!(
+                "UPDATE bench.bench SET a = a + 1, f = CONCAT(f, 'u') WHERE id <= {}",
+                cfg.update_rows
+            ))
             .await?;
     }
     let files = primary
@@ -137,7 +145,11 @@ async fn load_data(primary: &Instance, cfg: &Cfg) -> Res<Backlog> {
     if files.is_empty() {
         return Err("SHOW BINARY LOGS: no files".into());
     }
-    Ok(Backlog { files, end_file: row[0].clone(), end_pos: row[1].parse()? })
+    Ok(Backlog {
+        files,
+        end_file: row[0].clone(),
+        end_pos: row[1].parse()?,
+    })
 }
 
 /// Decodes every binlog file once: (events, rows, bytes, secs).
@@ -200,8 +212,17 @@ struct Ours {
 async fn run_ours(primary: &Instance, b: &Backlog, wait: Duration) -> Res<Ours> {
     let root = tempfile::Builder::new().prefix("extract-bench-").tempdir()?;
     let thl_dir = root.path().join("thl");
-    let mut settings = MasterSettings::new("bench", "host1.bench", primary.opts(), thl_dir.clone(), root.path().join("catalog"));
-    settings.start_when_empty = StartPosition::FilePos { file: b.first().to_owned(), pos: 4 };
+    let mut settings = MasterSettings::new(
+        "bench",
+        "host1.bench",
+        primary.opts(),
+        thl_dir.clone(),
+        root.path().join("catalog"),
+    );
+    settings.start_when_empty = StartPosition::FilePos {
+        file: b.first().to_owned(),
+        pos: 4,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
     let mut handle = tokio::spawn(run_master(settings, stop_rx, Progress::new()));
@@ -218,12 +239,18 @@ async fn run_ours(primary: &Instance, b: &Backlog, wait: Duration) -> Res<Ours> 
         }
         if handle.is_finished() {
             let r = (&mut handle).await?;
-            return Err(format!("run_master ended before the last transaction (last event id {last_id:?}): {r:?}").into());
+            return Err(
+                format!("run_master ended before the last transaction (last event id {last_id:?}): {r:?}").into(),
+            );
         }
         if t0.elapsed() > wait {
             let _ = stop_tx.send(true);
             let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
-            return Err(format!("THL did not reach {}:{} within {wait:?} (last event id {last_id:?})", b.end_file, b.end_pos).into());
+            return Err(format!(
+                "THL did not reach {}:{} within {wait:?} (last event id {last_id:?})",
+                b.end_file, b.end_pos
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
@@ -237,7 +264,11 @@ async fn run_ours(primary: &Instance, b: &Backlog, wait: Duration) -> Res<Ours> 
     }
     let returned_secs = t0.elapsed().as_secs_f64();
     let thl_bytes = Reader::open(&thl_dir)?.info()?.files.iter().map(|f| f.size).sum();
-    Ok(Ours { secs, returned_secs, thl_bytes })
+    Ok(Ours {
+        secs,
+        returned_secs,
+        thl_bytes,
+    })
 }
 
 fn status_field(row: &Row, name: &str) -> String {
@@ -275,7 +306,11 @@ async fn run_io_thread(replica: &Instance, primary: &Instance, b: &Backlog, wait
                 break Err(format!("replica IO thread: {err}").into());
             }
             if t0.elapsed() > wait {
-                break Err(format!("IO thread did not reach {}:{} within {wait:?} (at {file}:{pos})", b.end_file, b.end_pos).into());
+                break Err(format!(
+                    "IO thread did not reach {}:{} within {wait:?} (at {file}:{pos})",
+                    b.end_file, b.end_pos
+                )
+                .into());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -352,21 +387,36 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
     let o_secs: Vec<f64> = ours.iter().map(|o| o.secs).collect();
     let o_ret: Vec<f64> = ours.iter().map(|o| o.returned_secs).collect();
     println!();
-    println!("extraction of the backlog, {} pairs (alternating order), median (min..max):", cfg.runs);
+    println!(
+        "extraction of the backlog, {} pairs (alternating order), median (min..max):",
+        cfg.runs
+    );
     let mut t = Table::new(["path", "seconds", "k rows/s", "binlog MB/s", "THL MB/s"]);
     t.row([
         "ours: run_master → THL (last txn visible)".to_string(),
         fmt_med(&o_secs, 2),
         fmt_med(&o_secs.iter().map(|s| rows as f64 / s / 1e3).collect::<Vec<_>>(), 0),
         fmt_med(&o_secs.iter().map(|s| bb / s / 1e6).collect::<Vec<_>>(), 1),
-        fmt_med(&ours.iter().map(|o| o.thl_bytes as f64 / o.secs / 1e6).collect::<Vec<_>>(), 1),
+        fmt_med(
+            &ours
+                .iter()
+                .map(|o| o.thl_bytes as f64 / o.secs / 1e6)
+                .collect::<Vec<_>>(),
+            1,
+        ),
     ]);
     t.row([
         "ours: until run_master returned on stop".to_string(),
         fmt_med(&o_ret, 2),
         fmt_med(&o_ret.iter().map(|s| rows as f64 / s / 1e3).collect::<Vec<_>>(), 0),
         fmt_med(&o_ret.iter().map(|s| bb / s / 1e6).collect::<Vec<_>>(), 1),
-        fmt_med(&ours.iter().map(|o| o.thl_bytes as f64 / o.returned_secs / 1e6).collect::<Vec<_>>(), 1),
+        fmt_med(
+            &ours
+                .iter()
+                .map(|o| o.thl_bytes as f64 / o.returned_secs / 1e6)
+                .collect::<Vec<_>>(),
+            1,
+        ),
     ]);
     t.row([
         "MariaDB replica IO thread (download only)".to_string(),
@@ -392,12 +442,20 @@ async fn main() -> Res<()> {
     let mut specs = localhost_specs(2)?;
     let replica = specs.pop().ok_or("no spec")?;
     let primary = specs.pop().ok_or("no spec")?;
-    let primary = InstanceSpec { name: "primary".into(), ..primary }.args([
+    let primary = InstanceSpec {
+        name: "primary".into(),
+        ..primary
+    }
+    .args([
         "--innodb-buffer-pool-size=512M",
         "--innodb-log-file-size=512M",
         "--innodb-flush-log-at-trx-commit=2",
     ]);
-    let replica = InstanceSpec { name: "replica".into(), ..replica }.arg("--skip-slave-start");
+    let replica = InstanceSpec {
+        name: "replica".into(),
+        ..replica
+    }
+    .arg("--skip-slave-start");
     println!("extract: {cfg:?}");
     let mut sb = Sandbox::start(vec![primary, replica]).await?;
     let result = bench(&sb, &cfg).await;

@@ -81,7 +81,8 @@ impl Cfg {
         let pick = |full: u64, fast: u64| if q { fast } else { full };
         Cfg {
             tmp: std::env::var_os("BENCH_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from),
-            keep_dir: std::env::var_os("BENCH_THL_DIR").map_or_else(|| PathBuf::from("/tmp/thl-bench-log"), PathBuf::from),
+            keep_dir: std::env::var_os("BENCH_THL_DIR")
+                .map_or_else(|| PathBuf::from("/tmp/thl-bench-log"), PathBuf::from),
             rounds: env_u64("THL_BENCH_ROUNDS", pick(5, 3)).max(1) as usize,
             dd_mb: env_u64("THL_BENCH_DD_MB", pick(512, 128)).max(1),
             group_mb: env_u64("THL_BENCH_GROUP_MB", pick(256, 64)).max(1),
@@ -138,7 +139,10 @@ fn body_of_size(target: usize) -> Vec<u8> {
                 columns: vec![col(0, "v", 252, 2, "blob")],
                 before_columns: Vec::new(),
                 after_columns: vec![0],
-                rows: vec![RowImage { before: Vec::new(), after: vec![Value::Bytes(payload)] }],
+                rows: vec![RowImage {
+                    before: Vec::new(),
+                    after: vec![Value::Bytes(payload)],
+                }],
             })],
         };
         let mut out = Vec::new();
@@ -177,7 +181,9 @@ fn rows_body(seqno: i64, out: &mut Vec<u8>) -> u64 {
                 after: vec![
                     Value::Int(id),
                     Value::Int(id % 1_000_000),
-                    Value::Bytes(format!("row-{id}-{:016x}", (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).into_bytes()),
+                    Value::Bytes(
+                        format!("row-{id}-{:016x}", (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).into_bytes(),
+                    ),
                     Value::DateTime(DateTime {
                         year: 2024,
                         month: 1 + (id % 12) as u8,
@@ -271,7 +277,11 @@ fn prepare_keep_dir(dir: &Path) -> Res<()> {
             let e = e?;
             let name = e.file_name().to_string_lossy().into_owned();
             if !name.starts_with("thl.") || !e.file_type()?.is_file() {
-                return Err(format!("{} holds {name:?}, which is not a THL file: refusing to clear it (set BENCH_THL_DIR)", dir.display()).into());
+                return Err(format!(
+                    "{} holds {name:?}, which is not a THL file: refusing to clear it (set BENCH_THL_DIR)",
+                    dir.display()
+                )
+                .into());
             }
         }
         for e in std::fs::read_dir(dir)? {
@@ -312,7 +322,9 @@ fn write_read_log(dir: &Path, target_bytes: u64, group_n: u64) -> Res<(u64, u64,
 fn read_pass(dir: &Path, decode: bool) -> Res<(u64, u64, u64, f64)> {
     let start = Instant::now();
     let r = Reader::open(dir)?;
-    let Some(min) = r.min_seqno()? else { return Err("empty log".into()) };
+    let Some(min) = r.min_seqno()? else {
+        return Err("empty log".into());
+    };
     let mut c = r.cursor(min)?;
     let (mut n, mut bytes, mut rows) = (0u64, 0u64, 0u64);
     while let Some(rec) = c.next()? {
@@ -341,10 +353,19 @@ fn same_fs(a: &Path, b: &Path) -> Option<bool> {
 fn main() -> Res<()> {
     let cfg = Cfg::from_env();
     let tmp = tempfile::Builder::new().prefix("thl-bench-").tempdir_in(&cfg.tmp)?;
-    println!("thl_store: {} rounds; temp dir {} ; {}", cfg.rounds, tmp.path().display(), if quick() { "QUICK" } else { "full" });
+    println!(
+        "thl_store: {} rounds; temp dir {} ; {}",
+        cfg.rounds,
+        tmp.path().display(),
+        if quick() { "QUICK" } else { "full" }
+    );
     if let Some(parent) = cfg.keep_dir.parent() {
         if same_fs(tmp.path(), parent) == Some(false) {
-            println!("warning: {} and {} are on different filesystems", tmp.path().display(), cfg.keep_dir.display());
+            println!(
+                "warning: {} and {} are on different filesystems",
+                tmp.path().display(),
+                cfg.keep_dir.display()
+            );
         }
     }
 
@@ -352,9 +373,30 @@ fn main() -> Res<()> {
     for body in [200usize, 4096] {
         let rec = body as u64 + 90; // framing + event header, roughly
         let group_events = cfg.group_mb * 1_000_000 / rec;
-        cases.push(Case { name: "sync/event", body, sync: SyncPolicy::EveryCommit, commit_every: 1, events: cfg.sync_events, cap: Some(cfg.sync_cap) });
-        cases.push(Case { name: "group", body, sync: SyncPolicy::EveryCommit, commit_every: cfg.group_n, events: group_events, cap: None });
-        cases.push(Case { name: "interval", body, sync: SyncPolicy::Interval(cfg.interval), commit_every: cfg.group_n, events: group_events, cap: None });
+        cases.push(Case {
+            name: "sync/event",
+            body,
+            sync: SyncPolicy::EveryCommit,
+            commit_every: 1,
+            events: cfg.sync_events,
+            cap: Some(cfg.sync_cap),
+        });
+        cases.push(Case {
+            name: "group",
+            body,
+            sync: SyncPolicy::EveryCommit,
+            commit_every: cfg.group_n,
+            events: group_events,
+            cap: None,
+        });
+        cases.push(Case {
+            name: "interval",
+            body,
+            sync: SyncPolicy::Interval(cfg.interval),
+            commit_every: cfg.group_n,
+            events: group_events,
+            cap: None,
+        });
     }
     let bodies: Vec<Vec<u8>> = cases.iter().map(|c| body_of_size(c.body)).collect();
     for (c, b) in cases.iter().zip(&bodies) {
@@ -369,7 +411,12 @@ fn main() -> Res<()> {
         eprint!("round {}/{}: dd {d:.0} MB/s", round + 1, cfg.rounds);
         for (i, case) in cases.iter().enumerate() {
             let out = append_run(&tmp.path().join("log"), case, &bodies[i])?;
-            eprint!(", {}:{} {:.0} MB/s", case.name, case.body, mb_s(out.bytes, Duration::from_secs_f64(out.secs)));
+            eprint!(
+                ", {}:{} {:.0} MB/s",
+                case.name,
+                case.body,
+                mb_s(out.bytes, Duration::from_secs_f64(out.secs))
+            );
             results[i].push(out);
         }
         eprintln!();
@@ -377,10 +424,27 @@ fn main() -> Res<()> {
 
     let dd_med = median(&dd);
     println!();
-    println!("(a) dd if=/dev/zero bs=1M count={} conv=fdatasync in {}: {} MB/s over {} runs", cfg.dd_mb, tmp.path().display(), fmt_med(&dd, 0), dd.len());
+    println!(
+        "(a) dd if=/dev/zero bs=1M count={} conv=fdatasync in {}: {} MB/s over {} runs",
+        cfg.dd_mb,
+        tmp.path().display(),
+        fmt_med(&dd, 0),
+        dd.len()
+    );
     println!();
-    println!("(b) appends, {} rounds, median (min..max); every run ends with commit+sync inside the timing", cfg.rounds);
-    let mut t = Table::new(["case", "body B", "commit every", "events/run", "events/s", "THL MB/s", "÷ dd"]);
+    println!(
+        "(b) appends, {} rounds, median (min..max); every run ends with commit+sync inside the timing",
+        cfg.rounds
+    );
+    let mut t = Table::new([
+        "case",
+        "body B",
+        "commit every",
+        "events/run",
+        "events/s",
+        "THL MB/s",
+        "÷ dd",
+    ]);
     let mut group4k = Vec::new();
     let mut interval4k = Vec::new();
     for (i, case) in cases.iter().enumerate() {
@@ -436,13 +500,31 @@ fn main() -> Res<()> {
         let gb: Vec<f64> = v.iter().map(|x| x.1 as f64 / x.3 / 1e9).collect();
         let ev: Vec<f64> = v.iter().map(|x| x.0 as f64 / x.3 / 1e3).collect();
         let rows: Vec<f64> = v.iter().map(|x| x.2 as f64 / x.3 / 1e6).collect();
-        t.row([name.to_string(), fmt_med(&gb, 2), fmt_med(&ev, 0), if name.starts_with("raw") { "-".into() } else { fmt_med(&rows, 2) }]);
+        t.row([
+            name.to_string(),
+            fmt_med(&gb, 2),
+            fmt_med(&ev, 0),
+            if name.starts_with("raw") {
+                "-".into()
+            } else {
+                fmt_med(&rows, 2)
+            },
+        ]);
     }
     t.print();
 
     println!();
-    println!("(d) the read log is left in {}; inspect it with:", cfg.keep_dir.display());
-    println!("    cargo run -q --release -p thl --bin thl -- -dir {} info", cfg.keep_dir.display());
-    println!("    cargo run -q --release -p thl --bin thl -- -dir {} list -low 0 -high 2", cfg.keep_dir.display());
+    println!(
+        "(d) the read log is left in {}; inspect it with:",
+        cfg.keep_dir.display()
+    );
+    println!(
+        "    cargo run -q --release -p thl --bin thl -- -dir {} info",
+        cfg.keep_dir.display()
+    );
+    println!(
+        "    cargo run -q --release -p thl --bin thl -- -dir {} list -low 0 -high 2",
+        cfg.keep_dir.display()
+    );
     Ok(())
 }

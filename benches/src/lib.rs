@@ -66,7 +66,10 @@ pub fn mb_s(bytes: u64, d: Duration) -> f64 {
 /// (bytes, seconds). The rate is recomputed from these two rather than read
 /// from the line, whose unit varies (kB/s, MB/s, GB/s).
 pub fn parse_dd_summary(stderr: &str) -> Option<(u64, f64)> {
-    let line = stderr.lines().rev().find(|l| l.contains(" bytes") && l.contains("copied"))?;
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains(" bytes") && l.contains("copied"))?;
     let bytes = line.split_whitespace().next()?.parse().ok()?;
     let after = line.split("copied,").nth(1)?;
     let secs = after.split_whitespace().next()?.replace(',', ".").parse().ok()?;
@@ -92,7 +95,8 @@ pub fn dd_once(dir: &Path, mb: u64) -> Result<f64, String> {
     if !out.status.success() {
         return Err(format!("dd failed ({}): {}", out.status, stderr.trim()));
     }
-    let (bytes, secs) = parse_dd_summary(&stderr).ok_or_else(|| format!("cannot parse dd output: {}", stderr.trim()))?;
+    let (bytes, secs) =
+        parse_dd_summary(&stderr).ok_or_else(|| format!("cannot parse dd output: {}", stderr.trim()))?;
     if secs <= 0.0 {
         return Err(format!("dd reported {secs} s"));
     }
@@ -114,7 +118,10 @@ pub struct Table {
 impl Table {
     /// A table with these column headings.
     pub fn new<S: Into<String>>(head: impl IntoIterator<Item = S>) -> Table {
-        Table { head: head.into_iter().map(Into::into).collect(), rows: Vec::new() }
+        Table {
+            head: head.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
     }
 
     /// Appends a row (missing cells print empty).
@@ -124,7 +131,13 @@ impl Table {
 
     /// The table as text, one line per row, with a rule under the headings.
     pub fn render(&self) -> String {
-        let cols = self.rows.iter().map(Vec::len).chain([self.head.len()]).max().unwrap_or(0);
+        let cols = self
+            .rows
+            .iter()
+            .map(Vec::len)
+            .chain([self.head.len()])
+            .max()
+            .unwrap_or(0);
         let mut width = vec![0usize; cols];
         for r in std::iter::once(&self.head).chain(&self.rows) {
             for (i, c) in r.iter().enumerate() {
@@ -170,7 +183,9 @@ pub fn fmt_med(xs: &[f64], prec: usize) -> String {
 /// status and the tail of stderr.
 pub async fn run_command(cmd: &mut tokio::process::Command, limit: Duration) -> Result<String, String> {
     let what = format!("{:?}", cmd.as_std().get_program());
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
     let out = match tokio::time::timeout(limit, cmd.output()).await {
         Ok(Ok(out)) => out,
         Ok(Err(e)) => return Err(format!("cannot run {what}: {e}")),
@@ -249,8 +264,14 @@ mod tests {
 
     #[test]
     fn event_ids_parse() {
-        assert_eq!(parse_event_id("mysql-bin.000018:0000000000070227;140"), Some(("mysql-bin.000018".into(), 70227)));
-        assert_eq!(parse_event_id("mysql-bin.000001:4"), Some(("mysql-bin.000001".into(), 4)));
+        assert_eq!(
+            parse_event_id("mysql-bin.000018:0000000000070227;140"),
+            Some(("mysql-bin.000018".into(), 70227))
+        );
+        assert_eq!(
+            parse_event_id("mysql-bin.000001:4"),
+            Some(("mysql-bin.000001".into(), 4))
+        );
         assert_eq!(parse_event_id("nonsense"), None);
     }
 

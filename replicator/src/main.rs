@@ -66,14 +66,15 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args: Vec<_> = std::env::args_os().collect();
-    let cli = Cli::parse_from(thl::dash_args::normalize(&<Cli as clap::CommandFactory>::command(), args));
+    let cli = Cli::parse_from(thl::dash_args::normalize(
+        &<Cli as clap::CommandFactory>::command(),
+        args,
+    ));
     match run(cli) {
         Ok(code) => code,
         Err(message) => {
@@ -119,12 +120,20 @@ fn is_auto_enable(key: &str) -> bool {
 /// is not (yet) one of `config::keys`.
 fn auto_enable(ini_path: &Path) -> Result<Vec<(String, bool)>, String> {
     let text = std::fs::read_to_string(ini_path).map_err(|e| format!("{}: {e}", ini_path.display()))?;
-    let parsed = ini::parse(&text).map_err(|errors| format!("{}: {} syntax error(s)", ini_path.display(), errors.len()))?;
+    let parsed =
+        ini::parse(&text).map_err(|errors| format!("{}: {} syntax error(s)", ini_path.display(), errors.len()))?;
     let mut out = Vec::new();
     for section in &parsed.sections {
         for e in section.entries.iter().filter(|e| is_auto_enable(&e.key)) {
-            let v = keys::parse_bool(e.value.as_deref())
-                .map_err(|m| format!("{} line {} [{}] {}: {m}", ini_path.display(), e.line, section.name, e.key))?;
+            let v = keys::parse_bool(e.value.as_deref()).map_err(|m| {
+                format!(
+                    "{} line {} [{}] {}: {m}",
+                    ini_path.display(),
+                    e.line,
+                    section.name,
+                    e.key
+                )
+            })?;
             out.push((section.name.clone(), v));
         }
     }
@@ -162,11 +171,16 @@ fn validate(deployment: &Deployment, cli: &Cli) -> Result<ExitCode, String> {
 async fn check_databases(plan: &HostPlan) -> Vec<String> {
     let mut out = Vec::new();
     for s in plan.services.iter().filter(|s| s.role == Role::Master) {
-        let at = format!("service {} (database {}:{} as {})", s.service, s.db.address, s.db.port, s.db.user);
+        let at = format!(
+            "service {} (database {}:{} as {})",
+            s.service, s.db.address, s.db.port, s.db.user
+        );
         let mut conn = match mysql_async::Conn::new(db::opts(s)).await {
             Ok(c) => c,
             Err(e) => {
-                out.push(format!("{at}: cannot connect: {e} (fix: start the database, or correct replication-port/-user/-password)"));
+                out.push(format!(
+                    "{at}: cannot connect: {e} (fix: start the database, or correct replication-port/-user/-password)"
+                ));
                 continue;
             }
         };
@@ -213,7 +227,10 @@ async fn serve(plan: HostPlan, cli: &Cli, auto: &[(String, bool)]) -> Result<Exi
             .await
             .map_err(|e| format!("cannot listen for the REST API on {addr}: {e} (another replicator there? set replicator-rest-api-address/-port)"))?;
         let auth = match (&plan.rest_user, &plan.rest_password) {
-            (Some(user), Some(password)) => Some(Credentials { user: user.clone(), password: password.clone() }),
+            (Some(user), Some(password)) => Some(Credentials {
+                user: user.clone(),
+                password: password.clone(),
+            }),
             _ => {
                 warn!(%addr, "REST API without authentication: set rest-api-admin-user and rest-api-admin-password");
                 None

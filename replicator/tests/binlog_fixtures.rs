@@ -18,7 +18,11 @@ const DETAIL_EVENTS: usize = 300;
 const DETAIL_ROWS: usize = 5;
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("fixture dir").flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixture dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -43,7 +47,9 @@ impl Fnv {
 }
 
 fn bytes_text(b: &[u8], out: &mut String) {
-    let printable = std::str::from_utf8(b).ok().filter(|s| s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t'));
+    let printable = std::str::from_utf8(b)
+        .ok()
+        .filter(|s| s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t'));
     match printable {
         Some(s) => {
             let n = s.chars().count();
@@ -139,13 +145,24 @@ fn values_text(vs: &[Value], out: &mut String) {
 fn event_text(ev: &BinlogEvent, out: &mut String, detail_rows: usize) {
     match ev {
         BinlogEvent::FormatDescription(f) => {
-            let _ = write!(out, "v{} server={:?} checksum={:?}", f.binlog_version, f.server_version, f.checksum_alg);
+            let _ = write!(
+                out,
+                "v{} server={:?} checksum={:?}",
+                f.binlog_version, f.server_version, f.checksum_alg
+            );
         }
         BinlogEvent::Rotate { file, pos } => {
             let _ = write!(out, "{file}:{pos}");
         }
         BinlogEvent::MariaGtid(g) => {
-            let _ = write!(out, "{} flags={:#04x} standalone={} commit_id={:?}", g.to_text(), g.flags, g.standalone(), g.commit_id);
+            let _ = write!(
+                out,
+                "{} flags={:#04x} standalone={} commit_id={:?}",
+                g.to_text(),
+                g.flags,
+                g.standalone(),
+                g.commit_id
+            );
         }
         BinlogEvent::MysqlGtid(g) => {
             let _ = write!(
@@ -158,7 +175,10 @@ fn event_text(ev: &BinlogEvent, out: &mut String, detail_rows: usize) {
             );
         }
         BinlogEvent::GtidList { gtids, flags } => {
-            let l: Vec<String> = gtids.iter().map(|g| format!("{}-{}-{}", g.domain_id, g.server_id, g.seq_no)).collect();
+            let l: Vec<String> = gtids
+                .iter()
+                .map(|g| format!("{}-{}-{}", g.domain_id, g.server_id, g.seq_no))
+                .collect();
             let _ = write!(out, "[{}] flags={flags}", l.join(","));
         }
         BinlogEvent::PreviousGtids(s) => {
@@ -253,8 +273,16 @@ fn event_text(ev: &BinlogEvent, out: &mut String, detail_rows: usize) {
                 let _ = write!(out, "\n    ... {} more rows", c.rows.len() - detail_rows);
             }
         }
-        BinlogEvent::TransactionPayload { compression, uncompressed_size, events } => {
-            let _ = write!(out, "compression={compression} size={uncompressed_size} events={}", events.len());
+        BinlogEvent::TransactionPayload {
+            compression,
+            uncompressed_size,
+            events,
+        } => {
+            let _ = write!(
+                out,
+                "compression={compression} size={uncompressed_size} events={}",
+                events.len()
+            );
             for e in events {
                 let _ = write!(out, "\n    inner {}: ", e.kind_name());
                 event_text(e, out, detail_rows);
@@ -339,7 +367,12 @@ fn render(path: &Path) -> (String, Outcome) {
     if n > DETAIL_EVENTS {
         let _ = writeln!(out, "... {} more events", n - DETAIL_EVENTS);
     }
-    let _ = writeln!(out, "# events={n} rows={rows_total} end={} hash={:016x}", rd.position(), hash.0);
+    let _ = writeln!(
+        out,
+        "# events={n} rows={rows_total} end={} hash={:016x}",
+        rd.position(),
+        hash.0
+    );
     for (k, v) in &counts {
         let _ = writeln!(out, "#   {k} {v}");
     }
@@ -361,7 +394,10 @@ fn every_fixture_decodes_as_pinned() {
     // it there). Outside CI, a clone without it skips with a message; in CI
     // its absence is a failure.
     if !root.is_dir() {
-        let msg = format!("binlog fixtures not found at {} (shared/ must sit beside the clone)", root.display());
+        let msg = format!(
+            "binlog fixtures not found at {} (shared/ must sit beside the clone)",
+            root.display()
+        );
         assert!(std::env::var_os("CI").is_none(), "{msg}");
         eprintln!("SKIPPED: {msg}");
         return;
@@ -373,11 +409,18 @@ fn every_fixture_decodes_as_pinned() {
     let mut failures = Vec::new();
     let mut summary = String::new();
     for path in &all {
-        let rel = path.strip_prefix(root).expect("under root").to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .into_owned();
         let (text, outcome) = render(path);
         let _ = writeln!(summary, "{rel}: {outcome:?}");
         // Malformed fixtures must stop with a typed error naming file and offset.
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with("binlog_truncated") {
             match &outcome {
                 Outcome::Error(e) => assert!(e.contains(&name) && e.contains("truncated"), "{rel}: {e}"),
@@ -410,5 +453,10 @@ fn every_fixture_decodes_as_pinned() {
         }
     }
     println!("{summary}");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

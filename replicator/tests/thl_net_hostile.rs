@@ -67,11 +67,24 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
         mw
     });
     let sw = shared(open_writer(s.path(), SyncPolicy::Never));
-    let mut c = ThlClient::new(client_cfg(vec![uri("master", addr)], "healthy"), Arc::clone(&sw), hosts()).expect("client");
+    let mut c = ThlClient::new(
+        client_cfg(vec![uri("master", addr)], "healthy"),
+        Arc::clone(&sw),
+        hosts(),
+    )
+    .expect("client");
     let p = c.progress_handle();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let h = tokio::spawn(async move { c.run(async move { let _ = rx.await; }).await });
-    wait_until(LIMIT, "healthy client streaming", || p.get().last_stored_seqno.is_some_and(|x| x >= 30)).await;
+    let h = tokio::spawn(async move {
+        c.run(async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    wait_until(LIMIT, "healthy client streaming", || {
+        p.get().last_stored_seqno.is_some_and(|x| x >= 30)
+    })
+    .await;
     let sessions = p.get().sessions;
 
     let mut bad = Vec::new();
@@ -79,7 +92,9 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
     bad.push(tokio::spawn(async move {
         let mut s = TcpStream::connect(addr).await.expect("connect");
         read_some(&mut s).await;
-        let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let junk: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         let _ = s.write_all(&junk).await;
         ("random bytes", closed_by_server(&mut s, Duration::from_secs(3)).await)
     }));
@@ -96,14 +111,28 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
         read_some(&mut s).await;
         let r = resume().to_bytes();
         let _ = s.write_all(&r[..r.len() / 2]).await;
-        ("truncated resume", closed_by_server(&mut s, Duration::from_secs(3)).await)
+        (
+            "truncated resume",
+            closed_by_server(&mut s, Duration::from_secs(3)).await,
+        )
     }));
     // Wrong order: an ACK instead of RESUME; a RESUME then a second RESUME.
     bad.push(tokio::spawn(async move {
         let mut s = TcpStream::connect(addr).await.expect("connect");
         read_some(&mut s).await;
-        let _ = s.write_all(&Message::Ack(Ack { durable_seqno: Some(1), applied_seqno: None }).to_bytes()).await;
-        ("ack before resume", closed_by_server(&mut s, Duration::from_secs(3)).await)
+        let _ = s
+            .write_all(
+                &Message::Ack(Ack {
+                    durable_seqno: Some(1),
+                    applied_seqno: None,
+                })
+                .to_bytes(),
+            )
+            .await;
+        (
+            "ack before resume",
+            closed_by_server(&mut s, Duration::from_secs(3)).await,
+        )
     }));
     bad.push(tokio::spawn(async move {
         let mut s = TcpStream::connect(addr).await.expect("connect");
@@ -155,7 +184,10 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
     }
     assert_eq!(bounded(LIMIT, "idle connections", idle_task).await.expect("join"), 200);
     let mw = producer.join().expect("producer");
-    wait_until(LIMIT, "healthy client catches up", || p.get().last_stored_seqno == Some(1519)).await;
+    wait_until(LIMIT, "healthy client catches up", || {
+        p.get().last_stored_seqno == Some(1519)
+    })
+    .await;
     assert_eq!(p.get().sessions, sessions, "the healthy client never reconnected");
     assert_eq!(srv.server.clients().len(), 1);
     wait_until(LIMIT, "bad connections gone", || srv.server.connections() == 1).await;
@@ -176,11 +208,21 @@ async fn heartbeat_timeout_detects_a_silent_server() {
     for (addr, want) in [(after_ok, "heartbeat timeout"), (mute, "handshake timeout")] {
         let s = tempfile::tempdir().expect("tmp");
         let sw = shared(open_writer(s.path(), SyncPolicy::Never));
-        let mut c = ThlClient::new(client_cfg(vec![uri("silent", addr)], "slave1"), Arc::clone(&sw), hosts()).expect("client");
+        let mut c = ThlClient::new(
+            client_cfg(vec![uri("silent", addr)], "slave1"),
+            Arc::clone(&sw),
+            hosts(),
+        )
+        .expect("client");
         let p = c.progress_handle();
         let t0 = std::time::Instant::now();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let h = tokio::spawn(async move { c.run(async move { let _ = rx.await; }).await });
+        let h = tokio::spawn(async move {
+            c.run(async move {
+                let _ = rx.await;
+            })
+            .await
+        });
         wait_until(LIMIT, want, || p.get().last_error.is_some_and(|e| e.contains(want))).await;
         // 800 ms timeout in the test config: detected well within 3 s.
         assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
@@ -203,8 +245,19 @@ async fn unknown_host_and_refused_port_are_transient() {
     let mut c = ThlClient::new(client_cfg(uris, "slave1"), Arc::clone(&sw), hosts()).expect("client");
     let p = c.progress_handle();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let h = tokio::spawn(async move { c.run(async move { let _ = rx.await; }).await });
-    wait_until(LIMIT, "refused", || p.get().last_error.is_some_and(|e| e.contains("connect to"))).await;
+    let h = tokio::spawn(async move {
+        c.run(async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    wait_until(LIMIT, "refused", || {
+        p.get().last_error.is_some_and(|e| e.contains("connect to"))
+    })
+    .await;
     let _ = tx.send(());
-    bounded(LIMIT, "client stops", h).await.expect("join").expect("still retrying, not failed");
+    bounded(LIMIT, "client stops", h)
+        .await
+        .expect("join")
+        .expect("still retrying, not failed");
 }

@@ -17,13 +17,22 @@ const LIMIT: Duration = Duration::from_secs(10);
 /// Runs a client of `slave` against a master until it stops by itself.
 async fn run_against(master: &Running, slave: &std::path::Path) -> Result<(), ClientError> {
     let sw = shared(open_writer(slave, SyncPolicy::Never));
-    let mut c = ThlClient::new(client_cfg(vec![uri("master", master.addr)], "slave1"), Arc::clone(&sw), hosts()).expect("client");
+    let mut c = ThlClient::new(
+        client_cfg(vec![uri("master", master.addr)], "slave1"),
+        Arc::clone(&sw),
+        hosts(),
+    )
+    .expect("client");
     bounded(LIMIT, "client stops on its own", c.run(std::future::pending())).await
 }
 
 fn definite(e: Result<(), ClientError>, code: NokCode) -> String {
     match e {
-        Err(ClientError::Definite { kind: DefiniteKind::Refused(c), message, .. }) if c == code => message,
+        Err(ClientError::Definite {
+            kind: DefiniteKind::Refused(c),
+            message,
+            ..
+        }) if c == code => message,
         other => panic!("expected a definite {code} refusal, got {other:?}"),
     }
 }
@@ -41,7 +50,10 @@ async fn epoch_mismatch_is_definite_with_guidance() {
     let before = raw_records(s.path());
     let srv = serve_writer(&mw, Role::Master, "master1").await;
     let msg = definite(run_against(&srv, s.path()).await, NokCode::EpochMismatch);
-    assert!(msg.contains("epoch mismatch at seqno 4: client has epoch 4, server has epoch 0"), "{msg}");
+    assert!(
+        msg.contains("epoch mismatch at seqno 4: client has epoch 4, server has epoch 0"),
+        "{msg}"
+    );
     assert!(msg.contains("rebuild the client"), "{msg}");
     assert!(srv.server.clients().is_empty());
     srv.stop().await;
@@ -61,7 +73,10 @@ async fn purged_seqno_is_definite_naming_min_and_max() {
     drop(sw);
     let srv = serve_writer(&mw, Role::Master, "master1").await;
     let msg = definite(run_against(&srv, s.path()).await, NokCode::SeqnoPurged);
-    assert!(msg.contains(&format!("min stored seqno {min}, max stored seqno 599")), "{msg}");
+    assert!(
+        msg.contains(&format!("min stored seqno {min}, max stored seqno 599")),
+        "{msg}"
+    );
     assert!(msg.contains("seqno 3"), "{msg}");
     srv.stop().await;
 }
@@ -76,7 +91,10 @@ async fn client_ahead_of_server_is_refused() {
     drop(sw);
     let srv = serve_writer(&mw, Role::Master, "master1").await;
     let msg = definite(run_against(&srv, s.path()).await, NokCode::ClientAhead);
-    assert!(msg.contains("client has seqno 14") && msg.contains("max stored seqno 9"), "{msg}");
+    assert!(
+        msg.contains("client has seqno 14") && msg.contains("max stored seqno 9"),
+        "{msg}"
+    );
     srv.stop().await;
 }
 
@@ -88,11 +106,24 @@ async fn empty_client_starts_at_the_servers_min() {
     mw.purge(0, 300, i64::MAX).expect("purge");
     let srv = serve_writer(&mw, Role::Master, "master1").await;
     let sw = shared(open_writer(s.path(), SyncPolicy::Never));
-    let mut c = ThlClient::new(client_cfg(vec![uri("master", srv.addr)], "slave1"), Arc::clone(&sw), hosts()).expect("client");
+    let mut c = ThlClient::new(
+        client_cfg(vec![uri("master", srv.addr)], "slave1"),
+        Arc::clone(&sw),
+        hosts(),
+    )
+    .expect("client");
     let p = c.progress_handle();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let h = tokio::spawn(async move { c.run(async move { let _ = rx.await; }).await });
-    wait_until(LIMIT, "client stores seqno 599", || p.get().last_stored_seqno == Some(599)).await;
+    let h = tokio::spawn(async move {
+        c.run(async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    wait_until(LIMIT, "client stores seqno 599", || {
+        p.get().last_stored_seqno == Some(599)
+    })
+    .await;
     let _ = tx.send(());
     bounded(LIMIT, "client stops", h).await.expect("join").expect("ok");
     srv.stop().await;

@@ -17,7 +17,12 @@ use tokio::sync::oneshot;
 
 const LONG: Duration = Duration::from_secs(10);
 
-fn spawn_client(mut c: ThlClient) -> (oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), replicator::thl_net::ClientError>>) {
+fn spawn_client(
+    mut c: ThlClient,
+) -> (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), replicator::thl_net::ClientError>>,
+) {
     let (tx, rx) = oneshot::channel::<()>();
     let h = tokio::spawn(async move {
         c.run(async move {
@@ -42,16 +47,30 @@ async fn master_to_client_is_byte_identical_and_acked() {
     }));
     let srv = serve("127.0.0.1:0", cfg, mw.reader(Visibility::Durable)).await;
     let sw = shared(open_writer(s.path(), SyncPolicy::EveryCommit));
-    let c = ThlClient::new(client_cfg(vec![uri("master", srv.addr)], "slave1"), Arc::clone(&sw), hosts()).expect("client");
+    let c = ThlClient::new(
+        client_cfg(vec![uri("master", srv.addr)], "slave1"),
+        Arc::clone(&sw),
+        hosts(),
+    )
+    .expect("client");
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
-    wait_until(LONG, "client stores seqno 299", || p.get().last_stored_seqno == Some(299)).await;
+    wait_until(LONG, "client stores seqno 299", || {
+        p.get().last_stored_seqno == Some(299)
+    })
+    .await;
     // Live tail: more transactions after the client caught up.
     fill(&mut mw, 300, 320, 0);
-    wait_until(LONG, "client stores seqno 319", || p.get().last_stored_seqno == Some(319)).await;
+    wait_until(LONG, "client stores seqno 319", || {
+        p.get().last_stored_seqno == Some(319)
+    })
+    .await;
     let server = srv.server.clone();
     wait_until(LONG, "the server sees the ACK of 319", || {
-        server.clients().iter().any(|c| c.client_id == "slave1" && c.last_acked_seqno == Some(319))
+        server
+            .clients()
+            .iter()
+            .any(|c| c.client_id == "slave1" && c.last_acked_seqno == Some(319))
     })
     .await;
     assert!(acks.load(Ordering::Relaxed) > 0);
@@ -59,7 +78,10 @@ async fn master_to_client_is_byte_identical_and_acked() {
     assert_eq!(prog.connected_uri.as_deref(), Some(uri("master", srv.addr).as_str()));
     assert_eq!(prog.server_max_seqno, Some(319));
     let _ = stop.send(());
-    bounded(LONG, "client stops", h).await.expect("join").expect("client ok");
+    bounded(LONG, "client stops", h)
+        .await
+        .expect("join")
+        .expect("client ok");
     srv.stop().await;
     drop(sw);
     assert_eq!(raw_records(s.path()), raw_records(m.path()));
@@ -67,21 +89,38 @@ async fn master_to_client_is_byte_identical_and_acked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_master_relay_client() {
-    let (m, r, s) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (m, r, s) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
     let mut mw = open_writer(m.path(), SyncPolicy::Never);
     fill(&mut mw, 0, 200, 0);
     let msrv = serve_writer(&mw, Role::Master, "master1").await;
     let rw = open_writer(r.path(), SyncPolicy::EveryCommit);
     let rsrv = serve_writer(&rw, Role::Relay, "relay1").await;
     let rw = shared(rw);
-    let relay = ThlClient::new(client_cfg(vec![uri("master", msrv.addr)], "relay1"), Arc::clone(&rw), hosts()).expect("client");
+    let relay = ThlClient::new(
+        client_cfg(vec![uri("master", msrv.addr)], "relay1"),
+        Arc::clone(&rw),
+        hosts(),
+    )
+    .expect("client");
     let sw = shared(open_writer(s.path(), SyncPolicy::Never));
-    let slave = ThlClient::new(client_cfg(vec![uri("relay", rsrv.addr)], "slave1"), Arc::clone(&sw), hosts()).expect("client");
+    let slave = ThlClient::new(
+        client_cfg(vec![uri("relay", rsrv.addr)], "slave1"),
+        Arc::clone(&sw),
+        hosts(),
+    )
+    .expect("client");
     let (pr, ps) = (relay.progress_handle(), slave.progress_handle());
     let (stop_r, hr) = spawn_client(relay);
     let (stop_s, hs) = spawn_client(slave);
     fill(&mut mw, 200, 260, 5);
-    wait_until(LONG, "slave stores seqno 259", || ps.get().last_stored_seqno == Some(259)).await;
+    wait_until(LONG, "slave stores seqno 259", || {
+        ps.get().last_stored_seqno == Some(259)
+    })
+    .await;
     assert_eq!(pr.get().last_stored_seqno, Some(259));
     assert_eq!(ps.get().server_role, Some(Role::Relay));
     let _ = stop_s.send(());
@@ -110,19 +149,35 @@ async fn reconnect_after_server_restart_mid_stream() {
         }
         mw
     });
-    let srv = serve("127.0.0.1:0", ServerConfig::new(Role::Master, "master1"), reader.clone()).await;
+    let srv = serve(
+        "127.0.0.1:0",
+        ServerConfig::new(Role::Master, "master1"),
+        reader.clone(),
+    )
+    .await;
     let addr = srv.addr;
     let sw = shared(open_writer(s.path(), SyncPolicy::Never));
-    let c = ThlClient::new(client_cfg(vec![uri("master", addr)], "slave1"), Arc::clone(&sw), hosts()).expect("client");
+    let c = ThlClient::new(
+        client_cfg(vec![uri("master", addr)], "slave1"),
+        Arc::clone(&sw),
+        hosts(),
+    )
+    .expect("client");
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
-    wait_until(LONG, "client passes seqno 150", || p.get().last_stored_seqno.is_some_and(|x| x >= 150)).await;
+    wait_until(LONG, "client passes seqno 150", || {
+        p.get().last_stored_seqno.is_some_and(|x| x >= 150)
+    })
+    .await;
     srv.stop().await;
     let at_stop = p.get().last_stored_seqno;
     tokio::time::sleep(Duration::from_millis(150)).await;
     let srv = serve(&addr.to_string(), ServerConfig::new(Role::Master, "master1"), reader).await;
     let mw = producer.join().expect("producer");
-    wait_until(LONG, "client stores seqno 649", || p.get().last_stored_seqno == Some(649)).await;
+    wait_until(LONG, "client stores seqno 649", || {
+        p.get().last_stored_seqno == Some(649)
+    })
+    .await;
     assert!(p.get().sessions >= 2, "{:?} (stopped at {at_stop:?})", p.get());
     let _ = stop.send(());
     bounded(LONG, "client stops", h).await.expect("join").expect("ok");
@@ -160,11 +215,20 @@ async fn fragmented_txn_cut_then_writer_reopened_restarts_at_fragment_zero() {
     assert_eq!(p.get().last_stored_seqno, Some(2));
     // The process "restarts": the writer reopens and recovery cuts seqno 3.
     drop(sw);
-    assert_eq!(raw_records(s.path()).len(), 5, "fragments 0..=1 of seqno 3 reached the disk");
+    assert_eq!(
+        raw_records(s.path()).len(),
+        5,
+        "fragments 0..=1 of seqno 3 reached the disk"
+    );
     let sw = shared(open_writer(s.path(), SyncPolicy::EveryCommit));
     assert_eq!(raw_records(s.path()).len(), 3, "recovery cut the partial transaction");
     let srv = serve_writer(&mw, Role::Master, "master1").await;
-    let c = ThlClient::new(client_cfg(vec![uri("master", srv.addr)], "slave1"), Arc::clone(&sw), hosts()).expect("client");
+    let c = ThlClient::new(
+        client_cfg(vec![uri("master", srv.addr)], "slave1"),
+        Arc::clone(&sw),
+        hosts(),
+    )
+    .expect("client");
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
     wait_until(LONG, "client stores seqno 9", || p.get().last_stored_seqno == Some(9)).await;
@@ -188,8 +252,12 @@ async fn live_reconnect_mid_fragment_skips_stored_fragments() {
     let srv = serve_writer(&mw, Role::Master, "master1").await;
     // Same client, same writer: first the fake server, then the master.
     let sw = shared(open_writer(s.path(), SyncPolicy::Never));
-    let c = ThlClient::new(client_cfg(vec![uri("fake", fake), uri("master", srv.addr)], "slave1"), Arc::clone(&sw), hosts())
-        .expect("client");
+    let c = ThlClient::new(
+        client_cfg(vec![uri("fake", fake), uri("master", srv.addr)], "slave1"),
+        Arc::clone(&sw),
+        hosts(),
+    )
+    .expect("client");
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
     wait_until(LONG, "client stores seqno 29", || p.get().last_stored_seqno == Some(29)).await;

@@ -19,7 +19,14 @@ use crate::process::{Deployment, ReplicatorProcess};
 use crate::sandbox::{loopback_specs, Instance, InstanceSpec, Sandbox, SandboxError, DEFAULT_PORT};
 
 /// The six hosts, in start order: the master first, then the relay.
-pub const HOSTS: [&str; 6] = ["host1.alpha", "host2.alpha", "host3.alpha", "host1.beta", "host2.beta", "host3.beta"];
+pub const HOSTS: [&str; 6] = [
+    "host1.alpha",
+    "host2.alpha",
+    "host3.alpha",
+    "host1.beta",
+    "host2.beta",
+    "host3.beta",
+];
 /// The REST credentials of the seed ini.
 pub const REST_USER: &str = "apiuser";
 pub const REST_PASSWORD: &str = "secret";
@@ -94,7 +101,10 @@ impl Cluster {
         let specs: Vec<InstanceSpec> = loopback_specs(HOSTS.len(), DEFAULT_PORT)?
             .into_iter()
             .zip(HOSTS)
-            .map(|(spec, host)| InstanceSpec { name: host.to_owned(), ..spec })
+            .map(|(spec, host)| InstanceSpec {
+                name: host.to_owned(),
+                ..spec
+            })
             .collect();
         let port = specs[0].port;
         let hosts: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
@@ -107,7 +117,13 @@ impl Cluster {
             .first()
             .and_then(|r| r.first().cloned())
             .unwrap_or_else(|| "mysql-bin.000001".into());
-        Ok(Cluster { sandbox, deployment, processes: BTreeMap::new(), first_binlog, root: root.to_path_buf() })
+        Ok(Cluster {
+            sandbox,
+            deployment,
+            processes: BTreeMap::new(),
+            first_binlog,
+            root: root.to_path_buf(),
+        })
     }
 
     /// The deployment's directory (ini, hosts file, install directories).
@@ -122,7 +138,11 @@ impl Cluster {
     /// Starts (or restarts) the replicator of `host`.
     pub fn start_replicator(&mut self, host: &str) -> Result<(), ClusterError> {
         let from = format!("{}:4", self.first_binlog);
-        let extra: Vec<&str> = if host == HOSTS[0] { vec!["--from-event", &from] } else { vec![] };
+        let extra: Vec<&str> = if host == HOSTS[0] {
+            vec!["--from-event", &from]
+        } else {
+            vec![]
+        };
         let process = self.deployment.start(host, &extra)?;
         self.processes.insert(host.to_owned(), process);
         Ok(())
@@ -156,7 +176,12 @@ impl Cluster {
             return self.master_max_seqno();
         }
         let sql = format!("SELECT MIN(seqno) FROM tungsten_{}.trep_commit_seqno", service_of(host));
-        self.db(host).query_value(&sql).await.ok().flatten().and_then(|v| v.parse().ok())
+        self.db(host)
+            .query_value(&sql)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
     }
 
     /// Waits until every host applied the master's last seqno.

@@ -59,7 +59,11 @@ impl Deployment {
         }
         let hosts_file = root.join("hosts");
         fs::write(&hosts_file, text)?;
-        Ok(Deployment { root: root.to_path_buf(), ini: ini_path, hosts_file })
+        Ok(Deployment {
+            root: root.to_path_buf(),
+            ini: ini_path,
+            hosts_file,
+        })
     }
 
     pub fn ini(&self) -> &Path {
@@ -101,7 +105,11 @@ impl Deployment {
             .stdout(log.try_clone()?)
             .stderr(log);
         let child = spawn_with_death_signal(cmd)?;
-        Ok(ReplicatorProcess { child: Some(child), host: host.to_owned(), log_path })
+        Ok(ReplicatorProcess {
+            child: Some(child),
+            host: host.to_owned(),
+            log_path,
+        })
     }
 }
 

@@ -209,10 +209,7 @@ pub enum SandboxError {
     },
 }
 
-fn io_err(
-    what: impl Into<String>,
-    path: impl Into<PathBuf>,
-) -> impl FnOnce(io::Error) -> SandboxError {
+fn io_err(what: impl Into<String>, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> SandboxError {
     let (what, path) = (what.into(), path.into());
     move |source| SandboxError::Io { what, path, source }
 }
@@ -283,11 +280,7 @@ fn pick_seed() -> u32 {
     std::process::id()
         .wrapping_mul(2_654_435_761)
         .wrapping_add(nanos)
-        .wrapping_add(
-            PICK_COUNTER
-                .fetch_add(1, Ordering::Relaxed)
-                .wrapping_mul(7919),
-        )
+        .wrapping_add(PICK_COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(7919))
 }
 
 /// `n` specs named `db1`..`dbN`, server ids 1..=N, all on `port`, each on
@@ -318,8 +311,7 @@ pub fn loopback_specs(n: usize, port: u16) -> Result<Vec<InstanceSpec>, SandboxE
 
 /// A TCP port free on 127.0.0.1 now (asked of the kernel).
 pub fn free_port() -> Result<u16, SandboxError> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(io_err("bind 127.0.0.1:0", "127.0.0.1"))?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io_err("bind 127.0.0.1:0", "127.0.0.1"))?;
     listener
         .local_addr()
         .map(|a| a.port())
@@ -333,12 +325,8 @@ pub fn localhost_specs(n: usize) -> Result<Vec<InstanceSpec>, SandboxError> {
     let mut held = Vec::with_capacity(n);
     let mut specs = Vec::with_capacity(n);
     for i in 0..n {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(io_err("bind 127.0.0.1:0", "127.0.0.1"))?;
-        let port = listener
-            .local_addr()
-            .map_err(io_err("local_addr", "127.0.0.1"))?
-            .port();
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io_err("bind 127.0.0.1:0", "127.0.0.1"))?;
+        let port = listener.local_addr().map_err(io_err("local_addr", "127.0.0.1"))?.port();
         held.push(listener);
         specs.push(InstanceSpec::new(
             format!("db{}", i + 1),
@@ -450,10 +438,7 @@ pub fn template_datadir() -> Result<PathBuf, SandboxError> {
     let version = mariadbd_version(&mariadbd)?;
     let root = cache_root();
     std::fs::create_dir_all(&root).map_err(io_err("create template cache", &root))?;
-    let final_dir = root.join(format!(
-        "template-v{TEMPLATE_LAYOUT}-{}",
-        sanitize(&version)
-    ));
+    let final_dir = root.join(format!("template-v{TEMPLATE_LAYOUT}-{}", sanitize(&version)));
     if !final_dir.join("mysql").is_dir() {
         let staging = root.join(format!(".staging-{}-{}", std::process::id(), pick_seed()));
         let _ = std::fs::remove_dir_all(&staging);
@@ -621,11 +606,7 @@ impl fmt::Debug for Instance {
 
 impl Instance {
     /// Copies the template into `root/<name>` and starts the instance.
-    async fn create(
-        root: &Path,
-        spec: InstanceSpec,
-        options: SandboxOptions,
-    ) -> Result<Self, SandboxError> {
+    async fn create(root: &Path, spec: InstanceSpec, options: SandboxOptions) -> Result<Self, SandboxError> {
         if !spec.address.is_loopback() {
             return Err(SandboxError::Invalid(format!(
                 "{}: {} is not a loopback address",
@@ -791,16 +772,10 @@ impl Instance {
             .append(true)
             .open(&console)
             .map_err(io_err("open console log", &console))?;
-        let err = out
-            .try_clone()
-            .map_err(io_err("dup console log", &console))?;
+        let err = out.try_clone().map_err(io_err("dup console log", &console))?;
         let mut cmd = Command::new(&self.mariadbd);
-        cmd.args(self.argv())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        let child =
-            spawn_with_death_signal(cmd).map_err(io_err("spawn mariadbd", &self.mariadbd))?;
+        cmd.args(self.argv()).stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = spawn_with_death_signal(cmd).map_err(io_err("spawn mariadbd", &self.mariadbd))?;
         tracing::debug!(name = %self.spec.name, addr = %self.spec.addr(), pid = child.id(), "mariadbd started");
         self.child = Some(child);
         Ok(())
@@ -829,9 +804,7 @@ impl Instance {
                 });
             }
             if self.socket().exists() {
-                match tokio::time::timeout(Duration::from_secs(5), Conn::new(self.root_opts()))
-                    .await
-                {
+                match tokio::time::timeout(Duration::from_secs(5), Conn::new(self.root_opts())).await {
                     Ok(Ok(conn)) => {
                         let _ = conn.disconnect().await;
                         return Ok(());
@@ -863,10 +836,7 @@ impl Instance {
         let result = async {
             self.run(&mut conn, "SET SESSION sql_log_bin=0").await?;
             let anonymous = self
-                .rows(
-                    &mut conn,
-                    "SELECT user, host FROM mysql.user WHERE user = ''",
-                )
+                .rows(&mut conn, "SELECT user, host FROM mysql.user WHERE user = ''")
                 .await?;
             for row in anonymous {
                 let host = row.get(1).cloned().unwrap_or_default();
@@ -926,24 +896,23 @@ impl Instance {
     }
 
     async fn rows(&self, conn: &mut Conn, sql: &str) -> Result<Vec<Vec<String>>, SandboxError> {
-        let rows: Vec<Row> =
-            match tokio::time::timeout(self.options.sql_timeout, conn.query(sql)).await {
-                Ok(Ok(rows)) => rows,
-                Ok(Err(source)) => {
-                    return Err(SandboxError::Sql {
-                        name: self.spec.name.clone(),
-                        sql: sql.into(),
-                        source,
-                    })
-                }
-                Err(_) => {
-                    return Err(SandboxError::SqlTimeout {
-                        name: self.spec.name.clone(),
-                        sql: sql.into(),
-                        waited: self.options.sql_timeout,
-                    })
-                }
-            };
+        let rows: Vec<Row> = match tokio::time::timeout(self.options.sql_timeout, conn.query(sql)).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(source)) => {
+                return Err(SandboxError::Sql {
+                    name: self.spec.name.clone(),
+                    sql: sql.into(),
+                    source,
+                })
+            }
+            Err(_) => {
+                return Err(SandboxError::SqlTimeout {
+                    name: self.spec.name.clone(),
+                    sql: sql.into(),
+                    waited: self.options.sql_timeout,
+                })
+            }
+        };
         Ok(rows
             .into_iter()
             .map(|row| row.unwrap().into_iter().map(value_to_string).collect())
@@ -1199,10 +1168,7 @@ impl Sandbox {
 
     /// Starts one instance per spec. On error, the instances already started
     /// are killed.
-    pub async fn start_with(
-        specs: Vec<InstanceSpec>,
-        options: SandboxOptions,
-    ) -> Result<Self, SandboxError> {
+    pub async fn start_with(specs: Vec<InstanceSpec>, options: SandboxOptions) -> Result<Self, SandboxError> {
         for (i, a) in specs.iter().enumerate() {
             for b in &specs[i + 1..] {
                 if a.name == b.name {
@@ -1231,8 +1197,7 @@ impl Sandbox {
             .tempdir()
             .map_err(io_err("create sandbox root", std::env::temp_dir()))?;
         let owner = root.path().join(OWNER_FILE);
-        std::fs::write(&owner, std::process::id().to_string())
-            .map_err(io_err("write owner pid", &owner))?;
+        std::fs::write(&owner, std::process::id().to_string()).map_err(io_err("write owner pid", &owner))?;
         let mut sandbox = Self {
             instances: Vec::with_capacity(specs.len()),
             root,

@@ -10,8 +10,8 @@ use mysql_async::{Conn, Row, Value as P};
 use replicator::applier::{Applier, ApplierConfig, ApplyError, ZeroRowPolicy};
 use tests::sandbox::{localhost_specs, Instance, Sandbox};
 use thl::event::{
-    meta, Change, ColumnSpec, Date, DateTime, EventBody, EventHeader, ReplEvent, RowAction,
-    RowChanges, RowImage, SessionVars, Statement, Time, UserVar, Value,
+    meta, Change, ColumnSpec, Date, DateTime, EventBody, EventHeader, ReplEvent, RowAction, RowChanges, RowImage,
+    SessionVars, Statement, Time, UserVar, Value,
 };
 
 const SVC: &str = "alpha";
@@ -149,11 +149,7 @@ fn stmt(db: Option<&str>, sql: &str) -> Change {
 
 /// A DDL event (alone in its block).
 fn ddl(seqno: i64, sql: &str) -> ReplEvent {
-    event(
-        seqno,
-        &[(meta::SCHEMA_CHANGE, "true")],
-        vec![stmt(Some(DB), sql)],
-    )
+    event(seqno, &[(meta::SCHEMA_CHANGE, "true")], vec![stmt(Some(DB), sql)])
 }
 
 fn col(index: u16, name: &str, type_code: u8, type_meta: u16, key: bool) -> ColumnSpec {
@@ -170,12 +166,7 @@ fn col(index: u16, name: &str, type_code: u8, type_meta: u16, key: bool) -> Colu
     }
 }
 
-fn rows_change(
-    table: &str,
-    action: RowAction,
-    columns: &[ColumnSpec],
-    images: Vec<RowImage>,
-) -> Change {
+fn rows_change(table: &str, action: RowAction, columns: &[ColumnSpec], images: Vec<RowImage>) -> Change {
     let all: Vec<u16> = (0..columns.len() as u16).collect();
     Change::Rows(RowChanges {
         schema: DB.into(),
@@ -187,20 +178,13 @@ fn rows_change(
         } else {
             all.clone()
         },
-        after_columns: if action == RowAction::Delete {
-            vec![]
-        } else {
-            all
-        },
+        after_columns: if action == RowAction::Delete { vec![] } else { all },
         rows: images,
     })
 }
 
 fn ins(after: Vec<Value>) -> RowImage {
-    RowImage {
-        before: vec![],
-        after,
-    }
+    RowImage { before: vec![], after }
 }
 
 fn simple_cols() -> Vec<ColumnSpec> {
@@ -423,9 +407,7 @@ fn expected(v: &Value, c: &ColumnSpec) -> P {
         (Value::Double(d), _) => P::Double(*d),
         (Value::Decimal(s), _) => P::Bytes(s.clone().into_bytes()),
         (Value::Date(d), _) => P::Date(d.year, d.month, d.day, 0, 0, 0, 0),
-        (Value::DateTime(d), _) => {
-            P::Date(d.year, d.month, d.day, d.hour, d.minute, d.second, d.micros)
-        }
+        (Value::DateTime(d), _) => P::Date(d.year, d.month, d.day, d.hour, d.minute, d.second, d.micros),
         (Value::Timestamp { secs: 0, micros: 0 }, _) => P::Date(0, 0, 0, 0, 0, 0, 0),
         (
             Value::Timestamp {
@@ -511,11 +493,7 @@ async fn every_type_round_trips_exactly_and_reapply_is_a_no_op() {
             "types",
             RowAction::Insert,
             &cols,
-            vec![
-                ins(types_row1()),
-                ins(types_row2_nulls()),
-                ins(types_row3()),
-            ],
+            vec![ins(types_row1()), ins(types_row2_nulls()), ins(types_row3())],
         )],
     ));
     for ev in &events {
@@ -529,15 +507,10 @@ async fn every_type_round_trips_exactly_and_reapply_is_a_no_op() {
     check_types_row(&mut c, 3, &types_row3()).await;
     // The geometry is a real one, with its SRID.
     let g = i
-        .query(&format!(
-            "SELECT ST_AsText(g), ST_SRID(g) FROM {DB}.types WHERE id=1"
-        ))
+        .query(&format!("SELECT ST_AsText(g), ST_SRID(g) FROM {DB}.types WHERE id=1"))
         .await
         .expect("geometry");
-    assert_eq!(
-        g,
-        vec![vec!["POINT(1.5 -2.25)".to_owned(), "4326".to_owned()]]
-    );
+    assert_eq!(g, vec![vec!["POINT(1.5 -2.25)".to_owned(), "4326".to_owned()]]);
 
     // UPDATE row 1 (before image: every column, key: id) and row 3 (its
     // before image holds a zero-in-date DATE, a NULL, ENUM 0...).
@@ -587,33 +560,15 @@ async fn every_type_round_trips_exactly_and_reapply_is_a_no_op() {
     assert_eq!(a.stats().zero_row_changes, 0);
     check_types_row(&mut c, 1, &new1).await;
     check_types_row(&mut c, 3, &new3).await;
-    assert_eq!(
-        count(i, &format!("SELECT COUNT(*) FROM {DB}.types")).await,
-        2
-    );
+    assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.types")).await, 2);
     assert_eq!(
         position(i).await,
-        [
-            "5",
-            "0",
-            "1",
-            "7",
-            "mysql-bin.000001:0000000000001005;5",
-            "db1",
-            DB
-        ]
+        ["5", "0", "1", "7", "mysql-bin.000001:0000000000001005;5", "db1", DB]
     );
 
     // Re-applying everything is a no-op, on this applier and on a new one.
-    let checksum = i
-        .checksum_table(&format!("{DB}.types"))
-        .await
-        .expect("checksum");
-    let all: Vec<ReplEvent> = events
-        .iter()
-        .cloned()
-        .chain([upd.clone(), del.clone()])
-        .collect();
+    let checksum = i.checksum_table(&format!("{DB}.types")).await.expect("checksum");
+    let all: Vec<ReplEvent> = events.iter().cloned().chain([upd.clone(), del.clone()]).collect();
     for ev in &all {
         apply(&mut a, ev).await;
     }
@@ -632,9 +587,7 @@ async fn every_type_round_trips_exactly_and_reapply_is_a_no_op() {
     assert_eq!(b.stats().events_applied, 0);
     assert_eq!(b.stats().commits, 0);
     assert_eq!(
-        i.checksum_table(&format!("{DB}.types"))
-            .await
-            .expect("checksum"),
+        i.checksum_table(&format!("{DB}.types")).await.expect("checksum"),
         checksum
     );
     // The next event is applied.
@@ -652,10 +605,7 @@ async fn table_without_key_deletes_and_updates_one_of_duplicate_rows() {
     create_simple(&mut a).await;
     apply(
         &mut a,
-        &ddl(
-            2,
-            "CREATE TABLE nk (a INT, b VARCHAR(10), f FLOAT, d DECIMAL(65,30))",
-        ),
+        &ddl(2, "CREATE TABLE nk (a INT, b VARCHAR(10), f FLOAT, d DECIMAL(65,30))"),
     )
     .await;
     let cols = vec![
@@ -758,10 +708,7 @@ async fn block_commit_groups_25_transactions_into_3_commits() {
     create_simple(&mut a).await;
     let commits_before = a.stats().commits;
     let com_commit = || async {
-        let r = i
-            .query("SHOW GLOBAL STATUS LIKE 'Com_commit'")
-            .await
-            .expect("status");
+        let r = i.query("SHOW GLOBAL STATUS LIKE 'Com_commit'").await.expect("status");
         r[0][1].parse::<u64>().expect("number")
     };
     let global_before = com_commit().await;
@@ -825,9 +772,7 @@ async fn failing_statement_is_definite_and_nothing_of_its_block_is_committed() {
     );
     let text = err.to_string();
     assert!(
-        text.contains("seqno 5")
-            && text.contains("trepctl online -skip-seqno 5")
-            && text.contains("Duplicate entry"),
+        text.contains("seqno 5") && text.contains("trepctl online -skip-seqno 5") && text.contains("Duplicate entry"),
         "{text}"
     );
     assert_eq!(a.last_applied(), committed);
@@ -853,10 +798,7 @@ async fn failing_statement_is_definite_and_nothing_of_its_block_is_committed() {
     )
     .await;
     assert_eq!(err.code(), Some(1146));
-    assert!(
-        err.to_string().contains("INSERT INTO nope VALUES (1)"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("INSERT INTO nope VALUES (1)"), "{err}");
     let mut cols = simple_cols();
     cols[1].name.clear();
     let err = apply_err(
@@ -902,11 +844,7 @@ async fn zero_row_update_warns_or_stops() {
         )
     };
     // Same values: CLIENT_FOUND_ROWS counts the matched row.
-    apply(
-        &mut a,
-        &update(3, simple_row(1, "one"), simple_row(1, "one")),
-    )
-    .await;
+    apply(&mut a, &update(3, simple_row(1, "one"), simple_row(1, "one"))).await;
     assert_eq!(a.stats().zero_row_changes, 0);
     // Missing row under Warn: applied, counted.
     apply(&mut a, &update(4, simple_row(42, "x"), simple_row(42, "y"))).await;
@@ -927,10 +865,7 @@ async fn zero_row_update_warns_or_stops() {
         "{text}"
     );
     assert_eq!(position(i).await[0], "4");
-    assert_eq!(
-        count(i, &format!("SELECT COUNT(*) FROM {DB}.t WHERE id=2")).await,
-        0
-    );
+    assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.t WHERE id=2")).await, 0);
     // The same for DELETE.
     apply(&mut a, &insert_event(5, 2, "two")).await;
     let del = event(
@@ -1050,8 +985,7 @@ async fn statements_replay_with_their_session() {
     seeded.time_zone = Some("-05:00".into());
     let rand = Change::Statement(Statement {
         default_db: Some(DB.into()),
-        sql: b"INSERT INTO s (id, r, z, tz) VALUES (7, RAND(), '0000-00-00', @@session.time_zone)"
-            .to_vec(),
+        sql: b"INSERT INTO s (id, r, z, tz) VALUES (7, RAND(), '0000-00-00', @@session.time_zone)".to_vec(),
         session: seeded,
         error_code: 0,
     });
@@ -1063,21 +997,12 @@ async fn statements_replay_with_their_session() {
         &format!("SELECT id, HEX(l), ts, uv, HEX(us), z, tz FROM {DB}.s ORDER BY id"),
     )
     .await;
-    let text_rows: Vec<Vec<String>> = got
-        .into_iter()
-        .map(|r| r.unwrap().iter().map(text).collect())
-        .collect();
+    let text_rows: Vec<Vec<String>> = got.into_iter().map(|r| r.unwrap().iter().map(text).collect()).collect();
     let text = text_rows;
     // Ordered by id: 7 (RAND) then 100 (INSERT_ID).
     assert_eq!(
         text[1][..5],
-        [
-            "100",
-            "636166E9",
-            "2020-09-13 12:26:40.123456",
-            "-5",
-            "C3BCF09F9880"
-        ]
+        ["100", "636166E9", "2020-09-13 12:26:40.123456", "-5", "C3BCF09F9880"]
     );
     assert_eq!(text[0][0], "7");
     assert_eq!(text[0][5], "0000-00-00");
@@ -1108,10 +1033,7 @@ async fn statements_replay_with_their_session() {
     assert_eq!(err.code(), Some(1292), "{err}");
     apply(&mut a, &event(4, &[], vec![zero(1292)])).await;
     flush(&mut a).await;
-    assert_eq!(
-        count(i, &format!("SELECT COUNT(*) FROM {DB}.s WHERE id=8")).await,
-        0
-    );
+    assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.s WHERE id=8")).await, 0);
     assert_eq!(position(i).await[0], "4");
     c.disconnect().await.expect("disconnect");
 }
@@ -1189,10 +1111,7 @@ async fn catalog_has_tungsten_columns_and_channels_copy_task_0() {
         ))
         .await
         .expect("columns");
-    let got: Vec<String> = cols
-        .iter()
-        .map(|c| format!("{} {} {}", c[0], c[1], c[2]))
-        .collect();
+    let got: Vec<String> = cols.iter().map(|c| format!("{} {} {}", c[0], c[1], c[2])).collect();
     assert_eq!(
         got,
         [
@@ -1217,11 +1136,7 @@ async fn catalog_has_tungsten_columns_and_channels_copy_task_0() {
     let b = applier(i, cfg).await;
     assert_eq!(b.last_applied().map(|p| p.seqno), Some(1));
     assert_eq!(
-        count(
-            i,
-            &format!("SELECT COUNT(*) FROM tungsten_{SVC}.trep_commit_seqno")
-        )
-        .await,
+        count(i, &format!("SELECT COUNT(*) FROM tungsten_{SVC}.trep_commit_seqno")).await,
         2
     );
 }
@@ -1238,9 +1153,7 @@ async fn lost_connection_is_transient_and_the_block_is_re_applied() {
         .await
         .expect("processlist");
     assert_eq!(ids.len(), 1, "{ids:?}");
-    i.exec(&format!("KILL CONNECTION {}", ids[0][0]))
-        .await
-        .expect("kill");
+    i.exec(&format!("KILL CONNECTION {}", ids[0][0])).await.expect("kill");
     let err = apply_err(&mut a, &insert_event(3, 2, "b")).await;
     assert!(err.is_transient(), "{err}");
     assert!(err.to_string().contains("retry from seqno 2"), "{err}");

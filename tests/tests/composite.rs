@@ -27,7 +27,11 @@ fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("trepctl runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -56,7 +60,9 @@ const APPLY_WAIT: Duration = Duration::from_secs(120);
 const TABLES: &[&str] = &["app.t", "app.c", "app.types", "app.big"];
 
 async fn workload(cluster: &Cluster, from: i64, to: i64) {
-    let mut conn = mysql_async::Conn::new(cluster.db(HOSTS[0]).root_opts()).await.expect("connect to the master");
+    let mut conn = mysql_async::Conn::new(cluster.db(HOSTS[0]).root_opts())
+        .await
+        .expect("connect to the master");
     for i in from..to {
         let tx = format!(
             "BEGIN; INSERT INTO app.t (id, v, ts) VALUES ({i}, 'row {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; \
@@ -65,7 +71,9 @@ async fn workload(cluster: &Cluster, from: i64, to: i64) {
         );
         conn.query_drop(tx).await.expect("write");
         if i % 25 == 0 {
-            conn.query_drop(format!("DELETE FROM app.t WHERE id = {}", i / 3)).await.expect("delete");
+            conn.query_drop(format!("DELETE FROM app.t WHERE id = {}", i / 3))
+                .await
+                .expect("delete");
         }
     }
     let _ = conn.disconnect().await;
@@ -89,13 +97,22 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         master.exec(sql).await.expect(sql);
     }
     workload(&cluster, 0, 100).await;
-    master.exec("ALTER TABLE app.t ADD COLUMN extra INT NULL DEFAULT 7").await.expect("alter");
-    master.exec("UPDATE app.t SET extra = id WHERE id % 3 = 0").await.expect("update after alter");
+    master
+        .exec("ALTER TABLE app.t ADD COLUMN extra INT NULL DEFAULT 7")
+        .await
+        .expect("alter");
+    master
+        .exec("UPDATE app.t SET extra = id WHERE id % 3 = 0")
+        .await
+        .expect("update after alter");
     let seqno = cluster.wait_until_applied(APPLY_WAIT).await.expect("all hosts apply");
     let sums = cluster.checksums(TABLES).await.expect("checksums");
     let reference = &sums[HOSTS[0]];
     for (host, s) in &sums {
-        assert_eq!(s, reference, "{host} differs from the master after seqno {seqno}: {sums:#?}");
+        assert_eq!(
+            s, reference,
+            "{host} differs from the master after seqno {seqno}: {sums:#?}"
+        );
     }
 
     // Every node reports its role, ONLINE and the applied seqno; a slave of
@@ -103,17 +120,36 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
     for host in HOSTS {
         let (ok, out) = trepctl(&cluster, host, &["services"]);
         assert!(ok, "{host}: trepctl services failed:\n{out}");
-        let role = if host == HOSTS[0] { "master" } else if host == "host1.beta" { "relay" } else { "slave" };
+        let role = if host == HOSTS[0] {
+            "master"
+        } else if host == "host1.beta" {
+            "relay"
+        } else {
+            "slave"
+        };
         assert_eq!(field(&out, "role").as_deref(), Some(role), "{host}:\n{out}");
         assert_eq!(field(&out, "state").as_deref(), Some("ONLINE"), "{host}:\n{out}");
-        assert_eq!(field(&out, "appliedLastSeqno"), Some(seqno.to_string()), "{host}:\n{out}");
+        assert_eq!(
+            field(&out, "appliedLastSeqno"),
+            Some(seqno.to_string()),
+            "{host}:\n{out}"
+        );
     }
-    for (server, clients) in [("host1.alpha", ["host2.alpha", "host3.alpha", "host1.beta"].as_slice()), ("host1.beta", &["host2.beta", "host3.beta"])] {
+    for (server, clients) in [
+        ("host1.alpha", ["host2.alpha", "host3.alpha", "host1.beta"].as_slice()),
+        ("host1.beta", &["host2.beta", "host3.beta"]),
+    ] {
         let (ok, out) = trepctl(&cluster, server, &["clients"]);
-        assert!(ok && clients.iter().all(|c| out.contains(c)), "{server} serves {clients:?}:\n{out}");
+        assert!(
+            ok && clients.iter().all(|c| out.contains(c)),
+            "{server} serves {clients:?}:\n{out}"
+        );
     }
     let (_, status) = trepctl(&cluster, "host2.beta", &["status"]);
-    assert!(field(&status, "pipelineSource").is_some_and(|s| s.contains("host1.beta")), "{status}");
+    assert!(
+        field(&status, "pipelineSource").is_some_and(|s| s.contains("host1.beta")),
+        "{status}"
+    );
 
     // A heartbeat on the master flows through the relay; every host records
     // its own lag in its catalog schema.
@@ -121,18 +157,35 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
     assert!(ok, "heartbeat:\n{out}");
     cluster.wait_until_applied(APPLY_WAIT).await.expect("heartbeat applied");
     for host in &HOSTS[1..] {
-        let sql = format!("SELECT name, lag_millis IS NOT NULL AND target_tstamp IS NOT NULL FROM tungsten_{}.heartbeat WHERE id = 1", tests::cluster::service_of(host));
+        let sql = format!(
+            "SELECT name, lag_millis IS NOT NULL AND target_tstamp IS NOT NULL FROM tungsten_{}.heartbeat WHERE id = 1",
+            tests::cluster::service_of(host)
+        );
         let row = cluster.db(host).query(&sql).await.expect("heartbeat row");
-        assert_eq!(row, vec![vec!["E2E".to_owned(), "1".to_owned()]], "{host}: heartbeat with its lag");
+        assert_eq!(
+            row,
+            vec![vec!["E2E".to_owned(), "1".to_owned()]],
+            "{host}: heartbeat with its lag"
+        );
     }
 
     // A failing transaction on one slave: OFFLINE:ERROR naming the seqno,
     // then `online -skip-seqno N` passes it.
-    cluster.db("host3.alpha").exec("SET sql_log_bin=0; INSERT INTO app.t (id, v, ts) VALUES (5000, 'dup', '2024-01-01 00:00:00')").await.expect("conflicting row");
-    master.exec("INSERT INTO app.t (id, v, ts) VALUES (5000, 'dup', '2024-01-01 00:00:00')").await.expect("insert");
+    cluster
+        .db("host3.alpha")
+        .exec("SET sql_log_bin=0; INSERT INTO app.t (id, v, ts) VALUES (5000, 'dup', '2024-01-01 00:00:00')")
+        .await
+        .expect("conflicting row");
+    master
+        .exec("INSERT INTO app.t (id, v, ts) VALUES (5000, 'dup', '2024-01-01 00:00:00')")
+        .await
+        .expect("insert");
     let failed = wait_state(&cluster, "host3.alpha", "OFFLINE:ERROR");
     let bad = field(&failed, "pendingErrorSeqno").expect("pendingErrorSeqno");
-    assert!(field(&failed, "pendingExceptionMessage").is_some_and(|m| m.contains("-skip-seqno")), "{failed}");
+    assert!(
+        field(&failed, "pendingExceptionMessage").is_some_and(|m| m.contains("-skip-seqno")),
+        "{failed}"
+    );
     let (ok, out) = trepctl(&cluster, "host3.alpha", &["online", "-skip-seqno", &bad]);
     assert!(ok, "online -skip-seqno {bad}:\n{out}");
     wait_state(&cluster, "host3.alpha", "ONLINE");
@@ -153,9 +206,11 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
             let mut conn = mysql_async::Conn::new(opts).await.expect("connect");
             // Fragmented transactions (about 1 MB each) among the small ones.
             for k in 0..3 {
-                conn.query_drop(format!("INSERT INTO app.big SELECT seq + {k} * 20000, REPEAT('x', 150) FROM app.seq_1_to_20000"))
-                    .await
-                    .expect("big transaction");
+                conn.query_drop(format!(
+                    "INSERT INTO app.big SELECT seq + {k} * 20000, REPEAT('x', 150) FROM app.seq_1_to_20000"
+                ))
+                .await
+                .expect("big transaction");
             }
             for i in 100..700 {
                 conn.query_drop(format!("BEGIN; INSERT INTO app.t (id, v, ts) VALUES ({i}, 'late {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; COMMIT"))
@@ -165,7 +220,10 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         })
     };
     // A seeded loop of SIGKILLs of the relay and of slaves (KILL_SEED to replay).
-    let seed: u64 = std::env::var("KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xc0ffee);
+    let seed: u64 = std::env::var("KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xc0ffee);
     eprintln!("kill loop seed {seed:#x}");
     let mut rng = seed;
     for _ in 0..10 {
@@ -179,21 +237,39 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         cluster.start_replicator(host).expect("restart");
     }
     writer.await.expect("writer");
-    let seqno = cluster.wait_until_applied(APPLY_WAIT).await.expect("all hosts apply after the kills");
+    let seqno = cluster
+        .wait_until_applied(APPLY_WAIT)
+        .await
+        .expect("all hosts apply after the kills");
     let sums = cluster.checksums(TABLES).await.expect("checksums");
     let reference = &sums[HOSTS[0]];
     for (host, s) in &sums {
-        assert_eq!(s, reference, "{host} differs from the master after seqno {seqno} and the kills: {sums:#?}");
+        assert_eq!(
+            s, reference,
+            "{host} differs from the master after seqno {seqno} and the kills: {sums:#?}"
+        );
     }
     for host in HOSTS {
-        let n = cluster.db(host).query_value("SELECT n FROM app.c WHERE id = 1").await.expect("counter");
-        assert_eq!(n.as_deref(), Some("730"), "{host}: every counter update applied exactly once");
+        let n = cluster
+            .db(host)
+            .query_value("SELECT n FROM app.c WHERE id = 1")
+            .await
+            .expect("counter");
+        assert_eq!(
+            n.as_deref(),
+            Some("730"),
+            "{host}: every counter update applied exactly once"
+        );
     }
     // Every replica's THL is byte-identical to its upstream's for the common range.
     let master_thl = tests::process::read_thl(&cluster.deployment.thl_dir(HOSTS[0], "alpha")).expect("master THL");
     for host in &HOSTS[1..] {
-        let thl = tests::process::read_thl(&cluster.deployment.thl_dir(host, tests::cluster::service_of(host))).expect("THL");
+        let thl =
+            tests::process::read_thl(&cluster.deployment.thl_dir(host, tests::cluster::service_of(host))).expect("THL");
         assert_eq!(thl.len(), master_thl.len(), "{host} holds every THL event");
-        assert!(thl.iter().zip(&master_thl).all(|(a, b)| a == b), "{host}: same events, seqnos, epochs and event ids");
+        assert!(
+            thl.iter().zip(&master_thl).all(|(a, b)| a == b),
+            "{host}: same events, seqnos, epochs and event ids"
+        );
     }
 }

@@ -17,9 +17,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use thl::event::{meta, Change, ColumnSpec, ReplEvent, RowAction, RowChanges, Value};
 use tests::process::{read_thl, wait_for_thl_seqno, Deployment, ReplicatorProcess};
 use tests::sandbox::{loopback_specs, Instance, Sandbox, DEFAULT_PORT};
+use thl::event::{meta, Change, ColumnSpec, ReplEvent, RowAction, RowChanges, Value};
 
 const HOST: &str = "host1.alpha";
 const SERVICE: &str = "alpha";
@@ -34,8 +34,14 @@ struct Master {
 
 impl Master {
     async fn start(extra_mariadb_args: &[&str]) -> Master {
-        let spec = loopback_specs(1, DEFAULT_PORT).expect("free loopback address").remove(0);
-        let spec = tests::sandbox::InstanceSpec { name: HOST.into(), ..spec }.args(extra_mariadb_args.iter().copied());
+        let spec = loopback_specs(1, DEFAULT_PORT)
+            .expect("free loopback address")
+            .remove(0);
+        let spec = tests::sandbox::InstanceSpec {
+            name: HOST.into(),
+            ..spec
+        }
+        .args(extra_mariadb_args.iter().copied());
         let address = spec.address.to_string();
         let port = spec.port;
         let sandbox = Sandbox::start(vec![spec]).await.expect("sandbox starts");
@@ -48,7 +54,12 @@ impl Master {
         );
         let deployment = Deployment::create(root.path(), &ini, &[(HOST.into(), address)]).expect("deployment");
         let first_binlog = sandbox.get(HOST).query("SHOW BINARY LOGS").await.expect("binlogs")[0][0].clone();
-        Master { sandbox, deployment, _root: root, first_binlog }
+        Master {
+            sandbox,
+            deployment,
+            _root: root,
+            first_binlog,
+        }
     }
 
     fn db(&self) -> &Instance {
@@ -57,7 +68,9 @@ impl Master {
 
     fn replicator(&self) -> ReplicatorProcess {
         let from = format!("{}:4", self.first_binlog);
-        self.deployment.start(HOST, &["--from-event", &from]).expect("replicator starts")
+        self.deployment
+            .start(HOST, &["--from-event", &from])
+            .expect("replicator starts")
     }
 
     fn thl_dir(&self) -> PathBuf {
@@ -66,7 +79,12 @@ impl Master {
 
     /// The number of transactions the source has written (GTID seq of domain 0).
     async fn source_transactions(&self) -> i64 {
-        let pos = self.db().query_value("SELECT @@gtid_binlog_pos").await.expect("gtid pos").unwrap_or_default();
+        let pos = self
+            .db()
+            .query_value("SELECT @@gtid_binlog_pos")
+            .await
+            .expect("gtid pos")
+            .unwrap_or_default();
         pos.rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(0)
     }
 
@@ -88,17 +106,24 @@ impl Master {
             if let Some(code) = process.exited() {
                 panic!("replicator exited ({code:?}):\n{}", process.log_tail(30));
             }
-            assert!(Instant::now() < deadline, "THL did not reach GTID seq {want}:\n{}", process.log_tail(30));
+            assert!(
+                Instant::now() < deadline,
+                "THL did not reach GTID seq {want}:\n{}",
+                process.log_tail(30)
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
 
 fn rows_of<'a>(events: &'a [ReplEvent], table: &'a str) -> impl Iterator<Item = &'a RowChanges> + 'a {
-    events.iter().flat_map(|e| &e.body.changes).filter_map(move |c| match c {
-        Change::Rows(r) if r.table == table => Some(r),
-        _ => None,
-    })
+    events
+        .iter()
+        .flat_map(|e| &e.body.changes)
+        .filter_map(move |c| match c {
+            Change::Rows(r) if r.table == table => Some(r),
+            _ => None,
+        })
 }
 
 fn statements(events: &[ReplEvent]) -> Vec<String> {
@@ -220,8 +245,7 @@ fn same(thl: &Value, col: &ColumnSpec, sql: &mysql_async::Value) -> bool {
         (Value::Time(t), S::Time(neg, days, h, m, s, us)) => {
             let hours = *days * 24 + u32::from(*h);
             let zero = hours == 0 && *m == 0 && *s == 0 && *us == 0;
-            (t.negative == *neg || zero)
-                && (u32::from(t.hours), t.minutes, t.seconds, t.micros) == (hours, *m, *s, *us)
+            (t.negative == *neg || zero) && (u32::from(t.hours), t.minutes, t.seconds, t.micros) == (hours, *m, *s, *us)
         }
         (Value::Year(y), S::Int(b)) => i64::from(*y) == *b,
         (Value::Year(y), S::UInt(b)) => u64::from(*y) == *b,
@@ -243,7 +267,9 @@ fn same(thl: &Value, col: &ColumnSpec, sql: &mysql_async::Value) -> bool {
 
 fn date_text(v: &mysql_async::Value) -> String {
     match v {
-        mysql_async::Value::Date(y, m, d, h, mi, s, us) => format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"),
+        mysql_async::Value::Date(y, m, d, h, mi, s, us) => {
+            format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}")
+        }
         other => format!("{other:?}"),
     }
 }
@@ -261,7 +287,12 @@ fn timestamp_text(secs: i64, micros: u32) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// The values of one image keyed by column index.
@@ -300,7 +331,9 @@ async fn every_type_and_dml_match_the_source_value_by_value() {
     let mut process = m.replicator();
     db.exec("SET SESSION sql_mode = ''").await.ok();
     let mut conn = mysql_async::Conn::new(db.root_opts()).await.expect("connect");
-    conn.query_drop("SET SESSION sql_mode = '', time_zone = '+00:00'").await.expect("session");
+    conn.query_drop("SET SESSION sql_mode = '', time_zone = '+00:00'")
+        .await
+        .expect("session");
     for sql in TYPES_ROWS {
         conn.query_drop(*sql).await.expect("insert");
     }
@@ -311,7 +344,10 @@ async fn every_type_and_dml_match_the_source_value_by_value() {
     let events = m.drained_thl(&mut process).await;
     let inserts: Vec<&RowChanges> = rows_of(&events, "types").collect();
     let columns = inserts.first().expect("row events for db1.types").columns.clone();
-    assert!(columns.iter().all(|c| !c.name.is_empty()), "column names travel in the event");
+    assert!(
+        columns.iter().all(|c| !c.name.is_empty()),
+        "column names travel in the event"
+    );
     assert!(columns[0].key, "the primary key travels in the event");
     let after_inserts = snapshot(db, &columns).await;
 
@@ -319,7 +355,9 @@ async fn every_type_and_dml_match_the_source_value_by_value() {
         conn.query_drop(*sql).await.expect("update");
     }
     let after_updates = snapshot(db, &columns).await;
-    conn.query_drop("DELETE FROM db1.types WHERE id IN (2, 11)").await.expect("delete");
+    conn.query_drop("DELETE FROM db1.types WHERE id IN (2, 11)")
+        .await
+        .expect("delete");
     let _ = conn.disconnect().await;
     let events = m.drained_thl(&mut process).await;
 
@@ -383,7 +421,16 @@ async fn ddl_is_stored_in_order_and_rows_follow_the_new_definitions() {
         .filter(|e| e.body.metadata_value(meta::SCHEMA_CHANGE) == Some("true"))
         .flat_map(|e| statements(std::slice::from_ref(e)))
         .collect();
-    let expected = ["CREATE DATABASE", "CREATE TABLE", "ADD COLUMN", "DROP COLUMN", "RENAME COLUMN", "RENAME TABLE", "TRUNCATE", "DROP TABLE"];
+    let expected = [
+        "CREATE DATABASE",
+        "CREATE TABLE",
+        "ADD COLUMN",
+        "DROP COLUMN",
+        "RENAME COLUMN",
+        "RENAME TABLE",
+        "TRUNCATE",
+        "DROP TABLE",
+    ];
     assert_eq!(ddl.len(), expected.len(), "{ddl:#?}");
     for (stmt, word) in ddl.iter().zip(expected) {
         assert!(stmt.contains(word), "{stmt} should contain {word}");
@@ -398,7 +445,13 @@ async fn ddl_is_stored_in_order_and_rows_follow_the_new_definitions() {
         .collect();
     assert_eq!(
         names,
-        vec![vec!["id", "a"], vec!["id", "a", "b"], vec!["id", "b"], vec!["id", "c"], vec!["id", "c"]],
+        vec![
+            vec!["id", "a"],
+            vec!["id", "a", "b"],
+            vec!["id", "b"],
+            vec!["id", "c"],
+            vec!["id", "c"]
+        ],
         "each row is described by the definition in force at its position"
     );
     let seqnos: Vec<i64> = events.iter().map(|e| e.header.seqno).collect();
@@ -414,23 +467,34 @@ async fn a_200k_row_transaction_is_fragmented_with_bounded_memory() {
     let m = Master::start(&[]).await;
     let db = m.db();
     db.exec("CREATE DATABASE big").await.expect("db");
-    db.exec("CREATE TABLE big.t (id INT PRIMARY KEY, v VARCHAR(40))").await.expect("table");
+    db.exec("CREATE TABLE big.t (id INT PRIMARY KEY, v VARCHAR(40))")
+        .await
+        .expect("table");
     let mut process = m.replicator();
     db.exec("INSERT INTO big.t SELECT seq, CONCAT('row-', seq, '-padding-padding') FROM big.seq_1_to_200000")
         .await
         .expect("big insert");
     let events = m.drained_thl(&mut process).await;
-    let big: Vec<&ReplEvent> = events.iter().filter(|e| e.header.shard_id == "big" && !e.body.changes.is_empty()).collect();
+    let big: Vec<&ReplEvent> = events
+        .iter()
+        .filter(|e| e.header.shard_id == "big" && !e.body.changes.is_empty())
+        .collect();
     let last = big.last().expect("the big transaction");
     let frags: Vec<&&ReplEvent> = big.iter().filter(|e| e.header.seqno == last.header.seqno).collect();
     let sizes: Vec<(u16, usize)> = frags.iter().map(|e| (e.header.fragno, e.body.changes.len())).collect();
     assert!(frags.len() > 5, "fragmented: {} fragments: {sizes:?}", frags.len());
-    assert!(frags.iter().enumerate().all(|(i, e)| usize::from(e.header.fragno) == i), "fragnos dense from 0");
+    assert!(
+        frags.iter().enumerate().all(|(i, e)| usize::from(e.header.fragno) == i),
+        "fragnos dense from 0"
+    );
     assert!(frags.iter().rev().skip(1).all(|e| !e.header.last_frag) && last.header.last_frag);
     let rows: usize = rows_of(&events, "t").map(|r| r.rows.len()).sum();
     assert_eq!(rows, 200_000);
     let peak = process.peak_rss_kib().expect("peak RSS");
-    assert!(peak < 200 * 1024, "extractor peak RSS {peak} KiB: memory must stay bounded by fragments");
+    assert!(
+        peak < 200 * 1024,
+        "extractor peak RSS {peak} KiB: memory must stay bounded by fragments"
+    );
     process.terminate(Duration::from_secs(20));
 }
 
@@ -472,7 +536,10 @@ async fn statement_and_mixed_formats_carry_their_session_state() {
     let first = &inserts[0].session;
     assert_eq!(first.insert_id, Some(1), "INSERT_ID travels with the statement");
     assert!(first.rand_seeds.is_some(), "RAND seeds travel with the statement");
-    assert!(first.user_vars.iter().any(|u| u.name == "who" && u.value == Value::Bytes(b"stmt-user".to_vec())));
+    assert!(first
+        .user_vars
+        .iter()
+        .any(|u| u.name == "who" && u.value == Value::Bytes(b"stmt-user".to_vec())));
     assert_eq!(first.time_zone.as_deref(), Some("+02:00"));
     assert_eq!(first.foreign_key_checks, Some(false));
     assert!(first.sql_mode.is_some() && first.timestamp_us.is_some_and(|t| t % 1_000_000 != 0 || t > 0));
@@ -496,7 +563,9 @@ async fn a_binlog_purged_past_the_resume_point_stops_with_the_positions() {
     db.exec("CREATE TABLE p.t (id INT PRIMARY KEY)").await.expect("table");
     db.exec("FLUSH BINARY LOGS").await.expect("flush");
     let current = db.query("SHOW MASTER STATUS").await.expect("status")[0][0].clone();
-    db.exec(&format!("PURGE BINARY LOGS TO '{current}'")).await.expect("purge");
+    db.exec(&format!("PURGE BINARY LOGS TO '{current}'"))
+        .await
+        .expect("purge");
 
     // The service goes OFFLINE:ERROR (the process stays up for the
     // operator) with a message naming the needed and available positions.
@@ -508,10 +577,16 @@ async fn a_binlog_purged_past_the_resume_point_stops_with_the_positions() {
             break log;
         }
         assert!(process.exited().is_none(), "the replicator exited:\n{log}");
-        assert!(Instant::now() < deadline, "the service should stop in OFFLINE:ERROR:\n{log}");
+        assert!(
+            Instant::now() < deadline,
+            "the service should stop in OFFLINE:ERROR:\n{log}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(log.contains(&m.first_binlog) && log.contains(&current), "names needed and available positions:\n{log}");
+    assert!(
+        log.contains(&m.first_binlog) && log.contains(&current),
+        "names needed and available positions:\n{log}"
+    );
     assert_eq!(process.terminate(Duration::from_secs(20)), Some(0));
 }
 
@@ -536,16 +611,26 @@ impl Rng {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loop_leaves_each_transaction_exactly_once() {
-    let seed: u64 = std::env::var("KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_2026);
-    let iterations: usize = std::env::var("KILL_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let seed: u64 = std::env::var("KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_2026);
+    let iterations: usize = std::env::var("KILL_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
     eprintln!("kill loop: seed {seed:#x}, {iterations} iterations (replay with KILL_SEED)");
     let mut rng = Rng(seed);
     let m = Master::start(&[]).await;
     let db = m.db();
     db.exec("CREATE DATABASE k").await.expect("db");
-    db.exec("CREATE TABLE k.c (id INT PRIMARY KEY, n BIGINT)").await.expect("counter");
+    db.exec("CREATE TABLE k.c (id INT PRIMARY KEY, n BIGINT)")
+        .await
+        .expect("counter");
     db.exec("INSERT INTO k.c VALUES (1, 0)").await.expect("row");
-    db.exec("CREATE TABLE k.log (id INT AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(200))").await.expect("log");
+    db.exec("CREATE TABLE k.log (id INT AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(200))")
+        .await
+        .expect("log");
 
     let writer_opts = db.root_opts();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -557,7 +642,9 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
             conn.query_drop(tx).await.expect("writer transaction");
             n += 1;
             if n % 50 == 0 {
-                conn.query_drop("INSERT INTO k.log (payload) SELECT REPEAT('bulk', 40) FROM k.seq_1_to_3000").await.expect("bulk");
+                conn.query_drop("INSERT INTO k.log (payload) SELECT REPEAT('bulk', 40) FROM k.seq_1_to_3000")
+                    .await
+                    .expect("bulk");
             }
         }
         n
@@ -566,7 +653,11 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
     for i in 0..iterations {
         let mut process = m.replicator();
         tokio::time::sleep(Duration::from_millis(100 + rng.below(900))).await;
-        assert!(process.exited().is_none(), "iteration {i}: replicator died by itself:\n{}", process.log_tail(30));
+        assert!(
+            process.exited().is_none(),
+            "iteration {i}: replicator died by itself:\n{}",
+            process.log_tail(30)
+        );
         process.kill();
     }
     let _ = stop_tx.send(true);
@@ -603,9 +694,21 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
     }
     let source_txns = m.source_transactions().await;
     assert_eq!(gtids.len() as i64, source_txns, "every source transaction exactly once");
-    let counter_updates = rows_of(&events, "c").filter(|r| r.action == RowAction::Update).map(|r| r.rows.len()).sum::<usize>();
-    let n = m.db().query_value("SELECT n FROM k.c").await.expect("n").unwrap_or_default();
-    assert_eq!(counter_updates.to_string(), n, "counter updates in the THL equal the counter");
+    let counter_updates = rows_of(&events, "c")
+        .filter(|r| r.action == RowAction::Update)
+        .map(|r| r.rows.len())
+        .sum::<usize>();
+    let n = m
+        .db()
+        .query_value("SELECT n FROM k.c")
+        .await
+        .expect("n")
+        .unwrap_or_default();
+    assert_eq!(
+        counter_updates.to_string(),
+        n,
+        "counter updates in the THL equal the counter"
+    );
     let epochs: HashSet<i64> = events.iter().map(|e| e.header.epoch).collect();
     assert!(epochs.len() > 1, "each restart starts a new epoch");
     assert!(wait_for_thl_seqno(&m.thl_dir(), seqno - 1, Duration::from_secs(1)).is_some());
@@ -618,7 +721,10 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
 async fn online_from_event_with_base_seqno_numbers_from_the_base() {
     let m = Master::start(&[]).await;
     m.db().exec("CREATE DATABASE b").await.expect("db");
-    m.db().exec("CREATE TABLE b.t (id INT PRIMARY KEY)").await.expect("table");
+    m.db()
+        .exec("CREATE TABLE b.t (id INT PRIMARY KEY)")
+        .await
+        .expect("table");
     let mut process = m.deployment.start(HOST, &["--offline"]).expect("replicator starts");
     let from = format!("{}:4", m.first_binlog);
     let deadline = Instant::now() + WAIT;
@@ -635,12 +741,20 @@ async fn online_from_event_with_base_seqno_numbers_from_the_base() {
             break out;
         }
         // The REST API may not be listening yet.
-        assert!(Instant::now() < deadline, "trepctl online: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            Instant::now() < deadline,
+            "trepctl online: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(out.status.success());
     let events = m.drained_thl(&mut process).await;
-    assert_eq!(events.first().map(|e| e.header.seqno), Some(100), "the first transaction is base + 1");
+    assert_eq!(
+        events.first().map(|e| e.header.seqno),
+        Some(100),
+        "the first transaction is base + 1"
+    );
     assert_eq!(events.first().map(|e| e.header.epoch), Some(100), "and so is the epoch");
     assert_eq!(process.terminate(Duration::from_secs(20)), Some(0));
 }

@@ -64,10 +64,9 @@ async fn two_instances_on_loopback_addresses_same_port() {
         conn.disconnect().await.expect("disconnect");
 
         // The URL form works too.
-        let mut conn =
-            mysql_async::Conn::from_url(format!("{}?prefer_socket=false", instance.url()))
-                .await
-                .expect("connect by URL");
+        let mut conn = mysql_async::Conn::from_url(format!("{}?prefer_socket=false", instance.url()))
+            .await
+            .expect("connect by URL");
         conn.query_drop("DO 1").await.expect("DO 1");
         conn.disconnect().await.expect("disconnect");
     }
@@ -78,9 +77,7 @@ async fn two_instances_on_loopback_addresses_same_port() {
         .await
         .expect("exec");
     assert_eq!(
-        db1.query("SELECT id, v FROM t.a ORDER BY id")
-            .await
-            .expect("query"),
+        db1.query("SELECT id, v FROM t.a ORDER BY id").await.expect("query"),
         vec![vec!["1", "x"], vec!["2", "NULL"]]
     );
     let sum = db1.checksum_table("t.a").await.expect("checksum");
@@ -95,20 +92,10 @@ async fn two_instances_on_loopback_addresses_same_port() {
     assert!(!db1.is_running());
     assert!(db1.query("SELECT 1").await.is_err());
     db1.restart().await.expect("restart");
-    assert_eq!(
-        db1.checksum_table("t.a")
-            .await
-            .expect("checksum after restart"),
-        sum
-    );
+    assert_eq!(db1.checksum_table("t.a").await.expect("checksum after restart"), sum);
     db1.kill().expect("kill");
     db1.restart().await.expect("restart after crash");
-    assert_eq!(
-        db1.checksum_table("t.a")
-            .await
-            .expect("checksum after crash"),
-        sum
-    );
+    assert_eq!(db1.checksum_table("t.a").await.expect("checksum after crash"), sum);
 
     sandbox.stop_all().await.expect("stop all");
     for pid in pids {
@@ -122,10 +109,9 @@ async fn two_instances_on_loopback_addresses_same_port() {
 #[tokio::test]
 async fn extra_options_and_distinct_ports_on_localhost() {
     let mut specs = localhost_specs(1).expect("free port");
-    let spec = specs.remove(0).args([
-        "--binlog-format=STATEMENT",
-        "--innodb-flush-log-at-trx-commit=2",
-    ]);
+    let spec = specs
+        .remove(0)
+        .args(["--binlog-format=STATEMENT", "--innodb-flush-log-at-trx-commit=2"]);
     let sandbox = Sandbox::start(vec![spec]).await.expect("sandbox starts");
     let db = &sandbox.instances()[0];
     assert_eq!(db.address().to_string(), "127.0.0.1");
@@ -135,11 +121,7 @@ async fn extra_options_and_distinct_ports_on_localhost() {
         .expect("query");
     assert_eq!(
         row,
-        vec![vec![
-            "STATEMENT".to_owned(),
-            "2".to_owned(),
-            db.port().to_string()
-        ]]
+        vec![vec!["STATEMENT".to_owned(), "2".to_owned(), db.port().to_string()]]
     );
     let pid = db.pid().expect("running");
     drop(sandbox);
@@ -160,8 +142,7 @@ async fn start_failure_reports_the_error_log() {
 
 #[tokio::test]
 async fn non_loopback_address_is_refused() {
-    let spec =
-        tests::sandbox::InstanceSpec::new("x", std::net::Ipv4Addr::new(10, 0, 0, 1), 13306, 1);
+    let spec = tests::sandbox::InstanceSpec::new("x", std::net::Ipv4Addr::new(10, 0, 0, 1), 13306, 1);
     let err = Sandbox::start(vec![spec]).await.expect_err("must fail");
     assert!(err.to_string().contains("not a loopback"), "{err}");
 }

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use replicator::source::{
-    preflight, BinlogSource, ChecksumAlg, DefiniteError, RawEvent, Severity, SourceError,
-    StartPosition, StreamConfig, TransientError,
+    preflight, BinlogSource, ChecksumAlg, DefiniteError, RawEvent, Severity, SourceError, StartPosition, StreamConfig,
+    TransientError,
 };
 use tests::sandbox::{localhost_specs, loopback_specs, InstanceSpec, Sandbox, DEFAULT_PORT};
 
@@ -56,10 +56,7 @@ fn header_size(ev: &RawEvent) -> usize {
 }
 
 /// Reads events until `stop` says so (bounded: 30 s, 10 000 events).
-async fn read_until(
-    src: &mut BinlogSource,
-    mut stop: impl FnMut(&RawEvent, &[RawEvent]) -> bool,
-) -> Vec<RawEvent> {
+async fn read_until(src: &mut BinlogSource, mut stop: impl FnMut(&RawEvent, &[RawEvent]) -> bool) -> Vec<RawEvent> {
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     for _ in 0..10_000 {
@@ -96,9 +93,7 @@ async fn preflight_passes_on_a_sandbox_instance() {
     let sandbox = one(&[]).await;
     let db = &sandbox.instances()[0];
     let mut conn = mysql_async::Conn::new(db.opts()).await.expect("connect");
-    let report = preflight(&mut conn, OUR_SERVER_ID)
-        .await
-        .expect("preflight passes");
+    let report = preflight(&mut conn, OUR_SERVER_ID).await.expect("preflight passes");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     assert_eq!(report.settings.server_id, Some(1));
     assert!(report.settings.is_mariadb);
@@ -113,14 +108,8 @@ async fn preflight_passes_on_a_sandbox_instance() {
     assert_eq!(pos.file, "mysql-bin.000001");
     assert!(pos.pos >= 4);
     assert_eq!(queries::server_id(&mut conn).await.expect("query"), 1);
-    assert!(queries::version(&mut conn)
-        .await
-        .expect("query")
-        .contains("MariaDB"));
-    assert!(queries::gtid_binlog_pos(&mut conn)
-        .await
-        .expect("query")
-        .is_some());
+    assert!(queries::version(&mut conn).await.expect("query").contains("MariaDB"));
+    assert!(queries::gtid_binlog_pos(&mut conn).await.expect("query").is_some());
     let logs = queries::binary_logs(&mut conn).await.expect("query");
     assert_eq!(logs[0].name, "mysql-bin.000001");
     conn.disconnect().await.expect("disconnect");
@@ -136,9 +125,7 @@ async fn preflight_reports_every_failure_with_expected_and_actual() {
     let opts = db.opts_builder().user(Some("weak")).pass(Some("pw"));
     let mut conn = mysql_async::Conn::new(opts).await.expect("connect");
     // Our server id equal to the source's: one more failure.
-    let err = preflight(&mut conn, db.server_id())
-        .await
-        .expect_err("preflight fails");
+    let err = preflight(&mut conn, db.server_id()).await.expect_err("preflight fails");
     conn.disconnect().await.expect("disconnect");
     eprintln!("{err}");
     let SourceError::Definite(DefiniteError::Settings { source, .. }) = &err else {
@@ -147,18 +134,10 @@ async fn preflight_reports_every_failure_with_expected_and_actual() {
     let failed: Vec<&str> = source.failures.iter().map(|f| f.setting).collect();
     assert_eq!(
         failed,
-        [
-            "binlog_format",
-            "binlog_row_metadata",
-            "server_id",
-            "privileges"
-        ],
+        ["binlog_format", "binlog_row_metadata", "server_id", "privileges"],
         "{err}"
     );
-    assert!(source
-        .failures
-        .iter()
-        .all(|f| f.severity == Severity::Failure));
+    assert!(source.failures.iter().all(|f| f.severity == Severity::Failure));
     let text = err.to_string();
     for needle in [
         "binlog_format: expected ROW, got STATEMENT",
@@ -203,28 +182,14 @@ async fn streams_raw_events_with_valid_crc_from_the_start() {
     for ev in &events {
         assert_eq!(ev.bytes.len(), header_size(ev), "type {}", ev.event_type());
         assert_eq!(ev.checksum, ChecksumAlg::Crc32, "type {}", ev.event_type());
-        assert!(
-            crc_ok(ev),
-            "bad CRC on type {} at {}",
-            ev.event_type(),
-            ev.pos
-        );
+        assert!(crc_ok(ev), "bad CRC on type {} at {}", ev.event_type(), ev.pos);
         if !ev.artificial {
             // Contiguous, except where the server left out an event the dump
             // did not ask for: ANNOTATE_ROWS, just before a TABLE_MAP.
             if ev.event_type() == TABLE_MAP {
-                assert!(
-                    ev.pos >= expected_pos,
-                    "type {} went backwards",
-                    ev.event_type()
-                );
+                assert!(ev.pos >= expected_pos, "type {} went backwards", ev.event_type());
             } else {
-                assert_eq!(
-                    ev.pos,
-                    expected_pos,
-                    "type {} not contiguous",
-                    ev.event_type()
-                );
+                assert_eq!(ev.pos, expected_pos, "type {} not contiguous", ev.event_type());
             }
             expected_pos = ev.next_pos;
         }
@@ -251,23 +216,15 @@ async fn streams_raw_events_with_valid_crc_from_the_start() {
         .filter(|e| e.event_type() == QUERY_EVENT)
         .map(query_text)
         .collect();
-    assert!(
-        queries.iter().any(|q| q.contains("CREATE TABLE shop.t")),
-        "{queries:?}"
-    );
-    assert!(
-        !queries.iter().any(|q| q.starts_with("# Dummy")),
-        "{queries:?}"
-    );
+    assert!(queries.iter().any(|q| q.contains("CREATE TABLE shop.t")), "{queries:?}");
+    assert!(!queries.iter().any(|q| q.starts_with("# Dummy")), "{queries:?}");
     assert!(t.contains(&TABLE_MAP), "TABLE_MAP missing: {t:?}");
     assert_eq!(src.position().file, "mysql-bin.000001");
     assert_eq!(src.position().pos, expected_pos);
     assert!(src.position().gtid.is_some());
 
     // Live: a new insert arrives, and heartbeats flow when idle.
-    db.exec("INSERT INTO shop.t VALUES (3, 'three')")
-        .await
-        .expect("insert");
+    db.exec("INSERT INTO shop.t VALUES (3, 'three')").await.expect("insert");
     let live = read_until(&mut src, |ev, _| ev.event_type() == XID_EVENT).await;
     assert!(types(&live).contains(&WRITE_ROWS_V1));
     let hb = read_until(&mut src, |ev, _| ev.event_type() == HEARTBEAT).await;
@@ -281,16 +238,10 @@ async fn streams_raw_events_with_valid_crc_from_the_start() {
         .await
         .expect("rotate and insert");
     let crossed = read_until(&mut src, |ev, _| ev.event_type() == XID_EVENT).await;
-    let rotate = crossed
-        .iter()
-        .find(|e| e.event_type() == ROTATE_EVENT)
-        .expect("rotate");
+    let rotate = crossed.iter().find(|e| e.event_type() == ROTATE_EVENT).expect("rotate");
     assert!(!rotate.artificial);
     assert_eq!(&*rotate.file, "mysql-bin.000001");
-    let fde = crossed
-        .iter()
-        .find(|e| e.event_type() == FDE)
-        .expect("new file's FDE");
+    let fde = crossed.iter().find(|e| e.event_type() == FDE).expect("new file's FDE");
     assert_eq!((&*fde.file, fde.pos), ("mysql-bin.000002", 4));
     let xid = crossed.last().expect("xid");
     assert_eq!(&*xid.file, "mysql-bin.000002");
@@ -354,11 +305,7 @@ async fn checksum_none_and_current_position() {
             first_real = Some(ev.pos);
         }
     }
-    assert_eq!(
-        first_real,
-        Some(pos),
-        "first event starts at the current position"
-    );
+    assert_eq!(first_real, Some(pos), "first event starts at the current position");
     assert!(types(&events).contains(&WRITE_ROWS_V1));
     src.close().await;
 }
@@ -379,10 +326,7 @@ async fn starts_from_a_mariadb_gtid() {
         .await
         .expect("more");
     let (domain, server, seq) = {
-        let parts: Vec<u64> = after_first
-            .split('-')
-            .map(|p| p.parse().expect("number"))
-            .collect();
+        let parts: Vec<u64> = after_first.split('-').map(|p| p.parse().expect("number")).collect();
         (parts[0], parts[1], parts[2])
     };
 
@@ -399,29 +343,16 @@ async fn starts_from_a_mariadb_gtid() {
         (u64::from(got_domain), u64::from(gtid.server_id()), got_seq),
         (domain, server, seq + 1)
     );
-    assert_eq!(
-        src.position().gtid,
-        Some(format!("{domain}-{server}-{}", seq + 1))
-    );
+    assert_eq!(src.position().gtid, Some(format!("{domain}-{server}-{}", seq + 1)));
     assert!(crc_ok(gtid));
-    assert!(
-        !src.position().file.is_empty(),
-        "the fake ROTATE named the file"
-    );
-    assert!(
-        !src.position().file.contains('\u{1f}'),
-        "checksum bytes in file name"
-    );
+    assert!(!src.position().file.is_empty(), "the fake ROTATE named the file");
+    assert!(!src.position().file.contains('\u{1f}'), "checksum bytes in file name");
     src.close().await;
 
     // A GTID the source never had: definite, names it.
-    let err = BinlogSource::connect_with(
-        db.opts(),
-        config(),
-        StartPosition::MariaGtid("0-1-999".into()),
-    )
-    .await
-    .expect_err("unknown GTID");
+    let err = BinlogSource::connect_with(db.opts(), config(), StartPosition::MariaGtid("0-1-999".into()))
+        .await
+        .expect_err("unknown GTID");
     eprintln!("{err}");
     assert!(
         matches!(&err, SourceError::Definite(DefiniteError::UnknownGtid { requested, gtid_binlog_pos: Some(_), .. }) if requested == "0-1-999"),
@@ -437,20 +368,14 @@ async fn purged_binlog_is_a_definite_error_naming_needed_and_available() {
     db.exec("CREATE DATABASE p; CREATE TABLE p.t (id INT PRIMARY KEY); INSERT INTO p.t VALUES (1)")
         .await
         .expect("setup");
-    let early_gtid = db
-        .query_value("SELECT @@gtid_binlog_pos")
-        .await
-        .expect("q")
-        .expect("v");
+    let early_gtid = db.query_value("SELECT @@gtid_binlog_pos").await.expect("q").expect("v");
     db.exec("FLUSH BINARY LOGS").await.expect("flush");
     db.exec("INSERT INTO p.t VALUES (2)").await.expect("insert");
     db.exec("FLUSH BINARY LOGS").await.expect("flush");
     // MariaDB keeps a binlog until its binlog checkpoint is reached
     // (PURGE then only warns): retry, bounded.
     for attempt in 0.. {
-        db.exec("PURGE BINARY LOGS TO 'mysql-bin.000003'")
-            .await
-            .expect("purge");
+        db.exec("PURGE BINARY LOGS TO 'mysql-bin.000003'").await.expect("purge");
         let oldest = db.query_value("SHOW BINARY LOGS").await.expect("q");
         if oldest.as_deref() == Some("mysql-bin.000003") {
             break;
@@ -468,32 +393,19 @@ async fn purged_binlog_is_a_definite_error_naming_needed_and_available() {
         .expect_err("purged");
     eprintln!("{err}");
     assert!(!err.is_transient());
-    let SourceError::Definite(DefiniteError::BinlogPurged {
-        needed, available, ..
-    }) = &err
-    else {
+    let SourceError::Definite(DefiniteError::BinlogPurged { needed, available, .. }) = &err else {
         panic!("expected BinlogPurged, got {err:?}");
     };
     assert_eq!((needed.file.as_str(), needed.pos), ("mysql-bin.000001", 4));
-    assert_eq!(
-        available.first().map(|b| b.name.as_str()),
-        Some("mysql-bin.000003")
-    );
+    assert_eq!(available.first().map(|b| b.name.as_str()), Some("mysql-bin.000003"));
     let text = err.to_string();
     assert!(text.contains("need mysql-bin.000001:4"), "{text}");
-    assert!(
-        text.contains("oldest available mysql-bin.000003:4"),
-        "{text}"
-    );
+    assert!(text.contains("oldest available mysql-bin.000003:4"), "{text}");
 
     // The same by GTID: the binlog holding the next transaction is gone.
-    let err = BinlogSource::connect_with(
-        db.opts(),
-        config(),
-        StartPosition::MariaGtid(early_gtid.clone()),
-    )
-    .await
-    .expect_err("purged GTID");
+    let err = BinlogSource::connect_with(db.opts(), config(), StartPosition::MariaGtid(early_gtid.clone()))
+        .await
+        .expect_err("purged GTID");
     eprintln!("{err}");
     assert!(
         matches!(&err, SourceError::Definite(DefiniteError::BinlogPurged { needed, .. }) if needed.gtid.as_deref() == Some(early_gtid.as_str())),
@@ -583,10 +495,7 @@ async fn access_denied_and_same_server_id_are_definite() {
         .expect_err("no REPLICATION SLAVE");
     eprintln!("{err}");
     assert!(
-        matches!(
-            err,
-            SourceError::Definite(DefiniteError::AccessDenied { .. })
-        ),
+        matches!(err, SourceError::Definite(DefiniteError::AccessDenied { .. })),
         "{err:?}"
     );
 
@@ -614,8 +523,7 @@ async fn silent_source_is_a_transient_idle_error() {
         .expect("connect");
     // Heartbeats keep an idle stream alive past the idle timeout.
     let hb = read_until(&mut src, |ev, seen| {
-        ev.event_type() == HEARTBEAT
-            && seen.iter().filter(|e| e.event_type() == HEARTBEAT).count() >= 6
+        ev.event_type() == HEARTBEAT && seen.iter().filter(|e| e.event_type() == HEARTBEAT).count() >= 6
     })
     .await;
     assert!(hb.len() >= 7);

@@ -33,13 +33,22 @@ fn trepctl(d: &Deployment, args: &[&str]) -> Output {
 fn ok(d: &Deployment, args: &[&str]) -> String {
     let out = trepctl(d, args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "trepctl {args:?} failed: {}{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "trepctl {args:?} failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 fn failing(d: &Deployment, args: &[&str]) -> String {
     let out = trepctl(d, args);
-    assert_eq!(out.status.code(), Some(1), "trepctl {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "trepctl {args:?} should fail: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -49,8 +58,13 @@ fn status_json(d: &Deployment) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trepctl_drives_a_master_through_the_rest_api() {
-    let spec = loopback_specs(1, DEFAULT_PORT).expect("free loopback address").remove(0);
-    let spec = tests::sandbox::InstanceSpec { name: HOST.into(), ..spec };
+    let spec = loopback_specs(1, DEFAULT_PORT)
+        .expect("free loopback address")
+        .remove(0);
+    let spec = tests::sandbox::InstanceSpec {
+        name: HOST.into(),
+        ..spec
+    };
     let address = spec.address.to_string();
     let port = spec.port;
     let sandbox = Sandbox::start(vec![spec]).await.expect("sandbox starts");
@@ -63,7 +77,9 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
     );
     let d = Deployment::create(root.path(), &ini, &[(HOST.into(), address)]).expect("deployment");
     let first = db.query("SHOW BINARY LOGS").await.expect("binlogs")[0][0].clone();
-    let mut process = d.start(HOST, &["--from-event", &format!("{first}:4")]).expect("replicator starts");
+    let mut process = d
+        .start(HOST, &["--from-event", &format!("{first}:4")])
+        .expect("replicator starts");
 
     // The REST API comes up; the service goes online by itself.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -72,17 +88,26 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
         if out.status.success() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "REST API never came up:\n{}", process.log_tail(30));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "REST API never came up:\n{}",
+            process.log_tail(30)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     ok(&d, &["wait", "-state", "ONLINE", "-limit", "60"]);
     let services = ok(&d, &["services"]);
     assert!(services.starts_with("Processing services command...\n"), "{services}");
-    assert!(services.contains("serviceName      : alpha\n") && services.contains("state            : ONLINE\n"), "{services}");
+    assert!(
+        services.contains("serviceName      : alpha\n") && services.contains("state            : ONLINE\n"),
+        "{services}"
+    );
     assert!(services.ends_with("Finished services command...\n"), "{services}");
 
     db.exec("CREATE DATABASE shop").await.expect("db");
-    db.exec("CREATE TABLE shop.t (id INT PRIMARY KEY)").await.expect("table");
+    db.exec("CREATE TABLE shop.t (id INT PRIMARY KEY)")
+        .await
+        .expect("table");
     db.exec("INSERT INTO shop.t VALUES (1),(2)").await.expect("insert");
     let flushed = ok(&d, &["flush", "-limit", "60"]);
     let seqno: i64 = flushed
@@ -93,7 +118,10 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
     assert!(seqno >= 3, "flush after 3 transactions and a heartbeat: {seqno}");
     let status = ok(&d, &["status"]);
     assert!(status.starts_with("Processing status command...\nNAME"), "{status}");
-    assert!(status.contains(&format!("\nappliedLastSeqno        : {seqno}\n")), "{status}");
+    assert!(
+        status.contains(&format!("\nappliedLastSeqno        : {seqno}\n")),
+        "{status}"
+    );
     assert!(status.contains("\nstate                   : ONLINE\n"), "{status}");
     assert!(status.contains("\nrole                    : master\n"), "{status}");
     let st = status_json(&d);
@@ -111,7 +139,10 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
         .flat_map(|e| &e.body.changes)
         .filter(|c| matches!(c, Change::Rows(r) if r.schema == "tungsten_alpha" && r.table == "heartbeat"))
         .count();
-    assert!(heartbeats >= 3, "flush, heartbeat, flush: {heartbeats} heartbeat row changes");
+    assert!(
+        heartbeats >= 3,
+        "flush, heartbeat, flush: {heartbeats} heartbeat row changes"
+    );
 
     // offline / online
     assert_eq!(ok(&d, &["offline"]), "alpha: OFFLINE:NORMAL\n");
@@ -125,13 +156,24 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
 
     // Errors an operator meets.
     let e = failing(&d, &["-password", "wrong", "services"]);
-    assert!(e.contains("refused the credentials") && e.contains("-user/-password"), "{e}");
+    assert!(
+        e.contains("refused the credentials") && e.contains("-user/-password"),
+        "{e}"
+    );
     let e = failing(&d, &["-port", "1", "services"]);
-    assert!(e.contains("cannot reach the replicator at http://") && e.contains("is it running? (check -host/-port)"), "{e}");
+    assert!(
+        e.contains("cannot reach the replicator at http://") && e.contains("is it running? (check -host/-port)"),
+        "{e}"
+    );
     let e = failing(&d, &["-service", "nope", "status"]);
     assert!(e.contains("no service \"nope\"") && e.contains("alpha"), "{e}");
     let e = failing(&d, &["setrole", "-role", "slave", "-uri", "thl://elsewhere:2112/"]);
     assert!(e.contains("OFFLINE:NORMAL"), "{e}");
 
-    assert_eq!(process.terminate(Duration::from_secs(30)), Some(0), "SIGTERM stops cleanly:\n{}", process.log_tail(20));
+    assert_eq!(
+        process.terminate(Duration::from_secs(30)),
+        Some(0),
+        "SIGTERM stops cleanly:\n{}",
+        process.log_tail(20)
+    );
 }

@@ -62,13 +62,11 @@ mod tests {
     use clap::{Arg, ArgAction, Command};
 
     fn command() -> Command {
-        Command::new("t")
-            .arg(Arg::new("service").long("service"))
-            .subcommand(
-                Command::new("list")
-                    .arg(Arg::new("low").long("low").allow_negative_numbers(true))
-                    .arg(Arg::new("yes").short('y').action(ArgAction::SetTrue)),
-            )
+        Command::new("t").arg(Arg::new("service").long("service")).subcommand(
+            Command::new("list")
+                .arg(Arg::new("low").long("low").allow_negative_numbers(true))
+                .arg(Arg::new("yes").short('y').action(ArgAction::SetTrue)),
+        )
     }
 
     fn strings(args: &[&str]) -> Vec<String> {
@@ -88,6 +86,9 @@ mod tests {
 
     #[test]
     fn unknown_words_and_values_are_left_alone() {
-        assert_eq!(strings(&["t", "list", "-nope", "-5", "low"]), ["t", "list", "-nope", "-5", "low"]);
+        assert_eq!(
+            strings(&["t", "list", "-nope", "-5", "low"]),
+            ["t", "list", "-nope", "-5", "low"]
+        );
     }
 }

@@ -258,7 +258,10 @@ pub enum Value {
     /// DATETIME with microseconds; zero dates allowed.
     DateTime(DateTime),
     /// TIMESTAMP: seconds since the Unix epoch and microseconds (0 = zero date).
-    Timestamp { secs: i64, micros: u32 },
+    Timestamp {
+        secs: i64,
+        micros: u32,
+    },
     /// TIME, may be negative, up to 838:59:59.
     Time(Time),
     /// YEAR, 0 or 1901..2155.

@@ -118,7 +118,10 @@ pub struct Frame<'a> {
 /// Never reads past `buf`.
 pub fn frame_len(buf: &[u8]) -> Result<u32, RecordError> {
     let Some(b) = buf.get(0..4) else {
-        return Err(RecordError::Incomplete { needed: 4, available: buf.len() as u64 });
+        return Err(RecordError::Incomplete {
+            needed: 4,
+            available: buf.len() as u64,
+        });
     };
     let len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     if !(MIN_RECORD_LEN..=MAX_RECORD_LEN).contains(&len) {
@@ -133,17 +136,27 @@ pub fn frame_len(buf: &[u8]) -> Result<u32, RecordError> {
 pub fn peek_frame(buf: &[u8]) -> Result<Frame<'_>, RecordError> {
     let len = frame_len(buf)? as usize;
     let Some(raw) = buf.get(..len) else {
-        return Err(RecordError::Incomplete { needed: len as u64, available: buf.len() as u64 });
+        return Err(RecordError::Incomplete {
+            needed: len as u64,
+            available: buf.len() as u64,
+        });
     };
     let rtype = RecordType::from_byte(raw[8]).ok_or(RecordError::UnknownType(raw[8]))?;
-    Ok(Frame { rtype, raw, payload: &raw[FRAME_HEADER_LEN..] })
+    Ok(Frame {
+        rtype,
+        raw,
+        payload: &raw[FRAME_HEADER_LEN..],
+    })
 }
 
 /// Frames and checks (length, CRC, type) the record at the start of `buf`.
 pub fn parse_frame(buf: &[u8]) -> Result<Frame<'_>, RecordError> {
     let len = frame_len(buf)? as usize;
     let Some(raw) = buf.get(..len) else {
-        return Err(RecordError::Incomplete { needed: len as u64, available: buf.len() as u64 });
+        return Err(RecordError::Incomplete {
+            needed: len as u64,
+            available: buf.len() as u64,
+        });
     };
     let stored = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]);
     let computed = frame_crc(raw);
@@ -151,7 +164,11 @@ pub fn parse_frame(buf: &[u8]) -> Result<Frame<'_>, RecordError> {
         return Err(RecordError::BadCrc { stored, computed });
     }
     let rtype = RecordType::from_byte(raw[8]).ok_or(RecordError::UnknownType(raw[8]))?;
-    Ok(Frame { rtype, raw, payload: &raw[FRAME_HEADER_LEN..] })
+    Ok(Frame {
+        rtype,
+        raw,
+        payload: &raw[FRAME_HEADER_LEN..],
+    })
 }
 
 fn frame_crc(raw: &[u8]) -> u32 {
@@ -227,7 +244,10 @@ pub fn encode_event(h: &EventHeader, body: &[u8], out: &mut Vec<u8>) -> Result<(
     }
     if body.len() > MAX_RECORD_LEN as usize {
         out.truncate(start);
-        return Err(RecordError::Unencodable(format!("body of {} bytes is too large", body.len())));
+        return Err(RecordError::Unencodable(format!(
+            "body of {} bytes is too large",
+            body.len()
+        )));
     }
     out.extend_from_slice(body);
     finish_frame(out, start)
@@ -262,11 +282,15 @@ fn rd_i64(p: &[u8], at: usize) -> i64 {
 /// Decodes the numeric fields of an EVENT payload.
 pub fn decode_fixed(payload: &[u8]) -> Result<FixedHeader, RecordError> {
     if payload.len() < EVENT_FIXED_LEN {
-        return Err(RecordError::Malformed { what: "event header (too short)" });
+        return Err(RecordError::Malformed {
+            what: "event header (too short)",
+        });
     }
     let flags = payload[18];
     if flags & !FLAG_LAST_FRAG != 0 {
-        return Err(RecordError::Malformed { what: "event header (unknown flags)" });
+        return Err(RecordError::Malformed {
+            what: "event header (unknown flags)",
+        });
     }
     let f = FixedHeader {
         seqno: rd_i64(payload, 0),
@@ -276,7 +300,9 @@ pub fn decode_fixed(payload: &[u8]) -> Result<FixedHeader, RecordError> {
         epoch: rd_i64(payload, 19),
     };
     if f.seqno < 0 || f.seqno_end < f.seqno || (f.seqno_end != f.seqno && (f.fragno != 0 || !f.last_frag)) {
-        return Err(RecordError::Malformed { what: "event header (inconsistent seqno/fragno)" });
+        return Err(RecordError::Malformed {
+            what: "event header (inconsistent seqno/fragno)",
+        });
     }
     Ok(f)
 }
@@ -289,14 +315,20 @@ pub fn decode_event_header(payload: &[u8]) -> Result<(EventHeader, usize), Recor
     let mut strings: [String; 3] = Default::default();
     for s in strings.iter_mut() {
         let Some(lb) = payload.get(at..at + 2) else {
-            return Err(RecordError::Malformed { what: "event header (string length)" });
+            return Err(RecordError::Malformed {
+                what: "event header (string length)",
+            });
         };
         let n = u16::from_le_bytes([lb[0], lb[1]]) as usize;
         let Some(bytes) = payload.get(at + 2..at + 2 + n) else {
-            return Err(RecordError::Malformed { what: "event header (string bytes)" });
+            return Err(RecordError::Malformed {
+                what: "event header (string bytes)",
+            });
         };
         *s = std::str::from_utf8(bytes)
-            .map_err(|_| RecordError::Malformed { what: "event header (string not UTF-8)" })?
+            .map_err(|_| RecordError::Malformed {
+                what: "event header (string not UTF-8)",
+            })?
             .to_owned();
         at += 2 + n;
     }
@@ -363,7 +395,10 @@ mod tests {
         let mut out = Vec::new();
         encode_event(&header(), b"xyz", &mut out).expect("encode");
         for n in 0..out.len() {
-            assert!(matches!(parse_frame(&out[..n]), Err(RecordError::Incomplete { .. })), "{n}");
+            assert!(
+                matches!(parse_frame(&out[..n]), Err(RecordError::Incomplete { .. })),
+                "{n}"
+            );
         }
         for i in 0..out.len() {
             let mut c = out.clone();
@@ -376,8 +411,16 @@ mod tests {
     fn lengths_are_capped_before_reading() {
         let mut buf = (MAX_RECORD_LEN + 1).to_le_bytes().to_vec();
         buf.extend_from_slice(&[0; 16]);
-        assert_eq!(parse_frame(&buf).err(), Some(RecordError::BadLength { len: MAX_RECORD_LEN + 1 }));
-        assert_eq!(parse_frame(&[3, 0, 0, 0, 0, 0, 0, 0, 1]).err(), Some(RecordError::BadLength { len: 3 }));
+        assert_eq!(
+            parse_frame(&buf).err(),
+            Some(RecordError::BadLength {
+                len: MAX_RECORD_LEN + 1
+            })
+        );
+        assert_eq!(
+            parse_frame(&[3, 0, 0, 0, 0, 0, 0, 0, 1]).err(),
+            Some(RecordError::BadLength { len: 3 })
+        );
     }
 
     #[test]

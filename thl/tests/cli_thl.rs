@@ -37,7 +37,11 @@ fn columns() -> Vec<ColumnSpec> {
         collation,
         type_desc: String::new(),
     };
-    vec![c(0, "id", 3, true, None), c(1, "name", 15, false, Some(45)), c(2, "data", 252, false, Some(63))]
+    vec![
+        c(0, "id", 3, true, None),
+        c(1, "name", 15, false, Some(45)),
+        c(2, "data", 252, false, Some(63)),
+    ]
 }
 
 fn insert(seqno: i64) -> Change {
@@ -50,7 +54,11 @@ fn insert(seqno: i64) -> Change {
         after_columns: vec![0, 1, 2],
         rows: vec![RowImage {
             before: vec![],
-            after: vec![Value::Int(seqno), Value::Bytes(format!("row{seqno}").into_bytes()), Value::Bytes(vec![0, 0xff])],
+            after: vec![
+                Value::Int(seqno),
+                Value::Bytes(format!("row{seqno}").into_bytes()),
+                Value::Bytes(vec![0, 0xff]),
+            ],
         }],
     })
 }
@@ -60,7 +68,11 @@ fn event(seqno: i64) -> ReplEvent {
         vec![Change::Statement(Statement {
             default_db: Some("test".into()),
             sql: b"CREATE TABLE t (id int primary key, name varchar(20), data blob)".to_vec(),
-            session: SessionVars { timestamp_us: Some(1_795_687_872_000_000), autocommit: Some(true), ..SessionVars::default() },
+            session: SessionVars {
+                timestamp_us: Some(1_795_687_872_000_000),
+                autocommit: Some(true),
+                ..SessionVars::default()
+            },
             error_code: 0,
         })]
     } else {
@@ -68,7 +80,13 @@ fn event(seqno: i64) -> ReplEvent {
     };
     ReplEvent {
         header: header(seqno, 0, true),
-        body: EventBody { metadata: vec![("mysql_server_id".into(), "1".into()), ("dbms_type".into(), "mysql".into())], changes },
+        body: EventBody {
+            metadata: vec![
+                ("mysql_server_id".into(), "1".into()),
+                ("dbms_type".into(), "mysql".into()),
+            ],
+            changes,
+        },
     }
 }
 
@@ -124,7 +142,10 @@ fn log() -> (tempfile::TempDir, PathBuf, Vec<ReplEvent>) {
 }
 
 fn thl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_thl")).args(args).output().expect("run thl")
+    Command::new(env!("CARGO_BIN_EXE_thl"))
+        .args(args)
+        .output()
+        .expect("run thl")
 }
 
 fn thl_stdin(args: &[&str], input: &str) -> Output {
@@ -150,7 +171,13 @@ fn stderr(o: &Output) -> String {
 }
 
 fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(o), stderr(o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
     stdout(o)
 }
 
@@ -159,7 +186,10 @@ fn d(dir: &Path) -> &str {
 }
 
 fn seq_lines(text: &str) -> Vec<String> {
-    text.lines().filter(|l| l.starts_with("SEQ# = ")).map(str::to_string).collect()
+    text.lines()
+        .filter(|l| l.starts_with("SEQ# = "))
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -206,13 +236,21 @@ fn list_ranges_single_and_double_dash() {
     assert_eq!(single, aliases);
     assert_eq!(
         seq_lines(&single),
-        ["SEQ# = 2 / FRAG# = 0 (last frag)", "SEQ# = 3 / FRAG# = 0 (last frag)", "SEQ# = 4 / FRAG# = 0 (last frag)"]
+        [
+            "SEQ# = 2 / FRAG# = 0 (last frag)",
+            "SEQ# = 3 / FRAG# = 0 (last frag)",
+            "SEQ# = 4 / FRAG# = 0 (last frag)"
+        ]
     );
     let tail = ok(&thl(&["list", "-dir", d(&dir), "-low", "9"]));
     assert_eq!(seq_lines(&tail).len(), 2);
     let missing = thl(&["list", "-dir", d(&dir), "-seqno", "99"]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).contains("seqno 99 is not in the THL"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("seqno 99 is not in the THL"),
+        "{}",
+        stderr(&missing)
+    );
     let bad = thl(&["list", "-dir", d(&dir), "-low", "5", "-high", "2"]);
     assert_eq!(bad.status.code(), Some(2));
     let conflict = thl(&["list", "-dir", d(&dir), "-seqno", "1", "-low", "2"]);
@@ -225,11 +263,24 @@ fn list_headers_tsv_and_json() {
     let out = ok(&thl(&["list", "-dir", d(&dir), "-headers", "-no-checksum"]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), evs.len());
-    assert_eq!(lines[0], "0\t0\t0\ttrue\t2026-11-26 10:11:12.0\tmysql-bin.000002:0000000000001000;17\thost1.alpha\ttest");
+    assert_eq!(
+        lines[0],
+        "0\t0\t0\ttrue\t2026-11-26 10:11:12.0\tmysql-bin.000002:0000000000001000;17\thost1.alpha\ttest"
+    );
     assert!(lines[5].starts_with("5\t0\t0\tfalse\t"));
     assert!(lines[11].ends_with("\tfiltered 10-12"));
 
-    let out = ok(&thl(&["list", "-dir", d(&dir), "-headers", "-json", "-low", "4", "-high", "6"]));
+    let out = ok(&thl(&[
+        "list",
+        "-dir",
+        d(&dir),
+        "-headers",
+        "-json",
+        "-low",
+        "4",
+        "-high",
+        "6",
+    ]));
     let v: serde_json::Value = serde_json::from_str(&out).expect("a JSON array");
     let arr = v.as_array().expect("array");
     assert_eq!(arr.len(), 4);
@@ -242,15 +293,31 @@ fn list_headers_tsv_and_json() {
     assert_eq!(arr[3]["time"], "2026-11-26 10:11:18.0");
     assert_eq!(arr[3]["epoch"], 0);
     // Empty selection is still a valid array.
-    let none = ok(&thl(&["list", "-dir", d(&dir), "-headers", "-json", "-file", "thl.data.0000000001", "-low", "9"]));
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&none).expect("json"), serde_json::json!([]));
+    let none = ok(&thl(&[
+        "list",
+        "-dir",
+        d(&dir),
+        "-headers",
+        "-json",
+        "-file",
+        "thl.data.0000000001",
+        "-low",
+        "9",
+    ]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&none).expect("json"),
+        serde_json::json!([])
+    );
 }
 
 #[test]
 fn list_json_reads_back_as_events() {
     let (_t, dir, evs) = log();
     let out = ok(&thl(&["list", "-dir", d(&dir), "-json"]));
-    let back: Vec<ReplEvent> = out.lines().map(|l| serde_json::from_str(l).expect("event JSON")).collect();
+    let back: Vec<ReplEvent> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event JSON"))
+        .collect();
     assert_eq!(back, evs);
 }
 
@@ -258,7 +325,10 @@ fn list_json_reads_back_as_events() {
 fn list_sql() {
     let (_t, dir, _) = log();
     let out = ok(&thl(&["list", "-dir", d(&dir), "-sql", "-high", "5"]));
-    assert!(out.contains("USE `test`;\nSET @@session.autocommit=1;\nSET TIMESTAMP=1795687872;\nCREATE TABLE t"), "{out}");
+    assert!(
+        out.contains("USE `test`;\nSET @@session.autocommit=1;\nSET TIMESTAMP=1795687872;\nCREATE TABLE t"),
+        "{out}"
+    );
     assert!(out.contains("BEGIN;\nSET @@session.time_zone='+00:00';\nINSERT INTO `test`.`t` (`id`, `name`, `data`) VALUES (1, 'row1', x'00ff');\nCOMMIT;\n"), "{out}");
     // Seqno 5 has two fragments: one BEGIN, one COMMIT.
     let five = ok(&thl(&["list", "-dir", d(&dir), "-sql", "-seqno", "5"]));
@@ -274,16 +344,28 @@ fn list_file_info_and_index() {
     let index = ok(&thl(&["index", "-dir", d(&dir)]));
     let entries: Vec<&str> = index.lines().collect();
     assert!(entries.len() >= 3, "{index}");
-    assert!(entries[0].starts_with("LogIndexEntry thl.data.0000000001(0:"), "{index}");
+    assert!(
+        entries[0].starts_with("LogIndexEntry thl.data.0000000001(0:"),
+        "{index}"
+    );
     assert!(entries.last().is_some_and(|l| l.ends_with(":12)")), "{index}");
     // -file lists exactly the seqnos of that file.
     let second = entries[1];
-    let range = second.trim_start_matches("LogIndexEntry thl.data.0000000002(").trim_end_matches(')');
+    let range = second
+        .trim_start_matches("LogIndexEntry thl.data.0000000002(")
+        .trim_end_matches(')');
     let (first, last) = range.split_once(':').expect("range");
     let (first, last): (i64, i64) = (first.parse().expect("first"), last.parse().expect("last"));
-    for file_arg in ["thl.data.0000000002", &dir.join("thl.data.0000000002").display().to_string(), "2"] {
+    for file_arg in [
+        "thl.data.0000000002",
+        &dir.join("thl.data.0000000002").display().to_string(),
+        "2",
+    ] {
         let out = ok(&thl(&["list", "-dir", d(&dir), "-file", file_arg, "-headers"]));
-        let seqnos: Vec<i64> = out.lines().map(|l| l.split('\t').next().and_then(|s| s.parse().ok()).expect("seqno")).collect();
+        let seqnos: Vec<i64> = out
+            .lines()
+            .map(|l| l.split('\t').next().and_then(|s| s.parse().ok()).expect("seqno"))
+            .collect();
         assert_eq!(seqnos.first(), Some(&first), "{out}");
         assert_eq!(seqnos.last(), Some(&last), "{out}");
     }
@@ -296,7 +378,10 @@ fn list_file_info_and_index() {
     let lines: Vec<&str> = info.lines().collect();
     assert_eq!(lines[0], format!("log directory = {}", dir.display()));
     assert_eq!(lines[1], format!("log files = {}", entries.len()));
-    assert!(lines[2].starts_with("logs size = 0.00 MB") || lines[2].starts_with("logs size = 0.0"), "{info}");
+    assert!(
+        lines[2].starts_with("logs size = 0.00 MB") || lines[2].starts_with("logs size = 0.0"),
+        "{info}"
+    );
     assert_eq!(&lines[3..6], ["min seq# = 0", "max seq# = 12", "events = 13"]);
     assert!(lines[6].starts_with("oldest file = thl.data.0000000001 ("), "{info}");
     assert!(lines[7].starts_with("newest file = thl.data.00000000"), "{info}");
@@ -344,7 +429,10 @@ fn verify_good_and_corrupted() {
     let bad = thl(&["verify", "-dir", d(&dir)]);
     assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
     let err = stderr(&bad);
-    assert!(err.contains("verify FAILED") && err.contains("thl.data.0000000002") && err.contains("offset"), "{err}");
+    assert!(
+        err.contains("verify FAILED") && err.contains("thl.data.0000000002") && err.contains("offset"),
+        "{err}"
+    );
     // list stops at the damage with the same kind of message.
     let listed = thl(&["list", "-dir", d(&dir), "-headers"]);
     assert_eq!(listed.status.code(), Some(1));
@@ -358,17 +446,25 @@ fn undecodable_body_is_reported() {
     {
         let mut w = Writer::open(cfg(&dir, 1 << 20)).expect("writer");
         w.append_event(&event(0)).expect("append");
-        w.append(&header(1, 0, true), b"\x63not a body").expect("append raw body");
+        w.append(&header(1, 0, true), b"\x63not a body")
+            .expect("append raw body");
         w.append_event(&event(2)).expect("append");
         w.commit().expect("commit");
     }
     let v = thl(&["verify", "-dir", d(&dir)]);
     assert_eq!(v.status.code(), Some(1));
-    assert!(stderr(&v).contains("cannot decode the body of seqno 1"), "{}", stderr(&v));
+    assert!(
+        stderr(&v).contains("cannot decode the body of seqno 1"),
+        "{}",
+        stderr(&v)
+    );
     let l = thl(&["list", "-dir", d(&dir)]);
     assert_eq!(l.status.code(), Some(1));
     let out = stdout(&l);
-    assert!(out.contains("SEQ# = 1 / FRAG# = 0 (last frag)\n") && out.contains("- ERROR = "), "{out}");
+    assert!(
+        out.contains("SEQ# = 1 / FRAG# = 0 (last frag)\n") && out.contains("- ERROR = "),
+        "{out}"
+    );
     assert!(out.contains("SEQ# = 2 / FRAG# = 0"), "{out}");
     // Headers need no body.
     ok(&thl(&["list", "-dir", d(&dir), "-headers"]));
@@ -415,7 +511,10 @@ fn purge_confirm_and_yes() {
     let mid = thl(&["purge", "-dir", d(&dir), "-low", "6", "-high", "7", "-y"]);
     assert_eq!(mid.status.code(), Some(2), "{}", stderr(&mid));
     let top = ok(&thl(&["purge", "-dir", d(&dir), "--low", "9", "-y"]));
-    assert!(top.contains("The THL now holds seqnos ") && top.contains("..=8"), "{top}");
+    assert!(
+        top.contains("The THL now holds seqnos ") && top.contains("..=8"),
+        "{top}"
+    );
     let idx = ok(&thl(&["index", "-dir", d(&dir)]));
     assert!(idx.lines().last().is_some_and(|l| l.ends_with(":8)")), "{idx}");
     ok(&thl(&["verify", "-dir", d(&dir)]));
@@ -425,7 +524,10 @@ fn purge_confirm_and_yes() {
 fn empty_log() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = ok(&thl(&["info", "-dir", d(tmp.path())]));
-    assert!(out.contains("log files = 0\n") && out.contains("min seq# = -1\n") && out.contains("events = 0\n"), "{out}");
+    assert!(
+        out.contains("log files = 0\n") && out.contains("min seq# = -1\n") && out.contains("events = 0\n"),
+        "{out}"
+    );
     assert_eq!(ok(&thl(&["list", "-dir", d(tmp.path())])), "");
     assert_eq!(ok(&thl(&["index", "-dir", d(tmp.path())])), "");
     assert!(ok(&thl(&["verify", "-dir", d(tmp.path())])).starts_with("OK: 0 files"));

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use thl::codec::{decode_body, encode_body};
 use thl::event::{
-    meta, Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage,
-    SessionVars, Statement, Time, UserVar, Value,
+    meta, Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement, Time,
+    UserVar, Value,
 };
 
 fn golden_path(name: &str) -> PathBuf {
@@ -187,10 +187,7 @@ fn rows() -> EventBody {
     ];
     let all: Vec<u16> = (0..14).collect();
     EventBody {
-        metadata: vec![(
-            meta::GTID.into(),
-            "3e11fa47-71ca-11e1-9e33-c80aa9429562:23".into(),
-        )],
+        metadata: vec![(meta::GTID.into(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:23".into())],
         changes: vec![
             Change::Rows(RowChanges {
                 schema: "shop".into(),
@@ -235,16 +232,9 @@ fn check_golden(name: &str, body: &EventBody) {
     }
     let golden = match std::fs::read(&path) {
         Ok(g) => g,
-        Err(e) => panic!(
-            "cannot read {} (generate with THL_BLESS=1): {e}",
-            path.display()
-        ),
+        Err(e) => panic!("cannot read {} (generate with THL_BLESS=1): {e}", path.display()),
     };
-    assert!(
-        bytes == golden,
-        "encoding of {name} differs from {}",
-        path.display()
-    );
+    assert!(bytes == golden, "encoding of {name} differs from {}", path.display());
     let decoded = match decode_body(&golden) {
         Ok(b) => b,
         Err(e) => panic!("{}: {e}", path.display()),

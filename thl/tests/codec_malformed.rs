@@ -5,8 +5,7 @@ use proptest::prelude::*;
 use std::time::{Duration, Instant};
 use thl::codec::{decode_body, encode_body, DecodeReason, BODY_FORMAT_VERSION};
 use thl::event::{
-    Change, ColumnSpec, Date, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement,
-    Time, UserVar, Value,
+    Change, ColumnSpec, Date, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement, Time, UserVar, Value,
 };
 
 /// A body using every structure, several optional fields and value tags.
@@ -36,10 +35,7 @@ fn sample() -> EventBody {
         Value::Bytes(b"abc".to_vec()),
     ];
     EventBody {
-        metadata: vec![
-            ("gtid".into(), "0-1-2".into()),
-            ("dbms_type".into(), "mysql".into()),
-        ],
+        metadata: vec![("gtid".into(), "0-1-2".into()), ("dbms_type".into(), "mysql".into())],
         changes: vec![
             Change::Statement(Statement {
                 default_db: Some("db".into()),
@@ -145,10 +141,7 @@ fn unknown_version_is_refused_with_a_clear_message() {
     assert_eq!(err.offset(), 0);
     assert_eq!(err.reason(), &DecodeReason::UnsupportedVersion(2));
     let msg = err.to_string();
-    assert!(
-        msg.contains("byte offset 0") && msg.contains("version 2"),
-        "{msg}"
-    );
+    assert!(msg.contains("byte offset 0") && msg.contains("version 2"), "{msg}");
 }
 
 #[test]
@@ -156,10 +149,7 @@ fn trailing_garbage_is_an_error() {
     let mut bytes = encoded_sample();
     let len = bytes.len();
     bytes.push(0);
-    assert_eq!(
-        reason_of(&bytes),
-        (len, DecodeReason::TrailingBytes { count: 1 })
-    );
+    assert_eq!(reason_of(&bytes), (len, DecodeReason::TrailingBytes { count: 1 }));
 }
 
 #[test]
@@ -167,9 +157,7 @@ fn huge_length_prefix_fails_fast() {
     // One metadata option whose name claims u32::MAX, then u64::MAX, bytes.
     let cases: [&[u8]; 3] = [
         &[1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, b'a'],
-        &[
-            1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-        ],
+        &[1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
         // A Value::Bytes of 1 GiB in a row image.
         &[
             1, 0, 1, 2, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0x0e, 0x80, 0x80, 0x80, 0x80, 0x04, 0,
@@ -179,10 +167,7 @@ fn huge_length_prefix_fails_fast() {
         let start = Instant::now();
         let (offset, reason) = reason_of(bytes);
         assert!(start.elapsed() < Duration::from_millis(100));
-        assert!(
-            matches!(reason, DecodeReason::Truncated { .. }),
-            "{reason:?}"
-        );
+        assert!(matches!(reason, DecodeReason::Truncated { .. }), "{reason:?}");
         assert!(offset < bytes.len());
     }
 }
@@ -191,20 +176,13 @@ fn huge_length_prefix_fails_fast() {
 fn huge_counts_fail_fast() {
     // metadata count u64::MAX; change count 2^32; a row count of 2^28.
     let cases: [&[u8]; 3] = [
-        &[
-            1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-        ],
+        &[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
         &[1, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 2, 3],
-        &[
-            1, 0, 1, 2, 0, 0, 1, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x01, 0, 0,
-        ],
+        &[1, 0, 1, 2, 0, 0, 1, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x01, 0, 0],
     ];
     for bytes in cases {
         let (offset, reason) = reason_of(bytes);
-        assert!(
-            matches!(reason, DecodeReason::CountTooLarge { .. }),
-            "{reason:?}"
-        );
+        assert!(matches!(reason, DecodeReason::CountTooLarge { .. }), "{reason:?}");
         assert!(offset < bytes.len());
     }
 }
@@ -212,13 +190,9 @@ fn huge_counts_fail_fast() {
 #[test]
 fn varint_overflow_and_overlong() {
     // Metadata count with 11 bytes / a 10th byte of 2 / a non-minimal zero.
-    let (_, r) = reason_of(&[
-        1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
-    ]);
+    let (_, r) = reason_of(&[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]);
     assert!(matches!(r, DecodeReason::VarintOverflow { .. }), "{r:?}");
-    let (_, r) = reason_of(&[
-        1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x81, 0,
-    ]);
+    let (_, r) = reason_of(&[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x81, 0]);
     assert!(matches!(r, DecodeReason::VarintOverflow { .. }), "{r:?}");
     let (offset, r) = reason_of(&[1, 0x80, 0x00, 0]);
     assert_eq!(offset, 1);
@@ -230,12 +204,7 @@ fn invalid_utf8_names_the_bad_byte() {
     // Metadata name "a\xff".
     let (offset, r) = reason_of(&[1, 1, 2, b'a', 0xff, 0, 0]);
     assert_eq!(offset, 4);
-    assert_eq!(
-        r,
-        DecodeReason::InvalidUtf8 {
-            what: "metadata name"
-        }
-    );
+    assert_eq!(r, DecodeReason::InvalidUtf8 { what: "metadata name" });
 }
 
 #[test]
@@ -253,16 +222,10 @@ fn unknown_tags_and_flags() {
     );
     // Statement flags with bit 1 set.
     let (_, r) = reason_of(&[1, 0, 1, 0x01, 0x02, 0, 0, 0]);
-    assert!(
-        matches!(r, DecodeReason::UnknownFlags { bits: 2, .. }),
-        "{r:?}"
-    );
+    assert!(matches!(r, DecodeReason::UnknownFlags { bits: 2, .. }), "{r:?}");
     // Session presence mask with bit 19 set.
     let (_, r) = reason_of(&[1, 0, 1, 0x01, 0, 0, 0x80, 0x80, 0x20, 0]);
-    assert!(
-        matches!(r, DecodeReason::UnknownFlags { bits: 0x80000, .. }),
-        "{r:?}"
-    );
+    assert!(matches!(r, DecodeReason::UnknownFlags { bits: 0x80000, .. }), "{r:?}");
     // Rows action 4.
     let (offset, r) = reason_of(&[1, 0, 1, 0x02, 0, 0, 4, 0, 0, 0, 0]);
     assert_eq!(
@@ -293,16 +256,10 @@ fn unknown_tags_and_flags() {
 fn invalid_bool_out_of_range_and_empty_user_vars() {
     // foreign_key_checks (bit 9) = 2.
     let (_, r) = reason_of(&[1, 0, 1, 0x01, 0, 0, 0x80, 0x04, 2, 0]);
-    assert!(
-        matches!(r, DecodeReason::InvalidBool { byte: 2, .. }),
-        "{r:?}"
-    );
+    assert!(matches!(r, DecodeReason::InvalidBool { byte: 2, .. }), "{r:?}");
     // error_code 65536.
     let (_, r) = reason_of(&[1, 0, 1, 0x01, 0, 0, 0, 0x80, 0x80, 0x04]);
-    assert!(
-        matches!(r, DecodeReason::OutOfRange { value: 65536, .. }),
-        "{r:?}"
-    );
+    assert!(matches!(r, DecodeReason::OutOfRange { value: 65536, .. }), "{r:?}");
     // user_vars bit (18) set with an empty list.
     let (_, r) = reason_of(&[1, 0, 1, 0x01, 0, 0, 0x80, 0x80, 0x10, 0, 0]);
     assert!(matches!(r, DecodeReason::EmptyList { .. }), "{r:?}");

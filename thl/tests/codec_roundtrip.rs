@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use thl::codec::{decode_body, encode_body, BODY_FORMAT_VERSION};
 use thl::event::{
-    Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage, SessionVars,
-    Statement, Time, UserVar, Value,
+    Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement, Time,
+    UserVar, Value,
 };
 
 fn encode(body: &EventBody) -> Vec<u8> {
@@ -346,18 +346,12 @@ fn layout_spot_checks() {
 
     let values = [
         (Value::Null, vec![0x00]),
-        (
-            Value::Int(i64::MIN),
-            [vec![0x01], vec![0xff; 9], vec![0x01]].concat(),
-        ),
+        (Value::Int(i64::MIN), [vec![0x01], vec![0xff; 9], vec![0x01]].concat()),
         (Value::Int(-2), vec![0x01, 0x03]),
         (Value::UInt(300), vec![0x02, 0xac, 0x02]),
         (Value::Float(1.0), vec![0x03, 0x00, 0x00, 0x80, 0x3f]),
         (Value::Double(-0.0), vec![0x04, 0, 0, 0, 0, 0, 0, 0, 0x80]),
-        (
-            Value::Decimal("-1.5".into()),
-            vec![0x05, 4, b'-', b'1', b'.', b'5'],
-        ),
+        (Value::Decimal("-1.5".into()), vec![0x05, 4, b'-', b'1', b'.', b'5']),
         (
             Value::Date(Date {
                 year: 2024,
@@ -378,10 +372,7 @@ fn layout_spot_checks() {
             }),
             vec![0x07, 0xe8, 0x07, 5, 17, 1, 2, 3, 0xc8, 0x01],
         ),
-        (
-            Value::Timestamp { secs: 1, micros: 0 },
-            vec![0x08, 0x02, 0x00],
-        ),
+        (Value::Timestamp { secs: 1, micros: 0 }, vec![0x08, 0x02, 0x00]),
         (
             Value::Time(Time {
                 negative: true,
@@ -465,11 +456,7 @@ fn value() -> impl Strategy<Value = Value> {
         any::<u32>().prop_map(|b| Value::Float(f32::from_bits(b))),
         any::<u64>().prop_map(|b| Value::Double(f64::from_bits(b))),
         "-?[0-9]{1,30}(\\.[0-9]{1,30})?".prop_map(Value::Decimal),
-        (any::<u16>(), any::<u8>(), any::<u8>()).prop_map(|(year, month, day)| Value::Date(Date {
-            year,
-            month,
-            day
-        })),
+        (any::<u16>(), any::<u8>(), any::<u8>()).prop_map(|(year, month, day)| Value::Date(Date { year, month, day })),
         (any::<u16>(), any::<[u8; 5]>(), any::<u32>()).prop_map(|(year, b, micros)| {
             let [month, day, hour, minute, second] = b;
             Value::DateTime(DateTime {
@@ -483,14 +470,8 @@ fn value() -> impl Strategy<Value = Value> {
             })
         }),
         (any::<i64>(), any::<u32>()).prop_map(|(secs, micros)| Value::Timestamp { secs, micros }),
-        (
-            any::<bool>(),
-            any::<u16>(),
-            any::<u8>(),
-            any::<u8>(),
-            any::<u32>()
-        )
-            .prop_map(|(negative, hours, minutes, seconds, micros)| {
+        (any::<bool>(), any::<u16>(), any::<u8>(), any::<u8>(), any::<u32>()).prop_map(
+            |(negative, hours, minutes, seconds, micros)| {
                 Value::Time(Time {
                     negative,
                     hours,
@@ -498,7 +479,8 @@ fn value() -> impl Strategy<Value = Value> {
                     seconds,
                     micros,
                 })
-            }),
+            }
+        ),
         prop_oneof![Just(0u16), 1901u16..=2155, any::<u16>()].prop_map(Value::Year),
         any::<u64>().prop_map(Value::Bit),
         any::<u16>().prop_map(Value::Enum),
@@ -508,14 +490,12 @@ fn value() -> impl Strategy<Value = Value> {
 }
 
 fn user_var() -> impl Strategy<Value = UserVar> {
-    (text(), value(), any::<Option<u16>>(), any::<bool>()).prop_map(
-        |(name, value, collation, unsigned)| UserVar {
-            name,
-            value,
-            collation,
-            unsigned,
-        },
-    )
+    (text(), value(), any::<Option<u16>>(), any::<bool>()).prop_map(|(name, value, collation, unsigned)| UserVar {
+        name,
+        value,
+        collation,
+        unsigned,
+    })
 }
 
 fn session() -> impl Strategy<Value = SessionVars> {
@@ -533,49 +513,42 @@ fn session() -> impl Strategy<Value = SessionVars> {
         any::<Option<(u64, u64)>>(),
         proptest::collection::vec(user_var(), 0..3),
     );
-    (a, b).prop_map(
-        |((ts, thread, mode, tz, ids), (flags, inc, ids64, seeds, uvs))| {
-            let [charset_client, collation_connection, collation_server, collation_database, lc] =
-                ids;
-            let [foreign_key_checks, unique_checks, autocommit, sql_auto_is_null] = flags;
-            SessionVars {
-                timestamp_us: ts,
-                thread_id: thread,
-                sql_mode: mode,
-                time_zone: tz,
-                charset_client,
-                collation_connection,
-                collation_server,
-                collation_database,
-                lc_time_names: lc,
-                foreign_key_checks,
-                unique_checks,
-                autocommit,
-                sql_auto_is_null,
-                auto_increment_increment: inc[0],
-                auto_increment_offset: inc[1],
-                insert_id: ids64[0],
-                last_insert_id: ids64[1],
-                rand_seeds: seeds,
-                user_vars: uvs,
-            }
-        },
-    )
+    (a, b).prop_map(|((ts, thread, mode, tz, ids), (flags, inc, ids64, seeds, uvs))| {
+        let [charset_client, collation_connection, collation_server, collation_database, lc] = ids;
+        let [foreign_key_checks, unique_checks, autocommit, sql_auto_is_null] = flags;
+        SessionVars {
+            timestamp_us: ts,
+            thread_id: thread,
+            sql_mode: mode,
+            time_zone: tz,
+            charset_client,
+            collation_connection,
+            collation_server,
+            collation_database,
+            lc_time_names: lc,
+            foreign_key_checks,
+            unique_checks,
+            autocommit,
+            sql_auto_is_null,
+            auto_increment_increment: inc[0],
+            auto_increment_offset: inc[1],
+            insert_id: ids64[0],
+            last_insert_id: ids64[1],
+            rand_seeds: seeds,
+            user_vars: uvs,
+        }
+    })
 }
 
 fn statement() -> impl Strategy<Value = Statement> {
-    (
-        proptest::option::of(text()),
-        blob(),
-        session(),
-        any::<u16>(),
-    )
-        .prop_map(|(default_db, sql, session, error_code)| Statement {
+    (proptest::option::of(text()), blob(), session(), any::<u16>()).prop_map(
+        |(default_db, sql, session, error_code)| Statement {
             default_db,
             sql,
             session,
             error_code,
-        })
+        },
+    )
 }
 
 fn column_spec() -> impl Strategy<Value = ColumnSpec> {
@@ -589,26 +562,16 @@ fn column_spec() -> impl Strategy<Value = ColumnSpec> {
         text(),
     )
         .prop_map(
-            |(
+            |(index, name, type_code, type_meta, [unsigned, nullable, key], collation, type_desc)| ColumnSpec {
                 index,
                 name,
                 type_code,
                 type_meta,
-                [unsigned, nullable, key],
+                unsigned,
+                nullable,
+                key,
                 collation,
                 type_desc,
-            )| {
-                ColumnSpec {
-                    index,
-                    name,
-                    type_code,
-                    type_meta,
-                    unsigned,
-                    nullable,
-                    key,
-                    collation,
-                    type_desc,
-                }
             },
         )
 }

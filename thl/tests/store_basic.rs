@@ -37,7 +37,11 @@ fn append_and_read_back_across_rotations() {
     let r = Reader::open(dir.path()).expect("reader");
     assert_eq!(read_all(&r), model);
     let info = r.info().expect("info");
-    assert!(info.files.len() > 5, "expected rotations, got {} files", info.files.len());
+    assert!(
+        info.files.len() > 5,
+        "expected rotations, got {} files",
+        info.files.len()
+    );
     assert_eq!(info.min_seqno, Some(0));
     assert_eq!(info.max_seqno, model.last().map(|(h, _)| h.seqno_end));
     for (i, f) in info.files.iter().enumerate() {
@@ -46,7 +50,11 @@ fn append_and_read_back_across_rotations() {
             assert_eq!(f.last_seqno.map(|l| l + 1), Some(next.first_seqno));
         }
         // Every file starts a transaction and ends one: fragments never span files.
-        let recs: Vec<_> = r.file_records(f.no).expect("file").collect::<Result<_, _>>().expect("records");
+        let recs: Vec<_> = r
+            .file_records(f.no)
+            .expect("file")
+            .collect::<Result<_, _>>()
+            .expect("records");
         assert_eq!(recs.first().map(|r| r.header().fragno), Some(0));
         assert!(recs.last().is_some_and(|r| r.header().last_frag));
         assert_eq!(recs.first().map(|r| r.header().seqno), Some(f.first_seqno));
@@ -64,7 +72,10 @@ fn seek_every_seqno() {
         let mut c = r.cursor(s).expect("cursor");
         let rec = c.next().expect("next").expect("a record");
         let h = rec.header();
-        assert!(h.seqno <= s && s <= h.seqno_end && h.fragno == 0, "seek {s} found {h:?}");
+        assert!(
+            h.seqno <= s && s <= h.seqno_end && h.fragno == 0,
+            "seek {s} found {h:?}"
+        );
         let at = model.iter().position(|(m, _)| m == h).expect("in model");
         assert_eq!(rec.body(), &model[at].1[..]);
     }
@@ -95,7 +106,10 @@ fn rejects_out_of_order_appends() {
     append_txn(&mut w, 10, 2, 5);
     w.commit().expect("commit");
     assert_eq!(w.max_seqno(), Some(10));
-    let s: Vec<_> = read_all(&w.reader(Visibility::Durable)).iter().map(|(h, _)| (h.seqno, h.fragno)).collect();
+    let s: Vec<_> = read_all(&w.reader(Visibility::Durable))
+        .iter()
+        .map(|(h, _)| (h.seqno, h.fragno))
+        .collect();
     assert_eq!(s, vec![(0, 0), (1, 0), (2, 0), (2, 1), (3, 0), (10, 0), (10, 1)]);
 }
 
@@ -118,7 +132,12 @@ fn append_raw_relays_bytes_verbatim() {
     assert!(ia.files.len() > 2);
     for f in &ia.files {
         let other = b.path().join(f.path.file_name().expect("name"));
-        assert_eq!(fs::read(&f.path).expect("a"), fs::read(other).expect("b"), "{}", f.path.display());
+        assert_eq!(
+            fs::read(&f.path).expect("a"),
+            fs::read(other).expect("b"),
+            "{}",
+            f.path.display()
+        );
     }
     // Invalid frames are refused before anything is written.
     let raw = first.expect("a record");
@@ -173,7 +192,10 @@ fn interval_policy_syncs_in_the_background() {
         append_txn(&mut w, s, 1, 10);
         w.commit().expect("commit");
     }
-    assert!(r.wait_for(49, LONG).expect("wait"), "background syncer never advanced the watermark");
+    assert!(
+        r.wait_for(49, LONG).expect("wait"),
+        "background syncer never advanced the watermark"
+    );
 }
 
 #[test]
@@ -230,7 +252,10 @@ fn second_writer_fails_naming_dir_and_pid() {
         other => panic!("unexpected {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains(&dir.path().display().to_string()) && msg.contains(&std::process::id().to_string()), "{msg}");
+    assert!(
+        msg.contains(&dir.path().display().to_string()) && msg.contains(&std::process::id().to_string()),
+        "{msg}"
+    );
     // Readers need no lock.
     assert!(Reader::open(dir.path()).is_ok());
 }
@@ -275,13 +300,21 @@ fn verify_names_file_and_offset() {
     build_log(dir.path(), 800, 60);
     let r = Reader::open(dir.path()).expect("reader");
     let rep = r.verify().expect("verify");
-    assert_eq!((rep.min_seqno, rep.max_seqno, rep.unfinished_tail), (Some(0), Some(59), None));
+    assert_eq!(
+        (rep.min_seqno, rep.max_seqno, rep.unfinished_tail),
+        (Some(0), Some(59), None)
+    );
     let f = &r.info().expect("info").files[1];
     let mut b = fs::read(&f.path).expect("read");
     b[100] ^= 0x40;
     fs::write(&f.path, b).expect("write");
     match r.verify() {
-        Err(StoreError::Corrupt { file, offset, last_good, .. }) => {
+        Err(StoreError::Corrupt {
+            file,
+            offset,
+            last_good,
+            ..
+        }) => {
             assert_eq!(file, f.path);
             assert!(offset <= 100, "{offset}");
             assert!(last_good.is_some_and(|s| s >= f.first_seqno - 1));
@@ -360,18 +393,32 @@ fn retention_by_size_and_age() {
     let mut w = Writer::open(cfg(dir.path(), 600)).expect("open");
     let info = w.reader(Visibility::Durable).info().expect("info");
     let total: u64 = info.files.iter().map(|f| f.size).sum();
-    let by_size = Retention { max_age: None, max_total_bytes: Some(total - 1) };
-    let rep = w.apply_retention(&by_size, i64::MAX, SystemTime::now()).expect("retention");
+    let by_size = Retention {
+        max_age: None,
+        max_total_bytes: Some(total - 1),
+    };
+    let rep = w
+        .apply_retention(&by_size, i64::MAX, SystemTime::now())
+        .expect("retention");
     assert_eq!(rep.deleted.len(), 1);
-    let by_age = Retention { max_age: Some(Duration::from_secs(60)), max_total_bytes: None };
-    let rep = w.apply_retention(&by_age, i64::MAX, SystemTime::now()).expect("retention");
+    let by_age = Retention {
+        max_age: Some(Duration::from_secs(60)),
+        max_total_bytes: None,
+    };
+    let rep = w
+        .apply_retention(&by_age, i64::MAX, SystemTime::now())
+        .expect("retention");
     assert!(rep.deleted.is_empty());
     let later = SystemTime::now() + Duration::from_secs(3600);
     let needed = info.files[4].first_seqno;
     let rep = w.apply_retention(&by_age, needed, later).expect("retention");
     assert_eq!(rep.min_seqno, Some(needed), "{rep:?}");
     let rep = w.apply_retention(&by_age, i64::MAX, later).expect("retention");
-    assert_eq!(w.reader(Visibility::Durable).info().expect("info").files.len(), 1, "{rep:?}");
+    assert_eq!(
+        w.reader(Visibility::Durable).info().expect("info").files.len(),
+        1,
+        "{rep:?}"
+    );
 }
 
 #[test]
@@ -380,11 +427,20 @@ fn events_round_trip_through_the_codec() {
     let mut w = Writer::open(cfg(dir.path(), 1 << 20)).expect("open");
     let ev = ReplEvent {
         header: header(0, 0, 0, true),
-        body: EventBody { metadata: vec![("gtid".into(), "0-1-5".into())], changes: Vec::new() },
+        body: EventBody {
+            metadata: vec![("gtid".into(), "0-1-5".into())],
+            changes: Vec::new(),
+        },
     };
     w.append_event(&ev).expect("append");
     w.commit().expect("commit");
-    let rec = w.reader(Visibility::Durable).cursor(0).expect("c").next().expect("n").expect("rec");
+    let rec = w
+        .reader(Visibility::Durable)
+        .cursor(0)
+        .expect("c")
+        .next()
+        .expect("n")
+        .expect("rec");
     assert_eq!(rec.decode_event().expect("decode"), ev);
     assert_eq!(rec.file_no(), 1);
     assert_eq!(rec.offset(), thl::store::FILE_HEADER_LEN);

@@ -44,11 +44,20 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn data_files(dir: &Path) -> Vec<PathBuf> {
-    Reader::open(dir).expect("reader").info().expect("info").files.into_iter().map(|f| f.path).collect()
+    Reader::open(dir)
+        .expect("reader")
+        .info()
+        .expect("info")
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .collect()
 }
 
 fn read_all_checked(r: &Reader) -> Result<Vec<Rec>, StoreError> {
-    let Some(min) = r.min_seqno()? else { return Ok(Vec::new()) };
+    let Some(min) = r.min_seqno()? else {
+        return Ok(Vec::new());
+    };
     let mut c = r.cursor(min)?;
     let mut out = Vec::new();
     while let Some(rec) = c.next()? {
@@ -82,7 +91,10 @@ fn last_file_truncated_at_every_offset_recovers_whole_transactions() {
     let last = files.last().expect("last").clone();
     let last_bytes = fs::read(&last).expect("read");
     let last_index = last.with_file_name(
-        last.file_name().expect("name").to_string_lossy().replace("thl.data.", "thl.index."),
+        last.file_name()
+            .expect("name")
+            .to_string_lossy()
+            .replace("thl.data.", "thl.index."),
     );
     let index_bytes = fs::read(&last_index).expect("index");
     let r = Reader::open(orig.path()).expect("reader");
@@ -106,10 +118,18 @@ fn last_file_truncated_at_every_offset_recovers_whole_transactions() {
         drop(w);
         let r = Reader::open(work.path()).expect("reader");
         let got = read_all_checked(&r).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
-        assert!(got == expect, "cut {cut}: {} records, expected {}", got.len(), expect.len());
+        assert!(
+            got == expect,
+            "cut {cut}: {} records, expected {}",
+            got.len(),
+            expect.len()
+        );
         if cut % 97 == 0 {
             let rep = r.verify().unwrap_or_else(|e| panic!("cut {cut}: {e}"));
-            assert!(rep.unfinished_tail.is_none() && rep.index_problems.is_empty(), "cut {cut}: {rep:?}");
+            assert!(
+                rep.unfinished_tail.is_none() && rep.index_problems.is_empty(),
+                "cut {cut}: {rep:?}"
+            );
         }
     }
 }
@@ -122,7 +142,12 @@ fn incomplete_transaction_at_the_end_is_cut_and_can_be_rewritten() {
     w.append(&header(1, 1, 0, false), b"frag0").expect("append");
     w.append(&header(1, 1, 1, false), b"frag1").expect("append");
     drop(w); // flushes the fragments: the "crash" left transaction 1 unfinished
-    assert!(Reader::open(dir.path()).expect("r").verify().expect("verify").unfinished_tail.is_some());
+    assert!(Reader::open(dir.path())
+        .expect("r")
+        .verify()
+        .expect("verify")
+        .unfinished_tail
+        .is_some());
     let mut w = Writer::open(cfg(dir.path(), 1 << 20)).expect("reopen");
     assert_eq!(w.max_seqno(), Some(0));
     append_txn(&mut w, 1, 3, 10);
@@ -143,7 +168,10 @@ fn earlier_file_truncated_is_refused_naming_the_file() {
         let victim = work.path().join(&victim_name);
         let b = fs::read(&victim).expect("read");
         fs::write(&victim, &b[..cut as usize]).expect("write");
-        for res in [Writer::open(cfg(work.path(), FILE_SIZE)).map(|_| ()), Reader::open(work.path()).expect("r").verify().map(|_| ())] {
+        for res in [
+            Writer::open(cfg(work.path(), FILE_SIZE)).map(|_| ()),
+            Reader::open(work.path()).expect("r").verify().map(|_| ()),
+        ] {
             match res {
                 Err(StoreError::Corrupt { file, offset, .. }) => {
                     assert_eq!(file, victim, "cut {cut}");
@@ -182,7 +210,12 @@ fn random_byte_flips_recover_or_fail_naming_the_file() {
             1 => files[(rng.next() as usize) % (files.len() - 1)].clone(),
             _ => {
                 let f = &files[(rng.next() as usize) % files.len()];
-                f.with_file_name(f.file_name().expect("n").to_string_lossy().replace("thl.data.", "thl.index."))
+                f.with_file_name(
+                    f.file_name()
+                        .expect("n")
+                        .to_string_lossy()
+                        .replace("thl.data.", "thl.index."),
+                )
             }
         };
         let target = work.path().join(target_src.file_name().expect("name"));
@@ -195,7 +228,9 @@ fn random_byte_flips_recover_or_fail_naming_the_file() {
         // verify: Ok, or the flipped file named.
         match Reader::open(work.path()).expect("r").verify() {
             Ok(_) => {}
-            Err(StoreError::Corrupt { file, .. }) => assert!(is_data && file == target, "{ctx}: verify named {}", file.display()),
+            Err(StoreError::Corrupt { file, .. }) => {
+                assert!(is_data && file == target, "{ctx}: verify named {}", file.display())
+            }
             Err(e) => panic!("{ctx}: verify: {e}"),
         }
         // The writer: recovers (and then serves only correct records) or
@@ -206,7 +241,10 @@ fn random_byte_flips_recover_or_fail_naming_the_file() {
                 outcomes[0] += 1;
                 match read_all_checked(&Reader::open(work.path()).expect("r")) {
                     Ok(got) => {
-                        assert!(got.len() <= model.len() && got[..] == model[..got.len()], "{ctx}: wrong records served");
+                        assert!(
+                            got.len() <= model.len() && got[..] == model[..got.len()],
+                            "{ctx}: wrong records served"
+                        );
                         if !is_data || iter % 3 == 1 {
                             // Only a flip in the last file's tail may lose records.
                             assert!(got.len() == model.len() || !is_data, "{ctx}: lost records");
@@ -226,6 +264,9 @@ fn random_byte_flips_recover_or_fail_naming_the_file() {
             Err(e) => panic!("{ctx}: open: {e}"),
         }
     }
-    eprintln!("opened {} (of which read errors {}), refused {}", outcomes[0], outcomes[1], outcomes[2]);
+    eprintln!(
+        "opened {} (of which read errors {}), refused {}",
+        outcomes[0], outcomes[1], outcomes[2]
+    );
     assert!(outcomes[1] + outcomes[2] > 0);
 }

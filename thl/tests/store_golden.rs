@@ -13,12 +13,20 @@ use thl::record;
 use thl::store::{FileHeader, Writer};
 
 fn golden(name: &str, bytes: &[u8]) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("THL_BLESS").is_some() {
         std::fs::write(&path, bytes).expect("bless");
     }
     let want = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run with THL_BLESS=1)", path.display()));
-    assert!(want == bytes, "{} differs from the golden bytes:\n got  {:02x?}\n want {:02x?}", name, bytes, want);
+    assert!(
+        want == bytes,
+        "{} differs from the golden bytes:\n got  {:02x?}\n want {:02x?}",
+        name,
+        bytes,
+        want
+    );
 }
 
 fn fixed_header() -> EventHeader {
@@ -38,7 +46,11 @@ fn fixed_header() -> EventHeader {
 
 #[test]
 fn file_header_bytes() {
-    let b = FileHeader { file_no: 3, base_seqno: 1234 }.encode();
+    let b = FileHeader {
+        file_no: 3,
+        base_seqno: 1234,
+    }
+    .encode();
     assert_eq!(&b[0..4], b"THLD");
     golden("segment_header.bin", &b);
 }
@@ -54,7 +66,10 @@ fn event_record_bytes() {
     assert_eq!(&out[out.len() - 4..], b"BODY");
     golden("record_event.bin", &out);
     let f = record::parse_frame(&out).expect("frame");
-    assert_eq!(record::decode_event_header(f.payload).expect("header").0, fixed_header());
+    assert_eq!(
+        record::decode_event_header(f.payload).expect("header").0,
+        fixed_header()
+    );
 }
 
 #[test]

@@ -43,7 +43,11 @@ fn check(w: &Writer, model: &[Rec], committed: usize) {
     let max = model.last().map(|(h, _)| h.seqno_end);
     assert_eq!(w.min_seqno(), min, "writer min");
     assert_eq!(w.max_seqno(), max, "writer max");
-    assert_eq!(r.max_seqno().expect("max"), visible.last().map(|(h, _)| h.seqno_end), "reader max");
+    assert_eq!(
+        r.max_seqno().expect("max"),
+        visible.last().map(|(h, _)| h.seqno_end),
+        "reader max"
+    );
     if committed == model.len() {
         let disk = Reader::open(w.dir()).expect("reader");
         assert_eq!(disk.min_seqno().expect("min"), min, "disk min");

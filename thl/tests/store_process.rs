@@ -44,7 +44,9 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> bool {
 /// Child side: follow the log until transaction TXNS - 1 is read.
 #[test]
 fn child_reader() {
-    let Some(dir) = std::env::var_os(READER_ENV) else { return };
+    let Some(dir) = std::env::var_os(READER_ENV) else {
+        return;
+    };
     let r = Reader::open(&dir).expect("reader");
     println!("READY");
     std::io::stdout().flush().expect("flush");
@@ -53,7 +55,10 @@ fn child_reader() {
     let mut next = 0;
     let mut frag = 0;
     while next < TXNS {
-        let rec = c.next_timeout(LONG).expect("next").expect("timed out following the writer");
+        let rec = c
+            .next_timeout(LONG)
+            .expect("next")
+            .expect("timed out following the writer");
         let h = rec.header();
         assert_eq!((h.seqno, h.fragno), (next, frag), "order");
         assert_eq!(rec.body(), &body(h.seqno, h.fragno, 40)[..]);
@@ -70,7 +75,9 @@ fn child_reader() {
 /// Child side: hold the write lock until stdin closes.
 #[test]
 fn child_writer() {
-    let Some(dir) = std::env::var_os(WRITER_ENV) else { return };
+    let Some(dir) = std::env::var_os(WRITER_ENV) else {
+        return;
+    };
     let _w = Writer::open(cfg(std::path::Path::new(&dir), 1 << 20)).expect("child writer");
     println!("LOCKED");
     std::io::stdout().flush().expect("flush");
@@ -94,7 +101,10 @@ fn reader_in_another_process_follows_the_writer() {
     let mut lines = Vec::new();
     while !lines.last().is_some_and(|l: &String| l.contains("READY")) {
         let mut line = String::new();
-        assert!(out.read_line(&mut line).expect("read") > 0, "child exited early: {lines:?}");
+        assert!(
+            out.read_line(&mut line).expect("read") > 0,
+            "child exited early: {lines:?}"
+        );
         lines.push(line);
     }
     for s in 0..TXNS {
@@ -105,9 +115,15 @@ fn reader_in_another_process_follows_the_writer() {
         }
     }
     w.commit().expect("commit");
-    assert!(wait_with_timeout(&mut child, Duration::from_secs(60)), "child reader failed or timed out");
+    assert!(
+        wait_with_timeout(&mut child, Duration::from_secs(60)),
+        "child reader failed or timed out"
+    );
     lines.extend(out.lines().map_while(Result::ok));
-    assert!(lines.iter().any(|l| l.contains(&format!("CHILD-OK {TXNS}"))), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains(&format!("CHILD-OK {TXNS}"))),
+        "{lines:?}"
+    );
     assert!(Reader::open(dir.path()).expect("r").info().expect("info").files.len() > 3);
 }
 
@@ -120,7 +136,10 @@ fn writer_in_another_process_blocks_a_second_writer() {
     // The harness prints `test child_writer ... ` before the child's output.
     while !line.contains("LOCKED") {
         line.clear();
-        assert!(out.read_line(&mut line).expect("read") > 0, "child exited before locking");
+        assert!(
+            out.read_line(&mut line).expect("read") > 0,
+            "child exited before locking"
+        );
     }
     let t = Instant::now();
     match Writer::open(cfg(dir.path(), 1 << 20)) {

@@ -13,7 +13,11 @@ use replicator::config::{Deployment, HostsFile, Resolver};
 /// Operator CLI of the replicator: status and control of its services
 /// through the REST API.
 #[derive(Debug, Parser)]
-#[command(name = "trepctl", version, after_help = "Tungsten's single-dash options work too: trepctl -service alpha online -skip-seqno 10")]
+#[command(
+    name = "trepctl",
+    version,
+    after_help = "Tungsten's single-dash options work too: trepctl -service alpha online -skip-seqno 10"
+)]
 pub struct Cli {
     /// The replicator's host (default: the ini's host when --config is
     /// given, else localhost). Resolved through --hosts-file first.
@@ -201,10 +205,19 @@ impl Target {
                 None => system_host_name().ok_or("cannot read the system host name: pass -host NAME")?,
             };
             let plan = dep.service_plan(&name).map_err(|e| e.to_string())?;
-            let listen = plan.rest_listen.ok_or_else(|| format!("{}: the REST API is disabled (replicator-rest-api=false)", ini.display()))?;
+            let listen = plan.rest_listen.ok_or_else(|| {
+                format!(
+                    "{}: the REST API is disabled (replicator-rest-api=false)",
+                    ini.display()
+                )
+            })?;
             user = user.or(plan.rest_user);
             password = password.or(plan.rest_password);
-            let ip = if listen.ip().is_unspecified() { plan.address } else { listen.ip() };
+            let ip = if listen.ip().is_unspecified() {
+                plan.address
+            } else {
+                listen.ip()
+            };
             (ip.to_string(), cli.port.unwrap_or(listen.port()))
         } else {
             let name = cli.host.clone().unwrap_or_else(|| "localhost".to_owned());
@@ -217,11 +230,23 @@ impl Target {
             };
             (host, cli.port.unwrap_or(8097))
         };
-        let hostport = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        Ok(Target { url: format!("http://{hostport}"), addr: hostport, user, password })
+        let hostport = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        Ok(Target {
+            url: format!("http://{hostport}"),
+            addr: hostport,
+            user,
+            password,
+        })
     }
 }
 
 fn system_host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }

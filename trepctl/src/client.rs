@@ -53,9 +53,22 @@ fn io_cause(e: &std::io::Error) -> String {
 }
 
 /// Sends one request; the JSON answer, or the API's error message.
-pub fn request(target: &Target, method: &str, path: &str, body: Option<&Value>, timeout: Duration) -> Result<Value, ClientError> {
-    let unreachable = |cause: String| ClientError::Unreachable { url: target.url.clone(), cause };
-    let addrs: Vec<_> = target.addr.to_socket_addrs().map_err(|e| unreachable(format!("cannot resolve: {e}")))?.collect();
+pub fn request(
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    timeout: Duration,
+) -> Result<Value, ClientError> {
+    let unreachable = |cause: String| ClientError::Unreachable {
+        url: target.url.clone(),
+        cause,
+    };
+    let addrs: Vec<_> = target
+        .addr
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve: {e}")))?
+        .collect();
     let mut last = None;
     let mut stream = None;
     for a in addrs {
@@ -86,8 +99,14 @@ pub fn request(target: &Target, method: &str, path: &str, body: Option<&Value>, 
         .and_then(|()| stream.write_all(payload.as_bytes()))
         .map_err(|e| unreachable(io_cause(&e)))?;
     let mut raw = Vec::new();
-    stream.take(MAX_RESPONSE).read_to_end(&mut raw).map_err(|e| unreachable(io_cause(&e)))?;
-    let (status, text) = parse_response(&raw).map_err(|message| ClientError::Protocol { url: target.url.clone(), message })?;
+    stream
+        .take(MAX_RESPONSE)
+        .read_to_end(&mut raw)
+        .map_err(|e| unreachable(io_cause(&e)))?;
+    let (status, text) = parse_response(&raw).map_err(|message| ClientError::Protocol {
+        url: target.url.clone(),
+        message,
+    })?;
     let json: Option<Value> = serde_json::from_str(&text).ok();
     let api_message = || {
         json.as_ref()
@@ -97,15 +116,24 @@ pub fn request(target: &Target, method: &str, path: &str, body: Option<&Value>, 
     };
     match status {
         200..=299 => Ok(json.unwrap_or(Value::String(text))),
-        401 => Err(ClientError::Unauthorized { url: target.url.clone(), message: api_message() }),
-        _ => Err(ClientError::Api { status, message: api_message() }),
+        401 => Err(ClientError::Unauthorized {
+            url: target.url.clone(),
+            message: api_message(),
+        }),
+        _ => Err(ClientError::Api {
+            status,
+            message: api_message(),
+        }),
     }
 }
 
 /// The status code and body of a raw HTTP/1.x response (plain,
 /// content-length or chunked).
 pub fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no end of headers")?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
     let head = std::str::from_utf8(&raw[..split]).map_err(|_| "headers are not UTF-8")?;
     let mut body = &raw[split + 4..];
     let mut lines = head.split("\r\n");
@@ -136,7 +164,8 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
     loop {
         let eol = data.windows(2).position(|w| w == b"\r\n").ok_or("bad chunk header")?;
         let size_text = std::str::from_utf8(&data[..eol]).map_err(|_| "bad chunk size")?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).map_err(|_| "bad chunk size")?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| "bad chunk size")?;
         data = &data[eol + 2..];
         if size == 0 {
             return Ok(out);
@@ -162,12 +191,21 @@ mod tests {
     }
 
     fn target(port: u16) -> Target {
-        Target { addr: format!("127.0.0.1:{port}"), url: format!("http://127.0.0.1:{port}"), user: Some("u".into()), password: Some("p".into()) }
+        Target {
+            addr: format!("127.0.0.1:{port}"),
+            url: format!("http://127.0.0.1:{port}"),
+            user: Some("u".into()),
+            password: Some("p".into()),
+        }
     }
 
     #[test]
     fn a_closed_port_says_connection_refused_and_what_to_check() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
         let e = request(&target(port), "GET", "/x", None, Duration::from_secs(1)).expect_err("refused");
         let text = e.to_string();
         assert!(text.contains(&format!("cannot reach the replicator at http://127.0.0.1:{port}: connection refused; is it running? (check -host/-port)")), "{text}");
@@ -183,11 +221,19 @@ mod tests {
             let n = s.read(&mut buf).expect("read");
             let req = String::from_utf8_lossy(&buf[..n]).into_owned();
             let body = r#"{"error":"wrong user or password","status":401}"#;
-            let _ = write!(s, "HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+            let _ = write!(
+                s,
+                "HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
             req
         });
         let e = request(&target(port), "GET", "/x", None, Duration::from_secs(5)).expect_err("401");
-        assert!(e.to_string().contains("refused the credentials: wrong user or password; pass -user/-password"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("refused the credentials: wrong user or password; pass -user/-password"),
+            "{e}"
+        );
         let req = server.join().expect("server");
         assert!(req.contains("Authorization: Basic dTpw\r\n"), "{req}");
     }

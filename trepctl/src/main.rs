@@ -71,7 +71,10 @@ impl Session {
         match names.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(format!("the replicator at {} runs no service", self.target.url)),
-            many => Err(format!("the replicator runs several services ({}): choose one with -service NAME", many.join(", "))),
+            many => Err(format!(
+                "the replicator runs several services ({}): choose one with -service NAME",
+                many.join(", ")
+            )),
         }
     }
 }
@@ -91,24 +94,37 @@ fn confirm(question: &str) -> Result<bool, String> {
     print!("{question} [yes/NO] ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
     Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
 fn run(cli: &Cli) -> Result<String, String> {
-    let s = Session { target: Target::resolve(cli)? };
+    let s = Session {
+        target: Target::resolve(cli)?,
+    };
     let e = |e: ClientError| e.to_string();
     let svc = |s: &Session| -> Result<String, String> { Ok(format!("/service/{}", s.service(cli)?)) };
     Ok(match &cli.command {
         Command::Completions { .. } => String::new(),
         Command::Version => {
             let v = s.get("/version").map_err(e)?;
-            if cli.json { show(cli, "version", &v) } else { format!("{}\n", v["version"].as_str().unwrap_or_default()) }
+            if cli.json {
+                show(cli, "version", &v)
+            } else {
+                format!("{}\n", v["version"].as_str().unwrap_or_default())
+            }
         }
         Command::Services { full } => {
             let v = if *full {
                 let all = s.get("/status").map_err(e)?;
-                Value::Array(all.as_object().map(|m| m.values().cloned().collect()).unwrap_or_default())
+                Value::Array(
+                    all.as_object()
+                        .map(|m| m.values().cloned().collect())
+                        .unwrap_or_default(),
+                )
             } else {
                 s.get("/services").map_err(e)?
             };
@@ -125,20 +141,51 @@ fn run(cli: &Cli) -> Result<String, String> {
             }
             let body = json!({"skipSeqno": a.skip_seqno, "fromEvent": a.from_event, "baseSeqno": a.base_seqno, "untilSeqno": a.until_seqno, "force": a.force});
             let body = strip_nulls(body);
-            let v = s.post(&format!("{}/online", svc(&s)?), body, DEFAULT_TIMEOUT).map_err(e)?;
+            let v = s
+                .post(&format!("{}/online", svc(&s)?), body, DEFAULT_TIMEOUT)
+                .map_err(e)?;
             state_line(cli, &v)
         }
         Command::Offline { immediate } => {
-            let v = s.post(&format!("{}/offline", svc(&s)?), json!({"immediate": immediate}), DEFAULT_TIMEOUT).map_err(e)?;
+            let v = s
+                .post(
+                    &format!("{}/offline", svc(&s)?),
+                    json!({"immediate": immediate}),
+                    DEFAULT_TIMEOUT,
+                )
+                .map_err(e)?;
             state_line(cli, &v)
         }
         Command::OfflineDeferred { at_seqno } => {
-            let v = s.post(&format!("{}/offline-deferred", svc(&s)?), json!({"atSeqno": at_seqno}), DEFAULT_TIMEOUT).map_err(e)?;
-            if cli.json { show(cli, "offline-deferred", &v) } else { format!("{}\n", v["offlineRequests"].as_str().unwrap_or_default()) }
+            let v = s
+                .post(
+                    &format!("{}/offline-deferred", svc(&s)?),
+                    json!({"atSeqno": at_seqno}),
+                    DEFAULT_TIMEOUT,
+                )
+                .map_err(e)?;
+            if cli.json {
+                show(cli, "offline-deferred", &v)
+            } else {
+                format!("{}\n", v["offlineRequests"].as_str().unwrap_or_default())
+            }
         }
         Command::Setrole { role, uri } => {
-            let v = s.post(&format!("{}/setrole", svc(&s)?), strip_nulls(json!({"role": role, "uri": uri})), DEFAULT_TIMEOUT).map_err(e)?;
-            if cli.json { show(cli, "setrole", &v) } else { format!("Role set to {} (used at the next online)\n", v["role"].as_str().unwrap_or_default()) }
+            let v = s
+                .post(
+                    &format!("{}/setrole", svc(&s)?),
+                    strip_nulls(json!({"role": role, "uri": uri})),
+                    DEFAULT_TIMEOUT,
+                )
+                .map_err(e)?;
+            if cli.json {
+                show(cli, "setrole", &v)
+            } else {
+                format!(
+                    "Role set to {} (used at the next online)\n",
+                    v["role"].as_str().unwrap_or_default()
+                )
+            }
         }
         Command::Reset(a) => {
             let path = format!("{}/reset", svc(&s)?);
@@ -148,37 +195,95 @@ fn run(cli: &Cli) -> Result<String, String> {
                 (_, true, false) => "the THL",
                 (_, false, true) => "the tracking schema",
             };
-            if !a.yes && !confirm(&format!("Do you really want to delete {what} of service {}?", path.trim_start_matches("/service/")))? {
+            if !a.yes
+                && !confirm(&format!(
+                    "Do you really want to delete {what} of service {}?",
+                    path.trim_start_matches("/service/")
+                ))?
+            {
                 return Ok("Reset cancelled\n".into());
             }
-            let v = s.post(&path, json!({"all": a.all, "thl": a.thl, "db": a.db}), DEFAULT_TIMEOUT).map_err(e)?;
+            let v = s
+                .post(&path, json!({"all": a.all, "thl": a.thl, "db": a.db}), DEFAULT_TIMEOUT)
+                .map_err(e)?;
             if cli.json {
                 show(cli, "reset", &v)
             } else {
-                let removed: Vec<String> = v["removed"].as_array().into_iter().flatten().filter_map(Value::as_str).map(|r| format!("Deleted {r}\n")).collect();
-                if removed.is_empty() { "Nothing to delete\n".into() } else { removed.concat() }
+                let removed: Vec<String> = v["removed"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|r| format!("Deleted {r}\n"))
+                    .collect();
+                if removed.is_empty() {
+                    "Nothing to delete\n".into()
+                } else {
+                    removed.concat()
+                }
             }
         }
         Command::Heartbeat { name } => {
-            let v = s.post(&format!("{}/heartbeat", svc(&s)?), strip_nulls(json!({"name": name})), DEFAULT_TIMEOUT).map_err(e)?;
-            if cli.json { show(cli, "heartbeat", &v) } else { String::new() }
+            let v = s
+                .post(
+                    &format!("{}/heartbeat", svc(&s)?),
+                    strip_nulls(json!({"name": name})),
+                    DEFAULT_TIMEOUT,
+                )
+                .map_err(e)?;
+            if cli.json {
+                show(cli, "heartbeat", &v)
+            } else {
+                String::new()
+            }
         }
         Command::Flush { limit } => {
             let t = Duration::from_secs(limit.unwrap_or(60) + 30);
-            let v = s.post(&format!("{}/flush", svc(&s)?), strip_nulls(json!({"limit": limit})), t).map_err(e)?;
-            if cli.json { show(cli, "flush", &v) } else { format!("Master log is synchronized with database at log sequence number: {}\n", v["seqno"]) }
+            let v = s
+                .post(&format!("{}/flush", svc(&s)?), strip_nulls(json!({"limit": limit})), t)
+                .map_err(e)?;
+            if cli.json {
+                show(cli, "flush", &v)
+            } else {
+                format!(
+                    "Master log is synchronized with database at log sequence number: {}\n",
+                    v["seqno"]
+                )
+            }
         }
         Command::Wait(a) => {
             if let Some(st) = &a.state {
-                st.parse::<replicator::service::State>().map(|_| ()).or_else(|_| replicator::service::state::check_state_pattern(st)).map_err(|e| e.to_string())?;
+                st.parse::<replicator::service::State>()
+                    .map(|_| ())
+                    .or_else(|_| replicator::service::state::check_state_pattern(st))
+                    .map_err(|e| e.to_string())?;
             }
-            let t = a.limit.map_or(Duration::from_secs(86_400 + 30), |l| Duration::from_secs(l + 30));
-            let v = s.post(&format!("{}/wait", svc(&s)?), strip_nulls(json!({"applied": a.applied, "state": a.state, "limit": a.limit})), t).map_err(e)?;
-            let goal = a.applied.map_or_else(|| format!("state {}", a.state.clone().unwrap_or_default()), |n| format!("applied seqno {n}"));
+            let t = a
+                .limit
+                .map_or(Duration::from_secs(86_400 + 30), |l| Duration::from_secs(l + 30));
+            let v = s
+                .post(
+                    &format!("{}/wait", svc(&s)?),
+                    strip_nulls(json!({"applied": a.applied, "state": a.state, "limit": a.limit})),
+                    t,
+                )
+                .map_err(e)?;
+            let goal = a.applied.map_or_else(
+                || format!("state {}", a.state.clone().unwrap_or_default()),
+                |n| format!("applied seqno {n}"),
+            );
             if v["reached"] != Value::Bool(true) {
-                return Err(format!("wait for {goal}: not reached (state {}, applied seqno {})", text(&v["state"]), v["appliedLastSeqno"]));
+                return Err(format!(
+                    "wait for {goal}: not reached (state {}, applied seqno {})",
+                    text(&v["state"]),
+                    v["appliedLastSeqno"]
+                ));
             }
-            if cli.json { show(cli, "wait", &v) } else { String::new() }
+            if cli.json {
+                show(cli, "wait", &v)
+            } else {
+                String::new()
+            }
         }
         Command::Clients => {
             let v = s.get(&format!("{}/clients", svc(&s)?)).map_err(e)?;
@@ -186,7 +291,14 @@ fn run(cli: &Cli) -> Result<String, String> {
         }
         Command::Qs => {
             let v = s.get(&format!("{}/status", svc(&s)?)).map_err(e)?;
-            if cli.json { show(cli, "qs", &v) } else { output::records(&v).first().map(|m| output::quick_status(m)).unwrap_or_default() }
+            if cli.json {
+                show(cli, "qs", &v)
+            } else {
+                output::records(&v)
+                    .first()
+                    .map(|m| output::quick_status(m))
+                    .unwrap_or_default()
+            }
         }
         Command::Perf => {
             let base = svc(&s)?;
@@ -195,7 +307,10 @@ fn run(cli: &Cli) -> Result<String, String> {
             if cli.json {
                 show(cli, "perf", &tasks)
             } else {
-                let in_state = st["timeInStateSeconds"].as_str().and_then(|x| x.parse().ok()).unwrap_or(0.0);
+                let in_state = st["timeInStateSeconds"]
+                    .as_str()
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(0.0);
                 output::perf(&output::records(&tasks), in_state)
             }
         }
@@ -231,11 +346,30 @@ mod tests {
 
     #[test]
     fn tungsten_single_dash_options_parse() {
-        let c = parse(&["-host", "db1", "-port", "9000", "-service", "alpha", "online", "-skip-seqno", "10,12-14", "-until-seqno", "20", "-force"]);
-        assert_eq!((c.host.as_deref(), c.port, c.service.as_deref()), (Some("db1"), Some(9000), Some("alpha")));
+        let c = parse(&[
+            "-host",
+            "db1",
+            "-port",
+            "9000",
+            "-service",
+            "alpha",
+            "online",
+            "-skip-seqno",
+            "10,12-14",
+            "-until-seqno",
+            "20",
+            "-force",
+        ]);
+        assert_eq!(
+            (c.host.as_deref(), c.port, c.service.as_deref()),
+            (Some("db1"), Some(9000), Some("alpha"))
+        );
         match c.command {
             Command::Online(a) => {
-                assert_eq!((a.skip_seqno.as_deref(), a.until_seqno, a.force), (Some("10,12-14"), Some(20), true));
+                assert_eq!(
+                    (a.skip_seqno.as_deref(), a.until_seqno, a.force),
+                    (Some("10,12-14"), Some(20), true)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -256,8 +390,17 @@ mod tests {
 
     #[test]
     fn usage_errors_are_refused() {
-        for bad in [&["wait"][..], &["wait", "-applied", "1", "-state", "ONLINE"], &["bogus"], &["offline-deferred"], &["completions", "tcsh"]] {
-            assert!(Cli::parse_args(std::iter::once("trepctl").chain(bad.iter().copied())).is_err(), "{bad:?}");
+        for bad in [
+            &["wait"][..],
+            &["wait", "-applied", "1", "-state", "ONLINE"],
+            &["bogus"],
+            &["offline-deferred"],
+            &["completions", "tcsh"],
+        ] {
+            assert!(
+                Cli::parse_args(std::iter::once("trepctl").chain(bad.iter().copied())).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
@@ -282,7 +425,15 @@ mod tests {
         let hosts = dir.path().join("hosts");
         std::fs::write(&hosts, "127.0.1.7 host1.alpha\n").expect("hosts");
         let (ini, hosts) = (ini.display().to_string(), hosts.display().to_string());
-        let c = parse(&["--config", &ini, "--hosts-file", &hosts, "-host", "host1.alpha", "services"]);
+        let c = parse(&[
+            "--config",
+            &ini,
+            "--hosts-file",
+            &hosts,
+            "-host",
+            "host1.alpha",
+            "services",
+        ]);
         let t = Target::resolve(&c).expect("target");
         assert_eq!(t.url, "http://127.0.1.7:8111");
         assert_eq!((t.user.as_deref(), t.password.as_deref()), (Some("adm"), Some("s3")));

@@ -58,7 +58,11 @@ fn num(m: &Map<String, Value>, k: &str) -> f64 {
 }
 
 fn secs(x: f64) -> String {
-    if x < 0.0 { "unknown".into() } else { format!("{x:.3}s") }
+    if x < 0.0 {
+        "unknown".into()
+    } else {
+        format!("{x:.3}s")
+    }
 }
 
 /// `qs`: three lines from a status map.
@@ -71,7 +75,12 @@ pub fn quick_status(m: &Map<String, Value>) -> String {
         "OFFLINE:ERROR" => "Offline with error".to_owned(),
         other => other.to_owned(),
     };
-    let mut out = format!("{} {pretty} for {}, running for {}\n", s("serviceName"), secs(num(m, "timeInStateSeconds")), secs(num(m, "uptimeSeconds")));
+    let mut out = format!(
+        "{} {pretty} for {}, running for {}\n",
+        s("serviceName"),
+        secs(num(m, "timeInStateSeconds")),
+        secs(num(m, "uptimeSeconds"))
+    );
     if s("role") == "master" {
         let _ = writeln!(
             out,
@@ -91,8 +100,17 @@ pub fn quick_status(m: &Map<String, Value>) -> String {
     }
     let applied = num(m, "appliedLastSeqno") as i64;
     let max = num(m, "maximumStoredSeqNo") as i64;
-    let behind = if max >= 0 && applied >= 0 { (max - applied).max(0).to_string() } else { "unknown".into() };
-    let _ = writeln!(out, "{applied} last applied, {behind} transactions behind ({}-{} stored)", s("minimumStoredSeqNo"), s("maximumStoredSeqNo"));
+    let behind = if max >= 0 && applied >= 0 {
+        (max - applied).max(0).to_string()
+    } else {
+        "unknown".into()
+    };
+    let _ = writeln!(
+        out,
+        "{applied} last applied, {behind} transactions behind ({}-{} stored)",
+        s("minimumStoredSeqNo"),
+        s("maximumStoredSeqNo")
+    );
     if state == "OFFLINE:ERROR" {
         let _ = writeln!(out, "Error: {}", s("pendingError"));
     }
@@ -101,12 +119,27 @@ pub fn quick_status(m: &Map<String, Value>) -> String {
 
 /// `perf`: one row per stage from `status -name tasks`.
 pub fn perf(tasks: &[&Map<String, Value>], uptime_in_state: f64) -> String {
-    let mut out = format!("{:<16} {:>10} {:>10} {:>10} {:>12}\n", "Stage", "Seqno", "Latency", "Events", "Events/s");
+    let mut out = format!(
+        "{:<16} {:>10} {:>10} {:>10} {:>12}\n",
+        "Stage", "Seqno", "Latency", "Events", "Events/s"
+    );
     for t in tasks {
         let s = |k: &str| t.get(k).map(text).unwrap_or_default();
         let events = num(t, "eventCount");
-        let rate = if events >= 0.0 && uptime_in_state > 0.0 { format!("{:.1}", events / uptime_in_state) } else { "-".into() };
-        let _ = writeln!(out, "{:<16} {:>10} {:>10} {:>10} {:>12}", s("stage"), s("appliedLastSeqno"), s("appliedLatency"), s("eventCount"), rate);
+        let rate = if events >= 0.0 && uptime_in_state > 0.0 {
+            format!("{:.1}", events / uptime_in_state)
+        } else {
+            "-".into()
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:>10} {:>10} {:>10} {:>12}",
+            s("stage"),
+            s("appliedLastSeqno"),
+            s("appliedLatency"),
+            s("eventCount"),
+            rate
+        );
     }
     out.push_str("(Extraction, filtering and applying times are not measured yet.)\n");
     out
@@ -148,7 +181,13 @@ mod tests {
             "appliedLastSeqno": "8", "minimumStoredSeqNo": "0", "maximumStoredSeqNo": "10"});
         let out = quick_status(records(&v)[0]);
         assert_eq!(out.lines().count(), 3, "{out}");
-        assert!(out.starts_with("alpha Online for 3.500s, running for 10.000s\n"), "{out}");
-        assert!(out.contains("8 last applied, 2 transactions behind (0-10 stored)"), "{out}");
+        assert!(
+            out.starts_with("alpha Online for 3.500s, running for 10.000s\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("8 last applied, 2 transactions behind (0-10 stored)"),
+            "{out}"
+        );
     }
 }

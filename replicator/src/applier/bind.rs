@@ -174,9 +174,6 @@ mod tests {
             seconds: 59,
             micros: 1,
         });
-        assert_eq!(
-            bind(&t, &bit_col(1), Use::Store),
-            P::Time(true, 34, 22, 59, 59, 1)
-        );
+        assert_eq!(bind(&t, &bit_col(1), Use::Store), P::Time(true, 34, 22, 59, 59, 1));
     }
 }

@@ -78,21 +78,11 @@ impl Block {
     }
 
     /// Whether to commit after applying `ev` (already counted).
-    pub fn full_after(
-        &self,
-        ev: &ReplEvent,
-        size: usize,
-        interval: Duration,
-        now: Instant,
-    ) -> bool {
+    pub fn full_after(&self, ev: &ReplEvent, size: usize, interval: Duration, now: Instant) -> bool {
         if !ev.header.last_frag {
             return false;
         }
-        must_be_alone(ev)
-            || self.txns >= size.max(1)
-            || self
-                .started
-                .is_some_and(|s| now.duration_since(s) >= interval)
+        must_be_alone(ev) || self.txns >= size.max(1) || self.started.is_some_and(|s| now.duration_since(s) >= interval)
     }
 }
 
@@ -116,10 +106,7 @@ mod tests {
                 extract_tstamp_ms: 0,
             },
             body: EventBody {
-                metadata: meta
-                    .iter()
-                    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-                    .collect(),
+                metadata: meta.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect(),
                 changes: vec![],
             },
         }
@@ -130,21 +117,9 @@ mod tests {
         assert!(!must_be_alone(&ev(0, true, &[])));
         assert!(must_be_alone(&ev(0, false, &[])));
         assert!(must_be_alone(&ev(2, true, &[])));
-        assert!(must_be_alone(&ev(
-            0,
-            true,
-            &[(meta::SCHEMA_CHANGE, "true")]
-        )));
-        assert!(!must_be_alone(&ev(
-            0,
-            true,
-            &[(meta::SCHEMA_CHANGE, "false")]
-        )));
-        assert!(must_be_alone(&ev(
-            0,
-            true,
-            &[(meta::UNSAFE_FOR_BLOCK_COMMIT, "")]
-        )));
+        assert!(must_be_alone(&ev(0, true, &[(meta::SCHEMA_CHANGE, "true")])));
+        assert!(!must_be_alone(&ev(0, true, &[(meta::SCHEMA_CHANGE, "false")])));
+        assert!(must_be_alone(&ev(0, true, &[(meta::UNSAFE_FOR_BLOCK_COMMIT, "")])));
     }
 
     #[test]
@@ -156,12 +131,7 @@ mod tests {
         let plain = ev(0, true, &[]);
         assert!(!b.full_after(&plain, 2, Duration::from_secs(1), t0));
         assert!(b.full_after(&plain, 1, Duration::from_secs(1), t0));
-        assert!(b.full_after(
-            &plain,
-            2,
-            Duration::from_secs(1),
-            t0 + Duration::from_secs(1)
-        ));
+        assert!(b.full_after(&plain, 2, Duration::from_secs(1), t0 + Duration::from_secs(1)));
         assert!(!b.full_after(&ev(0, false, &[]), 1, Duration::ZERO, t0));
         assert!(b.full_after(&ev(3, true, &[]), 100, Duration::from_secs(9), t0));
         b.reset();

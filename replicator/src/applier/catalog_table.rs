@@ -74,10 +74,7 @@ impl CatalogNames {
     /// The statements that create the catalog (idempotent).
     pub fn create_statements(&self) -> Vec<String> {
         vec![
-            format!(
-                "CREATE DATABASE IF NOT EXISTS {}",
-                quote_ident(&self.schema)
-            ),
+            format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&self.schema)),
             format!(
                 "CREATE TABLE IF NOT EXISTS {} (\
                  task_id INT NOT NULL, \
@@ -185,11 +182,7 @@ pub(crate) fn position_params(h: &EventHeader, channel: u32, now: i64) -> Vec<P>
     vec![
         P::Int(pos.seqno),
         P::Int(i64::from(pos.fragno)),
-        P::Bytes(if pos.last_frag {
-            b"1".to_vec()
-        } else {
-            b"0".to_vec()
-        }),
+        P::Bytes(if pos.last_frag { b"1".to_vec() } else { b"0".to_vec() }),
         P::Bytes(pos.source_id.into_bytes()),
         P::Int(pos.epoch),
         P::Bytes(pos.event_id.into_bytes()),

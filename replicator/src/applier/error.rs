@@ -89,11 +89,7 @@ impl fmt::Display for TransientError {
         if let Some(c) = self.code {
             write!(f, " (error {c})")?;
         }
-        write!(
-            f,
-            ": {}; the open block was not committed, retry from ",
-            self.message
-        )?;
+        write!(f, ": {}; the open block was not committed, retry from ", self.message)?;
         match self.last_committed {
             Some(s) => write!(f, "seqno {}", s + 1),
             None => write!(f, "the first event"),
@@ -276,14 +272,9 @@ mod tests {
         let e = ctx.classify(server(1062));
         assert!(!e.is_transient());
         assert_eq!(e.code(), Some(1062));
-        assert!(
-            e.to_string().contains("trepctl online -skip-seqno 7"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("trepctl online -skip-seqno 7"), "{e}");
         assert!(ctx
-            .classify(mysql_async::Error::Driver(
-                mysql_async::DriverError::ConnectionClosed
-            ))
+            .classify(mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed))
             .is_transient());
     }
 }

@@ -173,11 +173,7 @@ fn get<T: mysql_async::prelude::FromValue>(row: &Row, i: usize) -> Result<T, Str
 /// True for `BEGIN`/`COMMIT` statements: the applier owns transactions.
 fn is_transaction_control(sql: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&sql[..sql.len().min(32)]).to_ascii_uppercase();
-    let words: Vec<&str> = text
-        .trim()
-        .trim_end_matches(';')
-        .split_whitespace()
-        .collect();
+    let words: Vec<&str> = text.trim().trim_end_matches(';').split_whitespace().collect();
     matches!(
         words.as_slice(),
         ["BEGIN"] | ["BEGIN", "WORK"] | ["START", "TRANSACTION"] | ["COMMIT"] | ["COMMIT", "WORK"]
@@ -301,9 +297,7 @@ impl Applier {
         self.session.invalidate();
         self.block.reset();
         let ctx = Ctx::default();
-        let mut conn = Conn::new(self.opts.clone())
-            .await
-            .map_err(|e| ctx.classify(e))?;
+        let mut conn = Conn::new(self.opts.clone()).await.map_err(|e| ctx.classify(e))?;
         let mut setup: Vec<String> = Vec::new();
         if !self.cfg.log_slave_updates {
             setup.push("SET SESSION sql_log_bin=0".into());
@@ -324,18 +318,12 @@ impl Applier {
             })?;
         }
         let collations: Vec<Row> = conn
-            .query(
-                "SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS",
-            )
+            .query("SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS")
             .await
             .map_err(|e| ctx.classify(e))?;
         self.collations.clear();
         for row in &collations {
-            if let (Ok(id), Ok(cs), Ok(name)) = (
-                get::<u16>(row, 0),
-                get::<String>(row, 1),
-                get::<String>(row, 2),
-            ) {
+            if let (Ok(id), Ok(cs), Ok(name)) = (get::<u16>(row, 0), get::<String>(row, 1), get::<String>(row, 2)) {
                 self.collations.insert(id, (cs, name));
             }
         }
@@ -356,12 +344,9 @@ impl Applier {
             .query_first(select.as_str())
             .await
             .map_err(|e| sql_ctx.classify(e))?;
-        let row = row
-            .ok_or_else(|| sql_ctx.definite(format!("no row for task_id {}", self.cfg.channel)))?;
+        let row = row.ok_or_else(|| sql_ctx.definite(format!("no row for task_id {}", self.cfg.channel)))?;
         let position = Self::parse_position(&row).map_err(|m| sql_ctx.definite(m))?;
-        conn.query_drop("COMMIT")
-            .await
-            .map_err(|e| ctx.classify(e))?;
+        conn.query_drop("COMMIT").await.map_err(|e| ctx.classify(e))?;
         debug!(service = %self.cfg.service, channel = self.cfg.channel, position = ?position, "applier connected");
         self.committed = position;
         self.pending = self.committed.clone();
@@ -511,8 +496,7 @@ impl Applier {
         }
         let alone = must_be_alone(ev);
         let service = ev.body.metadata_value(meta::SERVICE);
-        let service_changed =
-            matches!((self.last_service.as_deref(), service), (Some(a), Some(b)) if a != b);
+        let service_changed = matches!((self.last_service.as_deref(), service), (Some(a), Some(b)) if a != b);
         if self.block.is_open() && ((alone && h.fragno == 0) || service_changed) {
             self.commit().await?;
         }
@@ -530,8 +514,7 @@ impl Applier {
             if let Some(name) = ev.body.metadata_value(meta::HEARTBEAT) {
                 self.row_context(None, &ctx).await?;
                 let params = heartbeat_params(h, name, now_ms());
-                self.exec(&self.names.upsert_heartbeat(), params, &ctx)
-                    .await?;
+                self.exec(&self.names.upsert_heartbeat(), params, &ctx).await?;
             }
         }
         self.position_header = Some(h.clone());
@@ -606,8 +589,7 @@ impl Applier {
                 let mut err = ctx.classify(e);
                 if s.error_code != 0 {
                     if let ApplyError::Definite(d) = &mut err {
-                        d.message =
-                            format!("{} (the source reported error {})", d.message, s.error_code);
+                        d.message = format!("{} (the source reported error {})", d.message, s.error_code);
                     }
                 }
                 return Err(err);
@@ -620,11 +602,7 @@ impl Applier {
         Ok(())
     }
 
-    async fn row_context(
-        &mut self,
-        timestamp_us: Option<i64>,
-        ctx: &Ctx<'_>,
-    ) -> Result<(), ApplyError> {
+    async fn row_context(&mut self, timestamp_us: Option<i64>, ctx: &Ctx<'_>) -> Result<(), ApplyError> {
         let sets = self.session.row_context(timestamp_us);
         if let Some(set) = set_statement(&sets) {
             self.query(set.as_bytes(), ctx).await?;
@@ -663,9 +641,7 @@ impl Applier {
             RowAction::Insert => self.insert_rows(rc, &after, &table, &ctx).await,
             RowAction::Update | RowAction::Delete => {
                 if before.is_empty() {
-                    return Err(
-                        ctx.definite(format!("{} without a before image", rc.action.as_str()))
-                    );
+                    return Err(ctx.definite(format!("{} without a before image", rc.action.as_str())));
                 }
                 let plan = key_plan(&before, &rc.columns);
                 let sql = if rc.action == RowAction::Update {
@@ -680,12 +656,7 @@ impl Applier {
                 for row in &rc.rows {
                     let mut params: Vec<P> = Vec::with_capacity(after.len() + plan.positions.len());
                     if rc.action == RowAction::Update {
-                        params.extend(
-                            row.after
-                                .iter()
-                                .zip(&after)
-                                .map(|(v, c)| bind(v, c, Use::Store)),
-                        );
+                        params.extend(row.after.iter().zip(&after).map(|(v, c)| bind(v, c, Use::Store)));
                     }
                     params.extend(
                         plan.positions
@@ -762,12 +733,7 @@ impl Applier {
             let sql = insert_sql(table, after, rows.len());
             let params: Vec<P> = rows
                 .iter()
-                .flat_map(|r| {
-                    r.after
-                        .iter()
-                        .zip(after)
-                        .map(|(v, c)| bind(v, c, Use::Store))
-                })
+                .flat_map(|r| r.after.iter().zip(after).map(|(v, c)| bind(v, c, Use::Store)))
                 .collect();
             self.exec(&sql, params, ctx).await?;
             self.stats.rows += rows.len() as u64;

@@ -80,11 +80,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// `secs.micros` for `@@session.timestamp`.
 fn timestamp_literal(us: i64) -> String {
-    format!(
-        "{}.{:06}",
-        us.div_euclid(1_000_000),
-        us.rem_euclid(1_000_000)
-    )
+    format!("{}.{:06}", us.div_euclid(1_000_000), us.rem_euclid(1_000_000))
 }
 
 /// Character set and collation names by collation id (from the target's
@@ -160,13 +156,9 @@ impl SessionState {
     /// The assignments that put the session in the row context.
     pub fn row_context(&mut self, timestamp_us: Option<i64>) -> Vec<String> {
         let mut out = Vec::new();
-        track(
-            &mut out,
-            &mut self.sql_mode,
-            Some(&ROW_SQL_MODE),
-            "sql_mode",
-            |_| str_literal("NO_AUTO_VALUE_ON_ZERO"),
-        );
+        track(&mut out, &mut self.sql_mode, Some(&ROW_SQL_MODE), "sql_mode", |_| {
+            str_literal("NO_AUTO_VALUE_ON_ZERO")
+        });
         track(
             &mut out,
             &mut self.time_zone,
@@ -194,31 +186,18 @@ impl SessionState {
     /// The assignments for a statement: tracked variables that differ, then
     /// the per-statement ones (always sent). `Err` names an `sql_mode` bit
     /// mask with unknown bits.
-    pub fn statement_context(
-        &mut self,
-        v: &SessionVars,
-        names: &CollationNames,
-    ) -> Result<Vec<String>, String> {
+    pub fn statement_context(&mut self, v: &SessionVars, names: &CollationNames) -> Result<Vec<String>, String> {
         let mut out = Vec::new();
         if let Some(mask) = v.sql_mode {
-            let text = sql_mode_names(mask).map_err(|bits| {
-                format!("sql_mode {mask:#x} has bits {bits:#x} unknown to the applier")
-            })?;
-            track(
-                &mut out,
-                &mut self.sql_mode,
-                Some(&mask),
-                "sql_mode",
-                |_| str_literal(&text),
-            );
+            let text = sql_mode_names(mask)
+                .map_err(|bits| format!("sql_mode {mask:#x} has bits {bits:#x} unknown to the applier"))?;
+            track(&mut out, &mut self.sql_mode, Some(&mask), "sql_mode", |_| {
+                str_literal(&text)
+            });
         }
-        track(
-            &mut out,
-            &mut self.time_zone,
-            v.time_zone.as_ref(),
-            "time_zone",
-            |s| str_literal(s),
-        );
+        track(&mut out, &mut self.time_zone, v.time_zone.as_ref(), "time_zone", |s| {
+            str_literal(s)
+        });
         let client = v.charset_client.unwrap_or(DEFAULT_CLIENT_COLLATION);
         track(
             &mut out,
@@ -298,16 +277,10 @@ impl SessionState {
             out.push(format!("@@session.last_insert_id={id}"));
         }
         if let Some((s1, s2)) = v.rand_seeds {
-            out.push(format!(
-                "@@session.rand_seed1={s1}, @@session.rand_seed2={s2}"
-            ));
+            out.push(format!("@@session.rand_seed1={s1}, @@session.rand_seed2={s2}"));
         }
         for u in &v.user_vars {
-            out.push(format!(
-                "@{}={}",
-                quote_ident(&u.name),
-                user_var_literal(u, names)
-            ));
+            out.push(format!("@{}={}", quote_ident(&u.name), user_var_literal(u, names)));
         }
         Ok(out)
     }
@@ -336,10 +309,7 @@ mod tests {
             sql_mode_names((1 << 21) | (1 << 26) | (1 << 28) | (1 << 30)).as_deref(),
             Ok("STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION")
         );
-        assert_eq!(
-            sql_mode_names(1 << 34).as_deref(),
-            Ok("TIME_ROUND_FRACTIONAL")
-        );
+        assert_eq!(sql_mode_names(1 << 34).as_deref(), Ok("TIME_ROUND_FRACTIONAL"));
         assert_eq!(sql_mode_names(1 << 40), Err(1 << 40));
     }
 
@@ -394,14 +364,8 @@ mod tests {
             user_var_literal(&u(Value::Bytes(vec![0xe9]), Some(8)), &names),
             "_latin1 X'E9' COLLATE `latin1_swedish_ci`"
         );
-        assert_eq!(
-            user_var_literal(&u(Value::Bytes(vec![1]), Some(63)), &names),
-            "X'01'"
-        );
-        assert_eq!(
-            user_var_literal(&u(Value::Double(0.1), None), &names),
-            "1e-1"
-        );
+        assert_eq!(user_var_literal(&u(Value::Bytes(vec![1]), Some(63)), &names), "X'01'");
+        assert_eq!(user_var_literal(&u(Value::Double(0.1), None), &names), "1e-1");
         assert_eq!(
             user_var_literal(&u(Value::UInt(u64::MAX), None), &names),
             "18446744073709551615"

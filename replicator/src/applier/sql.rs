@@ -35,19 +35,14 @@ pub fn table_name(schema: &str, table: &str) -> String {
 
 /// The column specs of an image, in image order. `Err` says what is wrong
 /// (an index out of range or a column without a name).
-pub(crate) fn image_columns<'a>(
-    rc: &'a RowChanges,
-    indexes: &[u16],
-) -> Result<Vec<&'a ColumnSpec>, String> {
+pub(crate) fn image_columns<'a>(rc: &'a RowChanges, indexes: &[u16]) -> Result<Vec<&'a ColumnSpec>, String> {
     indexes
         .iter()
         .map(|&i| {
-            let col = rc.columns.get(usize::from(i)).ok_or_else(|| {
-                format!(
-                    "image column index {i} out of range ({} columns)",
-                    rc.columns.len()
-                )
-            })?;
+            let col = rc
+                .columns
+                .get(usize::from(i))
+                .ok_or_else(|| format!("image column index {i} out of range ({} columns)", rc.columns.len()))?;
             if col.name.is_empty() {
                 return Err(format!(
                     "column {} has no name in the event (the source gave no column names; \
@@ -93,11 +88,7 @@ pub(crate) fn key_plan(before: &[&ColumnSpec], table_columns: &[ColumnSpec]) -> 
 
 fn placeholder(col: &ColumnSpec) -> String {
     if col.type_code == TYPE_NEWDECIMAL && col.type_meta >> 8 > 0 {
-        format!(
-            "CAST(? AS DECIMAL({},{}))",
-            col.type_meta >> 8,
-            col.type_meta & 0xff
-        )
+        format!("CAST(? AS DECIMAL({},{}))", col.type_meta >> 8, col.type_meta & 0xff)
     } else {
         "?".to_owned()
     }
@@ -108,13 +99,7 @@ fn where_clause(before: &[&ColumnSpec], plan: &KeyPlan) -> String {
     let conds: Vec<String> = plan
         .positions
         .iter()
-        .map(|&p| {
-            format!(
-                "{}{op}{}",
-                quote_ident(&before[p].name),
-                placeholder(before[p])
-            )
-        })
+        .map(|&p| format!("{}{op}{}", quote_ident(&before[p].name), placeholder(before[p])))
         .collect();
     let mut s = format!(" WHERE {}", conds.join(" AND "));
     if !plan.by_primary_key {
@@ -143,21 +128,9 @@ pub(crate) fn insert_sql(table: &str, cols: &[&ColumnSpec], rows: usize) -> Stri
 }
 
 /// `UPDATE t SET a=?,.. WHERE ..`.
-pub(crate) fn update_sql(
-    table: &str,
-    after: &[&ColumnSpec],
-    before: &[&ColumnSpec],
-    plan: &KeyPlan,
-) -> String {
-    let sets: Vec<String> = after
-        .iter()
-        .map(|c| format!("{}=?", quote_ident(&c.name)))
-        .collect();
-    format!(
-        "UPDATE {table} SET {}{}",
-        sets.join(","),
-        where_clause(before, plan)
-    )
+pub(crate) fn update_sql(table: &str, after: &[&ColumnSpec], before: &[&ColumnSpec], plan: &KeyPlan) -> String {
+    let sets: Vec<String> = after.iter().map(|c| format!("{}=?", quote_ident(&c.name))).collect();
+    format!("UPDATE {table} SET {}{}", sets.join(","), where_clause(before, plan))
 }
 
 /// `DELETE FROM t WHERE ..`.
@@ -244,9 +217,7 @@ mod tests {
             after_columns: vec![0],
             rows: vec![],
         };
-        assert!(image_columns(&rc, &[0])
-            .expect_err("unnamed")
-            .contains("no name"));
+        assert!(image_columns(&rc, &[0]).expect_err("unnamed").contains("no name"));
         assert!(image_columns(&rc, &[3])
             .expect_err("out of range")
             .contains("out of range"));

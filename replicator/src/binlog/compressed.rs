@@ -35,13 +35,19 @@ pub fn inflate(block: &[u8]) -> KResult<Vec<u8>> {
     }
     let len = c.uint_be_n(n, "compressed length")?;
     if len > MAX_INFLATED {
-        return Err(ErrorKind::Decompress(format!("declared length {len} over the {MAX_INFLATED} limit")));
+        return Err(ErrorKind::Decompress(format!(
+            "declared length {len} over the {MAX_INFLATED} limit"
+        )));
     }
     let mut out = Vec::with_capacity((len as usize).min(c.remaining().saturating_mul(64)).max(64));
     let mut z = flate2::read::ZlibDecoder::new(c.rest()).take(len + 1);
-    z.read_to_end(&mut out).map_err(|e| ErrorKind::Decompress(format!("zlib: {e}")))?;
+    z.read_to_end(&mut out)
+        .map_err(|e| ErrorKind::Decompress(format!("zlib: {e}")))?;
     if out.len() as u64 != len {
-        return Err(ErrorKind::Decompress(format!("inflated {} bytes, header says {len}", out.len())));
+        return Err(ErrorKind::Decompress(format!(
+            "inflated {} bytes, header says {len}",
+            out.len()
+        )));
     }
     Ok(out)
 }

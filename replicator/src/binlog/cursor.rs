@@ -57,7 +57,11 @@ impl<'a> Cursor<'a> {
     #[inline]
     pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], Short> {
         if n > self.buf.len() {
-            return Err(Short { what, need: n, have: self.buf.len() });
+            return Err(Short {
+                what,
+                need: n,
+                have: self.buf.len(),
+            });
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -131,7 +135,11 @@ impl<'a> Cursor<'a> {
             252 => self.uint_n(2, what),
             253 => self.uint_n(3, what),
             254 => self.uint_n(8, what),
-            _ => Err(Short { what, need: 0, have: self.buf.len() }),
+            _ => Err(Short {
+                what,
+                need: 0,
+                have: self.buf.len(),
+            }),
         }
     }
 
@@ -141,7 +149,11 @@ impl<'a> Cursor<'a> {
     pub fn lenenc_len(&mut self, what: &'static str) -> Result<usize, Short> {
         let n = self.lenenc(what)?;
         if n > self.buf.len() as u64 {
-            return Err(Short { what, need: usize::try_from(n).unwrap_or(usize::MAX), have: self.buf.len() });
+            return Err(Short {
+                what,
+                need: usize::try_from(n).unwrap_or(usize::MAX),
+                have: self.buf.len(),
+            });
         }
         Ok(n as usize)
     }

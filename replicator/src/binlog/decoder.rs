@@ -33,25 +33,39 @@ use super::table_map::{parse_table_map, TableMap};
 pub enum BinlogEvent {
     FormatDescription(FormatDescription),
     /// The next events come from `file`, starting at `pos`.
-    Rotate { file: String, pos: u64 },
+    Rotate {
+        file: String,
+        pos: u64,
+    },
     /// MariaDB GTID: start of an event group.
     MariaGtid(MariaGtid),
     /// MySQL GTID / ANONYMOUS_GTID / GTID_TAGGED: start of a transaction.
     MysqlGtid(MysqlGtid),
     /// MariaDB GTID_LIST: the binlog state at the start of the file.
-    GtidList { gtids: Vec<GtidTriple>, flags: u8 },
+    GtidList {
+        gtids: Vec<GtidTriple>,
+        flags: u8,
+    },
     /// MySQL PREVIOUS_GTIDS as text.
     PreviousGtids(String),
     /// MariaDB BINLOG_CHECKPOINT.
-    BinlogCheckpoint { file: String },
+    BinlogCheckpoint {
+        file: String,
+    },
     /// A statement (also MariaDB QUERY_COMPRESSED, inflated).
     Query(Box<QueryEvent>),
     /// Transaction commit.
     Xid(u64),
     /// INTVAR (fold into the next statement with `PendingVars`).
-    IntVar { kind: u8, value: u64 },
+    IntVar {
+        kind: u8,
+        value: u64,
+    },
     /// RAND seeds (fold into the next statement).
-    Rand { seed1: u64, seed2: u64 },
+    Rand {
+        seed1: u64,
+        seed2: u64,
+    },
     /// USER_VAR (fold into the next statement).
     UserVar(UserVar),
     /// MariaDB ANNOTATE_ROWS or MySQL ROWS_QUERY: the statement behind the
@@ -61,20 +75,38 @@ pub enum BinlogEvent {
     /// One rows event (also MariaDB compressed rows, inflated).
     Rows(RowsEvent),
     /// MySQL TRANSACTION_PAYLOAD: the inner events, decoded.
-    TransactionPayload { compression: u64, uncompressed_size: u64, events: Vec<BinlogEvent> },
+    TransactionPayload {
+        compression: u64,
+        uncompressed_size: u64,
+        events: Vec<BinlogEvent>,
+    },
     /// HEARTBEAT (network only): the master is at `file`:`log_pos`.
-    Heartbeat { file: String, log_pos: u32 },
+    Heartbeat {
+        file: String,
+        log_pos: u32,
+    },
     Stop,
-    Incident { kind: u16, message: String },
+    Incident {
+        kind: u16,
+        message: String,
+    },
     /// START_ENCRYPTION (network only: the server decrypts what follows).
-    StartEncryption { scheme: u8, key_version: u32 },
+    StartEncryption {
+        scheme: u8,
+        key_version: u32,
+    },
     /// Events that carry nothing to replicate (IGNORABLE, TRANSACTION_CONTEXT,
     /// VIEW_CHANGE).
-    Ignored { event_type: u8 },
+    Ignored {
+        event_type: u8,
+    },
     /// Events this decoder recognises but cannot turn into THL (LOAD DATA
     /// family, XA_PREPARE, pre-GA rows, unknown types). An extractor must
     /// stop on them, naming the position and type.
-    Unsupported { event_type: u8, reason: String },
+    Unsupported {
+        event_type: u8,
+        reason: String,
+    },
 }
 
 impl BinlogEvent {
@@ -194,8 +226,16 @@ impl Decoder {
     }
 
     fn decode_with(&mut self, raw: &[u8], pos: u64, verify: bool, framed: bool) -> Result<BinlogEvent, BinlogError> {
-        let h = EventHeader::parse(raw)
-            .ok_or_else(|| self.err(pos, None, ErrorKind::Truncated { have: raw.len() as u64, need: HEADER_LEN as u64 }))?;
+        let h = EventHeader::parse(raw).ok_or_else(|| {
+            self.err(
+                pos,
+                None,
+                ErrorKind::Truncated {
+                    have: raw.len() as u64,
+                    need: HEADER_LEN as u64,
+                },
+            )
+        })?;
         let t = h.event_type;
         if u64::from(h.event_size) != raw.len() as u64 {
             return Err(self.err(
@@ -238,9 +278,16 @@ impl Decoder {
             }
         };
         let end = if has_crc {
-            raw.len().checked_sub(CHECKSUM_LEN).filter(|e| *e >= HEADER_LEN).ok_or_else(|| {
-                self.err(pos, Some(t), ErrorKind::Malformed("event too short for its CRC32".into()))
-            })?
+            raw.len()
+                .checked_sub(CHECKSUM_LEN)
+                .filter(|e| *e >= HEADER_LEN)
+                .ok_or_else(|| {
+                    self.err(
+                        pos,
+                        Some(t),
+                        ErrorKind::Malformed("event too short for its CRC32".into()),
+                    )
+                })?
         } else {
             raw.len()
         };
@@ -250,7 +297,11 @@ impl Decoder {
 
     fn check_crc(&self, raw: &[u8], pos: u64, t: u8, is_fde: bool) -> Result<(), BinlogError> {
         if raw.len() < HEADER_LEN + CHECKSUM_LEN {
-            return Err(self.err(pos, Some(t), ErrorKind::Malformed("event too short for its CRC32".into())));
+            return Err(self.err(
+                pos,
+                Some(t),
+                ErrorKind::Malformed("event too short for its CRC32".into()),
+            ));
         }
         let n = raw.len() - CHECKSUM_LEN;
         let stored = u32::from_le_bytes([raw[n], raw[n + 1], raw[n + 2], raw[n + 3]]);
@@ -271,8 +322,12 @@ impl Decoder {
         let wrap = |s: &Self, k: ErrorKind| s.err(pos, Some(t), k);
         let r: KResult<BinlogEvent> = match t {
             FORMAT_DESCRIPTION_EVENT => Ok(BinlogEvent::FormatDescription(self.fde.clone())),
-            ROTATE_EVENT => events::parse_rotate(p, self.post(t, 8)).map(|(file, pos)| BinlogEvent::Rotate { file, pos }),
-            QUERY_EVENT => events::parse_query(p, self.post(t, 13), h.timestamp).map(|q| BinlogEvent::Query(Box::new(q))),
+            ROTATE_EVENT => {
+                events::parse_rotate(p, self.post(t, 8)).map(|(file, pos)| BinlogEvent::Rotate { file, pos })
+            }
+            QUERY_EVENT => {
+                events::parse_query(p, self.post(t, 13), h.timestamp).map(|q| BinlogEvent::Query(Box::new(q)))
+            }
             MARIA_QUERY_COMPRESSED_EVENT => self.compressed_query(p, h),
             XID_EVENT => events::parse_xid(p).map(BinlogEvent::Xid),
             INTVAR_EVENT => events::parse_intvar(p).map(|(kind, value)| BinlogEvent::IntVar { kind, value }),
@@ -284,12 +339,19 @@ impl Decoder {
                 file: String::from_utf8_lossy(p).into_owned(),
                 log_pos: h.log_pos,
             }),
-            HEARTBEAT_EVENT_V2 => Ok(BinlogEvent::Heartbeat { file: self.file.clone(), log_pos: h.log_pos }),
+            HEARTBEAT_EVENT_V2 => Ok(BinlogEvent::Heartbeat {
+                file: self.file.clone(),
+                log_pos: h.log_pos,
+            }),
             ROWS_QUERY_EVENT => events::parse_rows_query(p).map(BinlogEvent::Annotate),
             MARIA_ANNOTATE_ROWS_EVENT => Ok(BinlogEvent::Annotate(p.to_vec())),
-            MARIA_BINLOG_CHECKPOINT_EVENT => mariadb::parse_checkpoint(p).map(|file| BinlogEvent::BinlogCheckpoint { file }),
+            MARIA_BINLOG_CHECKPOINT_EVENT => {
+                mariadb::parse_checkpoint(p).map(|file| BinlogEvent::BinlogCheckpoint { file })
+            }
             MARIA_GTID_EVENT => mariadb::parse_gtid(p, h.server_id).map(BinlogEvent::MariaGtid),
-            MARIA_GTID_LIST_EVENT => mariadb::parse_gtid_list(p).map(|(gtids, flags)| BinlogEvent::GtidList { gtids, flags }),
+            MARIA_GTID_LIST_EVENT => {
+                mariadb::parse_gtid_list(p).map(|(gtids, flags)| BinlogEvent::GtidList { gtids, flags })
+            }
             MARIA_START_ENCRYPTION_EVENT => mariadb::parse_start_encryption(p)
                 .map(|(scheme, key_version)| BinlogEvent::StartEncryption { scheme, key_version }),
             GTID_EVENT => mysql_gtid::parse_gtid(p, false).map(BinlogEvent::MysqlGtid),
@@ -307,22 +369,39 @@ impl Decoder {
                 }
             }
             TRANSACTION_PAYLOAD_EVENT => return self.transaction_payload(p, pos, t),
-            IGNORABLE_EVENT | TRANSACTION_CONTEXT_EVENT | VIEW_CHANGE_EVENT => Ok(BinlogEvent::Ignored { event_type: t }),
+            IGNORABLE_EVENT | TRANSACTION_CONTEXT_EVENT | VIEW_CHANGE_EVENT => {
+                Ok(BinlogEvent::Ignored { event_type: t })
+            }
             _ if rows_kind(t).is_some() => return self.rows(p, pos, t),
-            LOAD_EVENT | CREATE_FILE_EVENT | APPEND_BLOCK_EVENT | EXEC_LOAD_EVENT | DELETE_FILE_EVENT | NEW_LOAD_EVENT
-            | BEGIN_LOAD_QUERY_EVENT | EXECUTE_LOAD_QUERY_EVENT => Ok(BinlogEvent::Unsupported {
+            LOAD_EVENT
+            | CREATE_FILE_EVENT
+            | APPEND_BLOCK_EVENT
+            | EXEC_LOAD_EVENT
+            | DELETE_FILE_EVENT
+            | NEW_LOAD_EVENT
+            | BEGIN_LOAD_QUERY_EVENT
+            | EXECUTE_LOAD_QUERY_EVENT => Ok(BinlogEvent::Unsupported {
                 event_type: t,
                 reason: "LOAD DATA INFILE events cannot be replicated as statements".into(),
             }),
-            XA_PREPARE_EVENT => Ok(BinlogEvent::Unsupported { event_type: t, reason: "XA PREPARE (MySQL XA transactions)".into() }),
-            PRE_GA_WRITE_ROWS_EVENT | PRE_GA_UPDATE_ROWS_EVENT | PRE_GA_DELETE_ROWS_EVENT => Ok(BinlogEvent::Unsupported {
+            XA_PREPARE_EVENT => Ok(BinlogEvent::Unsupported {
                 event_type: t,
-                reason: "pre-GA (5.1 beta) rows event format".into(),
+                reason: "XA PREPARE (MySQL XA transactions)".into(),
             }),
-            START_EVENT_V3 | SLAVE_EVENT | UNKNOWN_EVENT => {
-                Ok(BinlogEvent::Unsupported { event_type: t, reason: "obsolete event type".into() })
+            PRE_GA_WRITE_ROWS_EVENT | PRE_GA_UPDATE_ROWS_EVENT | PRE_GA_DELETE_ROWS_EVENT => {
+                Ok(BinlogEvent::Unsupported {
+                    event_type: t,
+                    reason: "pre-GA (5.1 beta) rows event format".into(),
+                })
             }
-            _ => Ok(BinlogEvent::Unsupported { event_type: t, reason: format!("unknown event type {t}") }),
+            START_EVENT_V3 | SLAVE_EVENT | UNKNOWN_EVENT => Ok(BinlogEvent::Unsupported {
+                event_type: t,
+                reason: "obsolete event type".into(),
+            }),
+            _ => Ok(BinlogEvent::Unsupported {
+                event_type: t,
+                reason: format!("unknown event type {t}"),
+            }),
         };
         r.map_err(|k| wrap(self, k))
     }
@@ -344,7 +423,10 @@ impl Decoder {
         };
         let res = if (MARIA_WRITE_ROWS_COMPRESSED_EVENT_V1..=MARIA_DELETE_ROWS_COMPRESSED_EVENT).contains(&t) {
             inflate(h.rows).and_then(|rows| {
-                let h2 = RowsHeader { rows: &rows, ..h.clone() };
+                let h2 = RowsHeader {
+                    rows: &rows,
+                    ..h.clone()
+                };
                 decode_rows(&h2, &tm, t)
             })
         } else {
@@ -365,14 +447,20 @@ impl Decoder {
         let data = &pl.data;
         while off < data.len() {
             let h = EventHeader::parse(&data[off..]).ok_or_else(|| {
-                self.err(pos, Some(t), ErrorKind::Malformed(format!("inner event header cut at offset {off}")))
+                self.err(
+                    pos,
+                    Some(t),
+                    ErrorKind::Malformed(format!("inner event header cut at offset {off}")),
+                )
             })?;
             let size = h.event_size as usize;
             if size < HEADER_LEN || off + size > data.len() {
                 return Err(self.err(
                     pos,
                     Some(t),
-                    ErrorKind::Malformed(format!("inner event of {size} bytes at offset {off} overruns the payload")),
+                    ErrorKind::Malformed(format!(
+                        "inner event of {size} bytes at offset {off} overruns the payload"
+                    )),
                 ));
             }
             let ev = self.decode_with(&data[off..off + size], pos, false, false)?;
@@ -380,6 +468,10 @@ impl Decoder {
             off += size;
         }
         self.last_header = outer;
-        Ok(BinlogEvent::TransactionPayload { compression: pl.compression, uncompressed_size: pl.uncompressed_size, events })
+        Ok(BinlogEvent::TransactionPayload {
+            compression: pl.compression,
+            uncompressed_size: pl.uncompressed_size,
+            events,
+        })
     }
 }

@@ -27,7 +27,11 @@ pub enum ErrorKind {
     #[error("encrypted binlog (START_ENCRYPTION_EVENT): cannot be read from disk; read it through the server")]
     Encrypted,
     #[error("field `{what}` runs past the end of the event (needs {need} bytes, {have} left)")]
-    Short { what: &'static str, need: usize, have: usize },
+    Short {
+        what: &'static str,
+        need: usize,
+        have: usize,
+    },
     #[error("malformed event: {0}")]
     Malformed(String),
     #[error("unsupported: {0}")]
@@ -54,7 +58,13 @@ pub struct BinlogError {
 
 impl BinlogError {
     pub fn new(file: &str, pos: u64, event_type: Option<u8>, kind: ErrorKind) -> Self {
-        BinlogError { file: file.to_string(), pos, event_type, table: None, kind }
+        BinlogError {
+            file: file.to_string(),
+            pos,
+            event_type,
+            table: None,
+            kind,
+        }
     }
 
     pub fn with_table(mut self, table: impl Into<String>) -> Self {
@@ -76,7 +86,12 @@ impl BinlogError {
 
 impl fmt::Display for BinlogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", if self.file.is_empty() { "<binlog>" } else { &self.file }, self.pos)?;
+        write!(
+            f,
+            "{}:{}",
+            if self.file.is_empty() { "<binlog>" } else { &self.file },
+            self.pos
+        )?;
         if let Some(t) = self.event_type {
             write!(f, " {}({})", event_type_name(t), t)?;
         }
@@ -95,7 +110,11 @@ impl std::error::Error for BinlogError {
 
 impl From<Short> for ErrorKind {
     fn from(s: Short) -> Self {
-        ErrorKind::Short { what: s.what, need: s.need, have: s.have }
+        ErrorKind::Short {
+            what: s.what,
+            need: s.need,
+            have: s.have,
+        }
     }
 }
 

@@ -65,7 +65,11 @@ pub fn parse_query(p: &[u8], post: usize, timestamp: u32) -> KResult<QueryEvent>
     let exec_time = c.u32("query exec_time")?;
     let db_len = usize::from(c.u8("query db_len")?);
     let error_code = c.u16("query error_code")?;
-    let vars_len = if post >= 13 { usize::from(c.u16("query status_vars_len")?) } else { 0 };
+    let vars_len = if post >= 13 {
+        usize::from(c.u16("query status_vars_len")?)
+    } else {
+        0
+    };
     if post > 13 {
         c.skip(post - 13, "query post-header")?;
     }
@@ -81,7 +85,11 @@ pub fn parse_query(p: &[u8], post: usize, timestamp: u32) -> KResult<QueryEvent>
         thread_id,
         exec_time,
         error_code,
-        default_db: if db.is_empty() { None } else { Some(String::from_utf8_lossy(db).into_owned()) },
+        default_db: if db.is_empty() {
+            None
+        } else {
+            Some(String::from_utf8_lossy(db).into_owned())
+        },
         sql,
         status,
     })
@@ -127,7 +135,12 @@ pub fn parse_user_var(p: &[u8]) -> KResult<UserVar> {
     let name = String::from_utf8_lossy(c.take(name_len, "user_var name")?).into_owned();
     let is_null = c.u8("user_var is_null")? != 0;
     if is_null {
-        return Ok(UserVar { name, value: Value::Null, collation: None, unsigned: false });
+        return Ok(UserVar {
+            name,
+            value: Value::Null,
+            collation: None,
+            unsigned: false,
+        });
     }
     let ty = c.u8("user_var type")?;
     let charset = c.u32("user_var charset")?;
@@ -138,11 +151,15 @@ pub fn parse_user_var(p: &[u8]) -> KResult<UserVar> {
     let (value, collation) = match ty {
         STRING_RESULT => (Value::Bytes(val.to_vec()), u16::try_from(charset).ok()),
         REAL_RESULT => {
-            let b: [u8; 8] = val.try_into().map_err(|_| malformed("user_var REAL value is not 8 bytes"))?;
+            let b: [u8; 8] = val
+                .try_into()
+                .map_err(|_| malformed("user_var REAL value is not 8 bytes"))?;
             (Value::Double(f64::from_le_bytes(b)), None)
         }
         INT_RESULT => {
-            let b: [u8; 8] = val.try_into().map_err(|_| malformed("user_var INT value is not 8 bytes"))?;
+            let b: [u8; 8] = val
+                .try_into()
+                .map_err(|_| malformed("user_var INT value is not 8 bytes"))?;
             if unsigned {
                 (Value::UInt(u64::from_le_bytes(b)), None)
             } else {
@@ -158,7 +175,12 @@ pub fn parse_user_var(p: &[u8]) -> KResult<UserVar> {
         }
         t => return Err(malformed(format!("user_var value type {t}"))),
     };
-    Ok(UserVar { name, value, collation, unsigned })
+    Ok(UserVar {
+        name,
+        value,
+        collation,
+        unsigned,
+    })
 }
 
 pub fn parse_incident(p: &[u8]) -> KResult<(u16, String)> {

@@ -112,7 +112,11 @@ pub fn parse_fde(raw: &[u8]) -> KResult<FormatDescription> {
         return Err(malformed(format!("common header length {header_len}, expected 19")));
     }
     let (maj, min, pat) = version_triple(&server_version);
-    let split = if server_version.contains("MariaDB") { (5, 3, 0) } else { (5, 6, 1) };
+    let split = if server_version.contains("MariaDB") {
+        (5, 3, 0)
+    } else {
+        (5, 6, 1)
+    };
     let aware = (maj, min, pat) >= split;
     let rest = c.rest();
     let (post, alg_raw) = if aware {

@@ -77,13 +77,22 @@ impl BinlogFileReader {
     /// Opens `path` and checks the magic number.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, BinlogError> {
         let path = path.as_ref().to_path_buf();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let err = |kind| BinlogError::new(&name, 0, None, kind);
         let mut file = File::open(&path).map_err(|e| err(ErrorKind::Io(e)))?;
         let mut magic = Vec::with_capacity(4);
-        (&mut file).take(4).read_to_end(&mut magic).map_err(|e| err(ErrorKind::Io(e)))?;
+        (&mut file)
+            .take(4)
+            .read_to_end(&mut magic)
+            .map_err(|e| err(ErrorKind::Io(e)))?;
         if magic.len() < 4 {
-            return Err(err(ErrorKind::Truncated { have: magic.len() as u64, need: 4 }));
+            return Err(err(ErrorKind::Truncated {
+                have: magic.len() as u64,
+                need: 4,
+            }));
         }
         if magic != BINLOG_MAGIC {
             return Err(err(ErrorKind::BadMagic(magic)));
@@ -145,7 +154,9 @@ impl BinlogFileReader {
 
     /// Moves to `pos` (must be an event boundary).
     pub fn seek(&mut self, pos: u64) -> Result<(), BinlogError> {
-        self.file.seek(SeekFrom::Start(pos)).map_err(|e| self.err(pos, None, ErrorKind::Io(e)))?;
+        self.file
+            .seek(SeekFrom::Start(pos))
+            .map_err(|e| self.err(pos, None, ErrorKind::Io(e)))?;
         self.buf.clear();
         self.start = 0;
         self.pos = pos;
@@ -190,18 +201,42 @@ impl BinlogFileReader {
     /// The next complete raw event, with its CRC verified.
     pub fn next_raw(&mut self) -> Result<ReadOutcome<'_>, BinlogError> {
         let pos = self.pos;
-        if !self.fill(HEADER_LEN).map_err(|e| self.err(pos, None, ErrorKind::Io(e)))? {
+        if !self
+            .fill(HEADER_LEN)
+            .map_err(|e| self.err(pos, None, ErrorKind::Io(e)))?
+        {
             let have = (self.buf.len() - self.start) as u64;
-            return Ok(if have == 0 { ReadOutcome::Eof } else { ReadOutcome::Partial { pos, have, need: HEADER_LEN as u64 } });
+            return Ok(if have == 0 {
+                ReadOutcome::Eof
+            } else {
+                ReadOutcome::Partial {
+                    pos,
+                    have,
+                    need: HEADER_LEN as u64,
+                }
+            });
         }
         let header = match EventHeader::parse(&self.buf[self.start..]) {
             Some(h) => h,
-            None => return Ok(ReadOutcome::Partial { pos, have: 0, need: HEADER_LEN as u64 }),
+            None => {
+                return Ok(ReadOutcome::Partial {
+                    pos,
+                    have: 0,
+                    need: HEADER_LEN as u64,
+                })
+            }
         };
         let t = Some(header.event_type);
         let size = u64::from(header.event_size);
         if size < HEADER_LEN as u64 || size > MAX_EVENT_SIZE {
-            return Err(self.err(pos, t, ErrorKind::BadEventSize { size, limit: MAX_EVENT_SIZE }));
+            return Err(self.err(
+                pos,
+                t,
+                ErrorKind::BadEventSize {
+                    size,
+                    limit: MAX_EVENT_SIZE,
+                },
+            ));
         }
         let n = size as usize;
         if !self.fill(n).map_err(|e| self.err(pos, t, ErrorKind::Io(e)))? {
@@ -219,7 +254,14 @@ impl BinlogFileReader {
         }
         if self.verify_crc && self.alg == ChecksumAlg::Crc32 {
             if n < HEADER_LEN + CHECKSUM_LEN {
-                return Err(self.err(pos, t, ErrorKind::BadEventSize { size, limit: MAX_EVENT_SIZE }));
+                return Err(self.err(
+                    pos,
+                    t,
+                    ErrorKind::BadEventSize {
+                        size,
+                        limit: MAX_EVENT_SIZE,
+                    },
+                ));
             }
             let body = &bytes[..n - CHECKSUM_LEN];
             let stored = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);

@@ -21,7 +21,9 @@ const MAX_DEPTH: usize = 150;
 
 /// Converts a binary JSON value to text.
 pub fn jsonb_to_text(b: &[u8]) -> KResult<String> {
-    let v: jsonb::Value<'_> = ParseBuf(b).parse(()).map_err(|e| malformed(format!("binary JSON: {e}")))?;
+    let v: jsonb::Value<'_> = ParseBuf(b)
+        .parse(())
+        .map_err(|e| malformed(format!("binary JSON: {e}")))?;
     let mut out = String::with_capacity(b.len() + 16);
     write_value(&v, &mut out, 0)?;
     Ok(out)
@@ -137,7 +139,10 @@ fn write_value(v: &jsonb::Value<'_>, out: &mut String, depth: usize) -> KResult<
 }
 
 fn packed8(data: &[u8]) -> KResult<i64> {
-    let b: [u8; 8] = data.get(..8).and_then(|s| s.try_into().ok()).ok_or_else(|| malformed("short JSON temporal"))?;
+    let b: [u8; 8] = data
+        .get(..8)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| malformed("short JSON temporal"))?;
     Ok(i64::from_le_bytes(b))
 }
 
@@ -189,7 +194,11 @@ fn base64(data: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         s.push(T[(n >> 18) as usize & 63] as char);
         s.push(T[(n >> 12) as usize & 63] as char);
-        s.push(if ch.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        s.push(if ch.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
         s.push(if ch.len() > 2 { T[n as usize & 63] as char } else { '=' });
     }
     s

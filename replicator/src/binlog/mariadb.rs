@@ -65,8 +65,18 @@ pub fn parse_gtid(p: &[u8], server_id: u32) -> KResult<MariaGtid> {
     let seq_no = c.u64("gtid seq_no")?;
     let domain_id = c.u32("gtid domain_id")?;
     let flags = c.u8("gtid flags")?;
-    let commit_id = if flags & FL_GROUP_COMMIT_ID != 0 { Some(c.u64("gtid commit_id")?) } else { None };
-    Ok(MariaGtid { domain_id, server_id, seq_no, flags, commit_id })
+    let commit_id = if flags & FL_GROUP_COMMIT_ID != 0 {
+        Some(c.u64("gtid commit_id")?)
+    } else {
+        None
+    };
+    Ok(MariaGtid {
+        domain_id,
+        server_id,
+        seq_no,
+        flags,
+        commit_id,
+    })
 }
 
 pub fn parse_gtid_list(p: &[u8]) -> KResult<(Vec<GtidTriple>, u8)> {
@@ -75,14 +85,21 @@ pub fn parse_gtid_list(p: &[u8]) -> KResult<(Vec<GtidTriple>, u8)> {
     let count = (raw & 0x0fff_ffff) as usize;
     let flags = (raw >> 28) as u8;
     if count.saturating_mul(16) > c.remaining() {
-        return Err(malformed(format!("GTID list of {count} entries in {} bytes", c.remaining())));
+        return Err(malformed(format!(
+            "GTID list of {count} entries in {} bytes",
+            c.remaining()
+        )));
     }
     let mut v = Vec::with_capacity(count);
     for _ in 0..count {
         let domain_id = c.u32("gtid_list domain")?;
         let server_id = c.u32("gtid_list server")?;
         let seq_no = c.u64("gtid_list seq_no")?;
-        v.push(GtidTriple { domain_id, server_id, seq_no });
+        v.push(GtidTriple {
+            domain_id,
+            server_id,
+            seq_no,
+        });
     }
     Ok((v, flags))
 }

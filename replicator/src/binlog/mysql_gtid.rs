@@ -14,9 +14,9 @@
 //! | ...  | transaction length, server versions                          |
 
 use mysql_common::binlog::events::{FormatDescriptionEvent, GtidEvent};
-use mysql_common::misc::read_varlen_uint;
 use mysql_common::binlog::{consts::BinlogVersion, BinlogCtx};
 use mysql_common::io::ParseBuf;
+use mysql_common::misc::read_varlen_uint;
 
 use super::cursor::Cursor;
 use super::error::{malformed, KResult};
@@ -69,7 +69,15 @@ pub fn parse_gtid(p: &[u8], anonymous: bool) -> KResult<MysqlGtid> {
         last_committed = Some(c.u64("gtid last_committed")?);
         sequence_number = Some(c.u64("gtid sequence_number")?);
     }
-    Ok(MysqlGtid { uuid, tag: None, gno, anonymous, flags, last_committed, sequence_number })
+    Ok(MysqlGtid {
+        uuid,
+        tag: None,
+        gno,
+        anonymous,
+        flags,
+        last_committed,
+        sequence_number,
+    })
 }
 
 fn ctx_fde() -> FormatDescriptionEvent<'static> {
@@ -80,7 +88,9 @@ fn ctx_fde() -> FormatDescriptionEvent<'static> {
 pub fn parse_tagged_gtid(p: &[u8]) -> KResult<MysqlGtid> {
     let fde = ctx_fde();
     let ctx = BinlogCtx::new(p.len() + 19, &fde, super::event_types::GTID_TAGGED_EVENT);
-    let ev: GtidEvent = ParseBuf(p).parse(ctx).map_err(|e| malformed(format!("tagged GTID: {e}")))?;
+    let ev: GtidEvent = ParseBuf(p)
+        .parse(ctx)
+        .map_err(|e| malformed(format!("tagged GTID: {e}")))?;
     Ok(MysqlGtid {
         uuid: ev.sid(),
         tag: ev.tag().map(|t| t.to_string()),
@@ -105,9 +115,16 @@ pub fn parse_previous_gtids(p: &[u8]) -> KResult<String> {
     let mut c = Cursor::new(p);
     let header = c.u64("previous_gtids header")?;
     let tagged = (header >> 56) != 0;
-    let n_sids = if tagged { (header >> 8) & ((1 << 48) - 1) } else { header & ((1 << 56) - 1) };
+    let n_sids = if tagged {
+        (header >> 8) & ((1 << 48) - 1)
+    } else {
+        header & ((1 << 56) - 1)
+    };
     if n_sids.saturating_mul(24) > c.remaining() as u64 {
-        return Err(malformed(format!("PREVIOUS_GTIDS: {n_sids} sids in {} bytes", c.remaining())));
+        return Err(malformed(format!(
+            "PREVIOUS_GTIDS: {n_sids} sids in {} bytes",
+            c.remaining()
+        )));
     }
     let mut out = String::new();
     for i in 0..n_sids {
@@ -131,7 +148,10 @@ pub fn parse_previous_gtids(p: &[u8]) -> KResult<String> {
         }
         let n_iv = c.u64("previous_gtids n_intervals")?;
         if n_iv.saturating_mul(16) > c.remaining() as u64 {
-            return Err(malformed(format!("PREVIOUS_GTIDS: {n_iv} intervals in {} bytes", c.remaining())));
+            return Err(malformed(format!(
+                "PREVIOUS_GTIDS: {n_iv} intervals in {} bytes",
+                c.remaining()
+            )));
         }
         for _ in 0..n_iv {
             let start = c.u64("previous_gtids start")?;

@@ -62,17 +62,33 @@ pub fn inflate_payload(p: &[u8]) -> KResult<Payload> {
         COMPRESSION_ZSTD => {
             let want = usize_.ok_or_else(|| malformed("TRANSACTION_PAYLOAD without uncompressed size"))?;
             if want > MAX_PAYLOAD {
-                return Err(ErrorKind::Decompress(format!("uncompressed size {want} over the limit")));
+                return Err(ErrorKind::Decompress(format!(
+                    "uncompressed size {want} over the limit"
+                )));
             }
-            let r = TransactionPayloadReader::new_zstd(body).map_err(|e| ErrorKind::Decompress(format!("zstd: {e}")))?;
+            let r =
+                TransactionPayloadReader::new_zstd(body).map_err(|e| ErrorKind::Decompress(format!("zstd: {e}")))?;
             let mut out = Vec::with_capacity((want as usize).min(body.len().saturating_mul(64)));
-            r.take(want + 1).read_to_end(&mut out).map_err(|e| ErrorKind::Decompress(format!("zstd: {e}")))?;
+            r.take(want + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ErrorKind::Decompress(format!("zstd: {e}")))?;
             if out.len() as u64 != want {
-                return Err(ErrorKind::Decompress(format!("inflated {} bytes, header says {want}", out.len())));
+                return Err(ErrorKind::Decompress(format!(
+                    "inflated {} bytes, header says {want}",
+                    out.len()
+                )));
             }
             out
         }
-        x => return Err(ErrorKind::Unsupported(format!("TRANSACTION_PAYLOAD compression type {x}"))),
+        x => {
+            return Err(ErrorKind::Unsupported(format!(
+                "TRANSACTION_PAYLOAD compression type {x}"
+            )))
+        }
     };
-    Ok(Payload { compression: comp, uncompressed_size: usize_.unwrap_or(data.len() as u64), data })
+    Ok(Payload {
+        compression: comp,
+        uncompressed_size: usize_.unwrap_or(data.len() as u64),
+        data,
+    })
 }

@@ -98,7 +98,15 @@ pub fn parse_rows_header(p: &[u8], post: usize, event_type: u8) -> KResult<RowsH
         RowAction::Update => (Some(first), Some(c.take(nb, "rows after-image bitmap")?)),
     };
     let header_len = p.len() - c.remaining();
-    Ok(RowsHeader { table_id, flags, width, before_bits, after_bits, header_len, rows: c.rest() })
+    Ok(RowsHeader {
+        table_id,
+        flags,
+        width,
+        before_bits,
+        after_bits,
+        header_len,
+        rows: c.rest(),
+    })
 }
 
 fn present_columns(bits: &[u8], width: usize) -> KResult<Vec<u16>> {
@@ -122,11 +130,9 @@ fn read_image(c: &mut Cursor<'_>, tm: &TableMap, cols: &[u16], out: &mut Vec<Val
         } else {
             let kind = tm.kinds[usize::from(col)];
             let v = decode_value(kind, c).map_err(|e| match e {
-                ErrorKind::Unsupported(m) => ErrorKind::Unsupported(format!(
-                    "column {} (`{}`): {m}",
-                    col,
-                    tm.columns[usize::from(col)].name
-                )),
+                ErrorKind::Unsupported(m) => {
+                    ErrorKind::Unsupported(format!("column {} (`{}`): {m}", col, tm.columns[usize::from(col)].name))
+                }
                 ErrorKind::Short { what, need, have } => ErrorKind::Malformed(format!(
                     "column {} (`{}`, {}): {what} needs {need} bytes, {have} left",
                     col,

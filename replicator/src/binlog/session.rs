@@ -46,7 +46,10 @@ impl PendingVars {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.insert_id.is_none() && self.last_insert_id.is_none() && self.rand_seeds.is_none() && self.user_vars.is_empty()
+        self.insert_id.is_none()
+            && self.last_insert_id.is_none()
+            && self.rand_seeds.is_none()
+            && self.user_vars.is_empty()
     }
 
     /// Moves the pending values into `s` (values already set in `s` are

@@ -117,19 +117,34 @@ fn meta_len(t: u8) -> KResult<usize> {
         VARCHAR | VAR_STRING | VARCHAR_COMPRESSED | BIT | NEWDECIMAL | STRING | ENUM | SET => 2,
         DECIMAL | TINY | SHORT | LONG | NULL | TIMESTAMP | LONGLONG | INT24 | DATE | TIME | DATETIME | YEAR
         | NEWDATE => 0,
-        t => return Err(ErrorKind::Unsupported(format!("column type {t} in TABLE_MAP (metadata length unknown)"))),
+        t => {
+            return Err(ErrorKind::Unsupported(format!(
+                "column type {t} in TABLE_MAP (metadata length unknown)"
+            )))
+        }
     })
 }
 
 fn is_numeric(t: u8) -> bool {
-    matches!(t, TINY | SHORT | INT24 | LONG | LONGLONG | DECIMAL | NEWDECIMAL | FLOAT | DOUBLE | YEAR)
+    matches!(
+        t,
+        TINY | SHORT | INT24 | LONG | LONGLONG | DECIMAL | NEWDECIMAL | FLOAT | DOUBLE | YEAR
+    )
 }
 
 fn is_character(t: u8) -> bool {
     matches!(
         t,
-        STRING | VAR_STRING | VARCHAR | VARCHAR_COMPRESSED | TINY_BLOB | MEDIUM_BLOB | LONG_BLOB | BLOB
-            | BLOB_COMPRESSED | GEOMETRY
+        STRING
+            | VAR_STRING
+            | VARCHAR
+            | VARCHAR_COMPRESSED
+            | TINY_BLOB
+            | MEDIUM_BLOB
+            | LONG_BLOB
+            | BLOB
+            | BLOB_COMPRESSED
+            | GEOMETRY
     )
 }
 
@@ -382,7 +397,10 @@ pub fn parse_table_map(p: &[u8], post: usize) -> KResult<TableMap> {
             LONGLONG => Kind::Int { bytes: 8, unsigned },
             FLOAT => Kind::Float,
             DOUBLE => Kind::Double,
-            NEWDECIMAL => Kind::Decimal { precision: m[0], scale: m[1] },
+            NEWDECIMAL => Kind::Decimal {
+                precision: m[0],
+                scale: m[1],
+            },
             YEAR => Kind::Year,
             DATE | NEWDATE => Kind::Date,
             TIME => Kind::TimeOld,
@@ -398,15 +416,26 @@ pub fn parse_table_map(p: &[u8], post: usize) -> KResult<TableMap> {
                 }
                 Kind::Bit { bytes: bytes as u8 }
             }
-            ENUM => Kind::Enum { bytes: m[1].clamp(1, 2) },
-            SET => Kind::Set { bytes: m[1].clamp(1, 8) },
+            ENUM => Kind::Enum {
+                bytes: m[1].clamp(1, 2),
+            },
+            SET => Kind::Set {
+                bytes: m[1].clamp(1, 8),
+            },
             VARCHAR | VAR_STRING => {
                 let max = u16::from_le_bytes(m);
-                Kind::Str { len_bytes: if max < 256 { 1 } else { 2 }, pad_to: 0 }
+                Kind::Str {
+                    len_bytes: if max < 256 { 1 } else { 2 },
+                    pad_to: 0,
+                }
             }
             STRING => Kind::Str {
                 len_bytes: if rc.str_len < 256 { 1 } else { 2 },
-                pad_to: if collation == Some(BINARY_COLLATION) { rc.str_len } else { 0 },
+                pad_to: if collation == Some(BINARY_COLLATION) {
+                    rc.str_len
+                } else {
+                    0
+                },
             },
             TINY_BLOB | MEDIUM_BLOB | LONG_BLOB | BLOB | GEOMETRY | VECTOR => {
                 if !(1..=4).contains(&m[0]) {
@@ -479,7 +508,13 @@ fn type_desc(
     set_vals: Option<&Vec<Vec<u8>>>,
 ) -> String {
     let m = rc.meta;
-    let u = |s: &str| if unsigned { format!("{s} unsigned") } else { s.to_string() };
+    let u = |s: &str| {
+        if unsigned {
+            format!("{s} unsigned")
+        } else {
+            s.to_string()
+        }
+    };
     let chars = |bytes: u16, text: &str, bin: &str| -> String {
         match collation {
             Some(BINARY_COLLATION) => format!("{bin}({bytes})"),

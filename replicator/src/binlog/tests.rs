@@ -64,7 +64,12 @@ fn fde_event(in_use: bool) -> Vec<u8> {
     p.extend_from_slice(&post);
     p.push(1); // CRC32
     let size = 19 + p.len() + 4;
-    let mut e = header(FORMAT_DESCRIPTION_EVENT, size, 0, if in_use { LOG_EVENT_BINLOG_IN_USE_F } else { 0 });
+    let mut e = header(
+        FORMAT_DESCRIPTION_EVENT,
+        size,
+        0,
+        if in_use { LOG_EVENT_BINLOG_IN_USE_F } else { 0 },
+    );
     e.extend_from_slice(&p);
     let c = event_crc(&e, true);
     e.extend_from_slice(&c.to_le_bytes());
@@ -152,20 +157,29 @@ fn dec1(kind: Kind, bytes: &[u8]) -> Value {
 
 #[test]
 fn mediumint_signed_is_sign_extended() {
-    let k = Kind::Int { bytes: 3, unsigned: false };
+    let k = Kind::Int {
+        bytes: 3,
+        unsigned: false,
+    };
     assert_eq!(dec1(k, &[0xff, 0xff, 0xff]), Value::Int(-1));
     assert_eq!(dec1(k, &[0x00, 0x00, 0x80]), Value::Int(-8_388_608));
     assert_eq!(dec1(k, &[0xff, 0xff, 0x7f]), Value::Int(8_388_607));
     assert_eq!(dec1(k, &[0x9c, 0xff, 0xff]), Value::Int(-100));
-    let u = Kind::Int { bytes: 3, unsigned: true };
+    let u = Kind::Int {
+        bytes: 3,
+        unsigned: true,
+    };
     assert_eq!(dec1(u, &[0xff, 0xff, 0xff]), Value::UInt(16_777_215));
 }
 
 #[test]
 fn mediumint_through_table_map_signedness() {
     // Two INT24 columns; SIGNEDNESS marks the second unsigned (MSB first).
-    let (vals, tm) =
-        one_row(&[(INT24, &[]), (INT24, &[])], &[(1, vec![0b0100_0000])], vec![0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    let (vals, tm) = one_row(
+        &[(INT24, &[]), (INT24, &[])],
+        &[(1, vec![0b0100_0000])],
+        vec![0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    );
     assert_eq!(vals, vec![Value::Int(-1), Value::UInt(16_777_215)]);
     assert_eq!(tm.columns[0].type_desc, "mediumint");
     assert_eq!(tm.columns[1].type_desc, "mediumint unsigned");
@@ -207,7 +221,13 @@ fn time2_encode(negative: bool, h: i64, m: i64, s: i64, us: i64, fsp: u8) -> Vec
 fn negative_time_with_one_or_two_fraction_digits() {
     // '-00:00:00.5' as TIME(1): int part -1 (0x7fffff), frac byte 0xce.
     assert_eq!(time2_encode(true, 0, 0, 0, 500_000, 1), vec![0x7f, 0xff, 0xff, 0xce]);
-    let want = Value::Time(Time { negative: true, hours: 0, minutes: 0, seconds: 0, micros: 500_000 });
+    let want = Value::Time(Time {
+        negative: true,
+        hours: 0,
+        minutes: 0,
+        seconds: 0,
+        micros: 500_000,
+    });
     assert_eq!(dec1(Kind::Time2 { fsp: 1 }, &[0x7f, 0xff, 0xff, 0xce]), want);
     // Round trips over every fsp, including negatives with fractions.
     let cases = [
@@ -252,11 +272,25 @@ fn charset_after_geometry_is_aligned() {
     assert_eq!(tm.columns[2].collation, Some(8));
     assert_eq!(tm.columns[1].type_desc, "varchar(10)");
     assert_eq!(tm.columns[2].type_desc, "char(10)");
-    assert_eq!(vals, vec![Value::Bytes(vec![0xaa]), Value::Bytes(b"hi".to_vec()), Value::Bytes(b"x".to_vec())]);
+    assert_eq!(
+        vals,
+        vec![
+            Value::Bytes(vec![0xaa]),
+            Value::Bytes(b"hi".to_vec()),
+            Value::Bytes(b"x".to_vec())
+        ]
+    );
     // DEFAULT_CHARSET form: default 8, character column #1 (the VARCHAR) is 33.
     let opt = vec![(2u8, vec![8u8, 1, 33])];
-    let (_, tm) = one_row(cols, &opt, [vec![0x00], vec![1, 0, 0, 0, 0xaa], vec![0], vec![0]].concat());
-    assert_eq!(tm.columns.iter().map(|c| c.collation).collect::<Vec<_>>(), vec![Some(8), Some(33), Some(8)]);
+    let (_, tm) = one_row(
+        cols,
+        &opt,
+        [vec![0x00], vec![1, 0, 0, 0, 0xaa], vec![0], vec![0]].concat(),
+    );
+    assert_eq!(
+        tm.columns.iter().map(|c| c.collation).collect::<Vec<_>>(),
+        vec![Some(8), Some(33), Some(8)]
+    );
 }
 
 #[test]
@@ -270,7 +304,16 @@ fn binary_is_right_padded_to_its_length() {
     assert_eq!(vals[1], Value::Bytes(b"ab".to_vec()));
     assert_eq!(tm.columns[0].type_desc, "binary(4)");
     // An all-zero UUID (BINARY(16)) arrives empty.
-    assert_eq!(dec1(Kind::Str { len_bytes: 1, pad_to: 16 }, &[0]), Value::Bytes(vec![0; 16]));
+    assert_eq!(
+        dec1(
+            Kind::Str {
+                len_bytes: 1,
+                pad_to: 16
+            },
+            &[0]
+        ),
+        Value::Bytes(vec![0; 16])
+    );
 }
 
 #[test]
@@ -285,7 +328,14 @@ fn other_types_are_exact() {
     assert_eq!(dec1(Kind::Enum { bytes: 2 }, &[0x03, 0x01]), Value::Enum(0x103));
     assert_eq!(dec1(Kind::Set { bytes: 1 }, &[0x05]), Value::Set(5));
     // Zero date and zero datetime.
-    assert_eq!(dec1(Kind::Date, &[0, 0, 0]), Value::Date(thl::event::Date { year: 0, month: 0, day: 0 }));
+    assert_eq!(
+        dec1(Kind::Date, &[0, 0, 0]),
+        Value::Date(thl::event::Date {
+            year: 0,
+            month: 0,
+            day: 0
+        })
+    );
     match dec1(Kind::DateTime2 { fsp: 0 }, &[0x80, 0, 0, 0, 0]) {
         Value::DateTime(d) => assert_eq!((d.year, d.month, d.day, d.hour), (0, 0, 0, 0)),
         v => panic!("{v:?}"),
@@ -307,7 +357,13 @@ fn other_types_are_exact() {
     // TIMESTAMP(3) = secs + micros.
     let mut b = 1_709_296_496u32.to_be_bytes().to_vec();
     b.extend_from_slice(&7890u16.to_be_bytes()); // units of 100 µs
-    assert_eq!(dec1(Kind::Timestamp2 { fsp: 3 }, &b), Value::Timestamp { secs: 1_709_296_496, micros: 789_000 });
+    assert_eq!(
+        dec1(Kind::Timestamp2 { fsp: 3 }, &b),
+        Value::Timestamp {
+            secs: 1_709_296_496,
+            micros: 789_000
+        }
+    );
 }
 
 #[test]
@@ -406,7 +462,10 @@ fn pending_vars_fold_into_the_next_statement() {
     assert!(!pv.observe(&BinlogEvent::Xid(1)));
     let mut s = thl::event::SessionVars::default();
     pv.apply_to(&mut s);
-    assert_eq!((s.insert_id, s.last_insert_id, s.rand_seeds), (Some(10), Some(9), Some((1, 2))));
+    assert_eq!(
+        (s.insert_id, s.last_insert_id, s.rand_seeds),
+        (Some(10), Some(9), Some((1, 2)))
+    );
     assert!(pv.is_empty());
 }
 
@@ -454,7 +513,10 @@ fn framing_partial_tail_crc_and_encryption() {
     assert!(r.decode_next(&mut d).expect("fde").is_some());
     let e = r.decode_next(&mut d).expect_err("truncated");
     assert!(e.is_truncated(), "{e}");
-    assert!(e.to_string().contains(&format!(":{}", 4 + fde_event(false).len())), "{e}");
+    assert!(
+        e.to_string().contains(&format!(":{}", 4 + fde_event(false).len())),
+        "{e}"
+    );
 
     // A flipped byte fails the CRC.
     let mut bad = xid.clone();
@@ -466,7 +528,11 @@ fn framing_partial_tail_crc_and_encryption() {
     assert!(matches!(e.kind, ErrorKind::Checksum { .. }), "{e}");
 
     // START_ENCRYPTION on disk is refused.
-    let enc = event(MARIA_START_ENCRYPTION_EVENT, &[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], true);
+    let enc = event(
+        MARIA_START_ENCRYPTION_EVENT,
+        &[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        true,
+    );
     let f4 = write_file(&[&BINLOG_MAGIC[..], &fde_event(false), &enc].concat());
     let mut r = BinlogFileReader::open(f4.path()).expect("open");
     assert!(r.decode_next(&mut d).is_ok());
@@ -475,7 +541,9 @@ fn framing_partial_tail_crc_and_encryption() {
 
     // Bad magic.
     let f5 = write_file(b"GIF89a");
-    assert!(matches!(BinlogFileReader::open(f5.path()).map(|_| ()), Err(e) if matches!(e.kind, ErrorKind::BadMagic(_))));
+    assert!(
+        matches!(BinlogFileReader::open(f5.path()).map(|_| ()), Err(e) if matches!(e.kind, ErrorKind::BadMagic(_)))
+    );
 }
 
 #[test]
@@ -513,14 +581,26 @@ fn mariadb_compressed_query_and_rows() {
     }
     // WRITE_ROWS_COMPRESSED_V1: header uncompressed, rows compressed.
     let cols: &[(u8, &[u8])] = &[(LONG, &[]), (VARCHAR, &[20, 0])];
-    assert!(d.decode(&event(TABLE_MAP_EVENT, &table_map_payload(9, cols, &[]), true), 400).is_ok());
-    let rows = [vec![0u8], 7i32.to_le_bytes().to_vec(), vec![2, b'o', b'k'], vec![0b10], (-3i32).to_le_bytes().to_vec()].concat();
+    assert!(d
+        .decode(&event(TABLE_MAP_EVENT, &table_map_payload(9, cols, &[]), true), 400)
+        .is_ok());
+    let rows = [
+        vec![0u8],
+        7i32.to_le_bytes().to_vec(),
+        vec![2, b'o', b'k'],
+        vec![0b10],
+        (-3i32).to_le_bytes().to_vec(),
+    ]
+    .concat();
     let mut p = write_rows_payload(9, 2, &[]);
     p.extend(deflate_block(&rows));
     match d.decode(&event(MARIA_WRITE_ROWS_COMPRESSED_EVENT_V1, &p, true), 500) {
         Ok(BinlogEvent::Rows(r)) => {
             assert_eq!(r.changes.rows.len(), 2);
-            assert_eq!(r.changes.rows[0].after, vec![Value::Int(7), Value::Bytes(b"ok".to_vec())]);
+            assert_eq!(
+                r.changes.rows[0].after,
+                vec![Value::Int(7), Value::Bytes(b"ok".to_vec())]
+            );
             assert_eq!(r.changes.rows[1].after, vec![Value::Int(-3), Value::Null]);
         }
         other => panic!("{other:?}"),
@@ -553,7 +633,10 @@ fn truncated_events_never_panic() {
     row.extend_from_slice(&[1, b'z']);
     let rows = write_rows_payload(5, cols.len(), &[row]);
     let mut d = decoder_with_fde();
-    assert!(d.decode(&event(TABLE_MAP_EVENT, &tm, false), 1).is_err(), "CRC32 stream needs the trailer");
+    assert!(
+        d.decode(&event(TABLE_MAP_EVENT, &tm, false), 1).is_err(),
+        "CRC32 stream needs the trailer"
+    );
     for n in 0..tm.len() {
         let _ = d.decode(&event(TABLE_MAP_EVENT, &tm[..n], true), 1);
     }
@@ -565,15 +648,22 @@ fn truncated_events_never_panic() {
         }
     }
     assert!(d.decode(&event(TABLE_MAP_EVENT, &tm, true), 1).is_ok());
-    assert!(matches!(d.decode(&event(WRITE_ROWS_EVENT_V1, &rows, true), 2), Ok(BinlogEvent::Rows(_))));
+    assert!(matches!(
+        d.decode(&event(WRITE_ROWS_EVENT_V1, &rows, true), 2),
+        Ok(BinlogEvent::Rows(_))
+    ));
     // Garbage of every length as every event type.
-    let junk: Vec<u8> = (0..64u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let junk: Vec<u8> = (0..64u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     for t in 0..=255u8 {
         for n in [0usize, 1, 5, 9, 17, 40, 64] {
             let _ = d.decode(&event(t, &junk[..n], true), 3);
         }
     }
     // A rows event without its table map names the table id.
-    let e = Decoder::default().decode(&event(WRITE_ROWS_EVENT_V1, &rows, false), 9).expect_err("no map");
+    let e = Decoder::default()
+        .decode(&event(WRITE_ROWS_EVENT_V1, &rows, false), 9)
+        .expect_err("no map");
     assert!(matches!(e.kind, ErrorKind::UnknownTable(5)), "{e}");
 }

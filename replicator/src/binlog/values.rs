@@ -34,30 +34,57 @@ use super::json::jsonb_to_text;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Integer of 1, 2, 3, 4 or 8 bytes.
-    Int { bytes: u8, unsigned: bool },
+    Int {
+        bytes: u8,
+        unsigned: bool,
+    },
     Float,
     Double,
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
     Year,
     Date,
     TimeOld,
-    Time2 { fsp: u8 },
+    Time2 {
+        fsp: u8,
+    },
     DateTimeOld,
-    DateTime2 { fsp: u8 },
+    DateTime2 {
+        fsp: u8,
+    },
     TimestampOld,
-    Timestamp2 { fsp: u8 },
-    Bit { bytes: u8 },
-    Enum { bytes: u8 },
-    Set { bytes: u8 },
+    Timestamp2 {
+        fsp: u8,
+    },
+    Bit {
+        bytes: u8,
+    },
+    Enum {
+        bytes: u8,
+    },
+    Set {
+        bytes: u8,
+    },
     /// VARCHAR / VAR_STRING / CHAR / BINARY: `len_bytes` (1 or 2) length
     /// prefix; `pad_to` > 0 right-pads with 0x00 (BINARY(n)).
-    Str { len_bytes: u8, pad_to: u16 },
+    Str {
+        len_bytes: u8,
+        pad_to: u16,
+    },
     /// BLOB/TEXT family, GEOMETRY, VECTOR, MariaDB JSON: `len_bytes` 1..=4.
-    Blob { len_bytes: u8 },
+    Blob {
+        len_bytes: u8,
+    },
     /// MySQL binary JSON.
-    Json { len_bytes: u8 },
+    Json {
+        len_bytes: u8,
+    },
     /// A type this decoder cannot represent; decoding a non-NULL value fails.
-    Unsupported { type_code: u8 },
+    Unsupported {
+        type_code: u8,
+    },
 }
 
 #[inline]
@@ -282,7 +309,11 @@ pub fn decode_value(kind: Kind, c: &mut Cursor<'_>) -> KResult<Value> {
         }
         Kind::Date => {
             let v = c.uint_n(3, "date")?;
-            Value::Date(Date { year: (v >> 9) as u16, month: ((v >> 5) & 15) as u8, day: (v & 31) as u8 })
+            Value::Date(Date {
+                year: (v >> 9) as u16,
+                month: ((v >> 5) & 15) as u8,
+                day: (v & 31) as u8,
+            })
         }
         Kind::TimeOld => {
             let v = c.uint_n(3, "time")? as i64;
@@ -315,11 +346,17 @@ pub fn decode_value(kind: Kind, c: &mut Cursor<'_>) -> KResult<Value> {
             let frac = frac_signed(c, fsp)?;
             Value::DateTime(datetime_from_packed(intpart * (1 << 24) + frac))
         }
-        Kind::TimestampOld => Value::Timestamp { secs: i64::from(c.u32("timestamp")?), micros: 0 },
+        Kind::TimestampOld => Value::Timestamp {
+            secs: i64::from(c.u32("timestamp")?),
+            micros: 0,
+        },
         Kind::Timestamp2 { fsp } => {
             let secs = c.uint_be_n(4, "timestamp2")? as i64;
             let frac = frac_signed(c, fsp)?;
-            Value::Timestamp { secs, micros: frac.clamp(0, 999_999) as u32 }
+            Value::Timestamp {
+                secs,
+                micros: frac.clamp(0, 999_999) as u32,
+            }
         }
         Kind::Bit { bytes } => Value::Bit(be_uint(c.take(usize::from(bytes), "bit")?)),
         Kind::Enum { bytes } => Value::Enum(c.uint_n(usize::from(bytes), "enum")? as u16),

@@ -43,11 +43,7 @@ pub enum CatalogError {
     },
     /// A stored value or key could not be decoded.
     #[error("catalog {path}: corrupt entry {key}: {reason}")]
-    Corrupt {
-        path: PathBuf,
-        key: String,
-        reason: String,
-    },
+    Corrupt { path: PathBuf, key: String, reason: String },
     /// A value was written by a newer format than this build reads.
     #[error(
         "catalog {path}: entry {key} has value format version {version}; this build reads \
@@ -64,11 +60,7 @@ pub enum CatalogError {
     InvalidName { path: PathBuf, name: String },
     /// An epoch was recorded out of order, or conflicts with a recorded one.
     #[error("catalog {path}: epoch {epoch}: {reason}")]
-    EpochOrder {
-        path: PathBuf,
-        epoch: i64,
-        reason: String,
-    },
+    EpochOrder { path: PathBuf, epoch: i64, reason: String },
 }
 
 /// Result alias of the catalog.

@@ -82,10 +82,7 @@ mod tests {
     #[test]
     fn schema_key_round_trips() {
         let k = schema_key("shop", "orders", 42);
-        assert_eq!(
-            split_schema_key(&k),
-            Some(("shop".into(), "orders".into(), 42))
-        );
+        assert_eq!(split_schema_key(&k), Some(("shop".into(), "orders".into(), 42)));
         assert_eq!(render(super::super::CF_SCHEMA, &k), "schema/shop.orders@42");
         // `a`.`bc` and `ab`.`c` have different prefixes.
         assert_ne!(table_prefix("a", "bc"), table_prefix("ab", "c"));

@@ -60,16 +60,12 @@ mod records;
 
 use std::path::{Path, PathBuf};
 
-use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
-};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use serde::{de::DeserializeOwned, Serialize};
 
 pub use error::{CatalogError, Result};
 pub use records::{
-    Ack, EpochRecord, ExtractorPosition, RoleRecord, SchemaChange, SchemaEntry, TableDef,
-    VALUE_VERSION,
+    Ack, EpochRecord, ExtractorPosition, RoleRecord, SchemaChange, SchemaEntry, TableDef, VALUE_VERSION,
 };
 
 #[cfg(feature = "bundled-rocksdb")]
@@ -129,12 +125,9 @@ impl Catalog {
         opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(4);
         opts.set_max_log_file_size(4 << 20);
-        let cfs = ALL_CFS
-            .iter()
-            .map(|n| ColumnFamilyDescriptor::new(*n, cf_options()));
+        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options()));
         let db = DB::open_cf_descriptors(&opts, &path, cfs).map_err(|source| {
-            if source.kind() == rocksdb::ErrorKind::IOError
-                && source.to_string().to_ascii_lowercase().contains("lock")
+            if source.kind() == rocksdb::ErrorKind::IOError && source.to_string().to_ascii_lowercase().contains("lock")
             {
                 CatalogError::Locked {
                     path: path.clone(),
@@ -155,9 +148,7 @@ impl Catalog {
                 return Err(CatalogError::Corrupt {
                     path: cat.path.clone(),
                     key: keys::render(CF_META, KEY_FORMAT),
-                    reason: format!(
-                        "layout version {v} is newer than this build's {LAYOUT_VERSION}"
-                    ),
+                    reason: format!("layout version {v} is newer than this build's {LAYOUT_VERSION}"),
                 })
             }
         }
@@ -186,10 +177,7 @@ impl Catalog {
         }
         if let Some(last) = self.last_epoch()? {
             if last.epoch > rec.epoch {
-                return Err(order_err(format!(
-                    "older than the last recorded epoch {}",
-                    last.epoch
-                )));
+                return Err(order_err(format!("older than the last recorded epoch {}", last.epoch)));
             }
             if last.first_seqno > rec.first_seqno {
                 return Err(order_err(format!(
@@ -208,31 +196,19 @@ impl Catalog {
 
     /// The most recent epoch.
     pub fn last_epoch(&self) -> Result<Option<EpochRecord>> {
-        Ok(self
-            .scan_first(CF_EPOCHS, IteratorMode::End)?
-            .map(|(_, v)| v))
+        Ok(self.scan_first(CF_EPOCHS, IteratorMode::End)?.map(|(_, v)| v))
     }
 
     /// The epoch in force at `seqno`: the last one whose first seqno is
     /// `<= seqno`.
     pub fn epoch_at(&self, seqno: i64) -> Result<Option<EpochRecord>> {
-        Ok(self
-            .epochs()?
-            .into_iter()
-            .rev()
-            .find(|e| e.first_seqno <= seqno))
+        Ok(self.epochs()?.into_iter().rev().find(|e| e.first_seqno <= seqno))
     }
 
     // ---- schema history -----------------------------------------------
 
     /// Records a table definition in force from `seqno` on. Synced.
-    pub fn record_table(
-        &self,
-        schema: &str,
-        table: &str,
-        seqno: i64,
-        def: &TableDef,
-    ) -> Result<()> {
+    pub fn record_table(&self, schema: &str, table: &str, seqno: i64, def: &TableDef) -> Result<()> {
         self.apply_schema_changes(
             seqno,
             &[SchemaChange::Define {
@@ -262,18 +238,12 @@ impl Catalog {
         let mut batch = WriteBatch::default();
         for ch in changes {
             let (schema, table, entry) = match ch {
-                SchemaChange::Define { schema, table, def } => {
-                    (schema, table, SchemaEntry::Defined(def.clone()))
-                }
+                SchemaChange::Define { schema, table, def } => (schema, table, SchemaEntry::Defined(def.clone())),
                 SchemaChange::Drop { schema, table } => (schema, table, SchemaEntry::Dropped),
             };
             self.check_name(schema)?;
             self.check_name(table)?;
-            batch.put_cf(
-                cf,
-                keys::schema_key(schema, table, seqno),
-                records::encode(&entry),
-            );
+            batch.put_cf(cf, keys::schema_key(schema, table, seqno), records::encode(&entry));
         }
         self.write(
             batch,
@@ -290,14 +260,9 @@ impl Catalog {
         self.check_name(table)?;
         let prefix = keys::table_prefix(schema, table);
         let key = keys::schema_key(schema, table, seqno);
-        let found = self
-            .scan_first::<SchemaEntry>(CF_SCHEMA, IteratorMode::From(&key, Direction::Reverse))?;
+        let found = self.scan_first::<SchemaEntry>(CF_SCHEMA, IteratorMode::From(&key, Direction::Reverse))?;
         Ok(match found {
-            Some((k, SchemaEntry::Defined(def)))
-                if k.starts_with(&prefix) && k.len() == prefix.len() + 8 =>
-            {
-                Some(def)
-            }
+            Some((k, SchemaEntry::Defined(def))) if k.starts_with(&prefix) && k.len() == prefix.len() + 8 => Some(def),
             _ => None,
         })
     }
@@ -308,17 +273,16 @@ impl Catalog {
         self.check_name(table)?;
         let prefix = keys::table_prefix(schema, table);
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(
-            self.cf(CF_SCHEMA),
-            IteratorMode::From(&prefix, Direction::Forward),
-        ) {
-            let (k, v) =
-                item.map_err(|source| self.db_err("iterate", CF_SCHEMA, &prefix, source))?;
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_SCHEMA), IteratorMode::From(&prefix, Direction::Forward))
+        {
+            let (k, v) = item.map_err(|source| self.db_err("iterate", CF_SCHEMA, &prefix, source))?;
             if !k.starts_with(&prefix) {
                 break;
             }
-            let seqno = keys::from_ord_i64(&k[prefix.len()..])
-                .ok_or_else(|| self.corrupt(CF_SCHEMA, &k, "bad seqno"))?;
+            let seqno =
+                keys::from_ord_i64(&k[prefix.len()..]).ok_or_else(|| self.corrupt(CF_SCHEMA, &k, "bad seqno"))?;
             let entry: SchemaEntry = self.decode(CF_SCHEMA, &k, &v)?;
             out.push((
                 seqno,
@@ -343,18 +307,12 @@ impl Catalog {
         }
         for item in self.db.iterator_cf(self.cf(CF_SCHEMA), IteratorMode::Start) {
             let (k, _) = item.map_err(|source| self.db_err("iterate", CF_SCHEMA, b"", source))?;
-            let (_, _, s) =
-                keys::split_schema_key(&k).ok_or_else(|| self.corrupt(CF_SCHEMA, &k, "bad key"))?;
+            let (_, _, s) = keys::split_schema_key(&k).ok_or_else(|| self.corrupt(CF_SCHEMA, &k, "bad key"))?;
             if s >= seqno {
                 batch.delete_cf(self.cf(CF_SCHEMA), &k);
             }
         }
-        self.write(
-            batch,
-            true,
-            CF_SCHEMA,
-            format!("truncate from seqno {seqno}"),
-        )
+        self.write(batch, true, CF_SCHEMA, format!("truncate from seqno {seqno}"))
     }
 
     // ---- role -----------------------------------------------------------
@@ -432,13 +390,7 @@ impl Catalog {
         Ok(())
     }
 
-    fn db_err(
-        &self,
-        op: &'static str,
-        cf: &str,
-        key: &[u8],
-        source: rocksdb::Error,
-    ) -> CatalogError {
+    fn db_err(&self, op: &'static str, cf: &str, key: &[u8], source: rocksdb::Error) -> CatalogError {
         CatalogError::Db {
             path: self.path.clone(),
             op,
@@ -485,14 +437,12 @@ impl Catalog {
     fn write(&self, batch: WriteBatch, sync: bool, cf: &str, what: String) -> Result<()> {
         let mut wo = WriteOptions::default();
         wo.set_sync(sync);
-        self.db
-            .write_opt(batch, &wo)
-            .map_err(|source| CatalogError::Db {
-                path: self.path.clone(),
-                op: "write",
-                key: format!("{cf}: {what}"),
-                source,
-            })
+        self.db.write_opt(batch, &wo).map_err(|source| CatalogError::Db {
+            path: self.path.clone(),
+            op: "write",
+            key: format!("{cf}: {what}"),
+            source,
+        })
     }
 
     fn scan<T: DeserializeOwned>(
@@ -511,11 +461,7 @@ impl Catalog {
         Ok(out)
     }
 
-    fn scan_first<T: DeserializeOwned>(
-        &self,
-        cf: &str,
-        mode: IteratorMode<'_>,
-    ) -> Result<Option<(Box<[u8]>, T)>> {
+    fn scan_first<T: DeserializeOwned>(&self, cf: &str, mode: IteratorMode<'_>) -> Result<Option<(Box<[u8]>, T)>> {
         match self.db.iterator_cf(self.cf(cf), mode).next() {
             None => Ok(None),
             Some(Err(source)) => Err(self.db_err("iterate", cf, b"", source)),

@@ -63,10 +63,7 @@ fn reopen_keeps_data() -> Result<()> {
     assert_eq!(c.epochs()?, vec![epoch(0, "host1.alpha")]);
     assert_eq!(c.table_at("shop", "orders", 5)?, Some(def(&["id", "qty"])));
     let role = c.role()?.map(|r| (r.role, r.upstream));
-    assert_eq!(
-        role,
-        Some((Role::Slave, vec!["thl://host1.alpha:2112/".to_owned()]))
-    );
+    assert_eq!(role, Some((Role::Slave, vec!["thl://host1.alpha:2112/".to_owned()])));
     assert_eq!(c.min_acknowledged()?, Some(41));
     assert_eq!(c.extractor_position()?.map(|p| p.seqno), Some(3));
     Ok(())
@@ -179,10 +176,7 @@ fn epochs_in_order() -> Result<()> {
     assert_eq!(c.last_epoch()?.map(|e| e.epoch), Some(4500));
     assert_eq!(c.epoch_at(119)?.map(|e| e.epoch), Some(0));
     assert_eq!(c.epoch_at(120)?.map(|e| e.epoch), Some(120));
-    assert_eq!(
-        c.epoch_at(9999)?.map(|e| e.source_id),
-        Some("host2.alpha".to_owned())
-    );
+    assert_eq!(c.epoch_at(9999)?.map(|e| e.source_id), Some("host2.alpha".to_owned()));
     assert!(matches!(
         c.record_epoch(&epoch(100, "x")),
         Err(CatalogError::EpochOrder { .. })
@@ -216,10 +210,7 @@ fn acks_and_min() -> Result<()> {
     c.forget_client("host1.beta")?;
     assert_eq!(c.min_acknowledged()?, Some(100));
     let clients: Vec<String> = c.acknowledged()?.into_iter().map(|a| a.client).collect();
-    assert_eq!(
-        clients,
-        vec!["host2.alpha".to_owned(), "host3.alpha".to_owned()]
-    );
+    assert_eq!(clients, vec!["host2.alpha".to_owned(), "host3.alpha".to_owned()]);
     Ok(())
 }
 

@@ -64,16 +64,12 @@ impl HostsFile {
             let addr: IpAddr = addr_text.parse().map_err(|_| HostsFileError::Syntax {
                 path: path.clone(),
                 line,
-                message: format!(
-                    "{addr_text:?} is not an IP address (expected: ADDRESS NAME [NAME...])"
-                ),
+                message: format!("{addr_text:?} is not an IP address (expected: ADDRESS NAME [NAME...])"),
             })?;
             let mut any = false;
             for name in words {
                 any = true;
-                entries
-                    .entry(name.to_ascii_lowercase())
-                    .or_insert((addr, line));
+                entries.entry(name.to_ascii_lowercase()).or_insert((addr, line));
             }
             if !any {
                 return Err(HostsFileError::Syntax {
@@ -88,9 +84,7 @@ impl HostsFile {
 
     /// The address of `host` in this file.
     pub fn lookup(&self, host: &str) -> Option<IpAddr> {
-        self.entries
-            .get(&host.to_ascii_lowercase())
-            .map(|(a, _)| *a)
+        self.entries.get(&host.to_ascii_lowercase()).map(|(a, _)| *a)
     }
 
     /// Number of names in the file.
@@ -122,10 +116,7 @@ impl Default for Resolver {
 impl Resolver {
     /// A resolver using `hosts` (if any) then the system resolver.
     pub fn new(hosts: Option<HostsFile>) -> Resolver {
-        Resolver {
-            hosts,
-            system: true,
-        }
+        Resolver { hosts, system: true }
     }
 
     /// Turns the system resolver fallback on or off (tests, sandboxes).
@@ -152,11 +143,7 @@ impl Resolver {
             return None;
         }
         let addrs: Vec<IpAddr> = (host, 0).to_socket_addrs().ok()?.map(|a| a.ip()).collect();
-        addrs
-            .iter()
-            .find(|a| a.is_ipv4())
-            .or(addrs.first())
-            .copied()
+        addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied()
     }
 }
 
@@ -175,15 +162,9 @@ mod tests {
             "# sandbox\n127.0.1.1 host1.alpha h1   # primary\n\n127.0.1.2\thost2.alpha\n::1 v6host\n127.0.9.9 host1.alpha\n",
             "test-hosts",
         )?;
-        assert_eq!(
-            h.lookup("host1.alpha"),
-            Some("127.0.1.1".parse().map_err(|_| bad())?)
-        );
+        assert_eq!(h.lookup("host1.alpha"), Some("127.0.1.1".parse().map_err(|_| bad())?));
         assert_eq!(h.lookup("H1"), h.lookup("host1.alpha"));
-        assert_eq!(
-            h.lookup("host2.alpha"),
-            Some("127.0.1.2".parse().map_err(|_| bad())?)
-        );
+        assert_eq!(h.lookup("host2.alpha"), Some("127.0.1.2".parse().map_err(|_| bad())?));
         assert_eq!(h.lookup("v6host"), Some("::1".parse().map_err(|_| bad())?));
         assert_eq!(h.lookup("nope"), None);
         assert_eq!(h.len(), 4);
@@ -192,10 +173,7 @@ mod tests {
             r.resolve("host2.alpha").map(|a| a.to_string()),
             Some("127.0.1.2".into())
         );
-        assert_eq!(
-            r.resolve("10.0.0.1").map(|a| a.to_string()),
-            Some("10.0.0.1".into())
-        );
+        assert_eq!(r.resolve("10.0.0.1").map(|a| a.to_string()), Some("10.0.0.1".into()));
         assert_eq!(r.resolve("unknown.invalid"), None);
         Ok(())
     }
@@ -218,9 +196,7 @@ mod tests {
             Some(true),
             "{e:?}"
         );
-        let e = HostsFile::parse("127.0.0.1\n", "hf")
-            .err()
-            .map(|e| e.to_string());
+        let e = HostsFile::parse("127.0.0.1\n", "hf").err().map(|e| e.to_string());
         assert!(e.is_some_and(|s| s.contains("no host name")));
     }
 }

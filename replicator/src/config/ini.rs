@@ -155,19 +155,14 @@ mod tests {
         )?;
         let d = ini.section("defaults").ok_or_else(Vec::new)?;
         assert_eq!(
-            d.get("replication-password")
-                .and_then(|e| e.value.as_deref()),
+            d.get("replication-password").and_then(|e| e.value.as_deref()),
             Some("se#cr;et")
         );
         assert_eq!(
-            d.get("log-slave-updates")
-                .map(|e| (e.value.clone(), e.line)),
+            d.get("log-slave-updates").map(|e| (e.value.clone(), e.line)),
             Some((None, 5))
         );
-        assert_eq!(
-            d.get("thl-port").and_then(|e| e.value.as_deref()),
-            Some("2113")
-        );
+        assert_eq!(d.get("thl-port").and_then(|e| e.value.as_deref()), Some("2113"));
         assert_eq!(d.get("replication-user").map(|e| e.line), Some(10));
         assert_eq!(ini.sections.len(), 2);
         Ok(())
@@ -175,9 +170,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_all_reported() {
-        let errs = parse("orphan=1\n[bad\n[ok]\n=v\n[]\n")
-            .err()
-            .unwrap_or_default();
+        let errs = parse("orphan=1\n[bad\n[ok]\n=v\n[]\n").err().unwrap_or_default();
         let lines: Vec<usize> = errs.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![1, 2, 4, 5]);
     }

@@ -127,10 +127,7 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("master-dataservice", "relay-source"),
     ("dataservice-relay-source", "relay-source"),
     ("datasource-port", "replication-port"),
-    (
-        "replicator-rest-api-listen-address",
-        "replicator-rest-api-address",
-    ),
+    ("replicator-rest-api-listen-address", "replicator-rest-api-address"),
     ("enable-thl-ssl", "thl-ssl"),
 ];
 
@@ -138,11 +135,7 @@ pub const ALIASES: &[(&str, &str)] = &[
 /// optional `repl-` prefix.
 pub fn lookup(written: &str) -> Option<&'static KeySpec> {
     let direct = |w: &str| {
-        let canon = ALIASES
-            .iter()
-            .find(|(a, _)| *a == w)
-            .map(|(_, c)| *c)
-            .unwrap_or(w);
+        let canon = ALIASES.iter().find(|(a, _)| *a == w).map(|(_, c)| *c).unwrap_or(w);
         KEYS.iter().find(|s| s.name == canon)
     };
     direct(written).or_else(|| written.strip_prefix("repl-").and_then(direct))
@@ -239,10 +232,7 @@ mod tests {
     fn aliases_and_repl_prefix() {
         assert_eq!(lookup("primary").map(|s| s.name), Some("master"));
         assert_eq!(lookup("repl-thl-port").map(|s| s.name), Some("thl-port"));
-        assert_eq!(
-            lookup("repl-datasource-port").map(|s| s.name),
-            Some("replication-port")
-        );
+        assert_eq!(lookup("repl-datasource-port").map(|s| s.name), Some("replication-port"));
         assert!(lookup("thl-prot").is_none());
     }
 

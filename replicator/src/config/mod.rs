@@ -61,17 +61,11 @@ pub enum ConfigError {
             None => " (use DNS, /etc/hosts, or --hosts-file FILE)".to_owned(),
         }
     )]
-    Unresolved {
-        host: String,
-        hosts_file: Option<PathBuf>,
-    },
+    Unresolved { host: String, hosts_file: Option<PathBuf> },
     #[error("dataservice {service} has neither master= nor relay=")]
     NoHead { service: String },
     #[error("dataservice {service}: relay-source {source_name:?} names no other dataservice")]
-    UnknownSource {
-        service: String,
-        source_name: String,
-    },
+    UnknownSource { service: String, source_name: String },
 }
 
 impl Deployment {

@@ -218,8 +218,7 @@ fn collect(section: &Section, warnings: &mut Vec<Warning>) -> BTreeMap<&'static 
                 section: section.name.clone(),
                 key: e.key.clone(),
                 line: e.line,
-                message: "unknown key, ignored (check the spelling against tpm's option names)"
-                    .into(),
+                message: "unknown key, ignored (check the spelling against tpm's option names)".into(),
             });
             continue;
         };
@@ -267,11 +266,7 @@ impl Deployment {
             if s.name == DEFAULTS {
                 defaults = entries;
             } else if let Some(raw) = entries.get("composite-datasources") {
-                let members = raw
-                    .value
-                    .as_deref()
-                    .map(keys::split_list)
-                    .unwrap_or_default();
+                let members = raw.value.as_deref().map(keys::split_list).unwrap_or_default();
                 composites.push(Composite {
                     name: s.name.clone(),
                     line: s.line,
@@ -337,11 +332,7 @@ impl Deployment {
         let mut typed = |key: &str, f: &dyn Fn(Option<&str>) -> Result<(), String>| {
             if let Some(raw) = r(key) {
                 if let Err(e) = f(raw.value.as_deref()) {
-                    problems.push(Problem::at(
-                        raw,
-                        e,
-                        format!("write a valid value for {key}"),
-                    ));
+                    problems.push(Problem::at(raw, e, format!("write a valid value for {key}")));
                 }
             }
         };
@@ -353,24 +344,9 @@ impl Deployment {
             return Err(problems);
         }
         let get = |key: &str| r(key).and_then(|v| v.value.as_deref());
-        let port = |key: &str, d: u16| {
-            get(key)
-                .map(keys::parse_port)
-                .transpose()
-                .map(|v| v.unwrap_or(d))
-        };
-        let dur = |key: &str, d: Duration| {
-            get(key)
-                .map(keys::parse_duration)
-                .transpose()
-                .map(|v| v.unwrap_or(d))
-        };
-        let size = |key: &str, d: u64| {
-            get(key)
-                .map(keys::parse_size)
-                .transpose()
-                .map(|v| v.unwrap_or(d))
-        };
+        let port = |key: &str, d: u16| get(key).map(keys::parse_port).transpose().map(|v| v.unwrap_or(d));
+        let dur = |key: &str, d: Duration| get(key).map(keys::parse_duration).transpose().map(|v| v.unwrap_or(d));
+        let size = |key: &str, d: u64| get(key).map(keys::parse_size).transpose().map(|v| v.unwrap_or(d));
         let flag = |key: &str, d: bool| match r(key) {
             Some(raw) => keys::parse_bool(raw.value.as_deref()),
             None => Ok(d),
@@ -389,10 +365,7 @@ impl Deployment {
                     .map(keys::parse_count)
                     .transpose()?
                     .unwrap_or(10),
-                block_commit_interval: dur(
-                    "svc-applier-block-commit-interval",
-                    Duration::from_secs(1),
-                )?,
+                block_commit_interval: dur("svc-applier-block-commit-interval", Duration::from_secs(1))?,
                 log_slave_updates: flag("log-slave-updates", false)?,
                 install_directory: PathBuf::from(text("install-directory", "/opt/continuent")),
                 rest_api_address: text("replicator-rest-api-address", "127.0.0.1"),
@@ -400,7 +373,10 @@ impl Deployment {
                 rest_api_enabled: flag("replicator-rest-api", true)?,
                 rest_api_user: get("rest-api-admin-user").map(str::to_owned),
                 rest_api_password: get("rest-api-admin-password").map(str::to_owned),
-                zero_row_update: match text("svc-fail-on-zero-row-update", "warn").to_ascii_lowercase().as_str() {
+                zero_row_update: match text("svc-fail-on-zero-row-update", "warn")
+                    .to_ascii_lowercase()
+                    .as_str()
+                {
                     v @ ("stop" | "warn" | "ignore") => v.to_owned(),
                     other => return Err(format!("svc-fail-on-zero-row-update={other}: use stop, warn or ignore")),
                 },

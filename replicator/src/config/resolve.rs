@@ -70,10 +70,7 @@ pub struct DbTarget {
 impl Deployment {
     /// The role of `host` in `ds` (`host` lower case, a member of `ds`).
     pub fn role_in(&self, ds: &Dataservice, host: &str) -> Role {
-        match (
-            ds.head().as_deref() == Some(host),
-            ds.relay_source().is_some(),
-        ) {
+        match (ds.head().as_deref() == Some(host), ds.relay_source().is_some()) {
             (true, false) => Role::Master,
             (true, true) => Role::Relay,
             (false, _) => Role::Slave,
@@ -84,9 +81,7 @@ impl Deployment {
         let head = ds.head().ok_or_else(|| ConfigError::NoHead {
             service: ds.name.clone(),
         })?;
-        let s = self
-            .settings(ds)
-            .map_err(|problems| self.invalid(problems))?;
+        let s = self.settings(ds).map_err(|problems| self.invalid(problems))?;
         let scheme = if s.thl_ssl { "thls" } else { "thl" };
         Ok(format!("{scheme}://{head}:{}/", s.thl_port))
     }
@@ -102,24 +97,17 @@ impl Deployment {
     /// directories.
     pub fn service_plan(&self, host: &str) -> Result<HostPlan, ConfigError> {
         let host = host.trim().to_ascii_lowercase();
-        let mine: Vec<&Dataservice> = self
-            .dataservices
-            .iter()
-            .filter(|d| d.hosts().contains(&host))
-            .collect();
+        let mine: Vec<&Dataservice> = self.dataservices.iter().filter(|d| d.hosts().contains(&host)).collect();
         if mine.is_empty() {
             let mut known: Vec<String> = self.dataservices.iter().flat_map(|d| d.hosts()).collect();
             known.sort_unstable();
             known.dedup();
             return Err(ConfigError::UnknownHost { host, known });
         }
-        let address = self
-            .resolver
-            .resolve(&host)
-            .ok_or_else(|| ConfigError::Unresolved {
-                host: host.clone(),
-                hosts_file: self.resolver.hosts_file().map(|f| f.path.clone()),
-            })?;
+        let address = self.resolver.resolve(&host).ok_or_else(|| ConfigError::Unresolved {
+            host: host.clone(),
+            hosts_file: self.resolver.hosts_file().map(|f| f.path.clone()),
+        })?;
         let per_host = self.resolver.hosts_file().is_some();
         let mut services = Vec::new();
         let mut first: Option<ServiceSettings> = None;
@@ -131,12 +119,10 @@ impl Deployment {
                 Role::Slave => vec![self.uri(ds)?],
                 Role::Relay => {
                     let src = ds.relay_source().unwrap_or_default();
-                    let sources =
-                        self.expand_source(src)
-                            .ok_or_else(|| ConfigError::UnknownSource {
-                                service: ds.name.clone(),
-                                source_name: src.to_owned(),
-                            })?;
+                    let sources = self.expand_source(src).ok_or_else(|| ConfigError::UnknownSource {
+                        service: ds.name.clone(),
+                        source_name: src.to_owned(),
+                    })?;
                     let mut uris = Vec::new();
                     for s in sources.into_iter().filter(|s| *s != ds.name) {
                         if let Some(sds) = self.dataservice(s) {
@@ -184,12 +170,10 @@ impl Deployment {
             let ip = if per_host && matches!(addr, "0.0.0.0" | "127.0.0.1" | "localhost") {
                 address
             } else {
-                self.resolver
-                    .resolve(addr)
-                    .ok_or_else(|| ConfigError::Unresolved {
-                        host: addr.to_owned(),
-                        hosts_file: self.resolver.hosts_file().map(|f| f.path.clone()),
-                    })?
+                self.resolver.resolve(addr).ok_or_else(|| ConfigError::Unresolved {
+                    host: addr.to_owned(),
+                    hosts_file: self.resolver.hosts_file().map(|f| f.path.clone()),
+                })?
             };
             Some(SocketAddr::new(ip, s.rest_api_port))
         } else {

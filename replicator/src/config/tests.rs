@@ -42,8 +42,7 @@ const HOSTS: &str = "\
 
 fn deployment(text: &str) -> Result<Deployment, ConfigError> {
     let hosts = HostsFile::parse(HOSTS, "sandbox.hosts")?;
-    Ok(Deployment::parse(text, "tungsten.ini")?
-        .with_resolver(Resolver::new(Some(hosts)).with_system(false)))
+    Ok(Deployment::parse(text, "tungsten.ini")?.with_resolver(Resolver::new(Some(hosts)).with_system(false)))
 }
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -63,13 +62,7 @@ fn seed_resolves_all_six_hosts() -> Result<(), Box<dyn std::error::Error>> {
     d.validate()?;
     assert!(d.warnings().is_empty(), "{:?}", d.warnings());
     let expect = [
-        (
-            "host1.alpha",
-            "alpha",
-            Role::Master,
-            vec![],
-            ip(127, 0, 1, 1),
-        ),
+        ("host1.alpha", "alpha", Role::Master, vec![], ip(127, 0, 1, 1)),
         (
             "host2.alpha",
             "alpha",
@@ -114,43 +107,27 @@ fn seed_resolves_all_six_hosts() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(plan.address, addr, "{host}");
         assert_eq!(s.thl_listen, SocketAddr::new(addr, 2112), "{host}");
         // 0.0.0.0 + hosts file: the host's own address.
-        assert_eq!(
-            plan.rest_listen,
-            Some(SocketAddr::new(addr, 8097)),
-            "{host}"
-        );
+        assert_eq!(plan.rest_listen, Some(SocketAddr::new(addr, 8097)), "{host}");
         assert_eq!(plan.rest_user.as_deref(), Some("apiuser"));
         let lc = host.to_ascii_lowercase();
-        assert_eq!(
-            s.thl_dir,
-            PathBuf::from(format!("/opt/continuent/{lc}/thl/{service}"))
-        );
+        assert_eq!(s.thl_dir, PathBuf::from(format!("/opt/continuent/{lc}/thl/{service}")));
         assert_eq!(
             s.catalog_dir,
             PathBuf::from(format!("/opt/continuent/{lc}/catalog/{service}"))
         );
         assert_eq!(
-            (
-                s.db.address,
-                s.db.port,
-                s.db.user.as_str(),
-                s.db.password.as_str()
-            ),
+            (s.db.address, s.db.port, s.db.user.as_str(), s.db.password.as_str()),
             (addr, 13306, "tungsten", "secret")
         );
         assert_eq!(s.settings.block_commit_size, 10);
         assert_eq!(s.settings.block_commit_interval, Duration::from_secs(1));
-        assert_eq!(
-            s.settings.thl_log_retention,
-            Duration::from_secs(7 * 86_400)
-        );
+        assert_eq!(s.settings.thl_log_retention, Duration::from_secs(7 * 86_400));
     }
     Ok(())
 }
 
 #[test]
-fn without_hosts_file_rest_address_and_dirs_are_as_written(
-) -> Result<(), Box<dyn std::error::Error>> {
+fn without_hosts_file_rest_address_and_dirs_are_as_written() -> Result<(), Box<dyn std::error::Error>> {
     let text = SEED.replace("[alpha]", "install-directory=/srv/tr\n[alpha]");
     let d = Deployment::parse(&text, "tungsten.ini")?;
     let s = d
@@ -159,13 +136,9 @@ fn without_hosts_file_rest_address_and_dirs_are_as_written(
     assert_eq!(s.rest_api_address, "0.0.0.0");
     // host names given as literal addresses resolve without any resolver.
     let text = text.replace("host1.alpha", "127.0.0.1");
-    let d = Deployment::parse(&text, "tungsten.ini")?
-        .with_resolver(Resolver::new(None).with_system(false));
+    let d = Deployment::parse(&text, "tungsten.ini")?.with_resolver(Resolver::new(None).with_system(false));
     let plan = d.service_plan("127.0.0.1")?;
-    assert_eq!(
-        plan.rest_listen,
-        Some(SocketAddr::new(ip(0, 0, 0, 0), 8097))
-    );
+    assert_eq!(plan.rest_listen, Some(SocketAddr::new(ip(0, 0, 0, 0), 8097)));
     assert_eq!(one(&plan)?.thl_dir, PathBuf::from("/srv/tr/thl/alpha"));
     Ok(())
 }
@@ -190,11 +163,16 @@ fn third_cluster_chains_from_the_relay() -> Result<(), Box<dyn std::error::Error
 }
 
 #[test]
-fn section_values_override_defaults_and_sources_use_their_own_port(
-) -> Result<(), Box<dyn std::error::Error>> {
+fn section_values_override_defaults_and_sources_use_their_own_port() -> Result<(), Box<dyn std::error::Error>> {
     let text = SEED
-        .replace("topology=clustered\nmaster=host1.alpha", "topology=clustered\nrepl-thl-port=2114\nmaster=host1.alpha")
-        .replace("relay-source=alpha", "relay-source=alpha\nthl-port=2115\nreplication-port=3307\nthl-log-retention=12h\nlog-slave-updates");
+        .replace(
+            "topology=clustered\nmaster=host1.alpha",
+            "topology=clustered\nrepl-thl-port=2114\nmaster=host1.alpha",
+        )
+        .replace(
+            "relay-source=alpha",
+            "relay-source=alpha\nthl-port=2115\nreplication-port=3307\nthl-log-retention=12h\nlog-slave-updates",
+        );
     let d = deployment(&text)?;
     d.validate()?;
     let relay = d.service_plan("host1.beta")?;
@@ -260,10 +238,7 @@ fn problems_of(text: &str) -> Result<Vec<Problem>, ConfigError> {
 }
 
 fn assert_one(problems: &[Problem], needle: &str, line: Option<usize>) {
-    let hits: Vec<&Problem> = problems
-        .iter()
-        .filter(|p| p.message.contains(needle))
-        .collect();
+    let hits: Vec<&Problem> = problems.iter().filter(|p| p.message.contains(needle)).collect();
     assert_eq!(hits.len(), 1, "{needle:?} in {problems:#?}");
     assert_eq!(hits[0].line, line, "{needle:?}: {:?}", hits[0]);
     assert!(!hits[0].fix.is_empty());
@@ -279,15 +254,8 @@ fn validate_unknown_relay_source() -> Result<(), ConfigError> {
 
 #[test]
 fn validate_host_in_two_dataservices() -> Result<(), ConfigError> {
-    let p = problems_of(&SEED.replace(
-        "host1.beta,host2.beta,host3.beta",
-        "host1.beta,host2.beta,host3.alpha",
-    ))?;
-    assert_one(
-        &p,
-        "host host3.alpha is in several dataservices: alpha, beta",
-        Some(12),
-    );
+    let p = problems_of(&SEED.replace("host1.beta,host2.beta,host3.beta", "host1.beta,host2.beta,host3.alpha"))?;
+    assert_one(&p, "host host3.alpha is in several dataservices: alpha, beta", Some(12));
     Ok(())
 }
 
@@ -309,10 +277,7 @@ fn validate_master_not_in_members() -> Result<(), ConfigError> {
 
 #[test]
 fn validate_composite_naming_missing_dataservice() -> Result<(), ConfigError> {
-    let p = problems_of(&SEED.replace(
-        "composite-datasources=alpha,beta",
-        "composite-datasources=alpha,delta",
-    ))?;
+    let p = problems_of(&SEED.replace("composite-datasources=alpha,beta", "composite-datasources=alpha,delta"))?;
     assert_one(&p, "names dataservice \"delta\"", Some(18));
     Ok(())
 }
@@ -321,10 +286,7 @@ fn validate_composite_naming_missing_dataservice() -> Result<(), ConfigError> {
 fn validate_relay_source_cycle() -> Result<(), ConfigError> {
     let text = format!(
         "{}{NORTH}",
-        SEED.replace(
-            "master=host1.alpha",
-            "relay=host1.alpha\nrelay-source=north"
-        )
+        SEED.replace("master=host1.alpha", "relay=host1.alpha\nrelay-source=north")
     );
     let p = problems_of(&text)?;
     assert_one(&p, "relay-source cycle", Some(11));
@@ -352,10 +314,12 @@ fn validate_unresolvable_host() -> Result<(), ConfigError> {
 fn validate_bad_numbers_and_durations_name_key_and_line() -> Result<(), ConfigError> {
     let text = SEED
         .replace("replication-port=13306", "replication-port=13306x")
-        .replace("relay-source=alpha", "relay-source=alpha\nthl-log-retention=7days\nrepl-svc-applier-block-commit-size=-1\nthl-port");
+        .replace(
+            "relay-source=alpha",
+            "relay-source=alpha\nthl-log-retention=7days\nrepl-svc-applier-block-commit-size=-1\nthl-port",
+        );
     let p = problems_of(&text)?;
-    let got: Vec<(Option<&str>, Option<usize>)> =
-        p.iter().map(|p| (p.key.as_deref(), p.line)).collect();
+    let got: Vec<(Option<&str>, Option<usize>)> = p.iter().map(|p| (p.key.as_deref(), p.line)).collect();
     assert_eq!(
         got,
         vec![
@@ -368,10 +332,7 @@ fn validate_bad_numbers_and_durations_name_key_and_line() -> Result<(), ConfigEr
     );
     // service_plan refuses the bad values too.
     let d = deployment(&text)?;
-    assert!(matches!(
-        d.service_plan("host2.beta"),
-        Err(ConfigError::Invalid(_))
-    ));
+    assert!(matches!(d.service_plan("host2.beta"), Err(ConfigError::Invalid(_))));
     Ok(())
 }
 
@@ -383,11 +344,7 @@ fn validate_reports_every_problem_at_once() -> Result<(), ConfigError> {
         .replace("alpha,beta", "alpha,beta,omega")
         .replace("replication-port=13306", "replication-port=0");
     let d = deployment(&text)?;
-    let err = d
-        .validate()
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = d.validate().err().map(|e| e.to_string()).unwrap_or_default();
     for needle in [
         "replication-port",
         "no master and no relay",

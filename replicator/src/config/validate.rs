@@ -62,11 +62,7 @@ impl Deployment {
                 continue;
             };
             if let Err(e) = check_kind(spec.kind, raw.value.as_deref()) {
-                out.push(Problem::at(
-                    raw,
-                    e,
-                    format!("give {} a valid value", raw.written),
-                ));
+                out.push(Problem::at(raw, e, format!("give {} a valid value", raw.written)));
             }
             if spec.name == "topology" {
                 if let Some(v) = raw.value.as_deref().map(str::trim) {
@@ -81,19 +77,12 @@ impl Deployment {
             }
             if spec.scope == Scope::Topology
                 && matches!(spec.kind, keys::Kind::Host)
-                && raw
-                    .value
-                    .as_deref()
-                    .map(keys::split_list)
-                    .is_some_and(|l| l.len() > 1)
+                && raw.value.as_deref().map(keys::split_list).is_some_and(|l| l.len() > 1)
             {
                 out.push(Problem::at(
                     raw,
                     "names more than one host".into(),
-                    format!(
-                        "give {} a single host; list the others in members=",
-                        raw.written
-                    ),
+                    format!("give {} a single host; list the others in members=", raw.written),
                 ));
             }
         }
@@ -151,9 +140,7 @@ impl Deployment {
                 key: None,
                 line: self.dataservice(dss[1]).map(|d| d.line),
                 message: format!("host {host} is in several dataservices: {}", dss.join(", ")),
-                fix: format!(
-                    "a host belongs to one dataservice; remove {host} from all but one of them"
-                ),
+                fix: format!("a host belongs to one dataservice; remove {host} from all but one of them"),
             });
         }
     }
@@ -206,8 +193,7 @@ impl Deployment {
         let mut reported: Vec<Vec<String>> = Vec::new();
         for start in &names {
             // Depth-first search for a path back to `start`.
-            let mut stack: Vec<(String, Vec<String>)> =
-                vec![(start.to_string(), vec![start.to_string()])];
+            let mut stack: Vec<(String, Vec<String>)> = vec![(start.to_string(), vec![start.to_string()])];
             while let Some((node, path)) = stack.pop() {
                 for next in edges(&node) {
                     if next == *start {
@@ -217,14 +203,11 @@ impl Deployment {
                         if !reported.contains(&key) {
                             reported.push(key);
                             cycle.push(next.clone());
-                            let raw = self
-                                .dataservice(start)
-                                .and_then(|d| d.entries.get("relay-source"));
+                            let raw = self.dataservice(start).and_then(|d| d.entries.get("relay-source"));
                             let message = format!("relay-source cycle: {}", cycle.join(" -> "));
-                            let fix =
-                                "one dataservice of the chain must be the active one: remove its \
+                            let fix = "one dataservice of the chain must be the active one: remove its \
                                        relay-source and give it master="
-                                    .to_owned();
+                                .to_owned();
                             match raw {
                                 Some(raw) => out.push(Problem::at(raw, message, fix)),
                                 None => out.push(Problem {
@@ -253,10 +236,7 @@ impl Deployment {
                 if self.dataservice(m).is_none() {
                     out.push(Problem::at(
                         &c.raw,
-                        format!(
-                            "composite {} names dataservice {m:?}, which has no section",
-                            c.name
-                        ),
+                        format!("composite {} names dataservice {m:?}, which has no section", c.name),
                         format!("add a [{m}] section or name one of: {}", names.join(", ")),
                     ));
                 }
@@ -274,13 +254,8 @@ impl Deployment {
                 seen.push(h.clone());
                 if self.resolver.resolve(&h).is_none() {
                     let fix = match self.resolver.hosts_file() {
-                        Some(f) => format!(
-                            "add a line `<address> {h}` to the hosts file {}",
-                            f.path.display()
-                        ),
-                        None => format!(
-                            "make {h} resolvable (DNS or /etc/hosts) or pass --hosts-file FILE"
-                        ),
+                        Some(f) => format!("add a line `<address> {h}` to the hosts file {}", f.path.display()),
+                        None => format!("make {h} resolvable (DNS or /etc/hosts) or pass --hosts-file FILE"),
                     };
                     out.push(Problem {
                         section: Some(ds.name.clone()),

@@ -72,7 +72,12 @@ pub enum BuildError {
     #[error("row changes of {table} at {file}:{pos} arrived outside any transaction")]
     RowsOutsideTransaction { table: String, file: String, pos: u64 },
     #[error("GTID {gtid} at {file}:{pos} started while transaction {open} was still open")]
-    GtidInsideTransaction { gtid: String, open: String, file: String, pos: u64 },
+    GtidInsideTransaction {
+        gtid: String,
+        open: String,
+        file: String,
+        pos: u64,
+    },
     #[error("transaction at {file}:{pos} has more than 65535 fragments")]
     TooManyFragments { file: String, pos: u64 },
 }
@@ -107,7 +112,12 @@ impl TransactionBuilder {
     /// `next_seqno` is the seqno the next transaction gets; `epoch` the epoch
     /// of this master session (normally equal to `next_seqno` at start).
     pub fn new(cfg: BuilderConfig, next_seqno: i64, epoch: i64) -> TransactionBuilder {
-        TransactionBuilder { cfg, next_seqno, epoch, open: None }
+        TransactionBuilder {
+            cfg,
+            next_seqno,
+            epoch,
+            open: None,
+        }
     }
 
     /// The seqno the next transaction will get.
@@ -145,7 +155,9 @@ impl TransactionBuilder {
                 self.open = Some(txn);
             }
             TxnInput::Begin => {
-                self.open.get_or_insert_with(|| OpenTxn::new(at.server_id)).explicit_begin = true;
+                self.open
+                    .get_or_insert_with(|| OpenTxn::new(at.server_id))
+                    .explicit_begin = true;
             }
             TxnInput::Statement(statement) => {
                 let opened_here = self.open.is_none();
@@ -260,7 +272,10 @@ impl TransactionBuilder {
                 pos: at.next_pos,
             })?;
         }
-        out.push(ReplEvent { header, body: EventBody { metadata, changes } });
+        out.push(ReplEvent {
+            header,
+            body: EventBody { metadata, changes },
+        });
         Ok(())
     }
 }
@@ -310,7 +325,11 @@ fn heartbeat_name(rows: &RowChanges) -> Option<String> {
 /// boundaries and invalidate cached table definitions downstream).
 pub fn is_ddl(sql: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&sql[..sql.len().min(64)]);
-    let first = skip_comments(&text).split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    let first = skip_comments(&text)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
     matches!(first.as_str(), "CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE")
 }
 
@@ -333,18 +352,26 @@ fn skip_comments(mut text: &str) -> &str {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use thl::event::RowAction;
 
     fn pos(next: u64) -> SourcePos {
-        SourcePos { file: "mysql-bin.000001".into(), next_pos: next, timestamp: 1_700_000_000, server_id: 7 }
+        SourcePos {
+            file: "mysql-bin.000001".into(),
+            next_pos: next,
+            timestamp: 1_700_000_000,
+            server_id: 7,
+        }
     }
 
     fn builder(frag: usize) -> TransactionBuilder {
-        let cfg = BuilderConfig { source_id: "host1".into(), service: "alpha".into(), frag_size: frag };
+        let cfg = BuilderConfig {
+            source_id: "host1".into(),
+            service: "alpha".into(),
+            frag_size: frag,
+        };
         TransactionBuilder::new(cfg, 5, 5)
     }
 
@@ -361,14 +388,21 @@ mod tests {
     }
 
     fn stmt(db: Option<&str>, sql: &str) -> Statement {
-        Statement { default_db: db.map(Into::into), sql: sql.as_bytes().to_vec(), ..Statement::default() }
+        Statement {
+            default_db: db.map(Into::into),
+            sql: sql.as_bytes().to_vec(),
+            ..Statement::default()
+        }
     }
 
     #[test]
     fn gtid_rows_xid_is_one_transaction_with_the_commit_position() {
         let mut b = builder(1 << 20);
         let mut out = vec![];
-        let gtid = TxnInput::Gtid { gtid: "0-7-3".into(), standalone: false };
+        let gtid = TxnInput::Gtid {
+            gtid: "0-7-3".into(),
+            standalone: false,
+        };
         b.push(gtid, &pos(100), 40, &mut out).ok();
         b.push(TxnInput::Rows(rows("db1")), &pos(200), 100, &mut out).ok();
         b.push(TxnInput::Commit, &pos(231), 31, &mut out).ok();
@@ -385,8 +419,23 @@ mod tests {
     fn standalone_ddl_is_its_own_transaction_and_a_schema_change() {
         let mut b = builder(1 << 20);
         let mut out = vec![];
-        b.push(TxnInput::Gtid { gtid: "0-7-4".into(), standalone: true }, &pos(10), 40, &mut out).ok();
-        b.push(TxnInput::Statement(stmt(Some("db1"), "/* x */ CREATE TABLE t (a int)")), &pos(90), 80, &mut out).ok();
+        b.push(
+            TxnInput::Gtid {
+                gtid: "0-7-4".into(),
+                standalone: true,
+            },
+            &pos(10),
+            40,
+            &mut out,
+        )
+        .ok();
+        b.push(
+            TxnInput::Statement(stmt(Some("db1"), "/* x */ CREATE TABLE t (a int)")),
+            &pos(90),
+            80,
+            &mut out,
+        )
+        .ok();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].body.metadata_value(meta::SCHEMA_CHANGE), Some("true"));
         assert!(!b.in_transaction());
@@ -398,10 +447,14 @@ mod tests {
         let mut out = vec![];
         b.push(TxnInput::Begin, &pos(10), 40, &mut out).ok();
         for i in 0..10 {
-            b.push(TxnInput::Rows(rows("db1")), &pos(100 + i * 100), 100, &mut out).ok();
+            b.push(TxnInput::Rows(rows("db1")), &pos(100 + i * 100), 100, &mut out)
+                .ok();
         }
         b.push(TxnInput::Commit, &pos(2000), 31, &mut out).ok();
-        let frags: Vec<_> = out.iter().map(|e| (e.header.seqno, e.header.fragno, e.header.last_frag)).collect();
+        let frags: Vec<_> = out
+            .iter()
+            .map(|e| (e.header.seqno, e.header.fragno, e.header.last_frag))
+            .collect();
         assert_eq!(frags, vec![(5, 0, false), (5, 1, false), (5, 2, false), (5, 3, true)]);
         let total: usize = out.iter().map(|e| e.body.changes.len()).sum();
         assert_eq!(total, 10);
@@ -444,7 +497,10 @@ mod tests {
             type_desc: "varchar(128)".into(),
         }];
         hb.after_columns = vec![0];
-        hb.rows = vec![thl::event::RowImage { before: vec![], after: vec![thl::event::Value::Bytes(b"NIGHTLY".to_vec())] }];
+        hb.rows = vec![thl::event::RowImage {
+            before: vec![],
+            after: vec![thl::event::Value::Bytes(b"NIGHTLY".to_vec())],
+        }];
         b.push(TxnInput::Begin, &pos(10), 40, &mut out).ok();
         b.push(TxnInput::Rows(hb), &pos(20), 10, &mut out).ok();
         b.push(TxnInput::Commit, &pos(30), 10, &mut out).ok();

@@ -21,22 +21,41 @@ pub struct EventId {
 
 impl EventId {
     pub fn new(file: impl Into<String>, offset: u64, session: i64) -> EventId {
-        EventId { file: file.into(), offset, session }
+        EventId {
+            file: file.into(),
+            offset,
+            session,
+        }
     }
 
     /// Parses `file:offset[;session]`.
     pub fn parse(text: &str) -> Result<EventId, BadEventId> {
-        let bad = |why: &'static str| BadEventId { text: text.to_owned(), why };
+        let bad = |why: &'static str| BadEventId {
+            text: text.to_owned(),
+            why,
+        };
         let (position, session) = match text.split_once(';') {
-            Some((p, s)) => (p, s.trim().parse::<i64>().map_err(|_| bad("the session id after ';' is not a number"))?),
+            Some((p, s)) => (
+                p,
+                s.trim()
+                    .parse::<i64>()
+                    .map_err(|_| bad("the session id after ';' is not a number"))?,
+            ),
             None => (text, -1),
         };
         let (file, offset) = position.rsplit_once(':').ok_or_else(|| bad("expected file:offset"))?;
         if file.is_empty() {
             return Err(bad("the binlog file name is empty"));
         }
-        let offset = offset.trim().parse::<u64>().map_err(|_| bad("the offset is not a number"))?;
-        Ok(EventId { file: file.to_owned(), offset, session })
+        let offset = offset
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| bad("the offset is not a number"))?;
+        Ok(EventId {
+            file: file.to_owned(),
+            offset,
+            session,
+        })
     }
 }
 
@@ -60,7 +79,10 @@ mod tests {
 
     #[test]
     fn formats_with_sixteen_digits() {
-        assert_eq!(EventId::new("mysql-bin.000018", 70227, 140).to_string(), "mysql-bin.000018:0000000000070227;140");
+        assert_eq!(
+            EventId::new("mysql-bin.000018", 70227, 140).to_string(),
+            "mysql-bin.000018:0000000000070227;140"
+        );
     }
 
     #[test]

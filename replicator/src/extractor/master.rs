@@ -45,9 +45,9 @@ use crate::pipeline::retention::RetentionClock;
 use crate::pipeline::slave::serve_thl;
 use crate::service::progress::now_ms;
 use crate::service::Progress;
-use crate::thl_net::Role;
 use crate::source::error::classify;
 use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
+use crate::thl_net::Role;
 
 /// Everything the master pipeline of one service needs.
 #[derive(Debug, Clone)]
@@ -128,11 +128,27 @@ pub enum ExtractError {
     Catalog(#[from] CatalogError),
     /// The binlog holds something that cannot be turned into THL.
     #[error("cannot extract seqno {seqno} at {file}:{pos}: {source}. Nothing after this position was stored; fix the cause (or start after it with `trepctl online -from-event`) and go online again")]
-    Decode { seqno: i64, file: String, pos: u64, source: Box<BinlogError> },
+    Decode {
+        seqno: i64,
+        file: String,
+        pos: u64,
+        source: Box<BinlogError>,
+    },
     #[error("cannot extract seqno {seqno} at {file}:{pos}: event type {event_type} ({reason}) is not supported. Nothing was skipped; the service stops here")]
-    Unsupported { seqno: i64, file: String, pos: u64, event_type: u8, reason: String },
+    Unsupported {
+        seqno: i64,
+        file: String,
+        pos: u64,
+        event_type: u8,
+        reason: String,
+    },
     #[error("the source wrote incident {kind} at {file}:{pos} ({message}): its binlog may be missing changes; check the source and restart from a known position")]
-    Incident { file: String, pos: u64, kind: u16, message: String },
+    Incident {
+        file: String,
+        pos: u64,
+        kind: u16,
+        message: String,
+    },
     #[error("cannot extract seqno {seqno}: {source}")]
     Build { seqno: i64, source: BuildError },
     #[error("the last THL event (seqno {seqno}) has event id {event_id:?}, which is not a binlog position: {why}")]
@@ -196,7 +212,12 @@ async fn master_pipeline(
     if let Some(last) = last_header(&writer)? {
         // What is already stored counts as extracted (status after a restart).
         progress.stored(last.seqno, last.epoch, &last.event_id);
-        progress.applied(last.seqno, &last.event_id, last.source_tstamp_ms, last.extract_tstamp_ms);
+        progress.applied(
+            last.seqno,
+            &last.event_id,
+            last.source_tstamp_ms,
+            last.extract_tstamp_ms,
+        );
     }
     info!(service = %settings.service, epoch, next_seqno, "master online");
     let mut server = ServerTask::start(&settings, &writer, &catalog, progress).await?;
@@ -206,7 +227,16 @@ async fn master_pipeline(
             break Ok(());
         }
         let start = resume.clone().unwrap_or_else(|| settings.start_when_empty.clone());
-        let (returned, outcome) = session(&settings, &catalog, writer, (epoch, first_seqno), start, stop.clone(), progress).await;
+        let (returned, outcome) = session(
+            &settings,
+            &catalog,
+            writer,
+            (epoch, first_seqno),
+            start,
+            stop.clone(),
+            progress,
+        )
+        .await;
         match outcome {
             Ok(()) => break Ok(()),
             Err(e) if e.is_transient() => {
@@ -320,7 +350,10 @@ fn last_position(writer: &Writer) -> Result<Option<StartPosition>, ExtractError>
         why: e.to_string(),
     })?;
     info!(seqno = header.seqno, event_id = %header.event_id, "resuming after the last stored transaction");
-    Ok(Some(StartPosition::FilePos { file: id.file, pos: id.offset }))
+    Ok(Some(StartPosition::FilePos {
+        file: id.file,
+        pos: id.offset,
+    }))
 }
 
 /// One connection to the source: returns the writer for the next session.
@@ -450,7 +483,10 @@ impl Worker {
     fn run(&mut self, mut rx: mpsc::Receiver<crate::source::RawEvent>) -> Result<(), ExtractError> {
         while let Some(raw) = rx.blocking_recv() {
             self.handle(&raw)?;
-            if self.uncommitted > 0 && (rx.is_empty() || self.uncommitted >= self.commit_every) && !self.builder.in_transaction() {
+            if self.uncommitted > 0
+                && (rx.is_empty() || self.uncommitted >= self.commit_every)
+                && !self.builder.in_transaction()
+            {
                 self.commit()?;
             }
         }
@@ -463,7 +499,8 @@ impl Worker {
         self.uncommitted = 0;
         if let Some(h) = self.last_finished.take() {
             self.progress.stored(h.seqno, h.epoch, &h.event_id);
-            self.progress.applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
+            self.progress
+                .applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
         }
         self.retention.maybe_run(&mut self.writer, &self.catalog, None);
         Ok(())
@@ -474,12 +511,15 @@ impl Worker {
             self.decoder.set_file_name(&raw.file);
         }
         let seqno = self.builder.next_seqno();
-        let event = self.decoder.decode(&raw.bytes, raw.pos).map_err(|source| ExtractError::Decode {
-            seqno,
-            file: raw.file.to_string(),
-            pos: raw.pos,
-            source: Box::new(source),
-        })?;
+        let event = self
+            .decoder
+            .decode(&raw.bytes, raw.pos)
+            .map_err(|source| ExtractError::Decode {
+                seqno,
+                file: raw.file.to_string(),
+                pos: raw.pos,
+                source: Box::new(source),
+            })?;
         let header = self.decoder.last_header().cloned();
         let at = SourcePos {
             file: raw.file.to_string(),
@@ -498,7 +538,10 @@ impl Worker {
                 standalone: g.standalone(),
             },
             // MySQL: a transaction is GTID + BEGIN ... COMMIT; DDL is GTID + the statement.
-            BinlogEvent::MysqlGtid(g) => TxnInput::Gtid { gtid: g.to_text(), standalone: true },
+            BinlogEvent::MysqlGtid(g) => TxnInput::Gtid {
+                gtid: g.to_text(),
+                standalone: true,
+            },
             BinlogEvent::Query(q) => match classify_query(&q.sql) {
                 QueryKind::Begin => TxnInput::Begin,
                 QueryKind::Commit => TxnInput::Commit,
@@ -531,7 +574,12 @@ impl Worker {
                 })
             }
             BinlogEvent::Incident { kind, message } => {
-                return Err(ExtractError::Incident { file: at.file.clone(), pos: at.next_pos, kind, message })
+                return Err(ExtractError::Incident {
+                    file: at.file.clone(),
+                    pos: at.next_pos,
+                    kind,
+                    message,
+                })
             }
             ev @ (BinlogEvent::IntVar { .. } | BinlogEvent::Rand { .. } | BinlogEvent::UserVar(_)) => {
                 self.pending.observe(&ev);
@@ -609,7 +657,10 @@ fn classify_query(sql: &[u8]) -> QueryKind {
     if text.len() > 16 {
         return QueryKind::Other;
     }
-    let word = String::from_utf8_lossy(text).trim_end_matches(';').trim().to_ascii_uppercase();
+    let word = String::from_utf8_lossy(text)
+        .trim_end_matches(';')
+        .trim()
+        .to_ascii_uppercase();
     match word.as_str() {
         "BEGIN" | "START TRANSACTION" | "XA START" => QueryKind::Begin,
         "COMMIT" => QueryKind::Commit,
@@ -617,7 +668,6 @@ fn classify_query(sql: &[u8]) -> QueryKind {
         _ => QueryKind::Other,
     }
 }
-
 
 #[cfg(test)]
 mod tests {

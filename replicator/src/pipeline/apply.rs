@@ -27,7 +27,7 @@ use thl::store::{Reader, StoreError};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use crate::applier::{ApplyError, Applier};
+use crate::applier::{Applier, ApplyError};
 use crate::service::options::SkipSeqnos;
 use crate::service::Progress;
 
@@ -66,7 +66,10 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Self {
-        Retry { min: Duration::from_millis(200), max: Duration::from_secs(5) }
+        Retry {
+            min: Duration::from_millis(200),
+            max: Duration::from_secs(5),
+        }
     }
 }
 
@@ -120,7 +123,9 @@ async fn apply_from_position(
 ) -> Result<(), ApplyStageError> {
     // Committed positions end transactions (the applier never commits
     // between fragments); a position inside one would restart at its seqno.
-    let from = applier.last_applied().map_or(0, |p| if p.last_frag { p.seqno + 1 } else { p.seqno });
+    let from = applier
+        .last_applied()
+        .map_or(0, |p| if p.last_frag { p.seqno + 1 } else { p.seqno });
     let from = match reader.min_seqno()? {
         Some(min) if from < min && applier.last_applied().is_none() => min,
         _ => from,
@@ -173,11 +178,16 @@ async fn apply_events(
             return Ok(());
         };
         let h = &event.header;
-        times.0.insert(h.seqno_end.max(h.seqno), (h.source_tstamp_ms, h.extract_tstamp_ms));
+        times
+            .0
+            .insert(h.seqno_end.max(h.seqno), (h.source_tstamp_ms, h.extract_tstamp_ms));
         if skip.contains(h.seqno) {
             // An event without changes only moves the position.
             warn!(seqno = h.seqno, fragno = h.fragno, event_id = %h.event_id, "skipping the transaction as asked (-skip-seqno)");
-            let skipped = ReplEvent { header: event.header.clone(), body: thl::event::EventBody::default() };
+            let skipped = ReplEvent {
+                header: event.header.clone(),
+                body: thl::event::EventBody::default(),
+            };
             applier.apply(&skipped).await?;
         } else {
             applier.apply(&event).await?;
@@ -214,7 +224,12 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 }
 
 /// The reader thread: decodes records from `from` on and sends them.
-fn read_thl(reader: &Reader, from: i64, tx: &mpsc::Sender<ReplEvent>, halt: &AtomicBool) -> Result<(), ApplyStageError> {
+fn read_thl(
+    reader: &Reader,
+    from: i64,
+    tx: &mpsc::Sender<ReplEvent>,
+    halt: &AtomicBool,
+) -> Result<(), ApplyStageError> {
     while !reader.wait_for(from, TAIL_WAIT)? {
         if halt.load(Ordering::Relaxed) || tx.is_closed() {
             return Ok(());

@@ -47,7 +47,13 @@ pub struct RetentionClock {
 
 impl RetentionClock {
     pub fn new(max_age: Duration) -> RetentionClock {
-        RetentionClock { policy: Retention { max_age: Some(max_age), max_total_bytes: None }, last: None }
+        RetentionClock {
+            policy: Retention {
+                max_age: Some(max_age),
+                max_total_bytes: None,
+            },
+            last: None,
+        }
     }
 
     /// Applies retention to `writer` if [`RETENTION_EVERY`] has passed since

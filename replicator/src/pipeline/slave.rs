@@ -29,7 +29,7 @@ use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
 use super::retention::{RetentionClock, RETENTION_EVERY};
-use crate::applier::{ApplierConfig, Applier};
+use crate::applier::{Applier, ApplierConfig};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Role;
 use crate::service::options::SkipSeqnos;
@@ -120,14 +120,24 @@ async fn slave_pipeline(
     let mut tasks = tokio::task::JoinSet::new();
 
     if let (Some(addr), Role::Relay) = (settings.serve, settings.role) {
-        let server = serve_thl(addr, frame::Role::Relay, &settings.host, reader.clone(), catalog.clone()).await?;
+        let server = serve_thl(
+            addr,
+            frame::Role::Relay,
+            &settings.host,
+            reader.clone(),
+            catalog.clone(),
+        )
+        .await?;
         progress.set_thl_server(Some(server.clone()));
         let mut halt = halt_rx.clone();
         tasks.spawn(async move {
             let shutdown = async move {
                 let _ = halt.wait_for(|h| *h).await;
             };
-            server.run(shutdown).await.map_err(|e| SlaveError::Serve { addr, source: e })
+            server
+                .run(shutdown)
+                .await
+                .map_err(|e| SlaveError::Serve { addr, source: e })
         });
     }
 
@@ -160,7 +170,11 @@ async fn slave_pipeline(
             }
         });
     }
-    let mut client = ThlClient::new(ClientConfig::new(settings.upstream.clone(), settings.host.clone()), writer, resolver)?;
+    let mut client = ThlClient::new(
+        ClientConfig::new(settings.upstream.clone(), settings.host.clone()),
+        writer,
+        resolver,
+    )?;
     let client_progress = client.progress_handle();
     {
         let mut halt = halt_rx.clone();
@@ -204,7 +218,9 @@ async fn slave_pipeline(
             let Some(applier) = connect_applier(target, cfg, halt.clone(), &progress).await? else {
                 return Ok(());
             };
-            run_apply_stage(reader, applier, halt, progress, Retry::default(), skip).await.map_err(SlaveError::from)
+            run_apply_stage(reader, applier, halt, progress, Retry::default(), skip)
+                .await
+                .map_err(SlaveError::from)
         });
     }
 
@@ -254,7 +270,10 @@ async fn connect_applier(
         match connected {
             Ok(a) => return Ok(Some(a)),
             Err(e) if e.is_transient() => {
-                progress.connecting(&progress.snapshot().pipeline_source, Some(format!("target database: {e}")));
+                progress.connecting(
+                    &progress.snapshot().pipeline_source,
+                    Some(format!("target database: {e}")),
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = halt.wait_for(|h| *h) => return Ok(None),
@@ -277,7 +296,9 @@ pub async fn serve_thl(
 ) -> Result<ThlServer, SlaveError> {
     let mut cfg = ServerConfig::new(role, source_id);
     cfg.on_ack = Some(ack_recorder(catalog));
-    ThlServer::bind(addr, cfg, reader).await.map_err(|source| SlaveError::Serve { addr, source })
+    ThlServer::bind(addr, cfg, reader)
+        .await
+        .map_err(|source| SlaveError::Serve { addr, source })
 }
 
 /// An ACK callback that records each reader's durable seqno in the catalog.
@@ -295,6 +316,9 @@ pub fn ack_recorder(catalog: Arc<Catalog>) -> AckCallback {
 pub fn resolver_from(config: crate::config::Resolver) -> Resolver {
     Arc::new(move |host, port| match config.resolve(host) {
         Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
-        None => Err(io::Error::new(io::ErrorKind::NotFound, format!("host {host} does not resolve (hosts file, then DNS)"))),
+        None => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("host {host} does not resolve (hosts file, then DNS)"),
+        )),
     })
 }

@@ -29,10 +29,26 @@ pub const TIME_IN_STATE: &str = "replicator_time_in_state_seconds";
 
 const HELP: [(&str, &str, &str); 9] = [
     (APPLIED_SEQNO, "gauge", "Last applied (master: extracted) seqno."),
-    (APPLIED_LATENCY, "gauge", "Seconds from source commit to apply of the last transaction."),
-    (RELATIVE_LATENCY, "gauge", "Seconds since the source commit of the last applied transaction."),
-    (EVENTS_PER_SECOND, "gauge", "Transactions per second since the service went online."),
-    (EVENTS_TOTAL, "counter", "Transactions applied since the replicator started."),
+    (
+        APPLIED_LATENCY,
+        "gauge",
+        "Seconds from source commit to apply of the last transaction.",
+    ),
+    (
+        RELATIVE_LATENCY,
+        "gauge",
+        "Seconds since the source commit of the last applied transaction.",
+    ),
+    (
+        EVENTS_PER_SECOND,
+        "gauge",
+        "Transactions per second since the service went online.",
+    ),
+    (
+        EVENTS_TOTAL,
+        "counter",
+        "Transactions applied since the replicator started.",
+    ),
     (THL_MIN, "gauge", "Lowest seqno in the THL."),
     (THL_MAX, "gauge", "Highest seqno in the THL."),
     (STATE, "gauge", "1 for the service's current state, 0 for the others."),

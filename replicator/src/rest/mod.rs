@@ -67,7 +67,9 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,7 +107,10 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (code, Json(json!({"error": message, "status": code.as_u16()}))).into_response();
         if code == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"replicator\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"replicator\""),
+            );
         }
         resp
     }
@@ -121,7 +126,10 @@ struct App {
 
 /// The API over `manager`; `auth` `None` leaves it open.
 pub fn router(manager: Arc<Manager>, auth: Option<Credentials>) -> Router {
-    let app = App { manager, auth: auth.map(Arc::new) };
+    let app = App {
+        manager,
+        auth: auth.map(Arc::new),
+    };
     let svc = |p: &str| format!("{BASE}/service/{{name}}/{p}");
     Router::new()
         .route(&format!("{BASE}/services"), get(services))
@@ -138,7 +146,12 @@ pub fn router(manager: Arc<Manager>, auth: Option<Credentials>) -> Router {
         .route(&svc("wait"), post(wait))
         .route(&svc("clients"), get(clients))
         .route("/metrics", get(metrics_text))
-        .fallback(|| async { ApiError::Service(ServiceError::new(ErrorKind::NotFound, format!("no such route; the API is under {BASE}/ (see the replicator::rest docs)"))) })
+        .fallback(|| async {
+            ApiError::Service(ServiceError::new(
+                ErrorKind::NotFound,
+                format!("no such route; the API is under {BASE}/ (see the replicator::rest docs)"),
+            ))
+        })
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
         .with_state(app)
 }
@@ -153,7 +166,9 @@ fn check_basic(headers: &HeaderMap, want: &Credentials) -> Result<String, String
         .get(header::AUTHORIZATION)
         .ok_or("authentication required: send HTTP basic auth with rest-api-admin-user / rest-api-admin-password")?;
     let text = value.to_str().map_err(|_| "malformed Authorization header")?;
-    let encoded = text.strip_prefix("Basic ").ok_or("only HTTP basic authentication is accepted")?;
+    let encoded = text
+        .strip_prefix("Basic ")
+        .ok_or("only HTTP basic authentication is accepted")?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| "malformed basic credentials (not base64)")?;
@@ -198,13 +213,22 @@ fn ok(v: Value) -> ApiResult {
 }
 
 async fn services(AxState(app): AxState<App>) -> ApiResult {
-    let list: Vec<_> = app.manager.services().iter().map(|s| status::service_summary(s)).collect();
+    let list: Vec<_> = app
+        .manager
+        .services()
+        .iter()
+        .map(|s| status::service_summary(s))
+        .collect();
     ok(json!(list))
 }
 
 async fn all_status(AxState(app): AxState<App>) -> ApiResult {
     let m = &app.manager;
-    let map: serde_json::Map<String, Value> = m.services().iter().map(|s| (s.name().to_owned(), json!(status::status(m, s)))).collect();
+    let map: serde_json::Map<String, Value> = m
+        .services()
+        .iter()
+        .map(|s| (s.name().to_owned(), json!(status::status(m, s))))
+        .collect();
     ok(Value::Object(map))
 }
 
@@ -217,7 +241,11 @@ struct StatusQuery {
     name: Option<String>,
 }
 
-async fn service_status(AxState(app): AxState<App>, Path(name): Path<String>, Query(q): Query<StatusQuery>) -> ApiResult {
+async fn service_status(
+    AxState(app): AxState<App>,
+    Path(name): Path<String>,
+    Query(q): Query<StatusQuery>,
+) -> ApiResult {
     let m = &app.manager;
     let s = m.service(&name)?;
     match q.name.as_deref() {
@@ -225,7 +253,9 @@ async fn service_status(AxState(app): AxState<App>, Path(name): Path<String>, Qu
         Some("tasks") => ok(json!(status::tasks(s))),
         Some("stores") => ok(json!(status::stores(s))),
         Some("shards") => ok(json!(status::shards(s))),
-        Some(other) => Err(bad_request(format!("status -name {other:?}: supported names are tasks, stores, shards"))),
+        Some(other) => Err(bad_request(format!(
+            "status -name {other:?}: supported names are tasks, stores, shards"
+        ))),
     }
 }
 
@@ -259,9 +289,13 @@ struct DeferredBody {
 async fn offline_deferred(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
     let b: DeferredBody = body(&bytes)?;
-    let at = b.at_seqno.ok_or_else(|| bad_request("offline-deferred needs -at-seqno N (the other -at-* forms are not supported yet)"))?;
+    let at = b.at_seqno.ok_or_else(|| {
+        bad_request("offline-deferred needs -at-seqno N (the other -at-* forms are not supported yet)")
+    })?;
     s.offline_deferred(at)?;
-    ok(json!({"serviceName": name, "state": s.state().to_string(), "offlineRequests": format!("Offline at sequence number: {at}")}))
+    ok(
+        json!({"serviceName": name, "state": s.state().to_string(), "offlineRequests": format!("Offline at sequence number: {at}")}),
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -280,7 +314,15 @@ async fn setrole(AxState(app): AxState<App>, Path(name): Path<String>, bytes: By
         .ok_or_else(|| bad_request("setrole needs -role master|slave|relay"))?
         .parse()
         .map_err(|e: crate::config::UnknownRole| bad_request(e.to_string()))?;
-    let uri: Vec<String> = b.uri.as_deref().unwrap_or("").split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
+    let uri: Vec<String> = b
+        .uri
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
     let rec = s.set_role(role, uri).await?;
     ok(json!(rec))
 }
@@ -349,7 +391,11 @@ async fn clients(AxState(app): AxState<App>, Path(name): Path<String>) -> ApiRes
 
 async fn metrics_text(AxState(app): AxState<App>) -> ApiResult {
     let text = metrics::render(&app.manager);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
 }
 
 /// Serves `router` on `listener` until `shutdown` completes.

@@ -14,11 +14,17 @@ use crate::service::tests::{fixture, until_state};
 use crate::service::{Manager, State};
 
 fn creds() -> Credentials {
-    Credentials { user: "admin".into(), password: "pw".into() }
+    Credentials {
+        user: "admin".into(),
+        password: "pw".into(),
+    }
 }
 
 fn basic(user: &str, pw: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+    )
 }
 
 async fn call(m: &Arc<Manager>, method: &str, path: &str, body: &str, auth: Option<&str>) -> (StatusCode, String) {
@@ -58,8 +64,18 @@ fn state(m: &Arc<Manager>) -> State {
 #[tokio::test]
 async fn unauthorised_requests_get_401_and_change_nothing() {
     let (_d, fake, m) = fixture();
-    for auth in [None, Some(basic("admin", "wrong")), Some(basic("root", "pw")), Some("Bearer x".to_owned()), Some("Basic !!!".to_owned())] {
-        for (method, path) in [("POST", format!("{SVC}/online")), ("GET", "/api/v2/replicator/services".into()), ("GET", "/metrics".into())] {
+    for auth in [
+        None,
+        Some(basic("admin", "wrong")),
+        Some(basic("root", "pw")),
+        Some("Bearer x".to_owned()),
+        Some("Basic !!!".to_owned()),
+    ] {
+        for (method, path) in [
+            ("POST", format!("{SVC}/online")),
+            ("GET", "/api/v2/replicator/services".into()),
+            ("GET", "/metrics".into()),
+        ] {
             let before = state(&m);
             let (code, text) = call(&m, method, &path, "", auth.as_deref()).await;
             assert_eq!(code, StatusCode::UNAUTHORIZED, "{auth:?} {path}: {text}");
@@ -86,27 +102,89 @@ async fn services_status_version_clients_and_status_names() {
     assert_eq!(list[0]["role"], "master");
     let st = ok(&m, "GET", &format!("{SVC}/status"), "").await;
     for key in [
-        "appliedLastSeqno", "appliedLastEventId", "appliedLatency", "relativeLatency", "state", "role", "serviceName",
-        "serviceType", "masterConnectUri", "masterListenUri", "pipelineSource", "minimumStoredSeqNo", "maximumStoredSeqNo",
-        "latestEpochNumber", "pendingError", "pendingErrorCode", "pendingErrorEventId", "pendingErrorSeqno",
-        "pendingExceptionMessage", "timeInStateSeconds", "uptimeSeconds", "currentEventId", "currentTimeMillis",
-        "dataServerHost", "extensions", "host", "offlineRequests", "seqnoType", "simpleServiceName", "siteName", "sourceId",
-        "channels", "clusterName", "resourcePrecedence", "rmiPort", "transitioningTo", "version",
+        "appliedLastSeqno",
+        "appliedLastEventId",
+        "appliedLatency",
+        "relativeLatency",
+        "state",
+        "role",
+        "serviceName",
+        "serviceType",
+        "masterConnectUri",
+        "masterListenUri",
+        "pipelineSource",
+        "minimumStoredSeqNo",
+        "maximumStoredSeqNo",
+        "latestEpochNumber",
+        "pendingError",
+        "pendingErrorCode",
+        "pendingErrorEventId",
+        "pendingErrorSeqno",
+        "pendingExceptionMessage",
+        "timeInStateSeconds",
+        "uptimeSeconds",
+        "currentEventId",
+        "currentTimeMillis",
+        "dataServerHost",
+        "extensions",
+        "host",
+        "offlineRequests",
+        "seqnoType",
+        "simpleServiceName",
+        "siteName",
+        "sourceId",
+        "channels",
+        "clusterName",
+        "resourcePrecedence",
+        "rmiPort",
+        "transitioningTo",
+        "version",
     ] {
         assert!(st.get(key).is_some(), "status lacks {key}: {st}");
     }
     assert_eq!(st["appliedLastSeqno"], "-1");
     assert_eq!(st["seqnoType"], "java.lang.Long");
-    assert!(st["masterListenUri"].as_str().is_some_and(|u| u.starts_with("thl://") && u.ends_with(":2112/")));
+    assert!(st["masterListenUri"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("thl://") && u.ends_with(":2112/")));
     let all = ok(&m, "GET", "/api/v2/replicator/status", "").await;
     assert_eq!(all["alpha"]["serviceName"], "alpha");
-    assert!(ok(&m, "GET", "/api/v2/replicator/version", "").await["version"].as_str().is_some_and(|v| v.contains("Tungsten")));
-    assert_eq!(ok(&m, "GET", &format!("{SVC}/clients"), "").await, serde_json::json!([]));
-    assert_eq!(ok(&m, "GET", &format!("{SVC}/status?name=tasks"), "").await[0]["stage"], "binlog-to-thl");
-    assert_eq!(ok(&m, "GET", &format!("{SVC}/status?name=stores"), "").await[0]["name"], "thl");
-    assert_eq!(ok(&m, "GET", &format!("{SVC}/status?name=shards"), "").await, serde_json::json!([]));
-    assert!(err(&m, "GET", &format!("{SVC}/status?name=bogus"), "", StatusCode::BAD_REQUEST).await.contains("tasks"));
-    let e = err(&m, "GET", "/api/v2/replicator/service/nope/status", "", StatusCode::NOT_FOUND).await;
+    assert!(ok(&m, "GET", "/api/v2/replicator/version", "").await["version"]
+        .as_str()
+        .is_some_and(|v| v.contains("Tungsten")));
+    assert_eq!(
+        ok(&m, "GET", &format!("{SVC}/clients"), "").await,
+        serde_json::json!([])
+    );
+    assert_eq!(
+        ok(&m, "GET", &format!("{SVC}/status?name=tasks"), "").await[0]["stage"],
+        "binlog-to-thl"
+    );
+    assert_eq!(
+        ok(&m, "GET", &format!("{SVC}/status?name=stores"), "").await[0]["name"],
+        "thl"
+    );
+    assert_eq!(
+        ok(&m, "GET", &format!("{SVC}/status?name=shards"), "").await,
+        serde_json::json!([])
+    );
+    assert!(err(
+        &m,
+        "GET",
+        &format!("{SVC}/status?name=bogus"),
+        "",
+        StatusCode::BAD_REQUEST
+    )
+    .await
+    .contains("tasks"));
+    let e = err(
+        &m,
+        "GET",
+        "/api/v2/replicator/service/nope/status",
+        "",
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     assert!(e.contains("alpha"), "{e}");
     err(&m, "GET", "/api/v2/replicator/nothing", "", StatusCode::NOT_FOUND).await;
 }
@@ -114,32 +192,110 @@ async fn services_status_version_clients_and_status_names() {
 #[tokio::test]
 async fn online_offline_and_their_errors() {
     let (_d, fake, m) = fixture();
-    assert!(err(&m, "POST", &format!("{SVC}/online"), "{nope", StatusCode::BAD_REQUEST).await.contains("JSON"));
-    assert!(err(&m, "POST", &format!("{SVC}/online"), r#"{"skip":1}"#, StatusCode::BAD_REQUEST).await.contains("unknown field"));
-    assert!(err(&m, "POST", &format!("{SVC}/online"), r#"{"skipSeqno":"9-3"}"#, StatusCode::BAD_REQUEST).await.contains("-skip-seqno"));
+    assert!(
+        err(&m, "POST", &format!("{SVC}/online"), "{nope", StatusCode::BAD_REQUEST)
+            .await
+            .contains("JSON")
+    );
+    assert!(err(
+        &m,
+        "POST",
+        &format!("{SVC}/online"),
+        r#"{"skip":1}"#,
+        StatusCode::BAD_REQUEST
+    )
+    .await
+    .contains("unknown field"));
+    assert!(err(
+        &m,
+        "POST",
+        &format!("{SVC}/online"),
+        r#"{"skipSeqno":"9-3"}"#,
+        StatusCode::BAD_REQUEST
+    )
+    .await
+    .contains("-skip-seqno"));
     assert_eq!(fake.launches(), 0);
-    let v = ok(&m, "POST", &format!("{SVC}/online"), r#"{"skipSeqno":"3,5-7","untilSeqno":100}"#).await;
+    let v = ok(
+        &m,
+        "POST",
+        &format!("{SVC}/online"),
+        r#"{"skipSeqno":"3,5-7","untilSeqno":100}"#,
+    )
+    .await;
     assert_eq!(v["state"], "GOING-ONLINE:SYNCHRONIZING");
     let opts = fake.contexts.lock().expect("lock")[0].options.clone();
-    assert_eq!((opts.skip_seqno.to_string(), opts.until_seqno), ("3,5-7".to_owned(), Some(100)));
-    assert!(err(&m, "POST", &format!("{SVC}/online"), "", StatusCode::CONFLICT).await.contains("offline"));
-    assert!(err(&m, "POST", &format!("{SVC}/setrole"), r#"{"role":"slave","uri":"thl://x:2112/"}"#, StatusCode::CONFLICT).await.contains("OFFLINE:NORMAL"));
-    assert!(err(&m, "POST", &format!("{SVC}/reset"), r#"{"thl":true}"#, StatusCode::CONFLICT).await.contains("offline"));
+    assert_eq!(
+        (opts.skip_seqno.to_string(), opts.until_seqno),
+        ("3,5-7".to_owned(), Some(100))
+    );
+    assert!(err(&m, "POST", &format!("{SVC}/online"), "", StatusCode::CONFLICT)
+        .await
+        .contains("offline"));
+    assert!(err(
+        &m,
+        "POST",
+        &format!("{SVC}/setrole"),
+        r#"{"role":"slave","uri":"thl://x:2112/"}"#,
+        StatusCode::CONFLICT
+    )
+    .await
+    .contains("OFFLINE:NORMAL"));
+    assert!(err(
+        &m,
+        "POST",
+        &format!("{SVC}/reset"),
+        r#"{"thl":true}"#,
+        StatusCode::CONFLICT
+    )
+    .await
+    .contains("offline"));
     ok(&m, "POST", &format!("{SVC}/offline-deferred"), r#"{"atSeqno":50}"#).await;
-    assert_eq!(ok(&m, "GET", &format!("{SVC}/status"), "").await["offlineRequests"], "Offline at sequence number: 50");
+    assert_eq!(
+        ok(&m, "GET", &format!("{SVC}/status"), "").await["offlineRequests"],
+        "Offline at sequence number: 50"
+    );
     let v = ok(&m, "POST", &format!("{SVC}/offline"), "").await;
     assert_eq!(v["state"], "OFFLINE:NORMAL");
-    err(&m, "POST", &format!("{SVC}/offline-deferred"), r#"{"atSeqno":5}"#, StatusCode::CONFLICT).await;
-    err(&m, "POST", &format!("{SVC}/offline-deferred"), "", StatusCode::BAD_REQUEST).await;
+    err(
+        &m,
+        "POST",
+        &format!("{SVC}/offline-deferred"),
+        r#"{"atSeqno":5}"#,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    err(
+        &m,
+        "POST",
+        &format!("{SVC}/offline-deferred"),
+        "",
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     ok(&m, "POST", &format!("{SVC}/offline"), r#"{"immediate":true}"#).await;
 }
 
 #[tokio::test]
 async fn setrole_reset_heartbeat_flush_wait() {
     let (_d, _fake, m) = fixture();
-    assert!(err(&m, "POST", &format!("{SVC}/setrole"), r#"{"role":"boss"}"#, StatusCode::BAD_REQUEST).await.contains("master"));
+    assert!(err(
+        &m,
+        "POST",
+        &format!("{SVC}/setrole"),
+        r#"{"role":"boss"}"#,
+        StatusCode::BAD_REQUEST
+    )
+    .await
+    .contains("master"));
     err(&m, "POST", &format!("{SVC}/setrole"), "", StatusCode::BAD_REQUEST).await;
-    let v = ok(&m, "POST", &format!("{SVC}/setrole"), r#"{"role":"replica","uri":"thl://up:2112/"}"#).await;
+    let v = ok(
+        &m,
+        "POST",
+        &format!("{SVC}/setrole"),
+        r#"{"role":"replica","uri":"thl://up:2112/"}"#,
+    )
+    .await;
     assert_eq!(v["role"], "slave");
     assert_eq!(ok(&m, "GET", &format!("{SVC}/status"), "").await["role"], "slave");
     let v = ok(&m, "POST", &format!("{SVC}/setrole"), r#"{"role":"primary"}"#).await;
@@ -149,17 +305,51 @@ async fn setrole_reset_heartbeat_flush_wait() {
     let v = ok(&m, "POST", &format!("{SVC}/reset"), r#"{"thl":true}"#).await;
     assert!(v["removed"][0].as_str().is_some_and(|r| r.contains("THL")), "{v}");
     assert!(!thl.exists());
-    err(&m, "POST", &format!("{SVC}/reset"), r#"{"everything":true}"#, StatusCode::BAD_REQUEST).await;
+    err(
+        &m,
+        "POST",
+        &format!("{SVC}/reset"),
+        r#"{"everything":true}"#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     // heartbeat and flush need the master ONLINE.
-    assert!(err(&m, "POST", &format!("{SVC}/heartbeat"), "", StatusCode::CONFLICT).await.contains("ONLINE"));
-    err(&m, "POST", &format!("{SVC}/flush"), r#"{"limit":1}"#, StatusCode::CONFLICT).await;
+    assert!(err(&m, "POST", &format!("{SVC}/heartbeat"), "", StatusCode::CONFLICT)
+        .await
+        .contains("ONLINE"));
+    err(
+        &m,
+        "POST",
+        &format!("{SVC}/flush"),
+        r#"{"limit":1}"#,
+        StatusCode::CONFLICT,
+    )
+    .await;
     // wait
     let v = ok(&m, "POST", &format!("{SVC}/wait"), r#"{"state":"OFFLINE","limit":1}"#).await;
     assert_eq!(v["reached"], true);
     let v = ok(&m, "POST", &format!("{SVC}/wait"), r#"{"applied":3,"limit":0}"#).await;
-    assert_eq!((v["reached"].clone(), v["appliedLastSeqno"].clone()), (Value::Bool(false), Value::from(-1)));
-    err(&m, "POST", &format!("{SVC}/wait"), r#"{"applied":3,"state":"ONLINE"}"#, StatusCode::BAD_REQUEST).await;
-    assert!(err(&m, "POST", &format!("{SVC}/wait"), r#"{"state":"SLEEPING"}"#, StatusCode::BAD_REQUEST).await.contains("unknown state"));
+    assert_eq!(
+        (v["reached"].clone(), v["appliedLastSeqno"].clone()),
+        (Value::Bool(false), Value::from(-1))
+    );
+    err(
+        &m,
+        "POST",
+        &format!("{SVC}/wait"),
+        r#"{"applied":3,"state":"ONLINE"}"#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(err(
+        &m,
+        "POST",
+        &format!("{SVC}/wait"),
+        r#"{"state":"SLEEPING"}"#,
+        StatusCode::BAD_REQUEST
+    )
+    .await
+    .contains("unknown state"));
 }
 
 #[tokio::test]
@@ -168,19 +358,42 @@ async fn metrics_are_prometheus_text_with_the_state_labelled() {
     ok(&m, "POST", &format!("{SVC}/online"), "").await;
     let s = m.service("alpha").expect("service").clone();
     s.progress().streaming("db");
-    s.progress().applied(4, "mysql-bin.000001:0000000000000400;1", super::super::service::progress::now_ms() - 1500, 0);
+    s.progress().applied(
+        4,
+        "mysql-bin.000001:0000000000000400;1",
+        super::super::service::progress::now_ms() - 1500,
+        0,
+    );
     until_state(&s, State::Online).await;
     let text = match ok(&m, "GET", "/metrics", "").await {
         Value::String(t) => t,
         other => panic!("metrics are text: {other}"),
     };
     assert!(text.contains("# TYPE replicator_state gauge"), "{text}");
-    assert!(text.contains("replicator_state{service=\"alpha\",state=\"ONLINE\"} 1\n"), "{text}");
-    assert!(text.contains("replicator_state{service=\"alpha\",state=\"OFFLINE:NORMAL\"} 0\n"), "{text}");
-    assert!(text.contains("replicator_applied_last_seqno{service=\"alpha\"} 4\n"), "{text}");
-    assert!(text.contains("replicator_applied_latency_seconds{service=\"alpha\"} 1.5"), "{text}");
-    assert!(text.contains("replicator_relative_latency_seconds{service=\"alpha\"}"), "{text}");
-    assert!(text.contains("replicator_events_per_second{service=\"alpha\"}"), "{text}");
+    assert!(
+        text.contains("replicator_state{service=\"alpha\",state=\"ONLINE\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replicator_state{service=\"alpha\",state=\"OFFLINE:NORMAL\"} 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replicator_applied_last_seqno{service=\"alpha\"} 4\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replicator_applied_latency_seconds{service=\"alpha\"} 1.5"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replicator_relative_latency_seconds{service=\"alpha\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replicator_events_per_second{service=\"alpha\"}"),
+        "{text}"
+    );
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (_, value) = line.rsplit_once(' ').expect("name value");
         value.parse::<f64>().unwrap_or_else(|_| panic!("bad sample {line}"));
@@ -191,7 +404,11 @@ async fn metrics_are_prometheus_text_with_the_state_labelled() {
 async fn without_credentials_the_api_is_open() {
     let (_d, _fake, m) = fixture();
     let resp = router(m.clone(), None)
-        .oneshot(Request::get("/api/v2/replicator/services").body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get("/api/v2/replicator/services")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     assert_eq!(resp.status(), StatusCode::OK);

@@ -36,7 +36,10 @@ pub fn opts(plan: &ServicePlan) -> Opts {
 
 async fn connect(plan: &ServicePlan) -> Result<Conn, String> {
     Conn::new(opts(plan)).await.map_err(|e| {
-        format!("cannot connect to the database at {}:{} as {}: {e}", plan.db.address, plan.db.port, plan.db.user)
+        format!(
+            "cannot connect to the database at {}:{} as {}: {e}",
+            plan.db.address, plan.db.port, plan.db.user
+        )
     })
 }
 
@@ -61,7 +64,9 @@ pub async fn heartbeat(plan: &ServicePlan, service: &str, name: &str, seqno: i64
     let mut conn = connect(plan).await?;
     let schema = quote_ident(&tracking_schema(service));
     let sql_err = |what: &str, e: mysql_async::Error| format!("{what}: {e}");
-    conn.query_drop(format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(|e| sql_err("create schema", e))?;
+    conn.query_drop(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .await
+        .map_err(|e| sql_err("create schema", e))?;
     conn.query_drop(format!("CREATE TABLE IF NOT EXISTS {schema}.heartbeat {HEARTBEAT_DDL}"))
         .await
         .map_err(|e| sql_err("create table", e))?;
@@ -78,7 +83,12 @@ pub async fn heartbeat(plan: &ServicePlan, service: &str, name: &str, seqno: i64
     .map_err(|e| sql_err("insert", e))?;
     let (binlog_file, binlog_pos) = binlog_position(&mut conn).await?;
     let _ = conn.disconnect().await;
-    Ok(Heartbeat { name: name.to_owned(), salt, binlog_file, binlog_pos })
+    Ok(Heartbeat {
+        name: name.to_owned(),
+        salt,
+        binlog_file,
+        binlog_pos,
+    })
 }
 
 /// The source's current binlog file and position.

@@ -33,10 +33,10 @@ use tokio::sync::watch;
 
 use super::options::OnlineOptions;
 use super::Progress;
+use crate::applier::{ApplierConfig, ZeroRowPolicy};
 use crate::config::{HostPlan, Role, ServicePlan};
 use crate::extractor::event_id::EventId;
 use crate::extractor::{run_master, ExtractError, MasterSettings};
-use crate::applier::{ApplierConfig, ZeroRowPolicy};
 use crate::pipeline::apply::ApplyStageError;
 use crate::pipeline::slave::resolver_from;
 use crate::pipeline::{run_slave, SlaveError, SlaveSettings};
@@ -79,7 +79,13 @@ pub struct PipelineFailure {
 impl PipelineFailure {
     /// A definite failure with a message and a code.
     pub fn definite(code: &str, message: impl Into<String>) -> PipelineFailure {
-        PipelineFailure { message: message.into(), code: Some(code.to_owned()), seqno: None, event_id: None, transient: false }
+        PipelineFailure {
+            message: message.into(),
+            code: Some(code.to_owned()),
+            seqno: None,
+            event_id: None,
+            transient: false,
+        }
     }
 }
 
@@ -109,7 +115,13 @@ pub trait PipelineError: std::fmt::Display {
 
 impl<E: PipelineError> From<&E> for PipelineFailure {
     fn from(e: &E) -> PipelineFailure {
-        PipelineFailure { message: e.to_string(), code: e.code(), seqno: e.seqno(), event_id: e.event_id(), transient: e.is_transient() }
+        PipelineFailure {
+            message: e.to_string(),
+            code: e.code(),
+            seqno: e.seqno(),
+            event_id: e.event_id(),
+            transient: e.is_transient(),
+        }
     }
 }
 
@@ -244,7 +256,13 @@ impl RoleLauncher {
             .user(Some(s.db.user.clone()))
             .pass(Some(s.db.password.clone()))
             .prefer_socket(false);
-        let mut m = MasterSettings::new(&s.service, &ctx.host, source.into(), s.thl_dir.clone(), s.catalog_dir.clone());
+        let mut m = MasterSettings::new(
+            &s.service,
+            &ctx.host,
+            source.into(),
+            s.thl_dir.clone(),
+            s.catalog_dir.clone(),
+        );
         m.serve = Some(s.thl_listen);
         m.retention = s.settings.thl_log_retention;
         m.thl.file_size = s.settings.thl_log_file_size;
@@ -263,8 +281,12 @@ impl RoleLauncher {
             (None, None) => None,
         };
         if let Some(text) = from {
-            let id = EventId::parse(text).map_err(|e| PipelineFailure::definite("BAD_OPTION", format!("-from-event: {e}")))?;
-            m.start_when_empty = StartPosition::FilePos { file: id.file, pos: id.offset };
+            let id = EventId::parse(text)
+                .map_err(|e| PipelineFailure::definite("BAD_OPTION", format!("-from-event: {e}")))?;
+            m.start_when_empty = StartPosition::FilePos {
+                file: id.file,
+                pos: id.offset,
+            };
         }
         // Validated with -from-event (which requires an empty THL).
         m.base_seqno = o.base_seqno;
@@ -279,7 +301,9 @@ impl RoleLauncher {
         let o = &ctx.options;
         let refuse = |m: String| Err(PipelineFailure::definite("BAD_OPTION", m));
         if o.from_event.is_some() || o.base_seqno.is_some() {
-            return refuse("-from-event and -base-seqno apply to a master's extraction, not to a slave or relay".into());
+            return refuse(
+                "-from-event and -base-seqno apply to a master's extraction, not to a slave or relay".into(),
+            );
         }
         if o.force {
             return refuse("-force is not supported yet: a slave always checks its upstream's epochs".into());
@@ -297,7 +321,9 @@ impl RoleLauncher {
         let mut thl = thl::store::StoreConfig::new(s.thl_dir.clone());
         thl.file_size = s.settings.thl_log_file_size;
         let mut applier = ApplierConfig::new(s.service.clone());
-        applier.block_commit_size = usize::try_from(s.settings.block_commit_size).unwrap_or(usize::MAX).max(1);
+        applier.block_commit_size = usize::try_from(s.settings.block_commit_size)
+            .unwrap_or(usize::MAX)
+            .max(1);
         applier.block_commit_interval = s.settings.block_commit_interval;
         applier.log_slave_updates = s.settings.log_slave_updates;
         applier.zero_row_policy = match s.settings.zero_row_update.as_str() {

@@ -71,7 +71,10 @@ pub struct ServiceError {
 
 impl ServiceError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> ServiceError {
-        ServiceError { kind, message: message.into() }
+        ServiceError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -164,7 +167,10 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("service", &self.plan.service).field("inner", &self.inner).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("service", &self.plan.service)
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -400,7 +406,8 @@ impl Service {
                 Ok(Err(f)) if f.transient && stopping => return self.finish(generation, None),
                 Ok(Err(f)) if f.transient => {
                     warn!(service = %self.name(), retry_in_ms = delay.as_millis() as u64, "pipeline interrupted: {f}; relaunching");
-                    self.progress.connecting(&self.progress.snapshot().pipeline_source, Some(f.message.clone()));
+                    self.progress
+                        .connecting(&self.progress.snapshot().pipeline_source, Some(f.message.clone()));
                     {
                         let mut g = self.lock();
                         if g.generation != generation {
@@ -417,7 +424,13 @@ impl Service {
                 Ok(Err(f)) => return self.finish(generation, Some(f)),
                 Err(e) if e.is_cancelled() => return self.finish(generation, None),
                 Err(e) => {
-                    return self.finish(generation, Some(PipelineFailure::definite("PANIC", format!("the pipeline task failed: {e}"))))
+                    return self.finish(
+                        generation,
+                        Some(PipelineFailure::definite(
+                            "PANIC",
+                            format!("the pipeline task failed: {e}"),
+                        )),
+                    )
                 }
             }
         }
@@ -505,7 +518,12 @@ impl Service {
         } else {
             Err(ServiceError::new(
                 ErrorKind::Timeout,
-                format!("service {} did not stop within {}s (state {}); try `trepctl offline -immediate`", self.name(), OFFLINE_TIMEOUT.as_secs(), out.state),
+                format!(
+                    "service {} did not stop within {}s (state {}); try `trepctl offline -immediate`",
+                    self.name(),
+                    OFFLINE_TIMEOUT.as_secs(),
+                    out.state
+                ),
             ))
         }
     }
@@ -517,7 +535,11 @@ impl Service {
         }
         let mut g = self.lock();
         if !matches!(g.state, State::Online | State::Synchronizing) {
-            return Err(conflict(format!("service {} is {}: offline-deferred needs it ONLINE or GOING-ONLINE", self.name(), g.state)));
+            return Err(conflict(format!(
+                "service {} is {}: offline-deferred needs it ONLINE or GOING-ONLINE",
+                self.name(),
+                g.state
+            )));
         }
         g.offline_at = Some(at_seqno);
         Ok(())
@@ -533,14 +555,19 @@ impl Service {
             Role::Master => Vec::new(),
             Role::Slave | Role::Relay if uri.is_empty() => {
                 if self.plan.upstream.is_empty() {
-                    return Err(bad(format!("-role {role} needs -uri thl://host:2112/ (the ini gives this host no upstream for {})", self.name())));
+                    return Err(bad(format!(
+                        "-role {role} needs -uri thl://host:2112/ (the ini gives this host no upstream for {})",
+                        self.name()
+                    )));
                 }
                 self.plan.upstream.clone()
             }
             Role::Slave | Role::Relay => {
                 for u in &uri {
                     if !(u.starts_with("thl://") || u.starts_with("thls://")) {
-                        return Err(bad(format!("-uri {u:?}: expected thl://host:port/ or thls://host:port/")));
+                        return Err(bad(format!(
+                            "-uri {u:?}: expected thl://host:port/ or thls://host:port/"
+                        )));
                     }
                 }
                 uri
@@ -549,13 +576,23 @@ impl Service {
         {
             let g = self.lock();
             if g.state != State::OfflineNormal {
-                return Err(conflict(format!("service {} is {}: setrole needs OFFLINE:NORMAL (use `trepctl offline` first)", self.name(), g.state)));
+                return Err(conflict(format!(
+                    "service {} is {}: setrole needs OFFLINE:NORMAL (use `trepctl offline` first)",
+                    self.name(),
+                    g.state
+                )));
             }
         }
-        let rec = RoleRecord { role, upstream, time_ms: super::progress::now_ms() };
+        let rec = RoleRecord {
+            role,
+            upstream,
+            time_ms: super::progress::now_ms(),
+        };
         let dir = self.plan.catalog_dir.clone();
         let write = rec.clone();
-        with_catalog(dir, move |c| c.set_role(&write)).await.map_err(|e| failed(format!("setrole: {e}")))?;
+        with_catalog(dir, move |c| c.set_role(&write))
+            .await
+            .map_err(|e| failed(format!("setrole: {e}")))?;
         let mut g = self.lock();
         g.role = rec.role;
         g.upstream = rec.upstream.clone();
@@ -565,25 +602,41 @@ impl Service {
 
     /// `reset`: only offline.
     pub async fn reset(&self, scope: ResetScope) -> Result<ResetReport, ServiceError> {
-        let scope = if !scope.all && !scope.thl && !scope.db { ResetScope { all: true, ..scope } } else { scope };
+        let scope = if !scope.all && !scope.thl && !scope.db {
+            ResetScope { all: true, ..scope }
+        } else {
+            scope
+        };
         if !self.state().is_offline() {
-            return Err(conflict(format!("service {} is {}: reset needs it offline (use `trepctl offline` first)", self.name(), self.state())));
+            return Err(conflict(format!(
+                "service {} is {}: reset needs it offline (use `trepctl offline` first)",
+                self.name(),
+                self.state()
+            )));
         }
         let mut report = ResetReport::default();
         if scope.all || scope.thl {
             let thl = self.plan.thl_dir.clone();
             if thl.exists() {
-                std::fs::remove_dir_all(&thl).map_err(|e| failed(format!("cannot delete the THL directory {}: {e}", thl.display())))?;
+                std::fs::remove_dir_all(&thl)
+                    .map_err(|e| failed(format!("cannot delete the THL directory {}: {e}", thl.display())))?;
                 report.removed.push(format!("THL directory {}", thl.display()));
             }
             let cat = self.plan.catalog_dir.clone();
-            let keep = if scope.all { None } else { read_role(&self.plan).ok().flatten() };
+            let keep = if scope.all {
+                None
+            } else {
+                read_role(&self.plan).ok().flatten()
+            };
             if cat.exists() {
-                std::fs::remove_dir_all(&cat).map_err(|e| failed(format!("cannot delete the catalog {}: {e}", cat.display())))?;
+                std::fs::remove_dir_all(&cat)
+                    .map_err(|e| failed(format!("cannot delete the catalog {}: {e}", cat.display())))?;
                 report.removed.push(format!("catalog {}", cat.display()));
             }
             if let Some(rec) = keep {
-                with_catalog(cat, move |c| c.set_role(&rec)).await.map_err(|e| failed(format!("reset: keeping the role: {e}")))?;
+                with_catalog(cat, move |c| c.set_role(&rec))
+                    .await
+                    .map_err(|e| failed(format!("reset: keeping the role: {e}")))?;
             } else {
                 let mut g = self.lock();
                 g.role = self.plan.role;
@@ -593,7 +646,9 @@ impl Service {
         }
         if scope.all || scope.db {
             let schema = db::tracking_schema(self.name());
-            db::drop_schema(&self.plan, &schema).await.map_err(|e| failed(format!("reset -db: {e}")))?;
+            db::drop_schema(&self.plan, &schema)
+                .await
+                .map_err(|e| failed(format!("reset -db: {e}")))?;
             report.removed.push(format!("schema {schema}"));
         }
         info!(service = %self.name(), removed = ?report.removed, "reset");
@@ -603,10 +658,18 @@ impl Service {
     fn require_master_online(&self, what: &str) -> Result<(), ServiceError> {
         let g = self.lock();
         if g.role != Role::Master {
-            return Err(conflict(format!("{what} runs on a master; service {} is a {}", self.name(), g.role)));
+            return Err(conflict(format!(
+                "{what} runs on a master; service {} is a {}",
+                self.name(),
+                g.role
+            )));
         }
         if !matches!(g.state, State::Online | State::Synchronizing) {
-            return Err(conflict(format!("service {} is {}: {what} needs it ONLINE", self.name(), g.state)));
+            return Err(conflict(format!(
+                "service {} is {}: {what} needs it ONLINE",
+                self.name(),
+                g.state
+            )));
         }
         Ok(())
     }
@@ -633,11 +696,22 @@ impl Service {
             if Instant::now() >= deadline {
                 return Err(ServiceError::new(
                     ErrorKind::Timeout,
-                    format!("flush: the THL did not reach {}:{} within {}s (last stored: seqno {} at {})", hb.binlog_file, hb.binlog_pos, limit.as_secs(), p.stored_seqno, p.stored_event_id),
+                    format!(
+                        "flush: the THL did not reach {}:{} within {}s (last stored: seqno {} at {})",
+                        hb.binlog_file,
+                        hb.binlog_pos,
+                        limit.as_secs(),
+                        p.stored_seqno,
+                        p.stored_event_id
+                    ),
                 ));
             }
             if self.state().is_offline() {
-                return Err(conflict(format!("flush: service {} went {} before the THL held the heartbeat", self.name(), self.state())));
+                return Err(conflict(format!(
+                    "flush: service {} went {} before the THL held the heartbeat",
+                    self.name(),
+                    self.state()
+                )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -650,7 +724,11 @@ impl Service {
             let applied = self.progress.snapshot().applied_seqno;
             let state = self.state();
             if applied >= seqno || Instant::now() >= deadline || state == State::OfflineError {
-                return WaitOutcome { reached: applied >= seqno, state: state.to_string(), applied_last_seqno: applied };
+                return WaitOutcome {
+                    reached: applied >= seqno,
+                    state: state.to_string(),
+                    applied_last_seqno: applied,
+                };
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -665,7 +743,11 @@ impl Service {
             let reached = state.matches(want);
             if reached || Instant::now() >= deadline || state == State::OfflineError {
                 let applied = self.progress.snapshot().applied_seqno;
-                return WaitOutcome { reached, state: state.to_string(), applied_last_seqno: applied };
+                return WaitOutcome {
+                    reached,
+                    state: state.to_string(),
+                    applied_last_seqno: applied,
+                };
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -683,7 +765,9 @@ async fn with_catalog<T: Send + 'static>(
         loop {
             match Catalog::open(&dir) {
                 Ok(c) => return f(&c).map_err(|e| e.to_string()),
-                Err(CatalogError::Locked { .. }) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Err(CatalogError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
                 Err(e) => return Err(e.to_string()),
             }
         }
@@ -712,8 +796,17 @@ pub struct Manager {
 impl Manager {
     /// Builds the services of `plan` (all OFFLINE:NORMAL).
     pub fn new(plan: HostPlan, launcher: Arc<dyn PipelineLauncher>) -> Arc<Manager> {
-        let services = plan.services.iter().map(|s| Service::new(s.clone(), &plan.host, launcher.clone())).collect();
-        Arc::new(Manager { host: plan.host.clone(), started: Instant::now(), plan, services })
+        let services = plan
+            .services
+            .iter()
+            .map(|s| Service::new(s.clone(), &plan.host, launcher.clone()))
+            .collect();
+        Arc::new(Manager {
+            host: plan.host.clone(),
+            started: Instant::now(),
+            plan,
+            services,
+        })
     }
 
     pub fn host(&self) -> &str {
@@ -741,7 +834,10 @@ impl Manager {
     pub fn service(&self, name: &str) -> Result<&Arc<Service>, ServiceError> {
         self.services.iter().find(|s| s.name() == name).ok_or_else(|| {
             let known: Vec<&str> = self.services.iter().map(|s| s.name()).collect();
-            ServiceError::new(ErrorKind::NotFound, format!("no service {name:?} on {}; services: {}", self.host, known.join(", ")))
+            ServiceError::new(
+                ErrorKind::NotFound,
+                format!("no service {name:?} on {}; services: {}", self.host, known.join(", ")),
+            )
         })
     }
 

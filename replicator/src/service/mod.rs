@@ -25,7 +25,9 @@ pub mod progress;
 pub mod state;
 pub mod status;
 
-pub use launcher::{pipeline, PipelineError, PipelineFailure, PipelineFuture, PipelineLauncher, RoleLauncher, ServiceContext};
+pub use launcher::{
+    pipeline, PipelineError, PipelineFailure, PipelineFuture, PipelineLauncher, RoleLauncher, ServiceContext,
+};
 pub use manager::{ClientRecord, ClientsSource, ErrorKind, Manager, ResetScope, Service, ServiceError, WaitOutcome};
 pub use options::{OnlineOptions, OnlineRequest, SkipSeqnos};
 pub use progress::{Activity, PipelineProgress, Progress};

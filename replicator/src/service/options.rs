@@ -59,7 +59,9 @@ impl FromStr for SkipSeqnos {
         for part in text.split(',') {
             let part = part.trim();
             if part.is_empty() {
-                return Err(format!("-skip-seqno {text:?}: empty item; examples: 10, 10-20, 10,12-14,16"));
+                return Err(format!(
+                    "-skip-seqno {text:?}: empty item; examples: 10, 10-20, 10,12-14,16"
+                ));
             }
             let (lo, hi) = match part.split_once('-') {
                 Some((a, b)) => (num(a)?, num(b)?),
@@ -69,7 +71,9 @@ impl FromStr for SkipSeqnos {
                 }
             };
             if lo > hi {
-                return Err(format!("-skip-seqno {text:?}: range {part} runs backwards (write {hi}-{lo})"));
+                return Err(format!(
+                    "-skip-seqno {text:?}: range {part} runs backwards (write {hi}-{lo})"
+                ));
             }
             ranges.push((lo, hi));
         }
@@ -171,11 +175,21 @@ mod tests {
 
     #[test]
     fn base_seqno_needs_from_event() {
-        let r = OnlineRequest { base_seqno: Some(5), ..Default::default() };
+        let r = OnlineRequest {
+            base_seqno: Some(5),
+            ..Default::default()
+        };
         assert!(r.validate().expect_err("refused").contains("-from-event"));
-        let r = OnlineRequest { base_seqno: Some(5), from_event: Some("mysql-bin.000001:4".into()), ..Default::default() };
+        let r = OnlineRequest {
+            base_seqno: Some(5),
+            from_event: Some("mysql-bin.000001:4".into()),
+            ..Default::default()
+        };
         assert_eq!(r.validate().expect("valid").base_seqno, Some(5));
-        let r = OnlineRequest { until_seqno: Some(-1), ..Default::default() };
+        let r = OnlineRequest {
+            until_seqno: Some(-1),
+            ..Default::default()
+        };
         assert!(r.validate().is_err());
     }
 }

@@ -36,13 +36,20 @@ pub fn relative_latency(v: &ServiceView) -> Option<f64> {
 /// The THL's first and last seqno (`-1` when empty or absent).
 pub fn thl_range(s: &Service) -> (i64, i64) {
     match thl::store::Reader::open(&s.plan().thl_dir) {
-        Ok(r) => (r.min_seqno().ok().flatten().unwrap_or(-1), r.max_seqno().ok().flatten().unwrap_or(-1)),
+        Ok(r) => (
+            r.min_seqno().ok().flatten().unwrap_or(-1),
+            r.max_seqno().ok().flatten().unwrap_or(-1),
+        ),
         Err(_) => (-1, -1),
     }
 }
 
 fn or_none(s: &str) -> String {
-    if s.is_empty() { "NONE".into() } else { s.to_owned() }
+    if s.is_empty() {
+        "NONE".into()
+    } else {
+        s.to_owned()
+    }
 }
 
 /// The full status map of `s`.
@@ -76,7 +83,11 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
     put("clusterName", s.name().to_owned());
     put(
         "currentEventId",
-        if v.role == Role::Master && !p.stored_event_id.is_empty() { p.stored_event_id.clone() } else { "NONE".into() },
+        if v.role == Role::Master && !p.stored_event_id.is_empty() {
+            p.stored_event_id.clone()
+        } else {
+            "NONE".into()
+        },
     );
     put("currentTimeMillis", now_ms().to_string());
     put("dataServerHost", plan.db.address.to_string());
@@ -89,11 +100,27 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
     put("minimumStoredSeqNo", min.to_string());
     put("offlineRequests", offline_requests);
     put("pendingError", err.map_or_else(|| "NONE".into(), |e| e.error.clone()));
-    put("pendingErrorCode", err.map_or_else(|| "NONE".into(), |e| e.code.clone()));
-    put("pendingErrorEventId", err.and_then(|e| e.event_id.clone()).unwrap_or_else(|| "NONE".into()));
+    put(
+        "pendingErrorCode",
+        err.map_or_else(|| "NONE".into(), |e| e.code.clone()),
+    );
+    put(
+        "pendingErrorEventId",
+        err.and_then(|e| e.event_id.clone()).unwrap_or_else(|| "NONE".into()),
+    );
     put("pendingErrorSeqno", err.and_then(|e| e.seqno).unwrap_or(-1).to_string());
-    put("pendingExceptionMessage", err.map_or_else(|| "NONE".into(), |e| e.exception.clone()));
-    put("pipelineSource", if p.pipeline_source.is_empty() { "UNKNOWN".into() } else { p.pipeline_source.clone() });
+    put(
+        "pendingExceptionMessage",
+        err.map_or_else(|| "NONE".into(), |e| e.exception.clone()),
+    );
+    put(
+        "pipelineSource",
+        if p.pipeline_source.is_empty() {
+            "UNKNOWN".into()
+        } else {
+            p.pipeline_source.clone()
+        },
+    );
     put("relativeLatency", lat(relative_latency(&v)));
     put("resourcePrecedence", "99".into());
     put("rmiPort", m.rest_listen().map_or(8097, |a| a.port()).to_string());
@@ -150,16 +177,26 @@ pub fn tasks(s: &Service) -> Vec<StatusMap> {
         .enumerate()
         .map(|(i, stage)| {
             let last = i + 1 == names.len();
-            let (seqno, id) = if last { (p.applied_seqno, p.applied_event_id.clone()) } else { (p.stored_seqno, p.stored_event_id.clone()) };
+            let (seqno, id) = if last {
+                (p.applied_seqno, p.applied_event_id.clone())
+            } else {
+                (p.stored_seqno, p.stored_event_id.clone())
+            };
             let mut t = StatusMap::new();
             t.insert("stage".into(), (*stage).into());
             t.insert("taskId".into(), "0".into());
             t.insert("cancelled".into(), v.state.is_offline().to_string());
             t.insert("state".into(), v.state.to_string());
-            t.insert("eventCount".into(), if last { p.applied_count.to_string() } else { "-1".into() });
+            t.insert(
+                "eventCount".into(),
+                if last { p.applied_count.to_string() } else { "-1".into() },
+            );
             t.insert("appliedLastSeqno".into(), seqno.to_string());
             t.insert("appliedLastEventId".into(), or_none(&id));
-            t.insert("appliedLatency".into(), applied_latency(&v).map_or_else(|| "-1.0".into(), |l| format!("{l:.3}")));
+            t.insert(
+                "appliedLatency".into(),
+                applied_latency(&v).map_or_else(|| "-1.0".into(), |l| format!("{l:.3}")),
+            );
             for k in ["extractTime", "filterTime", "applyTime", "otherTime"] {
                 t.insert(k.into(), "-1".into());
             }
@@ -175,7 +212,10 @@ pub fn stores(s: &Service) -> Vec<StatusMap> {
     t.insert("storeClass".into(), "thl::store::Writer".into());
     t.insert("logDir".into(), s.plan().thl_dir.display().to_string());
     t.insert("logFileSize".into(), s.plan().settings.thl_log_file_size.to_string());
-    t.insert("logFileRetention".into(), format!("{}s", s.plan().settings.thl_log_retention.as_secs()));
+    t.insert(
+        "logFileRetention".into(),
+        format!("{}s", s.plan().settings.thl_log_retention.as_secs()),
+    );
     match thl::store::Reader::open(&s.plan().thl_dir).and_then(|r| r.info()) {
         Ok(info) => {
             t.insert("minimumStoredSeqNo".into(), info.min_seqno.unwrap_or(-1).to_string());

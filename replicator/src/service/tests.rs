@@ -57,7 +57,10 @@ pub(crate) fn plan(dir: &std::path::Path) -> HostPlan {
          [alpha]\ntopology=clustered\nmaster=localhost\nmembers=localhost\n",
         dir.display()
     );
-    Deployment::parse(&ini, "test.ini").expect("ini").service_plan("localhost").expect("plan")
+    Deployment::parse(&ini, "test.ini")
+        .expect("ini")
+        .service_plan("localhost")
+        .expect("plan")
 }
 
 pub(crate) fn fixture() -> (tempfile::TempDir, Arc<FakeLauncher>, Arc<Manager>) {
@@ -80,7 +83,10 @@ async fn connecting_then_streaming_then_error_ends_in_offline_error() {
     let (_d, fake, m) = fixture();
     let s = m.service("alpha").expect("service").clone();
     assert_eq!(s.state(), State::OfflineNormal);
-    assert_eq!(s.online(&OnlineRequest::default()).expect("online"), State::Synchronizing);
+    assert_eq!(
+        s.online(&OnlineRequest::default()).expect("online"),
+        State::Synchronizing
+    );
     s.progress().connecting("db:3306", None);
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(s.state(), State::Synchronizing);
@@ -151,20 +157,39 @@ async fn setrole_only_when_offline_and_persists_in_the_catalog() {
     let (d, fake, m) = fixture();
     let s = m.service("alpha").expect("service").clone();
     s.online(&OnlineRequest::default()).expect("online");
-    let e = s.set_role(Role::Slave, vec!["thl://up:2112/".into()]).await.expect_err("online");
+    let e = s
+        .set_role(Role::Slave, vec!["thl://up:2112/".into()])
+        .await
+        .expect_err("online");
     assert_eq!(e.kind, ErrorKind::Conflict);
     s.offline(false).await.expect("offline");
-    let e = s.set_role(Role::Slave, vec![]).await.expect_err("no upstream in the ini");
+    let e = s
+        .set_role(Role::Slave, vec![])
+        .await
+        .expect_err("no upstream in the ini");
     assert_eq!(e.kind, ErrorKind::BadRequest);
-    let e = s.set_role(Role::Master, vec!["thl://up:2112/".into()]).await.expect_err("master has no uri");
+    let e = s
+        .set_role(Role::Master, vec!["thl://up:2112/".into()])
+        .await
+        .expect_err("master has no uri");
     assert_eq!(e.kind, ErrorKind::BadRequest);
-    let e = s.set_role(Role::Slave, vec!["http://up/".into()]).await.expect_err("bad uri");
+    let e = s
+        .set_role(Role::Slave, vec!["http://up/".into()])
+        .await
+        .expect_err("bad uri");
     assert_eq!(e.kind, ErrorKind::BadRequest);
-    s.set_role(Role::Slave, vec!["thl://up:2112/".into()]).await.expect("setrole");
+    s.set_role(Role::Slave, vec!["thl://up:2112/".into()])
+        .await
+        .expect("setrole");
     assert_eq!(super::status::status(&m, &s)["role"], "slave");
     assert_eq!(super::status::status(&m, &s)["masterConnectUri"], "thl://up:2112/");
     s.online(&OnlineRequest::default()).expect("online");
-    let last = fake.contexts.lock().expect("lock").last().map(|c| (c.role, c.upstream.clone()));
+    let last = fake
+        .contexts
+        .lock()
+        .expect("lock")
+        .last()
+        .map(|c| (c.role, c.upstream.clone()));
     assert_eq!(last, Some((Role::Slave, vec!["thl://up:2112/".to_owned()])));
     s.offline(false).await.expect("offline");
     // A new manager (a restart) reads the role back.
@@ -180,7 +205,11 @@ async fn setrole_only_when_offline_and_persists_in_the_catalog() {
 async fn wait_applied_and_until_seqno() {
     let (_d, _fake, m) = fixture();
     let s = m.service("alpha").expect("service").clone();
-    s.online(&OnlineRequest { until_seqno: Some(5), ..Default::default() }).expect("online");
+    s.online(&OnlineRequest {
+        until_seqno: Some(5),
+        ..Default::default()
+    })
+    .expect("online");
     s.progress().streaming("db:3306");
     let waiter = {
         let s = s.clone();
@@ -207,7 +236,10 @@ async fn offline_deferred_stops_at_the_seqno() {
     s.online(&OnlineRequest::default()).expect("online");
     s.progress().streaming("db:3306");
     s.offline_deferred(3).expect("deferred");
-    assert_eq!(super::status::status(&m, &s)["offlineRequests"], "Offline at sequence number: 3");
+    assert_eq!(
+        super::status::status(&m, &s)["offlineRequests"],
+        "Offline at sequence number: 3"
+    );
     s.progress().applied(2, "mysql-bin.000001:0000000000000400;1", 1, 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(s.state(), State::Online);
@@ -222,7 +254,10 @@ async fn transient_failures_relaunch_in_synchronizing() {
     s.online(&OnlineRequest::default()).expect("online");
     s.progress().streaming("db:3306");
     until_state(&s, State::Online).await;
-    fake.finish(Err(PipelineFailure { transient: true, ..PipelineFailure::definite("SOURCE", "connection lost") }));
+    fake.finish(Err(PipelineFailure {
+        transient: true,
+        ..PipelineFailure::definite("SOURCE", "connection lost")
+    }));
     until_state(&s, State::Synchronizing).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while fake.launches() < 2 {
@@ -236,10 +271,20 @@ async fn transient_failures_relaunch_in_synchronizing() {
 async fn refused_options_leave_the_state_alone_and_missing_roles_error() {
     let (_d, fake, m) = fixture();
     let s = m.service("alpha").expect("service").clone();
-    let e = s.online(&OnlineRequest { skip_seqno: Some("5-1".into()), ..Default::default() }).expect_err("bad list");
+    let e = s
+        .online(&OnlineRequest {
+            skip_seqno: Some("5-1".into()),
+            ..Default::default()
+        })
+        .expect_err("bad list");
     assert_eq!((e.kind, s.state()), (ErrorKind::BadRequest, State::OfflineNormal));
     *fake.refuse.lock().expect("lock") = Some(PipelineFailure::definite("BAD_OPTION", "-force: no"));
-    let e = s.online(&OnlineRequest { force: true, ..Default::default() }).expect_err("refused");
+    let e = s
+        .online(&OnlineRequest {
+            force: true,
+            ..Default::default()
+        })
+        .expect_err("refused");
     assert_eq!((e.kind, s.state()), (ErrorKind::BadRequest, State::OfflineNormal));
     *fake.refuse.lock().expect("lock") = Some(PipelineFailure::definite("ROLE_NOT_AVAILABLE", "no slave"));
     let e = s.online(&OnlineRequest::default()).expect_err("no pipeline");
@@ -252,21 +297,59 @@ async fn the_role_launcher_refuses_options_a_pipeline_cannot_honour() {
     let m = Manager::new(plan(dir.path()), Arc::new(RoleLauncher::default()));
     let s = m.service("alpha").expect("service").clone();
     for (req, word) in [
-        (OnlineRequest { skip_seqno: Some("3".into()), ..Default::default() }, "-skip-seqno"),
-        (OnlineRequest { force: true, ..Default::default() }, "-force"),
-        (OnlineRequest { from_event: Some("nonsense".into()), ..Default::default() }, "-from-event"),
+        (
+            OnlineRequest {
+                skip_seqno: Some("3".into()),
+                ..Default::default()
+            },
+            "-skip-seqno",
+        ),
+        (
+            OnlineRequest {
+                force: true,
+                ..Default::default()
+            },
+            "-force",
+        ),
+        (
+            OnlineRequest {
+                from_event: Some("nonsense".into()),
+                ..Default::default()
+            },
+            "-from-event",
+        ),
     ] {
         let e = s.online(&req).expect_err(word);
-        assert!(e.message.contains(word) && e.kind == ErrorKind::BadRequest, "{word}: {e}");
+        assert!(
+            e.message.contains(word) && e.kind == ErrorKind::BadRequest,
+            "{word}: {e}"
+        );
         assert_eq!(s.state(), State::OfflineNormal);
     }
-    s.set_role(Role::Slave, vec!["thl://up:2112/".into()]).await.expect("setrole");
+    s.set_role(Role::Slave, vec!["thl://up:2112/".into()])
+        .await
+        .expect("setrole");
     for (req, word) in [
-        (OnlineRequest { from_event: Some("mysql-bin.000001:4".into()), ..Default::default() }, "-from-event"),
-        (OnlineRequest { force: true, ..Default::default() }, "-force"),
+        (
+            OnlineRequest {
+                from_event: Some("mysql-bin.000001:4".into()),
+                ..Default::default()
+            },
+            "-from-event",
+        ),
+        (
+            OnlineRequest {
+                force: true,
+                ..Default::default()
+            },
+            "-force",
+        ),
     ] {
         let e = s.online(&req).expect_err(word);
-        assert!(e.message.contains(word) && e.kind == ErrorKind::BadRequest, "{word}: {e}");
+        assert!(
+            e.message.contains(word) && e.kind == ErrorKind::BadRequest,
+            "{word}: {e}"
+        );
         assert_eq!(s.state(), State::OfflineNormal);
     }
 }

@@ -224,7 +224,9 @@ pub enum DefiniteError {
         source: PreflightError,
     },
     /// A GTID start was asked of a server that is not MariaDB.
-    #[error("source {addr} ({version}) is not MariaDB: cannot start from MariaDB GTID {requested}; start from a file:pos")]
+    #[error(
+        "source {addr} ({version}) is not MariaDB: cannot start from MariaDB GTID {requested}; start from a file:pos"
+    )]
     GtidUnsupported {
         /// Source address.
         addr: String,
@@ -383,10 +385,7 @@ pub(crate) fn classify(
             detail: e.to_string(),
         }
         .into(),
-        Error::Url(e) => DefiniteError::Config {
-            detail: e.to_string(),
-        }
-        .into(),
+        Error::Url(e) => DefiniteError::Config { detail: e.to_string() }.into(),
         Error::Other(e) => DefiniteError::Protocol {
             addr,
             at,

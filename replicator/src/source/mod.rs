@@ -64,8 +64,7 @@ mod stream;
 
 pub use error::{DefiniteError, SourceError, StreamPosition, TransientError};
 pub use preflight::{
-    preflight, PreflightError, PreflightFinding, PreflightReport, Privileges, Severity,
-    SourceSettings,
+    preflight, PreflightError, PreflightFinding, PreflightReport, Privileges, Severity, SourceSettings,
 };
 pub use queries::{BinaryLog, BinlogPosition, ServerInfo};
 pub use stream::{BinlogSource, ChecksumAlg, RawEvent, StartPosition, StreamConfig};

@@ -161,21 +161,14 @@ pub fn ensure_binlog_format(s: &SourceSettings) -> Option<PreflightFinding> {
          (sessions already open keep their format until they reconnect)",
         s.section()
     );
-    match s
-        .binlog_format
-        .as_deref()
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
+    match s.binlog_format.as_deref().map(str::to_ascii_uppercase).as_deref() {
         Some("ROW") => None,
         Some("MIXED") => Some(PreflightFinding {
             severity: Severity::Warning,
             setting: "binlog_format",
             expected: "ROW".into(),
             actual: "MIXED".into(),
-            fix: format!(
-                "statements the server logs as SQL text are replicated as statements; {fix}"
-            ),
+            fix: format!("statements the server logs as SQL text are replicated as statements; {fix}"),
         }),
         _ => Some(PreflightFinding {
             severity: Severity::Failure,
@@ -237,9 +230,7 @@ pub fn ensure_server_id(s: &SourceSettings, our_server_id: u32) -> Option<Prefli
             severity: Severity::Failure,
             setting: "server_id",
             expected: "non-zero".into(),
-            actual: s
-                .server_id
-                .map_or("(variable absent)".into(), |v| v.to_string()),
+            actual: s.server_id.map_or("(variable absent)".into(), |v| v.to_string()),
             fix: format!(
                 "set server_id to a unique non-zero value in the {} section of my.cnf and restart",
                 s.section()
@@ -293,12 +284,8 @@ impl Privileges {
                         p.select_global = true;
                     }
                     "ALL PRIVILEGES" | "ALL" => p.select_partial = true,
-                    "REPLICATION SLAVE" | "REPLICATION REPLICA" if global => {
-                        p.replication_slave = true
-                    }
-                    "REPLICATION CLIENT" | "BINLOG MONITOR" if global => {
-                        p.replication_client = true
-                    }
+                    "REPLICATION SLAVE" | "REPLICATION REPLICA" if global => p.replication_slave = true,
+                    "REPLICATION CLIENT" | "BINLOG MONITOR" if global => p.replication_client = true,
                     "SELECT" if global => p.select_global = true,
                     "SELECT" => p.select_partial = true,
                     _ => {}
@@ -311,10 +298,7 @@ impl Privileges {
             .map(|g| match g.to_ascii_uppercase().find(" IDENTIFIED BY") {
                 Some(i) => {
                     let rest = &g[i..];
-                    let tail = rest
-                        .to_ascii_uppercase()
-                        .find(" WITH ")
-                        .map_or("", |j| &rest[j..]);
+                    let tail = rest.to_ascii_uppercase().find(" WITH ").map_or("", |j| &rest[j..]);
                     format!("{}{tail}", &g[..i])
                 }
                 None => g,
@@ -353,10 +337,7 @@ pub fn ensure_privileges(p: &Privileges, is_mariadb: bool) -> Vec<PreflightFindi
             setting: "privileges",
             expected: format!("REPLICATION SLAVE, {monitor}, SELECT ON *.*"),
             actual: actual.clone(),
-            fix: format!(
-                "GRANT {} ON *.* TO the replicator's account",
-                missing.join(", ")
-            ),
+            fix: format!("GRANT {} ON *.* TO the replicator's account", missing.join(", ")),
         });
     } else if !p.select_global {
         findings.push(PreflightFinding {
@@ -389,9 +370,7 @@ pub fn check(
     .flatten()
     .chain(ensure_privileges(privileges, settings.is_mariadb))
     .collect();
-    let (failures, warnings): (Vec<_>, Vec<_>) = findings
-        .into_iter()
-        .partition(|f| f.severity == Severity::Failure);
+    let (failures, warnings): (Vec<_>, Vec<_>) = findings.into_iter().partition(|f| f.severity == Severity::Failure);
     if failures.is_empty() {
         Ok(warnings)
     } else {
@@ -439,15 +418,8 @@ pub async fn read_privileges(conn: &mut Conn) -> Result<Privileges, mysql_async:
 /// Reads the settings and privileges and runs every `ensure_*` check.
 /// Failures come back together as [`DefiniteError::Settings`]; a lost
 /// connection as a transient error.
-pub async fn preflight(
-    conn: &mut Conn,
-    our_server_id: u32,
-) -> Result<PreflightReport, SourceError> {
-    let addr = format!(
-        "{}:{}",
-        conn.opts().ip_or_hostname(),
-        conn.opts().tcp_port()
-    );
+pub async fn preflight(conn: &mut Conn, our_server_id: u32) -> Result<PreflightReport, SourceError> {
+    let addr = format!("{}:{}", conn.opts().ip_or_hostname(), conn.opts().tcp_port());
     let user = conn.opts().user().unwrap_or("").to_owned();
     let at = StreamPosition::default();
     let settings = read_settings(conn)
@@ -522,10 +494,7 @@ mod tests {
             ]
         );
         let text = err.to_string();
-        assert!(
-            text.contains("binlog_format: expected ROW, got STATEMENT"),
-            "{text}"
-        );
+        assert!(text.contains("binlog_format: expected ROW, got STATEMENT"), "{text}");
         assert!(text.contains("[mariadbd] section of my.cnf"), "{text}");
         assert!(
             text.contains("GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.*"),
@@ -566,10 +535,7 @@ mod tests {
         let hidden = Privileges::from_grants(vec![
             "GRANT SELECT ON *.* TO `r`@`%` IDENTIFIED BY PASSWORD '*ABC' WITH GRANT OPTION".into(),
         ]);
-        assert_eq!(
-            hidden.grants,
-            ["GRANT SELECT ON *.* TO `r`@`%` WITH GRANT OPTION"]
-        );
+        assert_eq!(hidden.grants, ["GRANT SELECT ON *.* TO `r`@`%` WITH GRANT OPTION"]);
         assert!(!p.select_global && p.select_partial);
         let findings = ensure_privileges(&p, true);
         assert_eq!(findings.len(), 1);
@@ -579,9 +545,7 @@ mod tests {
         let findings = ensure_privileges(&p, false);
         assert_eq!(findings[0].severity, Severity::Failure);
         assert!(
-            findings[0]
-                .fix
-                .contains("REPLICATION SLAVE, REPLICATION CLIENT"),
+            findings[0].fix.contains("REPLICATION SLAVE, REPLICATION CLIENT"),
             "{}",
             findings[0].fix
         );

@@ -93,10 +93,7 @@ pub async fn version(conn: &mut Conn) -> Result<String, mysql_async::Error> {
 /// MariaDB's `@@gtid_binlog_pos` (empty string when nothing was logged with
 /// a GTID yet); `None` on a server without it (MySQL).
 pub async fn gtid_binlog_pos(conn: &mut Conn) -> Result<Option<String>, mysql_async::Error> {
-    match conn
-        .query_first::<Row, _>("SELECT @@GLOBAL.gtid_binlog_pos")
-        .await
-    {
+    match conn.query_first::<Row, _>("SELECT @@GLOBAL.gtid_binlog_pos").await {
         Ok(row) => Ok(row.and_then(|r| text(&r, 0))),
         // ER_UNKNOWN_SYSTEM_VARIABLE: not MariaDB.
         Err(mysql_async::Error::Server(e)) if e.code == 1193 => Ok(None),
@@ -107,9 +104,7 @@ pub async fn gtid_binlog_pos(conn: &mut Conn) -> Result<Option<String>, mysql_as
 /// The current binlog position (where the next event will be written):
 /// `SHOW MASTER STATUS`, or `SHOW BINARY LOG STATUS` on servers that
 /// removed the former (MySQL 8.4). `None` if binary logging is off.
-pub async fn current_position(
-    conn: &mut Conn,
-) -> Result<Option<BinlogPosition>, mysql_async::Error> {
+pub async fn current_position(conn: &mut Conn) -> Result<Option<BinlogPosition>, mysql_async::Error> {
     let row: Option<Row> = match conn.query_first("SHOW MASTER STATUS").await {
         Ok(row) => row,
         Err(mysql_async::Error::Server(e)) if e.code == codes::PARSE_ERROR => {

@@ -125,9 +125,7 @@ impl RawEvent {
     /// algorithm (it always carries them); its payload ends with the
     /// algorithm byte.
     pub fn payload(&self) -> &[u8] {
-        let end = if self.checksum == ChecksumAlg::Crc32
-            || self.event_type() == FORMAT_DESCRIPTION_EVENT
-        {
+        let end = if self.checksum == ChecksumAlg::Crc32 || self.event_type() == FORMAT_DESCRIPTION_EVENT {
             self.bytes.len().saturating_sub(CRC_LEN)
         } else {
             self.bytes.len()
@@ -226,34 +224,20 @@ fn sql_quote(s: &str) -> String {
 impl BinlogSource {
     /// Connects as a replica with server id `our_server_id` and default
     /// [`StreamConfig`], and starts the dump at `start`.
-    pub async fn connect(
-        opts: Opts,
-        our_server_id: u32,
-        start: StartPosition,
-    ) -> Result<Self, SourceError> {
+    pub async fn connect(opts: Opts, our_server_id: u32, start: StartPosition) -> Result<Self, SourceError> {
         Self::connect_with(opts, StreamConfig::new(our_server_id), start).await
     }
 
     /// Connects and starts the dump. The first event is read before
     /// returning, so a purged position, an unknown GTID or missing
     /// privileges are reported here.
-    pub async fn connect_with(
-        opts: Opts,
-        config: StreamConfig,
-        start: StartPosition,
-    ) -> Result<Self, SourceError> {
+    pub async fn connect_with(opts: Opts, config: StreamConfig, start: StartPosition) -> Result<Self, SourceError> {
         let addr = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
         let user = opts.user().unwrap_or("").to_owned();
         let at = start.as_stream_position();
         let t = config.connect_timeout;
 
-        let mut conn = bounded(
-            Conn::new(opts.clone()),
-            t,
-            "connect",
-            (&addr, &user, &at, true),
-        )
-        .await?;
+        let mut conn = bounded(Conn::new(opts.clone()), t, "connect", (&addr, &user, &at, true)).await?;
         let ctx = (&addr[..], &user[..], &at, false);
         let server = bounded(queries::server_info(&mut conn), t, "SELECT @@version", ctx).await?;
 
@@ -291,14 +275,7 @@ impl BinlogSource {
                 (String::new(), 4)
             }
             StartPosition::Current => {
-                match bounded(
-                    queries::current_position(&mut conn),
-                    t,
-                    "SHOW MASTER STATUS",
-                    ctx,
-                )
-                .await?
-                {
+                match bounded(queries::current_position(&mut conn), t, "SHOW MASTER STATUS", ctx).await? {
                     Some(p) => (p.file, p.pos),
                     None => {
                         let _ = conn.disconnect().await;
@@ -306,9 +283,7 @@ impl BinlogSource {
                             addr,
                             at,
                             code: 0,
-                            message:
-                                "SHOW MASTER STATUS is empty: binary logging is off (set log_bin)"
-                                    .into(),
+                            message: "SHOW MASTER STATUS is empty: binary logging is off (set log_bin)".into(),
                         }
                         .into());
                     }
@@ -466,11 +441,13 @@ impl BinlogSource {
                 }
                 // A pre-5.6.1 FDE has no checksum fields: such servers are
                 // not supported (nor is binlog_row_metadata on them).
-                Ok(None) => return Err(self.protocol(
-                    "format description event without checksum fields: the source is older than \
+                Ok(None) => {
+                    return Err(self.protocol(
+                        "format description event without checksum fields: the source is older than \
                          MySQL 5.6.1 / MariaDB 5.3 and is not supported"
-                        .into(),
-                )),
+                            .into(),
+                    ))
+                }
                 Err(unknown) => {
                     return Err(self.protocol(format!(
                         "format description event declares unknown checksum algorithm {}",
@@ -494,9 +471,7 @@ impl BinlogSource {
             // strips nothing: the bytes are complete; find out whether they
             // end with a CRC.
             let split = bytes.len().saturating_sub(CRC_LEN);
-            if split >= HEADER_LEN
-                && bytes[split..] == crc32fast::hash(&bytes[..split]).to_le_bytes()
-            {
+            if split >= HEADER_LEN && bytes[split..] == crc32fast::hash(&bytes[..split]).to_le_bytes() {
                 ChecksumAlg::Crc32
             } else {
                 ChecksumAlg::Off
@@ -511,9 +486,7 @@ impl BinlogSource {
         }
 
         let log_pos = u64::from(header.log_pos());
-        let artificial = log_pos == 0
-            || header.flags_raw() & ARTIFICIAL_FLAG != 0
-            || event_type == HEARTBEAT_EVENT;
+        let artificial = log_pos == 0 || header.flags_raw() & ARTIFICIAL_FLAG != 0 || event_type == HEARTBEAT_EVENT;
         let file = Arc::clone(&self.file);
         let (pos, next_pos) = if artificial || log_pos < event_size as u64 {
             (self.pos, self.pos)
@@ -608,11 +581,10 @@ impl BinlogSource {
             let _ = conn.disconnect().await;
             Ok::<_, mysql_async::Error>((logs?, gtid_pos?))
         };
-        let (available, gtid_binlog_pos) =
-            match tokio::time::timeout(self.config.connect_timeout, lookup).await {
-                Ok(Ok((logs, gtid))) => (logs, gtid),
-                _ => (Vec::new(), None),
-            };
+        let (available, gtid_binlog_pos) = match tokio::time::timeout(self.config.connect_timeout, lookup).await {
+            Ok(Ok((logs, gtid))) => (logs, gtid),
+            _ => (Vec::new(), None),
+        };
         if unknown_gtid {
             return DefiniteError::UnknownGtid {
                 addr: self.addr.clone(),

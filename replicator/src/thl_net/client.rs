@@ -76,7 +76,9 @@ impl ThlUri {
             return Err(bad("no path allowed"));
         }
         let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-            let Some((h, after)) = r.split_once(']') else { return Err(bad("unclosed [")) };
+            let Some((h, after)) = r.split_once(']') else {
+                return Err(bad("unclosed ["));
+            };
             match after {
                 "" => (h, None),
                 p => (h, Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ]"))?)),
@@ -91,10 +93,17 @@ impl ThlUri {
             return Err(bad("empty host"));
         }
         let port = match port {
-            Some(p) => p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| bad("bad port"))?,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| bad("bad port"))?,
             None => DEFAULT_PORT,
         };
-        Ok(ThlUri { host: host.to_string(), port })
+        Ok(ThlUri {
+            host: host.to_string(),
+            port,
+        })
     }
 }
 
@@ -232,7 +241,10 @@ pub struct ThlClient {
 
 impl fmt::Debug for ThlClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ThlClient").field("cfg", &self.cfg).field("progress", &self.progress.get()).finish()
+        f.debug_struct("ThlClient")
+            .field("cfg", &self.cfg)
+            .field("progress", &self.progress.get())
+            .finish()
     }
 }
 
@@ -258,10 +270,18 @@ impl ThlClient {
         if cfg.uris.is_empty() {
             return Err(cfg_err("no THL server URI configured".into()));
         }
-        let uris = cfg.uris.iter().map(|u| ThlUri::parse(u)).collect::<Result<Vec<_>, _>>().map_err(cfg_err)?;
+        let uris = cfg
+            .uris
+            .iter()
+            .map(|u| ThlUri::parse(u))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(cfg_err)?;
         let durable = lock(&writer).durable_seqno();
         let progress = ProgressHandle {
-            progress: Arc::new(Mutex::new(ClientProgress { last_stored_seqno: durable, ..ClientProgress::default() })),
+            progress: Arc::new(Mutex::new(ClientProgress {
+                last_stored_seqno: durable,
+                ..ClientProgress::default()
+            })),
             applied: Arc::new(AtomicI64::new(-1)),
         };
         Ok(ThlClient {
@@ -306,7 +326,9 @@ impl ThlClient {
             let p = tokio::task::spawn_blocking(move || read_pos(&lock(&w)))
                 .await
                 .map_err(|e| ClientError::definite("-", DefiniteKind::Store, format!("internal task failed: {e}")))?
-                .map_err(|e| ClientError::definite("-", DefiniteKind::Store, format!("cannot read the local THL: {e}")))?;
+                .map_err(|e| {
+                    ClientError::definite("-", DefiniteKind::Store, format!("cannot read the local THL: {e}"))
+                })?;
             *lock(&self.pos) = Some(p);
         }
         let mut delay = self.cfg.backoff_initial;
@@ -379,7 +401,12 @@ impl ThlClient {
         }
     }
 
-    async fn session(&self, u: &str, sock: &mut TcpStream, streamed: &mut bool) -> Result<std::convert::Infallible, ClientError> {
+    async fn session(
+        &self,
+        u: &str,
+        sock: &mut TcpStream,
+        streamed: &mut bool,
+    ) -> Result<std::convert::Infallible, ClientError> {
         let cfg = &self.cfg;
         let (mut rd, mut wr) = sock.split();
         let mut dec = FrameDecoder::new(cfg.max_record_len);
@@ -388,7 +415,12 @@ impl ThlClient {
         let hello = match read_control(u, &mut rd, &mut dec, deadline, "HELLO").await? {
             Message::Hello(h) => h,
             Message::Nok(n) => return Err(refused(u, n)),
-            m => return Err(ClientError::transient(u, format!("protocol error: expected HELLO, got {}", m.msg_type().name()))),
+            m => {
+                return Err(ClientError::transient(
+                    u,
+                    format!("protocol error: expected HELLO, got {}", m.msg_type().name()),
+                ))
+            }
         };
         if hello.version != PROTOCOL_VERSION {
             return Err(ClientError::definite(
@@ -427,7 +459,12 @@ impl ThlClient {
         let ok = match read_control(u, &mut rd, &mut dec, deadline, "OK").await? {
             Message::Ok(o) => o,
             Message::Nok(n) => return Err(refused(u, n)),
-            m => return Err(ClientError::transient(u, format!("protocol error: expected OK, got {}", m.msg_type().name()))),
+            m => {
+                return Err(ClientError::transient(
+                    u,
+                    format!("protocol error: expected OK, got {}", m.msg_type().name()),
+                ))
+            }
         };
         let needed = match (pos.open, pos.complete) {
             (Some((s, ..)), _) => Some(s),
@@ -458,7 +495,8 @@ impl ThlClient {
             p.sessions += 1;
             p.server_max_seqno = p.server_max_seqno.max(ok.max_seqno);
         });
-        self.stream(u, &mut rd, &mut wr, dec, first, pos.open.map(|(s, f, _)| (s, f))).await
+        self.stream(u, &mut rd, &mut wr, dec, first, pos.open.map(|(s, f, _)| (s, f)))
+            .await
     }
 
     async fn stream<W>(
@@ -530,7 +568,8 @@ impl ThlClient {
                         if let Message::Heartbeat(h) = Message::decode(f.msg_type, f.payload)
                             .map_err(|e| ClientError::transient(u, format!("bad message from the server: {e}")))?
                         {
-                            self.progress.update(|p| p.server_max_seqno = p.server_max_seqno.max(h.durable_seqno));
+                            self.progress
+                                .update(|p| p.server_max_seqno = p.server_max_seqno.max(h.durable_seqno));
                         }
                     }
                     MsgType::Nok => {
@@ -539,7 +578,12 @@ impl ThlClient {
                             _ => Err(ClientError::transient(u, "bad NOK message from the server")),
                         };
                     }
-                    t => return Err(ClientError::transient(u, format!("protocol error: unexpected {} while streaming", t.name()))),
+                    t => {
+                        return Err(ClientError::transient(
+                            u,
+                            format!("protocol error: unexpected {} while streaming", t.name()),
+                        ))
+                    }
                 }
             }
             if !batch.records.is_empty() {
@@ -564,7 +608,10 @@ impl ThlClient {
             let applied = self.progress.applied.load(Ordering::Acquire);
             let ack_due = durable != acked || applied != applied_sent;
             if ack_due && last_ack.elapsed() >= cfg.ack_interval {
-                let m = Message::Ack(Ack { durable_seqno: durable, applied_seqno: (applied >= 0).then_some(applied) });
+                let m = Message::Ack(Ack {
+                    durable_seqno: durable,
+                    applied_seqno: (applied >= 0).then_some(applied),
+                });
                 write_timeout(u, wr, &m.to_bytes(), cfg.heartbeat_timeout).await?;
                 acked = durable;
                 applied_sent = applied;
@@ -574,7 +621,11 @@ impl ThlClient {
                 continue;
             }
             let dead = last_msg + cfg.heartbeat_timeout;
-            let wake = if ack_due { dead.min(last_ack + cfg.ack_interval) } else { dead };
+            let wake = if ack_due {
+                dead.min(last_ack + cfg.ack_interval)
+            } else {
+                dead
+            };
             match timeout_at(wake, rd.read(&mut tmp)).await {
                 Ok(Ok(0)) => return Err(ClientError::transient(u, "the server closed the connection")),
                 Ok(Ok(n)) => {
@@ -585,7 +636,10 @@ impl ThlClient {
                 Err(_) if Instant::now() >= dead => {
                     return Err(ClientError::transient(
                         u,
-                        format!("heartbeat timeout: no message from the server for {:?}", cfg.heartbeat_timeout),
+                        format!(
+                            "heartbeat timeout: no message from the server for {:?}",
+                            cfg.heartbeat_timeout
+                        ),
                     ))
                 }
                 Err(_) => {}
@@ -631,12 +685,19 @@ impl ThlClient {
 /// The end of the local log: the last complete transaction and its epoch.
 /// A freshly opened writer has no open transaction (recovery cut it).
 fn read_pos(w: &Writer) -> Result<LocalPos, StoreError> {
-    let Some(max) = w.max_seqno() else { return Ok(LocalPos::default()) };
+    let Some(max) = w.max_seqno() else {
+        return Ok(LocalPos::default());
+    };
     let rec = w.reader(Visibility::Written).cursor(max)?.next()?;
     let Some(r) = rec else {
-        return Err(StoreError::InvalidArgument(format!("cannot read the record of the last stored seqno {max}")));
+        return Err(StoreError::InvalidArgument(format!(
+            "cannot read the record of the last stored seqno {max}"
+        )));
     };
-    Ok(LocalPos { complete: Some((max, r.header().epoch)), open: None })
+    Ok(LocalPos {
+        complete: Some((max, r.header().epoch)),
+        open: None,
+    })
 }
 
 fn refused(u: &str, n: Nok) -> ClientError {
@@ -671,7 +732,10 @@ async fn read_control<R: AsyncRead + Unpin>(
     loop {
         match dec.next_frame() {
             Ok(Some(f)) if f.msg_type == MsgType::Record => {
-                return Err(ClientError::transient(u, format!("protocol error: RECORD before {what}")))
+                return Err(ClientError::transient(
+                    u,
+                    format!("protocol error: RECORD before {what}"),
+                ))
             }
             Ok(Some(f)) => {
                 return Message::decode(f.msg_type, f.payload)
@@ -681,17 +745,31 @@ async fn read_control<R: AsyncRead + Unpin>(
             Err(e) => return Err(ClientError::transient(u, format!("bad message from the server: {e}"))),
         }
         match timeout_at(deadline, rd.read(&mut tmp)).await {
-            Ok(Ok(0)) => return Err(ClientError::transient(u, format!("the server closed the connection before {what}"))),
+            Ok(Ok(0)) => {
+                return Err(ClientError::transient(
+                    u,
+                    format!("the server closed the connection before {what}"),
+                ))
+            }
             Ok(Ok(n)) => dec.extend(&tmp[..n]),
             Ok(Err(e)) => return Err(ClientError::transient(u, format!("read failed: {e}"))),
-            Err(_) => return Err(ClientError::transient(u, format!("handshake timeout: no {what} from the server"))),
+            Err(_) => {
+                return Err(ClientError::transient(
+                    u,
+                    format!("handshake timeout: no {what} from the server"),
+                ))
+            }
         }
     }
 }
 
 fn seed(id: &str) -> u64 {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     (t ^ h ^ u64::from(std::process::id())) | 1
 }
 
@@ -701,12 +779,47 @@ mod tests {
 
     #[test]
     fn parses_uris() {
-        assert_eq!(ThlUri::parse("thl://db1:2112/"), Ok(ThlUri { host: "db1".into(), port: 2112 }));
-        assert_eq!(ThlUri::parse("thl://db1"), Ok(ThlUri { host: "db1".into(), port: 2112 }));
-        assert_eq!(ThlUri::parse("THL://10.0.0.1:3000"), Ok(ThlUri { host: "10.0.0.1".into(), port: 3000 }));
-        assert_eq!(ThlUri::parse("thl://[::1]:2113/"), Ok(ThlUri { host: "::1".into(), port: 2113 }));
-        assert_eq!(ThlUri::parse("thl://[::1]:2113/").map(|u| u.to_string()), Ok("thl://[::1]:2113/".into()));
-        for bad in ["db1:2112", "thls://db1:2112/", "thl://:2112/", "thl://db1:0/", "thl://db1:x/", "thl://db1/x", "thl://[::1"] {
+        assert_eq!(
+            ThlUri::parse("thl://db1:2112/"),
+            Ok(ThlUri {
+                host: "db1".into(),
+                port: 2112
+            })
+        );
+        assert_eq!(
+            ThlUri::parse("thl://db1"),
+            Ok(ThlUri {
+                host: "db1".into(),
+                port: 2112
+            })
+        );
+        assert_eq!(
+            ThlUri::parse("THL://10.0.0.1:3000"),
+            Ok(ThlUri {
+                host: "10.0.0.1".into(),
+                port: 3000
+            })
+        );
+        assert_eq!(
+            ThlUri::parse("thl://[::1]:2113/"),
+            Ok(ThlUri {
+                host: "::1".into(),
+                port: 2113
+            })
+        );
+        assert_eq!(
+            ThlUri::parse("thl://[::1]:2113/").map(|u| u.to_string()),
+            Ok("thl://[::1]:2113/".into())
+        );
+        for bad in [
+            "db1:2112",
+            "thls://db1:2112/",
+            "thl://:2112/",
+            "thl://db1:0/",
+            "thl://db1:x/",
+            "thl://db1/x",
+            "thl://[::1",
+        ] {
             assert!(ThlUri::parse(bad).is_err(), "{bad}");
         }
     }

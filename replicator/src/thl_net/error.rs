@@ -156,7 +156,11 @@ pub enum ClientError {
     Transient { uri: String, reason: String },
     /// Stop: the caller goes OFFLINE:ERROR with this message.
     #[error("THL client stopped ({uri}): {message}")]
-    Definite { uri: String, kind: DefiniteKind, message: String },
+    Definite {
+        uri: String,
+        kind: DefiniteKind,
+        message: String,
+    },
 }
 
 impl ClientError {
@@ -166,10 +170,17 @@ impl ClientError {
     }
 
     pub(crate) fn transient(uri: &str, reason: impl Into<String>) -> ClientError {
-        ClientError::Transient { uri: uri.to_string(), reason: reason.into() }
+        ClientError::Transient {
+            uri: uri.to_string(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn definite(uri: &str, kind: DefiniteKind, message: impl Into<String>) -> ClientError {
-        ClientError::Definite { uri: uri.to_string(), kind, message: message.into() }
+        ClientError::Definite {
+            uri: uri.to_string(),
+            kind,
+            message: message.into(),
+        }
     }
 }

@@ -207,7 +207,10 @@ struct Rd<'a> {
 impl<'a> Rd<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
         if self.buf.len() < n {
-            return Err(FrameError::Malformed { kind: self.kind, what: "payload too short" });
+            return Err(FrameError::Malformed {
+                kind: self.kind,
+                what: "payload too short",
+            });
         }
         let (a, b) = self.buf.split_at(n);
         self.buf = b;
@@ -233,7 +236,10 @@ impl<'a> Rd<'a> {
     fn seqno(&mut self) -> Result<Option<i64>, FrameError> {
         let v = self.i64()?;
         if v < -1 {
-            return Err(FrameError::Malformed { kind: self.kind, what: "seqno below -1" });
+            return Err(FrameError::Malformed {
+                kind: self.kind,
+                what: "seqno below -1",
+            });
         }
         Ok(from_opt(v))
     }
@@ -242,7 +248,10 @@ impl<'a> Rd<'a> {
         let b = self.take(n)?;
         std::str::from_utf8(b)
             .map(str::to_owned)
-            .map_err(|_| FrameError::Malformed { kind: self.kind, what: "string not UTF-8" })
+            .map_err(|_| FrameError::Malformed {
+                kind: self.kind,
+                what: "string not UTF-8",
+            })
     }
     fn magic(&mut self) -> Result<(), FrameError> {
         if self.buf.get(..4) != Some(&MAGIC[..]) {
@@ -254,7 +263,10 @@ impl<'a> Rd<'a> {
         if self.buf.is_empty() {
             Ok(())
         } else {
-            Err(FrameError::Malformed { kind: self.kind, what: "trailing bytes" })
+            Err(FrameError::Malformed {
+                kind: self.kind,
+                what: "trailing bytes",
+            })
         }
     }
 }
@@ -334,7 +346,10 @@ impl Message {
 
     /// Decodes a control payload of type `t`.
     pub fn decode(t: MsgType, payload: &[u8]) -> Result<Message, FrameError> {
-        let mut r = Rd { buf: payload, kind: t.name() };
+        let mut r = Rd {
+            buf: payload,
+            kind: t.name(),
+        };
         let m = match t {
             MsgType::Hello => {
                 r.magic()?;
@@ -342,7 +357,12 @@ impl Message {
                 let role = match r.u8()? {
                     1 => Role::Master,
                     2 => Role::Relay,
-                    _ => return Err(FrameError::Malformed { kind: "HELLO", what: "unknown role" }),
+                    _ => {
+                        return Err(FrameError::Malformed {
+                            kind: "HELLO",
+                            what: "unknown role",
+                        })
+                    }
                 };
                 Message::Hello(Hello {
                     version,
@@ -363,7 +383,12 @@ impl Message {
                 let last_frag = match r.u8()? {
                     0 => false,
                     1 => true,
-                    _ => return Err(FrameError::Malformed { kind: "RESUME", what: "unknown flags" }),
+                    _ => {
+                        return Err(FrameError::Malformed {
+                            kind: "RESUME",
+                            what: "unknown flags",
+                        })
+                    }
                 };
                 Message::Resume(Resume {
                     version,
@@ -376,11 +401,29 @@ impl Message {
                     event_id: r.str()?,
                 })
             }
-            MsgType::Ok => Message::Ok(OkMsg { min_seqno: r.seqno()?, max_seqno: r.seqno()?, start_seqno: r.seqno()? }),
-            MsgType::Nok => Message::Nok(Nok { code: super::NokCode::from_u16(r.u16()?), text: r.str()? }),
-            MsgType::Heartbeat => Message::Heartbeat(Heartbeat { durable_seqno: r.seqno()?, server_time_ms: r.i64()? }),
-            MsgType::Ack => Message::Ack(Ack { durable_seqno: r.seqno()?, applied_seqno: r.seqno()? }),
-            MsgType::Record => return Err(FrameError::Malformed { kind: "RECORD", what: "not a control message" }),
+            MsgType::Ok => Message::Ok(OkMsg {
+                min_seqno: r.seqno()?,
+                max_seqno: r.seqno()?,
+                start_seqno: r.seqno()?,
+            }),
+            MsgType::Nok => Message::Nok(Nok {
+                code: super::NokCode::from_u16(r.u16()?),
+                text: r.str()?,
+            }),
+            MsgType::Heartbeat => Message::Heartbeat(Heartbeat {
+                durable_seqno: r.seqno()?,
+                server_time_ms: r.i64()?,
+            }),
+            MsgType::Ack => Message::Ack(Ack {
+                durable_seqno: r.seqno()?,
+                applied_seqno: r.seqno()?,
+            }),
+            MsgType::Record => {
+                return Err(FrameError::Malformed {
+                    kind: "RECORD",
+                    what: "not a control message",
+                })
+            }
         };
         r.end()?;
         Ok(m)
@@ -408,13 +451,21 @@ pub fn check_header(h: [u8; HEADER_LEN], max_record_len: u32) -> Result<(MsgType
     if t == MsgType::Record {
         let cap = max_record_len.min(MAX_RECORD_LEN);
         if len > cap {
-            return Err(FrameError::TooLong { kind: t.name(), len, cap });
+            return Err(FrameError::TooLong {
+                kind: t.name(),
+                len,
+                cap,
+            });
         }
         if len < MIN_RECORD_LEN {
             return Err(FrameError::TooShort { kind: t.name(), len });
         }
     } else if len > MAX_CONTROL_LEN {
-        return Err(FrameError::TooLong { kind: t.name(), len, cap: MAX_CONTROL_LEN });
+        return Err(FrameError::TooLong {
+            kind: t.name(),
+            len,
+            cap: MAX_CONTROL_LEN,
+        });
     }
     Ok((t, len))
 }
@@ -438,7 +489,11 @@ impl FrameDecoder {
     /// A decoder accepting RECORD payloads up to `max_record_len` bytes
     /// (0: RECORD messages are refused).
     pub fn new(max_record_len: u32) -> FrameDecoder {
-        FrameDecoder { buf: Vec::new(), start: 0, max_record_len }
+        FrameDecoder {
+            buf: Vec::new(),
+            start: 0,
+            max_record_len,
+        }
     }
 
     /// Appends bytes read from the peer.
@@ -459,7 +514,9 @@ impl FrameDecoder {
     /// (validated).
     fn peek(&self) -> Result<Option<(MsgType, usize)>, FrameError> {
         let rest = &self.buf[self.start..];
-        let Some(h) = rest.get(..HEADER_LEN) else { return Ok(None) };
+        let Some(h) = rest.get(..HEADER_LEN) else {
+            return Ok(None);
+        };
         let mut a = [0u8; HEADER_LEN];
         a.copy_from_slice(h);
         let (t, len) = check_header(a, self.max_record_len)?;
@@ -489,7 +546,10 @@ impl FrameDecoder {
             // The record's own length prefix must equal the message length.
             let own = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
             if own as usize != len {
-                return Err(FrameError::Malformed { kind: "RECORD", what: "record length differs from message length" });
+                return Err(FrameError::Malformed {
+                    kind: "RECORD",
+                    what: "record length differs from message length",
+                });
             }
         }
         Ok(Some(RawFrame { msg_type: t, payload }))
@@ -522,10 +582,23 @@ mod tests {
                 client_id: "db2".into(),
                 event_id: String::new(),
             }),
-            Message::Ok(OkMsg { min_seqno: Some(0), max_seqno: Some(10), start_seqno: None }),
-            Message::Nok(Nok { code: NokCode::EpochMismatch, text: "no".into() }),
-            Message::Heartbeat(Heartbeat { durable_seqno: Some(1), server_time_ms: 5 }),
-            Message::Ack(Ack { durable_seqno: None, applied_seqno: Some(4) }),
+            Message::Ok(OkMsg {
+                min_seqno: Some(0),
+                max_seqno: Some(10),
+                start_seqno: None,
+            }),
+            Message::Nok(Nok {
+                code: NokCode::EpochMismatch,
+                text: "no".into(),
+            }),
+            Message::Heartbeat(Heartbeat {
+                durable_seqno: Some(1),
+                server_time_ms: 5,
+            }),
+            Message::Ack(Ack {
+                durable_seqno: None,
+                applied_seqno: Some(4),
+            }),
         ]
     }
 

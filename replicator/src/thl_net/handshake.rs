@@ -181,7 +181,10 @@ impl Sequence {
     /// A stream whose first record must be fragment 0 of `first` (any seqno
     /// when `None`).
     pub fn new(first: Option<i64>) -> Sequence {
-        Sequence { next: first, open: None }
+        Sequence {
+            next: first,
+            open: None,
+        }
     }
 
     /// Accepts the record with this (seqno, seqno_end, fragno, last_frag),
@@ -221,11 +224,20 @@ mod tests {
     use super::*;
 
     fn pos(last: Option<i64>, epoch: i64, last_frag: bool) -> ClientPos {
-        ClientPos { last_seqno: last, last_epoch: epoch, last_frag, has_event_id: false }
+        ClientPos {
+            last_seqno: last,
+            last_epoch: epoch,
+            last_frag,
+            has_event_id: false,
+        }
     }
 
     fn log(min: i64, max: i64, epoch_at_last: Option<i64>) -> ServerLog {
-        ServerLog { min: Some(min), max: Some(max), epoch_at_last }
+        ServerLog {
+            min: Some(min),
+            max: Some(max),
+            epoch_at_last,
+        }
     }
 
     fn code(d: Decision) -> NokCode {
@@ -237,21 +249,51 @@ mod tests {
 
     #[test]
     fn no_position_starts_at_min_or_requires_zero() {
-        let strict = Rules { require_seqno_zero: true };
-        assert_eq!(decide(&pos(None, -1, true), &log(5, 9, None), Rules::default()), Decision::Accept(Start::At(5)));
-        let empty = ServerLog { min: None, max: None, epoch_at_last: None };
-        assert_eq!(decide(&pos(None, -1, true), &empty, Rules::default()), Decision::Accept(Start::First));
-        assert_eq!(decide(&pos(None, -1, true), &log(0, 9, None), strict), Decision::Accept(Start::At(0)));
-        assert_eq!(decide(&pos(None, -1, true), &empty, strict), Decision::Accept(Start::At(0)));
-        assert_eq!(code(decide(&pos(None, -1, true), &log(5, 9, None), strict)), NokCode::SeqnoPurged);
+        let strict = Rules {
+            require_seqno_zero: true,
+        };
+        assert_eq!(
+            decide(&pos(None, -1, true), &log(5, 9, None), Rules::default()),
+            Decision::Accept(Start::At(5))
+        );
+        let empty = ServerLog {
+            min: None,
+            max: None,
+            epoch_at_last: None,
+        };
+        assert_eq!(
+            decide(&pos(None, -1, true), &empty, Rules::default()),
+            Decision::Accept(Start::First)
+        );
+        assert_eq!(
+            decide(&pos(None, -1, true), &log(0, 9, None), strict),
+            Decision::Accept(Start::At(0))
+        );
+        assert_eq!(
+            decide(&pos(None, -1, true), &empty, strict),
+            Decision::Accept(Start::At(0))
+        );
+        assert_eq!(
+            code(decide(&pos(None, -1, true), &log(5, 9, None), strict)),
+            NokCode::SeqnoPurged
+        );
     }
 
     #[test]
     fn same_epoch_resumes_after_or_at_fragment_zero() {
-        assert_eq!(decide(&pos(Some(7), 3, true), &log(0, 9, Some(3)), Rules::default()), Decision::Accept(Start::At(8)));
-        assert_eq!(decide(&pos(Some(7), 3, false), &log(0, 9, Some(3)), Rules::default()), Decision::Accept(Start::At(7)));
+        assert_eq!(
+            decide(&pos(Some(7), 3, true), &log(0, 9, Some(3)), Rules::default()),
+            Decision::Accept(Start::At(8))
+        );
+        assert_eq!(
+            decide(&pos(Some(7), 3, false), &log(0, 9, Some(3)), Rules::default()),
+            Decision::Accept(Start::At(7))
+        );
         // Tailing: the client has everything.
-        assert_eq!(decide(&pos(Some(9), 3, true), &log(0, 9, Some(3)), Rules::default()), Decision::Accept(Start::At(10)));
+        assert_eq!(
+            decide(&pos(Some(9), 3, true), &log(0, 9, Some(3)), Rules::default()),
+            Decision::Accept(Start::At(10))
+        );
     }
 
     #[test]
@@ -259,7 +301,10 @@ mod tests {
         match decide(&pos(Some(7), 3, true), &log(0, 9, Some(5)), Rules::default()) {
             Decision::Reject { code, text } => {
                 assert_eq!(code, NokCode::EpochMismatch);
-                assert!(text.starts_with("epoch mismatch at seqno 7: client has epoch 3, server has epoch 5"), "{text}");
+                assert!(
+                    text.starts_with("epoch mismatch at seqno 7: client has epoch 3, server has epoch 5"),
+                    "{text}"
+                );
                 assert!(text.contains("trepctl reset"));
             }
             d => panic!("{d:?}"),
@@ -268,9 +313,15 @@ mod tests {
 
     #[test]
     fn purged_last_but_next_present_is_accepted_without_epoch_check() {
-        assert_eq!(decide(&pos(Some(4), 1, true), &log(5, 9, None), Rules::default()), Decision::Accept(Start::At(5)));
+        assert_eq!(
+            decide(&pos(Some(4), 1, true), &log(5, 9, None), Rules::default()),
+            Decision::Accept(Start::At(5))
+        );
         // ... but not mid-transaction: the client needs seqno 5 itself.
-        assert_eq!(code(decide(&pos(Some(4), 1, false), &log(5, 9, None), Rules::default())), NokCode::SeqnoPurged);
+        assert_eq!(
+            code(decide(&pos(Some(4), 1, false), &log(5, 9, None), Rules::default())),
+            NokCode::SeqnoPurged
+        );
     }
 
     #[test]
@@ -282,22 +333,41 @@ mod tests {
             }
             d => panic!("{d:?}"),
         }
-        assert_eq!(code(decide(&pos(Some(10), 1, true), &log(0, 9, None), Rules::default())), NokCode::ClientAhead);
-        assert_eq!(code(decide(&pos(Some(30), 1, true), &log(0, 9, None), Rules::default())), NokCode::ClientAhead);
-        assert_eq!(code(decide(&pos(Some(10), 1, false), &log(0, 9, None), Rules::default())), NokCode::ServerBehind);
+        assert_eq!(
+            code(decide(&pos(Some(10), 1, true), &log(0, 9, None), Rules::default())),
+            NokCode::ClientAhead
+        );
+        assert_eq!(
+            code(decide(&pos(Some(30), 1, true), &log(0, 9, None), Rules::default())),
+            NokCode::ClientAhead
+        );
+        assert_eq!(
+            code(decide(&pos(Some(10), 1, false), &log(0, 9, None), Rules::default())),
+            NokCode::ServerBehind
+        );
     }
 
     #[test]
     fn empty_server_defers_the_check() {
-        let empty = ServerLog { min: None, max: None, epoch_at_last: None };
-        assert_eq!(decide(&pos(Some(4), 1, true), &empty, Rules::default()), Decision::Accept(Start::At(5)));
+        let empty = ServerLog {
+            min: None,
+            max: None,
+            epoch_at_last: None,
+        };
+        assert_eq!(
+            decide(&pos(Some(4), 1, true), &empty, Rules::default()),
+            Decision::Accept(Start::At(5))
+        );
     }
 
     #[test]
     fn event_id_positioning_is_refused() {
         let mut p = pos(None, -1, true);
         p.has_event_id = true;
-        assert_eq!(code(decide(&p, &log(0, 9, None), Rules::default())), NokCode::Unsupported);
+        assert_eq!(
+            code(decide(&p, &log(0, 9, None), Rules::default())),
+            NokCode::Unsupported
+        );
     }
 
     #[test]

@@ -163,7 +163,9 @@ impl From<FrameError> for End {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 struct ActiveGuard(Arc<Inner>, u64);
@@ -171,7 +173,11 @@ struct ActiveGuard(Arc<Inner>, u64);
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::AcqRel);
-        self.0.clients.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.1);
+        self.0
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.1);
     }
 }
 
@@ -202,7 +208,13 @@ impl ThlServer {
 
     /// The connected clients (past the handshake).
     pub fn clients(&self) -> Vec<ClientInfo> {
-        self.inner.clients.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+        self.inner
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Number of open connections (including those in the handshake).
@@ -260,7 +272,10 @@ impl ThlServer {
             tracing::warn!(%peer, limit = self.inner.cfg.max_connections, "THL connection refused: connection limit reached");
             let nok = Message::Nok(Nok {
                 code: NokCode::TooManyConnections,
-                text: format!("the THL server has reached its limit of {} connections", self.inner.cfg.max_connections),
+                text: format!(
+                    "the THL server has reached its limit of {} connections",
+                    self.inner.cfg.max_connections
+                ),
             });
             // One non-blocking attempt, then close.
             let _ = sock.try_write(&nok.to_bytes());
@@ -315,16 +330,28 @@ async fn read_message<R: AsyncRead + Unpin>(
             return Ok(Message::decode(f.msg_type, f.payload)?);
         }
         match timeout_at(deadline, rd.read(&mut tmp)).await {
-            Ok(Ok(0)) => return Err(End::Io(io::Error::new(io::ErrorKind::UnexpectedEof, format!("closed before {what}")))),
+            Ok(Ok(0)) => {
+                return Err(End::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("closed before {what}"),
+                )))
+            }
             Ok(Ok(n)) => dec.extend(&tmp[..n]),
             Ok(Err(e)) => return Err(End::Io(e)),
-            Err(_) => return Err(End::Protocol(format!("handshake timeout: no complete {what} ({} bytes buffered)", dec.buffered()))),
+            Err(_) => {
+                return Err(End::Protocol(format!(
+                    "handshake timeout: no complete {what} ({} bytes buffered)",
+                    dec.buffered()
+                )))
+            }
         }
     }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, End> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| End::Protocol(format!("internal task failed: {e}")))
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| End::Protocol(format!("internal task failed: {e}")))
 }
 
 async fn send<W: AsyncWrite + Unpin>(w: &mut W, m: &Message, t: Duration) -> Result<(), End> {
@@ -333,12 +360,21 @@ async fn send<W: AsyncWrite + Unpin>(w: &mut W, m: &Message, t: Duration) -> Res
 }
 
 async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, code: NokCode, text: String, t: Duration) -> End {
-    let m = Message::Nok(Nok { code, text: text.clone() });
+    let m = Message::Nok(Nok {
+        code,
+        text: text.clone(),
+    });
     let _ = send(w, &m, t).await;
     End::Refused(code, text)
 }
 
-async fn serve(inner: &Arc<Inner>, mut sock: TcpStream, peer: SocketAddr, id: u64, mut stop: watch::Receiver<bool>) -> End {
+async fn serve(
+    inner: &Arc<Inner>,
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    mut stop: watch::Receiver<bool>,
+) -> End {
     let (mut rd, mut wr) = sock.split();
     let cfg = &inner.cfg;
     let deadline = Instant::now() + cfg.handshake_timeout;
@@ -347,7 +383,15 @@ async fn serve(inner: &Arc<Inner>, mut sock: TcpStream, peer: SocketAddr, id: u6
     let src = inner.source.clone();
     let (min, max) = match blocking(move || Ok::<_, StoreError>((src.min_seqno()?, src.max_seqno()?))).await {
         Ok(Ok(v)) => v,
-        Ok(Err(e)) => return refuse(&mut wr, NokCode::ServerError, format!("the server cannot read its THL: {e}"), wt).await,
+        Ok(Err(e)) => {
+            return refuse(
+                &mut wr,
+                NokCode::ServerError,
+                format!("the server cannot read its THL: {e}"),
+                wt,
+            )
+            .await
+        }
         Err(e) => return e,
     };
     let hello = Message::Hello(Hello {
@@ -368,7 +412,9 @@ async fn serve(inner: &Arc<Inner>, mut sock: TcpStream, peer: SocketAddr, id: u6
         Ok(Message::Resume(r)) => r,
         Ok(m) => {
             let why = format!("expected RESUME, got {}", m.msg_type().name());
-            return refuse(&mut wr, NokCode::ProtocolError, why.clone(), wt).await.into_protocol(why);
+            return refuse(&mut wr, NokCode::ProtocolError, why.clone(), wt)
+                .await
+                .into_protocol(why);
         }
         Err(e) => return e,
     };
@@ -388,9 +434,15 @@ async fn serve(inner: &Arc<Inner>, mut sock: TcpStream, peer: SocketAddr, id: u6
         has_event_id: !resume.event_id.is_empty(),
     };
     let src = inner.source.clone();
-    let rules = Rules { require_seqno_zero: cfg.require_seqno_zero };
+    let rules = Rules {
+        require_seqno_zero: cfg.require_seqno_zero,
+    };
     let decided = blocking(move || -> Result<(ServerLog, Decision), StoreError> {
-        let mut log = ServerLog { min: src.min_seqno()?, max: src.max_seqno()?, epoch_at_last: None };
+        let mut log = ServerLog {
+            min: src.min_seqno()?,
+            max: src.max_seqno()?,
+            epoch_at_last: None,
+        };
         if let Some(last) = pos.last_seqno.filter(|&l| log.holds(l)) {
             log.epoch_at_last = src.cursor(last)?.next()?.map(|r| r.header().epoch);
         }
@@ -401,10 +453,22 @@ async fn serve(inner: &Arc<Inner>, mut sock: TcpStream, peer: SocketAddr, id: u6
     let (log, start) = match decided {
         Ok(Ok((log, Decision::Accept(start)))) => (log, start),
         Ok(Ok((_, Decision::Reject { code, text }))) => return refuse(&mut wr, code, text, wt).await,
-        Ok(Err(e)) => return refuse(&mut wr, NokCode::ServerError, format!("the server cannot read its THL: {e}"), wt).await,
+        Ok(Err(e)) => {
+            return refuse(
+                &mut wr,
+                NokCode::ServerError,
+                format!("the server cannot read its THL: {e}"),
+                wt,
+            )
+            .await
+        }
         Err(e) => return e,
     };
-    let ok = Message::Ok(OkMsg { min_seqno: log.min, max_seqno: log.max, start_seqno: start.seqno() });
+    let ok = Message::Ok(OkMsg {
+        min_seqno: log.min,
+        max_seqno: log.max,
+        start_seqno: start.seqno(),
+    });
     if let Err(e) = send(&mut wr, &ok, wt).await {
         return e;
     }
@@ -514,20 +578,43 @@ impl End {
 }
 
 /// Handles the ACKs buffered in `dec`; anything else is a protocol error.
-fn take_acks(inner: &Arc<Inner>, id: u64, client_id: &str, peer: SocketAddr, dec: &mut FrameDecoder) -> Result<(), End> {
+fn take_acks(
+    inner: &Arc<Inner>,
+    id: u64,
+    client_id: &str,
+    peer: SocketAddr,
+    dec: &mut FrameDecoder,
+) -> Result<(), End> {
     while let Some(f) = dec.next_frame()? {
         if f.msg_type != MsgType::Ack {
-            return Err(End::Protocol(format!("unexpected {} while streaming (only ACK is allowed)", f.msg_type.name())));
+            return Err(End::Protocol(format!(
+                "unexpected {} while streaming (only ACK is allowed)",
+                f.msg_type.name()
+            )));
         }
-        let Message::Ack(Ack { durable_seqno, applied_seqno }) = Message::decode(f.msg_type, f.payload)? else {
+        let Message::Ack(Ack {
+            durable_seqno,
+            applied_seqno,
+        }) = Message::decode(f.msg_type, f.payload)?
+        else {
             return Err(End::Protocol("undecodable ACK".into()));
         };
-        if let Some(c) = inner.clients.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&id) {
+        if let Some(c) = inner
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&id)
+        {
             c.last_acked_seqno = durable_seqno.or(c.last_acked_seqno);
             c.applied_seqno = applied_seqno.or(c.applied_seqno);
         }
         if let Some(cb) = &inner.cfg.on_ack {
-            (cb.0)(&AckInfo { client_id: client_id.to_string(), peer, durable_seqno, applied_seqno });
+            (cb.0)(&AckInfo {
+                client_id: client_id.to_string(),
+                peer,
+                durable_seqno,
+                applied_seqno,
+            });
         }
     }
     Ok(())

@@ -47,7 +47,8 @@ fn body(seqno: i64, fragno: u16) -> Vec<u8> {
 /// Appends transaction `seqno` in `frags` fragments (no commit).
 pub fn append_txn(w: &mut Writer, seqno: i64, epoch: i64, frags: u16) {
     for f in 0..frags {
-        w.append(&header(seqno, seqno, f, f + 1 == frags, epoch), &body(seqno, f)).expect("append");
+        w.append(&header(seqno, seqno, f, f + 1 == frags, epoch), &body(seqno, f))
+            .expect("append");
     }
 }
 
@@ -70,7 +71,9 @@ pub fn fill(w: &mut Writer, from: i64, to: i64, epoch: i64) {
 /// Every record of a THL directory, as raw bytes.
 pub fn raw_records(dir: &Path) -> Vec<Vec<u8>> {
     let r = Reader::open(dir).expect("reader");
-    let Some(min) = r.min_seqno().expect("min") else { return Vec::new() };
+    let Some(min) = r.min_seqno().expect("min") else {
+        return Vec::new();
+    };
     let mut c = r.cursor(min).expect("cursor");
     let mut out = Vec::new();
     while let Some(rec) = c.next().expect("next") {
@@ -83,7 +86,10 @@ pub fn raw_records(dir: &Path) -> Vec<Vec<u8>> {
 pub fn hosts() -> Resolver {
     Arc::new(|host: &str, port: u16| match host {
         "master" | "relay" | "fake" | "silent" | "localhost" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
-        h => Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{h} is not in the hosts file"))),
+        h => Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{h} is not in the hosts file"),
+        )),
     })
 }
 
@@ -118,7 +124,11 @@ impl Running {
             let _ = s.send(());
         }
         if let Some(t) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(5), t).await.expect("server stops").expect("join").expect("run");
+            tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .expect("server stops")
+                .expect("join")
+                .expect("run");
         }
     }
 }
@@ -131,11 +141,21 @@ pub async fn serve(addr: &str, cfg: ServerConfig, source: Reader) -> Running {
     let task = tokio::spawn(s.run(async move {
         let _ = rx.await;
     }));
-    Running { server, addr, stop: Some(tx), task: Some(task) }
+    Running {
+        server,
+        addr,
+        stop: Some(tx),
+        task: Some(task),
+    }
 }
 
 pub async fn serve_writer(w: &Writer, role: Role, id: &str) -> Running {
-    serve("127.0.0.1:0", ServerConfig::new(role, id), w.reader(Visibility::Durable)).await
+    serve(
+        "127.0.0.1:0",
+        ServerConfig::new(role, id),
+        w.reader(Visibility::Durable),
+    )
+    .await
 }
 
 pub fn shared(w: Writer) -> Arc<Mutex<Writer>> {
@@ -153,7 +173,9 @@ pub async fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> b
 
 /// Runs `fut` with a deadline.
 pub async fn bounded<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
 }
 
 /// What a fake server does after its scripted messages.
@@ -166,7 +188,12 @@ pub enum Then {
 /// A hand-written server: accepts one connection at a time, sends HELLO,
 /// reads (and ignores) RESUME, sends OK(start) and `records`, then closes or
 /// stays silent. With `speak` false it accepts and never speaks.
-pub async fn fake_server(speak: bool, start: Option<i64>, records: Vec<Vec<u8>>, then: Then) -> (SocketAddr, JoinHandle<()>) {
+pub async fn fake_server(
+    speak: bool,
+    start: Option<i64>,
+    records: Vec<Vec<u8>>,
+    then: Then,
+) -> (SocketAddr, JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = l.local_addr().expect("addr");
     let h = tokio::spawn(async move {
@@ -184,8 +211,16 @@ pub async fn fake_server(speak: bool, start: Option<i64>, records: Vec<Vec<u8>>,
                 });
                 let _ = s.write_all(&hello.to_bytes()).await;
                 let mut b = [0u8; 512];
-                let _ = tokio::time::timeout(Duration::from_millis(500), tokio::io::AsyncReadExt::read(&mut s, &mut b)).await;
-                let ok = Message::Ok(OkMsg { min_seqno: Some(0), max_seqno: Some(1000), start_seqno: start });
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    tokio::io::AsyncReadExt::read(&mut s, &mut b),
+                )
+                .await;
+                let ok = Message::Ok(OkMsg {
+                    min_seqno: Some(0),
+                    max_seqno: Some(1000),
+                    start_seqno: start,
+                });
                 let mut out = ok.to_bytes();
                 for r in &records {
                     frame::encode_record(r, &mut out);

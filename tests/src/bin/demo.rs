@@ -74,7 +74,8 @@ async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::
         );
         conn.query_drop(tx).await?;
     }
-    conn.query_drop("DELETE FROM shop.orders WHERE customer % 10 = 0").await?;
+    conn.query_drop("DELETE FROM shop.orders WHERE customer % 10 = 0")
+        .await?;
     conn.disconnect().await?;
 
     let seqno = cluster.wait_until_applied(Duration::from_secs(180)).await?;
@@ -86,22 +87,39 @@ async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::
     println!("\n-- trepctl -host host2.beta status (excerpt)");
     let status = trepctl(&cluster, "host2.beta", &["status"])?;
     for line in status.lines().filter(|l| {
-        ["appliedLastSeqno", "pipelineSource", "role ", "state ", "serviceName", "masterConnectUri"]
-            .iter()
-            .any(|k| l.trim_start().starts_with(k))
+        [
+            "appliedLastSeqno",
+            "pipelineSource",
+            "role ",
+            "state ",
+            "serviceName",
+            "masterConnectUri",
+        ]
+        .iter()
+        .any(|k| l.trim_start().starts_with(k))
     }) {
         println!("{line}");
     }
 
     println!("\n== CHECKSUM TABLE on every host");
     let sums = cluster.checksums(TABLES).await?;
-    println!("{:<13} {}", "host", TABLES.iter().map(|t| format!("{t:>16}")).collect::<String>());
+    println!(
+        "{:<13} {}",
+        "host",
+        TABLES.iter().map(|t| format!("{t:>16}")).collect::<String>()
+    );
     for (host, s) in &sums {
-        println!("{host:<13} {}", s.iter().map(|v| format!("{v:>16}")).collect::<String>());
+        println!(
+            "{host:<13} {}",
+            s.iter().map(|v| format!("{v:>16}")).collect::<String>()
+        );
     }
     let reference = &sums[HOSTS[0]];
     let same = sums.values().all(|s| s == reference);
-    println!("checksums {}", if same { "are equal on all six hosts" } else { "DIFFER" });
+    println!(
+        "checksums {}",
+        if same { "are equal on all six hosts" } else { "DIFFER" }
+    );
     if !same {
         return Err("checksums differ between hosts".into());
     }
@@ -119,7 +137,10 @@ async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::
         println!("== --exit given: stopping the cluster");
         return Ok(());
     }
-    println!("== Press Ctrl-C to stop it: every replicator and MariaDB instance stops, and {} is left for inspection.", root.display());
+    println!(
+        "== Press Ctrl-C to stop it: every replicator and MariaDB instance stops, and {} is left for inspection.",
+        root.display()
+    );
     tokio::signal::ctrl_c().await?;
     println!("\n== Stopping");
     Ok(())

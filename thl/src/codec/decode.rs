@@ -5,8 +5,8 @@
 use super::error::{DecodeError, DecodeReason};
 use super::{session_bit as sb, tag, BODY_FORMAT_VERSION};
 use crate::event::{
-    Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage, SessionVars,
-    Statement, Time, UserVar, Value,
+    Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement, Time,
+    UserVar, Value,
 };
 
 type Result<T> = std::result::Result<T, DecodeError>;
@@ -34,10 +34,7 @@ pub(super) fn body(bytes: &[u8]) -> Result<EventBody> {
     let mut r = Reader { buf: bytes, pos: 0 };
     let version = r.u8("format version")?;
     if version != BODY_FORMAT_VERSION {
-        return Err(DecodeError::new(
-            0,
-            DecodeReason::UnsupportedVersion(version),
-        ));
+        return Err(DecodeError::new(0, DecodeReason::UnsupportedVersion(version)));
     }
     let n = r.count("metadata count", min_len::META_PAIR)?;
     let mut metadata = Vec::with_capacity(n);
@@ -99,19 +96,11 @@ fn session(r: &mut Reader<'_>) -> Result<SessionVars> {
         sql_mode: p.get(sb::SQL_MODE, |r| r.varint("session sql_mode"))?,
         time_zone: p.get(sb::TIME_ZONE, |r| r.string("session time_zone"))?,
         charset_client: p.get(sb::CHARSET_CLIENT, |r| r.varint16("session charset_client"))?,
-        collation_connection: p.get(sb::COLLATION_CONNECTION, |r| {
-            r.varint16("session collation_connection")
-        })?,
-        collation_server: p.get(sb::COLLATION_SERVER, |r| {
-            r.varint16("session collation_server")
-        })?,
-        collation_database: p.get(sb::COLLATION_DATABASE, |r| {
-            r.varint16("session collation_database")
-        })?,
+        collation_connection: p.get(sb::COLLATION_CONNECTION, |r| r.varint16("session collation_connection"))?,
+        collation_server: p.get(sb::COLLATION_SERVER, |r| r.varint16("session collation_server"))?,
+        collation_database: p.get(sb::COLLATION_DATABASE, |r| r.varint16("session collation_database"))?,
         lc_time_names: p.get(sb::LC_TIME_NAMES, |r| r.varint16("session lc_time_names"))?,
-        foreign_key_checks: p.get(sb::FOREIGN_KEY_CHECKS, |r| {
-            r.bool("session foreign_key_checks")
-        })?,
+        foreign_key_checks: p.get(sb::FOREIGN_KEY_CHECKS, |r| r.bool("session foreign_key_checks"))?,
         unique_checks: p.get(sb::UNIQUE_CHECKS, |r| r.bool("session unique_checks"))?,
         autocommit: p.get(sb::AUTOCOMMIT, |r| r.bool("session autocommit"))?,
         sql_auto_is_null: p.get(sb::SQL_AUTO_IS_NULL, |r| r.bool("session sql_auto_is_null"))?,
@@ -124,10 +113,7 @@ fn session(r: &mut Reader<'_>) -> Result<SessionVars> {
         insert_id: p.get(sb::INSERT_ID, |r| r.varint("session insert_id"))?,
         last_insert_id: p.get(sb::LAST_INSERT_ID, |r| r.varint("session last_insert_id"))?,
         rand_seeds: p.get(sb::RAND_SEEDS, |r| {
-            Ok((
-                r.varint("session rand_seed1")?,
-                r.varint("session rand_seed2")?,
-            ))
+            Ok((r.varint("session rand_seed1")?, r.varint("session rand_seed2")?))
         })?,
         user_vars: p.get(sb::USER_VARS, user_vars)?.unwrap_or_default(),
     })
@@ -140,11 +126,7 @@ struct Present<'r, 'a> {
 }
 
 impl<'a> Present<'_, 'a> {
-    fn get<T>(
-        &mut self,
-        bit: u32,
-        read: impl FnOnce(&mut Reader<'a>) -> Result<T>,
-    ) -> Result<Option<T>> {
+    fn get<T>(&mut self, bit: u32, read: impl FnOnce(&mut Reader<'a>) -> Result<T>) -> Result<Option<T>> {
         if self.mask & (1 << bit) == 0 {
             return Ok(None);
         }
@@ -263,9 +245,7 @@ fn value(r: &mut Reader<'_>) -> Result<Value> {
         tag::INT => Value::Int(r.zigzag("Value::Int")?),
         tag::UINT => Value::UInt(r.varint("Value::UInt")?),
         tag::FLOAT => Value::Float(f32::from_bits(u32::from_le_bytes(r.array("Value::Float")?))),
-        tag::DOUBLE => Value::Double(f64::from_bits(u64::from_le_bytes(
-            r.array("Value::Double")?,
-        ))),
+        tag::DOUBLE => Value::Double(f64::from_bits(u64::from_le_bytes(r.array("Value::Double")?))),
         tag::DECIMAL => Value::Decimal(r.string("Value::Decimal")?),
         tag::DATE => {
             let [y0, y1, month, day] = r.array("Value::Date")?;
@@ -363,10 +343,7 @@ impl<'a> Reader<'a> {
     /// The next `n` bytes.
     #[inline]
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
-        let slice = self
-            .pos
-            .checked_add(n)
-            .and_then(|end| self.buf.get(self.pos..end));
+        let slice = self.pos.checked_add(n).and_then(|end| self.buf.get(self.pos..end));
         match slice {
             Some(s) => {
                 self.pos += n;
@@ -473,14 +450,7 @@ impl<'a> Reader<'a> {
         let remaining = self.remaining();
         let needed = count.saturating_mul(min_item_len as u64);
         if needed > remaining as u64 {
-            return Err(self.error_at(
-                at,
-                DecodeReason::CountTooLarge {
-                    what,
-                    count,
-                    remaining,
-                },
-            ));
+            return Err(self.error_at(at, DecodeReason::CountTooLarge { what, count, remaining }));
         }
         // `count <= remaining`, which is a `usize`.
         Ok(usize::try_from(count).unwrap_or(usize::MAX))

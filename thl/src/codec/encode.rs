@@ -2,8 +2,7 @@
 
 use super::{session_bit as sb, tag, BODY_FORMAT_VERSION};
 use crate::event::{
-    Change, ColumnSpec, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement,
-    UserVar, Value,
+    Change, ColumnSpec, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement, UserVar, Value,
 };
 
 /// Encodes a whole body (see the module documentation for the layout).
@@ -60,10 +59,7 @@ fn session_mask(s: &SessionVars) -> u64 {
         (sb::UNIQUE_CHECKS, s.unique_checks.is_some()),
         (sb::AUTOCOMMIT, s.autocommit.is_some()),
         (sb::SQL_AUTO_IS_NULL, s.sql_auto_is_null.is_some()),
-        (
-            sb::AUTO_INCREMENT_INCREMENT,
-            s.auto_increment_increment.is_some(),
-        ),
+        (sb::AUTO_INCREMENT_INCREMENT, s.auto_increment_increment.is_some()),
         (sb::AUTO_INCREMENT_OFFSET, s.auto_increment_offset.is_some()),
         (sb::INSERT_ID, s.insert_id.is_some()),
         (sb::LAST_INSERT_ID, s.last_insert_id.is_some()),
@@ -100,12 +96,7 @@ fn session(out: &mut Vec<u8>, s: &SessionVars) {
     for v in ids.into_iter().flatten() {
         varint(out, u64::from(v));
     }
-    let flags = [
-        s.foreign_key_checks,
-        s.unique_checks,
-        s.autocommit,
-        s.sql_auto_is_null,
-    ];
+    let flags = [s.foreign_key_checks, s.unique_checks, s.autocommit, s.sql_auto_is_null];
     for v in flags.into_iter().flatten() {
         out.push(u8::from(v));
     }

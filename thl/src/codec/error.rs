@@ -32,9 +32,7 @@ impl DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeReason {
-    #[error(
-        "unsupported body format version {0} (this build reads version {BODY_FORMAT_VERSION})"
-    )]
+    #[error("unsupported body format version {0} (this build reads version {BODY_FORMAT_VERSION})")]
     UnsupportedVersion(u8),
     #[error("{what}: truncated, needs {needed} bytes but {remaining} remain")]
     Truncated {
@@ -47,11 +45,7 @@ pub enum DecodeReason {
     #[error("{what}: non-minimal varint encoding")]
     VarintNotMinimal { what: &'static str },
     #[error("{what}: value {value} is out of range (max {max})")]
-    OutOfRange {
-        what: &'static str,
-        value: u64,
-        max: u64,
-    },
+    OutOfRange { what: &'static str, value: u64, max: u64 },
     #[error("{what}: count {count} is more than the {remaining} remaining bytes can hold")]
     CountTooLarge {
         what: &'static str,

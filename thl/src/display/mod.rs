@@ -186,7 +186,8 @@ fn push_image(out: &mut String, label: &str, r: &RowChanges, cols: &[u16], vals:
             // index outside the table): show what is there.
             None => out.push_str(&format!(
                 "  - {label}(?{}: ) = {:?}\n",
-                cols.get(k).map_or_else(|| "?".to_string(), |i| (u32::from(*i) + 1).to_string()),
+                cols.get(k)
+                    .map_or_else(|| "?".to_string(), |i| (u32::from(*i) + 1).to_string()),
                 v
             )),
         }

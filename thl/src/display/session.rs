@@ -243,7 +243,10 @@ pub fn session_options(s: &SessionVars) -> Vec<(String, String)> {
 
 /// `[name = value, ...]` as Tungsten's `- OPTIONS` line shows it.
 pub fn format_options(s: &SessionVars) -> String {
-    let parts: Vec<String> = session_options(s).into_iter().map(|(n, v)| format!("{n} = {v}")).collect();
+    let parts: Vec<String> = session_options(s)
+        .into_iter()
+        .map(|(n, v)| format!("{n} = {v}"))
+        .collect();
     format!("[{}]", parts.join(", "))
 }
 
@@ -307,7 +310,10 @@ mod tests {
             sql_mode_names((1 << 21) | (1 << 30)),
             "STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION"
         );
-        assert_eq!(sql_mode_names((1 << 0) | (1 << 34) | (1 << 40)), "REAL_AS_FLOAT,TIME_ROUND_FRACTIONAL,0x10000000000");
+        assert_eq!(
+            sql_mode_names((1 << 0) | (1 << 34) | (1 << 40)),
+            "REAL_AS_FLOAT,TIME_ROUND_FRACTIONAL,0x10000000000"
+        );
     }
 
     #[test]
@@ -338,10 +344,30 @@ mod tests {
             last_insert_id: Some(6),
             rand_seeds: Some((1, 2)),
             user_vars: vec![
-                UserVar { name: "a".into(), value: Value::Bytes(b"x'y".to_vec()), collation: Some(45), unsigned: false },
-                UserVar { name: "b".into(), value: Value::UInt(u64::MAX), collation: None, unsigned: true },
-                UserVar { name: "c".into(), value: Value::Null, collation: None, unsigned: false },
-                UserVar { name: "d".into(), value: Value::Bytes(vec![0xe9]), collation: Some(8), unsigned: false },
+                UserVar {
+                    name: "a".into(),
+                    value: Value::Bytes(b"x'y".to_vec()),
+                    collation: Some(45),
+                    unsigned: false,
+                },
+                UserVar {
+                    name: "b".into(),
+                    value: Value::UInt(u64::MAX),
+                    collation: None,
+                    unsigned: true,
+                },
+                UserVar {
+                    name: "c".into(),
+                    value: Value::Null,
+                    collation: None,
+                    unsigned: false,
+                },
+                UserVar {
+                    name: "d".into(),
+                    value: Value::Bytes(vec![0xe9]),
+                    collation: Some(8),
+                    unsigned: false,
+                },
             ],
             ..SessionVars::default()
         };

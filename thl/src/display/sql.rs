@@ -58,7 +58,8 @@ impl SqlScript {
             return out;
         }
         let whole = h.fragno == 0 && h.last_frag;
-        let lone_statement = ev.body.changes.len() == 1 && matches!(ev.body.changes.first(), Some(Change::Statement(_)));
+        let lone_statement =
+            ev.body.changes.len() == 1 && matches!(ev.body.changes.first(), Some(Change::Statement(_)));
         let bracket = !(whole && (lone_statement || ev.body.changes.is_empty()));
         if bracket && h.fragno == 0 {
             out.push_str("BEGIN;\n");
@@ -116,7 +117,10 @@ impl SqlScript {
         let ts = sv.timestamp_us.unwrap_or(h.source_tstamp_ms.saturating_mul(1000));
         out.push_str(&format!("SET TIMESTAMP={};\n", timestamp_text(ts)));
         if s.error_code != 0 {
-            out.push_str(&format!("-- the statement failed on the source with error {}\n", s.error_code));
+            out.push_str(&format!(
+                "-- the statement failed on the source with error {}\n",
+                s.error_code
+            ));
         }
         let text = String::from_utf8_lossy(&s.sql);
         // A trailing `;` would end up inside the statement sent to the server.
@@ -203,12 +207,18 @@ pub fn row_sql(r: &RowChanges, row: &RowImage) -> String {
                 named.set(true);
                 format!("INSERT INTO {table} VALUES ({});", vals.join(", "))
             } else {
-                format!("INSERT INTO {table} ({}) VALUES ({});", names.join(", "), vals.join(", "))
+                format!(
+                    "INSERT INTO {table} ({}) VALUES ({});",
+                    names.join(", "),
+                    vals.join(", ")
+                )
             }
         }
         RowAction::Update => {
-            let set: Vec<String> =
-                after.iter().map(|(c, i, v)| format!("{} = {}", name(*c, *i), literal(*c, v))).collect();
+            let set: Vec<String> = after
+                .iter()
+                .map(|(c, i, v)| format!("{} = {}", name(*c, *i), literal(*c, v)))
+                .collect();
             let wh = where_clause(r, &before, &mut name);
             format!("UPDATE {table} SET {} WHERE {wh} LIMIT 1;", set.join(", "))
         }
@@ -233,8 +243,13 @@ fn where_clause(
 ) -> String {
     let key_cols: Vec<u16> = r.columns.iter().filter(|c| c.key).map(|c| c.index).collect();
     let keyed = !key_cols.is_empty()
-        && key_cols.iter().all(|k| before.iter().any(|(c, _, _)| c.is_some_and(|c| c.index == *k)));
-    let chosen: Vec<_> = before.iter().filter(|(c, _, _)| !keyed || c.is_some_and(|c| c.key)).collect();
+        && key_cols
+            .iter()
+            .all(|k| before.iter().any(|(c, _, _)| c.is_some_and(|c| c.index == *k)));
+    let chosen: Vec<_> = before
+        .iter()
+        .filter(|(c, _, _)| !keyed || c.is_some_and(|c| c.key))
+        .collect();
     if chosen.is_empty() {
         // No before image: match nothing rather than every row.
         return "FALSE".to_string();

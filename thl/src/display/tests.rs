@@ -87,8 +87,14 @@ fn sample_event() -> ReplEvent {
                 ("gtid".into(), "0-1-12".into()),
             ],
             changes: vec![
-                Change::Statement(statement("test", "CREATE TABLE t (id int primary key, name varchar(10))")),
-                Change::Rows(table(RowAction::Insert, vec![row(vec![], vec![Value::Int(1), s("abc")])])),
+                Change::Statement(statement(
+                    "test",
+                    "CREATE TABLE t (id int primary key, name varchar(10))",
+                )),
+                Change::Rows(table(
+                    RowAction::Insert,
+                    vec![row(vec![], vec![Value::Int(1), s("abc")])],
+                )),
                 Change::Rows(table(
                     RowAction::Update,
                     vec![row(vec![Value::Int(1), s("abc")], vec![Value::Int(1), s("it's")])],
@@ -141,8 +147,15 @@ fn schema_printed_when_it_changes_and_fragments() {
     ev.body.changes = vec![
         Change::Statement(statement("a", "SELECT 1")),
         Change::Statement(statement("a", "SELECT 2")),
-        Change::Statement(Statement { error_code: 1062, ..statement("b", "SELECT 3") }),
-        Change::Statement(Statement { default_db: None, session: SessionVars::default(), ..statement("b", "SELECT 4") }),
+        Change::Statement(Statement {
+            error_code: 1062,
+            ..statement("b", "SELECT 3")
+        }),
+        Change::Statement(Statement {
+            default_db: None,
+            session: SessionVars::default(),
+            ..statement("b", "SELECT 4")
+        }),
     ];
     let text = format_event(&ev);
     assert!(text.starts_with("SEQ# = 12 / FRAG# = 3\n"), "{text}");
@@ -158,9 +171,18 @@ fn schema_printed_when_it_changes_and_fragments() {
 fn delete_and_missing_names_and_malformed_images() {
     let mut r = table(RowAction::Delete, vec![row(vec![Value::Int(7), Value::Null], vec![])]);
     r.columns[0].name.clear();
-    let mut ev = ReplEvent { header: header(1), body: EventBody { metadata: vec![], changes: vec![Change::Rows(r)] } };
+    let mut ev = ReplEvent {
+        header: header(1),
+        body: EventBody {
+            metadata: vec![],
+            changes: vec![Change::Rows(r)],
+        },
+    };
     let text = format_event(&ev);
-    assert!(text.contains(" - ROW# = 0\n  - KEY(1: ) = 7\n  - KEY(2: name) = NULL\n"), "{text}");
+    assert!(
+        text.contains(" - ROW# = 0\n  - KEY(1: ) = 7\n  - KEY(2: name) = NULL\n"),
+        "{text}"
+    );
     assert!(!text.contains("COL("));
     // An image with more values than columns, and an index outside the table.
     if let Some(Change::Rows(r)) = ev.body.changes.first_mut() {
@@ -168,19 +190,28 @@ fn delete_and_missing_names_and_malformed_images() {
         r.rows[0].before = vec![Value::Int(1), Value::Int(2)];
     }
     let text = format_event(&ev);
-    assert!(text.contains("  - KEY(?10: ) = Int(1)\n  - KEY(??: ) = Int(2)\n"), "{text}");
+    assert!(
+        text.contains("  - KEY(?10: ) = Int(1)\n  - KEY(??: ) = Int(2)\n"),
+        "{text}"
+    );
 }
 
 #[test]
 fn filtered_range_layout() {
     let mut h = header(5);
     h.seqno_end = 9;
-    let ev = ReplEvent { header: h, body: EventBody::default() };
+    let ev = ReplEvent {
+        header: h,
+        body: EventBody::default(),
+    };
     let text = format_event(&ev);
-    assert!(text.ends_with(
-        "- METADATA = [shard=test]\n- TYPE = com.continuent.tungsten.replicator.event.ReplDBMSFilteredEvent\n\
+    assert!(
+        text.ends_with(
+            "- METADATA = [shard=test]\n- TYPE = com.continuent.tungsten.replicator.event.ReplDBMSFilteredEvent\n\
          ## Filtered events ## seqno 5..=9 (5 events)\n"
-    ), "{text}");
+        ),
+        "{text}"
+    );
     assert_eq!(header_comments(&ev.header), "filtered 5-9");
 }
 
@@ -215,7 +246,16 @@ fn headers_line_and_json() {
 fn full_event_json_reads_back() {
     let mut ev = sample_event();
     if let Some(Change::Rows(r)) = ev.body.changes.get_mut(1) {
-        r.rows[0].after = vec![Value::Double(0.1), Value::Time(Time { negative: true, hours: 1, minutes: 2, seconds: 3, micros: 4 })];
+        r.rows[0].after = vec![
+            Value::Double(0.1),
+            Value::Time(Time {
+                negative: true,
+                hours: 1,
+                minutes: 2,
+                seconds: 3,
+                micros: 4,
+            }),
+        ];
     }
     let line = event_json(&ev).expect("json");
     assert!(!line.contains('\n'));
@@ -246,8 +286,12 @@ COMMIT;
     if let Some(Change::Statement(st)) = ev.body.changes.first_mut() {
         st.session.time_zone = Some("Europe/Paris".into());
         st.session.insert_id = Some(5);
-        st.session.user_vars =
-            vec![UserVar { name: "v".into(), value: Value::Bytes(b"x".to_vec()), collation: Some(45), unsigned: false }];
+        st.session.user_vars = vec![UserVar {
+            name: "v".into(),
+            value: Value::Bytes(b"x".to_vec()),
+            collation: Some(45),
+            unsigned: false,
+        }];
         st.sql = b"CREATE PROCEDURE p() BEGIN SELECT 1; END".to_vec();
     }
     ev.header.seqno = 13;
@@ -255,8 +299,16 @@ COMMIT;
     let text = script.event(&ev);
     assert!(!text.contains("BEGIN;\n"), "{text}");
     assert!(!text.contains("USE "));
-    assert!(text.contains("\nSET @@session.time_zone='Europe/Paris';\nSET INSERT_ID=5;\nSET @`v`:='x';\nSET TIMESTAMP=1795687872;\n"), "{text}");
-    assert!(text.ends_with("DELIMITER $$\nCREATE PROCEDURE p() BEGIN SELECT 1; END$$\nDELIMITER ;\n"), "{text}");
+    assert!(
+        text.contains(
+            "\nSET @@session.time_zone='Europe/Paris';\nSET INSERT_ID=5;\nSET @`v`:='x';\nSET TIMESTAMP=1795687872;\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("DELIMITER $$\nCREATE PROCEDURE p() BEGIN SELECT 1; END$$\nDELIMITER ;\n"),
+        "{text}"
+    );
     // A trailing `;` in the source text is dropped, not doubled.
     let mut semi = sample_event();
     semi.body.changes = vec![Change::Statement(statement("test", "DROP TABLE t;  "))];
@@ -265,13 +317,19 @@ COMMIT;
     let mut rows = sample_event();
     rows.body.changes.remove(0);
     let text = script.event(&rows);
-    assert!(text.contains("BEGIN;\nSET @@session.time_zone='+00:00';\nINSERT"), "{text}");
+    assert!(
+        text.contains("BEGIN;\nSET @@session.time_zone='+00:00';\nINSERT"),
+        "{text}"
+    );
 }
 
 #[test]
 fn sql_rows_delete_null_safe_and_keyless() {
     let r = table(RowAction::Delete, vec![row(vec![Value::Int(7), Value::Null], vec![])]);
-    assert_eq!(row_sql(&r, &r.rows[0]), "DELETE FROM `test`.`t` WHERE `id` = 7 LIMIT 1;");
+    assert_eq!(
+        row_sql(&r, &r.rows[0]),
+        "DELETE FROM `test`.`t` WHERE `id` = 7 LIMIT 1;"
+    );
     let mut keyless = r.clone();
     keyless.columns[0].key = false;
     assert_eq!(
@@ -283,11 +341,17 @@ fn sql_rows_delete_null_safe_and_keyless() {
     minimal.columns[0].key = true;
     minimal.before_columns = vec![1];
     minimal.rows[0].before = vec![s("x")];
-    assert_eq!(row_sql(&minimal, &minimal.rows[0]), "DELETE FROM `test`.`t` WHERE `name` = 'x' LIMIT 1;");
+    assert_eq!(
+        row_sql(&minimal, &minimal.rows[0]),
+        "DELETE FROM `test`.`t` WHERE `name` = 'x' LIMIT 1;"
+    );
     let mut empty = keyless;
     empty.before_columns.clear();
     empty.rows[0].before.clear();
-    assert_eq!(row_sql(&empty, &empty.rows[0]), "DELETE FROM `test`.`t` WHERE FALSE LIMIT 1;");
+    assert_eq!(
+        row_sql(&empty, &empty.rows[0]),
+        "DELETE FROM `test`.`t` WHERE FALSE LIMIT 1;"
+    );
 }
 
 #[test]
@@ -297,7 +361,10 @@ fn sql_rows_without_names_and_quoting() {
     r.columns[0].name.clear();
     r.columns[1].name.clear();
     assert_eq!(row_sql(&r, &r.rows[0]), "INSERT INTO `we``ird`.`t` VALUES (1, 'a');");
-    let mut u = table(RowAction::Update, vec![row(vec![Value::Int(1), s("a")], vec![Value::Int(2), s("b")])]);
+    let mut u = table(
+        RowAction::Update,
+        vec![row(vec![Value::Int(1), s("a")], vec![Value::Int(2), s("b")])],
+    );
     u.columns[1].name.clear();
     assert_eq!(
         row_sql(&u, &u.rows[0]),
@@ -317,9 +384,18 @@ fn sql_filtered_heartbeat_and_rollback() {
     let mut script = SqlScript::new();
     let mut h = header(5);
     h.seqno_end = 9;
-    let text = script.event(&ReplEvent { header: h, body: EventBody::default() });
-    assert!(text.ends_with("-- ## Filtered events ## seqno 5..=9 (5 events)\n"), "{text}");
-    let empty = ReplEvent { header: header(10), body: EventBody::default() };
+    let text = script.event(&ReplEvent {
+        header: h,
+        body: EventBody::default(),
+    });
+    assert!(
+        text.ends_with("-- ## Filtered events ## seqno 5..=9 (5 events)\n"),
+        "{text}"
+    );
+    let empty = ReplEvent {
+        header: header(10),
+        body: EventBody::default(),
+    };
     assert_eq!(script.event(&empty).lines().count(), 1);
     let mut rb = sample_event();
     rb.body.metadata.push(("rollback".into(), "true".into()));

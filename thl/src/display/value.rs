@@ -105,7 +105,12 @@ pub fn utc_datetime(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
 }
 
 /// An event time (ms since the Unix epoch) as Tungsten prints it (Java's
@@ -291,7 +296,9 @@ pub fn display_value(v: &Value, col: &ColumnSpec) -> String {
 
 /// The character set of a text column is UTF-8 (`utf8mb3` or `utf8mb4`).
 fn is_utf8_column(col: &ColumnSpec) -> bool {
-    col.collation.and_then(charset_of_collation).is_some_and(|c| c.starts_with("utf8"))
+    col.collation
+        .and_then(charset_of_collation)
+        .is_some_and(|c| c.starts_with("utf8"))
 }
 
 /// Bytes safe inside a quoted literal whatever the session's
@@ -418,8 +425,14 @@ mod tests {
     #[test]
     fn integers() {
         let c = col(8, 0, None, "bigint");
-        assert_eq!(both(Value::Int(i64::MIN), &c), ("-9223372036854775808".into(), "-9223372036854775808".into()));
-        assert_eq!(both(Value::UInt(u64::MAX), &c), ("18446744073709551615".into(), "18446744073709551615".into()));
+        assert_eq!(
+            both(Value::Int(i64::MIN), &c),
+            ("-9223372036854775808".into(), "-9223372036854775808".into())
+        );
+        assert_eq!(
+            both(Value::UInt(u64::MAX), &c),
+            ("18446744073709551615".into(), "18446744073709551615".into())
+        );
         let c = col(1, 0, None, "tinyint");
         assert_eq!(both(Value::Int(-1), &c), ("-1".into(), "-1".into()));
         assert_eq!(both(Value::Null, &c), ("NULL".into(), "NULL".into()));
@@ -459,14 +472,36 @@ mod tests {
     #[test]
     fn dates_and_datetimes() {
         let c = col(10, 0, None, "date");
-        let d = Date { year: 2024, month: 2, day: 29 };
+        let d = Date {
+            year: 2024,
+            month: 2,
+            day: 29,
+        };
         assert_eq!(both(Value::Date(d), &c), ("2024-02-29".into(), "'2024-02-29'".into()));
-        let zero = Date { year: 0, month: 0, day: 0 };
-        assert_eq!(both(Value::Date(zero), &c), ("0000-00-00".into(), "'0000-00-00'".into()));
+        let zero = Date {
+            year: 0,
+            month: 0,
+            day: 0,
+        };
+        assert_eq!(
+            both(Value::Date(zero), &c),
+            ("0000-00-00".into(), "'0000-00-00'".into())
+        );
 
-        let dt = DateTime { year: 2026, month: 11, day: 26, hour: 10, minute: 11, second: 12, micros: 120_000 };
+        let dt = DateTime {
+            year: 2026,
+            month: 11,
+            day: 26,
+            hour: 10,
+            minute: 11,
+            second: 12,
+            micros: 120_000,
+        };
         let c3 = col(18, 3, None, "datetime(3)");
-        assert_eq!(both(Value::DateTime(dt), &c3), ("2026-11-26 10:11:12.120".into(), "'2026-11-26 10:11:12.120'".into()));
+        assert_eq!(
+            both(Value::DateTime(dt), &c3),
+            ("2026-11-26 10:11:12.120".into(), "'2026-11-26 10:11:12.120'".into())
+        );
         let c6 = col(18, 6, None, "datetime(6)");
         assert_eq!(display_value(&Value::DateTime(dt), &c6), "2026-11-26 10:11:12.120000");
         let c0 = col(18, 0, None, "datetime");
@@ -475,32 +510,79 @@ mod tests {
         // More precision than the column claims: never rounded away.
         assert_eq!(display_value(&Value::DateTime(dt), &c0), "2026-11-26 10:11:12.120000");
         let old = col(12, 0, None, "datetime");
-        let zdt = DateTime { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0, micros: 0 };
-        assert_eq!(both(Value::DateTime(zdt), &old), ("0000-00-00 00:00:00".into(), "'0000-00-00 00:00:00'".into()));
+        let zdt = DateTime {
+            year: 0,
+            month: 0,
+            day: 0,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            micros: 0,
+        };
+        assert_eq!(
+            both(Value::DateTime(zdt), &old),
+            ("0000-00-00 00:00:00".into(), "'0000-00-00 00:00:00'".into())
+        );
     }
 
     #[test]
     fn timestamps_are_utc() {
         let c = col(17, 2, None, "timestamp(2)");
-        let v = Value::Timestamp { secs: 1_700_000_000, micros: 500_000 };
-        assert_eq!(both(v, &c), ("2023-11-14 22:13:20.50".into(), "'2023-11-14 22:13:20.50'".into()));
+        let v = Value::Timestamp {
+            secs: 1_700_000_000,
+            micros: 500_000,
+        };
+        assert_eq!(
+            both(v, &c),
+            ("2023-11-14 22:13:20.50".into(), "'2023-11-14 22:13:20.50'".into())
+        );
         let z = Value::Timestamp { secs: 0, micros: 0 };
         assert_eq!(display_value(&z, &c), "0000-00-00 00:00:00.00");
         let old = col(7, 0, None, "timestamp");
-        assert_eq!(display_value(&Value::Timestamp { secs: 1, micros: 0 }, &old), "1970-01-01 00:00:01");
-        assert_eq!(sql_literal(&Value::Timestamp { secs: 0, micros: 0 }, &old), "'0000-00-00 00:00:00'");
+        assert_eq!(
+            display_value(&Value::Timestamp { secs: 1, micros: 0 }, &old),
+            "1970-01-01 00:00:01"
+        );
+        assert_eq!(
+            sql_literal(&Value::Timestamp { secs: 0, micros: 0 }, &old),
+            "'0000-00-00 00:00:00'"
+        );
     }
 
     #[test]
     fn times_including_negative() {
         let c = col(19, 6, None, "time(6)");
-        let t = Time { negative: true, hours: 838, minutes: 59, seconds: 59, micros: 0 };
-        assert_eq!(both(Value::Time(t), &c), ("-838:59:59.000000".into(), "'-838:59:59.000000'".into()));
+        let t = Time {
+            negative: true,
+            hours: 838,
+            minutes: 59,
+            seconds: 59,
+            micros: 0,
+        };
+        assert_eq!(
+            both(Value::Time(t), &c),
+            ("-838:59:59.000000".into(), "'-838:59:59.000000'".into())
+        );
         let c0 = col(11, 0, None, "time");
-        let t = Time { negative: false, hours: 1, minutes: 2, seconds: 3, micros: 0 };
+        let t = Time {
+            negative: false,
+            hours: 1,
+            minutes: 2,
+            seconds: 3,
+            micros: 0,
+        };
         assert_eq!(display_value(&Value::Time(t), &c0), "01:02:03");
-        let t = Time { negative: true, hours: 0, minutes: 0, seconds: 0, micros: 1 };
-        assert_eq!(display_value(&Value::Time(t), &col(19, 1, None, "time(1)")), "-00:00:00.000001");
+        let t = Time {
+            negative: true,
+            hours: 0,
+            minutes: 0,
+            seconds: 0,
+            micros: 1,
+        };
+        assert_eq!(
+            display_value(&Value::Time(t), &col(19, 1, None, "time(1)")),
+            "-00:00:00.000001"
+        );
     }
 
     #[test]
@@ -527,27 +609,51 @@ mod tests {
     #[test]
     fn strings_text_and_binary() {
         let utf8 = col(15, 128, Some(45), "varchar(32)");
-        assert_eq!(both(Value::Bytes(b"abc".to_vec()), &utf8), ("abc".into(), "'abc'".into()));
-        assert_eq!(both(Value::Bytes(b"it's".to_vec()), &utf8), ("it's".into(), "'it''s'".into()));
+        assert_eq!(
+            both(Value::Bytes(b"abc".to_vec()), &utf8),
+            ("abc".into(), "'abc'".into())
+        );
+        assert_eq!(
+            both(Value::Bytes(b"it's".to_vec()), &utf8),
+            ("it's".into(), "'it''s'".into())
+        );
         assert_eq!(
             both(Value::Bytes("caf\u{e9}".as_bytes().to_vec()), &utf8),
             ("caf\u{e9}".into(), "_utf8mb4'caf\u{e9}'".into())
         );
-        assert_eq!(both(Value::Bytes(b"a\\b".to_vec()), &utf8), ("a\\b".into(), "x'615c62'".into()));
-        assert_eq!(both(Value::Bytes(b"a\nb".to_vec()), &utf8), ("a\\nb".into(), "x'610a62'".into()));
+        assert_eq!(
+            both(Value::Bytes(b"a\\b".to_vec()), &utf8),
+            ("a\\b".into(), "x'615c62'".into())
+        );
+        assert_eq!(
+            both(Value::Bytes(b"a\nb".to_vec()), &utf8),
+            ("a\\nb".into(), "x'610a62'".into())
+        );
         assert_eq!(both(Value::Bytes(Vec::new()), &utf8), (String::new(), "''".into()));
         let latin1 = col(254, (254 << 8) | 10, Some(8), "char(10)");
-        assert_eq!(both(Value::Bytes(vec![0x63, 0xe9]), &latin1), ("c\u{fffd}".into(), "x'63e9'".into()));
+        assert_eq!(
+            both(Value::Bytes(vec![0x63, 0xe9]), &latin1),
+            ("c\u{fffd}".into(), "x'63e9'".into())
+        );
         let bin = col(15, 16, Some(63), "varbinary(16)");
-        assert_eq!(both(Value::Bytes(vec![0, 0xff, 0x41]), &bin), ("x'00ff41'".into(), "x'00ff41'".into()));
+        assert_eq!(
+            both(Value::Bytes(vec![0, 0xff, 0x41]), &bin),
+            ("x'00ff41'".into(), "x'00ff41'".into())
+        );
         assert_eq!(both(Value::Bytes(Vec::new()), &bin), ("x''".into(), "x''".into()));
         let blob = col(252, 2, None, "blob");
         assert_eq!(display_value(&Value::Bytes(b"ab".to_vec()), &blob), "x'6162'");
         let text = col(252, 2, Some(33), "text");
         assert_eq!(display_value(&Value::Bytes(b"ab".to_vec()), &text), "ab");
         let unknown = col(15, 32, None, "");
-        assert_eq!(both(Value::Bytes(b"ok".to_vec()), &unknown), ("ok".into(), "'ok'".into()));
-        assert_eq!(both(Value::Bytes(vec![0xc3, 0x28]), &unknown), ("x'c328'".into(), "x'c328'".into()));
+        assert_eq!(
+            both(Value::Bytes(b"ok".to_vec()), &unknown),
+            ("ok".into(), "'ok'".into())
+        );
+        assert_eq!(
+            both(Value::Bytes(vec![0xc3, 0x28]), &unknown),
+            ("x'c328'".into(), "x'c328'".into())
+        );
         let geo = col(255, 4, Some(63), "geometry");
         assert_eq!(display_value(&Value::Bytes(vec![0, 0, 0, 0, 1]), &geo), "x'0000000001'");
     }
@@ -559,8 +665,14 @@ mod tests {
             both(Value::Bytes(br#"{"a": [1, "x"]}"#.to_vec()), &j),
             (r#"{"a": [1, "x"]}"#.into(), r#"CAST('{"a": [1, "x"]}' AS JSON)"#.into())
         );
-        assert_eq!(sql_literal(&Value::Bytes(br#"["\""]"#.to_vec()), &j), "CAST(CONVERT(x'5b225c22225d' USING utf8mb4) AS JSON)");
-        assert_eq!(sql_literal(&Value::Bytes("[\"\u{e9}\"]".as_bytes().to_vec()), &j), "CAST(_utf8mb4'[\"\u{e9}\"]' AS JSON)");
+        assert_eq!(
+            sql_literal(&Value::Bytes(br#"["\""]"#.to_vec()), &j),
+            "CAST(CONVERT(x'5b225c22225d' USING utf8mb4) AS JSON)"
+        );
+        assert_eq!(
+            sql_literal(&Value::Bytes("[\"\u{e9}\"]".as_bytes().to_vec()), &j),
+            "CAST(_utf8mb4'[\"\u{e9}\"]' AS JSON)"
+        );
     }
 
     #[test]

@@ -46,7 +46,11 @@ impl Shared {
     pub fn new(dir: PathBuf, recovered: Option<i64>) -> Shared {
         Shared {
             dir,
-            marks: Mutex::new(Marks { written: recovered, durable: recovered, ..Marks::default() }),
+            marks: Mutex::new(Marks {
+                written: recovered,
+                durable: recovered,
+                ..Marks::default()
+            }),
             cond: Condvar::new(),
         }
     }
@@ -73,7 +77,11 @@ impl Shared {
             if g.closed || now >= deadline {
                 return false;
             }
-            g = self.cond.wait_timeout(g, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+            g = self
+                .cond
+                .wait_timeout(g, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }
@@ -95,7 +103,11 @@ pub(crate) fn spawn_syncer(shared: Arc<Shared>, every: Duration) -> std::io::Res
                 if now >= deadline {
                     break;
                 }
-                g = shared.cond.wait_timeout(g, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+                g = shared
+                    .cond
+                    .wait_timeout(g, deadline - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
             }
             if g.written <= g.durable || g.poisoned.is_some() {
                 continue;

@@ -29,18 +29,33 @@ pub enum StoreError {
     /// The log on disk is damaged outside the tolerated torn tail. The
     /// operator must repair it (purge, restore from a peer).
     #[error("corrupt THL file {file} at offset {offset} (last good seqno {}): {reason}", last_good.map_or_else(|| "none".to_string(), |s| s.to_string()))]
-    Corrupt { file: PathBuf, offset: u64, last_good: Option<i64>, reason: String },
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        last_good: Option<i64>,
+        reason: String,
+    },
 
     /// The requested seqno is no longer (or not yet) in the log. The caller
     /// must reposition (e.g. re-provision a lagging slave).
     #[error("seqno {seqno} is not in the THL at {dir} (stored: {})", range_text(*min, *max))]
-    SeqnoNotFound { dir: PathBuf, seqno: i64, min: Option<i64>, max: Option<i64> },
+    SeqnoNotFound {
+        dir: PathBuf,
+        seqno: i64,
+        min: Option<i64>,
+        max: Option<i64>,
+    },
 
     /// An append broke the log's ordering rules (seqno order and density,
     /// fragment order) or the record is invalid. A caller bug or a diverged
     /// upstream: do not retry the same record.
     #[error("append to THL {dir} rejected at seqno {seqno} fragno {fragno}: {reason}")]
-    Rejected { dir: PathBuf, seqno: i64, fragno: u16, reason: String },
+    Rejected {
+        dir: PathBuf,
+        seqno: i64,
+        fragno: u16,
+        reason: String,
+    },
 
     /// A bad argument (purge range, configuration).
     #[error("invalid argument: {0}")]
@@ -60,7 +75,13 @@ pub enum StoreError {
 
     /// An event body could not be decoded.
     #[error("cannot decode the body of seqno {seqno} fragno {fragno} in {file} at offset {offset}: {reason}")]
-    Body { file: PathBuf, offset: u64, seqno: i64, fragno: u16, reason: String },
+    Body {
+        file: PathBuf,
+        offset: u64,
+        seqno: i64,
+        fragno: u16,
+        reason: String,
+    },
 }
 
 fn range_text(min: Option<i64>, max: Option<i64>) -> String {
@@ -77,7 +98,10 @@ impl StoreError {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> StoreError {
-        StoreError::Io { path: path.into(), source }
+        StoreError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn corrupt(
@@ -86,7 +110,12 @@ impl StoreError {
         last_good: Option<i64>,
         reason: impl Into<String>,
     ) -> StoreError {
-        StoreError::Corrupt { file: file.into(), offset, last_good, reason: reason.into() }
+        StoreError::Corrupt {
+            file: file.into(),
+            offset,
+            last_good,
+            reason: reason.into(),
+        }
     }
 }
 

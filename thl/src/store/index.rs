@@ -89,7 +89,11 @@ impl SparseIndex {
 
     /// Whether the record at `offset` (fragment `fragno`) gets an entry.
     pub fn wants(&self, offset: u64, fragno: u16, interval: u32) -> bool {
-        fragno == 0 && self.entries.last().is_none_or(|l| offset >= l.offset + u64::from(interval))
+        fragno == 0
+            && self
+                .entries
+                .last()
+                .is_none_or(|l| offset >= l.offset + u64::from(interval))
     }
 
     /// Drops the entries at or after `offset` (and the seal).
@@ -134,14 +138,20 @@ pub struct LoadedIndex {
 pub fn load(dir: &Path, n: u32, base: i64, data_len: u64) -> LoadedIndex {
     let bad = |index| LoadedIndex { index, intact: false };
     let path = index_path(dir, n);
-    let Ok(meta) = fs::metadata(&path) else { return bad(SparseIndex::default()) };
+    let Ok(meta) = fs::metadata(&path) else {
+        return bad(SparseIndex::default());
+    };
     // One entry per record at most: anything larger is garbage, do not read it.
     let cap = INDEX_HEADER_LEN as u64 + (data_len / u64::from(record::MIN_RECORD_LEN) + 2) * ENTRY_LEN as u64;
     if meta.len() > cap {
         return bad(SparseIndex::default());
     }
-    let Ok(bytes) = fs::read(&path) else { return bad(SparseIndex::default()) };
-    let Some(h) = bytes.get(..INDEX_HEADER_LEN) else { return bad(SparseIndex::default()) };
+    let Ok(bytes) = fs::read(&path) else {
+        return bad(SparseIndex::default());
+    };
+    let Some(h) = bytes.get(..INDEX_HEADER_LEN) else {
+        return bad(SparseIndex::default());
+    };
     if h[..] != encode_header(n, u32::from_le_bytes([h[12], h[13], h[14], h[15]]), base)[..] {
         return bad(SparseIndex::default());
     }
@@ -154,7 +164,10 @@ pub fn load(dir: &Path, n: u32, base: i64, data_len: u64) -> LoadedIndex {
         let seqno = i64::from_le_bytes(s);
         s.copy_from_slice(&c[8..16]);
         let offset = u64::from_le_bytes(s);
-        let ordered = index.entries.last().is_none_or(|l| seqno > l.seqno && offset > l.offset);
+        let ordered = index
+            .entries
+            .last()
+            .is_none_or(|l| seqno > l.seqno && offset > l.offset);
         let in_file = offset >= FILE_HEADER_LEN && offset < data_len;
         if crc != crc32fast::hash(&c[0..16]) || !ordered || !in_file || index.sealed_at.is_some() {
             return bad(index);
@@ -194,7 +207,10 @@ pub fn build_from(
                 RecordType::Event => match record::decode_fixed(f.payload) {
                     Ok(fx) => {
                         if index.wants(off, fx.fragno, interval) {
-                            index.entries.push(IndexEntry { seqno: fx.seqno, offset: off });
+                            index.entries.push(IndexEntry {
+                                seqno: fx.seqno,
+                                offset: off,
+                            });
                         }
                     }
                     Err(e) => return (index, Some((off, e))),
@@ -241,8 +257,17 @@ impl IndexAppender {
     pub fn start(dir: &Path, n: u32, base: i64, interval: u32, index: SparseIndex) -> Result<IndexAppender> {
         write_full(dir, n, base, interval, &index)?;
         let path = index_path(dir, n);
-        let file = OpenOptions::new().append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
-        Ok(IndexAppender { path, file, buf: Vec::new(), interval, index })
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok(IndexAppender {
+            path,
+            file,
+            buf: Vec::new(),
+            interval,
+            index,
+        })
     }
 
     /// Notes a record written at `offset`.
@@ -262,7 +287,9 @@ impl IndexAppender {
     /// Writes buffered entries to the OS (no fsync: the index is rebuildable).
     pub fn flush(&mut self) -> Result<()> {
         if !self.buf.is_empty() {
-            self.file.write_all(&self.buf).map_err(|e| StoreError::io(&self.path, e))?;
+            self.file
+                .write_all(&self.buf)
+                .map_err(|e| StoreError::io(&self.path, e))?;
             self.buf.clear();
         }
         Ok(())
@@ -276,7 +303,13 @@ mod tests {
     #[test]
     fn floor_and_wants() {
         let idx = SparseIndex {
-            entries: vec![IndexEntry { seqno: 10, offset: 32 }, IndexEntry { seqno: 20, offset: 5000 }],
+            entries: vec![
+                IndexEntry { seqno: 10, offset: 32 },
+                IndexEntry {
+                    seqno: 20,
+                    offset: 5000,
+                },
+            ],
             sealed_at: None,
         };
         assert_eq!(idx.floor(9), None);

@@ -47,7 +47,10 @@ impl DirLock {
             if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 let mut s = String::new();
                 let pid = file.read_to_string(&mut s).ok().and_then(|_| s.trim().parse().ok());
-                return Err(StoreError::Locked { dir: dir.to_path_buf(), pid });
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                    pid,
+                });
             }
             return Err(StoreError::io(&path, err));
         }

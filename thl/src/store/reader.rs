@@ -110,7 +110,10 @@ impl RecordRef {
             fragno: self.header.fragno,
             reason: e.to_string(),
         })?;
-        Ok(crate::event::ReplEvent { header: self.header.clone(), body })
+        Ok(crate::event::ReplEvent {
+            header: self.header.clone(),
+            body,
+        })
     }
 
     /// The data file number holding the record.
@@ -196,7 +199,13 @@ impl Reader {
     }
 
     pub(crate) fn new(dir: PathBuf, shared: Option<(Arc<Shared>, Visibility)>) -> Reader {
-        Reader { inner: Arc::new(ReaderInner { dir, shared, bases: Mutex::new(BTreeMap::new()) }) }
+        Reader {
+            inner: Arc::new(ReaderInner {
+                dir,
+                shared,
+                bases: Mutex::new(BTreeMap::new()),
+            }),
+        }
     }
 
     /// The THL directory.
@@ -209,7 +218,11 @@ impl Reader {
             return Ok(*b);
         }
         let b = segment::read_header(&self.inner.dir, no)?.base_seqno;
-        self.inner.bases.lock().unwrap_or_else(PoisonError::into_inner).insert(no, b);
+        self.inner
+            .bases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(no, b);
         Ok(b)
     }
 
@@ -321,7 +334,11 @@ impl Reader {
             })
         };
         if nos.is_empty() {
-            return if seqno == 0 { Ok((1, FILE_HEADER_LEN)) } else { Err(not_found(self)?) };
+            return if seqno == 0 {
+                Ok((1, FILE_HEADER_LEN))
+            } else {
+                Err(not_found(self)?)
+            };
         }
         // Greatest file whose base <= seqno (binary search on header bases).
         let mut lo = 0usize;
@@ -376,7 +393,14 @@ impl Reader {
     /// one past the last stored seqno (to tail the log).
     pub fn cursor(&self, seqno: i64) -> Result<Cursor> {
         let (no, pos) = self.locate(seqno)?;
-        let mut c = Cursor { reader: self.clone(), no, pos, map: None, want: seqno, last_good: None };
+        let mut c = Cursor {
+            reader: self.clone(),
+            no,
+            pos,
+            map: None,
+            want: seqno,
+            last_good: None,
+        };
         c.open_map()?;
         Ok(c)
     }
@@ -436,7 +460,14 @@ impl Reader {
         let path = segment::data_path(&self.inner.dir, no);
         segment::read_header(&self.inner.dir, no)?;
         let map = SegmentMap::open(&path)?;
-        Ok(FileRecords { map: Arc::clone(map.map()), path: Arc::new(path), no, pos: FILE_HEADER_LEN, done: false, last_good: None })
+        Ok(FileRecords {
+            map: Arc::clone(map.map()),
+            path: Arc::new(path),
+            no,
+            pos: FILE_HEADER_LEN,
+            done: false,
+            last_good: None,
+        })
     }
 
     /// Checks every record of every file: frame and CRC, header decodable,
@@ -445,13 +476,21 @@ impl Reader {
     pub fn verify(&self) -> Result<VerifyReport> {
         let dir = &self.inner.dir;
         let nos = segment::list_data_files(dir)?;
-        let mut rep = VerifyReport { files: nos.len(), ..VerifyReport::default() };
+        let mut rep = VerifyReport {
+            files: nos.len(),
+            ..VerifyReport::default()
+        };
         let mut prev_last: Option<i64> = None;
         for (i, &no) in nos.iter().enumerate() {
             let path = segment::data_path(dir, no);
             let base = segment::read_header(dir, no)?.base_seqno;
             if i > 0 && prev_last.map(|l| l + 1) != Some(base) {
-                return Err(StoreError::corrupt(&path, 16, prev_last, format!("base seqno {base} does not follow the previous file")));
+                return Err(StoreError::corrupt(
+                    &path,
+                    16,
+                    prev_last,
+                    format!("base seqno {base} does not follow the previous file"),
+                ));
             }
             if i == 0 {
                 rep.min_seqno = Some(base);
@@ -464,7 +503,12 @@ impl Reader {
             match end {
                 ScanEnd::Rotate { offset, next, .. } => {
                     if next != no + 1 {
-                        return Err(StoreError::corrupt(&path, offset, st.last_good(), format!("ROTATE names next file {next}")));
+                        return Err(StoreError::corrupt(
+                            &path,
+                            offset,
+                            st.last_good(),
+                            format!("ROTATE names next file {next}"),
+                        ));
                     }
                 }
                 ScanEnd::Eof if is_last => {
@@ -492,12 +536,20 @@ impl Reader {
                     .and_then(|f| record::decode_fixed(f.payload).ok())
                     .is_some_and(|fx| fx.seqno == e.seqno && fx.fragno == 0);
                 if !ok {
-                    rep.index_problems.push(format!("{}: entry for seqno {} at offset {} does not match", index::index_path(dir, no).display(), e.seqno, e.offset));
+                    rep.index_problems.push(format!(
+                        "{}: entry for seqno {} at offset {} does not match",
+                        index::index_path(dir, no).display(),
+                        e.seqno,
+                        e.offset
+                    ));
                     break;
                 }
             }
             if !loaded.intact && (!is_last || loaded.index.entries.is_empty()) {
-                rep.index_problems.push(format!("{}: missing, damaged or incomplete", index::index_path(dir, no).display()));
+                rep.index_problems.push(format!(
+                    "{}: missing, damaged or incomplete",
+                    index::index_path(dir, no).display()
+                ));
             }
             prev_last = st.last_complete.or(prev_last);
             rep.max_seqno = st.last_complete.or(rep.max_seqno);
@@ -551,13 +603,23 @@ impl Iterator for FileRecords {
                 // Tolerated only at the end of the last file.
                 let dir = self.path.parent().unwrap_or(Path::new("."));
                 if segment::data_path(dir, self.no + 1).exists() {
-                    return Some(Err(StoreError::corrupt(self.path.as_path(), self.pos, self.last_good, e.to_string())));
+                    return Some(Err(StoreError::corrupt(
+                        self.path.as_path(),
+                        self.pos,
+                        self.last_good,
+                        e.to_string(),
+                    )));
                 }
                 None
             }
             Err(e) => {
                 self.done = true;
-                Some(Err(StoreError::corrupt(self.path.as_path(), self.pos, self.last_good, e.to_string())))
+                Some(Err(StoreError::corrupt(
+                    self.path.as_path(),
+                    self.pos,
+                    self.last_good,
+                    e.to_string(),
+                )))
             }
         }
     }
@@ -613,7 +675,9 @@ impl Cursor {
             if !self.open_map()? {
                 return Ok(None);
             }
-            let Some((map, path)) = self.map.as_mut() else { return Ok(None) };
+            let Some((map, path)) = self.map.as_mut() else {
+                return Ok(None);
+            };
             let rest = map.bytes().get(self.pos as usize..).unwrap_or(&[]);
             match record::parse_frame(rest) {
                 Ok(f) if f.rtype == RecordType::Rotate => {
@@ -642,7 +706,12 @@ impl Cursor {
                         if segment::data_path(&self.reader.inner.dir, self.no + 1).exists() {
                             map.refresh()?;
                             if record::parse_frame(map.bytes().get(self.pos as usize..).unwrap_or(&[])).is_err() {
-                                return Err(StoreError::corrupt(path.as_path(), self.pos, self.last_good, e.to_string()));
+                                return Err(StoreError::corrupt(
+                                    path.as_path(),
+                                    self.pos,
+                                    self.last_good,
+                                    e.to_string(),
+                                ));
                             }
                             continue;
                         }
@@ -651,7 +720,12 @@ impl Cursor {
                     refreshed = true;
                 }
                 Err(e) => {
-                    return Err(StoreError::corrupt(path.as_path(), self.pos, self.last_good, e.to_string()));
+                    return Err(StoreError::corrupt(
+                        path.as_path(),
+                        self.pos,
+                        self.last_good,
+                        e.to_string(),
+                    ));
                 }
             }
         }

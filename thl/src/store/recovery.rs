@@ -56,7 +56,13 @@ pub(crate) struct ScanState {
 
 impl ScanState {
     pub fn at(offset: u64, expected: Option<i64>, last_complete: Option<i64>) -> ScanState {
-        ScanState { expected, open: None, last_complete, complete_end: offset, records: 0 }
+        ScanState {
+            expected,
+            open: None,
+            last_complete,
+            complete_end: offset,
+            records: 0,
+        }
     }
 
     /// The last seqno seen (for error messages).
@@ -143,7 +149,11 @@ pub(crate) fn scan(
                     _ => false,
                 };
                 let reason = e.to_string();
-                return if torn { ScanEnd::Torn { offset: off, reason } } else { ScanEnd::Corrupt { offset: off, reason } };
+                return if torn {
+                    ScanEnd::Torn { offset: off, reason }
+                } else {
+                    ScanEnd::Corrupt { offset: off, reason }
+                };
             }
         };
         let end = off + f.raw.len() as u64;
@@ -151,11 +161,19 @@ pub(crate) fn scan(
             RecordType::Event => {
                 let fx = match record::decode_fixed(f.payload) {
                     Ok(fx) => fx,
-                    Err(e) => return ScanEnd::Corrupt { offset: off, reason: e.to_string() },
+                    Err(e) => {
+                        return ScanEnd::Corrupt {
+                            offset: off,
+                            reason: e.to_string(),
+                        }
+                    }
                 };
                 if full_header {
                     if let Err(e) = record::decode_event_header(f.payload) {
-                        return ScanEnd::Corrupt { offset: off, reason: e.to_string() };
+                        return ScanEnd::Corrupt {
+                            offset: off,
+                            reason: e.to_string(),
+                        };
                     }
                 }
                 if let Err(reason) = st.accept(&fx, end) {
@@ -166,10 +184,18 @@ pub(crate) fn scan(
             RecordType::Rotate => {
                 let (last_seqno, next) = match record::decode_rotate(f.payload) {
                     Ok(x) => x,
-                    Err(e) => return ScanEnd::Corrupt { offset: off, reason: e.to_string() },
+                    Err(e) => {
+                        return ScanEnd::Corrupt {
+                            offset: off,
+                            reason: e.to_string(),
+                        }
+                    }
                 };
                 if end != bytes.len() as u64 {
-                    return ScanEnd::Corrupt { offset: off, reason: "ROTATE record is not the last record".into() };
+                    return ScanEnd::Corrupt {
+                        offset: off,
+                        reason: "ROTATE record is not the last record".into(),
+                    };
                 }
                 if st.open.is_some() || st.last_complete != Some(last_seqno) {
                     return ScanEnd::Corrupt {
@@ -180,7 +206,11 @@ pub(crate) fn scan(
                         ),
                     };
                 }
-                return ScanEnd::Rotate { offset: off, last_seqno, next };
+                return ScanEnd::Rotate {
+                    offset: off,
+                    last_seqno,
+                    next,
+                };
             }
         }
     }
@@ -263,7 +293,10 @@ pub(crate) fn recover(dir: &Path, interval: u32, sync: bool) -> Result<Recovered
                     &path,
                     16,
                     prev.last,
-                    format!("base seqno {} does not follow the previous file (expected {want})", header.base_seqno),
+                    format!(
+                        "base seqno {} does not follow the previous file (expected {want})",
+                        header.base_seqno
+                    ),
                 ));
             }
         }
@@ -285,7 +318,12 @@ pub(crate) fn recover(dir: &Path, interval: u32, sync: bool) -> Result<Recovered
                 }
                 index::write_full(dir, no, header.base_seqno, interval, &idx)?;
             }
-            segments.push(SegMeta { no, base: header.base_seqno, last: Some(last), sealed: true });
+            segments.push(SegMeta {
+                no,
+                base: header.base_seqno,
+                last: Some(last),
+                sealed: true,
+            });
             continue;
         }
         // The last file.
@@ -298,11 +336,17 @@ pub(crate) fn recover(dir: &Path, interval: u32, sync: bool) -> Result<Recovered
             }
             None => {
                 remove_segment(dir, no)?;
-                return Ok(Recovered { segments, tail_index: None });
+                return Ok(Recovered {
+                    segments,
+                    tail_index: None,
+                });
             }
         }
     }
-    Ok(Recovered { segments, tail_index: None })
+    Ok(Recovered {
+        segments,
+        tail_index: None,
+    })
 }
 
 /// Recovers the last file. Returns `None` when it ends up holding no record.
@@ -340,9 +384,19 @@ fn recover_last(
         }
     }
     idx.cut_at(start);
-    let mut st = ScanState::at(start, Some(if start == FILE_HEADER_LEN { base } else { last_complete.map_or(base, |l| l + 1) }), last_complete);
+    let mut st = ScanState::at(
+        start,
+        Some(if start == FILE_HEADER_LEN {
+            base
+        } else {
+            last_complete.map_or(base, |l| l + 1)
+        }),
+        last_complete,
+    );
     let mut pending = Vec::new();
-    let end = scan(bytes, start, &mut st, false, |off, fx| pending.push((off, fx.seqno, fx.fragno)));
+    let end = scan(bytes, start, &mut st, false, |off, fx| {
+        pending.push((off, fx.seqno, fx.fragno))
+    });
     for (off, seqno, fragno) in pending {
         if off < st.complete_end && idx.wants(off, fragno, interval) {
             idx.entries.push(index::IndexEntry { seqno, offset: off });
@@ -358,7 +412,12 @@ fn recover_last(
         }
         ScanEnd::Rotate { offset, next, .. } => {
             if next != no + 1 {
-                return Err(StoreError::corrupt(&path, offset, st.last_good(), format!("ROTATE names next file {next}")));
+                return Err(StoreError::corrupt(
+                    &path,
+                    offset,
+                    st.last_good(),
+                    format!("ROTATE names next file {next}"),
+                ));
             }
             sealed = true;
             idx.sealed_at = Some(offset);
@@ -388,7 +447,12 @@ fn recover_last(
     if st.complete_end == FILE_HEADER_LEN {
         return Ok((None, None));
     }
-    let meta = SegMeta { no, base, last: st.last_complete, sealed };
+    let meta = SegMeta {
+        no,
+        base,
+        last: st.last_complete,
+        sealed,
+    };
     if sealed {
         index::write_full(dir, no, base, interval, &idx)?;
         Ok((Some(meta), None))

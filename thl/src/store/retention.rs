@@ -71,7 +71,9 @@ pub(crate) fn plan_retention(files: &[Candidate], r: &Retention, still_needed: i
     let mut total: u64 = files.iter().map(|c| c.size).sum();
     let mut n = 0;
     for c in &files[..keep_last] {
-        let too_old = r.max_age.is_some_and(|a| now.duration_since(c.mtime).is_ok_and(|age| age > a));
+        let too_old = r
+            .max_age
+            .is_some_and(|a| now.duration_since(c.mtime).is_ok_and(|age| age > a));
         let too_big = r.max_total_bytes.is_some_and(|m| total > m);
         if !(too_old || too_big) || !deletable(c, still_needed) {
             break;
@@ -87,7 +89,11 @@ mod tests {
     use super::*;
 
     fn c(last: i64, size: u64, age_s: u64, now: SystemTime) -> Candidate {
-        Candidate { last: Some(last), size, mtime: now - Duration::from_secs(age_s) }
+        Candidate {
+            last: Some(last),
+            size,
+            mtime: now - Duration::from_secs(age_s),
+        }
     }
 
     #[test]
@@ -98,12 +104,21 @@ mod tests {
         assert_eq!(plan_bottom_purge(&files, 18, i64::MAX), 1);
         assert_eq!(plan_bottom_purge(&files, 100, 15), 1);
         assert_eq!(plan_bottom_purge(&files, 100, 9), 0);
-        let r = Retention { max_age: Some(Duration::from_secs(350)), max_total_bytes: None };
+        let r = Retention {
+            max_age: Some(Duration::from_secs(350)),
+            max_total_bytes: None,
+        };
         assert_eq!(plan_retention(&files, &r, i64::MAX, now), 2);
         assert_eq!(plan_retention(&files, &r, 10, now), 1);
-        let r = Retention { max_age: None, max_total_bytes: Some(150) };
+        let r = Retention {
+            max_age: None,
+            max_total_bytes: Some(150),
+        };
         assert_eq!(plan_retention(&files, &r, i64::MAX, now), 2);
-        let r = Retention { max_age: None, max_total_bytes: Some(250) };
+        let r = Retention {
+            max_age: None,
+            max_total_bytes: Some(250),
+        };
         assert_eq!(plan_retention(&files, &r, i64::MAX, now), 1);
     }
 }

@@ -85,7 +85,11 @@ pub fn list_data_files(dir: &Path) -> Result<Vec<u32>> {
                 data_path(dir, w[0] + 1),
                 0,
                 None,
-                format!("file missing: {} is followed by {}", data_file_name(w[0]), data_file_name(w[1])),
+                format!(
+                    "file missing: {} is followed by {}",
+                    data_file_name(w[0]),
+                    data_file_name(w[1])
+                ),
             ));
         }
     }
@@ -129,7 +133,9 @@ impl FileHeader {
         }
         let version = u16::from_le_bytes([b[4], b[5]]);
         if version != FORMAT_VERSION {
-            return Err(format!("unsupported format version {version} (this build reads {FORMAT_VERSION})"));
+            return Err(format!(
+                "unsupported format version {version} (this build reads {FORMAT_VERSION})"
+            ));
         }
         let hlen = u16::from_le_bytes([b[6], b[7]]);
         if u64::from(hlen) != FILE_HEADER_LEN {
@@ -149,10 +155,18 @@ pub fn read_header(dir: &Path, n: u32) -> Result<FileHeader> {
     let path = data_path(dir, n);
     let mut f = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
     let mut b = Vec::with_capacity(FILE_HEADER_LEN as usize);
-    (&mut f).take(FILE_HEADER_LEN).read_to_end(&mut b).map_err(|e| StoreError::io(&path, e))?;
+    (&mut f)
+        .take(FILE_HEADER_LEN)
+        .read_to_end(&mut b)
+        .map_err(|e| StoreError::io(&path, e))?;
     let h = FileHeader::decode(&b).map_err(|r| StoreError::corrupt(&path, 0, None, r))?;
     if h.file_no != n {
-        return Err(StoreError::corrupt(&path, 8, None, format!("header names file number {}", h.file_no)));
+        return Err(StoreError::corrupt(
+            &path,
+            8,
+            None,
+            format!("header names file number {}", h.file_no),
+        ));
     }
     Ok(h)
 }
@@ -202,7 +216,11 @@ impl SegmentMap {
     pub fn open(path: &Path) -> Result<SegmentMap> {
         let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
         let map = Arc::new(map_file(path, &file)?);
-        Ok(SegmentMap { path: path.to_path_buf(), file, map })
+        Ok(SegmentMap {
+            path: path.to_path_buf(),
+            file,
+            map,
+        })
     }
 
     /// The mapped bytes.
@@ -241,7 +259,12 @@ pub struct Frames<'a> {
 
 impl<'a> Frames<'a> {
     pub fn new(buf: &'a [u8], from: u64, check_crc: bool) -> Frames<'a> {
-        Frames { buf, pos: from, check_crc, done: false }
+        Frames {
+            buf,
+            pos: from,
+            check_crc,
+            done: false,
+        }
     }
 
     /// Offset of the next record.
@@ -258,7 +281,11 @@ impl<'a> Iterator for Frames<'a> {
             return None;
         }
         let rest = &self.buf[self.pos as usize..];
-        let r = if self.check_crc { record::parse_frame(rest) } else { record::peek_frame(rest) };
+        let r = if self.check_crc {
+            record::parse_frame(rest)
+        } else {
+            record::peek_frame(rest)
+        };
         match r {
             Ok(f) => {
                 let at = self.pos;
@@ -282,7 +309,8 @@ pub fn create_data_file(dir: &Path, n: u32, base_seqno: i64) -> Result<File> {
         .create_new(true)
         .open(&path)
         .map_err(|e| StoreError::io(&path, e))?;
-    f.write_all(&FileHeader { file_no: n, base_seqno }.encode()).map_err(|e| StoreError::io(&path, e))?;
+    f.write_all(&FileHeader { file_no: n, base_seqno }.encode())
+        .map_err(|e| StoreError::io(&path, e))?;
     Ok(f)
 }
 
@@ -298,7 +326,10 @@ pub fn truncate_by_replace(path: &Path, len: u64, sync: bool) -> Result<()> {
         if copied != len {
             return Err(StoreError::io(
                 path,
-                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "file shorter than the truncation point"),
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "file shorter than the truncation point",
+                ),
             ));
         }
         if sync {
@@ -314,7 +345,9 @@ pub fn truncate_by_replace(path: &Path, len: u64, sync: bool) -> Result<()> {
 
 /// fsyncs a directory so renames, creations and deletions in it are durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
 }
 
 /// Removes a file, treating "already gone" as success.
@@ -340,7 +373,10 @@ mod tests {
 
     #[test]
     fn header_round_trip_and_checks() {
-        let h = FileHeader { file_no: 3, base_seqno: 1234 };
+        let h = FileHeader {
+            file_no: 3,
+            base_seqno: 1234,
+        };
         let b = h.encode();
         assert_eq!(FileHeader::decode(&b), Ok(h));
         for i in 0..b.len() {

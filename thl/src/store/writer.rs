@@ -72,7 +72,9 @@ impl Writer {
     /// the lock, then recovers (see `recovery`).
     pub fn open(cfg: StoreConfig) -> Result<Writer> {
         if cfg.file_size == 0 || cfg.index_interval == 0 {
-            return Err(StoreError::InvalidArgument("file_size and index_interval must be > 0".into()));
+            return Err(StoreError::InvalidArgument(
+                "file_size and index_interval must be > 0".into(),
+            ));
         }
         fs::create_dir_all(&cfg.dir).map_err(|e| StoreError::io(&cfg.dir, e))?;
         let lock = DirLock::acquire(&cfg.dir)?;
@@ -91,8 +93,8 @@ impl Writer {
         };
         w.load()?;
         if let SyncPolicy::Interval(every) = w.cfg.sync {
-            let h = durability::spawn_syncer(Arc::clone(&w.shared), every)
-                .map_err(|e| StoreError::io(&w.cfg.dir, e))?;
+            let h =
+                durability::spawn_syncer(Arc::clone(&w.shared), every).map_err(|e| StoreError::io(&w.cfg.dir, e))?;
             w.syncer = Some(h);
         }
         Ok(w)
@@ -100,17 +102,31 @@ impl Writer {
 
     /// (Re)builds the in-memory state from the files (recovery).
     fn load(&mut self) -> Result<()> {
-        let rec = recovery::recover(&self.cfg.dir, self.cfg.index_interval, self.cfg.sync != SyncPolicy::Never)?;
+        let rec = recovery::recover(
+            &self.cfg.dir,
+            self.cfg.index_interval,
+            self.cfg.sync != SyncPolicy::Never,
+        )?;
         self.segments = rec.segments;
         self.active = None;
         self.open = None;
         self.complete = self.segments.iter().rev().find_map(|s| s.last);
         if let (Some(last), Some(idx)) = (self.segments.last(), rec.tail_index) {
             let path = segment::data_path(&self.cfg.dir, last.no);
-            let file = fs::OpenOptions::new().append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
+            let file = fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| StoreError::io(&path, e))?;
             let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
             let index = IndexAppender::start(&self.cfg.dir, last.no, last.base, self.cfg.index_interval, idx)?;
-            self.active = Some(Active { no: last.no, path, file: Arc::new(file), buf: Vec::new(), len, index });
+            self.active = Some(Active {
+                no: last.no,
+                path,
+                file: Arc::new(file),
+                buf: Vec::new(),
+                len,
+                index,
+            });
         }
         // What recovery kept is on disk; make sure it is durable.
         if self.cfg.sync != SyncPolicy::Never {
@@ -165,12 +181,20 @@ impl Writer {
     }
 
     fn rejected(&self, h: &FixedHeader, reason: String) -> StoreError {
-        StoreError::Rejected { dir: self.cfg.dir.clone(), seqno: h.seqno, fragno: h.fragno, reason }
+        StoreError::Rejected {
+            dir: self.cfg.dir.clone(),
+            seqno: h.seqno,
+            fragno: h.fragno,
+            reason,
+        }
     }
 
     fn check_poison(&self) -> Result<()> {
         if let Some(p) = &self.shared.lock().poisoned {
-            return Err(StoreError::Poisoned { dir: self.cfg.dir.clone(), reason: p.clone() });
+            return Err(StoreError::Poisoned {
+                dir: self.cfg.dir.clone(),
+                reason: p.clone(),
+            });
         }
         Ok(())
     }
@@ -186,7 +210,10 @@ impl Writer {
                 if h.seqno != s || h.fragno != f.wrapping_add(1) || h.seqno_end != h.seqno {
                     return Err(self.rejected(
                         h,
-                        format!("transaction {s} is open at fragno {f}: expected seqno {s} fragno {}", f.wrapping_add(1)),
+                        format!(
+                            "transaction {s} is open at fragno {f}: expected seqno {s} fragno {}",
+                            f.wrapping_add(1)
+                        ),
                     ));
                 }
             }
@@ -223,8 +250,10 @@ impl Writer {
                 reason: e.to_string(),
             })
             .and_then(|()| {
-                let fx = record::decode_fixed(&buf[record::FRAME_HEADER_LEN..])
-                    .map_err(|e| StoreError::BadRecord { dir: self.cfg.dir.clone(), source: e })?;
+                let fx = record::decode_fixed(&buf[record::FRAME_HEADER_LEN..]).map_err(|e| StoreError::BadRecord {
+                    dir: self.cfg.dir.clone(),
+                    source: e,
+                })?;
                 self.append_frame(&buf, &fx)
             });
         self.scratch = buf;
@@ -241,13 +270,20 @@ impl Writer {
     /// Appends a whole framed record received from another THL (a relay),
     /// verbatim, after checking its frame, CRC, header and order.
     pub fn append_raw(&mut self, raw: &[u8]) -> Result<()> {
-        let bad = |e| StoreError::BadRecord { dir: self.cfg.dir.clone(), source: e };
+        let bad = |e| StoreError::BadRecord {
+            dir: self.cfg.dir.clone(),
+            source: e,
+        };
         let f = record::parse_frame(raw).map_err(bad)?;
         if f.raw.len() != raw.len() {
-            return Err(bad(record::RecordError::Malformed { what: "raw record (trailing bytes)" }));
+            return Err(bad(record::RecordError::Malformed {
+                what: "raw record (trailing bytes)",
+            }));
         }
         if f.rtype != RecordType::Event {
-            return Err(bad(record::RecordError::Malformed { what: "raw record (not an EVENT)" }));
+            return Err(bad(record::RecordError::Malformed {
+                what: "raw record (not an EVENT)",
+            }));
         }
         record::decode_event_header(f.payload).map_err(bad)?;
         let fx = record::decode_fixed(f.payload).map_err(bad)?;
@@ -369,7 +405,9 @@ impl Writer {
         let Some(last) = self.segments.last().and_then(|s| s.last) else {
             return Ok(());
         };
-        let Some(no) = self.active.as_ref().map(|a| a.no) else { return Ok(()) };
+        let Some(no) = self.active.as_ref().map(|a| a.no) else {
+            return Ok(());
+        };
         let mut rot = Vec::with_capacity(record::ROTATE_RECORD_LEN);
         record::encode_rotate(last, no + 1, &mut rot);
         if let Some(a) = self.active.as_mut() {
@@ -395,14 +433,32 @@ impl Writer {
             Ok(f) => f,
             Err(e) => return self.poison(e),
         };
-        let index = IndexAppender::start(&self.cfg.dir, no, base, self.cfg.index_interval, index::SparseIndex::default())?;
+        let index = IndexAppender::start(
+            &self.cfg.dir,
+            no,
+            base,
+            self.cfg.index_interval,
+            index::SparseIndex::default(),
+        )?;
         if self.cfg.sync != SyncPolicy::Never {
             segment::sync_dir(&self.cfg.dir)?;
         }
         let file = Arc::new(file);
         self.shared.lock().active = Some(Arc::clone(&file));
-        self.segments.push(SegMeta { no, base, last: None, sealed: false });
-        self.active = Some(Active { no, path, file, buf: Vec::new(), len: FILE_HEADER_LEN, index });
+        self.segments.push(SegMeta {
+            no,
+            base,
+            last: None,
+            sealed: false,
+        });
+        self.active = Some(Active {
+            no,
+            path,
+            file,
+            buf: Vec::new(),
+            len: FILE_HEADER_LEN,
+            index,
+        });
         self.unsynced = true;
         Ok(())
     }
@@ -414,7 +470,11 @@ impl Writer {
                 let path = segment::data_path(&self.cfg.dir, s.no);
                 let meta = fs::metadata(&path).map_err(|e| StoreError::io(&path, e))?;
                 let mtime = meta.modified().map_err(|e| StoreError::io(&path, e))?;
-                Ok(Candidate { last: s.last, size: meta.len(), mtime })
+                Ok(Candidate {
+                    last: s.last,
+                    size: meta.len(),
+                    mtime,
+                })
             })
             .collect()
     }
@@ -432,7 +492,12 @@ impl Writer {
     }
 
     fn report(&self, deleted: Vec<PathBuf>, truncated: Option<(PathBuf, u64)>) -> PurgeReport {
-        PurgeReport { deleted, truncated, min_seqno: self.min_seqno(), max_seqno: self.max_seqno() }
+        PurgeReport {
+            deleted,
+            truncated,
+            min_seqno: self.min_seqno(),
+            max_seqno: self.max_seqno(),
+        }
     }
 
     /// Removes the seqnos `low..=high` from the log. The range must include
@@ -449,7 +514,9 @@ impl Writer {
     pub fn purge(&mut self, low: i64, high: i64, still_needed: i64) -> Result<PurgeReport> {
         self.check_poison()?;
         if low > high {
-            return Err(StoreError::InvalidArgument(format!("purge range {low}..={high} is empty")));
+            return Err(StoreError::InvalidArgument(format!(
+                "purge range {low}..={high} is empty"
+            )));
         }
         let (Some(min), Some(max)) = (self.min_seqno(), self.max_seqno()) else {
             return Ok(self.report(Vec::new(), None));
@@ -470,7 +537,9 @@ impl Writer {
             )));
         }
         if self.open.is_some() {
-            return Err(StoreError::InvalidArgument("cannot purge while a transaction is open".into()));
+            return Err(StoreError::InvalidArgument(
+                "cannot purge while a transaction is open".into(),
+            ));
         }
         self.sync()?;
         let (no, off) = self.reader(Visibility::Written).locate_at(low, false)?;
@@ -506,7 +575,11 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        let res = if self.cfg.sync == SyncPolicy::Never { self.commit() } else { self.sync() };
+        let res = if self.cfg.sync == SyncPolicy::Never {
+            self.commit()
+        } else {
+            self.sync()
+        };
         if let Err(e) = res {
             tracing::warn!(dir = %self.cfg.dir.display(), error = %e, "THL writer closed with an error");
         }

@@ -19,14 +19,20 @@ pub fn header(seqno: i64, seqno_end: i64, fragno: u16, last_frag: bool) -> Event
         epoch: 1,
         source_id: "db1".into(),
         event_id: format!("mysql-bin.000001:{:016};7", seqno * 100 + i64::from(fragno)),
-        shard_id: if seqno % 2 == 0 { "app".into() } else { "#UNKNOWN".into() },
+        shard_id: if seqno % 2 == 0 {
+            "app".into()
+        } else {
+            "#UNKNOWN".into()
+        },
         source_tstamp_ms: 1_700_000_000_000 + seqno,
         extract_tstamp_ms: 1_700_000_000_100 + seqno,
     }
 }
 
 pub fn body(seqno: i64, fragno: u16, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (seqno as usize * 31 + usize::from(fragno) * 7 + i) as u8).collect()
+    (0..len)
+        .map(|i| (seqno as usize * 31 + usize::from(fragno) * 7 + i) as u8)
+        .collect()
 }
 
 pub fn cfg(dir: &std::path::Path, file_size: u64) -> StoreConfig {
@@ -58,7 +64,9 @@ pub fn append_filtered(w: &mut Writer, seqno: i64, seqno_end: i64) -> Rec {
 
 /// Every record from the log's minimum, in order.
 pub fn read_all(r: &Reader) -> Vec<Rec> {
-    let Some(min) = r.min_seqno().expect("min") else { return Vec::new() };
+    let Some(min) = r.min_seqno().expect("min") else {
+        return Vec::new();
+    };
     let mut c = r.cursor(min).expect("cursor");
     let mut out = Vec::new();
     while let Some(rec) = c.next().expect("next") {

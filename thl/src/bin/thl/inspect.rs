@@ -23,7 +23,9 @@ fn file_time(t: SystemTime) -> String {
 }
 
 fn file_name(f: &FileInfo) -> String {
-    f.path.file_name().map_or_else(|| f.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    f.path
+        .file_name()
+        .map_or_else(|| f.path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 fn file_summary(f: &FileInfo) -> String {
@@ -33,7 +35,10 @@ fn file_summary(f: &FileInfo) -> String {
 /// Fails with a clear message when the directory does not exist.
 fn open(dir: &Path) -> Result<Reader, Failure> {
     if !dir.is_dir() {
-        return Err(Failure::Failed(format!("THL directory {} does not exist", dir.display())));
+        return Err(Failure::Failed(format!(
+            "THL directory {} does not exist",
+            dir.display()
+        )));
     }
     Ok(Reader::open(dir)?)
 }
@@ -73,18 +78,25 @@ pub fn index(dir: &Path, out: &mut dyn Write) -> CmdResult {
 /// Checks every record, then decodes every body.
 pub fn verify(dir: &Path, out: &mut dyn Write) -> CmdResult {
     let reader = open(dir)?;
-    let rep = reader.verify().map_err(|e| Failure::Failed(format!("verify FAILED: {e}")))?;
+    let rep = reader
+        .verify()
+        .map_err(|e| Failure::Failed(format!("verify FAILED: {e}")))?;
     let info = reader.info()?;
     let mut bodies = 0u64;
     for f in &info.files {
-        let tail = rep.unfinished_tail.as_ref().filter(|(p, _)| *p == f.path).map(|(_, off)| *off);
+        let tail = rep
+            .unfinished_tail
+            .as_ref()
+            .filter(|(p, _)| *p == f.path)
+            .map(|(_, off)| *off);
         for r in reader.file_records(f.no)? {
             match r {
                 Ok(r) => {
                     if tail.is_some_and(|t| r.offset() >= t) {
                         break;
                     }
-                    r.decode_event().map_err(|e| Failure::Failed(format!("verify FAILED: {e}")))?;
+                    r.decode_event()
+                        .map_err(|e| Failure::Failed(format!("verify FAILED: {e}")))?;
                     bodies += 1;
                 }
                 // Bytes after the last whole record of the file being written.

@@ -12,10 +12,22 @@ use crate::{CmdResult, Failure};
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// First seqno to print (default: the lowest stored).
-    #[arg(long, alias = "from", value_name = "SEQNO", conflicts_with = "seqno", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        alias = "from",
+        value_name = "SEQNO",
+        conflicts_with = "seqno",
+        allow_negative_numbers = true
+    )]
     low: Option<i64>,
     /// Last seqno to print (default: the highest stored when the command starts).
-    #[arg(long, alias = "to", value_name = "SEQNO", conflicts_with = "seqno", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        alias = "to",
+        value_name = "SEQNO",
+        conflicts_with = "seqno",
+        allow_negative_numbers = true
+    )]
     high: Option<i64>,
     /// Print only this seqno (all its fragments).
     #[arg(long, value_name = "SEQNO", allow_negative_numbers = true)]
@@ -49,7 +61,9 @@ fn file_number(arg: &str) -> Result<u32, Failure> {
             return Ok(n);
         }
     }
-    Err(Failure::Usage(format!("-file {arg}: expected a data file name like thl.data.0000000001")))
+    Err(Failure::Usage(format!(
+        "-file {arg}: expected a data file name like thl.data.0000000001"
+    )))
 }
 
 enum Mode {
@@ -181,7 +195,13 @@ fn list_file(reader: &Reader, no: u32, low: Option<i64>, high: Option<i64>, p: &
 fn list_range(reader: &Reader, low: Option<i64>, high: Option<i64>, p: &mut Printer<'_>) -> CmdResult {
     let (Some(min), Some(max)) = (reader.min_seqno()?, reader.max_seqno()?) else {
         return match low {
-            Some(s) => Err(StoreError::SeqnoNotFound { dir: reader.dir().to_path_buf(), seqno: s, min: None, max: None }.into()),
+            Some(s) => Err(StoreError::SeqnoNotFound {
+                dir: reader.dir().to_path_buf(),
+                seqno: s,
+                min: None,
+                max: None,
+            }
+            .into()),
             None => Ok(()), // empty log: nothing to print
         };
     };

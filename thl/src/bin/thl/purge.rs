@@ -25,7 +25,8 @@ pub struct PurgeArgs {
 }
 
 fn name(p: &Path) -> String {
-    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name()
+        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 fn range_text(min: Option<i64>, max: Option<i64>) -> String {
@@ -54,7 +55,10 @@ pub fn run(dir: &Path, a: &PurgeArgs, out: &mut dyn Write) -> CmdResult {
     }
     // Never create a directory for a mistyped path (Writer::open would).
     if !dir.is_dir() {
-        return Err(Failure::Failed(format!("THL directory {} does not exist", dir.display())));
+        return Err(Failure::Failed(format!(
+            "THL directory {} does not exist",
+            dir.display()
+        )));
     }
     let mut w = Writer::open(StoreConfig::new(dir)).map_err(|e| match e {
         StoreError::Locked { dir, pid } => Failure::Failed(format!(
@@ -81,7 +85,10 @@ pub fn run(dir: &Path, a: &PurgeArgs, out: &mut dyn Write) -> CmdResult {
             "WARNING: purging the THL can break downstream replicas that have not yet fetched or \
              applied the purged events."
         );
-        if !confirm(&format!("Purge seqnos {low}..={high} from {} ({min}..={max} stored)?", dir.display())) {
+        if !confirm(&format!(
+            "Purge seqnos {low}..={high} from {} ({min}..={max} stored)?",
+            dir.display()
+        )) {
             return Err(Failure::Failed("purge cancelled: nothing was deleted".into()));
         }
     }
