@@ -616,7 +616,11 @@ impl Applier {
             table: Some(table.clone()),
             ..self.ctx(ev)
         };
-        let ts = (ev.header.source_tstamp_ms > 0).then(|| ev.header.source_tstamp_ms * 1000);
+        // The session timestamp matters only where the server fills columns
+        // itself (defaults, ON UPDATE CURRENT_TIMESTAMP): with a full after
+        // image every column is given, so no `SET timestamp` round trip.
+        let partial = rc.action != RowAction::Delete && rc.after_columns.len() < rc.columns.len();
+        let ts = (partial && ev.header.source_tstamp_ms > 0).then(|| ev.header.source_tstamp_ms * 1000);
         self.row_context(ts, &ctx).await?;
         let before = image_columns(rc, &rc.before_columns).map_err(|m| ctx.definite(m))?;
         let after = image_columns(rc, &rc.after_columns).map_err(|m| ctx.definite(m))?;
