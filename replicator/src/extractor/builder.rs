@@ -163,7 +163,9 @@ impl TransactionBuilder {
                 let opened_here = self.open.is_none();
                 let txn = self.open.get_or_insert_with(|| OpenTxn::new(at.server_id));
                 let alone = opened_here || (txn.standalone && !txn.explicit_begin);
-                if alone && is_ddl(&statement.sql) {
+                // DDL anywhere in the transaction (also MySQL's atomic
+                // CREATE ... SELECT inside BEGIN) forces block boundaries.
+                if is_ddl(&statement.sql) {
                     txn.schema_change = true;
                 }
                 txn.thread_id = statement.session.thread_id.or(txn.thread_id);

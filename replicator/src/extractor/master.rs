@@ -44,7 +44,7 @@ use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
 use crate::pipeline::retention::RetentionClock;
 use crate::pipeline::slave::serve_thl;
 use crate::service::progress::now_ms;
-use crate::service::Progress;
+use crate::service::{Activity, Progress};
 use crate::source::error::classify;
 use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
 use crate::thl_net::Role;
@@ -242,6 +242,10 @@ async fn master_pipeline(
             Err(e) if e.is_transient() => {
                 // A THL error poisons the writer: reopen it like a half-written transaction.
                 let reopen = matches!(e, ExtractError::Store(_));
+                if progress.snapshot().activity == Activity::Streaming {
+                    // It had been streaming: a fresh failure, not a failing retry.
+                    delay = settings.retry_min;
+                }
                 progress.connecting(&source_address(&settings.source), Some(e.to_string()));
                 warn!(service = %settings.service, error = %e, retry_in_ms = delay.as_millis() as u64, "extraction interrupted; reconnecting");
                 tokio::select! {

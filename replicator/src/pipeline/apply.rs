@@ -87,7 +87,13 @@ pub async fn run_apply_stage(
 ) -> Result<(), ApplyStageError> {
     let mut delay = retry.min;
     loop {
-        match apply_from_position(&reader, &mut applier, &mut stop, &progress, &skip).await {
+        let applied_before = progress.snapshot().applied_count;
+        let outcome = apply_from_position(&reader, &mut applier, &mut stop, &progress, &skip).await;
+        if progress.snapshot().applied_count > applied_before {
+            // It made progress: a fresh failure, not a failing retry.
+            delay = retry.min;
+        }
+        match outcome {
             Ok(()) => return Ok(()),
             Err(e) if e.is_transient() => {
                 warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
