@@ -124,13 +124,13 @@ pub struct OnlineArgs {
     /// Start extracting at this binlog position (mysql-bin.000003:4).
     #[arg(long, value_name = "EVENT")]
     pub from_event: Option<String>,
-    /// With -from-event: the seqno of the first extracted transaction.
+    /// With -from-event (and an empty THL): the seqno before the first extracted transaction, which gets N+1.
     #[arg(long, value_name = "SEQNO")]
     pub base_seqno: Option<i64>,
     /// Go offline once this seqno is applied.
     #[arg(long, value_name = "SEQNO")]
     pub until_seqno: Option<i64>,
-    /// Skip the epoch/seqno handshake with the upstream.
+    /// Skip the epoch/seqno handshake with the upstream (not supported yet: the replicator refuses it with a message).
     #[arg(long)]
     pub force: bool,
     /// Obsolete Tungsten forms, refused with a hint.
