@@ -47,7 +47,7 @@ use std::error::Error;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use benches::{env_u64, fmt_med, median, quick, Table};
+use benches::{env_u64, fmt_med, median, parse_event_id, quick, status_field, thl_last_event_id, Table};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use replicator::binlog::{BinlogEvent, BinlogFileReader, Decoder};
@@ -170,38 +170,6 @@ fn decode_pass(datadir: &Path, backlog: &Backlog) -> Res<(u64, u64, u64, f64)> {
     Ok((events, rows, bytes, t0.elapsed().as_secs_f64()))
 }
 
-/// The event id of the last complete transaction in the THL at `dir`, if
-/// its seqno differs from `*seen` (only then is the log walked).
-fn thl_last_event_id(dir: &Path, seen: &mut Option<i64>) -> Option<String> {
-    let r = Reader::open(dir).ok()?;
-    let max = r.max_seqno().ok()??;
-    if *seen == Some(max) {
-        return None;
-    }
-    let mut c = r.cursor(max).ok()?;
-    let mut last = None;
-    while let Ok(Some(rec)) = c.next() {
-        let h = rec.header();
-        if h.seqno != max {
-            break;
-        }
-        if h.last_frag {
-            last = Some(h.event_id.clone());
-        }
-    }
-    if last.is_some() {
-        *seen = Some(max);
-    }
-    last
-}
-
-/// `file:offset[;session]` → (file, offset).
-fn parse_event_id(id: &str) -> Option<(String, u64)> {
-    let pos = id.split(';').next()?;
-    let (file, off) = pos.rsplit_once(':')?;
-    Some((file.to_owned(), off.trim().parse().ok()?))
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Ours {
     secs: f64,
@@ -269,13 +237,6 @@ async fn run_ours(primary: &Instance, b: &Backlog, wait: Duration) -> Res<Ours> 
         returned_secs,
         thl_bytes,
     })
-}
-
-fn status_field(row: &Row, name: &str) -> String {
-    match row.get_opt::<Option<String>, _>(name) {
-        Some(Ok(Some(s))) => s,
-        _ => String::new(),
-    }
 }
 
 async fn run_io_thread(replica: &Instance, primary: &Instance, b: &Backlog, wait: Duration) -> Res<f64> {
