@@ -767,7 +767,7 @@ async fn failing_statement_is_definite_and_nothing_of_its_block_is_committed() {
     assert!(
         d.sql
             .as_deref()
-            .is_some_and(|s| s.starts_with("INSERT INTO `apptest`.`t` (`id`,`v`) VALUES (?,?)")),
+            .is_some_and(|s| s.starts_with("INSERT INTO `apptest`.`t` (`id`,`v`) VALUES (1,'dup')")),
         "{d:?}"
     );
     let text = err.to_string();

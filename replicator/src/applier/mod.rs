@@ -30,6 +30,14 @@
 //!   committed just after it. A crash between the two re-applies the DDL
 //!   (Tungsten has the same window); the error then names the seqno to skip.
 //!
+//! # Round trips
+//!
+//! The row statements of one event (a transaction or a fragment) are sent
+//! as one multi-statement query with literals (`batch.rs`, exact under the
+//! row session below); the position row goes once per block, with the
+//! COMMIT. Statement events, heartbeats and session changes first send
+//! what is queued, so the order on the target is the order in the THL.
+//!
 //! # Session
 //!
 //! The apply connection runs with `autocommit=0`, `sql_log_bin=0` unless
@@ -39,6 +47,7 @@
 //! a fixed row context (non-strict `NO_AUTO_VALUE_ON_ZERO`, UTC, binary
 //! client charset): see `session.rs` and `bind.rs` for why each is exact.
 
+mod batch;
 mod bind;
 mod block;
 mod catalog_table;
@@ -58,6 +67,7 @@ pub use error::{ApplyError, DefiniteError, TransientError, MAX_SQL_IN_ERROR};
 pub use session::{sql_mode_names, ROW_SQL_MODE, SQL_MODE_BITS};
 pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};
 
+use batch::{Batch, Item};
 use bind::{bind, wire_size, Use};
 use block::{must_be_alone, Block};
 use catalog_table::{heartbeat_params, now_ms, position_params, CatalogNames};
@@ -155,6 +165,8 @@ pub struct Applier {
     /// written to `trep_commit_seqno` just before the block's COMMIT, in
     /// the same target transaction (one statement per block, not per event).
     position_header: Option<thl::event::EventHeader>,
+    /// Row statements of the current event, sent in one round trip.
+    batch: Batch,
     block: Block,
     stats: ApplierStats,
     max_batch_bytes: usize,
@@ -240,6 +252,7 @@ impl Applier {
             committed: None,
             pending: None,
             position_header: None,
+            batch: Batch::default(),
             block: Block::default(),
             stats: ApplierStats::default(),
             max_batch_bytes: MAX_BATCH_BYTES,
@@ -457,6 +470,7 @@ impl Applier {
         self.block.reset();
         self.pending = self.committed.clone();
         self.position_header = None;
+        self.batch.clear();
         self.stats.rollbacks += 1;
     }
 
@@ -466,6 +480,7 @@ impl Applier {
             last_committed: self.committed.as_ref().map(|p| p.seqno),
             ..Ctx::default()
         };
+        self.flush_batch().await?;
         if let Some(h) = self.position_header.take() {
             self.row_context(None, &ctx).await?;
             let params = position_params(&h, self.cfg.channel, now_ms());
@@ -512,11 +527,14 @@ impl Applier {
                 }
             }
             if let Some(name) = ev.body.metadata_value(meta::HEARTBEAT) {
+                self.flush_batch().await?;
                 self.row_context(None, &ctx).await?;
                 let params = heartbeat_params(h, name, now_ms());
                 self.exec(&self.names.upsert_heartbeat(), params, &ctx).await?;
             }
         }
+        // The event's row statements reach the target before it counts as applied.
+        self.flush_batch().await?;
         self.position_header = Some(h.clone());
         self.pending = Some(AppliedPosition::of(h));
         if h.last_frag {
@@ -543,6 +561,7 @@ impl Applier {
             debug!(seqno = ev.header.seqno, sql = %String::from_utf8_lossy(&s.sql), "transaction control statement not replayed");
             return Ok(());
         }
+        self.flush_batch().await?;
         // The source logs CREATE/DROP DATABASE with the database itself as
         // the default: it may not exist yet, so no USE before it, and the
         // next statement selects its database again.
@@ -605,6 +624,8 @@ impl Applier {
     async fn row_context(&mut self, timestamp_us: Option<i64>, ctx: &Ctx<'_>) -> Result<(), ApplyError> {
         let sets = self.session.row_context(timestamp_us);
         if let Some(set) = set_statement(&sets) {
+            // Queued statements ran under the previous session values.
+            self.flush_batch().await?;
             self.query(set.as_bytes(), ctx).await?;
         }
         Ok(())
@@ -667,17 +688,18 @@ impl Applier {
                             .iter()
                             .map(|&p| bind(&row.before[p], before[p], Use::Compare)),
                     );
-                    let affected = self.exec(&sql, params, &ctx).await?;
-                    self.stats.rows += 1;
-                    if affected == 0 {
-                        self.zero_rows(
-                            ev,
-                            rc.action,
-                            &table,
-                            &describe_key(&before, &row.before, &plan),
-                            &sql,
-                            &ctx,
-                        )?;
+                    let item = Item {
+                        seqno: ev.header.seqno,
+                        fragno: ev.header.fragno,
+                        table: table.clone(),
+                        action: rc.action,
+                        rows: 1,
+                        key: Some(describe_key(&before, &row.before, &plan)),
+                        start: 0,
+                    };
+                    self.batch.push(&sql, &params, item);
+                    if self.batch.sql.len() >= self.max_batch_bytes {
+                        self.flush_batch().await?;
                     }
                 }
                 Ok(())
@@ -687,7 +709,7 @@ impl Applier {
 
     fn zero_rows(
         &mut self,
-        ev: &ReplEvent,
+        seqno: i64,
         action: RowAction,
         table: &str,
         key: &str,
@@ -705,7 +727,7 @@ impl Applier {
                 action.as_str()
             ))),
             ZeroRowPolicy::Warn => {
-                warn!(seqno = ev.header.seqno, table = %table, key = %key, "{} matched no row on the target", action.as_str());
+                warn!(seqno, table = %table, key = %key, "{} matched no row on the target", action.as_str());
                 Ok(())
             }
             ZeroRowPolicy::Ignore => Ok(()),
@@ -739,9 +761,89 @@ impl Applier {
                 .iter()
                 .flat_map(|r| r.after.iter().zip(after).map(|(v, c)| bind(v, c, Use::Store)))
                 .collect();
-            self.exec(&sql, params, ctx).await?;
-            self.stats.rows += rows.len() as u64;
+            let item = Item {
+                seqno: ctx.seqno.unwrap_or(-1),
+                fragno: ctx.fragno,
+                table: table.to_owned(),
+                action: RowAction::Insert,
+                rows: rows.len() as u64,
+                key: None,
+                start: 0,
+            };
+            self.batch.push(&sql, &params, item);
+            if self.batch.sql.len() >= self.max_batch_bytes {
+                self.flush_batch().await?;
+            }
             start = end;
+        }
+        Ok(())
+    }
+
+    /// Sends the queued row statements as one multi-statement query and
+    /// checks each one's affected rows (see `batch.rs`).
+    async fn flush_batch(&mut self) -> Result<(), ApplyError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        let outcome = self.run_batch(&batch).await;
+        // Keep the buffer's capacity for the next event.
+        batch.clear();
+        self.batch = batch;
+        outcome
+    }
+
+    /// Runs `batch` and applies the zero-row policy to each statement's
+    /// affected rows.
+    async fn run_batch(&mut self, batch: &Batch) -> Result<(), ApplyError> {
+        let last_committed = self.committed.as_ref().map(|p| p.seqno);
+        let ctx_of = |i: usize| {
+            let item = batch.items.get(i).or(batch.items.last());
+            Ctx {
+                seqno: item.map(|it| it.seqno),
+                fragno: item.map_or(0, |it| it.fragno),
+                table: item.map(|it| it.table.clone()),
+                sql: Some(batch.statement(i).as_bytes()),
+                last_committed,
+            }
+        };
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| ctx_of(0).transient("not connected to the target"))?;
+        let n = batch.items.len();
+        let mut affected = Vec::with_capacity(n);
+        let failure = match conn.query_iter(batch.sql.as_str()).await {
+            Err(e) => Some((0, e)),
+            Ok(mut result) => {
+                let mut failure = None;
+                for i in 0..n {
+                    affected.push(result.affected_rows());
+                    if i + 1 < n {
+                        if let Err(e) = result.next().await {
+                            failure = Some((i + 1, e));
+                            break;
+                        }
+                    }
+                }
+                if failure.is_none() {
+                    if let Err(e) = result.drop_result().await {
+                        failure = Some((n.saturating_sub(1), e));
+                    }
+                }
+                failure
+            }
+        };
+        if let Some((i, e)) = failure {
+            self.broken |= breaks_connection(&e);
+            return Err(ctx_of(i).classify(e));
+        }
+        for (i, (item, &rows)) in batch.items.iter().zip(&affected).enumerate() {
+            self.stats.rows += item.rows;
+            if let (Some(key), 0) = (&item.key, rows) {
+                let ctx = ctx_of(i);
+                self.zero_rows(item.seqno, item.action, &item.table, key, batch.statement(i), &ctx)?;
+            }
         }
         Ok(())
     }
