@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use replicator::config::{ini, keys, Deployment, HostPlan, Role};
+use replicator::config::{Deployment, HostPlan, Role};
 use replicator::extractor::master::replica_server_id;
 use replicator::rest::{self, Credentials};
 use replicator::service::{db, Manager, RoleLauncher};
@@ -91,9 +91,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 fn run(cli: Cli) -> Result<ExitCode, String> {
     let deployment = Deployment::load(&cli.config, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
     for w in deployment.warnings() {
-        if !is_auto_enable(&w.key) {
-            warn!("{}: {w}", cli.config.display());
-        }
+        warn!("{}: {w}", cli.config.display());
     }
     if matches!(cli.command, Some(Command::Validate)) {
         return validate(&deployment, &cli);
@@ -107,44 +105,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     if let Some(dir) = &cli.install_directory {
         override_install_directory(&mut plan, dir);
     }
-    let auto = auto_enable(&cli.config)?;
-    runtime()?.block_on(serve(plan, &cli, &auto))
-}
-
-fn is_auto_enable(key: &str) -> bool {
-    matches!(key.to_ascii_lowercase().as_str(), "auto-enable" | "repl-auto-enable")
-}
-
-/// `auto-enable` / `repl-auto-enable` per section (`defaults` included):
-/// section name → value. Read from the ini text directly because the key
-/// is not (yet) one of `config::keys`.
-fn auto_enable(ini_path: &Path) -> Result<Vec<(String, bool)>, String> {
-    let text = std::fs::read_to_string(ini_path).map_err(|e| format!("{}: {e}", ini_path.display()))?;
-    let parsed =
-        ini::parse(&text).map_err(|errors| format!("{}: {} syntax error(s)", ini_path.display(), errors.len()))?;
-    let mut out = Vec::new();
-    for section in &parsed.sections {
-        for e in section.entries.iter().filter(|e| is_auto_enable(&e.key)) {
-            let v = keys::parse_bool(e.value.as_deref()).map_err(|m| {
-                format!(
-                    "{} line {} [{}] {}: {m}",
-                    ini_path.display(),
-                    e.line,
-                    section.name,
-                    e.key
-                )
-            })?;
-            out.push((section.name.clone(), v));
-        }
-    }
-    Ok(out)
-}
-
-/// Whether `service` goes online at start: its section, else `[defaults]`,
-/// else true.
-fn enabled(auto: &[(String, bool)], service: &str) -> bool {
-    let find = |name: &str| auto.iter().rev().find(|(s, _)| s == name).map(|(_, v)| *v);
-    find(service).or_else(|| find("defaults")).unwrap_or(true)
+    runtime()?.block_on(serve(plan, &cli))
 }
 
 fn validate(deployment: &Deployment, cli: &Cli) -> Result<ExitCode, String> {
@@ -210,7 +171,7 @@ fn override_install_directory(plan: &mut HostPlan, dir: &Path) {
     }
 }
 
-async fn serve(plan: HostPlan, cli: &Cli, auto: &[(String, bool)]) -> Result<ExitCode, String> {
+async fn serve(plan: HostPlan, cli: &Cli) -> Result<ExitCode, String> {
     let hosts = match &cli.hosts_file {
         Some(path) => Some(replicator::config::HostsFile::load(path).map_err(|e| e.to_string())?),
         None => None,
@@ -244,7 +205,12 @@ async fn serve(plan: HostPlan, cli: &Cli, auto: &[(String, bool)]) -> Result<Exi
     }
     info!(host = %plan.host, services = plan.services.len(), "replicator started");
     for s in manager.services() {
-        if !cli.offline && enabled(auto, s.name()) {
+        let auto_enable = plan
+            .services
+            .iter()
+            .find(|p| p.service == s.name())
+            .is_none_or(|p| p.settings.auto_enable);
+        if !cli.offline && auto_enable {
             if let Err(e) = s.online(&Default::default()) {
                 error!(service = %s.name(), "cannot go online: {e}");
             }
@@ -289,17 +255,4 @@ fn system_host_name() -> Result<String, String> {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auto_enable_section_overrides_defaults() {
-        let auto = vec![("defaults".to_owned(), false), ("beta".to_owned(), true)];
-        assert!(!enabled(&auto, "alpha"));
-        assert!(enabled(&auto, "beta"));
-        assert!(enabled(&[], "alpha"));
-    }
 }

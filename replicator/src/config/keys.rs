@@ -85,6 +85,7 @@ pub const KEYS: &[KeySpec] = &[
     k("svc-applier-block-commit-size", Count, Setting),
     k("svc-applier-block-commit-interval", Duration, Setting),
     k("log-slave-updates", Bool, Setting),
+    k("auto-enable", Bool, Setting),
     k("install-directory", Text, Setting),
     k("datasource-log-directory", Text, Setting),
     k("datasource-log-pattern", Text, Setting),

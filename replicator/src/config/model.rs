@@ -193,6 +193,9 @@ pub struct ServiceSettings {
     pub rest_api_enabled: bool,
     pub rest_api_user: Option<String>,
     pub rest_api_password: Option<String>,
+    /// `auto-enable` (also `repl-auto-enable`): the service goes online
+    /// when the replicator starts (default true).
+    pub auto_enable: bool,
     /// `svc-fail-on-zero-row-update`: `stop`, `warn` (default) or `ignore`,
     /// what the applier does when an UPDATE or DELETE matches no row.
     pub zero_row_update: String,
@@ -367,6 +370,7 @@ impl Deployment {
                     .unwrap_or(10),
                 block_commit_interval: dur("svc-applier-block-commit-interval", Duration::from_secs(1))?,
                 log_slave_updates: flag("log-slave-updates", false)?,
+                auto_enable: flag("auto-enable", true)?,
                 install_directory: PathBuf::from(text("install-directory", "/opt/continuent")),
                 rest_api_address: text("replicator-rest-api-address", "127.0.0.1"),
                 rest_api_port: port("replicator-rest-api-port", 8097)?,

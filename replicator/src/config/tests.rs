@@ -378,3 +378,21 @@ fn load_reads_ini_and_hosts_file() -> Result<(), Box<dyn std::error::Error>> {
     assert!(e.contains("line 1") && e.contains("line 2"), "{e}");
     Ok(())
 }
+
+#[test]
+fn auto_enable_and_zero_row_policy_per_dataservice() -> Result<(), Box<dyn std::error::Error>> {
+    let text = SEED.replace(
+        "relay-source=alpha",
+        "relay-source=alpha\nrepl-auto-enable=false\nsvc-fail-on-zero-row-update=stop",
+    );
+    let d = deployment(&text)?;
+    d.validate()?;
+    assert!(d.warnings().is_empty(), "{:?}", d.warnings());
+    let beta = one(&d.service_plan("host2.beta")?)?.settings.clone();
+    assert!(!beta.auto_enable);
+    assert_eq!(beta.zero_row_update, "stop");
+    let alpha = one(&d.service_plan("host2.alpha")?)?.settings.clone();
+    assert!(alpha.auto_enable);
+    assert_eq!(alpha.zero_row_update, "warn");
+    Ok(())
+}
