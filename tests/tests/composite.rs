@@ -118,8 +118,23 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
     // Every node reports its role, ONLINE and the applied seqno; a slave of
     // the passive cluster names the relay as its pipeline source.
     for host in HOSTS {
-        let (ok, out) = trepctl(&cluster, host, &["services"]);
-        assert!(ok, "{host}: trepctl services failed:\n{out}");
+        // Status follows the pipeline's progress (observed every 100 ms,
+        // later under load): wait for ONLINE and the seqno rather than race them.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let out = loop {
+            let (ok, out) = trepctl(&cluster, host, &["services"]);
+            assert!(ok, "{host}: trepctl services failed:\n{out}");
+            let done = field(&out, "state").as_deref() == Some("ONLINE")
+                && field(&out, "appliedLastSeqno") == Some(seqno.to_string());
+            if done {
+                break out;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{host} never showed ONLINE at seqno {seqno}:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
         let role = if host == HOSTS[0] {
             "master"
         } else if host == "host1.beta" {

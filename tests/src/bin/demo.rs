@@ -82,7 +82,14 @@ async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::
     println!("== Every host applied seqno {seqno}");
     for host in HOSTS {
         println!("\n-- trepctl -host {host} services");
-        print!("{}", trepctl(&cluster, host, &["services"])?);
+        // The state follows the pipeline within a moment: give it that moment.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut out = trepctl(&cluster, host, &["services"])?;
+        while !out.contains(": ONLINE") && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            out = trepctl(&cluster, host, &["services"])?;
+        }
+        print!("{out}");
     }
     println!("\n-- trepctl -host host2.beta status (excerpt)");
     let status = trepctl(&cluster, "host2.beta", &["status"])?;
