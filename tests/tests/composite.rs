@@ -154,11 +154,15 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         ("host1.alpha", ["host2.alpha", "host3.alpha", "host1.beta"].as_slice()),
         ("host1.beta", &["host2.beta", "host3.beta"]),
     ] {
-        let (ok, out) = trepctl(&cluster, server, &["clients"]);
-        assert!(
-            ok && clients.iter().all(|c| out.contains(c)),
-            "{server} serves {clients:?}:\n{out}"
-        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (ok, out) = trepctl(&cluster, server, &["clients"]);
+            if ok && clients.iter().all(|c| out.contains(c)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{server} serves {clients:?}:\n{out}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
     let (_, status) = trepctl(&cluster, "host2.beta", &["status"]);
     assert!(
