@@ -57,7 +57,6 @@ fn write_value(v: &jsonb::Value<'_>, out: &mut String, depth: usize) -> KResult<
     if depth > MAX_DEPTH {
         return Err(malformed("binary JSON nested too deeply"));
     }
-    let err = |e: std::io::Error| malformed(format!("binary JSON: {e}"));
     match v {
         jsonb::Value::Null => out.push_str("null"),
         jsonb::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -87,54 +86,49 @@ fn write_value(v: &jsonb::Value<'_>, out: &mut String, depth: usize) -> KResult<
             }
         }
         jsonb::Value::String(s) => write_str(&jstr(s), out),
-        jsonb::Value::SmallArray(a) => {
-            out.push('[');
-            for (i, e) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_value(&e.map_err(err)?, out, depth + 1)?;
-            }
-            out.push(']');
-        }
-        jsonb::Value::LargeArray(a) => {
-            out.push('[');
-            for (i, e) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_value(&e.map_err(err)?, out, depth + 1)?;
-            }
-            out.push(']');
-        }
-        jsonb::Value::SmallObject(o) => {
-            out.push('{');
-            for (i, e) in o.iter().enumerate() {
-                let (k, val) = e.map_err(err)?;
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_str(k.value_raw(), out);
-                out.push_str(": ");
-                write_value(&val, out, depth + 1)?;
-            }
-            out.push('}');
-        }
-        jsonb::Value::LargeObject(o) => {
-            out.push('{');
-            for (i, e) in o.iter().enumerate() {
-                let (k, val) = e.map_err(err)?;
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_str(k.value_raw(), out);
-                out.push_str(": ");
-                write_value(&val, out, depth + 1)?;
-            }
-            out.push('}');
-        }
+        jsonb::Value::SmallArray(a) => write_array(a.iter(), out, depth)?,
+        jsonb::Value::LargeArray(a) => write_array(a.iter(), out, depth)?,
+        jsonb::Value::SmallObject(o) => write_object(o.iter(), out, depth)?,
+        jsonb::Value::LargeObject(o) => write_object(o.iter(), out, depth)?,
         jsonb::Value::Opaque(o) => write_opaque(o.value_type(), o.data_raw(), out)?,
     }
+    Ok(())
+}
+
+/// `[e, ...]` for small and large arrays alike.
+fn write_array<'a>(
+    items: impl Iterator<Item = std::io::Result<jsonb::Value<'a>>>,
+    out: &mut String,
+    depth: usize,
+) -> KResult<()> {
+    out.push('[');
+    for (i, e) in items.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_value(&e.map_err(|e| malformed(format!("binary JSON: {e}")))?, out, depth + 1)?;
+    }
+    out.push(']');
+    Ok(())
+}
+
+/// `{"k": v, ...}` for small and large objects alike.
+fn write_object<'a>(
+    entries: impl Iterator<Item = std::io::Result<(jsonb::ObjectKey<'a>, jsonb::Value<'a>)>>,
+    out: &mut String,
+    depth: usize,
+) -> KResult<()> {
+    out.push('{');
+    for (i, e) in entries.enumerate() {
+        let (k, val) = e.map_err(|e| malformed(format!("binary JSON: {e}")))?;
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_str(k.value_raw(), out);
+        out.push_str(": ");
+        write_value(&val, out, depth + 1)?;
+    }
+    out.push('}');
     Ok(())
 }
 
