@@ -82,11 +82,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use benches::{env_u64, fmt_med, median, parse_event_id, quick, run_command, status_field, thl_last_event_id, Table};
+use benches::{env_u64, extract_until, fmt_med, median, quick, run_command, status_field, Table};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
 use replicator::applier::{Applier, ApplierConfig};
-use replicator::extractor::{run_master, MasterSettings};
+use replicator::extractor::MasterSettings;
 use replicator::pipeline::apply::{run_apply_stage, Retry};
 use replicator::service::progress::Progress;
 use replicator::service::SkipSeqnos;
@@ -403,46 +403,8 @@ async fn extract(primary: &Instance, b: &Backlog, root: &Path, wait: Duration) -
         file: b.start_file.clone(),
         pos: b.start_pos,
     };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let t0 = Instant::now();
-    let mut handle = tokio::spawn(run_master(settings, stop_rx, Progress::new()));
-    let mut seen = None;
-    let mut last_id = String::new();
-    let secs = loop {
-        if let Some(id) = thl_last_event_id(&thl_dir, &mut seen) {
-            if let Some((file, off)) = parse_event_id(&id) {
-                if (file.as_str(), off) >= (b.end_file.as_str(), b.end_pos) {
-                    break t0.elapsed().as_secs_f64();
-                }
-            }
-            last_id = id;
-        }
-        if handle.is_finished() {
-            let r = (&mut handle).await?;
-            return Err(
-                format!("run_master ended before the last transaction (last event id {last_id:?}): {r:?}").into(),
-            );
-        }
-        if t0.elapsed() > wait {
-            let _ = stop_tx.send(true);
-            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
-            return Err(format!(
-                "THL did not reach {}:{} within {wait:?} (last event id {last_id:?})",
-                b.end_file, b.end_pos
-            )
-            .into());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    let _ = stop_tx.send(true);
-    match tokio::time::timeout(Duration::from_secs(30), &mut handle).await {
-        Ok(r) => r??,
-        Err(_) => {
-            handle.abort();
-            return Err("run_master did not return within 30 s of stop".into());
-        }
-    }
-    Ok(secs)
+    let run = extract_until(settings, &b.end_file, b.end_pos, wait).await?;
+    Ok(run.secs)
 }
 
 /// Counts transactions, row changes and statements in the THL.

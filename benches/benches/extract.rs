@@ -47,16 +47,14 @@ use std::error::Error;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use benches::{env_u64, fmt_med, median, parse_event_id, quick, status_field, thl_last_event_id, Table};
+use benches::{env_u64, extract_until, fmt_med, median, quick, status_field, Table};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use replicator::binlog::{BinlogEvent, BinlogFileReader, Decoder};
-use replicator::extractor::{run_master, MasterSettings};
-use replicator::service::progress::Progress;
+use replicator::extractor::MasterSettings;
 use replicator::source::StartPosition;
 use tests::sandbox::{localhost_specs, Instance, InstanceSpec, Sandbox};
 use thl::store::Reader;
-use tokio::sync::watch;
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -191,50 +189,11 @@ async fn run_ours(primary: &Instance, b: &Backlog, wait: Duration) -> Res<Ours> 
         file: b.first().to_owned(),
         pos: 4,
     };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let t0 = Instant::now();
-    let mut handle = tokio::spawn(run_master(settings, stop_rx, Progress::new()));
-    let mut seen = None;
-    let mut last_id = String::new();
-    let secs = loop {
-        if let Some(id) = thl_last_event_id(&thl_dir, &mut seen) {
-            if let Some((file, off)) = parse_event_id(&id) {
-                if file == b.end_file && off >= b.end_pos {
-                    break t0.elapsed().as_secs_f64();
-                }
-            }
-            last_id = id;
-        }
-        if handle.is_finished() {
-            let r = (&mut handle).await?;
-            return Err(
-                format!("run_master ended before the last transaction (last event id {last_id:?}): {r:?}").into(),
-            );
-        }
-        if t0.elapsed() > wait {
-            let _ = stop_tx.send(true);
-            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
-            return Err(format!(
-                "THL did not reach {}:{} within {wait:?} (last event id {last_id:?})",
-                b.end_file, b.end_pos
-            )
-            .into());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    let _ = stop_tx.send(true);
-    match tokio::time::timeout(Duration::from_secs(30), &mut handle).await {
-        Ok(r) => r??,
-        Err(_) => {
-            handle.abort();
-            return Err("run_master did not return within 30 s of stop".into());
-        }
-    }
-    let returned_secs = t0.elapsed().as_secs_f64();
+    let run = extract_until(settings, &b.end_file, b.end_pos, wait).await?;
     let thl_bytes = Reader::open(&thl_dir)?.info()?.files.iter().map(|f| f.size).sum();
     Ok(Ours {
-        secs,
-        returned_secs,
+        secs: run.secs,
+        returned_secs: run.returned_secs,
         thl_bytes,
     })
 }

@@ -283,3 +283,65 @@ mod tests {
         assert_eq!(t.render(), "name   v\n--------\na     10\nbbb    2\n");
     }
 }
+
+/// Seconds until the THL held the last transaction, and until the master
+/// pipeline returned after being told to stop.
+#[derive(Debug, Clone, Copy)]
+pub struct Extraction {
+    pub secs: f64,
+    pub returned_secs: f64,
+}
+
+/// Runs the master pipeline with `settings` until its THL holds the
+/// transaction that ends at `end_file:end_pos` (or later), then stops it.
+/// Bounded by `wait` (and 30 s for the stop).
+pub async fn extract_until(
+    settings: replicator::extractor::MasterSettings,
+    end_file: &str,
+    end_pos: u64,
+    wait: Duration,
+) -> Result<Extraction, String> {
+    let thl_dir = settings.thl.dir.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let t0 = Instant::now();
+    let progress = replicator::service::progress::Progress::new();
+    let mut handle = tokio::spawn(replicator::extractor::run_master(settings, stop_rx, progress));
+    let mut seen = None;
+    let mut last_id = String::new();
+    let secs = loop {
+        if let Some(id) = thl_last_event_id(&thl_dir, &mut seen) {
+            if let Some((file, off)) = parse_event_id(&id) {
+                if (file.as_str(), off) >= (end_file, end_pos) {
+                    break t0.elapsed().as_secs_f64();
+                }
+            }
+            last_id = id;
+        }
+        if handle.is_finished() {
+            let r = (&mut handle).await.map_err(|e| e.to_string())?;
+            return Err(format!(
+                "run_master ended before the last transaction (last event id {last_id:?}): {r:?}"
+            ));
+        }
+        if t0.elapsed() > wait {
+            let _ = stop_tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+            return Err(format!(
+                "THL did not reach {end_file}:{end_pos} within {wait:?} (last event id {last_id:?})"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(Duration::from_secs(30), &mut handle).await {
+        Ok(r) => r.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?,
+        Err(_) => {
+            handle.abort();
+            return Err("run_master did not return within 30 s of stop".into());
+        }
+    }
+    Ok(Extraction {
+        secs,
+        returned_secs: t0.elapsed().as_secs_f64(),
+    })
+}
