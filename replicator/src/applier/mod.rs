@@ -267,6 +267,11 @@ impl Applier {
         self.committed.clone()
     }
 
+    /// The committed seqno, without copying the position.
+    pub fn last_applied_seqno(&self) -> Option<i64> {
+        self.committed.as_ref().map(|p| p.seqno)
+    }
+
     /// The settings.
     pub fn config(&self) -> &ApplierConfig {
         &self.cfg

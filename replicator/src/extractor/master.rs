@@ -197,7 +197,9 @@ async fn master_pipeline(
     progress: &Progress,
 ) -> Result<(), ExtractError> {
     let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
-    let (mut writer, mut resume) = open_thl(&settings)?;
+    let mut writer = Writer::open(settings.thl.clone())?;
+    let last = last_header(&writer)?;
+    let mut resume = last.as_ref().map(resume_point).transpose()?;
     let first_seqno = settings.base_seqno.map_or(0, |b| b.saturating_add(1));
     let next_seqno = writer.max_seqno().map_or(first_seqno, |m| m + 1);
     let epoch = next_seqno;
@@ -209,7 +211,7 @@ async fn master_pipeline(
             time_ms: now_ms(),
         })?;
     }
-    if let Some(last) = last_header(&writer)? {
+    if let Some(last) = last {
         // What is already stored counts as extracted (status after a restart).
         progress.stored(last.seqno, last.epoch, &last.event_id);
         progress.applied(
@@ -345,19 +347,21 @@ fn last_header(writer: &Writer) -> Result<Option<thl::event::EventHeader>, Extra
 
 /// The binlog position after the last complete transaction in the THL.
 fn last_position(writer: &Writer) -> Result<Option<StartPosition>, ExtractError> {
-    let Some(header) = last_header(writer)? else {
-        return Ok(None);
-    };
+    last_header(writer)?.as_ref().map(resume_point).transpose()
+}
+
+/// Where extraction resumes after the transaction that ends with `header`.
+fn resume_point(header: &thl::event::EventHeader) -> Result<StartPosition, ExtractError> {
     let id = EventId::parse(&header.event_id).map_err(|e| ExtractError::BadResumePoint {
         seqno: header.seqno,
         event_id: header.event_id.clone(),
         why: e.to_string(),
     })?;
     info!(seqno = header.seqno, event_id = %header.event_id, "resuming after the last stored transaction");
-    Ok(Some(StartPosition::FilePos {
+    Ok(StartPosition::FilePos {
         file: id.file,
         pos: id.offset,
-    }))
+    })
 }
 
 /// One connection to the source: returns the writer for the next session.

@@ -185,7 +185,7 @@ async fn apply_events(
         };
         let h = &event.header;
         times
-            .0
+            .pending
             .insert(h.seqno_end.max(h.seqno), (h.source_tstamp_ms, h.extract_tstamp_ms));
         if skip.contains(h.seqno) {
             // An event without changes only moves the position.
@@ -205,20 +205,26 @@ async fn apply_events(
     }
 }
 
-/// Source and extraction times of events applied but not yet reported.
+/// Source and extraction times of events applied but not yet reported, and
+/// the last seqno reported.
 #[derive(Default)]
-struct Times(std::collections::BTreeMap<i64, (i64, i64)>);
+struct Times {
+    pending: std::collections::BTreeMap<i64, (i64, i64)>,
+    reported: Option<i64>,
+}
 
-/// Publishes the committed position (with its event's times).
+/// Publishes the committed position (with its event's times) when it moved.
 fn report(applier: &Applier, progress: &Progress, times: &mut Times) {
+    let seqno = applier.last_applied_seqno();
+    if seqno.is_none() || seqno == times.reported {
+        return;
+    }
     let Some(pos) = applier.last_applied() else {
         return;
     };
-    if progress.snapshot().applied_seqno == pos.seqno {
-        return;
-    }
-    let (source_ms, extract_ms) = times.0.get(&pos.seqno).copied().unwrap_or((0, 0));
-    times.0 = times.0.split_off(&(pos.seqno + 1));
+    let (source_ms, extract_ms) = times.pending.get(&pos.seqno).copied().unwrap_or((0, 0));
+    times.pending = times.pending.split_off(&(pos.seqno + 1));
+    times.reported = Some(pos.seqno);
     progress.applied(pos.seqno, &pos.event_id, source_ms, extract_ms);
 }
 
