@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use replicator::binlog::{BinlogEvent, Decoder, EventHeader};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/binlogs");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/binlogs");
 const FILES: &[&str] = &[
     "mysql-binlog-connector-java/mysql-bin.sakila",
     "mariadb-poc/domain_id_0/mariadb-repl-bin.000002",

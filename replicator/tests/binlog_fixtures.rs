@@ -1,4 +1,4 @@
-//! Decodes every binlog under `shared/fixtures/binlogs/` to its end (or, for
+//! Decodes every binlog under `tests/fixtures/binlogs/` (the workspace's) to its end (or, for
 //! the malformed ones, to a typed error naming file, offset and reason) and
 //! compares a compact rendering with `tests/golden/binlog/<path>.txt`.
 //!
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use replicator::binlog::{event_type_name, BinlogEvent, BinlogFileReader, Decoder, ErrorKind};
 use thl::event::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/binlogs");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/binlogs");
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/binlog");
 /// Events rendered in full per file; later events only count and hash.
 const DETAIL_EVENTS: usize = 300;
@@ -390,18 +390,13 @@ fn render(path: &Path) -> (String, Outcome) {
 #[test]
 fn every_fixture_decodes_as_pinned() {
     let root = Path::new(FIXTURES);
-    // The fixtures live in the work area's shared/ beside the clone (CI lays
-    // it there). Outside CI, a clone without it skips with a message; in CI
-    // its absence is a failure.
-    if !root.is_dir() {
-        let msg = format!(
-            "binlog fixtures not found at {} (shared/ must sit beside the clone)",
-            root.display()
-        );
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("SKIPPED: {msg}");
-        return;
-    }
+    // The fixtures are part of the repository: their absence is a failure,
+    // never a skip.
+    assert!(
+        root.is_dir(),
+        "binlog fixtures not found at {}: tests/fixtures/binlogs is part of the repository",
+        root.display()
+    );
     let mut all = Vec::new();
     files(root, &mut all);
     assert!(all.len() >= 80, "expected the 84 fixture binlogs, found {}", all.len());
