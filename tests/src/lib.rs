@@ -3,10 +3,12 @@
 //! * [`sandbox`]: starts N real `mariadbd` instances in a temporary directory
 //!   (template data directory copied per instance, ROW binlog, each instance
 //!   on its own loopback address or port) and tears them down.
+//! * [`apply_support`]: helpers of the applier tests (events, bounded steps).
 //! * [`cluster`]: the seed's composite cluster (six hosts) on one machine.
 //! * [`process`]: a deployment (ini, hosts file, install directories) and
 //!   `replicator` processes started from it.
 
+pub mod apply_support;
 pub mod cluster;
 pub mod process;
 pub mod sandbox;
