@@ -139,6 +139,7 @@ fn body_of_size(target: usize) -> Vec<u8> {
                 columns: vec![col(0, "v", 252, 2, "blob")],
                 before_columns: Vec::new(),
                 after_columns: vec![0],
+                flags: thl::event::RowFlags::default(),
                 rows: vec![RowImage {
                     before: Vec::new(),
                     after: vec![Value::Bytes(payload)],
@@ -210,6 +211,7 @@ fn rows_body(seqno: i64, out: &mut Vec<u8>) -> u64 {
             columns,
             before_columns: Vec::new(),
             after_columns: (0..8).collect(),
+            flags: thl::event::RowFlags::default(),
             rows,
         })],
     };

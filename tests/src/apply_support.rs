@@ -179,6 +179,7 @@ pub fn rows_change(table: &str, action: RowAction, columns: &[ColumnSpec], image
             all.clone()
         },
         after_columns: if action == RowAction::Delete { vec![] } else { all },
+        flags: thl::event::RowFlags::default(),
         rows: images,
     })
 }

@@ -206,7 +206,21 @@ pub struct RowChanges {
     pub before_columns: Vec<u16>,
     /// Columns present in after images (empty for DELETE).
     pub after_columns: Vec<u16>,
+    /// The checks the source session had switched off for these rows (the
+    /// binlog rows event's flags): the target applies them the same way.
+    pub flags: RowFlags,
     pub rows: Vec<RowImage>,
+}
+
+/// Per-rows switches the source logged with a rows event. The default (both
+/// `false`) is "checks on", which is also what a body of format version 1
+/// (written before the flags were kept) decodes to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RowFlags {
+    /// `foreign_key_checks=0` was in force (`NO_FOREIGN_KEY_CHECKS_F`).
+    pub no_foreign_key_checks: bool,
+    /// `unique_checks=0` was in force (`RELAXED_UNIQUE_CHECKS_F`).
+    pub relaxed_unique_checks: bool,
 }
 
 /// One row change: the before image (UPDATE, DELETE) and the after image

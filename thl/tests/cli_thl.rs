@@ -52,6 +52,7 @@ fn insert(seqno: i64) -> Change {
         columns: columns(),
         before_columns: vec![],
         after_columns: vec![0, 1, 2],
+        flags: thl::event::RowFlags::default(),
         rows: vec![RowImage {
             before: vec![],
             after: vec![

@@ -77,6 +77,7 @@ fn malicious_lengths_and_counts_allocate_little() {
             columns: vec![],
             before_columns: vec![],
             after_columns: vec![0],
+            flags: thl::event::RowFlags::default(),
             rows: vec![RowImage {
                 before: vec![],
                 after: vec![Value::Bytes(vec![7; 1 << 20])],

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use thl::codec::{decode_body, encode_body};
 use thl::event::{
-    meta, Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement, Time,
-    UserVar, Value,
+    meta, Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowFlags, RowImage, SessionVars,
+    Statement, Time, UserVar, Value,
 };
 
 fn golden_path(name: &str) -> PathBuf {
@@ -196,6 +196,10 @@ fn rows() -> EventBody {
                 columns: columns.clone(),
                 before_columns: all.clone(),
                 after_columns: all,
+                flags: RowFlags {
+                    no_foreign_key_checks: true,
+                    relaxed_unique_checks: false,
+                },
                 rows: vec![RowImage { before, after }],
             }),
             Change::Rows(RowChanges {
@@ -205,6 +209,10 @@ fn rows() -> EventBody {
                 columns,
                 before_columns: vec![0],
                 after_columns: vec![],
+                flags: RowFlags {
+                    no_foreign_key_checks: false,
+                    relaxed_unique_checks: true,
+                },
                 rows: vec![
                     RowImage {
                         before: vec![Value::UInt(1)],
@@ -260,6 +268,26 @@ fn golden_statement() {
 #[test]
 fn golden_rows() {
     check_golden("rows", &rows());
+}
+
+/// A body of format version 1 (before row flags existed) still decodes, with
+/// both checks on, and re-encodes as the current version.
+#[test]
+fn golden_rows_version_1_still_decodes() {
+    let path = golden_path("rows_v1");
+    let golden = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert_eq!(golden[0], 1, "the v1 golden file starts with version 1");
+    let decoded = decode_body(&golden).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut want = rows();
+    for change in &mut want.changes {
+        if let Change::Rows(r) = change {
+            r.flags = RowFlags::default();
+        }
+    }
+    assert_eq!(format!("{decoded:?}"), format!("{want:?}"));
+    let mut again = Vec::new();
+    encode_body(&decoded, &mut again);
+    assert_eq!(again[0], thl::codec::BODY_FORMAT_VERSION);
 }
 
 #[test]

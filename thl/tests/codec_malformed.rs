@@ -62,6 +62,7 @@ fn sample() -> EventBody {
                 columns,
                 before_columns: vec![0, 1, 2],
                 after_columns: vec![0, 1, 2],
+                flags: thl::event::RowFlags::default(),
                 rows: vec![RowImage {
                     before: image.clone(),
                     after: vec![
@@ -130,18 +131,23 @@ fn empty_input() {
 
 #[test]
 fn unknown_version_is_refused_with_a_clear_message() {
-    let mut bytes = encoded_sample();
-    if let Some(v) = bytes.first_mut() {
-        *v = BODY_FORMAT_VERSION + 1;
+    for version in [0, BODY_FORMAT_VERSION + 1] {
+        let mut bytes = encoded_sample();
+        if let Some(v) = bytes.first_mut() {
+            *v = version;
+        }
+        let err = match decode_body(&bytes) {
+            Ok(_) => panic!("decoded version {version}"),
+            Err(e) => e,
+        };
+        assert_eq!(err.offset(), 0);
+        assert_eq!(err.reason(), &DecodeReason::UnsupportedVersion(version));
+        let msg = err.to_string();
+        assert!(
+            msg.contains("byte offset 0") && msg.contains(&format!("version {version}")),
+            "{msg}"
+        );
     }
-    let err = match decode_body(&bytes) {
-        Ok(_) => panic!("decoded version 2"),
-        Err(e) => e,
-    };
-    assert_eq!(err.offset(), 0);
-    assert_eq!(err.reason(), &DecodeReason::UnsupportedVersion(2));
-    let msg = err.to_string();
-    assert!(msg.contains("byte offset 0") && msg.contains("version 2"), "{msg}");
 }
 
 #[test]

@@ -83,6 +83,7 @@ fn rows_body(values: Vec<Value>) -> EventBody {
             columns,
             before_columns: indexes.clone(),
             after_columns: indexes,
+            flags: thl::event::RowFlags::default(),
             rows: vec![RowImage {
                 before: values.clone(),
                 after: values,
@@ -251,6 +252,7 @@ fn empty_and_default_bodies() {
                 }],
                 before_columns: vec![],
                 after_columns: vec![0],
+                flags: thl::event::RowFlags::default(),
                 rows: vec![
                     RowImage::default(),
                     RowImage {
@@ -331,7 +333,7 @@ fn layout_spot_checks() {
     };
     #[rustfmt::skip]
     let expected = [
-        1,                          // version
+        2,                          // version
         1, 1, b'a', 2, b'b', b'c',  // metadata: count, name, value
         1,                          // change count
         0x01,                       // Statement
@@ -409,6 +411,7 @@ fn layout_spot_checks() {
                 }],
                 before_columns: vec![0],
                 after_columns: vec![],
+                flags: thl::event::RowFlags::default(),
                 rows: vec![RowImage {
                     before: vec![value.clone()],
                     after: vec![],
@@ -417,10 +420,11 @@ fn layout_spot_checks() {
         };
         #[rustfmt::skip]
         let head = [
-            1, 0, 1,                    // version, no metadata, one change
+            2, 0, 1,                    // version, no metadata, one change
             0x02,                       // Rows
             1, b's', 1, b't',           // schema, table
             0x03,                       // DELETE
+            0,                          // row flags: checks on
             1,                          // one column:
             0, 1, b'c', 8, 0,           //   index, name, type_code, type_meta
             0b1101, 63, 0,              //   flags (unsigned, key, collation), collation, type_desc
@@ -595,15 +599,20 @@ fn row_changes() -> impl Strategy<Value = RowChanges> {
         proptest::collection::vec(any::<u16>(), 0..4),
         proptest::collection::vec(any::<u16>(), 0..4),
         proptest::collection::vec(row, 0..4),
+        (any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(schema, table, action, columns, before_columns, after_columns, rows)| RowChanges {
+            |(schema, table, action, columns, before_columns, after_columns, rows, (fk, uniq))| RowChanges {
                 schema,
                 table,
                 action,
                 columns,
                 before_columns,
                 after_columns,
+                flags: thl::event::RowFlags {
+                    no_foreign_key_checks: fk,
+                    relaxed_unique_checks: uniq,
+                },
                 rows,
             },
         )

@@ -215,6 +215,7 @@ mod tests {
             columns: vec![col(0, "", false)],
             before_columns: vec![],
             after_columns: vec![0],
+            flags: thl::event::RowFlags::default(),
             rows: vec![],
         };
         assert!(image_columns(&rc, &[0]).expect_err("unnamed").contains("no name"));

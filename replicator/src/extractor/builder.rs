@@ -385,6 +385,7 @@ mod tests {
             columns: vec![],
             before_columns: vec![],
             after_columns: vec![],
+            flags: thl::event::RowFlags::default(),
             rows: vec![],
         }
     }

@@ -3,10 +3,10 @@
 //! fill (see the module documentation).
 
 use super::error::{DecodeError, DecodeReason};
-use super::{session_bit as sb, tag, BODY_FORMAT_VERSION};
+use super::{session_bit as sb, tag, BODY_FORMAT_VERSION, OLDEST_BODY_FORMAT_VERSION};
 use crate::event::{
-    Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement, Time,
-    UserVar, Value,
+    Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowFlags, RowImage, SessionVars, Statement,
+    Time, UserVar, Value,
 };
 
 type Result<T> = std::result::Result<T, DecodeError>;
@@ -31,11 +31,16 @@ mod min_len {
 
 /// Decodes a whole body; the input must end exactly after it.
 pub(super) fn body(bytes: &[u8]) -> Result<EventBody> {
-    let mut r = Reader { buf: bytes, pos: 0 };
+    let mut r = Reader {
+        buf: bytes,
+        pos: 0,
+        version: BODY_FORMAT_VERSION,
+    };
     let version = r.u8("format version")?;
-    if version != BODY_FORMAT_VERSION {
+    if !(OLDEST_BODY_FORMAT_VERSION..=BODY_FORMAT_VERSION).contains(&version) {
         return Err(DecodeError::new(0, DecodeReason::UnsupportedVersion(version)));
     }
+    r.version = version;
     let n = r.count("metadata count", min_len::META_PAIR)?;
     let mut metadata = Vec::with_capacity(n);
     for _ in 0..n {
@@ -170,6 +175,15 @@ fn row_changes(r: &mut Reader<'_>) -> Result<RowChanges> {
         tag::ACTION_DELETE => RowAction::Delete,
         t => return Err(r.unknown_tag(at, "rows action", t)),
     };
+    let flags = if r.version >= 2 {
+        let bits = r.flags("rows flags", tag::ROWS_KNOWN)?;
+        RowFlags {
+            no_foreign_key_checks: bits & tag::ROWS_NO_FK_CHECKS != 0,
+            relaxed_unique_checks: bits & tag::ROWS_RELAXED_UNIQUE_CHECKS != 0,
+        }
+    } else {
+        RowFlags::default()
+    };
     let n = r.count("column count", min_len::COLUMN)?;
     let mut columns = Vec::with_capacity(n);
     for _ in 0..n {
@@ -191,6 +205,7 @@ fn row_changes(r: &mut Reader<'_>) -> Result<RowChanges> {
         columns,
         before_columns,
         after_columns,
+        flags,
         rows,
     })
 }
@@ -302,6 +317,9 @@ fn time(r: &mut Reader<'_>) -> Result<Value> {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// The body's format version (fields added by later versions are read
+    /// only when it is high enough).
+    version: u8,
 }
 
 impl<'a> Reader<'a> {

@@ -143,6 +143,14 @@ fn row_changes(out: &mut Vec<u8>, r: &RowChanges) {
         RowAction::Update => tag::ACTION_UPDATE,
         RowAction::Delete => tag::ACTION_DELETE,
     });
+    let mut flags = 0;
+    if r.flags.no_foreign_key_checks {
+        flags |= tag::ROWS_NO_FK_CHECKS;
+    }
+    if r.flags.relaxed_unique_checks {
+        flags |= tag::ROWS_RELAXED_UNIQUE_CHECKS;
+    }
+    out.push(flags);
     count(out, r.columns.len());
     for c in &r.columns {
         column_spec(out, c);

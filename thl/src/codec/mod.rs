@@ -2,17 +2,19 @@
 //!
 //! # Invariants
 //!
-//! * **Versioned.** The first byte is [`BODY_FORMAT_VERSION`]. A reader
-//!   refuses any other version with [`DecodeReason::UnsupportedVersion`]. Any
-//!   change to the tables below is a version change (and new golden files in
-//!   `thl/tests/golden/`).
+//! * **Versioned.** The first byte is the format version: [`encode_body`]
+//!   writes [`BODY_FORMAT_VERSION`] (2); [`decode_body`] also reads version 1
+//!   (no row flags: they decode as "checks on") and refuses any other with
+//!   [`DecodeReason::UnsupportedVersion`]. Any change to the tables below is a
+//!   version change (and new golden files in `thl/tests/golden/`).
 //! * **Exact.** Every [`Value`](crate::event::Value) round-trips bit for bit: floats by their IEEE
 //!   bits (NaN payloads, `-0.0`), the full `i64`/`u64` ranges, zero dates,
 //!   negative TIME with microseconds, DECIMAL as text, BLOBs as raw bytes.
 //! * **Canonical.** A body has exactly one encoding: varints are minimal,
 //!   flag and presence bits are set exactly when their field is present,
 //!   booleans are `0` or `1`. So `encode_body(decode_body(b)?) == b` for every
-//!   accepted `b`, and relays may compare bodies as bytes.
+//!   accepted `b` of the current version, and relays may compare bodies as
+//!   bytes (a version 1 body re-encodes as version 2).
 //! * **Strict, total decoding.** [`decode_body`] never panics on any input and
 //!   never allocates more than the input justifies: every length is checked
 //!   against the remaining bytes before anything is allocated, every count is
@@ -23,7 +25,7 @@
 //! * **Self-delimiting, no nesting limit needed.** Nothing is recursive;
 //!   decoding is a single forward pass.
 //!
-//! # Byte layout (format version 1)
+//! # Byte layout (format version 2)
 //!
 //! Primitive encodings used by the tables:
 //!
@@ -43,7 +45,7 @@
 //!
 //! | Field | Encoding |
 //! |---|---|
-//! | version | `u8`, = 1 |
+//! | version | `u8`, = 2 (1 is still read) |
 //! | metadata | `count`, then per option: name `str`, value `str` (in order) |
 //! | changes | `count`, then per change: a [change](#change) |
 //! | (end) | the input must end here: trailing bytes are an error |
@@ -108,6 +110,7 @@
 //! | schema | `str` |
 //! | table | `str` |
 //! | action | `u8`: `0x01` = INSERT, `0x02` = UPDATE, `0x03` = DELETE; others are errors |
+//! | flags | version 2 only: `u8`, bit 0 = no foreign key checks, bit 1 = relaxed unique checks; other bits must be 0 |
 //! | columns | `count`, then per column a [column spec](#column-spec) |
 //! | before_columns | `count`, then per entry a `varint16` column index |
 //! | after_columns | `count`, then per entry a `varint16` column index |
@@ -171,7 +174,10 @@ pub use error::{DecodeError, DecodeReason};
 
 /// Version of the body layout written by [`encode_body`] (the first byte of
 /// every encoded body).
-pub const BODY_FORMAT_VERSION: u8 = 1;
+pub const BODY_FORMAT_VERSION: u8 = 2;
+/// The oldest body layout [`decode_body`] still reads: version 1 has no row
+/// flags (they decode as [`RowFlags::default`](crate::event::RowFlags)).
+pub const OLDEST_BODY_FORMAT_VERSION: u8 = 1;
 
 /// Appends the encoding of `body` to `out` (starting with
 /// [`BODY_FORMAT_VERSION`]). Never fails; allocates only to grow `out`.
@@ -193,6 +199,11 @@ mod tag {
     pub const ACTION_INSERT: u8 = 0x01;
     pub const ACTION_UPDATE: u8 = 0x02;
     pub const ACTION_DELETE: u8 = 0x03;
+
+    /// Row flags (format version 2).
+    pub const ROWS_NO_FK_CHECKS: u8 = 1 << 0;
+    pub const ROWS_RELAXED_UNIQUE_CHECKS: u8 = 1 << 1;
+    pub const ROWS_KNOWN: u8 = ROWS_NO_FK_CHECKS | ROWS_RELAXED_UNIQUE_CHECKS;
 
     pub const NULL: u8 = 0x00;
     pub const INT: u8 = 0x01;

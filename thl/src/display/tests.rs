@@ -45,6 +45,7 @@ fn table(action: RowAction, rows: Vec<RowImage>) -> RowChanges {
         columns: vec![col(0, "id", 3, true, None), col(1, "name", 15, false, Some(45))],
         before_columns,
         after_columns,
+        flags: crate::event::RowFlags::default(),
         rows,
     }
 }
