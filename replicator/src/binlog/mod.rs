@@ -9,6 +9,8 @@
 //!   [`table_map`], [`rows`], [`values`], [`json`], [`compressed`],
 //!   [`payload`]: one event family or encoding each.
 //! * [`session`]: folding INTVAR/RAND/USER_VAR into the next statement.
+//! * [`encode`]: the way back, THL row changes to TABLE_MAP and rows events
+//!   that a MariaDB target applies with its own row applier.
 //!
 //! mysql_common is used only where it is correct and bounded: the tagged
 //! GTID serialization, the zstd reader of TRANSACTION_PAYLOAD, the binary
@@ -34,6 +36,7 @@
 pub mod compressed;
 pub mod cursor;
 pub mod decoder;
+pub mod encode;
 pub mod error;
 pub mod event_types;
 pub mod events;
@@ -62,5 +65,7 @@ pub use session::PendingVars;
 pub use status_vars::StatusVars;
 pub use table_map::TableMap;
 
+#[cfg(test)]
+mod encode_tests;
 #[cfg(test)]
 mod tests;

@@ -21,7 +21,7 @@
 //! Invariant: the row loop uses only the precomputed [`TableMap::kinds`];
 //! nothing about the table is re-parsed per row.
 
-use thl::event::{RowAction, RowChanges, RowImage, Value};
+use thl::event::{RowAction, RowChanges, RowFlags, RowImage, Value};
 
 use super::cursor::Cursor;
 use super::error::{malformed, ErrorKind, KResult};
@@ -29,7 +29,12 @@ use super::event_types::*;
 use super::table_map::TableMap;
 use super::values::decode_value;
 
+/// Most columns a table can have (MySQL and MariaDB: 4096), with room.
+const MAX_COLUMNS: u64 = u16::MAX as u64;
+
 pub const STMT_END_F: u16 = 1;
+pub const NO_FOREIGN_KEY_CHECKS_F: u16 = 2;
+pub const RELAXED_UNIQUE_CHECKS_F: u16 = 4;
 
 /// A decoded rows event.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,7 +94,15 @@ pub fn parse_rows_header(p: &[u8], post: usize, event_type: u8) -> KResult<RowsH
         }
         c.skip(extra - 2, "rows extra data")?;
     }
-    let width = c.lenenc_len("rows width")?;
+    // A column count, not a byte length: it is bounded by the column limit,
+    // and the bitmaps it sizes are read with bounds checks.
+    let width = c.lenenc("rows width")?;
+    if width > MAX_COLUMNS {
+        return Err(malformed(format!(
+            "rows event of {width} columns (at most {MAX_COLUMNS})"
+        )));
+    }
+    let width = width as usize;
     let nb = width.div_ceil(8);
     let first = c.take(nb, "rows column bitmap")?;
     let (before_bits, after_bits) = match action {
@@ -208,6 +221,10 @@ pub fn decode_rows(h: &RowsHeader<'_>, tm: &TableMap, event_type: u8) -> KResult
             columns: tm.columns.clone(),
             before_columns,
             after_columns,
+            flags: RowFlags {
+                no_foreign_key_checks: h.flags & NO_FOREIGN_KEY_CHECKS_F != 0,
+                relaxed_unique_checks: h.flags & RELAXED_UNIQUE_CHECKS_F != 0,
+            },
             rows,
         },
     })

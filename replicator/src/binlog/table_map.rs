@@ -110,7 +110,7 @@ impl TableMap {
     }
 }
 
-fn meta_len(t: u8) -> KResult<usize> {
+pub(crate) fn meta_len(t: u8) -> KResult<usize> {
     Ok(match t {
         FLOAT | DOUBLE | TINY_BLOB | MEDIUM_BLOB | LONG_BLOB | BLOB | GEOMETRY | JSON | VECTOR | TIMESTAMP2
         | DATETIME2 | TIME2 | BLOB_COMPRESSED => 1,
@@ -125,14 +125,14 @@ fn meta_len(t: u8) -> KResult<usize> {
     })
 }
 
-fn is_numeric(t: u8) -> bool {
+pub(crate) fn is_numeric(t: u8) -> bool {
     matches!(
         t,
         TINY | SHORT | INT24 | LONG | LONGLONG | DECIMAL | NEWDECIMAL | FLOAT | DOUBLE | YEAR
     )
 }
 
-fn is_character(t: u8) -> bool {
+pub(crate) fn is_character(t: u8) -> bool {
     matches!(
         t,
         STRING
@@ -388,70 +388,10 @@ pub fn parse_table_map(p: &[u8], post: usize) -> KResult<TableMap> {
         } else {
             None
         };
-        let m = rc.meta;
-        let kind = match rc.real {
-            TINY => Kind::Int { bytes: 1, unsigned },
-            SHORT => Kind::Int { bytes: 2, unsigned },
-            INT24 => Kind::Int { bytes: 3, unsigned },
-            LONG => Kind::Int { bytes: 4, unsigned },
-            LONGLONG => Kind::Int { bytes: 8, unsigned },
-            FLOAT => Kind::Float,
-            DOUBLE => Kind::Double,
-            NEWDECIMAL => Kind::Decimal {
-                precision: m[0],
-                scale: m[1],
-            },
-            YEAR => Kind::Year,
-            DATE | NEWDATE => Kind::Date,
-            TIME => Kind::TimeOld,
-            TIME2 => Kind::Time2 { fsp: m[0].min(6) },
-            DATETIME => Kind::DateTimeOld,
-            DATETIME2 => Kind::DateTime2 { fsp: m[0].min(6) },
-            TIMESTAMP => Kind::TimestampOld,
-            TIMESTAMP2 => Kind::Timestamp2 { fsp: m[0].min(6) },
-            BIT => {
-                let bytes = u16::from(m[1]) + u16::from(m[0] > 0);
-                if bytes > 8 {
-                    return Err(malformed(format!("BIT column of {bytes} bytes")));
-                }
-                Kind::Bit { bytes: bytes as u8 }
-            }
-            ENUM => Kind::Enum {
-                bytes: m[1].clamp(1, 2),
-            },
-            SET => Kind::Set {
-                bytes: m[1].clamp(1, 8),
-            },
-            VARCHAR | VAR_STRING => {
-                let max = u16::from_le_bytes(m);
-                Kind::Str {
-                    len_bytes: if max < 256 { 1 } else { 2 },
-                    pad_to: 0,
-                }
-            }
-            STRING => Kind::Str {
-                len_bytes: if rc.str_len < 256 { 1 } else { 2 },
-                pad_to: if collation == Some(BINARY_COLLATION) {
-                    rc.str_len
-                } else {
-                    0
-                },
-            },
-            TINY_BLOB | MEDIUM_BLOB | LONG_BLOB | BLOB | GEOMETRY | VECTOR => {
-                if !(1..=4).contains(&m[0]) {
-                    return Err(malformed(format!("blob length bytes {}", m[0])));
-                }
-                Kind::Blob { len_bytes: m[0] }
-            }
-            JSON => {
-                json_columns += 1;
-                if !(1..=4).contains(&m[0]) {
-                    return Err(malformed(format!("JSON length bytes {}", m[0])));
-                }
-                Kind::Json { len_bytes: m[0] }
-            }
-            t => Kind::Unsupported { type_code: t },
-        };
+        let kind = kind_of(rc, unsigned, collation)?;
+        if let Kind::Json { .. } = kind {
+            json_columns += 1;
+        }
         let (enum_vals, set_vals) = match rc.real {
             ENUM => {
                 enum_i += 1;
@@ -490,6 +430,98 @@ pub fn parse_table_map(p: &[u8], post: usize) -> KResult<TableMap> {
         has_optional_metadata: has_opt,
         has_column_names: opt.names.is_some(),
     })
+}
+
+/// The decode plan of one column, from its TABLE_MAP type and metadata.
+fn kind_of(rc: &RawCol, unsigned: bool, collation: Option<u16>) -> KResult<Kind> {
+    let m = rc.meta;
+    Ok(match rc.real {
+        TINY => Kind::Int { bytes: 1, unsigned },
+        SHORT => Kind::Int { bytes: 2, unsigned },
+        INT24 => Kind::Int { bytes: 3, unsigned },
+        LONG => Kind::Int { bytes: 4, unsigned },
+        LONGLONG => Kind::Int { bytes: 8, unsigned },
+        FLOAT => Kind::Float,
+        DOUBLE => Kind::Double,
+        NEWDECIMAL => Kind::Decimal {
+            precision: m[0],
+            scale: m[1],
+        },
+        YEAR => Kind::Year,
+        DATE | NEWDATE => Kind::Date,
+        TIME => Kind::TimeOld,
+        TIME2 => Kind::Time2 { fsp: m[0].min(6) },
+        DATETIME => Kind::DateTimeOld,
+        DATETIME2 => Kind::DateTime2 { fsp: m[0].min(6) },
+        TIMESTAMP => Kind::TimestampOld,
+        TIMESTAMP2 => Kind::Timestamp2 { fsp: m[0].min(6) },
+        BIT => {
+            let bytes = u16::from(m[1]) + u16::from(m[0] > 0);
+            if bytes > 8 {
+                return Err(malformed(format!("BIT column of {bytes} bytes")));
+            }
+            Kind::Bit { bytes: bytes as u8 }
+        }
+        ENUM => Kind::Enum {
+            bytes: m[1].clamp(1, 2),
+        },
+        SET => Kind::Set {
+            bytes: m[1].clamp(1, 8),
+        },
+        VARCHAR | VAR_STRING => {
+            let max = u16::from_le_bytes(m);
+            Kind::Str {
+                len_bytes: if max < 256 { 1 } else { 2 },
+                pad_to: 0,
+            }
+        }
+        STRING => Kind::Str {
+            len_bytes: if rc.str_len < 256 { 1 } else { 2 },
+            pad_to: if collation == Some(BINARY_COLLATION) {
+                rc.str_len
+            } else {
+                0
+            },
+        },
+        TINY_BLOB | MEDIUM_BLOB | LONG_BLOB | BLOB | GEOMETRY | VECTOR => {
+            if !(1..=4).contains(&m[0]) {
+                return Err(malformed(format!("blob length bytes {}", m[0])));
+            }
+            Kind::Blob { len_bytes: m[0] }
+        }
+        JSON => {
+            if !(1..=4).contains(&m[0]) {
+                return Err(malformed(format!("JSON length bytes {}", m[0])));
+            }
+            Kind::Json { len_bytes: m[0] }
+        }
+        t => Kind::Unsupported { type_code: t },
+    })
+}
+
+/// The TABLE_MAP type byte, metadata bytes and metadata length that
+/// describe `c` (the inverse of how [`parse_table_map`] packs
+/// `ColumnSpec::type_meta`): ENUM, SET and CHAR travel as STRING with their
+/// real type in the metadata.
+pub fn wire_type(c: &ColumnSpec) -> KResult<(u8, [u8; 2], usize)> {
+    let t = match c.type_code {
+        ENUM | SET => STRING,
+        t => t,
+    };
+    let m = c.type_meta;
+    let meta = match t {
+        VARCHAR | VAR_STRING | VARCHAR_COMPRESSED | BIT => m.to_le_bytes(),
+        NEWDECIMAL | STRING => [(m >> 8) as u8, m as u8],
+        _ => [m as u8, 0],
+    };
+    Ok((t, meta, meta_len(t)?))
+}
+
+/// The decode plan of a THL column: the same [`Kind`] its TABLE_MAP gave.
+pub fn column_kind(c: &ColumnSpec) -> KResult<Kind> {
+    let (t, meta, _) = wire_type(c)?;
+    let (real, str_len) = real_type(t, meta);
+    kind_of(&RawCol { t, real, meta, str_len }, c.unsigned, c.collation)
 }
 
 fn fsp_suffix(base: &str, fsp: u8) -> String {
