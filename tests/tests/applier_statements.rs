@@ -103,7 +103,11 @@ async fn every_statement_runs_under_its_own_charsets() {
         &event(
             6,
             &[],
-            vec![stmt_in("INSERT INTO t1 VALUES (4,'gås')".as_bytes(), session(45, 35), 0)],
+            vec![stmt_in(
+                "INSERT INTO t1 VALUES (4,'gås')".as_bytes(),
+                session(45, 35),
+                0,
+            )],
         ),
     )
     .await;
@@ -117,7 +121,11 @@ async fn every_statement_runs_under_its_own_charsets() {
         &event(
             9,
             &[],
-            vec![stmt_in("INSERT INTO t1 VALUES (5,'gås')".as_bytes(), session(45, 45), 0)],
+            vec![stmt_in(
+                "INSERT INTO t1 VALUES (5,'gås')".as_bytes(),
+                session(45, 45),
+                0,
+            )],
         ),
     )
     .await;
@@ -258,7 +266,10 @@ async fn missing_objects_and_expected_errors_follow_mariadb() {
     // Interrupted on the source: not replayed, definite.
     let killed = stmt_in(b"INSERT INTO t VALUES (3, 'three')", utf8_session(), 1317);
     let err = apply_err(&mut a, &event(14, &[], vec![killed])).await;
-    assert!(!err.is_transient() && err.to_string().contains("interrupted on the source"), "{err}");
+    assert!(
+        !err.is_transient() && err.to_string().contains("interrupted on the source"),
+        "{err}"
+    );
     flush(&mut a).await;
     assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.t")).await, 1);
     assert_eq!(position(i).await[0], "13");
@@ -292,7 +303,11 @@ async fn exchange_partition_does_not_wait_on_its_own_session() {
     .await;
     apply(
         &mut a,
-        &event(3, &[], vec![stmt_in(b"INSERT INTO t1 VALUES (1), (2)", utf8_session(), 0)]),
+        &event(
+            3,
+            &[],
+            vec![stmt_in(b"INSERT INTO t1 VALUES (1), (2)", utf8_session(), 0)],
+        ),
     )
     .await;
     apply(

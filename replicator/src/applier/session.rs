@@ -442,8 +442,14 @@ mod tests {
             ..SessionVars::default()
         };
         let sets = s.statement_context(&v, &names).expect("known ids");
-        assert!(sets.contains(&"@@session.character_set_client=`latin1`".to_owned()), "{sets:?}");
-        assert!(sets.contains(&"@@session.collation_connection=35".to_owned()), "{sets:?}");
+        assert!(
+            sets.contains(&"@@session.character_set_client=`latin1`".to_owned()),
+            "{sets:?}"
+        );
+        assert!(
+            sets.contains(&"@@session.collation_connection=35".to_owned()),
+            "{sets:?}"
+        );
         assert!(sets.contains(&"@@session.collation_database=47".to_owned()), "{sets:?}");
         let plain = SessionVars {
             charset_client: Some(47),
@@ -458,7 +464,9 @@ mod tests {
         );
         assert!(!s.needs_use_for_collation_database(&plain));
         // Our own statements never run under the statement's ucs2 connection.
-        assert!(s.row_context(None).contains(&"@@session.collation_connection=45".to_owned()));
+        assert!(s
+            .row_context(None)
+            .contains(&"@@session.collation_connection=45".to_owned()));
         let unknown = SessionVars {
             charset_client: Some(999),
             ..SessionVars::default()

@@ -358,18 +358,33 @@ mod tests {
     #[test]
     fn identical_failures_are_counted_and_end_in_a_definite_error() {
         let mut streak = None;
-        assert_eq!(Streak::count(&mut streak, &transient(5, Some(1205))).map(|c| c.0), Some(1));
-        assert_eq!(Streak::count(&mut streak, &transient(5, Some(1205))).map(|c| c.0), Some(2));
+        assert_eq!(
+            Streak::count(&mut streak, &transient(5, Some(1205))).map(|c| c.0),
+            Some(1)
+        );
+        assert_eq!(
+            Streak::count(&mut streak, &transient(5, Some(1205))).map(|c| c.0),
+            Some(2)
+        );
         // Another seqno or another error starts again.
-        assert_eq!(Streak::count(&mut streak, &transient(6, Some(1205))).map(|c| c.0), Some(1));
-        assert_eq!(Streak::count(&mut streak, &transient(6, Some(1213))).map(|c| c.0), Some(1));
+        assert_eq!(
+            Streak::count(&mut streak, &transient(6, Some(1205))).map(|c| c.0),
+            Some(1)
+        );
+        assert_eq!(
+            Streak::count(&mut streak, &transient(6, Some(1213))).map(|c| c.0),
+            Some(1)
+        );
         // The target not answering is not counted.
         assert_eq!(Streak::count(&mut streak, &transient(6, None)), None);
         let e = transient(6, Some(1205)).gave_up(10, Duration::from_secs(42));
         assert!(!e.is_transient());
         assert_eq!((e.seqno(), e.code()), (Some(6), Some(1205)));
         let text = e.to_string();
-        assert!(text.contains("10 times") && text.contains("EXCHANGE PARTITION"), "{text}");
+        assert!(
+            text.contains("10 times") && text.contains("EXCHANGE PARTITION"),
+            "{text}"
+        );
         assert!(text.contains("trepctl online -skip-seqno 6"), "{text}");
     }
 }

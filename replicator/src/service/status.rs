@@ -77,7 +77,10 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
     put("appliedLastEventId", or_none(&p.applied_event_id));
     // Not a Tungsten property: the transient error the apply stage is
     // retrying (the service stays ONLINE meanwhile), `NONE` otherwise.
-    put("applyRetryError", p.apply_retry.clone().unwrap_or_else(|| "NONE".into()));
+    put(
+        "applyRetryError",
+        p.apply_retry.clone().unwrap_or_else(|| "NONE".into()),
+    );
     put("appliedLastSeqno", p.applied_seqno.to_string());
     put("appliedLatency", lat(applied_latency(&v)));
     put("autoRecoveryEnabled", "false".into());
