@@ -65,6 +65,30 @@ impl ApplyError {
             ApplyError::Definite(d) => d.code,
         }
     }
+
+    /// A transient error that kept coming back at the same seqno: now a
+    /// definite one (the service stops in OFFLINE:ERROR), naming the
+    /// attempts, how long they took, the error and the statement.
+    pub fn gave_up(self, attempts: u32, elapsed: std::time::Duration) -> ApplyError {
+        match self {
+            ApplyError::Definite(d) => ApplyError::Definite(d),
+            ApplyError::Transient(t) => ApplyError::Definite(Box::new(DefiniteError {
+                seqno: t.seqno,
+                fragno: t.fragno,
+                table: t.table,
+                sql: t.sql,
+                code: t.code,
+                message: format!(
+                    "{} (a transient error, but it happened {attempts} times in a row at this seqno over {:.1} s: \
+                     the applier stopped retrying; fix the cause on the target, e.g. a lock held by another \
+                     session, read-only mode or a full disk, then go online again)",
+                    t.message,
+                    elapsed.as_secs_f64()
+                ),
+                last_committed: t.last_committed,
+            })),
+        }
+    }
 }
 
 /// A failure that may succeed when retried.
@@ -72,6 +96,12 @@ impl ApplyError {
 pub struct TransientError {
     /// The seqno being applied, if any (`None` while connecting).
     pub seqno: Option<i64>,
+    /// Its fragment number.
+    pub fragno: u16,
+    /// The table involved (`` `db`.`t` ``), if any.
+    pub table: Option<String>,
+    /// The SQL that failed, truncated to [`MAX_SQL_IN_ERROR`] bytes.
+    pub sql: Option<String>,
     /// The server error code, if any.
     pub code: Option<u16>,
     /// What failed.
@@ -89,7 +119,14 @@ impl fmt::Display for TransientError {
         if let Some(c) = self.code {
             write!(f, " (error {c})")?;
         }
-        write!(f, ": {}; the open block was not committed, retry from ", self.message)?;
+        if let Some(t) = &self.table {
+            write!(f, " on table {t}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(sql) = &self.sql {
+            write!(f, "; SQL: {sql}")?;
+        }
+        write!(f, "; the open block was not committed, retry from ")?;
         match self.last_committed {
             Some(s) => write!(f, "seqno {}", s + 1),
             None => write!(f, "the first event"),
@@ -171,6 +208,20 @@ impl Ctx<'_> {
         }))
     }
 
+    /// A definite error with the server's code (a divergence: retrying
+    /// cannot cure it, whatever the code).
+    pub fn definite_code(&self, code: u16, message: impl Into<String>) -> ApplyError {
+        ApplyError::Definite(Box::new(DefiniteError {
+            seqno: self.seqno,
+            fragno: self.fragno,
+            table: self.table.clone(),
+            sql: self.sql.map(truncate_sql),
+            code: Some(code),
+            message: message.into(),
+            last_committed: self.last_committed,
+        }))
+    }
+
     /// A transient error with no server code.
     pub fn transient(&self, message: impl Into<String>) -> ApplyError {
         self.transient_code(None, message.into())
@@ -179,6 +230,9 @@ impl Ctx<'_> {
     fn transient_code(&self, code: Option<u16>, message: String) -> ApplyError {
         ApplyError::Transient(Box::new(TransientError {
             seqno: self.seqno,
+            fragno: self.fragno,
+            table: self.table.clone(),
+            sql: self.sql.map(truncate_sql),
             code,
             message,
             last_committed: self.last_committed,

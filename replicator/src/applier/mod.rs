@@ -54,6 +54,7 @@ mod catalog_table;
 mod error;
 mod session;
 mod sql;
+mod statement;
 
 use std::time::{Duration, Instant};
 
@@ -180,23 +181,6 @@ fn get<T: mysql_async::prelude::FromValue>(row: &Row, i: usize) -> Result<T, Str
         Some(Err(e)) => Err(format!("column {i}: {e}")),
         None => Err(format!("column {i} missing")),
     }
-}
-
-/// True for `BEGIN`/`COMMIT` statements: the applier owns transactions.
-fn is_transaction_control(sql: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(&sql[..sql.len().min(32)]).to_ascii_uppercase();
-    let words: Vec<&str> = text.trim().trim_end_matches(';').split_whitespace().collect();
-    matches!(
-        words.as_slice(),
-        ["BEGIN"] | ["BEGIN", "WORK"] | ["START", "TRANSACTION"] | ["COMMIT"] | ["COMMIT", "WORK"]
-    )
-}
-
-/// True for `DROP DATABASE`/`DROP SCHEMA` (the current database may be gone).
-fn is_drop_database(sql: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(&sql[..sql.len().min(64)]).to_ascii_uppercase();
-    let mut words = text.split_whitespace();
-    words.next() == Some("DROP") && matches!(words.next(), Some("DATABASE" | "SCHEMA"))
 }
 
 /// `name=value, ..` of a row's key, for logs (at most ~256 bytes).
@@ -558,72 +542,7 @@ impl Applier {
     }
 
     async fn apply_statement(&mut self, ev: &ReplEvent, s: &Statement) -> Result<(), ApplyError> {
-        let ctx = Ctx {
-            sql: Some(&s.sql),
-            ..self.ctx(ev)
-        };
-        if is_transaction_control(&s.sql) {
-            debug!(seqno = ev.header.seqno, sql = %String::from_utf8_lossy(&s.sql), "transaction control statement not replayed");
-            return Ok(());
-        }
-        self.flush_batch().await?;
-        // The source logs CREATE/DROP DATABASE with the database itself as
-        // the default: it may not exist yet, so no USE before it, and the
-        // next statement selects its database again.
-        let database_ddl = is_database_ddl(&s.sql);
-        if database_ddl {
-            self.session.db = None;
-        }
-        if let Some(db) = s.default_db.as_deref().filter(|d| !d.is_empty() && !database_ddl) {
-            if self.session.db.as_deref() != Some(db) {
-                let use_db = format!("USE {}", quote_ident(db));
-                self.query(use_db.as_bytes(), &ctx).await?;
-                self.session.db = Some(db.to_owned());
-            }
-        }
-        let sets = self
-            .session
-            .statement_context(&s.session, &self.collations)
-            .map_err(|m| ctx.definite(m))?;
-        if let Some(set) = set_statement(&sets) {
-            self.query(set.as_bytes(), &ctx).await?;
-        }
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ctx.transient("not connected to the target"))?;
-        let result = conn.query_drop(s.sql.as_slice()).await;
-        match result {
-            Ok(()) => {
-                if s.error_code != 0 {
-                    warn!(seqno = ev.header.seqno, source_error = s.error_code,
-                        sql = %error::truncate_sql(&s.sql),
-                        "statement failed on the source but succeeded on the target");
-                }
-            }
-            Err(mysql_async::Error::Server(se)) if s.error_code != 0 && se.code == s.error_code => {
-                debug!(
-                    seqno = ev.header.seqno,
-                    code = se.code,
-                    "statement failed with the same error as on the source"
-                );
-            }
-            Err(e) => {
-                self.broken |= breaks_connection(&e);
-                let mut err = ctx.classify(e);
-                if s.error_code != 0 {
-                    if let ApplyError::Definite(d) = &mut err {
-                        d.message = format!("{} (the source reported error {})", d.message, s.error_code);
-                    }
-                }
-                return Err(err);
-            }
-        }
-        if is_drop_database(&s.sql) {
-            self.session.forget_db();
-        }
-        self.stats.statements += 1;
-        Ok(())
+        self.replay_statement(ev, s).await
     }
 
     async fn row_context(&mut self, timestamp_us: Option<i64>, ctx: &Ctx<'_>) -> Result<(), ApplyError> {
@@ -889,46 +808,5 @@ impl Applier {
                 Err(ctx.classify(e))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statement_classes() {
-        assert!(is_transaction_control(b"BEGIN"));
-        assert!(is_transaction_control(b" commit ;"));
-        assert!(!is_transaction_control(b"COMMIT AND CHAIN"));
-        assert!(!is_transaction_control(b"INSERT INTO t VALUES (1)"));
-        assert!(is_drop_database(b"drop  database x"));
-        assert!(is_drop_database(b"DROP SCHEMA IF EXISTS x"));
-        assert!(!is_drop_database(b"DROP TABLE x"));
-    }
-}
-
-/// `CREATE|DROP|ALTER DATABASE|SCHEMA ...`, after leading comments.
-fn is_database_ddl(sql: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(&sql[..sql.len().min(128)]).to_ascii_uppercase();
-    let mut words = head
-        .split(|c: char| c.is_whitespace() || c == '(')
-        .filter(|w| !w.is_empty() && !w.starts_with("/*") && !w.ends_with("*/"));
-    matches!(
-        (words.next(), words.next()),
-        (Some("CREATE" | "DROP" | "ALTER"), Some("DATABASE" | "SCHEMA"))
-    )
-}
-
-#[cfg(test)]
-mod database_ddl_tests {
-    use super::is_database_ddl;
-
-    #[test]
-    fn recognises_database_statements() {
-        assert!(is_database_ddl(b"CREATE DATABASE app"));
-        assert!(is_database_ddl(b"drop schema if exists app"));
-        assert!(!is_database_ddl(b"CREATE TABLE app.t (id int)"));
-        assert!(!is_database_ddl(b"INSERT INTO t VALUES (1)"));
     }
 }

@@ -10,23 +10,43 @@
 //! Two contexts alternate on the connection:
 //!
 //! * **Statements** run under the source's session, as the binlog query event
-//!   recorded it: `sql_mode` (bit mask → names, see [`sql_mode_names`]),
-//!   `time_zone`, `character_set_client` / `collation_connection` /
-//!   `collation_server` (by collation id: `SET @@session.collation_connection=33`
-//!   is accepted by MariaDB and MySQL, as `mysqlbinlog` output relies on),
-//!   `lc_time_names` (id), `foreign_key_checks`, `unique_checks`,
-//!   `sql_auto_is_null`, `auto_increment_increment/offset`, `timestamp` (with
-//!   µs); and per statement, always: `insert_id`, `last_insert_id`, the `RAND()`
-//!   seeds and user variables.
-//! * **Rows** (and the position and heartbeat rows) run with
-//!   [`ROW_SQL_MODE`] (`NO_AUTO_VALUE_ON_ZERO` only: non-strict, zero dates and
-//!   zero parts accepted, ENUM index 0 accepted, an explicit 0 in an
-//!   AUTO_INCREMENT column kept, as MariaDB's own row applier does),
-//!   `time_zone='+00:00'` (TIMESTAMP values are bound as UTC datetimes),
+//!   recorded it, each under exactly its own values (what MariaDB's own
+//!   `Query_log_event::do_apply_event` does): `sql_mode` (bit mask → names,
+//!   see [`sql_mode_names`]), `time_zone`, `character_set_client` (the event
+//!   holds a *collation* id, e.g. 47 = `latin1_bin` after `SET NAMES latin1
+//!   COLLATE latin1_bin`; the server takes a number there only for a
+//!   charset's default collation (error 1115 otherwise), so it is set by
+//!   charset *name*, as `mariadb-binlog` prints it), `collation_connection` /
+//!   `collation_server` (by id: any collation id is accepted),
+//!   `collation_database` (by id when the event has one, else the default
+//!   database's own, by selecting it again), `lc_time_names` (id; absent
+//!   means 0, `en_US`), `foreign_key_checks`, `unique_checks`,
+//!   `sql_auto_is_null`, `auto_increment_increment/offset` (absent means
+//!   1/1: the source writes them only when they differ), `timestamp` (with
+//!   µs); and per statement, always: `insert_id`, `last_insert_id`, the
+//!   `RAND()` seeds and user variables.
+//! * **Rows** (and the position and heartbeat rows, and every other
+//!   statement of the applier's own) run with [`ROW_SQL_MODE`]
+//!   (`NO_AUTO_VALUE_ON_ZERO` only: non-strict, zero dates and zero parts
+//!   accepted, ENUM index 0 accepted, an explicit 0 in an AUTO_INCREMENT
+//!   column kept, as MariaDB's own row applier does), `time_zone='+00:00'`
+//!   (TIMESTAMP values are bound as UTC datetimes),
 //!   `character_set_client=binary` (string parameters are stored without
-//!   conversion: exact for every column charset), and `timestamp` = the
-//!   source commit time (defaults and `ON UPDATE CURRENT_TIMESTAMP` of columns
+//!   conversion: exact for every column charset),
+//!   `collation_connection=utf8mb4_general_ci` (ASCII-compatible: a source
+//!   statement may leave `ucs2`/`utf16`/`utf32` there, under which the
+//!   ASCII literals of our own statements would be read as 2- or 4-byte
+//!   characters and refused, error 1231), and `timestamp` = the source
+//!   commit time (defaults and `ON UPDATE CURRENT_TIMESTAMP` of columns
 //!   missing from a minimal image get the source's time, not ours).
+//!
+//! Character sets of the `SET` itself: MariaDB refuses a
+//! `character_set_client` whose characters are not single-byte-based
+//! (ucs2, utf16, utf32: error 1231), and the source never logs one (it
+//! asserts `mbminlen == 1`), so the text of every `SET` (ASCII) parses as
+//! is. Its string literals, though, take the *current*
+//! `collation_connection`, which may be ucs2: every literal therefore
+//! carries the `_latin1` introducer, and names are written as identifiers.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -39,7 +59,8 @@ use super::sql::quote_ident;
 pub const ROW_SQL_MODE: u64 = 1 << 19;
 /// `character_set_client` of row changes: the `binary` collation id.
 pub const BINARY_COLLATION: u16 = 63;
-/// `character_set_client` for a statement that carries none
+/// `character_set_client` for a statement that carries none, and the
+/// `collation_connection` of the applier's own statements
 /// (`utf8mb4_general_ci`).
 pub const DEFAULT_CLIENT_COLLATION: u16 = 45;
 
@@ -63,9 +84,11 @@ pub fn sql_mode_names(mask: u64) -> Result<String, u64> {
 }
 
 /// A string literal safe under any `sql_mode` (`'` doubled, no backslash
-/// escapes: callers pass only values without backslashes or hex them).
+/// escapes: callers pass only values without backslashes or hex them) and
+/// any `collation_connection` (the `_latin1` introducer: the bytes are read
+/// as latin1, not as the connection's charset, which may be ucs2).
 fn str_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    format!("_latin1'{}'", s.replace('\'', "''"))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -118,6 +141,9 @@ pub(crate) struct SessionState {
     charset_client: Option<u16>,
     collation_connection: Option<u16>,
     collation_server: Option<u16>,
+    /// A statement set `collation_database` explicitly: the next one without
+    /// it must get its default database's again (`USE`).
+    collation_database_set: bool,
     lc_time_names: Option<u16>,
     foreign_key_checks: Option<bool>,
     unique_checks: Option<bool>,
@@ -171,6 +197,13 @@ impl SessionState {
             &mut self.charset_client,
             Some(&BINARY_COLLATION),
             "character_set_client",
+            |_| "binary".to_owned(),
+        );
+        track(
+            &mut out,
+            &mut self.collation_connection,
+            Some(&DEFAULT_CLIENT_COLLATION),
+            "collation_connection",
             u16::to_string,
         );
         track(
@@ -183,11 +216,45 @@ impl SessionState {
         out
     }
 
+    /// True when the statement must select its default database again
+    /// before [`SessionState::statement_context`]: the previous statement
+    /// set `collation_database` explicitly and this one does not (`USE`
+    /// gives the session the database's own collation, as MariaDB's slave
+    /// does for an event without one).
+    pub fn needs_use_for_collation_database(&self, v: &SessionVars) -> bool {
+        self.collation_database_set && v.collation_database.is_none()
+    }
+
     /// The assignments for a statement: tracked variables that differ, then
     /// the per-statement ones (always sent). `Err` names an `sql_mode` bit
-    /// mask with unknown bits.
+    /// mask with unknown bits, or a collation id the target does not know.
     pub fn statement_context(&mut self, v: &SessionVars, names: &CollationNames) -> Result<Vec<String>, String> {
         let mut out = Vec::new();
+        let client = v.charset_client.unwrap_or(DEFAULT_CLIENT_COLLATION);
+        // By charset name: a number is accepted only for a charset's default
+        // collation (47, latin1_bin, is refused with error 1115).
+        let client_charset = match names.get(&client) {
+            Some((cs, _)) => cs.clone(),
+            None => {
+                return Err(format!(
+                    "character_set_client is collation id {client}, unknown to the target \
+                     (information_schema.COLLATIONS): the target lacks the source's character set"
+                ))
+            }
+        };
+        for (what, id) in [
+            ("collation_connection", v.collation_connection),
+            ("collation_server", v.collation_server),
+            ("collation_database", v.collation_database),
+        ] {
+            if let Some(id) = id {
+                if !names.contains_key(&id) {
+                    return Err(format!(
+                        "{what} is collation id {id}, unknown to the target (information_schema.COLLATIONS)"
+                    ));
+                }
+            }
+        }
         if let Some(mask) = v.sql_mode {
             let text = sql_mode_names(mask)
                 .map_err(|bits| format!("sql_mode {mask:#x} has bits {bits:#x} unknown to the applier"))?;
@@ -198,13 +265,12 @@ impl SessionState {
         track(&mut out, &mut self.time_zone, v.time_zone.as_ref(), "time_zone", |s| {
             str_literal(s)
         });
-        let client = v.charset_client.unwrap_or(DEFAULT_CLIENT_COLLATION);
         track(
             &mut out,
             &mut self.charset_client,
             Some(&client),
             "character_set_client",
-            u16::to_string,
+            |_| quote_ident(&client_charset),
         );
         track(
             &mut out,
@@ -220,10 +286,11 @@ impl SessionState {
             "collation_server",
             u16::to_string,
         );
+        // Sent only when not 0 (en_US), which an absent value means.
         track(
             &mut out,
             &mut self.lc_time_names,
-            v.lc_time_names.as_ref(),
+            Some(&v.lc_time_names.unwrap_or(0)),
             "lc_time_names",
             u16::to_string,
         );
@@ -248,20 +315,27 @@ impl SessionState {
             "sql_auto_is_null",
             bool_lit,
         );
+        // Written by the source only when not 1/1.
         track(
             &mut out,
             &mut self.auto_increment_increment,
-            v.auto_increment_increment.as_ref(),
+            Some(&v.auto_increment_increment.unwrap_or(1)),
             "auto_increment_increment",
             u16::to_string,
         );
         track(
             &mut out,
             &mut self.auto_increment_offset,
-            v.auto_increment_offset.as_ref(),
+            Some(&v.auto_increment_offset.unwrap_or(1)),
             "auto_increment_offset",
             u16::to_string,
         );
+        // `USE` (sent before this `SET`) resets it; an explicit one is set
+        // for this statement only.
+        if let Some(id) = v.collation_database {
+            out.push(format!("@@session.collation_database={id}"));
+        }
+        self.collation_database_set = v.collation_database.is_some();
         track(
             &mut out,
             &mut self.timestamp_us,
@@ -316,7 +390,9 @@ mod tests {
     #[test]
     fn only_differences_are_set() {
         let mut s = SessionState::default();
-        let names = CollationNames::new();
+        let mut names = CollationNames::new();
+        names.insert(33, ("utf8mb3".into(), "utf8mb3_general_ci".into()));
+        names.insert(8, ("latin1".into(), "latin1_swedish_ci".into()));
         let v = SessionVars {
             sql_mode: Some(1 << 21),
             time_zone: Some("SYSTEM".into()),
@@ -331,7 +407,7 @@ mod tests {
         let first = s.statement_context(&v, &names).expect("known bits");
         assert_eq!(
             set_statement(&first).as_deref(),
-            Some("SET @@session.sql_mode='STRICT_TRANS_TABLES', @@session.time_zone='SYSTEM', @@session.character_set_client=33, @@session.collation_connection=33, @@session.collation_server=8, @@session.foreign_key_checks=1, @@session.timestamp=1700000000.123456, @@session.insert_id=5")
+            Some("SET @@session.sql_mode=_latin1'STRICT_TRANS_TABLES', @@session.time_zone=_latin1'SYSTEM', @@session.character_set_client=`utf8mb3`, @@session.collation_connection=33, @@session.collation_server=8, @@session.lc_time_names=0, @@session.foreign_key_checks=1, @@session.auto_increment_increment=1, @@session.auto_increment_offset=1, @@session.timestamp=1700000000.123456, @@session.insert_id=5")
         );
         let again = s.statement_context(&v, &names).expect("known bits");
         assert_eq!(again, vec!["@@session.insert_id=5".to_owned()]);
@@ -339,21 +415,71 @@ mod tests {
         assert_eq!(
             rows,
             vec![
-                "@@session.sql_mode='NO_AUTO_VALUE_ON_ZERO'",
-                "@@session.time_zone='+00:00'",
-                "@@session.character_set_client=63",
+                "@@session.sql_mode=_latin1'NO_AUTO_VALUE_ON_ZERO'",
+                "@@session.time_zone=_latin1'+00:00'",
+                "@@session.character_set_client=binary",
+                "@@session.collation_connection=45",
                 "@@session.timestamp=2.000000"
             ]
         );
         assert!(s.row_context(Some(2_000_000)).is_empty());
         s.invalidate();
-        assert_eq!(s.row_context(None).len(), 3);
+        assert_eq!(s.row_context(None).len(), 4);
+    }
+
+    #[test]
+    fn collation_ids_by_name_and_absent_values_reset() {
+        let mut names = CollationNames::new();
+        names.insert(47, ("latin1".into(), "latin1_bin".into()));
+        names.insert(35, ("ucs2".into(), "ucs2_general_ci".into()));
+        let mut s = SessionState::default();
+        let v = SessionVars {
+            charset_client: Some(47),
+            collation_connection: Some(35),
+            collation_database: Some(47),
+            lc_time_names: Some(3),
+            auto_increment_increment: Some(5),
+            ..SessionVars::default()
+        };
+        let sets = s.statement_context(&v, &names).expect("known ids");
+        assert!(
+            sets.contains(&"@@session.character_set_client=`latin1`".to_owned()),
+            "{sets:?}"
+        );
+        assert!(
+            sets.contains(&"@@session.collation_connection=35".to_owned()),
+            "{sets:?}"
+        );
+        assert!(sets.contains(&"@@session.collation_database=47".to_owned()), "{sets:?}");
+        let plain = SessionVars {
+            charset_client: Some(47),
+            ..SessionVars::default()
+        };
+        assert!(s.needs_use_for_collation_database(&plain));
+        let sets = s.statement_context(&plain, &names).expect("known ids");
+        assert_eq!(
+            sets,
+            vec!["@@session.lc_time_names=0", "@@session.auto_increment_increment=1"],
+            "absent values are the source's defaults"
+        );
+        assert!(!s.needs_use_for_collation_database(&plain));
+        // Our own statements never run under the statement's ucs2 connection.
+        assert!(s
+            .row_context(None)
+            .contains(&"@@session.collation_connection=45".to_owned()));
+        let unknown = SessionVars {
+            charset_client: Some(999),
+            ..SessionVars::default()
+        };
+        let err = s.statement_context(&unknown, &names).expect_err("unknown id");
+        assert!(err.contains("999"), "{err}");
     }
 
     #[test]
     fn user_var_literals() {
         let mut names = CollationNames::new();
         names.insert(8, ("latin1".into(), "latin1_swedish_ci".into()));
+        names.insert(45, ("utf8mb4".into(), "utf8mb4_general_ci".into()));
         let u = |value, collation| UserVar {
             name: "a`b".into(),
             value,

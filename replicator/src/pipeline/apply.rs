@@ -14,6 +14,14 @@
 //! * Transient target errors (lost connection, deadlock, read-only) retry
 //!   with backoff from the committed position; definite ones stop the stage
 //!   with the seqno and SQL.
+//! * **A stage that cannot progress says so.** While retrying, the last
+//!   error, its seqno and the attempt count are in the progress
+//!   (`applyRetryError` of `trepctl status`), cleared once a transaction
+//!   commits. The same server error at the same seqno [`Retry::max_attempts`]
+//!   times in a row, or for [`Retry::max_elapsed`], stops the stage with a
+//!   definite error (OFFLINE:ERROR) naming the error, the seqno and the
+//!   statement. Errors without a server code (the target unreachable) keep
+//!   retrying, visibly.
 //!
 //! A blocking thread reads and decodes the THL (mmap + condvar wakeups) and
 //! hands events to the async apply loop through a bounded channel.
@@ -57,11 +65,16 @@ impl ApplyStageError {
     }
 }
 
-/// Backoff bounds for transient target errors.
+/// Backoff bounds for transient target errors, and when to give up.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
     pub min: Duration,
     pub max: Duration,
+    /// Identical failures (same seqno, same server error) before the stage
+    /// stops in error.
+    pub max_attempts: u32,
+    /// Longest time identical failures are retried.
+    pub max_elapsed: Duration,
 }
 
 impl Default for Retry {
@@ -69,7 +82,38 @@ impl Default for Retry {
         Retry {
             min: Duration::from_millis(200),
             max: Duration::from_secs(5),
+            max_attempts: 10,
+            max_elapsed: Duration::from_secs(600),
         }
+    }
+}
+
+/// Identical consecutive failures: same seqno and server error code.
+#[derive(Debug)]
+struct Streak {
+    seqno: Option<i64>,
+    code: u16,
+    attempts: u32,
+    since: std::time::Instant,
+}
+
+impl Streak {
+    /// Counts `e`; `Some(streak)` when it continues the current one.
+    fn count(streak: &mut Option<Streak>, e: &ApplyError) -> Option<(u32, Duration)> {
+        // Without a server code the target did not answer: not counted.
+        let code = e.code()?;
+        match streak {
+            Some(s) if s.seqno == e.seqno() && s.code == code => s.attempts += 1,
+            _ => {
+                *streak = Some(Streak {
+                    seqno: e.seqno(),
+                    code,
+                    attempts: 1,
+                    since: std::time::Instant::now(),
+                })
+            }
+        }
+        streak.as_ref().map(|s| (s.attempts, s.since.elapsed()))
     }
 }
 
@@ -86,17 +130,30 @@ pub async fn run_apply_stage(
     skip: SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
     let mut delay = retry.min;
+    let mut streak: Option<Streak> = None;
     loop {
         let applied_before = progress.snapshot().applied_count;
         let outcome = apply_from_position(&reader, &mut applier, &mut stop, &progress, &skip).await;
         if progress.snapshot().applied_count > applied_before {
             // It made progress: a fresh failure, not a failing retry.
             delay = retry.min;
+            streak = None;
         }
         match outcome {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_transient() => {
-                warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
+            Ok(()) => {
+                progress.apply_retry(None);
+                return Ok(());
+            }
+            Err(ApplyStageError::Apply(e)) if e.is_transient() => {
+                if let Some((attempts, elapsed)) = Streak::count(&mut streak, &e) {
+                    if attempts >= retry.max_attempts || elapsed >= retry.max_elapsed {
+                        progress.apply_retry(None);
+                        return Err(ApplyStageError::Apply(e.gave_up(attempts, elapsed)));
+                    }
+                }
+                let attempts = streak.as_ref().map_or(1, |s| s.attempts);
+                warn!(error = %e, attempt = attempts, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
+                progress.apply_retry(Some(format!("attempt {attempts}: {e}")));
                 progress.connecting(&progress.snapshot().pipeline_source, Some(e.to_string()));
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -113,7 +170,20 @@ pub async fn run_apply_stage(
                     }
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) if e.is_transient() => {
+                warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
+                progress.apply_retry(Some(e.to_string()));
+                progress.connecting(&progress.snapshot().pipeline_source, Some(e.to_string()));
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return Ok(()),
+                }
+                delay = (delay * 2).min(retry.max);
+            }
+            Err(e) => {
+                progress.apply_retry(None);
+                return Err(e);
+            }
         }
     }
 }
@@ -265,5 +335,56 @@ fn read_thl(
         if tx.blocking_send(event).is_err() {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::applier::TransientError;
+
+    fn transient(seqno: i64, code: Option<u16>) -> ApplyError {
+        ApplyError::Transient(Box::new(TransientError {
+            seqno: Some(seqno),
+            fragno: 0,
+            table: None,
+            sql: Some("ALTER TABLE t2 EXCHANGE PARTITION p0 WITH TABLE t1".into()),
+            code,
+            message: "Lock wait timeout exceeded".into(),
+            last_committed: Some(seqno - 1),
+        }))
+    }
+
+    #[test]
+    fn identical_failures_are_counted_and_end_in_a_definite_error() {
+        let mut streak = None;
+        assert_eq!(
+            Streak::count(&mut streak, &transient(5, Some(1205))).map(|c| c.0),
+            Some(1)
+        );
+        assert_eq!(
+            Streak::count(&mut streak, &transient(5, Some(1205))).map(|c| c.0),
+            Some(2)
+        );
+        // Another seqno or another error starts again.
+        assert_eq!(
+            Streak::count(&mut streak, &transient(6, Some(1205))).map(|c| c.0),
+            Some(1)
+        );
+        assert_eq!(
+            Streak::count(&mut streak, &transient(6, Some(1213))).map(|c| c.0),
+            Some(1)
+        );
+        // The target not answering is not counted.
+        assert_eq!(Streak::count(&mut streak, &transient(6, None)), None);
+        let e = transient(6, Some(1205)).gave_up(10, Duration::from_secs(42));
+        assert!(!e.is_transient());
+        assert_eq!((e.seqno(), e.code()), (Some(6), Some(1205)));
+        let text = e.to_string();
+        assert!(
+            text.contains("10 times") && text.contains("EXCHANGE PARTITION"),
+            "{text}"
+        );
+        assert!(text.contains("trepctl online -skip-seqno 6"), "{text}");
     }
 }

@@ -51,6 +51,11 @@ pub struct PipelineProgress {
     pub applied_count: u64,
     /// The last transient problem (cleared when streaming resumes).
     pub last_transient_error: Option<String>,
+    /// The apply stage is retrying a transient target error: the attempt,
+    /// the seqno, the error and the statement. Not cleared by the upstream
+    /// connection's state: only when a transaction is applied or the stage
+    /// ends (a stage stuck on one seqno while the THL streams in must show).
+    pub apply_retry: Option<String>,
 }
 
 impl Default for PipelineProgress {
@@ -68,6 +73,7 @@ impl Default for PipelineProgress {
             applied_extract_tstamp_ms: 0,
             applied_count: 0,
             last_transient_error: None,
+            apply_retry: None,
         }
     }
 }
@@ -120,6 +126,11 @@ impl Progress {
         p.last_transient_error = None;
     }
 
+    /// The apply stage is retrying (`Some`), or no longer (`None`).
+    pub fn apply_retry(&self, problem: Option<String>) {
+        self.lock().apply_retry = problem;
+    }
+
     pub fn idle(&self) {
         self.lock().activity = Activity::Idle;
     }
@@ -148,6 +159,7 @@ impl Progress {
         p.applied_extract_tstamp_ms = extract_tstamp_ms;
         p.applied_at_ms = now_ms();
         p.applied_count += 1;
+        p.apply_retry = None;
     }
 }
 
@@ -173,5 +185,18 @@ mod tests {
         let s = p.snapshot();
         assert_eq!((s.stored_seqno, s.applied_seqno, s.applied_count), (4, 4, 1));
         assert_eq!(s.last_transient_error, None);
+    }
+
+    #[test]
+    fn apply_retry_survives_streaming_until_a_transaction_applies() {
+        let p = Progress::new();
+        p.apply_retry(Some("attempt 2: lock wait timeout at seqno 5".into()));
+        p.streaming("thl://h:2112/");
+        assert_eq!(
+            p.snapshot().apply_retry.as_deref(),
+            Some("attempt 2: lock wait timeout at seqno 5")
+        );
+        p.applied(5, "e", 1, 2);
+        assert_eq!(p.snapshot().apply_retry, None);
     }
 }

@@ -75,6 +75,12 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
         out.insert(k.to_owned(), val);
     };
     put("appliedLastEventId", or_none(&p.applied_event_id));
+    // Not a Tungsten property: the transient error the apply stage is
+    // retrying (the service stays ONLINE meanwhile), `NONE` otherwise.
+    put(
+        "applyRetryError",
+        p.apply_retry.clone().unwrap_or_else(|| "NONE".into()),
+    );
     put("appliedLastSeqno", p.applied_seqno.to_string());
     put("appliedLatency", lat(applied_latency(&v)));
     put("autoRecoveryEnabled", "false".into());
