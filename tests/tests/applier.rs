@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value as P};
-use replicator::applier::{ApplyError, ZeroRowPolicy};
+use replicator::applier::{ApplyError, RowMethod, ZeroRowPolicy};
 use tests::apply_support::*;
 use tests::sandbox::Instance;
 use thl::event::{
@@ -557,7 +557,7 @@ async fn failing_statement_is_definite_and_nothing_of_its_block_is_committed() {
     assert!(
         d.sql
             .as_deref()
-            .is_some_and(|s| s.starts_with("INSERT INTO `apptest`.`t` (`id`,`v`) VALUES (1,'dup')")),
+            .is_some_and(|s| s.starts_with("BINLOG (INSERT `apptest`.`t`: 1 row)")),
         "{d:?}"
     );
     let text = err.to_string();
@@ -589,29 +589,41 @@ async fn failing_statement_is_definite_and_nothing_of_its_block_is_committed() {
     .await;
     assert_eq!(err.code(), Some(1146));
     assert!(err.to_string().contains("INSERT INTO nope VALUES (1)"), "{err}");
+    // Columns are positional for the target's row applier: a source that
+    // logs no column names (binlog_row_metadata=MINIMAL) applies.
     let mut cols = simple_cols();
     cols[1].name.clear();
-    let err = apply_err(
-        &mut a,
-        &event(
-            7,
+    let nameless = |seqno| {
+        event(
+            seqno,
             &[],
             vec![rows_change(
                 "t",
                 RowAction::Insert,
                 &cols,
-                vec![ins(simple_row(9, "x"))],
+                vec![ins(simple_row(seqno, "x"))],
             )],
-        ),
-    )
-    .await;
+        )
+    };
+    apply(&mut a, &nameless(7)).await;
+    flush(&mut a).await;
+    assert_eq!(
+        count(i, &format!("SELECT COUNT(*) FROM {DB}.t WHERE id=7 AND v='x'")).await,
+        1
+    );
+    drop(a);
+    // The SQL method needs names: a definite error naming seqno and table.
+    let mut cfg = config();
+    cfg.row_method = RowMethod::Sql;
+    let mut a = applier(i, cfg).await;
+    let err = apply_err(&mut a, &nameless(8)).await;
     assert!(!err.is_transient());
     let text = err.to_string();
     assert!(
-        text.contains("seqno 7") && text.contains("`apptest`.`t`") && text.contains("no name"),
+        text.contains("seqno 8") && text.contains("`apptest`.`t`") && text.contains("no name"),
         "{text}"
     );
-    assert_eq!(position(i).await[0], "6");
+    assert_eq!(position(i).await[0], "7");
 }
 
 #[tokio::test]

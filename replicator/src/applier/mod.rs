@@ -49,6 +49,7 @@
 
 mod batch;
 mod bind;
+mod binlog_rows;
 mod block;
 mod catalog_table;
 mod error;
@@ -60,7 +61,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, Value as P};
-use thl::event::{meta, Change, ReplEvent, RowAction, RowChanges, Statement, Value};
+use thl::event::{meta, ReplEvent, RowAction, RowChanges, Statement, Value};
 use tracing::{debug, warn};
 
 pub use catalog_table::AppliedPosition;
@@ -70,6 +71,7 @@ pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};
 
 use batch::{Batch, Item};
 use bind::{bind, wire_size, Use};
+use binlog_rows::{format_description_statement, row_statements, runs, Run};
 use block::{must_be_alone, Block};
 use catalog_table::{heartbeat_params, now_ms, position_params, CatalogNames};
 use error::{breaks_connection, Ctx};
@@ -81,6 +83,28 @@ use sql::{delete_sql, image_columns, insert_sql, key_plan, update_sql, KeyPlan};
 const STMT_CACHE_SIZE: usize = 256;
 /// Upper bound of the parameter bytes of one multi-row INSERT.
 const MAX_BATCH_BYTES: usize = 4 << 20;
+/// Upper bound of one `BINLOG` statement (also bounded by the target's
+/// `max_allowed_packet`).
+const MAX_BINLOG_STATEMENT: usize = 16 << 20;
+/// `ER_KEY_NOT_FOUND`: a rows event found no row to update or delete.
+const ER_KEY_NOT_FOUND: u16 = 1032;
+/// `ER_SPECIFIC_ACCESS_DENIED_ERROR`: a privilege such as BINLOG REPLAY is missing.
+const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
+
+/// How row changes reach the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowMethod {
+    /// `BINLOG '...'` statements: the target's own row-event applier, with
+    /// its native replica's semantics (see `binlog_rows.rs`). Needs
+    /// `BINLOG REPLAY` (MariaDB 10.5.2+) or `SUPER`.
+    #[default]
+    Binlog,
+    /// INSERT/UPDATE/DELETE statements keyed by the primary key. Not
+    /// exact: target triggers fire, computed columns are written, values
+    /// go through SQL conversions. For targets where `BINLOG` is not
+    /// allowed.
+    Sql,
+}
 
 /// What to do when an UPDATE or DELETE matches no row on the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,6 +134,8 @@ pub struct ApplierConfig {
     pub log_slave_updates: bool,
     /// UPDATE/DELETE matching no row.
     pub zero_row_policy: ZeroRowPolicy,
+    /// How row changes are applied.
+    pub row_method: RowMethod,
 }
 
 impl ApplierConfig {
@@ -123,6 +149,7 @@ impl ApplierConfig {
             block_commit_interval: Duration::from_secs(1),
             log_slave_updates: false,
             zero_row_policy: ZeroRowPolicy::Warn,
+            row_method: RowMethod::Binlog,
         }
     }
 }
@@ -171,6 +198,11 @@ pub struct Applier {
     block: Block,
     stats: ApplierStats,
     max_batch_bytes: usize,
+    /// Upper bound of one `BINLOG` statement on this target.
+    max_binlog_statement: usize,
+    /// The connection has read the FORMAT_DESCRIPTION of our `BINLOG`
+    /// statements.
+    format_description_sent: bool,
     last_service: Option<String>,
 }
 
@@ -200,6 +232,24 @@ fn describe_key(before: &[&thl::event::ColumnSpec], values: &[Value], plan: &Key
         }
     }
     s
+}
+
+/// What a `BINLOG` statement applies, for errors and logs (its text is
+/// base64): `BINLOG (UPDATE db.t: 3 rows; INSERT db.u: 1 row)`.
+fn describe_rows(changes: &[&RowChanges]) -> String {
+    let parts: Vec<String> = changes
+        .iter()
+        .map(|rc| {
+            let n = rc.rows.len();
+            format!(
+                "{} {}: {n} row{}",
+                rc.action.as_str(),
+                table_name(&rc.schema, &rc.table),
+                if n == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    format!("BINLOG ({})", parts.join("; "))
 }
 
 /// The largest char boundary of `s` at or below `i` (`str::floor_char_boundary`
@@ -240,6 +290,8 @@ impl Applier {
             block: Block::default(),
             stats: ApplierStats::default(),
             max_batch_bytes: MAX_BATCH_BYTES,
+            max_binlog_statement: MAX_BINLOG_STATEMENT,
+            format_description_sent: false,
             last_service: None,
         };
         applier.reconnect().await?;
@@ -336,6 +388,33 @@ impl Applier {
         if let Some(m) = max_packet {
             let half = usize::try_from(m / 2).unwrap_or(MAX_BATCH_BYTES);
             self.max_batch_bytes = half.clamp(64 << 10, MAX_BATCH_BYTES);
+            let whole = usize::try_from(m).unwrap_or(MAX_BINLOG_STATEMENT);
+            self.max_binlog_statement = whole.saturating_sub(4096).clamp(64 << 10, MAX_BINLOG_STATEMENT);
+        }
+        // The row applier's FORMAT_DESCRIPTION, sent now so that a missing
+        // privilege is named at connect time, not at the first row.
+        self.format_description_sent = false;
+        if self.cfg.row_method == RowMethod::Binlog {
+            let fde = format_description_statement();
+            if let Err(e) = conn.query_drop(fde.as_str()).await {
+                let fde_ctx = Ctx {
+                    sql: Some(b"BINLOG (FORMAT_DESCRIPTION)"),
+                    ..Ctx::default()
+                };
+                return Err(match e {
+                    mysql_async::Error::Server(se) if se.code == ER_SPECIFIC_ACCESS_DENIED => fde_ctx.definite_code(
+                        se.code,
+                        format!(
+                            "the apply user may not run BINLOG statements, which apply row changes with the \
+                             target's own row applier ({}): GRANT BINLOG REPLAY ON *.* (MariaDB 10.5.2 and \
+                             later; SUPER before) to the replication user",
+                            se.message
+                        ),
+                    ),
+                    e => fde_ctx.classify(e),
+                });
+            }
+            self.format_description_sent = true;
         }
         let select = self.names.select_position(self.cfg.channel);
         let sql_ctx = Ctx {
@@ -509,10 +588,17 @@ impl Applier {
         }
         self.block.touch(Instant::now());
         if !h.is_filtered() {
-            for change in &ev.body.changes {
-                match change {
-                    Change::Statement(s) => self.apply_statement(ev, s).await?,
-                    Change::Rows(rc) => self.apply_rows(ev, rc).await?,
+            for run in runs(&ev.body.changes) {
+                match run {
+                    Run::Statement(s) => self.apply_statement(ev, s).await?,
+                    Run::Rows(changes) => match self.cfg.row_method {
+                        RowMethod::Binlog => self.apply_rows_binlog(ev, &changes).await?,
+                        RowMethod::Sql => {
+                            for rc in changes {
+                                self.apply_rows(ev, rc).await?;
+                            }
+                        }
+                    },
                 }
             }
             if let Some(name) = ev.body.metadata_value(meta::HEARTBEAT) {
@@ -524,6 +610,13 @@ impl Applier {
         }
         // The event's row statements reach the target before it counts as applied.
         self.flush_batch().await?;
+        if h.last_frag && !h.is_filtered() && ev.body.metadata_value(meta::ROLLBACK).is_some() {
+            // The source rolled the transaction back (it reached the binlog
+            // for its non-transactional part): undo its transactional
+            // changes here too. It is alone in its block, so nothing else is
+            // undone; its position commits next, by itself.
+            self.query(b"ROLLBACK", &ctx).await?;
+        }
         self.position_header = Some(h.clone());
         self.pending = Some(AppliedPosition::of(h));
         if h.last_frag {
@@ -551,6 +644,74 @@ impl Applier {
             // Queued statements ran under the previous session values.
             self.flush_batch().await?;
             self.query(set.as_bytes(), ctx).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies row changes with equal flags through `BINLOG` statements.
+    async fn apply_rows_binlog(&mut self, ev: &ReplEvent, changes: &[&RowChanges]) -> Result<(), ApplyError> {
+        let tables =
+            changes
+                .iter()
+                .map(|rc| table_name(&rc.schema, &rc.table))
+                .fold(Vec::<String>::new(), |mut v, t| {
+                    if !v.contains(&t) {
+                        v.push(t);
+                    }
+                    v
+                });
+        let ctx = Ctx {
+            table: Some(tables.join(", ")),
+            ..self.ctx(ev)
+        };
+        self.flush_batch().await?;
+        // Our own statements run under an ASCII-safe session (base64 text).
+        self.row_context(None, &ctx).await?;
+        if !self.format_description_sent {
+            self.query(format_description_statement().as_bytes(), &ctx).await?;
+            self.format_description_sent = true;
+        }
+        let server_id = ev
+            .body
+            .metadata_value(meta::SERVER_ID)
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(0);
+        let timestamp = u32::try_from((ev.header.source_tstamp_ms / 1000).max(0)).unwrap_or(u32::MAX);
+        let statements = row_statements(changes, server_id, timestamp, self.max_binlog_statement).map_err(|e| {
+            Ctx {
+                table: Some(e.table.clone()),
+                ..ctx.clone()
+            }
+            .definite(format!("row change cannot be written for the target: {e}"))
+        })?;
+        for (sql, range) in statements {
+            let part = &changes[range];
+            let what = describe_rows(part);
+            let conn = self
+                .conn
+                .as_mut()
+                .ok_or_else(|| ctx.transient("not connected to the target"))?;
+            match conn.query_drop(sql.as_str()).await {
+                Ok(()) => self.stats.rows += part.iter().map(|rc| rc.rows.len() as u64).sum::<u64>(),
+                // A row to change is missing: the server rolled the statement
+                // back. Apply the changes row by row: each missing row goes
+                // through the zero-row policy, and an error names its key.
+                Err(mysql_async::Error::Server(se)) if se.code == ER_KEY_NOT_FOUND => {
+                    debug!(seqno = ev.header.seqno, error = %se.message, "{what}: applying row by row");
+                    for rc in part {
+                        self.apply_rows(ev, rc).await?;
+                    }
+                    self.flush_batch().await?;
+                }
+                Err(e) => {
+                    self.broken |= breaks_connection(&e);
+                    return Err(Ctx {
+                        sql: Some(what.as_bytes()),
+                        ..ctx.clone()
+                    }
+                    .classify(e));
+                }
+            }
         }
         Ok(())
     }
