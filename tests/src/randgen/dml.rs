@@ -68,8 +68,13 @@ fn set_list(rng: &mut Rng, t: &Table, alias: &str) -> Option<String> {
     }
     let n = rng.urange(1, payload.len().min(3));
     let mut sets = Vec::new();
+    let mut used: Vec<&str> = Vec::new();
     for _ in 0..n {
         let c = *rng.pick(&payload);
+        if used.contains(&c.name.as_str()) {
+            continue;
+        }
+        used.push(&c.name);
         let value = if c.ty.is_int() && rng.chance(20) {
             format!("{alias}{} + 1", c.name)
         } else {

@@ -330,22 +330,25 @@ impl Ty {
                     rng.below(256)
                 ),
             },
-            Ty::Uuid => match rng.below(5) {
-                0 => "'00000000-0000-0000-0000-000000000000'".into(),
-                1 => "'ffffffff-ffff-ffff-ffff-ffffffffffff'".into(),
-                _ => {
-                    let a = rng.next_u64();
-                    let b = rng.next_u64();
-                    format!(
-                        "'{:08x}-{:04x}-{:04x}-{:04x}-{:012x}'",
-                        a >> 32,
-                        (a >> 16) & 0xffff,
-                        a & 0xffff,
-                        b >> 48,
-                        b & 0xffff_ffff_ffff
-                    )
+            Ty::Uuid => {
+                if rng.chance(15) {
+                    return "'00000000-0000-0000-0000-000000000000'".into();
                 }
-            },
+                // RFC 4122 versions 1..5 (MariaDB 10.11 rejects others); version 1
+                // is stored with its time fields swapped.
+                let a = rng.next_u64();
+                let b = rng.next_u64();
+                let version = rng.range(1, 5) as u64;
+                let variant = 8 + rng.below(4);
+                format!(
+                    "'{:08x}-{:04x}-{version:x}{:03x}-{variant:x}{:03x}-{:012x}'",
+                    a >> 32,
+                    (a >> 16) & 0xffff,
+                    a & 0xfff,
+                    (b >> 48) & 0xfff,
+                    b & 0xffff_ffff_ffff
+                )
+            }
         }
     }
 }
