@@ -11,6 +11,7 @@
 //! RANDOM_SEED=1234 RANDOM_TRANSACTIONS=2000 cargo test -p tests --test random_workload -- --nocapture
 //! RANDOM_FEATURES=all,-triggers   # switch families off to isolate a failure (see tests::randgen::features)
 //! RANDOM_SQL_LOG=/tmp/rw.sql      # every statement run on the master, with its outcome
+//! RANDOM_KEEP=1                   # keep the deployment (THL, replicator logs) and the data directories
 //! ```
 //!
 //! `generator_sql_runs_on_one_server` checks the generator itself on one
@@ -49,9 +50,9 @@ fn env_u64(name: &str, default: u64) -> u64 {
     }
 }
 
-/// The first 300 characters of a statement, for messages.
+/// The first 600 characters of a statement, for messages.
 fn clip(s: &str) -> String {
-    s.chars().take(300).collect()
+    s.chars().take(600).collect()
 }
 
 fn config() -> Config {
@@ -138,7 +139,14 @@ async fn generator_sql_runs_on_one_server() {
         .unexpected
         .iter()
         .take(10)
-        .map(|(n, e)| format!("  transaction {n}: ERROR {} {}\n    {:?}", e.code, e.message, clip(&e.statement)))
+        .map(|(n, e)| {
+            format!(
+                "  transaction {n}: ERROR {} {}\n    {:?}",
+                e.code,
+                e.message,
+                clip(&e.statement)
+            )
+        })
         .collect();
     assert!(
         run.unexpected.is_empty(),
@@ -151,7 +159,10 @@ async fn generator_sql_runs_on_one_server() {
         "seed {seed}: {failed} of {} statements failed: the workload mostly does nothing",
         run.statements
     );
-    assert!(run.committed * 10 > n * 8, "seed {seed}: most transactions commit: {run:?}");
+    assert!(
+        run.committed * 10 > n * 8,
+        "seed {seed}: most transactions commit: {run:?}"
+    );
     assert_eq!(
         ledger(&mut conn).await,
         (run.in_ledger, run.in_ledger),
@@ -198,13 +209,28 @@ enum End {
 }
 
 /// Waits (bounded) until every host applied the marker row or stopped.
-async fn wait_for_marker(cluster: &Cluster, timeout: Duration) -> BTreeMap<&'static str, End> {
+/// The master is done when every other host is; it stops when its process
+/// exits or its service is in OFFLINE:ERROR.
+async fn wait_for_marker(cluster: &mut Cluster, timeout: Duration) -> BTreeMap<&'static str, End> {
     let deadline = Instant::now() + timeout;
     let mut ends: BTreeMap<&'static str, End> = BTreeMap::new();
     let mut last_status = Instant::now();
     loop {
         for host in HOSTS {
             if ends.contains_key(host) {
+                continue;
+            }
+            if let Some(p) = cluster.processes.get_mut(host) {
+                if let Some(code) = p.exited() {
+                    let tail = p.log_tail(10);
+                    ends.insert(
+                        host,
+                        End::Stopped(format!("the replicator exited ({code:?}); log tail:\n{tail}")),
+                    );
+                    continue;
+                }
+            }
+            if host == HOSTS[0] {
                 continue;
             }
             let done = cluster
@@ -224,17 +250,12 @@ async fn wait_for_marker(cluster: &Cluster, timeout: Duration) -> BTreeMap<&'sta
             }
             let status = trepctl_status(cluster, host);
             if field(&status, "state").as_deref() == Some("OFFLINE:ERROR") {
-                let detail = [
-                    "pendingErrorSeqno",
-                    "pendingErrorEventId",
-                    "pendingErrorCode",
-                    "pendingError",
-                    "pendingExceptionMessage",
-                ]
-                .iter()
-                .filter_map(|k| field(&status, k).map(|v| format!("{k}: {v}")))
-                .collect::<Vec<_>>()
-                .join("\n      ");
+                let detail = ["pendingErrorSeqno", "pendingErrorCode", "pendingExceptionMessage"]
+                    .iter()
+                    .filter_map(|k| field(&status, k).map(|v| format!("{k}: {}", clip(&v))))
+                    .collect::<Vec<_>>()
+                    .join("\n      ");
+                let detail = if detail.is_empty() { status } else { detail };
                 ends.insert(host, End::Stopped(detail));
             }
         }
@@ -249,6 +270,9 @@ async fn wait_for_marker(cluster: &Cluster, timeout: Duration) -> BTreeMap<&'sta
             if blocked && !ends.contains_key(host) {
                 ends.insert(host, End::Stuck("its upstream stopped".into()));
             }
+        }
+        if ends.len() == HOSTS.len() - 1 && !ends.contains_key(HOSTS[0]) {
+            ends.insert(HOSTS[0], End::Done);
         }
         if ends.len() == HOSTS.len() {
             return ends;
@@ -286,6 +310,13 @@ async fn random_workload_replicates_to_all_six_hosts() {
 
     let root = tempfile::tempdir().expect("tempdir");
     let mut cluster = Cluster::create(root.path()).await.expect("cluster");
+    if std::env::var_os("RANDOM_KEEP").is_some() {
+        eprintln!(
+            "RANDOM_KEEP: the deployment (THL, logs) stays in {} and the servers in {}",
+            root.path().display(),
+            cluster.sandbox.keep_files().display()
+        );
+    }
     cluster.start_replicators().expect("replicators");
     let mut conn = Conn::new(cluster.db(HOSTS[0]).root_opts())
         .await
@@ -304,7 +335,7 @@ async fn random_workload_replicates_to_all_six_hosts() {
     let master_ledger = ledger(&mut conn).await;
 
     let wait = Duration::from_secs(120 + n / 20);
-    let ends = wait_for_marker(&cluster, wait).await;
+    let ends = wait_for_marker(&mut cluster, wait).await;
     let applied_time = started.elapsed();
 
     let mut problems: Vec<String> = Vec::new();
@@ -317,6 +348,10 @@ async fn random_workload_replicates_to_all_six_hosts() {
     let mut differing: BTreeSet<String> = BTreeSet::new();
     let mut tables_compared = 0;
     let mut stops = 0;
+    if let Some(End::Stopped(detail)) = ends.get(HOSTS[0]) {
+        stops += 1;
+        problems.push(format!("{}: the master stopped\n      {detail}", HOSTS[0]));
+    }
     for host in &HOSTS[1..] {
         match &ends[host] {
             End::Done => {}
@@ -330,7 +365,9 @@ async fn random_workload_replicates_to_all_six_hosts() {
                 continue;
             }
         }
-        let mut replica = Conn::new(cluster.db(host).root_opts()).await.expect("connect to a replica");
+        let mut replica = Conn::new(cluster.db(host).root_opts())
+            .await
+            .expect("connect to a replica");
         let report = compare_schema(
             &mut Side {
                 host: HOSTS[0],
@@ -382,6 +419,9 @@ async fn random_workload_replicates_to_all_six_hosts() {
         ));
     }
     let _ = conn.disconnect().await;
+    if std::env::var_os("RANDOM_KEEP").is_some() {
+        let _ = root.keep();
+    }
     assert!(
         problems.is_empty(),
         "seed {seed}: {} problems (differing tables: {differing:?}):\n  {}\nreproduce: {reproduce}",

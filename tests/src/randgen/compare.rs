@@ -306,7 +306,10 @@ pub async fn compare_schema(
                 let detail = if ca == cb {
                     format!("equal checksums, but history rows differ: {detail}")
                 } else {
-                    format!("checksum {ca:?} on {} vs {cb:?} on {}: {detail}", primary.host, replica.host)
+                    format!(
+                        "checksum {ca:?} on {} vs {cb:?} on {}: {detail}",
+                        primary.host, replica.host
+                    )
                 };
                 report.differences.push(Difference {
                     table: name.clone(),

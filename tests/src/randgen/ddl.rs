@@ -138,10 +138,7 @@ pub fn statement(
                                 c.domain = Domain::Int(1, source.space);
                             }
                         }
-                        (
-                            format!("CREATE TABLE {schema}.{name} AS SELECT * FROM {q}"),
-                            t,
-                        )
+                        (format!("CREATE TABLE {schema}.{name} AS SELECT * FROM {q}"), t)
                     }
                     1 if source.role == Role::Plain => {
                         let mut t = source.clone();

@@ -42,7 +42,11 @@ fn key_pred(rng: &mut Rng, t: &Table) -> String {
 }
 
 fn range_pred(rng: &mut Rng, t: &Table) -> (String, i64, i64) {
-    let hi_space = if t.role == Role::AutoIncrement { t.space * 2 } else { t.space };
+    let hi_space = if t.role == Role::AutoIncrement {
+        t.space * 2
+    } else {
+        t.space
+    };
     let lo = rng.range(1, hi_space);
     let hi = (lo + rng.range(0, t.space / 4 + 1)).min(hi_space.max(lo));
     (format!("{} BETWEEN {lo} AND {hi}", t.key.target()), lo, hi)
@@ -87,7 +91,11 @@ fn set_list(rng: &mut Rng, t: &Table, alias: &str) -> Option<String> {
 
 fn insert(rng: &mut Rng, schema: &str, t: &Table, features: &Features) -> String {
     let cols = insert_columns(rng, t);
-    let nrows = if rng.chance(10) { rng.urange(5, 40) } else { rng.urange(1, 3) };
+    let nrows = if rng.chance(10) {
+        rng.urange(5, 40)
+    } else {
+        rng.urange(1, 3)
+    };
     let rows: Vec<String> = (0..nrows)
         .map(|_| {
             let vals: Vec<String> = cols.iter().map(|c| c.value(rng)).collect();

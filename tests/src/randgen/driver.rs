@@ -89,10 +89,19 @@ async fn run(conn: &mut Conn, number: u64, sql: &str) -> Result<Option<(u16, Str
 
 /// Runs `tx` on `conn`, writing each statement and its outcome to `log`
 /// (a script that `mariadb` can replay).
-pub async fn execute(conn: &mut Conn, tx: &Transaction, mut log: Option<&mut dyn Write>) -> Result<Outcome, DriverError> {
+pub async fn execute(
+    conn: &mut Conn,
+    tx: &Transaction,
+    mut log: Option<&mut dyn Write>,
+) -> Result<Outcome, DriverError> {
     let mut outcome = Outcome::default();
     if let Some(log) = log.as_mut() {
-        writeln!(log, "-- transaction {}{}", tx.number, if tx.ddl { " (DDL)" } else { "" })?;
+        writeln!(
+            log,
+            "-- transaction {}{}",
+            tx.number,
+            if tx.ddl { " (DDL)" } else { "" }
+        )?;
         if !tx.ddl {
             writeln!(log, "BEGIN;")?;
         }
@@ -142,9 +151,6 @@ pub async fn execute(conn: &mut Conn, tx: &Transaction, mut log: Option<&mut dyn
             message,
         }),
     }
-    outcome.in_ledger = outcome.committed
-        && tx
-            .ledger
-            .is_some_and(|i| !outcome.errors.iter().any(|e| e.index == i));
+    outcome.in_ledger = outcome.committed && tx.ledger.is_some_and(|i| !outcome.errors.iter().any(|e| e.index == i));
     Ok(outcome)
 }

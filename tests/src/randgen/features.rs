@@ -111,7 +111,10 @@ pub struct Features {
 
 /// A `RANDOM_FEATURES` value that names no family.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown feature {name:?} in RANDOM_FEATURES={spec:?}: use a comma list of all, none, NAME, -NAME with NAME in {}", names())]
+#[error(
+    "unknown feature {name:?} in RANDOM_FEATURES={spec:?}: use a comma list of all, none, NAME, -NAME with NAME in {}",
+    names()
+)]
 pub struct UnknownFeature {
     pub name: String,
     pub spec: String,

@@ -137,7 +137,10 @@ pub struct RandomWorkload {
 }
 
 const SESSION: &[(&str, &str)] = &[
-    ("SET SESSION foreign_key_checks = 0", "SET SESSION foreign_key_checks = 1"),
+    (
+        "SET SESSION foreign_key_checks = 0",
+        "SET SESSION foreign_key_checks = 1",
+    ),
     ("SET SESSION unique_checks = 0", "SET SESSION unique_checks = 1"),
     ("SET NAMES latin1", "SET NAMES utf8mb4"),
     ("SET NAMES binary", "SET NAMES utf8mb4"),
@@ -151,13 +154,22 @@ const SESSION: &[(&str, &str)] = &[
         "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')",
         "SET SESSION sql_mode = DEFAULT",
     ),
-    ("SET SESSION sql_mode = 'PAD_CHAR_TO_FULL_LENGTH'", "SET SESSION sql_mode = DEFAULT"),
+    (
+        "SET SESSION sql_mode = 'PAD_CHAR_TO_FULL_LENGTH'",
+        "SET SESSION sql_mode = DEFAULT",
+    ),
     (
         "SET SESSION sql_mode = 'TIME_ROUND_FRACTIONAL,STRICT_TRANS_TABLES'",
         "SET SESSION sql_mode = DEFAULT",
     ),
-    ("SET SESSION sql_mode = 'EMPTY_STRING_IS_NULL'", "SET SESSION sql_mode = DEFAULT"),
-    ("SET SESSION sql_mode = 'SIMULTANEOUS_ASSIGNMENT'", "SET SESSION sql_mode = DEFAULT"),
+    (
+        "SET SESSION sql_mode = 'EMPTY_STRING_IS_NULL'",
+        "SET SESSION sql_mode = DEFAULT",
+    ),
+    (
+        "SET SESSION sql_mode = 'SIMULTANEOUS_ASSIGNMENT'",
+        "SET SESSION sql_mode = DEFAULT",
+    ),
     ("SET SESSION sql_mode = 'ANSI'", "SET SESSION sql_mode = DEFAULT"),
     ("SET SESSION time_zone = '+05:30'", "SET SESSION time_zone = DEFAULT"),
     ("SET SESSION time_zone = '-08:00'", "SET SESSION time_zone = DEFAULT"),
@@ -249,7 +261,10 @@ impl RandomWorkload {
             }
         }
         let commit = !(f.has(Feature::Rollback) && rng.chance(5));
-        statements.push(format!("INSERT INTO {}.ledger (txn) VALUES ({})", self.schema, self.number));
+        statements.push(format!(
+            "INSERT INTO {}.ledger (txn) VALUES ({})",
+            self.schema, self.number
+        ));
         let ledger = Some(statements.len() - 1);
         statements.extend(post);
         Transaction {

@@ -85,6 +85,9 @@ mod tests {
             assert_eq!(x, y);
             assert!((-5..=5).contains(&x));
         }
-        assert_eq!(Rng::new(1).range(i64::MIN, i64::MAX), Rng::new(1).range(i64::MIN, i64::MAX));
+        assert_eq!(
+            Rng::new(1).range(i64::MIN, i64::MAX),
+            Rng::new(1).range(i64::MIN, i64::MAX)
+        );
     }
 }

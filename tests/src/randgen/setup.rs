@@ -76,7 +76,12 @@ pub fn initial_schema(rng: &mut Rng, features: &Features, key_space: i64) -> (Ve
         tables.push(t);
     }
     if features.has(Feature::AutoIncrement) {
-        let mut t = Table::new("t_auto", Key::Primary { col: "id".into() }, key_space, Role::AutoIncrement);
+        let mut t = Table::new(
+            "t_auto",
+            Key::Primary { col: "id".into() },
+            key_space,
+            Role::AutoIncrement,
+        );
         t.columns.push(
             Column::new(
                 "id",
@@ -156,7 +161,14 @@ pub fn initial_schema(rng: &mut Rng, features: &Features, key_space: i64) -> (Ve
     }
     if features.has(Feature::Triggers) {
         let mut audit = Table::new("t_audit", Key::None { col: "id".into() }, key_space, Role::Audit);
-        audit.columns.push(Column::new("op", Ty::Char { len: 1, cs: Charset::Latin1 }, false));
+        audit.columns.push(Column::new(
+            "op",
+            Ty::Char {
+                len: 1,
+                cs: Charset::Latin1,
+            },
+            false,
+        ));
         audit.columns.push(Column::new("id", INT, true));
         audit.columns.push(Column::new("v", varchar(30), true));
         audit.columns.push(Column::new("n", INT, true));
@@ -185,7 +197,14 @@ pub fn initial_schema(rng: &mut Rng, features: &Features, key_space: i64) -> (Ve
     }
     if features.has(Feature::LongUnique) {
         let mut t = int_key_table("t_longuniq", key_space, Role::LongUnique);
-        let blobs = ["X'00'", "X'0000'", "''", "X'FF'", "REPEAT('x', 2000)", "REPEAT('x', 2001)"];
+        let blobs = [
+            "X'00'",
+            "X'0000'",
+            "''",
+            "X'FF'",
+            "REPEAT('x', 2000)",
+            "REPEAT('x', 2001)",
+        ];
         let texts = ["'a'", "'A'", "'a '", "REPEAT('é', 1000)", "''", "'b'"];
         t.columns.push(
             Column::new("bl", Ty::Blob(LobSize::Normal), true)

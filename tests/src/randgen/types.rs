@@ -151,11 +151,19 @@ impl Ty {
             Ty::Blob(size) => format!("{}BLOB", size.prefix()),
             Ty::Enum => format!(
                 "ENUM({})",
-                ENUM_MEMBERS.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(",")
+                ENUM_MEMBERS
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             Ty::Set => format!(
                 "SET({})",
-                SET_MEMBERS.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(",")
+                SET_MEMBERS
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             Ty::Json => "JSON".into(),
             Ty::Geo(GeoKind::Geometry) => "GEOMETRY".into(),
@@ -184,12 +192,26 @@ impl Ty {
         loop {
             let ty = match rng.below(24) {
                 0..=3 => Ty::Int {
-                    kind: *rng.pick(&[IntKind::Tiny, IntKind::Small, IntKind::Medium, IntKind::Int, IntKind::Big]),
+                    kind: *rng.pick(&[
+                        IntKind::Tiny,
+                        IntKind::Small,
+                        IntKind::Medium,
+                        IntKind::Int,
+                        IntKind::Big,
+                    ]),
                     unsigned: rng.chance(40),
                 },
                 4 | 5 if features.has(Feature::Decimal) => {
-                    let p = if rng.chance(25) { 65 } else { rng.range(1, if small { 12 } else { 40 }) as u8 };
-                    let s = if rng.chance(30) { 0 } else { rng.range(0, i64::from(p.min(30))) as u8 };
+                    let p = if rng.chance(25) {
+                        65
+                    } else {
+                        rng.range(1, if small { 12 } else { 40 }) as u8
+                    };
+                    let s = if rng.chance(30) {
+                        0
+                    } else {
+                        rng.range(0, i64::from(p.min(30))) as u8
+                    };
                     Ty::Decimal {
                         p,
                         s,
@@ -207,7 +229,11 @@ impl Ty {
                     _ => Ty::Year,
                 },
                 11..=13 if features.has(Feature::Strings) => {
-                    let cs = if rng.chance(60) { Charset::Utf8mb4 } else { Charset::Latin1 };
+                    let cs = if rng.chance(60) {
+                        Charset::Utf8mb4
+                    } else {
+                        Charset::Latin1
+                    };
                     let len = if small { rng.range(1, 12) } else { rng.range(1, 64) } as u16;
                     if rng.chance(30) {
                         Ty::Char { len, cs }
@@ -217,7 +243,11 @@ impl Ty {
                 }
                 14 if features.has(Feature::Strings) && !small => Ty::Text {
                     size: *rng.pick(&[LobSize::Tiny, LobSize::Normal, LobSize::Medium, LobSize::Long]),
-                    cs: if rng.chance(70) { Charset::Utf8mb4 } else { Charset::Latin1 },
+                    cs: if rng.chance(70) {
+                        Charset::Utf8mb4
+                    } else {
+                        Charset::Latin1
+                    },
                 },
                 15 if features.has(Feature::Strings) => {
                     if rng.chance(50) {
@@ -245,12 +275,9 @@ impl Ty {
                     Ty::Blob(*rng.pick(&[LobSize::Tiny, LobSize::Normal, LobSize::Medium, LobSize::Long]))
                 }
                 19 if features.has(Feature::Json) && !small => Ty::Json,
-                20 if features.has(Feature::Spatial) && !small => Ty::Geo(*rng.pick(&[
-                    GeoKind::Geometry,
-                    GeoKind::Point,
-                    GeoKind::LineString,
-                    GeoKind::Polygon,
-                ])),
+                20 if features.has(Feature::Spatial) && !small => {
+                    Ty::Geo(*rng.pick(&[GeoKind::Geometry, GeoKind::Point, GeoKind::LineString, GeoKind::Polygon]))
+                }
                 21 | 22 if features.has(Feature::InetUuid) => rng.pick(&[Ty::Inet6, Ty::Inet4, Ty::Uuid]).clone(),
                 23 if features.has(Feature::Temporal) => Ty::DateTime(6),
                 _ => continue,
@@ -540,7 +567,11 @@ const LATIN1_PIECES: &[&str] = &["a", "b", "Z", " ", "é", "ÿ", "'", "\\", "\n"
 
 /// A random string of at most `max_chars` characters.
 pub fn random_string(rng: &mut Rng, cs: Charset, max_chars: usize) -> String {
-    let pieces = if cs == Charset::Latin1 { LATIN1_PIECES } else { UTF8_PIECES };
+    let pieces = if cs == Charset::Latin1 {
+        LATIN1_PIECES
+    } else {
+        UTF8_PIECES
+    };
     match rng.below(10) {
         0 => String::new(),
         1 if max_chars >= 3 => format!("{}  ", rng.pick(&["a", "é", "A"])),
@@ -597,7 +628,9 @@ fn json(rng: &mut Rng, depth: u32) -> String {
             0 => "null".into(),
             1 => "true".into(),
             2 => "false".into(),
-            3 => rng.pick(&["18446744073709551615", "-9223372036854775808", "0", "-0.0"]).to_string(),
+            3 => rng
+                .pick(&["18446744073709551615", "-9223372036854775808", "0", "-0.0"])
+                .to_string(),
             4 => format!("{:e}", f64::from(rng.range(-100000, 100000) as i32) / 7.0),
             5 => rng.range(-1000, 1000).to_string(),
             _ => json_string(&random_string(rng, Charset::Utf8mb4, 12)),
