@@ -11,4 +11,5 @@
 pub mod apply_support;
 pub mod cluster;
 pub mod process;
+pub mod randgen;
 pub mod sandbox;
