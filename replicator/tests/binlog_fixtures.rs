@@ -212,6 +212,9 @@ fn event_text(ev: &BinlogEvent, out: &mut String, detail_rows: usize) {
         BinlogEvent::Xid(x) => {
             let _ = write!(out, "{x}");
         }
+        BinlogEvent::XaPrepare(x) => {
+            let _ = write!(out, "{}", x.statement());
+        }
         BinlogEvent::IntVar { kind, value } => {
             let _ = write!(out, "kind={kind} value={value}");
         }

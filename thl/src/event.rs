@@ -41,6 +41,14 @@ pub mod meta {
     pub const UNSAFE_FOR_BLOCK_COMMIT: &str = "unsafe_for_block_commit";
     /// Present (`true`) when the source rolled the transaction back (MyISAM).
     pub const ROLLBACK: &str = "rollback";
+    /// An XA transaction: `prepare` on every fragment of one that ends with
+    /// `XA PREPARE` (its changes stay prepared on the target until a later
+    /// `complete` transaction), `complete` on the `XA COMMIT|ROLLBACK` of a
+    /// prepared one.
+    pub const XA: &str = "xa";
+    /// Values of [`XA`].
+    pub const XA_PREPARE: &str = "prepare";
+    pub const XA_COMPLETE: &str = "complete";
 }
 
 /// One transaction or one fragment of a transaction.

@@ -88,6 +88,10 @@ const MAX_BATCH_BYTES: usize = 4 << 20;
 const MAX_BINLOG_STATEMENT: usize = 16 << 20;
 /// `ER_KEY_NOT_FOUND`: a rows event found no row to update or delete.
 const ER_KEY_NOT_FOUND: u16 = 1032;
+/// `ER_XAER_DUPID`: `XA START` of an xid that exists (prepared) already.
+const ER_XAER_DUPID: u16 = 1440;
+/// `ER_XAER_NOTA`: `XA COMMIT|ROLLBACK` of an unknown xid.
+const ER_XAER_NOTA: u16 = 1397;
 /// `ER_SPECIFIC_ACCESS_DENIED_ERROR`: a privilege such as BINLOG REPLAY is missing.
 const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
 
@@ -203,6 +207,9 @@ pub struct Applier {
     /// The connection has read the FORMAT_DESCRIPTION of our `BINLOG`
     /// statements.
     format_description_sent: bool,
+    /// An XA transaction (seqno) found prepared on the target already: its
+    /// fragments only move the position.
+    xa_already_prepared: Option<i64>,
     last_service: Option<String>,
 }
 
@@ -292,6 +299,7 @@ impl Applier {
             max_batch_bytes: MAX_BATCH_BYTES,
             max_binlog_statement: MAX_BINLOG_STATEMENT,
             format_description_sent: false,
+            xa_already_prepared: None,
             last_service: None,
         };
         applier.reconnect().await?;
@@ -587,18 +595,52 @@ impl Applier {
             self.last_service = Some(s.to_owned());
         }
         self.block.touch(Instant::now());
-        if !h.is_filtered() {
-            for run in runs(&ev.body.changes) {
+        let xa = ev.body.metadata_value(meta::XA);
+        if h.fragno == 0 {
+            self.xa_already_prepared = None;
+        }
+        let skip_changes = self.xa_already_prepared == Some(h.seqno);
+        if !h.is_filtered() && !skip_changes {
+            for (k, run) in runs(&ev.body.changes).into_iter().enumerate() {
                 match run {
-                    Run::Statement(s) => self.apply_statement(ev, s).await?,
-                    Run::Rows(changes) => match self.cfg.row_method {
-                        RowMethod::Binlog => self.apply_rows_binlog(ev, &changes).await?,
-                        RowMethod::Sql => {
-                            for rc in changes {
-                                self.apply_rows(ev, rc).await?;
+                    Run::Statement(s) => match self.apply_statement(ev, s).await {
+                        Ok(()) => {}
+                        // A crash after `XA PREPARE` on the target, before
+                        // its position committed: the transaction is
+                        // prepared there already (`XA START` finds its xid).
+                        Err(e)
+                            if xa == Some(meta::XA_PREPARE)
+                                && h.fragno == 0
+                                && k == 0
+                                && e.code() == Some(ER_XAER_DUPID) =>
+                        {
+                            warn!(seqno = h.seqno, error = %e, "XA transaction already prepared on the target: recording its position only");
+                            self.xa_already_prepared = Some(h.seqno);
+                            break;
+                        }
+                        // The same after `XA COMMIT|ROLLBACK`: the xid is gone.
+                        Err(e) if xa == Some(meta::XA_COMPLETE) && e.code() == Some(ER_XAER_NOTA) => {
+                            warn!(seqno = h.seqno, error = %e, "XA transaction already completed on the target: recording its position only");
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    Run::Rows(mut changes) => {
+                        // The upstream's rows of our own catalog schema (its
+                        // heartbeat row) are its bookkeeping: this applier
+                        // keeps its own rows there (see the heartbeat below).
+                        changes.retain(|rc| rc.schema != self.names.schema);
+                        if changes.is_empty() {
+                            continue;
+                        }
+                        match self.cfg.row_method {
+                            RowMethod::Binlog => self.apply_rows_binlog(ev, &changes).await?,
+                            RowMethod::Sql => {
+                                for rc in changes {
+                                    self.apply_rows(ev, rc).await?;
+                                }
                             }
                         }
-                    },
+                    }
                 }
             }
             if let Some(name) = ev.body.metadata_value(meta::HEARTBEAT) {
@@ -610,6 +652,12 @@ impl Applier {
         }
         // The event's row statements reach the target before it counts as applied.
         self.flush_batch().await?;
+        if h.last_frag && xa == Some(meta::XA_PREPARE) && self.xa_already_prepared != Some(h.seqno) {
+            // A session with a prepared XA transaction can do nothing else;
+            // MariaDB (10.5+) keeps the transaction when the session ends.
+            // Its position then commits on a new session.
+            self.reconnect().await?;
+        }
         if h.last_frag && !h.is_filtered() && ev.body.metadata_value(meta::ROLLBACK).is_some() {
             // The source rolled the transaction back (it reached the binlog
             // for its non-transactional part): undo its transactional

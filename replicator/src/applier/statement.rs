@@ -47,7 +47,8 @@
 //!   transaction until `innodb_lock_wait_timeout` (error 1205, for ever on
 //!   retry). `SET autocommit=1` commits what is open, as the DDL's own
 //!   implicit commit would; `autocommit=0` is restored after it, success or
-//!   not.
+//!   not. `XA COMMIT|ROLLBACK` of a prepared transaction runs the same way
+//!   (MariaDB refuses it under `autocommit=0`; it is alone in its block).
 //! * Statement classes (`BEGIN`, DDL, database DDL) are read from the first
 //!   words after comments (`/* .. */`, `-- ..`, `# ..`; the content of an
 //!   executable comment `/*!NNNNN .. */` counts as text).
@@ -159,6 +160,17 @@ pub(crate) fn commits_implicitly(sql: &[u8]) -> bool {
     matches!(first, Some("CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE")) && !temporary
 }
 
+/// `XA COMMIT|ROLLBACK xid` of a prepared transaction (not `... ONE PHASE`,
+/// which ends the session's own XA transaction): MariaDB refuses it under
+/// `autocommit=0` (XAER_OUTSIDE), so it runs like DDL, under `autocommit=1`.
+pub(crate) fn completes_xa(sql: &[u8]) -> bool {
+    let w = head_words(sql, 2);
+    let text = String::from_utf8_lossy(sql).to_ascii_uppercase();
+    w.first().map(String::as_str) == Some("XA")
+        && matches!(w.get(1).map(String::as_str), Some("COMMIT" | "ROLLBACK"))
+        && !text.trim_end().trim_end_matches(';').ends_with("ONE PHASE")
+}
+
 /// The implicit `IF [NOT] EXISTS` of the native replica's
 /// `slave_ddl_exec_mode=IDEMPOTENT`: the DDL failed with `actual` only
 /// because its object is missing (or there).
@@ -265,7 +277,7 @@ impl Applier {
         if let Some(set) = set_statement(&sets) {
             self.query(set.as_bytes(), &ctx).await?;
         }
-        let ddl = commits_implicitly(&s.sql);
+        let ddl = commits_implicitly(&s.sql) || completes_xa(&s.sql);
         if ddl {
             self.query(b"SET SESSION autocommit=1", &ctx).await?;
         }

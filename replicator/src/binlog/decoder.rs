@@ -27,6 +27,7 @@ use super::mysql_gtid::{self, MysqlGtid};
 use super::payload::inflate_payload;
 use super::rows::{decode_rows, parse_rows_header, rows_kind, RowsEvent, RowsHeader};
 use super::table_map::{parse_table_map, TableMap};
+use super::xa;
 
 /// A decoded event.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +57,9 @@ pub enum BinlogEvent {
     Query(Box<QueryEvent>),
     /// Transaction commit.
     Xid(u64),
+    /// The end of an XA transaction's first phase (`XA PREPARE`, or
+    /// `XA COMMIT ... ONE PHASE`).
+    XaPrepare(xa::XaPrepare),
     /// INTVAR (fold into the next statement with `PendingVars`).
     IntVar {
         kind: u8,
@@ -116,6 +120,7 @@ impl BinlogEvent {
             BinlogEvent::FormatDescription(_) => "FormatDescription",
             BinlogEvent::Rotate { .. } => "Rotate",
             BinlogEvent::MariaGtid(_) => "MariaGtid",
+            BinlogEvent::XaPrepare(_) => "XaPrepare",
             BinlogEvent::MysqlGtid(_) => "MysqlGtid",
             BinlogEvent::GtidList { .. } => "GtidList",
             BinlogEvent::PreviousGtids(_) => "PreviousGtids",
@@ -384,10 +389,7 @@ impl Decoder {
                 event_type: t,
                 reason: "LOAD DATA INFILE events cannot be replicated as statements".into(),
             }),
-            XA_PREPARE_EVENT => Ok(BinlogEvent::Unsupported {
-                event_type: t,
-                reason: "XA PREPARE (MySQL XA transactions)".into(),
-            }),
+            XA_PREPARE_EVENT => xa::parse_xa_prepare(p).map(BinlogEvent::XaPrepare),
             PRE_GA_WRITE_ROWS_EVENT | PRE_GA_UPDATE_ROWS_EVENT | PRE_GA_DELETE_ROWS_EVENT => {
                 Ok(BinlogEvent::Unsupported {
                     event_type: t,

@@ -4,7 +4,7 @@
 //! |------|-------------------|---------------------------------------------------------------------|
 //! | 160  | ANNOTATE_ROWS     | the statement text (rest)                                           |
 //! | 161  | BINLOG_CHECKPOINT | name_len u32, file name                                             |
-//! | 162  | GTID              | seq_no u64, domain u32, flags u8, [commit_id u64 if flags & 2], ... |
+//! | 162  | GTID              | seq_no u64, domain u32, flags u8, [commit_id u64 if flags & 2], [XID if flags & (64 \| 128): format_id u32, gtrid_len u8, bqual_len u8, gtrid, bqual], ... |
 //! | 163  | GTID_LIST         | count:28 flags:4 (u32), count x (domain u32, server u32, seq u64)   |
 //! | 164  | START_ENCRYPTION  | scheme u8, key_version u32, nonce [12]                              |
 //!
@@ -12,6 +12,7 @@
 
 use super::cursor::Cursor;
 use super::error::{malformed, KResult};
+use super::xa::Xid;
 
 /// GTID flag bits (`Gtid_log_event::FL_*`).
 pub const FL_STANDALONE: u8 = 1;
@@ -24,7 +25,7 @@ pub const FL_PREPARED_XA: u8 = 64;
 pub const FL_COMPLETED_XA: u8 = 128;
 
 /// A MariaDB GTID event: the start of an event group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MariaGtid {
     pub domain_id: u32,
     pub server_id: u32,
@@ -32,6 +33,10 @@ pub struct MariaGtid {
     pub flags: u8,
     /// Group-commit id, when `flags & FL_GROUP_COMMIT_ID`.
     pub commit_id: Option<u64>,
+    /// The XA transaction this group prepares (`FL_PREPARED_XA`: the group
+    /// is `XA START` implied, its changes, `XA END`, XA_PREPARE) or completes
+    /// (`FL_COMPLETED_XA`: the group is one `XA COMMIT|ROLLBACK` query).
+    pub xid: Option<Xid>,
 }
 
 impl MariaGtid {
@@ -45,6 +50,15 @@ impl MariaGtid {
     }
     pub fn transactional(&self) -> bool {
         self.flags & FL_TRANSACTIONAL != 0
+    }
+    /// The group prepares an XA transaction.
+    pub fn prepares_xa(&self) -> bool {
+        self.flags & FL_PREPARED_XA != 0
+    }
+    /// The group is the `XA COMMIT` or `XA ROLLBACK` of a prepared XA
+    /// transaction: one statement, with no terminating XID.
+    pub fn completes_xa(&self) -> bool {
+        self.flags & FL_COMPLETED_XA != 0
     }
     /// `domain-server-seq`, MariaDB's text form.
     pub fn to_text(&self) -> String {
@@ -70,12 +84,23 @@ pub fn parse_gtid(p: &[u8], server_id: u32) -> KResult<MariaGtid> {
     } else {
         None
     };
+    let xid = if flags & (FL_PREPARED_XA | FL_COMPLETED_XA) != 0 {
+        let format_id = c.u32("gtid xid format_id")?;
+        let gtrid_len = usize::from(c.u8("gtid xid gtrid_length")?);
+        let bqual_len = usize::from(c.u8("gtid xid bqual_length")?);
+        let gtrid = c.take(gtrid_len, "gtid xid gtrid")?.to_vec();
+        let bqual = c.take(bqual_len, "gtid xid bqual")?.to_vec();
+        Some(Xid::new(format_id, gtrid, bqual)?)
+    } else {
+        None
+    };
     Ok(MariaGtid {
         domain_id,
         server_id,
         seq_no,
         flags,
         commit_id,
+        xid,
     })
 }
 

@@ -7,7 +7,7 @@
 //!   it the same bytes.
 //! * [`fde`], [`status_vars`], [`events`], [`mariadb`], [`mysql_gtid`],
 //!   [`table_map`], [`rows`], [`values`], [`json`], [`compressed`],
-//!   [`payload`]: one event family or encoding each.
+//!   [`payload`], [`xa`]: one event family or encoding each.
 //! * [`session`]: folding INTVAR/RAND/USER_VAR into the next statement.
 //! * [`encode`]: the way back, THL row changes to TABLE_MAP and rows events
 //!   that a MariaDB target applies with its own row applier.
@@ -51,6 +51,7 @@ pub mod session;
 pub mod status_vars;
 pub mod table_map;
 pub mod values;
+pub mod xa;
 
 pub use decoder::{BinlogEvent, Decoder};
 pub use error::{BinlogError, ErrorKind};

@@ -40,6 +40,15 @@ pub enum TxnInput {
     /// A `ROLLBACK` query: non-transactional changes already happened on the
     /// source, so the transaction is kept and marked.
     Rollback,
+    /// `XA START xid` (a query on MySQL, implied by the GTID on MariaDB):
+    /// opens an XA transaction, held as its first statement.
+    XaStart(Statement),
+    /// The XA_PREPARE event: `XA PREPARE xid` ends the transaction, which
+    /// stays prepared; `one_phase` (`XA COMMIT xid ONE PHASE`) commits it.
+    XaPrepare { statement: Statement, one_phase: bool },
+    /// `XA COMMIT xid` or `XA ROLLBACK xid` of a prepared XA transaction: a
+    /// transaction of its own.
+    XaComplete(Statement),
 }
 
 /// Where the event that produced an input sits in the source binlog.
@@ -71,6 +80,8 @@ pub struct BuilderConfig {
 pub enum BuildError {
     #[error("row changes of {table} at {file}:{pos} arrived outside any transaction")]
     RowsOutsideTransaction { table: String, file: String, pos: u64 },
+    #[error("XA PREPARE at {file}:{pos} arrived outside any XA transaction")]
+    XaOutsideTransaction { file: String, pos: u64 },
     #[error("GTID {gtid} at {file}:{pos} started while transaction {open} was still open")]
     GtidInsideTransaction {
         gtid: String,
@@ -97,6 +108,8 @@ struct OpenTxn {
     first_server_id: u32,
     /// Set when the transaction writes a `tungsten_<service>.heartbeat` row.
     heartbeat: Option<String>,
+    /// The [`meta::XA`] value of an XA transaction.
+    xa: Option<&'static str>,
 }
 
 /// Turns a stream of [`TxnInput`] into THL events.
@@ -206,6 +219,42 @@ impl TransactionBuilder {
                     self.finish(at, true, out)?;
                 }
             }
+            TxnInput::XaStart(statement) => {
+                let txn = self.open.get_or_insert_with(|| OpenTxn::new(at.server_id));
+                txn.explicit_begin = true;
+                txn.xa = Some(meta::XA_PREPARE);
+                txn.hold(Change::Statement(statement), event_bytes);
+            }
+            TxnInput::XaPrepare { statement, one_phase } => {
+                let Some(txn) = self.open.as_mut() else {
+                    return Err(BuildError::XaOutsideTransaction {
+                        file: at.file.clone(),
+                        pos: at.next_pos,
+                    });
+                };
+                if one_phase && txn.fragno == 0 {
+                    // A one-phase XA commit is an ordinary commit: applied as
+                    // one, its position commits in the same target
+                    // transaction.
+                    txn.changes.retain(|c| !is_xa_boundary(c));
+                    txn.xa = None;
+                } else {
+                    if one_phase {
+                        txn.xa = None;
+                    }
+                    txn.hold(Change::Statement(statement), event_bytes);
+                }
+                self.finish(at, false, out)?;
+            }
+            TxnInput::XaComplete(statement) => {
+                let txn = self.open.get_or_insert_with(|| OpenTxn::new(at.server_id));
+                txn.xa = Some(meta::XA_COMPLETE);
+                if let Some(db) = &statement.default_db {
+                    txn.schemas.insert(db.clone());
+                }
+                txn.hold(Change::Statement(statement), event_bytes);
+                self.finish(at, false, out)?;
+            }
         }
         Ok(())
     }
@@ -243,7 +292,10 @@ impl TransactionBuilder {
         if let Some(name) = &txn.heartbeat {
             metadata.push((meta::HEARTBEAT.to_owned(), name.clone()));
         }
-        if txn.schema_change || rollback || txn.fragno > 0 || !last {
+        if let Some(xa) = txn.xa {
+            metadata.push((meta::XA.to_owned(), xa.to_owned()));
+        }
+        if txn.schema_change || rollback || txn.fragno > 0 || !last || txn.xa.is_some() {
             metadata.push((meta::UNSAFE_FOR_BLOCK_COMMIT.to_owned(), "true".to_owned()));
         }
         if rollback {
@@ -297,6 +349,7 @@ impl OpenTxn {
             schema_change: false,
             first_server_id: server_id,
             heartbeat: None,
+            xa: None,
         }
     }
 
@@ -304,6 +357,14 @@ impl OpenTxn {
         self.changes.push(change);
         self.held_bytes = self.held_bytes.saturating_add(bytes);
     }
+}
+
+/// True for the `XA START` and `XA END` statements of an XA transaction.
+fn is_xa_boundary(change: &Change) -> bool {
+    let Change::Statement(s) = change else { return false };
+    let head = String::from_utf8_lossy(&s.sql[..s.sql.len().min(16)]).to_ascii_uppercase();
+    let mut words = head.split_whitespace();
+    words.next() == Some("XA") && matches!(words.next(), Some("START" | "BEGIN" | "END"))
 }
 
 /// The heartbeat name when `rows` write Tungsten's heartbeat table

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::Opts;
-use thl::event::{ReplEvent, RowChanges};
+use thl::event::{ReplEvent, RowChanges, Statement};
 use thl::store::{StoreConfig, StoreError, Visibility, Writer};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
@@ -541,10 +541,25 @@ impl Worker {
     fn consume(&mut self, event: BinlogEvent, at: &SourcePos, size: usize) -> Result<(), ExtractError> {
         let seqno = self.builder.next_seqno();
         let input = match event {
-            BinlogEvent::MariaGtid(g) => TxnInput::Gtid {
-                gtid: format!("{}-{}-{}", g.domain_id, g.server_id, g.seq_no),
-                standalone: g.standalone(),
-            },
+            BinlogEvent::MariaGtid(g) => {
+                let gtid = TxnInput::Gtid {
+                    gtid: g.to_text(),
+                    // `XA COMMIT|ROLLBACK` groups have no terminating XID.
+                    standalone: g.standalone() || g.completes_xa(),
+                };
+                match g.xid.as_ref().filter(|_| g.prepares_xa()) {
+                    // The GTID implies `XA START`: push the GTID, then the
+                    // statement the target runs.
+                    Some(xid) => {
+                        self.push(gtid, at, size, seqno)?;
+                        TxnInput::XaStart(Statement {
+                            sql: format!("XA START {}", xid.to_sql()).into_bytes(),
+                            ..Statement::default()
+                        })
+                    }
+                    None => gtid,
+                }
+            }
             // MySQL: a transaction is GTID + BEGIN ... COMMIT; DDL is GTID + the statement.
             BinlogEvent::MysqlGtid(g) => TxnInput::Gtid {
                 gtid: g.to_text(),
@@ -554,6 +569,8 @@ impl Worker {
                 QueryKind::Begin => TxnInput::Begin,
                 QueryKind::Commit => TxnInput::Commit,
                 QueryKind::Rollback => TxnInput::Rollback,
+                QueryKind::XaStart => TxnInput::XaStart(q.into_statement()),
+                QueryKind::XaComplete => TxnInput::XaComplete(q.into_statement()),
                 QueryKind::Other => {
                     let mut statement = q.into_statement();
                     self.pending.apply_to(&mut statement.session);
@@ -561,6 +578,13 @@ impl Worker {
                 }
             },
             BinlogEvent::Xid(_) => TxnInput::Commit,
+            BinlogEvent::XaPrepare(x) => TxnInput::XaPrepare {
+                statement: Statement {
+                    sql: x.statement().into_bytes(),
+                    ..Statement::default()
+                },
+                one_phase: x.one_phase,
+            },
             BinlogEvent::Rows(r) => {
                 let mut changes = r.changes;
                 self.describe_columns(&mut changes, seqno)?;
@@ -606,6 +630,12 @@ impl Worker {
             | BinlogEvent::StartEncryption { .. }
             | BinlogEvent::Ignored { .. } => return Ok(()),
         };
+        self.push(input, at, size, seqno)
+    }
+
+    /// Feeds one input to the transaction builder and appends what it
+    /// finished to the THL.
+    fn push(&mut self, input: TxnInput, at: &SourcePos, size: usize, seqno: i64) -> Result<(), ExtractError> {
         self.builder
             .push(input, at, size, &mut self.built)
             .map_err(|source| ExtractError::Build { seqno, source })?;
@@ -657,11 +687,24 @@ enum QueryKind {
     Begin,
     Commit,
     Rollback,
+    /// `XA START|BEGIN xid`.
+    XaStart,
+    /// `XA COMMIT|ROLLBACK xid` (of a prepared XA transaction).
+    XaComplete,
     Other,
 }
 
 fn classify_query(sql: &[u8]) -> QueryKind {
     let text = sql.trim_ascii();
+    let head = String::from_utf8_lossy(&text[..text.len().min(16)]).to_ascii_uppercase();
+    let mut words = head.split_whitespace();
+    if words.next() == Some("XA") {
+        match words.next() {
+            Some("START" | "BEGIN") => return QueryKind::XaStart,
+            Some("COMMIT" | "ROLLBACK") => return QueryKind::XaComplete,
+            _ => {}
+        }
+    }
     if text.len() > 16 {
         return QueryKind::Other;
     }
@@ -670,7 +713,7 @@ fn classify_query(sql: &[u8]) -> QueryKind {
         .trim()
         .to_ascii_uppercase();
     match word.as_str() {
-        "BEGIN" | "START TRANSACTION" | "XA START" => QueryKind::Begin,
+        "BEGIN" | "START TRANSACTION" => QueryKind::Begin,
         "COMMIT" => QueryKind::Commit,
         "ROLLBACK" => QueryKind::Rollback,
         _ => QueryKind::Other,
