@@ -1,4 +1,5 @@
-//! The MySQL/MariaDB applier: THL events → SQL on the target, exactly once.
+//! The MySQL/MariaDB applier: THL events → the target, exactly once, with
+//! the semantics of the target's own replica.
 //!
 //! # Invariants
 //!
@@ -30,22 +31,45 @@
 //!   committed just after it. A crash between the two re-applies the DDL
 //!   (Tungsten has the same window); the error then names the seqno to skip.
 //!
+//! * **Row changes have the target's native replica semantics** (default
+//!   [`RowMethod::Binlog`], `binlog_rows.rs`): they are re-encoded as binlog
+//!   events and applied by `BINLOG '...'` statements, so target triggers do
+//!   not fire, columns the target computes stay the target's, values are
+//!   stored from their binary form and each rows event's foreign key and
+//!   unique check flags apply. A row to update or delete that is missing
+//!   (1032) makes the applier retry those changes row by row through SQL
+//!   ([`RowMethod::Sql`]), where the zero-row policy decides and an error
+//!   names the key. Rows of the applier's own `tungsten_<service>` schema
+//!   coming from upstream are not applied (that schema is this applier's).
+//! * **A transaction the source rolled back** (metadata `rollback`: it
+//!   reached the binlog for a non-transactional side effect) is applied and
+//!   rolled back, alone in its block; its position commits after.
+//! * **XA** (metadata `xa`): a transaction that ends with `XA PREPARE` is
+//!   prepared on the target, alone; the session then reconnects (a session
+//!   holding a prepared XA transaction can do nothing else; MariaDB 10.5+
+//!   keeps the transaction) and its position commits on the new session. If
+//!   the target crashed in between, `XA START` finds the xid prepared
+//!   already (1440) and the event only moves the position. `XA COMMIT|ROLLBACK`
+//!   runs under `autocommit=1`; replayed after a crash, its unknown xid
+//!   (1397) is tolerated with a warning.
+//!
 //! # Round trips
 //!
-//! The row statements of one event (a transaction or a fragment) are sent
-//! as one multi-statement query with literals (`batch.rs`, exact under the
-//! row session below); the position row goes once per block, with the
-//! COMMIT. Statement events, heartbeats and session changes first send
-//! what is queued, so the order on the target is the order in the THL.
+//! The row changes of one event with equal flags go as one `BINLOG`
+//! statement (several when they outgrow the target's `max_allowed_packet`);
+//! the position row goes once per block, with the COMMIT. Statement events,
+//! heartbeats and session changes come in THL order.
 //!
 //! # Session
 //!
 //! The apply connection runs with `autocommit=0`, `sql_log_bin=0` unless
 //! `log_slave_updates`, and `CLIENT_FOUND_ROWS` (UPDATE reports matched rows,
 //! so the zero-row policy is not fooled by an UPDATE that changes nothing).
-//! Statements replay under the source's session variables; row changes under
-//! a fixed row context (non-strict `NO_AUTO_VALUE_ON_ZERO`, UTC, binary
-//! client charset): see `session.rs` and `bind.rs` for why each is exact.
+//! It reads the FORMAT_DESCRIPTION of the `BINLOG` statements when it
+//! connects, so a missing `BINLOG REPLAY` privilege is named at once.
+//! Statements replay under the source's session variables (`statement.rs`,
+//! `session.rs`); the applier's own statements (`BINLOG`, the position and
+//! heartbeat rows) under a fixed ASCII-safe context.
 
 mod batch;
 mod bind;
