@@ -274,7 +274,7 @@ mod tests {
         let tm = map(&[3, TIME]);
         // Converted to the 5.6 format since the event.
         let cols = [col("int", "int(11)", None), col("time", "time(1)", Some(1))];
-        let e = resolve(&tm, &[1], &cols, true).unwrap_err();
+        let e = resolve(&tm, &[1], &cols, true).expect_err("an error");
         assert!(
             e.contains("`d`.`t` column 2") && e.contains("ALTER TABLE ... FORCE"),
             "{e}"
@@ -289,7 +289,7 @@ mod tests {
             col("int", "int(11)", None),
         ];
         assert!(resolve(&tm, &[1], &cols, true)
-            .unwrap_err()
+            .expect_err("an error")
             .contains("2 columns in the binlog event but 3"));
         // Another type at that position.
         let cols = [
@@ -298,7 +298,9 @@ mod tests {
         ];
         assert!(resolve(&tm, &[1], &cols, true).is_err());
         // Dropped.
-        assert!(resolve(&tm, &[1], &[], true).unwrap_err().contains("no longer exists"));
+        assert!(resolve(&tm, &[1], &[], true)
+            .expect_err("an error")
+            .contains("no longer exists"));
     }
 
     #[test]
