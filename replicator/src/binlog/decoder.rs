@@ -26,7 +26,7 @@ use super::mariadb::{self, GtidTriple, MariaGtid};
 use super::mysql_gtid::{self, MysqlGtid};
 use super::payload::inflate_payload;
 use super::rows::{decode_rows, parse_rows_header, rows_kind, RowsEvent, RowsHeader};
-use super::table_map::{parse_table_map, TableMap};
+use super::table_map::{parse_table_map, PrecisionError, TableMap};
 use super::xa;
 
 /// A decoded event.
@@ -214,6 +214,26 @@ impl Decoder {
     /// The table map in force for `table_id`.
     pub fn table(&self, table_id: u64) -> Option<&Arc<TableMap>> {
         self.tables.get(&table_id)
+    }
+
+    /// Sets the fractional precision of pre-5.6 temporal columns (TIME,
+    /// DATETIME, TIMESTAMP) of the map in force for `table_id`, which the
+    /// binlog does not carry (MariaDB 5.3 `TIME(n) /* mariadb-5.3 */`):
+    /// `(column index, n)`. Rows events of that table decoded afterwards
+    /// (until the map is replaced or cleared at the statement's end) use it.
+    /// Returns the refined map; `Ok(None)` when no map is in force for
+    /// `table_id`.
+    pub fn refine_temporal_precision(
+        &mut self,
+        table_id: u64,
+        precisions: &[(usize, u8)],
+    ) -> Result<Option<Arc<TableMap>>, PrecisionError> {
+        let Some(tm) = self.tables.get(&table_id) else {
+            return Ok(None);
+        };
+        let refined = Arc::new(tm.with_temporal_precision(precisions)?);
+        self.tables.insert(table_id, Arc::clone(&refined));
+        Ok(Some(refined))
     }
 
     fn err(&self, pos: u64, t: Option<u8>, kind: ErrorKind) -> BinlogError {

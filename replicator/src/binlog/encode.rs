@@ -15,7 +15,9 @@
 //!   (MariaDB's JSON is LONGTEXT), and the pre-5.6 TIME, DATETIME and
 //!   TIMESTAMP (types 11, 12, 7) travel as TIME2, DATETIME2 and TIMESTAMP2
 //!   with the same fractional precision (what MariaDB creates by default,
-//!   `mysql56_temporal_format=ON`).
+//!   `mysql56_temporal_format=ON`), MariaDB 5.3's fractional ones
+//!   (`TIME(n) /* mariadb-5.3 */`, n in `type_meta`) included: the target's
+//!   row applier converts to whatever format its own column has.
 //! * **Bounded.** A value that does not fit its column (a string longer than
 //!   its length prefix allows, an integer out of range, a type the decoder
 //!   cannot represent) is an [`EncodeError`] naming the column, never a
@@ -130,6 +132,18 @@ fn wire_column(c: &ColumnSpec) -> Result<WireColumn, String> {
         Kind::TimestampOld => {
             let (t, m, l) = new_temporal(TIMESTAMP2, 0);
             (t, m, l, Kind::Timestamp2 { fsp: 0 })
+        }
+        Kind::TimeHires { fsp } => {
+            let (t, m, l) = new_temporal(TIME2, fsp);
+            (t, m, l, Kind::Time2 { fsp })
+        }
+        Kind::DateTimeHires { fsp } => {
+            let (t, m, l) = new_temporal(DATETIME2, fsp);
+            (t, m, l, Kind::DateTime2 { fsp })
+        }
+        Kind::TimestampHires { fsp } => {
+            let (t, m, l) = new_temporal(TIMESTAMP2, fsp);
+            (t, m, l, Kind::Timestamp2 { fsp })
         }
         k => (map_type, meta, meta_len, k),
     };

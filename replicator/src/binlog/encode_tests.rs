@@ -388,3 +388,107 @@ fn decimals_round_trip_through_their_binary_form() {
         assert_eq!(back, text, "DECIMAL({p},{s})");
     }
 }
+
+#[test]
+fn mariadb_53_fractional_temporals_round_trip_as_new_format_types() {
+    use super::table_map::{column_kind, parse_table_map};
+    use super::values::Kind;
+    for fsp in 1..=6u8 {
+        let unit = 10u32.pow(6 - u32::from(fsp));
+        let frac = 999_999 / unit * unit;
+        let columns = vec![
+            col(0, LONG, 0),
+            col(1, TIME, u16::from(fsp)),
+            col(2, DATETIME, u16::from(fsp)),
+            col(3, TIMESTAMP, u16::from(fsp)),
+        ];
+        assert_eq!(column_kind(&columns[1]).ok(), Some(Kind::TimeHires { fsp }));
+        assert_eq!(column_kind(&columns[2]).ok(), Some(Kind::DateTimeHires { fsp }));
+        assert_eq!(column_kind(&columns[3]).ok(), Some(Kind::TimestampHires { fsp }));
+        let row = |negative: bool, hours: u16, micros: u32, year: u16, secs: i64| RowImage {
+            before: vec![],
+            after: vec![
+                Value::Int(1),
+                Value::Time(Time {
+                    negative,
+                    hours,
+                    minutes: 59,
+                    seconds: 59,
+                    micros,
+                }),
+                Value::DateTime(DateTime {
+                    year,
+                    month: 12,
+                    day: 31,
+                    hour: 23,
+                    minute: 59,
+                    second: 59,
+                    micros,
+                }),
+                Value::Timestamp { secs, micros },
+            ],
+        };
+        let mut nulls = row(false, 0, 0, 0, 0);
+        nulls.after[1..].fill(Value::Null);
+        let rows = vec![
+            row(false, 838, frac, 9999, 0x7FFF_FFFF),
+            row(true, 838, frac, 1000, 1),
+            row(true, 0, unit, 0, 0),
+            nulls,
+        ];
+        let rc = changes(RowAction::Insert, columns, rows);
+        let (back, _) = round_trip(&rc);
+        assert_eq!(back.rows, rc.rows, "fsp {fsp}");
+        let written: Vec<(u8, u16)> = back.columns.iter().map(|c| (c.type_code, c.type_meta)).collect();
+        let f = u16::from(fsp);
+        assert_eq!(written, vec![(LONG, 0), (TIME2, f), (DATETIME2, f), (TIMESTAMP2, f)]);
+    }
+    // A table map with such columns, refined as the extractor does: the
+    // THL column specs give back the refined kinds.
+    let columns = vec![
+        col(0, LONG, 0),
+        col(1, TIME, 0),
+        col(2, DATETIME, 0),
+        col(3, TIMESTAMP, 0),
+    ];
+    let rc = changes(RowAction::Insert, columns, vec![]);
+    let mut bytes = Vec::new();
+    EventWriter::new(7, 0)
+        .table_map(&mut bytes, 5, &rc)
+        .expect("table map encodes");
+    // Payload after the 19-byte header, without the CRC.
+    let tm = parse_table_map(&bytes[19..bytes.len() - 4], 8).expect("table map parses");
+    assert_eq!(
+        tm.old_temporal_columns(),
+        Vec::<usize>::new(),
+        "the encoder writes the new types"
+    );
+    let decoded = rc.clone();
+    let tm = super::TableMap {
+        table_id: 5,
+        flags: 0,
+        schema: "db".into(),
+        table: "t".into(),
+        kinds: decoded.columns.iter().map(|c| column_kind(c).expect("kind")).collect(),
+        columns: decoded.columns,
+        json_columns: 0,
+        has_optional_metadata: false,
+        has_column_names: false,
+    };
+    assert_eq!(tm.old_temporal_columns(), vec![1, 2, 3]);
+    let refined = tm.with_temporal_precision(&[(1, 1), (2, 0), (3, 6)]).expect("refines");
+    assert_eq!(
+        refined.kinds[1..],
+        [
+            Kind::TimeHires { fsp: 1 },
+            Kind::DateTimeOld,
+            Kind::TimestampHires { fsp: 6 }
+        ]
+    );
+    for (c, k) in refined.columns.iter().zip(&refined.kinds) {
+        assert_eq!(column_kind(c).ok(), Some(*k));
+    }
+    assert_eq!(refined.columns[1].type_desc, "time(1)");
+    assert!(tm.with_temporal_precision(&[(0, 1)]).is_err(), "not a temporal column");
+    assert!(tm.with_temporal_precision(&[(1, 7)]).is_err(), "precision 7");
+}

@@ -25,7 +25,19 @@
 //! | BIT                                               | 2     | bits%8 + bytes << 8   |
 //! | NEWDECIMAL                                        | 2     | precision << 8 + scale|
 //! | STRING, ENUM, SET                                 | 2     | byte0 << 8 + byte1    |
+//! | TIME, DATETIME, TIMESTAMP (11, 12, 7)             | 0     | fractional precision n (see below) |
 //! | others                                            | 0     | 0                     |
+//!
+//! **TIME, DATETIME, TIMESTAMP (11, 12, 7): `type_meta` = fractional
+//! precision n.** These are the pre-5.6 formats; MariaDB 5.3 gave them a
+//! fractional form (`TIME(n) /* mariadb-5.3 */`, created with
+//! `mysql56_temporal_format=OFF`) whose row format depends on n, but the
+//! binlog carries no metadata for them, so n is 0 as parsed here. The
+//! extractor learns n from the source's definition and sets it with
+//! [`TableMap::with_temporal_precision`]; the THL `ColumnSpec` then carries
+//! it, so [`column_kind`] gives back the same [`Kind`] (`TimeHires`,
+//! `DateTimeHires`, `TimestampHires` for n in 1..=6; the classic kinds for
+//! n = 0).
 //!
 //! Optional metadata fields used: 1 SIGNEDNESS (bitmap over numeric
 //! columns, MSB first), 2 DEFAULT_CHARSET, 3 COLUMN_CHARSET (over character
@@ -108,6 +120,67 @@ impl TableMap {
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", self.schema, self.table)
     }
+
+    /// Indexes of the columns logged with a pre-5.6 temporal type (TIME,
+    /// DATETIME, TIMESTAMP: 11, 12, 7), whose fractional precision the
+    /// binlog does not carry.
+    pub fn old_temporal_columns(&self) -> Vec<usize> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| is_old_temporal(c.type_code))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// This map with the fractional precision of pre-5.6 temporal columns
+    /// set: `(column index, n)`, n in 0..=6. Sets `type_meta` = n, the type
+    /// description and the decode plan of each column.
+    pub fn with_temporal_precision(&self, precisions: &[(usize, u8)]) -> Result<TableMap, PrecisionError> {
+        let mut out = self.clone();
+        for &(i, n) in precisions {
+            let bad = |why: &str| PrecisionError {
+                table: self.qualified_name(),
+                column: i,
+                why: why.to_string(),
+            };
+            let col = out.columns.get_mut(i).ok_or_else(|| bad("no such column"))?;
+            if !is_old_temporal(col.type_code) {
+                return Err(bad(&format!(
+                    "type {} is not a pre-5.6 TIME, DATETIME or TIMESTAMP",
+                    col.type_code
+                )));
+            }
+            if n > 6 {
+                return Err(bad(&format!("fractional precision {n} (at most 6)")));
+            }
+            col.type_meta = u16::from(n);
+            let base = match col.type_code {
+                TIME => "time",
+                DATETIME => "datetime",
+                _ => "timestamp",
+            };
+            col.type_desc = fsp_suffix(base, n);
+            out.kinds[i] = column_kind(col).map_err(|e| bad(&e.to_string()))?;
+        }
+        Ok(out)
+    }
+}
+
+/// A fractional precision that cannot be applied to a table map column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{table} column {column}: cannot set a fractional precision: {why}")]
+pub struct PrecisionError {
+    /// `schema.table`.
+    pub table: String,
+    /// Column index (0-based).
+    pub column: usize,
+    pub why: String,
+}
+
+/// TIME, DATETIME, TIMESTAMP: the pre-5.6 temporal type codes.
+pub fn is_old_temporal(t: u8) -> bool {
+    matches!(t, TIME | DATETIME | TIMESTAMP)
 }
 
 pub(crate) fn meta_len(t: u8) -> KResult<usize> {
@@ -449,10 +522,19 @@ fn kind_of(rc: &RawCol, unsigned: bool, collation: Option<u16>) -> KResult<Kind>
         },
         YEAR => Kind::Year,
         DATE | NEWDATE => Kind::Date,
+        TIME | DATETIME | TIMESTAMP if m[0] > 6 => {
+            return Err(malformed(format!(
+                "fractional precision {} of a pre-5.6 temporal column (at most 6)",
+                m[0]
+            )))
+        }
+        TIME if m[0] > 0 => Kind::TimeHires { fsp: m[0] },
         TIME => Kind::TimeOld,
         TIME2 => Kind::Time2 { fsp: m[0].min(6) },
+        DATETIME if m[0] > 0 => Kind::DateTimeHires { fsp: m[0] },
         DATETIME => Kind::DateTimeOld,
         DATETIME2 => Kind::DateTime2 { fsp: m[0].min(6) },
+        TIMESTAMP if m[0] > 0 => Kind::TimestampHires { fsp: m[0] },
         TIMESTAMP => Kind::TimestampOld,
         TIMESTAMP2 => Kind::Timestamp2 { fsp: m[0].min(6) },
         BIT => {
@@ -568,11 +650,11 @@ fn type_desc(
         NEWDECIMAL => u(&format!("decimal({},{})", m[0], m[1])),
         YEAR => "year".into(),
         DATE | NEWDATE => "date".into(),
-        TIME => "time".into(),
+        TIME => fsp_suffix("time", m[0]),
         TIME2 => fsp_suffix("time", m[0]),
-        DATETIME => "datetime".into(),
+        DATETIME => fsp_suffix("datetime", m[0]),
         DATETIME2 => fsp_suffix("datetime", m[0]),
-        TIMESTAMP => "timestamp".into(),
+        TIMESTAMP => fsp_suffix("timestamp", m[0]),
         TIMESTAMP2 => fsp_suffix("timestamp", m[0]),
         BIT => format!("bit({})", u16::from(m[1]) * 8 + u16::from(m[0])),
         ENUM => match enum_vals {

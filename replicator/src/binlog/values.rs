@@ -16,11 +16,22 @@
 //! | DateTime2   | 5 BE + (fsp+1)/2        | 0x8000000000-offset: ym*13 :17 day:5 h:5 m:6 s:6      |
 //! | Timestamp   | 4                       | seconds                                               |
 //! | Timestamp2  | 4 BE + (fsp+1)/2        | seconds, fraction                                     |
+//! | TimeHires(n)| {3,4,4,5,5,5,6}[n] BE   | unsigned `packed + 3020400·10ⁿ`; packed = ±total µs / 10^(6-n) |
+//! | DateTimeHires(n) | {5,6,6,7,7,7,8}[n] BE | unsigned `(((((y·13+m)·32+d)·24+h)·60+mi)·60+s)·10⁶+µs) / 10^(6-n)` |
+//! | TimestampHires(n) | 4 BE + {0,1,1,2,2,3,3}[n] BE | seconds, then µs / 10^(6-n)              |
 //! | Bit(n)      | n BE                    | value                                                 |
 //! | Enum(1,2)   | 1 or 2                  | 1-based index                                         |
 //! | Set(1..8)   | 1..8                    | bit mask                                              |
 //! | strings     | 1 or 2 byte length      | bytes (BINARY padded back with 0x00 to its length)    |
 //! | blobs, GEOMETRY, VECTOR, JSON | 1..4 byte length | bytes (MySQL JSON: binary JSON, turned into text) |
+//!
+//! The three *Hires* kinds are MariaDB 5.3's fractional TIME(n), DATETIME(n)
+//! and TIMESTAMP(n), n in 1..=6, still created when
+//! `mysql56_temporal_format=OFF` (`Field_time_hires`, `Field_datetime_hires`,
+//! `Field_timestamp_hires` in MariaDB's `sql/field.cc`). The binlog logs them
+//! with the classic type codes 11, 12, 7 and no metadata, so n is not in the
+//! binlog: the extractor learns it from the source's table definition (see
+//! `table_map.rs`).
 
 use std::fmt::Write as _;
 
@@ -56,6 +67,18 @@ pub enum Kind {
     },
     TimestampOld,
     Timestamp2 {
+        fsp: u8,
+    },
+    /// MariaDB 5.3 TIME(fsp), fsp in 1..=6.
+    TimeHires {
+        fsp: u8,
+    },
+    /// MariaDB 5.3 DATETIME(fsp), fsp in 1..=6.
+    DateTimeHires {
+        fsp: u8,
+    },
+    /// MariaDB 5.3 TIMESTAMP(fsp), fsp in 1..=6.
+    TimestampHires {
         fsp: u8,
     },
     Bit {
@@ -273,6 +296,74 @@ pub fn datetime_from_packed(packed: i64) -> DateTime {
     }
 }
 
+/// Bytes of a MariaDB 5.3 TIME(fsp) (`time_hires_bytes`).
+pub const TIME_HIRES_BYTES: [usize; 7] = [3, 4, 4, 5, 5, 5, 6];
+/// Bytes of a MariaDB 5.3 DATETIME(fsp) (`datetime_hires_bytes`).
+pub const DATETIME_HIRES_BYTES: [usize; 7] = [5, 6, 6, 7, 7, 7, 8];
+/// Bytes of the fraction of a MariaDB 5.3 TIMESTAMP(fsp) (`sec_part_bytes`).
+pub const SEC_PART_BYTES: [usize; 7] = [0, 1, 1, 2, 2, 3, 3];
+/// `TIME_MAX_VALUE_SECONDS + 1` (838:59:59 + 1 s): the zero point of a
+/// MariaDB 5.3 TIME(n) is this many seconds, in units of 10^-n s.
+pub const TIME_HIRES_ZERO_SECONDS: i64 = 3_020_400;
+
+/// `10^(6 - fsp)`: microseconds per unit of a fraction of precision `fsp`.
+#[inline]
+pub fn hires_unit(fsp: u8) -> i64 {
+    10i64.pow(6 - u32::from(fsp.min(6)))
+}
+
+/// The zero point of a MariaDB 5.3 TIME(fsp): `3020400 · 10^fsp`.
+#[inline]
+pub fn time_hires_zero(fsp: u8) -> i64 {
+    TIME_HIRES_ZERO_SECONDS * 10i64.pow(u32::from(fsp.min(6)))
+}
+
+/// MariaDB 5.3 TIME(fsp): `unpack_time(sec_part_unshift(v - zero_point))`.
+fn time_hires(c: &mut Cursor<'_>, fsp: u8) -> KResult<Time> {
+    let n = TIME_HIRES_BYTES[usize::from(fsp.min(6))];
+    let v = c.uint_be_n(n, "time(n) mariadb-5.3")? as i64 - time_hires_zero(fsp);
+    let a = v.unsigned_abs() * hires_unit(fsp) as u64;
+    let secs = a / 1_000_000;
+    Ok(Time {
+        negative: v < 0,
+        hours: (secs / 3600).min(u64::from(u16::MAX)) as u16,
+        minutes: ((secs / 60) % 60) as u8,
+        seconds: (secs % 60) as u8,
+        micros: (a % 1_000_000) as u32,
+    })
+}
+
+/// MariaDB 5.3 DATETIME(fsp): `unpack_time(sec_part_unshift(v))`.
+fn datetime_hires(c: &mut Cursor<'_>, fsp: u8) -> KResult<DateTime> {
+    let n = DATETIME_HIRES_BYTES[usize::from(fsp.min(6))];
+    let mut v = c.uint_be_n(n, "datetime(n) mariadb-5.3")?;
+    // At most 8 bytes of units of >= 1 µs: the product fits 64 bits only for
+    // values a real column holds, so overflow is reported, not wrapped.
+    v = v
+        .checked_mul(hires_unit(fsp) as u64)
+        .ok_or_else(|| malformed(format!("datetime({fsp}) mariadb-5.3 value {v} out of range")))?;
+    let mut take = |m: u64| {
+        let r = v % m;
+        v /= m;
+        r
+    };
+    let micros = take(1_000_000) as u32;
+    let second = take(60) as u8;
+    let minute = take(60) as u8;
+    let hour = take(24) as u8;
+    let day = take(32) as u8;
+    let month = take(13) as u8;
+    Ok(DateTime {
+        year: v.min(u64::from(u16::MAX)) as u16,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        micros,
+    })
+}
+
 #[inline]
 fn len_prefixed<'a>(c: &mut Cursor<'a>, len_bytes: u8, what: &'static str) -> KResult<&'a [u8]> {
     let n = c.uint_n(usize::from(len_bytes), what)? as usize;
@@ -358,6 +449,20 @@ pub fn decode_value(kind: Kind, c: &mut Cursor<'_>) -> KResult<Value> {
                 micros: frac.clamp(0, 999_999) as u32,
             }
         }
+        Kind::TimeHires { fsp } => Value::Time(time_hires(c, fsp)?),
+        Kind::DateTimeHires { fsp } => Value::DateTime(datetime_hires(c, fsp)?),
+        Kind::TimestampHires { fsp } => {
+            let secs = i64::from(c.uint_be_n(4, "timestamp(n) mariadb-5.3")? as u32);
+            let n = SEC_PART_BYTES[usize::from(fsp.min(6))];
+            let frac = c.uint_be_n(n, "timestamp(n) mariadb-5.3 fraction")? as i64 * hires_unit(fsp);
+            if frac > 999_999 {
+                return Err(malformed(format!("timestamp({fsp}) mariadb-5.3 fraction of {frac} µs")));
+            }
+            Value::Timestamp {
+                secs,
+                micros: frac as u32,
+            }
+        }
         Kind::Bit { bytes } => Value::Bit(be_uint(c.take(usize::from(bytes), "bit")?)),
         Kind::Enum { bytes } => Value::Enum(c.uint_n(usize::from(bytes), "enum")? as u16),
         Kind::Set { bytes } => Value::Set(c.uint_n(usize::from(bytes), "set")?),
@@ -382,4 +487,186 @@ pub fn decode_value(kind: Kind, c: &mut Cursor<'_>) -> KResult<Value> {
             return Err(ErrorKind::Unsupported(format!("column type {type_code}")));
         }
     })
+}
+
+#[cfg(test)]
+mod hires_tests {
+    //! MariaDB 5.3 fractional temporals: the example bytes of a real binlog,
+    //! and edge values written as MariaDB's `pack_time` writes them.
+    use super::*;
+
+    fn decode_all(kind: Kind, b: &[u8]) -> Value {
+        let mut c = Cursor::new(b);
+        let v = decode_value(kind, &mut c).unwrap_or_else(|e| panic!("{kind:?} {b:02x?}: {e}"));
+        assert!(c.is_empty(), "{kind:?}: {} bytes left of {b:02x?}", c.remaining());
+        v
+    }
+
+    fn be(v: u64, n: usize) -> Vec<u8> {
+        v.to_be_bytes()[8 - n..].to_vec()
+    }
+
+    /// `Field_time_hires::store_TIME`.
+    fn time_bytes(t: Time, fsp: u8) -> Vec<u8> {
+        let total = ((i64::from(t.hours) * 60 + i64::from(t.minutes)) * 60 + i64::from(t.seconds)) * 1_000_000
+            + i64::from(t.micros);
+        let packed = if t.negative { -total } else { total } / hires_unit(fsp);
+        be(
+            (packed + time_hires_zero(fsp)) as u64,
+            TIME_HIRES_BYTES[usize::from(fsp)],
+        )
+    }
+
+    /// `Field_datetime_hires::store_TIME`.
+    fn datetime_bytes(d: DateTime, fsp: u8) -> Vec<u8> {
+        let packed =
+            (((((u64::from(d.year) * 13 + u64::from(d.month)) * 32 + u64::from(d.day)) * 24 + u64::from(d.hour)) * 60
+                + u64::from(d.minute))
+                * 60
+                + u64::from(d.second))
+                * 1_000_000
+                + u64::from(d.micros);
+        be(packed / hires_unit(fsp) as u64, DATETIME_HIRES_BYTES[usize::from(fsp)])
+    }
+
+    fn time(negative: bool, hours: u16, minutes: u8, seconds: u8, micros: u32) -> Time {
+        Time {
+            negative,
+            hours,
+            minutes,
+            seconds,
+            micros,
+        }
+    }
+
+    fn datetime(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8, micros: u32) -> DateTime {
+        DateTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros,
+        }
+    }
+
+    #[test]
+    fn bytes_of_a_real_binlog_decode_exactly() {
+        assert_eq!(
+            decode_all(Kind::TimeHires { fsp: 1 }, &[0x01, 0xD2, 0x8E, 0xAD]),
+            Value::Time(time(false, 10, 20, 30, 100_000))
+        );
+        assert_eq!(
+            decode_all(
+                Kind::DateTimeHires { fsp: 3 },
+                &[0x00, 0x41, 0x6A, 0xB4, 0x37, 0xFC, 0x65]
+            ),
+            Value::DateTime(datetime(2001, 2, 3, 4, 5, 6, 789_000))
+        );
+        assert_eq!(
+            decode_all(
+                Kind::TimestampHires { fsp: 6 },
+                &[0x3A, 0x7B, 0x83, 0x72, 0x01, 0xE2, 0x40]
+            ),
+            Value::Timestamp {
+                secs: 0x3A7B_8372,
+                micros: 123_456
+            }
+        );
+        // The test's writer agrees with those bytes.
+        assert_eq!(
+            time_bytes(time(false, 10, 20, 30, 100_000), 1),
+            [0x01, 0xD2, 0x8E, 0xAD]
+        );
+        assert_eq!(
+            datetime_bytes(datetime(2001, 2, 3, 4, 5, 6, 789_000), 3),
+            [0x00, 0x41, 0x6A, 0xB4, 0x37, 0xFC, 0x65]
+        );
+    }
+
+    #[test]
+    fn time_edges_at_every_precision() {
+        for fsp in 1..=6u8 {
+            let unit = hires_unit(fsp) as u32;
+            let frac = 999_999 / unit * unit;
+            for t in [
+                time(false, 0, 0, 0, 0),
+                time(false, 0, 0, 0, unit),
+                time(true, 0, 0, 0, unit),
+                time(true, 0, 0, 1, frac),
+                time(true, 10, 20, 30, 100_000 / unit * unit),
+                time(false, 838, 59, 59, frac),
+                time(true, 838, 59, 59, frac),
+                time(false, 24, 0, 0, 0),
+            ] {
+                let b = time_bytes(t, fsp);
+                assert_eq!(decode_all(Kind::TimeHires { fsp }, &b), Value::Time(t), "fsp {fsp}");
+            }
+        }
+        // The extremes of TIME(6): 1 and 2 * zero point - 1.
+        assert_eq!(time_bytes(time(true, 838, 59, 59, 999_999), 6), be(1, 6));
+        assert_eq!(
+            time_bytes(time(false, 838, 59, 59, 999_999), 6),
+            be(2 * 3_020_400_000_000 - 1, 6)
+        );
+        // -00:00:00.1 is just under the zero point.
+        assert_eq!(time_bytes(time(true, 0, 0, 0, 100_000), 1), be(30_204_000 - 1, 4));
+    }
+
+    #[test]
+    fn datetime_edges_at_every_precision() {
+        for fsp in 1..=6u8 {
+            let unit = hires_unit(fsp) as u32;
+            let frac = 999_999 / unit * unit;
+            for d in [
+                datetime(0, 0, 0, 0, 0, 0, 0),
+                datetime(0, 0, 0, 0, 0, 0, unit),
+                datetime(2001, 2, 0, 0, 0, 0, 0),
+                datetime(1000, 1, 1, 0, 0, 0, 0),
+                datetime(9999, 12, 31, 23, 59, 59, frac),
+            ] {
+                let b = datetime_bytes(d, fsp);
+                assert_eq!(
+                    decode_all(Kind::DateTimeHires { fsp }, &b),
+                    Value::DateTime(d),
+                    "fsp {fsp}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn timestamp_edges_at_every_precision() {
+        for fsp in 1..=6u8 {
+            let unit = hires_unit(fsp);
+            for (secs, micros) in [
+                (0u32, 0u32),
+                (1, unit as u32),
+                (0x7FFF_FFFF, (999_999 / unit * unit) as u32),
+            ] {
+                let mut b = secs.to_be_bytes().to_vec();
+                b.extend(be(u64::from(micros) / unit as u64, SEC_PART_BYTES[usize::from(fsp)]));
+                assert_eq!(
+                    decode_all(Kind::TimestampHires { fsp }, &b),
+                    Value::Timestamp {
+                        secs: i64::from(secs),
+                        micros
+                    },
+                    "fsp {fsp}"
+                );
+            }
+        }
+        // A fraction beyond the precision is corrupt, not clamped.
+        let mut c = Cursor::new(&[0, 0, 0, 1, 100]);
+        assert!(decode_value(Kind::TimestampHires { fsp: 1 }, &mut c).is_err());
+    }
+
+    #[test]
+    fn short_values_are_errors() {
+        let mut c = Cursor::new(&[0x01, 0xD2, 0x8E]);
+        assert!(decode_value(Kind::TimeHires { fsp: 1 }, &mut c).is_err());
+        let mut c = Cursor::new(&[0, 0x41, 0x6A, 0xB4, 0x37, 0xFC]);
+        assert!(decode_value(Kind::DateTimeHires { fsp: 3 }, &mut c).is_err());
+    }
 }

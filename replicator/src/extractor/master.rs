@@ -37,9 +37,13 @@ use thl::store::{StoreConfig, StoreError, Visibility, Writer};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
+mod temporal;
+
+use self::temporal::{PrecisionLookupError, TemporalPrecisions};
+use super::builder::{is_ddl, BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
 use super::event_id::EventId;
-use crate::binlog::{BinlogError, BinlogEvent, Decoder, PendingVars};
+use crate::binlog::event_types::TABLE_MAP_EVENT;
+use crate::binlog::{BinlogError, BinlogEvent, Decoder, ErrorKind, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
 use crate::pipeline::retention::RetentionClock;
 use crate::pipeline::slave::serve_thl;
@@ -400,8 +404,10 @@ async fn session(
     let worker_settings = settings.clone();
     let catalog = catalog.clone();
     let worker_progress = progress.clone();
+    let runtime = tokio::runtime::Handle::current();
     let worker = tokio::task::spawn_blocking(move || {
         let mut w = Worker::new(&worker_settings, catalog, writer, (epoch, first_seqno), worker_progress);
+        w.precisions = Some(TemporalPrecisions::new(worker_settings.source.clone(), runtime));
         let result = w.run(rx);
         let partial = w.builder.in_transaction() && w.appended_partial;
         ((w.writer, partial), result)
@@ -454,6 +460,9 @@ struct Worker {
     retention: RetentionClock,
     /// The last final fragment appended but not yet reported as durable.
     last_finished: Option<thl::event::EventHeader>,
+    /// Where the fractional precision of pre-5.6 temporal columns comes
+    /// from (`None`: tables with such columns cannot be decoded exactly).
+    precisions: Option<TemporalPrecisions>,
 }
 
 impl Worker {
@@ -485,6 +494,7 @@ impl Worker {
             appended_partial: false,
             retention: RetentionClock::new(settings.retention),
             last_finished: None,
+            precisions: None,
         }
     }
 
@@ -528,6 +538,7 @@ impl Worker {
                 pos: raw.pos,
                 source: Box::new(source),
             })?;
+        self.learn_temporal_precision(&event, raw, seqno)?;
         let header = self.decoder.last_header().cloned();
         let at = SourcePos {
             file: raw.file.to_string(),
@@ -648,6 +659,61 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Before the rows events of a TABLE_MAP with pre-5.6 temporal columns
+    /// are decoded: tells the decoder their fractional precision, from the
+    /// source's definition (the binlog does not carry it). DDL empties the
+    /// cache of definitions.
+    fn learn_temporal_precision(
+        &mut self,
+        event: &BinlogEvent,
+        raw: &crate::source::RawEvent,
+        seqno: i64,
+    ) -> Result<(), ExtractError> {
+        // A definition that does not tell n stops like an undecodable event.
+        let stop = |message: String| ExtractError::Decode {
+            seqno,
+            file: raw.file.to_string(),
+            pos: raw.pos,
+            source: Box::new(BinlogError::new(
+                &raw.file,
+                raw.pos,
+                Some(TABLE_MAP_EVENT),
+                ErrorKind::Unsupported(message),
+            )),
+        };
+        match event {
+            BinlogEvent::Query(q) if is_ddl(&q.sql) => {
+                if let Some(p) = self.precisions.as_mut() {
+                    p.invalidate();
+                }
+                Ok(())
+            }
+            BinlogEvent::TableMap(tm) if !tm.old_temporal_columns().is_empty() => {
+                let Some(lookup) = self.precisions.as_mut() else {
+                    return Err(stop(format!(
+                        "table {} has pre-5.6 temporal columns and no connection to the source is configured to                          learn their fractional precision",
+                        tm.qualified_name()
+                    )));
+                };
+                let precisions = match lookup.precisions(tm) {
+                    Ok(p) => p,
+                    Err(PrecisionLookupError::Definition(message)) => return Err(stop(message)),
+                    Err(PrecisionLookupError::Query(e)) => {
+                        let addr = source_address(lookup.opts());
+                        let user = lookup.opts().user().unwrap_or("").to_owned();
+                        let at = StreamPosition::default();
+                        return Err(classify(e, &addr, &user, &at, false).into());
+                    }
+                };
+                self.decoder
+                    .refine_temporal_precision(tm.table_id, &precisions)
+                    .map_err(|e| stop(e.to_string()))?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Records each table's definition in the schema history when it
