@@ -61,7 +61,9 @@
 //! 3000), `RACE_SB_THREADS` (4), `RACE_TABLE_SIZE` (10000), `RACE_INSERTS`
 //! (20000; quick 3000), `RACE_INSERT_CONNS` (4), `RACE_RUNS` (rounds, 3;
 //! quick 2), `RACE_BIG_BLOCK` (100), `RACE_PARALLEL_THREADS` (4),
-//! `RACE_WAIT_SECS` (bound of every wait for a load, extraction or run, 900).
+//! `RACE_WAIT_SECS` (bound of every wait for a load, extraction or run, 900),
+//! `RACE_ROW_METHOD` (`binlog`, the default, or `sql`: how our applier sends
+//! row changes).
 //!
 //! Reading the figures: cells are `median (min..max)` over the runs. Every
 //! applier applies the same transactions and rows (counted in the THL), so
@@ -85,7 +87,7 @@ use std::time::{Duration, Instant};
 use benches::{env_u64, extract_until, fmt_med, median, quick, run_command, status_field, Table};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
-use replicator::applier::{Applier, ApplierConfig};
+use replicator::applier::{Applier, ApplierConfig, RowMethod};
 use replicator::extractor::MasterSettings;
 use replicator::pipeline::apply::{run_apply_stage, Retry};
 use replicator::service::progress::Progress;
@@ -544,6 +546,15 @@ async fn run_mariadb(
     Ok(stat)
 }
 
+/// `RACE_ROW_METHOD`: `binlog` (default: `BINLOG` statements, the target's
+/// row applier) or `sql` (INSERT/UPDATE/DELETE), to compare the two.
+fn row_method() -> RowMethod {
+    match std::env::var("RACE_ROW_METHOD").as_deref() {
+        Ok("sql") => RowMethod::Sql,
+        _ => RowMethod::Binlog,
+    }
+}
+
 /// Our apply stage on the THL from the starting state, timed until the
 /// last seqno is committed.
 async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, wait: Duration) -> Res<RunStat> {
@@ -554,6 +565,7 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
     acfg.block_commit_size = block;
     acfg.block_commit_interval = Duration::from_secs(1);
     acfg.log_slave_updates = true;
+    acfg.row_method = row_method();
     let progress = Progress::new();
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
