@@ -10,5 +10,6 @@
 
 pub mod apply_support;
 pub mod cluster;
+pub mod conformance;
 pub mod process;
 pub mod sandbox;
