@@ -53,6 +53,29 @@ pub const REFUSED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Server options (normalized: no leading dashes, `-` for `_`) with which
+/// part of a test's changes never reach the binlog.
+pub const UNREPLICABLE_OPTIONS: &[&str] = &[
+    "binlog-do-db",
+    "binlog-ignore-db",
+    "skip-log-bin",
+    "disable-log-bin",
+    "log-bin=0",
+    "log-bin=off",
+];
+
+/// Variables of mtr's environment that `.opt` files use, with their value
+/// here (Debian's plugin directory is the server's default).
+pub const OPTION_VARIABLES: &[(&str, &str)] = &[
+    ("$TEST_VERSIONING_SO", "test_versioning.so"),
+    ("$HA_EXAMPLE_SO", "ha_example.so"),
+    ("$HA_ARCHIVE_SO", "ha_archive.so"),
+    ("$HA_BLACKHOLE_SO", "ha_blackhole.so"),
+    ("$HA_FEDERATEDX_SO", "ha_federatedx.so"),
+    ("$FUNC_TEST_SO", "func_test.so"),
+    ("$TYPE_MYSQL_JSON_SO", "type_mysql_json.so"),
+];
+
 /// One test.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TestCase {
@@ -72,14 +95,29 @@ impl TestCase {
         format!("{}.{}", self.suite, self.name)
     }
 
-    /// The reason the test is refused, if it is in [`REFUSED`].
-    pub fn refused(&self) -> Option<&'static str> {
+    /// The reason the test is refused: it is in [`REFUSED`], or its server
+    /// options keep changes out of the binlog ([`UNREPLICABLE_OPTIONS`]).
+    pub fn refused(&self) -> Option<String> {
         let id = self.id();
-        REFUSED.iter().find(|(t, _)| *t == id).map(|(_, r)| *r)
+        if let Some((_, r)) = REFUSED.iter().find(|(t, _)| *t == id) {
+            return Some((*r).to_owned());
+        }
+        let opts = self.server_options();
+        for o in &opts {
+            let norm = o.trim_start_matches('-').replace('_', "-").to_ascii_lowercase();
+            if let Some(p) = UNREPLICABLE_OPTIONS.iter().find(|p| norm.starts_with(**p)) {
+                return Some(format!(
+                    "server option {o} ({p}) keeps changes out of the binlog the replicators read"
+                ));
+            }
+        }
+        None
     }
 
     /// Server options the test asks mtr for (`<name>.opt`,
-    /// `<name>-master.opt`), one per element; `$VARIABLES` are kept as is.
+    /// `<name>-master.opt`), one per element, with the variables of
+    /// [`OPTION_VARIABLES`] replaced; an option naming another variable is
+    /// left out (mtr-only).
     pub fn server_options(&self) -> Vec<String> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let mut opts = Vec::new();
@@ -88,7 +126,15 @@ impl TestCase {
                 opts.extend(split_options(&text));
             }
         }
-        opts
+        opts.into_iter()
+            .map(|mut o| {
+                for (var, value) in OPTION_VARIABLES {
+                    o = o.replace(var, value);
+                }
+                o
+            })
+            .filter(|o| !o.contains('$'))
+            .collect()
     }
 }
 

@@ -50,6 +50,8 @@ const MTR_SERVER_ARGS: &[&str] = &[
     "--histogram-type=JSON_HB",
     "--max-heap-table-size=1M",
     "--plugin-maturity=unknown",
+    // The versioning suite's functions (TRT_*), as its common.opt loads them.
+    "--plugin-load-add=test_versioning.so",
 ];
 
 /// The `mtr` schema of mtr's bootstrap, reduced to what tests call.

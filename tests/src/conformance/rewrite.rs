@@ -13,7 +13,8 @@
 //! * the replica-control statements (`START/STOP/RESET SLAVE|REPLICA`,
 //!   `CHANGE MASTER`, `MASTER_POS_WAIT`, `sql_slave_skip_counter`) are
 //!   removed together with the `--error` expectation just before them (the
-//!   primary has no replica channel; the replicators are the replicas);
+//!   primary has no replica channel; the replicators are the replicas), and
+//!   so is `RESET MASTER` (it would delete the binlog the extractor reads);
 //! * `sync_slave_with_master [conn]` and `sync_with_master` become a
 //!   checkpoint followed by `connection slave` (or `conn`), since every
 //!   connection of the test points at the primary;
@@ -73,9 +74,6 @@ pub struct Changes {
     pub checkpoints: usize,
     /// `source` targets written without variables (resolved or not).
     pub sources: Vec<String>,
-    /// Statements that make the test unreplicable by design (see
-    /// [`crate::conformance::catalog::refusal`]): e.g. `RESET MASTER`.
-    pub refusals: Vec<String>,
 }
 
 fn first_words(text: &str, n: usize) -> Vec<String> {
@@ -303,7 +301,10 @@ fn replace_sql_log_bin(text: &str) -> (String, usize) {
     (out, n)
 }
 
-/// Whether a statement controls a replica channel (removed).
+/// Whether a statement controls a replica channel, or is `RESET MASTER`
+/// (removed: it deletes the binlog the extractor reads; tests use it to
+/// make `SHOW BINLOG EVENTS` output predictable, and the runner does not
+/// compare output).
 fn is_slave_control(words: &[String]) -> bool {
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     match w(0) {
@@ -320,16 +321,10 @@ fn is_slave_control(words: &[String]) -> bool {
 
 fn is_slave_control_text(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    is_slave_control(&first_words(&lower, 3)) || lower.contains("sql_slave_skip_counter")
-}
-
-/// Statements that make a test unreplicable by design.
-fn refusal_of(text: &str) -> Option<String> {
-    let words = first_words(text, 2);
-    if words.first().map(String::as_str) == Some("reset") && words.get(1).map(String::as_str) == Some("master") {
-        return Some("RESET MASTER deletes the binlog the extractor reads".into());
-    }
-    None
+    let words = first_words(&lower, 3);
+    is_slave_control(&words)
+        || lower.contains("sql_slave_skip_counter")
+        || (words.first().map(String::as_str) == Some("reset") && words.get(1).map(String::as_str) == Some("master"))
 }
 
 fn is_checkpointed_drop(text: &str) -> bool {
@@ -392,9 +387,6 @@ pub fn rewrite_text(src: &str, file: &str, drop_checkpoints: bool) -> (String, C
                         remove_with_prefix(&mut out, &mut prefix_start, &mut changes, body);
                         continue;
                     }
-                    if let Some(r) = refusal_of(sql) {
-                        changes.refusals.push(r);
-                    }
                 }
                 let (line, n) = replace_sql_log_bin(&line);
                 changes.sql_log_bin += n;
@@ -439,9 +431,6 @@ pub fn rewrite_text(src: &str, file: &str, drop_checkpoints: bool) -> (String, C
                 if is_slave_control_text(sql) {
                     remove_with_prefix(&mut out, &mut prefix_start, &mut changes, text.trim());
                     continue;
-                }
-                if let Some(r) = refusal_of(sql) {
-                    changes.refusals.push(r);
                 }
                 let (text, n) = replace_sql_log_bin(&text);
                 changes.sql_log_bin += n;
@@ -507,6 +496,19 @@ fn remove_with_prefix(out: &mut Vec<String>, prefix_start: &mut Option<usize>, c
     out.push(format!("\n# conformance: removed: {first}\n"));
 }
 
+/// Test files are in any encoding (many are latin1): each byte becomes the
+/// char of the same value, so the rewrite (ASCII patterns, ASCII
+/// insertions) gives back the original bytes with [`text_to_bytes`].
+pub fn bytes_to_text(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// The inverse of [`bytes_to_text`] (chars above U+00FF, which only a
+/// caller could insert, become `?`).
+pub fn text_to_bytes(text: &str) -> Vec<u8> {
+    text.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+}
+
 /// Where the files of one test run live.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -547,12 +549,11 @@ fn normalize(p: &Path) -> PathBuf {
 pub fn prepare(test: &Path, layout: &Layout) -> io::Result<Prepared> {
     fs::create_dir_all(&layout.overlay)?;
     includes::write_overrides(&layout.overlay, Path::new(""))?;
-    let src = fs::read(test)?;
-    let src = String::from_utf8_lossy(&src);
+    let src = bytes_to_text(&fs::read(test)?);
     let name = test.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (text, changes) = rewrite_text(&src, &name, true);
     let test_file = layout.overlay.join(&name);
-    fs::write(&test_file, text)?;
+    fs::write(&test_file, text_to_bytes(&text))?;
     let mut prepared = Prepared {
         test_file,
         changes: Changes::default(),
@@ -602,20 +603,19 @@ fn rewrite_include(
         Ok(s) => s,
         Err(_) => return Ok(()),
     };
-    let src = String::from_utf8_lossy(&src);
+    let src = bytes_to_text(&src);
     let name = original.display().to_string();
     let (text, changes) = rewrite_text(&src, &name, false);
     let dest = layout.overlay.join(&rel);
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent)?;
     }
-    fs::write(&dest, text)?;
+    fs::write(&dest, text_to_bytes(&text))?;
     written.insert(rel.clone());
     all.sql_log_bin += changes.sql_log_bin;
     all.slave_control_removed += changes.slave_control_removed;
     all.syncs += changes.syncs;
     all.checkpoints += changes.checkpoints;
-    all.refusals.extend(changes.refusals.iter().cloned());
     let dir = rel.parent().map(Path::to_path_buf).unwrap_or_default();
     for s in &changes.sources {
         rewrite_include(&original, &dir, s, layout, depth + 1, written, all)?;
@@ -707,8 +707,19 @@ mod tests {
     }
 
     #[test]
-    fn reset_master_is_a_refusal() {
-        let (_, ch) = rewrite_text("RESET MASTER;\n", "t.test", true);
-        assert_eq!(ch.refusals.len(), 1);
+    fn non_utf8_bytes_survive_the_rewrite() {
+        let insert: &[u8] = b"INSERT INTO t1 VALUES ('\xe4');";
+        let src = [insert, b"\nDROP TABLE t1;\n"].concat();
+        let (out, ch) = rewrite_text(&bytes_to_text(&src), "t.test", true);
+        let out = text_to_bytes(&out);
+        assert_eq!(ch.checkpoints, 1);
+        assert!(out.windows(insert.len()).any(|w| w == insert), "{out:?}");
+    }
+
+    #[test]
+    fn reset_master_is_removed() {
+        let (out, ch) = rewrite_text("--error 0\nRESET MASTER;\ncreate table t (a int);\n", "t.test", true);
+        assert_eq!(ch.slave_control_removed, 1);
+        assert!(!out.contains("RESET MASTER;") && !out.contains("--error"), "{out}");
     }
 }

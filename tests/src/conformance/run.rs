@@ -125,13 +125,8 @@ fn error_lines(output: &str) -> String {
 }
 
 fn skip_reason(output: &str) -> String {
-    output
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("skipped")
-        .trim()
-        .to_owned()
+    let lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines[lines.len().saturating_sub(2)..].join(" | ")
 }
 
 /// Reads the expect file mtr's restart protocol writes, if any.
@@ -179,9 +174,6 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         Ok(p) => p,
         Err(e) => return TestResult::new(tc, Outcome::MysqltestError, format!("rewrite {}: {e}", tc.path.display())),
     };
-    if let Some(reason) = prepared.changes.refusals.first() {
-        return TestResult::new(tc, Outcome::Refused, reason.clone());
-    }
     let results = dir.join("checkpoints.jsonl");
     let topo = match deploy.topology(&results) {
         Ok(t) => t,
@@ -191,7 +183,7 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
     let _ = std::os::unix::fs::symlink(deploy.primary().error_log(), log.join("mysqld.1.err"));
 
     // The test's server options: the primary restarts with them.
-    let server_opts: Vec<String> = tc.server_options().into_iter().filter(|o| !o.contains('$')).collect();
+    let server_opts: Vec<String> = tc.server_options();
     let mut needs_rebuild = false;
     if !server_opts.is_empty() {
         let mut args = deploy.primary_args().to_vec();
@@ -260,7 +252,12 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         .env("MYSQL_CHECK", tool("mariadb-check", &primary_socket, ""))
         .env("MYSQLADMIN", tool("mariadb-admin", &primary_socket, ""))
         .env("MYSQL_BINLOG", format!("mariadb-binlog --no-defaults --local-load={}", tmp.display()))
-        .env("MYSQL_PLUGIN", "mariadb-plugin");
+        .env("MYSQL_PLUGIN", "mariadb-plugin")
+        .envs(
+            super::catalog::OPTION_VARIABLES
+                .iter()
+                .map(|(k, v)| (k.trim_start_matches('$'), *v)),
+        );
     let mut child = match spawn_with_death_signal(cmd) {
         Ok(c) => c,
         Err(e) => {
