@@ -71,17 +71,22 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--ci" => a.sel.ci = true,
             "--list" => a.list = true,
             "--keep" => a.keep = true,
-            "--suite" => a
-                .sel
-                .suites
-                .extend(value("--suite")?.split(',').filter(|s| !s.is_empty()).map(str::to_owned)),
+            "--suite" => a.sel.suites.extend(
+                value("--suite")?
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            ),
             "--test" => a
                 .sel
                 .tests
                 .extend(value("--test")?.split(',').filter(|s| !s.is_empty()).map(str::to_owned)),
             "--sample" => {
                 let v = value("--sample")?;
-                a.sel.sample = Some(v.parse().map_err(|_| format!("--sample {v:?}: want a number of tests"))?);
+                a.sel.sample = Some(
+                    v.parse()
+                        .map_err(|_| format!("--sample {v:?}: want a number of tests"))?,
+                );
             }
             "--timeout" => a.timeout = secs("--timeout", value("--timeout")?)?,
             "--wait" => a.wait = secs("--wait", value("--wait")?)?,
@@ -129,7 +134,10 @@ async fn checkpoint_main(label: &str) -> ExitCode {
     };
     let rec = checkpoint::run(&topo, label).await;
     if let Err(e) = checkpoint::append(&topo, &rec) {
-        eprintln!("conformance checkpoint: cannot record to {}: {e}", topo.results.display());
+        eprintln!(
+            "conformance checkpoint: cannot record to {}: {e}",
+            topo.results.display()
+        );
         return ExitCode::from(2);
     }
     if rec.kind.is_fatal() {
@@ -158,7 +166,10 @@ async fn run(args: Args) -> Result<bool, String> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("tungsten-conformance-{}", std::process::id())));
     if work.exists() && std::fs::read_dir(&work).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(format!("{} exists and is not empty: choose another --work", work.display()));
+        return Err(format!(
+            "{} exists and is not empty: choose another --work",
+            work.display()
+        ));
     }
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let tsv = args.tsv.clone().unwrap_or_else(|| work.join("conformance.tsv"));
@@ -199,7 +210,9 @@ async fn run(args: Args) -> Result<bool, String> {
     report::write_tsv(&tsv, &results).map_err(|e| format!("{}: {e}", tsv.display()))?;
     println!("\n{}", report::summary(&results));
     println!("TSV: {}", tsv.display());
-    let ok = !results.iter().any(|r| matches!(r.outcome, Outcome::Differ | Outcome::Stop));
+    let ok = !results
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Differ | Outcome::Stop));
     if args.keep {
         let data = deploy.sandbox.keep_files();
         println!(

@@ -164,7 +164,10 @@ pub fn stopped_replicator(topo: &Topology) -> Option<String> {
 }
 
 fn token() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{}-{nanos}", std::process::id())
 }
 
@@ -174,7 +177,10 @@ async fn write_marker(topo: &Topology, token: &str) -> Result<(), String> {
         "SET SESSION lock_wait_timeout=5, innodb_lock_wait_timeout=5, sql_log_bin=1; \
          REPLACE INTO {MARKER_TABLE} VALUES (1, '{token}')"
     );
-    let r = c.query_drop(sql).await.map_err(|e| format!("marker on the primary: {e}"));
+    let r = c
+        .query_drop(sql)
+        .await
+        .map_err(|e| format!("marker on the primary: {e}"));
     let _ = c.disconnect().await;
     r
 }
@@ -250,7 +256,11 @@ pub async fn run(topo: &Topology, label: &str) -> Record {
             label: label.into(),
             kind: Kind::Compared,
             tables: c.tables.into_iter().collect(),
-            differences: c.differences.into_iter().map(|d| (d.table, d.hosts, d.detail)).collect(),
+            differences: c
+                .differences
+                .into_iter()
+                .map(|d| (d.table, d.hosts, d.detail))
+                .collect(),
             error: String::new(),
             skipped_tables: c.skipped,
         },
@@ -260,7 +270,10 @@ pub async fn run(topo: &Topology, label: &str) -> Record {
 
 /// Appends `record` to the results file.
 pub fn append(topo: &Topology, record: &Record) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&topo.results)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&topo.results)?;
     writeln!(f, "{}", record.to_json())
 }
 

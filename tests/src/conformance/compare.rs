@@ -141,12 +141,13 @@ async fn checksum(conn: &mut Conn, table: &str) -> Result<String, String> {
 /// A multiset of row hashes (sorted) of every column of `table`.
 async fn row_hashes(conn: &mut Conn, table: &str, info: &TableInfo) -> Result<Vec<u64>, String> {
     let cols: Vec<String> = info.column_names.iter().map(|c| quote(c)).collect();
-    let list = if cols.is_empty() { "*".to_owned() } else { cols.join(", ") };
+    let list = if cols.is_empty() {
+        "*".to_owned()
+    } else {
+        cols.join(", ")
+    };
     let candidates = if info.kind == "SYSTEM VERSIONED" {
-        let explicit_period = info
-            .column_names
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case("row_start"));
+        let explicit_period = info.column_names.iter().any(|c| c.eq_ignore_ascii_case("row_start"));
         let mut v = Vec::new();
         if !explicit_period {
             v.push(format!(
@@ -237,7 +238,9 @@ pub async fn compare_all(topo: &Topology) -> Result<Comparison, String> {
     for h in topo.replicas() {
         replicas.push((h.name.clone(), session(h).await?));
     }
-    let on_primary = tables(&mut primary).await.map_err(|e| format!("{}: {e}", topo.primary().name))?;
+    let on_primary = tables(&mut primary)
+        .await
+        .map_err(|e| format!("{}: {e}", topo.primary().name))?;
     let mut out = Comparison::default();
     // Per table: (replica, detail) differences.
     let mut diffs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();

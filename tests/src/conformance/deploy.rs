@@ -174,7 +174,11 @@ impl Deploy {
             .ok_or("the primary has no binary log")?;
         for host in HOSTS {
             let from = format!("{first_binlog}:4");
-            let extra: Vec<&str> = if host == PRIMARY { vec!["--from-event", &from] } else { vec![] };
+            let extra: Vec<&str> = if host == PRIMARY {
+                vec!["--from-event", &from]
+            } else {
+                vec![]
+            };
             let p = deploy
                 .deployment
                 .start(host, &extra)

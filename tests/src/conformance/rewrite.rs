@@ -58,11 +58,7 @@ pub enum Unit {
     Dash { line: String, lineno: usize },
     /// A statement or command ended by `delim` (text without the delimiter;
     /// `tail` is what followed the delimiter on its line, newline included).
-    Stmt {
-        text: String,
-        delim: String,
-        lineno: usize,
-    },
+    Stmt { text: String, delim: String, lineno: usize },
 }
 
 /// What [`rewrite_text`] changed, for the report.
@@ -342,7 +338,13 @@ fn dash_body(line: &str) -> &str {
 fn checkpoint_line(label: &str) -> String {
     let label: String = label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._:- ".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._:- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("--exec {CHECKPOINT_VAR} \"{label}\"\n")
 }
@@ -477,7 +479,13 @@ fn emit_sync(out: &mut Vec<String>, changes: &mut Changes, file: &str, lineno: u
     }
 }
 
-fn insert_checkpoint(out: &mut Vec<String>, prefix_start: Option<usize>, changes: &mut Changes, file: &str, line: usize) {
+fn insert_checkpoint(
+    out: &mut Vec<String>,
+    prefix_start: Option<usize>,
+    changes: &mut Changes,
+    file: &str,
+    line: usize,
+) {
     changes.checkpoints += 1;
     let at = prefix_start.unwrap_or(out.len());
     let mut text = checkpoint_line(&format!("before DROP at {file}:{line}"));
@@ -506,7 +514,9 @@ pub fn bytes_to_text(bytes: &[u8]) -> String {
 /// The inverse of [`bytes_to_text`] (chars above U+00FF, which only a
 /// caller could insert, become `?`).
 pub fn text_to_bytes(text: &str) -> Vec<u8> {
-    text.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
 }
 
 /// Where the files of one test run live.
@@ -550,7 +560,10 @@ pub fn prepare(test: &Path, layout: &Layout) -> io::Result<Prepared> {
     fs::create_dir_all(&layout.overlay)?;
     includes::write_overrides(&layout.overlay, Path::new(""))?;
     let src = bytes_to_text(&fs::read(test)?);
-    let name = test.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = test
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let (text, changes) = rewrite_text(&src, &name, true);
     let test_file = layout.overlay.join(&name);
     fs::write(&test_file, text_to_bytes(&text))?;

@@ -113,7 +113,9 @@ fn error_lines(output: &str) -> String {
     let lines: Vec<&str> = output
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("The result from queries just before") && !l.starts_with("More results"))
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("The result from queries just before") && !l.starts_with("More results")
+        })
         .collect();
     let keep: Vec<&str> = lines
         .iter()
@@ -172,7 +174,13 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
     };
     let prepared = match rewrite::prepare(&tc.path, &layout) {
         Ok(p) => p,
-        Err(e) => return TestResult::new(tc, Outcome::MysqltestError, format!("rewrite {}: {e}", tc.path.display())),
+        Err(e) => {
+            return TestResult::new(
+                tc,
+                Outcome::MysqltestError,
+                format!("rewrite {}: {e}", tc.path.display()),
+            )
+        }
     };
     let results = dir.join("checkpoints.jsonl");
     let topo = match deploy.topology(&results) {
@@ -202,7 +210,9 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
     let globals_before = globals(deploy).await;
     let seqno_before = topo.master_max_seqno().unwrap_or(-1);
 
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "conformance".into());
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "conformance".into());
     let output_path = dir.join("mysqltest.log");
     let output = match std::fs::File::create(&output_path) {
         Ok(f) => f,
@@ -214,7 +224,13 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
     cmd.arg("--no-defaults")
         .arg(format!("--socket={sock}"))
         .arg(format!("--port={port}"))
-        .args(["--host=localhost", "--user=root", "--database=test", "--record", "--tail-lines=5"])
+        .args([
+            "--host=localhost",
+            "--user=root",
+            "--database=test",
+            "--record",
+            "--tail-lines=5",
+        ])
         .arg("--max-connect-retries=20")
         .arg(format!("--basedir={}", opts.basedir.display()))
         .arg(format!("--suite-dir={}", tc.suite_dir.display()))
@@ -222,7 +238,10 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--logdir={}", log.display()))
         .arg(format!("--test-file={}", prepared.test_file.display()))
-        .arg(format!("--result-file={}", dir.join(format!("{}.result", tc.name)).display()))
+        .arg(format!(
+            "--result-file={}",
+            dir.join(format!("{}.result", tc.name)).display()
+        ))
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(match output.try_clone() {
@@ -251,7 +270,10 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         .env("MYSQL_SHOW", tool("mariadb-show", &primary_socket, ""))
         .env("MYSQL_CHECK", tool("mariadb-check", &primary_socket, ""))
         .env("MYSQLADMIN", tool("mariadb-admin", &primary_socket, ""))
-        .env("MYSQL_BINLOG", format!("mariadb-binlog --no-defaults --local-load={}", tmp.display()))
+        .env(
+            "MYSQL_BINLOG",
+            format!("mariadb-binlog --no-defaults --local-load={}", tmp.display()),
+        )
         .env("MYSQL_PLUGIN", "mariadb-plugin")
         .envs(
             super::catalog::OPTION_VARIABLES
@@ -293,7 +315,11 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
                     let mut args = deploy.primary_args().to_vec();
                     args.extend(server_opts.iter().cloned());
                     if let Some((_, extra)) = text.split_once(':') {
-                        args.extend(super::catalog::split_options(extra).into_iter().filter(|o| !o.contains('$')));
+                        args.extend(
+                            super::catalog::split_options(extra)
+                                .into_iter()
+                                .filter(|o| !o.contains('$')),
+                        );
                     }
                     let _ = std::fs::remove_file(&path);
                     if let Err(e) = deploy.primary_mut().restart_with(args).await {
@@ -368,7 +394,11 @@ fn classify(tc: &TestCase, records: &[Record], code: Option<i32>, output: &str, 
     } else if mysqltest_failed || !compared {
         error_parts.push(error_lines(output));
         if !compared {
-            let why: Vec<&str> = records.iter().map(|r| r.error.as_str()).filter(|e| !e.is_empty()).collect();
+            let why: Vec<&str> = records
+                .iter()
+                .map(|r| r.error.as_str())
+                .filter(|e| !e.is_empty())
+                .collect();
             error_parts.push(format!("no checkpoint compared the tables: {}", why.join("; ")));
         }
         Outcome::MysqltestError
@@ -418,7 +448,11 @@ mod tests {
             differences: (0..diffs)
                 .map(|i| (format!("test.t{i}"), vec!["host2.alpha".into()], "rows differ".into()))
                 .collect(),
-            error: if matches!(kind, Kind::Stop) { "host2.alpha is OFFLINE:ERROR".into() } else { String::new() },
+            error: if matches!(kind, Kind::Stop) {
+                "host2.alpha is OFFLINE:ERROR".into()
+            } else {
+                String::new()
+            },
             skipped_tables: vec![],
         }
     }
@@ -426,8 +460,17 @@ mod tests {
     #[test]
     fn outcomes_follow_the_checkpoints_then_mysqltest() {
         let t = tc();
-        assert_eq!(classify(&t, &[rec(Kind::Compared, 0)], Some(0), "", &[]).outcome, Outcome::Clean);
-        let d = classify(&t, &[rec(Kind::Compared, 1)], Some(1), "mysqltest: At line 3: failed", &[]);
+        assert_eq!(
+            classify(&t, &[rec(Kind::Compared, 0)], Some(0), "", &[]).outcome,
+            Outcome::Clean
+        );
+        let d = classify(
+            &t,
+            &[rec(Kind::Compared, 1)],
+            Some(1),
+            "mysqltest: At line 3: failed",
+            &[],
+        );
         assert_eq!(d.outcome, Outcome::Differ);
         assert!(d.error.contains("test.t0 on host2.alpha"), "{}", d.error);
         assert!(d.error.contains("mysqltest:"), "{}", d.error);
@@ -435,11 +478,24 @@ mod tests {
         assert_eq!(s.outcome, Outcome::Stop);
         assert!(s.error.contains("OFFLINE:ERROR"));
         assert_eq!(
-            classify(&t, &[rec(Kind::Compared, 0)], Some(1), "mysqltest: At line 9: query 'x' failed", &[]).outcome,
+            classify(
+                &t,
+                &[rec(Kind::Compared, 0)],
+                Some(1),
+                "mysqltest: At line 9: query 'x' failed",
+                &[]
+            )
+            .outcome,
             Outcome::MysqltestError
         );
-        assert_eq!(classify(&t, &[rec(Kind::Compared, 0)], Some(62), "skipped: needs debug", &[]).outcome, Outcome::Skipped);
+        assert_eq!(
+            classify(&t, &[rec(Kind::Compared, 0)], Some(62), "skipped: needs debug", &[]).outcome,
+            Outcome::Skipped
+        );
         // Nothing compared is never clean.
-        assert_eq!(classify(&t, &[rec(Kind::Skipped, 0)], Some(0), "", &[]).outcome, Outcome::MysqltestError);
+        assert_eq!(
+            classify(&t, &[rec(Kind::Skipped, 0)], Some(0), "", &[]).outcome,
+            Outcome::MysqltestError
+        );
     }
 }

@@ -139,7 +139,11 @@ impl Topology {
     pub async fn connect(host: &Host) -> Result<Conn, String> {
         match tokio::time::timeout(Duration::from_secs(20), Conn::new(Self::opts(host))).await {
             Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(format!("{}: cannot connect as root through {}: {e}", host.name, host.socket.display())),
+            Ok(Err(e)) => Err(format!(
+                "{}: cannot connect as root through {}: {e}",
+                host.name,
+                host.socket.display()
+            )),
             Err(_) => Err(format!("{}: connecting took more than 20s", host.name)),
         }
     }
@@ -178,7 +182,11 @@ impl Topology {
 
     /// The highest seqno the master's THL holds.
     pub fn master_max_seqno(&self) -> Option<i64> {
-        thl::store::Reader::open(&self.master_thl).ok()?.max_seqno().ok().flatten()
+        thl::store::Reader::open(&self.master_thl)
+            .ok()?
+            .max_seqno()
+            .ok()
+            .flatten()
     }
 }
 
