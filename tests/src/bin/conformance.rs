@@ -173,13 +173,26 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let tsv = args.tsv.clone().unwrap_or_else(|| work.join("conformance.tsv"));
+    // The servers' data directories must lie inside $MYSQLTEST_VARDIR
+    // (mysqltest's file commands refuse other paths): the sandbox roots go
+    // to $TMPDIR, so it becomes the vardir; the template cache stays shared.
+    let vardir = work.join("var");
+    std::fs::create_dir_all(&vardir).map_err(|e| format!("{}: {e}", vardir.display()))?;
+    if std::env::var_os("TUNGSTEN_SANDBOX_CACHE").is_none() {
+        std::env::set_var(
+            "TUNGSTEN_SANDBOX_CACHE",
+            std::env::temp_dir().join("tungsten-mariadb-templates"),
+        );
+    }
+    std::env::set_var("TMPDIR", &vardir);
     let opts = RunOptions {
         basedir: args.basedir.clone(),
+        vardir: vardir.clone(),
         work: work.join("tests"),
         timeout: args.timeout,
     };
     println!(
-        "== {} tests; work directory {} (kept with --keep); TSV {}",
+        "== {} tests; work directory {} (per-test files of tests not clean are kept, everything with --keep); TSV {}",
         tests.len(),
         work.display(),
         tsv.display()
@@ -226,7 +239,11 @@ async fn run(args: Args) -> Result<bool, String> {
         let _ = tokio::signal::ctrl_c().await;
     } else {
         drop(deploy);
-        let _ = std::fs::remove_dir_all(work.join("tests"));
+        // The per-test files (rewritten test, mysqltest log, checkpoints)
+        // are small: kept for the tests that were not clean.
+        for r in results.iter().filter(|r| r.outcome == Outcome::Clean) {
+            let _ = std::fs::remove_dir_all(opts.work.join(format!("{}.{}", r.suite, r.test)));
+        }
         for g in 1..=generation {
             let _ = std::fs::remove_dir_all(work.join(format!("deploy-{g}")));
         }

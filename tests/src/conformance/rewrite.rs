@@ -25,8 +25,11 @@
 //! `source` targets written without variables are resolved as mysqltest does
 //! (the including file's directory, the suite directory, the base directory)
 //! and rewritten the same way (without DROP checkpoints) into the overlay
-//! directory, at the first place mysqltest looks for them, so the rewritten
-//! copy always wins. The includes of [`crate::conformance::includes`]
+//! directory, at the first place mysqltest looks for them (the including
+//! file's overlay directory joined with the target), so the rewritten copy
+//! always wins; the test itself keeps its path relative to the base
+//! directory inside the overlay, so relative targets (`../../x/y.inc`)
+//! stay inside it. The includes of [`crate::conformance::includes`]
 //! replace the replication framework's own includes (master-slave.inc,
 //! rpl_end.inc, sync_slave_sql_with_master.inc ...).
 //!
@@ -527,7 +530,7 @@ pub struct Layout {
     /// The test's suite directory (`basedir/main` or `basedir/suite/<s>`).
     pub suite_dir: PathBuf,
     /// The overlay directory (mysqltest `--overlay-dir`); the rewritten
-    /// test is written at its root.
+    /// test is written at its path relative to `basedir`.
     pub overlay: PathBuf,
 }
 
@@ -565,8 +568,18 @@ pub fn prepare(test: &Path, layout: &Layout) -> io::Result<Prepared> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (text, changes) = rewrite_text(&src, &name, true);
-    let test_file = layout.overlay.join(&name);
+    // The test keeps its place relative to the base directory, so that
+    // relative sources (`../../innodb/include/x.inc`) land in the overlay.
+    let rel = test
+        .strip_prefix(&layout.basedir)
+        .map(normalize)
+        .unwrap_or_else(|_| PathBuf::from(&name));
+    let test_file = layout.overlay.join(&rel);
+    if let Some(parent) = test_file.parent() {
+        fs::create_dir_all(parent)?;
+    }
     fs::write(&test_file, text_to_bytes(&text))?;
+    let test_dir = rel.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut prepared = Prepared {
         test_file,
         changes: Changes::default(),
@@ -575,7 +588,7 @@ pub fn prepare(test: &Path, layout: &Layout) -> io::Result<Prepared> {
     let mut written = BTreeSet::new();
     let mut all = changes.clone();
     for s in &changes.sources {
-        rewrite_include(test, Path::new(""), s, layout, 1, &mut written, &mut all)?;
+        rewrite_include(test, &test_dir, s, layout, 1, &mut written, &mut all)?;
     }
     prepared.rewritten_includes = written.len();
     all.sources = changes.sources;

@@ -66,6 +66,8 @@ pub struct RunOptions {
     pub basedir: PathBuf,
     /// Where each test's files go (`<work>/<suite>.<test>/`).
     pub work: PathBuf,
+    /// `$MYSQLTEST_VARDIR`: holds the sandbox roots (`$TMPDIR` of the run).
+    pub vardir: PathBuf,
     /// The longest a test may run.
     pub timeout: Duration,
 }
@@ -104,8 +106,19 @@ impl TestResult {
     }
 }
 
-fn tool(name: &str, socket: &Path, extra: &str) -> String {
-    format!("{name} --no-defaults --user=root --socket={} {extra}", socket.display())
+fn tool(name: &str, cnf: &Path) -> String {
+    format!("{name} --defaults-file={}", cnf.display())
+}
+
+/// A directory as mysqltest wants it: it concatenates names to
+/// `--basedir`, `--suite-dir` and `--overlay-dir`, so they end with `/`.
+fn slash(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.ends_with('/') {
+        s
+    } else {
+        format!("{s}/")
+    }
 }
 
 /// The last meaningful lines of mysqltest's output.
@@ -159,9 +172,13 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
     let dir = opts.work.join(tc.id());
     let _ = std::fs::remove_dir_all(&dir);
     let overlay = dir.join("overlay");
-    let var = dir.join("var");
+    // One vardir for the run (it holds the sandbox roots, so the servers'
+    // data directories are inside it, as mysqltest's file commands require);
+    // its tmp/ is emptied for each test.
+    let var = opts.vardir.clone();
     let tmp = var.join("tmp");
     let log = var.join("log");
+    let _ = std::fs::remove_dir_all(&tmp);
     for d in [&overlay, &tmp, &log] {
         if let Err(e) = std::fs::create_dir_all(d) {
             return TestResult::new(tc, Outcome::MysqltestError, format!("create {}: {e}", d.display()));
@@ -188,7 +205,19 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         Err(e) => return TestResult::new(tc, Outcome::MysqltestError, e),
     };
     let primary_socket = deploy.primary().socket();
+    let _ = std::fs::remove_file(log.join("mysqld.1.err"));
     let _ = std::os::unix::fs::symlink(deploy.primary().error_log(), log.join("mysqld.1.err"));
+    // The client tools' options, as mtr's my.cnf gives them
+    // (`$MYSQL --defaults-group-suffix=.1` must still work).
+    let cnf = var.join("my.cnf");
+    let cnf_text = format!(
+        "[client]\nuser=root\nsocket={}\nport={}\nlocal-infile=1\n[client.1]\n[client.2]\n",
+        primary_socket.display(),
+        deploy.port
+    );
+    if let Err(e) = std::fs::write(&cnf, cnf_text) {
+        return TestResult::new(tc, Outcome::MysqltestError, format!("{}: {e}", cnf.display()));
+    }
 
     // The test's server options: the primary restarts with them.
     let server_opts: Vec<String> = tc.server_options();
@@ -232,9 +261,9 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
             "--tail-lines=5",
         ])
         .arg("--max-connect-retries=20")
-        .arg(format!("--basedir={}", opts.basedir.display()))
-        .arg(format!("--suite-dir={}", tc.suite_dir.display()))
-        .arg(format!("--overlay-dir={}", overlay.display()))
+        .arg(format!("--basedir={}", slash(&opts.basedir)))
+        .arg(format!("--suite-dir={}", slash(&tc.suite_dir)))
+        .arg(format!("--overlay-dir={}", slash(&overlay)))
         .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--logdir={}", log.display()))
         .arg(format!("--test-file={}", prepared.test_file.display()))
@@ -242,7 +271,8 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
             "--result-file={}",
             dir.join(format!("{}.result", tc.name)).display()
         ))
-        .current_dir(&dir)
+        // mtr runs mysqltest in the mysql-test directory (`std_data/...`).
+        .current_dir(&opts.basedir)
         .stdin(Stdio::null())
         .stdout(match output.try_clone() {
             Ok(f) => Stdio::from(f),
@@ -262,14 +292,14 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         .env("SLAVE_MYPORT", &port)
         .env("SLAVE_MYSOCK", &sock)
         .env("DEFAULT_MASTER_PORT", &port)
-        .env("MYSQL", tool("mariadb", &primary_socket, "--local-infile=1"))
-        .env("MYSQL_SLAVE", tool("mariadb", &primary_socket, "--local-infile=1"))
-        .env("MYSQL_DUMP", tool("mariadb-dump", &primary_socket, ""))
-        .env("MYSQL_DUMP_SLAVE", tool("mariadb-dump", &primary_socket, ""))
-        .env("MYSQL_IMPORT", tool("mariadb-import", &primary_socket, ""))
-        .env("MYSQL_SHOW", tool("mariadb-show", &primary_socket, ""))
-        .env("MYSQL_CHECK", tool("mariadb-check", &primary_socket, ""))
-        .env("MYSQLADMIN", tool("mariadb-admin", &primary_socket, ""))
+        .env("MYSQL", tool("mariadb", &cnf))
+        .env("MYSQL_SLAVE", tool("mariadb", &cnf))
+        .env("MYSQL_DUMP", tool("mariadb-dump", &cnf))
+        .env("MYSQL_DUMP_SLAVE", tool("mariadb-dump", &cnf))
+        .env("MYSQL_IMPORT", tool("mariadb-import", &cnf))
+        .env("MYSQL_SHOW", tool("mariadb-show", &cnf))
+        .env("MYSQL_CHECK", tool("mariadb-check", &cnf))
+        .env("MYSQLADMIN", tool("mariadb-admin", &cnf))
         .env(
             "MYSQL_BINLOG",
             format!("mariadb-binlog --no-defaults --local-load={}", tmp.display()),
