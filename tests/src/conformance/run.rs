@@ -211,7 +211,7 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
     // (`$MYSQL --defaults-group-suffix=.1` must still work).
     let cnf = var.join("my.cnf");
     let cnf_text = format!(
-        "[client]\nuser=root\nsocket={}\nport={}\nlocal-infile=1\n[client.1]\n[client.2]\n",
+        "[client]\nuser=root\nsocket={}\nport={}\nloose-local-infile=1\n[client.1]\n[client.2]\n",
         primary_socket.display(),
         deploy.port
     );
