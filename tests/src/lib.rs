@@ -10,6 +10,7 @@
 
 pub mod apply_support;
 pub mod cluster;
+pub mod conformance;
 pub mod process;
 pub mod randgen;
 pub mod sandbox;

@@ -1,0 +1,264 @@
+//! The conformance runner (issue 8): replays MariaDB's regression tests on
+//! a sandbox primary while the project's replicators replicate to a slave
+//! and through a relay to a slave of the relay, and reports every
+//! difference. See `tests::conformance` and the README's "Conformance".
+//!
+//! ```text
+//! conformance [--ci] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N]
+//!             [--list] [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE]
+//!             [--work DIR] [--basedir DIR]
+//! conformance checkpoint LABEL     (run by mysqltest through --exec)
+//! ```
+//!
+//! Exit status: 0 when no test differs or stops, 1 when one does, 2 when
+//! the runner itself cannot work (bad arguments, no tests, no deployment).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tests::conformance::catalog::{self, Selection};
+use tests::conformance::checkpoint;
+use tests::conformance::deploy::Deploy;
+use tests::conformance::report;
+use tests::conformance::run::{run_test, Outcome, RunOptions};
+use tests::conformance::topology::Topology;
+
+const USAGE: &str = "usage: conformance [--ci] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
+[--keep] [--timeout SECS] [--wait SECS] [--tsv FILE] [--work DIR] [--basedir DIR]";
+
+#[derive(Debug)]
+struct Args {
+    sel: Selection,
+    list: bool,
+    keep: bool,
+    timeout: Duration,
+    wait: Duration,
+    tsv: Option<PathBuf>,
+    work: Option<PathBuf>,
+    basedir: PathBuf,
+}
+
+fn parse_args(argv: &[String]) -> Result<Args, String> {
+    let mut a = Args {
+        sel: Selection::default(),
+        list: false,
+        keep: false,
+        timeout: Duration::from_secs(300),
+        wait: Duration::from_secs(60),
+        tsv: None,
+        work: None,
+        basedir: PathBuf::from(catalog::DEFAULT_BASEDIR),
+    };
+    let mut it = argv.iter();
+    while let Some(arg) = it.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => (k, Some(v.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        let secs = |name: &str, v: String| -> Result<Duration, String> {
+            v.parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| format!("{name} {v:?}: want a number of seconds"))
+        };
+        match key {
+            "--ci" => a.sel.ci = true,
+            "--list" => a.list = true,
+            "--keep" => a.keep = true,
+            "--suite" => a.sel.suites.extend(
+                value("--suite")?
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            ),
+            "--test" => a
+                .sel
+                .tests
+                .extend(value("--test")?.split(',').filter(|s| !s.is_empty()).map(str::to_owned)),
+            "--sample" => {
+                let v = value("--sample")?;
+                a.sel.sample = Some(
+                    v.parse()
+                        .map_err(|_| format!("--sample {v:?}: want a number of tests"))?,
+                );
+            }
+            "--timeout" => a.timeout = secs("--timeout", value("--timeout")?)?,
+            "--wait" => a.wait = secs("--wait", value("--wait")?)?,
+            "--tsv" => a.tsv = Some(value("--tsv")?.into()),
+            "--work" => a.work = Some(value("--work")?.into()),
+            "--basedir" => a.basedir = value("--basedir")?.into(),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("checkpoint") {
+        return checkpoint_main(argv.get(1).map(String::as_str).unwrap_or("checkpoint")).await;
+    }
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The checkpoint subcommand: exit 0 to let the test go on, 3 to stop it.
+async fn checkpoint_main(label: &str) -> ExitCode {
+    let topo = match Topology::from_env() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("conformance checkpoint: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rec = checkpoint::run(&topo, label).await;
+    if let Err(e) = checkpoint::append(&topo, &rec) {
+        eprintln!(
+            "conformance checkpoint: cannot record to {}: {e}",
+            topo.results.display()
+        );
+        return ExitCode::from(2);
+    }
+    if rec.kind.is_fatal() {
+        eprintln!("conformance checkpoint {label}: {}", rec.error);
+        return ExitCode::from(3);
+    }
+    ExitCode::SUCCESS
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let tests = catalog::select(&args.basedir, &args.sel).map_err(|e| e.to_string())?;
+    if tests.is_empty() {
+        return Err("the selection holds no test".into());
+    }
+    if args.list {
+        for t in &tests {
+            match t.refused() {
+                Some(r) => println!("{}\trefused: {r}", t.id()),
+                None => println!("{}", t.id()),
+            }
+        }
+        return Ok(true);
+    }
+    let work = args
+        .work
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("tungsten-conformance-{}", std::process::id())));
+    if work.exists() && std::fs::read_dir(&work).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(format!(
+            "{} exists and is not empty: choose another --work",
+            work.display()
+        ));
+    }
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let tsv = args.tsv.clone().unwrap_or_else(|| work.join("conformance.tsv"));
+    // The servers' data directories must lie inside $MYSQLTEST_VARDIR
+    // (mysqltest's file commands refuse other paths): the sandbox roots go
+    // to $TMPDIR, so it becomes the vardir; the template cache stays shared.
+    let vardir = work.join("var");
+    std::fs::create_dir_all(&vardir).map_err(|e| format!("{}: {e}", vardir.display()))?;
+    if std::env::var_os("TUNGSTEN_SANDBOX_CACHE").is_none() {
+        std::env::set_var(
+            "TUNGSTEN_SANDBOX_CACHE",
+            std::env::temp_dir().join("tungsten-mariadb-templates"),
+        );
+    }
+    std::env::set_var("TMPDIR", &vardir);
+    let opts = RunOptions {
+        basedir: args.basedir.clone(),
+        vardir: vardir.clone(),
+        work: work.join("tests"),
+        timeout: args.timeout,
+    };
+    println!(
+        "== {} tests; work directory {} (per-test files of tests not clean are kept, everything with --keep); TSV {}",
+        tests.len(),
+        work.display(),
+        tsv.display()
+    );
+    let mut generation = 0;
+    let mut deploy = start(&work, &mut generation, args.wait).await?;
+    let mut results = Vec::new();
+    for tc in &tests {
+        let r = run_test(&mut deploy, tc, &opts).await;
+        println!("{}", report::line(&r));
+        let mut rebuild = r.needs_rebuild;
+        if r.outcome == Outcome::Stop {
+            println!("   replicator logs:\n{}", indent(&deploy.replicator_logs(4)));
+        }
+        results.push(r);
+        let _ = report::write_tsv(&tsv, &results);
+        if !rebuild {
+            if let Err(e) = deploy.clean().await {
+                println!("   cleaning after the test failed ({e}); rebuilding the deployment");
+                rebuild = true;
+            }
+        }
+        if rebuild {
+            drop(deploy);
+            deploy = start(&work, &mut generation, args.wait).await?;
+        }
+    }
+    report::write_tsv(&tsv, &results).map_err(|e| format!("{}: {e}", tsv.display()))?;
+    println!("\n{}", report::summary(&results));
+    println!("TSV: {}", tsv.display());
+    let ok = !results
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Differ | Outcome::Stop));
+    if args.keep {
+        let data = deploy.sandbox.keep_files();
+        println!(
+            "== --keep: the last deployment runs until Ctrl-C: {} (ini {}, hosts {}); MariaDB data in {}; per-test files in {}",
+            deploy.root().display(),
+            deploy.deployment.ini().display(),
+            deploy.deployment.hosts_file().display(),
+            data.display(),
+            opts.work.display()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+    } else {
+        drop(deploy);
+        // The per-test files (rewritten test, mysqltest log, checkpoints)
+        // are small: kept for the tests that were not clean.
+        for r in results.iter().filter(|r| r.outcome == Outcome::Clean) {
+            let _ = std::fs::remove_dir_all(opts.work.join(format!("{}.{}", r.suite, r.test)));
+        }
+        for g in 1..=generation {
+            let _ = std::fs::remove_dir_all(work.join(format!("deploy-{g}")));
+        }
+    }
+    Ok(ok)
+}
+
+async fn start(work: &std::path::Path, generation: &mut usize, wait: Duration) -> Result<Deploy, String> {
+    *generation += 1;
+    let root = work.join(format!("deploy-{generation}"));
+    Deploy::start(&root, wait)
+        .await
+        .map_err(|e| format!("cannot start the deployment in {}: {e}", root.display()))
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("   {l}")).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,331 @@
+//! Which tests exist and which are chosen: the suites of
+//! `mariadb-test-data` (`main/*.test`, `suite/<s>/t/*.test`), the CI
+//! subset, and the documented list of tests refused by design.
+//!
+//! Invariants: a selection names only existing files (an unknown `--test`
+//! or `--suite` is an error naming what exists); the order is stable
+//! (suite, then test name) so two runs of one selection run the same tests
+//! in the same order.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Where Debian's `mariadb-test-data` installs the tests.
+pub const DEFAULT_BASEDIR: &str = "/usr/share/mysql/mysql-test";
+
+/// The CI subset: quick tests across main/rpl/binlog/versioning/gcol that
+/// exercise types, triggers, foreign keys and character sets.
+pub const CI: &[&str] = &[
+    "main.type_enum",
+    "main.type_set",
+    "main.type_bit",
+    "main.foreign_key",
+    "main.ctype_latin1",
+    "rpl.rpl_row_trig002",
+    "rpl.rpl_foreign_key_innodb",
+    "rpl.rpl_set_charset",
+    "rpl.rpl_bit_npk",
+    "rpl.rpl_row_blob_innodb",
+    "rpl.rpl_row_sp006_InnoDB",
+    "binlog.binlog_row_ctype_ucs",
+    "versioning.insert",
+    "versioning.rpl",
+    "gcol.gcol_ins_upd_innodb",
+    "gcol.gcol_trigger_sp_innodb",
+    "gcol.gcol_update",
+];
+
+/// Tests that cannot be replicated by design or cannot run on one server,
+/// with the reason. Besides this list, a test whose text (or a rewritten
+/// include) runs `RESET MASTER` is refused (see the rewrite module).
+pub const REFUSED: &[(&str, &str)] = &[
+    (
+        "rpl.rpl_circular_for_4_hosts",
+        "needs four servers replicating in a ring (a topology, not a workload)",
+    ),
+    (
+        "rpl.rpl_semi_sync",
+        "semi-synchronous replication is a property of the native replica protocol",
+    ),
+    (
+        "main.mysql_upgrade_mysql_json",
+        "creates tables by copying .frm files into the primary's data directory: no binlog sees them",
+    ),
+    (
+        "main.mysqld--help",
+        "prints the server's option list; nothing to replicate",
+    ),
+];
+
+/// Server options (normalized: no leading dashes, `-` for `_`) with which
+/// part of a test's changes never reach the binlog.
+pub const UNREPLICABLE_OPTIONS: &[&str] = &[
+    "binlog-do-db",
+    "binlog-ignore-db",
+    "skip-log-bin",
+    "disable-log-bin",
+    "log-bin=0",
+    "log-bin=off",
+];
+
+/// Variables of mtr's environment that `.opt` files use, with their value
+/// here (Debian's plugin directory is the server's default).
+pub const OPTION_VARIABLES: &[(&str, &str)] = &[
+    ("$TEST_VERSIONING_SO", "test_versioning.so"),
+    ("$HA_EXAMPLE_SO", "ha_example.so"),
+    ("$HA_ARCHIVE_SO", "ha_archive.so"),
+    ("$HA_BLACKHOLE_SO", "ha_blackhole.so"),
+    ("$HA_FEDERATEDX_SO", "ha_federatedx.so"),
+    ("$FUNC_TEST_SO", "func_test.so"),
+    ("$TYPE_MYSQL_JSON_SO", "type_mysql_json.so"),
+];
+
+/// One test.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TestCase {
+    /// `main`, `rpl`, `versioning` ...
+    pub suite: String,
+    /// The file name without `.test`.
+    pub name: String,
+    /// The `.test` file.
+    pub path: PathBuf,
+    /// The suite directory (mysqltest `--suite-dir`).
+    pub suite_dir: PathBuf,
+}
+
+impl TestCase {
+    /// `suite.name`.
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.suite, self.name)
+    }
+
+    /// The reason the test is refused: it is in [`REFUSED`], or its server
+    /// options keep changes out of the binlog ([`UNREPLICABLE_OPTIONS`]).
+    pub fn refused(&self) -> Option<String> {
+        let id = self.id();
+        if let Some((_, r)) = REFUSED.iter().find(|(t, _)| *t == id) {
+            return Some((*r).to_owned());
+        }
+        let opts = self.server_options();
+        for o in &opts {
+            let norm = o.trim_start_matches('-').replace('_', "-").to_ascii_lowercase();
+            if norm.starts_with("lower-case-table-names") {
+                return Some(format!(
+                    "server option {o}: the replicas would need it too (it is fixed when a data directory is \
+                     created), and the runner gives a test's options to the primary only"
+                ));
+            }
+            if let Some(p) = UNREPLICABLE_OPTIONS.iter().find(|p| norm.starts_with(**p)) {
+                return Some(format!(
+                    "server option {o} ({p}) keeps changes out of the binlog the replicators read"
+                ));
+            }
+        }
+        None
+    }
+
+    /// Server options the test asks mtr for (`<name>.opt`,
+    /// `<name>-master.opt`), one per element, with the variables of
+    /// [`OPTION_VARIABLES`] replaced; an option naming another variable is
+    /// left out (mtr-only).
+    pub fn server_options(&self) -> Vec<String> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut opts = Vec::new();
+        for f in [format!("{}.opt", self.name), format!("{}-master.opt", self.name)] {
+            if let Ok(text) = fs::read_to_string(dir.join(f)) {
+                opts.extend(split_options(&text));
+            }
+        }
+        opts.into_iter()
+            .map(|mut o| {
+                for (var, value) in OPTION_VARIABLES {
+                    o = o.replace(var, value);
+                }
+                o
+            })
+            .filter(|o| !o.contains('$'))
+            .collect()
+    }
+}
+
+/// Splits an mtr `.opt` file into options (whitespace-separated, double
+/// quotes group).
+pub fn split_options(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Why a selection is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{basedir}: not found or unreadable ({source}); install the tests with `scripts/install-deps --conformance` (Debian package mariadb-test-data)")]
+    Missing {
+        basedir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no suite {0:?}; suites: {1}")]
+    NoSuite(String, String),
+    #[error("no test {0:?} (give suite.name, e.g. main.type_enum, or a name unique among the suites)")]
+    NoTest(String),
+}
+
+/// All suites: `main` and each `suite/<s>` that has a `t/` directory.
+pub fn suites(basedir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
+    let mut out = vec![("main".to_owned(), basedir.join("main"))];
+    let dir = basedir.join("suite");
+    let entries = fs::read_dir(&dir).map_err(|source| CatalogError::Missing {
+        basedir: dir.clone(),
+        source,
+    })?;
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join("t").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    out.extend(names.into_iter().map(|n| {
+        let p = dir.join(&n);
+        (n, p)
+    }));
+    Ok(out)
+}
+
+/// The tests of one suite, sorted by name.
+pub fn tests_of(suite: &str, suite_dir: &Path) -> Result<Vec<TestCase>, CatalogError> {
+    let tdir = if suite == "main" {
+        suite_dir.to_path_buf()
+    } else {
+        suite_dir.join("t")
+    };
+    let entries = fs::read_dir(&tdir).map_err(|source| CatalogError::Missing {
+        basedir: tdir.clone(),
+        source,
+    })?;
+    let mut out: Vec<TestCase> = entries
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let name = p.file_name()?.to_str()?.strip_suffix(".test")?.to_owned();
+            Some(TestCase {
+                suite: suite.to_owned(),
+                name,
+                path: p.clone(),
+                suite_dir: suite_dir.to_path_buf(),
+            })
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// What to run.
+#[derive(Debug, Default, Clone)]
+pub struct Selection {
+    pub suites: Vec<String>,
+    pub tests: Vec<String>,
+    pub ci: bool,
+    /// Keep every n-th test (spread evenly) to get about this many.
+    pub sample: Option<usize>,
+}
+
+/// Resolves a selection (no suite and no test: `main`).
+pub fn select(basedir: &Path, sel: &Selection) -> Result<Vec<TestCase>, CatalogError> {
+    let all_suites = suites(basedir)?;
+    let suite_names = || all_suites.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(",");
+    let mut out = Vec::new();
+    let mut wanted: Vec<String> = sel.tests.clone();
+    if sel.ci {
+        wanted.extend(CI.iter().map(|s| (*s).to_owned()));
+    }
+    let mut suites_wanted = sel.suites.clone();
+    if wanted.is_empty() && suites_wanted.is_empty() {
+        suites_wanted.push("main".into());
+    }
+    for s in &suites_wanted {
+        let Some((name, dir)) = all_suites.iter().find(|(n, _)| n == s) else {
+            return Err(CatalogError::NoSuite(s.clone(), suite_names()));
+        };
+        let mut tests = tests_of(name, dir)?;
+        if let Some(n) = sel.sample.filter(|&n| n > 0 && n < tests.len()) {
+            let step = tests.len() as f64 / n as f64;
+            tests = (0..n)
+                .filter_map(|i| tests.get((i as f64 * step) as usize).cloned())
+                .collect();
+        }
+        out.extend(tests);
+    }
+    for t in &wanted {
+        let (suite, name) = match t.split_once('.') {
+            Some((s, n)) => (Some(s), n),
+            None => (None, t.as_str()),
+        };
+        let mut found = None;
+        for (sname, dir) in &all_suites {
+            if suite.is_some_and(|s| s != sname) {
+                continue;
+            }
+            let tdir = if sname == "main" { dir.clone() } else { dir.join("t") };
+            let path = tdir.join(format!("{name}.test"));
+            if path.is_file() {
+                found = Some(TestCase {
+                    suite: sname.clone(),
+                    name: name.to_owned(),
+                    path,
+                    suite_dir: dir.clone(),
+                });
+                break;
+            }
+        }
+        match found {
+            Some(tc) if !out.contains(&tc) => out.push(tc),
+            Some(_) => {}
+            None => return Err(CatalogError::NoTest(t.clone())),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_split_on_whitespace_and_keep_quoted_groups() {
+        assert_eq!(
+            split_options("--a=1 \"--b=x y\"\n--c"),
+            vec!["--a=1".to_owned(), "--b=x y".to_owned(), "--c".to_owned()]
+        );
+    }
+
+    #[test]
+    fn the_ci_subset_exists_when_the_tests_are_installed() {
+        let base = Path::new(DEFAULT_BASEDIR);
+        assert!(
+            base.join("main").is_dir(),
+            "{DEFAULT_BASEDIR}/main missing: run scripts/install-deps --conformance (mariadb-test-data)"
+        );
+        let sel = Selection {
+            ci: true,
+            ..Selection::default()
+        };
+        let tests = select(base, &sel).expect("CI subset resolves");
+        assert_eq!(tests.len(), CI.len());
+    }
+}

@@ -1,0 +1,311 @@
+//! A checkpoint: make sure every replica applied everything the primary
+//! committed so far, then compare every table.
+//!
+//! Steps: (1) every replicator's state is read first, and a replicator in
+//! `OFFLINE:ERROR` ends the checkpoint at once as a *stop*; (2) a marker
+//! row (`tungsten_conformance.marker`, a fresh token) is written on the
+//! primary through the binlog; (3) the runner waits, bounded by the
+//! topology's wait, until every replica holds that token, reading the
+//! replicators' state every second (a stop ends the wait); (4) every table
+//! is compared ([`super::compare`]).
+//!
+//! Each checkpoint appends one JSON line to the topology's results file.
+//! Run by mysqltest through `--exec`, it exits non-zero on a stop or a
+//! timeout so that the test fails immediately; a marker the primary refuses
+//! (e.g. the test holds a global read lock) skips the comparison and is
+//! recorded as such.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mysql_async::prelude::Queryable;
+use serde_json::{json, Value};
+
+use super::compare::compare_all;
+use super::topology::Topology;
+
+/// The schema and table of the marker (skipped by the comparison, like
+/// every `tungsten_*` schema).
+pub const MARKER_TABLE: &str = "tungsten_conformance.marker";
+/// Creates the marker table (run on every host with `sql_log_bin=0`).
+pub const MARKER_DDL: &str = "CREATE DATABASE IF NOT EXISTS tungsten_conformance; \
+     CREATE TABLE IF NOT EXISTS tungsten_conformance.marker (id INT PRIMARY KEY, token VARCHAR(64) NOT NULL) ENGINE=InnoDB";
+
+/// What a checkpoint found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Every replica applied the marker; the tables were compared.
+    Compared,
+    /// A replicator is in OFFLINE:ERROR.
+    Stop,
+    /// A replica did not apply the marker in time.
+    Timeout,
+    /// The marker could not be written; nothing compared.
+    Skipped,
+}
+
+impl Kind {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Compared => "compared",
+            Kind::Stop => "stop",
+            Kind::Timeout => "timeout",
+            Kind::Skipped => "skipped",
+        }
+    }
+
+    /// Parses [`Kind::as_str`].
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "compared" => Kind::Compared,
+            "stop" => Kind::Stop,
+            "timeout" => Kind::Timeout,
+            "skipped" => Kind::Skipped,
+            _ => return None,
+        })
+    }
+
+    /// Whether the test must end now.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Kind::Stop | Kind::Timeout)
+    }
+}
+
+/// One checkpoint's record (one JSON line in the results file).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub label: String,
+    pub kind: Kind,
+    pub tables: Vec<String>,
+    /// `(table, hosts, detail)`.
+    pub differences: Vec<(String, Vec<String>, String)>,
+    /// The stop/timeout/skip explanation (host, pending error, seqno).
+    pub error: String,
+    pub skipped_tables: Vec<String>,
+}
+
+impl Record {
+    fn new(label: &str, kind: Kind, error: String) -> Record {
+        Record {
+            label: label.into(),
+            kind,
+            tables: Vec::new(),
+            differences: Vec::new(),
+            error,
+            skipped_tables: Vec::new(),
+        }
+    }
+
+    /// As a JSON line.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "label": self.label,
+            "kind": self.kind.as_str(),
+            "tables": self.tables,
+            "differences": self.differences.iter().map(|(t, h, d)| json!({"table": t, "hosts": h, "detail": d})).collect::<Vec<_>>(),
+            "error": self.error,
+            "skipped_tables": self.skipped_tables,
+        })
+    }
+
+    /// From a JSON line written by [`Record::to_json`].
+    pub fn from_json(v: &Value) -> Option<Record> {
+        let strings = |k: &str| -> Vec<String> {
+            v[k].as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        let differences = v["differences"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|d| {
+                        let hosts = d["hosts"]
+                            .as_array()
+                            .map(|h| h.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                            .unwrap_or_default();
+                        (
+                            d["table"].as_str().unwrap_or("").to_owned(),
+                            hosts,
+                            d["detail"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Record {
+            label: v["label"].as_str()?.to_owned(),
+            kind: Kind::parse(v["kind"].as_str()?)?,
+            tables: strings("tables"),
+            differences,
+            error: v["error"].as_str().unwrap_or("").to_owned(),
+            skipped_tables: strings("skipped_tables"),
+        })
+    }
+}
+
+/// The first replicator in OFFLINE:ERROR, as a sentence naming the host,
+/// its pending error and seqno.
+pub fn stopped_replicator(topo: &Topology) -> Option<String> {
+    for h in &topo.hosts {
+        match topo.replicator_state(h) {
+            Ok(s) if s.is_error() => {
+                return Some(format!(
+                    "{} ({}) is {}: pending error at seqno {}: {}",
+                    h.name, h.service, s.state, s.pending_seqno, s.pending_error
+                ))
+            }
+            Ok(_) => {}
+            // An unreachable REST API is a dead replicator: a stop too.
+            Err(e) => return Some(format!("{}: replicator unreachable: {e}", h.name)),
+        }
+    }
+    None
+}
+
+fn token() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+async fn write_marker(topo: &Topology, token: &str) -> Result<(), String> {
+    let mut c = Topology::connect(topo.primary()).await?;
+    let sql = format!(
+        "SET SESSION lock_wait_timeout=5, innodb_lock_wait_timeout=5, sql_log_bin=1; \
+         REPLACE INTO {MARKER_TABLE} VALUES (1, '{token}')"
+    );
+    let r = c
+        .query_drop(sql)
+        .await
+        .map_err(|e| format!("marker on the primary: {e}"));
+    let _ = c.disconnect().await;
+    r
+}
+
+async fn replica_token(topo: &Topology, i: usize) -> Option<String> {
+    let host = &topo.replicas()[i];
+    let mut c = Topology::connect(host).await.ok()?;
+    let v: Option<String> = c
+        .query_first(format!("SELECT token FROM {MARKER_TABLE} WHERE id = 1"))
+        .await
+        .ok()
+        .flatten();
+    let _ = c.disconnect().await;
+    v
+}
+
+/// Runs one checkpoint (see the module doc).
+pub async fn run(topo: &Topology, label: &str) -> Record {
+    if let Some(stop) = stopped_replicator(topo) {
+        return Record::new(label, Kind::Stop, stop);
+    }
+    let token = token();
+    if let Err(e) = write_marker(topo, &token).await {
+        return Record::new(label, Kind::Skipped, e);
+    }
+    let deadline = Instant::now() + topo.wait;
+    let mut pending: Vec<usize> = (0..topo.replicas().len()).collect();
+    let mut last_state_check = Instant::now();
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for i in pending {
+            if replica_token(topo, i).await.as_deref() != Some(token.as_str()) {
+                still.push(i);
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        if last_state_check.elapsed() >= Duration::from_secs(1) {
+            last_state_check = Instant::now();
+            if let Some(stop) = stopped_replicator(topo) {
+                return Record::new(label, Kind::Stop, stop);
+            }
+        }
+        if Instant::now() >= deadline {
+            let names: Vec<String> = pending
+                .iter()
+                .map(|&i| {
+                    let h = &topo.replicas()[i];
+                    let st = topo
+                        .replicator_state(h)
+                        .map(|s| format!("{} applied {}", s.state, s.applied_seqno))
+                        .unwrap_or_else(|e| e);
+                    format!("{} ({st})", h.name)
+                })
+                .collect();
+            return Record::new(
+                label,
+                Kind::Timeout,
+                format!(
+                    "not applied within {:?} by {} (master THL max seqno {:?})",
+                    topo.wait,
+                    names.join(", "),
+                    topo.master_max_seqno()
+                ),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    match compare_all(topo).await {
+        Ok(c) => Record {
+            label: label.into(),
+            kind: Kind::Compared,
+            tables: c.tables.into_iter().collect(),
+            differences: c
+                .differences
+                .into_iter()
+                .map(|d| (d.table, d.hosts, d.detail))
+                .collect(),
+            error: String::new(),
+            skipped_tables: c.skipped,
+        },
+        Err(e) => Record::new(label, Kind::Skipped, format!("comparison failed: {e}")),
+    }
+}
+
+/// Appends `record` to the results file.
+pub fn append(topo: &Topology, record: &Record) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&topo.results)?;
+    writeln!(f, "{}", record.to_json())
+}
+
+/// Reads every record of a results file (a missing file: none).
+pub fn read_all(path: &std::path::Path) -> Vec<Record> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| Record::from_json(&v))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_through_json() {
+        let r = Record {
+            label: "before DROP at t.test:3".into(),
+            kind: Kind::Compared,
+            tables: vec!["test.t1".into()],
+            differences: vec![("test.t1".into(), vec!["host2.alpha".into()], "rows differ".into())],
+            error: String::new(),
+            skipped_tables: vec![],
+        };
+        let back = Record::from_json(&r.to_json()).expect("parses");
+        assert_eq!(back.label, r.label);
+        assert_eq!(back.kind, Kind::Compared);
+        assert_eq!(back.differences, r.differences);
+        assert!(Kind::Stop.is_fatal() && !Kind::Skipped.is_fatal());
+    }
+}

@@ -1,0 +1,329 @@
+//! The conformance deployment: four sandboxed `mariadbd` on loopback
+//! addresses and four `replicator` processes, master -> slave and
+//! master -> relay -> slave:
+//!
+//! ```text
+//! [alpha] master=host1.alpha members=host1.alpha,host2.alpha
+//! [beta]  relay=host1.beta   members=host1.beta,host2.beta   relay-source=alpha
+//! ```
+//!
+//! Every server runs with mtr's defaults that change what a statement does
+//! (latin1 server charset, MyISAM default engine, local-infile,
+//! `log-bin-trust-function-creators`), so a replica behaves as the primary
+//! would. The primary also listens on 127.0.0.1 (tests connect there) with
+//! the deployment's port, chosen free on 127.0.0.1 and on the hosts'
+//! addresses. Each host has the `mtr` schema (`mtr.add_suppression`) and
+//! `tungsten_conformance.marker`, created locally without binlogging.
+//!
+//! Invariants: waits are bounded; everything dies with the runner (sandbox
+//! and process invariants); [`Deploy::clean`] leaves only the `test`,
+//! `mtr` and `tungsten_*` schemas, through the binlog, and checks that
+//! every replica followed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+
+use super::checkpoint::{self, Kind, MARKER_DDL};
+use super::topology::{Host, Topology};
+use crate::process::{workspace_bin, Deployment, ReplicatorProcess};
+use crate::sandbox::{free_port, loopback_specs, Instance, InstanceSpec, Sandbox};
+
+/// The hosts, the primary first.
+pub const HOSTS: [&str; 4] = ["host1.alpha", "host2.alpha", "host1.beta", "host2.beta"];
+/// The primary.
+pub const PRIMARY: &str = HOSTS[0];
+const REST_USER: &str = "apiuser";
+const REST_PASSWORD: &str = "secret";
+
+/// mtr's server defaults that matter to replication (include/default_mysqld.cnf).
+const MTR_SERVER_ARGS: &[&str] = &[
+    "--character-set-server=latin1",
+    "--collation-server=latin1_swedish_ci",
+    "--default-storage-engine=MyISAM",
+    "--local-infile=1",
+    "--log-bin-trust-function-creators=1",
+    "--binlog-direct-non-transactional-updates=1",
+    "--use-stat-tables=preferably",
+    "--histogram-type=JSON_HB",
+    "--max-heap-table-size=1M",
+    "--plugin-maturity=unknown",
+    // The versioning suite's functions (TRT_*), as its common.opt loads them.
+    "--plugin-load-add=test_versioning.so",
+];
+
+/// The `mtr` schema of mtr's bootstrap, reduced to what tests call.
+const MTR_SCHEMA: &[&str] = &[
+    "CREATE DATABASE IF NOT EXISTS mtr",
+    "CREATE TABLE IF NOT EXISTS mtr.test_suppressions (pattern VARCHAR(255)) ENGINE=MyISAM",
+    "CREATE TABLE IF NOT EXISTS mtr.global_suppressions (pattern VARCHAR(255)) ENGINE=MyISAM",
+    "CREATE PROCEDURE IF NOT EXISTS mtr.add_suppression(pattern VARCHAR(255)) \
+     BEGIN INSERT INTO mtr.test_suppressions (pattern) VALUES (pattern); END",
+    "CREATE DATABASE IF NOT EXISTS test",
+];
+
+/// The seqno-visible state of the deployment, for a fresh start.
+fn ini(port: u16) -> String {
+    format!(
+        "[defaults]\n\
+         replication-user=tungsten\n\
+         replication-password=secret\n\
+         replication-port={port}\n\
+         rest-api-admin-user={REST_USER}\n\
+         rest-api-admin-password={REST_PASSWORD}\n\
+         replicator-rest-api-address=0.0.0.0\n\
+         [alpha]\n\
+         topology=clustered\n\
+         master=host1.alpha\n\
+         members=host1.alpha,host2.alpha\n\
+         [beta]\n\
+         topology=clustered\n\
+         relay=host1.beta\n\
+         members=host1.beta,host2.beta\n\
+         relay-source=alpha\n"
+    )
+}
+
+fn service_of(host: &str) -> &'static str {
+    if host.ends_with(".alpha") {
+        "alpha"
+    } else {
+        "beta"
+    }
+}
+
+/// The running deployment.
+#[derive(Debug)]
+pub struct Deploy {
+    pub sandbox: Sandbox,
+    pub deployment: Deployment,
+    processes: BTreeMap<String, ReplicatorProcess>,
+    root: PathBuf,
+    /// The port of every host (the primary also on 127.0.0.1).
+    pub port: u16,
+    /// The primary's extra server options of a clean start.
+    primary_args: Vec<String>,
+    /// The checkpoint wait.
+    pub wait: Duration,
+}
+
+impl Deploy {
+    /// Starts the four servers and replicators under `root` (which must not
+    /// exist or be empty) and waits until every replicator is ONLINE.
+    pub async fn start(root: &Path, wait: Duration) -> Result<Deploy, String> {
+        if std::env::var_os("TUNGSTEN_SANDBOX_MAX_INSTANCES").is_none() {
+            std::env::set_var("TUNGSTEN_SANDBOX_MAX_INSTANCES", HOSTS.len().to_string());
+        }
+        let mut specs = None;
+        for _ in 0..20 {
+            let port = free_port().map_err(|e| e.to_string())?;
+            if let Ok(s) = loopback_specs(HOSTS.len(), port) {
+                specs = Some(s);
+                break;
+            }
+        }
+        let specs = specs.ok_or("no free port on 127.0.0.1 and a loopback block")?;
+        let port = specs[0].port;
+        let specs: Vec<InstanceSpec> = specs
+            .into_iter()
+            .zip(HOSTS)
+            .map(|(spec, host)| {
+                let mut args: Vec<String> = MTR_SERVER_ARGS.iter().map(|s| (*s).to_owned()).collect();
+                if host == PRIMARY {
+                    args.push(format!("--bind-address={},127.0.0.1", spec.address));
+                }
+                InstanceSpec {
+                    name: host.to_owned(),
+                    extra_args: args,
+                    ..spec
+                }
+            })
+            .collect();
+        let primary_args = specs[0].extra_args.clone();
+        let hosts: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
+        std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+        let sandbox = Sandbox::start(specs).await.map_err(|e| e.to_string())?;
+        for inst in sandbox.instances() {
+            let mut sql = vec!["SET SESSION sql_log_bin=0".to_owned()];
+            sql.extend(MTR_SCHEMA.iter().map(|s| (*s).to_owned()));
+            sql.extend(MARKER_DDL.split("; ").map(str::to_owned));
+            for s in sql {
+                // One statement per call: CREATE PROCEDURE has semicolons.
+                exec_session(inst, &s).await?;
+            }
+        }
+        let deployment = Deployment::create(root, &ini(port), &hosts).map_err(|e| e.to_string())?;
+        let mut deploy = Deploy {
+            sandbox,
+            deployment,
+            processes: BTreeMap::new(),
+            root: root.to_path_buf(),
+            port,
+            primary_args,
+            wait,
+        };
+        let first_binlog = deploy
+            .primary()
+            .query("SHOW BINARY LOGS")
+            .await
+            .map_err(|e| e.to_string())?
+            .first()
+            .and_then(|r| r.first().cloned())
+            .ok_or("the primary has no binary log")?;
+        for host in HOSTS {
+            let from = format!("{first_binlog}:4");
+            let extra: Vec<&str> = if host == PRIMARY {
+                vec!["--from-event", &from]
+            } else {
+                vec![]
+            };
+            let p = deploy
+                .deployment
+                .start(host, &extra)
+                .map_err(|e| format!("start the replicator of {host}: {e}"))?;
+            deploy.processes.insert(host.to_owned(), p);
+        }
+        deploy.wait_online(Duration::from_secs(90)).await?;
+        Ok(deploy)
+    }
+
+    /// The primary.
+    pub fn primary(&self) -> &Instance {
+        self.sandbox.get(PRIMARY)
+    }
+
+    /// The primary, mutably (restarts).
+    pub fn primary_mut(&mut self) -> &mut Instance {
+        self.sandbox.get_mut(PRIMARY)
+    }
+
+    /// The primary's server options of a clean start.
+    pub fn primary_args(&self) -> &[String] {
+        &self.primary_args
+    }
+
+    /// The deployment directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The description shared with checkpoints; `results` is the file they
+    /// append to.
+    pub fn topology(&self, results: &Path) -> Result<Topology, String> {
+        Ok(Topology {
+            hosts: HOSTS
+                .iter()
+                .map(|h| Host {
+                    name: (*h).to_owned(),
+                    service: service_of(h).to_owned(),
+                    socket: self.sandbox.get(h).socket(),
+                })
+                .collect(),
+            ini: self.deployment.ini().to_path_buf(),
+            hosts_file: self.deployment.hosts_file().to_path_buf(),
+            trepctl: workspace_bin("trepctl").map_err(|e| e.to_string())?,
+            master_thl: self.deployment.thl_dir(PRIMARY, "alpha"),
+            results: results.to_path_buf(),
+            wait: self.wait,
+        })
+    }
+
+    /// Waits until every replicator reports ONLINE (an ERROR state fails at once).
+    pub async fn wait_online(&self, timeout: Duration) -> Result<(), String> {
+        let topo = self.topology(&self.root.join("startup.jsonl"))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut all = true;
+            let mut last = Vec::new();
+            for h in &topo.hosts {
+                match topo.replicator_state(h) {
+                    Ok(s) if s.is_error() => {
+                        return Err(format!("{} went {} at start: {}", h.name, s.state, s.pending_error))
+                    }
+                    Ok(s) => {
+                        all &= s.state == "ONLINE";
+                        last.push(format!("{}={}", h.name, s.state));
+                    }
+                    Err(e) => {
+                        all = false;
+                        last.push(format!("{}: {e}", h.name));
+                    }
+                }
+            }
+            if all {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let logs: Vec<String> = self
+                    .processes
+                    .values()
+                    .map(|p| format!("--- {}:\n{}", p.host(), p.log_tail(6)))
+                    .collect();
+                return Err(format!(
+                    "replicators not ONLINE within {timeout:?}: {}\n{}",
+                    last.join(", "),
+                    logs.join("\n")
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The last lines of every replicator's log.
+    pub fn replicator_logs(&self, lines: usize) -> String {
+        self.processes
+            .values()
+            .map(|p| format!("--- {}:\n{}", p.host(), p.log_tail(lines)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Drops every schema a test left (through the binlog), recreates
+    /// `test`, empties `mtr.test_suppressions`, then checks with a
+    /// checkpoint that every replica followed and holds the same tables.
+    pub async fn clean(&self) -> Result<(), String> {
+        let primary = self.primary();
+        let schemas = primary
+            .query(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN \
+                 ('mysql','information_schema','performance_schema','sys','mtr') AND SCHEMA_NAME NOT LIKE 'tungsten\\_%'",
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut sql = vec![
+            "SET SESSION sql_log_bin=1".to_owned(),
+            "SET SESSION foreign_key_checks=0".to_owned(),
+        ];
+        for s in schemas.iter().filter_map(|r| r.first()) {
+            sql.push(format!("DROP DATABASE IF EXISTS `{}`", s.replace('`', "``")));
+        }
+        sql.push("CREATE DATABASE test".into());
+        sql.push("DELETE FROM mtr.test_suppressions".into());
+        primary.exec(&sql.join("; ")).await.map_err(|e| e.to_string())?;
+        let topo = self.topology(&self.root.join("clean.jsonl"))?;
+        let rec = checkpoint::run(&topo, "clean").await;
+        match rec.kind {
+            Kind::Compared if rec.differences.is_empty() && rec.tables.len() <= 2 => Ok(()),
+            Kind::Compared => Err(format!(
+                "after cleaning, {} tables remain and {} differ",
+                rec.tables.len(),
+                rec.differences.len()
+            )),
+            _ => Err(format!("cleaning: {}", rec.error)),
+        }
+    }
+}
+
+async fn exec_session(inst: &Instance, sql: &str) -> Result<(), String> {
+    let mut c = mysql_async::Conn::new(inst.root_opts())
+        .await
+        .map_err(|e| format!("{}: {e}", inst.name()))?;
+    let r = c
+        .query_drop(format!("SET SESSION sql_log_bin=0; {sql}"))
+        .await
+        .map_err(|e| format!("{}: `{sql}`: {e}", inst.name()));
+    let _ = c.disconnect().await;
+    r
+}
