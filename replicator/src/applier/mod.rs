@@ -116,6 +116,10 @@ const ER_KEY_NOT_FOUND: u16 = 1032;
 const ER_XAER_DUPID: u16 = 1440;
 /// `ER_XAER_NOTA`: `XA COMMIT|ROLLBACK` of an unknown xid.
 const ER_XAER_NOTA: u16 = 1397;
+/// `ER_UNKNOWN_SYSTEM_VARIABLE`.
+const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+/// Session settings of a replica's applier that a client session must ask for.
+const REPLICA_SESSION: &str = "SET SESSION system_versioning_alter_history=KEEP";
 /// `ER_SPECIFIC_ACCESS_DENIED_ERROR`: a privilege such as BINLOG REPLAY is missing.
 const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
 
@@ -402,6 +406,21 @@ impl Applier {
                 }
                 .classify(e)
             })?;
+        }
+        // What MariaDB's replica does for its applier thread: DDL on a
+        // system-versioned table replays (the source allowed it; the
+        // replica keeps the history as is). Absent on MySQL and MariaDB
+        // before 10.3.4 (1193), where it has no meaning.
+        match conn.query_drop(REPLICA_SESSION).await {
+            Ok(()) => {}
+            Err(mysql_async::Error::Server(se)) if se.code == ER_UNKNOWN_SYSTEM_VARIABLE => {}
+            Err(e) => {
+                return Err(Ctx {
+                    sql: Some(REPLICA_SESSION.as_bytes()),
+                    ..Ctx::default()
+                }
+                .classify(e))
+            }
         }
         let collations: Vec<Row> = conn
             .query("SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS")
