@@ -233,3 +233,25 @@ async fn row_semantics_of_the_native_replica() {
         "target triggers fired"
     );
 }
+
+#[tokio::test]
+async fn tables_get_the_engine_the_source_session_gave_them() {
+    let mut p = Pipeline::start().await;
+    p.run(
+        "CREATE DATABASE e; USE e;
+         SET SESSION default_storage_engine=MyISAM;
+         CREATE TABLE m (a INT PRIMARY KEY);
+         CREATE TABLE `e`.`m2` SELECT 1 AS a;
+         SET SESSION default_storage_engine=InnoDB;
+         CREATE TABLE i (a INT PRIMARY KEY);
+         CREATE TABLE x (a INT) ENGINE=MyISAM;",
+    )
+    .await;
+    p.replicate().await;
+    let engines = "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA='e' ORDER BY 1";
+    let want = p.source().query(engines).await.expect("source engines");
+    assert_eq!(p.target().query(engines).await.expect("target engines"), want);
+    assert_eq!(want[0], vec!["i".to_string(), "InnoDB".into()]);
+    assert_eq!(want[1], vec!["m".to_string(), "MyISAM".into()]);
+    p.assert_equal("e").await;
+}

@@ -164,6 +164,10 @@ pub struct SessionVars {
     pub rand_seeds: Option<(u64, u64)>,
     /// User variables the statement reads (`SET @name = value`).
     pub user_vars: Vec<UserVar>,
+    /// The storage engine a `CREATE TABLE` without `ENGINE=` got on the
+    /// source (the binlog does not carry the session's
+    /// `default_storage_engine`; the extractor reads it from the source).
+    pub default_storage_engine: Option<String>,
 }
 
 /// A user variable referenced by a statement.

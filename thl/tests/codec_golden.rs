@@ -70,6 +70,7 @@ fn statement() -> EventBody {
                         unsigned: true,
                     },
                 ],
+                default_storage_engine: Some("InnoDB".into()),
             },
             error_code: 0,
         })],

@@ -293,6 +293,7 @@ fn all_session_vars_at_their_extremes() {
             collation: None,
             unsigned: true,
         }],
+        default_storage_engine: Some("InnoDB".into()),
     };
     let body = EventBody {
         metadata: vec![("gtid".into(), "0-1-42".into())],
@@ -516,32 +517,36 @@ fn session() -> impl Strategy<Value = SessionVars> {
         any::<[Option<u64>; 2]>(),
         any::<Option<(u64, u64)>>(),
         proptest::collection::vec(user_var(), 0..3),
+        proptest::option::of(text()),
     );
-    (a, b).prop_map(|((ts, thread, mode, tz, ids), (flags, inc, ids64, seeds, uvs))| {
-        let [charset_client, collation_connection, collation_server, collation_database, lc] = ids;
-        let [foreign_key_checks, unique_checks, autocommit, sql_auto_is_null] = flags;
-        SessionVars {
-            timestamp_us: ts,
-            thread_id: thread,
-            sql_mode: mode,
-            time_zone: tz,
-            charset_client,
-            collation_connection,
-            collation_server,
-            collation_database,
-            lc_time_names: lc,
-            foreign_key_checks,
-            unique_checks,
-            autocommit,
-            sql_auto_is_null,
-            auto_increment_increment: inc[0],
-            auto_increment_offset: inc[1],
-            insert_id: ids64[0],
-            last_insert_id: ids64[1],
-            rand_seeds: seeds,
-            user_vars: uvs,
-        }
-    })
+    (a, b).prop_map(
+        |((ts, thread, mode, tz, ids), (flags, inc, ids64, seeds, uvs, engine))| {
+            let [charset_client, collation_connection, collation_server, collation_database, lc] = ids;
+            let [foreign_key_checks, unique_checks, autocommit, sql_auto_is_null] = flags;
+            SessionVars {
+                timestamp_us: ts,
+                thread_id: thread,
+                sql_mode: mode,
+                time_zone: tz,
+                charset_client,
+                collation_connection,
+                collation_server,
+                collation_database,
+                lc_time_names: lc,
+                foreign_key_checks,
+                unique_checks,
+                autocommit,
+                sql_auto_is_null,
+                auto_increment_increment: inc[0],
+                auto_increment_offset: inc[1],
+                insert_id: ids64[0],
+                last_insert_id: ids64[1],
+                rand_seeds: seeds,
+                user_vars: uvs,
+                default_storage_engine: engine,
+            }
+        },
+    )
 }
 
 fn statement() -> impl Strategy<Value = Statement> {

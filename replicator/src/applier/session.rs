@@ -145,6 +145,9 @@ pub(crate) struct SessionState {
     /// it must get its default database's again (`USE`).
     collation_database_set: bool,
     lc_time_names: Option<u16>,
+    /// `DEFAULT` (the target's own) unless a `CREATE TABLE` needs the
+    /// engine it got on the source.
+    default_storage_engine: Option<String>,
     foreign_key_checks: Option<bool>,
     unique_checks: Option<bool>,
     sql_auto_is_null: Option<bool>,
@@ -294,6 +297,16 @@ impl SessionState {
             "lc_time_names",
             u16::to_string,
         );
+        // The source's engine for a CREATE TABLE without ENGINE=, else the
+        // target's own default.
+        let engine = v.default_storage_engine.clone().unwrap_or_else(|| "DEFAULT".to_owned());
+        track(
+            &mut out,
+            &mut self.default_storage_engine,
+            Some(&engine),
+            "default_storage_engine",
+            |e| if e == "DEFAULT" { e.clone() } else { quote_ident(e) },
+        );
         track(
             &mut out,
             &mut self.foreign_key_checks,
@@ -407,7 +420,7 @@ mod tests {
         let first = s.statement_context(&v, &names).expect("known bits");
         assert_eq!(
             set_statement(&first).as_deref(),
-            Some("SET @@session.sql_mode=_latin1'STRICT_TRANS_TABLES', @@session.time_zone=_latin1'SYSTEM', @@session.character_set_client=`utf8mb3`, @@session.collation_connection=33, @@session.collation_server=8, @@session.lc_time_names=0, @@session.foreign_key_checks=1, @@session.auto_increment_increment=1, @@session.auto_increment_offset=1, @@session.timestamp=1700000000.123456, @@session.insert_id=5")
+            Some("SET @@session.sql_mode=_latin1'STRICT_TRANS_TABLES', @@session.time_zone=_latin1'SYSTEM', @@session.character_set_client=`utf8mb3`, @@session.collation_connection=33, @@session.collation_server=8, @@session.lc_time_names=0, @@session.default_storage_engine=DEFAULT, @@session.foreign_key_checks=1, @@session.auto_increment_increment=1, @@session.auto_increment_offset=1, @@session.timestamp=1700000000.123456, @@session.insert_id=5")
         );
         let again = s.statement_context(&v, &names).expect("known bits");
         assert_eq!(again, vec!["@@session.insert_id=5".to_owned()]);

@@ -396,7 +396,9 @@ pub fn is_ddl(sql: &[u8]) -> bool {
     matches!(first.as_str(), "CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE")
 }
 
-fn skip_comments(mut text: &str) -> &str {
+/// `text` after leading `/* .. */` comments (executable comments keep
+/// their content).
+pub(crate) fn skip_comments(mut text: &str) -> &str {
     loop {
         text = text.trim_start();
         if let Some(rest) = text.strip_prefix("/*") {

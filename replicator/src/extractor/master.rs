@@ -41,6 +41,7 @@ mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
 use super::builder::{is_ddl, BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
+use super::create_table::table_without_engine;
 use super::event_id::EventId;
 use crate::binlog::event_types::TABLE_MAP_EVENT;
 use crate::binlog::{BinlogError, BinlogEvent, Decoder, ErrorKind, PendingVars};
@@ -585,6 +586,7 @@ impl Worker {
                 QueryKind::Other => {
                     let mut statement = q.into_statement();
                     self.pending.apply_to(&mut statement.session);
+                    self.note_engine(&mut statement);
                     TxnInput::Statement(statement)
                 }
             },
@@ -661,6 +663,23 @@ impl Worker {
         Ok(())
     }
 
+    /// For a `CREATE TABLE` that leaves the engine to the session's default
+    /// (not in the binlog): the engine the table got on the source, for the
+    /// applier to create it alike. Best effort: when the source cannot say
+    /// (table gone, query failed), the target's default applies, as on
+    /// MariaDB's own replica.
+    fn note_engine(&mut self, statement: &mut Statement) {
+        let Some((schema, table)) = table_without_engine(&statement.sql, statement.default_db.as_deref()) else {
+            return;
+        };
+        let Some(lookup) = self.precisions.as_mut() else { return };
+        match lookup.table_engine(&schema, &table) {
+            Ok(engine) => statement.session.default_storage_engine = engine,
+            Err(e) => warn!(service = %self.service, table = %format!("{schema}.{table}"), error = %e,
+                "cannot read the engine of a created table from the source; the target's default applies"),
+        }
+    }
+
     /// Before the rows events of a TABLE_MAP with pre-5.6 temporal columns
     /// are decoded: tells the decoder their fractional precision, from the
     /// source's definition (the binlog does not carry it). DDL empties the
@@ -693,7 +712,8 @@ impl Worker {
             BinlogEvent::TableMap(tm) if !tm.old_temporal_columns().is_empty() => {
                 let Some(lookup) = self.precisions.as_mut() else {
                     return Err(stop(format!(
-                        "table {} has pre-5.6 temporal columns and no connection to the source is configured to                          learn their fractional precision",
+                        "table {} has pre-5.6 temporal columns and no connection to the source is configured to \
+                         learn their fractional precision",
                         tm.qualified_name()
                     )));
                 };

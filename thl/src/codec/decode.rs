@@ -94,6 +94,16 @@ fn session(r: &mut Reader<'_>) -> Result<SessionVars> {
         let bits = mask & !sb::KNOWN;
         return Err(r.error_at(at, DecodeReason::UnknownFlags { what, bits }));
     }
+    if r.version < 2 && mask & (1 << sb::DEFAULT_STORAGE_ENGINE) != 0 {
+        let what = "session presence mask (version 1)";
+        return Err(r.error_at(
+            at,
+            DecodeReason::UnknownFlags {
+                what,
+                bits: 1 << sb::DEFAULT_STORAGE_ENGINE,
+            },
+        ));
+    }
     let mut p = Present { r, mask };
     Ok(SessionVars {
         timestamp_us: p.get(sb::TIMESTAMP_US, |r| r.zigzag("session timestamp_us"))?,
@@ -121,6 +131,9 @@ fn session(r: &mut Reader<'_>) -> Result<SessionVars> {
             Ok((r.varint("session rand_seed1")?, r.varint("session rand_seed2")?))
         })?,
         user_vars: p.get(sb::USER_VARS, user_vars)?.unwrap_or_default(),
+        default_storage_engine: p.get(sb::DEFAULT_STORAGE_ENGINE, |r| {
+            r.string("session default_storage_engine")
+        })?,
     })
 }
 

@@ -65,6 +65,7 @@ fn session_mask(s: &SessionVars) -> u64 {
         (sb::LAST_INSERT_ID, s.last_insert_id.is_some()),
         (sb::RAND_SEEDS, s.rand_seeds.is_some()),
         (sb::USER_VARS, !s.user_vars.is_empty()),
+        (sb::DEFAULT_STORAGE_ENGINE, s.default_storage_engine.is_some()),
     ];
     bits.iter()
         .filter(|(_, present)| *present)
@@ -116,6 +117,9 @@ fn session(out: &mut Vec<u8>, s: &SessionVars) {
         for uv in &s.user_vars {
             user_var(out, uv);
         }
+    }
+    if let Some(v) = &s.default_storage_engine {
+        bytes(out, v.as_bytes());
     }
 }
 

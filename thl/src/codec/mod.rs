@@ -93,6 +93,7 @@
 //! | 16 | last_insert_id | `varint` |
 //! | 17 | rand_seeds | `varint` seed1, `varint` seed2 |
 //! | 18 | user_vars | `count` (≥ 1), then per variable a [user var](#user-var) |
+//! | 19 | default_storage_engine | `str` (version 2) |
 //!
 //! ## User var
 //!
@@ -263,6 +264,7 @@ mod session_bit {
     pub const LAST_INSERT_ID: u32 = 16;
     pub const RAND_SEEDS: u32 = 17;
     pub const USER_VARS: u32 = 18;
+    pub const DEFAULT_STORAGE_ENGINE: u32 = 19;
     /// Mask of every bit this version knows.
-    pub const KNOWN: u64 = (1 << (USER_VARS + 1)) - 1;
+    pub const KNOWN: u64 = (1 << (DEFAULT_STORAGE_ENGINE + 1)) - 1;
 }

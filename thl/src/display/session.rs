@@ -213,6 +213,9 @@ pub fn session_options(s: &SessionVars) -> Vec<(String, String)> {
     if let Some(v) = s.lc_time_names {
         put("lc_time_names", v.to_string());
     }
+    if let Some(v) = &s.default_storage_engine {
+        put("default_storage_engine", format!("'{}'", v.replace('\'', "''")));
+    }
     if let Some(v) = s.auto_increment_increment {
         put("auto_increment_increment", v.to_string());
     }
@@ -291,6 +294,9 @@ pub(crate) fn tracked_settings(s: &SessionVars) -> Vec<(&'static str, String)> {
     }
     if let Some(v) = s.lc_time_names {
         o.push(("lc_time_names", v.to_string()));
+    }
+    if let Some(v) = &s.default_storage_engine {
+        o.push(("default_storage_engine", format!("'{}'", v.replace('\'', "''"))));
     }
     if let Some(v) = &s.time_zone {
         o.push(("time_zone", format!("'{}'", v.replace('\'', "''"))));

@@ -109,9 +109,28 @@ impl TemporalPrecisions {
         result.map_err(PrecisionLookupError::Definition)
     }
 
-    fn query(&mut self, schema: &str, table: &str) -> Result<Vec<SourceColumn>, mysql_async::Error> {
+    /// The engine of `schema.table` on the source now (`None` when the
+    /// table is gone). The connection is dropped after an error.
+    pub fn table_engine(&mut self, schema: &str, table: &str) -> Result<Option<String>, mysql_async::Error> {
+        let rows: Vec<(Option<String>,)> = self
+            .exec(
+                "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (schema, table),
+            )
+            .inspect_err(|_| self.conn = None)?;
+        Ok(rows.into_iter().next().and_then(|(engine,)| engine))
+    }
+
+    /// Runs a query with two text parameters on the source, connecting
+    /// first if needed.
+    fn exec<T: mysql_async::prelude::FromRow + Send + 'static>(
+        &mut self,
+        sql: &'static str,
+        (a, b): (&str, &str),
+    ) -> Result<Vec<T>, mysql_async::Error> {
         let opts = self.opts.clone();
         let conn = self.conn.take();
+        let params = (a.to_owned(), b.to_owned());
         let (conn, mariadb, rows) = self.runtime.block_on(async move {
             let (mut conn, mariadb) = match conn {
                 Some(c) => c,
@@ -122,17 +141,20 @@ impl TemporalPrecisions {
                     (conn, mariadb)
                 }
             };
-            let rows: Vec<(String, String, String, Option<u64>)> = conn
-                .exec(
-                    "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, DATETIME_PRECISION \
-                     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
-                     ORDER BY ORDINAL_POSITION",
-                    (schema, table),
-                )
-                .await?;
+            let rows: Vec<T> = conn.exec(sql, params).await?;
             Ok::<_, mysql_async::Error>((conn, mariadb, rows))
         })?;
         self.conn = Some((conn, mariadb));
+        Ok(rows)
+    }
+
+    fn query(&mut self, schema: &str, table: &str) -> Result<Vec<SourceColumn>, mysql_async::Error> {
+        let rows: Vec<(String, String, String, Option<u64>)> = self.exec(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, DATETIME_PRECISION \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+             ORDER BY ORDINAL_POSITION",
+            (schema, table),
+        )?;
         Ok(rows
             .into_iter()
             .map(|(name, data_type, column_type, precision)| SourceColumn {
