@@ -45,7 +45,7 @@ use super::event_types::{
 };
 use super::rows::{NO_FOREIGN_KEY_CHECKS_F, RELAXED_UNIQUE_CHECKS_F, STMT_END_F};
 use super::table_map::types::*;
-use super::table_map::{column_kind, is_character, is_numeric, meta_len, wire_type};
+use super::table_map::{column_kind, is_character, is_numeric, wire_type};
 use super::values::Kind;
 
 /// Length of the common event header.
@@ -117,47 +117,34 @@ struct WireColumn {
 fn wire_column(c: &ColumnSpec) -> Result<WireColumn, String> {
     let (map_type, meta, meta_len) = wire_type(c).map_err(|e| e.to_string())?;
     let kind = column_kind(c).map_err(|e| e.to_string())?;
-    let new_temporal = |t: u8, fsp: u8| (t, [fsp, 0], 1);
-    let (map_type, meta, meta_len, kind) = match kind {
-        // MariaDB has no binary JSON: its JSON columns are LONGTEXT.
-        Kind::Json { .. } => (BLOB, [4, 0], 1, Kind::Blob { len_bytes: 4 }),
-        Kind::TimeOld => {
-            let (t, m, l) = new_temporal(TIME2, 0);
-            (t, m, l, Kind::Time2 { fsp: 0 })
-        }
-        Kind::DateTimeOld => {
-            let (t, m, l) = new_temporal(DATETIME2, 0);
-            (t, m, l, Kind::DateTime2 { fsp: 0 })
-        }
-        Kind::TimestampOld => {
-            let (t, m, l) = new_temporal(TIMESTAMP2, 0);
-            (t, m, l, Kind::Timestamp2 { fsp: 0 })
-        }
-        Kind::TimeHires { fsp } => {
-            let (t, m, l) = new_temporal(TIME2, fsp);
-            (t, m, l, Kind::Time2 { fsp })
-        }
-        Kind::DateTimeHires { fsp } => {
-            let (t, m, l) = new_temporal(DATETIME2, fsp);
-            (t, m, l, Kind::DateTime2 { fsp })
-        }
-        Kind::TimestampHires { fsp } => {
-            let (t, m, l) = new_temporal(TIMESTAMP2, fsp);
-            (t, m, l, Kind::Timestamp2 { fsp })
-        }
-        k => (map_type, meta, meta_len, k),
-    };
-    debug_assert_eq!(meta_len, meta_len_of(map_type));
-    Ok(WireColumn {
+    // The pre-5.6 temporal types travel as their MySQL 5.6 forms, same fsp.
+    let temporal = |map_type: u8, fsp: u8, kind: Kind| WireColumn {
         map_type,
-        meta,
-        meta_len,
+        meta: [fsp, 0],
+        meta_len: 1,
         kind,
+    };
+    Ok(match kind {
+        // MariaDB has no binary JSON: its JSON columns are LONGTEXT.
+        Kind::Json { .. } => WireColumn {
+            map_type: BLOB,
+            meta: [4, 0],
+            meta_len: 1,
+            kind: Kind::Blob { len_bytes: 4 },
+        },
+        Kind::TimeOld => temporal(TIME2, 0, Kind::Time2 { fsp: 0 }),
+        Kind::DateTimeOld => temporal(DATETIME2, 0, Kind::DateTime2 { fsp: 0 }),
+        Kind::TimestampOld => temporal(TIMESTAMP2, 0, Kind::Timestamp2 { fsp: 0 }),
+        Kind::TimeHires { fsp } => temporal(TIME2, fsp, Kind::Time2 { fsp }),
+        Kind::DateTimeHires { fsp } => temporal(DATETIME2, fsp, Kind::DateTime2 { fsp }),
+        Kind::TimestampHires { fsp } => temporal(TIMESTAMP2, fsp, Kind::Timestamp2 { fsp }),
+        kind => WireColumn {
+            map_type,
+            meta,
+            meta_len,
+            kind,
+        },
     })
-}
-
-fn meta_len_of(t: u8) -> usize {
-    meta_len(t).unwrap_or(0)
 }
 
 /// Encodes row changes as binlog events, one table id per table.
