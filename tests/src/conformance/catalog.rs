@@ -37,7 +37,9 @@ pub const CI: &[&str] = &[
 
 /// Tests that cannot be replicated by design or cannot run on one server,
 /// with the reason. Besides this list, a test whose text (or a rewritten
-/// include) runs `RESET MASTER` is refused (see the rewrite module).
+/// include) runs `RESET MASTER` is refused (see the rewrite module), and so
+/// is one that puts files into the primary's data directory
+/// ([`copies_into_datadir`]).
 pub const REFUSED: &[(&str, &str)] = &[
     (
         "rpl.rpl_circular_for_4_hosts",
@@ -46,10 +48,6 @@ pub const REFUSED: &[(&str, &str)] = &[
     (
         "rpl.rpl_semi_sync",
         "semi-synchronous replication is a property of the native replica protocol",
-    ),
-    (
-        "main.mysql_upgrade_mysql_json",
-        "creates tables by copying .frm files into the primary's data directory: no binlog sees them",
     ),
     (
         "main.mysqld--help",
@@ -105,6 +103,13 @@ impl TestCase {
         let id = self.id();
         if let Some((_, r)) = REFUSED.iter().find(|(t, _)| *t == id) {
             return Some((*r).to_owned());
+        }
+        if std::fs::read(&self.path).is_ok_and(|t| copies_into_datadir(&String::from_utf8_lossy(&t))) {
+            return Some(
+                "creates tables by copying files into the primary's data directory ($MYSQLD_DATADIR): \
+                 no binlog carries them"
+                    .to_owned(),
+            );
         }
         let opts = self.server_options();
         for o in &opts {
@@ -327,5 +332,38 @@ mod tests {
         };
         let tests = select(base, &sel).expect("CI subset resolves");
         assert_eq!(tests.len(), CI.len());
+    }
+}
+
+/// True when a test copies or moves files into the server's data
+/// directory (`.frm`/`.ibd` files of tables made elsewhere): those tables
+/// appear on the primary without any statement in its binlog.
+pub fn copies_into_datadir(test: &str) -> bool {
+    test.lines().any(|line| {
+        let l = line.trim_start().trim_start_matches("--").trim_start().to_ascii_lowercase();
+        let l = l.trim_end().trim_end_matches(';');
+        let Some(rest) = ["copy_file ", "copy_files_wildcard ", "move_file ", "exec cp ", "exec mv "]
+            .iter()
+            .find_map(|c| l.strip_prefix(c))
+        else {
+            return false;
+        };
+        // The destination: the second argument (the first for a wildcard
+        // copy is the source directory too).
+        rest.split_whitespace().nth(1).is_some_and(|dest| dest.contains("datadir"))
+    })
+}
+
+#[cfg(test)]
+mod datadir_tests {
+    use super::copies_into_datadir;
+
+    #[test]
+    fn copying_table_files_into_the_datadir_is_seen() {
+        assert!(copies_into_datadir("let $d=`select 1`;\n--copy_file std_data/t.frm $MYSQLD_DATADIR/test/t.frm\n"));
+        assert!(copies_into_datadir("copy_files_wildcard $src $MYSQLD_DATADIR/test *.ibd;"));
+        assert!(copies_into_datadir("copy_file std_data/vcol_autoinc.frm $datadir/test/vcol_autoinc.frm;"));
+        assert!(!copies_into_datadir("--copy_file $MYSQLD_DATADIR/test/t.frm $MYSQLTEST_VARDIR/tmp/t.frm"));
+        assert!(!copies_into_datadir("--remove_file $MYSQLD_DATADIR/test/t.frm"));
     }
 }
