@@ -96,6 +96,7 @@ async fn foreign_key_checks_follow_the_rows_event_flags() {
     let off = RowFlags {
         no_foreign_key_checks: true,
         relaxed_unique_checks: false,
+        no_check_constraint_checks: false,
     };
     apply(&mut a, &orphan(3, 1, off)).await;
     flush(&mut a).await;

@@ -233,6 +233,9 @@ pub struct RowFlags {
     pub no_foreign_key_checks: bool,
     /// `unique_checks=0` was in force (`RELAXED_UNIQUE_CHECKS_F`).
     pub relaxed_unique_checks: bool,
+    /// MariaDB's `check_constraint_checks=0` was in force
+    /// (`NO_CHECK_CONSTRAINT_CHECKS_F`).
+    pub no_check_constraint_checks: bool,
 }
 
 /// One row change: the before image (UPDATE, DELETE) and the after image

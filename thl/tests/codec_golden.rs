@@ -200,6 +200,7 @@ fn rows() -> EventBody {
                 flags: RowFlags {
                     no_foreign_key_checks: true,
                     relaxed_unique_checks: false,
+                    no_check_constraint_checks: false,
                 },
                 rows: vec![RowImage { before, after }],
             }),
@@ -213,6 +214,7 @@ fn rows() -> EventBody {
                 flags: RowFlags {
                     no_foreign_key_checks: false,
                     relaxed_unique_checks: true,
+                    no_check_constraint_checks: true,
                 },
                 rows: vec![
                     RowImage {

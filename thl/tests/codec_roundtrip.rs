@@ -604,10 +604,10 @@ fn row_changes() -> impl Strategy<Value = RowChanges> {
         proptest::collection::vec(any::<u16>(), 0..4),
         proptest::collection::vec(any::<u16>(), 0..4),
         proptest::collection::vec(row, 0..4),
-        (any::<bool>(), any::<bool>()),
+        (any::<bool>(), any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(schema, table, action, columns, before_columns, after_columns, rows, (fk, uniq))| RowChanges {
+            |(schema, table, action, columns, before_columns, after_columns, rows, (fk, uniq, check))| RowChanges {
                 schema,
                 table,
                 action,
@@ -617,6 +617,7 @@ fn row_changes() -> impl Strategy<Value = RowChanges> {
                 flags: thl::event::RowFlags {
                     no_foreign_key_checks: fk,
                     relaxed_unique_checks: uniq,
+                    no_check_constraint_checks: check,
                 },
                 rows,
             },

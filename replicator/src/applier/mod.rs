@@ -238,6 +238,9 @@ pub struct Applier {
     /// An XA transaction (seqno) found prepared on the target already: its
     /// fragments only move the position.
     xa_already_prepared: Option<i64>,
+    /// The target keeps a prepared XA transaction when its session ends
+    /// (MariaDB 10.5.2+, MySQL 5.7.7+).
+    keeps_prepared_xa: bool,
     last_service: Option<String>,
 }
 
@@ -267,6 +270,26 @@ fn describe_key(before: &[&thl::event::ColumnSpec], values: &[Value], plan: &Key
         }
     }
     s
+}
+
+/// True when a server of `version` (`@@version`) keeps a prepared XA
+/// transaction after its session ends: MariaDB 10.5.2+, MySQL 5.7.7+.
+fn keeps_prepared_xa(version: &str) -> bool {
+    let numbers: Vec<u32> = version
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    let v = (
+        numbers.first().copied().unwrap_or(0),
+        numbers.get(1).copied().unwrap_or(0),
+        numbers.get(2).copied().unwrap_or(0),
+    );
+    if version.contains("MariaDB") {
+        v >= (10, 5, 2)
+    } else {
+        v >= (5, 7, 7)
+    }
 }
 
 /// What a `BINLOG` statement applies, for errors and logs (its text is
@@ -328,6 +351,7 @@ impl Applier {
             max_binlog_statement: MAX_BINLOG_STATEMENT,
             format_description_sent: false,
             xa_already_prepared: None,
+            keeps_prepared_xa: false,
             last_service: None,
         };
         applier.reconnect().await?;
@@ -432,6 +456,11 @@ impl Applier {
                 self.collations.insert(id, (cs, name));
             }
         }
+        let version: Option<String> = conn
+            .query_first("SELECT @@version")
+            .await
+            .map_err(|e| ctx.classify(e))?;
+        self.keeps_prepared_xa = version.as_deref().is_some_and(keeps_prepared_xa);
         let max_packet: Option<u64> = conn
             .query_first("SELECT @@max_allowed_packet")
             .await
@@ -643,6 +672,13 @@ impl Applier {
             self.xa_already_prepared = None;
         }
         let skip_changes = self.xa_already_prepared == Some(h.seqno);
+        if xa == Some(meta::XA_PREPARE) && !self.keeps_prepared_xa {
+            return Err(ctx.definite(
+                "a prepared XA transaction: this target would roll it back when the apply session ends \
+                 (it needs MariaDB 10.5.2 or later, or MySQL 5.7.7 or later, to keep it prepared until its XA \
+                 COMMIT); upgrade the target, or commit or roll back the transaction on the source and skip it",
+            ));
+        }
         if !h.is_filtered() && !skip_changes {
             for (k, run) in runs(&ev.body.changes).into_iter().enumerate() {
                 match run {
@@ -782,7 +818,10 @@ impl Applier {
                 .conn
                 .as_mut()
                 .ok_or_else(|| ctx.transient("not connected to the target"))?;
-            match conn.query_drop(sql.as_str()).await {
+            let result = conn.query_drop(sql.as_str()).await;
+            // The row applier set the session time to the events' time.
+            self.session.forget_timestamp();
+            match result {
                 Ok(()) => self.stats.rows += part.iter().map(|rc| rc.rows.len() as u64).sum::<u64>(),
                 // A row to change is missing: the server rolled the statement
                 // back. Apply the changes row by row: each missing row goes
@@ -1060,5 +1099,19 @@ impl Applier {
                 Err(ctx.classify(e))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keeps_prepared_xa;
+
+    #[test]
+    fn which_targets_keep_prepared_xa_transactions() {
+        assert!(keeps_prepared_xa("10.11.19-MariaDB-0+deb12u1-log"));
+        assert!(keeps_prepared_xa("10.5.2-MariaDB"));
+        assert!(!keeps_prepared_xa("10.4.34-MariaDB"));
+        assert!(keeps_prepared_xa("8.0.36"));
+        assert!(!keeps_prepared_xa("5.6.51-log"));
     }
 }

@@ -182,6 +182,13 @@ impl SessionState {
         *self = SessionState::default();
     }
 
+    /// The server changed the session's timestamp behind our back (a
+    /// `BINLOG` statement sets it to its events' time): the next statement
+    /// that needs one sets it again.
+    pub fn forget_timestamp(&mut self) {
+        self.timestamp_us = None;
+    }
+
     /// The assignments that put the session in the row context.
     pub fn row_context(&mut self, timestamp_us: Option<i64>) -> Vec<String> {
         let mut out = Vec::new();

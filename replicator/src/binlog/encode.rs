@@ -33,7 +33,7 @@
 //! | event | payload |
 //! |-------|---------|
 //! | FORMAT_DESCRIPTION (15) | binlog version 4 (u16), server version (50 bytes, NUL-padded), create time (u32) 0, header length 19, the post-header lengths of MariaDB 10.11 ([`POST_HEADER_LENGTHS`]), checksum algorithm 1 (CRC32) |
-//! | TABLE_MAP (19) | table id (6), flags 0 (2), schema and table (length, name, NUL), column count (lenenc), types, metadata block (lenenc length + bytes), nullability bitmap, optional metadata SIGNEDNESS (1) and COLUMN_CHARSET (3) |
+//! | TABLE_MAP (19) | table id (6), flags 1 = BIT_LEN_EXACT (2), schema and table (length, name, NUL), column count (lenenc), types, metadata block (lenenc length + bytes), nullability bitmap, optional metadata SIGNEDNESS (1) and COLUMN_CHARSET (3) |
 //! | WRITE/UPDATE/DELETE_ROWS v1 (23/24/25) | table id (6), flags (2: STMT_END on the statement's last event, and the row flags), width (lenenc), column bitmap(s), rows |
 
 use std::fmt;
@@ -43,7 +43,7 @@ use thl::event::{ColumnSpec, Date, DateTime, RowAction, RowChanges, RowFlags, Ti
 use super::event_types::{
     DELETE_ROWS_EVENT_V1, FORMAT_DESCRIPTION_EVENT, TABLE_MAP_EVENT, UPDATE_ROWS_EVENT_V1, WRITE_ROWS_EVENT_V1,
 };
-use super::rows::{NO_FOREIGN_KEY_CHECKS_F, RELAXED_UNIQUE_CHECKS_F, STMT_END_F};
+use super::rows::{NO_CHECK_CONSTRAINT_CHECKS_F, NO_FOREIGN_KEY_CHECKS_F, RELAXED_UNIQUE_CHECKS_F, STMT_END_F};
 use super::table_map::types::*;
 use super::table_map::{column_kind, is_character, is_numeric, wire_type};
 use super::values::Kind;
@@ -80,6 +80,8 @@ const CHECKSUM_CRC32: u8 = 1;
 /// Rows events are cut at about this many bytes of rows (the server's own
 /// `binlog_row_event_max_size` default is 8 KiB; larger is fine to read).
 pub const ROWS_EVENT_TARGET: usize = 64 << 10;
+/// TABLE_MAP flag: BIT lengths are exact (as servers write it).
+const TM_BIT_LEN_EXACT_F: u16 = 1;
 /// Table ids are 6 bytes.
 const MAX_TABLE_ID: u64 = (1 << 48) - 1;
 
@@ -203,7 +205,7 @@ impl EventWriter {
         }
         let mut p = Vec::with_capacity(32 + rc.columns.len() * 4);
         p.extend_from_slice(&table_id.to_le_bytes()[..6]);
-        p.extend_from_slice(&0u16.to_le_bytes());
+        p.extend_from_slice(&TM_BIT_LEN_EXACT_F.to_le_bytes());
         for name in [&rc.schema, &rc.table] {
             let n = u8::try_from(name.len()).map_err(|_| err(None, format!("name of {} bytes", name.len())))?;
             p.push(n);
@@ -346,6 +348,9 @@ fn row_flags(f: RowFlags) -> u16 {
     }
     if f.relaxed_unique_checks {
         flags |= RELAXED_UNIQUE_CHECKS_F;
+    }
+    if f.no_check_constraint_checks {
+        flags |= NO_CHECK_CONSTRAINT_CHECKS_F;
     }
     flags
 }

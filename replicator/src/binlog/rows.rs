@@ -6,7 +6,7 @@
 //! | size          | field                                                     |
 //! |---------------|-----------------------------------------------------------|
 //! | 6 (4)         | table id (4 bytes when the post-header length is 6)       |
-//! | 2             | flags (1 STMT_END, 2 NO_FOREIGN_KEY_CHECKS, 4 RELAXED_UNIQUE_CHECKS, 8 COMPLETE_ROWS) |
+//! | 2             | flags (1 STMT_END, 2 NO_FOREIGN_KEY_CHECKS, 4 RELAXED_UNIQUE_CHECKS, 8 COMPLETE_ROWS, 128 MariaDB NO_CHECK_CONSTRAINT_CHECKS) |
 //! | 2 + n         | v2 only: extra-data length (including these 2 bytes), data |
 //! | lenenc        | column count (width)                                      |
 //! | (width+7)/8   | columns present in the before image (or the only image)  |
@@ -35,6 +35,8 @@ const MAX_COLUMNS: u64 = u16::MAX as u64;
 pub const STMT_END_F: u16 = 1;
 pub const NO_FOREIGN_KEY_CHECKS_F: u16 = 2;
 pub const RELAXED_UNIQUE_CHECKS_F: u16 = 4;
+/// MariaDB: `check_constraint_checks=0` was in force.
+pub const NO_CHECK_CONSTRAINT_CHECKS_F: u16 = 128;
 
 /// A decoded rows event.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,6 +226,7 @@ pub fn decode_rows(h: &RowsHeader<'_>, tm: &TableMap, event_type: u8) -> KResult
             flags: RowFlags {
                 no_foreign_key_checks: h.flags & NO_FOREIGN_KEY_CHECKS_F != 0,
                 relaxed_unique_checks: h.flags & RELAXED_UNIQUE_CHECKS_F != 0,
+                no_check_constraint_checks: h.flags & NO_CHECK_CONSTRAINT_CHECKS_F != 0,
             },
             rows,
         },

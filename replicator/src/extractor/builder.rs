@@ -41,8 +41,12 @@ pub enum TxnInput {
     /// source, so the transaction is kept and marked.
     Rollback,
     /// `XA START xid` (a query on MySQL, implied by the GTID on MariaDB):
-    /// opens an XA transaction, held as its first statement.
-    XaStart(Statement),
+    /// opens an XA transaction, held as its first statement. `prepared`:
+    /// the source said already that it ends with `XA PREPARE` (MariaDB's
+    /// GTID flag); otherwise (MySQL) it may end with a one-phase commit, so
+    /// it is held whole, never fragmented (a fragmented one-phase XA commit
+    /// could not commit its position with its data).
+    XaStart { statement: Statement, prepared: bool },
     /// The XA_PREPARE event: `XA PREPARE xid` ends the transaction, which
     /// stays prepared; `one_phase` (`XA COMMIT xid ONE PHASE`) commits it.
     XaPrepare { statement: Statement, one_phase: bool },
@@ -110,6 +114,8 @@ struct OpenTxn {
     heartbeat: Option<String>,
     /// The [`meta::XA`] value of an XA transaction.
     xa: Option<&'static str>,
+    /// Held whole, never fragmented (see [`TxnInput::XaStart`]).
+    whole: bool,
 }
 
 /// Turns a stream of [`TxnInput`] into THL events.
@@ -219,10 +225,11 @@ impl TransactionBuilder {
                     self.finish(at, true, out)?;
                 }
             }
-            TxnInput::XaStart(statement) => {
+            TxnInput::XaStart { statement, prepared } => {
                 let txn = self.open.get_or_insert_with(|| OpenTxn::new(at.server_id));
                 txn.explicit_begin = true;
                 txn.xa = Some(meta::XA_PREPARE);
+                txn.whole = !prepared;
                 txn.hold(Change::Statement(statement), event_bytes);
             }
             TxnInput::XaPrepare { statement, one_phase } => {
@@ -260,7 +267,10 @@ impl TransactionBuilder {
     }
 
     fn fragment_if_full(&mut self, at: &SourcePos, out: &mut Vec<ReplEvent>) -> Result<(), BuildError> {
-        let full = self.open.as_ref().is_some_and(|t| t.held_bytes >= self.cfg.frag_size);
+        let full = self
+            .open
+            .as_ref()
+            .is_some_and(|t| t.held_bytes >= self.cfg.frag_size && !t.whole);
         if full {
             self.emit(at, false, false, out)?;
         }
@@ -350,6 +360,7 @@ impl OpenTxn {
             first_server_id: server_id,
             heartbeat: None,
             xa: None,
+            whole: false,
         }
     }
 

@@ -564,10 +564,13 @@ impl Worker {
                     // statement the target runs.
                     Some(xid) => {
                         self.push(gtid, at, size, seqno)?;
-                        TxnInput::XaStart(Statement {
-                            sql: format!("XA START {}", xid.to_sql()).into_bytes(),
-                            ..Statement::default()
-                        })
+                        TxnInput::XaStart {
+                            statement: Statement {
+                                sql: format!("XA START {}", xid.to_sql()).into_bytes(),
+                                ..Statement::default()
+                            },
+                            prepared: true,
+                        }
                     }
                     None => gtid,
                 }
@@ -581,7 +584,10 @@ impl Worker {
                 QueryKind::Begin => TxnInput::Begin,
                 QueryKind::Commit => TxnInput::Commit,
                 QueryKind::Rollback => TxnInput::Rollback,
-                QueryKind::XaStart => TxnInput::XaStart(q.into_statement()),
+                QueryKind::XaStart => TxnInput::XaStart {
+                    statement: q.into_statement(),
+                    prepared: false,
+                },
                 QueryKind::XaComplete => TxnInput::XaComplete(q.into_statement()),
                 QueryKind::Other => {
                     let mut statement = q.into_statement();

@@ -340,17 +340,28 @@ mod tests {
 /// appear on the primary without any statement in its binlog.
 pub fn copies_into_datadir(test: &str) -> bool {
     test.lines().any(|line| {
-        let l = line.trim_start().trim_start_matches("--").trim_start().to_ascii_lowercase();
+        let l = line
+            .trim_start()
+            .trim_start_matches("--")
+            .trim_start()
+            .to_ascii_lowercase();
         let l = l.trim_end().trim_end_matches(';');
-        let Some(rest) = ["copy_file ", "copy_files_wildcard ", "move_file ", "exec cp ", "exec mv "]
-            .iter()
-            .find_map(|c| l.strip_prefix(c))
-        else {
+        let Some(rest) = [
+            "copy_file ",
+            "copy_files_wildcard ",
+            "move_file ",
+            "exec cp ",
+            "exec mv ",
+        ]
+        .iter()
+        .find_map(|c| l.strip_prefix(c)) else {
             return false;
         };
         // The destination: the second argument (the first for a wildcard
         // copy is the source directory too).
-        rest.split_whitespace().nth(1).is_some_and(|dest| dest.contains("datadir"))
+        rest.split_whitespace()
+            .nth(1)
+            .is_some_and(|dest| dest.contains("datadir"))
     })
 }
 
@@ -360,10 +371,18 @@ mod datadir_tests {
 
     #[test]
     fn copying_table_files_into_the_datadir_is_seen() {
-        assert!(copies_into_datadir("let $d=`select 1`;\n--copy_file std_data/t.frm $MYSQLD_DATADIR/test/t.frm\n"));
-        assert!(copies_into_datadir("copy_files_wildcard $src $MYSQLD_DATADIR/test *.ibd;"));
-        assert!(copies_into_datadir("copy_file std_data/vcol_autoinc.frm $datadir/test/vcol_autoinc.frm;"));
-        assert!(!copies_into_datadir("--copy_file $MYSQLD_DATADIR/test/t.frm $MYSQLTEST_VARDIR/tmp/t.frm"));
+        assert!(copies_into_datadir(
+            "let $d=`select 1`;\n--copy_file std_data/t.frm $MYSQLD_DATADIR/test/t.frm\n"
+        ));
+        assert!(copies_into_datadir(
+            "copy_files_wildcard $src $MYSQLD_DATADIR/test *.ibd;"
+        ));
+        assert!(copies_into_datadir(
+            "copy_file std_data/vcol_autoinc.frm $datadir/test/vcol_autoinc.frm;"
+        ));
+        assert!(!copies_into_datadir(
+            "--copy_file $MYSQLD_DATADIR/test/t.frm $MYSQLTEST_VARDIR/tmp/t.frm"
+        ));
         assert!(!copies_into_datadir("--remove_file $MYSQLD_DATADIR/test/t.frm"));
     }
 }

@@ -193,6 +193,7 @@ fn row_changes(r: &mut Reader<'_>) -> Result<RowChanges> {
         RowFlags {
             no_foreign_key_checks: bits & tag::ROWS_NO_FK_CHECKS != 0,
             relaxed_unique_checks: bits & tag::ROWS_RELAXED_UNIQUE_CHECKS != 0,
+            no_check_constraint_checks: bits & tag::ROWS_NO_CHECK_CONSTRAINT_CHECKS != 0,
         }
     } else {
         RowFlags::default()

@@ -154,6 +154,9 @@ fn row_changes(out: &mut Vec<u8>, r: &RowChanges) {
     if r.flags.relaxed_unique_checks {
         flags |= tag::ROWS_RELAXED_UNIQUE_CHECKS;
     }
+    if r.flags.no_check_constraint_checks {
+        flags |= tag::ROWS_NO_CHECK_CONSTRAINT_CHECKS;
+    }
     out.push(flags);
     count(out, r.columns.len());
     for c in &r.columns {

@@ -111,7 +111,7 @@
 //! | schema | `str` |
 //! | table | `str` |
 //! | action | `u8`: `0x01` = INSERT, `0x02` = UPDATE, `0x03` = DELETE; others are errors |
-//! | flags | version 2 only: `u8`, bit 0 = no foreign key checks, bit 1 = relaxed unique checks; other bits must be 0 |
+//! | flags | version 2 only: `u8`, bit 0 = no foreign key checks, bit 1 = relaxed unique checks, bit 2 = no CHECK constraint checks; other bits must be 0 |
 //! | columns | `count`, then per column a [column spec](#column-spec) |
 //! | before_columns | `count`, then per entry a `varint16` column index |
 //! | after_columns | `count`, then per entry a `varint16` column index |
@@ -204,7 +204,8 @@ mod tag {
     /// Row flags (format version 2).
     pub const ROWS_NO_FK_CHECKS: u8 = 1 << 0;
     pub const ROWS_RELAXED_UNIQUE_CHECKS: u8 = 1 << 1;
-    pub const ROWS_KNOWN: u8 = ROWS_NO_FK_CHECKS | ROWS_RELAXED_UNIQUE_CHECKS;
+    pub const ROWS_NO_CHECK_CONSTRAINT_CHECKS: u8 = 1 << 2;
+    pub const ROWS_KNOWN: u8 = ROWS_NO_FK_CHECKS | ROWS_RELAXED_UNIQUE_CHECKS | ROWS_NO_CHECK_CONSTRAINT_CHECKS;
 
     pub const NULL: u8 = 0x00;
     pub const INT: u8 = 0x01;
