@@ -237,34 +237,19 @@ impl SessionState {
 
     /// The assignments for a statement: tracked variables that differ, then
     /// the per-statement ones (always sent). `Err` names an `sql_mode` bit
-    /// mask with unknown bits, or a collation id the target does not know.
+    /// mask with unknown bits.
     pub fn statement_context(&mut self, v: &SessionVars, names: &CollationNames) -> Result<Vec<String>, String> {
         let mut out = Vec::new();
         let client = v.charset_client.unwrap_or(DEFAULT_CLIENT_COLLATION);
         // By charset name: a number is accepted only for a charset's default
-        // collation (47, latin1_bin, is refused with error 1115).
+        // collation (47, latin1_bin, is refused with error 1115). A collation
+        // the target's information_schema does not list (the internal
+        // `filename` charset, 17) goes by number, as the native replica
+        // sets it: the server itself says if it does not know it.
         let client_charset = match names.get(&client) {
-            Some((cs, _)) => cs.clone(),
-            None => {
-                return Err(format!(
-                    "character_set_client is collation id {client}, unknown to the target \
-                     (information_schema.COLLATIONS): the target lacks the source's character set"
-                ))
-            }
+            Some((cs, _)) => quote_ident(cs),
+            None => client.to_string(),
         };
-        for (what, id) in [
-            ("collation_connection", v.collation_connection),
-            ("collation_server", v.collation_server),
-            ("collation_database", v.collation_database),
-        ] {
-            if let Some(id) = id {
-                if !names.contains_key(&id) {
-                    return Err(format!(
-                        "{what} is collation id {id}, unknown to the target (information_schema.COLLATIONS)"
-                    ));
-                }
-            }
-        }
         if let Some(mask) = v.sql_mode {
             let text = sql_mode_names(mask)
                 .map_err(|bits| format!("sql_mode {mask:#x} has bits {bits:#x} unknown to the applier"))?;
@@ -280,7 +265,7 @@ impl SessionState {
             &mut self.charset_client,
             Some(&client),
             "character_set_client",
-            |_| quote_ident(&client_charset),
+            |_| client_charset.clone(),
         );
         track(
             &mut out,
@@ -491,8 +476,13 @@ mod tests {
             charset_client: Some(999),
             ..SessionVars::default()
         };
-        let err = s.statement_context(&unknown, &names).expect_err("unknown id");
-        assert!(err.contains("999"), "{err}");
+        // A collation the target's information_schema does not list (the
+        // internal `filename` charset) goes by number: the server decides.
+        let sets = s.statement_context(&unknown, &names).expect("by number");
+        assert!(
+            sets.contains(&"@@session.character_set_client=999".to_owned()),
+            "{sets:?}"
+        );
     }
 
     #[test]

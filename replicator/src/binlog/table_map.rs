@@ -75,8 +75,8 @@ pub mod types {
     pub const DATETIME2: u8 = 18;
     pub const TIME2: u8 = 19;
     pub const TYPED_ARRAY: u8 = 20;
-    pub const VARCHAR_COMPRESSED: u8 = 140;
-    pub const BLOB_COMPRESSED: u8 = 141;
+    pub const VARCHAR_COMPRESSED: u8 = 141;
+    pub const BLOB_COMPRESSED: u8 = 140;
     pub const VECTOR: u8 = 242;
     pub const JSON: u8 = 245;
     pub const NEWDECIMAL: u8 = 246;

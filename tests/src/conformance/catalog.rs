@@ -104,7 +104,7 @@ impl TestCase {
         if let Some((_, r)) = REFUSED.iter().find(|(t, _)| *t == id) {
             return Some((*r).to_owned());
         }
-        if std::fs::read(&self.path).is_ok_and(|t| copies_into_datadir(&String::from_utf8_lossy(&t))) {
+        if self.texts().iter().any(|t| copies_into_datadir(t)) {
             return Some(
                 "creates tables by copying files into the primary's data directory ($MYSQLD_DATADIR): \
                  no binlog carries them"
@@ -127,6 +127,36 @@ impl TestCase {
             }
         }
         None
+    }
+
+    /// The test's text and the text of the files it sources directly
+    /// (found beside the test, in its suite or in mysql-test; one level).
+    fn texts(&self) -> Vec<String> {
+        let read = |p: &std::path::Path| std::fs::read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+        let Some(test) = read(&self.path) else {
+            return Vec::new();
+        };
+        let dirs: Vec<PathBuf> = [
+            self.path.parent(),
+            Some(self.suite_dir.as_path()),
+            self.suite_dir.parent(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|d| d.to_path_buf())
+        .collect();
+        let mut out = vec![test.clone()];
+        for line in test.lines() {
+            let l = line.trim_start().trim_start_matches("--").trim_start();
+            let Some(file) = l.strip_prefix("source ") else {
+                continue;
+            };
+            let file = file.trim().trim_end_matches(';').trim();
+            if let Some(text) = dirs.iter().find_map(|d| read(&d.join(file))) {
+                out.push(text);
+            }
+        }
+        out
     }
 
     /// Server options the test asks mtr for (`<name>.opt`,

@@ -4,7 +4,8 @@
 //! Steps: (1) every replicator's state is read first, and a replicator in
 //! `OFFLINE:ERROR` ends the checkpoint at once as a *stop*; (2) a marker
 //! row (`tungsten_conformance.marker`, a fresh token) is written on the
-//! primary through the binlog; (3) the runner waits, bounded by the
+//! primary through the binlog (with `autocommit=1`: a test may have set the
+//! global default to 0); (3) the runner waits, bounded by the
 //! topology's wait, until every replica holds that token, reading the
 //! replicators' state every second (a stop ends the wait); (4) every table
 //! is compared ([`super::compare`]).
@@ -174,7 +175,7 @@ fn token() -> String {
 async fn write_marker(topo: &Topology, token: &str) -> Result<(), String> {
     let mut c = Topology::connect(topo.primary()).await?;
     let sql = format!(
-        "SET SESSION lock_wait_timeout=5, innodb_lock_wait_timeout=5, sql_log_bin=1; \
+        "SET SESSION autocommit=1, lock_wait_timeout=5, innodb_lock_wait_timeout=5, sql_log_bin=1; \
          REPLACE INTO {MARKER_TABLE} VALUES (1, '{token}')"
     );
     let r = c

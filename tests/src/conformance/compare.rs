@@ -125,7 +125,11 @@ async fn tables(conn: &mut Conn) -> Result<BTreeMap<String, TableInfo>, String> 
             if !t.columns.is_empty() {
                 t.columns.push_str(", ");
             }
-            t.columns.push_str(&v[2..].join(" "));
+            // The storage format of a pre-5.6 temporal column is the
+            // server's (a replica creates it in the 5.6 format, as MariaDB's
+            // own replica does); its values are compared like any other.
+            let definition = v[2..].join(" ").replace(" /* mariadb-5.3 */", "");
+            t.columns.push_str(&definition);
             t.column_names.push(v[2].clone());
         }
     }
