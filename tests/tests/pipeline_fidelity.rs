@@ -221,6 +221,9 @@ async fn row_semantics_of_the_native_replica() {
          CREATE TABLE cs (a INT PRIMARY KEY, b VARCHAR(10) CHARACTER SET utf8mb4);
          SET NAMES utf8mb4;
          INSERT INTO cs VALUES (1, 'gås');
+         CREATE TABLE comp (id INT PRIMARY KEY, v VARCHAR(500) COMPRESSED, b BLOB COMPRESSED);
+         INSERT INTO comp VALUES (1, REPEAT('abc', 100), REPEAT('xyz', 1000)), (2, '', NULL);
+         UPDATE comp SET v = 'short', b = REPEAT('q', 20) WHERE id = 1;
          CREATE TABLE keep (a INT) ENGINE=InnoDB;
          BEGIN; INSERT INTO keep VALUES (1); CREATE TEMPORARY TABLE tt (a INT); ROLLBACK;",
     )

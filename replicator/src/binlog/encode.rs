@@ -472,6 +472,14 @@ pub fn encode_value(kind: Kind, v: &Value, out: &mut Vec<u8>) -> Result<(), Stri
         (Kind::Str { len_bytes, .. } | Kind::Blob { len_bytes }, Value::Bytes(b)) => {
             length_prefixed(b, len_bytes, out)?
         }
+        // Stored uncompressed (header byte 0): the target reads it as is.
+        (Kind::Compressed { len_bytes }, Value::Bytes(b)) if b.is_empty() => length_prefixed(b, len_bytes, out)?,
+        (Kind::Compressed { len_bytes }, Value::Bytes(b)) => {
+            let mut stored = Vec::with_capacity(b.len() + 1);
+            stored.push(0);
+            stored.extend_from_slice(b);
+            length_prefixed(&stored, len_bytes, out)?
+        }
         (Kind::Unsupported { type_code }, _) => {
             return Err(format!("column type {type_code} cannot be written (only NULL can)"));
         }

@@ -493,3 +493,53 @@ fn mariadb_53_fractional_temporals_round_trip_as_new_format_types() {
     assert!(tm.with_temporal_precision(&[(0, 1)]).is_err(), "not a temporal column");
     assert!(tm.with_temporal_precision(&[(1, 7)]).is_err(), "precision 7");
 }
+
+#[test]
+fn mariadb_compressed_columns_decode_and_travel_uncompressed() {
+    use super::values::uncompress_column;
+    use std::io::Write as _;
+    let text = b"compress me ".repeat(40);
+    // zlib-wrapped (header 0x82: method 8, 2 length bytes) and raw deflate (0x8a).
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(&text).expect("deflate");
+    let mut stored = vec![0x82, (text.len() >> 8) as u8, text.len() as u8];
+    stored.extend(zlib.finish().expect("deflate"));
+    assert_eq!(uncompress_column(&stored).expect("zlib"), text);
+    let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    raw.write_all(&text).expect("deflate");
+    let mut stored_raw = vec![0x8a, (text.len() >> 8) as u8, text.len() as u8];
+    stored_raw.extend(raw.finish().expect("deflate"));
+    assert_eq!(uncompress_column(&stored_raw).expect("raw deflate"), text);
+    assert_eq!(uncompress_column(b"\x00plain").expect("uncompressed"), b"plain");
+    assert_eq!(uncompress_column(b"").expect("empty"), b"");
+    // A wrong length, an unknown method, a truncated header are errors.
+    stored[2] ^= 1;
+    assert!(uncompress_column(&stored).is_err());
+    assert!(uncompress_column(b"\x12abc").is_err());
+    assert!(uncompress_column(b"\x83\x01").is_err());
+
+    let mut v = col(1, VARCHAR_COMPRESSED, 501);
+    v.collation = Some(8);
+    let mut b = col(2, BLOB_COMPRESSED, 2);
+    b.collation = Some(63);
+    let rc = changes(
+        RowAction::Insert,
+        vec![col(0, LONG, 0), v, b],
+        vec![
+            RowImage {
+                before: vec![],
+                after: vec![
+                    Value::Int(1),
+                    Value::Bytes(text[..400].to_vec()),
+                    Value::Bytes(text.clone()),
+                ],
+            },
+            RowImage {
+                before: vec![],
+                after: vec![Value::Int(2), Value::Bytes(vec![]), Value::Null],
+            },
+        ],
+    );
+    let (back, _) = round_trip(&rc);
+    assert_eq!(back.rows, rc.rows);
+}

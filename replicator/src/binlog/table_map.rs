@@ -577,6 +577,15 @@ fn kind_of(rc: &RawCol, unsigned: bool, collation: Option<u16>) -> KResult<Kind>
             }
             Kind::Json { len_bytes: m[0] }
         }
+        VARCHAR_COMPRESSED => Kind::Compressed {
+            len_bytes: if u16::from_le_bytes(m) < 256 { 1 } else { 2 },
+        },
+        BLOB_COMPRESSED => {
+            if !(1..=4).contains(&m[0]) {
+                return Err(malformed(format!("compressed blob length bytes {}", m[0])));
+            }
+            Kind::Compressed { len_bytes: m[0] }
+        }
         t => Kind::Unsupported { type_code: t },
     })
 }

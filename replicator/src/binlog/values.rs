@@ -24,6 +24,7 @@
 //! | Set(1..8)   | 1..8                    | bit mask                                              |
 //! | strings     | 1 or 2 byte length      | bytes (BINARY padded back with 0x00 to its length)    |
 //! | blobs, GEOMETRY, VECTOR, JSON | 1..4 byte length | bytes (MySQL JSON: binary JSON, turned into text) |
+//! | MariaDB COMPRESSED | 1..4 byte length | header byte, then raw bytes (0) or original length + deflate (0x8n) |
 //!
 //! The three *Hires* kinds are MariaDB 5.3's fractional TIME(n), DATETIME(n)
 //! and TIMESTAMP(n), n in 1..=6, still created when
@@ -102,6 +103,12 @@ pub enum Kind {
     },
     /// MySQL binary JSON.
     Json {
+        len_bytes: u8,
+    },
+    /// MariaDB's `VARCHAR ... COMPRESSED` and `BLOB ... COMPRESSED`:
+    /// `len_bytes` (1..=4) length prefix, then the stored form (see
+    /// [`uncompress_column`]); the value is the uncompressed bytes.
+    Compressed {
         len_bytes: u8,
     },
     /// A type this decoder cannot represent; decoding a non-NULL value fails.
@@ -483,10 +490,61 @@ pub fn decode_value(kind: Kind, c: &mut Cursor<'_>) -> KResult<Value> {
             let b = len_prefixed(c, len_bytes, "json")?;
             Value::Bytes(jsonb_to_text(b)?.into_bytes())
         }
+        Kind::Compressed { len_bytes } => Value::Bytes(uncompress_column(len_prefixed(c, len_bytes, "compressed")?)?),
         Kind::Unsupported { type_code } => {
             return Err(ErrorKind::Unsupported(format!("column type {type_code}")));
         }
     })
+}
+
+/// The value of a MariaDB compressed column from its stored form
+/// (`sql/field_comp.cc`): empty; or a header byte 0 then the bytes as they
+/// are; or a header `0x80 | 8 (raw deflate) | n` (method 8, zlib), the
+/// original length big-endian in `n` (1..=4) bytes, then the deflate stream,
+/// which must inflate to exactly that length (at most
+/// [`MAX_INFLATED`](super::compressed::MAX_INFLATED)).
+pub fn uncompress_column(stored: &[u8]) -> KResult<Vec<u8>> {
+    use std::io::Read as _;
+    let Some((&head, rest)) = stored.split_first() else {
+        return Ok(Vec::new());
+    };
+    if head == 0 {
+        return Ok(rest.to_vec());
+    }
+    if head >> 4 != 8 {
+        return Err(ErrorKind::Decompress(format!(
+            "compressed column header {head:#04x}: unknown method"
+        )));
+    }
+    let n = usize::from(head & 7);
+    if n == 0 || n > 4 || rest.len() < n {
+        return Err(ErrorKind::Decompress(format!(
+            "compressed column header {head:#04x}: bad length size"
+        )));
+    }
+    let len = be_uint(&rest[..n]);
+    if len > super::compressed::MAX_INFLATED {
+        return Err(ErrorKind::Decompress(format!("compressed column of {len} bytes")));
+    }
+    let stream = &rest[n..];
+    let mut out = Vec::with_capacity(len as usize);
+    let read = if head & 8 != 0 {
+        flate2::read::DeflateDecoder::new(stream)
+            .take(len + 1)
+            .read_to_end(&mut out)
+    } else {
+        flate2::read::ZlibDecoder::new(stream)
+            .take(len + 1)
+            .read_to_end(&mut out)
+    };
+    read.map_err(|e| ErrorKind::Decompress(format!("compressed column: {e}")))?;
+    if out.len() as u64 != len {
+        return Err(ErrorKind::Decompress(format!(
+            "compressed column inflated to {} bytes, its header says {len}",
+            out.len()
+        )));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
