@@ -472,13 +472,8 @@ pub fn encode_value(kind: Kind, v: &Value, out: &mut Vec<u8>) -> Result<(), Stri
         (Kind::Str { len_bytes, .. } | Kind::Blob { len_bytes }, Value::Bytes(b)) => {
             length_prefixed(b, len_bytes, out)?
         }
-        // Stored uncompressed (header byte 0): the target reads it as is.
-        (Kind::Compressed { len_bytes }, Value::Bytes(b)) if b.is_empty() => length_prefixed(b, len_bytes, out)?,
         (Kind::Compressed { len_bytes }, Value::Bytes(b)) => {
-            let mut stored = Vec::with_capacity(b.len() + 1);
-            stored.push(0);
-            stored.extend_from_slice(b);
-            length_prefixed(&stored, len_bytes, out)?
+            length_prefixed(&compressed_form(b, len_bytes)?, len_bytes, out)?
         }
         (Kind::Unsupported { type_code }, _) => {
             return Err(format!("column type {type_code} cannot be written (only NULL can)"));
@@ -486,6 +481,34 @@ pub fn encode_value(kind: Kind, v: &Value, out: &mut Vec<u8>) -> Result<(), Stri
         (kind, v) => return Err(mismatch(kind, v)),
     }
     Ok(())
+}
+
+/// The stored form of a MariaDB compressed column's value (see
+/// `values::uncompress_column`): empty for an empty value; header 0 and the
+/// bytes when that fits the column's length prefix; else zlib (header
+/// `0x80 | n`, the length big-endian in `n` bytes, the zlib stream), as the
+/// server itself stores a value that does not fit uncompressed.
+fn compressed_form(b: &[u8], len_bytes: u8) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+    if b.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fits = |n: usize| len_bytes >= 8 || (n as u64) >> (8 * u32::from(len_bytes)) == 0;
+    if fits(b.len() + 1) {
+        let mut stored = Vec::with_capacity(b.len() + 1);
+        stored.push(0);
+        stored.extend_from_slice(b);
+        return Ok(stored);
+    }
+    let len = b.len() as u64;
+    let n = (1..=4u8)
+        .find(|n| len >> (8 * u32::from(*n)) == 0)
+        .ok_or_else(|| format!("a compressed value of {len} bytes"))?;
+    let mut stored = vec![0x80 | n];
+    stored.extend_from_slice(&len.to_be_bytes()[8 - usize::from(n)..]);
+    let mut z = flate2::write::ZlibEncoder::new(stored, flate2::Compression::default());
+    z.write_all(b).map_err(|e| format!("compress: {e}"))?;
+    z.finish().map_err(|e| format!("compress: {e}"))
 }
 
 fn length_prefixed(b: &[u8], len_bytes: u8, out: &mut Vec<u8>) -> Result<(), String> {

@@ -542,4 +542,17 @@ fn mariadb_compressed_columns_decode_and_travel_uncompressed() {
     );
     let (back, _) = round_trip(&rc);
     assert_eq!(back.rows, rc.rows);
+    // A 255-byte value in a column whose stored form has a 1-byte length
+    // does not fit uncompressed: it travels compressed.
+    let short = col(1, VARCHAR_COMPRESSED, 255);
+    let rc = changes(
+        RowAction::Insert,
+        vec![col(0, LONG, 0), short],
+        vec![RowImage {
+            before: vec![],
+            after: vec![Value::Int(1), Value::Bytes(vec![b'a'; 255])],
+        }],
+    );
+    let (back, _) = round_trip(&rc);
+    assert_eq!(back.rows, rc.rows);
 }
