@@ -225,7 +225,9 @@ async fn row_semantics_of_the_native_replica() {
          INSERT INTO comp VALUES (1, REPEAT('abc', 100), REPEAT('xyz', 1000)), (2, '', NULL);
          UPDATE comp SET v = 'short', b = REPEAT('q', 20) WHERE id = 1;
          CREATE TABLE keep (a INT) ENGINE=InnoDB;
-         BEGIN; INSERT INTO keep VALUES (1); CREATE TEMPORARY TABLE tt (a INT); ROLLBACK;",
+         SET SESSION binlog_alter_two_phase=1; ALTER TABLE keep ADD COLUMN two_phase INT;
+         SET SESSION binlog_alter_two_phase=0;
+         BEGIN; INSERT INTO keep (a) VALUES (1); CREATE TEMPORARY TABLE tt (a INT); ROLLBACK;",
     )
     .await;
     p.replicate().await;

@@ -65,8 +65,27 @@ pub struct StatusVars {
     pub default_collation_for_utf8mb4: Option<u16>,
     pub sql_require_primary_key: Option<u8>,
     pub default_table_encryption: Option<u8>,
+    /// MariaDB Q_GTID_FLAGS3 (the GTID's extra flags: two-phase ALTER).
+    pub gtid_flags3: Option<u8>,
     /// A key this parser does not know; parsing stopped there.
     pub unknown_key: Option<u8>,
+}
+
+/// Q_GTID_FLAGS3 bits (MariaDB 10.8+, `binlog_alter_two_phase`): the query is
+/// the `START ALTER` of an ALTER that a later `COMMIT ALTER` (the same
+/// statement text) or `ROLLBACK ALTER` ends.
+pub const FL_START_ALTER_E1: u8 = 2;
+pub const FL_COMMIT_ALTER_E1: u8 = 4;
+pub const FL_ROLLBACK_ALTER_E1: u8 = 8;
+
+impl StatusVars {
+    /// The query only announces an ALTER (`START ALTER`) or withdraws one
+    /// (`ROLLBACK ALTER`): a replica runs the ALTER once, at its `COMMIT
+    /// ALTER`, which carries the same text.
+    pub fn is_two_phase_alter_without_effect(&self) -> bool {
+        self.gtid_flags3
+            .is_some_and(|f| f & (FL_START_ALTER_E1 | FL_ROLLBACK_ALTER_E1) != 0)
+    }
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -147,6 +166,13 @@ pub fn parse_status_vars(block: &[u8]) -> KResult<StatusVars> {
             20 => v.default_table_encryption = Some(c.u8("Q_DEFAULT_TABLE_ENCRYPTION")?),
             128 => v.micros = Some(c.uint_n(3, "Q_HRNOW")? as u32),
             129 => v.xid = Some(c.u64("Q_XID")?),
+            130 => {
+                let flags = c.u8("Q_GTID_FLAGS3")?;
+                if flags & (FL_COMMIT_ALTER_E1 | FL_ROLLBACK_ALTER_E1) != 0 {
+                    c.u64("Q_GTID_FLAGS3 start alter seq_no")?;
+                }
+                v.gtid_flags3 = Some(flags);
+            }
             k => {
                 v.unknown_key = Some(k);
                 break;

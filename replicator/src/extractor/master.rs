@@ -589,6 +589,8 @@ impl Worker {
                     prepared: false,
                 },
                 QueryKind::XaComplete => TxnInput::XaComplete(q.into_statement()),
+                // `binlog_alter_two_phase`: the ALTER runs at its COMMIT ALTER.
+                QueryKind::Other if q.status.is_two_phase_alter_without_effect() => TxnInput::Commit,
                 QueryKind::Other => {
                     let mut statement = q.into_statement();
                     self.pending.apply_to(&mut statement.session);
