@@ -1131,16 +1131,29 @@ async fn acquire_instance_permits(
     n: usize,
     waited: Duration,
 ) -> Result<tokio::sync::OwnedSemaphorePermit, SandboxError> {
-    static PERMITS: OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = OnceLock::new();
+    // The semaphore and its capacity: a later, larger cap (the cluster
+    // harness raises it to 6 for its six hosts) adds permits, so a process
+    // whose first sandbox was made under the default cap never waits for
+    // permits that do not exist.
+    static PERMITS: OnceLock<Mutex<(usize, std::sync::Arc<tokio::sync::Semaphore>)>> = OnceLock::new();
     let max = max_instances();
     if n > max {
         return Err(SandboxError::Invalid(format!(
             "{n} instances asked, at most {max} per process (set {MAX_INSTANCES_ENV} to raise it)"
         )));
     }
-    let semaphore = PERMITS
-        .get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(max)))
-        .clone();
+    let semaphore = {
+        let cell = PERMITS.get_or_init(|| Mutex::new((max, std::sync::Arc::new(tokio::sync::Semaphore::new(max)))));
+        let mut guard = cell
+            .lock()
+            .map_err(|_| SandboxError::Invalid("instance semaphore lock poisoned".into()))?;
+        let (cap, semaphore) = &mut *guard;
+        if max > *cap {
+            semaphore.add_permits(max - *cap);
+            *cap = max;
+        }
+        semaphore.clone()
+    };
     let count = u32::try_from(n).map_err(|_| SandboxError::Invalid(format!("{n} instances")))?;
     match tokio::time::timeout(waited, semaphore.acquire_many_owned(count)).await {
         Ok(Ok(permit)) => Ok(permit),
