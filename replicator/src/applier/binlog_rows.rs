@@ -105,18 +105,25 @@ pub fn row_statements(
         })
         .collect();
     let mut encoded = Vec::with_capacity(run.len());
+    // What each change adds to a statement at most: its rows events and a
+    // TABLE_MAP (counted even when its table is mapped already).
+    let mut cost = Vec::with_capacity(run.len());
     for (rc, &id) in run.iter().zip(&ids) {
         let mut buf = Vec::new();
         w.rows(&mut buf, id, rc, false)?;
+        let rows_len = buf.len();
+        w.table_map(&mut buf, id, rc)?;
+        cost.push(buf.len());
+        buf.truncate(rows_len);
         encoded.push(buf);
     }
     let mut out = Vec::new();
     let mut start = 0;
     while start < run.len() {
         let mut end = start + 1;
-        let mut size = encoded[start].len();
-        while end < run.len() && size + encoded[end].len() <= max_events {
-            size += encoded[end].len();
+        let mut size = cost[start];
+        while end < run.len() && size + cost[end] <= max_events {
+            size += cost[end];
             end += 1;
         }
         let mut events = Vec::with_capacity(size + 256 * (end - start));
@@ -133,4 +140,100 @@ pub fn row_statements(
         start = end;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use thl::event::{ColumnSpec, RowAction, RowChanges, RowFlags, RowImage, Value};
+
+    use super::row_statements;
+    use crate::binlog::encode::EventWriter;
+    use crate::binlog::{BinlogEvent, Decoder};
+
+    fn change(table: &str, ids: std::ops::Range<i64>) -> RowChanges {
+        let column = |index: u16, type_code: u8, type_meta: u16| ColumnSpec {
+            index,
+            name: String::new(),
+            type_code,
+            type_meta,
+            unsigned: false,
+            nullable: true,
+            key: index == 0,
+            collation: None,
+            type_desc: String::new(),
+        };
+        RowChanges {
+            schema: "db".into(),
+            table: table.into(),
+            action: RowAction::Insert,
+            columns: vec![column(0, 3, 0), column(1, 252, 2)],
+            before_columns: vec![],
+            after_columns: vec![0, 1],
+            flags: RowFlags::default(),
+            rows: ids
+                .map(|i| RowImage {
+                    before: vec![],
+                    after: vec![Value::Int(i), Value::Bytes(vec![b'x'; 3000])],
+                })
+                .collect(),
+        }
+    }
+
+    /// Decodes the events of `BINLOG` statements (after a FORMAT_DESCRIPTION)
+    /// and returns the ids of the rows, and per statement whether its last
+    /// rows event ends the statement and no other does.
+    fn decode(statements: &[String]) -> (Vec<i64>, Vec<bool>) {
+        let mut dec = Decoder::new("statements");
+        let mut fde = Vec::new();
+        EventWriter::new(0, 0).format_description(&mut fde);
+        dec.decode(&fde, 4).expect("format description");
+        let (mut ids, mut well_ended) = (Vec::new(), Vec::new());
+        for s in statements {
+            let b64 = s
+                .strip_prefix("BINLOG '")
+                .and_then(|s| s.strip_suffix('\''))
+                .expect("a BINLOG statement");
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64");
+            let mut rest = &bytes[..];
+            let mut ends = Vec::new();
+            while !rest.is_empty() {
+                let size = u32::from_le_bytes([rest[9], rest[10], rest[11], rest[12]]) as usize;
+                let (event, after) = rest.split_at(size);
+                if let BinlogEvent::Rows(r) = dec.decode(event, 0).expect("event decodes") {
+                    ends.push(r.stmt_end());
+                    ids.extend(r.changes.rows.iter().map(|row| match row.after[0] {
+                        Value::Int(i) => i,
+                        _ => -1,
+                    }));
+                }
+                rest = after;
+            }
+            well_ended.push(ends.last() == Some(&true) && ends.iter().filter(|e| **e).count() == 1);
+        }
+        (ids, well_ended)
+    }
+
+    #[test]
+    fn runs_are_cut_under_the_packet_limit_and_every_statement_ends_itself() {
+        let (a, b, c) = (change("a", 0..10), change("b", 10..20), change("a", 20..30));
+        let run = [&a, &b, &c];
+        // Everything fits: one statement, the table `a` mapped once.
+        let one = row_statements(&run, 1, 0, 16 << 20).expect("encodes");
+        assert_eq!(one.len(), 1);
+        let (ids, ends) = decode(&one.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>());
+        assert_eq!(ids, (0..30).collect::<Vec<_>>());
+        assert_eq!(ends, vec![true]);
+        // A limit below two changes: one statement per change, each under it.
+        let limit = 64 << 10;
+        let cut = row_statements(&run, 1, 0, limit).expect("encodes");
+        assert_eq!(
+            cut.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
+            vec![0..1, 1..2, 2..3]
+        );
+        assert!(cut.iter().all(|(s, _)| s.len() <= limit), "a statement over the limit");
+        let (ids, ends) = decode(&cut.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>());
+        assert_eq!(ids, (0..30).collect::<Vec<_>>());
+        assert_eq!(ends, vec![true, true, true]);
+    }
 }
