@@ -9,8 +9,8 @@
 //!   it, and nothing of it leaks into the applier's own statements (those run
 //!   under the row context, ASCII-compatible client and connection charsets).
 //! * **Errors judged as the native replica does** (MariaDB 10.11,
-//!   `Query_log_event::do_apply_event` in `sql/log_event_server.cc`, with the
-//!   default `slave_ddl_exec_mode=IDEMPOTENT` of `sql_parse.cc`/`sql_db.cc`).
+//!   `Query_log_event::do_apply_event`, with the default
+//!   `slave_ddl_exec_mode=IDEMPOTENT`).
 //!   With `expected` the error code the source recorded in the event and
 //!   `actual` the target's:
 //!   1. `expected` is one of the "unexpected" codes (the statement was killed

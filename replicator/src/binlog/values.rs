@@ -29,7 +29,7 @@
 //! The three *Hires* kinds are MariaDB 5.3's fractional TIME(n), DATETIME(n)
 //! and TIMESTAMP(n), n in 1..=6, still created when
 //! `mysql56_temporal_format=OFF` (`Field_time_hires`, `Field_datetime_hires`,
-//! `Field_timestamp_hires` in MariaDB's `sql/field.cc`). The binlog logs them
+//! `Field_timestamp_hires` in MariaDB). The binlog logs them
 //! with the classic type codes 11, 12, 7 and no metadata, so n is not in the
 //! binlog: the extractor learns it from the source's table definition (see
 //! `table_map.rs`).
@@ -498,7 +498,7 @@ pub fn decode_value(kind: Kind, c: &mut Cursor<'_>) -> KResult<Value> {
 }
 
 /// The value of a MariaDB compressed column from its stored form
-/// (`sql/field_comp.cc`): empty; or a header byte 0 then the bytes as they
+/// (MariaDB's column compression): empty; or a header byte 0 then the bytes as they
 /// are; or a header `0x80 | 8 (raw deflate) | n` (method 8, zlib), the
 /// original length big-endian in `n` (1..=4) bytes, then the deflate stream,
 /// which must inflate to exactly that length (at most
