@@ -23,6 +23,12 @@ fn default_clause(rng: &mut Rng, ty: &Ty) -> String {
         return String::new();
     }
     let lit = ty.literal(rng);
+    // MariaDB 10.11 refuses `DEFAULT _cs'a''b'`, bare or in parentheses (a
+    // doubled quote after an introducer, syntax error 1064): no default then,
+    // or the model would list a column the primary never added.
+    if lit.contains("''") {
+        return String::new();
+    }
     let plain = lit.starts_with('\'')
         || lit.starts_with("X'")
         || lit.starts_with("b'")
