@@ -218,3 +218,48 @@ pub fn read_thl(dir: &Path) -> Result<Vec<thl::event::ReplEvent>, thl::store::St
     }
     Ok(out)
 }
+
+/// The seq_no of the last GTID `db` wrote to its binlog (`@@gtid_binlog_pos`,
+/// one domain): how many transactions it committed.
+pub async fn source_gtid_seq(db: &crate::sandbox::Instance) -> i64 {
+    let pos = db
+        .query_value("SELECT @@gtid_binlog_pos")
+        .await
+        .unwrap_or_else(|e| panic!("{}: @@gtid_binlog_pos: {e}", db.name()))
+        .unwrap_or_default();
+    pos.rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Waits, at most `wait`, until the THL in `dir` holds the transaction of
+/// `db`'s last GTID, then returns every event of it; panics with the
+/// replicator's log tail when `process` exits or the wait runs out.
+pub async fn drained_thl(
+    db: &crate::sandbox::Instance,
+    dir: &Path,
+    process: &mut ReplicatorProcess,
+    wait: Duration,
+) -> Vec<thl::event::ReplEvent> {
+    let want = source_gtid_seq(db).await;
+    let deadline = Instant::now() + wait;
+    loop {
+        let events = read_thl(dir).unwrap_or_default();
+        let last = events
+            .iter()
+            .rev()
+            .filter(|e| e.header.last_frag)
+            .find_map(|e| e.body.metadata_value(thl::event::meta::GTID))
+            .and_then(|g| g.rsplit('-').next().and_then(|s| s.parse::<i64>().ok()));
+        if last == Some(want) {
+            return events;
+        }
+        if let Some(code) = process.exited() {
+            panic!("replicator exited ({code:?}):\n{}", process.log_tail(30));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "THL did not reach GTID seq {want}:\n{}",
+            process.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use tests::process::{read_thl, Deployment, ReplicatorProcess};
 use tests::sandbox::{loopback_specs, Instance, Sandbox, DEFAULT_PORT};
-use thl::event::{meta, Change, DateTime, ReplEvent, RowAction, RowChanges, Time, Value};
+use thl::event::{Change, DateTime, ReplEvent, RowAction, RowChanges, Time, Value};
 
 const HOST: &str = "host1.alpha";
 const SERVICE: &str = "alpha";
@@ -67,37 +67,11 @@ impl Master {
 
     /// Waits until the THL holds the source's last transaction, then reads it.
     async fn drained_thl(&self, process: &mut ReplicatorProcess) -> Vec<ReplEvent> {
-        let pos = self
-            .db()
-            .query_value("SELECT @@gtid_binlog_pos")
-            .await
-            .expect("gtid pos")
-            .unwrap_or_default();
-        let want: i64 = pos.rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        assert!(want > 0, "the source wrote transactions");
-        let dir = self.deployment.thl_dir(HOST, SERVICE);
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let events = read_thl(&dir).unwrap_or_default();
-            let last = events
-                .iter()
-                .rev()
-                .filter(|e| e.header.last_frag)
-                .find_map(|e| e.body.metadata_value(meta::GTID))
-                .and_then(|g| g.rsplit('-').next().and_then(|s| s.parse::<i64>().ok()));
-            if last == Some(want) {
-                return events;
-            }
-            if let Some(code) = process.exited() {
-                panic!("replicator exited ({code:?}):\n{}", process.log_tail(30));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "THL did not reach GTID seq {want}:\n{}",
-                process.log_tail(30)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert!(
+            tests::process::source_gtid_seq(self.db()).await > 0,
+            "the source wrote transactions"
+        );
+        tests::process::drained_thl(self.db(), &self.deployment.thl_dir(HOST, SERVICE), process, WAIT).await
     }
 }
 

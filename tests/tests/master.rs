@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use tests::process::{read_thl, wait_for_thl_seqno, Deployment, ReplicatorProcess};
+use tests::process::{wait_for_thl_seqno, Deployment, ReplicatorProcess};
 use tests::sandbox::{loopback_specs, Instance, Sandbox, DEFAULT_PORT};
 use thl::event::{meta, Change, ColumnSpec, ReplEvent, RowAction, RowChanges, Value};
 
@@ -79,40 +79,12 @@ impl Master {
 
     /// The number of transactions the source has written (GTID seq of domain 0).
     async fn source_transactions(&self) -> i64 {
-        let pos = self
-            .db()
-            .query_value("SELECT @@gtid_binlog_pos")
-            .await
-            .expect("gtid pos")
-            .unwrap_or_default();
-        pos.rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+        tests::process::source_gtid_seq(self.db()).await
     }
 
     /// Waits until the THL holds the source's last transaction, then reads it.
     async fn drained_thl(&self, process: &mut ReplicatorProcess) -> Vec<ReplEvent> {
-        let want = self.source_transactions().await;
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let events = read_thl(&self.thl_dir()).unwrap_or_default();
-            let last_gtid_seq = events
-                .iter()
-                .rev()
-                .filter(|e| e.header.last_frag)
-                .find_map(|e| e.body.metadata_value(meta::GTID))
-                .and_then(|g| g.rsplit('-').next().and_then(|s| s.parse::<i64>().ok()));
-            if last_gtid_seq == Some(want) {
-                return events;
-            }
-            if let Some(code) = process.exited() {
-                panic!("replicator exited ({code:?}):\n{}", process.log_tail(30));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "THL did not reach GTID seq {want}:\n{}",
-                process.log_tail(30)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        tests::process::drained_thl(self.db(), &self.thl_dir(), process, WAIT).await
     }
 }
 

@@ -4,12 +4,11 @@
 //!
 //! Run: `cargo test -p tests --test pipeline_fidelity -- --test-threads=1`
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use replicator::applier::{Applier, ApplierConfig};
-use tests::process::{read_thl, Deployment, ReplicatorProcess};
+use tests::process::{drained_thl, Deployment, ReplicatorProcess};
 use tests::sandbox::{loopback_specs, Instance, InstanceSpec, Sandbox, DEFAULT_PORT};
-use thl::event::meta;
 
 const SOURCE: &str = "host1.alpha";
 const TARGET: &str = "host2.alpha";
@@ -81,36 +80,8 @@ impl Pipeline {
     /// Waits until the THL holds the source's last GTID, then applies every
     /// event the target has not applied yet.
     async fn replicate(&mut self) {
-        let pos = self
-            .source()
-            .query_value("SELECT @@gtid_binlog_pos")
-            .await
-            .expect("gtid pos")
-            .unwrap_or_default();
-        let want: i64 = pos.rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(0);
         let dir = self.deployment.thl_dir(SOURCE, SERVICE);
-        let deadline = Instant::now() + WAIT;
-        let events = loop {
-            let events = read_thl(&dir).unwrap_or_default();
-            let last = events
-                .iter()
-                .rev()
-                .filter(|e| e.header.last_frag)
-                .find_map(|e| e.body.metadata_value(meta::GTID))
-                .and_then(|g| g.rsplit('-').next().and_then(|s| s.parse::<i64>().ok()));
-            if last == Some(want) {
-                break events;
-            }
-            if let Some(code) = self.process.exited() {
-                panic!("replicator exited ({code:?}):\n{}", self.process.log_tail(30));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "THL did not reach GTID {want}:\n{}",
-                self.process.log_tail(30)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let events = drained_thl(self.sandbox.get(SOURCE), &dir, &mut self.process, WAIT).await;
         for ev in &events {
             tokio::time::timeout(WAIT, self.applier.apply(ev))
                 .await
