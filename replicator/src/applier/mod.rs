@@ -456,16 +456,12 @@ impl Applier {
                 self.collations.insert(id, (cs, name));
             }
         }
-        let version: Option<String> = conn
-            .query_first("SELECT @@version")
+        let server: Option<(String, u64)> = conn
+            .query_first("SELECT @@version, @@max_allowed_packet")
             .await
             .map_err(|e| ctx.classify(e))?;
-        self.keeps_prepared_xa = version.as_deref().is_some_and(keeps_prepared_xa);
-        let max_packet: Option<u64> = conn
-            .query_first("SELECT @@max_allowed_packet")
-            .await
-            .map_err(|e| ctx.classify(e))?;
-        if let Some(m) = max_packet {
+        self.keeps_prepared_xa = server.as_ref().is_some_and(|(version, _)| keeps_prepared_xa(version));
+        if let Some((_, m)) = server {
             let half = usize::try_from(m / 2).unwrap_or(MAX_BATCH_BYTES);
             self.max_batch_bytes = half.clamp(64 << 10, MAX_BATCH_BYTES);
             let whole = usize::try_from(m).unwrap_or(MAX_BINLOG_STATEMENT);
