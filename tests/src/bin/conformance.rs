@@ -4,7 +4,7 @@
 //! difference. See `tests::conformance` and the README's "Conformance".
 //!
 //! ```text
-//! conformance [--ci] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N]
+//! conformance [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N]
 //!             [--list] [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE]
 //!             [--work DIR] [--basedir DIR]
 //! conformance checkpoint LABEL     (run by mysqltest through --exec)
@@ -24,7 +24,7 @@ use tests::conformance::report;
 use tests::conformance::run::{run_test, Outcome, RunOptions};
 use tests::conformance::topology::Topology;
 
-const USAGE: &str = "usage: conformance [--ci] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
+const USAGE: &str = "usage: conformance [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
 [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE] [--work DIR] [--basedir DIR]";
 
 #[derive(Debug)]
@@ -69,6 +69,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         };
         match key {
             "--ci" => a.sel.ci = true,
+            "--full" => a.sel.full = true,
             "--list" => a.list = true,
             "--keep" => a.keep = true,
             "--suite" => a.sel.suites.extend(

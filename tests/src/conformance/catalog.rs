@@ -35,6 +35,36 @@ pub const CI: &[&str] = &[
     "gcol.gcol_update",
 ];
 
+/// The areas of `main` that the fidelity bar names (issue 8): types,
+/// charsets, functions, DML, triggers, partitions, defaults,
+/// auto-increment, GIS and JSON, as test-name patterns.
+pub const FULL_MAIN: &[&str] = &[
+    "main.type_*",
+    "main.ctype_*",
+    "main.func_*",
+    "main.insert*",
+    "main.update*",
+    "main.delete*",
+    "main.replace*",
+    "main.trigger*",
+    "main.partition*",
+    "main.default*",
+    "main.auto_increment*",
+    "main.gis*",
+    "main.*json*",
+];
+
+/// The whole suites of the fidelity bar (with [`FULL_MAIN`]: `--full`).
+pub const FULL_SUITES: &[&str] = &[
+    "rpl",
+    "binlog",
+    "versioning",
+    "gcol",
+    "vcol",
+    "sql_sequence",
+    "period",
+];
+
 /// Tests that cannot be replicated by design or cannot run on one server,
 /// with the reason. Besides this list, a test whose text (or a rewritten
 /// include) runs `RESET MASTER` is refused (see the rewrite module), and so
@@ -217,11 +247,51 @@ pub enum CatalogError {
     },
     #[error("no suite {0:?}; suites: {1}")]
     NoSuite(String, String),
-    #[error("no test {0:?} (give suite.name, e.g. main.type_enum, or a name unique among the suites)")]
+    #[error("no test {0:?} (give suite.name, e.g. main.type_enum, a name unique among the suites, or a pattern with `*`, e.g. 'main.ctype_*')")]
     NoTest(String),
 }
 
-/// All suites: `main` and each `suite/<s>` that has a `t/` directory.
+/// The directory holding a suite's `.test` files: `main` itself, `t/` of a
+/// suite that has one, else the suite's own directory (Debian ships
+/// `sql_sequence` flat).
+fn test_dir(suite: &str, suite_dir: &Path) -> PathBuf {
+    let t = suite_dir.join("t");
+    if suite == "main" || !t.is_dir() {
+        suite_dir.to_path_buf()
+    } else {
+        t
+    }
+}
+
+/// Whether a directory holds `.test` files directly.
+fn has_tests(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut es| {
+        es.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "test")))
+    })
+}
+
+/// `name` matches `pattern`, where `*` stands for any run of characters.
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// All suites: `main` and each `suite/<s>` that has a `t/` directory or
+/// `.test` files of its own.
 pub fn suites(basedir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
     let mut out = vec![("main".to_owned(), basedir.join("main"))];
     let dir = basedir.join("suite");
@@ -231,7 +301,7 @@ pub fn suites(basedir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
     })?;
     let mut names: Vec<String> = entries
         .flatten()
-        .filter(|e| e.path().join("t").is_dir())
+        .filter(|e| e.path().join("t").is_dir() || has_tests(&e.path()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
@@ -244,11 +314,7 @@ pub fn suites(basedir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
 
 /// The tests of one suite, sorted by name.
 pub fn tests_of(suite: &str, suite_dir: &Path) -> Result<Vec<TestCase>, CatalogError> {
-    let tdir = if suite == "main" {
-        suite_dir.to_path_buf()
-    } else {
-        suite_dir.join("t")
-    };
+    let tdir = test_dir(suite, suite_dir);
     let entries = fs::read_dir(&tdir).map_err(|source| CatalogError::Missing {
         basedir: tdir.clone(),
         source,
@@ -276,6 +342,8 @@ pub struct Selection {
     pub suites: Vec<String>,
     pub tests: Vec<String>,
     pub ci: bool,
+    /// The fidelity bar: [`FULL_MAIN`] and [`FULL_SUITES`].
+    pub full: bool,
     /// Keep every n-th test (spread evenly) to get about this many.
     pub sample: Option<usize>,
 }
@@ -290,6 +358,10 @@ pub fn select(basedir: &Path, sel: &Selection) -> Result<Vec<TestCase>, CatalogE
         wanted.extend(CI.iter().map(|s| (*s).to_owned()));
     }
     let mut suites_wanted = sel.suites.clone();
+    if sel.full {
+        wanted.extend(FULL_MAIN.iter().map(|s| (*s).to_owned()));
+        suites_wanted.extend(FULL_SUITES.iter().map(|s| (*s).to_owned()));
+    }
     if wanted.is_empty() && suites_wanted.is_empty() {
         suites_wanted.push("main".into());
     }
@@ -311,15 +383,20 @@ pub fn select(basedir: &Path, sel: &Selection) -> Result<Vec<TestCase>, CatalogE
             Some((s, n)) => (Some(s), n),
             None => (None, t.as_str()),
         };
-        let mut found = None;
+        let mut found = Vec::new();
         for (sname, dir) in &all_suites {
             if suite.is_some_and(|s| s != sname) {
                 continue;
             }
-            let tdir = if sname == "main" { dir.clone() } else { dir.join("t") };
-            let path = tdir.join(format!("{name}.test"));
+            if name.contains('*') {
+                let mut matching = tests_of(sname, dir)?;
+                matching.retain(|tc| glob_matches(name, &tc.name));
+                found.extend(matching);
+                continue;
+            }
+            let path = test_dir(sname, dir).join(format!("{name}.test"));
             if path.is_file() {
-                found = Some(TestCase {
+                found.push(TestCase {
                     suite: sname.clone(),
                     name: name.to_owned(),
                     path,
@@ -328,10 +405,13 @@ pub fn select(basedir: &Path, sel: &Selection) -> Result<Vec<TestCase>, CatalogE
                 break;
             }
         }
-        match found {
-            Some(tc) if !out.contains(&tc) => out.push(tc),
-            Some(_) => {}
-            None => return Err(CatalogError::NoTest(t.clone())),
+        if found.is_empty() {
+            return Err(CatalogError::NoTest(t.clone()));
+        }
+        for tc in found {
+            if !out.contains(&tc) {
+                out.push(tc);
+            }
         }
     }
     Ok(out)
@@ -340,6 +420,18 @@ pub fn select(basedir: &Path, sel: &Selection) -> Result<Vec<TestCase>, CatalogE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_star_matches_any_run() {
+        assert!(glob_matches("type_*", "type_enum"));
+        assert!(glob_matches("*json*", "func_json"));
+        assert!(glob_matches("*json*", "json"));
+        assert!(glob_matches("insert", "insert"));
+        assert!(!glob_matches("insert", "insert_select"));
+        assert!(glob_matches("a*b*c", "axxbyyc"));
+        assert!(!glob_matches("a*b*c", "axxcyyb"));
+        assert!(!glob_matches("ab*ba", "aba"));
+    }
 
     #[test]
     fn options_split_on_whitespace_and_keep_quoted_groups() {
