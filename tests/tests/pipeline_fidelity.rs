@@ -231,3 +231,34 @@ async fn tables_get_the_engine_the_source_session_gave_them() {
     assert_eq!(want[1], vec!["m".to_string(), "MyISAM".into()]);
     p.assert_equal("e").await;
 }
+
+#[tokio::test]
+async fn events_larger_than_the_sources_max_allowed_packet_are_read() {
+    // rpl.rpl_packet: the source's global max_allowed_packet shrinks to 1 KiB
+    // (new sessions, the replicator's reconnects included, adopt it); MariaDB's
+    // own replica reads the binlog with slave_max_allowed_packet (1 GiB).
+    use mysql_async::prelude::Queryable;
+    let mut p = Pipeline::start().await;
+    p.run("CREATE DATABASE pk; CREATE TABLE pk.t (id INT PRIMARY KEY, f LONGTEXT) ENGINE=InnoDB;")
+        .await;
+    p.replicate().await;
+    // A session opened before the change keeps its own limit to write the rows.
+    let mut writer = mysql_async::Conn::new(p.source().opts()).await.expect("connect");
+    p.run("SET @@global.max_allowed_packet=1024").await;
+    p.process.kill();
+    p.process = p.deployment.start(SOURCE, &[]).expect("replicator restarts");
+    writer
+        .query_drop("INSERT INTO pk.t VALUES (1, REPEAT('a', 3000)), (2, REPEAT('b', 100000))")
+        .await
+        .expect("insert large rows");
+    p.replicate().await;
+    p.run("SET @@global.max_allowed_packet=DEFAULT").await;
+    p.assert_equal("pk").await;
+    let lengths = p
+        .target()
+        .query("SELECT LENGTH(f) FROM pk.t ORDER BY id")
+        .await
+        .expect("lengths");
+    assert_eq!(lengths, vec![vec!["3000".to_string()], vec!["100000".to_string()]]);
+    let _ = writer.disconnect().await;
+}

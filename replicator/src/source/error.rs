@@ -281,6 +281,12 @@ impl DefiniteError {
     }
 }
 
+/// The client-side packet limit of the binlog connection: the protocol's
+/// maximum (1 GiB), as MariaDB's own replica reads the binlog with
+/// `slave_max_allowed_packet` (default 1 GiB) and not with the source's
+/// `max_allowed_packet`, which the connection would otherwise adopt.
+pub const BINLOG_PACKET_LIMIT: usize = 1 << 30;
+
 /// MySQL/MariaDB error codes we act on.
 /// <https://mariadb.com/kb/en/mariadb-error-code-reference/>
 pub mod codes {
@@ -359,6 +365,17 @@ pub(crate) fn classify(
             }
             .into(),
         },
+        // The client-side packet limit (the codec's check, an I/O error by
+        // type): retrying reads the same event again, so it is definite.
+        Error::Io(e) if e.to_string().contains("larger than max_allowed_packet") => DefiniteError::Protocol {
+            addr,
+            at,
+            detail: format!(
+                "{e}: an event of the binlog is larger than the replicator's packet limit \
+                 ({BINLOG_PACKET_LIMIT} bytes, the largest the protocol allows)"
+            ),
+        }
+        .into(),
         Error::Io(e) if connecting => TransientError::Connect {
             addr,
             at,

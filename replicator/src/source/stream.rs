@@ -10,9 +10,9 @@ use futures_core::Stream;
 use mysql_async::binlog::events::{BinlogEventFooter, BinlogEventHeader, Event};
 use mysql_async::binlog::BinlogChecksumAlg;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder};
 
-use super::error::{classify, codes, DefiniteError, SourceError, StreamPosition, TransientError};
+use super::error::{classify, codes, DefiniteError, SourceError, StreamPosition, TransientError, BINLOG_PACKET_LIMIT};
 use super::preflight::{ensure_server_id, PreflightError, SourceSettings};
 use super::queries::{self, ServerInfo};
 
@@ -236,6 +236,9 @@ impl BinlogSource {
         let user = opts.user().unwrap_or("").to_owned();
         let at = start.as_stream_position();
         let t = config.connect_timeout;
+        let opts: Opts = OptsBuilder::from_opts(opts)
+            .max_allowed_packet(Some(BINLOG_PACKET_LIMIT))
+            .into();
 
         let mut conn = bounded(Conn::new(opts.clone()), t, "connect", (&addr, &user, &at, true)).await?;
         let ctx = (&addr[..], &user[..], &at, false);

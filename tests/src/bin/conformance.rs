@@ -24,7 +24,8 @@ use tests::conformance::report;
 use tests::conformance::run::{run_test, Outcome, RunOptions};
 use tests::conformance::topology::Topology;
 
-const USAGE: &str = "usage: conformance [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
+const USAGE: &str =
+    "usage: conformance [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
 [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE] [--work DIR] [--basedir DIR]";
 
 #[derive(Debug)]

@@ -55,15 +55,7 @@ pub const FULL_MAIN: &[&str] = &[
 ];
 
 /// The whole suites of the fidelity bar (with [`FULL_MAIN`]: `--full`).
-pub const FULL_SUITES: &[&str] = &[
-    "rpl",
-    "binlog",
-    "versioning",
-    "gcol",
-    "vcol",
-    "sql_sequence",
-    "period",
-];
+pub const FULL_SUITES: &[&str] = &["rpl", "binlog", "versioning", "gcol", "vcol", "sql_sequence", "period"];
 
 /// Tests that cannot be replicated by design or cannot run on one server,
 /// with the reason. Besides this list, a test whose text (or a rewritten
@@ -265,9 +257,7 @@ fn test_dir(suite: &str, suite_dir: &Path) -> PathBuf {
 
 /// Whether a directory holds `.test` files directly.
 fn has_tests(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|mut es| {
-        es.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "test")))
-    })
+    fs::read_dir(dir).is_ok_and(|mut es| es.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "test"))))
 }
 
 /// `name` matches `pattern`, where `*` stands for any run of characters.
