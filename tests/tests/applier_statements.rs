@@ -277,6 +277,33 @@ async fn missing_objects_and_expected_errors_follow_mariadb() {
 
 /// Item 11: `ALTER TABLE .. EXCHANGE PARTITION` under the apply session's
 /// `autocommit=0` waited for its own lock (1205, retried for ever).
+/// main.ctype_create: `USE d; ALTER DATABASE DEFAULT CHARACTER SET latin2`
+/// names no database; the source logs it with `d` as the default, right
+/// after `CREATE DATABASE d` (which the applier runs without `USE`).
+#[tokio::test]
+async fn alter_database_without_a_name_alters_the_default_database() {
+    let sb = sandbox().await;
+    let i = &sb.instances()[0];
+    let mut a = applier(i, config()).await;
+    let db_event = |seqno: i64, sql: &str| event(seqno, &[(meta::SCHEMA_CHANGE, "true")], vec![stmt(Some(DB), sql)]);
+    apply(
+        &mut a,
+        &db_event(0, &format!("CREATE DATABASE {DB} DEFAULT CHARACTER SET latin7")),
+    )
+    .await;
+    apply(&mut a, &db_event(1, "ALTER DATABASE DEFAULT CHARACTER SET latin2")).await;
+    flush(&mut a).await;
+    let mut c = checker(i).await;
+    let got: Vec<Row> = rows(
+        &mut c,
+        &format!("SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='{DB}'"),
+    )
+    .await;
+    let charsets: Vec<String> = got.into_iter().map(mysql_async::from_row).collect();
+    assert_eq!(charsets, vec!["latin2".to_string()]);
+    c.disconnect().await.expect("disconnect");
+}
+
 #[tokio::test]
 async fn exchange_partition_does_not_wait_on_its_own_session() {
     let sb = sandbox().await;

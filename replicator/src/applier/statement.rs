@@ -152,6 +152,13 @@ pub(crate) fn is_database_ddl(sql: &[u8]) -> bool {
     )
 }
 
+/// `CREATE|DROP DATABASE|SCHEMA ...`: logged with the database itself as
+/// the default, which may not exist (yet) on the target. `ALTER DATABASE`
+/// is not: without a name it alters the default database.
+pub(crate) fn creates_or_drops_database(sql: &[u8]) -> bool {
+    is_database_ddl(sql) && head_words(sql, 1).first().map(String::as_str) != Some("ALTER")
+}
+
 /// True for DDL that commits implicitly (not `CREATE/DROP TEMPORARY`).
 pub(crate) fn commits_implicitly(sql: &[u8]) -> bool {
     let w = head_words(sql, 3);
@@ -257,13 +264,13 @@ impl Applier {
         }
         self.flush_batch().await?;
         // The source logs CREATE/DROP DATABASE with the database itself as
-        // the default: it may not exist yet, so no USE before it, and the
-        // next statement selects its database again.
-        let database_ddl = is_database_ddl(&s.sql);
-        if database_ddl || self.session.needs_use_for_collation_database(&s.session) {
+        // the default: it may not exist yet, so no USE before it. After any
+        // database DDL the next statement selects its database again.
+        let no_use = creates_or_drops_database(&s.sql);
+        if is_database_ddl(&s.sql) || self.session.needs_use_for_collation_database(&s.session) {
             self.session.db = None;
         }
-        if let Some(db) = s.default_db.as_deref().filter(|d| !d.is_empty() && !database_ddl) {
+        if let Some(db) = s.default_db.as_deref().filter(|d| !d.is_empty() && !no_use) {
             if self.session.db.as_deref() != Some(db) {
                 let use_db = format!("USE {}", quote_ident(db));
                 self.query(use_db.as_bytes(), &ctx).await?;
@@ -364,6 +371,11 @@ mod tests {
         assert!(!is_drop_database(b"DROP TABLE x"));
         assert!(is_database_ddl(b"-- c\nCREATE DATABASE app"));
         assert!(!is_database_ddl(b"CREATE TABLE app.t (id int)"));
+        assert!(creates_or_drops_database(b"create schema app"));
+        assert!(creates_or_drops_database(b"DROP DATABASE IF EXISTS app"));
+        assert!(!creates_or_drops_database(
+            b"ALTER DATABASE DEFAULT CHARACTER SET latin2"
+        ));
         assert!(commits_implicitly(
             b"ALTER TABLE t2 EXCHANGE PARTITION p0 WITH TABLE t1"
         ));
