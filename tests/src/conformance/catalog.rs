@@ -128,8 +128,8 @@ impl TestCase {
         }
         if self.texts().iter().any(|t| copies_into_datadir(t)) {
             return Some(
-                "creates tables by copying files into the primary's data directory ($MYSQLD_DATADIR): \
-                 no binlog carries them"
+                "creates or changes tables by copying or writing their files into the primary's data \
+                 directory ($MYSQLD_DATADIR): no binlog carries that"
                     .to_owned(),
             );
         }
@@ -447,9 +447,10 @@ mod tests {
     }
 }
 
-/// True when a test copies or moves files into the server's data
-/// directory (`.frm`/`.ibd` files of tables made elsewhere): those tables
-/// appear on the primary without any statement in its binlog.
+/// True when a test copies, moves or writes table files into the server's
+/// data directory (`.frm`/`.ibd`/`.MYD` files made elsewhere, or written
+/// with `SELECT ... INTO OUTFILE`): those tables appear or change on the
+/// primary without any statement in its binlog.
 pub fn copies_into_datadir(test: &str) -> bool {
     test.lines().any(|line| {
         let l = line
@@ -458,7 +459,7 @@ pub fn copies_into_datadir(test: &str) -> bool {
             .trim_start()
             .to_ascii_lowercase();
         let l = l.trim_end().trim_end_matches(';');
-        let Some(rest) = [
+        if let Some(rest) = [
             "copy_file ",
             "copy_files_wildcard ",
             "move_file ",
@@ -466,15 +467,32 @@ pub fn copies_into_datadir(test: &str) -> bool {
             "exec mv ",
         ]
         .iter()
-        .find_map(|c| l.strip_prefix(c)) else {
-            return false;
-        };
-        // The destination: the second argument (the first for a wildcard
-        // copy is the source directory too).
-        rest.split_whitespace()
-            .nth(1)
-            .is_some_and(|dest| dest.contains("datadir"))
+        .find_map(|c| l.strip_prefix(c))
+        {
+            // The destination: the second argument (the first for a
+            // wildcard copy is the source directory too).
+            return rest
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|dest| dest.contains("datadir"));
+        }
+        let written = l.strip_prefix("write_file ").or_else(|| {
+            l.split_once(" into outfile ")
+                .or_else(|| l.split_once(" into dumpfile "))
+                .map(|(_, rest)| rest.trim_start_matches(['\'', '"']))
+        });
+        written
+            .and_then(|rest| rest.split(['\'', '"', ' ']).next())
+            .is_some_and(|dest| dest.contains("datadir") && is_table_file(dest))
     })
+}
+
+/// A file name with the extension of a table's data, index or definition.
+fn is_table_file(path: &str) -> bool {
+    const TABLE_FILES: &[&str] = &[
+        ".frm", ".ibd", ".myd", ".myi", ".mad", ".mai", ".csv", ".csm", ".arz", ".arm", ".par",
+    ];
+    TABLE_FILES.iter().any(|ext| path.ends_with(ext))
 }
 
 #[cfg(test)]
@@ -496,5 +514,14 @@ mod datadir_tests {
             "--copy_file $MYSQLD_DATADIR/test/t.frm $MYSQLTEST_VARDIR/tmp/t.frm"
         ));
         assert!(!copies_into_datadir("--remove_file $MYSQLD_DATADIR/test/t.frm"));
+        // main.type_timestamp writes a table's data file.
+        assert!(copies_into_datadir(
+            "--eval SELECT CONCAT(0xFF) INTO OUTFILE '$MYSQLD_DATADIR/test/t1.MYD' FIELDS TERMINATED BY ''"
+        ));
+        assert!(copies_into_datadir("--write_file $MYSQLD_DATADIR/test/t1.frm"));
+        assert!(!copies_into_datadir(
+            "SELECT * INTO OUTFILE '$MYSQLD_DATADIR/test/t1.txt' FROM t1"
+        ));
+        assert!(!copies_into_datadir("--write_file $MYSQLTEST_VARDIR/tmp/t1.frm"));
     }
 }
