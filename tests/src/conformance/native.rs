@@ -23,7 +23,8 @@ use crate::sandbox::Instance;
 /// `MASTER_CONNECT_RETRY`: how soon a replica reconnects to a restarted source.
 pub const CONNECT_RETRY_SECS: u32 = 1;
 
-/// The fields of `SHOW SLAVE STATUS` the runner reads.
+/// The fields of `SHOW SLAVE STATUS` the runner reads (`gtid_slave_pos`
+/// from the global variable: only `SHOW ALL SLAVES STATUS` has the column).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlaveStatus {
     pub master_host: String,
@@ -148,6 +149,15 @@ pub async fn status(host: &Host) -> Result<Option<SlaveStatus>, String> {
             Ok(r) => r.map_err(|e| format!("{}: SHOW SLAVE STATUS: {e}", host.name)),
             Err(_) => Err(format!("{}: SHOW SLAVE STATUS took more than 20s", host.name)),
         };
+    // SHOW SLAVE STATUS has no Gtid_Slave_Pos (SHOW ALL SLAVES STATUS has).
+    let mut slave_pos: Option<String> = None;
+    if rows.is_ok() {
+        let q = c.query_first("SELECT @@GLOBAL.gtid_slave_pos");
+        slave_pos = tokio::time::timeout(Duration::from_secs(20), q)
+            .await
+            .ok()
+            .and_then(|r| r.ok().flatten());
+    }
     let _ = c.disconnect().await;
     let Some(row) = rows?.into_iter().next() else {
         return Ok(None);
@@ -159,9 +169,11 @@ pub async fn status(host: &Host) -> Result<Option<SlaveStatus>, String> {
             (name, row.as_ref(i).map(text).unwrap_or_default())
         })
         .collect();
-    Ok(Some(SlaveStatus::from_columns(
-        values.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-    )))
+    let mut s = SlaveStatus::from_columns(values.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    if let Some(pos) = slave_pos {
+        s.gtid_slave_pos = pos;
+    }
+    Ok(Some(s))
 }
 
 /// The first replica whose replication stopped (or that cannot be read),
