@@ -316,5 +316,27 @@ mod tests {
         assert_eq!(back.hosts, t.hosts);
         assert_eq!(back.wait, t.wait);
         assert_eq!(back.results, t.results);
+        match back.replication {
+            Replication::Tungsten(r) => assert_eq!(r.trepctl, PathBuf::from("/bin/trepctl")),
+            Replication::Native => panic!("a tungsten topology came back native"),
+        }
+        // Native: no replicator paths, and the mode survives.
+        let native = Topology {
+            replication: Replication::Native,
+            ..t
+        };
+        for k in [ENV_INI, ENV_HOSTS_FILE, ENV_TREPCTL, ENV_THL] {
+            std::env::remove_var(k);
+        }
+        let env = native.to_env();
+        assert!(env.iter().all(|(k, _)| k != ENV_TREPCTL), "{env:?}");
+        for (k, v) in env {
+            std::env::set_var(k, v);
+        }
+        let back = Topology::from_env().expect("parses");
+        assert_eq!(back.replication.mode(), Mode::Native);
+        assert_eq!(back.hosts, native.hosts);
+        std::env::set_var(ENV_MODE, "galera");
+        assert!(Topology::from_env().is_err());
     }
 }
