@@ -271,6 +271,8 @@ async fn run(args: Args) -> Result<bool, String> {
         for g in 1..=generation {
             let _ = std::fs::remove_dir_all(work.join(format!("deploy-{g}")));
         }
+        // The copy of std_data (16 MB) is the installed suite's.
+        let _ = std::fs::remove_dir_all(vardir.join("std_data"));
     }
     Ok(ok)
 }
