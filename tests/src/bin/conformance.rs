@@ -1,10 +1,12 @@
 //! The conformance runner (issue 8): replays MariaDB's regression tests on
 //! a sandbox primary while the project's replicators replicate to a slave
 //! and through a relay to a slave of the relay, and reports every
-//! difference. See `tests::conformance` and the README's "Conformance".
+//! difference. With `--native`, MariaDB's own replication replicates in
+//! the same shape instead (the oracle: what differs there is MariaDB's).
+//! See `tests::conformance` and the README's "Conformance".
 //!
 //! ```text
-//! conformance [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N]
+//! conformance [--native] [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N]
 //!             [--list] [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE]
 //!             [--work DIR] [--basedir DIR]
 //! conformance checkpoint LABEL     (run by mysqltest through --exec)
@@ -21,15 +23,16 @@ use tests::conformance::catalog::{self, Selection};
 use tests::conformance::checkpoint;
 use tests::conformance::deploy::Deploy;
 use tests::conformance::report;
-use tests::conformance::run::{run_test, Outcome, RunOptions};
-use tests::conformance::topology::Topology;
+use tests::conformance::run::{prepare_vardir, run_test, Outcome, RunOptions};
+use tests::conformance::topology::{Mode, Topology};
 
 const USAGE: &str =
-    "usage: conformance [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
+    "usage: conformance [--native] [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
 [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE] [--work DIR] [--basedir DIR]";
 
 #[derive(Debug)]
 struct Args {
+    mode: Mode,
     sel: Selection,
     list: bool,
     keep: bool,
@@ -42,6 +45,7 @@ struct Args {
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
+        mode: Mode::Tungsten,
         sel: Selection::default(),
         list: false,
         keep: false,
@@ -68,7 +72,11 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 .map(Duration::from_secs)
                 .map_err(|_| format!("{name} {v:?}: want a number of seconds"))
         };
+        if matches!(key, "--native" | "--ci" | "--full" | "--list" | "--keep") && inline.is_some() {
+            return Err(format!("{key} takes no value\n{USAGE}"));
+        }
         match key {
+            "--native" => a.mode = Mode::Native,
             "--ci" => a.sel.ci = true,
             "--full" => a.sel.full = true,
             "--list" => a.list = true,
@@ -187,6 +195,7 @@ async fn run(args: Args) -> Result<bool, String> {
         );
     }
     std::env::set_var("TMPDIR", &vardir);
+    prepare_vardir(&args.basedir, &vardir)?;
     let opts = RunOptions {
         basedir: args.basedir.clone(),
         vardir: vardir.clone(),
@@ -194,23 +203,28 @@ async fn run(args: Args) -> Result<bool, String> {
         timeout: args.timeout,
     };
     println!(
-        "== {} tests; work directory {} (per-test files of tests not clean are kept, everything with --keep); TSV {}",
+        "== {} tests, {}; work directory {} (per-test files of tests not clean are kept, everything with --keep); TSV {}",
         tests.len(),
+        args.mode.describe(),
         work.display(),
         tsv.display()
     );
     let mut generation = 0;
-    let mut deploy = start(&work, &mut generation, args.wait).await?;
+    let mut deploy = start(&work, &mut generation, args.wait, args.mode).await?;
     let mut results = Vec::new();
     for tc in &tests {
         let r = run_test(&mut deploy, tc, &opts).await;
         println!("{}", report::line(&r));
         let mut rebuild = r.needs_rebuild;
         if r.outcome == Outcome::Stop {
-            println!("   replicator logs:\n{}", indent(&deploy.replicator_logs(4)));
+            let what = match args.mode {
+                Mode::Tungsten => "replicator logs",
+                Mode::Native => "replica error logs",
+            };
+            println!("   {what}:\n{}", indent(&deploy.replicator_logs(4)));
         }
         results.push(r);
-        let _ = report::write_tsv(&tsv, &results);
+        let _ = report::write_tsv(&tsv, &results, args.mode);
         if !rebuild {
             if let Err(e) = deploy.clean().await {
                 println!("   cleaning after the test failed ({e}); rebuilding the deployment");
@@ -219,25 +233,33 @@ async fn run(args: Args) -> Result<bool, String> {
         }
         if rebuild {
             drop(deploy);
-            deploy = start(&work, &mut generation, args.wait).await?;
+            deploy = start(&work, &mut generation, args.wait, args.mode).await?;
         }
     }
-    report::write_tsv(&tsv, &results).map_err(|e| format!("{}: {e}", tsv.display()))?;
-    println!("\n{}", report::summary(&results));
+    report::write_tsv(&tsv, &results, args.mode).map_err(|e| format!("{}: {e}", tsv.display()))?;
+    println!("\n{}", report::summary(&results, args.mode));
     println!("TSV: {}", tsv.display());
     let ok = !results
         .iter()
         .any(|r| matches!(r.outcome, Outcome::Differ | Outcome::Stop));
     if args.keep {
         let data = deploy.sandbox.keep_files();
-        println!(
-            "== --keep: the last deployment runs until Ctrl-C: {} (ini {}, hosts {}); MariaDB data in {}; per-test files in {}",
-            deploy.root().display(),
-            deploy.deployment.ini().display(),
-            deploy.deployment.hosts_file().display(),
-            data.display(),
-            opts.work.display()
-        );
+        match deploy.deployment() {
+            Some(d) => println!(
+                "== --keep: the last deployment runs until Ctrl-C: {} (ini {}, hosts {}); MariaDB data in {}; per-test files in {}",
+                deploy.root().display(),
+                d.ini().display(),
+                d.hosts_file().display(),
+                data.display(),
+                opts.work.display()
+            ),
+            None => println!(
+                "== --keep: the last deployment (native replication) runs until Ctrl-C: {}; MariaDB data (sockets) in {}; per-test files in {}",
+                deploy.root().display(),
+                data.display(),
+                opts.work.display()
+            ),
+        }
         let _ = tokio::signal::ctrl_c().await;
     } else {
         drop(deploy);
@@ -249,18 +271,42 @@ async fn run(args: Args) -> Result<bool, String> {
         for g in 1..=generation {
             let _ = std::fs::remove_dir_all(work.join(format!("deploy-{g}")));
         }
+        // The copy of std_data (16 MB) is the installed suite's.
+        let _ = std::fs::remove_dir_all(vardir.join("std_data"));
     }
     Ok(ok)
 }
 
-async fn start(work: &std::path::Path, generation: &mut usize, wait: Duration) -> Result<Deploy, String> {
+async fn start(work: &std::path::Path, generation: &mut usize, wait: Duration, mode: Mode) -> Result<Deploy, String> {
     *generation += 1;
     let root = work.join(format!("deploy-{generation}"));
-    Deploy::start(&root, wait)
+    Deploy::start(&root, wait, mode)
         .await
         .map_err(|e| format!("cannot start the deployment in {}: {e}", root.display()))
 }
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("   {l}")).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod argument_tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Args, String> {
+        parse_args(&a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn native_selects_the_oracle_mode_and_tungsten_is_the_default() {
+        let a = args(&["--test", "sql_sequence.default", "--native", "--wait=30"]).expect("parses");
+        assert_eq!(a.mode, Mode::Native);
+        assert_eq!(a.sel.tests, vec!["sql_sequence.default".to_owned()]);
+        assert_eq!(a.wait, Duration::from_secs(30));
+        let d = args(&["--ci"]).expect("parses");
+        assert_eq!(d.mode, Mode::Tungsten);
+        assert!(d.sel.ci);
+        assert!(args(&["--native=yes"]).is_err(), "--native takes no value");
+        assert!(args(&["--nativ"]).is_err());
+    }
 }

@@ -2,12 +2,14 @@
 //! committed so far, then compare every table.
 //!
 //! Steps: (1) every replicator's state is read first, and a replicator in
-//! `OFFLINE:ERROR` ends the checkpoint at once as a *stop*; (2) a marker
+//! `OFFLINE:ERROR` ends the checkpoint at once as a *stop* (natively: a
+//! replica whose SQL or IO thread stopped on an error, see
+//! [`super::native`]); (2) a marker
 //! row (`tungsten_conformance.marker`, a fresh token) is written on the
 //! primary through the binlog (with `autocommit=1`: a test may have set the
 //! global default to 0); (3) the runner waits, bounded by the
 //! topology's wait, until every replica holds that token, reading the
-//! replicators' state every second (a stop ends the wait); (4) every table
+//! replicators' (or native replicas') state every second (a stop ends the wait); (4) every table
 //! is compared ([`super::compare`]).
 //!
 //! Each checkpoint appends one JSON line to the topology's results file.
@@ -23,7 +25,8 @@ use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
 use super::compare::compare_all;
-use super::topology::Topology;
+use super::native;
+use super::topology::{Host, Replication, Replicators, Topology};
 
 /// The schema and table of the marker (skipped by the comparison, like
 /// every `tungsten_*` schema).
@@ -145,11 +148,20 @@ impl Record {
     }
 }
 
+/// The first replicator in OFFLINE:ERROR or native replica stopped, as a
+/// sentence naming the host, its error and position.
+pub async fn stopped(topo: &Topology) -> Option<String> {
+    match &topo.replication {
+        Replication::Tungsten(r) => stopped_replicator(topo, r),
+        Replication::Native => native::stopped(topo).await,
+    }
+}
+
 /// The first replicator in OFFLINE:ERROR, as a sentence naming the host,
 /// its pending error and seqno.
-pub fn stopped_replicator(topo: &Topology) -> Option<String> {
+pub fn stopped_replicator(topo: &Topology, replicators: &Replicators) -> Option<String> {
     for h in &topo.hosts {
-        match topo.replicator_state(h) {
+        match replicators.replicator_state(h) {
             Ok(s) if s.is_error() => {
                 return Some(format!(
                     "{} ({}) is {}: pending error at seqno {}: {}",
@@ -198,9 +210,24 @@ async fn replica_token(topo: &Topology, i: usize) -> Option<String> {
     v
 }
 
+/// The state of a replica that did not apply the marker in time.
+async fn late_state(topo: &Topology, h: &Host) -> String {
+    match &topo.replication {
+        Replication::Tungsten(r) => r
+            .replicator_state(h)
+            .map(|s| format!("{} applied {}", s.state, s.applied_seqno))
+            .unwrap_or_else(|e| e),
+        Replication::Native => match native::status(h).await {
+            Ok(Some(s)) => s.summary(),
+            Ok(None) => "not a replica".into(),
+            Err(e) => e,
+        },
+    }
+}
+
 /// Runs one checkpoint (see the module doc).
 pub async fn run(topo: &Topology, label: &str) -> Record {
-    if let Some(stop) = stopped_replicator(topo) {
+    if let Some(stop) = stopped(topo).await {
         return Record::new(label, Kind::Stop, stop);
     }
     let token = token();
@@ -223,31 +250,29 @@ pub async fn run(topo: &Topology, label: &str) -> Record {
         }
         if last_state_check.elapsed() >= Duration::from_secs(1) {
             last_state_check = Instant::now();
-            if let Some(stop) = stopped_replicator(topo) {
+            if let Some(stop) = stopped(topo).await {
                 return Record::new(label, Kind::Stop, stop);
             }
         }
         if Instant::now() >= deadline {
-            let names: Vec<String> = pending
-                .iter()
-                .map(|&i| {
-                    let h = &topo.replicas()[i];
-                    let st = topo
-                        .replicator_state(h)
-                        .map(|s| format!("{} applied {}", s.state, s.applied_seqno))
-                        .unwrap_or_else(|e| e);
-                    format!("{} ({st})", h.name)
-                })
-                .collect();
+            let mut names = Vec::new();
+            for &i in &pending {
+                let h = &topo.replicas()[i];
+                names.push(format!("{} ({})", h.name, late_state(topo, h).await));
+            }
+            let source = match &topo.replication {
+                Replication::Tungsten(r) => format!("master THL max seqno {:?}", r.master_max_seqno()),
+                Replication::Native => format!(
+                    "primary gtid_binlog_pos {}",
+                    native::binlog_pos(topo.primary())
+                        .await
+                        .unwrap_or_else(|| "unreadable".into())
+                ),
+            };
             return Record::new(
                 label,
                 Kind::Timeout,
-                format!(
-                    "not applied within {:?} by {} (master THL max seqno {:?})",
-                    topo.wait,
-                    names.join(", "),
-                    topo.master_max_seqno()
-                ),
+                format!("not applied within {:?} by {} ({source})", topo.wait, names.join(", ")),
             );
         }
         tokio::time::sleep(Duration::from_millis(150)).await;

@@ -7,6 +7,13 @@
 //! [beta]  relay=host1.beta   members=host1.beta,host2.beta   relay-source=alpha
 //! ```
 //!
+//! In the native mode ([`Mode::Native`]) the same four servers, with the
+//! same options, replicate with MariaDB's own replication in the same
+//! shape ([`SOURCES`]: host2.alpha and host1.beta from the primary,
+//! host2.beta from host1.beta, which logs what it applies: the sandbox
+//! runs every server with `log-slave-updates`), set up by
+//! [`super::native`]; no replicator runs.
+//!
 //! Every server runs with mtr's defaults that change what a statement does
 //! (latin1 server charset, MyISAM default engine, local-infile,
 //! `log-bin-trust-function-creators`), so a replica behaves as the primary
@@ -16,7 +23,8 @@
 //! `tungsten_conformance.marker`, created locally without binlogging.
 //!
 //! Invariants: waits are bounded; everything dies with the runner (sandbox
-//! and process invariants); [`Deploy::clean`] leaves only the `test`,
+//! and process invariants); a deployment is built from scratch (fresh
+//! servers, native replicas reset); [`Deploy::clean`] leaves only the `test`,
 //! `mtr` and `tungsten_*` schemas, through the binlog, and checks that
 //! every replica followed.
 
@@ -27,7 +35,8 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 
 use super::checkpoint::{self, Kind, MARKER_DDL};
-use super::topology::{Host, Topology};
+use super::native;
+use super::topology::{Host, Mode, Replication, Replicators, Topology};
 use crate::process::{workspace_bin, Deployment, ReplicatorProcess};
 use crate::sandbox::{free_port, loopback_specs, Instance, InstanceSpec, Sandbox};
 
@@ -35,6 +44,13 @@ use crate::sandbox::{free_port, loopback_specs, Instance, InstanceSpec, Sandbox}
 pub const HOSTS: [&str; 4] = ["host1.alpha", "host2.alpha", "host1.beta", "host2.beta"];
 /// The primary.
 pub const PRIMARY: &str = HOSTS[0];
+/// `(replica, source)`: who replicates from whom, in both modes (the
+/// tungsten ini above says the same with services).
+pub const SOURCES: [(&str, &str); 3] = [
+    ("host2.alpha", "host1.alpha"),
+    ("host1.beta", "host1.alpha"),
+    ("host2.beta", "host1.beta"),
+];
 const REST_USER: &str = "apiuser";
 const REST_PASSWORD: &str = "secret";
 
@@ -94,12 +110,21 @@ fn service_of(host: &str) -> &'static str {
     }
 }
 
+/// What replicates.
+#[derive(Debug)]
+enum Replicating {
+    Tungsten {
+        deployment: Deployment,
+        processes: BTreeMap<String, ReplicatorProcess>,
+    },
+    Native,
+}
+
 /// The running deployment.
 #[derive(Debug)]
 pub struct Deploy {
     pub sandbox: Sandbox,
-    pub deployment: Deployment,
-    processes: BTreeMap<String, ReplicatorProcess>,
+    replicating: Replicating,
     root: PathBuf,
     /// The port of every host (the primary also on 127.0.0.1).
     pub port: u16,
@@ -110,61 +135,42 @@ pub struct Deploy {
 }
 
 impl Deploy {
-    /// Starts the four servers and replicators under `root` (which must not
-    /// exist or be empty) and waits until every replicator is ONLINE.
-    pub async fn start(root: &Path, wait: Duration) -> Result<Deploy, String> {
-        if std::env::var_os("TUNGSTEN_SANDBOX_MAX_INSTANCES").is_none() {
-            std::env::set_var("TUNGSTEN_SANDBOX_MAX_INSTANCES", HOSTS.len().to_string());
-        }
-        let mut specs = None;
-        for _ in 0..20 {
-            let port = free_port().map_err(|e| e.to_string())?;
-            if let Ok(s) = loopback_specs(HOSTS.len(), port) {
-                specs = Some(s);
-                break;
-            }
-        }
-        let specs = specs.ok_or("no free port on 127.0.0.1 and a loopback block")?;
-        let port = specs[0].port;
-        let specs: Vec<InstanceSpec> = specs
-            .into_iter()
-            .zip(HOSTS)
-            .map(|(spec, host)| {
-                let mut args: Vec<String> = MTR_SERVER_ARGS.iter().map(|s| (*s).to_owned()).collect();
-                if host == PRIMARY {
-                    args.push(format!("--bind-address={},127.0.0.1", spec.address));
-                }
-                InstanceSpec {
-                    name: host.to_owned(),
-                    extra_args: args,
-                    ..spec
-                }
-            })
-            .collect();
-        let primary_args = specs[0].extra_args.clone();
-        let hosts: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
-        std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
-        let sandbox = Sandbox::start(specs).await.map_err(|e| e.to_string())?;
-        for inst in sandbox.instances() {
-            let mut sql = vec!["SET SESSION sql_log_bin=0".to_owned()];
-            sql.extend(MTR_SCHEMA.iter().map(|s| (*s).to_owned()));
-            sql.extend(MARKER_DDL.split("; ").map(str::to_owned));
-            for s in sql {
-                // One statement per call: CREATE PROCEDURE has semicolons.
-                exec_session(inst, &s).await?;
-            }
-        }
-        let deployment = Deployment::create(root, &ini(port), &hosts).map_err(|e| e.to_string())?;
+    /// Starts the four servers and their replication under `root` (which
+    /// must not exist or be empty): the replicators, waiting until every
+    /// one is ONLINE, or natively the replicas, waiting until they run.
+    pub async fn start(root: &Path, wait: Duration, mode: Mode) -> Result<Deploy, String> {
+        let (sandbox, port, primary_args) = start_servers(root).await?;
         let mut deploy = Deploy {
             sandbox,
-            deployment,
-            processes: BTreeMap::new(),
+            replicating: Replicating::Native,
             root: root.to_path_buf(),
             port,
             primary_args,
             wait,
         };
-        let first_binlog = deploy
+        match mode {
+            Mode::Tungsten => deploy.start_replicators().await?,
+            Mode::Native => {
+                for (replica, source) in SOURCES {
+                    native::replicate(deploy.sandbox.get(replica), deploy.sandbox.get(source)).await?;
+                }
+            }
+        }
+        deploy.wait_online(Duration::from_secs(90)).await?;
+        Ok(deploy)
+    }
+
+    /// Writes the tungsten deployment and starts a replicator per host,
+    /// the master's from the start of the primary's binlog.
+    async fn start_replicators(&mut self) -> Result<(), String> {
+        let hosts: Vec<(String, String)> = self
+            .sandbox
+            .instances()
+            .iter()
+            .map(|i| (i.name().to_owned(), i.address().to_string()))
+            .collect();
+        let deployment = Deployment::create(&self.root, &ini(self.port), &hosts).map_err(|e| e.to_string())?;
+        let first_binlog = self
             .primary()
             .query("SHOW BINARY LOGS")
             .await
@@ -172,6 +178,7 @@ impl Deploy {
             .first()
             .and_then(|r| r.first().cloned())
             .ok_or("the primary has no binary log")?;
+        let mut processes = BTreeMap::new();
         for host in HOSTS {
             let from = format!("{first_binlog}:4");
             let extra: Vec<&str> = if host == PRIMARY {
@@ -179,14 +186,29 @@ impl Deploy {
             } else {
                 vec![]
             };
-            let p = deploy
-                .deployment
+            let p = deployment
                 .start(host, &extra)
                 .map_err(|e| format!("start the replicator of {host}: {e}"))?;
-            deploy.processes.insert(host.to_owned(), p);
+            processes.insert(host.to_owned(), p);
         }
-        deploy.wait_online(Duration::from_secs(90)).await?;
-        Ok(deploy)
+        self.replicating = Replicating::Tungsten { deployment, processes };
+        Ok(())
+    }
+
+    /// Which replication runs.
+    pub fn mode(&self) -> Mode {
+        match self.replicating {
+            Replicating::Tungsten { .. } => Mode::Tungsten,
+            Replicating::Native => Mode::Native,
+        }
+    }
+
+    /// The replicators' deployment (ini, hosts file), none natively.
+    pub fn deployment(&self) -> Option<&Deployment> {
+        match &self.replicating {
+            Replicating::Tungsten { deployment, .. } => Some(deployment),
+            Replicating::Native => None,
+        }
     }
 
     /// The primary.
@@ -212,6 +234,15 @@ impl Deploy {
     /// The description shared with checkpoints; `results` is the file they
     /// append to.
     pub fn topology(&self, results: &Path) -> Result<Topology, String> {
+        let replication = match &self.replicating {
+            Replicating::Tungsten { deployment, .. } => Replication::Tungsten(Replicators {
+                ini: deployment.ini().to_path_buf(),
+                hosts_file: deployment.hosts_file().to_path_buf(),
+                trepctl: workspace_bin("trepctl").map_err(|e| e.to_string())?,
+                master_thl: deployment.thl_dir(PRIMARY, "alpha"),
+            }),
+            Replicating::Native => Replication::Native,
+        };
         Ok(Topology {
             hosts: HOSTS
                 .iter()
@@ -221,24 +252,26 @@ impl Deploy {
                     socket: self.sandbox.get(h).socket(),
                 })
                 .collect(),
-            ini: self.deployment.ini().to_path_buf(),
-            hosts_file: self.deployment.hosts_file().to_path_buf(),
-            trepctl: workspace_bin("trepctl").map_err(|e| e.to_string())?,
-            master_thl: self.deployment.thl_dir(PRIMARY, "alpha"),
+            replication,
             results: results.to_path_buf(),
             wait: self.wait,
         })
     }
 
-    /// Waits until every replicator reports ONLINE (an ERROR state fails at once).
+    /// Waits until every replicator reports ONLINE (an ERROR state fails
+    /// at once), or natively until every replica's threads run.
     pub async fn wait_online(&self, timeout: Duration) -> Result<(), String> {
         let topo = self.topology(&self.root.join("startup.jsonl"))?;
+        let (replicators, processes) = match (&topo.replication, &self.replicating) {
+            (Replication::Tungsten(r), Replicating::Tungsten { processes, .. }) => (r, processes),
+            _ => return native::wait_running(&topo, timeout).await,
+        };
         let deadline = Instant::now() + timeout;
         loop {
             let mut all = true;
             let mut last = Vec::new();
             for h in &topo.hosts {
-                match topo.replicator_state(h) {
+                match replicators.replicator_state(h) {
                     Ok(s) if s.is_error() => {
                         return Err(format!("{} went {} at start: {}", h.name, s.state, s.pending_error))
                     }
@@ -256,8 +289,7 @@ impl Deploy {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                let logs: Vec<String> = self
-                    .processes
+                let logs: Vec<String> = processes
                     .values()
                     .map(|p| format!("--- {}:\n{}", p.host(), p.log_tail(6)))
                     .collect();
@@ -271,13 +303,31 @@ impl Deploy {
         }
     }
 
-    /// The last lines of every replicator's log.
+    /// The last lines of every replicator's log, or natively of every
+    /// replica's error log (where MariaDB reports a replication error).
     pub fn replicator_logs(&self, lines: usize) -> String {
-        self.processes
-            .values()
-            .map(|p| format!("--- {}:\n{}", p.host(), p.log_tail(lines)))
-            .collect::<Vec<_>>()
-            .join("\n")
+        match &self.replicating {
+            Replicating::Tungsten { processes, .. } => processes
+                .values()
+                .map(|p| format!("--- {}:\n{}", p.host(), p.log_tail(lines)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Replicating::Native => SOURCES
+                .iter()
+                .map(|(replica, _)| {
+                    let log = self.sandbox.get(replica).error_log();
+                    let tail = match std::fs::read_to_string(&log) {
+                        Ok(text) => {
+                            let all: Vec<&str> = text.lines().collect();
+                            all[all.len().saturating_sub(lines)..].join("\n")
+                        }
+                        Err(e) => format!("(cannot read {}: {e})", log.display()),
+                    };
+                    format!("--- {replica}:\n{tail}")
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
     }
 
     /// Drops every schema a test left (through the binlog), recreates
@@ -314,6 +364,54 @@ impl Deploy {
             _ => Err(format!("cleaning: {}", rec.error)),
         }
     }
+}
+
+/// Starts the four servers with mtr's defaults (the primary also on
+/// 127.0.0.1, on a port free there and on the hosts' addresses), each with
+/// the `mtr` schema and the marker table; returns the sandbox, the port
+/// and the primary's options.
+async fn start_servers(root: &Path) -> Result<(Sandbox, u16, Vec<String>), String> {
+    if std::env::var_os("TUNGSTEN_SANDBOX_MAX_INSTANCES").is_none() {
+        std::env::set_var("TUNGSTEN_SANDBOX_MAX_INSTANCES", HOSTS.len().to_string());
+    }
+    let mut specs = None;
+    for _ in 0..20 {
+        let port = free_port().map_err(|e| e.to_string())?;
+        if let Ok(s) = loopback_specs(HOSTS.len(), port) {
+            specs = Some(s);
+            break;
+        }
+    }
+    let specs = specs.ok_or("no free port on 127.0.0.1 and a loopback block")?;
+    let port = specs[0].port;
+    let specs: Vec<InstanceSpec> = specs
+        .into_iter()
+        .zip(HOSTS)
+        .map(|(spec, host)| {
+            let mut args: Vec<String> = MTR_SERVER_ARGS.iter().map(|s| (*s).to_owned()).collect();
+            if host == PRIMARY {
+                args.push(format!("--bind-address={},127.0.0.1", spec.address));
+            }
+            InstanceSpec {
+                name: host.to_owned(),
+                extra_args: args,
+                ..spec
+            }
+        })
+        .collect();
+    let primary_args = specs[0].extra_args.clone();
+    std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let sandbox = Sandbox::start(specs).await.map_err(|e| e.to_string())?;
+    for inst in sandbox.instances() {
+        let mut sql = vec!["SET SESSION sql_log_bin=0".to_owned()];
+        sql.extend(MTR_SCHEMA.iter().map(|s| (*s).to_owned()));
+        sql.extend(MARKER_DDL.split("; ").map(str::to_owned));
+        for s in sql {
+            // One statement per call: CREATE PROCEDURE has semicolons.
+            exec_session(inst, &s).await?;
+        }
+    }
+    Ok((sandbox, port, primary_args))
 }
 
 async fn exec_session(inst: &Instance, sql: &str) -> Result<(), String> {

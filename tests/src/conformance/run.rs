@@ -10,6 +10,8 @@
 //! the test), and mtr's expect-file protocol for server restarts
 //! (`include/restart_mysqld.inc`: the runner restarts the primary when the
 //! test wrote `restart[: options]` to `$MYSQLTEST_VARDIR/tmp/*.expect`).
+//! As mtr does, the vardir holds a copy of `<basedir>/std_data`
+//! ([`prepare_vardir`]: `load_file('$MYSQLTEST_VARDIR/std_data/...')`).
 //! The test's output is recorded, not compared with its `.result` file (a
 //! single-server run cannot reproduce mtr's output); a test that aborts is
 //! a `mysqltest-error`.
@@ -78,7 +80,8 @@ pub struct TestResult {
     pub suite: String,
     pub test: String,
     pub outcome: Outcome,
-    /// Seqnos the master extracted while the test ran.
+    /// Seqnos the master extracted while the test ran (natively: how far
+    /// the primary's binlog GTIDs advanced, [`super::native::gtid_position`]).
     pub transactions: i64,
     /// Distinct tables compared.
     pub tables: usize,
@@ -142,6 +145,29 @@ fn error_lines(output: &str) -> String {
 fn skip_reason(output: &str) -> String {
     let lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     lines[lines.len().saturating_sub(2)..].join(" | ")
+}
+
+/// Copies `<basedir>/std_data` to `<vardir>/std_data`, as mtr does before
+/// a run (tests read and copy files there through `$MYSQLTEST_VARDIR`; a
+/// copy, not a link, so a test that removes a file there cannot touch the
+/// installed suite).
+pub fn prepare_vardir(basedir: &Path, vardir: &Path) -> Result<(), String> {
+    copy_tree(&basedir.join("std_data"), &vardir.join("std_data"))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("create {}: {e}", to.display()))?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("read {}: {e}", from.display()))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| format!("copy {} to {}: {e}", src.display(), dst.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads the expect file mtr's restart protocol writes, if any.
@@ -237,7 +263,7 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         needs_rebuild = true;
     }
     let globals_before = globals(deploy).await;
-    let seqno_before = topo.master_max_seqno().unwrap_or(-1);
+    let seqno_before = topo.primary_position().await.unwrap_or(-1);
 
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -385,7 +411,7 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
     }
     let output_text = std::fs::read_to_string(&output_path).unwrap_or_default();
     let mut r = classify(tc, &records, status.and_then(|s| s.code()), &output_text, &notes);
-    r.transactions = topo.master_max_seqno().unwrap_or(-1) - seqno_before;
+    r.transactions = topo.primary_position().await.unwrap_or(-1) - seqno_before;
     if globals(deploy).await != globals_before {
         needs_rebuild = true;
     }
@@ -485,6 +511,22 @@ mod tests {
             },
             skipped_tables: vec![],
         }
+    }
+
+    #[test]
+    fn the_vardir_gets_a_copy_of_std_data() {
+        let base = tempfile::tempdir().expect("tempdir");
+        let var = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(base.path().join("std_data/sub")).expect("mkdir");
+        std::fs::write(base.path().join("std_data/words.dat"), "Aarhus\n").expect("write");
+        std::fs::write(base.path().join("std_data/sub/x.txt"), "x").expect("write");
+        prepare_vardir(base.path(), var.path()).expect("copies");
+        assert_eq!(
+            std::fs::read_to_string(var.path().join("std_data/words.dat")).expect("copied"),
+            "Aarhus\n"
+        );
+        assert!(var.path().join("std_data/sub/x.txt").is_file());
+        assert!(prepare_vardir(&base.path().join("missing"), var.path()).is_err());
     }
 
     #[test]
