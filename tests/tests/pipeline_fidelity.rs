@@ -262,3 +262,42 @@ async fn events_larger_than_the_sources_max_allowed_packet_are_read() {
     assert_eq!(lengths, vec![vec!["3000".to_string()], vec!["100000".to_string()]]);
     let _ = writer.disconnect().await;
 }
+
+#[tokio::test]
+async fn minimal_and_noblob_row_images_apply_as_on_the_native_replica() {
+    // main.mysqlbinlog_row_minimal, rpl.rpl_row_img_*: partial images (the
+    // primary key in before images, changed columns in after images, no
+    // unchanged BLOBs with NOBLOB); keyless tables keep full before images.
+    let mut p = Pipeline::start().await;
+    p.run("CREATE DATABASE mi").await;
+    p.replicate().await;
+    p.run("SET GLOBAL binlog_row_image=MINIMAL").await;
+    // The master's preflight reads the new global on its next connect.
+    p.process.kill();
+    p.process = p.deployment.start(SOURCE, &[]).expect("replicator restarts");
+    p.run(
+        "USE mi;
+         CREATE TABLE k (id INT PRIMARY KEY, a INT, b BLOB, c VARCHAR(10) DEFAULT 'dflt', d TIMESTAMP(3) NULL) ENGINE=InnoDB;
+         CREATE TABLE nk (a INT, b TEXT, c INT) ENGINE=InnoDB;
+         CREATE TABLE u (id INT, a INT, UNIQUE KEY (id)) ENGINE=MyISAM;
+         SET SESSION binlog_row_image=MINIMAL;
+         INSERT INTO k (id, a, b) VALUES (1, 1, 'blob one'), (2, 2, 'blob two'), (3, 3, NULL);
+         INSERT INTO nk VALUES (1, 'x', 1), (1, 'x', 1), (2, 'y', 2);
+         INSERT INTO u VALUES (1, 1), (2, 2);
+         UPDATE k SET a = a + 10 WHERE id < 3;
+         UPDATE k SET c = 'changed', d = '2001-02-03 04:05:06.789' WHERE id = 3;
+         UPDATE nk SET c = 5 WHERE a = 1 LIMIT 1;
+         UPDATE u SET a = 7 WHERE id = 2;
+         DELETE FROM k WHERE id = 2;
+         DELETE FROM nk WHERE a = 2;
+         SET SESSION binlog_row_image=NOBLOB;
+         INSERT INTO k (id, a) VALUES (4, 4);
+         UPDATE k SET a = 0 WHERE id = 1;
+         UPDATE k SET b = 'new blob' WHERE id = 4;
+         DELETE FROM k WHERE id = 3;",
+    )
+    .await;
+    p.replicate().await;
+    p.run("SET GLOBAL binlog_row_image=FULL").await;
+    p.assert_equal("mi").await;
+}

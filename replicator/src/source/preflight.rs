@@ -14,16 +14,18 @@
 //! |---|---|---|---|
 //! | `log_bin` | ON | | OFF |
 //! | `binlog_format` | ROW | MIXED (statement-logged transactions arrive as SQL text) | STATEMENT |
-//! | `binlog_row_image` | FULL | | MINIMAL, NOBLOB |
+//! | `binlog_row_image` | FULL, MINIMAL, NOBLOB | | anything else |
 //! | `binlog_row_metadata` | FULL | | NO_LOG, MINIMAL, absent (server too old) |
 //! | `server_id` | non-zero, not ours | | 0, or equal to ours |
 //! | privileges | REPLICATION SLAVE, REPLICATION CLIENT / BINLOG MONITOR and SELECT on `*.*` | SELECT only on some schemas | any missing |
 //!
-//! `binlog_row_image` MINIMAL/NOBLOB is **refused**, not warned: with a
-//! partial before image the applier cannot key an UPDATE/DELETE on a table
-//! without primary key, and with a partial after image it cannot rebuild
-//! the row for a target that lacks it (a filtered or heterogeneous target);
-//! a replicator that silently applies partial rows would diverge.
+//! `binlog_row_image` MINIMAL and NOBLOB are accepted, as MariaDB's own
+//! replica accepts them: the server still logs every column of the before
+//! image of a table without primary key, the THL records which columns
+//! each image holds, and the appliers (the target's own row applier, and
+//! the SQL fallback, which sets and compares only present columns) apply
+//! the images as given. A target that lacks a row cannot get it back from
+//! a partial image; that is the source's setting, as it is natively.
 //!
 //! Privileges are read from `SHOW GRANTS` (the current account). Grants
 //! held only through a role are not expanded and are reported missing.
@@ -180,18 +182,18 @@ pub fn ensure_binlog_format(s: &SourceSettings) -> Option<PreflightFinding> {
     }
 }
 
-/// FULL; MINIMAL and NOBLOB are refused (see the module doc).
+/// FULL, MINIMAL or NOBLOB (see the module doc); anything else (a value
+/// this code does not know, or none: a server too old) is refused.
 pub fn ensure_binlog_row_image(s: &SourceSettings) -> Option<PreflightFinding> {
     match s.binlog_row_image.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        Some("FULL") => None,
+        Some("FULL" | "MINIMAL" | "NOBLOB") => None,
         _ => Some(PreflightFinding {
             severity: Severity::Failure,
             setting: "binlog_row_image",
-            expected: "FULL".into(),
+            expected: "FULL, MINIMAL or NOBLOB".into(),
             actual: shown(&s.binlog_row_image),
             fix: format!(
-                "SET GLOBAL binlog_row_image=FULL and set binlog_row_image=FULL in the {} section of my.cnf \
-                 (partial row images cannot key updates of tables without primary key)",
+                "SET GLOBAL binlog_row_image=FULL and set binlog_row_image=FULL in the {} section of my.cnf",
                 s.section()
             ),
         }),
@@ -471,11 +473,27 @@ mod tests {
     }
 
     #[test]
+    fn partial_row_images_are_accepted() {
+        for image in ["MINIMAL", "noblob", "FULL"] {
+            let s = SourceSettings {
+                binlog_row_image: Some(image.into()),
+                ..good()
+            };
+            assert_eq!(ensure_binlog_row_image(&s), None, "{image}");
+        }
+        let none = SourceSettings {
+            binlog_row_image: None,
+            ..good()
+        };
+        assert!(ensure_binlog_row_image(&none).is_some());
+    }
+
+    #[test]
     fn every_failure_is_reported() {
         let s = SourceSettings {
             log_bin: Some("OFF".into()),
             binlog_format: Some("STATEMENT".into()),
-            binlog_row_image: Some("MINIMAL".into()),
+            binlog_row_image: Some("COMPLETE".into()),
             binlog_row_metadata: Some("MINIMAL".into()),
             server_id: Some(7),
             ..good()
