@@ -277,6 +277,45 @@ async fn missing_objects_and_expected_errors_follow_mariadb() {
 
 /// Item 11: `ALTER TABLE .. EXCHANGE PARTITION` under the apply session's
 /// `autocommit=0` waited for its own lock (1205, retried for ever).
+/// main.ctype_utf8mb4_uca, ctype_utf8_uca: collation ids above 2047
+/// (utf8mb4_uca1400_ai_ci = 2304, utf8mb3_uca1400_swedish_nopad_ai_ci =
+/// 2116) that MariaDB 10.10+ lists only in COLLATION_CHARACTER_SET_APPLICABILITY:
+/// `SET character_set_client=2304` is refused (1115), the charset's name is not.
+#[tokio::test]
+async fn collation_ids_of_uca1400_collations_are_named() {
+    let sb = sandbox().await;
+    let i = &sb.instances()[0];
+    let mut a = applier(i, config()).await;
+    create_db(&mut a).await;
+    apply(&mut a, &ddl(1, "CREATE TABLE c (id INT PRIMARY KEY, v VARCHAR(10) CHARACTER SET utf8mb4, w VARCHAR(64) CHARACTER SET utf8mb3)")).await;
+    let sql =
+        "INSERT INTO c VALUES (1, 'gås', 'gås'), (2, CONCAT('a', CHAR(0xC3A5 USING utf8mb4)), @@collation_connection)";
+    apply(
+        &mut a,
+        &event(2, &[], vec![stmt_in(sql.as_bytes(), session(2304, 2304), 0)]),
+    )
+    .await;
+    apply(
+        &mut a,
+        &event(
+            3,
+            &[],
+            vec![stmt_in(b"INSERT INTO c VALUES (3, 'x', 'y')", session(2116, 2116), 0)],
+        ),
+    )
+    .await;
+    flush(&mut a).await;
+    let got = hex_rows(i, &format!("SELECT HEX(v), w FROM {DB}.c ORDER BY id")).await;
+    assert_eq!(
+        got,
+        vec![
+            ("67C3A573".to_string(), "gås".to_string()),
+            ("61C3A5".to_string(), "utf8mb4_uca1400_ai_ci".to_string()),
+            ("78".to_string(), "y".to_string()),
+        ]
+    );
+}
+
 /// main.ctype_create: `USE d; ALTER DATABASE DEFAULT CHARACTER SET latin2`
 /// names no database; the source logs it with `d` as the default, right
 /// after `CREATE DATABASE d` (which the applier runs without `USE`).

@@ -118,6 +118,8 @@ const ER_XAER_DUPID: u16 = 1440;
 const ER_XAER_NOTA: u16 = 1397;
 /// `ER_UNKNOWN_SYSTEM_VARIABLE`.
 const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+/// `ER_BAD_FIELD_ERROR` (unknown column).
+const ER_BAD_FIELD: u16 = 1054;
 /// Session settings of a replica's applier that a client session must ask for.
 const REPLICA_SESSION: &str = "SET SESSION system_versioning_alter_history=KEEP";
 /// `ER_SPECIFIC_ACCESS_DENIED_ERROR`: a privilege such as BINLOG REPLAY is missing.
@@ -446,10 +448,22 @@ impl Applier {
                 .classify(e))
             }
         }
-        let collations: Vec<Row> = conn
-            .query("SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS")
+        // MariaDB 10.10 and later list the ids of collations such as
+        // utf8mb4_uca1400_ai_ci (2304) only in the applicability table, by
+        // full name; earlier servers have no FULL_COLLATION_NAME column.
+        let collations: Vec<Row> = match conn
+            .query(
+                "SELECT ID, CHARACTER_SET_NAME, FULL_COLLATION_NAME \
+                 FROM information_schema.COLLATION_CHARACTER_SET_APPLICABILITY WHERE ID IS NOT NULL",
+            )
             .await
-            .map_err(|e| ctx.classify(e))?;
+        {
+            Err(mysql_async::Error::Server(se)) if se.code == ER_BAD_FIELD => conn
+                .query("SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS")
+                .await
+                .map_err(|e| ctx.classify(e))?,
+            other => other.map_err(|e| ctx.classify(e))?,
+        };
         self.collations.clear();
         for row in &collations {
             if let (Ok(id), Ok(cs), Ok(name)) = (get::<u16>(row, 0), get::<String>(row, 1), get::<String>(row, 2)) {

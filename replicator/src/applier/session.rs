@@ -106,8 +106,10 @@ fn timestamp_literal(us: i64) -> String {
     format!("{}.{:06}", us.div_euclid(1_000_000), us.rem_euclid(1_000_000))
 }
 
-/// Character set and collation names by collation id (from the target's
-/// `information_schema.COLLATIONS`).
+/// Character set and full collation names by collation id (from the
+/// target's `information_schema`: `COLLATION_CHARACTER_SET_APPLICABILITY`
+/// on MariaDB 10.10 and later, which alone lists ids above 2047 such as
+/// utf8mb4_uca1400_ai_ci's 2304, else `COLLATIONS`).
 pub type CollationNames = HashMap<u16, (String, String)>;
 
 /// A user variable's value as a SQL literal (hex for strings, so the
