@@ -21,9 +21,10 @@
 //!   `block_commit_size` source transactions and is committed after the
 //!   last fragment of the transaction that fills it, after
 //!   `block_commit_interval`, or on [`Applier::flush`]. A transaction with
-//!   metadata `schema_change`, `unsafe_for_block_commit` or `rollback`, and a
-//!   fragmented transaction, is alone: the block is committed before it and
-//!   after its last fragment. Fragments of one transaction share one target
+//!   metadata `schema_change`, `unsafe_for_block_commit` or `rollback`, a
+//!   fragmented transaction, and a DML statement while the target has a
+//!   table with a transaction-precise history (`history.rs`), is alone: the
+//!   block is committed before it and after its last fragment. Fragments of one transaction share one target
 //!   transaction, committed at its last fragment.
 //! * Filtered ranges (`seqno_end > seqno`) and empty events only move the
 //!   position (to `seqno_end`).
@@ -77,6 +78,7 @@ mod binlog_rows;
 mod block;
 mod catalog_table;
 mod error;
+mod history;
 mod session;
 mod sql;
 mod statement;
@@ -85,7 +87,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, Value as P};
-use thl::event::{meta, ReplEvent, RowAction, RowChanges, Statement, Value};
+use thl::event::{meta, Change, ReplEvent, RowAction, RowChanges, Statement, Value};
 use tracing::{debug, warn};
 
 pub use catalog_table::AppliedPosition;
@@ -99,8 +101,10 @@ use binlog_rows::{format_description_statement, row_statements, runs, Run};
 use block::{must_be_alone, Block};
 use catalog_table::{heartbeat_params, now_ms, position_params, CatalogNames};
 use error::{breaks_connection, Ctx};
+use history::PreciseHistory;
 use session::{set_statement, CollationNames, SessionState};
 use sql::{delete_sql, image_columns, insert_sql, key_plan, update_sql, KeyPlan};
+use statement::{commits_implicitly, is_transaction_control};
 
 /// Prepared statements kept per connection (row statements of many tables,
 /// batch sizes).
@@ -244,6 +248,8 @@ pub struct Applier {
     /// (MariaDB 10.5.2+, MySQL 5.7.7+).
     keeps_prepared_xa: bool,
     last_service: Option<String>,
+    /// Tables whose history follows the target's transactions.
+    precise_history: PreciseHistory,
 }
 
 /// Reads column `i` of a row without panicking on unexpected values.
@@ -355,6 +361,7 @@ impl Applier {
             xa_already_prepared: None,
             keeps_prepared_xa: false,
             last_service: None,
+            precise_history: PreciseHistory::default(),
         };
         applier.reconnect().await?;
         Ok(applier)
@@ -667,7 +674,9 @@ impl Applier {
                 )));
             }
         }
-        let alone = must_be_alone(ev);
+        // Asked of every event: DDL makes the answer be asked again.
+        let precise_history = h.fragno == 0 && self.changes_precise_history(ev, &ctx).await?;
+        let alone = must_be_alone(ev) || precise_history;
         let service = ev.body.metadata_value(meta::SERVICE);
         let service_changed = matches!((self.last_service.as_deref(), service), (Some(a), Some(b)) if a != b);
         if self.block.is_open() && ((alone && h.fragno == 0) || service_changed) {
@@ -760,15 +769,43 @@ impl Applier {
             self.block.add_transaction();
         }
         self.stats.events_applied += 1;
-        if self.block.full_after(
-            ev,
-            self.cfg.block_commit_size,
-            self.cfg.block_commit_interval,
-            Instant::now(),
-        ) {
+        if (alone && h.last_frag)
+            || self.block.full_after(
+                ev,
+                self.cfg.block_commit_size,
+                self.cfg.block_commit_interval,
+                Instant::now(),
+            )
+        {
             self.commit().await?;
         }
         Ok(())
+    }
+
+    /// True when the event runs a DML statement while the target has a
+    /// table with a transaction-precise history (`history.rs`): it is then
+    /// alone in its target transaction.
+    async fn changes_precise_history(&mut self, ev: &ReplEvent, ctx: &Ctx<'_>) -> Result<bool, ApplyError> {
+        let statements = ev.body.changes.iter().filter_map(|c| match c {
+            Change::Statement(s) => Some(s),
+            Change::Rows(_) => None,
+        });
+        let mut dml = false;
+        for s in statements {
+            if commits_implicitly(&s.sql) {
+                self.precise_history.forget();
+            } else if !is_transaction_control(&s.sql) {
+                dml = true;
+            }
+        }
+        if !dml {
+            return Ok(false);
+        }
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        self.precise_history.on_target(conn).await.map_err(|e| ctx.classify(e))
     }
 
     async fn apply_statement(&mut self, ev: &ReplEvent, s: &Statement) -> Result<(), ApplyError> {
