@@ -316,6 +316,82 @@ async fn collation_ids_of_uca1400_collations_are_named() {
     );
 }
 
+/// binlog.binlog_row_drop_tmp_tbl: a temporary table of one source session
+/// must not hide the base table of the same name from another session's
+/// statements; CONNECTION_ID() is the source session's.
+#[tokio::test]
+async fn temporary_tables_belong_to_their_source_session() {
+    let sb = sandbox().await;
+    let i = &sb.instances()[0];
+    let mut a = applier(i, config()).await;
+    create_db(&mut a).await;
+    let thread = |id: u32| SessionVars {
+        thread_id: Some(id),
+        ..utf8_session()
+    };
+    apply(&mut a, &ddl(1, "CREATE TABLE t1 (a INT)")).await;
+    apply(
+        &mut a,
+        &event(
+            2,
+            &[],
+            vec![stmt_in(
+                b"INSERT INTO t1 VALUES (1), (2), (CONNECTION_ID())",
+                thread(10),
+                0,
+            )],
+        ),
+    )
+    .await;
+    apply(
+        &mut a,
+        &event(
+            3,
+            &[],
+            vec![stmt_in(b"CREATE TEMPORARY TABLE t1 (b BLOB)", thread(11), 0)],
+        ),
+    )
+    .await;
+    apply(
+        &mut a,
+        &event(4, &[], vec![stmt_in(b"INSERT INTO t1 VALUES ('temp')", thread(11), 0)]),
+    )
+    .await;
+    apply(
+        &mut a,
+        &event(
+            5,
+            &[],
+            vec![stmt_in(b"DELETE d1 FROM t1 AS d1 WHERE d1.a = 2", thread(10), 0)],
+        ),
+    )
+    .await;
+    apply(
+        &mut a,
+        &event(
+            6,
+            &[],
+            vec![stmt_in(b"INSERT INTO t1 SELECT CONNECTION_ID()", thread(12), 0)],
+        ),
+    )
+    .await;
+    apply(
+        &mut a,
+        &event(
+            7,
+            &[],
+            vec![stmt_in(b"DROP TEMPORARY TABLE IF EXISTS t1", thread(11), 0)],
+        ),
+    )
+    .await;
+    flush(&mut a).await;
+    let mut c = checker(i).await;
+    let got: Vec<Row> = rows(&mut c, &format!("SELECT a FROM {DB}.t1 ORDER BY a")).await;
+    let values: Vec<i64> = got.into_iter().map(mysql_async::from_row).collect();
+    assert_eq!(values, vec![1, 10, 12]);
+    c.disconnect().await.expect("disconnect");
+}
+
 /// main.ctype_create: `USE d; ALTER DATABASE DEFAULT CHARACTER SET latin2`
 /// names no database; the source logs it with `d` as the default, right
 /// after `CREATE DATABASE d` (which the applier runs without `USE`).

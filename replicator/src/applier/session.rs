@@ -23,7 +23,10 @@
 //!   means 0, `en_US`), `foreign_key_checks`, `unique_checks`,
 //!   `sql_auto_is_null`, `auto_increment_increment/offset` (absent means
 //!   1/1: the source writes them only when they differ), `timestamp` (with
-//!   µs); and per statement, always: `insert_id`, `last_insert_id`, the
+//!   µs), `pseudo_thread_id` (the source session's thread id: MariaDB keys
+//!   temporary tables by it, so the temporary tables of several source
+//!   sessions live apart in the one apply session, as on MariaDB's replica,
+//!   and `CONNECTION_ID()` returns it); and per statement, always: `insert_id`, `last_insert_id`, the
 //!   `RAND()` seeds and user variables.
 //! * **Rows** (and the position and heartbeat rows, and every other
 //!   statement of the applier's own) run with [`ROW_SQL_MODE`]
@@ -156,6 +159,7 @@ pub(crate) struct SessionState {
     auto_increment_increment: Option<u16>,
     auto_increment_offset: Option<u16>,
     timestamp_us: Option<i64>,
+    pseudo_thread_id: Option<u32>,
 }
 
 /// Adds `@@session.<name>=<literal>` when `want` differs from `cur`.
@@ -336,6 +340,16 @@ impl SessionState {
             Some(&v.auto_increment_offset.unwrap_or(1)),
             "auto_increment_offset",
             u16::to_string,
+        );
+        // The source session's thread id: temporary tables are keyed by it
+        // (one source session's cannot hide another's, or a base table of
+        // the same name), and CONNECTION_ID() returns it.
+        track(
+            &mut out,
+            &mut self.pseudo_thread_id,
+            v.thread_id.as_ref(),
+            "pseudo_thread_id",
+            u32::to_string,
         );
         // `USE` (sent before this `SET`) resets it; an explicit one is set
         // for this statement only.
