@@ -394,7 +394,8 @@ async fn temporary_tables_belong_to_their_source_session() {
 
 /// main.ctype_create: `USE d; ALTER DATABASE DEFAULT CHARACTER SET latin2`
 /// names no database; the source logs it with `d` as the default, right
-/// after `CREATE DATABASE d` (which the applier runs without `USE`).
+/// after `CREATE DATABASE d` (which the applier runs without `USE`, as
+/// `CREATE OR REPLACE DATABASE`).
 #[tokio::test]
 async fn alter_database_without_a_name_alters_the_default_database() {
     let sb = sandbox().await;
@@ -407,6 +408,22 @@ async fn alter_database_without_a_name_alters_the_default_database() {
     )
     .await;
     apply(&mut a, &db_event(1, "ALTER DATABASE DEFAULT CHARACTER SET latin2")).await;
+    // rpl.rpl_create_drop_db: logged with the new database as the default.
+    let fresh = event(
+        2,
+        &[(meta::SCHEMA_CHANGE, "true")],
+        vec![stmt(Some("db2"), "CREATE OR REPLACE DATABASE db2")],
+    );
+    apply(&mut a, &fresh).await;
+    apply(
+        &mut a,
+        &event(
+            3,
+            &[(meta::SCHEMA_CHANGE, "true")],
+            vec![stmt(Some("db2"), "DROP DATABASE db2")],
+        ),
+    )
+    .await;
     flush(&mut a).await;
     let mut c = checker(i).await;
     let got: Vec<Row> = rows(

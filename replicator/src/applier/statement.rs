@@ -137,15 +137,29 @@ pub(crate) fn is_transaction_control(sql: &[u8]) -> bool {
     )
 }
 
+/// The first `n` words with `OR REPLACE` after a leading `CREATE` left out
+/// (`CREATE OR REPLACE DATABASE|TEMPORARY TABLE ...` classify as `CREATE ...`).
+fn head_words_no_or_replace(sql: &[u8], n: usize) -> Vec<String> {
+    let mut w = head_words(sql, n + 2);
+    if w.first().map(String::as_str) == Some("CREATE")
+        && w.get(1).map(String::as_str) == Some("OR")
+        && w.get(2).map(String::as_str) == Some("REPLACE")
+    {
+        w.drain(1..3);
+    }
+    w.truncate(n);
+    w
+}
+
 /// True for `DROP DATABASE`/`DROP SCHEMA` (the current database may be gone).
 pub(crate) fn is_drop_database(sql: &[u8]) -> bool {
     let w = head_words(sql, 2);
     w.first().map(String::as_str) == Some("DROP") && matches!(w.get(1).map(String::as_str), Some("DATABASE" | "SCHEMA"))
 }
 
-/// `CREATE|DROP|ALTER DATABASE|SCHEMA ...`.
+/// `CREATE [OR REPLACE]|DROP|ALTER DATABASE|SCHEMA ...`.
 pub(crate) fn is_database_ddl(sql: &[u8]) -> bool {
-    let w = head_words(sql, 2);
+    let w = head_words_no_or_replace(sql, 2);
     matches!(
         (w.first().map(String::as_str), w.get(1).map(String::as_str)),
         (Some("CREATE" | "DROP" | "ALTER"), Some("DATABASE" | "SCHEMA"))
@@ -159,9 +173,10 @@ pub(crate) fn creates_or_drops_database(sql: &[u8]) -> bool {
     is_database_ddl(sql) && head_words(sql, 1).first().map(String::as_str) != Some("ALTER")
 }
 
-/// True for DDL that commits implicitly (not `CREATE/DROP TEMPORARY`).
+/// True for DDL that commits implicitly (not `CREATE [OR REPLACE]|DROP
+/// TEMPORARY`).
 pub(crate) fn commits_implicitly(sql: &[u8]) -> bool {
-    let w = head_words(sql, 3);
+    let w = head_words_no_or_replace(sql, 3);
     let first = w.first().map(String::as_str);
     let temporary = w.iter().skip(1).any(|x| x == "TEMPORARY");
     matches!(first, Some("CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE")) && !temporary
@@ -372,6 +387,10 @@ mod tests {
         assert!(is_database_ddl(b"-- c\nCREATE DATABASE app"));
         assert!(!is_database_ddl(b"CREATE TABLE app.t (id int)"));
         assert!(creates_or_drops_database(b"create schema app"));
+        assert!(creates_or_drops_database(b"CREATE OR REPLACE DATABASE db2"));
+        assert!(commits_implicitly(b"CREATE OR REPLACE TABLE t (a INT)"));
+        assert!(!commits_implicitly(b"CREATE OR REPLACE TEMPORARY TABLE t (a INT)"));
+        assert!(!commits_implicitly(b"create temporary table t (a int)"));
         assert!(creates_or_drops_database(b"DROP DATABASE IF EXISTS app"));
         assert!(!creates_or_drops_database(
             b"ALTER DATABASE DEFAULT CHARACTER SET latin2"
