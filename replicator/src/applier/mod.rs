@@ -24,8 +24,9 @@
 //!   metadata `schema_change`, `unsafe_for_block_commit` or `rollback`, a
 //!   fragmented transaction, and a DML statement while the target has a
 //!   table with a transaction-precise history (`history.rs`), is alone: the
-//!   block is committed before it and after its last fragment. Fragments of one transaction share one target
-//!   transaction, committed at its last fragment.
+//!   block is committed before it and after its last fragment. Fragments
+//!   of one transaction share one target transaction, committed at its
+//!   last fragment.
 //! * Filtered ranges (`seqno_end > seqno`) and empty events only move the
 //!   position (to `seqno_end`).
 //! * DDL commits implicitly on MariaDB: the position of a DDL event is

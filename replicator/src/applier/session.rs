@@ -26,8 +26,8 @@
 //!   µs), `pseudo_thread_id` (the source session's thread id: MariaDB keys
 //!   temporary tables by it, so the temporary tables of several source
 //!   sessions live apart in the one apply session, as on MariaDB's replica,
-//!   and `CONNECTION_ID()` returns it); and per statement, always: `insert_id`, `last_insert_id`, the
-//!   `RAND()` seeds and user variables.
+//!   and `CONNECTION_ID()` returns it); and per statement, always:
+//!   `insert_id`, `last_insert_id`, the `RAND()` seeds and user variables.
 //! * **Rows** (and the position and heartbeat rows, and every other
 //!   statement of the applier's own) run with [`ROW_SQL_MODE`]
 //!   (`NO_AUTO_VALUE_ON_ZERO` only: non-strict, zero dates and zero parts
