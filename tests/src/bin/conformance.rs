@@ -210,7 +210,8 @@ async fn run(args: Args) -> Result<bool, String> {
         tsv.display()
     );
     let mut generation = 0;
-    let mut deploy = start(&work, &mut generation, args.wait, args.mode).await?;
+    let std_data = vardir.join("std_data");
+    let mut deploy = start(&work, &mut generation, args.wait, args.mode, &std_data).await?;
     let mut results = Vec::new();
     for tc in &tests {
         let r = run_test(&mut deploy, tc, &opts).await;
@@ -233,7 +234,7 @@ async fn run(args: Args) -> Result<bool, String> {
         }
         if rebuild {
             drop(deploy);
-            deploy = start(&work, &mut generation, args.wait, args.mode).await?;
+            deploy = start(&work, &mut generation, args.wait, args.mode, &std_data).await?;
         }
     }
     report::write_tsv(&tsv, &results, args.mode).map_err(|e| format!("{}: {e}", tsv.display()))?;
@@ -277,10 +278,16 @@ async fn run(args: Args) -> Result<bool, String> {
     Ok(ok)
 }
 
-async fn start(work: &std::path::Path, generation: &mut usize, wait: Duration, mode: Mode) -> Result<Deploy, String> {
+async fn start(
+    work: &std::path::Path,
+    generation: &mut usize,
+    wait: Duration,
+    mode: Mode,
+    std_data: &std::path::Path,
+) -> Result<Deploy, String> {
     *generation += 1;
     let root = work.join(format!("deploy-{generation}"));
-    Deploy::start(&root, wait, mode)
+    Deploy::start(&root, wait, mode, std_data)
         .await
         .map_err(|e| format!("cannot start the deployment in {}: {e}", root.display()))
 }

@@ -22,6 +22,16 @@
 //! addresses. Each host has the `mtr` schema (`mtr.add_suppression`) and
 //! `tungsten_conformance.marker`, created locally without binlogging.
 //!
+//! mtr's data directory is `<vardir>/mysqld.1/data`, so tests read mtr's
+//! files with `LOAD DATA INFILE '../../std_data/...'` (resolved by the
+//! server from its data directory). The sandbox puts the data directories
+//! at `<sandbox root>/<host>/data` (the sandbox root is in the vardir), so
+//! the root gets a symlink `std_data` to the vardir's copy of std_data
+//! ([`Deploy::start`]): the same relative path reaches the same files,
+//! from every host. The servers keep the sandbox's `secure_file_priv`
+//! (none; MariaDB reports a missing file there as
+//! ER_OPTION_PREVENTS_STATEMENT, 1290, which is what the tests got).
+//!
 //! Invariants: waits are bounded; everything dies with the runner (sandbox
 //! and process invariants); a deployment is built from scratch (fresh
 //! servers, native replicas reset); [`Deploy::clean`] leaves only the `test`,
@@ -138,8 +148,13 @@ impl Deploy {
     /// Starts the four servers and their replication under `root` (which
     /// must not exist or be empty): the replicators, waiting until every
     /// one is ONLINE, or natively the replicas, waiting until they run.
-    pub async fn start(root: &Path, wait: Duration, mode: Mode) -> Result<Deploy, String> {
+    /// `std_data` (the vardir's copy) is linked as `std_data` beside the
+    /// hosts' directories (module doc).
+    pub async fn start(root: &Path, wait: Duration, mode: Mode, std_data: &Path) -> Result<Deploy, String> {
         let (sandbox, port, primary_args) = start_servers(root).await?;
+        let link = sandbox.root().join("std_data");
+        std::os::unix::fs::symlink(std_data, &link)
+            .map_err(|e| format!("link {} to {}: {e}", link.display(), std_data.display()))?;
         let mut deploy = Deploy {
             sandbox,
             replicating: Replicating::Native,
