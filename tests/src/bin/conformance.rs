@@ -10,6 +10,7 @@
 //!             [--list] [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE]
 //!             [--work DIR] [--basedir DIR]
 //! conformance checkpoint LABEL     (run by mysqltest through --exec)
+//! conformance on-replicas ERRNO SQL (likewise: a plugin statement on every replica)
 //! ```
 //!
 //! Exit status: 0 when no test differs or stops, 1 when one does, 2 when
@@ -22,6 +23,7 @@ use std::time::Duration;
 use tests::conformance::catalog::{self, Selection};
 use tests::conformance::checkpoint;
 use tests::conformance::deploy::Deploy;
+use tests::conformance::on_replicas;
 use tests::conformance::report;
 use tests::conformance::run::{prepare_vardir, run_test, Outcome, RunOptions};
 use tests::conformance::topology::{Mode, Topology};
@@ -116,6 +118,15 @@ async fn main() -> ExitCode {
     if argv.first().map(String::as_str) == Some("checkpoint") {
         return checkpoint_main(argv.get(1).map(String::as_str).unwrap_or("checkpoint")).await;
     }
+    if argv.first().map(String::as_str) == Some("on-replicas") {
+        return match (argv.get(1), argv.get(2), argv.len()) {
+            (Some(errno), Some(sql), 3) => on_replicas_main(errno, sql).await,
+            _ => {
+                eprintln!("usage: conformance on-replicas ERRNO SQL (one argument each; run by mysqltest)");
+                ExitCode::from(2)
+            }
+        };
+    }
     let args = match parse_args(&argv) {
         Ok(a) => a,
         Err(e) => {
@@ -155,6 +166,30 @@ async fn checkpoint_main(label: &str) -> ExitCode {
         return ExitCode::from(3);
     }
     ExitCode::SUCCESS
+}
+
+/// The on-replicas subcommand: exit 0 to let the test go on, 3 to stop it
+/// (a replica refused the statement).
+async fn on_replicas_main(errno: &str, sql: &str) -> ExitCode {
+    let topo = match Topology::from_env() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("conformance on-replicas: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match on_replicas::run(&topo, errno, sql).await {
+        Ok(lines) => {
+            for l in lines {
+                println!("conformance on-replicas: {l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("conformance on-replicas: {e}");
+            ExitCode::from(3)
+        }
+    }
 }
 
 async fn run(args: Args) -> Result<bool, String> {
@@ -210,7 +245,8 @@ async fn run(args: Args) -> Result<bool, String> {
         tsv.display()
     );
     let mut generation = 0;
-    let mut deploy = start(&work, &mut generation, args.wait, args.mode).await?;
+    let std_data = vardir.join("std_data");
+    let mut deploy = start(&work, &mut generation, args.wait, args.mode, &std_data).await?;
     let mut results = Vec::new();
     for tc in &tests {
         let r = run_test(&mut deploy, tc, &opts).await;
@@ -233,7 +269,7 @@ async fn run(args: Args) -> Result<bool, String> {
         }
         if rebuild {
             drop(deploy);
-            deploy = start(&work, &mut generation, args.wait, args.mode).await?;
+            deploy = start(&work, &mut generation, args.wait, args.mode, &std_data).await?;
         }
     }
     report::write_tsv(&tsv, &results, args.mode).map_err(|e| format!("{}: {e}", tsv.display()))?;
@@ -277,10 +313,16 @@ async fn run(args: Args) -> Result<bool, String> {
     Ok(ok)
 }
 
-async fn start(work: &std::path::Path, generation: &mut usize, wait: Duration, mode: Mode) -> Result<Deploy, String> {
+async fn start(
+    work: &std::path::Path,
+    generation: &mut usize,
+    wait: Duration,
+    mode: Mode,
+    std_data: &std::path::Path,
+) -> Result<Deploy, String> {
     *generation += 1;
     let root = work.join(format!("deploy-{generation}"));
-    Deploy::start(&root, wait, mode)
+    Deploy::start(&root, wait, mode, std_data)
         .await
         .map_err(|e| format!("cannot start the deployment in {}: {e}", root.display()))
 }

@@ -60,7 +60,7 @@ pub const FULL_SUITES: &[&str] = &["rpl", "binlog", "versioning", "gcol", "vcol"
 /// Tests that cannot be replicated by design or cannot run on one server,
 /// with the reason. Besides this list, a test whose text (or a rewritten
 /// include) runs `RESET MASTER` is refused (see the rewrite module), and so
-/// is one that puts files into the primary's data directory
+/// is one that changes table files in the primary's data directory
 /// ([`copies_into_datadir`]).
 pub const REFUSED: &[(&str, &str)] = &[
     (
@@ -128,8 +128,9 @@ impl TestCase {
         }
         if self.texts().iter().any(|t| copies_into_datadir(t)) {
             return Some(
-                "creates or changes tables by copying or writing their files into the primary's data \
-                 directory ($MYSQLD_DATADIR): no binlog carries that"
+                "creates, changes or breaks tables by copying, writing or removing their files (table, \
+                 partition or trigger files) in the primary's data directory ($MYSQLD_DATADIR): no binlog \
+                 carries that"
                     .to_owned(),
             );
         }
@@ -447,50 +448,83 @@ mod tests {
     }
 }
 
-/// True when a test copies, moves or writes table files into the server's
-/// data directory (`.frm`/`.ibd`/`.MYD` files made elsewhere, or written
-/// with `SELECT ... INTO OUTFILE`): those tables appear or change on the
-/// primary without any statement in its binlog.
+/// True when a test changes table files behind the server's back: it
+/// copies, moves or writes files into the server's data directory
+/// (`.frm`/`.ibd`/`.MYD` files made elsewhere, or a table's or trigger's
+/// file written with `write_file` or `SELECT ... INTO OUTFILE`), or
+/// removes a table's, partition's or trigger's file there
+/// (`remove_file $MYSQLD_DATADIR/test/t1.par`): those tables appear,
+/// change or break on the primary without any statement in its binlog.
+/// Files that are not table files (an OUTFILE's `.txt` that the test then
+/// removes, `#sql*` leftovers) do not count.
 pub fn copies_into_datadir(test: &str) -> bool {
-    test.lines().any(|line| {
-        let l = line
-            .trim_start()
-            .trim_start_matches("--")
-            .trim_start()
-            .to_ascii_lowercase();
-        let l = l.trim_end().trim_end_matches(';');
-        if let Some(rest) = [
-            "copy_file ",
-            "copy_files_wildcard ",
-            "move_file ",
-            "exec cp ",
-            "exec mv ",
-        ]
-        .iter()
-        .find_map(|c| l.strip_prefix(c))
-        {
+    test.lines().any(changes_table_files) || outfile_into_table_file(test)
+}
+
+/// One line's mysqltest command (`--` or `;` form) that copies into the
+/// data directory, or writes or removes a table file there.
+fn changes_table_files(line: &str) -> bool {
+    let cmd = line.trim_start().trim_start_matches("--").trim_start();
+    let cmd = cmd.trim_end().trim_end_matches(';').trim_end();
+    // ASCII lowercasing keeps byte offsets: `rest` is cut from `cmd`, whose
+    // case the file extensions keep (`t1.CSV` is a table, `x.csv` an OUTFILE).
+    let lower = cmd.to_ascii_lowercase();
+    let rest_after = |prefix: &str| lower.starts_with(prefix).then(|| &cmd[prefix.len()..]);
+    let args = |rest: &str| -> Vec<String> {
+        rest.split_whitespace()
+            .map(|a| a.trim_matches(['\'', '"']).to_owned())
+            .collect()
+    };
+    let in_datadir = |p: &str| p.to_ascii_lowercase().contains("datadir");
+    for copy in [
+        "copy_file ",
+        "copy_files_wildcard ",
+        "move_file ",
+        "exec cp ",
+        "exec mv ",
+    ] {
+        if let Some(rest) = rest_after(copy) {
             // The destination: the second argument (the first for a
             // wildcard copy is the source directory too).
-            return rest
-                .split_whitespace()
-                .nth(1)
-                .is_some_and(|dest| dest.contains("datadir"));
+            return args(rest).get(1).is_some_and(|dest| in_datadir(dest));
         }
-        let written = l.strip_prefix("write_file ").or_else(|| {
-            l.split_once(" into outfile ")
-                .or_else(|| l.split_once(" into dumpfile "))
-                .map(|(_, rest)| rest.trim_start_matches(['\'', '"']))
-        });
-        written
-            .and_then(|rest| rest.split(['\'', '"', ' ']).next())
-            .is_some_and(|dest| dest.contains("datadir") && is_table_file(dest))
+    }
+    if let Some(rest) = rest_after("write_file ").or_else(|| rest_after("remove_file ")) {
+        return args(rest).first().is_some_and(|p| in_datadir(p) && is_table_file(p));
+    }
+    if let Some(rest) = rest_after("remove_files_wildcard ") {
+        let a = args(rest);
+        return match (a.first(), a.get(1)) {
+            (Some(dir), Some(pattern)) => in_datadir(dir) && !pattern.starts_with("#sql") && is_table_file(pattern),
+            _ => false,
+        };
+    }
+    if let Some(rest) = rest_after("exec rm ") {
+        return args(rest).iter().any(|p| in_datadir(p) && is_table_file(p));
+    }
+    false
+}
+
+/// Whether a statement writes a table file in the data directory with
+/// `INTO OUTFILE`/`INTO DUMPFILE` (the file name may be on the next line).
+fn outfile_into_table_file(test: &str) -> bool {
+    let lower = test.to_ascii_lowercase();
+    ["into outfile", "into dumpfile"].iter().any(|kw| {
+        lower.match_indices(kw).any(|(at, _)| {
+            let dest = test[at + kw.len()..].trim_start().trim_start_matches(['\'', '"']);
+            let dest = dest.split(['\'', '"']).next().unwrap_or("");
+            let dest = dest.split_whitespace().next().unwrap_or("");
+            dest.to_ascii_lowercase().contains("datadir") && is_table_file(dest)
+        })
     })
 }
 
-/// A file name with the extension of a table's data, index or definition.
+/// A file name with the extension of a table's data, index or definition,
+/// of a partitioned table's `.par`, or of a trigger's `.TRG`/`.TRN`, in
+/// the case the server writes them.
 fn is_table_file(path: &str) -> bool {
     const TABLE_FILES: &[&str] = &[
-        ".frm", ".ibd", ".myd", ".myi", ".mad", ".mai", ".csv", ".csm", ".arz", ".arm", ".par",
+        ".frm", ".ibd", ".MYD", ".MYI", ".MAD", ".MAI", ".CSV", ".CSM", ".ARZ", ".ARM", ".par", ".TRG", ".TRN",
     ];
     TABLE_FILES.iter().any(|ext| path.ends_with(ext))
 }
@@ -513,7 +547,6 @@ mod datadir_tests {
         assert!(!copies_into_datadir(
             "--copy_file $MYSQLD_DATADIR/test/t.frm $MYSQLTEST_VARDIR/tmp/t.frm"
         ));
-        assert!(!copies_into_datadir("--remove_file $MYSQLD_DATADIR/test/t.frm"));
         // main.type_timestamp writes a table's data file.
         assert!(copies_into_datadir(
             "--eval SELECT CONCAT(0xFF) INTO OUTFILE '$MYSQLD_DATADIR/test/t1.MYD' FIELDS TERMINATED BY ''"
@@ -523,5 +556,48 @@ mod datadir_tests {
             "SELECT * INTO OUTFILE '$MYSQLD_DATADIR/test/t1.txt' FROM t1"
         ));
         assert!(!copies_into_datadir("--write_file $MYSQLTEST_VARDIR/tmp/t1.frm"));
+    }
+
+    #[test]
+    fn removing_table_files_from_the_datadir_is_seen() {
+        // main.partition_myisam removes the .par of a partitioned table.
+        assert!(copies_into_datadir("--remove_file $MYSQLD_DATADIR/test/t1.par\n"));
+        assert!(copies_into_datadir("remove_file $MYSQLD_DATADIR/test/t1#P#p0.MYI;"));
+        assert!(copies_into_datadir("--remove_file $datadir/test/t1.frm;"));
+        assert!(copies_into_datadir("--exec rm -f $MYSQLD_DATADIR/test/t1.MYD"));
+        assert!(copies_into_datadir(
+            "--remove_files_wildcard $MYSQLD_DATADIR/test *.frm"
+        ));
+        // Leftovers of an interrupted ALTER are no table.
+        assert!(!copies_into_datadir(
+            "--remove_files_wildcard $MYSQLD_DATADIR/test #sql*.frm"
+        ));
+        // A file the test wrote there through SQL stays allowed.
+        assert!(!copies_into_datadir(
+            "SELECT * INTO OUTFILE '$MYSQLD_DATADIR/test/t1.txt' FROM t1;\n--remove_file $MYSQLD_DATADIR/test/t1.txt\n"
+        ));
+        // rpl.rpl_loaddata_local: an OUTFILE named .csv is not a CSV table (t1.CSV).
+        assert!(!copies_into_datadir("--remove_file $MYSQLD_DATADIR/bug60580.csv"));
+        assert!(copies_into_datadir("--remove_file $MYSQLD_DATADIR/test/t1.CSV"));
+        // Outside the data directory, nothing is refused.
+        assert!(!copies_into_datadir("--remove_file $MYSQLTEST_VARDIR/tmp/t1.frm"));
+        assert!(!copies_into_datadir("--remove_file $MYSQLD_DATADIR/mysql_upgrade_info"));
+    }
+
+    #[test]
+    fn trigger_files_are_table_files() {
+        // main.trigger-compat writes .TRN/.TRG files, removes t1.TRG and
+        // rewrites it with an OUTFILE whose name is on the next line.
+        assert!(copies_into_datadir("--write_file $MYSQLD_DATADIR/test/tr11.TRN\nEOF\n"));
+        assert!(copies_into_datadir("--write_file $MYSQLD_DATADIR/test/t1.TRG"));
+        assert!(copies_into_datadir(
+            "--remove_file $MYSQLD_DATADIR/mysqltest_db1/t1.TRG"
+        ));
+        assert!(copies_into_datadir(
+            "evalp SELECT SUBSTRING_INDEX(a,'definers=',1) INTO OUTFILE\n '$MYSQLD_DATADIR/mysqltest_db1/t1.TRG'\nFROM patch;"
+        ));
+        assert!(!copies_into_datadir(
+            "evalp LOAD DATA LOCAL INFILE '$MYSQLD_DATADIR/mysqltest_db1/t1.TRG' INTO TABLE patch;"
+        ));
     }
 }

@@ -22,6 +22,26 @@
 //! addresses. Each host has the `mtr` schema (`mtr.add_suppression`) and
 //! `tungsten_conformance.marker`, created locally without binlogging.
 //!
+//! mtr's data directory is `<vardir>/mysqld.1/data`, so tests read mtr's
+//! files with `LOAD DATA INFILE '../../std_data/...'` (resolved by the
+//! server from its data directory). The sandbox puts the data directories
+//! at `<sandbox root>/<host>/data` (the sandbox root is in the vardir), so
+//! the root gets a symlink `std_data` to the vardir's copy of std_data
+//! ([`Deploy::start`]): the same relative path reaches the same files,
+//! from every host. The servers keep the sandbox's `secure_file_priv`
+//! (none; MariaDB reports a missing file there as
+//! ER_OPTION_PREVENTS_STATEMENT, 1290, which is what the tests got).
+//!
+//! The replicas (not the primary) run with `--symbolic-links=0`
+//! ([`REPLICA_SERVER_ARGS`]), in both modes: MariaDB then ignores a
+//! table's or partition's `DATA DIRECTORY`/`INDEX DIRECTORY` with a
+//! warning and keeps the files in the data directory. Otherwise a replica
+//! creating the table with the primary's directories would collide with
+//! the primary's own files there (`Errcode: 17 "File exists"`), since the
+//! four servers share one file system; on separate machines that cannot
+//! happen. The columns and rows the checkpoints compare do not depend on
+//! where a table's files are.
+//!
 //! Invariants: waits are bounded; everything dies with the runner (sandbox
 //! and process invariants); a deployment is built from scratch (fresh
 //! servers, native replicas reset); [`Deploy::clean`] leaves only the `test`,
@@ -69,6 +89,9 @@ const MTR_SERVER_ARGS: &[&str] = &[
     // The versioning suite's functions (TRT_*), as its common.opt loads them.
     "--plugin-load-add=test_versioning.so",
 ];
+
+/// The replicas' own options (module doc: one machine, one file system).
+const REPLICA_SERVER_ARGS: &[&str] = &["--symbolic-links=0"];
 
 /// The `mtr` schema of mtr's bootstrap, reduced to what tests call.
 const MTR_SCHEMA: &[&str] = &[
@@ -138,8 +161,13 @@ impl Deploy {
     /// Starts the four servers and their replication under `root` (which
     /// must not exist or be empty): the replicators, waiting until every
     /// one is ONLINE, or natively the replicas, waiting until they run.
-    pub async fn start(root: &Path, wait: Duration, mode: Mode) -> Result<Deploy, String> {
+    /// `std_data` (the vardir's copy) is linked as `std_data` beside the
+    /// hosts' directories (module doc).
+    pub async fn start(root: &Path, wait: Duration, mode: Mode, std_data: &Path) -> Result<Deploy, String> {
         let (sandbox, port, primary_args) = start_servers(root).await?;
+        let link = sandbox.root().join("std_data");
+        std::os::unix::fs::symlink(std_data, &link)
+            .map_err(|e| format!("link {} to {}: {e}", link.display(), std_data.display()))?;
         let mut deploy = Deploy {
             sandbox,
             replicating: Replicating::Native,
@@ -391,6 +419,8 @@ async fn start_servers(root: &Path) -> Result<(Sandbox, u16, Vec<String>), Strin
             let mut args: Vec<String> = MTR_SERVER_ARGS.iter().map(|s| (*s).to_owned()).collect();
             if host == PRIMARY {
                 args.push(format!("--bind-address={},127.0.0.1", spec.address));
+            } else {
+                args.extend(REPLICA_SERVER_ARGS.iter().map(|s| (*s).to_owned()));
             }
             InstanceSpec {
                 name: host.to_owned(),

@@ -12,6 +12,8 @@
 //!   overrides, documented there);
 //! * [`deploy`]: the four-host deployment, in either mode;
 //! * [`native`]: the native replicas (setup, `SHOW SLAVE STATUS`);
+//! * [`on_replicas`]: plugin statements a test runs, also run on the
+//!   replicas (no binlog carries them);
 //! * [`topology`]: what the runner and its checkpoints share;
 //! * [`checkpoint`] and [`compare`]: marker, bounded wait, comparison;
 //! * [`run`]: one test, its mtr-like environment, its outcome;
@@ -26,6 +28,7 @@ pub mod compare;
 pub mod deploy;
 pub mod includes;
 pub mod native;
+pub mod on_replicas;
 pub mod report;
 pub mod rewrite;
 pub mod run;

@@ -22,6 +22,17 @@
 //!   `DROP SCHEMA` (not `DROP TEMPORARY TABLE`) of the test file, before the
 //!   prefix commands (`--error`, `--replace_result` ...) that apply to it.
 //!
+//! * `INSTALL`/`UNINSTALL` `PLUGIN`/`SONAME` (in the test and its
+//!   includes) is not binlogged, yet the replicas need the plugin (a test
+//!   installs the `EXAMPLE` engine and creates tables with it): after the
+//!   statement comes `--exec $CONFORMANCE_ON_REPLICAS $mysql_errno
+//!   "<statement>"`, which runs it on every replica unless the primary
+//!   refused it ([`super::on_replicas`]); an `UNINSTALL` is preceded by a
+//!   checkpoint, so the replicas applied everything that used the plugin
+//!   before it goes. (In mtr's rpl tests a slave that installs the plugin
+//!   through `connection slave` installs it on the primary here; the
+//!   primary's `$mysql_errno` then skips the replicas.)
+//!
 //! `source` targets written without variables are resolved as mysqltest does
 //! (the including file's directory, the suite directory, the base directory)
 //! and rewritten the same way (without DROP checkpoints) into the overlay
@@ -44,12 +55,16 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use super::includes;
+use super::on_replicas::{is_plugin_statement, PluginStatement};
 
 /// Deepest `source` nesting rewritten (mysqltest's own limit is 16).
 pub const MAX_DEPTH: usize = 16;
 /// The mysqltest variable naming the checkpoint command (set in the
 /// environment of mysqltest).
 pub const CHECKPOINT_VAR: &str = "$CONFORMANCE_CHECKPOINT";
+/// The mysqltest variable naming the command that runs a plugin statement
+/// on the replicas ([`super::on_replicas`]; set in the environment).
+pub const ON_REPLICAS_VAR: &str = "$CONFORMANCE_ON_REPLICAS";
 
 /// One piece of a mysqltest file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +86,9 @@ pub struct Changes {
     pub slave_control_removed: usize,
     pub syncs: usize,
     pub checkpoints: usize,
+    /// `INSTALL`/`UNINSTALL` `PLUGIN`/`SONAME` statements also run on the
+    /// replicas.
+    pub plugins: usize,
     /// `source` targets written without variables (resolved or not).
     pub sources: Vec<String>,
 }
@@ -352,6 +370,58 @@ fn checkpoint_line(label: &str) -> String {
     format!("--exec {CHECKPOINT_VAR} \"{label}\"\n")
 }
 
+/// The line that runs a plugin statement on the replicas too. mysqltest
+/// expands its variables in an `--exec` line (so `$mysql_errno` is the
+/// statement's error, and an `eval`'s variables expand as in the
+/// statement), then a shell reads the double-quoted argument: `\`, `"` and
+/// `` ` `` are escaped for both, and so is `$` of a statement mysqltest
+/// did not evaluate.
+fn on_replicas_line(sql: &str, evaluated: bool) -> String {
+    let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut arg = String::with_capacity(sql.len());
+    for c in sql.chars() {
+        match c {
+            '\\' | '"' | '`' => {
+                arg.push('\\');
+                arg.push(c);
+            }
+            '$' if !evaluated => arg.push_str("\\$"),
+            c => arg.push(c),
+        }
+    }
+    format!("--exec {ON_REPLICAS_VAR} $mysql_errno \"{arg}\"\n")
+}
+
+/// Emits a plugin statement (already in `out` from `stmt_at` on) with the
+/// checkpoint before an `UNINSTALL` and the `--exec` after it.
+#[allow(clippy::too_many_arguments)]
+fn emit_plugin(
+    out: &mut Vec<String>,
+    stmt_at: usize,
+    prefix_start: Option<usize>,
+    changes: &mut Changes,
+    op: PluginStatement,
+    sql: &str,
+    evaluated: bool,
+    file: &str,
+    lineno: usize,
+) {
+    changes.plugins += 1;
+    if op == PluginStatement::Uninstall {
+        changes.checkpoints += 1;
+        let at = prefix_start.unwrap_or(stmt_at);
+        let mut text = checkpoint_line(&format!("before UNINSTALL at {file}:{lineno}"));
+        if at > 0 && !out[at - 1].ends_with('\n') {
+            text.insert(0, '\n');
+        }
+        out.insert(at, text);
+    }
+    if out.last().is_some_and(|l| !l.ends_with('\n')) {
+        out.push("\n".into());
+    }
+    out.push(on_replicas_line(sql, evaluated));
+}
+
 /// Rewrites one file's text. `file` names it in checkpoint labels;
 /// `drop_checkpoints` inserts checkpoints before DROPs (the test file only).
 pub fn rewrite_text(src: &str, file: &str, drop_checkpoints: bool) -> (String, Changes) {
@@ -398,12 +468,34 @@ pub fn rewrite_text(src: &str, file: &str, drop_checkpoints: bool) -> (String, C
                 if drop_checkpoints && cmd == "eval" && is_checkpointed_drop(body) {
                     insert_checkpoint(&mut out, prefix_start, &mut changes, file, lineno);
                 }
+                let plugin = match cmd {
+                    "eval" | "query" => {
+                        let sql = body.split_once(char::is_whitespace).map_or("", |(_, s)| s);
+                        is_plugin_statement(sql).map(|op| (op, sql.to_owned(), cmd == "eval"))
+                    }
+                    _ => None,
+                };
+                let pending_prefix = prefix_start;
                 if is_prefix_command(&words) {
                     prefix_start.get_or_insert(out.len());
                 } else {
                     prefix_start = None;
                 }
+                let at = out.len();
                 out.push(ensure_newline(line));
+                if let Some((op, sql, evaluated)) = plugin {
+                    emit_plugin(
+                        &mut out,
+                        at,
+                        pending_prefix,
+                        &mut changes,
+                        op,
+                        &sql,
+                        evaluated,
+                        file,
+                        lineno,
+                    );
+                }
             }
             Unit::Stmt { text, delim, lineno } => {
                 let words = first_words(&text, 3);
@@ -437,17 +529,37 @@ pub fn rewrite_text(src: &str, file: &str, drop_checkpoints: bool) -> (String, C
                     remove_with_prefix(&mut out, &mut prefix_start, &mut changes, text.trim());
                     continue;
                 }
+                let plugin = if cmd == "send" {
+                    None
+                } else {
+                    is_plugin_statement(sql).map(|op| (op, sql.to_owned(), cmd == "eval"))
+                };
                 let (text, n) = replace_sql_log_bin(&text);
                 changes.sql_log_bin += n;
                 if drop_checkpoints && is_checkpointed_drop(&text) {
                     insert_checkpoint(&mut out, prefix_start, &mut changes, file, lineno);
                 }
+                let pending_prefix = prefix_start;
                 if is_prefix_command(&words) {
                     prefix_start.get_or_insert(out.len());
                 } else {
                     prefix_start = None;
                 }
+                let at = out.len();
                 out.push(format!("{text}{delim}"));
+                if let Some((op, sql, evaluated)) = plugin {
+                    emit_plugin(
+                        &mut out,
+                        at,
+                        pending_prefix,
+                        &mut changes,
+                        op,
+                        &sql,
+                        evaluated,
+                        file,
+                        lineno,
+                    );
+                }
             }
         }
     }
@@ -642,6 +754,7 @@ fn rewrite_include(
     all.slave_control_removed += changes.slave_control_removed;
     all.syncs += changes.syncs;
     all.checkpoints += changes.checkpoints;
+    all.plugins += changes.plugins;
     let dir = rel.parent().map(Path::to_path_buf).unwrap_or_default();
     for s in &changes.sources {
         rewrite_include(&original, &dir, s, layout, depth + 1, written, all)?;
@@ -740,6 +853,36 @@ mod tests {
         let out = text_to_bytes(&out);
         assert_eq!(ch.checkpoints, 1);
         assert!(out.windows(insert.len()).any(|w| w == insert), "{out:?}");
+    }
+
+    #[test]
+    fn plugin_statements_also_run_on_the_replicas() {
+        let src = "--replace_regex /\\.dll/.so/\neval install plugin example soname '$HA_EXAMPLE_SO';\n\
+                   create table t1 (a int) engine=example;\nINSTALL SONAME \"ha_$x\"; # c\n\
+                   --error 0,ER_SP_DOES_NOT_EXIST\nUNINSTALL PLUGIN example;\n--send uninstall plugin x\n";
+        let (out, ch) = rewrite_text(src, "t.test", false);
+        assert_eq!(ch.plugins, 3, "{out}");
+        // After the statement, with mysqltest expanding the eval's variable.
+        assert!(
+            out.contains(
+                "eval install plugin example soname '$HA_EXAMPLE_SO';\n\
+                 --exec $CONFORMANCE_ON_REPLICAS $mysql_errno \"install plugin example soname '$HA_EXAMPLE_SO'\"\n"
+            ),
+            "{out}"
+        );
+        // Not evaluated: `$` and `\"` escaped for mysqltest and the shell.
+        assert!(
+            out.contains("--exec $CONFORMANCE_ON_REPLICAS $mysql_errno \"INSTALL SONAME \\\"ha_\\$x\\\"\"\n"),
+            "{out}"
+        );
+        // UNINSTALL: a checkpoint first (before its --error), even in an include.
+        let cp = out.find("before UNINSTALL at t.test:6").expect("checkpoint");
+        let err = out.find("--error 0,ER_SP").expect("error");
+        let un = out
+            .find("UNINSTALL PLUGIN example;\n--exec $CONFORMANCE_ON_REPLICAS")
+            .expect("exec");
+        assert!(cp < err && err < un, "{out}");
+        assert!(!out.contains("\"uninstall plugin x\""), "send is not mirrored: {out}");
     }
 
     #[test]

@@ -307,6 +307,7 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         .stderr(output)
         .envs(topo.to_env())
         .env("CONFORMANCE_CHECKPOINT", format!("{exe} checkpoint"))
+        .env("CONFORMANCE_ON_REPLICAS", format!("{exe} on-replicas"))
         .env("MYSQLTEST_VARDIR", &var)
         .env("MYSQL_TMP_DIR", &tmp)
         .env("MYSQL_TEST_DIR", &opts.basedir)
