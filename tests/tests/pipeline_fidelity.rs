@@ -340,3 +340,37 @@ async fn transaction_precise_history_keeps_every_source_transaction() {
         p.source().query(plain).await.expect("source rows")
     );
 }
+
+#[tokio::test]
+async fn rows_larger_than_the_targets_max_allowed_packet_apply() {
+    // A row event of 14 MB becomes 19 MB of base64 for the target's row
+    // applier, over its 16 MB max_allowed_packet; MariaDB's own replica
+    // applies events up to slave_max_allowed_packet (1 GiB).
+    use mysql_async::prelude::Queryable;
+    let mut p = Pipeline::start().await;
+    p.run("CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB; SET GLOBAL max_allowed_packet=67108864")
+        .await;
+    let limit = p.target().query("SELECT @@max_allowed_packet").await.expect("limit");
+    assert_eq!(
+        limit,
+        vec![vec!["16777216".to_string()]],
+        "the target keeps the default"
+    );
+    let mut writer = mysql_async::Conn::new(p.source().opts()).await.expect("connect");
+    writer
+        .query_drop("INSERT INTO big.t VALUES (1, REPEAT('x', 14000000)), (2, 'small')")
+        .await
+        .expect("insert a large row");
+    writer
+        .query_drop("UPDATE big.t SET b = CONCAT(b, 'y') WHERE id = 1")
+        .await
+        .expect("update the large row");
+    let _ = writer.disconnect().await;
+    p.replicate().await;
+    p.run("SET GLOBAL max_allowed_packet=DEFAULT").await;
+    let sums = "SELECT id, LENGTH(b), MD5(b) FROM big.t ORDER BY id";
+    assert_eq!(
+        p.target().query(sums).await.expect("target"),
+        p.source().query(sums).await.expect("source")
+    );
+}

@@ -26,15 +26,78 @@
 //! * The connection has read a FORMAT_DESCRIPTION before its first `BINLOG`
 //!   (the applier sends [`format_description_statement`] after connecting).
 //! * Statements are bounded by the target's `max_allowed_packet`: a run is cut
-//!   before it outgrows `max_bytes` (one row change that alone is larger is
-//!   sent alone, and the server's refusal names the setting).
+//!   before it outgrows `max_bytes`; one row change that alone is larger is
+//!   sent alone, and one longer than the packet limit itself goes in the
+//!   fragment form that `mariadb-binlog` prints for large events (the
+//!   base64 in two user variables, each assignment within the limit, then
+//!   `BINLOG @binlog_fragment_0, @binlog_fragment_1`), so rows up to about
+//!   1.5 times `max_allowed_packet` apply as on a native replica (which
+//!   reads them with `slave_max_allowed_packet`); an update or delete that
+//!   is still too long goes with its before image cut to the primary key
+//!   (as `binlog_row_image=MINIMAL` logs it: the target finds the row by
+//!   that key); a larger one is an error that names the setting and the
+//!   size it needs.
 //!
 //! Privileges: `BINLOG` needs `BINLOG REPLAY` (MariaDB 10.5.2+) or `SUPER`.
 
 use base64::Engine as _;
-use thl::event::{Change, RowChanges, Statement};
+use thl::event::{Change, RowAction, RowChanges, Statement};
 
 use crate::binlog::encode::{EncodeError, EventWriter};
+
+/// The user variables of the fragment form (`mariadb-binlog`'s names).
+const FRAGMENTS: [&str; 2] = ["@binlog_fragment_0", "@binlog_fragment_1"];
+/// What a fragment assignment adds to its base64 (`SET @binlog_fragment_0='...'`).
+const FRAGMENT_OVERHEAD: usize = 64;
+
+/// The SQL that applies `events`, run in order: one `BINLOG '...'` within
+/// `packet_limit`, else the fragment form (see the module invariants).
+/// `None` when even two fragments would not fit.
+fn binlog_sql(events: &[u8], packet_limit: usize) -> Option<Vec<String>> {
+    let whole = statement(events);
+    if whole.len() <= packet_limit {
+        return Some(vec![whole]);
+    }
+    let b64 = &whole["BINLOG '".len()..whole.len() - 1];
+    let room = packet_limit.saturating_sub(FRAGMENT_OVERHEAD) / 4 * 4;
+    if b64.len() > 2 * room {
+        return None;
+    }
+    // Cut at a multiple of 4 (whole base64 quanta), both halves within room.
+    let half = b64.len().div_ceil(8) * 4;
+    let (first, second) = b64.split_at(half);
+    Some(vec![
+        format!("SET {}='{first}'", FRAGMENTS[0]),
+        format!("SET {}='{second}'", FRAGMENTS[1]),
+        format!("BINLOG {}, {}", FRAGMENTS[0], FRAGMENTS[1]),
+        format!("SET {}=NULL, {}=NULL", FRAGMENTS[0], FRAGMENTS[1]),
+    ])
+}
+
+/// The change with its before images cut to the primary key's columns (as
+/// `binlog_row_image=MINIMAL` logs them): the target's row applier finds
+/// each row by that key alone, so the rows event shrinks by the rest of the
+/// row. `None` for inserts, without a complete primary key in the before
+/// image, or when nothing would be cut.
+fn key_only_before(rc: &RowChanges) -> Option<RowChanges> {
+    if rc.action == RowAction::Insert {
+        return None;
+    }
+    let is_key = |c: u16| rc.columns.get(usize::from(c)).is_some_and(|spec| spec.key);
+    let keep: Vec<usize> = (0..rc.before_columns.len())
+        .filter(|&i| is_key(rc.before_columns[i]))
+        .collect();
+    let key_columns = rc.columns.iter().filter(|c| c.key).count();
+    if key_columns == 0 || keep.len() != key_columns || keep.len() == rc.before_columns.len() {
+        return None;
+    }
+    let mut out = rc.clone();
+    out.before_columns = keep.iter().map(|&i| rc.before_columns[i]).collect();
+    for (row, original) in out.rows.iter_mut().zip(&rc.rows) {
+        row.before = keep.iter().filter_map(|&i| original.before.get(i).cloned()).collect();
+    }
+    Some(out)
+}
 
 /// `BINLOG '` + base64 + `'`.
 fn statement(events: &[u8]) -> String {
@@ -80,15 +143,21 @@ pub enum Run<'a> {
     Rows(Vec<&'a RowChanges>),
 }
 
+/// The SQL of one `BINLOG` statement (run in order) and the index range of
+/// the run's changes it applies.
+pub type RowStatement = (Vec<String>, std::ops::Range<usize>);
+
 /// The `BINLOG` statements for a run of row changes: each at most about
-/// `max_bytes` long (a single larger row change stands alone). Each item is
-/// the statement and the index range of the run it covers.
+/// `max_bytes` long (a single larger row change stands alone, in the
+/// fragment form when longer than `packet_limit`). Each item is the SQL to
+/// run in order and the index range of the run it covers.
 pub fn row_statements(
     run: &[&RowChanges],
     server_id: u32,
     timestamp: u32,
     max_bytes: usize,
-) -> Result<Vec<(String, std::ops::Range<usize>)>, EncodeError> {
+    packet_limit: usize,
+) -> Result<Vec<RowStatement>, EncodeError> {
     let w = EventWriter::new(server_id, timestamp);
     // Base64 is 4/3 of the bytes: keep the events below 3/4 of the limit.
     let max_events = max_bytes / 4 * 3;
@@ -136,7 +205,27 @@ pub fn row_statements(
             events.extend_from_slice(bytes);
         }
         w.rows(&mut events, ids[end - 1], run[end - 1], true)?;
-        out.push((statement(&events), start..end));
+        let mut sql = binlog_sql(&events, packet_limit);
+        if sql.is_none() && end - start == 1 {
+            if let Some(reduced) = key_only_before(run[start]) {
+                events.clear();
+                w.table_map(&mut events, ids[start], &reduced)?;
+                w.rows(&mut events, ids[start], &reduced, true)?;
+                sql = binlog_sql(&events, packet_limit);
+            }
+        }
+        let sql = sql.ok_or_else(|| EncodeError {
+            table: format!("{}.{}", run[start].schema, run[start].table),
+            column: None,
+            message: format!(
+                "its rows event is {} bytes, {} in base64: more than two fragments of the target's \
+                 max_allowed_packet hold; raise max_allowed_packet on the target to at least {} bytes",
+                events.len(),
+                events.len().div_ceil(3) * 4,
+                (events.len().div_ceil(3) * 4).div_ceil(2) + FRAGMENT_OVERHEAD + 4096
+            ),
+        })?;
+        out.push((sql, start..end));
         start = end;
     }
     Ok(out)
@@ -147,7 +236,7 @@ mod tests {
     use base64::Engine as _;
     use thl::event::{ColumnSpec, RowAction, RowChanges, RowFlags, RowImage, Value};
 
-    use super::row_statements;
+    use super::{binlog_sql, key_only_before, row_statements};
     use crate::binlog::encode::EventWriter;
     use crate::binlog::{BinlogEvent, Decoder};
 
@@ -183,17 +272,14 @@ mod tests {
     /// Decodes the events of `BINLOG` statements (after a FORMAT_DESCRIPTION)
     /// and returns the ids of the rows, and per statement whether its last
     /// rows event ends the statement and no other does.
-    fn decode(statements: &[String]) -> (Vec<i64>, Vec<bool>) {
+    fn decode(statements: &[Vec<String>]) -> (Vec<i64>, Vec<bool>) {
         let mut dec = Decoder::new("statements");
         let mut fde = Vec::new();
         EventWriter::new(0, 0).format_description(&mut fde);
         dec.decode(&fde, 4).expect("format description");
         let (mut ids, mut well_ended) = (Vec::new(), Vec::new());
-        for s in statements {
-            let b64 = s
-                .strip_prefix("BINLOG '")
-                .and_then(|s| s.strip_suffix('\''))
-                .expect("a BINLOG statement");
+        for sql in statements {
+            let b64 = base64_of(sql);
             let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64");
             let mut rest = &bytes[..];
             let mut ends = Vec::new();
@@ -214,24 +300,90 @@ mod tests {
         (ids, well_ended)
     }
 
+    /// The base64 that the SQL of one statement hands to `BINLOG`.
+    fn base64_of(sql: &[String]) -> String {
+        match sql {
+            [one] => one
+                .strip_prefix("BINLOG '")
+                .and_then(|s| s.strip_suffix('\''))
+                .expect("a BINLOG statement")
+                .to_owned(),
+            [a, b, binlog, reset] => {
+                assert_eq!(binlog, "BINLOG @binlog_fragment_0, @binlog_fragment_1");
+                assert_eq!(reset, "SET @binlog_fragment_0=NULL, @binlog_fragment_1=NULL");
+                let value = |s: &str, var: &str| {
+                    s.strip_prefix(&format!("SET {var}='"))
+                        .and_then(|s| s.strip_suffix('\''))
+                        .expect("a fragment assignment")
+                        .to_owned()
+                };
+                value(a, "@binlog_fragment_0") + &value(b, "@binlog_fragment_1")
+            }
+            other => panic!("unexpected SQL {other:?}"),
+        }
+    }
+
+    #[test]
+    fn before_images_cut_to_the_primary_key_only_for_updates_and_deletes() {
+        let insert = change("t", 0..2);
+        assert!(key_only_before(&insert).is_none());
+        let mut update = insert.clone();
+        update.action = RowAction::Update;
+        update.before_columns = vec![0, 1];
+        for row in &mut update.rows {
+            row.before = row.after.clone();
+        }
+        let cut = key_only_before(&update).expect("column 0 is the key");
+        assert_eq!(cut.before_columns, vec![0]);
+        assert_eq!(cut.rows[1].before, vec![Value::Int(1)]);
+        assert_eq!(cut.rows[1].after, update.rows[1].after);
+        // Nothing to cut, or no key: left as is.
+        assert!(key_only_before(&cut).is_none());
+        let mut keyless = update.clone();
+        keyless.columns[0].key = false;
+        assert!(key_only_before(&keyless).is_none());
+    }
+
+    #[test]
+    fn events_over_the_packet_limit_go_in_two_fragments_within_it() {
+        let events: Vec<u8> = (0..=255u8).cycle().take(30_000).collect();
+        let whole = binlog_sql(&events, 1 << 20).expect("fits");
+        assert_eq!(whole.len(), 1);
+        let limit = 24_000;
+        let parts = binlog_sql(&events, limit).expect("two fragments fit");
+        assert_eq!(parts.len(), 4);
+        assert!(parts.iter().all(|p| p.len() <= limit), "a fragment over the limit");
+        let b64 = base64_of(&parts);
+        assert_eq!(b64, base64_of(&whole));
+        // The first fragment is whole base64 quanta.
+        assert_eq!(
+            parts[0].len() - "SET @binlog_fragment_0=''".len(),
+            b64.len().div_ceil(8) * 4
+        );
+        assert!(binlog_sql(&events, 19_000).is_none(), "40 KB of base64 in 2 x 19 KB");
+    }
+
     #[test]
     fn runs_are_cut_under_the_packet_limit_and_every_statement_ends_itself() {
         let (a, b, c) = (change("a", 0..10), change("b", 10..20), change("a", 20..30));
         let run = [&a, &b, &c];
         // Everything fits: one statement, the table `a` mapped once.
-        let one = row_statements(&run, 1, 0, 16 << 20).expect("encodes");
+        let one = row_statements(&run, 1, 0, 16 << 20, 16 << 20).expect("encodes");
         assert_eq!(one.len(), 1);
         let (ids, ends) = decode(&one.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>());
         assert_eq!(ids, (0..30).collect::<Vec<_>>());
         assert_eq!(ends, vec![true]);
         // A limit below two changes: one statement per change, each under it.
         let limit = 64 << 10;
-        let cut = row_statements(&run, 1, 0, limit).expect("encodes");
+        let cut = row_statements(&run, 1, 0, limit, limit).expect("encodes");
         assert_eq!(
             cut.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
             vec![0..1, 1..2, 2..3]
         );
-        assert!(cut.iter().all(|(s, _)| s.len() <= limit), "a statement over the limit");
+        assert!(
+            cut.iter().all(|(s, _)| s[0].len() <= limit),
+            "a statement over the limit"
+        );
         let (ids, ends) = decode(&cut.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>());
         assert_eq!(ids, (0..30).collect::<Vec<_>>());
         assert_eq!(ends, vec![true, true, true]);

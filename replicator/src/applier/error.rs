@@ -258,6 +258,11 @@ impl Ctx<'_> {
                     }))
                 }
             }
+            // The client's own packet limit (an I/O error by type): sending
+            // the same statement again fails the same way.
+            Error::Io(e) if e.to_string().contains("larger than max_allowed_packet") => self.definite(format!(
+                "{e}: the statement is longer than the target's max_allowed_packet; raise it on the target"
+            )),
             Error::Io(e) => self.transient_code(None, format!("connection to the target: {e}")),
             Error::Driver(
                 d @ (DriverError::ConnectionClosed

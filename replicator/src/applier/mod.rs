@@ -239,6 +239,9 @@ pub struct Applier {
     max_batch_bytes: usize,
     /// Upper bound of one `BINLOG` statement on this target.
     max_binlog_statement: usize,
+    /// The target's `max_allowed_packet` less room for the protocol: the
+    /// longest statement it takes.
+    packet_limit: usize,
     /// The connection has read the FORMAT_DESCRIPTION of our `BINLOG`
     /// statements.
     format_description_sent: bool,
@@ -358,6 +361,7 @@ impl Applier {
             stats: ApplierStats::default(),
             max_batch_bytes: MAX_BATCH_BYTES,
             max_binlog_statement: MAX_BINLOG_STATEMENT,
+            packet_limit: MAX_BINLOG_STATEMENT,
             format_description_sent: false,
             xa_already_prepared: None,
             keeps_prepared_xa: false,
@@ -488,6 +492,7 @@ impl Applier {
             self.max_batch_bytes = half.clamp(64 << 10, MAX_BATCH_BYTES);
             let whole = usize::try_from(m).unwrap_or(MAX_BINLOG_STATEMENT);
             self.max_binlog_statement = whole.saturating_sub(4096).clamp(64 << 10, MAX_BINLOG_STATEMENT);
+            self.packet_limit = whole.saturating_sub(4096).max(64 << 10);
         }
         // The row applier's FORMAT_DESCRIPTION, sent now so that a missing
         // privilege is named at connect time, not at the first row.
@@ -852,7 +857,14 @@ impl Applier {
             .and_then(|s| s.parse::<u32>().ok())
             .unwrap_or(0);
         let timestamp = u32::try_from((ev.header.source_tstamp_ms / 1000).max(0)).unwrap_or(u32::MAX);
-        let statements = row_statements(changes, server_id, timestamp, self.max_binlog_statement).map_err(|e| {
+        let statements = row_statements(
+            changes,
+            server_id,
+            timestamp,
+            self.max_binlog_statement,
+            self.packet_limit,
+        )
+        .map_err(|e| {
             Ctx {
                 table: Some(e.table.clone()),
                 ..ctx.clone()
@@ -866,7 +878,13 @@ impl Applier {
                 .conn
                 .as_mut()
                 .ok_or_else(|| ctx.transient("not connected to the target"))?;
-            let result = conn.query_drop(sql.as_str()).await;
+            let mut result = Ok(());
+            for piece in &sql {
+                result = conn.query_drop(piece.as_str()).await;
+                if result.is_err() {
+                    break;
+                }
+            }
             // The row applier set the session time to the events' time.
             self.session.forget_timestamp();
             match result {
