@@ -374,3 +374,32 @@ async fn rows_larger_than_the_targets_max_allowed_packet_apply() {
         p.source().query(sums).await.expect("source")
     );
 }
+
+#[tokio::test]
+async fn xa_transactions_on_one_row_complete_right_after_their_prepare() {
+    // rpl.rpl_parallel_multi_domain_xa: each XA transaction prepares, then
+    // commits or rolls back at once, all on one row. The applier detaches a
+    // prepared transaction by ending its session; XA COMMIT|ROLLBACK on the
+    // next session must not run before the server has closed the old one
+    // (XAER_NOTA, and the still-prepared transaction blocks the next one).
+    // The race showed in the conformance run under load; on an idle machine
+    // this test passes without the wait too, and guards the outcome.
+    let mut p = Pipeline::start().await;
+    let mut sql = String::from("CREATE DATABASE xr; USE xr; CREATE TABLE t1 (a INT PRIMARY KEY, b INT) ENGINE=InnoDB; INSERT INTO t1 VALUES (1, 0);");
+    for i in 0..150 {
+        let (b, end) = if i % 2 == 0 { (i, "COMMIT") } else { (-1, "ROLLBACK") };
+        sql.push_str(&format!(
+            "SET @@gtid_domain_id = {}; XA START 'x{i}'; UPDATE t1 SET b = {b} WHERE a = 1; XA END 'x{i}'; \
+             XA PREPARE 'x{i}'; XA {end} 'x{i}';",
+            i % 3
+        ));
+    }
+    p.run(&sql).await;
+    p.replicate().await;
+    p.assert_equal("xr").await;
+    assert_eq!(
+        p.target().query("XA RECOVER").await.expect("xa recover"),
+        Vec::<Vec<String>>::new(),
+        "no transaction left prepared on the target"
+    );
+}

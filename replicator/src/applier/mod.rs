@@ -119,6 +119,9 @@ const MAX_BINLOG_STATEMENT: usize = 16 << 20;
 const ER_KEY_NOT_FOUND: u16 = 1032;
 /// `ER_XAER_DUPID`: `XA START` of an xid that exists (prepared) already.
 const ER_XAER_DUPID: u16 = 1440;
+/// How long the target may take to close the session that prepared an XA
+/// transaction ([`Applier::detach_prepared_xa`]).
+const XA_DETACH_WAIT: Duration = Duration::from_secs(10);
 /// `ER_XAER_NOTA`: `XA COMMIT|ROLLBACK` of an unknown xid.
 const ER_XAER_NOTA: u16 = 1397;
 /// `ER_UNKNOWN_SYSTEM_VARIABLE`.
@@ -760,7 +763,7 @@ impl Applier {
             // A session with a prepared XA transaction can do nothing else;
             // MariaDB (10.5+) keeps the transaction when the session ends.
             // Its position then commits on a new session.
-            self.reconnect().await?;
+            self.detach_prepared_xa(&ctx).await?;
         }
         if h.last_frag && !h.is_filtered() && ev.body.metadata_value(meta::ROLLBACK).is_some() {
             // The source rolled the transaction back (it reached the binlog
@@ -786,6 +789,45 @@ impl Applier {
             self.commit().await?;
         }
         Ok(())
+    }
+
+    /// Ends the session that prepared an XA transaction, so that the target
+    /// keeps the transaction prepared for another session to complete, and
+    /// waits (bounded by [`XA_DETACH_WAIT`]) until the server has closed the
+    /// old session: a disconnect is asynchronous, and until it is done the
+    /// xid still belongs to the old session (`XA COMMIT|ROLLBACK` from the
+    /// new one fails with XAER_NOTA, and the transaction keeps its locks).
+    async fn detach_prepared_xa(&mut self, ctx: &Ctx<'_>) -> Result<(), ApplyError> {
+        let old = self.conn.as_ref().map(Conn::id);
+        self.reconnect().await?;
+        let Some(old) = old else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        loop {
+            let conn = self
+                .conn
+                .as_mut()
+                .ok_or_else(|| ctx.transient("not connected to the target"))?;
+            let open: Option<u64> = conn
+                .exec_first(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?",
+                    (old,),
+                )
+                .await
+                .map_err(|e| ctx.classify(e))?;
+            if open == Some(0) {
+                return Ok(());
+            }
+            if started.elapsed() >= XA_DETACH_WAIT {
+                return Err(ctx.transient(format!(
+                    "the target still has session {old}, which prepared the XA transaction, {:?} after it was \
+                     closed",
+                    XA_DETACH_WAIT
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// True when the event runs a DML statement while the target has a
