@@ -392,6 +392,57 @@ async fn temporary_tables_belong_to_their_source_session() {
     c.disconnect().await.expect("disconnect");
 }
 
+/// `XA ROLLBACK` of an xid that another session still holds prepared fails
+/// with XAER_NOTA: that is not "already completed" (the transaction would
+/// stay prepared with its locks), so it is retried; once the session is
+/// gone it completes.
+#[tokio::test]
+async fn xa_completion_is_not_skipped_while_the_target_lists_it_prepared() {
+    let sb = sandbox().await;
+    let i = &sb.instances()[0];
+    let mut a = applier(i, config()).await;
+    create_db(&mut a).await;
+    apply(
+        &mut a,
+        &ddl(1, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB"),
+    )
+    .await;
+    let mut holder = checker(i).await;
+    holder
+        .query_drop(format!(
+            "XA START 'held'; INSERT INTO {DB}.t VALUES (1, 'held'); XA END 'held'; XA PREPARE 'held'"
+        ))
+        .await
+        .expect("prepare on another session");
+    let complete = |seqno: i64| {
+        event(
+            seqno,
+            &[(meta::XA, meta::XA_COMPLETE), (meta::UNSAFE_FOR_BLOCK_COMMIT, "true")],
+            vec![stmt_in(b"XA ROLLBACK X'68656c64',X'',1", utf8_session(), 0)],
+        )
+    };
+    let err = apply_err(&mut a, &complete(2)).await;
+    assert!(err.is_transient(), "{err}");
+    assert!(err.to_string().contains("lists the transaction as prepared"), "{err}");
+    holder.disconnect().await.expect("disconnect");
+    // The server detaches it once the session is closed (asynchronously).
+    let mut done = false;
+    for _ in 0..100 {
+        a.reconnect().await.expect("reconnect");
+        if a.apply(&complete(2)).await.is_ok() {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(done, "XA ROLLBACK never completed");
+    flush(&mut a).await;
+    let mut c = checker(i).await;
+    let recovered: Vec<Row> = rows(&mut c, "XA RECOVER").await;
+    assert!(recovered.is_empty(), "still prepared");
+    c.disconnect().await.expect("disconnect");
+}
+
 /// main.ctype_create: `USE d; ALTER DATABASE DEFAULT CHARACTER SET latin2`
 /// names no database; the source logs it with `d` as the default, right
 /// after `CREATE DATABASE d` (which the applier runs without `USE`, as

@@ -105,7 +105,7 @@ use error::{breaks_connection, Ctx};
 use history::PreciseHistory;
 use session::{set_statement, CollationNames, SessionState};
 use sql::{delete_sql, image_columns, insert_sql, key_plan, update_sql, KeyPlan};
-use statement::{commits_implicitly, is_transaction_control};
+use statement::{commits_implicitly, completed_xid, is_transaction_control};
 
 /// Prepared statements kept per connection (row statements of many tables,
 /// batch sizes).
@@ -725,8 +725,15 @@ impl Applier {
                             self.xa_already_prepared = Some(h.seqno);
                             break;
                         }
-                        // The same after `XA COMMIT|ROLLBACK`: the xid is gone.
+                        // The same after `XA COMMIT|ROLLBACK`: the xid is gone,
+                        // unless the target still lists it as prepared.
                         Err(e) if xa == Some(meta::XA_COMPLETE) && e.code() == Some(ER_XAER_NOTA) => {
+                            if self.still_prepared(s, &ctx).await? {
+                                return Err(ctx.transient(format!(
+                                    "{e}; yet the target lists the transaction as prepared (its session may \
+                                     not be closed yet)"
+                                )));
+                            }
                             warn!(seqno = h.seqno, error = %e, "XA transaction already completed on the target: recording its position only");
                         }
                         Err(e) => return Err(e),
@@ -789,6 +796,27 @@ impl Applier {
             self.commit().await?;
         }
         Ok(())
+    }
+
+    /// Whether the xid that `XA COMMIT|ROLLBACK` statement `s` names is
+    /// listed by the target's `XA RECOVER` (false for a form whose xid
+    /// cannot be read: MariaDB logs `X'gtrid',X'bqual',formatID`).
+    async fn still_prepared(&mut self, s: &Statement, ctx: &Ctx<'_>) -> Result<bool, ApplyError> {
+        let Some((gtrid, bqual, format)) = completed_xid(&s.sql) else {
+            return Ok(false);
+        };
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let rows: Vec<Row> = conn.query("XA RECOVER").await.map_err(|e| ctx.classify(e))?;
+        let mut data = gtrid.clone();
+        data.extend_from_slice(&bqual);
+        Ok(rows.iter().any(|r| {
+            get::<i64>(r, 0).is_ok_and(|f| f == format)
+                && get::<usize>(r, 1).is_ok_and(|g| g == gtrid.len())
+                && get::<Vec<u8>>(r, 3).is_ok_and(|d| d == data)
+        }))
     }
 
     /// Ends the session that prepared an XA transaction, so that the target

@@ -193,6 +193,36 @@ pub(crate) fn completes_xa(sql: &[u8]) -> bool {
         && !text.trim_end().trim_end_matches(';').ends_with("ONE PHASE")
 }
 
+/// An XA transaction id: gtrid, bqual, formatID.
+pub(crate) type Xid = (Vec<u8>, Vec<u8>, i64);
+
+/// The xid of `XA COMMIT|ROLLBACK X'gtrid',X'bqual',formatID` as MariaDB
+/// logs it; `None` for another form.
+pub(crate) fn completed_xid(sql: &[u8]) -> Option<Xid> {
+    let text = String::from_utf8_lossy(sql);
+    let rest = text.trim_start();
+    let rest = ["XA COMMIT ", "XA ROLLBACK "].iter().find_map(|p| {
+        rest.get(..p.len())
+            .filter(|h| h.eq_ignore_ascii_case(p))
+            .map(|_| &rest[p.len()..])
+    })?;
+    let mut parts = rest.split(',').map(str::trim);
+    let hex = |part: Option<&str>| -> Option<Vec<u8>> {
+        let h = part?.strip_prefix(['X', 'x'])?.strip_prefix('\'')?.strip_suffix('\'')?;
+        if h.len() % 2 != 0 {
+            return None;
+        }
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+            .collect()
+    };
+    let gtrid = hex(parts.next())?;
+    let bqual = hex(parts.next())?;
+    let format = parts.next()?.trim_end_matches(';').trim().parse().ok()?;
+    parts.next().is_none().then_some((gtrid, bqual, format))
+}
+
 /// The implicit `IF [NOT] EXISTS` of the native replica's
 /// `slave_ddl_exec_mode=IDEMPOTENT`: the DDL failed with `actual` only
 /// because its object is missing (or there).
@@ -387,6 +417,13 @@ mod tests {
         assert!(is_database_ddl(b"-- c\nCREATE DATABASE app"));
         assert!(!is_database_ddl(b"CREATE TABLE app.t (id int)"));
         assert!(creates_or_drops_database(b"create schema app"));
+        assert_eq!(
+            completed_xid(b"XA ROLLBACK X'6d61737465725f7472785f373131',X'',1"),
+            Some((b"master_trx_711".to_vec(), vec![], 1))
+        );
+        assert_eq!(completed_xid(b"xa commit X'01',X'02',0"), Some((vec![1], vec![2], 0)));
+        assert_eq!(completed_xid(b"XA COMMIT 'abc'"), None);
+        assert_eq!(completed_xid(b"XA COMMIT X'01',X'',1 ONE PHASE"), None);
         assert!(creates_or_drops_database(b"CREATE OR REPLACE DATABASE db2"));
         assert!(commits_implicitly(b"CREATE OR REPLACE TABLE t (a INT)"));
         assert!(!commits_implicitly(b"CREATE OR REPLACE TEMPORARY TABLE t (a INT)"));
