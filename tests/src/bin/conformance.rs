@@ -13,6 +13,11 @@
 //! conformance on-replicas ERRNO SQL (likewise: a plugin statement on every replica)
 //! ```
 //!
+//! A deployment is built when a test
+//! needs one: from scratch for the first test, after a test that left the
+//! servers changed, and, with the test's options from the start, for a
+//! test whose options rename the binlog (`tests::conformance::options`).
+//!
 //! Exit status: 0 when no test differs or stops, 1 when one does, 2 when
 //! the runner itself cannot work (bad arguments, no tests, no deployment).
 
@@ -20,12 +25,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tests::conformance::catalog::TestCase;
 use tests::conformance::catalog::{self, Selection};
 use tests::conformance::checkpoint;
-use tests::conformance::deploy::Deploy;
+use tests::conformance::deploy::{Deploy, Settings};
 use tests::conformance::on_replicas;
+use tests::conformance::options::ServerSetup;
 use tests::conformance::report;
-use tests::conformance::run::{prepare_vardir, run_test, Outcome, RunOptions};
+use tests::conformance::run::{prepare_vardir, run_test, Outcome, RunOptions, TestResult};
 use tests::conformance::topology::{Mode, Topology};
 
 const USAGE: &str =
@@ -199,10 +206,7 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     if args.list {
         for t in &tests {
-            match t.refused() {
-                Some(r) => println!("{}\trefused: {r}", t.id()),
-                None => println!("{}", t.id()),
-            }
+            println!("{}", list_line(t));
         }
         return Ok(true);
     }
@@ -246,30 +250,52 @@ async fn run(args: Args) -> Result<bool, String> {
     );
     let mut generation = 0;
     let std_data = vardir.join("std_data");
-    let mut deploy = start(&work, &mut generation, args.wait, args.mode, &std_data).await?;
+    // The deployment is built when a test needs one (module doc); `stale`:
+    // the last test left it changed, the next test gets a fresh one (a
+    // stale one is still what --keep keeps at the end).
+    let mut deploy: Option<Deploy> = None;
+    let mut stale = false;
     let mut results = Vec::new();
     for tc in &tests {
-        let r = run_test(&mut deploy, tc, &opts).await;
+        let r = if let Some(reason) = tc.refused() {
+            TestResult::refused(tc, reason)
+        } else {
+            let settings = settings_for(tc);
+            let reusable = deploy.as_ref().is_some_and(|d| !stale && *d.settings() == settings);
+            let mut failed_start = None;
+            if !reusable {
+                drop(deploy.take());
+                stale = false;
+                match start(&work, &mut generation, args.wait, args.mode, &std_data, &settings).await {
+                    Ok(d) => deploy = Some(d),
+                    // A deployment built for the test's own options that
+                    // does not start fails that test, not the run.
+                    Err(e) if !settings.primary.is_empty() => failed_start = Some(e),
+                    Err(e) => return Err(e),
+                }
+            }
+            match (deploy.as_mut(), failed_start) {
+                (Some(d), None) => run_test(d, tc, &opts).await,
+                (_, e) => TestResult::failed_start(tc, e.unwrap_or_default()),
+            }
+        };
         println!("{}", report::line(&r));
-        let mut rebuild = r.needs_rebuild;
-        if r.outcome == Outcome::Stop {
+        if let (Some(d), Outcome::Stop) = (&deploy, r.outcome) {
             let what = match args.mode {
                 Mode::Tungsten => "replicator logs",
                 Mode::Native => "replica error logs",
             };
-            println!("   {what}:\n{}", indent(&deploy.replicator_logs(4)));
+            println!("   {what}:\n{}", indent(&d.replicator_logs(4)));
         }
+        let ran = r.outcome != Outcome::Refused;
+        stale |= r.needs_rebuild;
         results.push(r);
         let _ = report::write_tsv(&tsv, &results, args.mode);
-        if !rebuild {
-            if let Err(e) = deploy.clean().await {
+        if let (Some(d), true, false) = (&deploy, ran, stale) {
+            if let Err(e) = d.clean().await {
                 println!("   cleaning after the test failed ({e}); rebuilding the deployment");
-                rebuild = true;
+                stale = true;
             }
-        }
-        if rebuild {
-            drop(deploy);
-            deploy = start(&work, &mut generation, args.wait, args.mode, &std_data).await?;
         }
     }
     report::write_tsv(&tsv, &results, args.mode).map_err(|e| format!("{}: {e}", tsv.display()))?;
@@ -278,8 +304,19 @@ async fn run(args: Args) -> Result<bool, String> {
     let ok = !results
         .iter()
         .any(|r| matches!(r.outcome, Outcome::Differ | Outcome::Stop));
+    let Some(mut deploy) = deploy else {
+        if args.keep {
+            println!("== --keep: no deployment ran (every test was refused)");
+        }
+        return Ok(ok);
+    };
     if args.keep {
         let data = deploy.sandbox.keep_files();
+        if stale {
+            println!(
+                "== --keep: the deployment is kept as the last test left it (it would be rebuilt before another test)"
+            );
+        }
         match deploy.deployment() {
             Some(d) => println!(
                 "== --keep: the last deployment runs until Ctrl-C: {} (ini {}, hosts {}); MariaDB data in {}; per-test files in {}",
@@ -319,12 +356,44 @@ async fn start(
     wait: Duration,
     mode: Mode,
     std_data: &std::path::Path,
+    settings: &Settings,
 ) -> Result<Deploy, String> {
     *generation += 1;
     let root = work.join(format!("deploy-{generation}"));
-    Deploy::start(&root, wait, mode, std_data)
+    Deploy::start(&root, wait, mode, std_data, settings)
         .await
         .map_err(|e| format!("cannot start the deployment in {}: {e}", root.display()))
+}
+
+/// The deployment a test needs: the test's options from the start when
+/// they rename the binlog (the primary is then a new source,
+/// `tests::conformance::options`).
+fn settings_for(tc: &TestCase) -> Settings {
+    Settings {
+        primary: match tc.renames_binlog() {
+            Some(_) => ServerSetup::from_options(&tc.server_options()),
+            None => ServerSetup::default(),
+        },
+    }
+}
+
+/// A `--list` line: the test, and why it is refused, or which deployment
+/// it gets.
+fn list_line(t: &TestCase) -> String {
+    if let Some(r) = t.refused() {
+        return format!("{}\trefused: {r}", t.id());
+    }
+    let mut notes = Vec::new();
+    if let Some(o) = t.renames_binlog() {
+        notes.push(format!(
+            "fresh deployment with the test's options ({o} renames the binlog)"
+        ));
+    }
+    if notes.is_empty() {
+        t.id()
+    } else {
+        format!("{}\t{}", t.id(), notes.join("; "))
+    }
 }
 
 fn indent(text: &str) -> String {

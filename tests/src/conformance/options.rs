@@ -1,5 +1,6 @@
 //! What a test's server options mean to the runner, beyond being passed to
-//! the primary: the options mtr itself consumes.
+//! the primary: the options mtr itself consumes, the ones that make the
+//! primary a new source.
 //!
 //! * `--timezone=X` is not a `mariadbd` option (the server exits with
 //!   status 7): mtr takes it out of the options and starts the test's
@@ -11,6 +12,17 @@
 //!   `-master.opt`) to the primary only, and a replicator or native
 //!   replica applies what the binlog says, which carries the session time
 //!   zone of every statement that depends on it.
+//! * A test whose options rename the binlog (`--log-bin=NAME` other than
+//!   the sandbox's `mysql-bin`, `--log-bin-index=...`) makes the primary a
+//!   new source: the master replicator (or a native replica) resumes from
+//!   a `mysql-bin` position that the renamed binlog does not hold, as an
+//!   operator's would, who would reprovision. The runner therefore builds
+//!   such a test's deployment from scratch with the options from the
+//!   start ([`renames_binlog`]), in both modes. A test that restarts the
+//!   primary in its middle (mtr's expect file, `$restart_parameters`) with
+//!   options that rename the binlog or keep changes out of it is refused
+//!   ([`mid_test_restart_refusal`]): the replicators cannot follow a
+//!   source that changes under them, by design.
 //!
 //! Invariants: options are matched by name with dashes and underscores
 //! alike and without case; nothing here reads the server.
@@ -67,6 +79,83 @@ impl ServerSetup {
     }
 }
 
+/// The first option that renames the primary's binlog, if any: a
+/// `--log-bin=NAME` whose name is not [`SANDBOX_BINLOG`] (a bare
+/// `--log-bin` keeps it), or any `--log-bin-index`.
+pub fn renames_binlog(opts: &[String]) -> Option<&String> {
+    opts.iter().find(|o| match name_value(o) {
+        (n, Some(v)) if n == "log-bin" => {
+            let base = v.rsplit('/').next().unwrap_or(v);
+            let base = base.strip_suffix(".index").unwrap_or(base);
+            base != SANDBOX_BINLOG
+        }
+        (n, Some(_)) => n == "log-bin-index",
+        _ => false,
+    })
+}
+
+/// The options of the server restarts a test asks for in its middle:
+/// `$restart_parameters` (include/restart_mysqld.inc) and `restart:` lines
+/// written to mtr's expect file; comments are ignored.
+pub fn mid_test_restart_options(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('#') {
+            continue;
+        }
+        let rest = if let Some(i) = l.find("restart_parameters") {
+            l[i + "restart_parameters".len()..]
+                .trim_start()
+                .strip_prefix('=')
+                .map(str::to_owned)
+        } else {
+            l.find("restart:").map(|i| l[i + "restart:".len()..].to_owned())
+        };
+        if let Some(rest) = rest {
+            let rest = rest
+                .trim()
+                .trim_end_matches(';')
+                .trim_matches(|c| c == '"' || c == '\'');
+            out.extend(
+                super::catalog::split_options(rest)
+                    .into_iter()
+                    .filter(|o| o.starts_with("--")),
+            );
+        }
+    }
+    out
+}
+
+/// Why a test must be refused for what it restarts the primary with in
+/// its middle: options that rename the binlog or keep changes out of it.
+pub fn mid_test_restart_refusal(text: &str) -> Option<String> {
+    let opts = mid_test_restart_options(text);
+    if let Some(o) = renames_binlog(&opts) {
+        return Some(format!(
+            "restarts the primary in the middle of the test with {o}, which renames its binlog: the master \
+             replicator (or a native replica) cannot follow a source whose binlog changes under it (an operator \
+             would reprovision; a decision, README \"Conformance\")"
+        ));
+    }
+    opts.iter().find_map(|o| {
+        let (n, v) = name_value(o);
+        let norm = match v {
+            Some(v) => format!("{n}={}", v.to_ascii_lowercase()),
+            None => n,
+        };
+        super::catalog::UNREPLICABLE_OPTIONS
+            .iter()
+            .find(|p| norm.starts_with(**p))
+            .map(|p| {
+                format!(
+                    "restarts the primary in the middle of the test with {o} ({p}), which keeps changes out of the \
+                     binlog the replicators read"
+                )
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +178,35 @@ mod tests {
         assert!(none.env.is_empty());
         assert!(!none.is_empty());
         assert!(ServerSetup::from_options(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_new_binlog_name_or_index_renames_the_binlog() {
+        assert_eq!(
+            renames_binlog(&v(&["--log-bin=other"])).map(String::as_str),
+            Some("--log-bin=other")
+        );
+        assert!(renames_binlog(&v(&["--log_bin=master-bin"])).is_some());
+        assert!(renames_binlog(&v(&["--log-bin-index=master-bin"])).is_some());
+        assert!(renames_binlog(&v(&["--log-bin=mysql-bin"])).is_none());
+        assert!(renames_binlog(&v(&["--log-bin", "--log-bin-trust-function-creators=1"])).is_none());
+        assert!(renames_binlog(&v(&["--log-bin-compress=1", "--log_bin_use_v1_row_events=1"])).is_none());
+    }
+
+    #[test]
+    fn mid_test_restarts_that_rename_the_binlog_are_refused() {
+        // binlog.binlog_rotate_perf
+        let t = "--source include/restart_mysqld.inc\n--let $restart_parameters=--log-bin=new_log_bin\n\
+                 --source include/restart_mysqld.inc\n--let $restart_parameters=\n";
+        assert_eq!(mid_test_restart_options(t), v(&["--log-bin=new_log_bin"]));
+        assert!(mid_test_restart_refusal(t).is_some_and(|r| r.contains("--log-bin=new_log_bin")));
+        // rpl.rpl_gtid_stop_start: an expect file's restart line.
+        let t =
+            "--append_file $MYSQLTEST_VARDIR/tmp/mysqld.2.expect\nrestart: --skip-slave-start=1 --skip-log-bin\nEOF\n";
+        assert!(mid_test_restart_refusal(t).is_some_and(|r| r.contains("skip-log-bin")));
+        // A restart with harmless options, or a comment, is not refused.
+        assert!(mid_test_restart_refusal("--let $restart_parameters= --innodb-page-size=16k\n").is_none());
+        assert!(mid_test_restart_refusal("# restart: --log-bin=x\n").is_none());
+        assert!(mid_test_restart_refusal("--source include/restart_mysqld.inc\n").is_none());
     }
 }

@@ -8,9 +8,10 @@
 //! error log as `$MYSQLTEST_VARDIR/log/mysqld.1.err`, the test's `.opt`
 //! server options (the primary restarts with them, and without them after
 //! the test; `--timezone=X`, which mtr consumes, as `TZ=X` in the
-//! environment of the primary and of mysqltest, [`super::options`]), and
-//! mtr's expect-file protocol for server restarts
-//! (`include/restart_mysqld.inc`: the runner restarts the primary when the
+//! environment of the primary and of mysqltest, [`super::options`]; a
+//! test that renames the binlog gets a deployment built with its options
+//! from the start, by the binary), and mtr's expect-file protocol for
+//! server restarts (`include/restart_mysqld.inc`: the runner restarts the primary when the
 //! test wrote `restart[: options]` to `$MYSQLTEST_VARDIR/tmp/*.expect`).
 //! As mtr does, the vardir holds a copy of `<basedir>/std_data`
 //! ([`prepare_vardir`]: `load_file('$MYSQLTEST_VARDIR/std_data/...')`).
@@ -97,6 +98,20 @@ pub struct TestResult {
 }
 
 impl TestResult {
+    /// The result of a test refused by design (`reason`), which needs no
+    /// deployment.
+    pub fn refused(tc: &TestCase, reason: String) -> TestResult {
+        TestResult::new(tc, Outcome::Refused, reason)
+    }
+
+    /// The result of a test whose own deployment (built with its options
+    /// from the start) did not start: `error` says why.
+    pub fn failed_start(tc: &TestCase, error: String) -> TestResult {
+        let mut r = TestResult::new(tc, Outcome::MysqltestError, error);
+        r.needs_rebuild = true;
+        r
+    }
+
     fn new(tc: &TestCase, outcome: Outcome, error: String) -> TestResult {
         TestResult {
             suite: tc.suite.clone(),
@@ -196,7 +211,7 @@ pub async fn run_test(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> 
 
 async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> TestResult {
     if let Some(reason) = tc.refused() {
-        return TestResult::new(tc, Outcome::Refused, reason);
+        return TestResult::refused(tc, reason);
     }
     let dir = opts.work.join(tc.id());
     let _ = std::fs::remove_dir_all(&dir);
@@ -249,13 +264,14 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
     }
 
     // The test's server options: the primary restarts with them (with
-    // `--timezone` as `TZ`, module options).
+    // `--timezone` as `TZ`, module options), unless the deployment was
+    // built with them from the start (a test that renames the binlog).
     let setup = ServerSetup::from_options(&tc.server_options());
     let server_opts = setup.args.clone();
     let mut needs_rebuild = false;
     if !setup.is_empty() {
         needs_rebuild = true;
-        {
+        if deploy.settings().primary != setup {
             let mut args = deploy.primary_args().to_vec();
             args.extend(server_opts.iter().cloned());
             deploy.primary_mut().set_env(setup.env.clone());
