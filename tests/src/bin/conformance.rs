@@ -6,14 +6,16 @@
 //! See `tests::conformance` and the README's "Conformance".
 //!
 //! ```text
-//! conformance [--native] [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N]
-//!             [--list] [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE]
-//!             [--work DIR] [--basedir DIR]
+//! conformance [--native] [--binlog-format row|mixed] [--ci] [--full] [--suite S[,S]]...
+//!             [--test [SUITE.]NAME]... [--sample N] [--list] [--keep] [--timeout SECS]
+//!             [--wait SECS] [--tsv FILE] [--work DIR] [--basedir DIR]
 //! conformance checkpoint LABEL     (run by mysqltest through --exec)
 //! conformance on-replicas ERRNO SQL (likewise: a plugin statement on every replica)
 //! ```
 //!
-//! A deployment is built when a test
+//! `--binlog-format` is every server's binlog format (ROW by default);
+//! STATEMENT is not offered, since the master replicator refuses a
+//! STATEMENT-format source by design. A deployment is built when a test
 //! needs one: from scratch for the first test, after a test that left the
 //! servers changed, and, with the test's options from the start, for a
 //! test whose options rename the binlog (`tests::conformance::options`).
@@ -30,18 +32,21 @@ use tests::conformance::catalog::{self, Selection};
 use tests::conformance::checkpoint;
 use tests::conformance::deploy::{Deploy, Settings};
 use tests::conformance::on_replicas;
-use tests::conformance::options::ServerSetup;
+use tests::conformance::options::{BinlogFormat, ServerSetup};
 use tests::conformance::report;
 use tests::conformance::run::{prepare_vardir, run_test, Outcome, RunOptions, TestResult};
 use tests::conformance::topology::{Mode, Topology};
 
-const USAGE: &str =
-    "usage: conformance [--native] [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
-[--keep] [--timeout SECS] [--wait SECS] [--tsv FILE] [--work DIR] [--basedir DIR]";
+const USAGE: &str = "usage: conformance [--native] [--binlog-format row|mixed] [--ci] [--full] [--suite S[,S]]... \
+[--test [SUITE.]NAME]... [--sample N] [--list] [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE] [--work DIR] \
+[--basedir DIR]
+  --binlog-format: every server's binlog format, row (default) or mixed; statement is not offered (the master \
+replicator refuses a STATEMENT-format source by design)";
 
 #[derive(Debug)]
 struct Args {
     mode: Mode,
+    format: BinlogFormat,
     sel: Selection,
     list: bool,
     keep: bool,
@@ -55,6 +60,7 @@ struct Args {
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
         mode: Mode::Tungsten,
+        format: BinlogFormat::Row,
         sel: Selection::default(),
         list: false,
         keep: false,
@@ -86,6 +92,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         }
         match key {
             "--native" => a.mode = Mode::Native,
+            "--binlog-format" => {
+                a.format = BinlogFormat::parse(&value("--binlog-format")?).map_err(|e| format!("{e}\n{USAGE}"))?
+            }
             "--ci" => a.sel.ci = true,
             "--full" => a.sel.full = true,
             "--list" => a.list = true,
@@ -205,8 +214,9 @@ async fn run(args: Args) -> Result<bool, String> {
         return Err("the selection holds no test".into());
     }
     if args.list {
+        println!("# {} tests, {}", tests.len(), report::describe(args.mode, args.format));
         for t in &tests {
-            println!("{}", list_line(t));
+            println!("{}", list_line(t, args.format));
         }
         return Ok(true);
     }
@@ -244,7 +254,7 @@ async fn run(args: Args) -> Result<bool, String> {
     println!(
         "== {} tests, {}; work directory {} (per-test files of tests not clean are kept, everything with --keep); TSV {}",
         tests.len(),
-        args.mode.describe(),
+        report::describe(args.mode, args.format),
         work.display(),
         tsv.display()
     );
@@ -260,7 +270,7 @@ async fn run(args: Args) -> Result<bool, String> {
         let r = if let Some(reason) = tc.refused() {
             TestResult::refused(tc, reason)
         } else {
-            let settings = settings_for(tc);
+            let settings = settings_for(tc, args.format);
             let reusable = deploy.as_ref().is_some_and(|d| !stale && *d.settings() == settings);
             let mut failed_start = None;
             if !reusable {
@@ -290,7 +300,7 @@ async fn run(args: Args) -> Result<bool, String> {
         let ran = r.outcome != Outcome::Refused;
         stale |= r.needs_rebuild;
         results.push(r);
-        let _ = report::write_tsv(&tsv, &results, args.mode);
+        let _ = report::write_tsv(&tsv, &results, args.mode, args.format);
         if let (Some(d), true, false) = (&deploy, ran, stale) {
             if let Err(e) = d.clean().await {
                 println!("   cleaning after the test failed ({e}); rebuilding the deployment");
@@ -298,8 +308,8 @@ async fn run(args: Args) -> Result<bool, String> {
             }
         }
     }
-    report::write_tsv(&tsv, &results, args.mode).map_err(|e| format!("{}: {e}", tsv.display()))?;
-    println!("\n{}", report::summary(&results, args.mode));
+    report::write_tsv(&tsv, &results, args.mode, args.format).map_err(|e| format!("{}: {e}", tsv.display()))?;
+    println!("\n{}", report::summary(&results, args.mode, args.format));
     println!("TSV: {}", tsv.display());
     let ok = !results
         .iter()
@@ -365,11 +375,12 @@ async fn start(
         .map_err(|e| format!("cannot start the deployment in {}: {e}", root.display()))
 }
 
-/// The deployment a test needs: the test's options from the start when
-/// they rename the binlog (the primary is then a new source,
-/// `tests::conformance::options`).
-fn settings_for(tc: &TestCase) -> Settings {
+/// The deployment a test needs: the run's format, and the test's options
+/// from the start when they rename the binlog (the primary is then a new
+/// source, `tests::conformance::options`).
+fn settings_for(tc: &TestCase, format: BinlogFormat) -> Settings {
     Settings {
+        format,
         primary: match tc.renames_binlog() {
             Some(_) => ServerSetup::from_options(&tc.server_options()),
             None => ServerSetup::default(),
@@ -378,8 +389,8 @@ fn settings_for(tc: &TestCase) -> Settings {
 }
 
 /// A `--list` line: the test, and why it is refused, or which deployment
-/// it gets.
-fn list_line(t: &TestCase) -> String {
+/// it gets, or that it will skip itself under the run's format.
+fn list_line(t: &TestCase, format: BinlogFormat) -> String {
     if let Some(r) = t.refused() {
         return format!("{}\trefused: {r}", t.id());
     }
@@ -387,6 +398,12 @@ fn list_line(t: &TestCase) -> String {
     if let Some(o) = t.renames_binlog() {
         notes.push(format!(
             "fresh deployment with the test's options ({o} renames the binlog)"
+        ));
+    }
+    if let Some(formats) = t.formats_accepted().filter(|f| !f.contains(&format.as_str())) {
+        notes.push(format!(
+            "skips itself under binlog_format={format} (accepts {})",
+            formats.join(", ")
         ));
     }
     if notes.is_empty() {
@@ -419,5 +436,21 @@ mod argument_tests {
         assert!(d.sel.ci);
         assert!(args(&["--native=yes"]).is_err(), "--native takes no value");
         assert!(args(&["--nativ"]).is_err());
+    }
+
+    #[test]
+    fn binlog_format_is_row_by_default_mixed_on_demand_never_statement() {
+        assert_eq!(args(&["--ci"]).expect("parses").format, BinlogFormat::Row);
+        assert_eq!(
+            args(&["--binlog-format", "mixed", "--native"]).expect("parses").format,
+            BinlogFormat::Mixed
+        );
+        assert_eq!(
+            args(&["--binlog-format=ROW"]).expect("parses").format,
+            BinlogFormat::Row
+        );
+        let e = args(&["--binlog-format", "statement"]).expect_err("refused");
+        assert!(e.contains("by design"), "{e}");
+        assert!(args(&["--binlog-format"]).is_err(), "needs a value");
     }
 }

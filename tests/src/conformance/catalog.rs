@@ -166,6 +166,12 @@ impl TestCase {
         options::renames_binlog(&self.server_options()).cloned()
     }
 
+    /// The binlog formats the test accepts (none: any), from the
+    /// `have_binlog_format_*.inc` it or its direct includes source.
+    pub fn formats_accepted(&self) -> Option<Vec<&'static str>> {
+        options::format_needed(&self.texts())
+    }
+
     /// The test's text and the text of the files it sources directly
     /// (found beside the test, in its suite or in mysql-test; one level).
     fn texts(&self) -> Vec<String> {

@@ -42,8 +42,10 @@
 //! happen. The columns and rows the checkpoints compare do not depend on
 //! where a table's files are.
 //!
-//! What a deployment is built with is its [`Settings`]: for a test whose
-//! options rename the binlog, those options (and `TZ`), with which the primary restarts right after its
+//! What a deployment is built with is its [`Settings`]: every server's
+//! binlog format (the run's `--binlog-format`, ROW or MIXED, after mtr's
+//! defaults), and for a test whose options rename the binlog, those
+//! options (and `TZ`), with which the primary restarts right after its
 //! first start, before the `mtr` schema is created and before anything
 //! replicates: the master replicator then reads from the first file of the
 //! renamed binlog (`SHOW BINARY LOGS`), a native replica from the start of
@@ -63,7 +65,7 @@ use mysql_async::prelude::Queryable;
 
 use super::checkpoint::{self, Kind, MARKER_DDL};
 use super::native;
-use super::options::ServerSetup;
+use super::options::{BinlogFormat, ServerSetup};
 use super::topology::{Host, Mode, Replication, Replicators, Topology};
 use crate::process::{workspace_bin, Deployment, ReplicatorProcess};
 use crate::sandbox::{free_port, loopback_specs, Instance, InstanceSpec, Sandbox};
@@ -145,6 +147,8 @@ fn service_of(host: &str) -> &'static str {
 /// rebuilt for when it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
+    /// Every server's `--binlog-format` (the run's `--binlog-format`).
+    pub format: BinlogFormat,
     /// The server options (and environment) the primary starts with from
     /// the start: those of a test that renames the binlog (module doc),
     /// none otherwise.
@@ -170,7 +174,7 @@ pub struct Deploy {
     /// The port of every host (the primary also on 127.0.0.1).
     pub port: u16,
     /// The primary's extra server options of a clean start (mtr's
-    /// defaults, without a test's options).
+    /// defaults and the binlog format, without a test's options).
     primary_args: Vec<String>,
     /// How the servers were started.
     settings: Settings,
@@ -184,8 +188,8 @@ impl Deploy {
     /// one is ONLINE, or natively the replicas, waiting until they run.
     /// `std_data` (the vardir's copy) is linked as `std_data` beside the
     /// hosts' directories (module doc).
-    /// `settings` say how the servers start: the options a test gives the
-    /// primary from the start.
+    /// `settings` say how the servers start: their binlog format, and the
+    /// options a test gives the primary from the start.
     pub async fn start(
         root: &Path,
         wait: Duration,
@@ -429,7 +433,8 @@ impl Deploy {
     }
 }
 
-/// Starts the four servers with mtr's defaults (the primary also on 127.0.0.1, on a port free there and on the hosts'
+/// Starts the four servers with mtr's defaults and the run's binlog format
+/// (the primary also on 127.0.0.1, on a port free there and on the hosts'
 /// addresses); the primary then restarts with the test's options of
 /// `settings`, if any, before anything is written or replicated; each
 /// server gets the `mtr` schema and the marker table. Returns the sandbox,
@@ -453,6 +458,7 @@ async fn start_servers(root: &Path, settings: &Settings) -> Result<(Sandbox, u16
         .zip(HOSTS)
         .map(|(spec, host)| {
             let mut args: Vec<String> = MTR_SERVER_ARGS.iter().map(|s| (*s).to_owned()).collect();
+            args.push(settings.format.server_arg());
             if host == PRIMARY {
                 args.push(format!("--bind-address={},127.0.0.1", spec.address));
             } else {

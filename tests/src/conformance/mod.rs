@@ -12,7 +12,7 @@
 //!   overrides, documented there);
 //! * [`deploy`]: the four-host deployment, in either mode;
 //! * [`options`]: what a test's server options mean to the runner
-//!   (`--timezone`, a renamed binlog);
+//!   (`--timezone`, a renamed binlog) and the run's binlog format;
 //! * [`native`]: the native replicas (setup, `SHOW SLAVE STATUS`);
 //! * [`on_replicas`]: plugin statements a test runs, also run on the
 //!   replicas (no binlog carries them);

@@ -1,6 +1,6 @@
 //! What a test's server options mean to the runner, beyond being passed to
 //! the primary: the options mtr itself consumes, the ones that make the
-//! primary a new source.
+//! primary a new source, and the binlog format a run uses.
 //!
 //! * `--timezone=X` is not a `mariadbd` option (the server exits with
 //!   status 7): mtr takes it out of the options and starts the test's
@@ -23,9 +23,17 @@
 //!   options that rename the binlog or keep changes out of it is refused
 //!   ([`mid_test_restart_refusal`]): the replicators cannot follow a
 //!   source that changes under them, by design.
+//! * [`BinlogFormat`]: the format every server of a run starts with (ROW,
+//!   the default, or MIXED, under which statement-logged transactions
+//!   arrive as SQL text). STATEMENT is not offered: the master replicator
+//!   refuses a STATEMENT-format source by design. [`format_needed`] reads
+//!   which formats a test accepts (mtr's `have_binlog_format_*.inc`), for
+//!   `--list`.
 //!
 //! Invariants: options are matched by name with dashes and underscores
 //! alike and without case; nothing here reads the server.
+
+use std::fmt;
 
 /// The binlog name every sandbox server starts with (`--log-bin=mysql-bin`).
 pub const SANDBOX_BINLOG: &str = "mysql-bin";
@@ -156,6 +164,82 @@ pub fn mid_test_restart_refusal(text: &str) -> Option<String> {
     })
 }
 
+/// The binlog format of a run's servers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BinlogFormat {
+    #[default]
+    Row,
+    Mixed,
+}
+
+impl BinlogFormat {
+    /// Parses `row` or `mixed` (any case); STATEMENT is refused with the
+    /// reason.
+    pub fn parse(s: &str) -> Result<BinlogFormat, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "row" => Ok(BinlogFormat::Row),
+            "mixed" => Ok(BinlogFormat::Mixed),
+            "statement" | "stmt" => Err(
+                "--binlog-format statement is not offered: the master replicator refuses a STATEMENT-format source \
+                 by design (use row or mixed)"
+                    .to_owned(),
+            ),
+            other => Err(format!("--binlog-format {other:?}: want row or mixed")),
+        }
+    }
+
+    /// As `@@binlog_format` shows it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BinlogFormat::Row => "ROW",
+            BinlogFormat::Mixed => "MIXED",
+        }
+    }
+
+    /// The server option.
+    pub fn server_arg(&self) -> String {
+        format!("--binlog-format={}", self.as_str())
+    }
+}
+
+impl fmt::Display for BinlogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// mtr's format includes and the formats each accepts.
+const FORMAT_INCLUDES: &[(&str, &[&str])] = &[
+    ("have_binlog_format_mixed_or_row.inc", &["MIXED", "ROW"]),
+    ("have_binlog_format_mixed_or_statement.inc", &["MIXED", "STATEMENT"]),
+    ("have_binlog_format_row_or_statement.inc", &["ROW", "STATEMENT"]),
+    ("have_binlog_format_mixed.inc", &["MIXED"]),
+    ("have_binlog_format_row.inc", &["ROW"]),
+    ("have_binlog_format_statement.inc", &["STATEMENT"]),
+    ("not_binlog_format_row.inc", &["MIXED", "STATEMENT"]),
+];
+
+/// The formats a test accepts, from the `have_binlog_format_*.inc` it
+/// sources (none: any). Several includes: the formats all accept.
+pub fn format_needed(texts: &[String]) -> Option<Vec<&'static str>> {
+    let mut accepted: Option<Vec<&'static str>> = None;
+    for text in texts {
+        for line in text.lines() {
+            let l = line.trim_start().trim_start_matches("--").trim_start();
+            if l.starts_with('#') || !l.starts_with("source") {
+                continue;
+            }
+            if let Some((_, formats)) = FORMAT_INCLUDES.iter().find(|(inc, _)| l.contains(inc)) {
+                accepted = Some(match accepted {
+                    None => formats.to_vec(),
+                    Some(prev) => prev.into_iter().filter(|f| formats.contains(f)).collect(),
+                });
+            }
+        }
+    }
+    accepted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +292,28 @@ mod tests {
         assert!(mid_test_restart_refusal("--let $restart_parameters= --innodb-page-size=16k\n").is_none());
         assert!(mid_test_restart_refusal("# restart: --log-bin=x\n").is_none());
         assert!(mid_test_restart_refusal("--source include/restart_mysqld.inc\n").is_none());
+    }
+
+    #[test]
+    fn formats_row_and_mixed_only() {
+        assert_eq!(BinlogFormat::parse("MIXED"), Ok(BinlogFormat::Mixed));
+        assert_eq!(BinlogFormat::parse("row"), Ok(BinlogFormat::Row));
+        assert!(BinlogFormat::parse("statement").is_err_and(|e| e.contains("by design")));
+        assert!(BinlogFormat::parse("rows").is_err());
+        assert_eq!(BinlogFormat::default().server_arg(), "--binlog-format=ROW");
+    }
+
+    #[test]
+    fn format_includes_give_the_accepted_formats() {
+        let t = v(&["--source include/have_binlog_format_mixed.inc\n"]);
+        assert_eq!(format_needed(&t), Some(vec!["MIXED"]));
+        let t = v(&["source include/have_binlog_format_mixed_or_statement.inc;\n"]);
+        assert_eq!(format_needed(&t), Some(vec!["MIXED", "STATEMENT"]));
+        let t = v(&[
+            "-- source include/have_binlog_format_mixed_or_row.inc\n",
+            "--source include/not_binlog_format_row.inc\n",
+        ]);
+        assert_eq!(format_needed(&t), Some(vec!["MIXED"]));
+        assert_eq!(format_needed(&v(&["--source include/have_innodb.inc\n"])), None);
     }
 }
