@@ -590,6 +590,9 @@ pub struct Instance {
     mariadbd: PathBuf,
     dir: PathBuf,
     child: Option<Child>,
+    /// Environment variables added to `mariadbd`'s at each start (none
+    /// unless [`Instance::set_env`] gave some).
+    env: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Instance {
@@ -625,6 +628,7 @@ impl Instance {
             mariadbd,
             dir,
             child: None,
+            env: Vec::new(),
         };
         copy_dir(&template, &instance.datadir())?;
         let tmp = instance.dir.join("tmp");
@@ -775,6 +779,7 @@ impl Instance {
         let err = out.try_clone().map_err(io_err("dup console log", &console))?;
         let mut cmd = Command::new(&self.mariadbd);
         cmd.args(self.argv()).stdin(Stdio::null()).stdout(out).stderr(err);
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let child = spawn_with_death_signal(cmd).map_err(io_err("spawn mariadbd", &self.mariadbd))?;
         tracing::debug!(name = %self.spec.name, addr = %self.spec.addr(), pid = child.id(), "mariadbd started");
         self.child = Some(child);
@@ -1025,6 +1030,18 @@ impl Instance {
         let _ = std::fs::remove_file(self.socket());
         self.spawn()?;
         self.wait_ready().await
+    }
+
+    /// Environment variables for `mariadbd` from its next start on (they
+    /// replace earlier ones; e.g. `TZ`, which mtr sets for a test's
+    /// `--timezone`). The running server is not touched.
+    pub fn set_env(&mut self, env: Vec<(String, String)>) {
+        self.env = env;
+    }
+
+    /// The environment variables given with [`Instance::set_env`].
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
     }
 
     /// Same as [`Instance::restart`] with different extra options (they

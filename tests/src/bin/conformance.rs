@@ -6,12 +6,19 @@
 //! See `tests::conformance` and the README's "Conformance".
 //!
 //! ```text
-//! conformance [--native] [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N]
-//!             [--list] [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE]
-//!             [--work DIR] [--basedir DIR]
+//! conformance [--native] [--binlog-format row|mixed] [--ci] [--full] [--suite S[,S]]...
+//!             [--test [SUITE.]NAME]... [--sample N] [--list] [--keep] [--timeout SECS]
+//!             [--wait SECS] [--tsv FILE] [--work DIR] [--basedir DIR]
 //! conformance checkpoint LABEL     (run by mysqltest through --exec)
 //! conformance on-replicas ERRNO SQL (likewise: a plugin statement on every replica)
 //! ```
+//!
+//! `--binlog-format` is every server's binlog format (ROW by default);
+//! STATEMENT is not offered, since the master replicator refuses a
+//! STATEMENT-format source by design. A deployment is built when a test
+//! needs one: from scratch for the first test, after a test that left the
+//! servers changed, and, with the test's options from the start, for a
+//! test whose options rename the binlog (`tests::conformance::options`).
 //!
 //! Exit status: 0 when no test differs or stops, 1 when one does, 2 when
 //! the runner itself cannot work (bad arguments, no tests, no deployment).
@@ -20,21 +27,26 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tests::conformance::catalog::TestCase;
 use tests::conformance::catalog::{self, Selection};
 use tests::conformance::checkpoint;
-use tests::conformance::deploy::Deploy;
+use tests::conformance::deploy::{Deploy, Settings};
 use tests::conformance::on_replicas;
+use tests::conformance::options::{BinlogFormat, ServerSetup};
 use tests::conformance::report;
-use tests::conformance::run::{prepare_vardir, run_test, Outcome, RunOptions};
+use tests::conformance::run::{prepare_vardir, run_test, Outcome, RunOptions, TestResult};
 use tests::conformance::topology::{Mode, Topology};
 
-const USAGE: &str =
-    "usage: conformance [--native] [--ci] [--full] [--suite S[,S]]... [--test [SUITE.]NAME]... [--sample N] [--list] \
-[--keep] [--timeout SECS] [--wait SECS] [--tsv FILE] [--work DIR] [--basedir DIR]";
+const USAGE: &str = "usage: conformance [--native] [--binlog-format row|mixed] [--ci] [--full] [--suite S[,S]]... \
+[--test [SUITE.]NAME]... [--sample N] [--list] [--keep] [--timeout SECS] [--wait SECS] [--tsv FILE] [--work DIR] \
+[--basedir DIR]
+  --binlog-format: every server's binlog format, row (default) or mixed; statement is not offered (the master \
+replicator refuses a STATEMENT-format source by design)";
 
 #[derive(Debug)]
 struct Args {
     mode: Mode,
+    format: BinlogFormat,
     sel: Selection,
     list: bool,
     keep: bool,
@@ -48,6 +60,7 @@ struct Args {
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
         mode: Mode::Tungsten,
+        format: BinlogFormat::Row,
         sel: Selection::default(),
         list: false,
         keep: false,
@@ -79,6 +92,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         }
         match key {
             "--native" => a.mode = Mode::Native,
+            "--binlog-format" => {
+                a.format = BinlogFormat::parse(&value("--binlog-format")?).map_err(|e| format!("{e}\n{USAGE}"))?
+            }
             "--ci" => a.sel.ci = true,
             "--full" => a.sel.full = true,
             "--list" => a.list = true,
@@ -198,11 +214,9 @@ async fn run(args: Args) -> Result<bool, String> {
         return Err("the selection holds no test".into());
     }
     if args.list {
+        println!("# {} tests, {}", tests.len(), report::describe(args.mode, args.format));
         for t in &tests {
-            match t.refused() {
-                Some(r) => println!("{}\trefused: {r}", t.id()),
-                None => println!("{}", t.id()),
-            }
+            println!("{}", list_line(t, args.format));
         }
         return Ok(true);
     }
@@ -240,46 +254,79 @@ async fn run(args: Args) -> Result<bool, String> {
     println!(
         "== {} tests, {}; work directory {} (per-test files of tests not clean are kept, everything with --keep); TSV {}",
         tests.len(),
-        args.mode.describe(),
+        report::describe(args.mode, args.format),
         work.display(),
         tsv.display()
     );
     let mut generation = 0;
     let std_data = vardir.join("std_data");
-    let mut deploy = start(&work, &mut generation, args.wait, args.mode, &std_data).await?;
+    // The deployment is built when a test needs one (module doc); `stale`:
+    // the last test left it changed, the next test gets a fresh one (a
+    // stale one is still what --keep keeps at the end).
+    let mut deploy: Option<Deploy> = None;
+    let mut stale = false;
     let mut results = Vec::new();
     for tc in &tests {
-        let r = run_test(&mut deploy, tc, &opts).await;
+        let r = if let Some(reason) = tc.refused() {
+            TestResult::refused(tc, reason)
+        } else {
+            let settings = settings_for(tc, args.format);
+            let reusable = deploy.as_ref().is_some_and(|d| !stale && *d.settings() == settings);
+            let mut failed_start = None;
+            if !reusable {
+                drop(deploy.take());
+                stale = false;
+                match start(&work, &mut generation, args.wait, args.mode, &std_data, &settings).await {
+                    Ok(d) => deploy = Some(d),
+                    // A deployment built for the test's own options that
+                    // does not start fails that test, not the run.
+                    Err(e) if !settings.primary.is_empty() => failed_start = Some(e),
+                    Err(e) => return Err(e),
+                }
+            }
+            match (deploy.as_mut(), failed_start) {
+                (Some(d), None) => run_test(d, tc, &opts).await,
+                (_, e) => TestResult::failed_start(tc, e.unwrap_or_default()),
+            }
+        };
         println!("{}", report::line(&r));
-        let mut rebuild = r.needs_rebuild;
-        if r.outcome == Outcome::Stop {
+        if let (Some(d), Outcome::Stop) = (&deploy, r.outcome) {
             let what = match args.mode {
                 Mode::Tungsten => "replicator logs",
                 Mode::Native => "replica error logs",
             };
-            println!("   {what}:\n{}", indent(&deploy.replicator_logs(4)));
+            println!("   {what}:\n{}", indent(&d.replicator_logs(4)));
         }
+        let ran = r.outcome != Outcome::Refused;
+        stale |= r.needs_rebuild;
         results.push(r);
-        let _ = report::write_tsv(&tsv, &results, args.mode);
-        if !rebuild {
-            if let Err(e) = deploy.clean().await {
+        let _ = report::write_tsv(&tsv, &results, args.mode, args.format);
+        if let (Some(d), true, false) = (&deploy, ran, stale) {
+            if let Err(e) = d.clean().await {
                 println!("   cleaning after the test failed ({e}); rebuilding the deployment");
-                rebuild = true;
+                stale = true;
             }
         }
-        if rebuild {
-            drop(deploy);
-            deploy = start(&work, &mut generation, args.wait, args.mode, &std_data).await?;
-        }
     }
-    report::write_tsv(&tsv, &results, args.mode).map_err(|e| format!("{}: {e}", tsv.display()))?;
-    println!("\n{}", report::summary(&results, args.mode));
+    report::write_tsv(&tsv, &results, args.mode, args.format).map_err(|e| format!("{}: {e}", tsv.display()))?;
+    println!("\n{}", report::summary(&results, args.mode, args.format));
     println!("TSV: {}", tsv.display());
     let ok = !results
         .iter()
         .any(|r| matches!(r.outcome, Outcome::Differ | Outcome::Stop));
+    let Some(mut deploy) = deploy else {
+        if args.keep {
+            println!("== --keep: no deployment ran (every test was refused)");
+        }
+        return Ok(ok);
+    };
     if args.keep {
         let data = deploy.sandbox.keep_files();
+        if stale {
+            println!(
+                "== --keep: the deployment is kept as the last test left it (it would be rebuilt before another test)"
+            );
+        }
         match deploy.deployment() {
             Some(d) => println!(
                 "== --keep: the last deployment runs until Ctrl-C: {} (ini {}, hosts {}); MariaDB data in {}; per-test files in {}",
@@ -319,12 +366,51 @@ async fn start(
     wait: Duration,
     mode: Mode,
     std_data: &std::path::Path,
+    settings: &Settings,
 ) -> Result<Deploy, String> {
     *generation += 1;
     let root = work.join(format!("deploy-{generation}"));
-    Deploy::start(&root, wait, mode, std_data)
+    Deploy::start(&root, wait, mode, std_data, settings)
         .await
         .map_err(|e| format!("cannot start the deployment in {}: {e}", root.display()))
+}
+
+/// The deployment a test needs: the run's format, and the test's options
+/// from the start when they rename the binlog (the primary is then a new
+/// source, `tests::conformance::options`).
+fn settings_for(tc: &TestCase, format: BinlogFormat) -> Settings {
+    Settings {
+        format,
+        primary: match tc.renames_binlog() {
+            Some(_) => ServerSetup::from_options(&tc.server_options()),
+            None => ServerSetup::default(),
+        },
+    }
+}
+
+/// A `--list` line: the test, and why it is refused, or which deployment
+/// it gets, or that it will skip itself under the run's format.
+fn list_line(t: &TestCase, format: BinlogFormat) -> String {
+    if let Some(r) = t.refused() {
+        return format!("{}\trefused: {r}", t.id());
+    }
+    let mut notes = Vec::new();
+    if let Some(o) = t.renames_binlog() {
+        notes.push(format!(
+            "fresh deployment with the test's options ({o} renames the binlog)"
+        ));
+    }
+    if let Some(formats) = t.formats_accepted().filter(|f| !f.contains(&format.as_str())) {
+        notes.push(format!(
+            "skips itself under binlog_format={format} (accepts {})",
+            formats.join(", ")
+        ));
+    }
+    if notes.is_empty() {
+        t.id()
+    } else {
+        format!("{}\t{}", t.id(), notes.join("; "))
+    }
 }
 
 fn indent(text: &str) -> String {
@@ -350,5 +436,21 @@ mod argument_tests {
         assert!(d.sel.ci);
         assert!(args(&["--native=yes"]).is_err(), "--native takes no value");
         assert!(args(&["--nativ"]).is_err());
+    }
+
+    #[test]
+    fn binlog_format_is_row_by_default_mixed_on_demand_never_statement() {
+        assert_eq!(args(&["--ci"]).expect("parses").format, BinlogFormat::Row);
+        assert_eq!(
+            args(&["--binlog-format", "mixed", "--native"]).expect("parses").format,
+            BinlogFormat::Mixed
+        );
+        assert_eq!(
+            args(&["--binlog-format=ROW"]).expect("parses").format,
+            BinlogFormat::Row
+        );
+        let e = args(&["--binlog-format", "statement"]).expect_err("refused");
+        assert!(e.contains("by design"), "{e}");
+        assert!(args(&["--binlog-format"]).is_err(), "needs a value");
     }
 }

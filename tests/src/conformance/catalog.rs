@@ -10,6 +10,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::options;
+
 /// Where Debian's `mariadb-test-data` installs the tests.
 pub const DEFAULT_BASEDIR: &str = "/usr/share/mysql/mysql-test";
 
@@ -61,7 +63,9 @@ pub const FULL_SUITES: &[&str] = &["rpl", "binlog", "versioning", "gcol", "vcol"
 /// with the reason. Besides this list, a test whose text (or a rewritten
 /// include) runs `RESET MASTER` is refused (see the rewrite module), and so
 /// is one that changes table files in the primary's data directory
-/// ([`copies_into_datadir`]).
+/// ([`copies_into_datadir`]), and one that restarts the primary in its
+/// middle with options that rename the binlog or keep changes out of it
+/// ([`options::mid_test_restart_refusal`]).
 pub const REFUSED: &[(&str, &str)] = &[
     (
         "rpl.rpl_circular_for_4_hosts",
@@ -134,6 +138,9 @@ impl TestCase {
                     .to_owned(),
             );
         }
+        if let Some(reason) = self.texts().iter().find_map(|t| options::mid_test_restart_refusal(t)) {
+            return Some(reason);
+        }
         let opts = self.server_options();
         for o in &opts {
             let norm = o.trim_start_matches('-').replace('_', "-").to_ascii_lowercase();
@@ -150,6 +157,19 @@ impl TestCase {
             }
         }
         None
+    }
+
+    /// Whether the test's options rename the primary's binlog: its
+    /// deployment is then built from scratch with them
+    /// ([`options::renames_binlog`]); the option, if so.
+    pub fn renames_binlog(&self) -> Option<String> {
+        options::renames_binlog(&self.server_options()).cloned()
+    }
+
+    /// The binlog formats the test accepts (none: any), from the
+    /// `have_binlog_format_*.inc` it or its direct includes source.
+    pub fn formats_accepted(&self) -> Option<Vec<&'static str>> {
+        options::format_needed(&self.texts())
     }
 
     /// The test's text and the text of the files it sources directly

@@ -7,7 +7,9 @@
 //! [`super::native`]); (2) a marker
 //! row (`tungsten_conformance.marker`, a fresh token) is written on the
 //! primary through the binlog (with `autocommit=1`: a test may have set the
-//! global default to 0); (3) the runner waits, bounded by the
+//! global default to 0; and with `binlog_format=ROW` in its session, so
+//! that the runner's own marker reaches the replicas the same way whatever
+//! format the run (`--binlog-format mixed`) or the test set); (3) the runner waits, bounded by the
 //! topology's wait, until every replica holds that token, reading the
 //! replicators' (or native replicas') state every second (a stop ends the
 //! wait); a replica still running one of its applier's statements when the
@@ -190,7 +192,8 @@ fn token() -> String {
 async fn write_marker(topo: &Topology, token: &str) -> Result<(), String> {
     let mut c = Topology::connect(topo.primary()).await?;
     let sql = format!(
-        "SET SESSION autocommit=1, lock_wait_timeout=5, innodb_lock_wait_timeout=5, sql_log_bin=1; \
+        "SET SESSION autocommit=1, lock_wait_timeout=5, innodb_lock_wait_timeout=5, sql_log_bin=1, \
+         binlog_format=ROW; \
          REPLACE INTO {MARKER_TABLE} VALUES (1, '{token}')"
     );
     let r = c

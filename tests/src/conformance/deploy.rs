@@ -42,6 +42,15 @@
 //! happen. The columns and rows the checkpoints compare do not depend on
 //! where a table's files are.
 //!
+//! What a deployment is built with is its [`Settings`]: every server's
+//! binlog format (the run's `--binlog-format`, ROW or MIXED, after mtr's
+//! defaults), and for a test whose options rename the binlog, those
+//! options (and `TZ`), with which the primary restarts right after its
+//! first start, before the `mtr` schema is created and before anything
+//! replicates: the master replicator then reads from the first file of the
+//! renamed binlog (`SHOW BINARY LOGS`), a native replica from the start of
+//! its GTID history ([`super::options`] says why).
+//!
 //! Invariants: waits are bounded; everything dies with the runner (sandbox
 //! and process invariants); a deployment is built from scratch (fresh
 //! servers, native replicas reset); [`Deploy::clean`] leaves only the `test`,
@@ -56,6 +65,7 @@ use mysql_async::prelude::Queryable;
 
 use super::checkpoint::{self, Kind, MARKER_DDL};
 use super::native;
+use super::options::{BinlogFormat, ServerSetup};
 use super::topology::{Host, Mode, Replication, Replicators, Topology};
 use crate::process::{workspace_bin, Deployment, ReplicatorProcess};
 use crate::sandbox::{free_port, loopback_specs, Instance, InstanceSpec, Sandbox};
@@ -133,6 +143,18 @@ fn service_of(host: &str) -> &'static str {
     }
 }
 
+/// How a deployment's servers start: what a fresh deployment must be
+/// rebuilt for when it changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Every server's `--binlog-format` (the run's `--binlog-format`).
+    pub format: BinlogFormat,
+    /// The server options (and environment) the primary starts with from
+    /// the start: those of a test that renames the binlog (module doc),
+    /// none otherwise.
+    pub primary: ServerSetup,
+}
+
 /// What replicates.
 #[derive(Debug)]
 enum Replicating {
@@ -151,8 +173,11 @@ pub struct Deploy {
     root: PathBuf,
     /// The port of every host (the primary also on 127.0.0.1).
     pub port: u16,
-    /// The primary's extra server options of a clean start.
+    /// The primary's extra server options of a clean start (mtr's
+    /// defaults and the binlog format, without a test's options).
     primary_args: Vec<String>,
+    /// How the servers were started.
+    settings: Settings,
     /// The checkpoint wait.
     pub wait: Duration,
 }
@@ -163,8 +188,16 @@ impl Deploy {
     /// one is ONLINE, or natively the replicas, waiting until they run.
     /// `std_data` (the vardir's copy) is linked as `std_data` beside the
     /// hosts' directories (module doc).
-    pub async fn start(root: &Path, wait: Duration, mode: Mode, std_data: &Path) -> Result<Deploy, String> {
-        let (sandbox, port, primary_args) = start_servers(root).await?;
+    /// `settings` say how the servers start: their binlog format, and the
+    /// options a test gives the primary from the start.
+    pub async fn start(
+        root: &Path,
+        wait: Duration,
+        mode: Mode,
+        std_data: &Path,
+        settings: &Settings,
+    ) -> Result<Deploy, String> {
+        let (sandbox, port, primary_args) = start_servers(root, settings).await?;
         let link = sandbox.root().join("std_data");
         std::os::unix::fs::symlink(std_data, &link)
             .map_err(|e| format!("link {} to {}: {e}", link.display(), std_data.display()))?;
@@ -174,6 +207,7 @@ impl Deploy {
             root: root.to_path_buf(),
             port,
             primary_args,
+            settings: settings.clone(),
             wait,
         };
         match mode {
@@ -252,6 +286,11 @@ impl Deploy {
     /// The primary's server options of a clean start.
     pub fn primary_args(&self) -> &[String] {
         &self.primary_args
+    }
+
+    /// How the servers were started.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The deployment directory.
@@ -394,11 +433,13 @@ impl Deploy {
     }
 }
 
-/// Starts the four servers with mtr's defaults (the primary also on
-/// 127.0.0.1, on a port free there and on the hosts' addresses), each with
-/// the `mtr` schema and the marker table; returns the sandbox, the port
-/// and the primary's options.
-async fn start_servers(root: &Path) -> Result<(Sandbox, u16, Vec<String>), String> {
+/// Starts the four servers with mtr's defaults and the run's binlog format
+/// (the primary also on 127.0.0.1, on a port free there and on the hosts'
+/// addresses); the primary then restarts with the test's options of
+/// `settings`, if any, before anything is written or replicated; each
+/// server gets the `mtr` schema and the marker table. Returns the sandbox,
+/// the port and the primary's options of a clean start.
+async fn start_servers(root: &Path, settings: &Settings) -> Result<(Sandbox, u16, Vec<String>), String> {
     if std::env::var_os("TUNGSTEN_SANDBOX_MAX_INSTANCES").is_none() {
         std::env::set_var("TUNGSTEN_SANDBOX_MAX_INSTANCES", HOSTS.len().to_string());
     }
@@ -417,6 +458,7 @@ async fn start_servers(root: &Path) -> Result<(Sandbox, u16, Vec<String>), Strin
         .zip(HOSTS)
         .map(|(spec, host)| {
             let mut args: Vec<String> = MTR_SERVER_ARGS.iter().map(|s| (*s).to_owned()).collect();
+            args.push(settings.format.server_arg());
             if host == PRIMARY {
                 args.push(format!("--bind-address={},127.0.0.1", spec.address));
             } else {
@@ -431,7 +473,19 @@ async fn start_servers(root: &Path) -> Result<(Sandbox, u16, Vec<String>), Strin
         .collect();
     let primary_args = specs[0].extra_args.clone();
     std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
-    let sandbox = Sandbox::start(specs).await.map_err(|e| e.to_string())?;
+    let mut sandbox = Sandbox::start(specs).await.map_err(|e| e.to_string())?;
+    if !settings.primary.is_empty() {
+        let mut args = primary_args.clone();
+        args.extend(settings.primary.args.iter().cloned());
+        let primary = sandbox.get_mut(PRIMARY);
+        primary.set_env(settings.primary.env.clone());
+        primary.restart_with(args).await.map_err(|e| {
+            format!(
+                "the primary did not start with the test's options {:?} (environment {:?}): {e}",
+                settings.primary.args, settings.primary.env
+            )
+        })?;
+    }
     for inst in sandbox.instances() {
         let mut sql = vec!["SET SESSION sql_log_bin=0".to_owned()];
         sql.extend(MTR_SCHEMA.iter().map(|s| (*s).to_owned()));

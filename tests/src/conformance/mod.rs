@@ -11,6 +11,8 @@
 //!   master/slave pair runs against one primary (rewrites and include
 //!   overrides, documented there);
 //! * [`deploy`]: the four-host deployment, in either mode;
+//! * [`options`]: what a test's server options mean to the runner
+//!   (`--timezone`, a renamed binlog) and the run's binlog format;
 //! * [`native`]: the native replicas (setup, `SHOW SLAVE STATUS`);
 //! * [`on_replicas`]: plugin statements a test runs, also run on the
 //!   replicas (no binlog carries them);
@@ -29,6 +31,7 @@ pub mod deploy;
 pub mod includes;
 pub mod native;
 pub mod on_replicas;
+pub mod options;
 pub mod report;
 pub mod rewrite;
 pub mod run;

@@ -1,30 +1,39 @@
 //! The runner's output: one line per test, a summary, and a TSV with one
 //! row per test (suite, test, outcome, transactions, tables, differing
-//! tables, error, replication: `tungsten` or `native`).
+//! tables, error, replication: `tungsten` or `native`, binlog_format:
+//! `ROW` or `MIXED`).
 //!
-//! Invariant: the TSV has exactly the header's eight columns on every row
+//! Invariant: the TSV has exactly the header's nine columns on every row
 //! (tabs and newlines inside a field are replaced by spaces); the first
-//! seven are those of the runner before the native mode, the mode comes
-//! last.
+//! seven are those of the runner before the native mode, then the mode,
+//! then the binlog format (columns are only ever added at the end).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use super::options::BinlogFormat;
 use super::run::{Outcome, TestResult};
 use super::topology::Mode;
 
 /// The TSV header.
-pub const TSV_HEADER: &str = "suite\ttest\toutcome\ttransactions\ttables\tdiffering_tables\terror\treplication";
+pub const TSV_HEADER: &str =
+    "suite\ttest\toutcome\ttransactions\ttables\tdiffering_tables\terror\treplication\tbinlog_format";
+
+/// What replicates and in which format, for the runner's first line and
+/// its summary (e.g. `tungsten replicators, binlog_format=MIXED`).
+pub fn describe(mode: Mode, format: BinlogFormat) -> String {
+    format!("{}, binlog_format={format}", mode.describe())
+}
 
 fn field(s: &str) -> String {
     s.replace(['\t', '\n', '\r'], " ")
 }
 
-/// One TSV row of a run in `mode`.
-pub fn tsv_row(r: &TestResult, mode: Mode) -> String {
+/// One TSV row of a run in `mode` and `format`.
+pub fn tsv_row(r: &TestResult, mode: Mode, format: BinlogFormat) -> String {
     format!(
-        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
         field(&r.suite),
         field(&r.test),
         r.outcome.as_str(),
@@ -32,7 +41,8 @@ pub fn tsv_row(r: &TestResult, mode: Mode) -> String {
         r.tables,
         field(&r.differing.join(" ")),
         field(&r.error),
-        mode.as_str()
+        mode.as_str(),
+        format.as_str()
     )
 }
 
@@ -61,8 +71,9 @@ pub fn line(r: &TestResult) -> String {
     s
 }
 
-/// The summary of a run in `mode` (its first line names the mode).
-pub fn summary(results: &[TestResult], mode: Mode) -> String {
+/// The summary of a run in `mode` and `format` (its first line names
+/// both).
+pub fn summary(results: &[TestResult], mode: Mode, format: BinlogFormat) -> String {
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     let trx: i64 = results.iter().map(|r| r.transactions.max(0)).sum();
     let tables: usize = results.iter().map(|r| r.tables).sum();
@@ -75,7 +86,7 @@ pub fn summary(results: &[TestResult], mode: Mode) -> String {
         "replication: {}\n\
          tests {}: clean {}, differ {}, stop {}, mysqltest-error {}, skipped {}, refused {}\n\
          {transactions} {trx}, tables compared {tables}, differing tables {differing}, {stops} {}",
-        mode.describe(),
+        describe(mode, format),
         results.len(),
         count(Outcome::Clean),
         count(Outcome::Differ),
@@ -87,12 +98,12 @@ pub fn summary(results: &[TestResult], mode: Mode) -> String {
     )
 }
 
-/// Writes the TSV of a run in `mode`.
-pub fn write_tsv(path: &Path, results: &[TestResult], mode: Mode) -> std::io::Result<()> {
+/// Writes the TSV of a run in `mode` and `format`.
+pub fn write_tsv(path: &Path, results: &[TestResult], mode: Mode, format: BinlogFormat) -> std::io::Result<()> {
     let mut f = std::fs::File::create(path)?;
     writeln!(f, "{TSV_HEADER}")?;
     for r in results {
-        writeln!(f, "{}", tsv_row(r, mode))?;
+        writeln!(f, "{}", tsv_row(r, mode, format))?;
     }
     Ok(())
 }
@@ -115,20 +126,24 @@ mod tests {
             elapsed: Duration::from_secs(1),
             needs_rebuild: false,
         };
-        let row = tsv_row(&r, Mode::Native);
+        let row = tsv_row(&r, Mode::Native, BinlogFormat::Row);
         assert_eq!(row.split('\t').count(), TSV_HEADER.split('\t').count(), "{row}");
         assert!(row.starts_with("rpl\trpl_x\tdiffer\t12\t3\t"));
-        assert!(row.ends_with("\tnative"), "{row}");
-        assert!(tsv_row(&r, Mode::Tungsten).ends_with("\ttungsten"));
-        let native = summary(std::slice::from_ref(&r), Mode::Native);
-        assert!(native.starts_with("replication: native replication\n"), "{native}");
+        assert!(row.ends_with("\tnative\tROW"), "{row}");
+        assert!(tsv_row(&r, Mode::Tungsten, BinlogFormat::Mixed).ends_with("\ttungsten\tMIXED"));
+        assert!(TSV_HEADER.ends_with("\treplication\tbinlog_format"));
+        let native = summary(std::slice::from_ref(&r), Mode::Native, BinlogFormat::Row);
+        assert!(
+            native.starts_with("replication: native replication, binlog_format=ROW\n"),
+            "{native}"
+        );
         assert!(
             native.contains("differ 1") && native.contains("native replica stops 0"),
             "{native}"
         );
-        let tungsten = summary(&[r], Mode::Tungsten);
+        let tungsten = summary(&[r], Mode::Tungsten, BinlogFormat::Mixed);
         assert!(
-            tungsten.starts_with("replication: tungsten replicators\n"),
+            tungsten.starts_with("replication: tungsten replicators, binlog_format=MIXED\n"),
             "{tungsten}"
         );
         assert!(tungsten.contains("replicator stops 0"), "{tungsten}");

@@ -7,8 +7,11 @@
 //! `MYSQL`, `MYSQL_DUMP`, `MYSQL_BINLOG`, `MYSQLADMIN` ...), the primary's
 //! error log as `$MYSQLTEST_VARDIR/log/mysqld.1.err`, the test's `.opt`
 //! server options (the primary restarts with them, and without them after
-//! the test), and mtr's expect-file protocol for server restarts
-//! (`include/restart_mysqld.inc`: the runner restarts the primary when the
+//! the test; `--timezone=X`, which mtr consumes, as `TZ=X` in the
+//! environment of the primary and of mysqltest, [`super::options`]; a
+//! test that renames the binlog gets a deployment built with its options
+//! from the start, by the binary), and mtr's expect-file protocol for
+//! server restarts (`include/restart_mysqld.inc`: the runner restarts the primary when the
 //! test wrote `restart[: options]` to `$MYSQLTEST_VARDIR/tmp/*.expect`).
 //! As mtr does, the vardir holds a copy of `<basedir>/std_data`
 //! ([`prepare_vardir`]: `load_file('$MYSQLTEST_VARDIR/std_data/...')`).
@@ -29,6 +32,7 @@ use std::time::{Duration, Instant};
 use super::catalog::TestCase;
 use super::checkpoint::{self, Kind, Record};
 use super::deploy::Deploy;
+use super::options::ServerSetup;
 use super::rewrite::{self, Layout};
 use crate::sandbox::spawn_with_death_signal;
 
@@ -94,6 +98,20 @@ pub struct TestResult {
 }
 
 impl TestResult {
+    /// The result of a test refused by design (`reason`), which needs no
+    /// deployment.
+    pub fn refused(tc: &TestCase, reason: String) -> TestResult {
+        TestResult::new(tc, Outcome::Refused, reason)
+    }
+
+    /// The result of a test whose own deployment (built with its options
+    /// from the start) did not start: `error` says why.
+    pub fn failed_start(tc: &TestCase, error: String) -> TestResult {
+        let mut r = TestResult::new(tc, Outcome::MysqltestError, error);
+        r.needs_rebuild = true;
+        r
+    }
+
     fn new(tc: &TestCase, outcome: Outcome, error: String) -> TestResult {
         TestResult {
             suite: tc.suite.clone(),
@@ -193,7 +211,7 @@ pub async fn run_test(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> 
 
 async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> TestResult {
     if let Some(reason) = tc.refused() {
-        return TestResult::new(tc, Outcome::Refused, reason.to_owned());
+        return TestResult::refused(tc, reason);
     }
     let dir = opts.work.join(tc.id());
     let _ = std::fs::remove_dir_all(&dir);
@@ -245,22 +263,31 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
         return TestResult::new(tc, Outcome::MysqltestError, format!("{}: {e}", cnf.display()));
     }
 
-    // The test's server options: the primary restarts with them.
-    let server_opts: Vec<String> = tc.server_options();
+    // The test's server options: the primary restarts with them (with
+    // `--timezone` as `TZ`, module options), unless the deployment was
+    // built with them from the start (a test that renames the binlog).
+    let setup = ServerSetup::from_options(&tc.server_options());
+    let server_opts = setup.args.clone();
     let mut needs_rebuild = false;
-    if !server_opts.is_empty() {
-        let mut args = deploy.primary_args().to_vec();
-        args.extend(server_opts.iter().cloned());
-        if let Err(e) = deploy.primary_mut().restart_with(args).await {
-            let mut r = TestResult::new(
-                tc,
-                Outcome::MysqltestError,
-                format!("the primary did not start with the test's options {server_opts:?}: {e}"),
-            );
-            r.needs_rebuild = true;
-            return r;
-        }
+    if !setup.is_empty() {
         needs_rebuild = true;
+        if deploy.settings().primary != setup {
+            let mut args = deploy.primary_args().to_vec();
+            args.extend(server_opts.iter().cloned());
+            deploy.primary_mut().set_env(setup.env.clone());
+            if let Err(e) = deploy.primary_mut().restart_with(args).await {
+                let mut r = TestResult::new(
+                    tc,
+                    Outcome::MysqltestError,
+                    format!(
+                        "the primary did not start with the test's options {server_opts:?} (environment {:?}): {e}",
+                        setup.env
+                    ),
+                );
+                r.needs_rebuild = true;
+                return r;
+            }
+        }
     }
     let globals_before = globals(deploy).await;
     let seqno_before = topo.primary_position().await.unwrap_or(-1);
@@ -332,6 +359,8 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
             format!("mariadb-binlog --no-defaults --local-load={}", tmp.display()),
         )
         .env("MYSQL_PLUGIN", "mariadb-plugin")
+        // mtr runs mysqltest (and so mariadb-binlog) in the test's TZ too.
+        .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .envs(
             super::catalog::OPTION_VARIABLES
                 .iter()
@@ -372,11 +401,15 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
                     let mut args = deploy.primary_args().to_vec();
                     args.extend(server_opts.iter().cloned());
                     if let Some((_, extra)) = text.split_once(':') {
-                        args.extend(
-                            super::catalog::split_options(extra)
-                                .into_iter()
-                                .filter(|o| !o.contains('$')),
-                        );
+                        let extra: Vec<String> = super::catalog::split_options(extra)
+                            .into_iter()
+                            .filter(|o| !o.contains('$'))
+                            .collect();
+                        let extra = ServerSetup::from_options(&extra);
+                        args.extend(extra.args);
+                        if !extra.env.is_empty() {
+                            deploy.primary_mut().set_env(extra.env);
+                        }
                     }
                     let _ = std::fs::remove_file(&path);
                     if let Err(e) = deploy.primary_mut().restart_with(args).await {
