@@ -103,6 +103,12 @@ const MTR_SERVER_ARGS: &[&str] = &[
 /// The replicas' own options (module doc: one machine, one file system).
 const REPLICA_SERVER_ARGS: &[&str] = &["--symbolic-links=0"];
 
+/// The time zones that mtr's bootstrap loads into every server
+/// (`Europe/Moscow`, `UTC`, `MET` ...; Debian ships the file with the
+/// server): tests set them in their sessions, and statement replay on the
+/// replicas needs them too. Loaded when the file exists.
+const MTR_TIME_ZONES: &str = "/usr/share/mysql/mysql_test_data_timezone.sql";
+
 /// The `mtr` schema of mtr's bootstrap, reduced to what tests call.
 const MTR_SCHEMA: &[&str] = &[
     "CREATE DATABASE IF NOT EXISTS mtr",
@@ -493,6 +499,9 @@ async fn start_servers(root: &Path, settings: &Settings) -> Result<(Sandbox, u16
         for s in sql {
             // One statement per call: CREATE PROCEDURE has semicolons.
             exec_session(inst, &s).await?;
+        }
+        if let Ok(zones) = std::fs::read_to_string(MTR_TIME_ZONES) {
+            exec_session(inst, &format!("USE mysql; {zones}")).await?;
         }
     }
     Ok((sandbox, port, primary_args))

@@ -84,13 +84,14 @@ pub fn summary(results: &[TestResult], mode: Mode, format: BinlogFormat) -> Stri
     };
     format!(
         "replication: {}\n\
-         tests {}: clean {}, differ {}, stop {}, mysqltest-error {}, skipped {}, refused {}\n\
+         tests {}: clean {}, differ {}, stop {}, native-diverges {}, mysqltest-error {}, skipped {}, refused {}\n\
          {transactions} {trx}, tables compared {tables}, differing tables {differing}, {stops} {}",
         describe(mode, format),
         results.len(),
         count(Outcome::Clean),
         count(Outcome::Differ),
         count(Outcome::Stop),
+        count(Outcome::NativeDiverges),
         count(Outcome::MysqltestError),
         count(Outcome::Skipped),
         count(Outcome::Refused),

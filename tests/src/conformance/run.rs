@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::catalog::TestCase;
+use super::catalog::{native_divergence, TestCase};
 use super::checkpoint::{self, Kind, Record};
 use super::deploy::Deploy;
 use super::options::ServerSetup;
@@ -46,6 +46,9 @@ pub enum Outcome {
     Differ,
     Stop,
     Refused,
+    /// Only tables that MariaDB's own replication leaves different too
+    /// ([`super::catalog::NATIVE_DIVERGES`]) differ.
+    NativeDiverges,
     MysqltestError,
     /// The test skipped itself (a requirement such as a debug build, a
     /// binlog format other than ROW, a plugin): nothing ran, nothing to
@@ -60,6 +63,7 @@ impl Outcome {
             Outcome::Differ => "differ",
             Outcome::Stop => "stop",
             Outcome::Refused => "refused",
+            Outcome::NativeDiverges => "native-diverges",
             Outcome::MysqltestError => "mysqltest-error",
             Outcome::Skipped => "skipped",
         }
@@ -473,11 +477,23 @@ fn classify(tc: &TestCase, records: &[Record], code: Option<i32>, output: &str, 
         error_parts.push(format!("{} at {}", f.error, f.label));
         Outcome::Stop
     } else if let Some(d) = first_diff {
+        let tables: BTreeSet<&str> = differing
+            .iter()
+            .map(|t| t.split_once('@').map_or(t.as_str(), |(table, _)| table))
+            .collect();
+        let known = native_divergence(&tc.id(), &tables.into_iter().collect::<Vec<_>>());
+        if let Some(why) = known {
+            error_parts.push(format!("MariaDB's own replica diverges too: {why}"));
+        }
         error_parts.push(d);
         if mysqltest_failed {
             error_parts.push(format!("mysqltest: {}", error_lines(output)));
         }
-        Outcome::Differ
+        if known.is_some() {
+            Outcome::NativeDiverges
+        } else {
+            Outcome::Differ
+        }
     } else if code == Some(MYSQLTEST_SKIP) {
         error_parts.push(skip_reason(output));
         Outcome::Skipped
