@@ -330,60 +330,17 @@ async fn temporary_tables_belong_to_their_source_session() {
         ..utf8_session()
     };
     apply(&mut a, &ddl(1, "CREATE TABLE t1 (a INT)")).await;
-    apply(
-        &mut a,
-        &event(
-            2,
-            &[],
-            vec![stmt_in(
-                b"INSERT INTO t1 VALUES (1), (2), (CONNECTION_ID())",
-                thread(10),
-                0,
-            )],
-        ),
-    )
-    .await;
-    apply(
-        &mut a,
-        &event(
-            3,
-            &[],
-            vec![stmt_in(b"CREATE TEMPORARY TABLE t1 (b BLOB)", thread(11), 0)],
-        ),
-    )
-    .await;
-    apply(
-        &mut a,
-        &event(4, &[], vec![stmt_in(b"INSERT INTO t1 VALUES ('temp')", thread(11), 0)]),
-    )
-    .await;
-    apply(
-        &mut a,
-        &event(
-            5,
-            &[],
-            vec![stmt_in(b"DELETE d1 FROM t1 AS d1 WHERE d1.a = 2", thread(10), 0)],
-        ),
-    )
-    .await;
-    apply(
-        &mut a,
-        &event(
-            6,
-            &[],
-            vec![stmt_in(b"INSERT INTO t1 SELECT CONNECTION_ID()", thread(12), 0)],
-        ),
-    )
-    .await;
-    apply(
-        &mut a,
-        &event(
-            7,
-            &[],
-            vec![stmt_in(b"DROP TEMPORARY TABLE IF EXISTS t1", thread(11), 0)],
-        ),
-    )
-    .await;
+    let statements: [(u32, &[u8]); 6] = [
+        (10, b"INSERT INTO t1 VALUES (1), (2), (CONNECTION_ID())"),
+        (11, b"CREATE TEMPORARY TABLE t1 (b BLOB)"),
+        (11, b"INSERT INTO t1 VALUES ('temp')"),
+        (10, b"DELETE d1 FROM t1 AS d1 WHERE d1.a = 2"),
+        (12, b"INSERT INTO t1 SELECT CONNECTION_ID()"),
+        (11, b"DROP TEMPORARY TABLE IF EXISTS t1"),
+    ];
+    for (seqno, (id, sql)) in (2..).zip(statements) {
+        apply(&mut a, &event(seqno, &[], vec![stmt_in(sql, thread(id), 0)])).await;
+    }
     flush(&mut a).await;
     let mut c = checker(i).await;
     let got: Vec<Row> = rows(&mut c, &format!("SELECT a FROM {DB}.t1 ORDER BY a")).await;
