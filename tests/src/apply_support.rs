@@ -76,6 +76,14 @@ pub async fn rows(c: &mut Conn, sql: &str) -> Vec<Row> {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
+/// The rows of `sql`, each converted to `T`, on a fresh [`checker`] connection.
+pub async fn values<T: mysql_async::prelude::FromRow>(i: &Instance, sql: &str) -> Vec<T> {
+    let mut c = checker(i).await;
+    let got = rows(&mut c, sql).await;
+    c.disconnect().await.expect("disconnect");
+    got.into_iter().map(mysql_async::from_row).collect()
+}
+
 pub async fn count(i: &Instance, sql: &str) -> i64 {
     let v = i.query_value(sql).await.expect("query");
     v.as_deref().unwrap_or("0").parse().expect("a number")

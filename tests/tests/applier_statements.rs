@@ -32,15 +32,7 @@ fn session(client: u16, connection: u16) -> SessionVars {
 }
 
 async fn hex_rows(i: &Instance, sql: &str) -> Vec<(String, String)> {
-    let mut c = checker(i).await;
-    let got: Vec<Row> = rows(&mut c, sql).await;
-    c.disconnect().await.expect("disconnect");
-    got.into_iter()
-        .map(|r| {
-            let (a, b): (String, String) = mysql_async::from_row(r);
-            (a, b)
-        })
-        .collect()
+    values(i, sql).await
 }
 
 async fn create_db(a: &mut Applier) {
@@ -342,11 +334,8 @@ async fn temporary_tables_belong_to_their_source_session() {
         apply(&mut a, &event(seqno, &[], vec![stmt_in(sql, thread(id), 0)])).await;
     }
     flush(&mut a).await;
-    let mut c = checker(i).await;
-    let got: Vec<Row> = rows(&mut c, &format!("SELECT a FROM {DB}.t1 ORDER BY a")).await;
-    let values: Vec<i64> = got.into_iter().map(mysql_async::from_row).collect();
-    assert_eq!(values, vec![1, 10, 12]);
-    c.disconnect().await.expect("disconnect");
+    let got: Vec<i64> = values(i, &format!("SELECT a FROM {DB}.t1 ORDER BY a")).await;
+    assert_eq!(got, vec![1, 10, 12]);
 }
 
 /// `XA ROLLBACK` of an xid that another session still holds prepared fails
@@ -394,10 +383,8 @@ async fn xa_completion_is_not_skipped_while_the_target_lists_it_prepared() {
     }
     assert!(done, "XA ROLLBACK never completed");
     flush(&mut a).await;
-    let mut c = checker(i).await;
-    let recovered: Vec<Row> = rows(&mut c, "XA RECOVER").await;
+    let recovered: Vec<Row> = values(i, "XA RECOVER").await;
     assert!(recovered.is_empty(), "still prepared");
-    c.disconnect().await.expect("disconnect");
 }
 
 /// main.ctype_create: `USE d; ALTER DATABASE DEFAULT CHARACTER SET latin2`
@@ -433,15 +420,12 @@ async fn alter_database_without_a_name_alters_the_default_database() {
     )
     .await;
     flush(&mut a).await;
-    let mut c = checker(i).await;
-    let got: Vec<Row> = rows(
-        &mut c,
+    let charsets: Vec<String> = values(
+        i,
         &format!("SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='{DB}'"),
     )
     .await;
-    let charsets: Vec<String> = got.into_iter().map(mysql_async::from_row).collect();
     assert_eq!(charsets, vec!["latin2".to_string()]);
-    c.disconnect().await.expect("disconnect");
 }
 
 #[tokio::test]
