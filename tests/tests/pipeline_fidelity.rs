@@ -403,3 +403,76 @@ async fn xa_transactions_on_one_row_complete_right_after_their_prepare() {
         "no transaction left prepared on the target"
     );
 }
+
+#[tokio::test]
+async fn xa_transactions_completed_by_another_session_replicate() {
+    // rpl.rpl_parallel_optimistic_xa: sessions run XA transactions that use a
+    // temporary table, some completed at once, some one-phase, and the last
+    // one prepared and left when the session disconnects, then completed by
+    // another session.
+    use mysql_async::prelude::Queryable;
+    let mut p = Pipeline::start().await;
+    p.run(
+        "CREATE DATABASE xo; USE xo; CREATE TABLE t0 (a INT, b INT) ENGINE=InnoDB;
+         CREATE TABLE t1 (a INT PRIMARY KEY, b INT) ENGINE=InnoDB; INSERT INTO t1 VALUES (1, 0);",
+    )
+    .await;
+    let mut last = 1;
+    for i in 1..=20 {
+        let mut conn = mysql_async::Conn::new(p.source().opts()).await.expect("connect");
+        conn.query_drop("USE xo").await.expect("use");
+        let id = i + 2;
+        for k in 1..=4 {
+            let body = format!(
+                "XA START 'c{i}_{k}'; UPDATE t1 SET b = b + {k} WHERE a = {last}; \
+                 {}; CREATE TEMPORARY TABLE tmp LIKE t0; INSERT INTO tmp SET a = {i}, b = {k}; \
+                 INSERT INTO t0 SELECT * FROM tmp; DROP TEMPORARY TABLE tmp; XA END 'c{i}_{k}'",
+                if k % 2 == 1 {
+                    format!("REPLACE INTO t1 VALUES ({id}, {k})")
+                } else {
+                    format!("DELETE FROM t1 WHERE a = {id}")
+                }
+            );
+            conn.query_drop(body).await.expect("xa body");
+            let end = match (i + k) % 4 {
+                0 => format!("XA PREPARE 'c{i}_{k}'; XA COMMIT 'c{i}_{k}'"),
+                1 => format!("XA PREPARE 'c{i}_{k}'; XA ROLLBACK 'c{i}_{k}'"),
+                2 => format!("XA COMMIT 'c{i}_{k}' ONE PHASE"),
+                _ => format!("XA PREPARE 'c{i}_{k}'"),
+            };
+            conn.query_drop(end).await.expect("xa end");
+            if (i + k) % 4 == 3 {
+                break;
+            }
+        }
+        let prepared = (1..=4).find(|k| (i + k) % 4 == 3);
+        let conn_id = conn.id();
+        conn.disconnect().await.expect("disconnect");
+        if let Some(k) = prepared {
+            // Wait until the server detached it, then complete it elsewhere.
+            for _ in 0..200 {
+                let open = p
+                    .source()
+                    .query(&format!(
+                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {conn_id}"
+                    ))
+                    .await
+                    .expect("processlist");
+                if open == vec![vec!["0".to_string()]] {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let term = if i % 2 == 0 { "COMMIT" } else { "ROLLBACK" };
+            p.run(&format!("XA {term} 'c{i}_{k}'")).await;
+        }
+        last = id;
+    }
+    p.replicate().await;
+    p.assert_equal("xo").await;
+    assert_eq!(
+        p.target().query("XA RECOVER").await.expect("xa recover"),
+        Vec::<Vec<String>>::new(),
+        "no transaction left prepared on the target"
+    );
+}
