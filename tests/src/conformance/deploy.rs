@@ -96,6 +96,8 @@ const MTR_SERVER_ARGS: &[&str] = &[
     "--histogram-type=JSON_HB",
     "--max-heap-table-size=1M",
     "--plugin-maturity=unknown",
+    // mtr's binlog name (include/have_log_bin-master.opt), which tests use.
+    "--log-bin=master-bin",
     // The versioning suite's functions (TRT_*), as its common.opt loads them.
     "--plugin-load-add=test_versioning.so",
 ];

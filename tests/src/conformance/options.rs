@@ -13,9 +13,9 @@
 //!   replica applies what the binlog says, which carries the session time
 //!   zone of every statement that depends on it.
 //! * A test whose options rename the binlog (`--log-bin=NAME` other than
-//!   the sandbox's `mysql-bin`, `--log-bin-index=...`) makes the primary a
+//!   mtr's `master-bin`, `--log-bin-index=...`) makes the primary a
 //!   new source: the master replicator (or a native replica) resumes from
-//!   a `mysql-bin` position that the renamed binlog does not hold, as an
+//!   a `master-bin` position that the renamed binlog does not hold, as an
 //!   operator's would, who would reprovision. The runner therefore builds
 //!   such a test's deployment from scratch with the options from the
 //!   start ([`renames_binlog`]), in both modes. A test that restarts the
@@ -35,8 +35,10 @@
 
 use std::fmt;
 
-/// The binlog name every sandbox server starts with (`--log-bin=mysql-bin`).
-pub const SANDBOX_BINLOG: &str = "mysql-bin";
+/// The binlog name every server of a run starts with: mtr's
+/// (`include/have_log_bin-master.opt`), which tests name in `SHOW BINLOG
+/// EVENTS IN 'master-bin.000001'` and `$MYSQLD_DATADIR/master-bin.000001`.
+pub const SANDBOX_BINLOG: &str = "master-bin";
 
 /// `--name=value` split into the normalized name (no leading dashes,
 /// lowercase, `-` for `_`) and the value, if any.
@@ -270,9 +272,10 @@ mod tests {
             renames_binlog(&v(&["--log-bin=other"])).map(String::as_str),
             Some("--log-bin=other")
         );
-        assert!(renames_binlog(&v(&["--log_bin=master-bin"])).is_some());
+        assert!(renames_binlog(&v(&["--log_bin=binlog"])).is_some());
         assert!(renames_binlog(&v(&["--log-bin-index=master-bin"])).is_some());
-        assert!(renames_binlog(&v(&["--log-bin=mysql-bin"])).is_none());
+        assert!(renames_binlog(&v(&["--log-bin=master-bin"])).is_none());
+        assert!(renames_binlog(&v(&["--log-bin=mysql-bin"])).is_some());
         assert!(renames_binlog(&v(&["--log-bin", "--log-bin-trust-function-creators=1"])).is_none());
         assert!(renames_binlog(&v(&["--log-bin-compress=1", "--log_bin_use_v1_row_events=1"])).is_none());
     }

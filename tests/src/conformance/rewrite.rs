@@ -218,32 +218,36 @@ pub fn parse(src: &str) -> Vec<Unit> {
 }
 
 /// The byte offset of `delim` in `rest` outside quotes, given the quote
-/// state left by `before`.
+/// state left by `before` (backslash escapes count inside quotes, in
+/// `before` as in `rest`: `'\''` is one quoted quote).
 fn find_delim(before: &str, rest: &str, delim: &str) -> Option<usize> {
     let mut quote = None;
-    for c in before.chars() {
-        quote = step_quote(quote, c);
-    }
-    let bytes = rest.as_bytes();
-    let mut idx = 0;
     let mut prev_backslash = false;
+    for c in before.chars() {
+        (quote, prev_backslash) = step_char(quote, prev_backslash, c);
+    }
+    let mut idx = 0;
     while idx < rest.len() {
         let c = rest[idx..].chars().next()?;
         if quote.is_none() && rest[idx..].starts_with(delim) {
             return Some(idx);
         }
-        if quote.is_some() && c == '\\' && !prev_backslash {
-            prev_backslash = true;
-        } else {
-            if !prev_backslash {
-                quote = step_quote(quote, c);
-            }
-            prev_backslash = false;
-        }
+        (quote, prev_backslash) = step_char(quote, prev_backslash, c);
         idx += c.len_utf8();
-        let _ = bytes;
     }
     None
+}
+
+/// The quote state and whether a backslash escapes the next character,
+/// after `c`.
+fn step_char(quote: Option<char>, prev_backslash: bool, c: char) -> (Option<char>, bool) {
+    if quote.is_some() && c == '\\' && !prev_backslash {
+        (quote, true)
+    } else if prev_backslash {
+        (quote, false)
+    } else {
+        (step_quote(quote, c), false)
+    }
 }
 
 fn step_quote(quote: Option<char>, c: char) -> Option<char> {
@@ -780,6 +784,13 @@ fn resolve(from: &Path, target: &str, layout: &Layout) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_escaped_quote_on_an_earlier_line_of_a_statement_closes_nothing() {
+        let text = "SELECT * FROM t1 WHERE\n  c64 = REPEAT('\\'',261) AND\n  crn = 3;\nRESET MASTER;\n";
+        let (out, _) = rewrite_text(text, "x.inc", false);
+        assert!(!out.contains("\nRESET MASTER;"), "{out}");
+    }
 
     #[test]
     fn sql_log_bin_assignments_become_user_variables() {
