@@ -90,8 +90,9 @@ impl ServerSetup {
 }
 
 /// The first option that renames the primary's binlog, if any: a
-/// `--log-bin=NAME` whose name is not [`SANDBOX_BINLOG`] (a bare
-/// `--log-bin` keeps it), or any `--log-bin-index`.
+/// `--log-bin=NAME` whose name is not [`SANDBOX_BINLOG`], a bare
+/// `--log-bin` (the server then names it after the host: `mysqld-bin`,
+/// rpl.rpl_semi_sync_wait_point), or any `--log-bin-index`.
 pub fn renames_binlog(opts: &[String]) -> Option<&String> {
     opts.iter().find(|o| match name_value(o) {
         (n, Some(v)) if n == "log-bin" => {
@@ -99,8 +100,8 @@ pub fn renames_binlog(opts: &[String]) -> Option<&String> {
             let base = base.strip_suffix(".index").unwrap_or(base);
             base != SANDBOX_BINLOG
         }
+        (n, None) => n == "log-bin",
         (n, Some(_)) => n == "log-bin-index",
-        _ => false,
     })
 }
 
@@ -276,7 +277,8 @@ mod tests {
         assert!(renames_binlog(&v(&["--log-bin-index=master-bin"])).is_some());
         assert!(renames_binlog(&v(&["--log-bin=master-bin"])).is_none());
         assert!(renames_binlog(&v(&["--log-bin=mysql-bin"])).is_some());
-        assert!(renames_binlog(&v(&["--log-bin", "--log-bin-trust-function-creators=1"])).is_none());
+        assert!(renames_binlog(&v(&["--log-bin", "--log-bin-trust-function-creators=1"])).is_some());
+        assert!(renames_binlog(&v(&["--log-bin-trust-function-creators=1"])).is_none());
         assert!(renames_binlog(&v(&["--log-bin-compress=1", "--log_bin_use_v1_row_events=1"])).is_none());
     }
 
