@@ -274,7 +274,14 @@ async fn run(args: Args) -> Result<bool, String> {
             let reusable = deploy.as_ref().is_some_and(|d| !stale && *d.settings() == settings);
             let mut failed_start = None;
             if !reusable {
-                drop(deploy.take());
+                // A replaced deployment's files go (its THL and catalog
+                // would fill the disk over a suite; the logs of a stop
+                // were printed with the test's line).
+                if let Some(old) = deploy.take() {
+                    let root = old.root().to_path_buf();
+                    drop(old);
+                    let _ = std::fs::remove_dir_all(root);
+                }
                 stale = false;
                 match start(&work, &mut generation, args.wait, args.mode, &std_data, &settings).await {
                     Ok(d) => deploy = Some(d),
