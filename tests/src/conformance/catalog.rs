@@ -166,6 +166,13 @@ impl TestCase {
         if let Some((_, r)) = REFUSED.iter().find(|(t, _)| *t == id) {
             return Some((*r).to_owned());
         }
+        if self.texts().iter().any(|t| edits_binlog_index(t)) {
+            return Some(
+                "edits the primary's binlog index file behind the server's back: a replica cannot find the \
+                 next binlog (MariaDB's fails with 1236 too, as the test expects)"
+                    .to_owned(),
+            );
+        }
         if self.texts().iter().any(|t| expects_incident(t)) {
             return Some(
                 "makes the primary write an INCIDENT event on purpose (it expects the replica to stop with \
@@ -476,6 +483,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn edits_of_the_binlog_index_are_seen() {
+        assert!(edits_binlog_index(
+            "let TRUNCATE_FILE= $MYSQLD_DATADIR/master-bin.index;"
+        ));
+        assert!(edits_binlog_index("append_file $MYSQLD_DATADIR/master-bin.index;"));
+        assert!(!edits_binlog_index("--cat_file $MYSQLD_DATADIR/master-bin.index"));
+    }
+
+    #[test]
     fn tests_waiting_for_an_incident_stop_are_seen() {
         assert!(expects_incident(
             "# 1590=ER_SLAVE_INCIDENT\n--let $slave_sql_errno= 1590\n"
@@ -526,6 +542,29 @@ mod tests {
         let tests = select(base, &sel).expect("CI subset resolves");
         assert_eq!(tests.len(), CI.len());
     }
+}
+
+/// True when a test writes, truncates or removes the binlog index file
+/// (`master-bin.index`) itself.
+pub fn edits_binlog_index(test: &str) -> bool {
+    test.lines().any(|l| {
+        let l = l
+            .trim_start()
+            .trim_start_matches("--")
+            .trim_start()
+            .to_ascii_lowercase();
+        let writes = [
+            "append_file",
+            "write_file",
+            "remove_file",
+            "copy_file",
+            "move_file",
+            "let truncate_file",
+        ]
+        .iter()
+        .any(|c| l.starts_with(c));
+        writes && l.contains("-bin.index")
+    })
 }
 
 /// True when a test waits for its replica to stop at an INCIDENT event
