@@ -396,22 +396,45 @@ fn on_replicas_line(sql: &str, evaluated: bool) -> String {
     format!("--exec {ON_REPLICAS_VAR} $mysql_errno \"{arg}\"\n")
 }
 
+/// An `INSTALL`/`UNINSTALL` `PLUGIN`/`SONAME` statement of the test: its
+/// text, and whether mysqltest expands variables in it (`eval`).
+struct Plugin {
+    op: PluginStatement,
+    sql: String,
+    evaluated: bool,
+}
+
+/// Pushes a rewritten command or statement, keeping track of the run of
+/// prefix commands (`--error` ...) before the next one. Returns its index
+/// in `out` and the start of the prefix commands that apply to it.
+fn push_command(
+    out: &mut Vec<String>,
+    prefix_start: &mut Option<usize>,
+    words: &[String],
+    text: String,
+) -> (usize, Option<usize>) {
+    let pending_prefix = *prefix_start;
+    if is_prefix_command(words) {
+        prefix_start.get_or_insert(out.len());
+    } else {
+        *prefix_start = None;
+    }
+    out.push(text);
+    (out.len() - 1, pending_prefix)
+}
+
 /// Emits a plugin statement (already in `out` from `stmt_at` on) with the
 /// checkpoint before an `UNINSTALL` and the `--exec` after it.
-#[allow(clippy::too_many_arguments)]
 fn emit_plugin(
     out: &mut Vec<String>,
-    stmt_at: usize,
-    prefix_start: Option<usize>,
+    (stmt_at, prefix_start): (usize, Option<usize>),
     changes: &mut Changes,
-    op: PluginStatement,
-    sql: &str,
-    evaluated: bool,
+    plugin: &Plugin,
     file: &str,
     lineno: usize,
 ) {
     changes.plugins += 1;
-    if op == PluginStatement::Uninstall {
+    if plugin.op == PluginStatement::Uninstall {
         changes.checkpoints += 1;
         let at = prefix_start.unwrap_or(stmt_at);
         let mut text = checkpoint_line(&format!("before UNINSTALL at {file}:{lineno}"));
@@ -423,7 +446,7 @@ fn emit_plugin(
     if out.last().is_some_and(|l| !l.ends_with('\n')) {
         out.push("\n".into());
     }
-    out.push(on_replicas_line(sql, evaluated));
+    out.push(on_replicas_line(&plugin.sql, plugin.evaluated));
 }
 
 /// Rewrites one file's text. `file` names it in checkpoint labels;
@@ -475,30 +498,17 @@ pub fn rewrite_text(src: &str, file: &str, drop_checkpoints: bool) -> (String, C
                 let plugin = match cmd {
                     "eval" | "query" => {
                         let sql = body.split_once(char::is_whitespace).map_or("", |(_, s)| s);
-                        is_plugin_statement(sql).map(|op| (op, sql.to_owned(), cmd == "eval"))
+                        is_plugin_statement(sql).map(|op| Plugin {
+                            op,
+                            sql: sql.to_owned(),
+                            evaluated: cmd == "eval",
+                        })
                     }
                     _ => None,
                 };
-                let pending_prefix = prefix_start;
-                if is_prefix_command(&words) {
-                    prefix_start.get_or_insert(out.len());
-                } else {
-                    prefix_start = None;
-                }
-                let at = out.len();
-                out.push(ensure_newline(line));
-                if let Some((op, sql, evaluated)) = plugin {
-                    emit_plugin(
-                        &mut out,
-                        at,
-                        pending_prefix,
-                        &mut changes,
-                        op,
-                        &sql,
-                        evaluated,
-                        file,
-                        lineno,
-                    );
+                let pushed = push_command(&mut out, &mut prefix_start, &words, ensure_newline(line));
+                if let Some(p) = plugin {
+                    emit_plugin(&mut out, pushed, &mut changes, &p, file, lineno);
                 }
             }
             Unit::Stmt { text, delim, lineno } => {
@@ -536,33 +546,20 @@ pub fn rewrite_text(src: &str, file: &str, drop_checkpoints: bool) -> (String, C
                 let plugin = if cmd == "send" {
                     None
                 } else {
-                    is_plugin_statement(sql).map(|op| (op, sql.to_owned(), cmd == "eval"))
+                    is_plugin_statement(sql).map(|op| Plugin {
+                        op,
+                        sql: sql.to_owned(),
+                        evaluated: cmd == "eval",
+                    })
                 };
                 let (text, n) = replace_sql_log_bin(&text);
                 changes.sql_log_bin += n;
                 if drop_checkpoints && is_checkpointed_drop(&text) {
                     insert_checkpoint(&mut out, prefix_start, &mut changes, file, lineno);
                 }
-                let pending_prefix = prefix_start;
-                if is_prefix_command(&words) {
-                    prefix_start.get_or_insert(out.len());
-                } else {
-                    prefix_start = None;
-                }
-                let at = out.len();
-                out.push(format!("{text}{delim}"));
-                if let Some((op, sql, evaluated)) = plugin {
-                    emit_plugin(
-                        &mut out,
-                        at,
-                        pending_prefix,
-                        &mut changes,
-                        op,
-                        &sql,
-                        evaluated,
-                        file,
-                        lineno,
-                    );
+                let pushed = push_command(&mut out, &mut prefix_start, &words, format!("{text}{delim}"));
+                if let Some(p) = plugin {
+                    emit_plugin(&mut out, pushed, &mut changes, &p, file, lineno);
                 }
             }
         }
