@@ -234,29 +234,19 @@ pub fn row_statements(
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
-    use thl::event::{ColumnSpec, RowAction, RowChanges, RowFlags, RowImage, Value};
+    use thl::event::{RowAction, RowChanges, RowFlags, RowImage, Value};
 
     use super::{binlog_sql, key_only_before, row_statements};
     use crate::binlog::encode::EventWriter;
+    use crate::binlog::encode_tests::col;
     use crate::binlog::{BinlogEvent, Decoder};
 
     fn change(table: &str, ids: std::ops::Range<i64>) -> RowChanges {
-        let column = |index: u16, type_code: u8, type_meta: u16| ColumnSpec {
-            index,
-            name: String::new(),
-            type_code,
-            type_meta,
-            unsigned: false,
-            nullable: true,
-            key: index == 0,
-            collation: None,
-            type_desc: String::new(),
-        };
         RowChanges {
             schema: "db".into(),
             table: table.into(),
             action: RowAction::Insert,
-            columns: vec![column(0, 3, 0), column(1, 252, 2)],
+            columns: vec![col(0, 3, 0), col(1, 252, 2)],
             before_columns: vec![],
             after_columns: vec![0, 1],
             flags: RowFlags::default(),

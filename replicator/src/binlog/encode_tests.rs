@@ -8,7 +8,9 @@ use super::table_map::types::*;
 use super::values::decimal_to_string;
 use super::{BinlogEvent, Decoder};
 
-fn col(index: u16, type_code: u8, type_meta: u16) -> ColumnSpec {
+/// A nullable column `c<index>`, the first one the key (also used by the
+/// applier's `BINLOG` statement tests).
+pub(crate) fn col(index: u16, type_code: u8, type_meta: u16) -> ColumnSpec {
     ColumnSpec {
         index,
         name: format!("c{index}"),

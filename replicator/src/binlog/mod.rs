@@ -67,6 +67,6 @@ pub use status_vars::StatusVars;
 pub use table_map::TableMap;
 
 #[cfg(test)]
-mod encode_tests;
+pub(crate) mod encode_tests;
 #[cfg(test)]
 mod tests;
