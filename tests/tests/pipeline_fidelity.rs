@@ -62,6 +62,26 @@ impl Pipeline {
         }
     }
 
+    /// Kills the master replicator and starts it again (it resumes after
+    /// its THL; its preflight and session read the source's globals anew).
+    fn restart_master(&mut self) {
+        self.process.kill();
+        self.process = self.deployment.start(SOURCE, &[]).expect("replicator restarts");
+    }
+
+    /// No XA transaction is left prepared on the target.
+    async fn assert_nothing_prepared(&self) {
+        let prepared = self.target().query("XA RECOVER").await.expect("xa recover");
+        assert_eq!(prepared, Vec::<Vec<String>>::new(), "prepared on the target");
+    }
+
+    /// `sql` gives the same rows on the target as on the source.
+    async fn assert_same(&self, sql: &str) {
+        let want = self.source().query(sql).await.expect("on the source");
+        let got = self.target().query(sql).await.expect("on the target");
+        assert_eq!(got, want, "{sql}");
+    }
+
     fn source(&self) -> &Instance {
         self.sandbox.get(SOURCE)
     }
@@ -245,8 +265,7 @@ async fn events_larger_than_the_sources_max_allowed_packet_are_read() {
     // A session opened before the change keeps its own limit to write the rows.
     let mut writer = mysql_async::Conn::new(p.source().opts()).await.expect("connect");
     p.run("SET @@global.max_allowed_packet=1024").await;
-    p.process.kill();
-    p.process = p.deployment.start(SOURCE, &[]).expect("replicator restarts");
+    p.restart_master();
     writer
         .query_drop("INSERT INTO pk.t VALUES (1, REPEAT('a', 3000)), (2, REPEAT('b', 100000))")
         .await
@@ -273,8 +292,7 @@ async fn minimal_and_noblob_row_images_apply_as_on_the_native_replica() {
     p.replicate().await;
     p.run("SET GLOBAL binlog_row_image=MINIMAL").await;
     // The master's preflight reads the new global on its next connect.
-    p.process.kill();
-    p.process = p.deployment.start(SOURCE, &[]).expect("replicator restarts");
+    p.restart_master();
     p.run(
         "USE mi;
          CREATE TABLE k (id INT PRIMARY KEY, a INT, b BLOB, c VARCHAR(10) DEFAULT 'dflt', d TIMESTAMP(3) NULL) ENGINE=InnoDB;
@@ -330,15 +348,9 @@ async fn transaction_precise_history_keeps_every_source_transaction() {
     assert_eq!(want.len(), 3, "{want:?}");
     assert_eq!(p.target().query(history).await.expect("target history"), want);
     let spans = "SELECT COUNT(DISTINCT s) FROM th.t FOR SYSTEM_TIME ALL";
-    assert_eq!(
-        p.target().query(spans).await.expect("target spans"),
-        p.source().query(spans).await.expect("source spans")
-    );
+    p.assert_same(spans).await;
     let plain = "SELECT a FROM th.plain ORDER BY a";
-    assert_eq!(
-        p.target().query(plain).await.expect("target rows"),
-        p.source().query(plain).await.expect("source rows")
-    );
+    p.assert_same(plain).await;
 }
 
 #[tokio::test]
@@ -369,10 +381,7 @@ async fn rows_larger_than_the_targets_max_allowed_packet_apply() {
     p.replicate().await;
     p.run("SET GLOBAL max_allowed_packet=DEFAULT").await;
     let sums = "SELECT id, LENGTH(b), MD5(b) FROM big.t ORDER BY id";
-    assert_eq!(
-        p.target().query(sums).await.expect("target"),
-        p.source().query(sums).await.expect("source")
-    );
+    p.assert_same(sums).await;
 }
 
 #[tokio::test]
@@ -397,11 +406,7 @@ async fn xa_transactions_on_one_row_complete_right_after_their_prepare() {
     p.run(&sql).await;
     p.replicate().await;
     p.assert_equal("xr").await;
-    assert_eq!(
-        p.target().query("XA RECOVER").await.expect("xa recover"),
-        Vec::<Vec<String>>::new(),
-        "no transaction left prepared on the target"
-    );
+    p.assert_nothing_prepared().await;
 }
 
 #[tokio::test]
@@ -470,9 +475,5 @@ async fn xa_transactions_completed_by_another_session_replicate() {
     }
     p.replicate().await;
     p.assert_equal("xo").await;
-    assert_eq!(
-        p.target().query("XA RECOVER").await.expect("xa recover"),
-        Vec::<Vec<String>>::new(),
-        "no transaction left prepared on the target"
-    );
+    p.assert_nothing_prepared().await;
 }
