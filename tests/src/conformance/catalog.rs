@@ -166,21 +166,23 @@ impl TestCase {
         if let Some((_, r)) = REFUSED.iter().find(|(t, _)| *t == id) {
             return Some((*r).to_owned());
         }
-        if self.texts().iter().any(|t| edits_binlog_index(t)) {
+        // The test's text and its direct includes, read once.
+        let texts = self.texts();
+        if texts.iter().any(|t| edits_binlog_index(t)) {
             return Some(
                 "edits the primary's binlog index file behind the server's back: a replica cannot find the \
                  next binlog (MariaDB's fails with 1236 too, as the test expects)"
                     .to_owned(),
             );
         }
-        if self.texts().iter().any(|t| expects_incident(t)) {
+        if texts.iter().any(|t| expects_incident(t)) {
             return Some(
                 "makes the primary write an INCIDENT event on purpose (it expects the replica to stop with \
                  ER_SLAVE_INCIDENT, 1590): the replicators stop there by design, naming the incident"
                     .to_owned(),
             );
         }
-        if self.texts().iter().any(|t| copies_into_datadir(t)) {
+        if texts.iter().any(|t| copies_into_datadir(t)) {
             return Some(
                 "creates, changes or breaks tables by copying, writing or removing their files (table, \
                  partition or trigger files) in the primary's data directory ($MYSQLD_DATADIR): no binlog \
@@ -188,7 +190,7 @@ impl TestCase {
                     .to_owned(),
             );
         }
-        if let Some(reason) = self.texts().iter().find_map(|t| options::mid_test_restart_refusal(t)) {
+        if let Some(reason) = texts.iter().find_map(|t| options::mid_test_restart_refusal(t)) {
             return Some(reason);
         }
         let opts = self.server_options();
