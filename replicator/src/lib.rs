@@ -14,12 +14,15 @@
 //!   handshake with epoch checks, durable-only streaming, heartbeats.
 //! * [`applier`]: THL events → SQL on a MySQL/MariaDB target, exactly once
 //!   (position row in the same transaction, block commit).
+//! * [`packet_limit`]: the client-side packet limit error, as the source
+//!   and the applier classify it.
 
 pub mod applier;
 pub mod binlog;
 pub mod catalog;
 pub mod config;
 pub mod extractor;
+pub mod packet_limit;
 pub mod pipeline;
 pub mod rest;
 pub mod service;

@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use crate::packet_limit::is_packet_too_large;
+
 /// Longest SQL text kept in an error, in bytes.
 pub const MAX_SQL_IN_ERROR: usize = 1024;
 
@@ -260,7 +262,7 @@ impl Ctx<'_> {
             }
             // The client's own packet limit (an I/O error by type): sending
             // the same statement again fails the same way.
-            Error::Io(e) if e.to_string().contains("larger than max_allowed_packet") => self.definite(format!(
+            Error::Io(e) if is_packet_too_large(&e) => self.definite(format!(
                 "{e}: the statement is longer than the target's max_allowed_packet; raise it on the target"
             )),
             Error::Io(e) => self.transient_code(None, format!("connection to the target: {e}")),

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::preflight::PreflightError;
 use super::queries::BinaryLog;
+use crate::packet_limit::is_packet_too_large;
 
 /// Where the stream was: the binlog file and the offset after the last
 /// event received (or the requested start), and the last GTID seen.
@@ -367,7 +368,7 @@ pub(crate) fn classify(
         },
         // The client-side packet limit (the codec's check, an I/O error by
         // type): retrying reads the same event again, so it is definite.
-        Error::Io(e) if e.to_string().contains("larger than max_allowed_packet") => DefiniteError::Protocol {
+        Error::Io(e) if is_packet_too_large(&e) => DefiniteError::Protocol {
             addr,
             at,
             detail: format!(
