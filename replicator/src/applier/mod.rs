@@ -259,6 +259,13 @@ pub struct Applier {
     precise_history: PreciseHistory,
 }
 
+/// The open connection, or the transient error of having none (it was
+/// dropped after an error; the caller retries, which reconnects).
+fn connected<'a>(conn: &'a mut Option<Conn>, ctx: &Ctx<'_>) -> Result<&'a mut Conn, ApplyError> {
+    conn.as_mut()
+        .ok_or_else(|| ctx.transient("not connected to the target"))
+}
+
 /// Reads column `i` of a row without panicking on unexpected values.
 fn get<T: mysql_async::prelude::FromValue>(row: &Row, i: usize) -> Result<T, String> {
     match row.get_opt::<T, usize>(i) {
@@ -805,10 +812,7 @@ impl Applier {
         let Some((gtrid, bqual, format)) = completed_xid(&s.sql) else {
             return Ok(false);
         };
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let conn = connected(&mut self.conn, ctx)?;
         let rows: Vec<Row> = conn.query("XA RECOVER").await.map_err(|e| ctx.classify(e))?;
         let mut data = gtrid.clone();
         data.extend_from_slice(&bqual);
@@ -833,10 +837,7 @@ impl Applier {
         };
         let started = Instant::now();
         loop {
-            let conn = self
-                .conn
-                .as_mut()
-                .ok_or_else(|| ctx.transient("not connected to the target"))?;
+            let conn = connected(&mut self.conn, ctx)?;
             let open: Option<u64> = conn
                 .exec_first(
                     "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?",
@@ -877,10 +878,7 @@ impl Applier {
         if !dml {
             return Ok(false);
         }
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let conn = connected(&mut self.conn, ctx)?;
         self.precise_history.on_target(conn).await.map_err(|e| ctx.classify(e))
     }
 
@@ -944,10 +942,7 @@ impl Applier {
         for (sql, range) in statements {
             let part = &changes[range];
             let what = describe_rows(part);
-            let conn = self
-                .conn
-                .as_mut()
-                .ok_or_else(|| ctx.transient("not connected to the target"))?;
+            let conn = connected(&mut self.conn, &ctx)?;
             let mut result = Ok(());
             for piece in &sql {
                 result = conn.query_drop(piece.as_str()).await;
@@ -1205,10 +1200,7 @@ impl Applier {
             sql: Some(sql),
             ..ctx.clone()
         };
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let conn = connected(&mut self.conn, &ctx)?;
         match conn.query_drop(sql).await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -1224,10 +1216,7 @@ impl Applier {
             sql: Some(sql.as_bytes()),
             ..ctx.clone()
         };
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let conn = connected(&mut self.conn, &ctx)?;
         match conn.exec_drop(sql, params).await {
             Ok(()) => Ok(conn.affected_rows()),
             Err(e) => {

@@ -57,6 +57,7 @@ use mysql_async::prelude::Queryable;
 use thl::event::{ReplEvent, Statement};
 use tracing::{debug, warn};
 
+use super::connected;
 use super::error::{breaks_connection, truncate_sql, Ctx};
 use super::session::set_statement;
 use super::sql::quote_ident;
@@ -333,10 +334,7 @@ impl Applier {
         if ddl {
             self.query(b"SET SESSION autocommit=1", &ctx).await?;
         }
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let conn = connected(&mut self.conn, &ctx)?;
         let result = conn.query_drop(s.sql.as_slice()).await;
         if ddl && !matches!(&result, Err(e) if breaks_connection(e)) {
             self.query(b"SET SESSION autocommit=0", &ctx).await?;
