@@ -252,6 +252,54 @@ async fn tables_get_the_engine_the_source_session_gave_them() {
     p.assert_equal("e").await;
 }
 
+/// MariaDB's query events carry `check_constraint_checks`, `sql_if_exists`,
+/// `explicit_defaults_for_timestamp` and `system_versioning_insert_history`
+/// in their flags2 (rpl.rpl_timestamp): a statement replays under the
+/// source session's values, not the target's.
+#[tokio::test]
+async fn statements_run_under_the_session_options_of_the_source() {
+    let mut p = Pipeline::start().await;
+    let flip = "SELECT @@explicit_defaults_for_timestamp";
+    let before = p.target().query(flip).await.expect("target setting");
+    p.run(&format!(
+        "CREATE DATABASE o; USE o;
+         SET SESSION explicit_defaults_for_timestamp = {};
+         CREATE TABLE flipped (id INT PRIMARY KEY, f1 TIMESTAMP, f2 TIMESTAMP);
+         SET SESSION explicit_defaults_for_timestamp = DEFAULT;
+         CREATE TABLE plain (id INT PRIMARY KEY, f1 TIMESTAMP, f2 TIMESTAMP);
+         CREATE TABLE c (a INT PRIMARY KEY);
+         INSERT INTO c VALUES (1), (2);
+         SET SESSION check_constraint_checks = 0;
+         ALTER TABLE c ADD CONSTRAINT big CHECK (a > 100);
+         SET SESSION check_constraint_checks = 1;
+         SET SESSION sql_if_exists = 1;
+         ALTER TABLE no_such_table ADD COLUMN b INT;
+         SET SESSION sql_if_exists = 0;",
+        if before[0][0] == "1" { 0 } else { 1 }
+    ))
+    .await;
+    p.replicate().await;
+    for table in ["flipped", "plain", "c"] {
+        p.assert_same(&format!("SHOW CREATE TABLE o.{table}")).await;
+    }
+    let create = p
+        .target()
+        .query("SHOW CREATE TABLE o.flipped")
+        .await
+        .expect("target table");
+    let plain = p
+        .target()
+        .query("SHOW CREATE TABLE o.plain")
+        .await
+        .expect("target table");
+    assert_ne!(
+        create[0][1].replace("flipped", "plain"),
+        plain[0][1],
+        "the two tables were created under different explicit_defaults_for_timestamp"
+    );
+    p.assert_equal("o").await;
+}
+
 #[tokio::test]
 async fn events_larger_than_the_sources_max_allowed_packet_are_read() {
     // rpl.rpl_packet: the source's global max_allowed_packet shrinks to 1 KiB

@@ -168,6 +168,14 @@ pub struct SessionVars {
     /// source (the binlog does not carry the session's
     /// `default_storage_engine`; the extractor reads it from the source).
     pub default_storage_engine: Option<String>,
+    /// MariaDB's `check_constraint_checks`, `sql_if_exists`,
+    /// `explicit_defaults_for_timestamp` (also MySQL's, from its own status
+    /// variable) and `system_versioning_insert_history`: bits of the query
+    /// event's flags2 that MariaDB's replica restores for each statement.
+    pub check_constraint_checks: Option<bool>,
+    pub sql_if_exists: Option<bool>,
+    pub explicit_defaults_for_timestamp: Option<bool>,
+    pub system_versioning_insert_history: Option<bool>,
 }
 
 /// A user variable referenced by a statement.

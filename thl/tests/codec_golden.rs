@@ -71,6 +71,29 @@ fn statement() -> EventBody {
                     },
                 ],
                 default_storage_engine: Some("InnoDB".into()),
+                ..SessionVars::default()
+            },
+            error_code: 0,
+        })],
+    }
+}
+
+/// A statement with the flags2 options of MariaDB's query events (session
+/// bits 20-23, added to version 2 after `statement`'s layout was pinned:
+/// that golden file stays as it was and still decodes).
+fn statement_options() -> EventBody {
+    EventBody {
+        metadata: vec![(meta::SCHEMA_CHANGE.into(), "true".into())],
+        changes: vec![Change::Statement(Statement {
+            default_db: Some("test".into()),
+            sql: b"create table t1 (f1 timestamp, f2 timestamp)".to_vec(),
+            session: SessionVars {
+                sql_mode: Some(1_411_383_296),
+                check_constraint_checks: Some(true),
+                sql_if_exists: Some(false),
+                explicit_defaults_for_timestamp: Some(true),
+                system_versioning_insert_history: Some(false),
+                ..SessionVars::default()
             },
             error_code: 0,
         })],
@@ -266,6 +289,11 @@ fn golden_heartbeat() {
 #[test]
 fn golden_statement() {
     check_golden("statement", &statement());
+}
+
+#[test]
+fn golden_statement_options() {
+    check_golden("statement_options", &statement_options());
 }
 
 #[test]

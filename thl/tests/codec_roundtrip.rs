@@ -294,6 +294,10 @@ fn all_session_vars_at_their_extremes() {
             unsigned: true,
         }],
         default_storage_engine: Some("InnoDB".into()),
+        check_constraint_checks: Some(false),
+        sql_if_exists: Some(true),
+        explicit_defaults_for_timestamp: Some(false),
+        system_versioning_insert_history: Some(true),
     };
     let body = EventBody {
         metadata: vec![("gtid".into(), "0-1-42".into())],
@@ -512,7 +516,7 @@ fn session() -> impl Strategy<Value = SessionVars> {
         any::<[Option<u16>; 5]>(),
     );
     let b = (
-        any::<[Option<bool>; 4]>(),
+        any::<[Option<bool>; 8]>(),
         any::<[Option<u16>; 2]>(),
         any::<[Option<u64>; 2]>(),
         any::<Option<(u64, u64)>>(),
@@ -522,7 +526,8 @@ fn session() -> impl Strategy<Value = SessionVars> {
     (a, b).prop_map(
         |((ts, thread, mode, tz, ids), (flags, inc, ids64, seeds, uvs, engine))| {
             let [charset_client, collation_connection, collation_server, collation_database, lc] = ids;
-            let [foreign_key_checks, unique_checks, autocommit, sql_auto_is_null] = flags;
+            let [foreign_key_checks, unique_checks, autocommit, sql_auto_is_null, check_constraint_checks, sql_if_exists, explicit_defaults_for_timestamp, system_versioning_insert_history] =
+                flags;
             SessionVars {
                 timestamp_us: ts,
                 thread_id: thread,
@@ -544,6 +549,10 @@ fn session() -> impl Strategy<Value = SessionVars> {
                 rand_seeds: seeds,
                 user_vars: uvs,
                 default_storage_engine: engine,
+                check_constraint_checks,
+                sql_if_exists,
+                explicit_defaults_for_timestamp,
+                system_versioning_insert_history,
             }
         },
     )

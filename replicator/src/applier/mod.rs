@@ -294,6 +294,30 @@ fn describe_key(before: &[&thl::event::ColumnSpec], values: &[Value], plan: &Key
     s
 }
 
+/// Which of the statement options of MariaDB's flags2 the target has as
+/// session variables: from `information_schema.SESSION_VARIABLES`
+/// (MariaDB), else `performance_schema.session_variables` (MySQL 5.7+);
+/// none when neither can be read.
+async fn optional_session_variables(conn: &mut Conn) -> Result<Vec<String>, mysql_async::Error> {
+    let names: Vec<String> = session::SERVER_OPTIONS
+        .iter()
+        .map(|(name, _)| format!("'{name}'"))
+        .collect();
+    let list = names.join(", ");
+    for table in [
+        "information_schema.SESSION_VARIABLES",
+        "performance_schema.session_variables",
+    ] {
+        let sql = format!("SELECT VARIABLE_NAME FROM {table} WHERE LOWER(VARIABLE_NAME) IN ({list})");
+        match conn.query::<String, _>(sql).await {
+            Ok(found) => return Ok(found),
+            Err(mysql_async::Error::Server(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Vec::new())
+}
+
 /// True when a server of `version` (`@@version`) keeps a prepared XA
 /// transaction after its session ends: MariaDB 10.5.2+, MySQL 5.7.7+.
 fn keeps_prepared_xa(version: &str) -> bool {
@@ -492,6 +516,10 @@ impl Applier {
                 self.collations.insert(id, (cs, name));
             }
         }
+        let variables = optional_session_variables(&mut conn)
+            .await
+            .map_err(|e| ctx.classify(e))?;
+        self.session.set_target_variables(variables.iter().map(String::as_str));
         let server: Option<(String, u64)> = conn
             .query_first("SELECT @@version, @@max_allowed_packet")
             .await

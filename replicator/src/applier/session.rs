@@ -26,7 +26,12 @@
 //!   µs), `pseudo_thread_id` (the source session's thread id: MariaDB keys
 //!   temporary tables by it, so the temporary tables of several source
 //!   sessions live apart in the one apply session, as on MariaDB's replica,
-//!   and `CONNECTION_ID()` returns it); and per statement, always:
+//!   and `CONNECTION_ID()` returns it), the [options](SERVER_OPTIONS) of
+//!   MariaDB's flags2 (`check_constraint_checks`, `sql_if_exists`,
+//!   `explicit_defaults_for_timestamp`, `system_versioning_insert_history`:
+//!   set only on a target that has the variable; one that lacks it replays
+//!   only the value such a server behaves as, and names the variable
+//!   otherwise); and per statement, always:
 //!   `insert_id`, `last_insert_id`, the `RAND()` seeds and user variables.
 //! * **Rows** (and the position and heartbeat rows, and every other
 //!   statement of the applier's own) run with [`ROW_SQL_MODE`]
@@ -137,6 +142,25 @@ fn user_var_literal(u: &UserVar, names: &CollationNames) -> String {
     }
 }
 
+/// The session options of MariaDB's flags2, each with the value a server
+/// without the variable behaves as (older servers, MySQL).
+pub(crate) const SERVER_OPTIONS: [(&str, bool); 4] = [
+    ("check_constraint_checks", true),
+    ("sql_if_exists", false),
+    ("explicit_defaults_for_timestamp", false),
+    ("system_versioning_insert_history", false),
+];
+
+/// The statement's values of [`SERVER_OPTIONS`], in that order.
+fn server_option_values(v: &SessionVars) -> [Option<bool>; 4] {
+    [
+        v.check_constraint_checks,
+        v.sql_if_exists,
+        v.explicit_defaults_for_timestamp,
+        v.system_versioning_insert_history,
+    ]
+}
+
 /// What the applier has set on its connection (`None`: unknown).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct SessionState {
@@ -160,6 +184,10 @@ pub(crate) struct SessionState {
     auto_increment_offset: Option<u16>,
     timestamp_us: Option<i64>,
     pseudo_thread_id: Option<u32>,
+    server_options: [Option<bool>; 4],
+    /// Which of [`SERVER_OPTIONS`] the target has (learned at connect;
+    /// kept when the rest is forgotten).
+    target_has: [bool; 4],
 }
 
 /// Adds `@@session.<name>=<literal>` when `want` differs from `cur`.
@@ -185,7 +213,21 @@ fn bool_lit(b: &bool) -> String {
 impl SessionState {
     /// Forgets everything (after an error or a reconnect).
     pub fn invalidate(&mut self) {
-        *self = SessionState::default();
+        *self = SessionState {
+            target_has: self.target_has,
+            ..SessionState::default()
+        };
+    }
+
+    /// Records which of [`SERVER_OPTIONS`] the target has, from the names
+    /// of its session variables (any case).
+    pub fn set_target_variables<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        self.target_has = [false; 4];
+        for name in names {
+            if let Some(i) = SERVER_OPTIONS.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                self.target_has[i] = true;
+            }
+        }
     }
 
     /// The server changed the session's timestamp behind our back (a
@@ -245,6 +287,7 @@ impl SessionState {
     /// the per-statement ones (always sent). `Err` names an `sql_mode` bit
     /// mask with unknown bits.
     pub fn statement_context(&mut self, v: &SessionVars, names: &CollationNames) -> Result<Vec<String>, String> {
+        self.check_server_options(v)?;
         let mut out = Vec::new();
         let client = v.charset_client.unwrap_or(DEFAULT_CLIENT_COLLATION);
         // By charset name: a number is accepted only for a charset's default
@@ -351,6 +394,17 @@ impl SessionState {
             "pseudo_thread_id",
             u32::to_string,
         );
+        for (i, want) in server_option_values(v).into_iter().enumerate() {
+            if let Some(w) = want.filter(|_| self.target_has[i]) {
+                track(
+                    &mut out,
+                    &mut self.server_options[i],
+                    Some(&w),
+                    SERVER_OPTIONS[i].0,
+                    bool_lit,
+                );
+            }
+        }
         // `USE` (sent before this `SET`) resets it; an explicit one is set
         // for this statement only.
         if let Some(id) = v.collation_database {
@@ -378,6 +432,26 @@ impl SessionState {
             out.push(format!("@{}={}", quote_ident(&u.name), user_var_literal(u, names)));
         }
         Ok(out)
+    }
+
+    /// `Err` when the statement ran under a value of a [`SERVER_OPTIONS`]
+    /// variable that the target does not have and does not behave as.
+    fn check_server_options(&self, v: &SessionVars) -> Result<(), String> {
+        for (i, want) in server_option_values(v).into_iter().enumerate() {
+            let (name, implied) = SERVER_OPTIONS[i];
+            match want {
+                Some(w) if !self.target_has[i] && w != implied => {
+                    return Err(format!(
+                        "the source ran the statement with {name}={}, a session variable the target does not \
+                         have (it behaves as {name}={}): replicate to a server that has it",
+                        u8::from(w),
+                        u8::from(implied)
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Forgets the default database (after `DROP DATABASE`, which may
@@ -529,5 +603,42 @@ mod tests {
         };
         let sets = s.statement_context(&v, &names).expect("ok");
         assert_eq!(sets.last().map(String::as_str), Some("@`a``b`=-1"));
+    }
+
+    #[test]
+    fn server_options_are_set_where_the_target_has_them() {
+        let names = CollationNames::new();
+        let v = SessionVars {
+            check_constraint_checks: Some(true),
+            explicit_defaults_for_timestamp: Some(true),
+            ..SessionVars::default()
+        };
+        let has = |sets: &[String], what: &str| sets.iter().any(|s| s == what);
+        let mut s = SessionState::default();
+        s.set_target_variables(["CHECK_CONSTRAINT_CHECKS", "explicit_defaults_for_timestamp"]);
+        let sets = s.statement_context(&v, &names).expect("ok");
+        assert!(has(&sets, "@@session.check_constraint_checks=1"), "{sets:?}");
+        assert!(has(&sets, "@@session.explicit_defaults_for_timestamp=1"), "{sets:?}");
+        // Tracked: not sent again; kept across invalidation.
+        let sets = s.statement_context(&v, &names).expect("ok");
+        assert!(!sets.iter().any(|s| s.contains("explicit_defaults")), "{sets:?}");
+        s.invalidate();
+        let sets = s.statement_context(&v, &names).expect("ok");
+        assert!(has(&sets, "@@session.explicit_defaults_for_timestamp=1"), "{sets:?}");
+
+        // A target without the variables: the value it behaves as is
+        // skipped, another one is an error naming the variable.
+        let mut old = SessionState::default();
+        let implied = SessionVars {
+            explicit_defaults_for_timestamp: Some(false),
+            check_constraint_checks: Some(true),
+            ..SessionVars::default()
+        };
+        let sets = old.statement_context(&implied, &names).expect("ok");
+        assert!(!sets
+            .iter()
+            .any(|s| s.contains("explicit_defaults") || s.contains("check_constraint")));
+        let err = old.statement_context(&v, &names).expect_err("refused");
+        assert!(err.contains("explicit_defaults_for_timestamp=1"), "{err}");
     }
 }

@@ -350,9 +350,7 @@ impl Decoder {
             ROTATE_EVENT => {
                 events::parse_rotate(p, self.post(t, 8)).map(|(file, pos)| BinlogEvent::Rotate { file, pos })
             }
-            QUERY_EVENT => {
-                events::parse_query(p, self.post(t, 13), h.timestamp).map(|q| BinlogEvent::Query(Box::new(q)))
-            }
+            QUERY_EVENT => events::parse_query(p, self.post(t, 13), h.timestamp).map(|q| self.query(q)),
             MARIA_QUERY_COMPRESSED_EVENT => self.compressed_query(p, h),
             XID_EVENT => events::parse_xid(p).map(BinlogEvent::Xid),
             INTVAR_EVENT => events::parse_intvar(p).map(|(kind, value)| BinlogEvent::IntVar { kind, value }),
@@ -433,7 +431,16 @@ impl Decoder {
         // uncompressed parts, then inflate the text.
         let mut q = events::parse_query(p, self.post(QUERY_EVENT, 13), h.timestamp)?;
         q.sql = inflate(&q.sql)?;
-        Ok(BinlogEvent::Query(Box::new(q)))
+        Ok(self.query(q))
+    }
+
+    /// A parsed query event, with the session options of the source's
+    /// flavour.
+    fn query(&self, mut q: events::QueryEvent) -> BinlogEvent {
+        if self.fde.is_mariadb() {
+            q.status.read_mariadb_options();
+        }
+        BinlogEvent::Query(Box::new(q))
     }
 
     fn rows(&mut self, p: &[u8], pos: u64, t: u8) -> Result<BinlogEvent, BinlogError> {

@@ -36,11 +36,21 @@ use thl::event::SessionVars;
 use super::cursor::Cursor;
 use super::error::KResult;
 
-/// `OPTION_*` bits of Q_FLAGS2_CODE.
+/// `OPTION_*` bits of Q_FLAGS2_CODE, both flavours.
 pub const OPTION_AUTO_IS_NULL: u32 = 1 << 14;
 pub const OPTION_NOT_AUTOCOMMIT: u32 = 1 << 19;
 pub const OPTION_NO_FOREIGN_KEY_CHECKS: u32 = 1 << 26;
 pub const OPTION_RELAXED_UNIQUE_CHECKS: u32 = 1 << 27;
+
+/// `OPTION_*` bits that only MariaDB writes to Q_FLAGS2_CODE (MySQL masks
+/// flags2 to the four above, so these bits mean nothing in its events).
+/// Measured on MariaDB 10.11: `SET check_constraint_checks=0` sets bit 15,
+/// `explicit_defaults_for_timestamp=1` bit 24, `sql_if_exists=1` bit 28,
+/// `system_versioning_insert_history=1` bit 30.
+pub const MARIADB_OPTION_NO_CHECK_CONSTRAINT_CHECKS: u32 = 1 << 15;
+pub const MARIADB_OPTION_EXPLICIT_DEF_TIMESTAMP: u32 = 1 << 24;
+pub const MARIADB_OPTION_IF_EXISTS: u32 = 1 << 28;
+pub const MARIADB_OPTION_INSERT_HISTORY: u32 = 1 << 30;
 
 /// Everything the status block carried. `session` holds what THL
 /// statements replay; the rest is informational.
@@ -79,6 +89,18 @@ pub const FL_COMMIT_ALTER_E1: u8 = 4;
 pub const FL_ROLLBACK_ALTER_E1: u8 = 8;
 
 impl StatusVars {
+    /// Fills the session options that MariaDB's flags2 carries (its replica
+    /// restores them for every statement). Only for a MariaDB source: the
+    /// bits mean nothing in MySQL's events.
+    pub fn read_mariadb_options(&mut self) {
+        let Some(f) = self.flags2 else { return };
+        let s = &mut self.session;
+        s.check_constraint_checks = Some(f & MARIADB_OPTION_NO_CHECK_CONSTRAINT_CHECKS == 0);
+        s.sql_if_exists = Some(f & MARIADB_OPTION_IF_EXISTS != 0);
+        s.explicit_defaults_for_timestamp = Some(f & MARIADB_OPTION_EXPLICIT_DEF_TIMESTAMP != 0);
+        s.system_versioning_insert_history = Some(f & MARIADB_OPTION_INSERT_HISTORY != 0);
+    }
+
     /// The query only announces an ALTER (`START ALTER`) or withdraws one
     /// (`ROLLBACK ALTER`): a replica runs the ALTER once, at its `COMMIT
     /// ALTER`, which carries the same text.
@@ -159,7 +181,11 @@ pub fn parse_status_vars(block: &[u8]) -> KResult<StatusVars> {
                 }
             }
             13 => v.micros = Some(c.uint_n(3, "Q_MICROSECONDS")? as u32),
-            16 => v.explicit_defaults_for_timestamp = Some(c.u8("Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP")? != 0),
+            16 => {
+                let on = c.u8("Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP")? != 0;
+                v.explicit_defaults_for_timestamp = Some(on);
+                v.session.explicit_defaults_for_timestamp = Some(on);
+            }
             17 => v.ddl_xid = Some(c.u64("Q_DDL_LOGGED_WITH_XID")?),
             18 => v.default_collation_for_utf8mb4 = Some(c.u16("Q_DEFAULT_COLLATION_FOR_UTF8MB4")?),
             19 => v.sql_require_primary_key = Some(c.u8("Q_SQL_REQUIRE_PRIMARY_KEY")?),

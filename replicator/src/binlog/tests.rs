@@ -453,6 +453,65 @@ fn status_vars_include_mariadb_hrnow_and_xid() {
     assert_eq!(v.unknown_key, Some(200));
 }
 
+/// The status block of MariaDB 10.11's `create table a1(i int)` after
+/// `SET explicit_defaults_for_timestamp=1` (from `mariadb-binlog
+/// --hexdump`): flags2, sql_mode, catalog, charsets, Q_XID.
+const MARIADB_EXPLICIT_DEFAULTS_BLOCK: [u8; 35] = [
+    0x00, 0x00, 0x00, 0x00, 0x01, // Q_FLAGS2_CODE: bit 24
+    0x01, 0x00, 0x00, 0x20, 0x54, 0x00, 0x00, 0x00, 0x00, // Q_SQL_MODE_CODE
+    0x06, 0x03, b's', b't', b'd', // Q_CATALOG_NZ_CODE
+    0x04, 0x21, 0x00, 0x21, 0x00, 0x08, 0x00, // Q_CHARSET_CODE
+    0x81, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // Q_XID
+];
+
+#[test]
+fn mariadb_flags2_carries_the_session_options_its_replica_restores() {
+    let mut v = parse_status_vars(&MARIADB_EXPLICIT_DEFAULTS_BLOCK).expect("parses");
+    assert_eq!(v.flags2, Some(1 << 24));
+    // Not read until the flavour is known.
+    assert_eq!(v.session.explicit_defaults_for_timestamp, None);
+    v.read_mariadb_options();
+    assert_eq!(v.session.explicit_defaults_for_timestamp, Some(true));
+    assert_eq!(v.session.check_constraint_checks, Some(true));
+    assert_eq!(v.session.sql_if_exists, Some(false));
+    assert_eq!(v.session.system_versioning_insert_history, Some(false));
+
+    // `check_constraint_checks=0` (bit 15), `sql_if_exists=1` (bit 28),
+    // `system_versioning_insert_history=1` (bit 30), as measured.
+    let mut b = MARIADB_EXPLICIT_DEFAULTS_BLOCK;
+    b[1..5].copy_from_slice(&((1u32 << 15) | (1 << 28) | (1 << 30)).to_le_bytes());
+    let mut v = parse_status_vars(&b).expect("parses");
+    v.read_mariadb_options();
+    assert_eq!(v.session.check_constraint_checks, Some(false));
+    assert_eq!(v.session.sql_if_exists, Some(true));
+    assert_eq!(v.session.explicit_defaults_for_timestamp, Some(false));
+    assert_eq!(v.session.system_versioning_insert_history, Some(true));
+
+    // The decoder reads them for a MariaDB source.
+    let mut p = Vec::new();
+    p.extend_from_slice(&4u32.to_le_bytes());
+    p.extend_from_slice(&0u32.to_le_bytes());
+    p.push(1);
+    p.extend_from_slice(&0u16.to_le_bytes());
+    p.extend_from_slice(&(MARIADB_EXPLICIT_DEFAULTS_BLOCK.len() as u16).to_le_bytes());
+    p.extend_from_slice(&MARIADB_EXPLICIT_DEFAULTS_BLOCK);
+    p.extend_from_slice(b"x\0create table a1(i int)");
+    let mut d = decoder_with_fde();
+    match d.decode(&event(QUERY_EVENT, &p, true), 500) {
+        Ok(BinlogEvent::Query(q)) => assert_eq!(q.status.session.explicit_defaults_for_timestamp, Some(true)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn mysql_explicit_defaults_status_var_is_the_sessions() {
+    // MySQL's Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP (key 16); its flags2 bits
+    // are not read.
+    let v = parse_status_vars(&[0, 0, 0, 0, 1, 16, 0]).expect("parses");
+    assert_eq!(v.session.explicit_defaults_for_timestamp, Some(false));
+    assert_eq!(v.session.check_constraint_checks, None);
+}
+
 #[test]
 fn pending_vars_fold_into_the_next_statement() {
     let mut pv = PendingVars::default();

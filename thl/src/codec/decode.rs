@@ -94,15 +94,10 @@ fn session(r: &mut Reader<'_>) -> Result<SessionVars> {
         let bits = mask & !sb::KNOWN;
         return Err(r.error_at(at, DecodeReason::UnknownFlags { what, bits }));
     }
-    if r.version < 2 && mask & (1 << sb::DEFAULT_STORAGE_ENGINE) != 0 {
+    if r.version < 2 && mask & !sb::KNOWN_V1 != 0 {
         let what = "session presence mask (version 1)";
-        return Err(r.error_at(
-            at,
-            DecodeReason::UnknownFlags {
-                what,
-                bits: 1 << sb::DEFAULT_STORAGE_ENGINE,
-            },
-        ));
+        let bits = mask & !sb::KNOWN_V1;
+        return Err(r.error_at(at, DecodeReason::UnknownFlags { what, bits }));
     }
     let mut p = Present { r, mask };
     Ok(SessionVars {
@@ -133,6 +128,16 @@ fn session(r: &mut Reader<'_>) -> Result<SessionVars> {
         user_vars: p.get(sb::USER_VARS, user_vars)?.unwrap_or_default(),
         default_storage_engine: p.get(sb::DEFAULT_STORAGE_ENGINE, |r| {
             r.string("session default_storage_engine")
+        })?,
+        check_constraint_checks: p.get(sb::CHECK_CONSTRAINT_CHECKS, |r| {
+            r.bool("session check_constraint_checks")
+        })?,
+        sql_if_exists: p.get(sb::SQL_IF_EXISTS, |r| r.bool("session sql_if_exists"))?,
+        explicit_defaults_for_timestamp: p.get(sb::EXPLICIT_DEFAULTS_FOR_TIMESTAMP, |r| {
+            r.bool("session explicit_defaults_for_timestamp")
+        })?,
+        system_versioning_insert_history: p.get(sb::SYSTEM_VERSIONING_INSERT_HISTORY, |r| {
+            r.bool("session system_versioning_insert_history")
         })?,
     })
 }

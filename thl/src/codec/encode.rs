@@ -66,6 +66,16 @@ fn session_mask(s: &SessionVars) -> u64 {
         (sb::RAND_SEEDS, s.rand_seeds.is_some()),
         (sb::USER_VARS, !s.user_vars.is_empty()),
         (sb::DEFAULT_STORAGE_ENGINE, s.default_storage_engine.is_some()),
+        (sb::CHECK_CONSTRAINT_CHECKS, s.check_constraint_checks.is_some()),
+        (sb::SQL_IF_EXISTS, s.sql_if_exists.is_some()),
+        (
+            sb::EXPLICIT_DEFAULTS_FOR_TIMESTAMP,
+            s.explicit_defaults_for_timestamp.is_some(),
+        ),
+        (
+            sb::SYSTEM_VERSIONING_INSERT_HISTORY,
+            s.system_versioning_insert_history.is_some(),
+        ),
     ];
     bits.iter()
         .filter(|(_, present)| *present)
@@ -120,6 +130,15 @@ fn session(out: &mut Vec<u8>, s: &SessionVars) {
     }
     if let Some(v) = &s.default_storage_engine {
         bytes(out, v.as_bytes());
+    }
+    let options = [
+        s.check_constraint_checks,
+        s.sql_if_exists,
+        s.explicit_defaults_for_timestamp,
+        s.system_versioning_insert_history,
+    ];
+    for v in options.into_iter().flatten() {
+        out.push(u8::from(v));
     }
 }
 

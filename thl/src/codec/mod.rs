@@ -94,6 +94,10 @@
 //! | 17 | rand_seeds | `varint` seed1, `varint` seed2 |
 //! | 18 | user_vars | `count` (≥ 1), then per variable a [user var](#user-var) |
 //! | 19 | default_storage_engine | `str` (version 2) |
+//! | 20 | check_constraint_checks | `bool` (version 2) |
+//! | 21 | sql_if_exists | `bool` (version 2) |
+//! | 22 | explicit_defaults_for_timestamp | `bool` (version 2) |
+//! | 23 | system_versioning_insert_history | `bool` (version 2) |
 //!
 //! ## User var
 //!
@@ -266,6 +270,12 @@ mod session_bit {
     pub const RAND_SEEDS: u32 = 17;
     pub const USER_VARS: u32 = 18;
     pub const DEFAULT_STORAGE_ENGINE: u32 = 19;
+    pub const CHECK_CONSTRAINT_CHECKS: u32 = 20;
+    pub const SQL_IF_EXISTS: u32 = 21;
+    pub const EXPLICIT_DEFAULTS_FOR_TIMESTAMP: u32 = 22;
+    pub const SYSTEM_VERSIONING_INSERT_HISTORY: u32 = 23;
     /// Mask of every bit this version knows.
-    pub const KNOWN: u64 = (1 << (DEFAULT_STORAGE_ENGINE + 1)) - 1;
+    pub const KNOWN: u64 = (1 << (SYSTEM_VERSIONING_INSERT_HISTORY + 1)) - 1;
+    /// The fields of version 1 (before `default_storage_engine`).
+    pub const KNOWN_V1: u64 = (1 << DEFAULT_STORAGE_ENGINE) - 1;
 }

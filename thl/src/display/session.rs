@@ -216,6 +216,9 @@ pub fn session_options(s: &SessionVars) -> Vec<(String, String)> {
     if let Some(v) = &s.default_storage_engine {
         put("default_storage_engine", format!("'{}'", v.replace('\'', "''")));
     }
+    for (name, v) in server_options(s) {
+        put(name, b(v).to_string());
+    }
     if let Some(v) = s.auto_increment_increment {
         put("auto_increment_increment", v.to_string());
     }
@@ -242,6 +245,18 @@ pub fn session_options(s: &SessionVars) -> Vec<(String, String)> {
         put(&format!("@{}", u.name), user_var_literal(u));
     }
     o
+}
+
+/// The flags2 options that are present: `(variable, value)`.
+pub fn server_options(s: &SessionVars) -> impl Iterator<Item = (&'static str, bool)> {
+    [
+        ("check_constraint_checks", s.check_constraint_checks),
+        ("sql_if_exists", s.sql_if_exists),
+        ("explicit_defaults_for_timestamp", s.explicit_defaults_for_timestamp),
+        ("system_versioning_insert_history", s.system_versioning_insert_history),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| Some((name, v?)))
 }
 
 /// `[name = value, ...]` as Tungsten's `- OPTIONS` line shows it.
@@ -297,6 +312,9 @@ pub(crate) fn tracked_settings(s: &SessionVars) -> Vec<(&'static str, String)> {
     }
     if let Some(v) = &s.default_storage_engine {
         o.push(("default_storage_engine", format!("'{}'", v.replace('\'', "''"))));
+    }
+    for (name, v) in server_options(s) {
+        o.push((name, b(v).to_string()));
     }
     if let Some(v) = &s.time_zone {
         o.push(("time_zone", format!("'{}'", v.replace('\'', "''"))));
