@@ -433,6 +433,31 @@ async fn rows_larger_than_the_targets_max_allowed_packet_apply() {
 }
 
 #[tokio::test]
+async fn xa_transactions_that_change_nothing_transactional_complete() {
+    // rpl.rpl_xa_survive_disconnect_mixed_engines: an XA branch whose only
+    // change is to a MyISAM table (logged apart, before it) or that changes
+    // nothing reaches the binlog as `XA START; XA END; XA PREPARE` alone.
+    // Prepared on the target, it is read-only there: MariaDB drops it when
+    // the preparing session ends, and `XA COMMIT|ROLLBACK` of it fails with
+    // XA_RBROLLBACK (1402), where the source completed it.
+    let mut p = Pipeline::start().await;
+    p.run(
+        "CREATE DATABASE xn; USE xn;
+         CREATE TABLE tm (a INT) ENGINE=MyISAM;
+         CREATE TABLE t (a INT PRIMARY KEY) ENGINE=InnoDB;
+         XA START 'm1'; INSERT INTO tm VALUES (1); XA END 'm1'; XA PREPARE 'm1'; XA COMMIT 'm1';
+         XA START 'm2'; INSERT INTO tm VALUES (2); XA END 'm2'; XA PREPARE 'm2'; XA ROLLBACK 'm2';
+         XA START 'e1'; UPDATE t SET a = 99 WHERE a = -1; XA END 'e1'; XA PREPARE 'e1'; XA COMMIT 'e1';
+         XA START 'w1'; INSERT INTO t VALUES (1); INSERT INTO tm VALUES (3); XA END 'w1'; XA PREPARE 'w1'; XA COMMIT 'w1';",
+    )
+    .await;
+    p.replicate().await;
+    p.assert_equal("xn").await;
+    p.assert_same("SELECT a FROM xn.tm ORDER BY a").await;
+    p.assert_nothing_prepared().await;
+}
+
+#[tokio::test]
 async fn xa_transactions_on_one_row_complete_right_after_their_prepare() {
     // rpl.rpl_parallel_multi_domain_xa: each XA transaction prepares, then
     // commits or rolls back at once, all on one row. The applier detaches a

@@ -12,6 +12,10 @@
 //! versioned table (`BIGINT UNSIGNED AS ROW START|END`) hold each server's
 //! own transaction ids, on MariaDB's own replica too: they are left out of
 //! the values compared (the history rows themselves are compared).
+//! Values are read with `time_zone='+00:00'` on every server: a test may
+//! give the primary another global time zone than the replicas (rpl tests
+//! set the "slave"'s on the primary), and a `TIMESTAMP` read in a zone with
+//! daylight saving time renders two instants of its repeated hour alike.
 //!
 //! Invariants: a table missing or extra on a replica is a difference; a
 //! table the primary cannot read now (locked by the test beyond
@@ -246,7 +250,7 @@ async fn session(host: &Host) -> Result<Conn, String> {
     let mut c = Topology::connect(host).await?;
     c.query_drop(format!(
         "SET SESSION lock_wait_timeout={LOCK_WAIT_SECS}, innodb_lock_wait_timeout={LOCK_WAIT_SECS}, \
-         max_statement_time=120"
+         max_statement_time=120, time_zone='+00:00'"
     ))
     .await
     .map_err(|e| format!("{}: session setup: {e}", host.name))?;
