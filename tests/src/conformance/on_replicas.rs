@@ -17,9 +17,12 @@
 //! (`mysqltest-error`) instead of a replica stopping later for a reason
 //! that says less.
 //!
-//! Invariants: only plugin statements are run ([`is_plugin_statement`]);
-//! connections are bounded ([`Topology::connect`]); the primary is never
-//! touched.
+//! [`set_globals`] gives the replicas the test's server options that shape
+//! tables ([`super::options::replica_globals`]) before the test.
+//!
+//! Invariants: only plugin statements and those `SET GLOBAL`s are run
+//! ([`is_plugin_statement`]); connections are bounded
+//! ([`Topology::connect`]); the primary is never touched.
 
 use mysql_async::prelude::Queryable;
 
@@ -83,6 +86,22 @@ pub async fn run(topo: &Topology, primary_errno: &str, sql: &str) -> Result<Vec<
         }
     }
     Ok(lines)
+}
+
+/// Runs each `SET GLOBAL` of `sets` on every replica; the first error
+/// names the replica and the statement.
+pub async fn set_globals(topo: &Topology, sets: &[String]) -> Result<(), String> {
+    for host in topo.replicas() {
+        let mut conn = Topology::connect(host).await?;
+        for sql in sets {
+            if let Err(e) = conn.query_drop(sql.as_str()).await {
+                let _ = conn.disconnect().await;
+                return Err(format!("{}: `{sql}` failed: {e}", host.name));
+            }
+        }
+        let _ = conn.disconnect().await;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

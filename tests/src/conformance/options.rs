@@ -23,6 +23,16 @@
 //!   options that rename the binlog or keep changes out of it is refused
 //!   ([`mid_test_restart_refusal`]): the replicators cannot follow a
 //!   source that changes under them, by design.
+//! * Options that shape the tables a replayed DDL statement creates, which
+//!   no binlog carries ([`REPLICA_ALIKE_OPTIONS`]: `innodb_default_row_format`,
+//!   `innodb_strict_mode`), are given to the replicas too, as `SET GLOBAL`
+//!   before the test ([`replica_globals`]; the deployment is rebuilt after
+//!   any test with options): an operator configures every server of a
+//!   cluster alike, and mtr's `-master.opt` says nothing about a replica
+//!   that is not the test's own (main.partition_exchange: a table created
+//!   under `innodb_default_row_format=COMPACT` on the primary came out
+//!   `Dynamic` on the replicas, and a later `EXCHANGE PARTITION` stopped
+//!   them with 1731, MariaDB's own replica too).
 //! * [`BinlogFormat`]: the format every server of a run starts with (ROW,
 //!   the default, or MIXED, under which statement-logged transactions
 //!   arrive as SQL text). STATEMENT is not offered: the master replicator
@@ -87,6 +97,26 @@ impl ServerSetup {
     pub fn is_empty(&self) -> bool {
         self.args.is_empty() && self.env.is_empty()
     }
+}
+
+/// Dynamic server options that shape the tables DDL creates and that the
+/// binlog does not carry (normalized names, module doc).
+pub const REPLICA_ALIKE_OPTIONS: &[&str] = &["innodb-default-row-format", "innodb-strict-mode"];
+
+/// The `SET GLOBAL` statements that give the replicas the test's
+/// [`REPLICA_ALIKE_OPTIONS`] (`--loose-` prefixes taken off; values other
+/// than a bare word or number are not passed on).
+pub fn replica_globals(opts: &[String]) -> Vec<String> {
+    opts.iter()
+        .filter_map(|o| {
+            let (name, value) = name_value(o);
+            let name = name.strip_prefix("loose-").unwrap_or(&name);
+            let value = value?;
+            let bare = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            (REPLICA_ALIKE_OPTIONS.contains(&name) && bare)
+                .then(|| format!("SET GLOBAL {}={value}", name.replace('-', "_")))
+        })
+        .collect()
 }
 
 /// The first option that renames the primary's binlog, if any: a
@@ -249,6 +279,23 @@ mod tests {
 
     fn v(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn options_that_shape_tables_go_to_the_replicas() {
+        assert_eq!(
+            replica_globals(&v(&[
+                "--loose-innodb_default_row_format=COMPACT",
+                "--innodb-strict-mode=off",
+                "--default-storage-engine=MyISAM",
+                "--innodb-strict-mode='0; DROP'",
+            ])),
+            v(&[
+                "SET GLOBAL innodb_default_row_format=COMPACT",
+                "SET GLOBAL innodb_strict_mode=off"
+            ])
+        );
+        assert!(replica_globals(&v(&["--innodb-strict-mode"])).is_empty());
     }
 
     #[test]

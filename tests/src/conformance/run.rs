@@ -293,6 +293,16 @@ async fn run_inner(deploy: &mut Deploy, tc: &TestCase, opts: &RunOptions) -> Tes
             }
         }
     }
+    let replica_sets = super::options::replica_globals(&server_opts);
+    if let Err(e) = super::on_replicas::set_globals(&topo, &replica_sets).await {
+        let mut r = TestResult::new(
+            tc,
+            Outcome::MysqltestError,
+            format!("the replicas did not take the test's options that shape tables: {e}"),
+        );
+        r.needs_rebuild = true;
+        return r;
+    }
     let globals_before = globals(deploy).await;
     let seqno_before = topo.primary_position().await.unwrap_or(-1);
 
