@@ -12,10 +12,13 @@
 //! format the run (`--binlog-format mixed`) or the test set); (3) the runner waits, bounded by the
 //! topology's wait, until every replica holds that token, reading the
 //! replicators' (or native replicas') state every second (a stop ends the
-//! wait); a replica still running one of its applier's statements when the
-//! wait runs out gets more time, up to five times the wait, since one row
-//! event on a keyless table can take minutes, natively too; (4) every table
-//! is compared ([`super::compare`]).
+//! wait); a replica still running one of its applier's statements, and not
+//! waiting for a lock, when the wait runs out gets more time, up to
+//! [`BUSY_WAIT_FACTOR`] times the wait, since one row event on a keyless
+//! table can take many minutes, natively too (the checkpoint touches the
+//! topology's [busy file](Topology::busy_file) meanwhile, and the runner
+//! extends the test's `--timeout` while that file is fresh); (4) every
+//! table is compared ([`super::compare`]).
 //!
 //! Each checkpoint appends one JSON line to the topology's results file.
 //! Run by mysqltest through `--exec`, it exits non-zero on a stop or a
@@ -218,27 +221,31 @@ async fn replica_token(topo: &Topology, i: usize) -> Option<String> {
 
 /// How much longer than `--wait` a checkpoint waits for a replica that is
 /// busy running one long statement (the server's row applier scans a
-/// keyless table once per row: main.ctype_euckr's 24k-row UPDATE takes
-/// minutes on MariaDB's own replica too).
-const BUSY_WAIT_FACTOR: u32 = 5;
+/// keyless table once per row: main.ctype_big5's 24k-row UPDATE takes
+/// four minutes on MariaDB's own replica here, and a relay's slave starts
+/// on it only when the relay is done).
+pub const BUSY_WAIT_FACTOR: u32 = 30;
 
 /// Whether the replica's server is running a statement for its applier
-/// (a replicator's session, or the native SQL thread) rather than idling.
+/// (a replicator's session, or the native SQL thread) rather than idling,
+/// and no transaction there waits for a lock (a lock wait is not progress).
 async fn busy_applying(h: &Host) -> bool {
     let Ok(mut c) = Topology::connect(h).await else {
         return false;
     };
-    let n: Option<u64> = c
+    let n: Option<(u64, u64)> = c
         .query_first(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND \
-             ((COMMAND = 'Query' AND INFO IS NOT NULL) OR \
-              (COMMAND = 'Slave_SQL' AND STATE NOT LIKE '%read all relay log%' AND STATE NOT LIKE 'Waiting%'))",
+            "SELECT (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND \
+               STATE NOT LIKE '%lock%' AND \
+               ((COMMAND = 'Query' AND INFO IS NOT NULL) OR \
+                (COMMAND = 'Slave_SQL' AND STATE NOT LIKE '%read all relay log%' AND STATE NOT LIKE 'Waiting%'))), \
+             (SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT')",
         )
         .await
         .ok()
         .flatten();
     let _ = c.disconnect().await;
-    n.is_some_and(|n| n > 0)
+    n.is_some_and(|(running, lock_waits)| running > 0 && lock_waits == 0)
 }
 
 /// The state of a replica that did not apply the marker in time.
@@ -293,6 +300,7 @@ pub async fn run(topo: &Topology, label: &str) -> Record {
             }
             if busy {
                 deadline = Instant::now() + Duration::from_secs(5);
+                let _ = std::fs::write(topo.busy_file(), label);
             }
         }
         if Instant::now() >= deadline {

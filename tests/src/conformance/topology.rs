@@ -164,6 +164,13 @@ impl Topology {
         env
     }
 
+    /// The file a checkpoint touches while it waits for a replica busy with
+    /// one long applier statement: the runner extends the test's
+    /// `--timeout` while it is fresh ([`super::checkpoint`]).
+    pub fn busy_file(&self) -> PathBuf {
+        self.results.with_extension("busy")
+    }
+
     /// Reads the description from the environment (in a checkpoint).
     pub fn from_env() -> Result<Topology, String> {
         let var = |k: &str| {
