@@ -16,6 +16,8 @@
 //!   (position row in the same transaction, block commit).
 //! * [`packet_limit`]: the client-side packet limit error, as the source
 //!   and the applier classify it.
+//! * [`statement_kind`]: which statements commit implicitly (or change a
+//!   schema), for the extractor and the applier alike.
 
 pub mod applier;
 pub mod binlog;
@@ -27,4 +29,5 @@ pub mod pipeline;
 pub mod rest;
 pub mod service;
 pub mod source;
+pub mod statement_kind;
 pub mod thl_net;

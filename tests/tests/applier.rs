@@ -535,6 +535,53 @@ async fn block_commit_groups_25_transactions_into_3_commits() {
     assert_eq!(position(i).await[0], "28");
 }
 
+/// Issue 9, window 1: a statement that commits implicitly (GRANT,
+/// ANALYZE TABLE ..., here without any metadata saying so) inside an open
+/// block would commit the block's earlier transactions without their
+/// position: another session would see rows the position does not cover,
+/// and after a crash they would apply twice. It runs alone instead.
+#[tokio::test]
+async fn statements_that_commit_implicitly_never_commit_a_block_without_its_position() {
+    let sb = sandbox().await;
+    let i = &sb.instances()[0];
+    let mut a = applier(i, config()).await;
+    create_simple(&mut a).await;
+    let keyless = format!("CREATE TABLE {DB}.k (n INT) ENGINE=InnoDB");
+    apply(&mut a, &ddl(2, &keyless)).await;
+    let insert = |seqno: i64| {
+        event(
+            seqno,
+            &[],
+            vec![stmt(Some(DB), &format!("INSERT INTO k VALUES ({seqno})"))],
+        )
+    };
+    apply(&mut a, &insert(3)).await;
+    for (seqno, sql) in [
+        (
+            4,
+            "/* privileges */ GRANT SELECT ON *.* TO 'reader'@'localhost' IDENTIFIED BY 'x'",
+        ),
+        (5, "ANALYZE TABLE k"),
+        (6, "REVOKE SELECT ON *.* FROM 'reader'@'localhost'"),
+    ] {
+        // Visible rows are covered by the committed position.
+        let visible = count(i, &format!("SELECT COUNT(*) FROM {DB}.k")).await;
+        let committed: i64 = position(i).await[0].parse().expect("seqno");
+        assert!(
+            visible == 0 || committed >= seqno - 1,
+            "before seqno {seqno}: {visible} rows visible, position {committed}"
+        );
+        apply(&mut a, &event(seqno, &[], vec![stmt(Some(DB), sql)])).await;
+        let visible = count(i, &format!("SELECT COUNT(*) FROM {DB}.k")).await;
+        let committed: i64 = position(i).await[0].parse().expect("seqno");
+        assert_eq!((visible, committed), (1, seqno), "after seqno {seqno} ({sql})");
+    }
+    apply(&mut a, &insert(7)).await;
+    flush(&mut a).await;
+    assert_eq!(count(i, &format!("SELECT COUNT(DISTINCT n) FROM {DB}.k")).await, 2);
+    assert_eq!(position(i).await[0], "7");
+}
+
 #[tokio::test]
 async fn failing_statement_is_definite_and_nothing_of_its_block_is_committed() {
     let sb = sandbox().await;

@@ -4,8 +4,10 @@
 //! source transactions. Boundaries:
 //!
 //! * **before** an event that must be alone ([`must_be_alone`]: metadata
-//!   `schema_change`, `unsafe_for_block_commit`, `rollback`, or the first
-//!   fragment of a fragmented transaction), and before an event whose
+//!   `schema_change`, `unsafe_for_block_commit`, `rollback`, a statement
+//!   that commits implicitly (`crate::statement_kind`: read from the
+//!   statements too, so a THL written without that metadata is safe), or
+//!   the first fragment of a fragmented transaction), and before an event whose
 //!   `service` metadata differs from the previous one (fan-in);
 //! * **after** the last fragment of an event that must be alone;
 //! * **after** the last fragment of a transaction once the block holds
@@ -18,7 +20,9 @@
 
 use std::time::{Duration, Instant};
 
-use thl::event::{meta, ReplEvent};
+use thl::event::{meta, Change, ReplEvent};
+
+use crate::statement_kind::commits_implicitly;
 
 /// True when the metadata option is present and not `false`.
 fn flag(ev: &ReplEvent, name: &str) -> bool {
@@ -39,6 +43,10 @@ pub(crate) fn must_be_alone(ev: &ReplEvent) -> bool {
         || flag(ev, meta::SCHEMA_CHANGE)
         || flag(ev, meta::UNSAFE_FOR_BLOCK_COMMIT)
         || flag(ev, meta::ROLLBACK)
+        || ev.body.changes.iter().any(|c| match c {
+            Change::Statement(s) => commits_implicitly(&s.sql),
+            Change::Rows(_) => false,
+        })
 }
 
 /// The open block.
@@ -120,6 +128,19 @@ mod tests {
         assert!(must_be_alone(&ev(0, true, &[(meta::SCHEMA_CHANGE, "true")])));
         assert!(!must_be_alone(&ev(0, true, &[(meta::SCHEMA_CHANGE, "false")])));
         assert!(must_be_alone(&ev(0, true, &[(meta::UNSAFE_FOR_BLOCK_COMMIT, "")])));
+        // A statement that commits implicitly, without the metadata.
+        let with = |sql: &str| {
+            let mut e = ev(0, true, &[]);
+            e.body.changes.push(Change::Statement(thl::event::Statement {
+                default_db: None,
+                sql: sql.as_bytes().to_vec(),
+                session: thl::event::SessionVars::default(),
+                error_code: 0,
+            }));
+            e
+        };
+        assert!(must_be_alone(&with("/* privileges */ GRANT SELECT ON db.* TO u")));
+        assert!(!must_be_alone(&with("INSERT INTO t VALUES (1)")));
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub use error::{ApplyError, DefiniteError, TransientError, MAX_SQL_IN_ERROR};
 pub use session::{sql_mode_names, ROW_SQL_MODE, SQL_MODE_BITS};
 pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};
 
+use crate::statement_kind::commits_implicitly;
 use batch::{Batch, Item};
 use bind::{bind, wire_size, Use};
 use binlog_rows::{format_description_statement, row_statements, runs, Run};
@@ -105,7 +106,7 @@ use error::{breaks_connection, Ctx};
 use history::PreciseHistory;
 use session::{set_statement, CollationNames, SessionState};
 use sql::{delete_sql, image_columns, insert_sql, key_plan, update_sql, KeyPlan};
-use statement::{commits_implicitly, completed_xid, is_transaction_control};
+use statement::{completed_xid, is_transaction_control};
 
 /// Prepared statements kept per connection (row statements of many tables,
 /// batch sizes).

@@ -62,6 +62,7 @@ use super::error::{breaks_connection, truncate_sql, Ctx};
 use super::session::set_statement;
 use super::sql::quote_ident;
 use super::{Applier, ApplyError};
+use crate::statement_kind::{commits_implicitly, head_words, head_words_no_or_replace};
 
 /// Source error codes meaning the statement was cut short on the source
 /// (MariaDB's `unexpected_error_code`): its effect there is unknown.
@@ -81,53 +82,6 @@ const CONCURRENCY: &[u16] = &[1205, 1213, 1614];
 /// Duplicate-key errors MariaDB treats as equal (`test_if_equal_repl_errors`).
 const DUPLICATE_KEY: &[u16] = &[1062, 1586, 1022, 1467, 167];
 
-/// The first `n` words of a statement, upper-cased, after comments.
-pub(crate) fn head_words(sql: &[u8], n: usize) -> Vec<String> {
-    let text = String::from_utf8_lossy(&sql[..sql.len().min(512)]);
-    let mut rest: &str = &text;
-    let mut words = Vec::with_capacity(n);
-    while words.len() < n {
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix("/*") {
-            match after.split_once("*/") {
-                // An executable comment's content is statement text.
-                Some((inner, tail)) if inner.starts_with('!') || inner.starts_with("M!") => {
-                    let inner = inner
-                        .trim_start_matches(['M', '!'])
-                        .trim_start_matches(|c: char| c.is_ascii_digit());
-                    let mut inner_words = head_words(inner.as_bytes(), n - words.len());
-                    words.append(&mut inner_words);
-                    rest = tail;
-                }
-                Some((_, tail)) => rest = tail,
-                None => break,
-            }
-        } else if rest.starts_with("-- ") || rest.starts_with("--\t") || rest.starts_with('#') {
-            match rest.split_once('\n') {
-                Some((_, tail)) => rest = tail,
-                None => break,
-            }
-        } else {
-            let end = rest
-                .find(|c: char| c.is_whitespace() || c == '(' || c == ';' || c == '/' || c == '`')
-                .unwrap_or(rest.len());
-            if end == 0 {
-                // Punctuation: one character is one word.
-                let len = rest.chars().next().map_or(0, char::len_utf8);
-                if len == 0 {
-                    break;
-                }
-                words.push(rest[..len].to_owned());
-                rest = &rest[len..];
-            } else {
-                words.push(rest[..end].to_ascii_uppercase());
-                rest = &rest[end..];
-            }
-        }
-    }
-    words
-}
-
 /// True for `BEGIN`/`COMMIT` statements: the applier owns transactions.
 pub(crate) fn is_transaction_control(sql: &[u8]) -> bool {
     let words = head_words(sql, 4);
@@ -136,20 +90,6 @@ pub(crate) fn is_transaction_control(sql: &[u8]) -> bool {
         words.as_slice(),
         ["BEGIN"] | ["BEGIN", "WORK"] | ["START", "TRANSACTION"] | ["COMMIT"] | ["COMMIT", "WORK"]
     )
-}
-
-/// The first `n` words with `OR REPLACE` after a leading `CREATE` left out
-/// (`CREATE OR REPLACE DATABASE|TEMPORARY TABLE ...` classify as `CREATE ...`).
-fn head_words_no_or_replace(sql: &[u8], n: usize) -> Vec<String> {
-    let mut w = head_words(sql, n + 2);
-    if w.first().map(String::as_str) == Some("CREATE")
-        && w.get(1).map(String::as_str) == Some("OR")
-        && w.get(2).map(String::as_str) == Some("REPLACE")
-    {
-        w.drain(1..3);
-    }
-    w.truncate(n);
-    w
 }
 
 /// True for `DROP DATABASE`/`DROP SCHEMA` (the current database may be gone).
@@ -172,15 +112,6 @@ pub(crate) fn is_database_ddl(sql: &[u8]) -> bool {
 /// is not: without a name it alters the default database.
 pub(crate) fn creates_or_drops_database(sql: &[u8]) -> bool {
     is_database_ddl(sql) && head_words(sql, 1).first().map(String::as_str) != Some("ALTER")
-}
-
-/// True for DDL that commits implicitly (not `CREATE [OR REPLACE]|DROP
-/// TEMPORARY`).
-pub(crate) fn commits_implicitly(sql: &[u8]) -> bool {
-    let w = head_words_no_or_replace(sql, 3);
-    let first = w.first().map(String::as_str);
-    let temporary = w.iter().skip(1).any(|x| x == "TEMPORARY");
-    matches!(first, Some("CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE")) && !temporary
 }
 
 /// `XA COMMIT|ROLLBACK xid` of a prepared transaction (not `... ONE PHASE`,
@@ -394,15 +325,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words_after_comments() {
-        assert_eq!(head_words(b"/* x */ DROP  table t", 2), vec!["DROP", "TABLE"]);
-        assert_eq!(head_words(b"-- c\n# d\nBEGIN", 2), vec!["BEGIN"]);
-        assert_eq!(head_words(b"/*!40000 ALTER TABLE t */", 2), vec!["ALTER", "TABLE"]);
-        assert_eq!(head_words(b"/* unterminated", 2), Vec::<String>::new());
-        assert_eq!(head_words(b"", 2), Vec::<String>::new());
-    }
-
-    #[test]
     fn statement_classes() {
         assert!(is_transaction_control(b"BEGIN"));
         assert!(is_transaction_control(b" commit ;"));
@@ -423,19 +345,10 @@ mod tests {
         assert_eq!(completed_xid(b"XA COMMIT 'abc'"), None);
         assert_eq!(completed_xid(b"XA COMMIT X'01',X'',1 ONE PHASE"), None);
         assert!(creates_or_drops_database(b"CREATE OR REPLACE DATABASE db2"));
-        assert!(commits_implicitly(b"CREATE OR REPLACE TABLE t (a INT)"));
-        assert!(!commits_implicitly(b"CREATE OR REPLACE TEMPORARY TABLE t (a INT)"));
-        assert!(!commits_implicitly(b"create temporary table t (a int)"));
         assert!(creates_or_drops_database(b"DROP DATABASE IF EXISTS app"));
         assert!(!creates_or_drops_database(
             b"ALTER DATABASE DEFAULT CHARACTER SET latin2"
         ));
-        assert!(commits_implicitly(
-            b"ALTER TABLE t2 EXCHANGE PARTITION p0 WITH TABLE t1"
-        ));
-        assert!(!commits_implicitly(b"CREATE TEMPORARY TABLE t (a int)"));
-        assert!(!commits_implicitly(b"DROP TEMPORARY TABLE IF EXISTS t"));
-        assert!(!commits_implicitly(b"INSERT INTO t VALUES (1)"));
     }
 
     #[test]

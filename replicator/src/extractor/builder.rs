@@ -22,6 +22,7 @@ use thl::event::{meta, Change, EventBody, EventHeader, ReplEvent, RowChanges, St
 
 use super::event_id::EventId;
 use crate::service::progress::now_ms;
+use crate::statement_kind::{changes_schema, commits_implicitly};
 
 /// What the builder needs to know about one decoded binlog event.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +110,9 @@ struct OpenTxn {
     no_schema: bool,
     thread_id: Option<u32>,
     schema_change: bool,
+    /// A statement that commits implicitly and changes no schema (GRANT,
+    /// ANALYZE TABLE ...): the transaction is unsafe for block commit.
+    implicit_commit: bool,
     first_server_id: u32,
     /// Set when the transaction writes a `tungsten_<service>.heartbeat` row.
     heartbeat: Option<String>,
@@ -183,9 +187,13 @@ impl TransactionBuilder {
                 let txn = self.open.get_or_insert_with(|| OpenTxn::new(at.server_id));
                 let alone = opened_here || (txn.standalone && !txn.explicit_begin);
                 // DDL anywhere in the transaction (also MySQL's atomic
-                // CREATE ... SELECT inside BEGIN) forces block boundaries.
-                if is_ddl(&statement.sql) {
+                // CREATE ... SELECT inside BEGIN), and any other statement
+                // that commits implicitly (GRANT, ANALYZE TABLE ...), forces
+                // block boundaries.
+                if changes_schema(&statement.sql) {
                     txn.schema_change = true;
+                } else if commits_implicitly(&statement.sql) {
+                    txn.implicit_commit = true;
                 }
                 txn.thread_id = statement.session.thread_id.or(txn.thread_id);
                 match &statement.default_db {
@@ -305,7 +313,7 @@ impl TransactionBuilder {
         if let Some(xa) = txn.xa {
             metadata.push((meta::XA.to_owned(), xa.to_owned()));
         }
-        if txn.schema_change || rollback || txn.fragno > 0 || !last || txn.xa.is_some() {
+        if txn.schema_change || txn.implicit_commit || rollback || txn.fragno > 0 || !last || txn.xa.is_some() {
             metadata.push((meta::UNSAFE_FOR_BLOCK_COMMIT.to_owned(), "true".to_owned()));
         }
         if rollback {
@@ -357,6 +365,7 @@ impl OpenTxn {
             no_schema: false,
             thread_id: None,
             schema_change: false,
+            implicit_commit: false,
             first_server_id: server_id,
             heartbeat: None,
             xa: None,
@@ -393,18 +402,6 @@ fn heartbeat_name(rows: &RowChanges) -> Option<String> {
         Some(thl::event::Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
         _ => "NONE".to_owned(),
     })
-}
-
-/// True for statements that change a schema (they force block-commit
-/// boundaries and invalidate cached table definitions downstream).
-pub fn is_ddl(sql: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(&sql[..sql.len().min(64)]);
-    let first = skip_comments(&text)
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
-    matches!(first.as_str(), "CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE")
 }
 
 /// `text` after leading `/* .. */` comments (executable comments keep
@@ -585,10 +582,28 @@ mod tests {
     }
 
     #[test]
-    fn ddl_detection_sees_through_comments() {
-        assert!(is_ddl(b"  alter table t add c int"));
-        assert!(is_ddl(b"/*!40000 ALTER TABLE t DISABLE KEYS */"));
-        assert!(!is_ddl(b"INSERT INTO t VALUES (1)"));
-        assert!(!is_ddl(b"/* create */ UPDATE t SET a=1"));
+    fn statements_that_commit_implicitly_are_unsafe_for_block_commit() {
+        for (sql, schema_change) in [
+            ("/* x */ GRANT SELECT ON db1.* TO u", None),
+            ("ANALYZE TABLE t", None),
+            ("/*!40000 ALTER TABLE t DISABLE KEYS */", Some("true")),
+        ] {
+            let mut b = builder(1 << 20);
+            let mut out = vec![];
+            let gtid = TxnInput::Gtid {
+                gtid: "0-7-4".into(),
+                standalone: true,
+            };
+            b.push(gtid, &pos(10), 40, &mut out).ok();
+            b.push(TxnInput::Statement(stmt(Some("db1"), sql)), &pos(90), 80, &mut out)
+                .ok();
+            assert_eq!(out.len(), 1, "{sql}");
+            assert_eq!(
+                out[0].body.metadata_value(meta::UNSAFE_FOR_BLOCK_COMMIT),
+                Some("true"),
+                "{sql}"
+            );
+            assert_eq!(out[0].body.metadata_value(meta::SCHEMA_CHANGE), schema_change, "{sql}");
+        }
     }
 }

@@ -40,7 +40,7 @@ use tracing::{info, warn};
 mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
-use super::builder::{is_ddl, BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
+use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
 use super::create_table::table_without_engine;
 use super::event_id::EventId;
 use crate::binlog::event_types::TABLE_MAP_EVENT;
@@ -52,6 +52,7 @@ use crate::service::progress::now_ms;
 use crate::service::{Activity, Progress};
 use crate::source::error::classify;
 use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
+use crate::statement_kind::changes_schema;
 use crate::thl_net::Role;
 
 /// Everything the master pipeline of one service needs.
@@ -711,7 +712,7 @@ impl Worker {
             )),
         };
         match event {
-            BinlogEvent::Query(q) if is_ddl(&q.sql) => {
+            BinlogEvent::Query(q) if changes_schema(&q.sql) => {
                 if let Some(p) = self.precisions.as_mut() {
                     p.invalidate();
                 }
