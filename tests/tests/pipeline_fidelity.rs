@@ -230,6 +230,50 @@ async fn row_semantics_of_the_native_replica() {
     );
 }
 
+/// Issue 9, window 3: a transaction that ends in ROLLBACK after changing a
+/// transactional and a non-transactional table reaches the binlog (for its
+/// non-transactional part) with a ROLLBACK, as statements under MIXED and
+/// STATEMENT as well as rows: on the target, as on the source, the MyISAM
+/// changes stay and the InnoDB ones are rolled back. The keyless MyISAM
+/// table counts every transaction once.
+#[tokio::test]
+async fn rolled_back_transactions_keep_only_their_non_transactional_changes_in_every_format() {
+    let mut p = Pipeline::start().await;
+    let mut sql = String::from(
+        "CREATE DATABASE rb; USE rb;
+         CREATE TABLE t (a INT PRIMARY KEY) ENGINE=InnoDB;
+         CREATE TABLE ledger (n INT) ENGINE=MyISAM;
+         SET SESSION binlog_direct_non_transactional_updates=OFF;",
+    );
+    for (k, format) in ["ROW", "MIXED", "STATEMENT"].iter().enumerate() {
+        let n = 10 * (k + 1);
+        sql.push_str(&format!(
+            "SET SESSION binlog_format={format};
+             BEGIN; INSERT INTO t VALUES ({n}); INSERT INTO ledger VALUES ({n}); ROLLBACK;
+             BEGIN; INSERT INTO ledger VALUES ({}); INSERT INTO t VALUES ({}); ROLLBACK;
+             BEGIN; INSERT INTO t VALUES ({}); INSERT INTO ledger VALUES ({}); COMMIT;",
+            n + 1,
+            n + 1,
+            n + 2,
+            n + 2
+        ));
+    }
+    p.run(&sql).await;
+    p.replicate().await;
+    p.assert_equal("rb").await;
+    p.assert_same("SELECT a FROM rb.t ORDER BY a").await;
+    let ledger = "SELECT COUNT(*), COUNT(DISTINCT n) FROM rb.ledger";
+    p.assert_same(ledger).await;
+    assert_eq!(
+        p.target().query(ledger).await.expect("ledger"),
+        vec![vec!["9".to_string(), "9".to_string()]]
+    );
+    assert_eq!(
+        p.target().query("SELECT COUNT(*) FROM rb.t").await.expect("t"),
+        vec![vec!["3".to_string()]]
+    );
+}
+
 #[tokio::test]
 async fn tables_get_the_engine_the_source_session_gave_them() {
     let mut p = Pipeline::start().await;
