@@ -594,3 +594,39 @@ async fn xa_transactions_completed_by_another_session_replicate() {
     p.assert_equal("xo").await;
     p.assert_nothing_prepared().await;
 }
+
+/// Issue 9, window 5: after `trepctl reset -db` on a master (its tracking
+/// schema dropped, unlogged), its next heartbeat creates the schema again and
+/// inserts row 1 anew. Where that row lands in a table that still has it (a
+/// relay of another service applies the upstream's `tungsten_alpha` as
+/// ordinary rows), the insert must not stop the applier with 1062.
+#[tokio::test]
+async fn heartbeats_after_a_reset_of_the_upstreams_tracking_schema_apply() {
+    let mut p = Pipeline::start().await;
+    let ddl = replicator::service::db::HEARTBEAT_DDL;
+    let beat = |salt: u32| {
+        format!(
+            "CREATE SCHEMA IF NOT EXISTS tungsten_upstream;
+             CREATE TABLE IF NOT EXISTS tungsten_upstream.heartbeat {ddl};
+             INSERT INTO tungsten_upstream.heartbeat (id, seqno, eventid, source_tstamp, target_tstamp, lag_millis, salt, name)
+               VALUES (1, {salt}, NULL, NOW(), NULL, 0, {salt}, 'NONE') ON DUPLICATE KEY UPDATE salt = VALUES(salt);"
+        )
+    };
+    p.run(&beat(1)).await;
+    p.run(&beat(2)).await;
+    p.replicate().await;
+    p.run("SET SESSION sql_log_bin=0; DROP SCHEMA tungsten_upstream; SET SESSION sql_log_bin=1;")
+        .await;
+    p.run(&beat(3)).await;
+    p.replicate().await;
+    let row = "SELECT id, seqno, salt, name FROM tungsten_upstream.heartbeat";
+    p.assert_same(row).await;
+    // An update of a row the target no longer has (its own reset).
+    p.target()
+        .exec("DELETE FROM tungsten_upstream.heartbeat")
+        .await
+        .expect("delete on the target");
+    p.run(&beat(4)).await;
+    p.replicate().await;
+    p.assert_same(row).await;
+}

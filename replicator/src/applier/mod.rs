@@ -105,7 +105,7 @@ use catalog_table::{heartbeat_params, now_ms, position_params, CatalogNames};
 use error::{breaks_connection, Ctx};
 use history::PreciseHistory;
 use session::{set_statement, CollationNames, SessionState};
-use sql::{delete_sql, image_columns, insert_sql, key_plan, update_sql, KeyPlan};
+use sql::{delete_sql, image_columns, insert_sql, key_plan, update_sql, InsertVerb, KeyPlan};
 use statement::{completed_xid, is_transaction_control};
 
 /// Prepared statements kept per connection (row statements of many tables,
@@ -271,6 +271,15 @@ pub struct Applier {
 fn connected<'a>(conn: &'a mut Option<Conn>, ctx: &Ctx<'_>) -> Result<&'a mut Conn, ApplyError> {
     conn.as_mut()
         .ok_or_else(|| ctx.transient("not connected to the target"))
+}
+
+/// Whether `rc` writes the heartbeat row of a tracking schema with a full
+/// after image and column names (see [`Applier::replace_heartbeat`]).
+fn is_upstream_heartbeat(rc: &RowChanges) -> bool {
+    rc.schema.starts_with("tungsten_")
+        && rc.table == "heartbeat"
+        && (rc.action == RowAction::Delete || rc.after_columns.len() == rc.columns.len())
+        && rc.columns.iter().all(|c| !c.name.is_empty())
 }
 
 /// Reads column `i` of a row without panicking on unexpected values.
@@ -799,6 +808,12 @@ impl Applier {
                         if changes.is_empty() {
                             continue;
                         }
+                        if changes.iter().all(|rc| is_upstream_heartbeat(rc)) {
+                            for rc in changes {
+                                self.replace_heartbeat(ev, rc).await?;
+                            }
+                            continue;
+                        }
                         match self.cfg.row_method {
                             RowMethod::Binlog => self.apply_rows_binlog(ev, &changes).await?,
                             RowMethod::Sql => {
@@ -1055,7 +1070,7 @@ impl Applier {
             }
         }
         match rc.action {
-            RowAction::Insert => self.insert_rows(rc, &after, &table, &ctx).await,
+            RowAction::Insert => self.insert_rows(rc, &after, &table, &ctx, InsertVerb::Insert).await,
             RowAction::Update | RowAction::Delete => {
                 if before.is_empty() {
                     return Err(ctx.definite(format!("{} without a before image", rc.action.as_str())));
@@ -1099,6 +1114,26 @@ impl Applier {
         }
     }
 
+    /// Applies the inserts and updates of an upstream service's heartbeat
+    /// row (`tungsten_<service>.heartbeat`, Tungsten's table: no triggers,
+    /// key `id`) as `REPLACE` of the after image: the row is the upstream's
+    /// bookkeeping, and after its `reset -db` the upstream inserts row 1 anew
+    /// where this target still has it (1062), or updates a row this target
+    /// no longer has. Deletes apply as rows do.
+    async fn replace_heartbeat(&mut self, ev: &ReplEvent, rc: &RowChanges) -> Result<(), ApplyError> {
+        if rc.action == RowAction::Delete {
+            return self.apply_rows(ev, rc).await;
+        }
+        let table = table_name(&rc.schema, &rc.table);
+        let ctx = Ctx {
+            table: Some(table.clone()),
+            ..self.ctx(ev)
+        };
+        self.row_context(None, &ctx).await?;
+        let after = image_columns(rc, &rc.after_columns).map_err(|m| ctx.definite(m))?;
+        self.insert_rows(rc, &after, &table, &ctx, InsertVerb::Replace).await
+    }
+
     fn zero_rows(
         &mut self,
         seqno: i64,
@@ -1132,6 +1167,7 @@ impl Applier {
         after: &[&thl::event::ColumnSpec],
         table: &str,
         ctx: &Ctx<'_>,
+        verb: InsertVerb,
     ) -> Result<(), ApplyError> {
         let per_row = after.len().max(1);
         let max_rows = (MAX_PLACEHOLDERS / per_row).max(1);
@@ -1148,7 +1184,7 @@ impl Applier {
                 end += 1;
             }
             let rows = &rc.rows[start..end];
-            let sql = insert_sql(table, after, rows.len());
+            let sql = insert_sql(verb, table, after, rows.len());
             let params: Vec<P> = rows
                 .iter()
                 .flat_map(|r| r.after.iter().zip(after).map(|(v, c)| bind(v, c, Use::Store)))

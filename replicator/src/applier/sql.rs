@@ -108,12 +108,23 @@ fn where_clause(before: &[&ColumnSpec], plan: &KeyPlan) -> String {
     s
 }
 
-/// `INSERT INTO t (cols) VALUES (?,..),..` for `rows` rows.
-pub(crate) fn insert_sql(table: &str, cols: &[&ColumnSpec], rows: usize) -> String {
+/// How rows are inserted: `INSERT`, or `REPLACE` (an existing row of the same
+/// key is replaced: for the tracking schemas' heartbeat rows only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InsertVerb {
+    Insert,
+    Replace,
+}
+
+/// `INSERT|REPLACE INTO t (cols) VALUES (?,..),..` for `rows` rows.
+pub(crate) fn insert_sql(verb: InsertVerb, table: &str, cols: &[&ColumnSpec], rows: usize) -> String {
     let names: Vec<String> = cols.iter().map(|c| quote_ident(&c.name)).collect();
     let one = format!("({})", vec!["?"; cols.len()].join(","));
     let mut s = String::with_capacity(32 + table.len() + names.len() * 12 + rows * one.len());
-    s.push_str("INSERT INTO ");
+    s.push_str(match verb {
+        InsertVerb::Insert => "INSERT INTO ",
+        InsertVerb::Replace => "REPLACE INTO ",
+    });
     s.push_str(table);
     s.push_str(" (");
     s.push_str(&names.join(","));
@@ -168,7 +179,7 @@ mod tests {
         let cols = [col(0, "id", true), col(1, "v", false)];
         let refs: Vec<&ColumnSpec> = cols.iter().collect();
         assert_eq!(
-            insert_sql("`d`.`t`", &refs, 2),
+            insert_sql(InsertVerb::Insert, "`d`.`t`", &refs, 2),
             "INSERT INTO `d`.`t` (`id`,`v`) VALUES (?,?),(?,?)"
         );
         let plan = key_plan(&refs, &cols);
