@@ -80,6 +80,7 @@ mod block;
 mod catalog_table;
 mod error;
 mod history;
+mod keyless;
 mod session;
 mod sql;
 mod statement;
@@ -220,6 +221,9 @@ pub struct ApplierStats {
     pub rows: u64,
     /// UPDATE/DELETE rows that matched nothing.
     pub zero_row_changes: u64,
+    /// Large UPDATEs of tables without any index applied set-based
+    /// (`keyless.rs`).
+    pub set_based_updates: u64,
 }
 
 /// One apply channel on one target connection.
@@ -815,7 +819,7 @@ impl Applier {
                             continue;
                         }
                         match self.cfg.row_method {
-                            RowMethod::Binlog => self.apply_rows_binlog(ev, &changes).await?,
+                            RowMethod::Binlog => self.apply_rows_binlog_runs(ev, &changes).await?,
                             RowMethod::Sql => {
                                 for rc in changes {
                                     self.apply_rows(ev, rc).await?;
@@ -958,6 +962,32 @@ impl Applier {
     }
 
     /// Applies row changes with equal flags through `BINLOG` statements.
+    /// Applies a run of row changes with the target's row applier, except
+    /// a large `UPDATE` of a keyless table, which goes set-based when it can
+    /// (`keyless.rs`).
+    async fn apply_rows_binlog_runs(&mut self, ev: &ReplEvent, changes: &[&RowChanges]) -> Result<(), ApplyError> {
+        let (mut start, mut i) = (0, 0);
+        while i < changes.len() {
+            let n = keyless::eligible_run(&changes[i..]);
+            if n == 0 {
+                i += 1;
+                continue;
+            }
+            if start < i {
+                self.apply_rows_binlog(ev, &changes[start..i]).await?;
+                start = i;
+            }
+            if self.apply_keyless_update(ev, &changes[i..i + n]).await? {
+                start = i + n;
+            }
+            i += n;
+        }
+        if start < changes.len() {
+            self.apply_rows_binlog(ev, &changes[start..]).await?;
+        }
+        Ok(())
+    }
+
     async fn apply_rows_binlog(&mut self, ev: &ReplEvent, changes: &[&RowChanges]) -> Result<(), ApplyError> {
         let tables =
             changes
