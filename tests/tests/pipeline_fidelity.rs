@@ -344,6 +344,26 @@ async fn statements_run_under_the_session_options_of_the_source() {
     p.assert_equal("o").await;
 }
 
+/// The extractor reads the engine of a created table from the source as it
+/// is when the extractor gets there: a table dropped and created again
+/// since (main.ctype_eucjpms) must not lend its engine to the first one
+/// (MEMORY for a TEXT column stopped every replica with 1163).
+#[tokio::test]
+async fn a_table_created_again_since_does_not_lend_its_engine() {
+    let mut p = Pipeline::start().await;
+    p.run(
+        "CREATE DATABASE st; USE st; SET SESSION default_storage_engine=MyISAM;
+         CREATE TABLE t1 (a TEXT); INSERT INTO t1 VALUES ('x'); DROP TABLE t1;
+         CREATE TABLE t1 (a VARCHAR(10)) ENGINE=MEMORY; INSERT INTO t1 VALUES ('y');
+         CREATE TABLE t2 (a INT PRIMARY KEY, b TEXT);",
+    )
+    .await;
+    p.replicate().await;
+    p.assert_equal("st").await;
+    let engine = "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA='st' AND TABLE_NAME='t2'";
+    p.assert_same(engine).await;
+}
+
 #[tokio::test]
 async fn events_larger_than_the_sources_max_allowed_packet_are_read() {
     // rpl.rpl_packet: the source's global max_allowed_packet shrinks to 1 KiB

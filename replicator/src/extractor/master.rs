@@ -41,7 +41,7 @@ mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
 use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
-use super::create_table::table_without_engine;
+use super::create_table::{declared_columns, same_columns, table_without_engine};
 use super::event_id::EventId;
 use crate::binlog::event_types::TABLE_MAP_EVENT;
 use crate::binlog::{BinlogError, BinlogEvent, Decoder, ErrorKind, PendingVars};
@@ -683,7 +683,14 @@ impl Worker {
         };
         let Some(lookup) = self.precisions.as_mut() else { return };
         match lookup.table_engine(&schema, &table) {
-            Ok(engine) => statement.session.default_storage_engine = engine,
+            Ok(found) => match declared_columns(&statement.sql) {
+                Some(declared) if !same_columns(&declared, &found.columns) => {
+                    warn!(service = %self.service, table = %format!("{schema}.{table}"),
+                        "the created table has other columns on the source now (created again since); the target's \
+                         default engine applies")
+                }
+                _ => statement.session.default_storage_engine = found.engine,
+            },
             Err(e) => warn!(service = %self.service, table = %format!("{schema}.{table}"), error = %e,
                 "cannot read the engine of a created table from the source; the target's default applies"),
         }

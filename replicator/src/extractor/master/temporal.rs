@@ -66,6 +66,15 @@ pub struct TemporalPrecisions {
     cache: HashMap<(String, String), Vec<SourceColumn>>,
 }
 
+/// A table as the source has it now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceTable {
+    /// `None` when the table is gone.
+    pub engine: Option<String>,
+    /// `(COLUMN_NAME, DATA_TYPE)` in order.
+    pub columns: Vec<(String, String)>,
+}
+
 impl TemporalPrecisions {
     /// Queries run on `runtime` (the caller is a blocking thread).
     pub fn new(opts: Opts, runtime: Handle) -> TemporalPrecisions {
@@ -109,16 +118,26 @@ impl TemporalPrecisions {
         result.map_err(PrecisionLookupError::Definition)
     }
 
-    /// The engine of `schema.table` on the source now (`None` when the
-    /// table is gone). The connection is dropped after an error.
-    pub fn table_engine(&mut self, schema: &str, table: &str) -> Result<Option<String>, mysql_async::Error> {
+    /// The engine and columns of `schema.table` on the source now. The
+    /// connection is dropped after an error.
+    pub fn table_engine(&mut self, schema: &str, table: &str) -> Result<SourceTable, mysql_async::Error> {
         let rows: Vec<(Option<String>,)> = self
             .exec(
                 "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
                 (schema, table),
             )
             .inspect_err(|_| self.conn = None)?;
-        Ok(rows.into_iter().next().and_then(|(engine,)| engine))
+        let columns: Vec<(String, String)> = self
+            .exec(
+                "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (schema, table),
+            )
+            .inspect_err(|_| self.conn = None)?;
+        Ok(SourceTable {
+            engine: rows.into_iter().next().and_then(|(engine,)| engine),
+            columns,
+        })
     }
 
     /// Runs a query with two text parameters on the source, connecting
