@@ -10,8 +10,11 @@
 //! savepoint:
 //!
 //! 1. copies the before images into a temporary table created from the
-//!    table's own columns (`CREATE TEMPORARY TABLE .. SELECT .. LIMIT 0`),
-//!    with the SQL row statements' exact binding;
+//!    table's own columns (`CREATE TEMPORARY TABLE .. SELECT .. LIMIT 0`;
+//!    character columns as `CAST(.. AS BINARY)`, so that their bytes go in
+//!    unconverted, as the row applier stored them, even where the column's
+//!    character set would not take them as they are), with the SQL row
+//!    statements' binding;
 //! 2. keeps the table's rows less the multiset of before images: rows are
 //!    grouped by a digest of their *binary* values (`SHA2` of every column's
 //!    `BINARY` text, length-prefixed, `N` for NULL: equal exactly when the
@@ -51,6 +54,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Row;
 use thl::event::{ColumnSpec, ReplEvent, RowAction, RowChanges, RowImage};
+use tracing::info;
 
 use super::error::Ctx;
 use super::sql::{quote_ident, table_name, InsertVerb};
@@ -107,6 +111,8 @@ pub(crate) struct TargetTable {
     pub generated: u64,
     /// Column names in table order, comma-separated.
     pub columns: String,
+    /// Their `DATA_TYPE`s, comma-separated.
+    pub data_types: String,
     /// A MariaDB target (`check_constraint_checks`), whose session does not
     /// binlog, or binlogs rows: temporary tables and `INSERT .. SELECT`
     /// from them stay out of any binlog statement.
@@ -130,7 +136,7 @@ impl TargetTable {
 }
 
 /// The query whose one row is a [`TargetTable`]; parameters: schema and
-/// table, six times.
+/// table, seven times.
 pub(crate) fn target_table_sql() -> &'static str {
     "SELECT \
        (SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?), \
@@ -140,6 +146,8 @@ pub(crate) fn target_table_sql() -> &'static str {
        (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
           AND (IS_GENERATED <> 'NEVER' OR EXTRA LIKE '%INVISIBLE%')), \
        (SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION SEPARATOR ',') FROM information_schema.COLUMNS \
+          WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?), \
+       (SELECT GROUP_CONCAT(DATA_TYPE ORDER BY ORDINAL_POSITION SEPARATOR ',') FROM information_schema.COLUMNS \
           WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?), \
        (@@session.sql_log_bin = 0 OR @@session.binlog_format = 'ROW') AND @@version LIKE '%MariaDB%'"
 }
@@ -175,17 +183,34 @@ fn digest(cols: &[&str]) -> String {
 }
 
 /// The statements for `columns` of `table` (both as the event names them).
-pub(crate) fn plan(scratch_schema: &str, table: &str, columns: &[ColumnSpec]) -> Plan {
+/// `text[i]`: column `i` holds characters (its before image is kept as
+/// bytes: a value the column's character set would not take as it is, and
+/// the row applier stored, must not be converted on its way in).
+pub(crate) fn plan(scratch_schema: &str, table: &str, columns: &[ColumnSpec], text: &[bool]) -> Plan {
     let cols: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
     let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
     let list = cols.join(", ");
+    let before_list: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if text.get(i).copied().unwrap_or(false) {
+                format!("CAST({c} AS BINARY) AS {c}")
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
     let scratch = quote_ident(scratch_schema);
     let before = format!("{scratch}.`keyless_before`");
     let keep = format!("{scratch}.`keyless_keep`");
     let x_list: Vec<String> = cols.iter().map(|c| format!("x.{c}")).collect();
     Plan {
         drop_scratch: format!("DROP TEMPORARY TABLE IF EXISTS {before}, {keep}"),
-        create_before: format!("CREATE TEMPORARY TABLE {before} ENGINE=InnoDB SELECT {list} FROM {table} LIMIT 0"),
+        create_before: format!(
+            "CREATE TEMPORARY TABLE {before} ENGINE=InnoDB SELECT {} FROM {table} LIMIT 0",
+            before_list.join(", ")
+        ),
         create_keep: format!(
             "CREATE TEMPORARY TABLE {keep} ENGINE=InnoDB SELECT {} FROM \
              (SELECT {list}, {d} AS `tungsten_h`, ROW_NUMBER() OVER (PARTITION BY {d}) AS `tungsten_n` FROM {table}) x \
@@ -207,6 +232,14 @@ pub(crate) fn plan(scratch_schema: &str, table: &str, columns: &[ColumnSpec]) ->
 }
 
 impl TargetTable {
+    /// For each column, whether it holds characters.
+    fn text_columns(&self) -> Vec<bool> {
+        self.data_types
+            .split(',')
+            .map(|t| matches!(t, "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext"))
+            .collect()
+    }
+
     fn from_row(row: &Row) -> Option<TargetTable> {
         Some(TargetTable {
             engine: get::<Option<String>>(row, 0).ok()??,
@@ -215,7 +248,8 @@ impl TargetTable {
             triggers: get(row, 3).ok()?,
             generated: get(row, 4).ok()?,
             columns: get::<Option<String>>(row, 5).ok()??,
-            session_ok: get::<i64>(row, 6).ok()? != 0,
+            data_types: get::<Option<String>>(row, 6).ok()??,
+            session_ok: get::<i64>(row, 7).ok()? != 0,
         })
     }
 }
@@ -265,21 +299,23 @@ impl Applier {
         };
         self.flush_batch().await?;
         let names = [rc.schema.as_str(), rc.table.as_str()];
-        let params: Vec<&str> = names.iter().copied().cycle().take(12).collect();
+        let params: Vec<&str> = names.iter().copied().cycle().take(14).collect();
         let conn = connected(&mut self.conn, &ctx)?;
         let row: Option<Row> = conn
             .exec_first(target_table_sql(), params)
             .await
             .map_err(|e| ctx.classify(e))?;
-        if !row
-            .as_ref()
-            .and_then(TargetTable::from_row)
-            .is_some_and(|t| t.allows(rc))
-        {
-            return Ok(false);
-        }
+        let rows: usize = run.iter().map(|rc| rc.rows.len()).sum();
+        let target = match row.as_ref().and_then(TargetTable::from_row) {
+            Some(t) if t.allows(rc) => t,
+            other => {
+                info!(seqno = ev.header.seqno, table = %table, rows, target = ?other,
+                    "large UPDATE of a table without an index: the table does not allow the set-based path; row by row");
+                return Ok(false);
+            }
+        };
         self.row_context(None, &ctx).await?;
-        let plan = plan(&self.names.schema, &table, &rc.columns);
+        let plan = plan(&self.names.schema, &table, &rc.columns, &target.text_columns());
         for sql in ["SAVEPOINT tungsten_keyless", &plan.drop_scratch, &plan.create_before] {
             self.query(sql.as_bytes(), &ctx).await?;
         }
@@ -298,6 +334,9 @@ impl Applier {
             self.query(plan.replace_rows.as_bytes(), &ctx).await?;
             self.apply_rows_binlog(ev, &[&inserts_of(run, false)]).await?;
         } else {
+            info!(seqno = ev.header.seqno, table = %table, rows, counts = ?counts,
+                "large UPDATE of a table without an index: not every before image was in the table as it stood \
+                 (rows now, kept, before images); row by row");
             self.query(b"ROLLBACK TO SAVEPOINT tungsten_keyless", &ctx).await?;
         }
         for sql in [plan.drop_scratch.as_str(), "RELEASE SAVEPOINT tungsten_keyless"] {
@@ -382,6 +421,7 @@ mod tests {
             triggers: 0,
             generated: 0,
             columns: "a,b".into(),
+            data_types: "int,varchar".into(),
             session_ok: true,
         };
         assert!(ok.allows(&rc));
@@ -426,14 +466,20 @@ mod tests {
 
     #[test]
     fn statements() {
-        let p = plan("tungsten_alpha", "`d`.`t`", &[col("a", 3), col("b`c", 15)]);
+        let p = plan(
+            "tungsten_alpha",
+            "`d`.`t`",
+            &[col("a", 3), col("b`c", 15)],
+            &[false, true],
+        );
         assert_eq!(
             p.drop_scratch,
             "DROP TEMPORARY TABLE IF EXISTS `tungsten_alpha`.`keyless_before`, `tungsten_alpha`.`keyless_keep`"
         );
         assert_eq!(
             p.create_before,
-            "CREATE TEMPORARY TABLE `tungsten_alpha`.`keyless_before` ENGINE=InnoDB SELECT `a`, `b``c` FROM `d`.`t` LIMIT 0"
+            "CREATE TEMPORARY TABLE `tungsten_alpha`.`keyless_before` ENGINE=InnoDB SELECT `a`, CAST(`b``c` AS BINARY) \
+             AS `b``c` FROM `d`.`t` LIMIT 0"
         );
         let d = "SHA2(CONCAT(IF(`a` IS NULL, 'N', CONCAT('V', LENGTH(BINARY `a`), ':', BINARY `a`)), \
                  IF(`b``c` IS NULL, 'N', CONCAT('V', LENGTH(BINARY `b``c`), ':', BINARY `b``c`))), 256)";
