@@ -33,14 +33,7 @@ pub fn table_without_engine(sql: &[u8], default_db: Option<&str>) -> Option<(Str
     {
         return None;
     }
-    let mut rest = keyword(text, "CREATE")?;
-    if let Some(r) = keyword(rest, "OR") {
-        rest = keyword(r, "REPLACE")?;
-    }
-    rest = keyword(rest, "TABLE")?;
-    if let Some(r) = keyword(rest, "IF") {
-        rest = keyword(keyword(r, "NOT")?, "EXISTS")?;
-    }
+    let rest = after_create_table(text)?;
     let (first, after) = identifier(rest)?;
     let (schema, table, after) = match after.strip_prefix('.') {
         Some(r) => {
@@ -69,6 +62,19 @@ fn keyword<'a>(text: &'a str, word: &str) -> Option<&'a str> {
     }
 }
 
+/// The text after `CREATE [OR REPLACE] TABLE [IF NOT EXISTS]`.
+fn after_create_table(text: &str) -> Option<&str> {
+    let mut rest = keyword(text, "CREATE")?;
+    if let Some(r) = keyword(rest, "OR") {
+        rest = keyword(r, "REPLACE")?;
+    }
+    rest = keyword(rest, "TABLE")?;
+    if let Some(r) = keyword(rest, "IF") {
+        rest = keyword(keyword(r, "NOT")?, "EXISTS")?;
+    }
+    Some(rest)
+}
+
 /// Words that open a table element other than a column (when bare).
 const NOT_A_COLUMN: &[&str] = &[
     "PRIMARY",
@@ -90,14 +96,7 @@ const NOT_A_COLUMN: &[&str] = &[
 pub fn declared_columns(sql: &[u8]) -> Option<Vec<(String, String)>> {
     let text = String::from_utf8_lossy(sql);
     let text = skip_comments(&text);
-    let mut rest = keyword(text, "CREATE")?;
-    if let Some(r) = keyword(rest, "OR") {
-        rest = keyword(r, "REPLACE")?;
-    }
-    rest = keyword(rest, "TABLE")?;
-    if let Some(r) = keyword(rest, "IF") {
-        rest = keyword(keyword(r, "NOT")?, "EXISTS")?;
-    }
+    let rest = after_create_table(text)?;
     let (_, mut after) = identifier(rest)?;
     if let Some(r) = after.strip_prefix('.') {
         after = identifier(r)?.1;
