@@ -38,8 +38,8 @@
 //! invisible column (CHECK constraints are evaluated for the after images,
 //! not for the rows kept), whose columns are the event's (same names, same order),
 //! none `FLOAT` or `DOUBLE` (their text form loses bits); the event carries
-//! full before and after images and column names; a MariaDB target whose
-//! session binlogs rows or nothing. On a target that binlogs its changes
+//! full before and after images and column names; not an XA branch; a
+//! MariaDB target whose session binlogs rows or nothing. On a target that binlogs its changes
 //! (`log-slave-updates`), the table's rewrite is what it logs.
 //!
 //! Crash safety: on InnoDB the rewrite is part of the block's transaction,
@@ -291,6 +291,10 @@ impl Applier {
         ev: &ReplEvent,
         run: &[&RowChanges],
     ) -> Result<bool, ApplyError> {
+        // Savepoints and temporary tables are not for an XA branch.
+        if ev.body.metadata_value(thl::event::meta::XA).is_some() {
+            return Ok(false);
+        }
         let rc = run[0];
         let table = table_name(&rc.schema, &rc.table);
         let ctx = Ctx {
