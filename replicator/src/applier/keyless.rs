@@ -34,13 +34,14 @@
 //! finds *a* row equal to its before image; duplicates are indistinguishable).
 //!
 //! Eligible ([`eligible_run`], [`TargetTable`]): an InnoDB, MyISAM or Aria
-//! base table (not system-versioned) with no index, no trigger and no generated or
-//! invisible column (CHECK constraints are evaluated for the after images,
-//! not for the rows kept), whose columns are the event's (same names, same order),
-//! none `FLOAT` or `DOUBLE` (their text form loses bits); the event carries
-//! full before and after images and column names; not an XA branch; a
-//! MariaDB target whose session binlogs rows or nothing. On a target that binlogs its changes
-//! (`log-slave-updates`), the table's rewrite is what it logs.
+//! base table (not system-versioned) with no index, no trigger and no
+//! generated or invisible column (CHECK constraints are evaluated for the
+//! after images, not for the rows kept), whose columns are the event's (same
+//! names, same order), none `FLOAT` or `DOUBLE` (their text form loses
+//! bits); the event carries full before and after images and column names;
+//! not an XA branch; a MariaDB target whose session binlogs rows or
+//! nothing. On a target that binlogs its changes (`log-slave-updates`), the
+//! table's rewrite is what it logs.
 //!
 //! Crash safety: on InnoDB the rewrite is part of the block's transaction,
 //! exactly once like any row. A MyISAM or Aria table is changed for good by
