@@ -218,6 +218,48 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
     assert!(ok, "relay online:\n{out}");
     wait_state(&cluster, "host1.beta", "ONLINE");
 
+    // `online -until-seqno N` stops a slave exactly at N's transaction
+    // boundary, not at the end of the block that holds N (issue 9, window 6).
+    let (ok, out) = trepctl(&cluster, "host2.alpha", &["offline"]);
+    assert!(ok, "slave offline:\n{out}");
+    let st = wait_state(&cluster, "host2.alpha", "OFFLINE:NORMAL");
+    let from: i64 = field(&st, "appliedLastSeqno")
+        .and_then(|v| v.parse().ok())
+        .expect("applied seqno");
+    workload(&cluster, 1100, 1140).await;
+    let until = from + 17;
+    let (ok, out) = trepctl(&cluster, "host2.alpha", &["online", "-until-seqno", &until.to_string()]);
+    assert!(ok, "online -until-seqno {until}:\n{out}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stopped = loop {
+        let (_, out) = trepctl(&cluster, "host2.alpha", &["status"]);
+        let applied: i64 = field(&out, "appliedLastSeqno")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1);
+        if field(&out, "state").as_deref() == Some("OFFLINE:NORMAL") && applied > from {
+            break out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "host2.alpha never stopped at {until}:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        field(&stopped, "appliedLastSeqno"),
+        Some(until.to_string()),
+        "stopped exactly at -until-seqno:\n{stopped}"
+    );
+    let position = cluster
+        .db("host2.alpha")
+        .query_value("SELECT seqno FROM tungsten_alpha.trep_commit_seqno WHERE task_id = 0")
+        .await
+        .expect("position");
+    assert_eq!(position, Some(until.to_string()), "the target's committed position");
+    let (ok, out) = trepctl(&cluster, "host2.alpha", &["online"]);
+    assert!(ok, "slave online:\n{out}");
+    wait_state(&cluster, "host2.alpha", "ONLINE");
+
     // SIGKILLs of the relay and of slaves while writes go on.
     let writer = {
         let opts = cluster.db(HOSTS[0]).root_opts();
@@ -276,7 +318,7 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
             .expect("counter");
         assert_eq!(
             n.as_deref(),
-            Some("730"),
+            Some("770"),
             "{host}: every counter update applied exactly once"
         );
     }

@@ -254,6 +254,17 @@ async fn apply_events(
             return Ok(());
         };
         let h = &event.header;
+        // `online -until-seqno N`, `offline-deferred -at-seqno N`: nothing
+        // after N is applied; the service goes offline at N's boundary.
+        if h.fragno == 0 && progress.stop_after().is_some_and(|n| h.seqno > n) {
+            info!(
+                seqno = h.seqno,
+                "stopping before this transaction, at the requested offline point"
+            );
+            applier.flush().await?;
+            report(applier, progress, &mut times);
+            return Ok(());
+        }
         times
             .pending
             .insert(h.seqno_end.max(h.seqno), (h.source_tstamp_ms, h.extract_tstamp_ms));

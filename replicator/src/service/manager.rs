@@ -337,6 +337,7 @@ impl Service {
         let generation = g.generation;
         g.error = None;
         g.offline_at = g.options.until_seqno;
+        self.progress.set_stop_after(g.offline_at);
         g.stop_tx = Some(stop_tx);
         g.online_since = Some((Instant::now(), self.progress.snapshot().applied_count));
         g.enter(State::Synchronizing);
@@ -456,6 +457,7 @@ impl Service {
             if p.applied_seqno >= n && g.state != State::GoingOffline {
                 info!(service = %self.name(), seqno = p.applied_seqno, "reached the requested offline point {n}");
                 g.offline_at = None;
+                self.progress.set_stop_after(None);
                 g.enter(State::GoingOffline);
                 if let Some(tx) = &g.stop_tx {
                     let _ = tx.send(true);
@@ -475,6 +477,7 @@ impl Service {
                 g.stop_tx = None;
                 g.abort = None;
                 g.offline_at = None;
+                self.progress.set_stop_after(None);
                 g.enter(State::OfflineNormal);
                 info!(service = %self.name(), "OFFLINE:NORMAL");
             }
@@ -500,6 +503,7 @@ impl Service {
                 _ => {
                     g.enter(State::GoingOffline);
                     g.offline_at = None;
+                    self.progress.set_stop_after(None);
                     if let Some(tx) = &g.stop_tx {
                         let _ = tx.send(true);
                     }
@@ -542,6 +546,7 @@ impl Service {
             )));
         }
         g.offline_at = Some(at_seqno);
+        self.progress.set_stop_after(Some(at_seqno));
         Ok(())
     }
 

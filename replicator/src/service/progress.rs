@@ -80,7 +80,13 @@ impl Default for PipelineProgress {
 
 /// A shared handle on a pipeline's progress. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<PipelineProgress>>, Arc<Mutex<Option<ThlServer>>>);
+pub struct Progress(
+    Arc<Mutex<PipelineProgress>>,
+    Arc<Mutex<Option<ThlServer>>>,
+    /// The last seqno to apply before the service goes offline
+    /// (`online -until-seqno`, `offline-deferred -at-seqno`).
+    Arc<Mutex<Option<i64>>>,
+);
 
 impl Progress {
     pub fn new() -> Progress {
@@ -97,6 +103,17 @@ impl Progress {
     /// `trepctl clients`.
     pub fn set_thl_server(&self, server: Option<ThlServer>) {
         *self.1.lock().unwrap_or_else(|p| p.into_inner()) = server;
+    }
+
+    /// Sets (or clears) the last seqno to apply: the apply stage stops at
+    /// that transaction boundary, before anything later.
+    pub fn set_stop_after(&self, seqno: Option<i64>) {
+        *self.2.lock().unwrap_or_else(|p| p.into_inner()) = seqno;
+    }
+
+    /// The last seqno to apply, if the service is to stop after it.
+    pub fn stop_after(&self) -> Option<i64> {
+        *self.2.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The downstream replicators connected to the pipeline's THL server.
