@@ -334,3 +334,62 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         );
     }
 }
+
+/// Issue 9, window 4: a slave whose THL was reset while its master started a
+/// new history must not apply that history from its old position (it would
+/// skip the new seqnos up to it): the THL's event at the committed seqno is
+/// checked, and the slave stops in OFFLINE:ERROR naming both histories.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slave_refuses_a_thl_of_another_history_than_its_target_applied() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::create(root.path()).await.expect("cluster");
+    cluster.start_replicators().expect("replicators");
+    let master = cluster.db(HOSTS[0]);
+    for sql in [
+        "CREATE DATABASE app",
+        "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(200), ts DATETIME(6))",
+        "CREATE TABLE app.c (id INT PRIMARY KEY, n BIGINT)",
+        "INSERT INTO app.c VALUES (1, 0)",
+    ] {
+        master.exec(sql).await.expect(sql);
+    }
+    workload(&cluster, 0, 20).await;
+    let committed = cluster.wait_until_applied(APPLY_WAIT).await.expect("all hosts apply");
+
+    // The master starts another history: seqno 0 again, at the binlog's
+    // current end (other event ids).
+    let status = master.query("SHOW MASTER STATUS").await.expect("binlog position");
+    let from_event = format!("{}:{}", status[0][0], status[0][1]);
+    for args in [
+        &["offline"][..],
+        &["reset", "-thl", "-y"],
+        &["online", "-from-event", &from_event],
+    ] {
+        let (ok, out) = trepctl(&cluster, HOSTS[0], args);
+        assert!(ok, "master {args:?}:\n{out}");
+    }
+    wait_state(&cluster, HOSTS[0], "ONLINE");
+    // The slave's THL follows it; its target keeps the old position.
+    let slave = "host2.alpha";
+    let (ok, out) = trepctl(&cluster, slave, &["offline"]);
+    assert!(ok, "slave offline:\n{out}");
+    wait_state(&cluster, slave, "OFFLINE:NORMAL");
+    let (ok, out) = trepctl(&cluster, slave, &["reset", "-thl", "-y"]);
+    assert!(ok, "slave reset -thl:\n{out}");
+    let (ok, out) = trepctl(&cluster, slave, &["online"]);
+    assert!(ok, "slave online:\n{out}");
+    // Enough new transactions to reach the old position's seqno.
+    workload(&cluster, 100, 100 + committed + 5).await;
+    let failed = wait_state(&cluster, slave, "OFFLINE:ERROR");
+    let message = field(&failed, "pendingExceptionMessage").unwrap_or_default();
+    assert!(
+        message.contains("another history") && message.contains(&format!("seqno {committed}")),
+        "{failed}"
+    );
+    let rows = cluster
+        .db(slave)
+        .query_value("SELECT COUNT(*) FROM app.t WHERE id >= 100")
+        .await
+        .expect("rows");
+    assert_eq!(rows.as_deref(), Some("0"), "nothing of the other history was applied");
+}

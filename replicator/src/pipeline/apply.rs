@@ -3,9 +3,17 @@
 //! # Invariants
 //!
 //! * The target's `trep_commit_seqno` row is the position: the stage reads
-//!   the THL from the applier's committed position + 1, so after any crash,
+//!   the THL from the applier's committed position, so after any crash,
 //!   reconnect or error it re-feeds exactly what the target has not
 //!   committed (the applier skips anything it already covers).
+//! * **One history.** The THL's event at the committed seqno, when the THL
+//!   holds it (or will: an empty or shorter THL is waited for), must carry
+//!   the committed epoch and event id; otherwise the THL is another history
+//!   (`reset -thl`, an upstream replaced) and the stage stops before
+//!   applying anything ([`ApplyStageError::Diverged`]), where it would have
+//!   skipped the new history's seqnos up to the old position.
+//! * `online -until-seqno N` and `offline-deferred -at-seqno N`: nothing
+//!   after N is applied ([`Progress::stop_after`]).
 //! * Only durable THL records are applied (the reader is restricted to the
 //!   writer's durable watermark).
 //! * A block is committed when the THL has nothing more to give at once, so
@@ -35,7 +43,7 @@ use thl::store::{Reader, StoreError};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use crate::applier::{Applier, ApplyError};
+use crate::applier::{AppliedPosition, Applier, ApplyError};
 use crate::service::options::SkipSeqnos;
 use crate::service::Progress;
 
@@ -53,6 +61,9 @@ pub enum ApplyStageError {
     Store(#[from] StoreError),
     #[error("the THL reader thread failed: {0}")]
     Reader(String),
+    /// The target's committed position is not the THL's event at that seqno.
+    #[error("{0}")]
+    Diverged(String),
 }
 
 impl ApplyStageError {
@@ -60,7 +71,7 @@ impl ApplyStageError {
         match self {
             ApplyStageError::Apply(e) => e.is_transient(),
             ApplyStageError::Store(e) => e.is_transient(),
-            ApplyStageError::Reader(_) => false,
+            ApplyStageError::Reader(_) | ApplyStageError::Diverged(_) => false,
         }
     }
 }
@@ -199,13 +210,20 @@ async fn apply_from_position(
 ) -> Result<(), ApplyStageError> {
     // Committed positions end transactions (the applier never commits
     // between fragments); a position inside one would restart at its seqno.
-    let from = applier
-        .last_applied()
+    let committed = applier.last_applied();
+    let from = committed
+        .as_ref()
         .map_or(0, |p| if p.last_frag { p.seqno + 1 } else { p.seqno });
-    let from = match reader.min_seqno()? {
-        Some(min) if from < min && applier.last_applied().is_none() => min,
+    let min = reader.min_seqno()?;
+    let from = match min {
+        Some(min) if from < min && committed.is_none() => min,
         _ => from,
     };
+    // Read from the committed transaction itself when the THL still holds
+    // it (or will: it is empty or shorter): it must be the one the target
+    // applied, or the THL is another history (module doc).
+    let expect = committed.filter(|p| p.last_frag && min.is_none_or(|m| m <= p.seqno));
+    let from = expect.as_ref().map_or(from, |p| p.seqno);
     info!(from, "applying the THL");
     let (tx, mut rx) = mpsc::channel::<ReplEvent>(CHANNEL_EVENTS);
     let halt = Arc::new(AtomicBool::new(false));
@@ -214,7 +232,7 @@ async fn apply_from_position(
         let halt = halt.clone();
         tokio::task::spawn_blocking(move || read_thl(&reader, from, &tx, &halt))
     };
-    let result = apply_events(applier, &mut rx, stop, progress, skip).await;
+    let result = apply_events(applier, &mut rx, stop, progress, skip, expect).await;
     halt.store(true, Ordering::Relaxed);
     drop(rx);
     let read_result = thread.await.map_err(|e| ApplyStageError::Reader(e.to_string()))?;
@@ -229,6 +247,7 @@ async fn apply_events(
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
     skip: &SkipSeqnos,
+    mut expect: Option<AppliedPosition>,
 ) -> Result<(), ApplyStageError> {
     let mut times = Times::default();
     report(applier, progress, &mut times);
@@ -254,6 +273,14 @@ async fn apply_events(
             return Ok(());
         };
         let h = &event.header;
+        if let Some(p) = &expect {
+            if h.seqno > p.seqno {
+                expect = None;
+            } else if h.seqno_end.max(h.seqno) >= p.seqno && h.fragno == p.fragno {
+                check_history(p, h)?;
+                expect = None;
+            }
+        }
         // `online -until-seqno N`, `offline-deferred -at-seqno N`: nothing
         // after N is applied; the service goes offline at N's boundary.
         if h.fragno == 0 && progress.stop_after().is_some_and(|n| h.seqno > n) {
@@ -284,6 +311,31 @@ async fn apply_events(
         }
         report(applier, progress, &mut times);
     }
+}
+
+/// The THL's event at the target's committed seqno must be the one the
+/// target applied: same epoch and event id. Otherwise the THL was reset or
+/// its upstream replaced by another history, and applying on from the
+/// committed seqno would skip or mix transactions of the new one.
+fn check_history(committed: &AppliedPosition, h: &thl::event::EventHeader) -> Result<(), ApplyStageError> {
+    if h.epoch == committed.epoch && h.event_id == committed.event_id {
+        return Ok(());
+    }
+    Err(ApplyStageError::Diverged(format!(
+        "the target's committed position is seqno {} (epoch {}, event id {}, from {}), but this THL's seqno {} is \
+         epoch {}, event id {} (from {}): the THL holds another history than the one the target applied (a \
+         `reset -thl`, or an upstream with another history). Nothing was applied. Reprovision this host from a \
+         replica of the current history (its data follows the other one); `trepctl reset -db` forgets the \
+         position, for a target whose data is known to be the new history's start",
+        committed.seqno,
+        committed.epoch,
+        committed.event_id,
+        committed.source_id,
+        h.seqno,
+        h.epoch,
+        h.event_id,
+        h.source_id
+    )))
 }
 
 /// Source and extraction times of events applied but not yet reported, and
