@@ -25,7 +25,16 @@ pub const EXPECTED_ERRORS: &[(u16, &str)] = &[
     (1406, "data too long (SET NAMES, NO_BACKSLASH_ESCAPES, CONCAT)"),
     (1451, "foreign key: parent row referenced"),
     (1452, "foreign key: no parent row"),
+    (
+        1553,
+        "DROP INDEX of an index a foreign key needs (seed 8, transaction 52960)",
+    ),
     (1690, "arithmetic out of range (col + 1)"),
+    (
+        1978,
+        "a zero default refused by the session's sql_mode (NO_ZERO_DATE) for a column created without it (seed 8, \
+         transaction 87469)",
+    ),
 ];
 
 /// The longest a statement may take.
