@@ -37,8 +37,8 @@
 //! base table (not system-versioned) with no index, no trigger and no
 //! generated or invisible column (CHECK constraints are evaluated for the
 //! after images, not for the rows kept), whose columns are the event's (same
-//! names, same order), none `FLOAT` or `DOUBLE` (their text form loses
-//! bits); the event carries full before and after images and column names;
+//! names, same order), each of a type moved exactly ([`EXACT_TYPES`]: not
+//! `FLOAT` or `DOUBLE`, whose text form loses bits, nor `INET6` or `UUID`); the event carries full before and after images and column names;
 //! not an XA branch; a MariaDB target whose session binlogs rows or
 //! nothing. On a target that binlogs its changes (`log-slave-updates`), the
 //! table's rewrite is what it logs.
@@ -132,6 +132,7 @@ impl TargetTable {
             && self.triggers == 0
             && self.generated == 0
             && self.columns == names.join(",")
+            && self.data_types.split(',').all(|t| EXACT_TYPES.contains(&t))
             && self.session_ok
     }
 }
@@ -231,6 +232,48 @@ pub(crate) fn plan(scratch_schema: &str, table: &str, columns: &[ColumnSpec], te
         ),
     }
 }
+
+/// The `DATA_TYPE`s whose values the set-based path moves exactly: the
+/// SQL binding of a before image stores what the row applier stored, and
+/// `BINARY` of it is its bytes or an exact text. Others (`float`, `double`:
+/// inexact text; `inet6`, `uuid`: their binary image is not their text)
+/// go row by row.
+const EXACT_TYPES: &[&str] = &[
+    "tinyint",
+    "smallint",
+    "mediumint",
+    "int",
+    "bigint",
+    "decimal",
+    "date",
+    "datetime",
+    "timestamp",
+    "time",
+    "year",
+    "char",
+    "varchar",
+    "binary",
+    "varbinary",
+    "tinyblob",
+    "blob",
+    "mediumblob",
+    "longblob",
+    "tinytext",
+    "text",
+    "mediumtext",
+    "longtext",
+    "enum",
+    "set",
+    "bit",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+    "geometry",
+];
 
 impl TargetTable {
     /// For each column, whether it holds characters.
@@ -458,6 +501,10 @@ mod tests {
             },
             TargetTable {
                 columns: "b,a".into(),
+                ..ok.clone()
+            },
+            TargetTable {
+                data_types: "int,inet6".into(),
                 ..ok.clone()
             },
             TargetTable {
