@@ -55,7 +55,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Row;
 use thl::event::{ColumnSpec, ReplEvent, RowAction, RowChanges, RowImage};
-use tracing::info;
+use tracing::{debug, info};
 
 use super::error::Ctx;
 use super::sql::{quote_ident, table_name, InsertVerb};
@@ -93,7 +93,10 @@ pub(crate) fn eligible_run(changes: &[&RowChanges]) -> usize {
 /// Whether one change has the shape the set-based path needs.
 fn eligible(rc: &RowChanges) -> bool {
     let all = rc.columns.len();
+    // A primary key on the source (when its binlog says so) rules the
+    // table out without asking the target.
     rc.action == RowAction::Update
+        && rc.columns.iter().all(|c| !c.key)
         && rc.before_columns.len() == all
         && rc.after_columns.len() == all
         && rc
@@ -357,8 +360,8 @@ impl Applier {
         let target = match row.as_ref().and_then(TargetTable::from_row) {
             Some(t) if t.allows(rc) => t,
             other => {
-                info!(seqno = ev.header.seqno, table = %table, rows, target = ?other,
-                    "large UPDATE of a table without an index: the table does not allow the set-based path; row by row");
+                debug!(seqno = ev.header.seqno, table = %table, rows, target = ?other,
+                    "large UPDATE: the table does not allow the set-based path; row by row");
                 return Ok(false);
             }
         };
@@ -449,6 +452,9 @@ mod tests {
         let mut delete = update(cols(), MIN_ROWS);
         delete.action = RowAction::Delete;
         assert_eq!(one(delete), 0);
+        let mut keyed = update(cols(), MIN_ROWS);
+        keyed.columns[0].key = true;
+        assert_eq!(one(keyed), 0);
         // The server's 8 KiB events of one statement count together, up
         // to another table.
         let small = update(cols(), MIN_ROWS / 2);
