@@ -57,7 +57,11 @@ fn wait_state(cluster: &Cluster, host: &str, state: &str) -> String {
 }
 
 const APPLY_WAIT: Duration = Duration::from_secs(120);
-const TABLES: &[&str] = &["app.t", "app.c", "app.types", "app.big"];
+const TABLES: &[&str] = &["app.t", "app.c", "app.types", "app.big", "app.ledger"];
+/// One row per source transaction in a table without a key: a transaction
+/// applied twice shows as a duplicate row (a counter's `n = n + 1` replicates
+/// as an absolute after image and cannot).
+const LEDGER: &str = "CREATE TABLE app.ledger (n BIGINT) ENGINE=InnoDB";
 
 async fn workload(cluster: &Cluster, from: i64, to: i64) {
     let mut conn = mysql_async::Conn::new(cluster.db(HOSTS[0]).root_opts())
@@ -66,7 +70,7 @@ async fn workload(cluster: &Cluster, from: i64, to: i64) {
     for i in from..to {
         let tx = format!(
             "BEGIN; INSERT INTO app.t (id, v, ts) VALUES ({i}, 'row {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; \
-             UPDATE app.t SET v = CONCAT(v, '!') WHERE id = {}; COMMIT",
+             UPDATE app.t SET v = CONCAT(v, '!') WHERE id = {}; INSERT INTO app.ledger VALUES ({i}); COMMIT",
             i / 2
         );
         conn.query_drop(tx).await.expect("write");
@@ -90,6 +94,7 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
         "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(200), ts DATETIME(6))",
         "CREATE TABLE app.c (id INT PRIMARY KEY, n BIGINT)",
         "INSERT INTO app.c VALUES (1, 0)",
+        LEDGER,
         "CREATE TABLE app.big (id INT PRIMARY KEY, pad VARCHAR(200))",
         "CREATE TABLE app.types (id INT PRIMARY KEY, u BIGINT UNSIGNED, d DECIMAL(30,10), f DOUBLE, tm TIME(3), y YEAR, b BIT(12), e ENUM('x','y'), s SET('p','q'), j JSON, bl BLOB, dt DATETIME(6) NULL, mi MEDIUMINT)",
         "INSERT INTO app.types VALUES (1, 18446744073709551615, -1234567890.0123456789, 2.5e-300, '-838:59:58.999', 0, b'101010101010', 'y', 'p,q', '{\"a\": [1]}', REPEAT(x'00ff', 5000), '2024-02-29 23:59:59.999999', -8388608)",
@@ -180,12 +185,17 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
             "SELECT name, lag_millis IS NOT NULL AND target_tstamp IS NOT NULL FROM tungsten_{}.heartbeat WHERE id = 1",
             tests::cluster::service_of(host)
         );
-        let row = cluster.db(host).query(&sql).await.expect("heartbeat row");
-        assert_eq!(
-            row,
-            vec![vec!["E2E".to_owned(), "1".to_owned()]],
-            "{host}: heartbeat with its lag"
-        );
+        // The heartbeat is extracted after `trepctl heartbeat` returns: the
+        // seqno waited for above may be the one before it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let row = cluster.db(host).query(&sql).await.expect("heartbeat row");
+            if row == vec![vec!["E2E".to_owned(), "1".to_owned()]] {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{host}: heartbeat with its lag: {row:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     // A failing transaction on one slave: OFFLINE:ERROR naming the seqno,
@@ -274,7 +284,7 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
                 .expect("big transaction");
             }
             for i in 100..700 {
-                conn.query_drop(format!("BEGIN; INSERT INTO app.t (id, v, ts) VALUES ({i}, 'late {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; COMMIT"))
+                conn.query_drop(format!("BEGIN; INSERT INTO app.t (id, v, ts) VALUES ({i}, 'late {i}', NOW(6)); UPDATE app.c SET n = n + 1 WHERE id = 1; INSERT INTO app.ledger VALUES ({i}); COMMIT"))
                     .await
                     .expect("write");
             }
@@ -321,6 +331,16 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
             Some("770"),
             "{host}: every counter update applied exactly once"
         );
+        let ledger = cluster
+            .db(host)
+            .query("SELECT COUNT(*), COUNT(DISTINCT n) FROM app.ledger")
+            .await
+            .expect("ledger");
+        assert_eq!(
+            ledger,
+            vec![vec!["770".to_string(), "770".to_string()]],
+            "{host}: rows = distinct rows = transactions written"
+        );
     }
     // Every replica's THL is byte-identical to its upstream's for the common range.
     let master_thl = tests::process::read_thl(&cluster.deployment.thl_dir(HOSTS[0], "alpha")).expect("master THL");
@@ -350,6 +370,7 @@ async fn a_slave_refuses_a_thl_of_another_history_than_its_target_applied() {
         "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(200), ts DATETIME(6))",
         "CREATE TABLE app.c (id INT PRIMARY KEY, n BIGINT)",
         "INSERT INTO app.c VALUES (1, 0)",
+        LEDGER,
     ] {
         master.exec(sql).await.expect(sql);
     }
