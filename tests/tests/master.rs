@@ -614,6 +614,9 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
     db.exec("CREATE TABLE k.log (id INT AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(200))")
         .await
         .expect("log");
+    // One row per writer transaction in a table without a key: a
+    // transaction stored twice shows as a duplicate value.
+    db.exec("CREATE TABLE k.ledger (n BIGINT)").await.expect("ledger");
 
     let writer_opts = db.root_opts();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -621,7 +624,10 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
         let mut conn = mysql_async::Conn::new(writer_opts).await.expect("writer connects");
         let mut n = 0u64;
         while !*stop_rx.borrow_and_update() {
-            let tx = "BEGIN; UPDATE k.c SET n = n + 1 WHERE id = 1; INSERT INTO k.log (payload) VALUES (REPEAT('p', 150)); COMMIT";
+            let tx = format!(
+                "BEGIN; UPDATE k.c SET n = n + 1 WHERE id = 1; INSERT INTO k.log (payload) VALUES (REPEAT('p', 150)); \
+                 INSERT INTO k.ledger VALUES ({n}); COMMIT"
+            );
             conn.query_drop(tx).await.expect("writer transaction");
             n += 1;
             if n % 50 == 0 {
@@ -691,6 +697,16 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
         counter_updates.to_string(),
         n,
         "counter updates in the THL equal the counter"
+    );
+    let ledger: Vec<String> = rows_of(&events, "ledger")
+        .filter(|r| r.action == RowAction::Insert)
+        .flat_map(|r| r.rows.iter().map(|row| format!("{:?}", row.after)))
+        .collect();
+    let distinct: HashSet<&String> = ledger.iter().collect();
+    assert_eq!(
+        (ledger.len() as u64, distinct.len() as u64),
+        (writes, writes),
+        "ledger rows in the THL = distinct rows = writer transactions"
     );
     let epochs: HashSet<i64> = events.iter().map(|e| e.header.epoch).collect();
     assert!(epochs.len() > 1, "each restart starts a new epoch");
