@@ -83,18 +83,29 @@ async fn workload(cluster: &Cluster, from: i64, to: i64) {
     let _ = conn.disconnect().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut cluster = Cluster::create(root.path()).await.expect("cluster");
+/// The six hosts with their replicators running, and the tables
+/// [`workload`] writes.
+async fn cluster_with_the_workloads_tables(root: &std::path::Path) -> Cluster {
+    let mut cluster = Cluster::create(root).await.expect("cluster");
     cluster.start_replicators().expect("replicators");
-    let master = cluster.db(HOSTS[0]);
     for sql in [
         "CREATE DATABASE app",
         "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(200), ts DATETIME(6))",
         "CREATE TABLE app.c (id INT PRIMARY KEY, n BIGINT)",
         "INSERT INTO app.c VALUES (1, 0)",
         LEDGER,
+    ] {
+        cluster.db(HOSTS[0]).exec(sql).await.expect(sql);
+    }
+    cluster
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut cluster = cluster_with_the_workloads_tables(root.path()).await;
+    let master = cluster.db(HOSTS[0]);
+    for sql in [
         "CREATE TABLE app.big (id INT PRIMARY KEY, pad VARCHAR(200))",
         "CREATE TABLE app.types (id INT PRIMARY KEY, u BIGINT UNSIGNED, d DECIMAL(30,10), f DOUBLE, tm TIME(3), y YEAR, b BIT(12), e ENUM('x','y'), s SET('p','q'), j JSON, bl BLOB, dt DATETIME(6) NULL, mi MEDIUMINT)",
         "INSERT INTO app.types VALUES (1, 18446744073709551615, -1234567890.0123456789, 2.5e-300, '-838:59:58.999', 0, b'101010101010', 'y', 'p,q', '{\"a\": [1]}', REPEAT(x'00ff', 5000), '2024-02-29 23:59:59.999999', -8388608)",
@@ -362,18 +373,8 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slave_refuses_a_thl_of_another_history_than_its_target_applied() {
     let root = tempfile::tempdir().expect("tempdir");
-    let mut cluster = Cluster::create(root.path()).await.expect("cluster");
-    cluster.start_replicators().expect("replicators");
+    let cluster = cluster_with_the_workloads_tables(root.path()).await;
     let master = cluster.db(HOSTS[0]);
-    for sql in [
-        "CREATE DATABASE app",
-        "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(200), ts DATETIME(6))",
-        "CREATE TABLE app.c (id INT PRIMARY KEY, n BIGINT)",
-        "INSERT INTO app.c VALUES (1, 0)",
-        LEDGER,
-    ] {
-        master.exec(sql).await.expect(sql);
-    }
     workload(&cluster, 0, 20).await;
     let committed = cluster.wait_until_applied(APPLY_WAIT).await.expect("all hosts apply");
 
