@@ -582,6 +582,45 @@ async fn statements_that_commit_implicitly_never_commit_a_block_without_its_posi
     assert_eq!(position(i).await[0], "7");
 }
 
+/// Issue 9, window 2: a DDL statement that took effect on the target while
+/// its position did not commit (a crash between the two) runs again on
+/// restart; its mark in `trep_ddl_in_flight`, committed before it, tells the
+/// applier that an error saying "done already" means done. Without a mark
+/// the same error is a divergence, and the mark of a failed DDL is cleared.
+#[tokio::test]
+async fn a_ddl_cut_off_from_its_position_is_recognised_on_restart() {
+    let sb = sandbox().await;
+    let i = &sb.instances()[0];
+    let mut a = applier(i, config()).await;
+    create_simple(&mut a).await;
+    flush(&mut a).await;
+    drop(a);
+    // The crash: seqno 2's DDL ran, its position did not commit.
+    let ev = ddl(2, "CREATE TABLE t2 (a INT)");
+    i.exec(&format!("CREATE TABLE {DB}.t2 (a INT)"))
+        .await
+        .expect("the DDL's effect");
+    i.exec(&format!(
+        "REPLACE INTO tungsten_{SVC}.trep_ddl_in_flight VALUES (0, 2, '{}')",
+        ev.header.event_id
+    ))
+    .await
+    .expect("its mark");
+    let mut a = applier(i, config()).await;
+    apply(&mut a, &ev).await;
+    flush(&mut a).await;
+    assert_eq!(position(i).await[0], "2");
+    let marks = format!("SELECT COUNT(*) FROM tungsten_{SVC}.trep_ddl_in_flight");
+    assert_eq!(count(i, &marks).await, 0, "the mark goes with the position");
+
+    // No mark: the table exists on the target for another reason.
+    let e = apply_err(&mut a, &ddl(3, "CREATE TABLE t2 (a INT)")).await;
+    assert!(!e.is_transient(), "{e}");
+    assert!(e.to_string().contains("1050"), "{e}");
+    assert_eq!(count(i, &marks).await, 0, "a failed DDL leaves no mark");
+    assert_eq!(position(i).await[0], "2");
+}
+
 #[tokio::test]
 async fn failing_statement_is_definite_and_nothing_of_its_block_is_committed() {
     let sb = sandbox().await;

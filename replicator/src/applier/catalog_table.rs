@@ -59,6 +59,10 @@ pub(crate) struct CatalogNames {
     pub schema: String,
     pub commit_seqno: String,
     pub heartbeat: String,
+    /// The DDL statement a channel is running (`trep_ddl_in_flight`): written
+    /// and committed before the statement, deleted with the position that
+    /// follows it (`statement.rs`).
+    pub ddl_in_flight: String,
 }
 
 impl CatalogNames {
@@ -67,6 +71,7 @@ impl CatalogNames {
         CatalogNames {
             commit_seqno: table_name(&schema, "trep_commit_seqno"),
             heartbeat: table_name(&schema, "heartbeat"),
+            ddl_in_flight: table_name(&schema, "trep_ddl_in_flight"),
             schema,
         }
     }
@@ -104,6 +109,14 @@ impl CatalogNames {
                  PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
                 self.heartbeat
             ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (\
+                 task_id INT NOT NULL, \
+                 seqno BIGINT NOT NULL, \
+                 eventid VARCHAR(128), \
+                 PRIMARY KEY (task_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                self.ddl_in_flight
+            ),
             // Tungsten's initial row: task 0, nothing applied.
             format!(
                 "INSERT IGNORE INTO {} (task_id, seqno, fragno, last_frag, epoch_number) \
@@ -139,6 +152,27 @@ impl CatalogNames {
             "UPDATE {} SET seqno=?, fragno=?, last_frag=?, source_id=?, epoch_number=?, eventid=?, \
              applied_latency=?, update_timestamp=?, shard_id=?, extract_timestamp=? WHERE task_id=?",
             self.commit_seqno
+        )
+    }
+
+    /// Marks a channel's DDL as running: parameters task id, seqno, event id.
+    pub fn mark_ddl(&self) -> String {
+        format!(
+            "REPLACE INTO {} (task_id, seqno, eventid) VALUES (?, ?, ?)",
+            self.ddl_in_flight
+        )
+    }
+
+    /// Clears a channel's DDL mark: parameter task id.
+    pub fn clear_ddl(&self) -> String {
+        format!("DELETE FROM {} WHERE task_id=?", self.ddl_in_flight)
+    }
+
+    /// `SELECT` of a channel's DDL mark.
+    pub fn select_ddl(&self, channel: u32) -> String {
+        format!(
+            "SELECT seqno, eventid FROM {} WHERE task_id={channel}",
+            self.ddl_in_flight
         )
     }
 

@@ -268,6 +268,11 @@ pub struct Applier {
     last_service: Option<String>,
     /// Tables whose history follows the target's transactions.
     precise_history: PreciseHistory,
+    /// The DDL mark found at connect (seqno, event id): that statement was
+    /// running when the applier last stopped (`statement.rs`).
+    ddl_found_in_flight: Option<(i64, String)>,
+    /// A DDL mark of this channel to delete with the next position commit.
+    ddl_mark_pending: bool,
 }
 
 /// The open connection, or the transient error of having none (it was
@@ -421,6 +426,8 @@ impl Applier {
             keeps_prepared_xa: false,
             last_service: None,
             precise_history: PreciseHistory::default(),
+            ddl_found_in_flight: None,
+            ddl_mark_pending: false,
         };
         applier.reconnect().await?;
         Ok(applier)
@@ -588,6 +595,17 @@ impl Applier {
             .map_err(|e| sql_ctx.classify(e))?;
         let row = row.ok_or_else(|| sql_ctx.definite(format!("no row for task_id {}", self.cfg.channel)))?;
         let position = Self::parse_position(&row).map_err(|m| sql_ctx.definite(m))?;
+        let mark: Option<(i64, Option<String>)> = conn
+            .query_first(self.names.select_ddl(self.cfg.channel))
+            .await
+            .map_err(|e| ctx.classify(e))?;
+        // A mark at or before the committed seqno is stale (its position
+        // committed with it deleted; kept only by a crash of an older
+        // version): only a later one was in flight.
+        self.ddl_found_in_flight = mark
+            .filter(|(seqno, _)| position.as_ref().is_none_or(|p| *seqno > p.seqno))
+            .map(|(seqno, event_id)| (seqno, event_id.unwrap_or_default()));
+        self.ddl_mark_pending = self.ddl_found_in_flight.is_some();
         conn.query_drop("COMMIT").await.map_err(|e| ctx.classify(e))?;
         debug!(service = %self.cfg.service, channel = self.cfg.channel, position = ?position, "applier connected");
         self.committed = position;
@@ -710,12 +728,22 @@ impl Applier {
             ..Ctx::default()
         };
         self.flush_batch().await?;
+        let mut mark_cleared = false;
         if let Some(h) = self.position_header.take() {
             self.row_context(None, &ctx).await?;
             let params = position_params(&h, self.cfg.channel, now_ms());
             self.exec(&self.names.update_position(), params, &ctx).await?;
+            if self.ddl_mark_pending {
+                let channel = vec![P::from(self.cfg.channel)];
+                self.exec(&self.names.clear_ddl(), channel, &ctx).await?;
+                mark_cleared = true;
+            }
         }
         self.query(b"COMMIT", &ctx).await?;
+        if mark_cleared {
+            self.ddl_mark_pending = false;
+            self.ddl_found_in_flight = None;
+        }
         self.committed = self.pending.clone();
         self.block.reset();
         self.stats.commits += 1;

@@ -41,7 +41,7 @@
 //!   6. Otherwise the target's error is classified as usual (`error.rs`:
 //!      transient or definite).
 //! * **No self-deadlock on DDL.** A statement that commits implicitly
-//!   (CREATE/ALTER/DROP/RENAME/TRUNCATE, not TEMPORARY) runs with
+//!   (`crate::statement_kind`: DDL but TEMPORARY, GRANT, ANALYZE ...) runs with
 //!   `autocommit=1`: the apply session's `autocommit=0` makes MariaDB 10.11's
 //!   `ALTER TABLE .. EXCHANGE PARTITION` wait for a lock of its own session's
 //!   transaction until `innodb_lock_wait_timeout` (error 1205, for ever on
@@ -49,6 +49,18 @@
 //!   implicit commit would; `autocommit=0` is restored after it, success or
 //!   not. `XA COMMIT|ROLLBACK` of a prepared transaction runs the same way
 //!   (MariaDB refuses it under `autocommit=0`; it is alone in its block).
+//! * **DDL exactly once.** A statement that commits implicitly commits
+//!   before its position does. Before running it, the applier commits a
+//!   mark (`trep_ddl_in_flight`: channel, seqno, event id); the mark is
+//!   deleted in the transaction of the position that follows the statement,
+//!   or at once when the statement fails. A mark found at connect for a
+//!   seqno after the committed one means the applier stopped in between:
+//!   when that same event runs again and fails with an error that says the
+//!   change is there already ([`ALREADY_DONE`]: exists, or no longer
+//!   exists), it took effect the first time and is tolerated (logged); any
+//!   other outcome is judged as usual. Without a mark such an error is the
+//!   target's divergence, as before. MariaDB's DDL is atomic (10.6+), so a
+//!   statement cut short either took effect or did not.
 //! * Statement classes (`BEGIN`, DDL, database DDL) are read from the first
 //!   words after comments (`/* .. */`, `-- ..`, `# ..`; the content of an
 //!   executable comment `/*!NNNNN .. */` counts as text).
@@ -74,6 +86,13 @@ const INTERRUPTED_ON_SOURCE: &[u16] = &[
     1317, // ER_QUERY_INTERRUPTED
     1927, // ER_CONNECTION_KILLED
     1969, // ER_STATEMENT_TIMEOUT
+];
+
+/// Errors of a DDL statement run again after it took effect (exists
+/// already, or no longer exists): table, column, key, database, routine,
+/// trigger, user, foreign key.
+const ALREADY_DONE: &[u16] = &[
+    1007, 1008, 1022, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1304, 1305, 1359, 1360, 1396, 1826,
 ];
 
 /// MariaDB's `concurrency_error_code`.
@@ -261,24 +280,52 @@ impl Applier {
         if let Some(set) = set_statement(&sets) {
             self.query(set.as_bytes(), &ctx).await?;
         }
-        let ddl = commits_implicitly(&s.sql) || completes_xa(&s.sql);
+        let marked = commits_implicitly(&s.sql);
+        let ddl = marked || completes_xa(&s.sql);
         if ddl {
             self.query(b"SET SESSION autocommit=1", &ctx).await?;
         }
+        if marked {
+            // Committed before the statement (autocommit): a crash between
+            // the statement and its position leaves the mark (module doc).
+            let params = vec![
+                mysql_async::Value::from(self.cfg.channel),
+                mysql_async::Value::from(seqno),
+                mysql_async::Value::from(ev.header.event_id.as_str()),
+            ];
+            self.exec(&self.names.mark_ddl(), params, &ctx).await?;
+            self.ddl_mark_pending = true;
+        }
         let conn = connected(&mut self.conn, &ctx)?;
         let result = conn.query_drop(s.sql.as_slice()).await;
-        if ddl && !matches!(&result, Err(e) if breaks_connection(e)) {
-            self.query(b"SET SESSION autocommit=0", &ctx).await?;
-        }
         let actual = match &result {
             Ok(()) => None,
             Err(mysql_async::Error::Server(se)) => Some(se.code),
             Err(_) => None,
         };
-        let verdict = match &result {
+        let mut verdict = match &result {
             Err(e) if !matches!(e, mysql_async::Error::Server(_)) => Verdict::Failed,
             _ => judge(&s.sql, s.error_code, actual),
         };
+        let was_in_flight = self.ddl_found_in_flight.as_ref() == Some(&(seqno, ev.header.event_id.clone()));
+        if verdict == Verdict::Failed && was_in_flight && actual.is_some_and(|c| ALREADY_DONE.contains(&c)) {
+            verdict = Verdict::Tolerated(
+                "the statement was running when the applier last stopped (its mark in trep_ddl_in_flight), and the \
+                 target's answer shows it took effect then"
+                    .to_owned(),
+            );
+        }
+        if ddl && !matches!(&result, Err(e) if breaks_connection(e)) {
+            if marked && matches!(verdict, Verdict::Failed | Verdict::Diverged(_)) {
+                // It did not take effect: no mark, so that a retry after the
+                // operator's fix does not take its error for "done".
+                let channel = vec![mysql_async::Value::from(self.cfg.channel)];
+                self.exec(&self.names.clear_ddl(), channel, &ctx).await?;
+                self.ddl_mark_pending = false;
+                self.ddl_found_in_flight = None;
+            }
+            self.query(b"SET SESSION autocommit=0", &ctx).await?;
+        }
         match verdict {
             Verdict::Applied => {}
             Verdict::Tolerated(why) => {
