@@ -230,7 +230,8 @@ async fn apply_from_position(
     let thread = {
         let reader = reader.clone();
         let halt = halt.clone();
-        tokio::task::spawn_blocking(move || read_thl(&reader, from, &tx, &halt))
+        let from_committed = expect.is_some();
+        tokio::task::spawn_blocking(move || read_thl(&reader, from, from_committed, &tx, &halt))
     };
     let result = apply_events(applier, &mut rx, stop, progress, skip, expect).await;
     halt.store(true, Ordering::Relaxed);
@@ -369,9 +370,13 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 }
 
 /// The reader thread: decodes records from `from` on and sends them.
+/// Sends the THL's events from seqno `from` on. `from_committed`: `from` is
+/// the target's committed seqno, read only to check it; when the THL (empty
+/// when the stage started) begins right after it, reading starts there.
 fn read_thl(
     reader: &Reader,
     from: i64,
+    from_committed: bool,
     tx: &mpsc::Sender<ReplEvent>,
     halt: &AtomicBool,
 ) -> Result<(), ApplyStageError> {
@@ -380,6 +385,11 @@ fn read_thl(
             return Ok(());
         }
     }
+    let from = if from_committed && reader.min_seqno()? == Some(from + 1) {
+        from + 1
+    } else {
+        from
+    };
     let mut cursor = reader.cursor(from)?;
     loop {
         if halt.load(Ordering::Relaxed) {
@@ -449,5 +459,60 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("trepctl online -skip-seqno 6"), "{text}");
+    }
+
+    /// A THL written from seqno `first` on, `n` one-fragment transactions.
+    fn thl_from(dir: &std::path::Path, first: i64, n: i64) -> Reader {
+        let mut w = thl::store::Writer::open(thl::store::StoreConfig::new(dir)).expect("writer");
+        for seqno in first..first + n {
+            let event = ReplEvent {
+                header: thl::event::EventHeader {
+                    seqno,
+                    seqno_end: seqno,
+                    fragno: 0,
+                    last_frag: true,
+                    epoch: first,
+                    source_id: "db1".into(),
+                    event_id: format!("mysql-bin.000001:{seqno};-1"),
+                    shard_id: "s".into(),
+                    source_tstamp_ms: 0,
+                    extract_tstamp_ms: 0,
+                },
+                body: thl::event::EventBody::default(),
+            };
+            w.append_event(&event).expect("append");
+        }
+        w.commit().expect("commit");
+        Reader::open(dir).expect("reader")
+    }
+
+    fn read_seqnos(reader: &Reader, from: i64, from_committed: bool) -> Result<Vec<i64>, ApplyStageError> {
+        let (tx, mut rx) = mpsc::channel(16);
+        let halt = AtomicBool::new(false);
+        let reader = reader.clone();
+        let handle = std::thread::spawn(move || read_thl(&reader, from, from_committed, &tx, &halt));
+        let mut seqnos = Vec::new();
+        while seqnos.len() < 3 {
+            match rx.blocking_recv() {
+                Some(ev) => seqnos.push(ev.header.seqno),
+                None => break,
+            }
+        }
+        drop(rx);
+        handle.join().expect("reader thread")?;
+        Ok(seqnos)
+    }
+
+    #[test]
+    fn reading_from_the_committed_seqno_starts_after_it_where_the_thl_begins() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // Upstream purged up to seqno 4, which the target committed.
+        let reader = thl_from(dir.path(), 5, 3);
+        assert_eq!(read_seqnos(&reader, 4, true).expect("read"), vec![5, 6, 7]);
+        // Another gap is still an error, and so is a seqno not committed.
+        assert!(read_seqnos(&reader, 3, true).is_err());
+        assert!(read_seqnos(&reader, 4, false).is_err());
+        // Where the THL holds the committed seqno, it is read first.
+        assert_eq!(read_seqnos(&reader, 5, true).expect("read"), vec![5, 6, 7]);
     }
 }
