@@ -137,7 +137,6 @@ struct Inner {
     generation: u64,
     stop_tx: Option<watch::Sender<bool>>,
     abort: Option<AbortHandle>,
-    offline_at: Option<i64>,
     /// The role and upstream in force (catalog, else plan).
     role: Role,
     upstream: Vec<String>,
@@ -212,7 +211,6 @@ impl Service {
                 generation: 0,
                 stop_tx: None,
                 abort: None,
-                offline_at: None,
                 role,
                 upstream,
                 options: OnlineOptions::default(),
@@ -269,7 +267,7 @@ impl Service {
             error: g.error.clone(),
             role: g.role,
             upstream: g.upstream.clone(),
-            offline_at: g.offline_at,
+            offline_at: self.progress.stop_after(),
             progress,
             events_per_second,
             options: g.options.clone(),
@@ -336,8 +334,7 @@ impl Service {
         g.generation += 1;
         let generation = g.generation;
         g.error = None;
-        g.offline_at = g.options.until_seqno;
-        self.progress.set_stop_after(g.offline_at);
+        self.progress.set_stop_after(g.options.until_seqno);
         g.stop_tx = Some(stop_tx);
         g.online_since = Some((Instant::now(), self.progress.snapshot().applied_count));
         g.enter(State::Synchronizing);
@@ -363,7 +360,7 @@ impl Service {
         });
         g.stop_tx = None;
         g.abort = None;
-        g.offline_at = None;
+        progress.set_stop_after(None);
         g.enter(State::OfflineError);
     }
 
@@ -453,10 +450,9 @@ impl Service {
             (State::Online, super::Activity::Connecting) => g.enter(State::Synchronizing),
             _ => {}
         }
-        if let Some(n) = g.offline_at {
+        if let Some(n) = self.progress.stop_after() {
             if p.applied_seqno >= n && g.state != State::GoingOffline {
                 info!(service = %self.name(), seqno = p.applied_seqno, "reached the requested offline point {n}");
-                g.offline_at = None;
                 self.progress.set_stop_after(None);
                 g.enter(State::GoingOffline);
                 if let Some(tx) = &g.stop_tx {
@@ -476,7 +472,6 @@ impl Service {
             None => {
                 g.stop_tx = None;
                 g.abort = None;
-                g.offline_at = None;
                 self.progress.set_stop_after(None);
                 g.enter(State::OfflineNormal);
                 info!(service = %self.name(), "OFFLINE:NORMAL");
@@ -502,7 +497,6 @@ impl Service {
                 }
                 _ => {
                     g.enter(State::GoingOffline);
-                    g.offline_at = None;
                     self.progress.set_stop_after(None);
                     if let Some(tx) = &g.stop_tx {
                         let _ = tx.send(true);
@@ -537,7 +531,8 @@ impl Service {
         if at_seqno < 0 {
             return Err(bad(format!("-at-seqno {at_seqno}: must be >= 0")));
         }
-        let mut g = self.lock();
+        // Under the lock: the state cannot change between the check and the set.
+        let g = self.lock();
         if !matches!(g.state, State::Online | State::Synchronizing) {
             return Err(conflict(format!(
                 "service {} is {}: offline-deferred needs it ONLINE or GOING-ONLINE",
@@ -545,8 +540,8 @@ impl Service {
                 g.state
             )));
         }
-        g.offline_at = Some(at_seqno);
         self.progress.set_stop_after(Some(at_seqno));
+        drop(g);
         Ok(())
     }
 

@@ -84,7 +84,8 @@ pub struct Progress(
     Arc<Mutex<PipelineProgress>>,
     Arc<Mutex<Option<ThlServer>>>,
     /// The last seqno to apply before the service goes offline
-    /// (`online -until-seqno`, `offline-deferred -at-seqno`).
+    /// (`online -until-seqno`, `offline-deferred -at-seqno`): the one place
+    /// the manager keeps it and the apply stage reads it.
     Arc<Mutex<Option<i64>>>,
 );
 
