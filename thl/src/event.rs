@@ -178,6 +178,26 @@ pub struct SessionVars {
     pub system_versioning_insert_history: Option<bool>,
 }
 
+/// The session variables of [`SessionVars::server_options`], in order.
+pub const SERVER_OPTION_NAMES: [&str; 4] = [
+    "check_constraint_checks",
+    "sql_if_exists",
+    "explicit_defaults_for_timestamp",
+    "system_versioning_insert_history",
+];
+
+impl SessionVars {
+    /// The flags2 options, in the order of [`SERVER_OPTION_NAMES`].
+    pub fn server_options(&self) -> [Option<bool>; 4] {
+        [
+            self.check_constraint_checks,
+            self.sql_if_exists,
+            self.explicit_defaults_for_timestamp,
+            self.system_versioning_insert_history,
+        ]
+    }
+}
+
 /// A user variable referenced by a statement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserVar {

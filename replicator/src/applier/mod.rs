@@ -324,9 +324,9 @@ fn describe_key(before: &[&thl::event::ColumnSpec], values: &[Value], plan: &Key
 /// (MariaDB), else `performance_schema.session_variables` (MySQL 5.7+);
 /// none when neither can be read.
 async fn optional_session_variables(conn: &mut Conn) -> Result<Vec<String>, mysql_async::Error> {
-    let names: Vec<String> = session::SERVER_OPTIONS
+    let names: Vec<String> = thl::event::SERVER_OPTION_NAMES
         .iter()
-        .map(|(name, _)| format!("'{name}'"))
+        .map(|name| format!("'{name}'"))
         .collect();
     let list = names.join(", ");
     for table in [

@@ -26,7 +26,7 @@
 //!   µs), `pseudo_thread_id` (the source session's thread id: MariaDB keys
 //!   temporary tables by it, so the temporary tables of several source
 //!   sessions live apart in the one apply session, as on MariaDB's replica,
-//!   and `CONNECTION_ID()` returns it), the [options](SERVER_OPTIONS) of
+//!   and `CONNECTION_ID()` returns it), the options of
 //!   MariaDB's flags2 (`check_constraint_checks`, `sql_if_exists`,
 //!   `explicit_defaults_for_timestamp`, `system_versioning_insert_history`:
 //!   set only on a target that has the variable; one that lacks it replays
@@ -59,7 +59,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use thl::event::{SessionVars, UserVar, Value};
+use thl::event::{SessionVars, UserVar, Value, SERVER_OPTION_NAMES};
 
 use super::sql::quote_ident;
 
@@ -142,24 +142,10 @@ fn user_var_literal(u: &UserVar, names: &CollationNames) -> String {
     }
 }
 
-/// The session options of MariaDB's flags2, each with the value a server
-/// without the variable behaves as (older servers, MySQL).
-pub(crate) const SERVER_OPTIONS: [(&str, bool); 4] = [
-    ("check_constraint_checks", true),
-    ("sql_if_exists", false),
-    ("explicit_defaults_for_timestamp", false),
-    ("system_versioning_insert_history", false),
-];
-
-/// The statement's values of [`SERVER_OPTIONS`], in that order.
-fn server_option_values(v: &SessionVars) -> [Option<bool>; 4] {
-    [
-        v.check_constraint_checks,
-        v.sql_if_exists,
-        v.explicit_defaults_for_timestamp,
-        v.system_versioning_insert_history,
-    ]
-}
+/// For each of MariaDB's flags2 options (`thl::event::SERVER_OPTION_NAMES`),
+/// the value a server without the variable behaves as (older servers,
+/// MySQL).
+const SERVER_OPTIONS_IMPLIED: [bool; 4] = [true, false, false, false];
 
 /// What the applier has set on its connection (`None`: unknown).
 #[derive(Debug, Default, Clone)]
@@ -185,7 +171,7 @@ pub(crate) struct SessionState {
     timestamp_us: Option<i64>,
     pseudo_thread_id: Option<u32>,
     server_options: [Option<bool>; 4],
-    /// Which of [`SERVER_OPTIONS`] the target has (learned at connect;
+    /// Which of `SERVER_OPTION_NAMES` the target has (learned at connect;
     /// kept when the rest is forgotten).
     target_has: [bool; 4],
 }
@@ -219,12 +205,12 @@ impl SessionState {
         };
     }
 
-    /// Records which of [`SERVER_OPTIONS`] the target has, from the names
+    /// Records which of `SERVER_OPTION_NAMES` the target has, from the names
     /// of its session variables (any case).
     pub fn set_target_variables<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
         self.target_has = [false; 4];
         for name in names {
-            if let Some(i) = SERVER_OPTIONS.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if let Some(i) = SERVER_OPTION_NAMES.iter().position(|n| n.eq_ignore_ascii_case(name)) {
                 self.target_has[i] = true;
             }
         }
@@ -394,13 +380,13 @@ impl SessionState {
             "pseudo_thread_id",
             u32::to_string,
         );
-        for (i, want) in server_option_values(v).into_iter().enumerate() {
+        for (i, want) in v.server_options().into_iter().enumerate() {
             if let Some(w) = want.filter(|_| self.target_has[i]) {
                 track(
                     &mut out,
                     &mut self.server_options[i],
                     Some(&w),
-                    SERVER_OPTIONS[i].0,
+                    SERVER_OPTION_NAMES[i],
                     bool_lit,
                 );
             }
@@ -434,11 +420,11 @@ impl SessionState {
         Ok(out)
     }
 
-    /// `Err` when the statement ran under a value of a [`SERVER_OPTIONS`]
+    /// `Err` when the statement ran under a value of a `SERVER_OPTION_NAMES`
     /// variable that the target does not have and does not behave as.
     fn check_server_options(&self, v: &SessionVars) -> Result<(), String> {
-        for (i, want) in server_option_values(v).into_iter().enumerate() {
-            let (name, implied) = SERVER_OPTIONS[i];
+        for (i, want) in v.server_options().into_iter().enumerate() {
+            let (name, implied) = (SERVER_OPTION_NAMES[i], SERVER_OPTIONS_IMPLIED[i]);
             match want {
                 Some(w) if !self.target_has[i] && w != implied => {
                     return Err(format!(

@@ -307,7 +307,10 @@ impl Applier {
             Err(e) if !matches!(e, mysql_async::Error::Server(_)) => Verdict::Failed,
             _ => judge(&s.sql, s.error_code, actual),
         };
-        let was_in_flight = self.ddl_found_in_flight.as_ref() == Some(&(seqno, ev.header.event_id.clone()));
+        let was_in_flight = self
+            .ddl_found_in_flight
+            .as_ref()
+            .is_some_and(|(at, event_id)| *at == seqno && *event_id == ev.header.event_id);
         if verdict == Verdict::Failed && was_in_flight && actual.is_some_and(|c| ALREADY_DONE.contains(&c)) {
             verdict = Verdict::Tolerated(
                 "the statement was running when the applier last stopped (its mark in trep_ddl_in_flight), and the \

@@ -71,7 +71,6 @@ pub struct StatusVars {
     /// Q_UPDATED_DB_NAMES (`None` when absent or too many).
     pub updated_db_names: Option<Vec<String>>,
     pub table_map_for_update: Option<u64>,
-    pub explicit_defaults_for_timestamp: Option<bool>,
     pub default_collation_for_utf8mb4: Option<u16>,
     pub sql_require_primary_key: Option<u8>,
     pub default_table_encryption: Option<u8>,
@@ -182,9 +181,7 @@ pub fn parse_status_vars(block: &[u8]) -> KResult<StatusVars> {
             }
             13 => v.micros = Some(c.uint_n(3, "Q_MICROSECONDS")? as u32),
             16 => {
-                let on = c.u8("Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP")? != 0;
-                v.explicit_defaults_for_timestamp = Some(on);
-                v.session.explicit_defaults_for_timestamp = Some(on);
+                v.session.explicit_defaults_for_timestamp = Some(c.u8("Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP")? != 0);
             }
             17 => v.ddl_xid = Some(c.u64("Q_DDL_LOGGED_WITH_XID")?),
             18 => v.default_collation_for_utf8mb4 = Some(c.u16("Q_DEFAULT_COLLATION_FOR_UTF8MB4")?),

@@ -249,14 +249,10 @@ pub fn session_options(s: &SessionVars) -> Vec<(String, String)> {
 
 /// The flags2 options that are present: `(variable, value)`.
 pub fn server_options(s: &SessionVars) -> impl Iterator<Item = (&'static str, bool)> {
-    [
-        ("check_constraint_checks", s.check_constraint_checks),
-        ("sql_if_exists", s.sql_if_exists),
-        ("explicit_defaults_for_timestamp", s.explicit_defaults_for_timestamp),
-        ("system_versioning_insert_history", s.system_versioning_insert_history),
-    ]
-    .into_iter()
-    .filter_map(|(name, v)| Some((name, v?)))
+    crate::event::SERVER_OPTION_NAMES
+        .into_iter()
+        .zip(s.server_options())
+        .filter_map(|(name, v)| Some((name, v?)))
 }
 
 /// `[name = value, ...]` as Tungsten's `- OPTIONS` line shows it.
