@@ -252,6 +252,14 @@ pub struct RowChanges {
     pub rows: Vec<RowImage>,
 }
 
+impl RowChanges {
+    /// Whether these rows are of a replicator's heartbeat table
+    /// (`tungsten_<service>.heartbeat`, Tungsten's name).
+    pub fn is_heartbeat_table(&self) -> bool {
+        self.schema.starts_with("tungsten_") && self.table == "heartbeat"
+    }
+}
+
 /// Per-rows switches the source logged with a rows event. The default (both
 /// `false`) is "checks on", which is also what a body of format version 1
 /// (written before the flags were kept) decodes to.

@@ -285,8 +285,7 @@ fn connected<'a>(conn: &'a mut Option<Conn>, ctx: &Ctx<'_>) -> Result<&'a mut Co
 /// Whether `rc` writes the heartbeat row of a tracking schema with a full
 /// after image and column names (see [`Applier::replace_heartbeat`]).
 fn is_upstream_heartbeat(rc: &RowChanges) -> bool {
-    rc.schema.starts_with("tungsten_")
-        && rc.table == "heartbeat"
+    rc.is_heartbeat_table()
         && (rc.action == RowAction::Delete || rc.after_columns.len() == rc.columns.len())
         && rc.columns.iter().all(|c| !c.name.is_empty())
 }

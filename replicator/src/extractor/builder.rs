@@ -392,7 +392,7 @@ fn is_xa_boundary(change: &Change) -> bool {
 /// master): the transaction then carries the `heartbeat` metadata, and every
 /// applier downstream records its own lag.
 fn heartbeat_name(rows: &RowChanges) -> Option<String> {
-    if !rows.schema.starts_with("tungsten_") || rows.table != "heartbeat" {
+    if !rows.is_heartbeat_table() {
         return None;
     }
     let name_col = rows.columns.iter().position(|c| c.name == "name")?;
