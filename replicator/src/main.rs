@@ -105,7 +105,36 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     if let Some(dir) = &cli.install_directory {
         override_install_directory(&mut plan, dir);
     }
+    arm_crash_points()?;
     runtime()?.block_on(serve(plan, &cli))
+}
+
+/// Arms the crash points named in `FAILPOINTS` (fault-injection tests,
+/// `thl::faults`); refuses names that are not points, and says so when
+/// this build carries none.
+fn arm_crash_points() -> Result<(), String> {
+    let Some(spec) = std::env::var_os("FAILPOINTS") else {
+        return Ok(());
+    };
+    if !thl::faults::ENABLED {
+        warn!(
+            "FAILPOINTS={} is ignored: this build has no crash points (build with --features replicator/failpoints)",
+            spec.to_string_lossy()
+        );
+        return Ok(());
+    }
+    let armed = thl::faults::arm_from_env();
+    for a in &armed {
+        let name = a.split('=').next().unwrap_or_default();
+        if !thl::faults::ALL.contains(&name) {
+            return Err(format!(
+                "FAILPOINTS names `{name}`, which is not a crash point (known: {})",
+                thl::faults::ALL.join(", ")
+            ));
+        }
+    }
+    warn!(armed = ?armed, "crash points armed (FAILPOINTS)");
+    Ok(())
 }
 
 fn validate(deployment: &Deployment, cli: &Cli) -> Result<ExitCode, String> {

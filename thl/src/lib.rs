@@ -8,6 +8,8 @@
 //! * [`store`]: the segmented, memory-mapped log on disk: one writer with
 //!   group commit, any number of readers, recovery, purge and retention.
 //! * [`dash_args`]: Tungsten's single-dash long options (`-low 10`).
+//! * [`faults`]: named crash points for fault-injection tests (feature
+//!   `failpoints`).
 //! * [`display`]: events and values as text (`thl list` layouts, SQL
 //!   literals).
 //!
@@ -17,5 +19,6 @@ pub mod codec;
 pub mod dash_args;
 pub mod display;
 pub mod event;
+pub mod faults;
 pub mod record;
 pub mod store;

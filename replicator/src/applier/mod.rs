@@ -738,6 +738,7 @@ impl Applier {
                 mark_cleared = true;
             }
         }
+        thl::faults::crash_point(thl::faults::APPLIER_BEFORE_COMMIT);
         self.query(b"COMMIT", &ctx).await?;
         if mark_cleared {
             self.ddl_mark_pending = false;

@@ -298,6 +298,9 @@ impl Applier {
         }
         let conn = connected(&mut self.conn, &ctx)?;
         let result = conn.query_drop(s.sql.as_slice()).await;
+        if marked && result.is_ok() {
+            thl::faults::crash_point(thl::faults::APPLIER_AFTER_DDL);
+        }
         let actual = match &result {
             Ok(()) => None,
             Err(mysql_async::Error::Server(se)) => Some(se.code),

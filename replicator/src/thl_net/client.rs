@@ -601,6 +601,7 @@ impl ThlClient {
                 }
                 if full || !dec.has_frame() {
                     durable = self.store(u, std::mem::take(&mut batch)).await?;
+                    thl::faults::crash_point(thl::faults::CLIENT_AFTER_STORE);
                 } else {
                     continue;
                 }
@@ -657,6 +658,9 @@ impl ThlClient {
                 let mut start = 0;
                 for (end, fx) in &batch.records {
                     w.append_raw(&batch.bytes[start..*end])?;
+                    if start == 0 {
+                        thl::faults::crash_point(thl::faults::CLIENT_MID_BATCH);
+                    }
                     start = *end;
                     let mut p = lock(&pos);
                     *p = Some(p.unwrap_or_default().after(fx));

@@ -36,6 +36,7 @@ use super::retention::{self, Candidate, PurgeReport, Retention};
 use super::segment::{self, FILE_HEADER_LEN};
 use super::{StoreConfig, SyncPolicy};
 use crate::event::EventHeader;
+use crate::faults;
 use crate::record::{self, FixedHeader, RecordType};
 
 #[derive(Debug)]
@@ -337,6 +338,10 @@ impl Writer {
     fn flush(&mut self) -> Result<()> {
         let Some(a) = self.active.as_mut() else { return Ok(()) };
         if !a.buf.is_empty() {
+            if faults::fires(faults::THL_TORN_WRITE) {
+                let _ = (&*a.file).write_all(&a.buf[..a.buf.len().div_ceil(2)]);
+                faults::die(faults::THL_TORN_WRITE);
+            }
             let res = (&*a.file).write_all(&a.buf);
             a.buf.clear();
             self.unsynced = true;
@@ -368,6 +373,7 @@ impl Writer {
     pub fn commit(&mut self) -> Result<()> {
         self.check_poison()?;
         self.flush()?;
+        faults::crash_point(faults::THL_BEFORE_SYNC);
         let durable_now = match self.cfg.sync {
             SyncPolicy::EveryCommit => {
                 if self.unsynced {
@@ -483,6 +489,7 @@ impl Writer {
         let mut deleted = Vec::new();
         for s in self.segments.drain(..n) {
             let path = segment::data_path(&self.cfg.dir, s.no);
+            faults::crash_point(faults::THL_BEFORE_SEGMENT_DELETE);
             segment::remove_if_exists(&path)?;
             segment::remove_if_exists(&index::index_path(&self.cfg.dir, s.no))?;
             tracing::info!(file = %path.display(), first = s.base, last = ?s.last, "purged THL file");
