@@ -10,8 +10,9 @@
 //! * the next seqno this replicator's own applier needs (slaves, relays).
 //!
 //! Age is the second condition (`thl-log-retention`, default 7 days), and
-//! the active file is never deleted. Retention runs at most once per
-//! [`RETENTION_EVERY`].
+//! the active file is never deleted. Retention runs once per
+//! [`RetentionClock::every`]: the retention age, between one second and
+//! [`RETENTION_EVERY`] (a short retention is applied promptly).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,7 +21,7 @@ use tracing::{info, warn};
 
 use crate::catalog::Catalog;
 
-/// How often retention is evaluated.
+/// How often retention is evaluated at most (long retention ages).
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
 /// The lowest seqno anyone still needs: files holding it or anything after
@@ -46,6 +47,14 @@ pub struct RetentionClock {
 }
 
 impl RetentionClock {
+    /// How often this policy is evaluated.
+    pub fn every(&self) -> Duration {
+        self.policy
+            .max_age
+            .unwrap_or(RETENTION_EVERY)
+            .clamp(Duration::from_secs(1), RETENTION_EVERY)
+    }
+
     pub fn new(max_age: Duration) -> RetentionClock {
         RetentionClock {
             policy: Retention {
@@ -56,10 +65,11 @@ impl RetentionClock {
         }
     }
 
-    /// Applies retention to `writer` if [`RETENTION_EVERY`] has passed since
-    /// the last pass (or it never ran). Problems are logged, never fatal.
+    /// Applies retention to `writer` if [`every`](Self::every) has passed
+    /// since the last pass (or it never ran). Problems are logged, never
+    /// fatal.
     pub fn maybe_run(&mut self, writer: &mut Writer, catalog: &Catalog, own_applied: Option<i64>) {
-        if self.last.is_some_and(|t| t.elapsed() < RETENTION_EVERY) {
+        if self.last.is_some_and(|t| t.elapsed() < self.every()) {
             return;
         }
         self.last = Some(Instant::now());
@@ -80,6 +90,14 @@ impl RetentionClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_retention_is_evaluated_as_often_as_its_age() {
+        let every = |age| RetentionClock::new(age).every();
+        assert_eq!(every(Duration::from_secs(7 * 86_400)), RETENTION_EVERY);
+        assert_eq!(every(Duration::from_secs(10)), Duration::from_secs(10));
+        assert_eq!(every(Duration::from_millis(10)), Duration::from_secs(1));
+    }
 
     #[test]
     fn the_lowest_reader_or_own_position_wins() {

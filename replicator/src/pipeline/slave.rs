@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
-use super::retention::{RetentionClock, RETENTION_EVERY};
+use super::retention::RetentionClock;
 use crate::applier::{Applier, ApplierConfig};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Role;
@@ -152,7 +152,7 @@ async fn slave_pipeline(
         tasks.spawn(async move {
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(RETENTION_EVERY) => {}
+                    _ = tokio::time::sleep(clock.every()) => {}
                     _ = halt.wait_for(|h| *h) => return Ok(()),
                 }
                 let applied = progress.snapshot().applied_seqno;
