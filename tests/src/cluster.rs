@@ -64,6 +64,38 @@ pub fn seed_ini(port: u16) -> String {
     )
 }
 
+/// A chain of three hosts for the fault-injection tests: host1.alpha
+/// (master) → host1.beta (relay of `beta`, `relay-source=alpha`) →
+/// host2.beta (its slave). Small THL files and a one-second retention make
+/// every restart rotate and purge files.
+pub const CHAIN_HOSTS: [&str; 3] = ["host1.alpha", "host1.beta", "host2.beta"];
+
+/// The chain's `tungsten.ini` with the sandbox's port.
+pub fn chain_ini(port: u16) -> String {
+    format!(
+        "[defaults]\n\
+         replication-user=tungsten\n\
+         replication-password=secret\n\
+         replication-port={port}\n\
+         rest-api-admin-user={REST_USER}\n\
+         rest-api-admin-password={REST_PASSWORD}\n\
+         replicator-rest-api-address=0.0.0.0\n\
+         thl-log-file-size=128k\n\
+         thl-log-retention=1s\n\
+         [alpha]\n\
+         topology=clustered\n\
+         master=host1.alpha\n\
+         members=host1.alpha\n\
+         [beta]\n\
+         topology=clustered\n\
+         relay=host1.beta\n\
+         members=host1.beta,host2.beta\n\
+         relay-source=alpha\n\
+         [gamma]\n\
+         composite-datasources=alpha,beta\n"
+    )
+}
+
 /// Errors of the cluster harness.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -87,6 +119,8 @@ pub struct Cluster {
     pub sandbox: Sandbox,
     pub deployment: Deployment,
     pub processes: BTreeMap<String, ReplicatorProcess>,
+    /// The hosts, master first.
+    hosts: Vec<&'static str>,
     first_binlog: String,
     root: PathBuf,
 }
@@ -95,23 +129,33 @@ impl Cluster {
     /// Starts six MariaDB instances and writes the deployment under `root`
     /// (replicators are started with [`Cluster::start_replicators`]).
     pub async fn create(root: &Path) -> Result<Cluster, ClusterError> {
+        Cluster::create_with(root, &HOSTS, seed_ini).await
+    }
+
+    /// Starts the three MariaDB instances of [`CHAIN_HOSTS`] and writes
+    /// [`chain_ini`].
+    pub async fn chain(root: &Path) -> Result<Cluster, ClusterError> {
+        Cluster::create_with(root, &CHAIN_HOSTS, chain_ini).await
+    }
+
+    async fn create_with(root: &Path, hosts: &[&'static str], ini: fn(u16) -> String) -> Result<Cluster, ClusterError> {
         if std::env::var_os("TUNGSTEN_SANDBOX_MAX_INSTANCES").is_none() {
             std::env::set_var("TUNGSTEN_SANDBOX_MAX_INSTANCES", "6");
         }
-        let specs: Vec<InstanceSpec> = loopback_specs(HOSTS.len(), DEFAULT_PORT)?
+        let specs: Vec<InstanceSpec> = loopback_specs(hosts.len(), DEFAULT_PORT)?
             .into_iter()
-            .zip(HOSTS)
+            .zip(hosts.iter().copied())
             .map(|(spec, host)| InstanceSpec {
                 name: host.to_owned(),
                 ..spec
             })
             .collect();
         let port = specs[0].port;
-        let hosts: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
+        let addresses: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
         let sandbox = Sandbox::start(specs).await?;
-        let deployment = Deployment::create(root, &seed_ini(port), &hosts)?;
+        let deployment = Deployment::create(root, &ini(port), &addresses)?;
         let first_binlog = sandbox
-            .get(HOSTS[0])
+            .get(hosts[0])
             .query("SHOW BINARY LOGS")
             .await?
             .first()
@@ -121,6 +165,7 @@ impl Cluster {
             sandbox,
             deployment,
             processes: BTreeMap::new(),
+            hosts: hosts.to_vec(),
             first_binlog,
             root: root.to_path_buf(),
         })
@@ -135,22 +180,33 @@ impl Cluster {
         self.sandbox.get(host)
     }
 
+    /// The hosts, master first.
+    pub fn hosts(&self) -> &[&'static str] {
+        &self.hosts
+    }
+
     /// Starts (or restarts) the replicator of `host`.
     pub fn start_replicator(&mut self, host: &str) -> Result<(), ClusterError> {
+        self.start_replicator_with_env(host, &[])
+    }
+
+    /// Starts (or restarts) the replicator of `host` with extra environment
+    /// variables (`FAILPOINTS` arms its crash points).
+    pub fn start_replicator_with_env(&mut self, host: &str, env: &[(&str, &str)]) -> Result<(), ClusterError> {
         let from = format!("{}:4", self.first_binlog);
-        let extra: Vec<&str> = if host == HOSTS[0] {
+        let extra: Vec<&str> = if host == self.hosts[0] {
             vec!["--from-event", &from]
         } else {
             vec![]
         };
-        let process = self.deployment.start(host, &extra)?;
+        let process = self.deployment.start_with_env(host, &extra, env)?;
         self.processes.insert(host.to_owned(), process);
         Ok(())
     }
 
-    /// Starts all six replicators.
+    /// Starts every host's replicator.
     pub fn start_replicators(&mut self) -> Result<(), ClusterError> {
-        for host in HOSTS {
+        for host in self.hosts.clone() {
             self.start_replicator(host)?;
         }
         Ok(())
@@ -165,14 +221,14 @@ impl Cluster {
 
     /// The highest seqno in the master's THL.
     pub fn master_max_seqno(&self) -> Option<i64> {
-        let dir = self.deployment.thl_dir(HOSTS[0], "alpha");
+        let dir = self.deployment.thl_dir(self.hosts[0], "alpha");
         thl::store::Reader::open(dir).ok()?.max_seqno().ok().flatten()
     }
 
     /// The seqno a host has applied (its `trep_commit_seqno`); the master
     /// counts as having applied what its THL holds.
     pub async fn applied_seqno(&self, host: &str) -> Option<i64> {
-        if host == HOSTS[0] {
+        if host == self.hosts[0] {
             return self.master_max_seqno();
         }
         let sql = format!("SELECT MIN(seqno) FROM tungsten_{}.trep_commit_seqno", service_of(host));
@@ -192,7 +248,7 @@ impl Cluster {
             let target = self.master_max_seqno();
             if let Some(target) = target {
                 let mut all = true;
-                for host in HOSTS {
+                for &host in &self.hosts {
                     let applied = self.applied_seqno(host).await;
                     last.insert(host, applied);
                     all &= applied == Some(target);
@@ -219,7 +275,7 @@ impl Cluster {
     /// `CHECKSUM TABLE` of each table on every host.
     pub async fn checksums(&self, tables: &[&str]) -> Result<BTreeMap<String, Vec<u64>>, ClusterError> {
         let mut out = BTreeMap::new();
-        for host in HOSTS {
+        for &host in &self.hosts {
             let mut sums = Vec::new();
             for t in tables {
                 sums.push(self.db(host).checksum_table(t).await?);

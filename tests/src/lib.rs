@@ -7,10 +7,14 @@
 //! * [`cluster`]: the seed's composite cluster (six hosts) on one machine.
 //! * [`process`]: a deployment (ini, hosts file, install directories) and
 //!   `replicator` processes started from it.
+//! * [`torture`]: fault rounds (SIGKILLs, crash points) on a master → relay
+//!   → slave chain under load, and the exactly-once oracle.
 
 pub mod apply_support;
 pub mod cluster;
 pub mod conformance;
+pub mod fault_proxy;
 pub mod process;
 pub mod randgen;
 pub mod sandbox;
+pub mod torture;

@@ -86,6 +86,11 @@ impl Deployment {
 
     /// Starts `replicator` for `host` with extra arguments.
     pub fn start(&self, host: &str, extra: &[&str]) -> io::Result<ReplicatorProcess> {
+        self.start_with_env(host, extra, &[])
+    }
+
+    /// Starts `replicator` for `host` with extra arguments and environment.
+    pub fn start_with_env(&self, host: &str, extra: &[&str], env: &[(&str, &str)]) -> io::Result<ReplicatorProcess> {
         let install = self.install_dir(host);
         fs::create_dir_all(&install)?;
         let log_path = install.join("replicator.log");
@@ -100,6 +105,7 @@ impl Deployment {
             .arg("--install-directory")
             .arg(&install)
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
