@@ -240,9 +240,36 @@ impl Cluster {
             .and_then(|v| v.parse().ok())
     }
 
-    /// Waits until every host applied the master's last seqno.
+    /// The GTID sequence number of the master THL's last transaction.
+    fn master_thl_gtid_seq(&self) -> Option<i64> {
+        let dir = self.deployment.thl_dir(self.hosts[0], "alpha");
+        let reader = thl::store::Reader::open(dir).ok()?;
+        let max = reader.max_seqno().ok()??;
+        let mut cursor = reader.cursor(max).ok()?;
+        // Any fragment of the last transaction names its GTID.
+        while let Some(record) = cursor.next().ok()? {
+            let event = record.decode_event().ok()?;
+            if let Some(gtid) = event.body.metadata_value(thl::event::meta::GTID) {
+                return gtid.rsplit('-').next()?.parse().ok();
+            }
+        }
+        None
+    }
+
+    /// Waits until the master's THL holds the last transaction its database
+    /// committed, then until every host applied the master's last seqno.
     pub async fn wait_until_applied(&self, timeout: Duration) -> Result<i64, ClusterError> {
         let deadline = Instant::now() + timeout;
+        let source = crate::process::source_gtid_seq(self.db(self.hosts[0])).await;
+        while self.master_thl_gtid_seq() < Some(source) {
+            if Instant::now() > deadline {
+                return Err(ClusterError::Timeout(format!(
+                    "the master's THL did not reach its database's GTID sequence {source} within {timeout:?} (at {:?})",
+                    self.master_thl_gtid_seq()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let mut last = BTreeMap::new();
         loop {
             let target = self.master_max_seqno();
