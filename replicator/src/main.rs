@@ -126,10 +126,11 @@ fn arm_crash_points() -> Result<(), String> {
     let armed = thl::faults::arm_from_env();
     for a in &armed {
         let name = a.split('=').next().unwrap_or_default();
-        if !thl::faults::ALL.contains(&name) {
+        if !thl::faults::ALL.contains(&name) && !thl::faults::ERROR_POINTS.contains(&name) {
             return Err(format!(
-                "FAILPOINTS names `{name}`, which is not a crash point (known: {})",
-                thl::faults::ALL.join(", ")
+                "FAILPOINTS names `{name}`, which is not a fault point (known: {}, {})",
+                thl::faults::ALL.join(", "),
+                thl::faults::ERROR_POINTS.join(", ")
             ));
         }
     }

@@ -55,6 +55,16 @@ pub enum Fault {
         point: &'static str,
         skip: u32,
     },
+    /// Restart of `host`'s replicator with the error point `point`
+    /// (`thl.disk-full`, `thl.sync-fails`) armed to fail `count` times after
+    /// `skip` passes; waited for until the replicator reports the error and
+    /// goes on, then restarted clean.
+    IoError {
+        host: &'static str,
+        point: &'static str,
+        skip: u32,
+        count: u32,
+    },
 }
 
 impl std::fmt::Display for Fault {
@@ -62,6 +72,12 @@ impl std::fmt::Display for Fault {
         match self {
             Fault::Kill { host, after } => write!(f, "SIGKILL of {host} after {} ms", after.as_millis()),
             Fault::Crash { host, point, skip } => write!(f, "crash point {point} on {host} at pass {}", skip + 1),
+            Fault::IoError {
+                host,
+                point,
+                skip,
+                count,
+            } => write!(f, "{point} on {host}: {count} failures after {skip} passes"),
         }
     }
 }
@@ -80,17 +96,24 @@ pub fn points_of(host: &str, master: &str) -> &'static [&'static str] {
     }
 }
 
-/// Every (host, point) pair of the chain once, each at its first pass.
+/// Every (host, point) pair of the chain once, each at its first pass,
+/// then every error point on every host.
 pub fn every_point(hosts: &[&'static str]) -> Vec<Fault> {
     let master = hosts[0];
-    hosts
-        .iter()
-        .flat_map(|&host| {
-            points_of(host, master)
-                .iter()
-                .map(move |&point| Fault::Crash { host, point, skip: 0 })
+    let crashes = hosts.iter().flat_map(|&host| {
+        points_of(host, master)
+            .iter()
+            .map(move |&point| Fault::Crash { host, point, skip: 0 })
+    });
+    let errors = hosts.iter().flat_map(|&host| {
+        faults::ERROR_POINTS.iter().map(move |&point| Fault::IoError {
+            host,
+            point,
+            skip: 3,
+            count: 3,
         })
-        .collect()
+    });
+    crashes.chain(errors).collect()
 }
 
 /// splitmix64: a seeded generator with no dependency.
@@ -120,6 +143,15 @@ impl Rng {
 /// a random early pass.
 pub fn random_fault(rng: &mut Rng, hosts: &[&'static str]) -> Fault {
     let host = hosts[rng.below(hosts.len() as u64) as usize];
+    if rng.below(10) == 0 {
+        let point = faults::ERROR_POINTS[rng.below(faults::ERROR_POINTS.len() as u64) as usize];
+        return Fault::IoError {
+            host,
+            point,
+            skip: rng.below(20) as u32,
+            count: 1 + rng.below(4) as u32,
+        };
+    }
     if rng.below(2) == 0 {
         Fault::Kill {
             host,
@@ -290,6 +322,20 @@ impl Torture {
                     .map_err(|e| format!("start {host}: {e}"))?;
                 self.wait_for_crash(host, point).await?;
             }
+            Fault::IoError {
+                host,
+                point,
+                skip,
+                count,
+            } => {
+                self.cluster.kill_replicator(host);
+                let armed = format!("{point}={skip}*off->{count}*return");
+                self.cluster
+                    .start_replicator_with_env(host, &[("FAILPOINTS", &armed)])
+                    .map_err(|e| format!("start {host}: {e}"))?;
+                self.wait_for_io_error(host, point).await?;
+                self.cluster.kill_replicator(host);
+            }
         }
         self.cluster
             .start_replicator(fault_host(fault))
@@ -316,6 +362,42 @@ impl Torture {
             if Instant::now() > deadline {
                 return Err(format!(
                     "{host}'s THL has {n} files after {CRASH_WAIT:?}, {files} wanted"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `host` reports the error of `point` and goes on from its
+    /// durable end (a master resumes extraction, a client fetches again).
+    async fn wait_for_io_error(&mut self, host: &str, point: &str) -> Result<(), String> {
+        let said = if point == faults::THL_DISK_FULL {
+            "No space left on device"
+        } else {
+            "Input/output error"
+        };
+        let deadline = Instant::now() + CRASH_WAIT;
+        loop {
+            self.load_failure().await?;
+            let Some(p) = self.cluster.processes.get_mut(host) else {
+                return Err(format!("{host} has no replicator"));
+            };
+            if let Some(code) = p.exited() {
+                return Err(format!("{host} exited ({code:?}) after {point}:\n{}", p.log_tail(40)));
+            }
+            let log = p.log_tail(200);
+            if log.contains("OFFLINE:ERROR") {
+                return Err(format!("{host} stopped with an error after {point}:\n{log}"));
+            }
+            if let Some(at) = log.find(said) {
+                let after = &log[at..];
+                if after.contains("fetching again from its end") || after.contains("resuming after the last stored") {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{host} did not report and get over {point} within {CRASH_WAIT:?}:\n{log}"
                 ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -505,6 +587,6 @@ impl Torture {
 
 fn fault_host(fault: &Fault) -> &'static str {
     match fault {
-        Fault::Kill { host, .. } | Fault::Crash { host, .. } => host,
+        Fault::Kill { host, .. } | Fault::Crash { host, .. } | Fault::IoError { host, .. } => host,
     }
 }

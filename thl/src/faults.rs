@@ -24,6 +24,15 @@
 //! | [`CLIENT_AFTER_STORE`] | THL client (slave, relay): batch stored, not yet acknowledged |
 //! | [`APPLIER_BEFORE_COMMIT`] | applier: block's statements and position written, COMMIT not sent |
 //! | [`APPLIER_AFTER_DDL`] | applier: a DDL executed (it committed itself), its position not |
+//!
+//! Two more points make the THL's disk fail instead of killing the process
+//! (`store::RealIo`), e.g. `FAILPOINTS='thl.disk-full=5*off->20*return'`
+//! fails 20 writes after 5 good ones, then the space "returns":
+//!
+//! | name | failure |
+//! |---|---|
+//! | [`THL_DISK_FULL`] | a write of THL bytes fails with ENOSPC |
+//! | [`THL_SYNC_FAILS`] | an fdatasync of a THL file fails with EIO |
 
 /// `thl::store::Writer::commit`, between the write to the OS and fdatasync.
 pub const THL_BEFORE_SYNC: &str = "thl.before-sync";
@@ -50,6 +59,14 @@ pub const ALL: [&str; 7] = [
     APPLIER_BEFORE_COMMIT,
     APPLIER_AFTER_DDL,
 ];
+
+/// `store::RealIo::write_all` fails with ENOSPC.
+pub const THL_DISK_FULL: &str = "thl.disk-full";
+/// `store::RealIo::sync_data` fails with EIO.
+pub const THL_SYNC_FAILS: &str = "thl.sync-fails";
+
+/// The points that make an operation fail (not the process die).
+pub const ERROR_POINTS: [&str; 2] = [THL_DISK_FULL, THL_SYNC_FAILS];
 
 /// Whether this build carries crash points.
 pub const ENABLED: bool = cfg!(feature = "failpoints");

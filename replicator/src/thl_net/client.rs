@@ -391,6 +391,9 @@ impl ThlClient {
     /// One connection: returns why it ended. `streamed` is set once the
     /// handshake succeeded.
     async fn attempt(&self, uri: &ThlUri, streamed: &mut bool) -> ClientError {
+        if let Err(e) = self.recover_store().await {
+            return e;
+        }
         let mut sock = match self.connect(uri).await {
             Ok(s) => s,
             Err(e) => return e,
@@ -648,6 +651,33 @@ impl ThlClient {
         }
     }
 
+    /// After an I/O error of the local THL (a full disk, a failed
+    /// fdatasync: the writer cut the log back to its durable end), recovers
+    /// the writer and restarts from its end; a no-op otherwise.
+    async fn recover_store(&self) -> Result<(), ClientError> {
+        let (w, pos) = (Arc::clone(&self.writer), Arc::clone(&self.pos));
+        let res = tokio::task::spawn_blocking(move || -> Result<Option<LocalPos>, StoreError> {
+            let mut w = lock(&w);
+            if !w.is_poisoned() {
+                return Ok(None);
+            }
+            w.recover()?;
+            let p = read_pos(&w)?;
+            *lock(&pos) = Some(p);
+            Ok(Some(p))
+        })
+        .await
+        .map_err(|e| ClientError::definite("-", DefiniteKind::Store, format!("internal task failed: {e}")))?;
+        match res {
+            Ok(Some(p)) => {
+                tracing::warn!(resume_after = ?p.complete, "the local THL recovered from an I/O error; fetching again from its end");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(store_error("-", &e)),
+        }
+    }
+
     /// Appends the batch verbatim and commits; returns the durable seqno.
     async fn store(&self, u: &str, batch: Batch) -> Result<Option<i64>, ClientError> {
         let (w, pos, progress) = (Arc::clone(&self.writer), Arc::clone(&self.pos), self.progress.clone());
@@ -676,13 +706,25 @@ impl ThlClient {
         let res = rx.await;
         lock(&self.inflight).take();
         let res = res.map_err(|_| ClientError::definite(u, DefiniteKind::Store, "the store task failed"))?;
-        res.map_err(|e| {
-            ClientError::definite(
-                u,
-                DefiniteKind::Store,
-                format!("the local THL failed to store a record from the server: {e} (fix the cause and restart the service; the THL is recovered on open)"),
-            )
-        })
+        res.map_err(|e| store_error(u, &e))
+    }
+}
+
+/// A failure of the local THL: an I/O error (a full disk, a failed
+/// fdatasync) is retried once the writer recovers; anything else is for
+/// the operator.
+fn store_error(u: &str, e: &StoreError) -> ClientError {
+    if e.is_transient() {
+        ClientError::transient(
+            u,
+            format!("the local THL failed to store records from the server: {e} (retried; the log was cut back to its last durable transaction)"),
+        )
+    } else {
+        ClientError::definite(
+            u,
+            DefiniteKind::Store,
+            format!("the local THL failed to store a record from the server: {e} (fix the cause and restart the service; the THL is recovered on open)"),
+        )
     }
 }
 

@@ -15,7 +15,11 @@
 //!   readers wait on the condvar with a timeout, never spin.
 //! * A failed fdatasync poisons the writer (the kernel may have dropped the
 //!   dirty pages: retrying the fsync would lie). `durable` never advances
-//!   past what a successful sync covered.
+//!   past what a successful sync covered, and `synced` says where that is
+//!   in the file (the writer cuts the log back to it).
+//! * Under `SyncPolicy::Interval` the file length read after `written`
+//!   covers every byte of `written`: the writer flushes before it publishes
+//!   `written`.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -28,8 +32,11 @@ use std::time::{Duration, Instant};
 pub(crate) struct Marks {
     pub written: Option<i64>,
     pub durable: Option<i64>,
-    /// The active data file, for the background syncer.
-    pub active: Option<Arc<File>>,
+    /// The active data file and its number, for the background syncer.
+    pub active: Option<(u32, Arc<File>)>,
+    /// The file number and length the last successful fdatasync covered
+    /// (what an I/O error cuts the log back to).
+    pub synced: Option<(u32, u64)>,
     pub poisoned: Option<String>,
     pub closed: bool,
 }
@@ -89,9 +96,13 @@ impl Shared {
 /// Starts the background syncer of `SyncPolicy::Interval`: every `every`,
 /// if `written` moved past `durable`, fdatasync the active file and advance
 /// `durable` to the `written` seen before the sync.
-pub(crate) fn spawn_syncer(shared: Arc<Shared>, every: Duration) -> std::io::Result<JoinHandle<()>> {
+pub(crate) fn spawn_syncer(
+    shared: Arc<Shared>,
+    every: Duration,
+    io: Arc<dyn super::StoreIo>,
+) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("thl-sync".into()).spawn(move || loop {
-        let (target, file) = {
+        let (target, no, file) = {
             // Sleep one interval (commits notify the condvar: ignore them).
             let mut g = shared.lock();
             let deadline = Instant::now() + every;
@@ -113,16 +124,19 @@ pub(crate) fn spawn_syncer(shared: Arc<Shared>, every: Duration) -> std::io::Res
                 continue;
             }
             match &g.active {
-                Some(f) => (g.written, Arc::clone(f)),
+                Some((no, f)) => (g.written, *no, Arc::clone(f)),
                 None => continue,
             }
         };
-        let res = file.sync_data();
+        let res = file.metadata().and_then(|m| io.sync_data(&file).map(|()| m.len()));
         let mut g = shared.lock();
         match res {
-            Ok(()) => {
+            Ok(len) => {
                 if target > g.durable {
                     g.durable = target;
+                }
+                if g.active.as_ref().is_some_and(|(n, _)| *n == no) {
+                    g.synced = Some((no, len));
                 }
             }
             Err(e) => {

@@ -69,8 +69,9 @@ pub enum StoreError {
         source: RecordError,
     },
 
-    /// The writer failed earlier (a failed fsync) and must be reopened.
-    #[error("THL writer for {dir} is poisoned by an earlier failure: {reason}")]
+    /// The writer stopped after an I/O error (the log was cut back to its
+    /// durable end); `Writer::recover` or reopening continues.
+    #[error("THL writer for {dir} stopped after an I/O error ({reason}); it continues from its last durable transaction once recovered")]
     Poisoned { dir: PathBuf, reason: String },
 
     /// An event body could not be decoded.
@@ -92,9 +93,13 @@ fn range_text(min: Option<i64>, max: Option<i64>) -> String {
 }
 
 impl StoreError {
-    /// True when retrying the same operation later may succeed.
+    /// True when retrying the same operation later may succeed (for
+    /// `Poisoned`: after `Writer::recover` or reopening).
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Io { .. } | StoreError::Locked { .. })
+        matches!(
+            self,
+            StoreError::Io { .. } | StoreError::Locked { .. } | StoreError::Poisoned { .. }
+        )
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> StoreError {

@@ -20,18 +20,25 @@
 //! 5. **Durable before visible** (`durability`): in-process readers see
 //!    records up to the durable watermark, which advances only after an
 //!    fdatasync that covers them (group commit).
-//! 6. **Nothing still needed is purged** (`retention`): purge and retention
+//! 6. **An I/O error never leaves unknown bytes in the log** (`writer`,
+//!    `io`): a failed write or fdatasync poisons the writer and cuts the
+//!    active file back to what the last successful fdatasync covered (the
+//!    kernel may have dropped the pages after it); `Writer::recover` then
+//!    continues from there, and the caller re-extracts or re-fetches.
+//! 7. **Nothing still needed is purged** (`retention`): purge and retention
 //!    delete whole files from the low end only, never the active file, and
 //!    never a file holding a seqno >= the caller's `still_needed`.
 //!
 //! Modules: `segment` (file naming, header, mmap, record iteration),
 //! `index` (persisted sparse index, rebuilt from data), `lock`, `writer`,
-//! `durability` (watermarks, background syncer, wakeups), `reader`
+//! `durability` (watermarks, background syncer, wakeups), `io` (the
+//! file operations' seam, and a failing disk for tests), `reader`
 //! (cursors, tailing, info, verify), `recovery`, `retention`, `error`.
 
 mod durability;
 mod error;
 mod index;
+mod io;
 mod lock;
 mod reader;
 mod recovery;
@@ -44,6 +51,7 @@ use std::time::Duration;
 
 pub use error::{Result, StoreError};
 pub use index::DEFAULT_INTERVAL as DEFAULT_INDEX_INTERVAL;
+pub use io::{FaultyIo, IoSeam, RealIo, StoreIo};
 pub use lock::LOCK_FILE;
 pub use reader::{Cursor, FileInfo, FileRecords, LogInfo, Reader, RecordRef, VerifyReport, Visibility};
 pub use retention::{PurgeReport, Retention};
@@ -89,6 +97,8 @@ pub struct StoreConfig {
     pub index_interval: u32,
     /// Size of the append buffer; larger records are written directly.
     pub write_buffer: usize,
+    /// The file operations (a failing disk in tests).
+    pub io: IoSeam,
 }
 
 impl StoreConfig {
@@ -100,6 +110,7 @@ impl StoreConfig {
             sync: SyncPolicy::default(),
             index_interval: DEFAULT_INDEX_INTERVAL,
             write_buffer: DEFAULT_WRITE_BUFFER,
+            io: IoSeam::default(),
         }
     }
 }

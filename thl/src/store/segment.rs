@@ -29,8 +29,8 @@
 //! | 24 | 4 | reserved = 0 |
 //! | 28 | 4 | CRC32 of bytes 0..28 |
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -301,15 +301,10 @@ impl<'a> Iterator for Frames<'a> {
 }
 
 /// Creates data file `n` with its header; fails if it exists.
-pub fn create_data_file(dir: &Path, n: u32, base_seqno: i64) -> Result<File> {
+pub fn create_data_file(dir: &Path, n: u32, base_seqno: i64, io: &dyn super::StoreIo) -> Result<File> {
     let path = data_path(dir, n);
-    let mut f = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| StoreError::io(&path, e))?;
-    f.write_all(&FileHeader { file_no: n, base_seqno }.encode())
+    let f = io.create_new(&path).map_err(|e| StoreError::io(&path, e))?;
+    io.write_all(&f, &FileHeader { file_no: n, base_seqno }.encode())
         .map_err(|e| StoreError::io(&path, e))?;
     Ok(f)
 }

@@ -16,11 +16,17 @@
 //!   `SyncPolicy::EveryCommit`, fdatasyncs once for everything appended
 //!   since the last commit (group commit), then advances the durable
 //!   watermark and wakes in-process readers.
-//! * Any I/O error while writing or syncing poisons the writer: the file may
-//!   hold a partial record. Reopening runs recovery, which cuts it.
+//! * Any I/O error while writing or syncing poisons the writer and cuts the
+//!   active file back to what the last successful fdatasync covered (a file
+//!   no fdatasync covered is removed): after a failed fdatasync the kernel
+//!   may have dropped the pages, so the bytes after it are unknown even if
+//!   they read back. `recover()` (or reopening) then continues from the
+//!   durable end; the caller re-extracts or re-fetches what was cut, which
+//!   no reader was shown (readers see the durable watermark at most).
+//! * Writes, fdatasyncs and file creation go through `StoreConfig::io`
+//!   (`io.rs`), the seam where tests make the disk fail.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -48,6 +54,9 @@ struct Active {
     /// Length including buffered bytes.
     len: u64,
     index: IndexAppender,
+    /// Created by this writer: an I/O error before its first fdatasync
+    /// removes it (a file found on open is never removed).
+    created: bool,
 }
 
 /// The single writer of a THL directory (see the module invariants).
@@ -94,8 +103,8 @@ impl Writer {
         };
         w.load()?;
         if let SyncPolicy::Interval(every) = w.cfg.sync {
-            let h =
-                durability::spawn_syncer(Arc::clone(&w.shared), every).map_err(|e| StoreError::io(&w.cfg.dir, e))?;
+            let h = durability::spawn_syncer(Arc::clone(&w.shared), every, Arc::clone(&w.cfg.io.0))
+                .map_err(|e| StoreError::io(&w.cfg.dir, e))?;
             w.syncer = Some(h);
         }
         Ok(w)
@@ -111,6 +120,7 @@ impl Writer {
         self.segments = rec.segments;
         self.active = None;
         self.open = None;
+        self.unsynced = false;
         self.complete = self.segments.iter().rev().find_map(|s| s.last);
         if let (Some(last), Some(idx)) = (self.segments.last(), rec.tail_index) {
             let path = segment::data_path(&self.cfg.dir, last.no);
@@ -120,26 +130,40 @@ impl Writer {
                 .map_err(|e| StoreError::io(&path, e))?;
             let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
             let index = IndexAppender::start(&self.cfg.dir, last.no, last.base, self.cfg.index_interval, idx)?;
+            let file = Arc::new(file);
+            // What recovery kept counts as synced (it is fdatasynced below).
+            let mut m = self.shared.lock();
+            m.active = Some((last.no, Arc::clone(&file)));
+            m.synced = Some((last.no, len));
+            drop(m);
             self.active = Some(Active {
                 no: last.no,
                 path,
-                file: Arc::new(file),
+                file,
                 buf: Vec::new(),
                 len,
                 index,
+                created: false,
             });
         }
         // What recovery kept is on disk; make sure it is durable.
         if self.cfg.sync != SyncPolicy::Never {
             if let Some(a) = &self.active {
-                a.file.sync_data().map_err(|e| StoreError::io(&a.path, e))?;
+                self.cfg
+                    .io
+                    .0
+                    .sync_data(&a.file)
+                    .map_err(|e| StoreError::io(&a.path, e))?;
             }
             segment::sync_dir(&self.cfg.dir)?;
         }
         let mut m = self.shared.lock();
         m.written = self.complete;
         m.durable = self.complete;
-        m.active = self.active.as_ref().map(|a| Arc::clone(&a.file));
+        m.poisoned = None;
+        if self.active.is_none() {
+            m.active = None;
+        }
         drop(m);
         self.shared.notify();
         Ok(())
@@ -190,19 +214,74 @@ impl Writer {
         }
     }
 
-    fn check_poison(&self) -> Result<()> {
-        if let Some(p) = &self.shared.lock().poisoned {
-            return Err(StoreError::Poisoned {
-                dir: self.cfg.dir.clone(),
-                reason: p.clone(),
-            });
-        }
-        Ok(())
+    /// Refuses to write after an I/O error (also one of the background
+    /// syncer, which leaves the cut to the writer).
+    fn check_poison(&mut self) -> Result<()> {
+        let Some(reason) = self.shared.lock().poisoned.clone() else {
+            return Ok(());
+        };
+        self.cut_unsynced();
+        Err(StoreError::Poisoned {
+            dir: self.cfg.dir.clone(),
+            reason,
+        })
     }
 
-    fn poison<T>(&self, e: StoreError) -> Result<T> {
-        self.shared.lock().poisoned.get_or_insert_with(|| e.to_string());
+    /// Whether an I/O error stopped the writer (see [`Writer::recover`]).
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.lock().poisoned.is_some()
+    }
+
+    /// Continues after an I/O error: rebuilds the state from the files
+    /// (recovery; the log was cut back to its durable end when the error
+    /// happened) and clears the poison. Appends resume after
+    /// [`max_seqno`](Writer::max_seqno), which may be lower than before.
+    pub fn recover(&mut self) -> Result<()> {
+        self.load()
+    }
+
+    fn poison<T>(&mut self, e: StoreError) -> Result<T> {
+        let first = {
+            let mut m = self.shared.lock();
+            let first = m.poisoned.is_none();
+            m.poisoned.get_or_insert_with(|| e.to_string());
+            first
+        };
+        if first {
+            self.cut_unsynced();
+        }
         Err(e)
+    }
+
+    /// Cuts the active file back to what the last successful fdatasync
+    /// covered, or removes it if none did (module invariants), and forgets
+    /// it. Best effort: a failure is logged and left to recovery.
+    fn cut_unsynced(&mut self) {
+        let Some(a) = self.active.take() else { return };
+        let synced = {
+            let mut m = self.shared.lock();
+            m.active = None;
+            m.synced.filter(|(no, _)| *no == a.no).map(|(_, len)| len)
+        };
+        let res = match synced {
+            Some(len) => a.file.set_len(len).and_then(|()| a.file.sync_data()).map(|()| len),
+            None if !a.created => {
+                tracing::error!(file = %a.path.display(), "THL I/O error before the file's first fdatasync; left to recovery");
+                return;
+            }
+            None => fs::remove_file(&a.path)
+                .and_then(|()| {
+                    let _ = fs::remove_file(index::index_path(&self.cfg.dir, a.no));
+                    File::open(&self.cfg.dir).and_then(|d| d.sync_all())
+                })
+                .map(|()| 0),
+        };
+        match res {
+            Ok(len) => tracing::warn!(file = %a.path.display(), kept_bytes = len, was_bytes = a.len,
+                "THL I/O error: the file is cut back to its last fdatasync"),
+            Err(e) => tracing::error!(file = %a.path.display(), error = %e,
+                "THL I/O error: cutting the file back to its last fdatasync failed (recovery will cut a torn tail on open)"),
+        }
     }
 
     fn check_order(&self, h: &FixedHeader) -> Result<()> {
@@ -307,12 +386,12 @@ impl Writer {
         a.index.note(a.len, fx.seqno, fx.fragno);
         let mut res = Ok(());
         if a.buf.len() + raw.len() > cap && !a.buf.is_empty() {
-            res = (&*a.file).write_all(&a.buf);
+            res = self.cfg.io.0.write_all(&a.file, &a.buf);
             a.buf.clear();
         }
         if res.is_ok() {
             if raw.len() >= cap {
-                res = (&*a.file).write_all(raw);
+                res = self.cfg.io.0.write_all(&a.file, raw);
             } else {
                 a.buf.extend_from_slice(raw);
             }
@@ -339,10 +418,10 @@ impl Writer {
         let Some(a) = self.active.as_mut() else { return Ok(()) };
         if !a.buf.is_empty() {
             if faults::fires(faults::THL_TORN_WRITE) {
-                let _ = (&*a.file).write_all(&a.buf[..a.buf.len().div_ceil(2)]);
+                let _ = self.cfg.io.0.write_all(&a.file, &a.buf[..a.buf.len().div_ceil(2)]);
                 faults::die(faults::THL_TORN_WRITE);
             }
-            let res = (&*a.file).write_all(&a.buf);
+            let res = self.cfg.io.0.write_all(&a.file, &a.buf);
             a.buf.clear();
             self.unsynced = true;
             if let Err(e) = res {
@@ -358,10 +437,11 @@ impl Writer {
 
     fn sync_active(&mut self) -> Result<()> {
         if let Some(a) = &self.active {
-            if let Err(e) = a.file.sync_data() {
+            if let Err(e) = self.cfg.io.0.sync_data(&a.file) {
                 let e = StoreError::io(&a.path, e);
                 return self.poison(e);
             }
+            self.shared.lock().synced = Some((a.no, a.len));
         }
         self.unsynced = false;
         Ok(())
@@ -388,6 +468,9 @@ impl Writer {
         m.written = self.complete;
         if durable_now {
             m.durable = self.complete;
+            if let Some(a) = &self.active {
+                m.synced = Some((a.no, a.len));
+            }
         }
         drop(m);
         self.shared.notify();
@@ -435,7 +518,7 @@ impl Writer {
     fn new_segment(&mut self, base: i64) -> Result<()> {
         let no = self.segments.last().map_or(1, |s| s.no + 1);
         let path = segment::data_path(&self.cfg.dir, no);
-        let file = match segment::create_data_file(&self.cfg.dir, no, base) {
+        let file = match segment::create_data_file(&self.cfg.dir, no, base, &*self.cfg.io.0) {
             Ok(f) => f,
             Err(e) => return self.poison(e),
         };
@@ -450,7 +533,7 @@ impl Writer {
             segment::sync_dir(&self.cfg.dir)?;
         }
         let file = Arc::new(file);
-        self.shared.lock().active = Some(Arc::clone(&file));
+        self.shared.lock().active = Some((no, Arc::clone(&file)));
         self.segments.push(SegMeta {
             no,
             base,
@@ -464,6 +547,7 @@ impl Writer {
             buf: Vec::new(),
             len: FILE_HEADER_LEN,
             index,
+            created: true,
         });
         self.unsynced = true;
         Ok(())
