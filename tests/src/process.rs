@@ -180,6 +180,20 @@ impl ReplicatorProcess {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// The log's length in bytes (its text from here on is
+    /// [`log_since`](Self::log_since) this offset).
+    pub fn log_len(&self) -> u64 {
+        fs::metadata(&self.log_path).map_or(0, |m| m.len())
+    }
+
+    /// The log from byte `offset` on (the log is shared by the host's
+    /// successive processes).
+    pub fn log_since(&self, offset: u64) -> String {
+        let text = fs::read(&self.log_path).unwrap_or_default();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+        String::from_utf8_lossy(&text[start..]).into_owned()
+    }
+
     /// The last `n` lines of the process's log.
     pub fn log_tail(&self, n: usize) -> String {
         let text = fs::read_to_string(&self.log_path).unwrap_or_default();

@@ -312,6 +312,7 @@ impl Torture {
                     self.wait_for_thl_files(host, 3).await?;
                 }
                 self.cluster.kill_replicator(host);
+                let from = self.log_len(host);
                 let armed = if *skip == 0 {
                     format!("{point}=return")
                 } else {
@@ -320,7 +321,7 @@ impl Torture {
                 self.cluster
                     .start_replicator_with_env(host, &[("FAILPOINTS", &armed)])
                     .map_err(|e| format!("start {host}: {e}"))?;
-                self.wait_for_crash(host, point).await?;
+                self.wait_for_crash(host, point, from).await?;
             }
             Fault::IoError {
                 host,
@@ -329,11 +330,12 @@ impl Torture {
                 count,
             } => {
                 self.cluster.kill_replicator(host);
+                let from = self.log_len(host);
                 let armed = format!("{point}={skip}*off->{count}*return");
                 self.cluster
                     .start_replicator_with_env(host, &[("FAILPOINTS", &armed)])
                     .map_err(|e| format!("start {host}: {e}"))?;
-                self.wait_for_io_error(host, point).await?;
+                self.wait_for_io_error(host, point, from).await?;
                 self.cluster.kill_replicator(host);
             }
         }
@@ -370,7 +372,13 @@ impl Torture {
 
     /// Waits until `host` reports the error of `point` and goes on from its
     /// durable end (a master resumes extraction, a client fetches again).
-    async fn wait_for_io_error(&mut self, host: &str, point: &str) -> Result<(), String> {
+    /// The length of `host`'s log (0 before its first start).
+    fn log_len(&self, host: &str) -> u64 {
+        let path = self.cluster.deployment.install_dir(host).join("replicator.log");
+        std::fs::metadata(path).map_or(0, |m| m.len())
+    }
+
+    async fn wait_for_io_error(&mut self, host: &str, point: &str, from: u64) -> Result<(), String> {
         let said = if point == faults::THL_DISK_FULL {
             "No space left on device"
         } else {
@@ -385,13 +393,19 @@ impl Torture {
             if let Some(code) = p.exited() {
                 return Err(format!("{host} exited ({code:?}) after {point}:\n{}", p.log_tail(40)));
             }
-            let log = p.log_tail(200);
+            let log = p.log_since(from);
             if log.contains("OFFLINE:ERROR") {
                 return Err(format!("{host} stopped with an error after {point}:\n{log}"));
             }
             if let Some(at) = log.find(said) {
                 let after = &log[at..];
-                if after.contains("fetching again from its end") || after.contains("resuming after the last stored") {
+                let went_on = [
+                    "fetching again from its end",
+                    "resuming after the last stored",
+                    "slave pipeline starting",
+                    "master online",
+                ];
+                if went_on.iter().any(|m| after.contains(m)) {
                     return Ok(());
                 }
             }
@@ -404,14 +418,14 @@ impl Torture {
         }
     }
 
-    async fn wait_for_crash(&mut self, host: &str, point: &str) -> Result<(), String> {
+    async fn wait_for_crash(&mut self, host: &str, point: &str, from: u64) -> Result<(), String> {
         let deadline = Instant::now() + CRASH_WAIT;
         loop {
             let Some(p) = self.cluster.processes.get_mut(host) else {
                 return Err(format!("{host} has no replicator"));
             };
             if let Some(code) = p.exited() {
-                let log = p.log_tail(60);
+                let log = p.log_since(from);
                 let said = format!("failpoint {point}: killing the process");
                 if !log.contains(&said) {
                     return Err(format!(
@@ -425,7 +439,7 @@ impl Torture {
             let Some(p) = self.cluster.processes.get_mut(host) else {
                 return Err(format!("{host} has no replicator"));
             };
-            let log = p.log_tail(30);
+            let log = p.log_since(from);
             if log.contains("OFFLINE:ERROR") {
                 return Err(format!(
                     "{host} stopped with an error before crash point {point}:\n{log}"

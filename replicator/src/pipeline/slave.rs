@@ -78,10 +78,12 @@ pub enum SlaveError {
 }
 
 impl SlaveError {
-    /// Always false: the stages retry transient errors themselves, so an
-    /// error that reaches here is for the operator.
+    /// The stages retry their transient errors themselves, so an error
+    /// that reaches here is for the operator, except an I/O error of the
+    /// local THL as the pipeline starts (a full disk, a failed fdatasync in
+    /// recovery): the service relaunches the pipeline until the disk works.
     pub fn is_transient(&self) -> bool {
-        false
+        matches!(self, SlaveError::Store(e) if e.is_transient())
     }
 }
 
