@@ -1,5 +1,6 @@
 //! Handshake refusals end the client with a definite error carrying the
-//! server's text: diverged epoch, purged seqno, client ahead of server.
+//! server's text: diverged epoch, purged seqno, client ahead of server, a
+//! blank client at a purged minimum.
 //!
 //! Run: `cargo test -p replicator --test thl_net_refuse`.
 
@@ -99,19 +100,29 @@ async fn client_ahead_of_server_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn empty_client_starts_at_the_servers_min() {
+async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_starts_after_it() {
     let (m, s) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
     let mut mw = open_writer(m.path(), SyncPolicy::Never);
     fill(&mut mw, 0, 600, 0);
     mw.purge(0, 300, i64::MAX).expect("purge");
+    let min = mw.min_seqno().expect("min");
+    assert!(min > 0);
     let srv = serve_writer(&mw, Role::Master, "master1").await;
+    // No THL and no position: starting at the minimum would leave out
+    // seqnos 0..min without a word.
+    let msg = definite(run_against(&srv, s.path()).await, NokCode::SeqnoPurged);
+    assert!(
+        msg.contains("must start at seqno 0") && msg.contains("Provision the client"),
+        "{msg}"
+    );
+    assert!(raw_records(s.path()).is_empty(), "nothing was stored");
+
+    // A client whose database committed min - 1 (restored from a backup)
+    // starts right after it.
     let sw = shared(open_writer(s.path(), SyncPolicy::Never));
-    let mut c = ThlClient::new(
-        client_cfg(vec![uri("master", srv.addr)], "slave1"),
-        Arc::clone(&sw),
-        hosts(),
-    )
-    .expect("client");
+    let mut cfg = client_cfg(vec![uri("master", srv.addr)], "slave1");
+    cfg.start_after = Some((min - 1, 0));
+    let mut c = ThlClient::new(cfg, Arc::clone(&sw), hosts()).expect("client");
     let p = c.progress_handle();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let h = tokio::spawn(async move {

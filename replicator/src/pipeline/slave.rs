@@ -109,6 +109,7 @@ async fn slave_pipeline(
     resolver: Resolver,
 ) -> Result<(), SlaveError> {
     let writer = Writer::open(settings.thl.clone())?;
+    let thl_empty = writer.max_seqno().is_none();
     let reader = writer.reader(Visibility::Durable);
     let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
     let source = settings.upstream.first().cloned().unwrap_or_default();
@@ -172,11 +173,28 @@ async fn slave_pipeline(
             }
         });
     }
-    let mut client = ThlClient::new(
-        ClientConfig::new(settings.upstream.clone(), settings.host.clone()),
-        writer,
-        resolver,
-    )?;
+    // An empty THL starts after what the target committed (a host restored
+    // from a backup, or after `reset -thl`): the applier connects first.
+    let mut applier = None;
+    let mut client_cfg = ClientConfig::new(settings.upstream.clone(), settings.host.clone());
+    if thl_empty {
+        let Some(a) = connect_applier(
+            settings.target.clone(),
+            settings.applier.clone(),
+            halt_rx.clone(),
+            progress,
+        )
+        .await?
+        else {
+            return Ok(());
+        };
+        client_cfg.start_after = a.last_applied().map(|p| (p.seqno, p.epoch));
+        if let Some((seqno, epoch)) = client_cfg.start_after {
+            info!(service = %settings.service, seqno, epoch, "the THL is empty: fetching from after the target's committed position");
+        }
+        applier = Some(a);
+    }
+    let mut client = ThlClient::new(client_cfg, writer, resolver)?;
     let client_progress = client.progress_handle();
     {
         let mut halt = halt_rx.clone();
@@ -217,8 +235,12 @@ async fn slave_pipeline(
         let cfg = settings.applier.clone();
         let skip = settings.skip.clone();
         tasks.spawn(async move {
-            let Some(applier) = connect_applier(target, cfg, halt.clone(), &progress).await? else {
-                return Ok(());
+            let applier = match applier {
+                Some(a) => a,
+                None => match connect_applier(target, cfg, halt.clone(), &progress).await? {
+                    Some(a) => a,
+                    None => return Ok(()),
+                },
             };
             run_apply_stage(reader, applier, halt, progress, Retry::default(), skip)
                 .await

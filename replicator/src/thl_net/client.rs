@@ -141,6 +141,12 @@ pub struct ClientConfig {
     pub commit_every: usize,
     /// RECORD messages larger than this are a protocol error.
     pub max_record_len: u32,
+    /// Where to start while the local THL is empty: after the last
+    /// transaction the target committed (seqno, epoch), as a host restored
+    /// from a backup or after `reset -thl` does; the server checks the
+    /// epoch like any resume. `None`: a blank host, which the server lets
+    /// start only at seqno 0.
+    pub start_after: Option<(i64, i64)>,
 }
 
 impl ClientConfig {
@@ -159,6 +165,7 @@ impl ClientConfig {
             ack_interval: Duration::from_millis(500),
             commit_every: 1000,
             max_record_len: MAX_RECORD_LEN,
+            start_after: None,
         }
     }
 }
@@ -323,7 +330,8 @@ impl ThlClient {
         tokio::pin!(shutdown);
         if lock(&self.pos).is_none() {
             let w = Arc::clone(&self.writer);
-            let p = tokio::task::spawn_blocking(move || read_pos(&lock(&w)))
+            let start_after = self.cfg.start_after;
+            let p = tokio::task::spawn_blocking(move || read_pos(&lock(&w), start_after))
                 .await
                 .map_err(|e| ClientError::definite("-", DefiniteKind::Store, format!("internal task failed: {e}")))?
                 .map_err(|e| {
@@ -655,14 +663,14 @@ impl ThlClient {
     /// fdatasync: the writer cut the log back to its durable end), recovers
     /// the writer and restarts from its end; a no-op otherwise.
     async fn recover_store(&self) -> Result<(), ClientError> {
-        let (w, pos) = (Arc::clone(&self.writer), Arc::clone(&self.pos));
+        let (w, pos, start_after) = (Arc::clone(&self.writer), Arc::clone(&self.pos), self.cfg.start_after);
         let res = tokio::task::spawn_blocking(move || -> Result<Option<LocalPos>, StoreError> {
             let mut w = lock(&w);
             if !w.is_poisoned() {
                 return Ok(None);
             }
             w.recover()?;
-            let p = read_pos(&w)?;
+            let p = read_pos(&w, start_after)?;
             *lock(&pos) = Some(p);
             Ok(Some(p))
         })
@@ -728,11 +736,15 @@ fn store_error(u: &str, e: &StoreError) -> ClientError {
     }
 }
 
-/// The end of the local log: the last complete transaction and its epoch.
-/// A freshly opened writer has no open transaction (recovery cut it).
-fn read_pos(w: &Writer) -> Result<LocalPos, StoreError> {
+/// The end of the local log: the last complete transaction and its epoch
+/// (`start_after` when the log is empty). A freshly opened writer has no
+/// open transaction (recovery cut it).
+fn read_pos(w: &Writer, start_after: Option<(i64, i64)>) -> Result<LocalPos, StoreError> {
     let Some(max) = w.max_seqno() else {
-        return Ok(LocalPos::default());
+        return Ok(LocalPos {
+            complete: start_after,
+            open: None,
+        });
     };
     let rec = w.reader(Visibility::Written).cursor(max)?.next()?;
     let Some(r) = rec else {

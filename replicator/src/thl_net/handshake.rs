@@ -104,8 +104,10 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
             (true, Some(_)) => Decision::Reject {
                 code: NokCode::SeqnoPurged,
                 text: format!(
-                    "the client has no position and must start at seqno 0, but this server no longer has it ({}): \
-                     restore the server's THL from a backup or provision the client from a backup and start it from its position",
+                    "the client has no position (an empty THL and no committed position in its database) and must start \
+                     at seqno 0, but this server no longer has it ({}): starting later would leave out every transaction \
+                     before. Provision the client from a backup of a host of this service (its database's committed \
+                     position then says where to start), or restore the server's THL from a backup",
                     range(log)
                 ),
             },

@@ -96,7 +96,9 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// Each write must make progress within this, or the client is dropped.
     pub write_timeout: Duration,
-    /// A client without a position must start at seqno 0.
+    /// A client without a position must start at seqno 0 (on by default: a
+    /// blank host that started at a purged log's minimum would silently
+    /// lack everything before it).
     pub require_seqno_zero: bool,
     /// Records (and the client heartbeat interval) are clamped to these.
     pub min_heartbeat: Duration,
@@ -108,7 +110,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults: 64 connections, 5 s handshake, 30 s write timeout.
+    /// Defaults: 64 connections, 5 s handshake, 30 s write timeout, blank
+    /// clients start at seqno 0 or are refused.
     pub fn new(role: Role, source_id: impl Into<String>) -> ServerConfig {
         ServerConfig {
             role,
@@ -116,7 +119,7 @@ impl ServerConfig {
             max_connections: 64,
             handshake_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
-            require_seqno_zero: false,
+            require_seqno_zero: true,
             min_heartbeat: Duration::from_millis(50),
             max_heartbeat: Duration::from_secs(60),
             queue_records: 256,
