@@ -24,10 +24,18 @@ use replicator::source::preflight;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+/// `replicator --version`: says whether this build carries crash points
+/// (the fault-injection tests check it before they arm any).
+const VERSION: &str = if thl::faults::ENABLED {
+    concat!(env!("CARGO_PKG_VERSION"), " (crash points: on)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 /// The replicator daemon: reads a primary's binlog into the THL, serves it,
 /// and applies it downstream.
 #[derive(Debug, Parser)]
-#[command(name = "replicator", version)]
+#[command(name = "replicator", version = VERSION)]
 struct Cli {
     /// The deployment's tungsten.ini.
     #[arg(long, global = true, default_value = "/opt/continuent/tungsten.ini")]

@@ -65,6 +65,13 @@ pub enum Fault {
         skip: u32,
         count: u32,
     },
+    /// SIGKILL of `host`'s database (the applier's target) under load; it
+    /// restarts `down` later (InnoDB recovery) while the replicator keeps
+    /// running.
+    TargetCrash { host: &'static str, down: Duration },
+    /// `FLUSH TABLES WITH READ LOCK` on `host`'s database for `held`: the
+    /// applier waits, then goes on.
+    TargetStall { host: &'static str, held: Duration },
 }
 
 impl std::fmt::Display for Fault {
@@ -78,6 +85,12 @@ impl std::fmt::Display for Fault {
                 skip,
                 count,
             } => write!(f, "{point} on {host}: {count} failures after {skip} passes"),
+            Fault::TargetCrash { host, down } => {
+                write!(f, "SIGKILL of {host}'s database, down {} ms", down.as_millis())
+            }
+            Fault::TargetStall { host, held } => {
+                write!(f, "read lock on {host}'s database for {} ms", held.as_millis())
+            }
         }
     }
 }
@@ -113,7 +126,19 @@ pub fn every_point(hosts: &[&'static str]) -> Vec<Fault> {
             count: 3,
         })
     });
-    crashes.chain(errors).collect()
+    let targets = hosts[1..].iter().flat_map(|&host| {
+        [
+            Fault::TargetCrash {
+                host,
+                down: Duration::from_millis(500),
+            },
+            Fault::TargetStall {
+                host,
+                held: Duration::from_secs(2),
+            },
+        ]
+    });
+    crashes.chain(errors).chain(targets).collect()
 }
 
 /// splitmix64: a seeded generator with no dependency.
@@ -143,6 +168,19 @@ impl Rng {
 /// a random early pass.
 pub fn random_fault(rng: &mut Rng, hosts: &[&'static str]) -> Fault {
     let host = hosts[rng.below(hosts.len() as u64) as usize];
+    if host != hosts[0] && rng.below(10) == 0 {
+        return if rng.below(2) == 0 {
+            Fault::TargetCrash {
+                host,
+                down: Duration::from_millis(rng.below(2000)),
+            }
+        } else {
+            Fault::TargetStall {
+                host,
+                held: Duration::from_millis(500 + rng.below(3000)),
+            }
+        };
+    }
     if rng.below(10) == 0 {
         let point = faults::ERROR_POINTS[rng.below(faults::ERROR_POINTS.len() as u64) as usize];
         return Fault::IoError {
@@ -245,6 +283,7 @@ pub struct Torture {
 impl Torture {
     /// Starts the chain, its replicators and the writer's tables.
     pub async fn start(root: &std::path::Path) -> Result<Torture, String> {
+        check_crash_points()?;
         let mut cluster = Cluster::chain(root).await.map_err(|e| format!("chain: {e}"))?;
         cluster.start_replicators().map_err(|e| format!("replicators: {e}"))?;
         let master = cluster.db(cluster.hosts()[0]);
@@ -267,7 +306,8 @@ impl Torture {
         Ok(t)
     }
 
-    fn resume_load(&mut self) {
+    /// Starts the writer again (after [`verify`](Self::verify) paused it).
+    pub fn resume_load(&mut self) {
         if self.load.is_none() {
             let first = self.committed.load(Ordering::Acquire) + 1;
             let opts = self.cluster.db(self.cluster.hosts()[0]).root_opts();
@@ -338,6 +378,30 @@ impl Torture {
                 self.wait_for_io_error(host, point, from).await?;
                 self.cluster.kill_replicator(host);
             }
+            Fault::TargetCrash { host, down } => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let db = self.cluster.sandbox.get_mut(host);
+                db.kill().map_err(|e| format!("kill {host}'s database: {e}"))?;
+                tokio::time::sleep(*down).await;
+                db.restart()
+                    .await
+                    .map_err(|e| format!("restart {host}'s database: {e}"))?;
+                return self.still_running(host);
+            }
+            Fault::TargetStall { host, held } => {
+                let mut conn = mysql_async::Conn::new(self.cluster.db(host).root_opts())
+                    .await
+                    .map_err(|e| format!("{host}: connect: {e}"))?;
+                conn.query_drop("FLUSH TABLES WITH READ LOCK")
+                    .await
+                    .map_err(|e| format!("{host}: FLUSH TABLES WITH READ LOCK: {e}"))?;
+                tokio::time::sleep(*held).await;
+                conn.query_drop("UNLOCK TABLES")
+                    .await
+                    .map_err(|e| format!("{host}: UNLOCK TABLES: {e}"))?;
+                let _ = conn.disconnect().await;
+                return self.still_running(host);
+            }
         }
         self.cluster
             .start_replicator(fault_host(fault))
@@ -372,6 +436,18 @@ impl Torture {
 
     /// Waits until `host` reports the error of `point` and goes on from its
     /// durable end (a master resumes extraction, a client fetches again).
+    /// A fault of the target leaves the replicator running (and counts).
+    fn still_running(&mut self, host: &str) -> Result<(), String> {
+        let Some(p) = self.cluster.processes.get_mut(host) else {
+            return Err(format!("{host} has no replicator"));
+        };
+        if let Some(code) = p.exited() {
+            return Err(format!("{host}'s replicator exited ({code:?}):\n{}", p.log_tail(40)));
+        }
+        self.faults_done += 1;
+        Ok(())
+    }
+
     /// The length of `host`'s log (0 before its first start).
     fn log_len(&self, host: &str) -> u64 {
         let path = self.cluster.deployment.install_dir(host).join("replicator.log");
@@ -599,8 +675,34 @@ impl Torture {
     }
 }
 
+/// The replicator these rounds start must carry the crash points: a
+/// workspace build gives it them (the tests package enables the
+/// `failpoints` feature); `cargo build -p replicator` or `cargo test -p
+/// replicator` alone builds it without.
+fn check_crash_points() -> Result<(), String> {
+    let bin = crate::process::workspace_bin("replicator").map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let version = String::from_utf8_lossy(&out.stdout);
+    if version.contains("crash points: on") {
+        return Ok(());
+    }
+    Err(format!(
+        "{} ({}) carries no crash points: build it with `cargo build --workspace --bins` (the tests package \
+         enables the replicator's `failpoints` feature; a build of the replicator package alone leaves it out)",
+        bin.display(),
+        version.trim()
+    ))
+}
+
 fn fault_host(fault: &Fault) -> &'static str {
     match fault {
-        Fault::Kill { host, .. } | Fault::Crash { host, .. } | Fault::IoError { host, .. } => host,
+        Fault::Kill { host, .. }
+        | Fault::Crash { host, .. }
+        | Fault::IoError { host, .. }
+        | Fault::TargetCrash { host, .. }
+        | Fault::TargetStall { host, .. } => host,
     }
 }
