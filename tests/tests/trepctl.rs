@@ -154,6 +154,51 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
     let again = ok(&d, &["flush"]);
     assert!(again.contains("log sequence number"), "{again}");
 
+    // `online -until-seqno N` on a master with a backlog in the binlog:
+    // nothing after N's transaction is stored (issue 9, window 6).
+    ok(&d, &["offline"]);
+    let before: i64 = status_json(&d)["maximumStoredSeqNo"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("max stored seqno");
+    for i in 100..200 {
+        db.exec(&format!("INSERT INTO shop.t VALUES ({i})"))
+            .await
+            .expect("backlog");
+    }
+    let until = before + 37;
+    ok(&d, &["online", "-until-seqno", &until.to_string()]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let stopped = loop {
+        let st = status_json(&d);
+        let max: i64 = st["maximumStoredSeqNo"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1);
+        if st["state"] == "OFFLINE:NORMAL" && max > before {
+            break st;
+        }
+        assert!(std::time::Instant::now() < deadline, "never stopped at {until}: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(stopped["maximumStoredSeqNo"], until.to_string(), "{stopped}");
+    let stored = read_thl(&d.thl_dir(HOST, SERVICE)).expect("THL");
+    assert_eq!(stored.last().map(|e| e.header.seqno), Some(until));
+    ok(&d, &["online"]);
+    ok(&d, &["wait", "-state", "ONLINE", "-limit", "60"]);
+    let rest = ok(&d, &["flush", "-limit", "60"]);
+    assert!(rest.contains("log sequence number"), "{rest}");
+    let all = read_thl(&d.thl_dir(HOST, SERVICE)).expect("THL");
+    let rows: usize = all
+        .iter()
+        .flat_map(|e| &e.body.changes)
+        .filter_map(|c| match c {
+            Change::Rows(r) if r.schema == "shop" => Some(r.rows.len()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(rows, 2 + 1 + 100, "every row once, none lost at the stop");
+
     // Errors an operator meets.
     let e = failing(&d, &["-password", "wrong", "services"]);
     assert!(

@@ -18,6 +18,9 @@
 //!   committed (one fdatasync with the default sync policy) when no further
 //!   event is waiting or after `commit_every` transactions, so a burst
 //!   pays one sync per group and an idle source one per transaction.
+//! * **Offline points are exact.** With `-until-seqno N` or
+//!   `offline-deferred -at-seqno N` nothing after N's transaction is stored:
+//!   extraction ends at that boundary, and the next start resumes after it.
 //! * **Bounded memory.** The source reader and the writer are joined by a
 //!   bounded channel, and large transactions leave the builder in
 //!   fragments of `frag_size`.
@@ -459,6 +462,9 @@ struct Worker {
     progress: Progress,
     /// Fragments of the open transaction were appended to the THL.
     appended_partial: bool,
+    /// The transaction at the offline point (`-until-seqno`,
+    /// `offline-deferred -at-seqno`) is stored: extraction stops there.
+    reached_stop: bool,
     retention: RetentionClock,
     /// The last final fragment appended but not yet reported as durable.
     last_finished: Option<thl::event::EventHeader>,
@@ -494,6 +500,7 @@ impl Worker {
             service: settings.service.clone(),
             progress,
             appended_partial: false,
+            reached_stop: false,
             retention: RetentionClock::new(settings.retention),
             last_finished: None,
             precisions: None,
@@ -503,6 +510,11 @@ impl Worker {
     fn run(&mut self, mut rx: mpsc::Receiver<crate::source::RawEvent>) -> Result<(), ExtractError> {
         while let Some(raw) = rx.blocking_recv() {
             self.handle(&raw)?;
+            if self.reached_stop {
+                // Nothing after the offline point is stored; the next start
+                // resumes after it.
+                return self.commit();
+            }
             if self.uncommitted > 0
                 && (rx.is_empty() || self.uncommitted >= self.commit_every)
                 && !self.builder.in_transaction()
@@ -661,11 +673,17 @@ impl Worker {
         self.builder
             .push(input, at, size, &mut self.built)
             .map_err(|source| ExtractError::Build { seqno, source })?;
+        let stop_after = self.progress.stop_after();
         for event in self.built.drain(..) {
+            if event.header.fragno == 0 && stop_after.is_some_and(|n| event.header.seqno > n) {
+                self.reached_stop = true;
+                break;
+            }
             self.writer.append_event(&event)?;
             self.appended_partial = !event.header.last_frag;
             if event.header.last_frag {
                 self.uncommitted += 1;
+                self.reached_stop |= stop_after.is_some_and(|n| event.header.seqno_end >= n);
                 self.last_finished = Some(event.header);
             }
         }

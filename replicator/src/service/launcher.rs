@@ -18,9 +18,9 @@
 //!   `progress.streaming(..)` once positioned: the manager maps them to
 //!   GOING-ONLINE:SYNCHRONIZING and ONLINE. It reports `stored`/`applied`
 //!   per transaction; `until_seqno` and `offline-deferred` are enforced by
-//!   the manager from `applied`, and exactly by a slave's or relay's apply
-//!   stage, which applies nothing after [`Progress::stop_after`] (a
-//!   master's extraction may pass it by the transactions in flight).
+//!   the manager from `applied`, and exactly by the pipelines: a slave's or
+//!   relay's apply stage applies nothing after [`Progress::stop_after`], a
+//!   master's extractor stores nothing after it.
 //! * Any `async fn(settings, stop, progress) -> Result<(), E>` whose `E`
 //!   implements [`PipelineError`] plugs in with [`pipeline`].
 //!
