@@ -117,11 +117,40 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
     );
     assert!(raw_records(s.path()).is_empty(), "nothing was stored");
 
-    // A client whose database committed min - 1 (restored from a backup)
-    // starts right after it.
+    // A client whose database committed `min` (restored from a backup)
+    // checks that transaction against the server's and starts right after
+    // it; one whose committed transaction is another one is refused.
+    let committed = |event_id: &str| replicator::thl_net::Committed {
+        seqno: min,
+        epoch: 0,
+        event_id: event_id.to_owned(),
+    };
+    let server_event_id = thl::store::Reader::open(m.path())
+        .expect("reader")
+        .cursor(min)
+        .expect("cursor")
+        .next()
+        .expect("record")
+        .expect("min")
+        .header()
+        .event_id
+        .clone();
     let sw = shared(open_writer(s.path(), SyncPolicy::Never));
     let mut cfg = client_cfg(vec![uri("master", srv.addr)], "slave1");
-    cfg.start_after = Some((min - 1, 0));
+    cfg.start_after = Some(committed("mysql-bin.000009:0000000000000004;-1"));
+    let mut c = ThlClient::new(cfg, Arc::clone(&sw), hosts()).expect("client");
+    let e = bounded(LIMIT, "client stops on its own", c.run(std::future::pending())).await;
+    match e {
+        Err(ClientError::Definite {
+            kind: DefiniteKind::Diverged,
+            message,
+            ..
+        }) => assert!(message.contains("another history"), "{message}"),
+        other => panic!("expected a definite divergence, got {other:?}"),
+    }
+    assert!(raw_records(s.path()).is_empty(), "nothing was stored");
+    let mut cfg = client_cfg(vec![uri("master", srv.addr)], "slave1");
+    cfg.start_after = Some(committed(&server_event_id));
     let mut c = ThlClient::new(cfg, Arc::clone(&sw), hosts()).expect("client");
     let p = c.progress_handle();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -139,5 +168,11 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
     bounded(LIMIT, "client stops", h).await.expect("join").expect("ok");
     srv.stop().await;
     drop(sw);
-    assert_eq!(raw_records(s.path()), raw_records(m.path()));
+    let mut expected = raw_records(m.path());
+    expected.remove(0);
+    assert_eq!(
+        raw_records(s.path()),
+        expected,
+        "everything after the committed seqno, verbatim"
+    );
 }

@@ -34,7 +34,9 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::config::Role;
 use crate::service::options::SkipSeqnos;
 use crate::service::Progress;
-use crate::thl_net::{frame, AckCallback, ClientConfig, ClientError, Resolver, ServerConfig, ThlClient, ThlServer};
+use crate::thl_net::{
+    frame, AckCallback, ClientConfig, ClientError, Committed, Resolver, ServerConfig, ThlClient, ThlServer,
+};
 
 /// Everything a slave or relay pipeline needs.
 #[derive(Debug, Clone)]
@@ -188,9 +190,14 @@ async fn slave_pipeline(
         else {
             return Ok(());
         };
-        client_cfg.start_after = a.last_applied().map(|p| (p.seqno, p.epoch));
-        if let Some((seqno, epoch)) = client_cfg.start_after {
-            info!(service = %settings.service, seqno, epoch, "the THL is empty: fetching from after the target's committed position");
+        client_cfg.start_after = a.last_applied().map(|p| Committed {
+            seqno: p.seqno,
+            epoch: p.epoch,
+            event_id: p.event_id,
+        });
+        if let Some(c) = &client_cfg.start_after {
+            info!(service = %settings.service, seqno = c.seqno, epoch = c.epoch, event_id = %c.event_id,
+                "the THL is empty: fetching from after the target's committed position");
         }
         applier = Some(a);
     }

@@ -142,11 +142,20 @@ pub struct ClientConfig {
     /// RECORD messages larger than this are a protocol error.
     pub max_record_len: u32,
     /// Where to start while the local THL is empty: after the last
-    /// transaction the target committed (seqno, epoch), as a host restored
-    /// from a backup or after `reset -thl` does; the server checks the
-    /// epoch like any resume. `None`: a blank host, which the server lets
-    /// start only at seqno 0.
-    pub start_after: Option<(i64, i64)>,
+    /// transaction the target committed, as a host restored from a backup
+    /// or after `reset -thl` does. That transaction is fetched first and
+    /// compared (epoch and event id) with the one the target applied, then
+    /// dropped; a mismatch is a definite error (another history). `None`: a
+    /// blank host, which the server lets start only at seqno 0.
+    pub start_after: Option<Committed>,
+}
+
+/// The last transaction a target committed (its `trep_commit_seqno`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub seqno: i64,
+    pub epoch: i64,
+    pub event_id: String,
 }
 
 impl ClientConfig {
@@ -330,8 +339,7 @@ impl ThlClient {
         tokio::pin!(shutdown);
         if lock(&self.pos).is_none() {
             let w = Arc::clone(&self.writer);
-            let start_after = self.cfg.start_after;
-            let p = tokio::task::spawn_blocking(move || read_pos(&lock(&w), start_after))
+            let p = tokio::task::spawn_blocking(move || read_pos(&lock(&w)))
                 .await
                 .map_err(|e| ClientError::definite("-", DefiniteKind::Store, format!("internal task failed: {e}")))?
                 .map_err(|e| {
@@ -448,12 +456,20 @@ impl ThlClient {
             p.server_role = Some(hello.role);
             p.server_max_seqno = hello.max_seqno;
         });
-        // RESUME.
+        // RESUME. An empty local log with a committed position in the
+        // target asks for that position's own transaction, to check it.
         let pos = lock(&self.pos).unwrap_or_default();
-        let (last_seqno, last_epoch, last_fragno, last_frag) = match (pos.open, pos.complete) {
-            (Some((s, f, e)), _) => (Some(s), e, f, false),
-            (None, Some((s, e))) => (Some(s), e, 0, true),
-            (None, None) => (None, -1, 0, true),
+        let verify = match (pos.open, pos.complete) {
+            (None, None) => cfg.start_after.clone(),
+            _ => None,
+        };
+        let (last_seqno, last_epoch, last_fragno, last_frag) = match (pos.open, pos.complete, &verify) {
+            (Some((s, f, e)), ..) => (Some(s), e, f, false),
+            (None, Some((s, e)), _) => (Some(s), e, 0, true),
+            // As a client holding fragments of it: the server checks the
+            // epoch and starts at its fragment 0.
+            (None, None, Some(c)) => (Some(c.seqno), c.epoch, 0, false),
+            (None, None, None) => (None, -1, 0, true),
         };
         let resume = Message::Resume(Resume {
             version: PROTOCOL_VERSION,
@@ -477,10 +493,11 @@ impl ThlClient {
                 ))
             }
         };
-        let needed = match (pos.open, pos.complete) {
-            (Some((s, ..)), _) => Some(s),
-            (None, Some((s, _))) => Some(s + 1),
-            (None, None) => None,
+        let needed = match (pos.open, pos.complete, &verify) {
+            (Some((s, ..)), ..) => Some(s),
+            (None, Some((s, _)), _) => Some(s + 1),
+            (None, None, Some(c)) => Some(c.seqno),
+            (None, None, None) => None,
         };
         let first = match (needed, ok.start_seqno) {
             (Some(n), Some(s)) if n != s => {
@@ -506,8 +523,12 @@ impl ThlClient {
             p.sessions += 1;
             p.server_max_seqno = p.server_max_seqno.max(ok.max_seqno);
         });
-        self.stream(u, &mut rd, &mut wr, dec, first, pos.open.map(|(s, f, _)| (s, f)))
-            .await
+        let resume = Resumed {
+            first,
+            skip: pos.open.map(|(s, f, _)| (s, f)),
+            verify,
+        };
+        self.stream(u, &mut rd, &mut wr, dec, resume).await
     }
 
     async fn stream<W>(
@@ -516,13 +537,17 @@ impl ThlClient {
         rd: &mut tokio::net::tcp::ReadHalf<'_>,
         wr: &mut W,
         mut dec: FrameDecoder,
-        first: Option<i64>,
-        mut skip: Option<(i64, u16)>,
+        resumed: Resumed,
     ) -> Result<std::convert::Infallible, ClientError>
     where
         W: AsyncWrite + Unpin,
     {
         let cfg = &self.cfg;
+        let Resumed {
+            first,
+            mut skip,
+            mut verify,
+        } = resumed;
         let mut seq = Sequence::new(first);
         let mut batch = Batch::default();
         let mut tmp = vec![0u8; 64 * 1024];
@@ -555,6 +580,19 @@ impl ThlClient {
                             p.records_received += 1;
                             p.server_max_seqno = p.server_max_seqno.max(Some(fx.seqno_end).filter(|_| fx.last_frag));
                         });
+                        if let Some(c) = &verify {
+                            // The target's committed transaction: checked,
+                            // not stored (the target has it).
+                            if fx.seqno == c.seqno {
+                                if fx.fragno == 0 {
+                                    check_committed(u, c, fr.payload)?;
+                                }
+                                if fx.last_frag {
+                                    verify = None;
+                                }
+                                continue;
+                            }
+                        }
                         if let Some((s, k)) = skip {
                             // Resent fragments of the transaction we are in.
                             if fx.seqno != s || fx.last_frag && fx.fragno <= k {
@@ -663,14 +701,14 @@ impl ThlClient {
     /// fdatasync: the writer cut the log back to its durable end), recovers
     /// the writer and restarts from its end; a no-op otherwise.
     async fn recover_store(&self) -> Result<(), ClientError> {
-        let (w, pos, start_after) = (Arc::clone(&self.writer), Arc::clone(&self.pos), self.cfg.start_after);
+        let (w, pos) = (Arc::clone(&self.writer), Arc::clone(&self.pos));
         let res = tokio::task::spawn_blocking(move || -> Result<Option<LocalPos>, StoreError> {
             let mut w = lock(&w);
             if !w.is_poisoned() {
                 return Ok(None);
             }
             w.recover()?;
-            let p = read_pos(&w, start_after)?;
+            let p = read_pos(&w)?;
             *lock(&pos) = Some(p);
             Ok(Some(p))
         })
@@ -736,15 +774,44 @@ fn store_error(u: &str, e: &StoreError) -> ClientError {
     }
 }
 
-/// The end of the local log: the last complete transaction and its epoch
-/// (`start_after` when the log is empty). A freshly opened writer has no
-/// open transaction (recovery cut it).
-fn read_pos(w: &Writer, start_after: Option<(i64, i64)>) -> Result<LocalPos, StoreError> {
+/// Where a session's stream starts: the first seqno, the fragments of an
+/// open transaction already stored, the target's committed transaction to
+/// check first (an empty local log).
+#[derive(Debug)]
+struct Resumed {
+    first: Option<i64>,
+    skip: Option<(i64, u16)>,
+    verify: Option<Committed>,
+}
+
+/// The server's record at the target's committed seqno must be the
+/// transaction the target applied (same epoch and event id); otherwise the
+/// server holds another history (epochs alone do not tell two histories
+/// that both started at seqno 0 apart).
+fn check_committed(u: &str, c: &Committed, payload: &[u8]) -> Result<(), ClientError> {
+    let (h, _) = record::decode_event_header(payload)
+        .map_err(|e| ClientError::transient(u, format!("corrupt record from the server: {e}")))?;
+    if h.epoch == c.epoch && h.event_id == c.event_id {
+        return Ok(());
+    }
+    Err(ClientError::definite(
+        u,
+        DefiniteKind::Diverged,
+        format!(
+            "this host's database committed seqno {} (epoch {}, event id {}), but the server's seqno {} is epoch {}, \
+             event id {} (from {}): the server holds another history than the one this database applied. Nothing \
+             was stored. Reprovision this host from a replica of the current history, or point it at the right \
+             master",
+            c.seqno, c.epoch, c.event_id, h.seqno, h.epoch, h.event_id, h.source_id
+        ),
+    ))
+}
+
+/// The end of the local log: the last complete transaction and its epoch.
+/// A freshly opened writer has no open transaction (recovery cut it).
+fn read_pos(w: &Writer) -> Result<LocalPos, StoreError> {
     let Some(max) = w.max_seqno() else {
-        return Ok(LocalPos {
-            complete: start_after,
-            open: None,
-        });
+        return Ok(LocalPos::default());
     };
     let rec = w.reader(Visibility::Written).cursor(max)?.next()?;
     let Some(r) = rec else {

@@ -115,8 +115,17 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
     };
     let need = if client.last_frag { last + 1 } else { last };
     let (Some(min), Some(max)) = (log.min, log.max) else {
-        // Empty log: the check moves to the first record the server sends.
-        return Decision::Accept(Start::At(need));
+        // Empty log: nothing to check the client's history against. Serving
+        // from `need` would append whatever history the server writes next
+        // (after a `reset -thl`, another one) to the client's: wait.
+        return Decision::Reject {
+            code: NokCode::ServerBehind,
+            text: format!(
+                "the server's THL is empty: the client resumes after seqno {last} (epoch {}), which the server must \
+                 hold (or the seqno after it) to check the client's history: retrying",
+                client.last_epoch
+            ),
+        };
     };
     if log.holds(last) {
         return match log.epoch_at_last {
@@ -350,16 +359,19 @@ mod tests {
     }
 
     #[test]
-    fn empty_server_defers_the_check() {
+    fn an_empty_server_makes_a_client_with_a_position_wait() {
         let empty = ServerLog {
             min: None,
             max: None,
             epoch_at_last: None,
         };
-        assert_eq!(
-            decide(&pos(Some(4), 1, true), &empty, Rules::default()),
-            Decision::Accept(Start::At(5))
-        );
+        let d = decide(&pos(Some(4), 1, true), &empty, Rules::default());
+        assert_eq!(code(d.clone()), NokCode::ServerBehind);
+        assert!(NokCode::ServerBehind.is_transient());
+        let Decision::Reject { text, .. } = d else {
+            unreachable!()
+        };
+        assert!(text.contains("resumes after seqno 4 (epoch 1)"), "{text}");
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub mod handshake;
 mod client;
 mod server;
 
-pub use client::{system_resolver, ClientConfig, ClientProgress, ProgressHandle, Resolver, ThlClient, ThlUri};
+pub use client::{
+    system_resolver, ClientConfig, ClientProgress, Committed, ProgressHandle, Resolver, ThlClient, ThlUri,
+};
 pub use error::{ClientError, DefiniteKind, FrameError, NokCode};
 pub use frame::Role;
 pub use server::{AckCallback, AckInfo, ClientInfo, ServerConfig, ThlServer, DEFAULT_PORT};
