@@ -40,8 +40,9 @@ pub fn service_of(host: &str) -> &'static str {
     }
 }
 
-/// The seed `tungsten.ini` with the sandbox's port.
-pub fn seed_ini(port: u16) -> String {
+/// The `[defaults]` section of the test deployments: the sandbox's
+/// replication user and port, the REST credentials.
+pub fn defaults_section(port: u16) -> String {
     format!(
         "[defaults]\n\
          replication-user=tungsten\n\
@@ -49,7 +50,14 @@ pub fn seed_ini(port: u16) -> String {
          replication-port={port}\n\
          rest-api-admin-user={REST_USER}\n\
          rest-api-admin-password={REST_PASSWORD}\n\
-         replicator-rest-api-address=0.0.0.0\n\
+         replicator-rest-api-address=0.0.0.0\n"
+    )
+}
+
+/// The seed `tungsten.ini` with the sandbox's port.
+pub fn seed_ini(port: u16) -> String {
+    format!(
+        "{}\
          [alpha]\n\
          topology=clustered\n\
          master=host1.alpha\n\
@@ -60,7 +68,8 @@ pub fn seed_ini(port: u16) -> String {
          members=host1.beta,host2.beta,host3.beta\n\
          relay-source=alpha\n\
          [gamma]\n\
-         composite-datasources=alpha,beta\n"
+         composite-datasources=alpha,beta\n",
+        defaults_section(port)
     )
 }
 
@@ -73,13 +82,7 @@ pub const CHAIN_HOSTS: [&str; 3] = ["host1.alpha", "host1.beta", "host2.beta"];
 /// The chain's `tungsten.ini` with the sandbox's port.
 pub fn chain_ini(port: u16) -> String {
     format!(
-        "[defaults]\n\
-         replication-user=tungsten\n\
-         replication-password=secret\n\
-         replication-port={port}\n\
-         rest-api-admin-user={REST_USER}\n\
-         rest-api-admin-password={REST_PASSWORD}\n\
-         replicator-rest-api-address=0.0.0.0\n\
+        "{}\
          thl-log-file-size=128k\n\
          thl-log-retention=1s\n\
          [alpha]\n\
@@ -92,7 +95,8 @@ pub fn chain_ini(port: u16) -> String {
          members=host1.beta,host2.beta\n\
          relay-source=alpha\n\
          [gamma]\n\
-         composite-datasources=alpha,beta\n"
+         composite-datasources=alpha,beta\n",
+        defaults_section(port)
     )
 }
 

@@ -67,6 +67,7 @@ use super::checkpoint::{self, Kind, MARKER_DDL};
 use super::native;
 use super::options::{BinlogFormat, ServerSetup};
 use super::topology::{Host, Mode, Replication, Replicators, Topology};
+use crate::cluster::{defaults_section, service_of};
 use crate::process::{workspace_bin, Deployment, ReplicatorProcess};
 use crate::sandbox::{free_port, loopback_specs, Instance, InstanceSpec, Sandbox};
 
@@ -81,8 +82,6 @@ pub const SOURCES: [(&str, &str); 3] = [
     ("host1.beta", "host1.alpha"),
     ("host2.beta", "host1.beta"),
 ];
-const REST_USER: &str = "apiuser";
-const REST_PASSWORD: &str = "secret";
 
 /// mtr's server defaults that matter to replication (include/default_mysqld.cnf).
 const MTR_SERVER_ARGS: &[&str] = &[
@@ -124,13 +123,7 @@ const MTR_SCHEMA: &[&str] = &[
 /// The seqno-visible state of the deployment, for a fresh start.
 fn ini(port: u16) -> String {
     format!(
-        "[defaults]\n\
-         replication-user=tungsten\n\
-         replication-password=secret\n\
-         replication-port={port}\n\
-         rest-api-admin-user={REST_USER}\n\
-         rest-api-admin-password={REST_PASSWORD}\n\
-         replicator-rest-api-address=0.0.0.0\n\
+        "{}\
          [alpha]\n\
          topology=clustered\n\
          master=host1.alpha\n\
@@ -139,16 +132,9 @@ fn ini(port: u16) -> String {
          topology=clustered\n\
          relay=host1.beta\n\
          members=host1.beta,host2.beta\n\
-         relay-source=alpha\n"
+         relay-source=alpha\n",
+        defaults_section(port)
     )
-}
-
-fn service_of(host: &str) -> &'static str {
-    if host.ends_with(".alpha") {
-        "alpha"
-    } else {
-        "beta"
-    }
 }
 
 /// How a deployment's servers start: what a fresh deployment must be
