@@ -118,8 +118,9 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
     assert!(raw_records(s.path()).is_empty(), "nothing was stored");
 
     // A client whose database committed `min` (restored from a backup)
-    // checks that transaction against the server's and starts right after
-    // it; one whose committed transaction is another one is refused.
+    // has that transaction checked by the server (epoch and event id) and
+    // starts right after it; one whose committed transaction is another
+    // one is refused.
     let committed = |event_id: &str| replicator::thl_net::Committed {
         seqno: min,
         epoch: 0,
@@ -140,14 +141,8 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
     cfg.start_after = Some(committed("mysql-bin.000009:0000000000000004;-1"));
     let mut c = ThlClient::new(cfg, Arc::clone(&sw), hosts()).expect("client");
     let e = bounded(LIMIT, "client stops on its own", c.run(std::future::pending())).await;
-    match e {
-        Err(ClientError::Definite {
-            kind: DefiniteKind::Diverged,
-            message,
-            ..
-        }) => assert!(message.contains("another history"), "{message}"),
-        other => panic!("expected a definite divergence, got {other:?}"),
-    }
+    let msg = definite(e, NokCode::EpochMismatch);
+    assert!(msg.contains(&format!("history mismatch at seqno {min}")), "{msg}");
     assert!(raw_records(s.path()).is_empty(), "nothing was stored");
     let mut cfg = client_cfg(vec![uri("master", srv.addr)], "slave1");
     cfg.start_after = Some(committed(&server_event_id));

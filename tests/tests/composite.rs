@@ -378,6 +378,12 @@ async fn a_slave_refuses_a_thl_of_another_history_than_its_target_applied() {
     workload(&cluster, 0, 20).await;
     let committed = cluster.wait_until_applied(APPLY_WAIT).await.expect("all hosts apply");
 
+    // host3.alpha keeps its THL and sits the change out offline.
+    let kept = "host3.alpha";
+    let (ok, out) = trepctl(&cluster, kept, &["offline"]);
+    assert!(ok, "{kept} offline:\n{out}");
+    wait_state(&cluster, kept, "OFFLINE:NORMAL");
+
     // The master starts another history: seqno 0 again, at the binlog's
     // current end (other event ids).
     let status = master.query("SHOW MASTER STATUS").await.expect("binlog position");
@@ -413,6 +419,22 @@ async fn a_slave_refuses_a_thl_of_another_history_than_its_target_applied() {
     );
     let rows = cluster
         .db(slave)
+        .query_value("SELECT COUNT(*) FROM app.t WHERE id >= 100")
+        .await
+        .expect("rows");
+    assert_eq!(rows.as_deref(), Some("0"), "nothing of the other history was applied");
+
+    // host3.alpha resumes after its last seqno, which the new history
+    // holds by now with the same epoch (0: both began at seqno 0): the
+    // master compares the event ids and refuses it, instead of serving the
+    // new history's next seqnos after the old ones.
+    let (ok, out) = trepctl(&cluster, kept, &["online"]);
+    assert!(ok, "{kept} online:\n{out}");
+    let failed = wait_state(&cluster, kept, "OFFLINE:ERROR");
+    let message = field(&failed, "pendingExceptionMessage").unwrap_or_default();
+    assert!(message.contains("history mismatch at seqno"), "{failed}");
+    let rows = cluster
+        .db(kept)
         .query_value("SELECT COUNT(*) FROM app.t WHERE id >= 100")
         .await
         .expect("rows");

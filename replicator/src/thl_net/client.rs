@@ -143,10 +143,11 @@ pub struct ClientConfig {
     pub max_record_len: u32,
     /// Where to start while the local THL is empty: after the last
     /// transaction the target committed, as a host restored from a backup
-    /// or after `reset -thl` does. That transaction is fetched first and
-    /// compared (epoch and event id) with the one the target applied, then
-    /// dropped; a mismatch is a definite error (another history). `None`: a
-    /// blank host, which the server lets start only at seqno 0.
+    /// or after `reset -thl` does. The client resumes as if it held that
+    /// transaction's first fragment, so the server compares its epoch and
+    /// event id (another history is refused) and sends it again; it is
+    /// dropped, not stored. `None`: a blank host, which the server lets
+    /// start only at seqno 0.
     pub start_after: Option<Committed>,
 }
 
@@ -222,16 +223,24 @@ impl ProgressHandle {
 }
 
 /// The end of the local log, kept with the writer's appends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct LocalPos {
     /// seqno_end and epoch of the last complete transaction.
     complete: Option<(i64, i64)>,
     /// An open transaction: seqno, last fragno stored, epoch.
     open: Option<(i64, u16, i64)>,
+    /// The event id of the last seqno's fragment 0 (sent in RESUME, for
+    /// the server to compare with its own).
+    event_id: String,
 }
 
 impl LocalPos {
-    fn after(mut self, fx: &record::FixedHeader) -> LocalPos {
+    /// After storing the record `fx`; `event_id` is its event id when it is
+    /// a fragment 0.
+    fn after(mut self, fx: &record::FixedHeader, event_id: Option<&str>) -> LocalPos {
+        if let Some(id) = event_id {
+            self.event_id = id.to_owned();
+        }
         if fx.last_frag {
             self.complete = Some((fx.seqno_end, fx.epoch));
             self.open = None;
@@ -268,7 +277,9 @@ impl fmt::Debug for ThlClient {
 #[derive(Debug, Default)]
 struct Batch {
     bytes: Vec<u8>,
-    records: Vec<(usize, record::FixedHeader)>,
+    /// Each record's end in `bytes`, fixed header, and event id when it is
+    /// a fragment 0.
+    records: Vec<(usize, record::FixedHeader, Option<String>)>,
 }
 
 const BATCH_BYTES: usize = 16 << 20;
@@ -458,12 +469,12 @@ impl ThlClient {
         });
         // RESUME. An empty local log with a committed position in the
         // target asks for that position's own transaction, to check it.
-        let pos = lock(&self.pos).unwrap_or_default();
-        let verify = match (pos.open, pos.complete) {
+        let pos = lock(&self.pos).clone().unwrap_or_default();
+        let resend_committed = match (pos.open, pos.complete) {
             (None, None) => cfg.start_after.clone(),
             _ => None,
         };
-        let (last_seqno, last_epoch, last_fragno, last_frag) = match (pos.open, pos.complete, &verify) {
+        let (last_seqno, last_epoch, last_fragno, last_frag) = match (pos.open, pos.complete, &resend_committed) {
             (Some((s, f, e)), ..) => (Some(s), e, f, false),
             (None, Some((s, e)), _) => (Some(s), e, 0, true),
             // As a client holding fragments of it: the server checks the
@@ -479,7 +490,11 @@ impl ThlClient {
             last_frag,
             heartbeat_ms: u32::try_from(cfg.heartbeat_interval.as_millis()).unwrap_or(u32::MAX),
             client_id: cfg.client_id.clone(),
-            event_id: String::new(),
+            event_id: match (&resend_committed, last_seqno) {
+                (Some(c), _) => c.event_id.clone(),
+                (None, Some(_)) => pos.event_id.clone(),
+                (None, None) => String::new(),
+            },
         });
         write_timeout(u, &mut wr, &resume.to_bytes(), cfg.handshake_timeout).await?;
         // OK or NOK.
@@ -493,7 +508,7 @@ impl ThlClient {
                 ))
             }
         };
-        let needed = match (pos.open, pos.complete, &verify) {
+        let needed = match (pos.open, pos.complete, &resend_committed) {
             (Some((s, ..)), ..) => Some(s),
             (None, Some((s, _)), _) => Some(s + 1),
             (None, None, Some(c)) => Some(c.seqno),
@@ -526,7 +541,7 @@ impl ThlClient {
         let resume = Resumed {
             first,
             skip: pos.open.map(|(s, f, _)| (s, f)),
-            verify,
+            resend_committed,
         };
         self.stream(u, &mut rd, &mut wr, dec, resume).await
     }
@@ -546,7 +561,7 @@ impl ThlClient {
         let Resumed {
             first,
             mut skip,
-            mut verify,
+            mut resend_committed,
         } = resumed;
         let mut seq = Sequence::new(first);
         let mut batch = Batch::default();
@@ -580,15 +595,13 @@ impl ThlClient {
                             p.records_received += 1;
                             p.server_max_seqno = p.server_max_seqno.max(Some(fx.seqno_end).filter(|_| fx.last_frag));
                         });
-                        if let Some(c) = &verify {
-                            // The target's committed transaction: checked,
-                            // not stored (the target has it).
+                        if let Some(c) = &resend_committed {
+                            // The target's committed transaction (the server
+                            // checked it is the same): not stored, the target
+                            // has it.
                             if fx.seqno == c.seqno {
-                                if fx.fragno == 0 {
-                                    check_committed(u, c, fr.payload)?;
-                                }
                                 if fx.last_frag {
-                                    verify = None;
+                                    resend_committed = None;
                                 }
                                 continue;
                             }
@@ -611,7 +624,18 @@ impl ThlClient {
                             }
                         }
                         batch.bytes.extend_from_slice(f.payload);
-                        batch.records.push((batch.bytes.len(), fx));
+                        let event_id = match fx.fragno {
+                            0 => Some(
+                                record::decode_event_header(fr.payload)
+                                    .map_err(|e| {
+                                        ClientError::transient(u, format!("corrupt record from the server: {e}"))
+                                    })?
+                                    .0
+                                    .event_id,
+                            ),
+                            _ => None,
+                        };
+                        batch.records.push((batch.bytes.len(), fx, event_id));
                     }
                     MsgType::Heartbeat => {
                         if let Message::Heartbeat(h) = Message::decode(f.msg_type, f.payload)
@@ -709,7 +733,7 @@ impl ThlClient {
             }
             w.recover()?;
             let p = read_pos(&w)?;
-            *lock(&pos) = Some(p);
+            *lock(&pos) = Some(p.clone());
             Ok(Some(p))
         })
         .await
@@ -732,14 +756,14 @@ impl ThlClient {
             let res = (|| -> Result<Option<i64>, StoreError> {
                 let mut w = lock(&w);
                 let mut start = 0;
-                for (end, fx) in &batch.records {
+                for (end, fx, event_id) in &batch.records {
                     w.append_raw(&batch.bytes[start..*end])?;
                     if start == 0 {
                         thl::faults::crash_point(thl::faults::CLIENT_MID_BATCH);
                     }
                     start = *end;
                     let mut p = lock(&pos);
-                    *p = Some(p.unwrap_or_default().after(fx));
+                    *p = Some(p.take().unwrap_or_default().after(fx, event_id.as_deref()));
                 }
                 w.commit()?;
                 let durable = w.durable_seqno();
@@ -776,35 +800,12 @@ fn store_error(u: &str, e: &StoreError) -> ClientError {
 
 /// Where a session's stream starts: the first seqno, the fragments of an
 /// open transaction already stored, the target's committed transaction to
-/// check first (an empty local log).
+/// drop (an empty local log).
 #[derive(Debug)]
 struct Resumed {
     first: Option<i64>,
     skip: Option<(i64, u16)>,
-    verify: Option<Committed>,
-}
-
-/// The server's record at the target's committed seqno must be the
-/// transaction the target applied (same epoch and event id); otherwise the
-/// server holds another history (epochs alone do not tell two histories
-/// that both started at seqno 0 apart).
-fn check_committed(u: &str, c: &Committed, payload: &[u8]) -> Result<(), ClientError> {
-    let (h, _) = record::decode_event_header(payload)
-        .map_err(|e| ClientError::transient(u, format!("corrupt record from the server: {e}")))?;
-    if h.epoch == c.epoch && h.event_id == c.event_id {
-        return Ok(());
-    }
-    Err(ClientError::definite(
-        u,
-        DefiniteKind::Diverged,
-        format!(
-            "this host's database committed seqno {} (epoch {}, event id {}), but the server's seqno {} is epoch {}, \
-             event id {} (from {}): the server holds another history than the one this database applied. Nothing \
-             was stored. Reprovision this host from a replica of the current history, or point it at the right \
-             master",
-            c.seqno, c.epoch, c.event_id, h.seqno, h.epoch, h.event_id, h.source_id
-        ),
-    ))
+    resend_committed: Option<Committed>,
 }
 
 /// The end of the local log: the last complete transaction and its epoch.
@@ -822,6 +823,7 @@ fn read_pos(w: &Writer) -> Result<LocalPos, StoreError> {
     Ok(LocalPos {
         complete: Some((max, r.header().epoch)),
         open: None,
+        event_id: r.header().event_id.clone(),
     })
 }
 

@@ -143,9 +143,6 @@ pub enum DefiniteKind {
     ProtocolViolation,
     /// The local THL writer rejected a record or failed (reopen it).
     Store,
-    /// The server's transaction at the database's committed seqno is not
-    /// the one the database applied: another history.
-    Diverged,
     /// The client configuration is invalid (URIs).
     Config,
 }

@@ -24,8 +24,10 @@ use super::error::FrameError;
 
 /// The protocol's magic at the start of HELLO and RESUME: `THLN`.
 pub const MAGIC: [u8; 4] = *b"THLN";
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version this build speaks. Version 2: RESUME's event id,
+/// with a position, is that of the client's last seqno, checked by the
+/// server beside the epoch (`PROTOCOL.md` §4).
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Size of a message header: length and type.
 pub const HEADER_LEN: usize = 5;
 /// Cap of a control message payload (everything but RECORD): 64 KiB.
@@ -116,7 +118,9 @@ pub struct Resume {
     pub heartbeat_ms: u32,
     /// The client's name (shown in the server's client list).
     pub client_id: String,
-    /// Optional native event id to start after (empty: none).
+    /// With `last_seqno`: the event id of that seqno's record (fragment
+    /// 0), which the server compares with its own (empty: not checked).
+    /// Without: a native event id to start after (not supported).
     pub event_id: String,
 }
 

@@ -23,12 +23,13 @@ pub struct ClientPos {
     pub last_epoch: i64,
     /// Whether that record ends its transaction.
     pub last_frag: bool,
-    /// The client asked to start after a native event id.
-    pub has_event_id: bool,
+    /// With a position: the event id of the client's last seqno (empty:
+    /// unknown). Without: a native event id to start after (unsupported).
+    pub event_id: String,
 }
 
 /// What the server knows of its own log at handshake time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerLog {
     /// Lowest stored seqno.
     pub min: Option<i64>,
@@ -37,6 +38,8 @@ pub struct ServerLog {
     /// Epoch of the server's record holding the client's last seqno, when
     /// [`ServerLog::holds`] that seqno (`None` if it could not be read).
     pub epoch_at_last: Option<i64>,
+    /// The event id of that record.
+    pub event_id_at_last: Option<String>,
 }
 
 impl ServerLog {
@@ -90,7 +93,7 @@ fn range(log: &ServerLog) -> String {
 
 /// Applies the resume rules (see the module doc and `PROTOCOL.md` §4).
 pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
-    if client.has_event_id {
+    if client.last_seqno.is_none() && !client.event_id.is_empty() {
         return Decision::Reject {
             code: NokCode::Unsupported,
             text: "positioning by event id is not supported by this THL server: start the client from a seqno".into(),
@@ -129,7 +132,20 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
     };
     if log.holds(last) {
         return match log.epoch_at_last {
-            Some(e) if e == client.last_epoch => Decision::Accept(Start::At(need)),
+            Some(e) if e == client.last_epoch => match &log.event_id_at_last {
+                // Epochs alone do not tell two histories that both started
+                // at seqno 0 apart (a THL reset and extracted again).
+                Some(id) if !client.event_id.is_empty() && *id != client.event_id => Decision::Reject {
+                    code: NokCode::EpochMismatch,
+                    text: format!(
+                        "history mismatch at seqno {last}: the client's record is event id {}, the server's is event \
+                         id {id} (both epoch {e}); the client's history diverged from this server: rebuild the client \
+                         (trepctl reset) or point it at the right master",
+                        client.event_id
+                    ),
+                },
+                _ => Decision::Accept(Start::At(need)),
+            },
             Some(e) => Decision::Reject {
                 code: NokCode::EpochMismatch,
                 text: format!(
@@ -239,7 +255,7 @@ mod tests {
             last_seqno: last,
             last_epoch: epoch,
             last_frag,
-            has_event_id: false,
+            event_id: String::new(),
         }
     }
 
@@ -248,6 +264,7 @@ mod tests {
             min: Some(min),
             max: Some(max),
             epoch_at_last,
+            event_id_at_last: epoch_at_last.map(|e| format!("mysql-bin.000001:{e:016};-1")),
         }
     }
 
@@ -271,6 +288,7 @@ mod tests {
             min: None,
             max: None,
             epoch_at_last: None,
+            event_id_at_last: None,
         };
         assert_eq!(
             decide(&pos(None, -1, true), &empty, Rules::default()),
@@ -364,6 +382,7 @@ mod tests {
             min: None,
             max: None,
             epoch_at_last: None,
+            event_id_at_last: None,
         };
         let d = decide(&pos(Some(4), 1, true), &empty, Rules::default());
         assert_eq!(code(d.clone()), NokCode::ServerBehind);
@@ -375,9 +394,37 @@ mod tests {
     }
 
     #[test]
+    fn same_epoch_and_another_event_id_is_another_history() {
+        // Both histories began at seqno 0: epoch 3 at seqno 7 in each.
+        let mut p = pos(Some(7), 3, true);
+        p.event_id = "mysql-bin.000001:0000000000000003;-1".into();
+        assert_eq!(
+            decide(&p, &log(0, 9, Some(3)), Rules::default()),
+            Decision::Accept(Start::At(8)),
+            "the same record"
+        );
+        p.event_id = "mysql-bin.000002:0000000000009999;-1".into();
+        let d = decide(&p, &log(0, 9, Some(3)), Rules::default());
+        assert_eq!(code(d.clone()), NokCode::EpochMismatch);
+        let Decision::Reject { text, .. } = d else {
+            unreachable!()
+        };
+        assert!(
+            text.contains("history mismatch at seqno 7") && text.contains("mysql-bin.000002"),
+            "{text}"
+        );
+        // A client that sends no event id is checked by epoch only.
+        p.event_id.clear();
+        assert_eq!(
+            decide(&p, &log(0, 9, Some(3)), Rules::default()),
+            Decision::Accept(Start::At(8))
+        );
+    }
+
+    #[test]
     fn event_id_positioning_is_refused() {
         let mut p = pos(None, -1, true);
-        p.has_event_id = true;
+        p.event_id = "mysql-bin.000001:0000000000000004;-1".into();
         assert_eq!(
             code(decide(&p, &log(0, 9, None), Rules::default())),
             NokCode::Unsupported

@@ -434,7 +434,7 @@ async fn serve(
         last_seqno: resume.last_seqno,
         last_epoch: resume.last_epoch,
         last_frag: resume.last_frag,
-        has_event_id: !resume.event_id.is_empty(),
+        event_id: resume.event_id.clone(),
     };
     let src = inner.source.clone();
     let rules = Rules {
@@ -445,9 +445,13 @@ async fn serve(
             min: src.min_seqno()?,
             max: src.max_seqno()?,
             epoch_at_last: None,
+            event_id_at_last: None,
         };
         if let Some(last) = pos.last_seqno.filter(|&l| log.holds(l)) {
-            log.epoch_at_last = src.cursor(last)?.next()?.map(|r| r.header().epoch);
+            if let Some(r) = src.cursor(last)?.next()? {
+                log.epoch_at_last = Some(r.header().epoch);
+                log.event_id_at_last = Some(r.header().event_id.clone());
+            }
         }
         let d = handshake::decide(&pos, &log, rules);
         Ok((log, d))
