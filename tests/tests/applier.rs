@@ -852,12 +852,14 @@ async fn statements_replay_with_their_session() {
             value: Value::Int(-5),
             collation: None,
             unsigned: false,
+            data_type: None,
         },
         UserVar {
             name: "s".into(),
             value: Value::Bytes("ü😀".as_bytes().to_vec()),
             collation: Some(45),
             unsigned: false,
+            data_type: None,
         },
     ];
     let latin1 = Change::Statement(Statement {

@@ -274,6 +274,34 @@ async fn rolled_back_transactions_keep_only_their_non_transactional_changes_in_e
     );
 }
 
+/// A geometry-typed user variable in a statement (MIXED/STATEMENT; MariaDB
+/// logs its type's name after the value, `rpl.rpl_gis_user_var`): the
+/// target's variable has the same type, so `CREATE TABLE ... AS SELECT @p`
+/// makes a `point` column, not a `longblob`.
+#[tokio::test]
+async fn geometry_user_variables_keep_their_type() {
+    let mut p = Pipeline::start().await;
+    p.run(
+        "CREATE DATABASE g; USE g; SET SESSION binlog_format=STATEMENT;
+         SET @p = POINT(1, 0.1); CREATE TABLE pt AS SELECT @p AS p;
+         SET @l = LineString(POINT(1,1), POINT(-2.5,2)); CREATE TABLE ls AS SELECT @l AS l;
+         SET @m = MultiPolygon(Polygon(LineString(POINT(0,0), POINT(0,1), POINT(1,1), POINT(0,0))));
+         CREATE TABLE mp AS SELECT @m AS m;
+         SET @c = GeometryCollection(POINT(1,1), LineString(POINT(2,2), POINT(3,3)));
+         CREATE TABLE gc AS SELECT @c AS c;
+         SET @g = ST_GeomFromText('POINT(5 6)'); CREATE TABLE ge AS SELECT @g AS g;
+         SET @s = ST_GeomFromText('POINT(5 6)', 4326); CREATE TABLE sr AS SELECT ST_SRID(@s) AS srid, ST_AsText(@s) AS t;",
+    )
+    .await;
+    p.replicate().await;
+    for table in ["pt", "ls", "mp", "gc", "ge", "sr"] {
+        p.assert_same(&format!("SHOW CREATE TABLE g.{table}")).await;
+    }
+    p.assert_equal("g").await;
+    let created = p.target().query("SHOW CREATE TABLE g.pt").await.expect("pt");
+    assert!(created[0][1].contains("`p` point"), "{created:?}");
+}
+
 #[tokio::test]
 async fn tables_get_the_engine_the_source_session_gave_them() {
     let mut p = Pipeline::start().await;

@@ -208,6 +208,11 @@ pub struct UserVar {
     pub collation: Option<u16>,
     /// True for an unsigned integer value.
     pub unsigned: bool,
+    /// MariaDB's data type of the value when its result type does not say
+    /// it (a geometry: `point`, `linestring`, ..., `geometry`), as the
+    /// binlog names it.
+    #[serde(default)]
+    pub data_type: Option<String>,
 }
 
 /// What a row change does.

@@ -62,12 +62,14 @@ fn statement() -> EventBody {
                         value: Value::Bytes(b"hello".to_vec()),
                         collation: Some(33),
                         unsigned: false,
+                        data_type: None,
                     },
                     UserVar {
                         name: "n".into(),
                         value: Value::UInt(u64::MAX),
                         collation: None,
                         unsigned: true,
+                        data_type: None,
                     },
                 ],
                 default_storage_engine: Some("InnoDB".into()),
@@ -93,6 +95,32 @@ fn statement_options() -> EventBody {
                 sql_if_exists: Some(false),
                 explicit_defaults_for_timestamp: Some(true),
                 system_versioning_insert_history: Some(false),
+                ..SessionVars::default()
+            },
+            error_code: 0,
+        })],
+    }
+}
+
+/// A statement using a geometry-typed user variable (its data type name
+/// after the value, user var flag bit 2).
+fn statement_geometry_var() -> EventBody {
+    let mut point = vec![0, 0, 0, 0, 1, 1, 0, 0, 0];
+    point.extend_from_slice(&1f64.to_le_bytes());
+    point.extend_from_slice(&1f64.to_le_bytes());
+    EventBody {
+        metadata: vec![],
+        changes: vec![Change::Statement(Statement {
+            default_db: Some("test".into()),
+            sql: b"CREATE TABLE t1 AS SELECT @p AS p".to_vec(),
+            session: SessionVars {
+                user_vars: vec![UserVar {
+                    name: "p".into(),
+                    value: Value::Bytes(point),
+                    collation: Some(63),
+                    unsigned: false,
+                    data_type: Some("point".into()),
+                }],
                 ..SessionVars::default()
             },
             error_code: 0,
@@ -294,6 +322,11 @@ fn golden_statement() {
 #[test]
 fn golden_statement_options() {
     check_golden("statement_options", &statement_options());
+}
+
+#[test]
+fn golden_statement_geometry_var() {
+    check_golden("statement_geometry_var", &statement_geometry_var());
 }
 
 #[test]

@@ -50,6 +50,7 @@ fn sample() -> EventBody {
                         value: Value::Double(1.25),
                         collation: Some(8),
                         unsigned: false,
+                        data_type: None,
                     }],
                     ..SessionVars::default()
                 },

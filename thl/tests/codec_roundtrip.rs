@@ -212,6 +212,7 @@ fn every_value_as_user_var() {
             value,
             collation: (i % 2 == 0).then_some(33),
             unsigned: i % 3 == 0,
+            data_type: (i % 4 == 1).then(|| "point".to_owned()),
         })
         .collect();
     let body = EventBody {
@@ -292,6 +293,7 @@ fn all_session_vars_at_their_extremes() {
             value: Value::UInt(u64::MAX),
             collation: None,
             unsigned: true,
+            data_type: None,
         }],
         default_storage_engine: Some("InnoDB".into()),
         check_constraint_checks: Some(false),
@@ -504,6 +506,7 @@ fn user_var() -> impl Strategy<Value = UserVar> {
         value,
         collation,
         unsigned,
+        data_type: None,
     })
 }
 

@@ -79,6 +79,7 @@ mod binlog_rows;
 mod block;
 mod catalog_table;
 mod error;
+mod geometry;
 mod history;
 mod keyless;
 mod session;

@@ -121,8 +121,15 @@ fn timestamp_literal(us: i64) -> String {
 pub type CollationNames = HashMap<u16, (String, String)>;
 
 /// A user variable's value as a SQL literal (hex for strings, so the
-/// literal means the same under every `sql_mode` and client charset).
+/// literal means the same under every `sql_mode` and client charset); a
+/// geometry-typed one as the expression that gives it its type too
+/// (`super::geometry`).
 fn user_var_literal(u: &UserVar, names: &CollationNames) -> String {
+    if let (Some(t), Value::Bytes(b)) = (&u.data_type, &u.value) {
+        if let Some(expr) = super::geometry::user_var_expression(t, b) {
+            return expr;
+        }
+    }
     match &u.value {
         Value::Null => "NULL".into(),
         Value::Int(i) => i.to_string(),
@@ -571,6 +578,7 @@ mod tests {
             value,
             collation,
             unsigned: false,
+            data_type: None,
         };
         assert_eq!(
             user_var_literal(&u(Value::Bytes(vec![0xe9]), Some(8)), &names),

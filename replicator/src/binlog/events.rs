@@ -140,14 +140,14 @@ pub fn parse_user_var(p: &[u8]) -> KResult<UserVar> {
             value: Value::Null,
             collation: None,
             unsigned: false,
+            data_type: None,
         });
     }
     let ty = c.u8("user_var type")?;
     let charset = c.u32("user_var charset")?;
     let len = c.u32("user_var value_len")? as usize;
     let val = c.take(len, "user_var value")?;
-    let flags = if c.is_empty() { 0 } else { c.u8("user_var flags")? };
-    let unsigned = flags & 1 != 0;
+    let (unsigned, data_type) = user_var_attributes(&mut c)?;
     let (value, collation) = match ty {
         STRING_RESULT => (Value::Bytes(val.to_vec()), u16::try_from(charset).ok()),
         REAL_RESULT => {
@@ -180,7 +180,30 @@ pub fn parse_user_var(p: &[u8]) -> KResult<UserVar> {
         value,
         collation,
         unsigned,
+        data_type,
     })
+}
+
+/// USER_VAR's optional attributes after the value (MariaDB's
+/// `Log_event_data_type::unpack_optional_attributes`): chunks, each a
+/// signature byte: 0 = signed, 1 = unsigned (MySQL's flags byte), 2 = the
+/// data type's name (a length byte, then the name: `point`, `geometry` ...,
+/// for values whose result type does not say their type).
+fn user_var_attributes(c: &mut Cursor<'_>) -> KResult<(bool, Option<String>)> {
+    let (mut unsigned, mut data_type) = (false, None);
+    while !c.is_empty() {
+        match c.u8("user_var attribute")? {
+            0 => unsigned = false,
+            1 => unsigned = true,
+            2 => {
+                let n = usize::from(c.u8("user_var data type name length")?);
+                let name = c.take(n, "user_var data type name")?;
+                data_type = Some(String::from_utf8_lossy(name).into_owned());
+            }
+            other => return Err(malformed(format!("user_var attribute chunk {other}"))),
+        }
+    }
+    Ok((unsigned, data_type))
 }
 
 pub fn parse_incident(p: &[u8]) -> KResult<(u16, String)> {

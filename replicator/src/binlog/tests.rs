@@ -726,3 +726,34 @@ fn truncated_events_never_panic() {
         .expect_err("no map");
     assert!(matches!(e.kind, ErrorKind::UnknownTable(5)), "{e}");
 }
+
+/// USER_VAR bodies as MariaDB 10.11 wrote them (`mariadb-binlog
+/// --hexdump`): the optional attributes after the value are chunks.
+#[test]
+fn user_var_attributes_unsigned_and_data_type() {
+    // SET @p=POINT(1,1): binary value (SRID + WKB), then chunk 2 "point".
+    let mut point = vec![1, 0, 0, 0, b'p', 0, 0, 0x3f, 0, 0, 0, 25, 0, 0, 0];
+    point.extend_from_slice(&[0, 0, 0, 0, 1, 1, 0, 0, 0]);
+    point.extend_from_slice(&1f64.to_le_bytes());
+    point.extend_from_slice(&1f64.to_le_bytes());
+    point.extend_from_slice(&[2, 5, b'p', b'o', b'i', b'n', b't']);
+    let u = super::events::parse_user_var(&point).expect("point");
+    assert_eq!(
+        (u.name.as_str(), u.data_type.as_deref(), u.unsigned),
+        ("p", Some("point"), false)
+    );
+    assert!(matches!(&u.value, Value::Bytes(b) if b.len() == 25));
+    // SET @u = CAST(18446744073709551615 AS UNSIGNED): chunk 1.
+    let mut uns = vec![1, 0, 0, 0, b'u', 0, 2, 8, 0, 0, 0, 8, 0, 0, 0];
+    uns.extend_from_slice(&[0xff; 8]);
+    uns.push(1);
+    let u = super::events::parse_user_var(&uns).expect("unsigned");
+    assert_eq!((u.value, u.unsigned, u.data_type), (Value::UInt(u64::MAX), true, None));
+    // A string with no attributes; an unknown chunk is an error.
+    let s = [1, 0, 0, 0, b's', 0, 0, 0x21, 0, 0, 0, 2, 0, 0, 0, b'a', b'b'];
+    assert_eq!(super::events::parse_user_var(&s).expect("string").data_type, None);
+    let mut bad = s.to_vec();
+    bad.push(9);
+    let e = super::events::parse_user_var(&bad).expect_err("chunk 9");
+    assert!(e.to_string().contains("attribute chunk 9"), "{e}");
+}

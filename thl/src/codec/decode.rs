@@ -172,12 +172,16 @@ fn user_vars(r: &mut Reader<'_>) -> Result<Vec<UserVar>> {
         let collation = (flags & tag::UV_COLLATION != 0)
             .then(|| r.varint16("user var collation"))
             .transpose()?;
+        let data_type = (flags & tag::UV_DATA_TYPE != 0)
+            .then(|| r.string("user var data type"))
+            .transpose()?;
         let value = value(r)?;
         vars.push(UserVar {
             name,
             value,
             collation,
             unsigned: flags & tag::UV_UNSIGNED != 0,
+            data_type,
         });
     }
     Ok(vars)

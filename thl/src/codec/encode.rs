@@ -151,9 +151,15 @@ fn user_var(out: &mut Vec<u8>, uv: &UserVar) {
     if uv.collation.is_some() {
         flags |= tag::UV_COLLATION;
     }
+    if uv.data_type.is_some() {
+        flags |= tag::UV_DATA_TYPE;
+    }
     out.push(flags);
     if let Some(c) = uv.collation {
         varint(out, u64::from(c));
+    }
+    if let Some(t) = &uv.data_type {
+        bytes(out, t.as_bytes());
     }
     value(out, &uv.value);
 }

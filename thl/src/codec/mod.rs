@@ -234,7 +234,8 @@ mod tag {
     /// User var flags.
     pub const UV_UNSIGNED: u8 = 1 << 0;
     pub const UV_COLLATION: u8 = 1 << 1;
-    pub const UV_KNOWN: u8 = UV_UNSIGNED | UV_COLLATION;
+    pub const UV_DATA_TYPE: u8 = 1 << 2;
+    pub const UV_KNOWN: u8 = UV_UNSIGNED | UV_COLLATION | UV_DATA_TYPE;
 
     /// Column spec flags.
     pub const COL_UNSIGNED: u8 = 1 << 0;

@@ -134,6 +134,10 @@ pub(crate) fn user_var_literal(u: &UserVar) -> String {
                 type_desc: String::new(),
             };
             let lit = sql_literal(&u.value, &col);
+            if let Some(t) = &u.data_type {
+                // MariaDB's data type of the value (a geometry's bytes).
+                return format!("{lit} /* {t} */");
+            }
             // A hex literal is a binary string: give it back its character set.
             match u.collation.and_then(charset_of_collation) {
                 Some(cs) if lit.starts_with("x'") && cs != "binary" && !bytes.is_empty() => {
@@ -369,24 +373,28 @@ mod tests {
                     value: Value::Bytes(b"x'y".to_vec()),
                     collation: Some(45),
                     unsigned: false,
+                    data_type: None,
                 },
                 UserVar {
                     name: "b".into(),
                     value: Value::UInt(u64::MAX),
                     collation: None,
                     unsigned: true,
+                    data_type: None,
                 },
                 UserVar {
                     name: "c".into(),
                     value: Value::Null,
                     collation: None,
                     unsigned: false,
+                    data_type: None,
                 },
                 UserVar {
                     name: "d".into(),
                     value: Value::Bytes(vec![0xe9]),
                     collation: Some(8),
                     unsigned: false,
+                    data_type: None,
                 },
             ],
             ..SessionVars::default()

@@ -292,6 +292,7 @@ COMMIT;
             value: Value::Bytes(b"x".to_vec()),
             collation: Some(45),
             unsigned: false,
+            data_type: None,
         }];
         st.sql = b"CREATE PROCEDURE p() BEGIN SELECT 1; END".to_vec();
     }
