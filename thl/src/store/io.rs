@@ -86,9 +86,9 @@ impl Eq for IoSeam {}
 /// fdatasyncs (EIO), and a read-only mode (EROFS on every write, sync and
 /// create). Arm it while a writer uses it; the changes apply to the next
 /// operation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FaultyIo {
-    /// Bytes that still fit; `u64::MAX` (the default after [`FaultyIo::new`]) is unlimited.
+    /// Bytes that still fit; `u64::MAX` is unlimited.
     space: AtomicU64,
     failing_syncs: AtomicU32,
     read_only: AtomicBool,
@@ -98,9 +98,12 @@ pub struct FaultyIo {
 impl FaultyIo {
     /// A disk with unlimited space that does not fail yet.
     pub fn new() -> Arc<FaultyIo> {
-        let io = FaultyIo::default();
-        io.space.store(u64::MAX, Ordering::SeqCst);
-        Arc::new(io)
+        Arc::new(FaultyIo {
+            space: AtomicU64::new(u64::MAX),
+            failing_syncs: AtomicU32::new(0),
+            read_only: AtomicBool::new(false),
+            syncs: AtomicU64::new(0),
+        })
     }
 
     /// From now on only `bytes` more fit.
