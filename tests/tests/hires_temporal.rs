@@ -307,7 +307,7 @@ async fn a_table_converted_since_the_event_stops_the_master_with_the_fix() {
         "names table, column, position and fix:\n{log}"
     );
     // Nothing of the table's rows was stored.
-    let events = read_thl(&m.deployment.thl_dir(HOST, SERVICE)).unwrap_or_default();
+    let events = read_thl(&m.deployment.thl_dir(HOST, SERVICE)).expect("the master's THL is readable");
     assert!(
         rows_of(&events, "t1").is_empty(),
         "no rows decoded with a guessed precision"
