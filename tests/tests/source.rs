@@ -429,6 +429,13 @@ async fn stopped_server_is_a_transient_error() {
     .expect("connect");
     read_until(&mut src, |ev, _| ev.event_type() == FDE).await;
     let resume = src.position();
+    // The first event of the file after that point, to find again.
+    let after = loop {
+        let ev = src.next_event().await.expect("event after the FDE");
+        if !ev.artificial {
+            break (ev.event_type(), ev.pos, ev.bytes.clone());
+        }
+    };
 
     // Server stops while streaming.
     let db = &mut sandbox.instances_mut()[0];
@@ -465,6 +472,15 @@ async fn stopped_server_is_a_transient_error() {
         .expect("reconnect");
     let ev = src.next_event().await.expect("event");
     assert_eq!(ev.event_type(), ROTATE_EVENT);
+    // The stream goes on exactly where it left off: the same event, same
+    // bytes, at the same position (nothing skipped, nothing repeated).
+    let again = loop {
+        let ev = src.next_event().await.expect("event after the resume point");
+        if !ev.artificial && ev.event_type() != FDE {
+            break (ev.event_type(), ev.pos, ev.bytes.clone());
+        }
+    };
+    assert_eq!(again, after, "resumed at {}:{}", resume.file, resume.pos);
 }
 
 #[tokio::test]
