@@ -302,6 +302,31 @@ fn event_text(ev: &BinlogEvent, out: &mut String, detail_rows: usize) {
             let _ = write!(out, "scheme={scheme} key_version={key_version}");
         }
         BinlogEvent::Ignored { event_type } => out.push_str(event_type_name(*event_type)),
+        BinlogEvent::LoadBlock(b) => {
+            let _ = write!(
+                out,
+                "file={} first={} bytes={} head={:?}",
+                b.file_id,
+                b.first,
+                b.data.len(),
+                String::from_utf8_lossy(&b.data[..b.data.len().min(32)])
+            );
+        }
+        BinlogEvent::ExecuteLoad(e) => {
+            let _ = write!(
+                out,
+                "file={} span={:?} dup={} db={:?} err={} local_sql={:?}",
+                e.file_id,
+                e.span,
+                e.dup_handling,
+                e.query.default_db,
+                e.query.error_code,
+                String::from_utf8_lossy(&replicator::binlog::load_data::rewrite_to_local(e))
+            );
+        }
+        BinlogEvent::DeleteFile { file_id } => {
+            let _ = write!(out, "file={file_id}");
+        }
         BinlogEvent::Unsupported { event_type, reason } => {
             let _ = write!(out, "{} ({reason})", event_type_name(*event_type));
         }

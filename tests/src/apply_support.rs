@@ -152,6 +152,7 @@ pub fn stmt(db: Option<&str>, sql: &str) -> Change {
         sql: sql.as_bytes().to_vec(),
         session: utf8_session(),
         error_code: 0,
+        infile: None,
     })
 }
 

@@ -867,6 +867,7 @@ async fn statements_replay_with_their_session() {
         sql,
         session,
         error_code: 0,
+        infile: None,
     });
     // RAND() with the source's seeds; zero date under sql_mode=''.
     let mut seeded = utf8_session();
@@ -878,6 +879,7 @@ async fn statements_replay_with_their_session() {
         sql: b"INSERT INTO s (id, r, z, tz) VALUES (7, RAND(), '0000-00-00', @@session.time_zone)".to_vec(),
         session: seeded,
         error_code: 0,
+        infile: None,
     });
     apply(&mut a, &event(3, &[], vec![latin1, rand])).await;
     flush(&mut a).await;
@@ -917,6 +919,7 @@ async fn statements_replay_with_their_session() {
             sql: b"INSERT INTO s (id, z) VALUES (8, '0000-00-00')".to_vec(),
             session: strict.clone(),
             error_code,
+            infile: None,
         })
     };
     let err = apply_err(&mut a, &event(4, &[], vec![zero(0)])).await;

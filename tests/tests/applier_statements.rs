@@ -19,6 +19,7 @@ fn stmt_in(sql: &[u8], session: SessionVars, error_code: u16) -> Change {
         sql: sql.to_vec(),
         session,
         error_code,
+        infile: None,
     })
 }
 

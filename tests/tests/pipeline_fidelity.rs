@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo test -p tests --test pipeline_fidelity -- --test-threads=1`
 
+use mysql_async::prelude::Queryable;
 use std::time::Duration;
 
 use replicator::applier::{Applier, ApplierConfig};
@@ -272,6 +273,50 @@ async fn rolled_back_transactions_keep_only_their_non_transactional_changes_in_e
         p.target().query("SELECT COUNT(*) FROM rb.t").await.expect("t"),
         vec![vec!["3".to_string()]]
     );
+}
+
+/// `LOAD DATA` logged as a statement (a session with
+/// `binlog_format=STATEMENT`; `rpl.mdev_24667`): the file travels in the
+/// binlog (BEGIN_LOAD_QUERY, APPEND_BLOCK, EXECUTE_LOAD_QUERY) and the
+/// target reads the same bytes, into a table, with `REPLACE` and `SET`,
+/// and into a temporary table that a later statement copies.
+#[tokio::test]
+async fn load_data_logged_as_a_statement_reads_the_same_file() {
+    let mut p = Pipeline::start().await;
+    p.run(
+        "CREATE DATABASE ld; USE ld;
+         CREATE TABLE t (a INT PRIMARY KEY, b VARCHAR(20));
+         CREATE TABLE copy (a INT, b VARCHAR(20));",
+    )
+    .await;
+    // Larger than one binlog block (APPEND_BLOCK events follow).
+    let mut file = String::new();
+    for i in 1..=40_000 {
+        file.push_str(&format!("{i}\tv{i}\n"));
+    }
+    let mut conn = mysql_async::Conn::new(p.source().root_opts()).await.expect("connect");
+    conn.query_drop("USE ld; SET SESSION binlog_format=STATEMENT")
+        .await
+        .expect("session");
+    for sql in [
+        "LOAD DATA LOCAL INFILE 'rows.txt' INTO TABLE t",
+        "LOAD DATA LOCAL INFILE 'rows.txt' REPLACE INTO TABLE t (a, @x) SET b = UPPER(@x)",
+        "CREATE TEMPORARY TABLE tmp LIKE copy",
+        "LOAD DATA LOCAL INFILE 'rows.txt' INTO TABLE tmp",
+        "INSERT INTO copy SELECT * FROM tmp WHERE a % 7 = 0",
+    ] {
+        if sql.starts_with("LOAD") {
+            let data = file.clone().into_bytes();
+            conn.set_infile_handler(async move { Ok(replicator::applier::infile_data(data)) });
+        }
+        conn.query_drop(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let _ = conn.disconnect().await;
+    p.replicate().await;
+    p.assert_equal("ld").await;
+    p.assert_same("SELECT COUNT(*), SUM(a), MAX(b) FROM ld.t").await;
+    let copied = p.target().query("SELECT COUNT(*) FROM ld.copy").await.expect("copy");
+    assert_eq!(copied, vec![vec!["5714".to_string()]]);
 }
 
 /// A geometry-typed user variable in a statement (MIXED/STATEMENT; MariaDB

@@ -127,6 +127,10 @@ pub struct Statement {
     pub session: SessionVars,
     /// The error code the statement ended with on the source (0 = success).
     pub error_code: u16,
+    /// For a `LOAD DATA` logged as a statement: the file's content, which
+    /// the statement (rewritten to `LOAD DATA LOCAL INFILE`) reads.
+    #[serde(default)]
+    pub infile: Option<Vec<u8>>,
 }
 
 /// Session state carried by a statement. `None` means "not set by the

@@ -75,6 +75,7 @@ fn event(seqno: i64) -> ReplEvent {
                 ..SessionVars::default()
             },
             error_code: 0,
+            infile: None,
         })]
     } else {
         vec![insert(seqno)]

@@ -76,6 +76,7 @@ fn statement() -> EventBody {
                 ..SessionVars::default()
             },
             error_code: 0,
+            infile: None,
         })],
     }
 }
@@ -98,6 +99,7 @@ fn statement_options() -> EventBody {
                 ..SessionVars::default()
             },
             error_code: 0,
+            infile: None,
         })],
     }
 }
@@ -124,6 +126,22 @@ fn statement_geometry_var() -> EventBody {
                 ..SessionVars::default()
             },
             error_code: 0,
+            infile: None,
+        })],
+    }
+}
+
+/// `LOAD DATA` logged as a statement: the file's bytes travel with it
+/// (statement flag bit 1).
+fn statement_infile() -> EventBody {
+    EventBody {
+        metadata: vec![],
+        changes: vec![Change::Statement(Statement {
+            default_db: Some("ld".into()),
+            sql: b"LOAD DATA LOCAL INFILE 'tungsten-load-data' INTO  TABLE t".to_vec(),
+            session: SessionVars::default(),
+            error_code: 0,
+            infile: Some(b"1\tab\n2\tcd\n".to_vec()),
         })],
     }
 }
@@ -327,6 +345,11 @@ fn golden_statement_options() {
 #[test]
 fn golden_statement_geometry_var() {
     check_golden("statement_geometry_var", &statement_geometry_var());
+}
+
+#[test]
+fn golden_statement_infile() {
+    check_golden("statement_infile", &statement_infile());
 }
 
 #[test]

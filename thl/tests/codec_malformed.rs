@@ -55,6 +55,7 @@ fn sample() -> EventBody {
                     ..SessionVars::default()
                 },
                 error_code: 1062,
+                infile: None,
             }),
             Change::Rows(RowChanges {
                 schema: "db".into(),
@@ -227,9 +228,9 @@ fn unknown_tags_and_flags() {
             }
         )
     );
-    // Statement flags with bit 1 set.
-    let (_, r) = reason_of(&[1, 0, 1, 0x01, 0x02, 0, 0, 0]);
-    assert!(matches!(r, DecodeReason::UnknownFlags { bits: 2, .. }), "{r:?}");
+    // Statement flags with bit 2 set.
+    let (_, r) = reason_of(&[1, 0, 1, 0x01, 0x04, 0, 0, 0]);
+    assert!(matches!(r, DecodeReason::UnknownFlags { bits: 4, .. }), "{r:?}");
     // Session presence mask with bit 19 set.
     let (_, r) = reason_of(&[1, 0, 1, 0x01, 0, 0, 0x80, 0x80, 0x20, 0]);
     assert!(matches!(r, DecodeReason::UnknownFlags { bits: 0x80000, .. }), "{r:?}");

@@ -308,6 +308,7 @@ fn all_session_vars_at_their_extremes() {
             sql: b"INSERT INTO t VALUES (@x, RAND())".to_vec(),
             session,
             error_code: u16::MAX,
+            infile: Some(b"1\tab\n2\tcd\n".to_vec()),
         })],
     };
     assert_round_trip(&body);
@@ -336,6 +337,7 @@ fn layout_spot_checks() {
                 ..SessionVars::default()
             },
             error_code: 300,
+            infile: None,
         })],
     };
     #[rustfmt::skip]
@@ -562,14 +564,20 @@ fn session() -> impl Strategy<Value = SessionVars> {
 }
 
 fn statement() -> impl Strategy<Value = Statement> {
-    (proptest::option::of(text()), blob(), session(), any::<u16>()).prop_map(
-        |(default_db, sql, session, error_code)| Statement {
+    (
+        proptest::option::of(text()),
+        blob(),
+        session(),
+        any::<u16>(),
+        proptest::option::of(blob()),
+    )
+        .prop_map(|(default_db, sql, session, error_code, infile)| Statement {
             default_db,
             sql,
             session,
             error_code,
-        },
-    )
+            infile,
+        })
 }
 
 fn column_spec() -> impl Strategy<Value = ColumnSpec> {

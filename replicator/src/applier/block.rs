@@ -136,6 +136,7 @@ mod tests {
                 sql: sql.as_bytes().to_vec(),
                 session: thl::event::SessionVars::default(),
                 error_code: 0,
+                infile: None,
             }));
             e
         };

@@ -81,6 +81,7 @@ mod catalog_table;
 mod error;
 mod geometry;
 mod history;
+mod infile;
 mod keyless;
 mod session;
 mod sql;
@@ -95,6 +96,7 @@ use tracing::{debug, info, warn};
 
 pub use catalog_table::AppliedPosition;
 pub use error::{ApplyError, DefiniteError, TransientError, MAX_SQL_IN_ERROR};
+pub use infile::infile_data;
 pub use session::{sql_mode_names, ROW_SQL_MODE, SQL_MODE_BITS};
 pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};
 

@@ -297,6 +297,9 @@ impl Applier {
             self.ddl_mark_pending = true;
         }
         let conn = connected(&mut self.conn, &ctx)?;
+        if let Some(data) = &s.infile {
+            super::infile::send_with_next_statement(conn, data.clone());
+        }
         let result = conn.query_drop(s.sql.as_slice()).await;
         if marked && result.is_ok() {
             thl::faults::crash_point(thl::faults::APPLIER_AFTER_DDL);

@@ -22,6 +22,7 @@ use super::error::{BinlogError, ErrorKind, KResult};
 use super::event_types::*;
 use super::events::{self, QueryEvent};
 use super::fde::{event_crc, parse_fde, ChecksumAlg, FormatDescription};
+use super::load_data;
 use super::mariadb::{self, GtidTriple, MariaGtid};
 use super::mysql_gtid::{self, MysqlGtid};
 use super::payload::inflate_payload;
@@ -72,6 +73,15 @@ pub enum BinlogEvent {
     },
     /// USER_VAR (fold into the next statement).
     UserVar(UserVar),
+    /// A block of a `LOAD DATA` file logged with its statement
+    /// (BEGIN_LOAD_QUERY, APPEND_BLOCK).
+    LoadBlock(load_data::LoadBlock),
+    /// The `LOAD DATA` statement that reads the file (EXECUTE_LOAD_QUERY).
+    ExecuteLoad(Box<load_data::ExecuteLoad>),
+    /// DELETE_FILE: the file of a `LOAD DATA` that failed is dropped.
+    DeleteFile {
+        file_id: u32,
+    },
     /// MariaDB ANNOTATE_ROWS or MySQL ROWS_QUERY: the statement behind the
     /// following rows events.
     Annotate(Vec<u8>),
@@ -130,6 +140,9 @@ impl BinlogEvent {
             BinlogEvent::IntVar { .. } => "IntVar",
             BinlogEvent::Rand { .. } => "Rand",
             BinlogEvent::UserVar(_) => "UserVar",
+            BinlogEvent::LoadBlock(_) => "LoadBlock",
+            BinlogEvent::ExecuteLoad(_) => "ExecuteLoad",
+            BinlogEvent::DeleteFile { .. } => "DeleteFile",
             BinlogEvent::Annotate(_) => "Annotate",
             BinlogEvent::TableMap(_) => "TableMap",
             BinlogEvent::Rows(_) => "Rows",
@@ -396,16 +409,18 @@ impl Decoder {
                 Ok(BinlogEvent::Ignored { event_type: t })
             }
             _ if rows_kind(t).is_some() => return self.rows(p, pos, t),
-            LOAD_EVENT
-            | CREATE_FILE_EVENT
-            | APPEND_BLOCK_EVENT
-            | EXEC_LOAD_EVENT
-            | DELETE_FILE_EVENT
-            | NEW_LOAD_EVENT
-            | BEGIN_LOAD_QUERY_EVENT
-            | EXECUTE_LOAD_QUERY_EVENT => Ok(BinlogEvent::Unsupported {
+            BEGIN_LOAD_QUERY_EVENT => load_data::parse_block(p, true).map(BinlogEvent::LoadBlock),
+            APPEND_BLOCK_EVENT => load_data::parse_block(p, false).map(BinlogEvent::LoadBlock),
+            DELETE_FILE_EVENT => load_data::parse_delete_file(p).map(|file_id| BinlogEvent::DeleteFile { file_id }),
+            EXECUTE_LOAD_QUERY_EVENT => load_data::parse_execute_load(p, self.post(t, 26), h.timestamp).map(|mut e| {
+                if self.fde.is_mariadb() {
+                    e.query.status.read_mariadb_options();
+                }
+                BinlogEvent::ExecuteLoad(Box::new(e))
+            }),
+            LOAD_EVENT | CREATE_FILE_EVENT | EXEC_LOAD_EVENT | NEW_LOAD_EVENT => Ok(BinlogEvent::Unsupported {
                 event_type: t,
-                reason: "LOAD DATA INFILE events cannot be replicated as statements".into(),
+                reason: "LOAD DATA events of MySQL 4.x/5.0 servers (before BEGIN_LOAD_QUERY) are not supported".into(),
             }),
             XA_PREPARE_EVENT => xa::parse_xa_prepare(p).map(BinlogEvent::XaPrepare),
             PRE_GA_WRITE_ROWS_EVENT | PRE_GA_UPDATE_ROWS_EVENT | PRE_GA_DELETE_ROWS_EVENT => {

@@ -45,6 +45,7 @@ impl QueryEvent {
             sql: self.sql.clone(),
             session: self.status.session.clone(),
             error_code: self.error_code,
+            infile: None,
         }
     }
 
@@ -55,6 +56,7 @@ impl QueryEvent {
             sql: self.sql,
             session: self.status.session,
             error_code: self.error_code,
+            infile: None,
         }
     }
 }

@@ -43,6 +43,7 @@ pub mod events;
 pub mod fde;
 pub mod framing;
 pub mod json;
+pub mod load_data;
 pub mod mariadb;
 pub mod mysql_gtid;
 pub mod payload;

@@ -40,13 +40,15 @@ use thl::store::{StoreConfig, StoreError, Visibility, Writer};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+mod load_files;
 mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
 use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
 use super::create_table::{declared_columns, same_columns, table_without_engine};
 use super::event_id::EventId;
-use crate::binlog::event_types::TABLE_MAP_EVENT;
+use crate::binlog::event_types::{BEGIN_LOAD_QUERY_EVENT, EXECUTE_LOAD_QUERY_EVENT, TABLE_MAP_EVENT};
+use crate::binlog::load_data;
 use crate::binlog::{BinlogError, BinlogEvent, Decoder, ErrorKind, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
 use crate::pipeline::retention::RetentionClock;
@@ -454,6 +456,8 @@ struct Worker {
     decoder: Decoder,
     builder: TransactionBuilder,
     pending: PendingVars,
+    /// Files of `LOAD DATA` statements until their statement.
+    load_files: load_files::LoadFiles,
     known_tables: HashMap<(String, String), TableDef>,
     built: Vec<ReplEvent>,
     uncommitted: usize,
@@ -493,6 +497,7 @@ impl Worker {
             decoder: Decoder::new(""),
             builder: TransactionBuilder::new(cfg, next_seqno, epoch),
             pending: PendingVars::default(),
+            load_files: load_files::LoadFiles::default(),
             known_tables: HashMap::new(),
             built: Vec::new(),
             uncommitted: 0,
@@ -629,6 +634,36 @@ impl Worker {
                     self.consume(inner, at, size)?;
                 }
                 return Ok(());
+            }
+            BinlogEvent::LoadBlock(block) => {
+                return self.load_files.add(block).map_err(|reason| ExtractError::Unsupported {
+                    seqno,
+                    file: at.file.clone(),
+                    pos: at.next_pos,
+                    event_type: BEGIN_LOAD_QUERY_EVENT,
+                    reason,
+                });
+            }
+            BinlogEvent::DeleteFile { file_id } => {
+                self.load_files.delete(file_id);
+                return Ok(());
+            }
+            BinlogEvent::ExecuteLoad(e) => {
+                let Some(infile) = self.load_files.take(e.file_id) else {
+                    return Err(ExtractError::Unsupported {
+                        seqno,
+                        file: at.file.clone(),
+                        pos: at.next_pos,
+                        event_type: EXECUTE_LOAD_QUERY_EVENT,
+                        reason: format!("LOAD DATA of file {} whose blocks were not read before it", e.file_id),
+                    });
+                };
+                let sql = load_data::rewrite_to_local(&e);
+                let mut statement = e.query.into_statement();
+                statement.sql = sql;
+                statement.infile = Some(infile);
+                self.pending.apply_to(&mut statement.session);
+                TxnInput::Statement(statement)
             }
             BinlogEvent::Unsupported { event_type, reason } => {
                 return Err(ExtractError::Unsupported {

@@ -77,11 +77,15 @@ fn statement(r: &mut Reader<'_>) -> Result<Statement> {
     let sql = r.bytes("statement sql")?.to_vec();
     let session = session(r)?;
     let error_code = r.varint16("statement error_code")?;
+    let infile = (flags & tag::STMT_INFILE != 0)
+        .then(|| r.bytes("statement infile").map(<[u8]>::to_vec))
+        .transpose()?;
     Ok(Statement {
         default_db,
         sql,
         session,
         error_code,
+        infile,
     })
 }
 

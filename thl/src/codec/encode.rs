@@ -29,11 +29,13 @@ pub(super) fn body(body: &EventBody, out: &mut Vec<u8>) {
 }
 
 fn statement(out: &mut Vec<u8>, s: &Statement) {
-    let flags = if s.default_db.is_some() {
-        tag::STMT_DEFAULT_DB
-    } else {
-        0
-    };
+    let mut flags = 0;
+    if s.default_db.is_some() {
+        flags |= tag::STMT_DEFAULT_DB;
+    }
+    if s.infile.is_some() {
+        flags |= tag::STMT_INFILE;
+    }
     out.push(flags);
     if let Some(db) = &s.default_db {
         bytes(out, db.as_bytes());
@@ -41,6 +43,9 @@ fn statement(out: &mut Vec<u8>, s: &Statement) {
     bytes(out, &s.sql);
     session(out, &s.session);
     varint(out, u64::from(s.error_code));
+    if let Some(data) = &s.infile {
+        bytes(out, data);
+    }
 }
 
 /// The presence mask of the session vars: one bit per present field.

@@ -229,7 +229,8 @@ mod tag {
 
     /// Statement flags.
     pub const STMT_DEFAULT_DB: u8 = 1 << 0;
-    pub const STMT_KNOWN: u8 = STMT_DEFAULT_DB;
+    pub const STMT_INFILE: u8 = 1 << 1;
+    pub const STMT_KNOWN: u8 = STMT_DEFAULT_DB | STMT_INFILE;
 
     /// User var flags.
     pub const UV_UNSIGNED: u8 = 1 << 0;

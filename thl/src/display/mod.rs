@@ -157,6 +157,9 @@ fn push_statement<'a>(out: &mut String, i: usize, s: &'a Statement, schema: &mut
     if s.error_code != 0 {
         out.push_str(&format!("- ERRORCODE = {}\n", s.error_code));
     }
+    if let Some(data) = &s.infile {
+        out.push_str(&format!("- INFILE = {} bytes\n", data.len()));
+    }
     out.push_str(&format!("- SQL({i}) = {}\n", String::from_utf8_lossy(&s.sql)));
 }
 

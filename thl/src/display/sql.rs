@@ -122,6 +122,12 @@ impl SqlScript {
                 s.error_code
             ));
         }
+        if let Some(data) = &s.infile {
+            out.push_str(&format!(
+                "-- LOAD DATA LOCAL reads {} bytes carried in the THL (`thl list` cannot send them)\n",
+                data.len()
+            ));
+        }
         let text = String::from_utf8_lossy(&s.sql);
         // A trailing `;` would end up inside the statement sent to the server.
         let text = text.trim_end().trim_end_matches(';').trim_end();

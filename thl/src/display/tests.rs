@@ -75,6 +75,7 @@ fn statement(db: &str, sql: &str) -> Statement {
             ..SessionVars::default()
         },
         error_code: 0,
+        infile: None,
     }
 }
 
