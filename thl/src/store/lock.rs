@@ -21,6 +21,10 @@ use super::error::{Result, StoreError};
 /// Name of the lock file in a THL directory.
 pub const LOCK_FILE: &str = "thl.lock";
 
+/// How many times (10 ms apart) a lock that names this process is tried
+/// again before it counts as held (see `DirLock::acquire`).
+const SELF_HELD_RETRIES: u32 = 100;
+
 /// A held directory lock; released on drop.
 #[derive(Debug)]
 pub struct DirLock {
@@ -29,7 +33,10 @@ pub struct DirLock {
 }
 
 impl DirLock {
-    /// Takes the lock of `dir` or fails at once with [`StoreError::Locked`].
+    /// Takes the lock of `dir` or fails with [`StoreError::Locked`]: at
+    /// once when another process holds it, after up to a second when the
+    /// lock names this process (a child being spawned may share a dropped
+    /// writer's descriptor until its exec).
     pub fn acquire(dir: &Path) -> Result<DirLock> {
         let path = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
@@ -39,20 +46,33 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
-        // SAFETY: flock on a file descriptor we own and keep open; no memory
-        // is passed to the kernel.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                let mut s = String::new();
-                let pid = file.read_to_string(&mut s).ok().and_then(|_| s.trim().parse().ok());
-                return Err(StoreError::Locked {
-                    dir: dir.to_path_buf(),
-                    pid,
-                });
+        let mut tries = 0;
+        loop {
+            // SAFETY: flock on a file descriptor we own and keep open; no
+            // memory is passed to the kernel.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                break;
             }
-            return Err(StoreError::io(&path, err));
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(StoreError::io(&path, err));
+            }
+            let mut s = String::new();
+            let _ = file.seek(SeekFrom::Start(0));
+            let pid: Option<u32> = file.read_to_string(&mut s).ok().and_then(|_| s.trim().parse().ok());
+            // Held by this process: a writer just dropped whose lock a
+            // child being spawned still shares until its exec (the
+            // descriptor is close-on-exec); wait that out, briefly.
+            if pid == Some(std::process::id()) && tries < SELF_HELD_RETRIES {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+            return Err(StoreError::Locked {
+                dir: dir.to_path_buf(),
+                pid,
+            });
         }
         let pid = std::process::id().to_string();
         file.set_len(0)
