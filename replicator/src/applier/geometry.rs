@@ -17,6 +17,8 @@
 //! bounded ([`MAX_DEPTH`]); malformed bytes give `ST_GeomFromWKB`, whose
 //! error the server reports.
 
+use super::session::hex;
+
 /// Collections nested deeper than this are left to `ST_GeomFromWKB`.
 const MAX_DEPTH: usize = 32;
 
@@ -42,7 +44,7 @@ pub fn user_var_expression(data_type: &str, value: &[u8]) -> Option<String> {
             Some((srid, wkb)) => (u32::from_le_bytes(*srid), wkb),
             None => (0, value),
         };
-        format!("ST_GeomFromWKB(X'{}', {srid})", hex(wkb))
+        format!("ST_GeomFromWKB({}, {srid})", hex(wkb))
     };
     let Some((srid, wkb)) = value.split_first_chunk::<4>() else {
         return Some(generic());
@@ -55,10 +57,6 @@ pub fn user_var_expression(data_type: &str, value: &[u8]) -> Option<String> {
         Some(sql) if r.pos == wkb.len() => Some(sql),
         _ => Some(generic()),
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
 /// A reader of WKB; every method returns `None` on malformed input.
@@ -186,11 +184,11 @@ mod tests {
         let hexed = hex(&wkb);
         assert_eq!(
             user_var_expression("geometry", &internal(0, &wkb)),
-            Some(format!("ST_GeomFromWKB(X'{hexed}', 0)"))
+            Some(format!("ST_GeomFromWKB({hexed}, 0)"))
         );
         assert_eq!(
             user_var_expression("point", &internal(4326, &wkb)),
-            Some(format!("ST_GeomFromWKB(X'{hexed}', 4326)"))
+            Some(format!("ST_GeomFromWKB({hexed}, 4326)"))
         );
         // A count far beyond the bytes: never allocated, left to the server.
         let huge = internal(0, &[1, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f]);

@@ -99,7 +99,7 @@ fn str_literal(s: &str) -> String {
     format!("_latin1'{}'", s.replace('\'', "''"))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2 + 3);
     s.push_str("X'");
     for b in bytes {
