@@ -6,8 +6,9 @@
 //! **without a key** (one row per source transaction: a transaction applied
 //! twice is a second row, which a counter's absolute after image could not
 //! show), plus a keyed row and a counter; every 25th transaction is followed
-//! by a `CREATE TABLE` and a `DROP TABLE` (DDL applied twice fails, DDL lost
-//! leaves a table).
+//! by a `CREATE TABLE`, an unnamed `ADD INDEX` on it and a `DROP TABLE` of
+//! an older one (DDL applied twice fails or adds a second index, DDL lost
+//! leaves a table: the oracle compares tables and their index counts).
 //!
 //! A round is one [`Fault`]: a SIGKILL of one replicator at a random moment,
 //! or a restart of one replicator with one crash point armed
@@ -16,7 +17,8 @@
 //!
 //! The oracle ([`Torture::verify`]), with the writer paused and every host
 //! caught up: on every host `COUNT(*) = COUNT(DISTINCT n) = transactions
-//! committed` in the ledger, equal checksums and equal table lists, and a
+//! committed` in the ledger, equal checksums, equal tables with equal
+//! index counts, and a
 //! THL whose seqnos run without gap or repeat and agree (epoch, event id)
 //! with the master's.
 //!
@@ -256,9 +258,12 @@ async fn write_until(
             .map_err(|e| format!("writer: transaction {n}: {e}"))?;
         committed.fetch_add(1, Ordering::AcqRel);
         if n % 25 == 0 {
+            // An unnamed ADD INDEX run twice adds a second index without an
+            // error: only the DDL mark's before image keeps it once.
             let ddl = format!(
-                "CREATE TABLE app.ddl_{n} (k INT); DROP TABLE IF EXISTS app.ddl_{}",
-                (n - 50).max(0)
+                "CREATE TABLE app.ddl_{n} (k INT); ALTER TABLE app.ddl_{n} ADD INDEX (k); \
+                 DROP TABLE IF EXISTS app.ddl_{}",
+                (n - 200).max(0)
             );
             conn.query_drop(ddl)
                 .await
@@ -594,7 +599,12 @@ impl Torture {
             let list = self
                 .cluster
                 .db(host)
-                .query("SELECT GROUP_CONCAT(table_name ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'app'")
+                .query(
+                    "SELECT GROUP_CONCAT(table_name, ':', n ORDER BY table_name) FROM (SELECT t.table_name, \
+                     COUNT(s.index_name) AS n FROM information_schema.tables t LEFT JOIN information_schema.statistics s \
+                     ON s.table_schema = t.table_schema AND s.table_name = t.table_name WHERE t.table_schema = 'app' \
+                     GROUP BY t.table_name) x",
+                )
                 .await
                 .map_err(|e| format!("{host}: tables: {e}"))?;
             tables.insert(host, list);

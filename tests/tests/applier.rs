@@ -601,7 +601,7 @@ async fn a_ddl_cut_off_from_its_position_is_recognised_on_restart() {
         .await
         .expect("the DDL's effect");
     i.exec(&format!(
-        "REPLACE INTO tungsten_{SVC}.trep_ddl_in_flight VALUES (0, 2, '{}')",
+        "REPLACE INTO tungsten_{SVC}.trep_ddl_in_flight (task_id, seqno, eventid) VALUES (0, 2, '{}')",
         ev.header.event_id
     ))
     .await
@@ -619,6 +619,67 @@ async fn a_ddl_cut_off_from_its_position_is_recognised_on_restart() {
     assert!(e.to_string().contains("1050"), "{e}");
     assert_eq!(count(i, &marks).await, 0, "a failed DDL leaves no mark");
     assert_eq!(position(i).await[0], "2");
+}
+
+/// A schema change that does not fail when run twice (an unnamed `ADD
+/// INDEX` adds a second index) and was cut off from its position: the
+/// mark's before image of the table decides whether it took effect.
+#[tokio::test]
+async fn an_alter_cut_off_from_its_position_runs_once_whether_or_not_it_took_effect() {
+    let sb = sandbox().await;
+    let i = &sb.instances()[0];
+    let mut a = applier(i, config()).await;
+    create_simple(&mut a).await;
+    flush(&mut a).await;
+    drop(a);
+    let indexes =
+        format!("SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = '{DB}' AND table_name = 't'");
+    let before_def = i.query(&format!("SHOW CREATE TABLE {DB}.t")).await.expect("definition")[0][1].clone();
+    let indexes_before = count(i, &indexes).await;
+    let mark = |seqno: i64, event_id: &str| {
+        format!(
+            "REPLACE INTO tungsten_{SVC}.trep_ddl_in_flight (task_id, seqno, eventid, before_def) \
+             VALUES (0, {seqno}, '{event_id}', {})",
+            sql_string(&before_def)
+        )
+    };
+
+    // The crash after the ALTER: it took effect, its position did not.
+    let ev = ddl(2, "ALTER TABLE t ADD INDEX (v)");
+    i.exec(&mark(2, &ev.header.event_id)).await.expect("its mark");
+    i.exec(&format!("ALTER TABLE {DB}.t ADD INDEX (v)"))
+        .await
+        .expect("its effect");
+    let mut a = applier(i, config()).await;
+    apply(&mut a, &ev).await;
+    flush(&mut a).await;
+    assert_eq!(position(i).await[0], "2");
+    assert_eq!(count(i, &indexes).await, indexes_before + 1, "one index, not two");
+    drop(a);
+
+    // The crash before it: the mark was committed, the ALTER never ran.
+    let before_def = i.query(&format!("SHOW CREATE TABLE {DB}.t")).await.expect("definition")[0][1].clone();
+    let ev = ddl(3, "ALTER TABLE t ADD INDEX (v)");
+    i.exec(&format!(
+        "REPLACE INTO tungsten_{SVC}.trep_ddl_in_flight (task_id, seqno, eventid, before_def) VALUES (0, 3, '{}', {})",
+        ev.header.event_id,
+        sql_string(&before_def)
+    ))
+    .await
+    .expect("its mark");
+    let mut a = applier(i, config()).await;
+    apply(&mut a, &ev).await;
+    flush(&mut a).await;
+    assert_eq!(position(i).await[0], "3");
+    assert_eq!(count(i, &indexes).await, indexes_before + 2, "it ran now");
+    let marks = format!("SELECT COUNT(*) FROM tungsten_{SVC}.trep_ddl_in_flight");
+    assert_eq!(count(i, &marks).await, 0, "the mark goes with the position");
+}
+
+/// `text` as a SQL string literal (hex, so any content is exact).
+fn sql_string(text: &str) -> String {
+    let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
+    format!("CONVERT(X'{hex}' USING utf8mb4)")
 }
 
 #[tokio::test]

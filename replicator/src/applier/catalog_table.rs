@@ -114,7 +114,13 @@ impl CatalogNames {
                  task_id INT NOT NULL, \
                  seqno BIGINT NOT NULL, \
                  eventid VARCHAR(128), \
+                 before_def LONGTEXT NULL, \
                  PRIMARY KEY (task_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                self.ddl_in_flight
+            ),
+            // Catalogs made before the before image.
+            format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS before_def LONGTEXT NULL",
                 self.ddl_in_flight
             ),
             // Tungsten's initial row: task 0, nothing applied.
@@ -155,10 +161,12 @@ impl CatalogNames {
         )
     }
 
-    /// Marks a channel's DDL as running: parameters task id, seqno, event id.
+    /// Marks a channel's DDL as running: parameters task id, seqno, event
+    /// id, and the altered table's definition before it (`SHOW CREATE
+    /// TABLE`, or NULL: `altered_table`).
     pub fn mark_ddl(&self) -> String {
         format!(
-            "REPLACE INTO {} (task_id, seqno, eventid) VALUES (?, ?, ?)",
+            "REPLACE INTO {} (task_id, seqno, eventid, before_def) VALUES (?, ?, ?, ?)",
             self.ddl_in_flight
         )
     }
@@ -171,7 +179,7 @@ impl CatalogNames {
     /// `SELECT` of a channel's DDL mark.
     pub fn select_ddl(&self, channel: u32) -> String {
         format!(
-            "SELECT seqno, eventid FROM {} WHERE task_id={channel}",
+            "SELECT seqno, eventid, before_def FROM {} WHERE task_id={channel}",
             self.ddl_in_flight
         )
     }

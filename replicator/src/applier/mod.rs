@@ -73,6 +73,7 @@
 //! `session.rs`); the applier's own statements (`BINLOG`, the position and
 //! heartbeat rows) under a fixed ASCII-safe context.
 
+mod altered_table;
 mod batch;
 mod bind;
 mod binlog_rows;
@@ -127,6 +128,16 @@ const ER_XAER_DUPID: u16 = 1440;
 /// How long the target may take to close the session that prepared an XA
 /// transaction ([`Applier::detach_prepared_xa`]).
 const XA_DETACH_WAIT: Duration = Duration::from_secs(10);
+/// A DDL mark found at connect (`trep_ddl_in_flight`): the statement was
+/// running when the applier last stopped.
+#[derive(Debug, Clone)]
+struct DdlInFlight {
+    seqno: i64,
+    event_id: String,
+    /// The altered table's definition before it (`altered_table`).
+    before_def: Option<String>,
+}
+
 /// `ER_XAER_NOTA`: `XA COMMIT|ROLLBACK` of an unknown xid.
 const ER_XAER_NOTA: u16 = 1397;
 /// `ER_XA_RBROLLBACK`: `XA COMMIT|ROLLBACK` of a branch the server rolled
@@ -273,7 +284,7 @@ pub struct Applier {
     precise_history: PreciseHistory,
     /// The DDL mark found at connect (seqno, event id): that statement was
     /// running when the applier last stopped (`statement.rs`).
-    ddl_found_in_flight: Option<(i64, String)>,
+    ddl_found_in_flight: Option<DdlInFlight>,
     /// A DDL mark of this channel to delete with the next position commit.
     ddl_mark_pending: bool,
 }
@@ -597,7 +608,7 @@ impl Applier {
             .map_err(|e| sql_ctx.classify(e))?;
         let row = row.ok_or_else(|| sql_ctx.definite(format!("no row for task_id {}", self.cfg.channel)))?;
         let position = Self::parse_position(&row).map_err(|m| sql_ctx.definite(m))?;
-        let mark: Option<(i64, Option<String>)> = conn
+        let mark: Option<(i64, Option<String>, Option<String>)> = conn
             .query_first(self.names.select_ddl(self.cfg.channel))
             .await
             .map_err(|e| ctx.classify(e))?;
@@ -605,8 +616,12 @@ impl Applier {
         // committed with it deleted; kept only by a crash of an older
         // version): only a later one was in flight.
         self.ddl_found_in_flight = mark
-            .filter(|(seqno, _)| position.as_ref().is_none_or(|p| *seqno > p.seqno))
-            .map(|(seqno, event_id)| (seqno, event_id.unwrap_or_default()));
+            .filter(|(seqno, ..)| position.as_ref().is_none_or(|p| *seqno > p.seqno))
+            .map(|(seqno, event_id, before_def)| DdlInFlight {
+                seqno,
+                event_id: event_id.unwrap_or_default(),
+                before_def,
+            });
         self.ddl_mark_pending = self.ddl_found_in_flight.is_some();
         conn.query_drop("COMMIT").await.map_err(|e| ctx.classify(e))?;
         debug!(service = %self.cfg.service, channel = self.cfg.channel, position = ?position, "applier connected");

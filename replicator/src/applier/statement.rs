@@ -51,16 +51,21 @@
 //!   (MariaDB refuses it under `autocommit=0`; it is alone in its block).
 //! * **DDL exactly once.** A statement that commits implicitly commits
 //!   before its position does. Before running it, the applier commits a
-//!   mark (`trep_ddl_in_flight`: channel, seqno, event id); the mark is
-//!   deleted in the transaction of the position that follows the statement,
-//!   or at once when the statement fails. A mark found at connect for a
-//!   seqno after the committed one means the applier stopped in between:
-//!   when that same event runs again and fails with an error that says the
-//!   change is there already ([`ALREADY_DONE`]: exists, or no longer
-//!   exists), it took effect the first time and is tolerated (logged); any
-//!   other outcome is judged as usual. Without a mark such an error is the
-//!   target's divergence, as before. MariaDB's DDL is atomic (10.6+), so a
-//!   statement cut short either took effect or did not.
+//!   mark (`trep_ddl_in_flight`: channel, seqno, event id, and for a change
+//!   of one table in place, its `SHOW CREATE TABLE` before it:
+//!   `altered_table.rs`); the mark is deleted in the transaction of the
+//!   position that follows the statement, or at once when the statement
+//!   fails. A mark found at connect for a seqno after the committed one
+//!   means the applier stopped in between. When that same event comes
+//!   again: with a before image, a table definition that is no longer it
+//!   means the statement took effect, and it is not run again (an unnamed
+//!   `ADD INDEX` run twice would add a second index, without an error);
+//!   otherwise, an error that says the change is there already
+//!   ([`ALREADY_DONE`]: exists, or no longer exists) means it took effect
+//!   the first time and is tolerated (logged); any other outcome is judged
+//!   as usual. Without a mark such an error is the target's divergence, as
+//!   before. MariaDB's DDL is atomic (10.6+), so a statement cut short
+//!   either took effect or did not.
 //! * Statement classes (`BEGIN`, DDL, database DDL) are read from the first
 //!   words after comments (`/* .. */`, `-- ..`, `# ..`; the content of an
 //!   executable comment `/*!NNNNN .. */` counts as text).
@@ -69,6 +74,7 @@ use mysql_async::prelude::Queryable;
 use thl::event::{ReplEvent, Statement};
 use tracing::{debug, warn};
 
+use super::altered_table::altered_table;
 use super::connected;
 use super::error::{breaks_connection, truncate_sql, Ctx};
 use super::session::set_statement;
@@ -240,6 +246,36 @@ pub(crate) fn judge(sql: &[u8], expected: u16, actual: Option<u16>) -> Verdict {
 }
 
 impl Applier {
+    /// `SHOW CREATE TABLE` of `(schema, table)` in the session's database;
+    /// `None` when the server cannot show it (no such table or database, a
+    /// view ...): the statement is then judged by its error as before.
+    async fn table_definition(
+        &mut self,
+        (schema, table): &(Option<String>, String),
+        ctx: &Ctx<'_>,
+    ) -> Result<Option<String>, ApplyError> {
+        let name = match schema {
+            Some(db) => format!("{}.{}", quote_ident(db), quote_ident(table)),
+            None => quote_ident(table),
+        };
+        let sql = format!("SHOW CREATE TABLE {name}");
+        let ctx = Ctx {
+            sql: Some(sql.as_bytes()),
+            ..ctx.clone()
+        };
+        let conn = connected(&mut self.conn, &ctx)?;
+        match conn.query_first::<mysql_async::Row, _>(sql.as_str()).await {
+            Ok(row) => Ok(row
+                .and_then(|r| r.get::<Vec<u8>, _>(1))
+                .map(|d| String::from_utf8_lossy(&d).into_owned())),
+            Err(mysql_async::Error::Server(_)) => Ok(None),
+            Err(e) => {
+                self.broken |= breaks_connection(&e);
+                Err(ctx.classify(e))
+            }
+        }
+    }
+
     /// Replays one statement change of `ev` (see the module doc).
     pub(super) async fn replay_statement(&mut self, ev: &ReplEvent, s: &Statement) -> Result<(), ApplyError> {
         let seqno = ev.header.seqno;
@@ -285,13 +321,28 @@ impl Applier {
         if ddl {
             self.query(b"SET SESSION autocommit=1", &ctx).await?;
         }
-        if marked {
+        let in_flight = self
+            .ddl_found_in_flight
+            .clone()
+            .filter(|m| m.seqno == seqno && m.event_id == ev.header.event_id);
+        // The altered table's definition now: before the statement, or
+        // after it when it ran before the crash.
+        let definition = match altered_table(&s.sql).filter(|_| marked) {
+            Some(table) => self.table_definition(&table, &ctx).await?,
+            None => None,
+        };
+        let done_before = in_flight
+            .as_ref()
+            .and_then(|m| m.before_def.as_ref())
+            .is_some_and(|before| definition.as_ref() != Some(before));
+        if marked && !done_before {
             // Committed before the statement (autocommit): a crash between
             // the statement and its position leaves the mark (module doc).
             let params = vec![
                 mysql_async::Value::from(self.cfg.channel),
                 mysql_async::Value::from(seqno),
                 mysql_async::Value::from(ev.header.event_id.as_str()),
+                mysql_async::Value::from(definition.clone()),
             ];
             self.exec(&self.names.mark_ddl(), params, &ctx).await?;
             self.ddl_mark_pending = true;
@@ -300,7 +351,11 @@ impl Applier {
         if let Some(data) = &s.infile {
             super::infile::send_with_next_statement(conn, data.clone());
         }
-        let result = conn.query_drop(s.sql.as_slice()).await;
+        let result = if done_before {
+            Ok(())
+        } else {
+            conn.query_drop(s.sql.as_slice()).await
+        };
         if marked && result.is_ok() {
             thl::faults::crash_point(thl::faults::APPLIER_AFTER_DDL);
         }
@@ -313,11 +368,14 @@ impl Applier {
             Err(e) if !matches!(e, mysql_async::Error::Server(_)) => Verdict::Failed,
             _ => judge(&s.sql, s.error_code, actual),
         };
-        let was_in_flight = self
-            .ddl_found_in_flight
-            .as_ref()
-            .is_some_and(|(at, event_id)| *at == seqno && *event_id == ev.header.event_id);
-        if verdict == Verdict::Failed && was_in_flight && actual.is_some_and(|c| ALREADY_DONE.contains(&c)) {
+        if done_before {
+            verdict = Verdict::Tolerated(
+                "the statement was running when the applier last stopped (its mark in trep_ddl_in_flight), and its \
+                 table's definition is no longer the one marked before it: it took effect then, and is not run again"
+                    .to_owned(),
+            );
+        }
+        if verdict == Verdict::Failed && in_flight.is_some() && actual.is_some_and(|c| ALREADY_DONE.contains(&c)) {
             verdict = Verdict::Tolerated(
                 "the statement was running when the applier last stopped (its mark in trep_ddl_in_flight), and the \
                  target's answer shows it took effect then"
