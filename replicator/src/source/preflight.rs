@@ -404,9 +404,29 @@ pub async fn read_settings(conn: &mut Conn) -> Result<SourceSettings, mysql_asyn
     Ok(s)
 }
 
+/// What a server running with `--skip-grant-tables` grants: everything
+/// (it checks no privilege); `SHOW GRANTS` fails there with 1290.
+fn skip_grant_tables(e: &mysql_async::Error) -> Option<Privileges> {
+    match e {
+        mysql_async::Error::Server(se) if se.code == 1290 && se.message.contains("skip-grant-tables") => {
+            Some(Privileges {
+                replication_slave: true,
+                replication_client: true,
+                select_global: true,
+                select_partial: false,
+                grants: vec!["(the server runs with --skip-grant-tables: it checks no privilege)".into()],
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Reads the current account's grants.
 pub async fn read_privileges(conn: &mut Conn) -> Result<Privileges, mysql_async::Error> {
-    let rows: Vec<Row> = conn.query("SHOW GRANTS").await?;
+    let rows: Vec<Row> = match conn.query("SHOW GRANTS").await {
+        Ok(rows) => rows,
+        Err(e) => return skip_grant_tables(&e).ok_or(e),
+    };
     let grants = rows
         .iter()
         .filter_map(|r| match r.as_ref(0) {
@@ -540,6 +560,25 @@ mod tests {
         };
         let err = check(&s, &all_privileges(), 2).expect_err("fails");
         assert_eq!(err.failures.len(), 2);
+    }
+
+    #[test]
+    fn a_server_without_grant_tables_grants_everything() {
+        let err = |code, message: &str| {
+            mysql_async::Error::Server(mysql_async::ServerError {
+                code,
+                message: message.into(),
+                state: "HY000".into(),
+            })
+        };
+        let p = skip_grant_tables(&err(
+            1290,
+            "The MariaDB server is running with the --skip-grant-tables option so it cannot execute this statement",
+        ))
+        .expect("everything");
+        assert!(p.replication_slave && p.replication_client && p.select_global);
+        assert!(skip_grant_tables(&err(1290, "running with the --read-only option")).is_none());
+        assert!(skip_grant_tables(&err(1045, "Access denied")).is_none());
     }
 
     #[test]
