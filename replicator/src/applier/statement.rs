@@ -323,8 +323,9 @@ impl Applier {
         }
         let in_flight = self
             .ddl_found_in_flight
-            .clone()
-            .filter(|m| m.seqno == seqno && m.event_id == ev.header.event_id);
+            .as_ref()
+            .filter(|m| m.seqno == seqno && m.event_id == ev.header.event_id)
+            .cloned();
         // The altered table's definition now: before the statement, or
         // after it when it ran before the crash.
         let definition = match altered_table(&s.sql).filter(|_| marked) {

@@ -708,6 +708,10 @@ impl Worker {
         self.builder
             .push(input, at, size, &mut self.built)
             .map_err(|source| ExtractError::Build { seqno, source })?;
+        if self.built.is_empty() {
+            return Ok(());
+        }
+        // Read once per finished transaction or fragment, not per event.
         let stop_after = self.progress.stop_after();
         for event in self.built.drain(..) {
             if event.header.fragno == 0 && stop_after.is_some_and(|n| event.header.seqno > n) {
