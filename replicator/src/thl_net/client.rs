@@ -223,24 +223,16 @@ impl ProgressHandle {
 }
 
 /// The end of the local log, kept with the writer's appends.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct LocalPos {
     /// seqno_end and epoch of the last complete transaction.
     complete: Option<(i64, i64)>,
     /// An open transaction: seqno, last fragno stored, epoch.
     open: Option<(i64, u16, i64)>,
-    /// The event id of the last seqno's fragment 0 (sent in RESUME, for
-    /// the server to compare with its own).
-    event_id: String,
 }
 
 impl LocalPos {
-    /// After storing the record `fx`; `event_id` is its event id when it is
-    /// a fragment 0.
-    fn after(mut self, fx: &record::FixedHeader, event_id: Option<&str>) -> LocalPos {
-        if let Some(id) = event_id {
-            self.event_id = id.to_owned();
-        }
+    fn after(mut self, fx: &record::FixedHeader) -> LocalPos {
         if fx.last_frag {
             self.complete = Some((fx.seqno_end, fx.epoch));
             self.open = None;
@@ -277,9 +269,8 @@ impl fmt::Debug for ThlClient {
 #[derive(Debug, Default)]
 struct Batch {
     bytes: Vec<u8>,
-    /// Each record's end in `bytes`, fixed header, and event id when it is
-    /// a fragment 0.
-    records: Vec<(usize, record::FixedHeader, Option<String>)>,
+    /// Each record's end in `bytes`, and its fixed header.
+    records: Vec<(usize, record::FixedHeader)>,
 }
 
 const BATCH_BYTES: usize = 16 << 20;
@@ -469,7 +460,7 @@ impl ThlClient {
         });
         // RESUME. An empty local log with a committed position in the
         // target asks for that position's own transaction, to check it.
-        let pos = lock(&self.pos).clone().unwrap_or_default();
+        let pos = lock(&self.pos).unwrap_or_default();
         let resend_committed = match (pos.open, pos.complete) {
             (None, None) => cfg.start_after.clone(),
             _ => None,
@@ -492,7 +483,7 @@ impl ThlClient {
             client_id: cfg.client_id.clone(),
             event_id: match (&resend_committed, last_seqno) {
                 (Some(c), _) => c.event_id.clone(),
-                (None, Some(_)) => pos.event_id.clone(),
+                (None, Some(s)) => self.local_event_id(s).await?,
                 (None, None) => String::new(),
             },
         });
@@ -624,18 +615,7 @@ impl ThlClient {
                             }
                         }
                         batch.bytes.extend_from_slice(f.payload);
-                        let event_id = match fx.fragno {
-                            0 => Some(
-                                record::decode_event_header(fr.payload)
-                                    .map_err(|e| {
-                                        ClientError::transient(u, format!("corrupt record from the server: {e}"))
-                                    })?
-                                    .0
-                                    .event_id,
-                            ),
-                            _ => None,
-                        };
-                        batch.records.push((batch.bytes.len(), fx, event_id));
+                        batch.records.push((batch.bytes.len(), fx));
                     }
                     MsgType::Heartbeat => {
                         if let Message::Heartbeat(h) = Message::decode(f.msg_type, f.payload)
@@ -721,6 +701,26 @@ impl ThlClient {
         }
     }
 
+    /// The event id of the local log's record of `seqno` (its fragment 0),
+    /// which RESUME carries for the server to compare: read once per
+    /// connection, not kept per record received. Read from the files (a
+    /// half-stored transaction is past the writer's watermarks).
+    async fn local_event_id(&self, seqno: i64) -> Result<String, ClientError> {
+        let w = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || -> Result<String, StoreError> {
+            let dir = lock(&w).dir().to_path_buf();
+            match thl::store::Reader::open(dir)?.cursor(seqno)?.next()? {
+                Some(r) => Ok(r.header().event_id.clone()),
+                None => Err(StoreError::InvalidArgument(format!(
+                    "cannot read the record of the stored seqno {seqno}"
+                ))),
+            }
+        })
+        .await
+        .map_err(|e| ClientError::definite("-", DefiniteKind::Store, format!("internal task failed: {e}")))?
+        .map_err(|e| store_error("-", &e))
+    }
+
     /// After an I/O error of the local THL (a full disk, a failed
     /// fdatasync: the writer cut the log back to its durable end), recovers
     /// the writer and restarts from its end; a no-op otherwise.
@@ -733,7 +733,7 @@ impl ThlClient {
             }
             w.recover()?;
             let p = read_pos(&w)?;
-            *lock(&pos) = Some(p.clone());
+            *lock(&pos) = Some(p);
             Ok(Some(p))
         })
         .await
@@ -756,14 +756,14 @@ impl ThlClient {
             let res = (|| -> Result<Option<i64>, StoreError> {
                 let mut w = lock(&w);
                 let mut start = 0;
-                for (end, fx, event_id) in &batch.records {
+                for (end, fx) in &batch.records {
                     w.append_raw(&batch.bytes[start..*end])?;
                     if start == 0 {
                         thl::faults::crash_point(thl::faults::CLIENT_MID_BATCH);
                     }
                     start = *end;
                     let mut p = lock(&pos);
-                    *p = Some(p.take().unwrap_or_default().after(fx, event_id.as_deref()));
+                    *p = Some(p.unwrap_or_default().after(fx));
                 }
                 w.commit()?;
                 let durable = w.durable_seqno();
@@ -823,7 +823,6 @@ fn read_pos(w: &Writer) -> Result<LocalPos, StoreError> {
     Ok(LocalPos {
         complete: Some((max, r.header().epoch)),
         open: None,
-        event_id: r.header().event_id.clone(),
     })
 }
 
