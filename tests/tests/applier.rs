@@ -634,19 +634,11 @@ async fn an_alter_cut_off_from_its_position_runs_once_whether_or_not_it_took_eff
     drop(a);
     let indexes =
         format!("SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = '{DB}' AND table_name = 't'");
-    let before_def = i.query(&format!("SHOW CREATE TABLE {DB}.t")).await.expect("definition")[0][1].clone();
     let indexes_before = count(i, &indexes).await;
-    let mark = |seqno: i64, event_id: &str| {
-        format!(
-            "REPLACE INTO tungsten_{SVC}.trep_ddl_in_flight (task_id, seqno, eventid, before_def) \
-             VALUES (0, {seqno}, '{event_id}', {})",
-            sql_string(&before_def)
-        )
-    };
 
     // The crash after the ALTER: it took effect, its position did not.
     let ev = ddl(2, "ALTER TABLE t ADD INDEX (v)");
-    i.exec(&mark(2, &ev.header.event_id)).await.expect("its mark");
+    mark_with_before_image(i, &ev).await;
     i.exec(&format!("ALTER TABLE {DB}.t ADD INDEX (v)"))
         .await
         .expect("its effect");
@@ -658,15 +650,8 @@ async fn an_alter_cut_off_from_its_position_runs_once_whether_or_not_it_took_eff
     drop(a);
 
     // The crash before it: the mark was committed, the ALTER never ran.
-    let before_def = i.query(&format!("SHOW CREATE TABLE {DB}.t")).await.expect("definition")[0][1].clone();
     let ev = ddl(3, "ALTER TABLE t ADD INDEX (v)");
-    i.exec(&format!(
-        "REPLACE INTO tungsten_{SVC}.trep_ddl_in_flight (task_id, seqno, eventid, before_def) VALUES (0, 3, '{}', {})",
-        ev.header.event_id,
-        sql_string(&before_def)
-    ))
-    .await
-    .expect("its mark");
+    mark_with_before_image(i, &ev).await;
     let mut a = applier(i, config()).await;
     apply(&mut a, &ev).await;
     flush(&mut a).await;
@@ -676,10 +661,18 @@ async fn an_alter_cut_off_from_its_position_runs_once_whether_or_not_it_took_eff
     assert_eq!(count(i, &marks).await, 0, "the mark goes with the position");
 }
 
-/// `text` as a SQL string literal (hex, so any content is exact).
-fn sql_string(text: &str) -> String {
-    let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
-    format!("CONVERT(X'{hex}' USING utf8mb4)")
+/// Commits the DDL mark of `ev` as the applier does before it runs: with
+/// table `t`'s definition now.
+async fn mark_with_before_image(i: &Instance, ev: &ReplEvent) {
+    let before = i.query(&format!("SHOW CREATE TABLE {DB}.t")).await.expect("definition")[0][1].clone();
+    let hex: String = before.bytes().map(|b| format!("{b:02X}")).collect();
+    i.exec(&format!(
+        "REPLACE INTO tungsten_{SVC}.trep_ddl_in_flight (task_id, seqno, eventid, before_def) \
+         VALUES (0, {}, '{}', CONVERT(X'{hex}' USING utf8mb4))",
+        ev.header.seqno, ev.header.event_id
+    ))
+    .await
+    .expect("its mark");
 }
 
 #[tokio::test]
