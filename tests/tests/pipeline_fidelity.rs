@@ -688,6 +688,83 @@ async fn xa_transactions_completed_by_another_session_replicate() {
     p.assert_nothing_prepared().await;
 }
 
+#[tokio::test]
+async fn xa_transactions_under_statement_logging_keep_the_sessions_temporary_tables() {
+    // rpl.rpl_xa_survive_disconnect_mixed_engines under MIXED: a session
+    // makes temporary tables, uses them inside XA transactions that it
+    // prepares and completes itself, and uses them again after. The
+    // applier must not end its session at the prepare (which dropped the
+    // temporary tables: 1146 at the next statement that reads them).
+    let mut p = Pipeline::start().await;
+    // Each statement is logged as a statement (checked on MariaDB 10.11: a
+    // MyISAM table in the branch would make MIXED switch to rows, and stop
+    // logging the temporary tables).
+    let mut sql = String::from(
+        "SET SESSION binlog_format=MIXED; CREATE DATABASE xt; USE xt; CREATE TABLE t (a INT) ENGINE=InnoDB;
+         CREATE TEMPORARY TABLE tmp_i LIKE t;",
+    );
+    for (i, end) in ["COMMIT", "ROLLBACK", "COMMIT"].iter().enumerate() {
+        sql.push_str(&format!(
+            "XA START 'x{i}'; INSERT INTO t VALUES ({i}); INSERT INTO tmp_i VALUES ({i}); \
+             INSERT INTO t SELECT * FROM tmp_i; XA END 'x{i}'; XA PREPARE 'x{i}'; XA {end} 'x{i}';"
+        ));
+    }
+    sql.push_str("INSERT INTO t SELECT a + 100 FROM tmp_i;");
+    p.run(&sql).await;
+    p.replicate().await;
+    p.assert_equal("xt").await;
+    p.assert_nothing_prepared().await;
+}
+
+#[tokio::test]
+async fn a_prepared_xa_transaction_waits_a_moment_for_its_completion_then_lets_go() {
+    // The applier holds the session that prepared an XA transaction while
+    // its input is idle, for a moment: its position is not committed yet
+    // (the session can run nothing else). Then it ends the session (the
+    // target keeps the transaction prepared), commits the position, and
+    // the completion runs on a new session.
+    let mut p = Pipeline::start().await;
+    p.run("CREATE DATABASE xh; CREATE TABLE xh.t (a INT PRIMARY KEY) ENGINE=InnoDB;")
+        .await;
+    p.replicate().await;
+    p.run("XA START 'h1'; INSERT INTO xh.t VALUES (1); XA END 'h1'; XA PREPARE 'h1'; XA COMMIT 'h1';")
+        .await;
+    let dir = p.deployment.thl_dir(SOURCE, SERVICE);
+    let events = drained_thl(p.sandbox.get(SOURCE), &dir, &mut p.process, WAIT).await;
+    let prepare = events
+        .iter()
+        .position(|ev| ev.body.metadata_value(thl::event::meta::XA) == Some(thl::event::meta::XA_PREPARE))
+        .expect("the prepare in the THL");
+    let before = p.applier.last_applied_seqno();
+    for ev in &events[..=prepare] {
+        p.applier.apply(ev).await.expect("apply up to the prepare");
+    }
+    p.applier.flush_idle().await.expect("idle flush");
+    assert_eq!(
+        p.applier.last_applied_seqno(),
+        before,
+        "the prepare's position waits while its session is held"
+    );
+    let deadline = p
+        .applier
+        .commit_deadline()
+        .expect("a deadline while the session is held");
+    tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
+    tokio::time::timeout(WAIT, p.applier.flush_idle())
+        .await
+        .expect("flush in time")
+        .expect("flush after the deadline");
+    assert_eq!(p.applier.last_applied_seqno(), Some(events[prepare].header.seqno));
+    let prepared = p.target().query("XA RECOVER").await.expect("xa recover");
+    assert_eq!(prepared.len(), 1, "kept prepared on the target: {prepared:?}");
+    for ev in &events[prepare + 1..] {
+        p.applier.apply(ev).await.expect("apply the completion");
+    }
+    p.applier.flush().await.expect("flush");
+    p.assert_equal("xh").await;
+    p.assert_nothing_prepared().await;
+}
+
 /// Issue 9, window 5: after `trepctl reset -db` on a master (its tracking
 /// schema dropped, unlogged), its next heartbeat creates the schema again and
 /// inserts row 1 anew. Where that row lands in a table that still has it (a

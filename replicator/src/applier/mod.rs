@@ -47,13 +47,18 @@
 //!   reached the binlog for a non-transactional side effect) is applied and
 //!   rolled back, alone in its block; its position commits after.
 //! * **XA** (metadata `xa`): a transaction that ends with `XA PREPARE` is
-//!   prepared on the target, alone; the session then reconnects (a session
-//!   holding a prepared XA transaction can do nothing else; MariaDB 10.5+
-//!   keeps the transaction) and its position commits on the new session. If
-//!   the target crashed in between, `XA START` finds the xid prepared
-//!   already (1440) and the event only moves the position. `XA COMMIT|ROLLBACK`
-//!   runs under `autocommit=1`; replayed after a crash, its unknown xid
-//!   (1397) is tolerated with a warning.
+//!   prepared on the target, alone, and the session holds it (a session
+//!   holding a prepared XA transaction can do nothing else): when the next
+//!   event is its own `XA COMMIT|ROLLBACK`, it completes there, as the
+//!   source session that prepared it usually does, and the session keeps
+//!   its temporary tables; the position then commits with the completion's.
+//!   Any other event, or an idle second, ends the session first (MariaDB
+//!   10.5+ keeps the transaction prepared) and the prepare's position
+//!   commits on a new session. If the target crashed in between, `XA START`
+//!   finds the xid prepared already (1440) and the event only moves the
+//!   position. `XA COMMIT|ROLLBACK` of a transaction prepared by an ended
+//!   session runs under `autocommit=1`; replayed after a crash, its unknown
+//!   xid (1397) is tolerated with a warning.
 //!
 //! # Round trips
 //!
@@ -111,7 +116,7 @@ use error::{breaks_connection, Ctx};
 use history::PreciseHistory;
 use session::{set_statement, CollationNames, SessionState};
 use sql::{delete_sql, image_columns, insert_sql, key_plan, update_sql, InsertVerb, KeyPlan};
-use statement::{completed_xid, is_transaction_control};
+use statement::{completed_xid, is_transaction_control, prepared_xid};
 
 /// Prepared statements kept per connection (row statements of many tables,
 /// batch sizes).
@@ -128,6 +133,23 @@ const ER_XAER_DUPID: u16 = 1440;
 /// How long the target may take to close the session that prepared an XA
 /// transaction ([`Applier::detach_prepared_xa`]).
 const XA_DETACH_WAIT: Duration = Duration::from_secs(10);
+/// How long an idle applier keeps the session that prepared an XA
+/// transaction, waiting for its `XA COMMIT|ROLLBACK` ([`HeldXa`]).
+const XA_HOLD: Duration = Duration::from_secs(1);
+/// The XA transaction that the apply session prepared and still holds: its
+/// position is pending, in the open block. The next event decides what
+/// happens to the session: the transaction's own `XA COMMIT|ROLLBACK`
+/// completes it there (as the source session that prepared it usually
+/// does), with the session's temporary tables intact; anything else, or
+/// [`XA_HOLD`] of idleness, ends the session first
+/// ([`Applier::detach_prepared_xa`]) and commits the position on a new
+/// one.
+#[derive(Debug, Clone)]
+struct HeldXa {
+    xid: statement::Xid,
+    /// When an idle applier lets it go.
+    until: Instant,
+}
 /// A DDL mark found at connect (`trep_ddl_in_flight`): the statement was
 /// running when the applier last stopped.
 #[derive(Debug, Clone)]
@@ -287,6 +309,8 @@ pub struct Applier {
     ddl_found_in_flight: Option<DdlInFlight>,
     /// A DDL mark of this channel to delete with the next position commit.
     ddl_mark_pending: bool,
+    /// The XA transaction this session prepared, kept for its completion.
+    held_xa: Option<HeldXa>,
 }
 
 /// The open connection, or the transient error of having none (it was
@@ -441,6 +465,7 @@ impl Applier {
             precise_history: PreciseHistory::default(),
             ddl_found_in_flight: None,
             ddl_mark_pending: false,
+            held_xa: None,
         };
         applier.reconnect().await?;
         Ok(applier)
@@ -474,6 +499,9 @@ impl Applier {
     /// When the open block must be committed by time: the caller, idle
     /// until then, calls [`Applier::flush`].
     pub fn commit_deadline(&self) -> Option<Instant> {
+        if let Some(held) = &self.held_xa {
+            return Some(held.until);
+        }
         if self.in_fragmented_transaction() {
             return None;
         }
@@ -496,6 +524,7 @@ impl Applier {
             }
         }
         self.broken = false;
+        self.held_xa = None;
         self.session.invalidate();
         self.block.reset();
         let ctx = Ctx::default();
@@ -698,6 +727,17 @@ impl Applier {
         }
     }
 
+    /// [`flush`](Applier::flush) for a caller whose input is idle: a
+    /// prepared XA transaction that the session holds ([`HeldXa`]) stays
+    /// held until the [`commit_deadline`](Applier::commit_deadline), for its
+    /// own `XA COMMIT|ROLLBACK` to arrive.
+    pub async fn flush_idle(&mut self) -> Result<(), ApplyError> {
+        if self.held_xa.as_ref().is_some_and(|h| Instant::now() < h.until) {
+            return Ok(());
+        }
+        self.flush().await
+    }
+
     /// Commits what is pending and disconnects.
     pub async fn close(mut self) -> Result<(), ApplyError> {
         self.flush().await?;
@@ -721,7 +761,9 @@ impl Applier {
 
     /// Abandons the open block after an error.
     async fn abort(&mut self) {
-        if self.broken {
+        // A session holding a prepared XA transaction refuses ROLLBACK
+        // (XAER_RMFAIL); ending it keeps the transaction prepared.
+        if self.held_xa.take().is_some() || self.broken {
             self.conn = None;
         } else if let Some(conn) = self.conn.as_mut() {
             if let Err(e) = conn.query_drop("ROLLBACK").await {
@@ -744,6 +786,9 @@ impl Applier {
             last_committed: self.committed.as_ref().map(|p| p.seqno),
             ..Ctx::default()
         };
+        if self.held_xa.is_some() {
+            self.let_go_of_held_xa(&ctx).await?;
+        }
         self.flush_batch().await?;
         let mut mark_cleared = false;
         if let Some(h) = self.position_header.take() {
@@ -784,12 +829,18 @@ impl Applier {
                 )));
             }
         }
+        let completes_held = h.fragno == 0 && self.completes_held_xa(ev);
+        if self.held_xa.is_some() && !completes_held {
+            // Ends the session, and commits the prepared transaction's
+            // position on a new one.
+            self.commit().await?;
+        }
         // Asked of every event: DDL makes the answer be asked again.
-        let precise_history = h.fragno == 0 && self.changes_precise_history(ev, &ctx).await?;
+        let precise_history = h.fragno == 0 && !completes_held && self.changes_precise_history(ev, &ctx).await?;
         let alone = must_be_alone(ev) || precise_history;
         let service = ev.body.metadata_value(meta::SERVICE);
         let service_changed = matches!((self.last_service.as_deref(), service), (Some(a), Some(b)) if a != b);
-        if self.block.is_open() && ((alone && h.fragno == 0) || service_changed) {
+        if self.block.is_open() && ((alone && h.fragno == 0) || service_changed) && !completes_held {
             self.commit().await?;
         }
         if let Some(s) = service {
@@ -884,11 +935,26 @@ impl Applier {
         }
         // The event's row statements reach the target before it counts as applied.
         self.flush_batch().await?;
+        if completes_held {
+            self.held_xa = None;
+        }
         if h.last_frag && xa == Some(meta::XA_PREPARE) && self.xa_already_prepared != Some(h.seqno) {
             // A session with a prepared XA transaction can do nothing else;
             // MariaDB (10.5+) keeps the transaction when the session ends.
-            // Its position then commits on a new session.
-            self.detach_prepared_xa(&ctx).await?;
+            // The session is held for the transaction's own completion
+            // (`HeldXa`), unless its xid cannot be read back.
+            match ev.body.changes.iter().rev().find_map(|c| match c {
+                Change::Statement(s) => prepared_xid(&s.sql),
+                Change::Rows(_) => None,
+            }) {
+                Some(xid) => {
+                    self.held_xa = Some(HeldXa {
+                        xid,
+                        until: Instant::now() + XA_HOLD,
+                    })
+                }
+                None => self.detach_prepared_xa(&ctx).await?,
+            }
         }
         if h.last_frag && !h.is_filtered() && ev.body.metadata_value(meta::ROLLBACK).is_some() {
             // The source rolled the transaction back (it reached the binlog
@@ -903,6 +969,10 @@ impl Applier {
             self.block.add_transaction();
         }
         self.stats.events_applied += 1;
+        if self.held_xa.is_some() {
+            // The session can commit nothing now: the position waits.
+            return Ok(());
+        }
         if (alone && h.last_frag)
             || self.block.full_after(
                 ev,
@@ -932,6 +1002,38 @@ impl Applier {
                 && get::<usize>(r, 1).is_ok_and(|g| g == gtrid.len())
                 && get::<Vec<u8>>(r, 3).is_ok_and(|d| d == data)
         }))
+    }
+
+    /// True when `ev` completes the XA transaction the session holds
+    /// ([`HeldXa`]).
+    fn completes_held_xa(&self, ev: &ReplEvent) -> bool {
+        ev.body.changes.iter().any(|c| match c {
+            Change::Statement(s) => self.holds_prepared(&s.sql),
+            Change::Rows(_) => false,
+        })
+    }
+
+    /// True when `sql` is `XA COMMIT|ROLLBACK` of the transaction the
+    /// session holds.
+    fn holds_prepared(&self, sql: &[u8]) -> bool {
+        self.held_xa
+            .as_ref()
+            .is_some_and(|held| completed_xid(sql).is_some_and(|xid| xid == held.xid))
+    }
+
+    /// Ends the session that holds a prepared XA transaction ([`HeldXa`])
+    /// and keeps the transaction's position pending on the new session, for
+    /// the commit that follows.
+    async fn let_go_of_held_xa(&mut self, ctx: &Ctx<'_>) -> Result<(), ApplyError> {
+        self.held_xa = None;
+        let pending = self.pending.clone();
+        let header = self.position_header.clone();
+        self.detach_prepared_xa(ctx).await?;
+        self.pending = pending;
+        self.position_header = header;
+        self.block.touch(Instant::now());
+        self.block.add_transaction();
+        Ok(())
     }
 
     /// Ends the session that prepared an XA transaction, so that the target

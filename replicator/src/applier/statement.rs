@@ -156,9 +156,20 @@ pub(crate) type Xid = (Vec<u8>, Vec<u8>, i64);
 /// The xid of `XA COMMIT|ROLLBACK X'gtrid',X'bqual',formatID` as MariaDB
 /// logs it; `None` for another form.
 pub(crate) fn completed_xid(sql: &[u8]) -> Option<Xid> {
+    xid_after(sql, &["XA COMMIT ", "XA ROLLBACK "])
+}
+
+/// The xid of `XA PREPARE X'gtrid',X'bqual',formatID` as the extractor
+/// stores it (`binlog/xa.rs`); `None` for another statement.
+pub(crate) fn prepared_xid(sql: &[u8]) -> Option<Xid> {
+    xid_after(sql, &["XA PREPARE "])
+}
+
+/// The xid that follows one of `heads` in `sql`, in MariaDB's logged form.
+fn xid_after(sql: &[u8], heads: &[&str]) -> Option<Xid> {
     let text = String::from_utf8_lossy(sql);
     let rest = text.trim_start();
-    let rest = ["XA COMMIT ", "XA ROLLBACK "].iter().find_map(|p| {
+    let rest = heads.iter().find_map(|p| {
         rest.get(..p.len())
             .filter(|h| h.eq_ignore_ascii_case(p))
             .map(|_| &rest[p.len()..])
@@ -317,7 +328,9 @@ impl Applier {
             self.query(set.as_bytes(), &ctx).await?;
         }
         let marked = commits_implicitly(&s.sql);
-        let ddl = marked || completes_xa(&s.sql);
+        // The session that prepared the transaction completes it where it
+        // stands: a prepared session refuses `SET autocommit` (XAER_RMFAIL).
+        let ddl = marked || (completes_xa(&s.sql) && !self.holds_prepared(&s.sql));
         if ddl {
             self.query(b"SET SESSION autocommit=1", &ctx).await?;
         }
@@ -459,6 +472,12 @@ mod tests {
         assert_eq!(completed_xid(b"xa commit X'01',X'02',0"), Some((vec![1], vec![2], 0)));
         assert_eq!(completed_xid(b"XA COMMIT 'abc'"), None);
         assert_eq!(completed_xid(b"XA COMMIT X'01',X'',1 ONE PHASE"), None);
+        assert_eq!(
+            prepared_xid(b"XA PREPARE X'7831',X'00',1"),
+            Some((b"x1".to_vec(), vec![0], 1))
+        );
+        assert_eq!(prepared_xid(b"XA COMMIT X'7831',X'00',1"), None);
+        assert_eq!(completed_xid(b"XA PREPARE X'7831',X'00',1"), None);
         assert!(creates_or_drops_database(b"CREATE OR REPLACE DATABASE db2"));
         assert!(creates_or_drops_database(b"DROP DATABASE IF EXISTS app"));
         assert!(!creates_or_drops_database(

@@ -262,7 +262,7 @@ async fn apply_events(
                 return Ok(());
             }
             _ = sleep_until(deadline) => {
-                applier.flush().await?;
+                applier.flush_idle().await?;
                 report(applier, progress, &mut times);
                 continue;
             }
@@ -308,7 +308,7 @@ async fn apply_events(
             applier.apply(&event).await?;
         }
         if rx.is_empty() && applier.has_pending() {
-            applier.flush().await?;
+            applier.flush_idle().await?;
         }
         report(applier, progress, &mut times);
     }
