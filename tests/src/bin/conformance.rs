@@ -382,9 +382,10 @@ async fn start(
         .map_err(|e| format!("cannot start the deployment in {}: {e}", root.display()))
 }
 
-/// The deployment a test needs: the run's format, and the test's options
+/// The deployment a test needs: the run's format, the test's options
 /// from the start when they rename the binlog (the primary is then a new
-/// source, `tests::conformance::options`).
+/// source, `tests::conformance::options`), and the replicas' default engine
+/// when the test sets the primary's.
 fn settings_for(tc: &TestCase, format: BinlogFormat) -> Settings {
     Settings {
         format,
@@ -392,6 +393,7 @@ fn settings_for(tc: &TestCase, format: BinlogFormat) -> Settings {
             Some(_) => ServerSetup::from_options(&tc.server_options()),
             None => ServerSetup::default(),
         },
+        replica_engine: tc.engine_set(),
     }
 }
 
@@ -405,6 +407,12 @@ fn list_line(t: &TestCase, format: BinlogFormat) -> String {
     if let Some(o) = t.renames_binlog() {
         notes.push(format!(
             "fresh deployment with the test's options ({o} renames the binlog)"
+        ));
+    }
+    if let Some(engine) = t.engine_set() {
+        notes.push(format!(
+            "replicas default to engine {engine} (the test sets the primary's default_storage_engine, which no \
+             binlog carries)"
         ));
     }
     if let Some(formats) = t.formats_accepted().filter(|f| !f.contains(&format.as_str())) {

@@ -241,6 +241,12 @@ impl TestCase {
         options::renames_binlog(&self.server_options()).cloned()
     }
 
+    /// The engine the test's replicas start with as their default
+    /// ([`options::engine_set`]), if it sets one.
+    pub fn engine_set(&self) -> Option<String> {
+        options::engine_set(&self.texts())
+    }
+
     /// The binlog formats the test accepts (none: any), from the
     /// `have_binlog_format_*.inc` it or its direct includes source.
     pub fn formats_accepted(&self) -> Option<Vec<&'static str>> {

@@ -147,6 +147,9 @@ pub struct Settings {
     /// the start: those of a test that renames the binlog (module doc),
     /// none otherwise.
     pub primary: ServerSetup,
+    /// The replicas' `--default-storage-engine`, when the test sets the
+    /// primary's (`options::engine_set`); mtr's MyISAM otherwise.
+    pub replica_engine: Option<String>,
 }
 
 /// What replicates.
@@ -457,6 +460,12 @@ async fn start_servers(root: &Path, settings: &Settings) -> Result<(Sandbox, u16
                 args.push(format!("--bind-address={},127.0.0.1", spec.address));
             } else {
                 args.extend(REPLICA_SERVER_ARGS.iter().map(|s| (*s).to_owned()));
+                args.extend(
+                    settings
+                        .replica_engine
+                        .iter()
+                        .map(|e| format!("--default-storage-engine={e}")),
+                );
             }
             InstanceSpec {
                 name: host.to_owned(),
