@@ -207,9 +207,9 @@ impl TestCase {
         }
         if texts.iter().any(|t| copies_into_datadir(t)) {
             return Some(
-                "creates, changes or breaks tables by copying, writing or removing their files (table, \
-                 partition or trigger files) in the primary's data directory ($MYSQLD_DATADIR): no binlog \
-                 carries that"
+                "copies, writes or removes files in the primary's data directory ($MYSQLD_DATADIR) behind \
+                 the server's back (table, partition or trigger files, or binlog files of another server put \
+                 in place of the primary's): no binlog carries that"
                     .to_owned(),
             );
         }
@@ -254,7 +254,9 @@ impl TestCase {
     }
 
     /// The test's text and the text of the files it sources directly
-    /// (found beside the test, in its suite or in mysql-test; one level).
+    /// (found beside the test, in its suite, in `suite/` or in mysql-test:
+    /// `--source suite/rpl/include/x.inc` names its file from there; one
+    /// level).
     fn texts(&self) -> Vec<String> {
         let read = |p: &std::path::Path| std::fs::read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
         let Some(test) = read(&self.path) else {
@@ -264,6 +266,7 @@ impl TestCase {
             self.path.parent(),
             Some(self.suite_dir.as_path()),
             self.suite_dir.parent(),
+            self.suite_dir.parent().and_then(Path::parent),
         ]
         .into_iter()
         .flatten()
@@ -523,6 +526,34 @@ mod tests {
     }
 
     #[test]
+    fn an_include_named_from_mysql_test_is_read() {
+        // rpl.rpl_parallel_29322 sources `suite/rpl/include/...inc`, which
+        // puts another server's binlog in place of the primary's.
+        let root = tempfile::tempdir().expect("tempdir");
+        let suite_dir = root.path().join("suite/rpl");
+        fs::create_dir_all(suite_dir.join("t")).expect("t");
+        fs::create_dir_all(suite_dir.join("include")).expect("include");
+        fs::write(
+            suite_dir.join("include/body.inc"),
+            "--copy_file $MYSQL_TEST_DIR/std_data/other-bin.000001 $datadir/master-bin.000002\n",
+        )
+        .expect("include");
+        let path = suite_dir.join("t/x.test");
+        fs::write(&path, "--source suite/rpl/include/body.inc\n").expect("test");
+        let tc = TestCase {
+            suite: "rpl".into(),
+            name: "x".into(),
+            path,
+            suite_dir,
+        };
+        assert!(
+            tc.refused().is_some_and(|r| r.contains("binlog files")),
+            "{:?}",
+            tc.refused()
+        );
+    }
+
+    #[test]
     fn tests_waiting_for_an_incident_stop_are_seen() {
         assert!(expects_incident(
             "# 1590=ER_SLAVE_INCIDENT\n--let $slave_sql_errno= 1590\n"
@@ -616,6 +647,9 @@ pub fn expects_incident(test: &str) -> bool {
 /// removes a table's, partition's or trigger's file there
 /// (`remove_file $MYSQLD_DATADIR/test/t1.par`): those tables appear,
 /// change or break on the primary without any statement in its binlog.
+/// A binlog file copied there is another server's binlog put in place of
+/// the primary's (rpl.rpl_old_master, rpl.rpl_parallel_29322's include:
+/// its events appear in the primary's binlog without having run there).
 /// Files that are not table files (an OUTFILE's `.txt` that the test then
 /// removes, `#sql*` leftovers) do not count.
 pub fn copies_into_datadir(test: &str) -> bool {
