@@ -27,6 +27,7 @@ pub mod extractor;
 pub mod packet_limit;
 pub mod pipeline;
 pub mod rest;
+pub mod retry;
 pub mod service;
 pub mod source;
 pub mod statement_kind;

@@ -53,6 +53,7 @@ use crate::binlog::{BinlogError, BinlogEvent, Decoder, ErrorKind, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
 use crate::pipeline::retention::RetentionClock;
 use crate::pipeline::slave::serve_thl;
+use crate::retry::{Backoff, Policy};
 use crate::service::progress::now_ms;
 use crate::service::{Activity, Progress};
 use crate::source::error::classify;
@@ -87,9 +88,8 @@ pub struct MasterSettings {
     pub commit_every: usize,
     /// The source's heartbeat period.
     pub heartbeat: Duration,
-    /// First and largest delay between reconnects after a transient error.
-    pub retry_min: Duration,
-    pub retry_max: Duration,
+    /// Delays between reconnects after a transient error (`crate::retry`).
+    pub retry: Policy,
     /// Where to serve the THL to slaves and relays (`None`: do not serve).
     pub serve: Option<SocketAddr>,
     /// THL files older than this may be deleted once no reader needs them.
@@ -111,8 +111,7 @@ impl MasterSettings {
             base_seqno: None,
             commit_every: 1000,
             heartbeat: Duration::from_secs(1),
-            retry_min: Duration::from_millis(200),
-            retry_max: Duration::from_secs(5),
+            retry: Policy::PIPELINE,
             serve: None,
             retention: Duration::from_secs(7 * 24 * 3600),
         }
@@ -234,7 +233,7 @@ async fn master_pipeline(
     }
     info!(service = %settings.service, epoch, next_seqno, "master online");
     let mut server = ServerTask::start(&settings, &writer, &catalog, progress).await?;
-    let mut delay = settings.retry_min;
+    let mut backoff = Backoff::new(settings.retry);
     let result = loop {
         if *stop.borrow() {
             break Ok(());
@@ -257,15 +256,15 @@ async fn master_pipeline(
                 let reopen = matches!(e, ExtractError::Store(_));
                 if progress.snapshot().activity == Activity::Streaming {
                     // It had been streaming: a fresh failure, not a failing retry.
-                    delay = settings.retry_min;
+                    backoff.reset();
                 }
                 progress.connecting(&source_address(&settings.source), Some(e.to_string()));
+                let delay = backoff.next_delay();
                 warn!(service = %settings.service, error = %e, retry_in_ms = delay.as_millis() as u64, "extraction interrupted; reconnecting");
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.changed() => break Ok(()),
                 }
-                delay = (delay * 2).min(settings.retry_max);
                 match returned {
                     Some((w, false)) if !reopen => writer = w,
                     partial => {

@@ -44,6 +44,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::applier::{AppliedPosition, Applier, ApplyError};
+use crate::retry::{Backoff, Limit, Policy, Streak};
 use crate::service::options::SkipSeqnos;
 use crate::service::Progress;
 
@@ -76,56 +77,33 @@ impl ApplyStageError {
     }
 }
 
-/// Backoff bounds for transient target errors, and when to give up.
+/// Backoff bounds for transient target errors, and when to give up
+/// (`crate::retry`).
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
-    pub min: Duration,
-    pub max: Duration,
+    pub backoff: Policy,
     /// Identical failures (same seqno, same server error) before the stage
-    /// stops in error.
-    pub max_attempts: u32,
-    /// Longest time identical failures are retried.
-    pub max_elapsed: Duration,
+    /// stops in error, and for how long at most.
+    pub limit: Limit,
 }
 
 impl Default for Retry {
     fn default() -> Self {
         Retry {
-            min: Duration::from_millis(200),
-            max: Duration::from_secs(5),
-            max_attempts: 10,
-            max_elapsed: Duration::from_secs(600),
+            backoff: Policy::PIPELINE,
+            limit: Limit {
+                max_attempts: 10,
+                max_elapsed: Duration::from_secs(600),
+            },
         }
     }
 }
 
-/// Identical consecutive failures: same seqno and server error code.
-#[derive(Debug)]
-struct Streak {
-    seqno: Option<i64>,
-    code: u16,
-    attempts: u32,
-    since: std::time::Instant,
-}
-
-impl Streak {
-    /// Counts `e`; `Some(streak)` when it continues the current one.
-    fn count(streak: &mut Option<Streak>, e: &ApplyError) -> Option<(u32, Duration)> {
-        // Without a server code the target did not answer: not counted.
-        let code = e.code()?;
-        match streak {
-            Some(s) if s.seqno == e.seqno() && s.code == code => s.attempts += 1,
-            _ => {
-                *streak = Some(Streak {
-                    seqno: e.seqno(),
-                    code,
-                    attempts: 1,
-                    since: std::time::Instant::now(),
-                })
-            }
-        }
-        streak.as_ref().map(|s| (s.attempts, s.since.elapsed()))
-    }
+/// What makes two apply failures identical: the seqno and the server's
+/// error code. `None` without a server code (the target did not answer:
+/// not counted).
+fn streak_key(e: &ApplyError) -> Option<(Option<i64>, u16)> {
+    Some((e.seqno(), e.code()?))
 }
 
 /// Applies the THL behind `reader` with `applier` until `stop` turns true
@@ -140,14 +118,14 @@ pub async fn run_apply_stage(
     retry: Retry,
     skip: SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
-    let mut delay = retry.min;
-    let mut streak: Option<Streak> = None;
+    let mut backoff = Backoff::new(retry.backoff);
+    let mut streak: Option<Streak<(Option<i64>, u16)>> = None;
     loop {
         let applied_before = progress.snapshot().applied_count;
         let outcome = apply_from_position(&reader, &mut applier, &mut stop, &progress, &skip).await;
         if progress.snapshot().applied_count > applied_before {
             // It made progress: a fresh failure, not a failing retry.
-            delay = retry.min;
+            backoff.reset();
             streak = None;
         }
         match outcome {
@@ -156,13 +134,15 @@ pub async fn run_apply_stage(
                 return Ok(());
             }
             Err(ApplyStageError::Apply(e)) if e.is_transient() => {
-                if let Some((attempts, elapsed)) = Streak::count(&mut streak, &e) {
-                    if attempts >= retry.max_attempts || elapsed >= retry.max_elapsed {
+                if let Some(key) = streak_key(&e) {
+                    let (attempts, elapsed) = Streak::count(&mut streak, key);
+                    if retry.limit.reached(attempts, elapsed) {
                         progress.apply_retry(None);
                         return Err(ApplyStageError::Apply(e.gave_up(attempts, elapsed)));
                     }
                 }
-                let attempts = streak.as_ref().map_or(1, |s| s.attempts);
+                let attempts = Streak::attempts(&streak).max(1);
+                let delay = backoff.next_delay();
                 warn!(error = %e, attempt = attempts, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
                 progress.apply_retry(Some(format!("attempt {attempts}: {e}")));
                 progress.connecting(&progress.snapshot().pipeline_source, Some(e.to_string()));
@@ -170,7 +150,6 @@ pub async fn run_apply_stage(
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.changed() => return Ok(()),
                 }
-                delay = (delay * 2).min(retry.max);
                 let reconnected = tokio::select! {
                     r = applier.reconnect() => r,
                     _ = stop.changed() => return Ok(()),
@@ -182,6 +161,7 @@ pub async fn run_apply_stage(
                 }
             }
             Err(e) if e.is_transient() => {
+                let delay = backoff.next_delay();
                 warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
                 progress.apply_retry(Some(e.to_string()));
                 progress.connecting(&progress.snapshot().pipeline_source, Some(e.to_string()));
@@ -189,7 +169,6 @@ pub async fn run_apply_stage(
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.changed() => return Ok(()),
                 }
-                delay = (delay * 2).min(retry.max);
             }
             Err(e) => {
                 progress.apply_retry(None);
@@ -431,25 +410,14 @@ mod tests {
     #[test]
     fn identical_failures_are_counted_and_end_in_a_definite_error() {
         let mut streak = None;
-        assert_eq!(
-            Streak::count(&mut streak, &transient(5, Some(1205))).map(|c| c.0),
-            Some(1)
-        );
-        assert_eq!(
-            Streak::count(&mut streak, &transient(5, Some(1205))).map(|c| c.0),
-            Some(2)
-        );
+        let mut count = |e: &ApplyError| streak_key(e).map(|k| Streak::count(&mut streak, k).0);
+        assert_eq!(count(&transient(5, Some(1205))), Some(1));
+        assert_eq!(count(&transient(5, Some(1205))), Some(2));
         // Another seqno or another error starts again.
-        assert_eq!(
-            Streak::count(&mut streak, &transient(6, Some(1205))).map(|c| c.0),
-            Some(1)
-        );
-        assert_eq!(
-            Streak::count(&mut streak, &transient(6, Some(1213))).map(|c| c.0),
-            Some(1)
-        );
+        assert_eq!(count(&transient(6, Some(1205))), Some(1));
+        assert_eq!(count(&transient(6, Some(1213))), Some(1));
         // The target not answering is not counted.
-        assert_eq!(Streak::count(&mut streak, &transient(6, None)), None);
+        assert_eq!(count(&transient(6, None)), None);
         let e = transient(6, Some(1205)).gave_up(10, Duration::from_secs(42));
         assert!(!e.is_transient());
         assert_eq!((e.seqno(), e.code()), (Some(6), Some(1205)));

@@ -32,6 +32,7 @@ use super::retention::RetentionClock;
 use crate::applier::{Applier, ApplierConfig};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Role;
+use crate::retry::Backoff;
 use crate::service::options::SkipSeqnos;
 use crate::service::Progress;
 use crate::thl_net::{
@@ -291,8 +292,7 @@ async fn connect_applier(
     mut halt: watch::Receiver<bool>,
     progress: &Progress,
 ) -> Result<Option<Applier>, SlaveError> {
-    let retry = Retry::default();
-    let mut delay = retry.min;
+    let mut backoff = Backoff::new(Retry::default().backoff);
     loop {
         let connected = tokio::select! {
             r = Applier::connect(target.clone(), cfg.clone()) => r,
@@ -306,10 +306,9 @@ async fn connect_applier(
                     Some(format!("target database: {e}")),
                 );
                 tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
+                    _ = tokio::time::sleep(backoff.next_delay()) => {}
                     _ = halt.wait_for(|h| *h) => return Ok(None),
                 }
-                delay = (delay * 2).min(retry.max);
             }
             Err(e) => return Err(SlaveError::Apply(ApplyStageError::Apply(e))),
         }

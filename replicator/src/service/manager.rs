@@ -11,7 +11,7 @@
 //! * A pipeline returning `Ok` → OFFLINE:NORMAL; a definite `Err` →
 //!   OFFLINE:ERROR with the pending error; a transient `Err` (not asked to
 //!   stop) → GOING-ONLINE:SYNCHRONIZING and a relaunch with backoff
-//!   ([`RETRY_MIN`] doubling to [`RETRY_MAX`]).
+//!   ([`Policy::PIPELINE`], `crate::retry`).
 //! * `offline` asks the pipeline to stop at a transaction boundary
 //!   (GOING-OFFLINE) and waits for it; `-immediate` aborts the pipeline task
 //!   (the THL writer's recovery cuts an unfinished transaction).
@@ -36,13 +36,10 @@ use super::state::{check_state_pattern, PendingError, State};
 use super::Progress;
 use crate::catalog::{Catalog, CatalogError, RoleRecord};
 use crate::config::{HostPlan, Role, ServicePlan};
+use crate::retry::{Backoff, Policy};
 
 /// How often the manager looks at a running pipeline's progress.
 pub const OBSERVE_EVERY: Duration = Duration::from_millis(100);
-/// First delay before relaunching after a transient failure.
-pub const RETRY_MIN: Duration = Duration::from_millis(200);
-/// Largest delay between relaunches.
-pub const RETRY_MAX: Duration = Duration::from_secs(5);
 /// How long `offline` waits for the pipeline to stop.
 pub const OFFLINE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -366,7 +363,7 @@ impl Service {
 
     async fn supervise(self: Arc<Self>, generation: u64, first: PipelineFuture, mut stop: watch::Receiver<bool>) {
         let mut next = Some(first);
-        let mut delay = RETRY_MIN;
+        let mut backoff = Backoff::new(Policy::PIPELINE);
         loop {
             let fut = match next.take() {
                 Some(f) => f,
@@ -403,6 +400,7 @@ impl Service {
                 Ok(Ok(())) => return self.finish(generation, None),
                 Ok(Err(f)) if f.transient && stopping => return self.finish(generation, None),
                 Ok(Err(f)) if f.transient => {
+                    let delay = backoff.next_delay();
                     warn!(service = %self.name(), retry_in_ms = delay.as_millis() as u64, "pipeline interrupted: {f}; relaunching");
                     self.progress
                         .connecting(&self.progress.snapshot().pipeline_source, Some(f.message.clone()));
@@ -417,7 +415,6 @@ impl Service {
                         _ = tokio::time::sleep(delay) => {}
                         _ = stop.changed() => return self.finish(generation, None),
                     }
-                    delay = (delay * 2).min(RETRY_MAX);
                 }
                 Ok(Err(f)) => return self.finish(generation, Some(f)),
                 Err(e) if e.is_cancelled() => return self.finish(generation, None),

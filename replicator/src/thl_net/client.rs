@@ -38,6 +38,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
+use crate::retry::{Backoff, Policy};
+
 use super::error::{ClientError, DefiniteKind};
 use super::frame::{Ack, FrameDecoder, Message, MsgType, Nok, Resume, Role, PROTOCOL_VERSION};
 use super::handshake::Sequence;
@@ -132,9 +134,9 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// HELLO in, RESUME out, OK in: all within this.
     pub handshake_timeout: Duration,
-    /// Reconnect backoff: starts here, doubles, jittered in [d/2, d].
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
+    /// Reconnect backoff: starts at `initial`, doubles to `cap`, each wait
+    /// jittered in [d/2, d) (`crate::retry`).
+    pub backoff: Policy,
     /// At most one ACK per interval.
     pub ack_interval: Duration,
     /// Commit at least every this many records.
@@ -170,8 +172,7 @@ impl ClientConfig {
             heartbeat_timeout: Duration::from_secs(9),
             connect_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(5),
-            backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(10),
+            backoff: Policy::THL_CLIENT,
             ack_interval: Duration::from_millis(500),
             commit_every: 1000,
             max_record_len: MAX_RECORD_LEN,
@@ -349,8 +350,7 @@ impl ThlClient {
                 })?;
             *lock(&self.pos) = Some(p);
         }
-        let mut delay = self.cfg.backoff_initial;
-        let mut rng = seed(&self.cfg.client_id);
+        let mut backoff = Backoff::jittered(self.cfg.backoff, seed(&self.cfg.client_id));
         let mut i = 0usize;
         loop {
             let uri = self.uris[i % self.uris.len()].clone();
@@ -370,18 +370,12 @@ impl ThlClient {
             }
             tracing::warn!(uri = %uri, "{err}; retrying");
             if streamed {
-                delay = self.cfg.backoff_initial;
+                backoff.reset();
             }
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let half = delay / 2;
-            let jitter = half.mul_f64((rng % 1000) as f64 / 1000.0);
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
-                () = tokio::time::sleep(half + jitter) => {}
+                () = tokio::time::sleep(backoff.next_delay()) => {}
             }
-            delay = (delay * 2).min(self.cfg.backoff_max).max(self.cfg.backoff_initial);
         }
     }
 

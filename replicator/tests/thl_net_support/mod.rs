@@ -104,8 +104,10 @@ pub fn client_cfg(uris: Vec<String>, id: &str) -> ClientConfig {
     c.heartbeat_timeout = Duration::from_millis(800);
     c.connect_timeout = Duration::from_millis(500);
     c.handshake_timeout = Duration::from_millis(800);
-    c.backoff_initial = Duration::from_millis(30);
-    c.backoff_max = Duration::from_millis(200);
+    c.backoff = replicator::retry::Policy {
+        initial: Duration::from_millis(30),
+        cap: Duration::from_millis(200),
+    };
     c.ack_interval = Duration::from_millis(30);
     c.commit_every = 64;
     c
