@@ -22,6 +22,7 @@
 pub mod applier;
 pub mod binlog;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod extractor;
 pub mod packet_limit;

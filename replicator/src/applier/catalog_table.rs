@@ -2,8 +2,6 @@
 //! (Tungsten's columns, one row per channel) and
 //! `tungsten_<service>.heartbeat`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use mysql_async::Value as P;
 use thl::event::EventHeader;
 
@@ -195,14 +193,6 @@ impl CatalogNames {
             self.heartbeat
         )
     }
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// A TIMESTAMP parameter for a time in ms since the epoch (NULL for 0).

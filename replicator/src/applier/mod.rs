@@ -106,12 +106,13 @@ pub use infile::infile_data;
 pub use session::{sql_mode_names, ROW_SQL_MODE, SQL_MODE_BITS};
 pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};
 
+use crate::clock::now_ms;
 use crate::statement_kind::commits_implicitly;
 use batch::{Batch, Item};
 use bind::{bind, wire_size, Use};
 use binlog_rows::{format_description_statement, row_statements, runs, Run};
 use block::{must_be_alone, Block};
-use catalog_table::{heartbeat_params, now_ms, position_params, CatalogNames};
+use catalog_table::{heartbeat_params, position_params, CatalogNames};
 use error::{breaks_connection, Ctx};
 use history::PreciseHistory;
 use session::{set_statement, CollationNames, SessionState};
@@ -192,17 +193,7 @@ pub enum RowMethod {
     Sql,
 }
 
-/// What to do when an UPDATE or DELETE matches no row on the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ZeroRowPolicy {
-    /// A definite error: the target has diverged.
-    Stop,
-    /// Log a warning with the seqno, table and key, and go on.
-    #[default]
-    Warn,
-    /// Go on silently.
-    Ignore,
-}
+pub use crate::config::model::ZeroRowPolicy;
 
 /// Settings of one applier channel.
 #[derive(Debug, Clone)]

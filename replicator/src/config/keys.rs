@@ -28,6 +28,8 @@ pub enum Kind {
     Size,
     /// `true/false`, `yes/no`, `on/off`, `1/0`; a bare flag is true.
     Bool,
+    /// One of these words, in any case.
+    OneOf(&'static [&'static str]),
     /// Accepted and not used by the replicator (connectors, managers, ...).
     Ignored,
 }
@@ -93,7 +95,11 @@ pub const KEYS: &[KeySpec] = &[
     k("buffer-size", Count, Setting),
     k("channels", Count, Setting),
     k("svc-parallelization-type", Text, Setting),
-    k("svc-fail-on-zero-row-update", Text, Setting),
+    k(
+        "svc-fail-on-zero-row-update",
+        OneOf(&["stop", "warn", "ignore"]),
+        Setting,
+    ),
     k("master-preferred-role", Text, Setting),
     k("auto-recovery-max-attempts", Count, Setting),
     k("auto-recovery-delay-interval", Duration, Setting),

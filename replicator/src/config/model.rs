@@ -198,7 +198,34 @@ pub struct ServiceSettings {
     pub auto_enable: bool,
     /// `svc-fail-on-zero-row-update`: `stop`, `warn` (default) or `ignore`,
     /// what the applier does when an UPDATE or DELETE matches no row.
-    pub zero_row_update: String,
+    pub zero_row_update: ZeroRowPolicy,
+}
+
+/// What the applier does when an UPDATE or DELETE matches no row on the
+/// target (`svc-fail-on-zero-row-update`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZeroRowPolicy {
+    /// A definite error: the target has diverged.
+    Stop,
+    /// Log a warning with the seqno, table and key, and go on.
+    #[default]
+    Warn,
+    /// Go on silently.
+    Ignore,
+}
+
+impl std::str::FromStr for ZeroRowPolicy {
+    type Err = String;
+
+    /// The ini's spelling, in any case.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "stop" => Ok(ZeroRowPolicy::Stop),
+            "warn" => Ok(ZeroRowPolicy::Warn),
+            "ignore" => Ok(ZeroRowPolicy::Ignore),
+            other => Err(format!("svc-fail-on-zero-row-update={other}: use stop, warn or ignore")),
+        }
+    }
 }
 
 /// A parsed `tungsten.ini`.
@@ -377,13 +404,7 @@ impl Deployment {
                 rest_api_enabled: flag("replicator-rest-api", true)?,
                 rest_api_user: get("rest-api-admin-user").map(str::to_owned),
                 rest_api_password: get("rest-api-admin-password").map(str::to_owned),
-                zero_row_update: match text("svc-fail-on-zero-row-update", "warn")
-                    .to_ascii_lowercase()
-                    .as_str()
-                {
-                    v @ ("stop" | "warn" | "ignore") => v.to_owned(),
-                    other => return Err(format!("svc-fail-on-zero-row-update={other}: use stop, warn or ignore")),
-                },
+                zero_row_update: text("svc-fail-on-zero-row-update", "warn").parse()?,
             })
         };
         // Every value was checked above; a failure here would be a bug in
@@ -414,5 +435,13 @@ pub(crate) fn check_kind(kind: Kind, value: Option<&str>) -> Result<(), String> 
         Kind::Count => keys::parse_count(value.ok_or_else(need)?).map(|_| ()),
         Kind::Duration => keys::parse_duration(value.ok_or_else(need)?).map(|_| ()),
         Kind::Size => keys::parse_size(value.ok_or_else(need)?).map(|_| ()),
+        Kind::OneOf(words) => {
+            let v = value.ok_or_else(need)?.trim();
+            if words.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+                Ok(())
+            } else {
+                Err(format!("{v}: use {}", words.join(", ")))
+            }
+        }
     }
 }

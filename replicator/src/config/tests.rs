@@ -2,6 +2,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::model::ZeroRowPolicy;
 use super::*;
 
 const SEED: &str = "\
@@ -390,9 +391,18 @@ fn auto_enable_and_zero_row_policy_per_dataservice() -> Result<(), Box<dyn std::
     assert!(d.warnings().is_empty(), "{:?}", d.warnings());
     let beta = one(&d.service_plan("host2.beta")?)?.settings.clone();
     assert!(!beta.auto_enable);
-    assert_eq!(beta.zero_row_update, "stop");
+    assert_eq!(beta.zero_row_update, ZeroRowPolicy::Stop);
     let alpha = one(&d.service_plan("host2.alpha")?)?.settings.clone();
     assert!(alpha.auto_enable);
-    assert_eq!(alpha.zero_row_update, "warn");
+    assert_eq!(alpha.zero_row_update, ZeroRowPolicy::Warn);
+    let bad = deployment(&SEED.replace(
+        "relay-source=alpha",
+        "relay-source=alpha\nsvc-fail-on-zero-row-update=sometimes",
+    ))?;
+    let refused = bad.validate().expect_err("an unknown policy is refused").to_string();
+    assert!(
+        refused.contains("[beta] svc-fail-on-zero-row-update: sometimes: use stop, warn, ignore"),
+        "{refused}"
+    );
     Ok(())
 }

@@ -35,7 +35,7 @@ use tokio::sync::watch;
 
 use super::options::OnlineOptions;
 use super::Progress;
-use crate::applier::{ApplierConfig, ZeroRowPolicy};
+use crate::applier::ApplierConfig;
 use crate::config::{HostPlan, Role, ServicePlan};
 use crate::extractor::event_id::EventId;
 use crate::extractor::{run_master, ExtractError, MasterSettings};
@@ -328,11 +328,7 @@ impl RoleLauncher {
             .max(1);
         applier.block_commit_interval = s.settings.block_commit_interval;
         applier.log_slave_updates = s.settings.log_slave_updates;
-        applier.zero_row_policy = match s.settings.zero_row_update.as_str() {
-            "stop" => ZeroRowPolicy::Stop,
-            "ignore" => ZeroRowPolicy::Ignore,
-            _ => ZeroRowPolicy::Warn,
-        };
+        applier.zero_row_policy = s.settings.zero_row_update;
         Ok(SlaveSettings {
             service: s.service.clone(),
             host: ctx.host.clone(),

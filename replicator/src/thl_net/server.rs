@@ -24,7 +24,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use thl::record::MAX_RECORD_LEN;
 use thl::store::{Reader, RecordRef, StoreError};
@@ -37,6 +37,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 use super::error::{FrameError, NokCode};
 use super::frame::{self, Ack, FrameDecoder, Heartbeat, Hello, Message, MsgType, Nok, OkMsg, Role, PROTOCOL_VERSION};
 use super::handshake::{self, ClientPos, Decision, Rules, Sequence, ServerLog, Start};
+use crate::clock::now_ms;
 
 /// Default TCP port of the THL protocol.
 pub const DEFAULT_PORT: u16 = 2112;
@@ -163,12 +164,6 @@ impl From<FrameError> for End {
     fn from(e: FrameError) -> End {
         End::Protocol(e.to_string())
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 struct ActiveGuard(Arc<Inner>, u64);
