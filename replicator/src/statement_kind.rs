@@ -23,6 +23,25 @@
 //! ([`changes_schema`]: `CREATE`/`ALTER`/`DROP`/`RENAME`/`TRUNCATE`), which
 //! also invalidates cached table definitions.
 //!
+//! Statements that *control* a transaction are told apart by
+//! [`transaction_control`], the one reading of them for the extractor (which
+//! builds transactions from them), the transaction builder (XA boundaries)
+//! and the applier (which owns its transactions and does not replay them):
+//!
+//! | statement (whole, `;` ignored) | [`TransactionControl`] |
+//! |---|---|
+//! | `BEGIN`, `BEGIN WORK`, `START TRANSACTION` | `Begin` |
+//! | `COMMIT`, `COMMIT WORK` | `Commit` |
+//! | `ROLLBACK`, `ROLLBACK WORK` | `Rollback` (not `ROLLBACK TO SAVEPOINT`) |
+//! | `XA START`/`XA BEGIN` xid | `XaStart` |
+//! | `XA END` xid | `XaEnd` |
+//! | `XA PREPARE` xid | `XaPrepare` |
+//! | `XA COMMIT`/`XA ROLLBACK` xid | `XaComplete` (a prepared transaction) |
+//! | `XA COMMIT` xid `ONE PHASE` | `XaOnePhase` |
+//!
+//! `COMMIT AND CHAIN`, `START TRANSACTION READ ONLY` and the like are none
+//! of these (a binlog does not carry them; replayed as statements).
+//!
 //! Words are read after comments of any length (`/* .. */`, `-- `, `#`); the
 //! content of an executable comment (`/*!50100 .. */`, `/*M!100100 .. */`)
 //! is statement text.
@@ -104,6 +123,47 @@ pub fn head_words_no_or_replace(sql: &[u8], n: usize) -> Vec<String> {
     w
 }
 
+/// What a statement does to transactions (module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionControl {
+    Begin,
+    Commit,
+    Rollback,
+    XaStart,
+    XaEnd,
+    XaPrepare,
+    /// `XA COMMIT|ROLLBACK` of a prepared transaction.
+    XaComplete,
+    /// `XA COMMIT xid ONE PHASE`.
+    XaOnePhase,
+}
+
+/// The transaction control a statement is, if any (module doc).
+pub fn transaction_control(sql: &[u8]) -> Option<TransactionControl> {
+    use TransactionControl::*;
+    let w = head_words(sql, 3);
+    let w: Vec<&str> = w.iter().map(String::as_str).filter(|w| *w != ";").collect();
+    match w.as_slice() {
+        ["BEGIN"] | ["BEGIN", "WORK"] | ["START", "TRANSACTION"] => Some(Begin),
+        ["COMMIT"] | ["COMMIT", "WORK"] => Some(Commit),
+        ["ROLLBACK"] | ["ROLLBACK", "WORK"] => Some(Rollback),
+        ["XA", "START" | "BEGIN", ..] => Some(XaStart),
+        ["XA", "END", ..] => Some(XaEnd),
+        ["XA", "PREPARE", ..] => Some(XaPrepare),
+        ["XA", "COMMIT", ..] if ends_with_one_phase(sql) => Some(XaOnePhase),
+        ["XA", "COMMIT" | "ROLLBACK", ..] => Some(XaComplete),
+        _ => None,
+    }
+}
+
+/// `... ONE PHASE` at the end of the statement (`;` and spaces ignored).
+fn ends_with_one_phase(sql: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(sql);
+    let mut words = text.trim_end().trim_end_matches(';').split_ascii_whitespace().rev();
+    matches!((words.next(), words.next()),
+        (Some(p), Some(o)) if p.eq_ignore_ascii_case("PHASE") && o.eq_ignore_ascii_case("ONE"))
+}
+
 /// `CREATE|DROP TEMPORARY ...`: a session's own table, no implicit commit.
 fn is_temporary_ddl(w: &[String]) -> bool {
     matches!(w.first().map(String::as_str), Some("CREATE" | "DROP"))
@@ -144,6 +204,36 @@ pub fn commits_implicitly(sql: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transaction_control_statements_are_told_apart() {
+        use TransactionControl::*;
+        for (sql, want) in [
+            ("BEGIN", Some(Begin)),
+            (" begin work ;", Some(Begin)),
+            ("/* c */ START TRANSACTION", Some(Begin)),
+            ("COMMIT", Some(Commit)),
+            ("commit work", Some(Commit)),
+            ("ROLLBACK", Some(Rollback)),
+            ("ROLLBACK WORK;", Some(Rollback)),
+            ("XA START X'7831',X'',1", Some(XaStart)),
+            ("xa begin 'x'", Some(XaStart)),
+            ("XA END X'7831',X'',1", Some(XaEnd)),
+            ("XA PREPARE X'7831',X'',1", Some(XaPrepare)),
+            ("XA COMMIT X'7831',X'',1", Some(XaComplete)),
+            ("XA ROLLBACK 'x'", Some(XaComplete)),
+            ("XA COMMIT 'x' ONE PHASE;", Some(XaOnePhase)),
+            ("xa commit 'x' one  phase", Some(XaOnePhase)),
+            ("COMMIT AND CHAIN", None),
+            ("ROLLBACK TO SAVEPOINT s", None),
+            ("START TRANSACTION READ ONLY", None),
+            ("BEGIN NOT ATOMIC SELECT 1; END", None),
+            ("INSERT INTO t VALUES (1)", None),
+            ("XA RECOVER", None),
+        ] {
+            assert_eq!(transaction_control(sql.as_bytes()), want, "{sql}");
+        }
+    }
 
     #[test]
     fn words_after_comments_of_any_length() {

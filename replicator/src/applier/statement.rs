@@ -80,7 +80,9 @@ use super::error::{breaks_connection, truncate_sql, Ctx};
 use super::session::set_statement;
 use super::sql::quote_ident;
 use super::{Applier, ApplyError};
-use crate::statement_kind::{commits_implicitly, head_words, head_words_no_or_replace};
+use crate::statement_kind::{
+    commits_implicitly, head_words, head_words_no_or_replace, transaction_control, TransactionControl,
+};
 
 /// Source error codes meaning the statement was cut short on the source
 /// (MariaDB's `unexpected_error_code`): its effect there is unknown.
@@ -109,11 +111,9 @@ const DUPLICATE_KEY: &[u16] = &[1062, 1586, 1022, 1467, 167];
 
 /// True for `BEGIN`/`COMMIT` statements: the applier owns transactions.
 pub(crate) fn is_transaction_control(sql: &[u8]) -> bool {
-    let words = head_words(sql, 4);
-    let words: Vec<&str> = words.iter().map(String::as_str).filter(|w| *w != ";").collect();
     matches!(
-        words.as_slice(),
-        ["BEGIN"] | ["BEGIN", "WORK"] | ["START", "TRANSACTION"] | ["COMMIT"] | ["COMMIT", "WORK"]
+        transaction_control(sql),
+        Some(TransactionControl::Begin | TransactionControl::Commit)
     )
 }
 
@@ -143,11 +143,7 @@ pub(crate) fn creates_or_drops_database(sql: &[u8]) -> bool {
 /// which ends the session's own XA transaction): MariaDB refuses it under
 /// `autocommit=0` (XAER_OUTSIDE), so it runs like DDL, under `autocommit=1`.
 pub(crate) fn completes_xa(sql: &[u8]) -> bool {
-    let w = head_words(sql, 2);
-    let text = String::from_utf8_lossy(sql).to_ascii_uppercase();
-    w.first().map(String::as_str) == Some("XA")
-        && matches!(w.get(1).map(String::as_str), Some("COMMIT" | "ROLLBACK"))
-        && !text.trim_end().trim_end_matches(';').ends_with("ONE PHASE")
+    transaction_control(sql) == Some(TransactionControl::XaComplete)
 }
 
 /// An XA transaction id: gtrid, bqual, formatID.

@@ -21,8 +21,8 @@ use std::collections::BTreeSet;
 use thl::event::{meta, Change, EventBody, EventHeader, ReplEvent, RowChanges, Statement, SHARD_UNKNOWN};
 
 use super::event_id::EventId;
-use crate::service::progress::now_ms;
-use crate::statement_kind::{changes_schema, commits_implicitly};
+use crate::clock::now_ms;
+use crate::statement_kind::{changes_schema, commits_implicitly, transaction_control, TransactionControl};
 
 /// What the builder needs to know about one decoded binlog event.
 #[derive(Debug, Clone, PartialEq)]
@@ -382,9 +382,10 @@ impl OpenTxn {
 /// True for the `XA START` and `XA END` statements of an XA transaction.
 fn is_xa_boundary(change: &Change) -> bool {
     let Change::Statement(s) = change else { return false };
-    let head = String::from_utf8_lossy(&s.sql[..s.sql.len().min(16)]).to_ascii_uppercase();
-    let mut words = head.split_whitespace();
-    words.next() == Some("XA") && matches!(words.next(), Some("START" | "BEGIN" | "END"))
+    matches!(
+        transaction_control(&s.sql),
+        Some(TransactionControl::XaStart | TransactionControl::XaEnd)
+    )
 }
 
 /// The heartbeat name when `rows` write Tungsten's heartbeat table

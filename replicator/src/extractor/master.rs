@@ -51,14 +51,14 @@ use crate::binlog::event_types::{BEGIN_LOAD_QUERY_EVENT, EXECUTE_LOAD_QUERY_EVEN
 use crate::binlog::load_data;
 use crate::binlog::{BinlogError, BinlogEvent, Decoder, ErrorKind, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
+use crate::clock::now_ms;
 use crate::pipeline::retention::RetentionClock;
 use crate::pipeline::slave::serve_thl;
 use crate::retry::{Backoff, Policy};
-use crate::service::progress::now_ms;
 use crate::service::{Activity, Progress};
 use crate::source::error::classify;
 use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
-use crate::statement_kind::changes_schema;
+use crate::statement_kind::{changes_schema, transaction_control, TransactionControl};
 use crate::thl_net::Role;
 
 /// Everything the master pipeline of one service needs.
@@ -597,18 +597,23 @@ impl Worker {
                 gtid: g.to_text(),
                 standalone: true,
             },
-            BinlogEvent::Query(q) => match classify_query(&q.sql) {
-                QueryKind::Begin => TxnInput::Begin,
-                QueryKind::Commit => TxnInput::Commit,
-                QueryKind::Rollback => TxnInput::Rollback,
-                QueryKind::XaStart => TxnInput::XaStart {
+            BinlogEvent::Query(q) => match transaction_control(&q.sql) {
+                Some(TransactionControl::Begin) => TxnInput::Begin,
+                Some(TransactionControl::Commit) => TxnInput::Commit,
+                Some(TransactionControl::Rollback) => TxnInput::Rollback,
+                Some(TransactionControl::XaStart) => TxnInput::XaStart {
                     statement: q.into_statement(),
                     prepared: false,
                 },
-                QueryKind::XaComplete => TxnInput::XaComplete(q.into_statement()),
+                // MariaDB logs a one-phase commit as XA_PREPARE, never as a
+                // query: either form completes the transaction here.
+                Some(TransactionControl::XaComplete | TransactionControl::XaOnePhase) => {
+                    TxnInput::XaComplete(q.into_statement())
+                }
                 // `binlog_alter_two_phase`: the ALTER runs at its COMMIT ALTER.
-                QueryKind::Other if q.status.is_two_phase_alter_without_effect() => TxnInput::Commit,
-                QueryKind::Other => {
+                _ if q.status.is_two_phase_alter_without_effect() => TxnInput::Commit,
+                // `XA END` and everything else: a statement of the transaction.
+                _ => {
                     let mut statement = q.into_statement();
                     self.pending.apply_to(&mut statement.session);
                     self.note_engine(&mut statement);
@@ -841,43 +846,6 @@ impl Worker {
     }
 }
 
-enum QueryKind {
-    Begin,
-    Commit,
-    Rollback,
-    /// `XA START|BEGIN xid`.
-    XaStart,
-    /// `XA COMMIT|ROLLBACK xid` (of a prepared XA transaction).
-    XaComplete,
-    Other,
-}
-
-fn classify_query(sql: &[u8]) -> QueryKind {
-    let text = sql.trim_ascii();
-    let head = String::from_utf8_lossy(&text[..text.len().min(16)]).to_ascii_uppercase();
-    let mut words = head.split_whitespace();
-    if words.next() == Some("XA") {
-        match words.next() {
-            Some("START" | "BEGIN") => return QueryKind::XaStart,
-            Some("COMMIT" | "ROLLBACK") => return QueryKind::XaComplete,
-            _ => {}
-        }
-    }
-    if text.len() > 16 {
-        return QueryKind::Other;
-    }
-    let word = String::from_utf8_lossy(text)
-        .trim_end_matches(';')
-        .trim()
-        .to_ascii_uppercase();
-    match word.as_str() {
-        "BEGIN" | "START TRANSACTION" => QueryKind::Begin,
-        "COMMIT" => QueryKind::Commit,
-        "ROLLBACK" => QueryKind::Rollback,
-        _ => QueryKind::Other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -888,13 +856,5 @@ mod tests {
         assert_eq!(a, replica_server_id("alpha", "host1.alpha"));
         assert_ne!(a, replica_server_id("alpha", "host2.alpha"));
         assert!(a >= 1_000_000);
-    }
-
-    #[test]
-    fn transaction_control_queries_are_recognised() {
-        assert!(matches!(classify_query(b"BEGIN"), QueryKind::Begin));
-        assert!(matches!(classify_query(b" COMMIT "), QueryKind::Commit));
-        assert!(matches!(classify_query(b"ROLLBACK"), QueryKind::Rollback));
-        assert!(matches!(classify_query(b"INSERT INTO t VALUES (1)"), QueryKind::Other));
     }
 }

@@ -335,7 +335,7 @@ pub async fn serve_thl(
 pub fn ack_recorder(catalog: Arc<Catalog>) -> AckCallback {
     AckCallback::new(move |ack| {
         if let Some(seqno) = ack.durable_seqno {
-            if let Err(e) = catalog.acknowledge(&ack.client_id, seqno, crate::service::progress::now_ms()) {
+            if let Err(e) = catalog.acknowledge(&ack.client_id, seqno, crate::clock::now_ms()) {
                 tracing::warn!(client = %ack.client_id, error = %e, "cannot record the acknowledgement");
             }
         }

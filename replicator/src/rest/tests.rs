@@ -361,7 +361,7 @@ async fn metrics_are_prometheus_text_with_the_state_labelled() {
     s.progress().applied(
         4,
         "mysql-bin.000001:0000000000000400;1",
-        super::super::service::progress::now_ms() - 1500,
+        crate::clock::now_ms() - 1500,
         0,
     );
     until_state(&s, State::Online).await;

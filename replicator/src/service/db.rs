@@ -70,7 +70,7 @@ pub async fn heartbeat(plan: &ServicePlan, service: &str, name: &str, seqno: i64
     conn.query_drop(format!("CREATE TABLE IF NOT EXISTS {schema}.heartbeat {HEARTBEAT_DDL}"))
         .await
         .map_err(|e| sql_err("create table", e))?;
-    let salt = super::progress::now_ms();
+    let salt = crate::clock::now_ms();
     conn.exec_drop(
         format!(
             "INSERT INTO {schema}.heartbeat (id, seqno, eventid, source_tstamp, target_tstamp, lag_millis, salt, name) \

@@ -583,7 +583,7 @@ impl Service {
         let rec = RoleRecord {
             role,
             upstream,
-            time_ms: super::progress::now_ms(),
+            time_ms: crate::clock::now_ms(),
         };
         let dir = self.plan.catalog_dir.clone();
         let write = rec.clone();

@@ -3,13 +3,13 @@
 //!
 //! Invariants: a pipeline only *reports* (what it stored, applied, where it
 //! is connected); the service manager alone decides the service's
-//! [`State`]. Every field has the meaning of the Tungsten status property of
-//! the same name (reference/tungsten.md §5.4). Readers get a consistent
-//! snapshot ([`Progress::snapshot`]); writers hold the lock only to copy a
-//! few fields.
+//! [`State`](super::State). `status.rs` turns these fields into Tungsten's
+//! status properties (its module doc says which field feeds which
+//! property). Readers get a consistent snapshot ([`Progress::snapshot`]);
+//! writers hold the lock only to copy a few fields.
 
+use crate::clock::now_ms;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -179,13 +179,6 @@ impl Progress {
         p.applied_count += 1;
         p.apply_retry = None;
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

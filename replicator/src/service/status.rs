@@ -1,16 +1,40 @@
 //! `trepctl status`: the status map of a service under Tungsten's property
-//! names (reference/tungsten.md §5.4), and the `-name` variants.
+//! names, and the `-name` variants.
 //!
 //! Invariants: every value is a string, as Tungsten prints them (scripts
 //! such as `tungsten_skip_seqno` read them that way); figures that are not
 //! known are `-1` (seqnos, latencies) or `NONE` (ids, errors), never
 //! invented. Latencies are seconds with three decimals.
+//!
+//! The properties of [`status`] and where their values come from (`p.` is
+//! the pipeline's [`PipelineProgress`](super::PipelineProgress)):
+//!
+//! | property | value |
+//! |---|---|
+//! | `appliedLastSeqno`, `appliedLastEventId` | the last transaction applied to the target (a master: extracted and stored): `p.applied_seqno`, `p.applied_event_id` |
+//! | `appliedLatency` | seconds from that transaction's source commit to its apply |
+//! | `relativeLatency` | seconds from that transaction's source commit to now |
+//! | `applyRetryError` | not Tungsten's: the transient error the apply stage is retrying (`p.apply_retry`; the service stays ONLINE meanwhile) |
+//! | `currentEventId` | a master's extractor position, the event id of the last stored transaction; `NONE` on slaves and relays |
+//! | `latestEpochNumber` | the epoch of the last stored transaction (`p.stored_epoch`; `-1` where the pipeline does not report it: slaves and relays) |
+//! | `minimumStoredSeqNo`, `maximumStoredSeqNo` | the local THL's range, read from its files |
+//! | `masterConnectUri` | the upstream THL URIs in force, comma-separated (empty on a master) |
+//! | `masterListenUri` | `thl://` (`thls://` with `thl-ssl`) and this service's THL listen address |
+//! | `pipelineSource` | where the pipeline reads: the source database (master) or the upstream URI (`p.pipeline_source`); `UNKNOWN` before it connects |
+//! | `state`, `transitioningTo`, `timeInStateSeconds` | the [`State`], the state a transition leads to (`ONLINE` while synchronizing, `OFFLINE:NORMAL` while going offline, else empty), seconds in it |
+//! | `offlineRequests` | `Offline at sequence number: N` after `offline-deferred -at-seqno N`, else `NONE` |
+//! | `pendingError`, `pendingErrorCode`, `pendingErrorEventId`, `pendingErrorSeqno`, `pendingExceptionMessage` | the [`PendingError`](super::PendingError) of OFFLINE:ERROR: first line, short code, event id, seqno, whole message with the fix |
+//! | `role`, `serviceName`, `simpleServiceName`, `clusterName` | the role in force and the service (dataservice) name |
+//! | `host`, `sourceId`, `dataServerHost` | this host's name (twice), the local database's address |
+//! | `rmiPort` | the REST API's port (Tungsten's RMI port has no equivalent) |
+//! | `uptimeSeconds`, `currentTimeMillis`, `version`, `useSSLConnection` | process uptime, now, [`version`], `thl-ssl` |
+//! | `channels`, `autoRecoveryEnabled`, `autoRecoveryTotal`, `resourcePrecedence`, `seqnoType`, `serviceType`, `siteName`, `timezone`, `extensions` | fixed: `1`, `false`, `0`, `99`, `java.lang.Long`, `local`, `default`, `GMT`, empty (one apply channel, no auto-recovery, Tungsten's values for the rest) |
 
 use std::collections::BTreeMap;
 
 use super::manager::{Manager, Service, ServiceView};
-use super::progress::now_ms;
 use super::State;
+use crate::clock::now_ms;
 use crate::config::Role;
 
 /// A status map: property name → value.
