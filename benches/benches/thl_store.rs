@@ -1,5 +1,8 @@
 //! THL store throughput beside the disk's own fdatasync'd bandwidth,
-//! measured in the same run (DESIGN.md §4, §9).
+//! measured in the same run: the aim is appends near the disk's fdatasync'd
+//! sequential bandwidth and reads at memory speed (the store's place in the
+//! data path: `ARCHITECTURE.md` §3.1, steps 9-10; how to run the benches:
+//! `README.md`, "Benchmarks").
 //!
 //! What it measures, in one run:
 //!

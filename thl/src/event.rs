@@ -1,5 +1,5 @@
 //! The event model: one [`ReplEvent`] is one transaction, or one fragment of a
-//! large one (DESIGN.md §3).
+//! large one (where events are made and consumed: `ARCHITECTURE.md` §3).
 //!
 //! Invariants the rest of the system relies on:
 //!

@@ -1,7 +1,7 @@
 //! The Transaction History Log (THL).
 //!
 //! * [`event`]: the event model, one [`event::ReplEvent`] per transaction or
-//!   fragment (DESIGN.md §3).
+//!   fragment.
 //! * [`codec`]: the versioned binary encoding of event bodies.
 //! * [`record`]: record framing (length, CRC32, type) and the event header
 //!   that is readable without decoding the body.

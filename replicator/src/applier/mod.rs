@@ -719,7 +719,7 @@ impl Applier {
     }
 
     /// [`flush`](Applier::flush) for a caller whose input is idle: a
-    /// prepared XA transaction that the session holds ([`HeldXa`]) stays
+    /// prepared XA transaction that the session holds (`HeldXa`) stays
     /// held until the [`commit_deadline`](Applier::commit_deadline), for its
     /// own `XA COMMIT|ROLLBACK` to arrive.
     pub async fn flush_idle(&mut self) -> Result<(), ApplyError> {

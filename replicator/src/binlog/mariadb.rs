@@ -6,7 +6,7 @@
 //! | 161  | BINLOG_CHECKPOINT | name_len u32, file name                                             |
 //! | 162  | GTID              | seq_no u64, domain u32, flags u8, [commit_id u64 if flags & 2], [XID if flags & (64 \| 128): format_id u32, gtrid_len u8, bqual_len u8, gtrid, bqual], ... |
 //! | 163  | GTID_LIST         | count:28 flags:4 (u32), count x (domain u32, server u32, seq u64)   |
-//! | 164  | START_ENCRYPTION  | scheme u8, key_version u32, nonce [12]                              |
+//! | 164  | START_ENCRYPTION  | scheme u8, key_version u32, nonce \[12\]                              |
 //!
 //! The GTID's server id is the event header's server id.
 

@@ -16,9 +16,9 @@
 //! | DateTime2   | 5 BE + (fsp+1)/2        | 0x8000000000-offset: ym*13 :17 day:5 h:5 m:6 s:6      |
 //! | Timestamp   | 4                       | seconds                                               |
 //! | Timestamp2  | 4 BE + (fsp+1)/2        | seconds, fraction                                     |
-//! | TimeHires(n)| {3,4,4,5,5,5,6}[n] BE   | unsigned `packed + 3020400·10ⁿ`; packed = ±total µs / 10^(6-n) |
-//! | DateTimeHires(n) | {5,6,6,7,7,7,8}[n] BE | unsigned `(((((y·13+m)·32+d)·24+h)·60+mi)·60+s)·10⁶+µs) / 10^(6-n)` |
-//! | TimestampHires(n) | 4 BE + {0,1,1,2,2,3,3}[n] BE | seconds, then µs / 10^(6-n)              |
+//! | TimeHires(n)| {3,4,4,5,5,5,6}\[n\] BE   | unsigned `packed + 3020400·10ⁿ`; packed = ±total µs / 10^(6-n) |
+//! | DateTimeHires(n) | {5,6,6,7,7,7,8}\[n\] BE | unsigned `(((((y·13+m)·32+d)·24+h)·60+mi)·60+s)·10⁶+µs) / 10^(6-n)` |
+//! | TimestampHires(n) | 4 BE + {0,1,1,2,2,3,3}\[n\] BE | seconds, then µs / 10^(6-n)              |
 //! | Bit(n)      | n BE                    | value                                                 |
 //! | Enum(1,2)   | 1 or 2                  | 1-based index                                         |
 //! | Set(1..8)   | 1..8                    | bit mask                                              |

@@ -1,6 +1,6 @@
 //! The replicator's catalog: a small RocksDB database, one per replication
 //! service directory, holding what is not the THL itself and must survive
-//! restarts (DESIGN.md §6).
+//! restarts (who writes what: `ARCHITECTURE.md` §5).
 //!
 //! # Invariants
 //!

@@ -1,4 +1,5 @@
-//! `tungsten.ini`, hosts files, and what a host runs (DESIGN.md §7).
+//! `tungsten.ini`, hosts files, and what a host runs (the keys an operator
+//! writes: `README.md`, "Configuration").
 //!
 //! * [`ini`]: the file syntax (comments, sections, `key=value`, bare flags).
 //! * [`keys`]: the known tpm keys, aliases (`primary`→`master`, `repl-`

@@ -1,6 +1,8 @@
 //! What one host runs: [`Deployment::service_plan`].
 //!
-//! Rules (reference/tungsten.md §1.6, §1.7):
+//! Rules (those of Tungsten's installer, `tpm`, for its topologies, the
+//! composite active/passive cluster included, where the passive cluster's
+//! relay pulls from the active cluster's master):
 //!
 //! * role: the dataservice's `master=`/`relay=` host is **master** when the
 //!   dataservice has no `relay-source`, **relay** when it has one; every

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a service does on a host (DESIGN.md §1).
+/// What a service does on a host (its pipeline: `ARCHITECTURE.md` §1; how
+/// a host gets its role from the ini: `resolve.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

@@ -25,8 +25,8 @@
 //! * **A stage that cannot progress says so.** While retrying, the last
 //!   error, its seqno and the attempt count are in the progress
 //!   (`applyRetryError` of `trepctl status`), cleared once a transaction
-//!   commits. The same server error at the same seqno [`Retry::max_attempts`]
-//!   times in a row, or for [`Retry::max_elapsed`], stops the stage with a
+//!   commits. The same server error at the same seqno `Retry::limit`'s
+//!   `max_attempts` times in a row, or for its `max_elapsed`, stops the stage with a
 //!   definite error (OFFLINE:ERROR) naming the error, the seqno and the
 //!   statement. Errors without a server code (the target unreachable) keep
 //!   retrying, visibly.

@@ -1,12 +1,15 @@
 //! Replication services: their live progress, their state machine, and the
-//! pluggable pipelines behind them (DESIGN.md §5 "State machine", §7).
+//! pluggable pipelines behind them (the states and their transitions:
+//! [`State`]; the whole picture: `ARCHITECTURE.md` §7).
 //!
 //! Invariants: a pipeline only reports [`Progress`]; the [`Manager`] alone
 //! decides a service's [`State`]. A pipeline is whatever a
 //! [`PipelineLauncher`] returns for the role in force; the daemon's
-//! [`RoleLauncher`] runs the master and refuses roles not built yet with a
-//! definite error. Every control command validates all its options before
-//! changing anything, and refuses (never ignores) what it cannot honour.
+//! [`RoleLauncher`] runs the master's extractor for a master and the slave
+//! pipeline for a slave or relay, and refuses with a definite error an
+//! online option the pipeline cannot honour. Every control command
+//! validates all its options before changing anything, and refuses (never
+//! ignores) what it cannot honour.
 //!
 //! * [`progress`]: what a pipeline reports (stored, applied, connected).
 //! * [`state`]: Tungsten's states and the pending error.

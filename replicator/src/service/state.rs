@@ -10,7 +10,24 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The state of one replication service (reference/tungsten.md §1.5).
+/// The state of one replication service, named as Tungsten names it.
+///
+/// Transitions (made by the manager alone, `manager.rs`):
+///
+/// | From | Event | To |
+/// |---|---|---|
+/// | OFFLINE:NORMAL, OFFLINE:ERROR | `online` | GOING-ONLINE:SYNCHRONIZING |
+/// | OFFLINE:NORMAL, OFFLINE:ERROR | `online`, and the pipeline cannot start | OFFLINE:ERROR |
+/// | GOING-ONLINE:SYNCHRONIZING | the pipeline is positioned and streaming | ONLINE |
+/// | ONLINE | the pipeline is (re)connecting | GOING-ONLINE:SYNCHRONIZING |
+/// | ONLINE, GOING-ONLINE:SYNCHRONIZING | a transient failure: relaunch with backoff | GOING-ONLINE:SYNCHRONIZING |
+/// | ONLINE, GOING-ONLINE:SYNCHRONIZING | a definite failure | OFFLINE:ERROR, with a [`PendingError`] |
+/// | ONLINE, GOING-ONLINE:SYNCHRONIZING | `offline`, or the `-until-seqno` / `offline-deferred -at-seqno` point applied | GOING-OFFLINE, then OFFLINE:NORMAL |
+/// | OFFLINE:ERROR | `offline` | OFFLINE:NORMAL (the error cleared) |
+///
+/// `setrole` needs OFFLINE:NORMAL, `reset` either offline state. Tungsten's
+/// other states (`OFFLINE:CONFIGURING`, `GOING-ONLINE:PROVISIONING`, the
+/// restore states) do not exist here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum State {
     #[serde(rename = "OFFLINE:NORMAL")]

@@ -1,5 +1,7 @@
-//! The resume rules (tungsten.md §3.4) as a pure function, and the record
-//! order both ends check while streaming.
+//! The resume rules (`replicator/PROTOCOL.md` §4, the checks Tungsten's THL
+//! server makes to detect a diverged history, plus the event id check of
+//! protocol version 2) as a pure function, and the record order both ends
+//! check while streaming (PROTOCOL.md §5).
 //!
 //! Invariants:
 //!

@@ -1,7 +1,10 @@
 //! The THL network protocol (`thl://host:port/`, default port 2112): a
 //! server that streams a THL to downstream replicators, and a client that
-//! pulls a remote THL into a local one (tungsten.md §3; byte tables in
-//! `replicator/PROTOCOL.md`).
+//! pulls a remote THL into a local one. Tungsten's THL protocol in its
+//! semantics (handshake with the client's last seqno and epoch, a server
+//! that pushes records and heartbeats), with an encoding of our own: frames,
+//! byte tables, resume and streaming rules, with golden bytes, are in
+//! `replicator/PROTOCOL.md`.
 //!
 //! Invariants, first:
 //!

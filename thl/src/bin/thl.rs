@@ -1,5 +1,9 @@
 //! `thl`: inspect and maintain a Transaction History Log directory
-//! (Tungsten's `thl` tool; reference §6).
+//! in the manner of Tungsten's `thl` tool: its commands `info`, `list`,
+//! `index` and `purge`, its `list` options `-low`, `-high`, `-seqno`,
+//! `-file`, `-headers`, `-json`, `-sql` and `-no-checksum` (accepted; CRCs
+//! are always checked), its `list` layouts (`thl::display`), plus `verify`.
+//! The directory is `-dir DIR`, or `-service NAME` with `-install-dir`.
 //!
 //! Options take one dash or two (`-low 10` = `--low 10`). Exit codes: 0
 //! success, 1 a problem was found or the operation failed, 2 usage error.

@@ -1,5 +1,6 @@
 //! The THL on disk: a directory of segment files written by one writer and
-//! read by any number of readers (DESIGN.md §4, `thl/FORMAT.md` §1-2).
+//! read by any number of readers (bytes: `thl/FORMAT.md` §1-2; the store's
+//! place in the data path: `ARCHITECTURE.md` §3).
 //!
 //! Invariants, which every module below maintains:
 //!
