@@ -88,9 +88,9 @@ use benches::{env_u64, extract_until, fmt_med, median, quick, run_command, statu
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
 use replicator::applier::{Applier, ApplierConfig, RowMethod};
-use replicator::extractor::MasterSettings;
 use replicator::pipeline::apply::{run_apply_stage, Retry};
-use replicator::service::progress::Progress;
+use replicator::pipeline::progress::Progress;
+use replicator::pipeline::MasterSettings;
 use replicator::service::SkipSeqnos;
 use replicator::source::StartPosition;
 use tests::sandbox::{localhost_specs, Instance, InstanceSpec, Sandbox};

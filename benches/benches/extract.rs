@@ -51,7 +51,7 @@ use benches::{env_u64, extract_until, fmt_med, median, quick, status_field, Tabl
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use replicator::binlog::{BinlogEvent, BinlogFileReader, Decoder};
-use replicator::extractor::MasterSettings;
+use replicator::pipeline::MasterSettings;
 use replicator::source::StartPosition;
 use tests::sandbox::{localhost_specs, Instance, InstanceSpec, Sandbox};
 use thl::store::Reader;

@@ -296,7 +296,7 @@ pub struct Extraction {
 /// transaction that ends at `end_file:end_pos` (or later), then stops it.
 /// Bounded by `wait` (and 30 s for the stop).
 pub async fn extract_until(
-    settings: replicator::extractor::MasterSettings,
+    settings: replicator::pipeline::MasterSettings,
     end_file: &str,
     end_pos: u64,
     wait: Duration,
@@ -304,8 +304,8 @@ pub async fn extract_until(
     let thl_dir = settings.thl.dir.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let t0 = Instant::now();
-    let progress = replicator::service::progress::Progress::new();
-    let mut handle = tokio::spawn(replicator::extractor::run_master(settings, stop_rx, progress));
+    let progress = replicator::pipeline::progress::Progress::new();
+    let mut handle = tokio::spawn(replicator::pipeline::run_master(settings, stop_rx, progress));
     let mut seen = None;
     let mut last_id = String::new();
     let secs = loop {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use replicator::config::{Deployment, HostPlan, Role};
-use replicator::extractor::master::replica_server_id;
+use replicator::pipeline::master::replica_server_id;
 use replicator::rest::{self, Credentials};
 use replicator::service::{db, Manager, RoleLauncher};
 use replicator::source::preflight;

@@ -16,7 +16,7 @@
 //! | loop | retries | policy | progress resets | gives up |
 //! |---|---|---|---|---|
 //! | THL client (`thl_net/client.rs`) | connecting and streaming from an upstream, its URIs in turn | 500 ms → 10 s, jittered | records were streamed | never (definite errors stop it) |
-//! | master (`extractor/master.rs`) | the source connection and extraction session | 200 ms → 5 s | it had been streaming | never |
+//! | master (`pipeline/master.rs`) | the source connection and extraction session | 200 ms → 5 s | it had been streaming | never |
 //! | apply stage (`pipeline/apply.rs`) | applying from the committed position | 200 ms → 5 s | a transaction was applied | the same seqno failing with the same server error 10 times or for 10 minutes |
 //! | slave (`pipeline/slave.rs`) | connecting the applier to its target | 200 ms → 5 s | — | never |
 //! | service manager (`service/manager.rs`) | relaunching a pipeline that ended with a transient error | 200 ms → 5 s | — | never (a definite error is OFFLINE:ERROR) |

@@ -43,10 +43,10 @@ use thl::store::{Reader, StoreError};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use super::progress::Progress;
+use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier, ApplyError};
 use crate::retry::{Backoff, Limit, Policy, Streak};
-use crate::service::options::SkipSeqnos;
-use crate::service::Progress;
 
 /// Events in flight between the THL reader thread and the applier.
 const CHANNEL_EVENTS: usize = 512;

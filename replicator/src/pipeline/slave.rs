@@ -28,16 +28,15 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
+use super::progress::Progress;
 use super::retention::RetentionClock;
+use super::serve::{serve_thl, ServeError};
+use super::skip::SkipSeqnos;
 use crate::applier::{Applier, ApplierConfig};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Role;
 use crate::retry::Backoff;
-use crate::service::options::SkipSeqnos;
-use crate::service::Progress;
-use crate::thl_net::{
-    frame, AckCallback, ClientConfig, ClientError, Committed, Resolver, ServerConfig, ThlClient, ThlServer,
-};
+use crate::thl_net::{frame, ClientConfig, ClientError, Committed, Resolver, ThlClient};
 
 /// Everything a slave or relay pipeline needs.
 #[derive(Debug, Clone)]
@@ -74,8 +73,8 @@ pub enum SlaveError {
     Client(#[from] ClientError),
     #[error("apply: {0}")]
     Apply(#[from] ApplyStageError),
-    #[error("cannot serve the THL on {addr}: {source}")]
-    Serve { addr: SocketAddr, source: io::Error },
+    #[error(transparent)]
+    Serve(#[from] ServeError),
     #[error("a pipeline task failed: {0}")]
     Task(String),
 }
@@ -143,7 +142,7 @@ async fn slave_pipeline(
             server
                 .run(shutdown)
                 .await
-                .map_err(|e| SlaveError::Serve { addr, source: e })
+                .map_err(|source| SlaveError::Serve(ServeError { addr, source }))
         });
     }
 
@@ -313,33 +312,6 @@ async fn connect_applier(
             Err(e) => return Err(SlaveError::Apply(ApplyStageError::Apply(e))),
         }
     }
-}
-
-/// Binds a THL server on `addr` whose readers' acknowledgements are kept
-/// in the catalog (for retention and `trepctl clients`).
-pub async fn serve_thl(
-    addr: SocketAddr,
-    role: frame::Role,
-    source_id: &str,
-    reader: thl::store::Reader,
-    catalog: Arc<Catalog>,
-) -> Result<ThlServer, SlaveError> {
-    let mut cfg = ServerConfig::new(role, source_id);
-    cfg.on_ack = Some(ack_recorder(catalog));
-    ThlServer::bind(addr, cfg, reader)
-        .await
-        .map_err(|source| SlaveError::Serve { addr, source })
-}
-
-/// An ACK callback that records each reader's durable seqno in the catalog.
-pub fn ack_recorder(catalog: Arc<Catalog>) -> AckCallback {
-    AckCallback::new(move |ack| {
-        if let Some(seqno) = ack.durable_seqno {
-            if let Err(e) = catalog.acknowledge(&ack.client_id, seqno, crate::clock::now_ms()) {
-                tracing::warn!(client = %ack.client_id, error = %e, "cannot record the acknowledgement");
-            }
-        }
-    })
 }
 
 /// A THL resolver from the deployment's host resolution (hosts file first).

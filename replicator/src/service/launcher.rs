@@ -38,9 +38,9 @@ use super::Progress;
 use crate::applier::ApplierConfig;
 use crate::config::{HostPlan, Role, ServicePlan};
 use crate::extractor::event_id::EventId;
-use crate::extractor::{run_master, ExtractError, MasterSettings};
 use crate::pipeline::apply::ApplyStageError;
 use crate::pipeline::slave::resolver_from;
+use crate::pipeline::{run_master, ExtractError, MasterSettings};
 use crate::pipeline::{run_slave, SlaveError, SlaveSettings};
 use crate::source::StartPosition;
 

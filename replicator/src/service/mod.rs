@@ -11,7 +11,8 @@
 //! validates all its options before changing anything, and refuses (never
 //! ignores) what it cannot honour.
 //!
-//! * [`progress`]: what a pipeline reports (stored, applied, connected).
+//! * what a pipeline reports (stored, applied, connected) is its
+//!   [`Progress`] (`pipeline/progress.rs`), re-exported here.
 //! * [`state`]: Tungsten's states and the pending error.
 //! * [`options`]: `online` options (`-skip-seqno` lists, `-from-event`, ...).
 //! * [`launcher`]: the pipeline contract ([`ServiceContext`],
@@ -24,16 +25,15 @@ pub mod db;
 pub mod launcher;
 pub mod manager;
 pub mod options;
-pub mod progress;
 pub mod state;
 pub mod status;
 
+pub use crate::pipeline::progress::{Activity, PipelineProgress, Progress};
 pub use launcher::{
     pipeline, PipelineError, PipelineFailure, PipelineFuture, PipelineLauncher, RoleLauncher, ServiceContext,
 };
 pub use manager::{ClientRecord, ClientsSource, ErrorKind, Manager, ResetScope, Service, ServiceError, WaitOutcome};
 pub use options::{OnlineOptions, OnlineRequest, SkipSeqnos};
-pub use progress::{Activity, PipelineProgress, Progress};
 pub use state::{PendingError, State};
 
 #[cfg(test)]

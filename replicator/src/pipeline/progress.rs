@@ -3,16 +3,16 @@
 //!
 //! Invariants: a pipeline only *reports* (what it stored, applied, where it
 //! is connected); the service manager alone decides the service's
-//! [`State`](super::State). `status.rs` turns these fields into Tungsten's
+//! `State` (`service/state.rs`). `service/status.rs` turns these fields into Tungsten's
 //! status properties (its module doc says which field feeds which
 //! property). Readers get a consistent snapshot ([`Progress::snapshot`]);
 //! writers hold the lock only to copy a few fields.
 
-use crate::clock::now_ms;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use crate::clock::now_ms;
 use crate::thl_net::{ClientInfo, ThlServer};
 
 /// What the pipeline is doing right now (the manager maps it to a state).

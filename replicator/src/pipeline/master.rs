@@ -44,18 +44,18 @@ mod load_files;
 mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
-use super::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
-use super::create_table::{declared_columns, same_columns, table_without_engine};
-use super::event_id::EventId;
+use super::progress::{Activity, Progress};
+use super::retention::RetentionClock;
+use super::serve::{serve_thl, ServeError};
 use crate::binlog::event_types::{BEGIN_LOAD_QUERY_EVENT, EXECUTE_LOAD_QUERY_EVENT, TABLE_MAP_EVENT};
 use crate::binlog::load_data;
 use crate::binlog::{BinlogError, BinlogEvent, Decoder, ErrorKind, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
 use crate::clock::now_ms;
-use crate::pipeline::retention::RetentionClock;
-use crate::pipeline::slave::serve_thl;
+use crate::extractor::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
+use crate::extractor::create_table::{declared_columns, same_columns, table_without_engine};
+use crate::extractor::event_id::EventId;
 use crate::retry::{Backoff, Policy};
-use crate::service::{Activity, Progress};
 use crate::source::error::classify;
 use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
 use crate::statement_kind::{changes_schema, transaction_control, TransactionControl};
@@ -165,8 +165,8 @@ pub enum ExtractError {
     BadResumePoint { seqno: i64, event_id: String, why: String },
     #[error("the extractor thread failed: {0}")]
     Worker(String),
-    #[error("cannot serve the THL: {0}")]
-    Serve(String),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
 }
 
 impl From<SourceError> for ExtractError {
@@ -305,9 +305,7 @@ impl ServerTask {
             return Ok(ServerTask { halt, task: None });
         };
         let reader = writer.reader(Visibility::Durable);
-        let server = serve_thl(addr, Role::Master, &settings.source_id, reader, catalog.clone())
-            .await
-            .map_err(|e| ExtractError::Serve(e.to_string()))?;
+        let server = serve_thl(addr, Role::Master, &settings.source_id, reader, catalog.clone()).await?;
         info!(service = %settings.service, %addr, "serving the THL");
         progress.set_thl_server(Some(server.clone()));
         let task = tokio::spawn(async move {
