@@ -23,7 +23,7 @@ pub mod applier;
 pub mod binlog;
 pub mod catalog;
 pub mod clock;
-pub mod config;
+pub use control::config;
 pub mod extractor;
 pub mod packet_limit;
 pub mod pipeline;

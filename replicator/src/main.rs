@@ -79,7 +79,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args: Vec<_> = std::env::args_os().collect();
-    let cli = Cli::parse_from(thl::dash_args::normalize(
+    let cli = Cli::parse_from(control::dash_args::normalize(
         &<Cli as clap::CommandFactory>::command(),
         args,
     ));

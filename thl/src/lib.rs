@@ -7,7 +7,6 @@
 //!   that is readable without decoding the body.
 //! * [`store`]: the segmented, memory-mapped log on disk: one writer with
 //!   group commit, any number of readers, recovery, purge and retention.
-//! * [`dash_args`]: Tungsten's single-dash long options (`-low 10`).
 //! * [`faults`]: named crash points for fault-injection tests (feature
 //!   `failpoints`).
 //! * [`display`]: events and values as text (`thl list` layouts, SQL
@@ -16,7 +15,6 @@
 //! The byte layouts are documented in `thl/FORMAT.md`.
 
 pub mod codec;
-pub mod dash_args;
 pub mod display;
 pub mod event;
 pub mod faults;

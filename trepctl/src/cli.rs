@@ -3,12 +3,12 @@
 //! which credentials to send).
 //!
 //! Tungsten's single-dash long options (`-service alpha`, `-skip-seqno 10`)
-//! are rewritten to `--long` by `thl::dash_args::normalize` before parsing.
+//! are rewritten to `--long` by `control::dash_args::normalize` before parsing.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use replicator::config::{Deployment, HostsFile, Resolver};
+use control::config::{Deployment, HostsFile, Resolver};
 
 /// Operator CLI of the replicator: status and control of its services
 /// through the REST API.
@@ -177,7 +177,7 @@ impl Cli {
         T: Into<std::ffi::OsString>,
     {
         let cmd = <Cli as clap::CommandFactory>::command();
-        let normalized = thl::dash_args::normalize(&cmd, args);
+        let normalized = control::dash_args::normalize(&cmd, args);
         <Cli as clap::Parser>::try_parse_from(normalized)
     }
 }

@@ -253,9 +253,9 @@ fn run(cli: &Cli) -> Result<String, String> {
         }
         Command::Wait(a) => {
             if let Some(st) = &a.state {
-                st.parse::<replicator::service::State>()
+                st.parse::<control::state::State>()
                     .map(|_| ())
-                    .or_else(|_| replicator::service::state::check_state_pattern(st))
+                    .or_else(|_| control::state::check_state_pattern(st))
                     .map_err(|e| e.to_string())?;
             }
             let t = a

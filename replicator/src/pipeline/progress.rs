@@ -3,7 +3,7 @@
 //!
 //! Invariants: a pipeline only *reports* (what it stored, applied, where it
 //! is connected); the service manager alone decides the service's
-//! `State` (`service/state.rs`). `service/status.rs` turns these fields into Tungsten's
+//! `State` (`control/src/state.rs`). `service/status.rs` turns these fields into Tungsten's
 //! status properties (its module doc says which field feeds which
 //! property). Readers get a consistent snapshot ([`Progress::snapshot`]);
 //! writers hold the lock only to copy a few fields.

@@ -25,7 +25,7 @@ pub mod db;
 pub mod launcher;
 pub mod manager;
 pub mod options;
-pub mod state;
+pub use control::state;
 pub mod status;
 
 pub use crate::pipeline::progress::{Activity, PipelineProgress, Progress};

@@ -166,7 +166,7 @@ fn main() -> ExitCode {
 
     let mut cmd = Cli::command();
     cmd.build();
-    let args = thl::dash_args::normalize(&cmd, std::env::args_os());
+    let args = control::dash_args::normalize(&cmd, std::env::args_os());
     let cli = match cmd.try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m)) {
         Ok(c) => c,
         // Help and version exit 0, usage errors 2.

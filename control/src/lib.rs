@@ -1,0 +1,14 @@
+//! What the replicator daemon and its operator tools (`trepctl`, `thl`)
+//! share, so that the tools need none of the daemon's machinery (RocksDB,
+//! the async runtime, the HTTP server):
+//!
+//! * [`config`]: `tungsten.ini`, hosts files, and what a host runs.
+//! * [`state`]: the states of a replication service, as Tungsten names
+//!   them.
+//! * [`dash_args`]: Tungsten's single-dash long options (`-low 10`).
+//!
+//! Invariant: this crate imports no other crate of the workspace.
+
+pub mod config;
+pub mod dash_args;
+pub mod state;
