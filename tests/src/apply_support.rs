@@ -163,15 +163,10 @@ pub fn ddl(seqno: i64, sql: &str) -> ReplEvent {
 
 pub fn col(index: u16, name: &str, type_code: u8, type_meta: u16, key: bool) -> ColumnSpec {
     ColumnSpec {
-        index,
-        name: name.into(),
-        type_code,
         type_meta,
-        unsigned: false,
         nullable: !key,
         key,
-        collation: None,
-        type_desc: String::new(),
+        ..ColumnSpec::of_type(index, name, type_code)
     }
 }
 

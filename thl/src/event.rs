@@ -313,6 +313,25 @@ pub struct ColumnSpec {
     pub type_desc: String,
 }
 
+impl ColumnSpec {
+    /// A column known only by its position, name and type code: no type
+    /// metadata, signed, nullable, not in the key, no collation, no type
+    /// text (the fields a caller then sets are the ones it knows).
+    pub fn of_type(index: u16, name: impl Into<String>, type_code: u8) -> ColumnSpec {
+        ColumnSpec {
+            index,
+            name: name.into(),
+            type_code,
+            type_meta: 0,
+            unsigned: false,
+            nullable: true,
+            key: false,
+            collation: None,
+            type_desc: String::new(),
+        }
+    }
+}
+
 /// A column value. Exact for every MySQL/MariaDB type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {

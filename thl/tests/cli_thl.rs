@@ -27,15 +27,10 @@ fn header(seqno: i64, fragno: u16, last_frag: bool) -> EventHeader {
 
 fn columns() -> Vec<ColumnSpec> {
     let c = |index: u16, name: &str, type_code: u8, key: bool, collation: Option<u16>| ColumnSpec {
-        index,
-        name: name.into(),
-        type_code,
-        type_meta: 0,
-        unsigned: false,
         nullable: !key,
         key,
         collation,
-        type_desc: String::new(),
+        ..ColumnSpec::of_type(index, name, type_code)
     };
     vec![
         c(0, "id", 3, true, None),

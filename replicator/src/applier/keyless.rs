@@ -404,17 +404,7 @@ mod tests {
     use thl::event::{RowFlags, RowImage, Value};
 
     fn col(name: &str, type_code: u8) -> ColumnSpec {
-        ColumnSpec {
-            index: 0,
-            name: name.into(),
-            type_code,
-            type_meta: 0,
-            unsigned: false,
-            nullable: true,
-            key: false,
-            collation: None,
-            type_desc: String::new(),
-        }
+        ColumnSpec::of_type(0, name, type_code)
     }
 
     fn update(columns: Vec<ColumnSpec>, rows: usize) -> RowChanges {

@@ -12,15 +12,9 @@ use super::{BinlogEvent, Decoder};
 /// applier's `BINLOG` statement tests).
 pub(crate) fn col(index: u16, type_code: u8, type_meta: u16) -> ColumnSpec {
     ColumnSpec {
-        index,
-        name: format!("c{index}"),
-        type_code,
         type_meta,
-        unsigned: false,
-        nullable: true,
         key: index == 0,
-        collation: None,
-        type_desc: String::new(),
+        ..ColumnSpec::of_type(index, format!("c{index}"), type_code)
     }
 }
 

@@ -123,15 +123,9 @@ pub(crate) fn user_var_literal(u: &UserVar) -> String {
     match &u.value {
         Value::Bytes(bytes) => {
             let col = ColumnSpec {
-                index: 0,
-                name: String::new(),
-                type_code: 15,
-                type_meta: 0,
                 unsigned: u.unsigned,
-                nullable: true,
-                key: false,
                 collation: u.collation,
-                type_desc: String::new(),
+                ..ColumnSpec::of_type(0, "", 15)
             };
             let lit = sql_literal(&u.value, &col);
             if let Some(t) = &u.data_type {
@@ -148,15 +142,8 @@ pub(crate) fn user_var_literal(u: &UserVar) -> String {
         }
         v => {
             let col = ColumnSpec {
-                index: 0,
-                name: String::new(),
-                type_code: 8,
-                type_meta: 0,
                 unsigned: u.unsigned,
-                nullable: true,
-                key: false,
-                collation: None,
-                type_desc: String::new(),
+                ..ColumnSpec::of_type(0, "", 8)
             };
             sql_literal(v, &col)
         }

@@ -177,17 +177,7 @@ fn literal(c: Option<&ColumnSpec>, v: &Value) -> String {
 }
 
 fn unknown_column() -> ColumnSpec {
-    ColumnSpec {
-        index: 0,
-        name: String::new(),
-        type_code: 15,
-        type_meta: 0,
-        unsigned: false,
-        nullable: true,
-        key: false,
-        collation: None,
-        type_desc: String::new(),
-    }
+    ColumnSpec::of_type(0, "", 15)
 }
 
 /// One row change as one SQL statement ending in `;` (or as a `-- `

@@ -20,15 +20,9 @@ pub(crate) fn header(seqno: i64) -> EventHeader {
 
 fn col(index: u16, name: &str, type_code: u8, key: bool, collation: Option<u16>) -> ColumnSpec {
     ColumnSpec {
-        index,
-        name: name.into(),
-        type_code,
-        type_meta: 0,
-        unsigned: false,
-        nullable: true,
         key,
         collation,
-        type_desc: String::new(),
+        ..ColumnSpec::of_type(index, name, type_code)
     }
 }
 

@@ -264,17 +264,7 @@ mod tests {
         let columns = types
             .iter()
             .enumerate()
-            .map(|(i, &t)| ColumnSpec {
-                index: i as u16,
-                name: String::new(),
-                type_code: t,
-                type_meta: 0,
-                unsigned: false,
-                nullable: true,
-                key: false,
-                collation: None,
-                type_desc: String::new(),
-            })
+            .map(|(i, &t)| ColumnSpec::of_type(i as u16, "", t))
             .collect();
         TableMap {
             table_id: 1,
