@@ -6,9 +6,11 @@
 //! * [`state`]: the states of a replication service, as Tungsten names
 //!   them.
 //! * [`dash_args`]: Tungsten's single-dash long options (`-low 10`).
+//! * [`requests`]: the bodies of the REST API's commands.
 //!
 //! Invariant: this crate imports no other crate of the workspace.
 
 pub mod config;
 pub mod dash_args;
+pub mod requests;
 pub mod state;

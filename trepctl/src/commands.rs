@@ -4,7 +4,12 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use control::requests::{
+    FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, OnlineRequest, ResetScope, SetroleRequest,
+    WaitRequest,
+};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::cli::{Cli, OnlineArgs, ResetArgs, Target, WaitArgs};
 use crate::client::{request, ClientError};
@@ -23,8 +28,14 @@ impl Session {
         request(&self.target, "GET", &format!("{BASE}{path}"), None, DEFAULT_TIMEOUT)
     }
 
-    fn post(&self, path: &str, body: Value, timeout: Duration) -> Result<Value, ClientError> {
-        request(&self.target, "POST", &format!("{BASE}{path}"), Some(&body), timeout)
+    /// POSTs one of the API's request bodies (`control::requests`).
+    fn post(&self, path: &str, body: &impl Serialize, timeout: Duration) -> Result<Value, ClientError> {
+        let url = format!("{BASE}{path}");
+        let body = serde_json::to_value(body).map_err(|e| ClientError::Protocol {
+            url: url.clone(),
+            message: format!("cannot encode the request: {e}"),
+        })?;
+        request(&self.target, "POST", &url, Some(&body), timeout)
     }
 
     /// The service to address: -service, else the only one.
@@ -72,13 +83,6 @@ fn confirm(question: &str) -> Result<bool, String> {
 
 fn text(v: &Value) -> String {
     v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-}
-
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
-        other => other,
-    }
 }
 
 fn state_line(cli: &Cli, v: &Value) -> String {
@@ -136,10 +140,15 @@ pub fn online(cli: &Cli, s: &Session, a: &OnlineArgs) -> Result<String, String> 
     if a.skip.is_some() || a.seqno.is_some() {
         return Err("-skip and -seqno are obsolete: use -skip-seqno LIST or -until-seqno N".into());
     }
-    let body = json!({"skipSeqno": a.skip_seqno, "fromEvent": a.from_event, "baseSeqno": a.base_seqno, "untilSeqno": a.until_seqno, "force": a.force});
-    let body = strip_nulls(body);
+    let body = OnlineRequest {
+        skip_seqno: a.skip_seqno.clone(),
+        from_event: a.from_event.clone(),
+        base_seqno: a.base_seqno,
+        until_seqno: a.until_seqno,
+        force: a.force,
+    };
     let v = s
-        .post(&format!("{}/online", service_path(cli, s)?), body, DEFAULT_TIMEOUT)
+        .post(&format!("{}/online", service_path(cli, s)?), &body, DEFAULT_TIMEOUT)
         .map_err(failed)?;
     Ok(state_line(cli, &v))
 }
@@ -149,7 +158,7 @@ pub fn offline(cli: &Cli, s: &Session, immediate: bool) -> Result<String, String
     let v = s
         .post(
             &format!("{}/offline", service_path(cli, s)?),
-            json!({"immediate": immediate}),
+            &OfflineRequest { immediate },
             DEFAULT_TIMEOUT,
         )
         .map_err(failed)?;
@@ -161,7 +170,9 @@ pub fn offline_deferred(cli: &Cli, s: &Session, at_seqno: i64) -> Result<String,
     let v = s
         .post(
             &format!("{}/offline-deferred", service_path(cli, s)?),
-            json!({"atSeqno": at_seqno}),
+            &OfflineDeferredRequest {
+                at_seqno: Some(at_seqno),
+            },
             DEFAULT_TIMEOUT,
         )
         .map_err(failed)?;
@@ -177,7 +188,10 @@ pub fn setrole(cli: &Cli, s: &Session, role: &str, uri: Option<&str>) -> Result<
     let v = s
         .post(
             &format!("{}/setrole", service_path(cli, s)?),
-            strip_nulls(json!({"role": role, "uri": uri})),
+            &SetroleRequest {
+                role: Some(role.to_owned()),
+                uri: uri.map(str::to_owned),
+            },
             DEFAULT_TIMEOUT,
         )
         .map_err(failed)?;
@@ -209,7 +223,15 @@ pub fn reset(cli: &Cli, s: &Session, a: &ResetArgs) -> Result<String, String> {
         return Ok("Reset cancelled\n".into());
     }
     let v = s
-        .post(&path, json!({"all": a.all, "thl": a.thl, "db": a.db}), DEFAULT_TIMEOUT)
+        .post(
+            &path,
+            &ResetScope {
+                all: a.all,
+                thl: a.thl,
+                db: a.db,
+            },
+            DEFAULT_TIMEOUT,
+        )
         .map_err(failed)?;
     Ok(if cli.json {
         show(cli, "reset", &v)
@@ -234,7 +256,9 @@ pub fn heartbeat(cli: &Cli, s: &Session, name: Option<&str>) -> Result<String, S
     let v = s
         .post(
             &format!("{}/heartbeat", service_path(cli, s)?),
-            strip_nulls(json!({"name": name})),
+            &HeartbeatRequest {
+                name: name.map(str::to_owned),
+            },
             DEFAULT_TIMEOUT,
         )
         .map_err(failed)?;
@@ -249,11 +273,7 @@ pub fn heartbeat(cli: &Cli, s: &Session, name: Option<&str>) -> Result<String, S
 pub fn flush(cli: &Cli, s: &Session, limit: Option<u64>) -> Result<String, String> {
     let t = Duration::from_secs(limit.unwrap_or(60) + 30);
     let v = s
-        .post(
-            &format!("{}/flush", service_path(cli, s)?),
-            strip_nulls(json!({"limit": limit})),
-            t,
-        )
+        .post(&format!("{}/flush", service_path(cli, s)?), &FlushRequest { limit }, t)
         .map_err(failed)?;
     Ok(if cli.json {
         show(cli, "flush", &v)
@@ -279,7 +299,11 @@ pub fn wait(cli: &Cli, s: &Session, a: &WaitArgs) -> Result<String, String> {
     let v = s
         .post(
             &format!("{}/wait", service_path(cli, s)?),
-            strip_nulls(json!({"applied": a.applied, "state": a.state, "limit": a.limit})),
+            &WaitRequest {
+                applied: a.applied,
+                state: a.state.clone(),
+                limit: a.limit,
+            },
             t,
         )
         .map_err(failed)?;

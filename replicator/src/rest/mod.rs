@@ -54,6 +54,9 @@ use tracing::info;
 use crate::config::Role;
 use crate::service::manager::{ErrorKind, ResetScope, ServiceError};
 use crate::service::{status, Manager, OnlineRequest};
+use control::requests::{
+    FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, SetroleRequest, WaitRequest,
+};
 
 /// The API's base path.
 pub const BASE: &str = "/api/v2/replicator";
@@ -266,29 +269,16 @@ async fn online(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Byt
     ok(json!({"serviceName": name, "state": state.to_string()}))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OfflineBody {
-    #[serde(default)]
-    immediate: bool,
-}
-
 async fn offline(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
-    let b: OfflineBody = body(&bytes)?;
+    let b: OfflineRequest = body(&bytes)?;
     let state = s.offline(b.immediate).await?;
     ok(json!({"serviceName": name, "state": state.to_string()}))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DeferredBody {
-    at_seqno: Option<i64>,
-}
-
 async fn offline_deferred(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
-    let b: DeferredBody = body(&bytes)?;
+    let b: OfflineDeferredRequest = body(&bytes)?;
     let at = b.at_seqno.ok_or_else(|| {
         bad_request("offline-deferred needs -at-seqno N (the other -at-* forms are not supported yet)")
     })?;
@@ -298,16 +288,9 @@ async fn offline_deferred(AxState(app): AxState<App>, Path(name): Path<String>, 
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RoleBody {
-    role: Option<String>,
-    uri: Option<String>,
-}
-
 async fn setrole(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
-    let b: RoleBody = body(&bytes)?;
+    let b: SetroleRequest = body(&bytes)?;
     let role: Role = b
         .role
         .as_deref()
@@ -334,43 +317,23 @@ async fn reset(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Byte
     ok(json!(report))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct HeartbeatBody {
-    name: Option<String>,
-}
-
 async fn heartbeat(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
-    let b: HeartbeatBody = body(&bytes)?;
+    let b: HeartbeatRequest = body(&bytes)?;
     let hb = s.heartbeat(b.name.as_deref()).await?;
     ok(json!(hb))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LimitBody {
-    limit: Option<u64>,
-}
-
 async fn flush(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
-    let b: LimitBody = body(&bytes)?;
+    let b: FlushRequest = body(&bytes)?;
     let seqno = s.flush(Duration::from_secs(b.limit.unwrap_or(60))).await?;
     ok(json!({"seqno": seqno}))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct WaitBody {
-    applied: Option<i64>,
-    state: Option<String>,
-    limit: Option<u64>,
-}
-
 async fn wait(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
-    let b: WaitBody = body(&bytes)?;
+    let b: WaitRequest = body(&bytes)?;
     // Without -limit, wait up to a day (an HTTP request must end some day).
     let limit = Duration::from_secs(b.limit.unwrap_or(86_400));
     let out = match (b.applied, b.state) {

@@ -93,22 +93,7 @@ pub type ClientRecord = BTreeMap<String, String>;
 /// Where `clients` reads from; the THL server installs one.
 pub type ClientsSource = Arc<dyn Fn() -> Vec<ClientRecord> + Send + Sync>;
 
-/// What `reset` clears.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResetScope {
-    /// THL, catalog and the `tungsten_<service>` schema (the default when
-    /// nothing is chosen).
-    #[serde(default)]
-    pub all: bool,
-    /// The THL directory (and the catalog's THL-derived history; the role
-    /// set by `setrole` is kept).
-    #[serde(default)]
-    pub thl: bool,
-    /// `DROP SCHEMA tungsten_<service>` on the local database.
-    #[serde(default)]
-    pub db: bool,
-}
+pub use control::requests::ResetScope;
 
 /// What a reset did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -302,7 +287,7 @@ impl Service {
     /// Refuses an option the pipeline cannot honour (400, state unchanged);
     /// a pipeline that cannot start leaves OFFLINE:ERROR (and the error).
     pub fn online(self: &Arc<Self>, req: &OnlineRequest) -> Result<State, ServiceError> {
-        let options = req.validate().map_err(bad)?;
+        let options = OnlineOptions::from_request(req).map_err(bad)?;
         let mut g = self.lock();
         if !g.state.is_offline() {
             return Err(conflict(format!(

@@ -2,21 +2,10 @@
 //! one place so that the REST API and `trepctl` reject the same mistakes.
 //! `-skip-seqno` lists are the apply stage's [`SkipSeqnos`].
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use crate::pipeline::skip::SkipSeqnos;
-
-/// What the REST API receives for `online` (every field optional).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OnlineRequest {
-    pub skip_seqno: Option<String>,
-    pub from_event: Option<String>,
-    pub base_seqno: Option<i64>,
-    pub until_seqno: Option<i64>,
-    #[serde(default)]
-    pub force: bool,
-}
+pub use control::requests::OnlineRequest;
 
 /// Validated `online` options, handed to the pipeline in its
 /// [`ServiceContext`](super::ServiceContext).
@@ -35,37 +24,38 @@ pub struct OnlineOptions {
     pub force: bool,
 }
 
-impl OnlineRequest {
-    /// Checks every option; the message names the option and an example.
-    pub fn validate(&self) -> Result<OnlineOptions, String> {
-        let skip_seqno = match &self.skip_seqno {
+impl OnlineOptions {
+    /// Checks every option of `req` (the REST body, `control::requests`);
+    /// the message names the option and an example.
+    pub fn from_request(req: &OnlineRequest) -> Result<OnlineOptions, String> {
+        let skip_seqno = match &req.skip_seqno {
             Some(s) => s.parse()?,
             None => SkipSeqnos::default(),
         };
-        if let Some(ev) = &self.from_event {
+        if let Some(ev) = &req.from_event {
             if ev.trim().is_empty() {
                 return Err("-from-event: empty event id (example: mysql-bin.000003:4)".into());
             }
         }
-        if let Some(b) = self.base_seqno {
+        if let Some(b) = req.base_seqno {
             if b < 0 {
                 return Err(format!("-base-seqno {b}: must be >= 0"));
             }
-            if self.from_event.is_none() {
+            if req.from_event.is_none() {
                 return Err("-base-seqno needs -from-event (the binlog position the seqno base applies to)".into());
             }
         }
-        if let Some(u) = self.until_seqno {
+        if let Some(u) = req.until_seqno {
             if u < 0 {
                 return Err(format!("-until-seqno {u}: must be >= 0"));
             }
         }
         Ok(OnlineOptions {
             skip_seqno,
-            from_event: self.from_event.as_ref().map(|s| s.trim().to_owned()),
-            base_seqno: self.base_seqno,
-            until_seqno: self.until_seqno,
-            force: self.force,
+            from_event: req.from_event.as_ref().map(|s| s.trim().to_owned()),
+            base_seqno: req.base_seqno,
+            until_seqno: req.until_seqno,
+            force: req.force,
         })
     }
 }
@@ -80,17 +70,19 @@ mod tests {
             base_seqno: Some(5),
             ..Default::default()
         };
-        assert!(r.validate().expect_err("refused").contains("-from-event"));
+        assert!(OnlineOptions::from_request(&r)
+            .expect_err("refused")
+            .contains("-from-event"));
         let r = OnlineRequest {
             base_seqno: Some(5),
             from_event: Some("mysql-bin.000001:4".into()),
             ..Default::default()
         };
-        assert_eq!(r.validate().expect("valid").base_seqno, Some(5));
+        assert_eq!(OnlineOptions::from_request(&r).expect("valid").base_seqno, Some(5));
         let r = OnlineRequest {
             until_seqno: Some(-1),
             ..Default::default()
         };
-        assert!(r.validate().is_err());
+        assert!(OnlineOptions::from_request(&r).is_err());
     }
 }
