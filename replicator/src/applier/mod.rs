@@ -998,10 +998,11 @@ impl Applier {
     /// True when `ev` completes the XA transaction the session holds
     /// ([`HeldXa`]).
     fn completes_held_xa(&self, ev: &ReplEvent) -> bool {
-        ev.body.changes.iter().any(|c| match c {
-            Change::Statement(s) => self.holds_prepared(&s.sql),
-            Change::Rows(_) => false,
-        })
+        self.held_xa.is_some()
+            && ev.body.changes.iter().any(|c| match c {
+                Change::Statement(s) => self.holds_prepared(&s.sql),
+                Change::Rows(_) => false,
+            })
     }
 
     /// True when `sql` is `XA COMMIT|ROLLBACK` of the transaction the
