@@ -92,7 +92,7 @@ use replicator::pipeline::apply::{run_apply_stage, Retry};
 use replicator::pipeline::progress::Progress;
 use replicator::pipeline::MasterSettings;
 use replicator::service::SkipSeqnos;
-use replicator::source::StartPosition;
+use replicator::source::{BinlogPosition, StartPosition};
 use tests::sandbox::{localhost_specs, Instance, InstanceSpec, Sandbox};
 use thl::event::Change;
 use thl::store::Reader;
@@ -401,10 +401,7 @@ async fn extract(primary: &Instance, b: &Backlog, root: &Path, wait: Duration) -
         thl_dir.clone(),
         root.join("catalog"),
     );
-    settings.start_when_empty = StartPosition::FilePos {
-        file: b.start_file.clone(),
-        pos: b.start_pos,
-    };
+    settings.start_when_empty = StartPosition::FilePos(BinlogPosition::new(b.start_file.clone(), b.start_pos));
     let run = extract_until(settings, &b.end_file, b.end_pos, wait).await?;
     Ok(run.secs)
 }

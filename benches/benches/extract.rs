@@ -52,7 +52,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use replicator::binlog::{BinlogEvent, BinlogFileReader, Decoder};
 use replicator::pipeline::MasterSettings;
-use replicator::source::StartPosition;
+use replicator::source::{BinlogPosition, StartPosition};
 use tests::sandbox::{localhost_specs, Instance, InstanceSpec, Sandbox};
 use thl::store::Reader;
 
@@ -185,10 +185,7 @@ async fn run_ours(primary: &Instance, b: &Backlog, wait: Duration) -> Res<Ours> 
         thl_dir.clone(),
         root.path().join("catalog"),
     );
-    settings.start_when_empty = StartPosition::FilePos {
-        file: b.first().to_owned(),
-        pos: 4,
-    };
+    settings.start_when_empty = StartPosition::FilePos(BinlogPosition::new(b.first(), 4));
     let run = extract_until(settings, &b.end_file, b.end_pos, wait).await?;
     let thl_bytes = Reader::open(&thl_dir)?.info()?.files.iter().map(|f| f.size).sum();
     Ok(Ours {

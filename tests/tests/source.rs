@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use replicator::source::{
-    preflight, BinlogSource, ChecksumAlg, DefiniteError, RawEvent, Severity, SourceError, StartPosition, StreamConfig,
-    TransientError,
+    preflight, BinlogPosition, BinlogSource, ChecksumAlg, DefiniteError, RawEvent, Severity, SourceError,
+    StartPosition, StreamConfig, TransientError,
 };
 use tests::sandbox::{localhost_specs, loopback_specs, InstanceSpec, Sandbox, DEFAULT_PORT};
 
@@ -158,10 +158,7 @@ async fn streams_raw_events_with_valid_crc_from_the_start() {
         .await
         .expect("setup");
 
-    let start = StartPosition::FilePos {
-        file: "mysql-bin.000001".into(),
-        pos: 4,
-    };
+    let start = StartPosition::FilePos(BinlogPosition::new("mysql-bin.000001", 4));
     let mut src = BinlogSource::connect_with(db.opts(), config(), start)
         .await
         .expect("connect");
@@ -219,8 +216,10 @@ async fn streams_raw_events_with_valid_crc_from_the_start() {
     assert!(queries.iter().any(|q| q.contains("CREATE TABLE shop.t")), "{queries:?}");
     assert!(!queries.iter().any(|q| q.starts_with("# Dummy")), "{queries:?}");
     assert!(t.contains(&TABLE_MAP), "TABLE_MAP missing: {t:?}");
-    assert_eq!(src.position().file, "mysql-bin.000001");
-    assert_eq!(src.position().pos, expected_pos);
+    assert_eq!(
+        src.position().at,
+        Some(BinlogPosition::new("mysql-bin.000001", expected_pos))
+    );
     assert!(src.position().gtid.is_some());
 
     // Live: a new insert arrives, and heartbeats flow when idle.
@@ -245,8 +244,10 @@ async fn streams_raw_events_with_valid_crc_from_the_start() {
     assert_eq!((&*fde.file, fde.pos), ("mysql-bin.000002", 4));
     let xid = crossed.last().expect("xid");
     assert_eq!(&*xid.file, "mysql-bin.000002");
-    assert_eq!(src.position().file, "mysql-bin.000002");
-    assert_eq!(src.position().pos, xid.next_pos);
+    assert_eq!(
+        src.position().at,
+        Some(BinlogPosition::new("mysql-bin.000002", xid.next_pos))
+    );
     for ev in &crossed {
         assert!(ev.event_type() == HEARTBEAT || crc_ok(ev));
         decoder.set_file_name(&ev.file);
@@ -283,7 +284,7 @@ async fn checksum_none_and_current_position() {
     let mut src = BinlogSource::connect_with(db.opts(), config(), StartPosition::Current)
         .await
         .expect("connect");
-    let StartPosition::FilePos { file, pos } = src.start().clone() else {
+    let StartPosition::FilePos(BinlogPosition { file, pos }) = src.start().clone() else {
         panic!("Current must resolve to a file:pos");
     };
     assert_eq!(file, "mysql-bin.000001");
@@ -345,8 +346,9 @@ async fn starts_from_a_mariadb_gtid() {
     );
     assert_eq!(src.position().gtid, Some(format!("{domain}-{server}-{}", seq + 1)));
     assert!(crc_ok(gtid));
-    assert!(!src.position().file.is_empty(), "the fake ROTATE named the file");
-    assert!(!src.position().file.contains('\u{1f}'), "checksum bytes in file name");
+    let at = src.position().at.expect("the fake ROTATE named the file");
+    assert!(!at.file.is_empty(), "the fake ROTATE named the file");
+    assert!(!at.file.contains('\u{1f}'), "checksum bytes in file name");
     src.close().await;
 
     // A GTID the source never had: definite, names it.
@@ -384,10 +386,7 @@ async fn purged_binlog_is_a_definite_error_naming_needed_and_available() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let start = StartPosition::FilePos {
-        file: "mysql-bin.000001".into(),
-        pos: 4,
-    };
+    let start = StartPosition::FilePos(BinlogPosition::new("mysql-bin.000001", 4));
     let err = BinlogSource::connect_with(db.opts(), config(), start)
         .await
         .expect_err("purged");
@@ -396,7 +395,7 @@ async fn purged_binlog_is_a_definite_error_naming_needed_and_available() {
     let SourceError::Definite(DefiniteError::BinlogPurged { needed, available, .. }) = &err else {
         panic!("expected BinlogPurged, got {err:?}");
     };
-    assert_eq!((needed.file.as_str(), needed.pos), ("mysql-bin.000001", 4));
+    assert_eq!(needed.at, Some(BinlogPosition::new("mysql-bin.000001", 4)));
     assert_eq!(available.first().map(|b| b.name.as_str()), Some("mysql-bin.000003"));
     let text = err.to_string();
     assert!(text.contains("need mysql-bin.000001:4"), "{text}");
@@ -420,15 +419,12 @@ async fn stopped_server_is_a_transient_error() {
     let mut src = BinlogSource::connect_with(
         sandbox.instances()[0].opts(),
         config(),
-        StartPosition::FilePos {
-            file: "mysql-bin.000001".into(),
-            pos: 4,
-        },
+        StartPosition::FilePos(BinlogPosition::new("mysql-bin.000001", 4)),
     )
     .await
     .expect("connect");
     read_until(&mut src, |ev, _| ev.event_type() == FDE).await;
-    let resume = src.position();
+    let resume = src.position().at.expect("a file:pos start keeps its file");
     // The first event of the file after that point, to find again.
     let after = loop {
         let ev = src.next_event().await.expect("event after the FDE");
@@ -463,10 +459,7 @@ async fn stopped_server_is_a_transient_error() {
 
     // After a restart, resuming from the saved position works.
     db.restart().await.expect("restart");
-    let start = StartPosition::FilePos {
-        file: resume.file.clone(),
-        pos: resume.pos,
-    };
+    let start = StartPosition::FilePos(resume.clone());
     let mut src = BinlogSource::connect_with(db.opts(), config(), start)
         .await
         .expect("reconnect");
@@ -480,7 +473,7 @@ async fn stopped_server_is_a_transient_error() {
             break (ev.event_type(), ev.pos, ev.bytes.clone());
         }
     };
-    assert_eq!(again, after, "resumed at {}:{}", resume.file, resume.pos);
+    assert_eq!(again, after, "resumed at {resume}");
 }
 
 #[tokio::test]

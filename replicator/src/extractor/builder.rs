@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use thl::event::{meta, Change, EventBody, EventHeader, ReplEvent, RowChanges, Statement, SHARD_UNKNOWN};
 
 use super::event_id::EventId;
+use crate::binlog::BinlogPosition;
 use crate::clock::now_ms;
 use crate::statement_kind::{changes_schema, commits_implicitly, transaction_control, TransactionControl};
 
@@ -59,10 +60,9 @@ pub enum TxnInput {
 /// Where the event that produced an input sits in the source binlog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcePos {
-    /// The binlog file holding the event.
-    pub file: String,
-    /// The position after the event (its header's `log_pos`).
-    pub next_pos: u64,
+    /// The position after the event (its header's `log_pos`) in the binlog
+    /// file holding it.
+    pub after: BinlogPosition,
     /// The event's timestamp, seconds since the Unix epoch.
     pub timestamp: u32,
     /// The source's server id that wrote the event.
@@ -83,19 +83,18 @@ pub struct BuilderConfig {
 /// A transaction that the binlog left open where it must not be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
-    #[error("row changes of {table} at {file}:{pos} arrived outside any transaction")]
-    RowsOutsideTransaction { table: String, file: String, pos: u64 },
-    #[error("XA PREPARE at {file}:{pos} arrived outside any XA transaction")]
-    XaOutsideTransaction { file: String, pos: u64 },
-    #[error("GTID {gtid} at {file}:{pos} started while transaction {open} was still open")]
+    #[error("row changes of {table} at {at} arrived outside any transaction")]
+    RowsOutsideTransaction { table: String, at: BinlogPosition },
+    #[error("XA PREPARE at {at} arrived outside any XA transaction")]
+    XaOutsideTransaction { at: BinlogPosition },
+    #[error("GTID {gtid} at {at} started while transaction {open} was still open")]
     GtidInsideTransaction {
         gtid: String,
         open: String,
-        file: String,
-        pos: u64,
+        at: BinlogPosition,
     },
-    #[error("transaction at {file}:{pos} has more than 65535 fragments")]
-    TooManyFragments { file: String, pos: u64 },
+    #[error("transaction at {at} has more than 65535 fragments")]
+    TooManyFragments { at: BinlogPosition },
 }
 
 #[derive(Debug)]
@@ -168,8 +167,7 @@ impl TransactionBuilder {
                     return Err(BuildError::GtidInsideTransaction {
                         gtid,
                         open: open.gtid.clone().unwrap_or_else(|| "without GTID".into()),
-                        file: at.file.clone(),
-                        pos: at.next_pos,
+                        at: at.after.clone(),
                     });
                 }
                 let mut txn = OpenTxn::new(at.server_id);
@@ -212,8 +210,7 @@ impl TransactionBuilder {
                 let Some(txn) = self.open.as_mut() else {
                     return Err(BuildError::RowsOutsideTransaction {
                         table: format!("{}.{}", rows.schema, rows.table),
-                        file: at.file.clone(),
-                        pos: at.next_pos,
+                        at: at.after.clone(),
                     });
                 };
                 txn.schemas.insert(rows.schema.clone());
@@ -242,10 +239,7 @@ impl TransactionBuilder {
             }
             TxnInput::XaPrepare { statement, one_phase } => {
                 let Some(txn) = self.open.as_mut() else {
-                    return Err(BuildError::XaOutsideTransaction {
-                        file: at.file.clone(),
-                        pos: at.next_pos,
-                    });
+                    return Err(BuildError::XaOutsideTransaction { at: at.after.clone() });
                 };
                 if one_phase && txn.fragno == 0 {
                     // A one-phase XA commit is an ordinary commit: applied as
@@ -323,7 +317,6 @@ impl TransactionBuilder {
             (1, false) => txn.schemas.iter().next().cloned().unwrap_or_default(),
             _ => SHARD_UNKNOWN.to_owned(),
         };
-        let session = txn.thread_id.map_or(-1, i64::from);
         let header = EventHeader {
             seqno: self.next_seqno,
             seqno_end: self.next_seqno,
@@ -331,7 +324,7 @@ impl TransactionBuilder {
             last_frag: last,
             epoch: self.epoch,
             source_id: self.cfg.source_id.clone(),
-            event_id: EventId::new(at.file.clone(), at.next_pos, session).to_string(),
+            event_id: EventId::new(at.after.clone(), txn.thread_id).to_string(),
             shard_id,
             source_tstamp_ms: i64::from(at.timestamp) * 1000,
             extract_tstamp_ms: now_ms(),
@@ -339,10 +332,10 @@ impl TransactionBuilder {
         let changes = std::mem::take(&mut txn.changes);
         txn.held_bytes = 0;
         if !last {
-            txn.fragno = txn.fragno.checked_add(1).ok_or_else(|| BuildError::TooManyFragments {
-                file: at.file.clone(),
-                pos: at.next_pos,
-            })?;
+            txn.fragno = txn
+                .fragno
+                .checked_add(1)
+                .ok_or_else(|| BuildError::TooManyFragments { at: at.after.clone() })?;
         }
         out.push(ReplEvent {
             header,
@@ -433,8 +426,7 @@ mod tests {
 
     fn pos(next: u64) -> SourcePos {
         SourcePos {
-            file: "mysql-bin.000001".into(),
-            next_pos: next,
+            after: BinlogPosition::new("mysql-bin.000001", next),
             timestamp: 1_700_000_000,
             server_id: 7,
         }
@@ -551,7 +543,13 @@ mod tests {
     fn rows_outside_a_transaction_are_an_error_naming_the_position() {
         let mut b = builder(1 << 20);
         let err = b.push(TxnInput::Rows(rows("a")), &pos(20), 10, &mut vec![]).err();
-        assert!(matches!(err, Some(BuildError::RowsOutsideTransaction { pos: 20, .. })));
+        assert!(matches!(
+            err,
+            Some(BuildError::RowsOutsideTransaction {
+                at: BinlogPosition { pos: 20, .. },
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -8,24 +8,21 @@
 
 use std::fmt;
 
+use crate::binlog::BinlogPosition;
+
 /// A binlog position as carried in a THL event id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventId {
-    /// Binlog file name, e.g. `mysql-bin.000018`.
-    pub file: String,
-    /// Offset after the commit event of the transaction.
-    pub offset: u64,
-    /// The source thread (session) id, -1 when unknown.
-    pub session: i64,
+    /// The binlog file and the offset after the commit event of the
+    /// transaction.
+    pub at: BinlogPosition,
+    /// The source thread (session) id; written `-1` when unknown.
+    pub session: Option<u32>,
 }
 
 impl EventId {
-    pub fn new(file: impl Into<String>, offset: u64, session: i64) -> EventId {
-        EventId {
-            file: file.into(),
-            offset,
-            session,
-        }
+    pub fn new(at: BinlogPosition, session: Option<u32>) -> EventId {
+        EventId { at, session }
     }
 
     /// Parses `file:offset[;session]`.
@@ -37,11 +34,9 @@ impl EventId {
         let (position, session) = match text.split_once(';') {
             Some((p, s)) => (
                 p,
-                s.trim()
-                    .parse::<i64>()
-                    .map_err(|_| bad("the session id after ';' is not a number"))?,
+                parse_session(s.trim()).ok_or_else(|| bad("the session id after ';' is not -1 or a thread id"))?,
             ),
-            None => (text, -1),
+            None => (text, None),
         };
         let (file, offset) = position.rsplit_once(':').ok_or_else(|| bad("expected file:offset"))?;
         if file.is_empty() {
@@ -51,17 +46,25 @@ impl EventId {
             .trim()
             .parse::<u64>()
             .map_err(|_| bad("the offset is not a number"))?;
-        Ok(EventId {
-            file: file.to_owned(),
-            offset,
-            session,
-        })
+        Ok(EventId::new(BinlogPosition::new(file, offset), session))
+    }
+}
+
+/// `-1` (no session) or a thread id.
+fn parse_session(text: &str) -> Option<Option<u32>> {
+    match text {
+        "-1" => Some(None),
+        id => id.parse::<u32>().ok().map(Some),
     }
 }
 
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{:016};{}", self.file, self.offset, self.session)
+        write!(f, "{}:{:016};", self.at.file, self.at.pos)?;
+        match self.session {
+            Some(id) => write!(f, "{id}"),
+            None => f.write_str("-1"),
+        }
     }
 }
 
@@ -80,7 +83,7 @@ mod tests {
     #[test]
     fn formats_with_sixteen_digits() {
         assert_eq!(
-            EventId::new("mysql-bin.000018", 70227, 140).to_string(),
+            EventId::new(BinlogPosition::new("mysql-bin.000018", 70227), Some(140)).to_string(),
             "mysql-bin.000018:0000000000070227;140"
         );
     }
@@ -88,15 +91,28 @@ mod tests {
     #[test]
     fn parses_all_tungsten_forms() {
         let full = EventId::parse("mysql-bin.000018:0000000000070227;140").ok();
-        assert_eq!(full, Some(EventId::new("mysql-bin.000018", 70227, 140)));
+        assert_eq!(
+            full,
+            Some(EventId::new(BinlogPosition::new("mysql-bin.000018", 70227), Some(140)))
+        );
         let short = EventId::parse("mysql-bin.000018:70227").ok();
-        assert_eq!(short, Some(EventId::new("mysql-bin.000018", 70227, -1)));
+        assert_eq!(
+            short,
+            Some(EventId::new(BinlogPosition::new("mysql-bin.000018", 70227), None))
+        );
     }
 
     #[test]
     fn rejects_garbage_with_a_reason() {
-        for text in ["", "nocolon", ":12", "f:x", "f:12;y"] {
+        for text in ["", "nocolon", ":12", "f:x", "f:12;y", "f:12;-2"] {
             assert!(EventId::parse(text).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn an_unknown_session_is_written_and_read_as_minus_one() {
+        let id = EventId::new(BinlogPosition::new("mysql-bin.000001", 4), None);
+        assert_eq!(id.to_string(), "mysql-bin.000001:0000000000000004;-1");
+        assert_eq!(EventId::parse(&id.to_string()).ok(), Some(id));
     }
 }

@@ -49,7 +49,7 @@ use super::retention::RetentionClock;
 use super::serve::{serve_thl, ServeError};
 use crate::binlog::event_types::{BEGIN_LOAD_QUERY_EVENT, EXECUTE_LOAD_QUERY_EVENT, TABLE_MAP_EVENT};
 use crate::binlog::load_data;
-use crate::binlog::{BinlogError, BinlogEvent, Decoder, ErrorKind, PendingVars};
+use crate::binlog::{BinlogError, BinlogEvent, BinlogPosition, Decoder, ErrorKind, PendingVars};
 use crate::catalog::{Catalog, CatalogError, EpochRecord, TableDef};
 use crate::clock::now_ms;
 use crate::extractor::builder::{BuildError, BuilderConfig, SourcePos, TransactionBuilder, TxnInput};
@@ -137,25 +137,22 @@ pub enum ExtractError {
     #[error("catalog: {0}")]
     Catalog(#[from] CatalogError),
     /// The binlog holds something that cannot be turned into THL.
-    #[error("cannot extract seqno {seqno} at {file}:{pos}: {source}. Nothing after this position was stored; fix the cause (or start after it with `trepctl online -from-event`) and go online again")]
+    #[error("cannot extract seqno {seqno} at {at}: {source}. Nothing after this position was stored; fix the cause (or start after it with `trepctl online -from-event`) and go online again")]
     Decode {
         seqno: i64,
-        file: String,
-        pos: u64,
+        at: BinlogPosition,
         source: Box<BinlogError>,
     },
-    #[error("cannot extract seqno {seqno} at {file}:{pos}: event type {event_type} ({reason}) is not supported. Nothing was skipped; the service stops here")]
+    #[error("cannot extract seqno {seqno} at {at}: event type {event_type} ({reason}) is not supported. Nothing was skipped; the service stops here")]
     Unsupported {
         seqno: i64,
-        file: String,
-        pos: u64,
+        at: BinlogPosition,
         event_type: u8,
         reason: String,
     },
-    #[error("the source wrote incident {kind} at {file}:{pos} ({message}): its binlog may be missing changes; check the source and restart from a known position")]
+    #[error("the source wrote incident {kind} at {at} ({message}): its binlog may be missing changes; check the source and restart from a known position")]
     Incident {
-        file: String,
-        pos: u64,
+        at: BinlogPosition,
         kind: u16,
         message: String,
     },
@@ -366,10 +363,7 @@ fn resume_point(header: &thl::event::EventHeader) -> Result<StartPosition, Extra
         why: e.to_string(),
     })?;
     info!(seqno = header.seqno, event_id = %header.event_id, "resuming after the last stored transaction");
-    Ok(StartPosition::FilePos {
-        file: id.file,
-        pos: id.offset,
-    })
+    Ok(StartPosition::FilePos(id.at))
 }
 
 /// One connection to the source: returns the writer for the next session.
@@ -550,15 +544,13 @@ impl Worker {
             .decode(&raw.bytes, raw.pos)
             .map_err(|source| ExtractError::Decode {
                 seqno,
-                file: raw.file.to_string(),
-                pos: raw.pos,
+                at: raw.position(),
                 source: Box::new(source),
             })?;
         self.learn_temporal_precision(&event, raw, seqno)?;
         let header = self.decoder.last_header().cloned();
         let at = SourcePos {
-            file: raw.file.to_string(),
-            next_pos: raw.next_pos,
+            after: raw.next_position(),
             timestamp: header.as_ref().map_or(0, |h| h.timestamp),
             server_id: header.as_ref().map_or(0, |h| h.server_id),
         };
@@ -640,8 +632,7 @@ impl Worker {
             BinlogEvent::LoadBlock(block) => {
                 return self.load_files.add(block).map_err(|reason| ExtractError::Unsupported {
                     seqno,
-                    file: at.file.clone(),
-                    pos: at.next_pos,
+                    at: at.after.clone(),
                     event_type: BEGIN_LOAD_QUERY_EVENT,
                     reason,
                 });
@@ -654,8 +645,7 @@ impl Worker {
                 let Some(infile) = self.load_files.take(e.file_id) else {
                     return Err(ExtractError::Unsupported {
                         seqno,
-                        file: at.file.clone(),
-                        pos: at.next_pos,
+                        at: at.after.clone(),
                         event_type: EXECUTE_LOAD_QUERY_EVENT,
                         reason: format!("LOAD DATA of file {} whose blocks were not read before it", e.file_id),
                     });
@@ -670,16 +660,14 @@ impl Worker {
             BinlogEvent::Unsupported { event_type, reason } => {
                 return Err(ExtractError::Unsupported {
                     seqno,
-                    file: at.file.clone(),
-                    pos: at.next_pos,
+                    at: at.after.clone(),
                     event_type,
                     reason,
                 })
             }
             BinlogEvent::Incident { kind, message } => {
                 return Err(ExtractError::Incident {
-                    file: at.file.clone(),
-                    pos: at.next_pos,
+                    at: at.after.clone(),
                     kind,
                     message,
                 })
@@ -768,8 +756,7 @@ impl Worker {
         // A definition that does not tell n stops like an undecodable event.
         let stop = |message: String| ExtractError::Decode {
             seqno,
-            file: raw.file.to_string(),
-            pos: raw.pos,
+            at: raw.position(),
             source: Box::new(BinlogError::new(
                 &raw.file,
                 raw.pos,

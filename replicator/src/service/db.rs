@@ -10,8 +10,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 use serde::Serialize;
 
+use crate::binlog::BinlogPosition;
 use crate::config::ServicePlan;
 use crate::extractor::event_id::EventId;
+use crate::source::queries::current_position;
 
 /// `tungsten_<service>`.
 pub fn tracking_schema(service: &str) -> String {
@@ -81,7 +83,13 @@ pub async fn heartbeat(plan: &ServicePlan, service: &str, name: &str, seqno: i64
     )
     .await
     .map_err(|e| sql_err("insert", e))?;
-    let (binlog_file, binlog_pos) = binlog_position(&mut conn).await?;
+    let BinlogPosition {
+        file: binlog_file,
+        pos: binlog_pos,
+    } = current_position(&mut conn)
+        .await
+        .map_err(|e| format!("SHOW MASTER STATUS: {e}"))?
+        .ok_or("the source has no binary log (log_bin is OFF)")?;
     let _ = conn.disconnect().await;
     Ok(Heartbeat {
         name: name.to_owned(),
@@ -91,32 +99,9 @@ pub async fn heartbeat(plan: &ServicePlan, service: &str, name: &str, seqno: i64
     })
 }
 
-/// The source's current binlog file and position.
-async fn binlog_position(conn: &mut Conn) -> Result<(String, u64), String> {
-    let mut last_err = String::new();
-    for q in ["SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"] {
-        match conn.query_first::<mysql_async::Row, _>(q).await {
-            Ok(Some(row)) => {
-                let file: Option<String> = row.get(0);
-                let pos: Option<u64> = row.get(1);
-                if let (Some(f), Some(p)) = (file, pos) {
-                    return Ok((f, p));
-                }
-                last_err = format!("{q}: unexpected row");
-            }
-            Ok(None) => return Err("the source has no binary log (log_bin is OFF)".into()),
-            Err(e) => last_err = format!("{q}: {e}"),
-        }
-    }
-    Err(last_err)
-}
-
-/// Whether a stored native event id is at or past `file:pos`.
-pub fn position_reached(stored_event_id: &str, file: &str, pos: u64) -> bool {
-    match EventId::parse(stored_event_id) {
-        Ok(id) => (id.file.as_str(), id.offset) >= (file, pos),
-        Err(_) => false,
-    }
+/// Whether a stored native event id is at or past `target`.
+pub fn position_reached(stored_event_id: &str, target: &BinlogPosition) -> bool {
+    EventId::parse(stored_event_id).is_ok_and(|id| id.at >= *target)
 }
 
 /// `DROP SCHEMA IF EXISTS` on the local database, not binlogged.
@@ -139,10 +124,10 @@ mod tests {
     #[test]
     fn positions_compare_by_file_then_offset() {
         let id = "mysql-bin.000002:0000000000000400;7";
-        assert!(position_reached(id, "mysql-bin.000002", 400));
-        assert!(position_reached(id, "mysql-bin.000001", 9000));
-        assert!(!position_reached(id, "mysql-bin.000002", 401));
-        assert!(!position_reached("", "mysql-bin.000001", 4));
+        assert!(position_reached(id, &BinlogPosition::new("mysql-bin.000002", 400)));
+        assert!(position_reached(id, &BinlogPosition::new("mysql-bin.000001", 9000)));
+        assert!(!position_reached(id, &BinlogPosition::new("mysql-bin.000002", 401)));
+        assert!(!position_reached("", &BinlogPosition::new("mysql-bin.000001", 4)));
         assert_eq!(quote_ident("a`b"), "`a``b`");
     }
 }

@@ -160,9 +160,9 @@ impl PipelineError for ExtractError {
 
     fn event_id(&self) -> Option<String> {
         match self {
-            ExtractError::Decode { file, pos, .. }
-            | ExtractError::Unsupported { file, pos, .. }
-            | ExtractError::Incident { file, pos, .. } => Some(format!("{file}:{pos:016}")),
+            ExtractError::Decode { at, .. }
+            | ExtractError::Unsupported { at, .. }
+            | ExtractError::Incident { at, .. } => Some(format!("{}:{:016}", at.file, at.pos)),
             ExtractError::BadResumePoint { event_id, .. } => Some(event_id.clone()),
             _ => None,
         }
@@ -285,10 +285,7 @@ impl RoleLauncher {
         if let Some(text) = from {
             let id = EventId::parse(text)
                 .map_err(|e| PipelineFailure::definite("BAD_OPTION", format!("-from-event: {e}")))?;
-            m.start_when_empty = StartPosition::FilePos {
-                file: id.file,
-                pos: id.offset,
-            };
+            m.start_when_empty = StartPosition::FilePos(id.at);
         }
         // Validated with -from-event (which requires an empty THL).
         m.base_seqno = o.base_seqno;

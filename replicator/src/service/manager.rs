@@ -34,6 +34,7 @@ use super::launcher::{PipelineFailure, PipelineFuture, PipelineLauncher, Service
 use super::options::{OnlineOptions, OnlineRequest};
 use super::state::{check_state_pattern, PendingError, State};
 use super::Progress;
+use crate::binlog::BinlogPosition;
 use crate::catalog::{Catalog, CatalogError, RoleRecord};
 use crate::config::{HostPlan, Role, ServicePlan};
 use crate::retry::{Backoff, Policy};
@@ -669,19 +670,19 @@ impl Service {
     /// `flush`: a heartbeat, then wait until the THL holds it; the seqno.
     pub async fn flush(&self, limit: Duration) -> Result<i64, ServiceError> {
         let hb = self.heartbeat(Some("FLUSH")).await?;
+        let target = BinlogPosition::new(hb.binlog_file.clone(), hb.binlog_pos);
         let deadline = Instant::now() + limit;
         loop {
             let p = self.progress.snapshot();
-            if db::position_reached(&p.stored_event_id, &hb.binlog_file, hb.binlog_pos) {
+            if db::position_reached(&p.stored_event_id, &target) {
                 return Ok(p.stored_seqno);
             }
             if Instant::now() >= deadline {
                 return Err(ServiceError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "flush: the THL did not reach {}:{} within {}s (last stored: seqno {} at {})",
-                        hb.binlog_file,
-                        hb.binlog_pos,
+                        "flush: the THL did not reach {} within {}s (last stored: seqno {} at {})",
+                        target,
                         limit.as_secs(),
                         p.stored_seqno,
                         p.stored_event_id

@@ -18,16 +18,15 @@ use std::time::Duration;
 
 use super::preflight::PreflightError;
 use super::queries::BinaryLog;
+use crate::binlog::BinlogPosition;
 use crate::packet_limit::is_packet_too_large;
 
-/// Where the stream was: the binlog file and the offset after the last
-/// event received (or the requested start), and the last GTID seen.
+/// Where the stream was: the binlog position after the last event received
+/// (or the requested start), and the last GTID seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamPosition {
-    /// Binlog file name; empty when not known yet (GTID or current start).
-    pub file: String,
-    /// Offset in `file`.
-    pub pos: u64,
+    /// `None` when not known yet (a GTID or current-position start).
+    pub at: Option<BinlogPosition>,
     /// Last MariaDB GTID seen (`domain-server-seqno`), or the requested GTID
     /// state before the first GTID event.
     pub gtid: Option<String>,
@@ -35,11 +34,11 @@ pub struct StreamPosition {
 
 impl fmt::Display for StreamPosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file[..], &self.gtid) {
-            ("", None) => f.write_str("(before streaming)"),
-            ("", Some(g)) => write!(f, "GTID {g}"),
-            (file, None) => write!(f, "{file}:{}", self.pos),
-            (file, Some(g)) => write!(f, "{file}:{} (last GTID {g})", self.pos),
+        match (&self.at, &self.gtid) {
+            (None, None) => f.write_str("(before streaming)"),
+            (None, Some(g)) => write!(f, "GTID {g}"),
+            (Some(at), None) => write!(f, "{at}"),
+            (Some(at), Some(g)) => write!(f, "{at} (last GTID {g})"),
         }
     }
 }

@@ -62,9 +62,10 @@ pub mod preflight;
 pub mod queries;
 mod stream;
 
+pub use crate::binlog::BinlogPosition;
 pub use error::{DefiniteError, SourceError, StreamPosition, TransientError};
 pub use preflight::{
     preflight, PreflightError, PreflightFinding, PreflightReport, Privileges, Severity, SourceSettings,
 };
-pub use queries::{BinaryLog, BinlogPosition, ServerInfo};
+pub use queries::{BinaryLog, ServerInfo};
 pub use stream::{BinlogSource, ChecksumAlg, RawEvent, StartPosition, StreamConfig};

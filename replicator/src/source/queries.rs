@@ -8,21 +8,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 
 use super::error::codes;
-
-/// A binlog coordinate.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BinlogPosition {
-    /// File name, e.g. `mysql-bin.000003`.
-    pub file: String,
-    /// Offset in the file.
-    pub pos: u64,
-}
-
-impl std::fmt::Display for BinlogPosition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file, self.pos)
-    }
-}
+use crate::binlog::BinlogPosition;
 
 /// One row of `SHOW BINARY LOGS`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,6 +15,7 @@ use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder};
 use super::error::{classify, codes, DefiniteError, SourceError, StreamPosition, TransientError, BINLOG_PACKET_LIMIT};
 use super::preflight::{ensure_server_id, PreflightError, SourceSettings};
 use super::queries::{self, ServerInfo};
+use crate::binlog::BinlogPosition;
 
 const FORMAT_DESCRIPTION_EVENT: u8 = 15;
 const ROTATE_EVENT: u8 = 4;
@@ -29,12 +30,7 @@ const CRC_LEN: usize = BinlogEventFooter::BINLOG_CHECKSUM_LEN;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartPosition {
     /// A binlog file and offset (4 is the first event of a file).
-    FilePos {
-        /// File name, e.g. `mysql-bin.000001`.
-        file: String,
-        /// Offset.
-        pos: u64,
-    },
+    FilePos(BinlogPosition),
     /// After the given MariaDB GTID state (`domain-server-seqno[,...]`):
     /// the first event streamed is the transaction following it.
     MariaGtid(String),
@@ -45,7 +41,7 @@ pub enum StartPosition {
 impl fmt::Display for StartPosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::FilePos { file, pos } => write!(f, "{file}:{pos}"),
+            Self::FilePos(at) => write!(f, "{at}"),
             Self::MariaGtid(g) => write!(f, "GTID {g}"),
             Self::Current => f.write_str("the current position"),
         }
@@ -55,19 +51,23 @@ impl fmt::Display for StartPosition {
 impl StartPosition {
     fn as_stream_position(&self) -> StreamPosition {
         match self {
-            Self::FilePos { file, pos } => StreamPosition {
-                file: file.clone(),
-                pos: *pos,
+            Self::FilePos(at) => StreamPosition {
+                at: Some(at.clone()),
                 gtid: None,
             },
             Self::MariaGtid(g) => StreamPosition {
-                file: String::new(),
-                pos: 0,
+                at: None,
                 gtid: Some(g.clone()),
             },
             Self::Current => StreamPosition::default(),
         }
     }
+}
+
+/// The position `file:pos`, or `None` while the file is not known (a GTID
+/// start before the server's first ROTATE names it).
+fn known_position(file: &str, pos: u64) -> Option<BinlogPosition> {
+    (!file.is_empty()).then(|| BinlogPosition::new(file, pos))
 }
 
 /// How the trailing bytes of a raw event are to be checked.
@@ -95,7 +95,9 @@ pub struct RawEvent {
     /// The checksum algorithm in force for this event (for a format
     /// description event: the algorithm it declares).
     pub checksum: ChecksumAlg,
-    /// The binlog file the event is in.
+    /// The binlog file the event is in (shared by the events of a file;
+    /// [`RawEvent::position`] and [`RawEvent::next_position`] give the
+    /// event's place as a [`BinlogPosition`]).
     pub file: Arc<str>,
     /// Offset of the event's first byte in `file` (for an artificial
     /// event: the current position).
@@ -107,6 +109,16 @@ pub struct RawEvent {
 }
 
 impl RawEvent {
+    /// Where the event starts.
+    pub fn position(&self) -> BinlogPosition {
+        BinlogPosition::new(&*self.file, self.pos)
+    }
+
+    /// Where a dump resuming after the event starts.
+    pub fn next_position(&self) -> BinlogPosition {
+        BinlogPosition::new(&*self.file, self.next_pos)
+    }
+
     /// The event type byte (header offset 4).
     pub fn event_type(&self) -> u8 {
         self.bytes.get(4).copied().unwrap_or(0)
@@ -263,7 +275,7 @@ impl BinlogSource {
         }
 
         let (file, pos) = match &start {
-            StartPosition::FilePos { file, pos } => (file.clone(), *pos),
+            StartPosition::FilePos(at) => (at.file.clone(), at.pos),
             StartPosition::MariaGtid(gtid) => {
                 if !server.is_mariadb {
                     let _ = conn.disconnect().await;
@@ -295,8 +307,7 @@ impl BinlogSource {
         };
 
         let at = StreamPosition {
-            file: file.clone(),
-            pos,
+            at: known_position(&file, pos),
             gtid: at.gtid,
         };
         let ctx = (&addr[..], &user[..], &at, false);
@@ -327,10 +338,7 @@ impl BinlogSource {
             user,
             server,
             start: match start {
-                StartPosition::Current => StartPosition::FilePos {
-                    file: file.clone(),
-                    pos,
-                },
+                StartPosition::Current => StartPosition::FilePos(BinlogPosition::new(file.clone(), pos)),
                 other => other,
             },
             file: Arc::from(file.as_str()),
@@ -356,8 +364,7 @@ impl BinlogSource {
     /// The position after the last event received, and the last GTID.
     pub fn position(&self) -> StreamPosition {
         StreamPosition {
-            file: self.file.to_string(),
-            pos: self.pos,
+            at: known_position(&self.file, self.pos),
             gtid: self.gtid.clone(),
         }
     }
