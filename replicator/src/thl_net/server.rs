@@ -35,7 +35,9 @@ use tokio::task::JoinSet;
 use tokio::time::{timeout, timeout_at, Instant};
 
 use super::error::{FrameError, NokCode};
-use super::frame::{self, Ack, FrameDecoder, Heartbeat, Hello, Message, MsgType, Nok, OkMsg, Role, PROTOCOL_VERSION};
+use super::frame::{
+    self, Ack, FrameDecoder, Heartbeat, Hello, Message, MsgType, Nok, OkMsg, Resume, Role, PROTOCOL_VERSION,
+};
 use super::handshake::{self, ClientPos, Decision, Rules, Sequence, ServerLog, Start};
 use crate::clock::now_ms;
 
@@ -366,31 +368,69 @@ async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, code: NokCode, text: String, t
     End::Refused(code, text)
 }
 
-async fn serve(
-    inner: &Arc<Inner>,
-    mut sock: TcpStream,
-    peer: SocketAddr,
-    id: u64,
-    mut stop: watch::Receiver<bool>,
-) -> End {
+/// One client connection: handshake, then records until it ends.
+async fn serve(inner: &Arc<Inner>, mut sock: TcpStream, peer: SocketAddr, id: u64, stop: watch::Receiver<bool>) -> End {
     let (mut rd, mut wr) = sock.split();
+    let mut dec = FrameDecoder::new(0);
+    let accepted = match handshake(inner, &mut rd, &mut wr, &mut dec).await {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let Accepted {
+        resume,
+        start,
+        heartbeat,
+    } = accepted;
+    tracing::info!(%peer, client = %resume.client_id, start = ?start, "THL client connected");
+    inner.clients.lock().unwrap_or_else(PoisonError::into_inner).insert(
+        id,
+        ClientInfo {
+            client_id: resume.client_id.clone(),
+            peer,
+            last_acked_seqno: None,
+            applied_seqno: None,
+            next_seqno: start.seqno(),
+            connected_since: SystemTime::now(),
+        },
+    );
+    let client = Connected {
+        inner,
+        id,
+        client_id: &resume.client_id,
+        peer,
+    };
+    match client.stream(rd, wr, dec, start, heartbeat, stop).await {
+        Ok(never) => match never {},
+        Err(end) => end,
+    }
+}
+
+/// What a handshake agreed: the client's RESUME, where its stream starts,
+/// and the heartbeat interval.
+struct Accepted {
+    resume: Resume,
+    start: Start,
+    heartbeat: Duration,
+}
+
+/// HELLO out, RESUME in, OK (or NOK) out, within the handshake timeout.
+async fn handshake<R, W>(inner: &Arc<Inner>, rd: &mut R, wr: &mut W, dec: &mut FrameDecoder) -> Result<Accepted, End>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let cfg = &inner.cfg;
     let deadline = Instant::now() + cfg.handshake_timeout;
     let wt = cfg.write_timeout.min(cfg.handshake_timeout);
+    let cannot_read = |e: StoreError| (NokCode::ServerError, format!("the server cannot read its THL: {e}"));
     // HELLO.
     let src = inner.source.clone();
-    let (min, max) = match blocking(move || Ok::<_, StoreError>((src.min_seqno()?, src.max_seqno()?))).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            return refuse(
-                &mut wr,
-                NokCode::ServerError,
-                format!("the server cannot read its THL: {e}"),
-                wt,
-            )
-            .await
+    let (min, max) = match blocking(move || Ok::<_, StoreError>((src.min_seqno()?, src.max_seqno()?))).await? {
+        Ok(v) => v,
+        Err(e) => {
+            let (code, text) = cannot_read(e);
+            return Err(refuse(wr, code, text, wt).await);
         }
-        Err(e) => return e,
     };
     let hello = Message::Hello(Hello {
         version: PROTOCOL_VERSION,
@@ -401,30 +441,50 @@ async fn serve(
         max_record_len: MAX_RECORD_LEN,
         source_id: cfg.source_id.clone(),
     });
-    if let Err(e) = send(&mut wr, &hello, wt).await {
-        return e;
-    }
+    send(wr, &hello, wt).await?;
     // RESUME.
-    let mut dec = FrameDecoder::new(0);
-    let resume = match read_message(&mut rd, &mut dec, deadline, "RESUME").await {
-        Ok(Message::Resume(r)) => r,
-        Ok(m) => {
+    let resume = match read_message(rd, dec, deadline, "RESUME").await? {
+        Message::Resume(r) => r,
+        m => {
             let why = format!("expected RESUME, got {}", m.msg_type().name());
-            return refuse(&mut wr, NokCode::ProtocolError, why.clone(), wt)
+            return Err(refuse(wr, NokCode::ProtocolError, why.clone(), wt)
                 .await
-                .into_protocol(why);
+                .into_protocol(why));
         }
-        Err(e) => return e,
     };
     if resume.version != PROTOCOL_VERSION {
         let text = format!(
             "protocol version {} is not supported by this THL server (version {PROTOCOL_VERSION}): upgrade the client",
             resume.version
         );
-        return refuse(&mut wr, NokCode::ProtocolVersion, text, wt).await;
+        return Err(refuse(wr, NokCode::ProtocolVersion, text, wt).await);
     }
     let heartbeat = Duration::from_millis(u64::from(resume.heartbeat_ms)).clamp(cfg.min_heartbeat, cfg.max_heartbeat);
-    // Decide.
+    // Decide, then OK or NOK.
+    let (log, start) = match decide(inner, &resume).await? {
+        Ok((log, Decision::Accept(start))) => (log, start),
+        Ok((_, Decision::Reject { code, text })) => return Err(refuse(wr, code, text, wt).await),
+        Err(e) => {
+            let (code, text) = cannot_read(e);
+            return Err(refuse(wr, code, text, wt).await);
+        }
+    };
+    let ok = Message::Ok(OkMsg {
+        min_seqno: log.min,
+        max_seqno: log.max,
+        start_seqno: start.seqno(),
+    });
+    send(wr, &ok, wt).await?;
+    Ok(Accepted {
+        resume,
+        start,
+        heartbeat,
+    })
+}
+
+/// The resume rules ([`handshake::decide`]) applied to the log as it is
+/// now, read on a blocking thread.
+async fn decide(inner: &Arc<Inner>, resume: &Resume) -> Result<Result<(ServerLog, Decision), StoreError>, End> {
     let pos = ClientPos {
         last_seqno: resume.last_seqno,
         last_epoch: resume.last_epoch,
@@ -433,9 +493,9 @@ async fn serve(
     };
     let src = inner.source.clone();
     let rules = Rules {
-        require_seqno_zero: cfg.require_seqno_zero,
+        require_seqno_zero: inner.cfg.require_seqno_zero,
     };
-    let decided = blocking(move || -> Result<(ServerLog, Decision), StoreError> {
+    blocking(move || -> Result<(ServerLog, Decision), StoreError> {
         let mut log = ServerLog {
             min: src.min_seqno()?,
             max: src.max_seqno()?,
@@ -451,122 +511,125 @@ async fn serve(
         let d = handshake::decide(&pos, &log, rules);
         Ok((log, d))
     })
-    .await;
-    let (log, start) = match decided {
-        Ok(Ok((log, Decision::Accept(start)))) => (log, start),
-        Ok(Ok((_, Decision::Reject { code, text }))) => return refuse(&mut wr, code, text, wt).await,
-        Ok(Err(e)) => {
-            return refuse(
-                &mut wr,
-                NokCode::ServerError,
-                format!("the server cannot read its THL: {e}"),
-                wt,
-            )
-            .await
-        }
-        Err(e) => return e,
-    };
-    let ok = Message::Ok(OkMsg {
-        min_seqno: log.min,
-        max_seqno: log.max,
-        start_seqno: start.seqno(),
-    });
-    if let Err(e) = send(&mut wr, &ok, wt).await {
-        return e;
-    }
-    tracing::info!(%peer, client = %resume.client_id, start = ?start, "THL client connected");
-    inner.clients.lock().unwrap_or_else(PoisonError::into_inner).insert(
-        id,
-        ClientInfo {
-            client_id: resume.client_id.clone(),
-            peer,
-            last_acked_seqno: None,
-            applied_seqno: None,
-            next_seqno: start.seqno(),
-            connected_since: SystemTime::now(),
-        },
-    );
-    // Stream.
-    let (tx, mut rx) = mpsc::channel(cfg.queue_records.max(1));
-    let src = inner.source.clone();
-    let poll = heartbeat.min(Duration::from_millis(250));
-    tokio::task::spawn_blocking(move || feed(&src, start, &tx, poll));
-    // Bytes that came with RESUME (a pipelining or confused client).
-    if let Err(e) = take_acks(inner, id, &resume.client_id, peer, &mut dec) {
-        return e;
-    }
-    let mut tmp = vec![0u8; 1024];
-    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, wr);
-    let mut last_sent = Instant::now();
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.changed() => {
-                let m = Message::Nok(Nok { code: NokCode::ShuttingDown, text: "the THL server is shutting down".into() });
-                let _ = send(&mut out, &m, Duration::from_millis(200)).await;
-                return End::Shutdown;
-            }
-            r = rd.read(&mut tmp) => match r {
-                Ok(0) => return End::Io(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    dec.extend(&tmp[..n]);
-                    if let Err(e) = take_acks(inner, id, &resume.client_id, peer, &mut dec) {
-                        return e;
-                    }
+    .await
+}
+
+/// A client past its handshake.
+struct Connected<'a> {
+    inner: &'a Arc<Inner>,
+    id: u64,
+    client_id: &'a str,
+    peer: SocketAddr,
+}
+
+impl Connected<'_> {
+    /// Sends records from `start` as the log grows (a heartbeat when idle)
+    /// and takes the client's ACKs, until the connection ends.
+    async fn stream<R, W>(
+        &self,
+        mut rd: R,
+        wr: W,
+        mut dec: FrameDecoder,
+        start: Start,
+        heartbeat: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<std::convert::Infallible, End>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let cfg = &self.inner.cfg;
+        let (tx, mut rx) = mpsc::channel(cfg.queue_records.max(1));
+        let src = self.inner.source.clone();
+        let poll = heartbeat.min(Duration::from_millis(250));
+        tokio::task::spawn_blocking(move || feed(&src, start, &tx, poll));
+        // Bytes that came with RESUME (a pipelining or confused client).
+        self.take_acks(&mut dec)?;
+        let mut tmp = vec![0u8; 1024];
+        let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, wr);
+        let mut last_sent = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => {
+                    let m = Message::Nok(Nok { code: NokCode::ShuttingDown, text: "the THL server is shutting down".into() });
+                    let _ = send(&mut out, &m, Duration::from_millis(200)).await;
+                    return Err(End::Shutdown);
                 }
-                Err(e) => return End::Io(e),
-            },
-            f = rx.recv() => {
-                let mut next = f;
-                let mut sent = 0usize;
-                loop {
-                    match next {
-                        Some(Feed::Record(r)) => {
-                            let raw = r.raw_bytes();
-                            let h = frame::record_header(raw.len() as u32);
-                            if let Err(e) = write_all_timeout(&mut out, &h, cfg.write_timeout).await {
-                                return e;
-                            }
-                            if let Err(e) = write_all_timeout(&mut out, raw, cfg.write_timeout).await {
-                                return e;
-                            }
-                            let hd = r.header();
-                            let nxt = if hd.last_frag { hd.seqno_end + 1 } else { hd.seqno };
-                            if let Some(c) = inner.clients.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&id) {
-                                c.next_seqno = Some(nxt);
-                            }
-                            sent += raw.len();
-                        }
-                        Some(Feed::Fail(code, text)) => {
-                            let _ = flush_timeout(&mut out, cfg.write_timeout).await;
-                            return refuse(&mut out, code, text, cfg.write_timeout).await;
-                        }
-                        None => return End::Protocol("the log reader stopped".into()),
+                r = rd.read(&mut tmp) => match r {
+                    Ok(0) => return Err(End::Io(io::ErrorKind::UnexpectedEof.into())),
+                    Ok(n) => {
+                        dec.extend(&tmp[..n]);
+                        self.take_acks(&mut dec)?;
                     }
-                    if sent >= 1 << 20 {
-                        break;
-                    }
-                    match rx.try_recv() {
-                        Ok(f) => next = Some(f),
-                        Err(_) => break,
-                    }
+                    Err(e) => return Err(End::Io(e)),
+                },
+                f = rx.recv() => {
+                    self.send_burst(&mut out, f, &mut rx).await?;
+                    last_sent = Instant::now();
                 }
-                if let Err(e) = flush_timeout(&mut out, cfg.write_timeout).await {
-                    return e;
+                () = tokio::time::sleep_until(last_sent + heartbeat) => {
+                    let hb = Message::Heartbeat(Heartbeat {
+                        durable_seqno: self.inner.source.max_seqno().ok().flatten(),
+                        server_time_ms: now_ms(),
+                    });
+                    send(&mut out, &hb, cfg.write_timeout).await?;
+                    last_sent = Instant::now();
                 }
-                last_sent = Instant::now();
-            }
-            () = tokio::time::sleep_until(last_sent + heartbeat) => {
-                let hb = Message::Heartbeat(Heartbeat {
-                    durable_seqno: inner.source.max_seqno().ok().flatten(),
-                    server_time_ms: now_ms(),
-                });
-                if let Err(e) = send(&mut out, &hb, cfg.write_timeout).await {
-                    return e;
-                }
-                last_sent = Instant::now();
             }
         }
+    }
+
+    /// Writes `first` and whatever else the feed has queued (up to 1 MiB),
+    /// then flushes; a failure the feed queued is sent as NOK.
+    async fn send_burst<W: AsyncWrite + Unpin>(
+        &self,
+        out: &mut W,
+        first: Option<Feed>,
+        rx: &mut mpsc::Receiver<Feed>,
+    ) -> Result<(), End> {
+        let t = self.inner.cfg.write_timeout;
+        let mut next = first;
+        let mut sent = 0usize;
+        loop {
+            match next {
+                Some(Feed::Record(r)) => {
+                    let raw = r.raw_bytes();
+                    write_all_timeout(out, &frame::record_header(raw.len() as u32), t).await?;
+                    write_all_timeout(out, raw, t).await?;
+                    let hd = r.header();
+                    let nxt = if hd.last_frag { hd.seqno_end + 1 } else { hd.seqno };
+                    if let Some(c) = self
+                        .inner
+                        .clients
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get_mut(&self.id)
+                    {
+                        c.next_seqno = Some(nxt);
+                    }
+                    sent += raw.len();
+                }
+                Some(Feed::Fail(code, text)) => {
+                    let _ = flush_timeout(out, t).await;
+                    return Err(refuse(out, code, text, t).await);
+                }
+                None => return Err(End::Protocol("the log reader stopped".into())),
+            }
+            if sent >= 1 << 20 {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(f) => next = Some(f),
+                Err(_) => break,
+            }
+        }
+        flush_timeout(out, t).await
+    }
+
+    /// Handles the ACKs buffered in `dec`; anything else is a protocol error.
+    fn take_acks(&self, dec: &mut FrameDecoder) -> Result<(), End> {
+        take_acks(self.inner, self.id, self.client_id, self.peer, dec)
     }
 }
 
