@@ -576,7 +576,7 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
         SkipSeqnos::default(),
     ));
     let secs = loop {
-        let applied = progress.snapshot().applied_seqno;
+        let applied = progress.snapshot().applied_seqno.map_or(-1, |s| s.0);
         if applied >= last {
             break t0.elapsed().as_secs_f64();
         }

@@ -5,7 +5,6 @@
 
 mod thl_net_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use replicator::thl_net::frame::{Ack, Message, Resume, PROTOCOL_VERSION};
@@ -66,10 +65,9 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
         }
         mw
     });
-    let sw = shared(open_writer(s.path(), SyncPolicy::Never));
     let mut c = ThlClient::new(
         client_cfg(vec![uri("master", addr)], "healthy"),
-        Arc::clone(&sw),
+        open_writer(s.path(), SyncPolicy::Never),
         hosts(),
     )
     .expect("client");
@@ -202,7 +200,6 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
     let _ = tx.send(());
     bounded(LIMIT, "client stops", h).await.expect("join").expect("ok");
     srv.stop().await;
-    drop(sw);
     drop(mw);
     assert_eq!(raw_records(s.path()), raw_records(m.path()));
 }
@@ -215,10 +212,9 @@ async fn heartbeat_timeout_detects_a_silent_server() {
     let (mute, h2) = fake_server(false, None, Vec::new(), Then::Silent).await;
     for (addr, want) in [(after_ok, "heartbeat timeout"), (mute, "handshake timeout")] {
         let s = tempfile::tempdir().expect("tmp");
-        let sw = shared(open_writer(s.path(), SyncPolicy::Never));
         let mut c = ThlClient::new(
             client_cfg(vec![uri("silent", addr)], "slave1"),
-            Arc::clone(&sw),
+            open_writer(s.path(), SyncPolicy::Never),
             hosts(),
         )
         .expect("client");
@@ -244,13 +240,17 @@ async fn heartbeat_timeout_detects_a_silent_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_host_and_refused_port_are_transient() {
     let s = tempfile::tempdir().expect("tmp");
-    let sw = shared(open_writer(s.path(), SyncPolicy::Never));
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
     let uris = vec!["thl://nowhere:2112/".to_string(), format!("thl://localhost:{port}/")];
-    let mut c = ThlClient::new(client_cfg(uris, "slave1"), Arc::clone(&sw), hosts()).expect("client");
+    let mut c = ThlClient::new(
+        client_cfg(uris, "slave1"),
+        open_writer(s.path(), SyncPolicy::Never),
+        hosts(),
+    )
+    .expect("client");
     let p = c.progress_handle();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let h = tokio::spawn(async move {

@@ -6,7 +6,6 @@
 
 mod thl_net_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use replicator::thl_net::{ClientError, DefiniteKind, NokCode, Role, ThlClient};
@@ -17,10 +16,9 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs a client of `slave` against a master until it stops by itself.
 async fn run_against(master: &Running, slave: &std::path::Path) -> Result<(), ClientError> {
-    let sw = shared(open_writer(slave, SyncPolicy::Never));
     let mut c = ThlClient::new(
         client_cfg(vec![uri("master", master.addr)], "slave1"),
-        Arc::clone(&sw),
+        open_writer(slave, SyncPolicy::Never),
         hosts(),
     )
     .expect("client");
@@ -136,17 +134,17 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
         .header()
         .event_id
         .clone();
-    let sw = shared(open_writer(s.path(), SyncPolicy::Never));
     let mut cfg = client_cfg(vec![uri("master", srv.addr)], "slave1");
     cfg.start_after = Some(committed("mysql-bin.000009:0000000000000004;-1"));
-    let mut c = ThlClient::new(cfg, Arc::clone(&sw), hosts()).expect("client");
+    let mut c = ThlClient::new(cfg, open_writer(s.path(), SyncPolicy::Never), hosts()).expect("client");
     let e = bounded(LIMIT, "client stops on its own", c.run(std::future::pending())).await;
     let msg = definite(e, NokCode::EpochMismatch);
     assert!(msg.contains(&format!("history mismatch at seqno {min}")), "{msg}");
     assert!(raw_records(s.path()).is_empty(), "nothing was stored");
     let mut cfg = client_cfg(vec![uri("master", srv.addr)], "slave1");
     cfg.start_after = Some(committed(&server_event_id));
-    let mut c = ThlClient::new(cfg, Arc::clone(&sw), hosts()).expect("client");
+    drop(c);
+    let mut c = ThlClient::new(cfg, open_writer(s.path(), SyncPolicy::Never), hosts()).expect("client");
     let p = c.progress_handle();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let h = tokio::spawn(async move {
@@ -162,7 +160,6 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
     let _ = tx.send(());
     bounded(LIMIT, "client stops", h).await.expect("join").expect("ok");
     srv.stop().await;
-    drop(sw);
     let mut expected = raw_records(m.path());
     expected.remove(0);
     assert_eq!(

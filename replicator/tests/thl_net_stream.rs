@@ -46,10 +46,9 @@ async fn master_to_client_is_byte_identical_and_acked() {
         a.fetch_add(1, Ordering::Relaxed);
     }));
     let srv = serve("127.0.0.1:0", cfg, mw.reader(Visibility::Durable)).await;
-    let sw = shared(open_writer(s.path(), SyncPolicy::EveryCommit));
     let c = ThlClient::new(
         client_cfg(vec![uri("master", srv.addr)], "slave1"),
-        Arc::clone(&sw),
+        open_writer(s.path(), SyncPolicy::EveryCommit),
         hosts(),
     )
     .expect("client");
@@ -83,7 +82,6 @@ async fn master_to_client_is_byte_identical_and_acked() {
         .expect("join")
         .expect("client ok");
     srv.stop().await;
-    drop(sw);
     assert_eq!(raw_records(s.path()), raw_records(m.path()));
 }
 
@@ -99,17 +97,10 @@ async fn chain_master_relay_client() {
     let msrv = serve_writer(&mw, Role::Master, "master1").await;
     let rw = open_writer(r.path(), SyncPolicy::EveryCommit);
     let rsrv = serve_writer(&rw, Role::Relay, "relay1").await;
-    let rw = shared(rw);
-    let relay = ThlClient::new(
-        client_cfg(vec![uri("master", msrv.addr)], "relay1"),
-        Arc::clone(&rw),
-        hosts(),
-    )
-    .expect("client");
-    let sw = shared(open_writer(s.path(), SyncPolicy::Never));
+    let relay = ThlClient::new(client_cfg(vec![uri("master", msrv.addr)], "relay1"), rw, hosts()).expect("client");
     let slave = ThlClient::new(
         client_cfg(vec![uri("relay", rsrv.addr)], "slave1"),
-        Arc::clone(&sw),
+        open_writer(s.path(), SyncPolicy::Never),
         hosts(),
     )
     .expect("client");
@@ -156,10 +147,9 @@ async fn reconnect_after_server_restart_mid_stream() {
     )
     .await;
     let addr = srv.addr;
-    let sw = shared(open_writer(s.path(), SyncPolicy::Never));
     let c = ThlClient::new(
         client_cfg(vec![uri("master", addr)], "slave1"),
-        Arc::clone(&sw),
+        open_writer(s.path(), SyncPolicy::Never),
         hosts(),
     )
     .expect("client");
@@ -182,7 +172,6 @@ async fn reconnect_after_server_restart_mid_stream() {
     let _ = stop.send(());
     bounded(LONG, "client stops", h).await.expect("join").expect("ok");
     srv.stop().await;
-    drop(sw);
     drop(mw);
     assert_eq!(raw_records(s.path()), raw_records(m.path()));
 }
@@ -204,8 +193,12 @@ async fn fragmented_txn_cut_then_writer_reopened_restarts_at_fragment_zero() {
     // drops the connection.
     let partial = records_from(m.path(), 0, 5);
     let (fake, fh) = fake_server(true, None, partial, Then::Close).await;
-    let sw = shared(open_writer(s.path(), SyncPolicy::EveryCommit));
-    let c = ThlClient::new(client_cfg(vec![uri("fake", fake)], "slave1"), Arc::clone(&sw), hosts()).expect("client");
+    let c = ThlClient::new(
+        client_cfg(vec![uri("fake", fake)], "slave1"),
+        open_writer(s.path(), SyncPolicy::EveryCommit),
+        hosts(),
+    )
+    .expect("client");
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
     wait_until(LONG, "the fake server's records", || p.get().records_received >= 5).await;
@@ -214,28 +207,21 @@ async fn fragmented_txn_cut_then_writer_reopened_restarts_at_fragment_zero() {
     fh.abort();
     assert_eq!(p.get().last_stored_seqno, Some(2));
     // The process "restarts": the writer reopens and recovery cuts seqno 3.
-    drop(sw);
     assert_eq!(
         raw_records(s.path()).len(),
         5,
         "fragments 0..=1 of seqno 3 reached the disk"
     );
-    let sw = shared(open_writer(s.path(), SyncPolicy::EveryCommit));
+    let sw = open_writer(s.path(), SyncPolicy::EveryCommit);
     assert_eq!(raw_records(s.path()).len(), 3, "recovery cut the partial transaction");
     let srv = serve_writer(&mw, Role::Master, "master1").await;
-    let c = ThlClient::new(
-        client_cfg(vec![uri("master", srv.addr)], "slave1"),
-        Arc::clone(&sw),
-        hosts(),
-    )
-    .expect("client");
+    let c = ThlClient::new(client_cfg(vec![uri("master", srv.addr)], "slave1"), sw, hosts()).expect("client");
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
     wait_until(LONG, "client stores seqno 9", || p.get().last_stored_seqno == Some(9)).await;
     let _ = stop.send(());
     bounded(LONG, "client stops", h).await.expect("join").expect("ok");
     srv.stop().await;
-    drop(sw);
     assert_eq!(raw_records(s.path()), raw_records(m.path()));
 }
 
@@ -251,10 +237,9 @@ async fn live_reconnect_mid_fragment_skips_stored_fragments() {
     let (fake, fh) = fake_server(true, None, partial, Then::Close).await;
     let srv = serve_writer(&mw, Role::Master, "master1").await;
     // Same client, same writer: first the fake server, then the master.
-    let sw = shared(open_writer(s.path(), SyncPolicy::Never));
     let c = ThlClient::new(
         client_cfg(vec![uri("fake", fake), uri("master", srv.addr)], "slave1"),
-        Arc::clone(&sw),
+        open_writer(s.path(), SyncPolicy::Never),
         hosts(),
     )
     .expect("client");
@@ -265,6 +250,5 @@ async fn live_reconnect_mid_fragment_skips_stored_fragments() {
     bounded(LONG, "client stops", h).await.expect("join").expect("ok");
     fh.abort();
     srv.stop().await;
-    drop(sw);
     assert_eq!(raw_records(s.path()), raw_records(m.path()));
 }

@@ -19,4 +19,5 @@ pub mod display;
 pub mod event;
 pub mod faults;
 pub mod record;
+pub mod seqno;
 pub mod store;

@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use thl::event::ReplEvent;
+use thl::seqno::Seqno;
 use thl::store::{Reader, StoreError};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
@@ -338,7 +339,7 @@ fn report(applier: &Applier, progress: &Progress, times: &mut Times) {
     let (source_ms, extract_ms) = times.pending.get(&pos.seqno).copied().unwrap_or((0, 0));
     times.pending = times.pending.split_off(&(pos.seqno + 1));
     times.reported = Some(pos.seqno);
-    progress.applied(pos.seqno, &pos.event_id, source_ms, extract_ms);
+    progress.applied(Seqno(pos.seqno), &pos.event_id, source_ms, extract_ms);
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use mysql_async::Opts;
 use thl::event::{ReplEvent, RowChanges, Statement};
+use thl::seqno::{Epoch, Seqno};
 use thl::store::{StoreConfig, StoreError, Visibility, Writer};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
@@ -45,7 +46,7 @@ mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
 use super::progress::{Activity, Progress};
-use super::retention::RetentionClock;
+use super::retention::{OwnApplier, RetentionClock};
 use super::serve::{serve_thl, ServeError};
 use crate::binlog::event_types::{BEGIN_LOAD_QUERY_EVENT, EXECUTE_LOAD_QUERY_EVENT, TABLE_MAP_EVENT};
 use crate::binlog::load_data;
@@ -220,9 +221,9 @@ async fn master_pipeline(
     }
     if let Some(last) = last {
         // What is already stored counts as extracted (status after a restart).
-        progress.stored(last.seqno, last.epoch, &last.event_id);
+        progress.stored(Seqno(last.seqno), Some(Epoch(last.epoch)), &last.event_id);
         progress.applied(
-            last.seqno,
+            Seqno(last.seqno),
             &last.event_id,
             last.source_tstamp_ms,
             last.extract_tstamp_ms,
@@ -236,7 +237,10 @@ async fn master_pipeline(
             break Ok(());
         }
         let start = resume.clone().unwrap_or_else(|| settings.start_when_empty.clone());
-        let (returned, outcome) = session(
+        let SessionEnd {
+            writer: returned,
+            outcome,
+        } = session(
             &settings,
             &catalog,
             writer,
@@ -263,12 +267,13 @@ async fn master_pipeline(
                     _ = stop.changed() => break Ok(()),
                 }
                 match returned {
-                    Some((w, false)) if !reopen => writer = w,
-                    partial => {
-                        // A transaction was left half-written: reopening
-                        // cuts it (recovery), and the server must follow
-                        // the new writer.
-                        drop(partial);
+                    Some(w) if !reopen => writer = w,
+                    other => {
+                        // A transaction was left half-written, or the THL
+                        // failed (a poisoned writer): reopening cuts it
+                        // (recovery), and the server must follow the new
+                        // writer.
+                        drop(other);
                         server.stop().await;
                         (writer, resume) = open_thl(&settings)?;
                         server = ServerTask::start(&settings, &writer, &catalog, progress).await?;
@@ -366,7 +371,18 @@ fn resume_point(header: &thl::event::EventHeader) -> Result<StartPosition, Extra
     Ok(StartPosition::FilePos(id.at))
 }
 
-/// One connection to the source: returns the writer for the next session.
+/// How a session ended, and the writer it borrowed.
+struct SessionEnd {
+    /// The writer, on a transaction boundary, for the next session; `None`
+    /// when it was closed: fragments of an unfinished transaction had been
+    /// appended (reopening the log cuts them: recovery), or the worker
+    /// thread failed with it.
+    writer: Option<Writer>,
+    outcome: Result<(), ExtractError>,
+}
+
+/// One connection to the source; the writer moves to the session's worker
+/// thread and comes back in the [`SessionEnd`].
 async fn session(
     settings: &MasterSettings,
     catalog: &Arc<Catalog>,
@@ -375,7 +391,7 @@ async fn session(
     start: StartPosition,
     mut stop: watch::Receiver<bool>,
     progress: &Progress,
-) -> (Option<(Writer, bool)>, Result<(), ExtractError>) {
+) -> SessionEnd {
     let addr = source_address(&settings.source);
     progress.connecting(&addr, None);
     let connected = async {
@@ -392,9 +408,9 @@ async fn session(
     let mut source = tokio::select! {
         r = connected => match r {
             Ok(s) => s,
-            Err(e) => return (Some((writer, false)), Err(e.into())),
+            Err(e) => return SessionEnd { writer: Some(writer), outcome: Err(e.into()) },
         },
-        _ = stop.changed() => return (Some((writer, false)), Ok(())),
+        _ = stop.changed() => return SessionEnd { writer: Some(writer), outcome: Ok(()) },
     };
     progress.streaming(&addr);
 
@@ -406,9 +422,9 @@ async fn session(
     let worker = tokio::task::spawn_blocking(move || {
         let mut w = Worker::new(&worker_settings, catalog, writer, (epoch, first_seqno), worker_progress);
         w.precisions = Some(TemporalPrecisions::new(worker_settings.source.clone(), runtime));
-        let result = w.run(rx);
-        let partial = w.builder.in_transaction() && w.appended_partial;
-        ((w.writer, partial), result)
+        let outcome = w.run(rx);
+        let writer = (!(w.builder.in_transaction() && w.appended_partial)).then_some(w.writer);
+        SessionEnd { writer, outcome }
     });
     let mut source_error = None;
     loop {
@@ -428,16 +444,19 @@ async fn session(
         }
     }
     drop(tx);
-    let (writer, worker_result) = match worker.await {
-        Ok((w, r)) => (Some(w), r),
-        Err(e) => (None, Err(ExtractError::Worker(e.to_string()))),
-    };
-    let result = match (worker_result, source_error) {
+    let end = worker.await.unwrap_or_else(|e| SessionEnd {
+        writer: None,
+        outcome: Err(ExtractError::Worker(e.to_string())),
+    });
+    let outcome = match (end.outcome, source_error) {
         (Err(e), _) => Err(e),
         (Ok(()), Some(e)) => Err(e.into()),
         (Ok(()), None) => Ok(()),
     };
-    (writer, result)
+    SessionEnd {
+        writer: end.writer,
+        outcome,
+    }
 }
 
 /// Decodes, builds and writes, on a blocking thread.
@@ -526,11 +545,12 @@ impl Worker {
         self.writer.commit()?;
         self.uncommitted = 0;
         if let Some(h) = self.last_finished.take() {
-            self.progress.stored(h.seqno, h.epoch, &h.event_id);
+            self.progress.stored(Seqno(h.seqno), Some(Epoch(h.epoch)), &h.event_id);
             self.progress
-                .applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
+                .applied(Seqno(h.seqno), &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
         }
-        self.retention.maybe_run(&mut self.writer, &self.catalog, None);
+        self.retention
+            .maybe_run(&mut self.writer, &self.catalog, OwnApplier::Absent);
         Ok(())
     }
 

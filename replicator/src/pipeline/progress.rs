@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use thl::seqno::{Epoch, Seqno};
+
 use crate::clock::now_ms;
-use crate::thl_net::{ClientInfo, ThlServer};
+use crate::thl_net::{ClientInfo, ClientObserver, ThlServer};
 
 /// What the pipeline is doing right now (the manager maps it to a state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -34,12 +36,13 @@ pub struct PipelineProgress {
     /// (master) or the upstream THL URI (slave, relay).
     pub pipeline_source: String,
     /// Last transaction written to the local THL.
-    pub stored_seqno: i64,
+    pub stored_seqno: Option<Seqno>,
     pub stored_event_id: String,
-    /// Epoch of the last stored transaction.
-    pub stored_epoch: i64,
+    /// Epoch of the last stored transaction (a master's; slaves and relays
+    /// copy records without reading their epochs).
+    pub stored_epoch: Option<Epoch>,
     /// Last transaction applied (master: extracted) and its event id.
-    pub applied_seqno: i64,
+    pub applied_seqno: Option<Seqno>,
     pub applied_event_id: String,
     /// Source commit time of the last applied transaction (ms).
     pub applied_source_tstamp_ms: i64,
@@ -63,10 +66,10 @@ impl Default for PipelineProgress {
         PipelineProgress {
             activity: Activity::Idle,
             pipeline_source: String::new(),
-            stored_seqno: -1,
+            stored_seqno: None,
             stored_event_id: String::new(),
-            stored_epoch: -1,
-            applied_seqno: -1,
+            stored_epoch: None,
+            applied_seqno: None,
             applied_event_id: String::new(),
             applied_source_tstamp_ms: 0,
             applied_at_ms: 0,
@@ -159,18 +162,18 @@ impl Progress {
     }
 
     /// A transaction reached the local THL.
-    pub fn stored(&self, seqno: i64, epoch: i64, event_id: &str) {
+    pub fn stored(&self, seqno: Seqno, epoch: Option<Epoch>, event_id: &str) {
         let mut p = self.lock();
-        p.stored_seqno = seqno;
+        p.stored_seqno = Some(seqno);
         p.stored_epoch = epoch;
         p.stored_event_id.clear();
         p.stored_event_id.push_str(event_id);
     }
 
     /// A transaction was applied (on a master: extracted and stored).
-    pub fn applied(&self, seqno: i64, event_id: &str, source_tstamp_ms: i64, extract_tstamp_ms: i64) {
+    pub fn applied(&self, seqno: Seqno, event_id: &str, source_tstamp_ms: i64, extract_tstamp_ms: i64) {
         let mut p = self.lock();
-        p.applied_seqno = seqno;
+        p.applied_seqno = Some(seqno);
         p.applied_event_id.clear();
         p.applied_event_id.push_str(event_id);
         p.applied_source_tstamp_ms = source_tstamp_ms;
@@ -178,6 +181,26 @@ impl Progress {
         p.applied_at_ms = now_ms();
         p.applied_count += 1;
         p.apply_retry = None;
+    }
+}
+
+/// The slave's THL client reports here as it goes, and learns from here
+/// what the apply stage applied (for its ACKs).
+impl ClientObserver for Progress {
+    fn reconnecting(&self, uri: &str, error: &str) {
+        self.connecting(uri, Some(error.to_owned()));
+    }
+
+    fn streaming(&self, uri: &str) {
+        Progress::streaming(self, uri);
+    }
+
+    fn stored(&self, seqno: Seqno) {
+        Progress::stored(self, seqno, None, "");
+    }
+
+    fn applied(&self) -> Option<Seqno> {
+        self.lock().applied_seqno
     }
 }
 
@@ -191,10 +214,13 @@ mod tests {
         p.connecting("thl://h:2112/", Some("refused".into()));
         assert_eq!(p.snapshot().activity, Activity::Connecting);
         p.streaming("thl://h:2112/");
-        p.stored(4, 0, "mysql-bin.000001:0000000000000400;1");
-        p.applied(4, "mysql-bin.000001:0000000000000400;1", 1000, 1001);
+        p.stored(Seqno(4), Some(Epoch(0)), "mysql-bin.000001:0000000000000400;1");
+        p.applied(Seqno(4), "mysql-bin.000001:0000000000000400;1", 1000, 1001);
         let s = p.snapshot();
-        assert_eq!((s.stored_seqno, s.applied_seqno, s.applied_count), (4, 4, 1));
+        assert_eq!(
+            (s.stored_seqno, s.applied_seqno, s.applied_count),
+            (Some(Seqno(4)), Some(Seqno(4)), 1)
+        );
         assert_eq!(s.last_transient_error, None);
     }
 
@@ -207,7 +233,7 @@ mod tests {
             p.snapshot().apply_retry.as_deref(),
             Some("attempt 2: lock wait timeout at seqno 5")
         );
-        p.applied(5, "e", 1, 2);
+        p.applied(Seqno(5), "e", 1, 2);
         assert_eq!(p.snapshot().apply_retry, None);
     }
 }

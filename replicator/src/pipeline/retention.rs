@@ -16,17 +16,62 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use thl::store::{Retention, Writer};
+use thl::seqno::Seqno;
+use thl::store::{PurgeReport, Retention, StoreError, Writer};
 use tracing::{info, warn};
 
 use crate::catalog::Catalog;
+use crate::thl_net::LogPurger;
 
 /// How often retention is evaluated at most (long retention ages).
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
+/// How far this replicator's own applier got, as retention sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnApplier {
+    /// No applier: a master, whose readers alone hold its THL.
+    Absent,
+    /// A slave's or relay's applier and the last seqno it applied; `None`
+    /// before its first, when the whole THL is still needed.
+    Applied(Option<Seqno>),
+}
+
+/// Who may delete the old files of a THL: the master's writer itself, or
+/// the purger of a slave's THL client (which alone appends).
+pub trait Purge {
+    fn apply_retention(
+        &mut self,
+        policy: &Retention,
+        still_needed: i64,
+        now: SystemTime,
+    ) -> Result<PurgeReport, StoreError>;
+}
+
+impl Purge for Writer {
+    fn apply_retention(
+        &mut self,
+        policy: &Retention,
+        still_needed: i64,
+        now: SystemTime,
+    ) -> Result<PurgeReport, StoreError> {
+        Writer::apply_retention(self, policy, still_needed, now)
+    }
+}
+
+impl Purge for LogPurger {
+    fn apply_retention(
+        &mut self,
+        policy: &Retention,
+        still_needed: i64,
+        now: SystemTime,
+    ) -> Result<PurgeReport, StoreError> {
+        LogPurger::apply_retention(self, policy, still_needed, now)
+    }
+}
+
 /// The lowest seqno anyone still needs: files holding it or anything after
 /// it are kept.
-pub fn still_needed(catalog: &Catalog, own_applied: Option<i64>) -> i64 {
+pub fn still_needed(catalog: &Catalog, own: OwnApplier) -> i64 {
     let readers = match catalog.min_acknowledged() {
         Ok(ack) => ack.map_or(i64::MAX, |s| s.saturating_add(1)),
         Err(e) => {
@@ -35,7 +80,11 @@ pub fn still_needed(catalog: &Catalog, own_applied: Option<i64>) -> i64 {
             i64::MIN
         }
     };
-    let own = own_applied.map_or(i64::MAX, |s| s.saturating_add(1));
+    let own = match own {
+        OwnApplier::Absent => i64::MAX,
+        OwnApplier::Applied(None) => 0,
+        OwnApplier::Applied(Some(s)) => s.0.saturating_add(1),
+    };
     readers.min(own)
 }
 
@@ -65,15 +114,15 @@ impl RetentionClock {
         }
     }
 
-    /// Applies retention to `writer` if [`every`](Self::every) has passed
-    /// since the last pass (or it never ran). Problems are logged, never
-    /// fatal.
-    pub fn maybe_run(&mut self, writer: &mut Writer, catalog: &Catalog, own_applied: Option<i64>) {
+    /// Applies retention to the log of `writer` if [`every`](Self::every)
+    /// has passed since the last pass (or it never ran). Problems are
+    /// logged, never fatal.
+    pub fn maybe_run(&mut self, writer: &mut impl Purge, catalog: &Catalog, own: OwnApplier) {
         if self.last.is_some_and(|t| t.elapsed() < self.every()) {
             return;
         }
         self.last = Some(Instant::now());
-        let needed = still_needed(catalog, own_applied);
+        let needed = still_needed(catalog, own);
         match writer.apply_retention(&self.policy, needed, SystemTime::now()) {
             Ok(report) if !report.deleted.is_empty() => info!(
                 files = report.deleted.len(),
@@ -103,11 +152,17 @@ mod tests {
     fn the_lowest_reader_or_own_position_wins() {
         let dir = tempfile::tempdir().expect("tempdir");
         let catalog = Catalog::open(dir.path()).expect("catalog");
-        assert_eq!(still_needed(&catalog, None), i64::MAX);
-        assert_eq!(still_needed(&catalog, Some(9)), 10);
+        let applied = |s| OwnApplier::Applied(Some(Seqno(s)));
+        assert_eq!(still_needed(&catalog, OwnApplier::Absent), i64::MAX);
+        assert_eq!(
+            still_needed(&catalog, OwnApplier::Applied(None)),
+            0,
+            "nothing applied yet"
+        );
+        assert_eq!(still_needed(&catalog, applied(9)), 10);
         catalog.acknowledge("host2", 4, 0).expect("ack");
         catalog.acknowledge("host3", 7, 0).expect("ack");
-        assert_eq!(still_needed(&catalog, Some(9)), 5, "a lagging reader holds the THL");
-        assert_eq!(still_needed(&catalog, Some(2)), 3, "our own applier holds it too");
+        assert_eq!(still_needed(&catalog, applied(9)), 5, "a lagging reader holds the THL");
+        assert_eq!(still_needed(&catalog, applied(2)), 3, "our own applier holds it too");
     }
 }

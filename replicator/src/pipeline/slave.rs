@@ -19,17 +19,18 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::Opts;
+use thl::seqno::Seqno;
 use thl::store::{StoreConfig, StoreError, Visibility, Writer};
 use tokio::sync::watch;
 use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
 use super::progress::Progress;
-use super::retention::RetentionClock;
+use super::retention::{OwnApplier, RetentionClock};
 use super::serve::{serve_thl, ServeError};
 use super::skip::SkipSeqnos;
 use crate::applier::{Applier, ApplierConfig};
@@ -117,7 +118,7 @@ async fn slave_pipeline(
     let source = settings.upstream.first().cloned().unwrap_or_default();
     progress.connecting(&source, None);
     if let Some(max) = writer.max_seqno() {
-        progress.stored(max, -1, "");
+        progress.stored(Seqno(max), None, "");
     }
     info!(service = %settings.service, role = %settings.role, upstream = ?settings.upstream, "slave pipeline starting");
 
@@ -146,35 +147,6 @@ async fn slave_pipeline(
         });
     }
 
-    let writer = Arc::new(Mutex::new(writer));
-    {
-        // Retention: never past what our applier or a known reader needs.
-        let writer = writer.clone();
-        let catalog = catalog.clone();
-        let progress = progress.clone();
-        let mut clock = RetentionClock::new(settings.retention);
-        let mut halt = halt_rx.clone();
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(clock.every()) => {}
-                    _ = halt.wait_for(|h| *h) => return Ok(()),
-                }
-                let applied = progress.snapshot().applied_seqno;
-                let writer = writer.clone();
-                let catalog = catalog.clone();
-                let own = (applied >= 0).then_some(applied).or(Some(-1));
-                clock = tokio::task::spawn_blocking(move || {
-                    if let Ok(mut w) = writer.lock() {
-                        clock.maybe_run(&mut w, &catalog, own);
-                    }
-                    clock
-                })
-                .await
-                .map_err(|e| SlaveError::Task(e.to_string()))?;
-            }
-        });
-    }
     // An empty THL starts after what the target committed (a host restored
     // from a backup, or after `reset -thl`): the applier connects first.
     let mut applier = None;
@@ -201,8 +173,34 @@ async fn slave_pipeline(
         }
         applier = Some(a);
     }
-    let mut client = ThlClient::new(client_cfg, writer, resolver)?;
-    let client_progress = client.progress_handle();
+    // The client owns the local THL and reports into the service's
+    // progress as it goes.
+    let mut client = ThlClient::new(client_cfg, writer, resolver)?.observed_by(Arc::new(progress.clone()));
+    {
+        // Retention: never past what our applier or a known reader needs.
+        let purger = client.purger();
+        let catalog = catalog.clone();
+        let progress = progress.clone();
+        let mut clock = RetentionClock::new(settings.retention);
+        let mut halt = halt_rx.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(clock.every()) => {}
+                    _ = halt.wait_for(|h| *h) => return Ok(()),
+                }
+                let own = OwnApplier::Applied(progress.snapshot().applied_seqno);
+                let mut purger = purger.clone();
+                let catalog = catalog.clone();
+                clock = tokio::task::spawn_blocking(move || {
+                    clock.maybe_run(&mut purger, &catalog, own);
+                    clock
+                })
+                .await
+                .map_err(|e| SlaveError::Task(e.to_string()))?;
+            }
+        });
+    }
     {
         let mut halt = halt_rx.clone();
         tasks.spawn(async move {
@@ -210,29 +208,6 @@ async fn slave_pipeline(
                 let _ = halt.wait_for(|h| *h).await;
             };
             client.run(shutdown).await.map_err(SlaveError::from)
-        });
-    }
-    {
-        // Mirror the client's figures into the service's progress.
-        let progress = progress.clone();
-        let mut halt = halt_rx.clone();
-        let handle = client_progress.clone();
-        tasks.spawn(async move {
-            loop {
-                let p = handle.get();
-                match &p.connected_uri {
-                    Some(uri) => progress.streaming(uri),
-                    None => progress.connecting(&source, p.last_error.clone()),
-                }
-                if let Some(seqno) = p.last_stored_seqno {
-                    progress.stored(seqno, -1, "");
-                }
-                handle.set_applied_seqno(progress.snapshot().applied_seqno);
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                    _ = halt.wait_for(|h| *h) => return Ok(()),
-                }
-            }
         });
     }
     {

@@ -66,8 +66,8 @@ pub fn render(m: &Manager) -> String {
     for s in m.services() {
         let v = s.view();
         let svc = format!("service=\"{}\"", escape(s.name()));
-        if v.progress.applied_seqno >= 0 {
-            samples.push((APPLIED_SEQNO, svc.clone(), v.progress.applied_seqno as f64));
+        if let Some(applied) = v.progress.applied_seqno {
+            samples.push((APPLIED_SEQNO, svc.clone(), applied.0 as f64));
         }
         if let Some(l) = status::applied_latency(&v) {
             samples.push((APPLIED_LATENCY, svc.clone(), l));

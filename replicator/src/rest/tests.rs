@@ -359,7 +359,7 @@ async fn metrics_are_prometheus_text_with_the_state_labelled() {
     let s = m.service("alpha").expect("service").clone();
     s.progress().streaming("db");
     s.progress().applied(
-        4,
+        thl::seqno::Seqno(4),
         "mysql-bin.000001:0000000000000400;1",
         crate::clock::now_ms() - 1500,
         0,

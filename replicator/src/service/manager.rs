@@ -34,6 +34,8 @@ use super::launcher::{PipelineFailure, PipelineFuture, PipelineLauncher, Service
 use super::options::{OnlineOptions, OnlineRequest};
 use super::state::{check_state_pattern, PendingError, State};
 use super::Progress;
+use thl::seqno::Seqno;
+
 use crate::binlog::BinlogPosition;
 use crate::catalog::{Catalog, CatalogError, RoleRecord};
 use crate::config::{HostPlan, Role, ServicePlan};
@@ -331,7 +333,7 @@ impl Service {
     fn set_error(g: &mut Inner, f: &PipelineFailure, progress: &Progress) {
         let seqno = f.seqno.or_else(|| {
             let p = progress.snapshot();
-            Some(p.applied_seqno + 1)
+            Some(p.applied_seqno.map_or(0, |s| s.0 + 1))
         });
         let first_line = f.message.lines().next().unwrap_or_default().to_owned();
         g.error = Some(PendingError {
@@ -434,8 +436,8 @@ impl Service {
             _ => {}
         }
         if let Some(n) = self.progress.stop_after() {
-            if p.applied_seqno >= n && g.state != State::GoingOffline {
-                info!(service = %self.name(), seqno = p.applied_seqno, "reached the requested offline point {n}");
+            if p.applied_seqno.is_some_and(|s| s.0 >= n) && g.state != State::GoingOffline {
+                info!(service = %self.name(), seqno = %Seqno::or_minus_one(p.applied_seqno), "reached the requested offline point {n}");
                 self.progress.set_stop_after(None);
                 g.enter(State::GoingOffline);
                 if let Some(tx) = &g.stop_tx {
@@ -662,7 +664,8 @@ impl Service {
     pub async fn heartbeat(&self, name: Option<&str>) -> Result<db::Heartbeat, ServiceError> {
         self.require_master_online("heartbeat")?;
         let name = name.unwrap_or("MASTER_ONLINE");
-        db::heartbeat(&self.plan, self.name(), name, self.progress.snapshot().stored_seqno)
+        let stored = Seqno::or_minus_one(self.progress.snapshot().stored_seqno);
+        db::heartbeat(&self.plan, self.name(), name, stored)
             .await
             .map_err(|e| failed(format!("heartbeat: {e}")))
     }
@@ -675,7 +678,7 @@ impl Service {
         loop {
             let p = self.progress.snapshot();
             if db::position_reached(&p.stored_event_id, &target) {
-                return Ok(p.stored_seqno);
+                return Ok(Seqno::or_minus_one(p.stored_seqno));
             }
             if Instant::now() >= deadline {
                 return Err(ServiceError::new(
@@ -684,7 +687,7 @@ impl Service {
                         "flush: the THL did not reach {} within {}s (last stored: seqno {} at {})",
                         target,
                         limit.as_secs(),
-                        p.stored_seqno,
+                        Seqno::or_minus_one(p.stored_seqno),
                         p.stored_event_id
                     ),
                 ));
@@ -706,11 +709,12 @@ impl Service {
         loop {
             let applied = self.progress.snapshot().applied_seqno;
             let state = self.state();
-            if applied >= seqno || Instant::now() >= deadline || state == State::OfflineError {
+            let reached = applied.is_some_and(|a| a.0 >= seqno);
+            if reached || Instant::now() >= deadline || state == State::OfflineError {
                 return WaitOutcome {
-                    reached: applied >= seqno,
+                    reached,
                     state: state.to_string(),
-                    applied_last_seqno: applied,
+                    applied_last_seqno: Seqno::or_minus_one(applied),
                 };
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -729,7 +733,7 @@ impl Service {
                 return WaitOutcome {
                     reached,
                     state: state.to_string(),
-                    applied_last_seqno: applied,
+                    applied_last_seqno: Seqno::or_minus_one(applied),
                 };
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

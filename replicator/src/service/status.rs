@@ -32,6 +32,8 @@
 
 use std::collections::BTreeMap;
 
+use thl::seqno::{Epoch, Seqno};
+
 use super::manager::{Manager, Service, ServiceView};
 use super::State;
 use crate::clock::now_ms;
@@ -47,13 +49,13 @@ pub fn version() -> String {
 
 /// Seconds from the last applied transaction's source commit to its apply.
 pub fn applied_latency(v: &ServiceView) -> Option<f64> {
-    (v.progress.applied_seqno >= 0 && v.progress.applied_source_tstamp_ms > 0)
+    (v.progress.applied_seqno.is_some() && v.progress.applied_source_tstamp_ms > 0)
         .then(|| (v.progress.applied_at_ms - v.progress.applied_source_tstamp_ms).max(0) as f64 / 1000.0)
 }
 
 /// Seconds from the last applied transaction's source commit to now.
 pub fn relative_latency(v: &ServiceView) -> Option<f64> {
-    (v.progress.applied_seqno >= 0 && v.progress.applied_source_tstamp_ms > 0)
+    (v.progress.applied_seqno.is_some() && v.progress.applied_source_tstamp_ms > 0)
         .then(|| (now_ms() - v.progress.applied_source_tstamp_ms).max(0) as f64 / 1000.0)
 }
 
@@ -105,7 +107,7 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
         "applyRetryError",
         p.apply_retry.clone().unwrap_or_else(|| "NONE".into()),
     );
-    put("appliedLastSeqno", p.applied_seqno.to_string());
+    put("appliedLastSeqno", Seqno::or_minus_one(p.applied_seqno).to_string());
     put("appliedLatency", lat(applied_latency(&v)));
     put("autoRecoveryEnabled", "false".into());
     put("autoRecoveryTotal", "0".into());
@@ -123,7 +125,7 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
     put("dataServerHost", plan.db.address.to_string());
     put("extensions", String::new());
     put("host", s.host().to_owned());
-    put("latestEpochNumber", p.stored_epoch.to_string());
+    put("latestEpochNumber", Epoch::or_minus_one(p.stored_epoch).to_string());
     put("masterConnectUri", v.upstream.join(","));
     put("masterListenUri", format!("{scheme}://{}/", plan.thl_listen));
     put("maximumStoredSeqNo", max.to_string());
@@ -176,7 +178,10 @@ pub fn service_summary(s: &Service) -> StatusMap {
     let v = s.view();
     let lat = |x: Option<f64>| x.map_or_else(|| "-1.0".to_owned(), |l| format!("{l:.3}"));
     let mut out = StatusMap::new();
-    out.insert("appliedLastSeqno".into(), v.progress.applied_seqno.to_string());
+    out.insert(
+        "appliedLastSeqno".into(),
+        Seqno::or_minus_one(v.progress.applied_seqno).to_string(),
+    );
     out.insert("appliedLatency".into(), lat(applied_latency(&v)));
     out.insert("relativeLatency".into(), lat(relative_latency(&v)));
     out.insert("masterConnectUri".into(), v.upstream.join(","));
@@ -221,7 +226,7 @@ pub fn tasks(s: &Service) -> Vec<StatusMap> {
                 "eventCount".into(),
                 if last { p.applied_count.to_string() } else { "-1".into() },
             );
-            t.insert("appliedLastSeqno".into(), seqno.to_string());
+            t.insert("appliedLastSeqno".into(), Seqno::or_minus_one(seqno).to_string());
             t.insert("appliedLastEventId".into(), or_none(&id));
             t.insert(
                 "appliedLatency".into(),

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use thl::seqno::Seqno;
 use tokio::sync::oneshot;
 
 use super::launcher::{PipelineFailure, PipelineFuture, PipelineLauncher, ServiceContext};
@@ -96,7 +97,8 @@ async fn connecting_then_streaming_then_error_ends_in_offline_error() {
     until_state(&s, State::Synchronizing).await;
     s.progress().streaming("db:3306");
     until_state(&s, State::Online).await;
-    s.progress().applied(6, "mysql-bin.000001:0000000000000900;3", 1, 2);
+    s.progress()
+        .applied(Seqno(6), "mysql-bin.000001:0000000000000900;3", 1, 2);
     fake.finish(Err(PipelineFailure {
         message: "cannot extract seqno 7: boom\nsecond line".into(),
         code: Some("DECODE".into()),
@@ -216,13 +218,15 @@ async fn wait_applied_and_until_seqno() {
         tokio::spawn(async move { s.wait_applied(3, Duration::from_secs(5)).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    s.progress().applied(3, "mysql-bin.000001:0000000000000400;1", 1, 1);
+    s.progress()
+        .applied(Seqno(3), "mysql-bin.000001:0000000000000400;1", 1, 1);
     let out = waiter.await.expect("join");
     assert!(out.reached);
     assert_eq!(out.applied_last_seqno, 3);
     let out = s.wait_applied(10, Duration::from_millis(100)).await;
     assert!(!out.reached);
-    s.progress().applied(5, "mysql-bin.000001:0000000000000500;1", 1, 1);
+    s.progress()
+        .applied(Seqno(5), "mysql-bin.000001:0000000000000500;1", 1, 1);
     until_state(&s, State::OfflineNormal).await;
     let out = s.wait_state("OFFLINE", Duration::from_secs(1)).await;
     assert!(out.reached);
@@ -240,10 +244,12 @@ async fn offline_deferred_stops_at_the_seqno() {
         super::status::status(&m, &s)["offlineRequests"],
         "Offline at sequence number: 3"
     );
-    s.progress().applied(2, "mysql-bin.000001:0000000000000400;1", 1, 1);
+    s.progress()
+        .applied(Seqno(2), "mysql-bin.000001:0000000000000400;1", 1, 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(s.state(), State::Online);
-    s.progress().applied(3, "mysql-bin.000001:0000000000000500;1", 1, 1);
+    s.progress()
+        .applied(Seqno(3), "mysql-bin.000001:0000000000000500;1", 1, 1);
     until_state(&s, State::OfflineNormal).await;
 }
 

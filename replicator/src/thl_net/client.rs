@@ -28,12 +28,12 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thl::record::{self, RecordType, MAX_RECORD_LEN};
-use thl::store::{StoreError, Visibility, Writer};
+use thl::seqno::Seqno;
+use thl::store::{PurgeReport, Retention, StoreError, Visibility, Writer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
@@ -204,7 +204,6 @@ pub struct ClientProgress {
 #[derive(Debug, Clone)]
 pub struct ProgressHandle {
     progress: Arc<Mutex<ClientProgress>>,
-    applied: Arc<AtomicI64>,
 }
 
 impl ProgressHandle {
@@ -213,13 +212,61 @@ impl ProgressHandle {
         self.progress.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Reports the seqno applied downstream (sent upstream in ACKs).
-    pub fn set_applied_seqno(&self, seqno: i64) {
-        self.applied.store(seqno, Ordering::Release);
-    }
-
     fn update(&self, f: impl FnOnce(&mut ClientProgress)) {
         f(&mut self.progress.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// Who is told what the client does as it happens (the pipeline's
+/// progress, which `trepctl status` shows), and who tells the client the
+/// seqno applied downstream of it (sent upstream in ACKs).
+pub trait ClientObserver: Send + Sync + 'static {
+    /// Connecting again to `uri` after `error`.
+    fn reconnecting(&self, uri: &str, error: &str);
+    /// Streaming from `uri`.
+    fn streaming(&self, uri: &str);
+    /// The local THL durably holds every record up to `seqno`.
+    fn stored(&self, seqno: Seqno);
+    /// The last transaction applied downstream of this client, if any.
+    fn applied(&self) -> Option<Seqno>;
+}
+
+/// An observer that watches nothing and has applied nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unobserved;
+
+impl ClientObserver for Unobserved {
+    fn reconnecting(&self, _: &str, _: &str) {}
+    fn streaming(&self, _: &str) {}
+    fn stored(&self, _: Seqno) {}
+    fn applied(&self) -> Option<Seqno> {
+        None
+    }
+}
+
+/// The retention side of the local THL a [`ThlClient`] owns: it deletes
+/// old files and cannot append. The client alone appends.
+#[derive(Clone)]
+pub struct LogPurger {
+    writer: Arc<Mutex<Writer>>,
+}
+
+impl fmt::Debug for LogPurger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogPurger").finish_non_exhaustive()
+    }
+}
+
+impl LogPurger {
+    /// [`Writer::apply_retention`] on the client's log (blocking: call it
+    /// on a blocking thread).
+    pub fn apply_retention(
+        &self,
+        policy: &Retention,
+        still_needed: i64,
+        now: SystemTime,
+    ) -> Result<PurgeReport, StoreError> {
+        lock(&self.writer).apply_retention(policy, still_needed, now)
     }
 }
 
@@ -248,9 +295,12 @@ impl LocalPos {
 pub struct ThlClient {
     cfg: ClientConfig,
     uris: Vec<ThlUri>,
+    /// The local THL: the client is its only appender; the mutex lets the
+    /// client's blocking store tasks and its [`LogPurger`] take turns.
     writer: Arc<Mutex<Writer>>,
     resolver: Resolver,
     progress: ProgressHandle,
+    observer: Arc<dyn ClientObserver>,
     pos: Arc<Mutex<Option<LocalPos>>>,
     /// The store task in flight, awaited when `run` is cancelled so that no
     /// append outlives it.
@@ -281,10 +331,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ThlClient {
-    /// A client appending to `writer`. Only this client may append to the
-    /// writer while it runs (it tracks the open transaction); others may
-    /// lock it briefly (retention, status).
-    pub fn new(cfg: ClientConfig, writer: Arc<Mutex<Writer>>, resolver: Resolver) -> Result<ThlClient, ClientError> {
+    /// A client that owns `writer` and appends what it receives to it
+    /// (retention goes through [`ThlClient::purger`]).
+    pub fn new(cfg: ClientConfig, writer: Writer, resolver: Resolver) -> Result<ThlClient, ClientError> {
         let cfg_err = |m: String| ClientError::definite("-", DefiniteKind::Config, m);
         if cfg.uris.is_empty() {
             return Err(cfg_err("no THL server URI configured".into()));
@@ -295,20 +344,19 @@ impl ThlClient {
             .map(|u| ThlUri::parse(u))
             .collect::<Result<Vec<_>, _>>()
             .map_err(cfg_err)?;
-        let durable = lock(&writer).durable_seqno();
         let progress = ProgressHandle {
             progress: Arc::new(Mutex::new(ClientProgress {
-                last_stored_seqno: durable,
+                last_stored_seqno: writer.durable_seqno(),
                 ..ClientProgress::default()
             })),
-            applied: Arc::new(AtomicI64::new(-1)),
         };
         Ok(ThlClient {
             cfg,
             uris,
-            writer,
+            writer: Arc::new(Mutex::new(writer)),
             resolver,
             progress,
+            observer: Arc::new(Unobserved),
             pos: Arc::new(Mutex::new(None)),
             inflight: Arc::new(Mutex::new(None)),
         })
@@ -319,9 +367,22 @@ impl ThlClient {
         self.progress.get()
     }
 
-    /// A handle on the progress for status and for reporting applied seqnos.
+    /// A handle on the progress, readable while the client runs.
     pub fn progress_handle(&self) -> ProgressHandle {
         self.progress.clone()
+    }
+
+    /// Reports to `observer` from now on (see [`ClientObserver`]).
+    pub fn observed_by(mut self, observer: Arc<dyn ClientObserver>) -> ThlClient {
+        self.observer = observer;
+        self
+    }
+
+    /// The handle through which retention deletes old files of the log.
+    pub fn purger(&self) -> LogPurger {
+        LogPurger {
+            writer: Arc::clone(&self.writer),
+        }
     }
 
     /// Replicates until `shutdown` completes (`Ok`) or a definite error.
@@ -364,6 +425,7 @@ impl ThlClient {
                 p.connected_uri = None;
                 p.last_error = Some(err.to_string());
             });
+            self.observer.reconnecting(&uri.to_string(), &err.to_string());
             if !err.is_transient() {
                 tracing::error!(uri = %uri, "{err}");
                 return Err(err);
@@ -523,6 +585,7 @@ impl ThlClient {
             p.sessions += 1;
             p.server_max_seqno = p.server_max_seqno.max(ok.max_seqno);
         });
+        self.observer.streaming(u);
         let resume = Resumed {
             first,
             skip: pos.open.map(|(s, f, _)| (s, f)),
@@ -531,6 +594,8 @@ impl ThlClient {
         self.stream(u, &mut rd, &mut wr, dec, resume).await
     }
 
+    /// Receives records until the session fails: takes the complete frames
+    /// buffered, stores each burst with one commit, acknowledges, reads more.
     async fn stream<W>(
         &self,
         u: &str,
@@ -543,134 +608,44 @@ impl ThlClient {
         W: AsyncWrite + Unpin,
     {
         let cfg = &self.cfg;
-        let Resumed {
-            first,
-            mut skip,
-            mut resend_committed,
-        } = resumed;
-        let mut seq = Sequence::new(first);
-        let mut batch = Batch::default();
+        let mut incoming = Incoming::new(resumed);
+        let mut acks = Acks::default();
         let mut tmp = vec![0u8; 64 * 1024];
         let mut last_msg = Instant::now();
-        let mut acked: Option<i64> = None;
-        let mut durable: Option<i64> = None;
-        let mut last_ack = Instant::now();
-        let mut applied_sent = -1i64;
-        let violation = |m: String| ClientError::definite(u, DefiniteKind::ProtocolViolation, m);
         loop {
-            // Take the complete frames buffered.
-            while batch.records.len() < cfg.commit_every.max(1) && batch.bytes.len() < BATCH_BYTES {
-                let f = match dec.next_frame() {
-                    Ok(Some(f)) => f,
-                    Ok(None) => break,
-                    Err(e) => return Err(ClientError::transient(u, format!("bad message from the server: {e}"))),
-                };
-                match f.msg_type {
-                    MsgType::Record => {
-                        let fr = record::parse_frame(f.payload)
-                            .map_err(|e| ClientError::transient(u, format!("corrupt record from the server: {e}")))?;
-                        if fr.rtype != RecordType::Event {
-                            return Err(violation("the server sent a record that is not an EVENT".into()));
-                        }
-                        let fx = record::decode_fixed(fr.payload)
-                            .map_err(|e| ClientError::transient(u, format!("corrupt record from the server: {e}")))?;
-                        seq.accept(fx.seqno, fx.seqno_end, fx.fragno, fx.last_frag)
-                            .map_err(|why| violation(format!("the server sent records out of order: {why}")))?;
-                        self.progress.update(|p| {
-                            p.records_received += 1;
-                            p.server_max_seqno = p.server_max_seqno.max(Some(fx.seqno_end).filter(|_| fx.last_frag));
-                        });
-                        if let Some(c) = &resend_committed {
-                            // The target's committed transaction (the server
-                            // checked it is the same): not stored, the target
-                            // has it.
-                            if fx.seqno == c.seqno {
-                                if fx.last_frag {
-                                    resend_committed = None;
-                                }
-                                continue;
-                            }
-                        }
-                        if let Some((s, k)) = skip {
-                            // Resent fragments of the transaction we are in.
-                            if fx.seqno != s || fx.last_frag && fx.fragno <= k {
-                                return Err(violation(format!(
-                                    "the client stored fragments 0..={k} of seqno {s}, but the server sent seqno {} fragno {}{}",
-                                    fx.seqno,
-                                    fx.fragno,
-                                    if fx.last_frag { " (last)" } else { "" }
-                                )));
-                            }
-                            if fx.fragno <= k {
-                                if fx.fragno == k {
-                                    skip = None;
-                                }
-                                continue;
-                            }
-                        }
-                        batch.bytes.extend_from_slice(f.payload);
-                        batch.records.push((batch.bytes.len(), fx));
-                    }
-                    MsgType::Heartbeat => {
-                        if let Message::Heartbeat(h) = Message::decode(f.msg_type, f.payload)
-                            .map_err(|e| ClientError::transient(u, format!("bad message from the server: {e}")))?
-                        {
-                            self.progress
-                                .update(|p| p.server_max_seqno = p.server_max_seqno.max(h.durable_seqno));
-                        }
-                    }
-                    MsgType::Nok => {
-                        return match Message::decode(f.msg_type, f.payload) {
-                            Ok(Message::Nok(n)) => Err(refused(u, n)),
-                            _ => Err(ClientError::transient(u, "bad NOK message from the server")),
-                        };
-                    }
-                    t => {
-                        return Err(ClientError::transient(
-                            u,
-                            format!("protocol error: unexpected {} while streaming", t.name()),
-                        ))
-                    }
-                }
-            }
-            if !batch.records.is_empty() {
-                let full = batch.records.len() >= cfg.commit_every.max(1) || batch.bytes.len() >= BATCH_BYTES;
+            self.take_frames(u, &mut dec, &mut incoming)?;
+            if !incoming.batch.records.is_empty() {
+                let full = incoming.batch_full(cfg.commit_every);
                 if !full && !dec.has_frame() {
                     // More already arrived? Then it joins this commit.
-                    match rd.try_read(&mut tmp) {
-                        Ok(n) if n > 0 => {
-                            dec.extend(&tmp[..n]);
-                            last_msg = Instant::now();
-                            continue;
-                        }
-                        _ => {}
+                    if let Ok(n @ 1..) = rd.try_read(&mut tmp) {
+                        dec.extend(&tmp[..n]);
+                        last_msg = Instant::now();
+                        continue;
                     }
                 }
-                if full || !dec.has_frame() {
-                    durable = self.store(u, std::mem::take(&mut batch)).await?;
-                    thl::faults::crash_point(thl::faults::CLIENT_AFTER_STORE);
-                } else {
+                if !full && dec.has_frame() {
                     continue;
                 }
+                acks.durable = self.store(u, std::mem::take(&mut incoming.batch)).await?;
+                thl::faults::crash_point(thl::faults::CLIENT_AFTER_STORE);
             }
-            let applied = self.progress.applied.load(Ordering::Acquire);
-            let ack_due = durable != acked || applied != applied_sent;
-            if ack_due && last_ack.elapsed() >= cfg.ack_interval {
+            let applied = self.observer.applied().map(|s| s.0);
+            let ack_due = acks.due(applied);
+            if ack_due && acks.last.elapsed() >= cfg.ack_interval {
                 let m = Message::Ack(Ack {
-                    durable_seqno: durable,
-                    applied_seqno: (applied >= 0).then_some(applied),
+                    durable_seqno: acks.durable,
+                    applied_seqno: applied,
                 });
                 write_timeout(u, wr, &m.to_bytes(), cfg.heartbeat_timeout).await?;
-                acked = durable;
-                applied_sent = applied;
-                last_ack = Instant::now();
+                acks.sent(applied);
             }
             if dec.has_frame() {
                 continue;
             }
             let dead = last_msg + cfg.heartbeat_timeout;
             let wake = if ack_due {
-                dead.min(last_ack + cfg.ack_interval)
+                dead.min(acks.last + cfg.ack_interval)
             } else {
                 dead
             };
@@ -693,6 +668,46 @@ impl ThlClient {
                 Err(_) => {}
             }
         }
+    }
+
+    /// Moves the complete frames buffered in `dec` into `incoming` (until
+    /// its batch is full): records are checked and queued, heartbeats
+    /// noted; a NOK or an unexpected message ends the session.
+    fn take_frames(&self, u: &str, dec: &mut FrameDecoder, incoming: &mut Incoming) -> Result<(), ClientError> {
+        let bad = |e: &dyn fmt::Display| ClientError::transient(u, format!("bad message from the server: {e}"));
+        while !incoming.batch_full(self.cfg.commit_every) {
+            let Some(f) = dec.next_frame().map_err(|e| bad(&e))? else {
+                return Ok(());
+            };
+            match f.msg_type {
+                MsgType::Record => {
+                    let fx = incoming.accept(u, f.payload)?;
+                    self.progress.update(|p| {
+                        p.records_received += 1;
+                        p.server_max_seqno = p.server_max_seqno.max(Some(fx.seqno_end).filter(|_| fx.last_frag));
+                    });
+                }
+                MsgType::Heartbeat => {
+                    if let Message::Heartbeat(h) = Message::decode(f.msg_type, f.payload).map_err(|e| bad(&e))? {
+                        self.progress
+                            .update(|p| p.server_max_seqno = p.server_max_seqno.max(h.durable_seqno));
+                    }
+                }
+                MsgType::Nok => {
+                    return match Message::decode(f.msg_type, f.payload) {
+                        Ok(Message::Nok(n)) => Err(refused(u, n)),
+                        _ => Err(ClientError::transient(u, "bad NOK message from the server")),
+                    };
+                }
+                t => {
+                    return Err(ClientError::transient(
+                        u,
+                        format!("protocol error: unexpected {} while streaming", t.name()),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The event id of the local log's record of `seqno` (its fragment 0),
@@ -744,7 +759,12 @@ impl ThlClient {
 
     /// Appends the batch verbatim and commits; returns the durable seqno.
     async fn store(&self, u: &str, batch: Batch) -> Result<Option<i64>, ClientError> {
-        let (w, pos, progress) = (Arc::clone(&self.writer), Arc::clone(&self.pos), self.progress.clone());
+        let (w, pos, progress, observer) = (
+            Arc::clone(&self.writer),
+            Arc::clone(&self.pos),
+            self.progress.clone(),
+            Arc::clone(&self.observer),
+        );
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::task::spawn_blocking(move || {
             let res = (|| -> Result<Option<i64>, StoreError> {
@@ -762,6 +782,9 @@ impl ThlClient {
                 w.commit()?;
                 let durable = w.durable_seqno();
                 progress.update(|p| p.last_stored_seqno = durable);
+                if let Some(seqno) = durable {
+                    observer.stored(Seqno(seqno));
+                }
                 Ok(durable)
             })();
             let _ = tx.send(res);
@@ -800,6 +823,112 @@ struct Resumed {
     first: Option<i64>,
     skip: Option<(i64, u16)>,
     resend_committed: Option<Committed>,
+}
+
+/// The records of a session on their way to the local log: their order,
+/// what of them the log already holds, and the batch to store.
+#[derive(Debug)]
+struct Incoming {
+    seq: Sequence,
+    /// Fragments of the open transaction already stored: (seqno, last fragno).
+    skip: Option<(i64, u16)>,
+    /// The target's committed transaction, resent to be checked, not stored.
+    resend_committed: Option<Committed>,
+    batch: Batch,
+}
+
+impl Incoming {
+    fn new(resumed: Resumed) -> Incoming {
+        Incoming {
+            seq: Sequence::new(resumed.first),
+            skip: resumed.skip,
+            resend_committed: resumed.resend_committed,
+            batch: Batch::default(),
+        }
+    }
+
+    fn batch_full(&self, commit_every: usize) -> bool {
+        self.batch.records.len() >= commit_every.max(1) || self.batch.bytes.len() >= BATCH_BYTES
+    }
+
+    /// One RECORD payload: checked (CRC, EVENT type, order), then dropped
+    /// if the log or the target already holds it, else queued. Returns its
+    /// fixed header.
+    fn accept(&mut self, u: &str, payload: &[u8]) -> Result<record::FixedHeader, ClientError> {
+        let violation = |m: String| ClientError::definite(u, DefiniteKind::ProtocolViolation, m);
+        let corrupt = |e: &dyn fmt::Display| ClientError::transient(u, format!("corrupt record from the server: {e}"));
+        let fr = record::parse_frame(payload).map_err(|e| corrupt(&e))?;
+        if fr.rtype != RecordType::Event {
+            return Err(violation("the server sent a record that is not an EVENT".into()));
+        }
+        let fx = record::decode_fixed(fr.payload).map_err(|e| corrupt(&e))?;
+        self.seq
+            .accept(fx.seqno, fx.seqno_end, fx.fragno, fx.last_frag)
+            .map_err(|why| violation(format!("the server sent records out of order: {why}")))?;
+        if let Some(c) = &self.resend_committed {
+            // The target's committed transaction (the server checked it is
+            // the same): not stored, the target has it.
+            if fx.seqno == c.seqno {
+                if fx.last_frag {
+                    self.resend_committed = None;
+                }
+                return Ok(fx);
+            }
+        }
+        if let Some((s, k)) = self.skip {
+            // Resent fragments of the transaction we are in.
+            if fx.seqno != s || fx.last_frag && fx.fragno <= k {
+                return Err(violation(format!(
+                    "the client stored fragments 0..={k} of seqno {s}, but the server sent seqno {} fragno {}{}",
+                    fx.seqno,
+                    fx.fragno,
+                    if fx.last_frag { " (last)" } else { "" }
+                )));
+            }
+            if fx.fragno <= k {
+                if fx.fragno == k {
+                    self.skip = None;
+                }
+                return Ok(fx);
+            }
+        }
+        self.batch.bytes.extend_from_slice(payload);
+        self.batch.records.push((self.batch.bytes.len(), fx));
+        Ok(fx)
+    }
+}
+
+/// What was acknowledged, and when.
+#[derive(Debug)]
+struct Acks {
+    /// The local log's durable seqno after the last store.
+    durable: Option<i64>,
+    acked: Option<i64>,
+    applied_sent: Option<i64>,
+    last: Instant,
+}
+
+impl Default for Acks {
+    fn default() -> Acks {
+        Acks {
+            durable: None,
+            acked: None,
+            applied_sent: None,
+            last: Instant::now(),
+        }
+    }
+}
+
+impl Acks {
+    fn due(&self, applied: Option<i64>) -> bool {
+        self.durable != self.acked || applied != self.applied_sent
+    }
+
+    fn sent(&mut self, applied: Option<i64>) {
+        self.acked = self.durable;
+        self.applied_sent = applied;
+        self.last = Instant::now();
+    }
 }
 
 /// The end of the local log: the last complete transaction and its epoch.

@@ -44,7 +44,8 @@ mod client;
 mod server;
 
 pub use client::{
-    system_resolver, ClientConfig, ClientProgress, Committed, ProgressHandle, Resolver, ThlClient, ThlUri,
+    system_resolver, ClientConfig, ClientObserver, ClientProgress, Committed, LogPurger, ProgressHandle, Resolver,
+    ThlClient, ThlUri, Unobserved,
 };
 pub use error::{ClientError, DefiniteKind, FrameError, NokCode};
 pub use frame::Role;

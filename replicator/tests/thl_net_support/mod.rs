@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use replicator::thl_net::frame::{self, Hello, Message, OkMsg, PROTOCOL_VERSION};
@@ -158,10 +158,6 @@ pub async fn serve_writer(w: &Writer, role: Role, id: &str) -> Running {
         w.reader(Visibility::Durable),
     )
     .await
-}
-
-pub fn shared(w: Writer) -> Arc<Mutex<Writer>> {
-    Arc::new(Mutex::new(w))
 }
 
 /// Polls `cond` every 10 ms; panics with `what` after `limit`.
