@@ -429,9 +429,7 @@ mod tests {
         let server = std::thread::spawn(move || {
             for _ in 0..count {
                 let (mut s, _) = listener.accept().expect("accept");
-                let mut buf = [0u8; 4096];
-                let n = s.read(&mut buf).expect("read");
-                let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let req = read_request(&mut s);
                 let line = req.lines().next().unwrap_or_default().to_owned();
                 let (status, body) = routes.iter().find(|(k, _)| line.contains(k)).map_or(
                     ("404 Not Found", r#"{"error":"no such route","status":404}"#),
@@ -447,6 +445,30 @@ mod tests {
             password: None,
         };
         (Session { target }, server)
+    }
+
+    /// The whole request, body included (closing a socket with unread
+    /// bytes resets the connection before the client reads the answer).
+    fn read_request(s: &mut std::net::TcpStream) -> String {
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).expect("read");
+            req.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&req).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if n == 0 || req.len() >= end + 4 + length {
+                    return text;
+                }
+            } else if n == 0 {
+                return text;
+            }
+        }
     }
 
     fn cli(args: &[&str]) -> Cli {
