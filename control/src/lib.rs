@@ -7,10 +7,12 @@
 //!   them.
 //! * [`dash_args`]: Tungsten's single-dash long options (`-low 10`).
 //! * [`requests`]: the bodies of the REST API's commands.
+//! * [`responses`]: the REST API's answers and its error body.
 //!
 //! Invariant: this crate imports no other crate of the workspace.
 
 pub mod config;
 pub mod dash_args;
 pub mod requests;
+pub mod responses;
 pub mod state;

@@ -11,6 +11,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use base64::Engine as _;
+use control::responses::ErrorBody;
 use serde_json::Value;
 
 use crate::cli::Target;
@@ -107,15 +108,13 @@ pub fn request(
         url: target.url.clone(),
         message,
     })?;
-    let json: Option<Value> = serde_json::from_str(&text).ok();
+    // An error answer is an `ErrorBody`; anything else (a proxy's page) is
+    // shown as it came, with the status.
     let api_message = || {
-        json.as_ref()
-            .and_then(|v| v.get("error"))
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("HTTP {status}: {}", text.trim()), str::to_owned)
+        serde_json::from_str::<ErrorBody>(&text).map_or_else(|_| format!("HTTP {status}: {}", text.trim()), |b| b.error)
     };
     match status {
-        200..=299 => Ok(json.unwrap_or(Value::String(text))),
+        200..=299 => Ok(serde_json::from_str(&text).unwrap_or(Value::String(text))),
         401 => Err(ClientError::Unauthorized {
             url: target.url.clone(),
             message: api_message(),

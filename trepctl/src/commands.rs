@@ -1,5 +1,13 @@
 //! One function per `trepctl` command: the REST call it makes and what it
 //! prints (Tungsten's layout, or the API's JSON with `-json`).
+//!
+//! Invariants: `-json` prints the answer's JSON as it came; a command that
+//! reads a field of an answer reads it through the answer's type in
+//! `control::responses` ([`Answer::typed`]), so a field the replicator
+//! left out is an error naming the route and the field, never a default.
+//! Status maps have no fixed set of properties: they are printed as maps
+//! (`output`), and a property a command needs is looked up by name
+//! ([`property`]), with the same kind of error when it is absent.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
@@ -8,6 +16,11 @@ use control::requests::{
     FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, OnlineRequest, ResetScope, SetroleRequest,
     WaitRequest,
 };
+use control::responses::{
+    AllStatus, FlushResponse, OfflineDeferredResponse, ResetResponse, ServiceSummary, SetroleResponse, StateResponse,
+    StatusMap, VersionResponse, WaitResponse,
+};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -23,19 +36,62 @@ pub struct Session {
     pub target: Target,
 }
 
+/// One answer of the REST API: its JSON as it came, and the URL that gave it.
+#[derive(Debug)]
+struct Answer {
+    url: String,
+    json: Value,
+}
+
+impl Answer {
+    /// The answer as `T`, its type in `control::responses`. A field of `T`
+    /// the answer lacks is an error naming the route and the field (serde's
+    /// "missing field" message); a field of another type names the route
+    /// and the types.
+    fn typed<T: DeserializeOwned>(&self) -> Result<T, String> {
+        T::deserialize(&self.json).map_err(|e| self.bad(e.to_string()))
+    }
+
+    /// An answer that is not what the API promises.
+    fn bad(&self, message: String) -> String {
+        ClientError::Protocol {
+            url: self.url.clone(),
+            message,
+        }
+        .to_string()
+    }
+}
+
+/// The value of `key` in a status map of `answer`; absent is an error
+/// naming the route and the property.
+fn property<'a>(answer: &Answer, map: &'a StatusMap, key: &str) -> Result<&'a str, String> {
+    map.get(key)
+        .map(String::as_str)
+        .ok_or_else(|| answer.bad(format!("the status map has no property `{key}`")))
+}
+
 impl Session {
-    fn get(&self, path: &str) -> Result<Value, ClientError> {
-        request(&self.target, "GET", &format!("{BASE}{path}"), None, DEFAULT_TIMEOUT)
+    fn get(&self, path: &str) -> Result<Answer, ClientError> {
+        let path = format!("{BASE}{path}");
+        let json = request(&self.target, "GET", &path, None, DEFAULT_TIMEOUT)?;
+        Ok(Answer {
+            url: format!("{}{path}", self.target.url),
+            json,
+        })
     }
 
     /// POSTs one of the API's request bodies (`control::requests`).
-    fn post(&self, path: &str, body: &impl Serialize, timeout: Duration) -> Result<Value, ClientError> {
-        let url = format!("{BASE}{path}");
+    fn post(&self, path: &str, body: &impl Serialize, timeout: Duration) -> Result<Answer, ClientError> {
+        let path = format!("{BASE}{path}");
         let body = serde_json::to_value(body).map_err(|e| ClientError::Protocol {
-            url: url.clone(),
+            url: path.clone(),
             message: format!("cannot encode the request: {e}"),
         })?;
-        request(&self.target, "POST", &url, Some(&body), timeout)
+        let json = request(&self.target, "POST", &path, Some(&body), timeout)?;
+        Ok(Answer {
+            url: format!("{}{path}", self.target.url),
+            json,
+        })
     }
 
     /// The service to address: -service, else the only one.
@@ -43,11 +99,8 @@ impl Session {
         if let Some(s) = &cli.service {
             return Ok(s.clone());
         }
-        let list = self.get("/services").map_err(|e| e.to_string())?;
-        let names: Vec<String> = output::records(&list)
-            .iter()
-            .filter_map(|m| m.get("serviceName").and_then(Value::as_str).map(str::to_owned))
-            .collect();
+        let list: Vec<ServiceSummary> = self.get("/services").map_err(|e| e.to_string())?.typed()?;
+        let names: Vec<String> = list.into_iter().map(|m| m.service_name).collect();
         match names.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(format!("the replicator at {} runs no service", self.target.url)),
@@ -81,16 +134,14 @@ fn confirm(question: &str) -> Result<bool, String> {
     Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
-fn text(v: &Value) -> String {
-    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-}
-
-fn state_line(cli: &Cli, v: &Value) -> String {
-    if cli.json {
-        show(cli, "state", v)
+/// The answer of `online` and `offline`.
+fn state_line(cli: &Cli, ans: &Answer) -> Result<String, String> {
+    Ok(if cli.json {
+        show(cli, "state", &ans.json)
     } else {
-        format!("{}: {}\n", text(&v["serviceName"]), text(&v["state"]))
-    }
+        let r: StateResponse = ans.typed()?;
+        format!("{}: {}\n", r.service_name, r.state)
+    })
 }
 
 /// A REST error as trepctl prints it.
@@ -105,25 +156,25 @@ fn service_path(cli: &Cli, s: &Session) -> Result<String, String> {
 
 /// The replicator's version.
 pub fn version(cli: &Cli, s: &Session) -> Result<String, String> {
-    let v = s.get("/version").map_err(failed)?;
+    let ans = s.get("/version").map_err(failed)?;
     Ok(if cli.json {
-        show(cli, "version", &v)
+        show(cli, "version", &ans.json)
     } else {
-        format!("{}\n", v["version"].as_str().unwrap_or_default())
+        format!("{}\n", ans.typed::<VersionResponse>()?.version)
     })
 }
 
 /// The services of the replicator (`-full`: with their status).
 pub fn services(cli: &Cli, s: &Session, full: bool) -> Result<String, String> {
     let v = if full {
-        let all = s.get("/status").map_err(failed)?;
+        let all: AllStatus = s.get("/status").map_err(failed)?.typed()?;
         Value::Array(
-            all.as_object()
-                .map(|m| m.values().cloned().collect())
-                .unwrap_or_default(),
+            all.into_values()
+                .map(|m| Value::Object(m.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+                .collect(),
         )
     } else {
-        s.get("/services").map_err(failed)?
+        s.get("/services").map_err(failed)?.json
     };
     Ok(show(cli, "services", &v))
 }
@@ -131,8 +182,8 @@ pub fn services(cli: &Cli, s: &Session, full: bool) -> Result<String, String> {
 /// A service's status, or one of its `-name` lists.
 pub fn status(cli: &Cli, s: &Session, name: Option<&str>) -> Result<String, String> {
     let q = name.as_ref().map(|n| format!("?name={n}")).unwrap_or_default();
-    let v = s.get(&format!("{}/status{q}", service_path(cli, s)?)).map_err(failed)?;
-    Ok(show(cli, "status", &v))
+    let ans = s.get(&format!("{}/status{q}", service_path(cli, s)?)).map_err(failed)?;
+    Ok(show(cli, "status", &ans.json))
 }
 
 /// `online`: the options go to the REST API, which validates them.
@@ -147,27 +198,27 @@ pub fn online(cli: &Cli, s: &Session, a: &OnlineArgs) -> Result<String, String> 
         until_seqno: a.until_seqno,
         force: a.force,
     };
-    let v = s
+    let ans = s
         .post(&format!("{}/online", service_path(cli, s)?), &body, DEFAULT_TIMEOUT)
         .map_err(failed)?;
-    Ok(state_line(cli, &v))
+    state_line(cli, &ans)
 }
 
 /// `offline [-immediate]`.
 pub fn offline(cli: &Cli, s: &Session, immediate: bool) -> Result<String, String> {
-    let v = s
+    let ans = s
         .post(
             &format!("{}/offline", service_path(cli, s)?),
             &OfflineRequest { immediate },
             DEFAULT_TIMEOUT,
         )
         .map_err(failed)?;
-    Ok(state_line(cli, &v))
+    state_line(cli, &ans)
 }
 
 /// `offline-deferred -at-seqno N`.
 pub fn offline_deferred(cli: &Cli, s: &Session, at_seqno: i64) -> Result<String, String> {
-    let v = s
+    let ans = s
         .post(
             &format!("{}/offline-deferred", service_path(cli, s)?),
             &OfflineDeferredRequest {
@@ -177,15 +228,15 @@ pub fn offline_deferred(cli: &Cli, s: &Session, at_seqno: i64) -> Result<String,
         )
         .map_err(failed)?;
     Ok(if cli.json {
-        show(cli, "offline-deferred", &v)
+        show(cli, "offline-deferred", &ans.json)
     } else {
-        format!("{}\n", v["offlineRequests"].as_str().unwrap_or_default())
+        format!("{}\n", ans.typed::<OfflineDeferredResponse>()?.offline_requests)
     })
 }
 
 /// `setrole -role R [-uri U]`, used at the next `online`.
 pub fn setrole(cli: &Cli, s: &Session, role: &str, uri: Option<&str>) -> Result<String, String> {
-    let v = s
+    let ans = s
         .post(
             &format!("{}/setrole", service_path(cli, s)?),
             &SetroleRequest {
@@ -196,11 +247,11 @@ pub fn setrole(cli: &Cli, s: &Session, role: &str, uri: Option<&str>) -> Result<
         )
         .map_err(failed)?;
     Ok(if cli.json {
-        show(cli, "setrole", &v)
+        show(cli, "setrole", &ans.json)
     } else {
         format!(
             "Role set to {} (used at the next online)\n",
-            v["role"].as_str().unwrap_or_default()
+            ans.typed::<SetroleResponse>()?.role
         )
     })
 }
@@ -222,7 +273,7 @@ pub fn reset(cli: &Cli, s: &Session, a: &ResetArgs) -> Result<String, String> {
     {
         return Ok("Reset cancelled\n".into());
     }
-    let v = s
+    let ans = s
         .post(
             &path,
             &ResetScope {
@@ -234,13 +285,12 @@ pub fn reset(cli: &Cli, s: &Session, a: &ResetArgs) -> Result<String, String> {
         )
         .map_err(failed)?;
     Ok(if cli.json {
-        show(cli, "reset", &v)
+        show(cli, "reset", &ans.json)
     } else {
-        let removed: Vec<String> = v["removed"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        let removed: Vec<String> = ans
+            .typed::<ResetResponse>()?
+            .removed
+            .iter()
             .map(|r| format!("Deleted {r}\n"))
             .collect();
         if removed.is_empty() {
@@ -253,7 +303,7 @@ pub fn reset(cli: &Cli, s: &Session, a: &ResetArgs) -> Result<String, String> {
 
 /// `heartbeat [-name N]`.
 pub fn heartbeat(cli: &Cli, s: &Session, name: Option<&str>) -> Result<String, String> {
-    let v = s
+    let ans = s
         .post(
             &format!("{}/heartbeat", service_path(cli, s)?),
             &HeartbeatRequest {
@@ -263,7 +313,7 @@ pub fn heartbeat(cli: &Cli, s: &Session, name: Option<&str>) -> Result<String, S
         )
         .map_err(failed)?;
     Ok(if cli.json {
-        show(cli, "heartbeat", &v)
+        show(cli, "heartbeat", &ans.json)
     } else {
         String::new()
     })
@@ -272,15 +322,15 @@ pub fn heartbeat(cli: &Cli, s: &Session, name: Option<&str>) -> Result<String, S
 /// `flush [-limit S]`: the seqno at which the THL holds the source's current position.
 pub fn flush(cli: &Cli, s: &Session, limit: Option<u64>) -> Result<String, String> {
     let t = Duration::from_secs(limit.unwrap_or(60) + 30);
-    let v = s
+    let ans = s
         .post(&format!("{}/flush", service_path(cli, s)?), &FlushRequest { limit }, t)
         .map_err(failed)?;
     Ok(if cli.json {
-        show(cli, "flush", &v)
+        show(cli, "flush", &ans.json)
     } else {
         format!(
             "Master log is synchronized with database at log sequence number: {}\n",
-            v["seqno"]
+            ans.typed::<FlushResponse>()?.seqno
         )
     })
 }
@@ -296,7 +346,7 @@ pub fn wait(cli: &Cli, s: &Session, a: &WaitArgs) -> Result<String, String> {
     let t = a
         .limit
         .map_or(Duration::from_secs(86_400 + 30), |l| Duration::from_secs(l + 30));
-    let v = s
+    let ans = s
         .post(
             &format!("{}/wait", service_path(cli, s)?),
             &WaitRequest {
@@ -311,29 +361,33 @@ pub fn wait(cli: &Cli, s: &Session, a: &WaitArgs) -> Result<String, String> {
         || format!("state {}", a.state.clone().unwrap_or_default()),
         |n| format!("applied seqno {n}"),
     );
-    if v["reached"] != Value::Bool(true) {
+    let w: WaitResponse = ans.typed()?;
+    if !w.reached {
         return Err(format!(
             "wait for {goal}: not reached (state {}, applied seqno {})",
-            text(&v["state"]),
-            v["appliedLastSeqno"]
+            w.state, w.applied_last_seqno
         ));
     }
-    Ok(if cli.json { show(cli, "wait", &v) } else { String::new() })
+    Ok(if cli.json {
+        show(cli, "wait", &ans.json)
+    } else {
+        String::new()
+    })
 }
 
 /// The THL clients of the service.
 pub fn clients(cli: &Cli, s: &Session) -> Result<String, String> {
-    let v = s.get(&format!("{}/clients", service_path(cli, s)?)).map_err(failed)?;
-    Ok(show(cli, "clients", &v))
+    let ans = s.get(&format!("{}/clients", service_path(cli, s)?)).map_err(failed)?;
+    Ok(show(cli, "clients", &ans.json))
 }
 
 /// One line of quick status.
 pub fn qs(cli: &Cli, s: &Session) -> Result<String, String> {
-    let v = s.get(&format!("{}/status", service_path(cli, s)?)).map_err(failed)?;
+    let ans = s.get(&format!("{}/status", service_path(cli, s)?)).map_err(failed)?;
     Ok(if cli.json {
-        show(cli, "qs", &v)
+        show(cli, "qs", &ans.json)
     } else {
-        output::records(&v)
+        output::records(&ans.json)
             .first()
             .map(|m| output::quick_status(m))
             .unwrap_or_default()
@@ -346,12 +400,134 @@ pub fn perf(cli: &Cli, s: &Session) -> Result<String, String> {
     let st = s.get(&format!("{base}/status")).map_err(failed)?;
     let tasks = s.get(&format!("{base}/status?name=tasks")).map_err(failed)?;
     Ok(if cli.json {
-        show(cli, "perf", &tasks)
+        show(cli, "perf", &tasks.json)
     } else {
-        let in_state = st["timeInStateSeconds"]
-            .as_str()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0.0);
-        output::perf(&output::records(&tasks), in_state)
+        let map: StatusMap = st.typed()?;
+        let text = property(&st, &map, "timeInStateSeconds")?;
+        let in_state: f64 = text
+            .parse()
+            .map_err(|_| st.bad(format!("timeInStateSeconds {text:?} is not a number of seconds")))?;
+        output::perf(&output::records(&tasks.json), in_state)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::cli::Command;
+
+    /// A replicator that answers each request whose first line contains
+    /// one of `routes`' keys with its body (200), the rest with a 404; it
+    /// serves `count` requests. Returns its session.
+    fn fake(routes: &[(&'static str, &'static str)], count: usize) -> (Session, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let routes = routes.to_vec();
+        let server = std::thread::spawn(move || {
+            for _ in 0..count {
+                let (mut s, _) = listener.accept().expect("accept");
+                let req = read_request(&mut s);
+                let line = req.lines().next().unwrap_or_default().to_owned();
+                let (status, body) = routes.iter().find(|(k, _)| line.contains(k)).map_or(
+                    ("404 Not Found", r#"{"error":"no such route","status":404}"#),
+                    |(_, b)| ("200 OK", *b),
+                );
+                let _ = write!(s, "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+            }
+        });
+        let target = Target {
+            addr: format!("127.0.0.1:{port}"),
+            url: format!("http://127.0.0.1:{port}"),
+            user: None,
+            password: None,
+        };
+        (Session { target }, server)
+    }
+
+    /// The whole request, body included (closing a socket with unread
+    /// bytes resets the connection before the client reads the answer).
+    fn read_request(s: &mut std::net::TcpStream) -> String {
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).expect("read");
+            req.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&req).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if n == 0 || req.len() >= end + 4 + length {
+                    return text;
+                }
+            } else if n == 0 {
+                return text;
+            }
+        }
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::parse_args(std::iter::once("trepctl").chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn a_field_the_replicator_leaves_out_is_an_error_naming_the_route_and_the_field() {
+        let (s, server) = fake(&[("/wait", r#"{"state":"ONLINE","appliedLastSeqno":3}"#)], 1);
+        let c = cli(&["-service", "alpha", "wait", "-applied", "3"]);
+        let Command::Wait(w) = &c.command else {
+            panic!("{:?}", c.command)
+        };
+        let e = wait(&c, &s, w).expect_err("no reached");
+        assert!(
+            e.contains("/api/v2/replicator/service/alpha/wait") && e.contains("missing field `reached`"),
+            "{e}"
+        );
+        server.join().expect("server");
+
+        let services = r#"[{"appliedLastSeqno":"-1","appliedLatency":"-1.0","masterConnectUri":"","relativeLatency":"-1.0",
+            "role":"master","serviceType":"local","started":"true","state":"ONLINE"}]"#;
+        let (s, server) = fake(&[("/services", services)], 1);
+        let e = flush(&cli(&["flush"]), &s, None).expect_err("no serviceName");
+        assert!(
+            e.contains("/api/v2/replicator/services") && e.contains("missing field `serviceName`"),
+            "{e}"
+        );
+        server.join().expect("server");
+
+        let (s, server) = fake(&[("/status?name=tasks", "[]"), ("/status", r#"{"state":"ONLINE"}"#)], 2);
+        let e = perf(&cli(&["-service", "alpha", "perf"]), &s).expect_err("no timeInStateSeconds");
+        assert!(
+            e.contains("/api/v2/replicator/service/alpha/status") && e.contains("`timeInStateSeconds`"),
+            "{e}"
+        );
+        server.join().expect("server");
+    }
+
+    #[test]
+    fn typed_answers_print_tungsten_lines_and_json_prints_the_answer_as_it_came() {
+        let services = r#"[{"appliedLastSeqno":"-1","appliedLatency":"-1.0","masterConnectUri":"","relativeLatency":"-1.0",
+            "role":"master","serviceName":"alpha","serviceType":"local","started":"true","state":"ONLINE"}]"#;
+        let (s, server) = fake(&[("/services", services), ("/flush", r#"{"seqno":12}"#)], 2);
+        assert_eq!(
+            flush(&cli(&["flush"]), &s, None),
+            Ok("Master log is synchronized with database at log sequence number: 12\n".into())
+        );
+        server.join().expect("server");
+
+        let answer = r#"{"serviceName":"alpha","state":"OFFLINE:NORMAL","addedLater":1}"#;
+        let (s, server) = fake(&[("/offline", answer)], 2);
+        assert_eq!(
+            offline(&cli(&["-service", "alpha", "offline"]), &s, false),
+            Ok("alpha: OFFLINE:NORMAL\n".into())
+        );
+        let out = offline(&cli(&["-service", "alpha", "-json", "offline"]), &s, false).expect("json");
+        let v: Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(v["addedLater"], 1, "{out}");
+        server.join().expect("server");
+    }
 }

@@ -9,28 +9,35 @@
 //!   on localhost by default) and the daemon warns at start.
 //! * Every POST is audit-logged with the user and the route.
 //! * Bodies are JSON (an empty body means "no options"); unknown fields are
-//!   refused. Every error is `{"error": "<message with the fix>", "status":
-//!   <code>}` with 400 (bad option), 401, 404 (no such service), 409 (wrong
-//!   state or role), 500 (the command failed) or 504 (timeout).
+//!   refused. Request bodies are the types of `control::requests`, answers
+//!   those of `control::responses` (shared with `trepctl`; the table below
+//!   names them). Every error is `{"error": "<message with the fix>",
+//!   "status": <code>}` (`ErrorBody`) with 400 (bad option), 401, 404 (no
+//!   such service), 409 (wrong state or role), 500 (the command failed) or
+//!   504 (timeout).
 //! * The router is built by [`router`] and tested in memory.
 //!
 //! # Routes (base `/api/v2/replicator`)
 //!
+//! Answer types are those of `control::responses`; a status map
+//! (`StatusMap`) has Tungsten's property names and string values, and no
+//! fixed set of properties.
+//!
 //! | method | path | body | answer |
 //! |---|---|---|---|
-//! | GET | `/services` | | `[{serviceName, state, role, appliedLastSeqno, appliedLatency, relativeLatency, masterConnectUri, serviceType, started}]` |
-//! | GET | `/status` | | `{service: status map}` |
-//! | GET | `/version` | | `{"version": ".."}` |
-//! | GET | `/service/{name}/status[?name=tasks\|stores\|shards]` | | status map (strings, Tungsten's names) or a list of maps |
-//! | POST | `/service/{name}/online` | `{skipSeqno?: "10,12-14", fromEvent?, baseSeqno?, untilSeqno?, force?}` | `{serviceName, state}` |
-//! | POST | `/service/{name}/offline` | `{immediate?}` | `{serviceName, state}` |
-//! | POST | `/service/{name}/offline-deferred` | `{atSeqno}` | `{serviceName, state, offlineRequests}` |
-//! | POST | `/service/{name}/setrole` | `{role: master\|primary\|slave\|replica\|relay, uri?: "thl://h:2112/[,..]"}` | `{role, upstream, time_ms}` |
-//! | POST | `/service/{name}/reset` | `{all?, thl?, db?}` | `{removed: [..]}` |
-//! | POST | `/service/{name}/heartbeat` | `{name?}` | `{name, salt, binlogFile, binlogPos}` |
-//! | POST | `/service/{name}/flush` | `{limit?: seconds}` | `{seqno}` |
-//! | POST | `/service/{name}/wait` | `{applied: N \| state: "ONLINE", limit?: seconds}` | `{reached, state, appliedLastSeqno}` |
-//! | GET | `/service/{name}/clients` | | `[{..}]` |
+//! | GET | `/services` | | `[{serviceName, state, role, appliedLastSeqno, appliedLatency, relativeLatency, masterConnectUri, serviceType, started}]` (`Vec<ServiceSummary>`) |
+//! | GET | `/status` | | `{service: status map}` (`AllStatus`) |
+//! | GET | `/version` | | `{"version": ".."}` (`VersionResponse`) |
+//! | GET | `/service/{name}/status[?name=tasks\|stores\|shards]` | | status map (`StatusMap`) or a list of maps (`Vec<StatusMap>`) |
+//! | POST | `/service/{name}/online` | `{skipSeqno?: "10,12-14", fromEvent?, baseSeqno?, untilSeqno?, force?}` | `{serviceName, state}` (`StateResponse`) |
+//! | POST | `/service/{name}/offline` | `{immediate?}` | `{serviceName, state}` (`StateResponse`) |
+//! | POST | `/service/{name}/offline-deferred` | `{atSeqno}` | `{serviceName, state, offlineRequests}` (`OfflineDeferredResponse`) |
+//! | POST | `/service/{name}/setrole` | `{role: master\|primary\|slave\|replica\|relay, uri?: "thl://h:2112/[,..]"}` | `{role, upstream, time_ms}` (`SetroleResponse`) |
+//! | POST | `/service/{name}/reset` | `{all?, thl?, db?}` | `{removed: [..]}` (`ResetResponse`) |
+//! | POST | `/service/{name}/heartbeat` | `{name?}` | `{name, salt, binlogFile, binlogPos}` (`HeartbeatResponse`) |
+//! | POST | `/service/{name}/flush` | `{limit?: seconds}` | `{seqno}` (`FlushResponse`) |
+//! | POST | `/service/{name}/wait` | `{applied: N \| state: "ONLINE", limit?: seconds}` | `{reached, state, appliedLastSeqno}` (`WaitResponse`) |
+//! | GET | `/service/{name}/clients` | | `[{clientId, peer, lastAckedSeqno, appliedSeqno, connectedSince}]` (`Vec<ClientEntry>`) |
 //! | GET | `/metrics` (no base) | | Prometheus text ([`metrics`]) |
 
 pub mod metrics;
@@ -47,8 +54,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::config::Role;
@@ -56,6 +62,10 @@ use crate::service::manager::{ErrorKind, ResetScope, ServiceError};
 use crate::service::{status, Manager, OnlineRequest};
 use control::requests::{
     FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, SetroleRequest, WaitRequest,
+};
+use control::responses::{
+    AllStatus, ErrorBody, FlushResponse, HeartbeatResponse, OfflineDeferredResponse, ServiceSummary, SetroleResponse,
+    StateResponse, VersionResponse,
 };
 
 /// The API's base path.
@@ -108,7 +118,11 @@ impl IntoResponse for ApiError {
                 e.message,
             ),
         };
-        let mut resp = (code, Json(json!({"error": message, "status": code.as_u16()}))).into_response();
+        let body = ErrorBody {
+            error: message,
+            status: code.as_u16(),
+        };
+        let mut resp = (code, Json(body)).into_response();
         if code == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -211,32 +225,35 @@ fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| bad_request(format!("bad JSON body: {e}")))
 }
 
-fn ok(v: Value) -> ApiResult {
+/// A 200 with `v` as JSON (one of the types of `control::responses`).
+fn ok(v: impl Serialize) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
 async fn services(AxState(app): AxState<App>) -> ApiResult {
-    let list: Vec<_> = app
+    let list: Vec<ServiceSummary> = app
         .manager
         .services()
         .iter()
         .map(|s| status::service_summary(s))
         .collect();
-    ok(json!(list))
+    ok(list)
 }
 
 async fn all_status(AxState(app): AxState<App>) -> ApiResult {
     let m = &app.manager;
-    let map: serde_json::Map<String, Value> = m
+    let all: AllStatus = m
         .services()
         .iter()
-        .map(|s| (s.name().to_owned(), json!(status::status(m, s))))
+        .map(|s| (s.name().to_owned(), status::status(m, s)))
         .collect();
-    ok(Value::Object(map))
+    ok(all)
 }
 
 async fn version() -> ApiResult {
-    ok(json!({"version": status::version()}))
+    ok(VersionResponse {
+        version: status::version(),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,10 +269,10 @@ async fn service_status(
     let m = &app.manager;
     let s = m.service(&name)?;
     match q.name.as_deref() {
-        None | Some("") => ok(json!(status::status(m, s))),
-        Some("tasks") => ok(json!(status::tasks(s))),
-        Some("stores") => ok(json!(status::stores(s))),
-        Some("shards") => ok(json!(status::shards(s))),
+        None | Some("") => ok(status::status(m, s)),
+        Some("tasks") => ok(status::tasks(s)),
+        Some("stores") => ok(status::stores(s)),
+        Some("shards") => ok(status::shards(s)),
         Some(other) => Err(bad_request(format!(
             "status -name {other:?}: supported names are tasks, stores, shards"
         ))),
@@ -266,14 +283,20 @@ async fn online(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Byt
     let s = app.manager.service(&name)?;
     let req: OnlineRequest = body(&bytes)?;
     let state = s.online(&req)?;
-    ok(json!({"serviceName": name, "state": state.to_string()}))
+    ok(StateResponse {
+        service_name: name,
+        state,
+    })
 }
 
 async fn offline(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
     let b: OfflineRequest = body(&bytes)?;
     let state = s.offline(b.immediate).await?;
-    ok(json!({"serviceName": name, "state": state.to_string()}))
+    ok(StateResponse {
+        service_name: name,
+        state,
+    })
 }
 
 async fn offline_deferred(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
@@ -283,9 +306,11 @@ async fn offline_deferred(AxState(app): AxState<App>, Path(name): Path<String>, 
         bad_request("offline-deferred needs -at-seqno N (the other -at-* forms are not supported yet)")
     })?;
     s.offline_deferred(at)?;
-    ok(
-        json!({"serviceName": name, "state": s.state().to_string(), "offlineRequests": format!("Offline at sequence number: {at}")}),
-    )
+    ok(OfflineDeferredResponse {
+        offline_requests: format!("Offline at sequence number: {at}"),
+        service_name: name,
+        state: s.state(),
+    })
 }
 
 async fn setrole(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
@@ -307,28 +332,36 @@ async fn setrole(AxState(app): AxState<App>, Path(name): Path<String>, bytes: By
         .map(str::to_owned)
         .collect();
     let rec = s.set_role(role, uri).await?;
-    ok(json!(rec))
+    ok(SetroleResponse {
+        role: rec.role,
+        time_ms: rec.time_ms,
+        upstream: rec.upstream,
+    })
 }
 
 async fn reset(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
     let scope: ResetScope = body(&bytes)?;
-    let report = s.reset(scope).await?;
-    ok(json!(report))
+    ok(s.reset(scope).await?)
 }
 
 async fn heartbeat(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
     let b: HeartbeatRequest = body(&bytes)?;
     let hb = s.heartbeat(b.name.as_deref()).await?;
-    ok(json!(hb))
+    ok(HeartbeatResponse {
+        binlog_file: hb.binlog_file,
+        binlog_pos: hb.binlog_pos,
+        name: hb.name,
+        salt: hb.salt,
+    })
 }
 
 async fn flush(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
     let b: FlushRequest = body(&bytes)?;
     let seqno = s.flush(Duration::from_secs(b.limit.unwrap_or(60))).await?;
-    ok(json!({"seqno": seqno}))
+    ok(FlushResponse { seqno })
 }
 
 async fn wait(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
@@ -344,12 +377,12 @@ async fn wait(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes
         }
         _ => return Err(bad_request("wait needs exactly one of -applied N or -state S")),
     };
-    ok(json!(out))
+    ok(out)
 }
 
 async fn clients(AxState(app): AxState<App>, Path(name): Path<String>) -> ApiResult {
     let s = app.manager.service(&name)?;
-    ok(json!(s.clients()))
+    ok(s.clients())
 }
 
 async fn metrics_text(AxState(app): AxState<App>) -> ApiResult {

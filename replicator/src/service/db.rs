@@ -8,7 +8,6 @@
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
-use serde::Serialize;
 
 use crate::binlog::BinlogPosition;
 use crate::config::ServicePlan;
@@ -45,9 +44,9 @@ async fn connect(plan: &ServicePlan) -> Result<Conn, String> {
     })
 }
 
-/// What a heartbeat wrote and where the source's binlog was right after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// What a heartbeat wrote and where the source's binlog was right after
+/// (the REST API answers it as `control::responses::HeartbeatResponse`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heartbeat {
     pub name: String,
     pub salt: i64,

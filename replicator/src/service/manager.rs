@@ -20,7 +20,6 @@
 //!   catalog is only opened by the manager while the service is offline).
 //! * Locks are never held across an await.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -90,29 +89,13 @@ fn failed(m: impl Into<String>) -> ServiceError {
     ServiceError::new(ErrorKind::Failed, m)
 }
 
-/// One downstream THL client as the THL server describes it (`trepctl clients`).
-pub type ClientRecord = BTreeMap<String, String>;
-
-/// Where `clients` reads from; the THL server installs one.
-pub type ClientsSource = Arc<dyn Fn() -> Vec<ClientRecord> + Send + Sync>;
+/// Where `clients` reads from; the THL server installs one. Each entry is
+/// a downstream THL client as `trepctl clients` shows it.
+pub type ClientsSource = Arc<dyn Fn() -> Vec<ClientEntry> + Send + Sync>;
 
 pub use control::requests::ResetScope;
-
-/// What a reset did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResetReport {
-    pub removed: Vec<String>,
-}
-
-/// The result of `wait`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WaitOutcome {
-    pub reached: bool,
-    pub state: String,
-    pub applied_last_seqno: i64,
-}
+// What `clients`, `reset` and `wait` return is the REST API's answer as it is.
+pub use control::responses::{ClientEntry, ResetResponse, WaitResponse};
 
 #[derive(Debug)]
 struct Inner {
@@ -266,7 +249,7 @@ impl Service {
 
     /// Downstream THL clients: those of the THL server the pipeline runs
     /// (master, relay), or of an installed source.
-    pub fn clients(&self) -> Vec<ClientRecord> {
+    pub fn clients(&self) -> Vec<ClientEntry> {
         let source = self.clients.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(f) = source {
             return f();
@@ -586,7 +569,7 @@ impl Service {
     }
 
     /// `reset`: only offline.
-    pub async fn reset(&self, scope: ResetScope) -> Result<ResetReport, ServiceError> {
+    pub async fn reset(&self, scope: ResetScope) -> Result<ResetResponse, ServiceError> {
         let scope = if !scope.all && !scope.thl && !scope.db {
             ResetScope { all: true, ..scope }
         } else {
@@ -599,7 +582,7 @@ impl Service {
                 self.state()
             )));
         }
-        let mut report = ResetReport::default();
+        let mut report = ResetResponse::default();
         if scope.all || scope.thl {
             let thl = self.plan.thl_dir.clone();
             if thl.exists() {
@@ -704,16 +687,16 @@ impl Service {
     }
 
     /// `wait -applied N`.
-    pub async fn wait_applied(&self, seqno: i64, limit: Duration) -> WaitOutcome {
+    pub async fn wait_applied(&self, seqno: i64, limit: Duration) -> WaitResponse {
         let deadline = Instant::now() + limit;
         loop {
             let applied = self.progress.snapshot().applied_seqno;
             let state = self.state();
             let reached = applied.is_some_and(|a| a.0 >= seqno);
             if reached || Instant::now() >= deadline || state == State::OfflineError {
-                return WaitOutcome {
+                return WaitResponse {
                     reached,
-                    state: state.to_string(),
+                    state,
                     applied_last_seqno: Seqno::or_minus_one(applied),
                 };
             }
@@ -723,16 +706,16 @@ impl Service {
 
     /// `wait -state S` (a state or a prefix such as `OFFLINE`). Gives up
     /// early when the service lands in OFFLINE:ERROR and that was not asked.
-    pub async fn wait_state(&self, want: &str, limit: Duration) -> WaitOutcome {
+    pub async fn wait_state(&self, want: &str, limit: Duration) -> WaitResponse {
         let deadline = Instant::now() + limit;
         loop {
             let state = self.state();
             let reached = state.matches(want);
             if reached || Instant::now() >= deadline || state == State::OfflineError {
                 let applied = self.progress.snapshot().applied_seqno;
-                return WaitOutcome {
+                return WaitResponse {
                     reached,
-                    state: state.to_string(),
+                    state,
                     applied_last_seqno: Seqno::or_minus_one(applied),
                 };
             }
@@ -861,17 +844,17 @@ impl Manager {
 }
 
 /// One connected THL client as `trepctl clients` shows it.
-fn client_record(c: crate::thl_net::ClientInfo) -> ClientRecord {
+fn client_record(c: crate::thl_net::ClientInfo) -> ClientEntry {
     let seqno = |s: Option<i64>| s.map_or_else(|| "-1".to_owned(), |v| v.to_string());
     let since = c
         .connected_since
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    BTreeMap::from([
-        ("clientId".to_owned(), c.client_id),
-        ("peer".to_owned(), c.peer.to_string()),
-        ("lastAckedSeqno".to_owned(), seqno(c.last_acked_seqno)),
-        ("appliedSeqno".to_owned(), seqno(c.applied_seqno)),
-        ("connectedSince".to_owned(), since.to_string()),
-    ])
+    ClientEntry {
+        applied_seqno: seqno(c.applied_seqno),
+        client_id: c.client_id,
+        connected_since: since.to_string(),
+        last_acked_seqno: seqno(c.last_acked_seqno),
+        peer: c.peer.to_string(),
+    }
 }

@@ -32,7 +32,9 @@ pub use crate::pipeline::progress::{Activity, PipelineProgress, Progress};
 pub use launcher::{
     pipeline, PipelineError, PipelineFailure, PipelineFuture, PipelineLauncher, RoleLauncher, ServiceContext,
 };
-pub use manager::{ClientRecord, ClientsSource, ErrorKind, Manager, ResetScope, Service, ServiceError, WaitOutcome};
+pub use manager::{
+    ClientEntry, ClientsSource, ErrorKind, Manager, ResetResponse, ResetScope, Service, ServiceError, WaitResponse,
+};
 pub use options::{OnlineOptions, OnlineRequest, SkipSeqnos};
 pub use state::{PendingError, State};
 

@@ -30,7 +30,8 @@
 //! | `uptimeSeconds`, `currentTimeMillis`, `version`, `useSSLConnection` | process uptime, now, [`version`], `thl-ssl` |
 //! | `channels`, `autoRecoveryEnabled`, `autoRecoveryTotal`, `resourcePrecedence`, `seqnoType`, `serviceType`, `siteName`, `timezone`, `extensions` | fixed: `1`, `false`, `0`, `99`, `java.lang.Long`, `local`, `default`, `GMT`, empty (one apply channel, no auto-recovery, Tungsten's values for the rest) |
 
-use std::collections::BTreeMap;
+use control::responses::ServiceSummary;
+pub use control::responses::StatusMap;
 
 use thl::seqno::{Epoch, Seqno};
 
@@ -38,9 +39,6 @@ use super::manager::{Manager, Service, ServiceView};
 use super::State;
 use crate::clock::now_ms;
 use crate::config::Role;
-
-/// A status map: property name → value.
-pub type StatusMap = BTreeMap<String, String>;
 
 /// The replicator's version string.
 pub fn version() -> String {
@@ -174,23 +172,20 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
 }
 
 /// One entry of `trepctl services`.
-pub fn service_summary(s: &Service) -> StatusMap {
+pub fn service_summary(s: &Service) -> ServiceSummary {
     let v = s.view();
     let lat = |x: Option<f64>| x.map_or_else(|| "-1.0".to_owned(), |l| format!("{l:.3}"));
-    let mut out = StatusMap::new();
-    out.insert(
-        "appliedLastSeqno".into(),
-        Seqno::or_minus_one(v.progress.applied_seqno).to_string(),
-    );
-    out.insert("appliedLatency".into(), lat(applied_latency(&v)));
-    out.insert("relativeLatency".into(), lat(relative_latency(&v)));
-    out.insert("masterConnectUri".into(), v.upstream.join(","));
-    out.insert("role".into(), v.role.to_string());
-    out.insert("serviceName".into(), s.name().to_owned());
-    out.insert("serviceType".into(), "local".into());
-    out.insert("started".into(), "true".into());
-    out.insert("state".into(), v.state.to_string());
-    out
+    ServiceSummary {
+        applied_last_seqno: Seqno::or_minus_one(v.progress.applied_seqno).to_string(),
+        applied_latency: lat(applied_latency(&v)),
+        master_connect_uri: v.upstream.join(","),
+        relative_latency: lat(relative_latency(&v)),
+        role: v.role,
+        service_name: s.name().to_owned(),
+        service_type: "local".into(),
+        started: "true".into(),
+        state: v.state,
+    }
 }
 
 /// The pipeline's stage names by role.
