@@ -13,6 +13,7 @@ use tests::sandbox::Instance;
 use thl::event::{
     meta, Change, ColumnSpec, Date, DateTime, ReplEvent, RowAction, RowImage, Statement, Time, UserVar, Value,
 };
+use thl::testing::{LONG_BYTES_LEN, TIMESTAMP_MAX_SECS, TIME_NEG_SUBSECOND, ZERO_DATE, ZERO_DATETIME};
 
 // ---------------------------------------------------------------- all types
 
@@ -73,6 +74,9 @@ fn blob() -> Vec<u8> {
         .collect()
 }
 
+// The rows hold one value per column of `types`, so they are tied to its
+// types: the shared edges (thl::testing) where a column takes them, local
+// values for the column's own (DECIMAL(65,30), TIME(6), BIT(9)...).
 fn types_row1() -> Vec<Value> {
     vec![
         Value::Int(1),
@@ -81,20 +85,8 @@ fn types_row1() -> Vec<Value> {
         Value::Float(0.1),
         Value::Double(1.0 / 3.0),
         Value::Decimal(DEC_MIN.into()),
-        Value::Date(Date {
-            year: 0,
-            month: 0,
-            day: 0,
-        }),
-        Value::DateTime(DateTime {
-            year: 0,
-            month: 0,
-            day: 0,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            micros: 0,
-        }),
+        Value::Date(ZERO_DATE),
+        Value::DateTime(ZERO_DATETIME),
         Value::Timestamp { secs: 0, micros: 0 },
         Value::Time(Time {
             negative: true,
@@ -146,16 +138,10 @@ fn types_row3() -> Vec<Value> {
             micros: 999_999,
         }),
         Value::Timestamp {
-            secs: 2_147_483_647,
+            secs: TIMESTAMP_MAX_SECS,
             micros: 999_999,
         },
-        Value::Time(Time {
-            negative: true,
-            hours: 0,
-            minutes: 0,
-            seconds: 1,
-            micros: 500_000,
-        }),
+        Value::Time(TIME_NEG_SUBSECOND),
         Value::Year(2155),
         Value::Bit(0),
         Value::Bit(1),
@@ -163,7 +149,7 @@ fn types_row3() -> Vec<Value> {
         Value::Set(0),
         Value::Bytes(vec![]),
         Value::Bytes(b"plain".to_vec()),
-        Value::Bytes(vec![0; 70_000]),
+        Value::Bytes(vec![0; LONG_BYTES_LEN]),
         Value::Bytes(b"[]".to_vec()),
         Value::Null,
         Value::Bytes(vec![]),
@@ -201,7 +187,7 @@ fn expected(v: &Value, c: &ColumnSpec) -> P {
         (Value::Timestamp { secs: 0, micros: 0 }, _) => P::Date(0, 0, 0, 0, 0, 0, 0),
         (
             Value::Timestamp {
-                secs: 2_147_483_647,
+                secs: TIMESTAMP_MAX_SECS,
                 micros,
             },
             _,

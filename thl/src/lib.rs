@@ -11,6 +11,8 @@
 //!   `failpoints`).
 //! * [`display`]: events and values as text (`thl list` layouts, SQL
 //!   literals).
+//! * `testing`: the edge values of every `Value` variant shared by the
+//!   tests (feature `testing`, enabled by the dev-dependencies).
 //!
 //! The byte layouts are documented in `thl/FORMAT.md`.
 
@@ -21,3 +23,5 @@ pub mod faults;
 pub mod record;
 pub mod seqno;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

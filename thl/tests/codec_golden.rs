@@ -9,6 +9,7 @@ use thl::event::{
     meta, Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowFlags, RowImage, SessionVars,
     Statement, Time, UserVar, Value,
 };
+use thl::testing::{TIME_MIN_WHOLE, ZERO_DATE, ZERO_DATETIME};
 
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/body_{name}.bin"))
@@ -184,34 +185,19 @@ fn rows() -> EventBody {
             ..column(13, "txt", 15, 128, "varchar(32)")
         },
     ];
+    // Edges of each column's type: the shared ones from thl::testing, the
+    // rest local (not in the shared set, or tied to a column such as the
+    // decimal(10,4)); any change to these values changes body_rows.bin.
     let before = vec![
         Value::UInt(u64::MAX),
         Value::Int(i64::MIN),
         Value::Float(f32::from_bits(0x7fc0_0001)),
         Value::Double(-0.0),
         Value::Decimal("-123456.7890".into()),
-        Value::Date(Date {
-            year: 0,
-            month: 0,
-            day: 0,
-        }),
-        Value::DateTime(DateTime {
-            year: 0,
-            month: 0,
-            day: 0,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            micros: 0,
-        }),
+        Value::Date(ZERO_DATE),
+        Value::DateTime(ZERO_DATETIME),
         Value::Timestamp { secs: 0, micros: 0 },
-        Value::Time(Time {
-            negative: true,
-            hours: 838,
-            minutes: 59,
-            seconds: 59,
-            micros: 0,
-        }),
+        Value::Time(TIME_MIN_WHOLE),
         Value::Year(0),
         Value::Bit(u64::MAX),
         Value::Enum(0),

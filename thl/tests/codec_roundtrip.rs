@@ -1,6 +1,7 @@
-//! Round-trip tests of the body codec: every `Value` variant and edge value,
-//! arbitrary bodies (proptest), a multi-MB blob, and byte-level spot checks of
-//! the layout documented in `thl::codec`.
+//! Round-trip tests of the body codec: every `Value` variant and edge value
+//! (the shared set, `thl::testing::edge_values`), arbitrary bodies
+//! (proptest), a multi-MB blob, and byte-level spot checks of the layout
+//! documented in `thl::codec`.
 
 use proptest::prelude::*;
 use thl::codec::{decode_body, encode_body, BODY_FORMAT_VERSION};
@@ -8,6 +9,7 @@ use thl::event::{
     Change, ColumnSpec, Date, DateTime, EventBody, RowAction, RowChanges, RowImage, SessionVars, Statement, Time,
     UserVar, Value,
 };
+use thl::testing::edge_values;
 
 fn encode(body: &EventBody) -> Vec<u8> {
     let mut out = Vec::new();
@@ -90,111 +92,6 @@ fn rows_body(values: Vec<Value>) -> EventBody {
             }],
         })],
     }
-}
-
-/// Every variant with its edge values.
-fn edge_values() -> Vec<Value> {
-    vec![
-        Value::Null,
-        Value::Int(0),
-        Value::Int(-1),
-        Value::Int(i64::MIN),
-        Value::Int(i64::MAX),
-        Value::UInt(u64::MAX),
-        Value::UInt(0),
-        Value::Float(-0.0),
-        Value::Float(f32::from_bits(0x7fc0_1234)), // NaN with payload
-        Value::Float(f32::from_bits(0xff80_0001)), // signalling NaN, negative
-        Value::Float(f32::INFINITY),
-        Value::Float(f32::MIN_POSITIVE / 2.0), // subnormal
-        Value::Double(-0.0),
-        Value::Double(f64::from_bits(0x7ff8_dead_beef_0001)),
-        Value::Double(f64::from_bits(0xfff0_0000_0000_0001)),
-        Value::Double(f64::NEG_INFINITY),
-        Value::Double(f64::MAX),
-        Value::Decimal("-12.3400".into()),
-        Value::Decimal("99999999999999999999999999999999999.999999999999999999999999999999".into()),
-        Value::Decimal(String::new()),
-        Value::Date(Date {
-            year: 0,
-            month: 0,
-            day: 0,
-        }),
-        Value::Date(Date {
-            year: 9999,
-            month: 12,
-            day: 31,
-        }),
-        Value::DateTime(DateTime {
-            year: 0,
-            month: 0,
-            day: 0,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            micros: 0,
-        }),
-        Value::DateTime(DateTime {
-            year: 2024,
-            month: 2,
-            day: 29,
-            hour: 23,
-            minute: 59,
-            second: 59,
-            micros: 999_999,
-        }),
-        Value::DateTime(DateTime {
-            year: u16::MAX,
-            month: u8::MAX,
-            day: u8::MAX,
-            hour: u8::MAX,
-            minute: u8::MAX,
-            second: u8::MAX,
-            micros: u32::MAX,
-        }),
-        Value::Timestamp { secs: 0, micros: 0 },
-        Value::Timestamp {
-            secs: 2_147_483_647,
-            micros: 999_999,
-        },
-        Value::Timestamp {
-            secs: i64::MIN,
-            micros: u32::MAX,
-        },
-        Value::Time(Time {
-            negative: true,
-            hours: 838,
-            minutes: 59,
-            seconds: 59,
-            micros: 0,
-        }),
-        Value::Time(Time {
-            negative: true,
-            hours: 0,
-            minutes: 0,
-            seconds: 1,
-            micros: 500_000,
-        }),
-        Value::Time(Time {
-            negative: false,
-            hours: 0,
-            minutes: 0,
-            seconds: 0,
-            micros: 1,
-        }),
-        Value::Year(0),
-        Value::Year(1901),
-        Value::Year(2155),
-        Value::Bit(u64::MAX),
-        Value::Bit(1),
-        Value::Enum(0),
-        Value::Enum(u16::MAX),
-        Value::Set(u64::MAX),
-        Value::Set(0),
-        Value::Bytes(vec![]),
-        Value::Bytes(vec![0, 0xff, 0x80, 0xc3]), // not UTF-8: fine for bytes
-        Value::Bytes(vec![b'x'; 70_000]),
-    ]
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! decode back to the same values, edge values included.
 
 use thl::event::{ColumnSpec, Date, DateTime, RowAction, RowChanges, RowFlags, RowImage, Time, Value};
+use thl::testing::{LONG_BYTES_LEN, TIMESTAMP_MAX_SECS, TIME_ONE_MICRO, ZERO_DATE, ZERO_DATETIME};
 
 use super::encode::{decimal_to_bin, EventWriter, ROWS_EVENT_TARGET};
 use super::table_map::types::*;
@@ -110,6 +111,10 @@ fn every_kind_round_trips_with_edge_values() {
         col(19, TIME2, 4),
     ];
     let big_dec = format!("-{}.{}", "9".repeat(35), "1".repeat(30));
+    // One value per column above, so tied to its type: the shared edges
+    // (thl::testing) where the column takes them, local values where the
+    // edge is the column's own (INT24's range, TIME2(6)'s -838:59:59.999999,
+    // DATETIME2(3)'s last millisecond...).
     let row1 = vec![
         Value::Int(i64::from(i32::MIN)),
         Value::Int(i64::MIN),
@@ -119,11 +124,7 @@ fn every_kind_round_trips_with_edge_values() {
         Value::Double(-0.0),
         Value::Decimal(big_dec),
         Value::Year(2155),
-        Value::Date(Date {
-            year: 0,
-            month: 0,
-            day: 0,
-        }),
+        Value::Date(ZERO_DATE),
         Value::Time(Time {
             negative: true,
             hours: 838,
@@ -141,7 +142,7 @@ fn every_kind_round_trips_with_edge_values() {
             micros: 999_000,
         }),
         Value::Timestamp {
-            secs: 2_147_483_647,
+            secs: TIMESTAMP_MAX_SECS,
             micros: 990_000,
         },
         Value::Bit(u64::MAX),
@@ -149,7 +150,7 @@ fn every_kind_round_trips_with_edge_values() {
         Value::Enum(300),
         Value::Set(1 << 63),
         Value::Bytes("gås \u{1F600}".repeat(10).into_bytes()),
-        Value::Bytes(vec![0u8; 70_000]),
+        Value::Bytes(vec![0u8; LONG_BYTES_LEN]),
         Value::Time(Time {
             negative: true,
             hours: 10,
@@ -182,22 +183,8 @@ fn every_kind_round_trips_with_edge_values() {
             month: 2,
             day: 29,
         }),
-        Value::Time(Time {
-            negative: false,
-            hours: 0,
-            minutes: 0,
-            seconds: 0,
-            micros: 1,
-        }),
-        Value::DateTime(DateTime {
-            year: 0,
-            month: 0,
-            day: 0,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            micros: 0,
-        }),
+        Value::Time(TIME_ONE_MICRO),
+        Value::DateTime(ZERO_DATETIME),
         Value::Timestamp { secs: 0, micros: 0 },
         Value::Bit(0),
         Value::Bytes(vec![0xff, 0, 0, 0]),
