@@ -58,8 +58,8 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::config::Role;
-use crate::service::manager::{ErrorKind, ResetScope, ServiceError};
 use crate::service::{status, Manager, OnlineRequest};
+use crate::service::{ErrorKind, ResetScope, ServiceError};
 use control::requests::{
     FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, SetroleRequest, WaitRequest,
 };

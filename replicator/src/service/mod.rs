@@ -21,22 +21,25 @@
 //! * [`status`]: the status map under Tungsten's names.
 //! * [`db`]: heartbeats and `reset -db` on the local database.
 
+pub mod commands;
 pub mod db;
+pub mod error;
 pub mod launcher;
 pub mod manager;
 pub mod options;
 pub use control::state;
 pub mod status;
+pub mod supervisor;
 
 pub use crate::pipeline::progress::{Activity, PipelineProgress, Progress};
+pub use error::{ErrorKind, ServiceError};
 pub use launcher::{
     pipeline, PipelineError, PipelineFailure, PipelineFuture, PipelineLauncher, RoleLauncher, ServiceContext,
 };
-pub use manager::{
-    ClientEntry, ClientsSource, ErrorKind, Manager, ResetResponse, ResetScope, Service, ServiceError, WaitResponse,
-};
+pub use manager::Manager;
 pub use options::{OnlineOptions, OnlineRequest, SkipSeqnos};
 pub use state::{PendingError, State};
+pub use supervisor::{ClientEntry, ClientsSource, ResetResponse, ResetScope, Service, WaitResponse};
 
 #[cfg(test)]
 pub(crate) mod tests;
