@@ -426,8 +426,8 @@ fn scan_thl(dir: &Path) -> Res<ThlSummary> {
     }
     let bytes = r.info()?.files.iter().map(|f| f.size).sum();
     Ok(ThlSummary {
-        first,
-        last,
+        first: first.0,
+        last: last.0,
         rows,
         statements,
         bytes,

@@ -59,6 +59,7 @@ use std::time::{Duration, Instant};
 use benches::{dd_once, env_u64, fmt_med, mb_s, median, quick, Table};
 use thl::codec::encode_body;
 use thl::event::{Change, ColumnSpec, DateTime, EventBody, EventHeader, RowAction, RowChanges, RowImage, Value};
+use thl::seqno::{Epoch, Seqno};
 use thl::store::{Reader, StoreConfig, SyncPolicy, Writer};
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -101,11 +102,11 @@ impl Cfg {
 
 fn header(seqno: i64) -> EventHeader {
     EventHeader {
-        seqno,
-        seqno_end: seqno,
+        seqno: Seqno(seqno),
+        seqno_end: Seqno(seqno),
         fragno: 0,
         last_frag: true,
-        epoch: 0,
+        epoch: Epoch(0),
         source_id: "bench-host1".into(),
         event_id: "mysql-bin.000001:0000000000001234;42".into(),
         shard_id: "bench".into(),
@@ -255,8 +256,8 @@ fn append_run(dir: &Path, case: &Case, body: &[u8]) -> Res<RunOut> {
     let start = Instant::now();
     let mut n = 0u64;
     while n < case.events {
-        h.seqno = n as i64;
-        h.seqno_end = n as i64;
+        h.seqno = Seqno(n as i64);
+        h.seqno_end = Seqno(n as i64);
         w.append(&h, body)?;
         n += 1;
         if n % case.commit_every == 0 {
@@ -307,8 +308,8 @@ fn write_read_log(dir: &Path, target_bytes: u64, group_n: u64) -> Res<(u64, u64,
     let start = Instant::now();
     while written < target_bytes {
         rows += rows_body(n as i64, &mut body);
-        h.seqno = n as i64;
-        h.seqno_end = n as i64;
+        h.seqno = Seqno(n as i64);
+        h.seqno_end = Seqno(n as i64);
         w.append(&h, &body)?;
         written += body.len() as u64 + 80;
         n += 1;

@@ -222,7 +222,8 @@ pub fn parse_event_id(id: &str) -> Option<(String, u64)> {
 pub fn thl_last_event_id(dir: &Path, seen: &mut Option<i64>) -> Option<String> {
     let r = thl::store::Reader::open(dir).ok()?;
     let max = r.max_seqno().ok()??;
-    if *seen == Some(max) {
+    let max_n = max.0;
+    if *seen == Some(max_n) {
         return None;
     }
     let mut c = r.cursor(max).ok()?;
@@ -237,7 +238,7 @@ pub fn thl_last_event_id(dir: &Path, seen: &mut Option<i64>) -> Option<String> {
         }
     }
     if last.is_some() {
-        *seen = Some(max);
+        *seen = Some(max_n);
     }
     last
 }

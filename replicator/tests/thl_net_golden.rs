@@ -19,6 +19,7 @@ use replicator::thl_net::{NokCode, Role};
 use thl::codec::encode_body;
 use thl::event::{EventBody, EventHeader};
 use thl::record::{self, MAX_RECORD_LEN};
+use thl::seqno::{Epoch, Seqno};
 
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -88,9 +89,9 @@ fn golden_hello() {
         &Message::Hello(Hello {
             version: PROTOCOL_VERSION,
             role: Role::Master,
-            min_seqno: Some(0),
-            max_seqno: Some(41),
-            durable_seqno: Some(41),
+            min_seqno: Some(Seqno(0)),
+            max_seqno: Some(Seqno(41)),
+            durable_seqno: Some(Seqno(41)),
             max_record_len: MAX_RECORD_LEN,
             source_id: "db1".into(),
         }),
@@ -103,8 +104,8 @@ fn golden_resume() {
         "resume",
         &Message::Resume(Resume {
             version: PROTOCOL_VERSION,
-            last_seqno: Some(41),
-            last_epoch: 0,
+            last_seqno: Some(Seqno(41)),
+            last_epoch: Some(Epoch(0)),
             last_fragno: 0,
             last_frag: true,
             heartbeat_ms: 3000,
@@ -122,7 +123,7 @@ fn golden_resume_without_position() {
         &Message::Resume(Resume {
             version: PROTOCOL_VERSION,
             last_seqno: None,
-            last_epoch: -1,
+            last_epoch: None,
             last_fragno: 0,
             last_frag: true,
             heartbeat_ms: 3000,
@@ -137,9 +138,9 @@ fn golden_ok() {
     check_message(
         "ok",
         &Message::Ok(OkMsg {
-            min_seqno: Some(0),
-            max_seqno: Some(41),
-            start_seqno: Some(42),
+            min_seqno: Some(Seqno(0)),
+            max_seqno: Some(Seqno(41)),
+            start_seqno: Some(Seqno(42)),
         }),
     );
 }
@@ -160,7 +161,7 @@ fn golden_heartbeat() {
     check_message(
         "heartbeat",
         &Message::Heartbeat(Heartbeat {
-            durable_seqno: Some(41),
+            durable_seqno: Some(Seqno(41)),
             server_time_ms: 1_700_000_000_123,
         }),
     );
@@ -171,7 +172,7 @@ fn golden_ack() {
     check_message(
         "ack",
         &Message::Ack(Ack {
-            durable_seqno: Some(41),
+            durable_seqno: Some(Seqno(41)),
             applied_seqno: None,
         }),
     );
@@ -179,11 +180,11 @@ fn golden_ack() {
 
 fn record_header() -> EventHeader {
     EventHeader {
-        seqno: 42,
-        seqno_end: 42,
+        seqno: Seqno(42),
+        seqno_end: Seqno(42),
         fragno: 0,
         last_frag: true,
-        epoch: 0,
+        epoch: Epoch(0),
         source_id: "db1".into(),
         event_id: "mysql-bin.000002:0000000000001299;17".into(),
         shard_id: "test".into(),

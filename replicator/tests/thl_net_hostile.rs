@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use replicator::thl_net::frame::{Ack, Message, Resume, PROTOCOL_VERSION};
 use replicator::thl_net::{Role, ServerConfig, ThlClient};
+use thl::seqno::Seqno;
 use thl::store::{SyncPolicy, Visibility};
 use thl_net_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,7 +40,7 @@ fn resume() -> Message {
     Message::Resume(Resume {
         version: PROTOCOL_VERSION,
         last_seqno: None,
-        last_epoch: -1,
+        last_epoch: None,
         last_fragno: 0,
         last_frag: true,
         heartbeat_ms: 1000,
@@ -80,7 +81,7 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
         .await
     });
     wait_until(LIMIT, "healthy client streaming", || {
-        p.get().last_stored_seqno.is_some_and(|x| x >= 30)
+        p.get().last_stored_seqno.is_some_and(|x| x >= Seqno(30))
     })
     .await;
     let sessions = p.get().sessions;
@@ -121,7 +122,7 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
         let _ = s
             .write_all(
                 &Message::Ack(Ack {
-                    durable_seqno: Some(1),
+                    durable_seqno: Some(Seqno(1)),
                     applied_seqno: None,
                 })
                 .to_bytes(),
@@ -179,9 +180,9 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
     });
 
     // The healthy client keeps receiving while all this goes on.
-    let before = p.get().last_stored_seqno.unwrap_or(-1);
+    let target = p.get().last_stored_seqno.map_or(Seqno(99), |s| s + 100);
     wait_until(LIMIT, "healthy client progress during the attack", || {
-        p.get().last_stored_seqno.is_some_and(|x| x >= before + 100)
+        p.get().last_stored_seqno.is_some_and(|x| x >= target)
     })
     .await;
     for b in bad {
@@ -191,7 +192,7 @@ async fn hostile_clients_do_not_disturb_a_healthy_one() {
     assert_eq!(bounded(LIMIT, "idle connections", idle_task).await.expect("join"), 200);
     let mw = producer.join().expect("producer");
     wait_until(LIMIT, "healthy client catches up", || {
-        p.get().last_stored_seqno == Some(1519)
+        p.get().last_stored_seqno == Some(Seqno(1519))
     })
     .await;
     assert_eq!(p.get().sessions, sessions, "the healthy client never reconnected");

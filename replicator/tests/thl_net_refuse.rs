@@ -9,6 +9,7 @@ mod thl_net_support;
 use std::time::Duration;
 
 use replicator::thl_net::{ClientError, DefiniteKind, NokCode, Role, ThlClient};
+use thl::seqno::{Epoch, Seqno};
 use thl::store::SyncPolicy;
 use thl_net_support::*;
 
@@ -64,9 +65,9 @@ async fn purged_seqno_is_definite_naming_min_and_max() {
     let (m, s) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
     let mut mw = open_writer(m.path(), SyncPolicy::Never);
     fill(&mut mw, 0, 600, 0);
-    let rep = mw.purge(0, 300, i64::MAX).expect("purge");
+    let rep = mw.purge(Seqno(0), Seqno(300), Seqno(i64::MAX)).expect("purge");
     let min = rep.min_seqno.expect("min");
-    assert!(min > 3, "the purge removed seqnos up to {min}");
+    assert!(min > Seqno(3), "the purge removed seqnos up to {min}");
     let mut sw = open_writer(s.path(), SyncPolicy::Never);
     fill(&mut sw, 0, 3, 0);
     drop(sw);
@@ -102,9 +103,9 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
     let (m, s) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
     let mut mw = open_writer(m.path(), SyncPolicy::Never);
     fill(&mut mw, 0, 600, 0);
-    mw.purge(0, 300, i64::MAX).expect("purge");
+    mw.purge(Seqno(0), Seqno(300), Seqno(i64::MAX)).expect("purge");
     let min = mw.min_seqno().expect("min");
-    assert!(min > 0);
+    assert!(min > Seqno(0));
     let srv = serve_writer(&mw, Role::Master, "master1").await;
     // No THL and no position: starting at the minimum would leave out
     // seqnos 0..min without a word.
@@ -121,7 +122,7 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
     // one is refused.
     let committed = |event_id: &str| replicator::thl_net::Committed {
         seqno: min,
-        epoch: 0,
+        epoch: Epoch(0),
         event_id: event_id.to_owned(),
     };
     let server_event_id = thl::store::Reader::open(m.path())
@@ -154,7 +155,7 @@ async fn a_blank_client_is_refused_at_a_purged_minimum_and_one_with_a_position_s
         .await
     });
     wait_until(LIMIT, "client stores seqno 599", || {
-        p.get().last_stored_seqno == Some(599)
+        p.get().last_stored_seqno == Some(Seqno(599))
     })
     .await;
     let _ = tx.send(());

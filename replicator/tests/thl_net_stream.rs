@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use replicator::thl_net::{AckCallback, Role, ServerConfig, ThlClient};
+use thl::seqno::Seqno;
 use thl::store::{SyncPolicy, Visibility};
 use thl_net_support::*;
 use tokio::sync::oneshot;
@@ -55,13 +56,13 @@ async fn master_to_client_is_byte_identical_and_acked() {
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
     wait_until(LONG, "client stores seqno 299", || {
-        p.get().last_stored_seqno == Some(299)
+        p.get().last_stored_seqno == Some(Seqno(299))
     })
     .await;
     // Live tail: more transactions after the client caught up.
     fill(&mut mw, 300, 320, 0);
     wait_until(LONG, "client stores seqno 319", || {
-        p.get().last_stored_seqno == Some(319)
+        p.get().last_stored_seqno == Some(Seqno(319))
     })
     .await;
     let server = srv.server.clone();
@@ -69,13 +70,13 @@ async fn master_to_client_is_byte_identical_and_acked() {
         server
             .clients()
             .iter()
-            .any(|c| c.client_id == "slave1" && c.last_acked_seqno == Some(319))
+            .any(|c| c.client_id == "slave1" && c.last_acked_seqno == Some(Seqno(319)))
     })
     .await;
     assert!(acks.load(Ordering::Relaxed) > 0);
     let prog = p.get();
     assert_eq!(prog.connected_uri.as_deref(), Some(uri("master", srv.addr).as_str()));
-    assert_eq!(prog.server_max_seqno, Some(319));
+    assert_eq!(prog.server_max_seqno, Some(Seqno(319)));
     let _ = stop.send(());
     bounded(LONG, "client stops", h)
         .await
@@ -109,10 +110,10 @@ async fn chain_master_relay_client() {
     let (stop_s, hs) = spawn_client(slave);
     fill(&mut mw, 200, 260, 5);
     wait_until(LONG, "slave stores seqno 259", || {
-        ps.get().last_stored_seqno == Some(259)
+        ps.get().last_stored_seqno == Some(Seqno(259))
     })
     .await;
-    assert_eq!(pr.get().last_stored_seqno, Some(259));
+    assert_eq!(pr.get().last_stored_seqno, Some(Seqno(259)));
     assert_eq!(ps.get().server_role, Some(Role::Relay));
     let _ = stop_s.send(());
     let _ = stop_r.send(());
@@ -156,7 +157,7 @@ async fn reconnect_after_server_restart_mid_stream() {
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
     wait_until(LONG, "client passes seqno 150", || {
-        p.get().last_stored_seqno.is_some_and(|x| x >= 150)
+        p.get().last_stored_seqno.is_some_and(|x| x >= Seqno(150))
     })
     .await;
     srv.stop().await;
@@ -165,7 +166,7 @@ async fn reconnect_after_server_restart_mid_stream() {
     let srv = serve(&addr.to_string(), ServerConfig::new(Role::Master, "master1"), reader).await;
     let mw = producer.join().expect("producer");
     wait_until(LONG, "client stores seqno 649", || {
-        p.get().last_stored_seqno == Some(649)
+        p.get().last_stored_seqno == Some(Seqno(649))
     })
     .await;
     assert!(p.get().sessions >= 2, "{:?} (stopped at {at_stop:?})", p.get());
@@ -205,7 +206,7 @@ async fn fragmented_txn_cut_then_writer_reopened_restarts_at_fragment_zero() {
     let _ = stop.send(());
     bounded(LONG, "client stops", h).await.expect("join").expect("ok");
     fh.abort();
-    assert_eq!(p.get().last_stored_seqno, Some(2));
+    assert_eq!(p.get().last_stored_seqno, Some(Seqno(2)));
     // The process "restarts": the writer reopens and recovery cuts seqno 3.
     assert_eq!(
         raw_records(s.path()).len(),
@@ -218,7 +219,10 @@ async fn fragmented_txn_cut_then_writer_reopened_restarts_at_fragment_zero() {
     let c = ThlClient::new(client_cfg(vec![uri("master", srv.addr)], "slave1"), sw, hosts()).expect("client");
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
-    wait_until(LONG, "client stores seqno 9", || p.get().last_stored_seqno == Some(9)).await;
+    wait_until(LONG, "client stores seqno 9", || {
+        p.get().last_stored_seqno == Some(Seqno(9))
+    })
+    .await;
     let _ = stop.send(());
     bounded(LONG, "client stops", h).await.expect("join").expect("ok");
     srv.stop().await;
@@ -245,7 +249,10 @@ async fn live_reconnect_mid_fragment_skips_stored_fragments() {
     .expect("client");
     let p = c.progress_handle();
     let (stop, h) = spawn_client(c);
-    wait_until(LONG, "client stores seqno 29", || p.get().last_stored_seqno == Some(29)).await;
+    wait_until(LONG, "client stores seqno 29", || {
+        p.get().last_stored_seqno == Some(Seqno(29))
+    })
+    .await;
     let _ = stop.send(());
     bounded(LONG, "client stops", h).await.expect("join").expect("ok");
     fh.abort();

@@ -11,6 +11,7 @@ use thl::event::{
     meta, Change, ColumnSpec, EventBody, EventHeader, ReplEvent, RowAction, RowChanges, RowImage, SessionVars,
     Statement, Value,
 };
+use thl::seqno::{Epoch, Seqno};
 
 use crate::sandbox::{localhost_specs, Instance, Sandbox};
 
@@ -106,11 +107,11 @@ pub fn header(seqno: i64) -> EventHeader {
         .expect("clock")
         .as_millis() as i64;
     EventHeader {
-        seqno,
-        seqno_end: seqno,
+        seqno: Seqno(seqno),
+        seqno_end: Seqno(seqno),
         fragno: 0,
         last_frag: true,
-        epoch: 7,
+        epoch: Epoch(7),
         source_id: "db1".into(),
         event_id: format!("mysql-bin.000001:{:016};{seqno}", 1000 + seqno),
         shard_id: DB.into(),

@@ -215,7 +215,7 @@ pub fn wait_for_thl_seqno(dir: &Path, seqno: i64, timeout: Duration) -> Option<i
     let mut max = None;
     while Instant::now() < deadline {
         if let Ok(reader) = Reader::open(dir) {
-            max = reader.max_seqno().ok().flatten();
+            max = reader.max_seqno().ok().flatten().map(i64::from);
             if max.is_some_and(|m| m >= seqno) {
                 return max;
             }

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use thl::faults;
+use thl::seqno::{Epoch, Seqno};
 
 use crate::cluster::Cluster;
 use crate::process::read_thl;
@@ -632,7 +633,7 @@ impl Torture {
     /// Gaps, repeats and disagreements with the master in every host's THL.
     fn thl_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let mut master_ids: BTreeMap<i64, (i64, String)> = BTreeMap::new();
+        let mut master_ids: BTreeMap<Seqno, (Epoch, String)> = BTreeMap::new();
         for (i, &host) in self.cluster.hosts().iter().enumerate() {
             let service = crate::cluster::service_of(host);
             let dir = self.cluster.deployment.thl_dir(host, service);
@@ -643,7 +644,7 @@ impl Torture {
                     continue;
                 }
             };
-            let mut next: Option<(i64, u16)> = None;
+            let mut next: Option<(Seqno, u16)> = None;
             for ev in &events {
                 let h = &ev.header;
                 if let Some((seqno, fragno)) = next {
@@ -656,7 +657,7 @@ impl Torture {
                     }
                 }
                 next = Some(if h.last_frag {
-                    (h.seqno_end + 1, 0)
+                    (h.seqno_end.next(), 0)
                 } else {
                     (h.seqno, h.fragno + 1)
                 });

@@ -353,7 +353,7 @@ async fn every_type_round_trips_exactly_and_reapply_is_a_no_op() {
     drop(a);
     let mut b = applier(i, config()).await;
     assert_eq!(b.last_applied(), last);
-    assert_eq!(b.last_applied().map(|p| (p.seqno, p.epoch)), Some((5, 7)));
+    assert_eq!(b.last_applied().map(|p| (p.seqno.0, p.epoch.0)), Some((5, 7)));
     create_simple(&mut b).await;
     for ev in &all {
         apply(&mut b, ev).await;
@@ -506,7 +506,7 @@ async fn block_commit_groups_25_transactions_into_3_commits() {
     assert_eq!(com_commit().await - global_before, 3);
     assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.t")).await, 25);
     assert_eq!(position(i).await[0], "26");
-    assert_eq!(a.last_applied().map(|p| p.seqno), Some(26));
+    assert_eq!(a.last_applied().map(|p| p.seqno.0), Some(26));
 
     // The interval also ends a block.
     let mut cfg = config();
@@ -677,7 +677,7 @@ async fn failing_statement_is_definite_and_nothing_of_its_block_is_committed() {
     let ApplyError::Definite(d) = &err else {
         panic!("expected definite: {err}")
     };
-    assert_eq!(d.seqno, Some(5));
+    assert_eq!(d.seqno.map(|s| s.0), Some(5));
     assert_eq!(d.code, Some(1062));
     assert_eq!(d.table.as_deref(), Some("`apptest`.`t`"));
     assert!(
@@ -997,7 +997,7 @@ async fn fragments_filtered_ranges_and_heartbeats() {
     // A crash between fragments: the target rolls the fragments back.
     drop(a);
     let mut a = applier(i, config()).await;
-    assert_eq!(a.last_applied().map(|p| p.seqno), Some(2));
+    assert_eq!(a.last_applied().map(|p| p.seqno.0), Some(2));
     assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.t")).await, 1);
     // A fragment out of order is refused.
     let err = apply_err(&mut a, &frag(1, false, 11)).await;
@@ -1012,7 +1012,7 @@ async fn fragments_filtered_ranges_and_heartbeats() {
 
     // A filtered range moves the position only.
     let mut range = event(4, &[], vec![]);
-    range.header.seqno_end = 9;
+    range.header.seqno_end = thl::seqno::Seqno(9);
     apply(&mut a, &range).await;
     flush(&mut a).await;
     assert_eq!(position(i).await[0], "9");
@@ -1067,7 +1067,7 @@ async fn catalog_has_tungsten_columns_and_channels_copy_task_0() {
     let mut cfg = config();
     cfg.channel = 2;
     let b = applier(i, cfg).await;
-    assert_eq!(b.last_applied().map(|p| p.seqno), Some(1));
+    assert_eq!(b.last_applied().map(|p| p.seqno.0), Some(1));
     assert_eq!(
         count(i, &format!("SELECT COUNT(*) FROM tungsten_{SVC}.trep_commit_seqno")).await,
         2
@@ -1090,7 +1090,7 @@ async fn lost_connection_is_transient_and_the_block_is_re_applied() {
     let err = apply_err(&mut a, &insert_event(3, 2, "b")).await;
     assert!(err.is_transient(), "{err}");
     assert!(err.to_string().contains("retry from seqno 2"), "{err}");
-    assert_eq!(a.last_applied().map(|p| p.seqno), Some(1));
+    assert_eq!(a.last_applied().map(|p| p.seqno.0), Some(1));
     // The caller re-feeds from last_applied() + 1; the applier reconnects.
     apply(&mut a, &insert_event(2, 1, "a")).await;
     apply(&mut a, &insert_event(3, 2, "b")).await;

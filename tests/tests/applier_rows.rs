@@ -108,7 +108,7 @@ async fn foreign_key_checks_follow_the_rows_event_flags() {
         panic!("expected a definite error: {err}")
     };
     assert_eq!(d.code, Some(1452), "{err}");
-    assert_eq!(d.seqno, Some(4));
+    assert_eq!(d.seqno.map(|s| s.0), Some(4));
     assert!(
         err.to_string().contains("BINLOG (INSERT `apptest`.`child`: 1 row)"),
         "{err}"

@@ -426,7 +426,7 @@ async fn ddl_is_stored_in_order_and_rows_follow_the_new_definitions() {
         ],
         "each row is described by the definition in force at its position"
     );
-    let seqnos: Vec<i64> = events.iter().map(|e| e.header.seqno).collect();
+    let seqnos: Vec<i64> = events.iter().map(|e| e.header.seqno.0).collect();
     assert!(seqnos.windows(2).all(|w| w[1] == w[0] + 1), "dense seqnos: {seqnos:?}");
     process.terminate(Duration::from_secs(20));
 }
@@ -662,16 +662,20 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
     let reader = thl::store::Reader::open(m.thl_dir()).expect("reader");
     let report = reader.verify().expect("verify");
     eprintln!("{report:?}");
-    let mut seqno = events.first().map(|e| e.header.seqno).expect("events");
+    let mut seqno = events.first().map(|e| e.header.seqno.0).expect("events");
     assert_eq!(seqno, 0);
     let mut gtids = HashSet::new();
     let mut epoch = 0;
     let mut expected_frag = 0u16;
     for e in &events {
         let h = &e.header;
-        assert_eq!((h.seqno, h.fragno), (seqno, expected_frag), "dense seqnos and fragnos");
-        assert!(h.epoch >= epoch, "epochs never decrease at seqno {}", h.seqno);
-        epoch = h.epoch;
+        assert_eq!(
+            (h.seqno.0, h.fragno),
+            (seqno, expected_frag),
+            "dense seqnos and fragnos"
+        );
+        assert!(h.epoch.0 >= epoch, "epochs never decrease at seqno {}", h.seqno);
+        epoch = h.epoch.0;
         if h.last_frag {
             let gtid = e.body.metadata_value(meta::GTID).expect("gtid").to_owned();
             assert!(gtids.insert(gtid.clone()), "GTID {gtid} stored twice");
@@ -708,7 +712,7 @@ async fn sigkill_loop_leaves_each_transaction_exactly_once() {
         (writes, writes),
         "ledger rows in the THL = distinct rows = writer transactions"
     );
-    let epochs: HashSet<i64> = events.iter().map(|e| e.header.epoch).collect();
+    let epochs: HashSet<i64> = events.iter().map(|e| e.header.epoch.0).collect();
     assert!(epochs.len() > 1, "each restart starts a new epoch");
     assert!(wait_for_thl_seqno(&m.thl_dir(), seqno - 1, Duration::from_secs(1)).is_some());
 }
@@ -750,10 +754,14 @@ async fn online_from_event_with_base_seqno_numbers_from_the_base() {
     assert!(out.status.success());
     let events = m.drained_thl(&mut process).await;
     assert_eq!(
-        events.first().map(|e| e.header.seqno),
+        events.first().map(|e| e.header.seqno.0),
         Some(100),
         "the first transaction is base + 1"
     );
-    assert_eq!(events.first().map(|e| e.header.epoch), Some(100), "and so is the epoch");
+    assert_eq!(
+        events.first().map(|e| e.header.epoch.0),
+        Some(100),
+        "and so is the epoch"
+    );
     assert_eq!(process.terminate(Duration::from_secs(20)), Some(0));
 }

@@ -19,7 +19,12 @@ const RELAY: &str = "host1.beta";
 
 fn thl_min(torture: &Torture, host: &str) -> Option<i64> {
     let dir = torture.cluster.deployment.thl_dir(host, "beta");
-    thl::store::Reader::open(dir).ok()?.min_seqno().ok().flatten()
+    thl::store::Reader::open(dir)
+        .ok()?
+        .min_seqno()
+        .ok()
+        .flatten()
+        .map(i64::from)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,7 +183,7 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
     };
     assert_eq!(stopped["maximumStoredSeqNo"], until.to_string(), "{stopped}");
     let stored = read_thl(&d.thl_dir(HOST, SERVICE)).expect("THL");
-    assert_eq!(stored.last().map(|e| e.header.seqno), Some(until));
+    assert_eq!(stored.last().map(|e| e.header.seqno.0), Some(until));
     ok(&d, &["online"]);
     ok(&d, &["wait", "-state", "ONLINE", "-limit", "60"]);
     let rest = ok(&d, &["flush", "-limit", "60"]);

@@ -19,6 +19,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::seqno::{Epoch, Seqno};
+
 /// `shard_id` of a transaction that touches several databases, or none.
 pub const SHARD_UNKNOWN: &str = "#UNKNOWN";
 
@@ -64,16 +66,16 @@ pub struct ReplEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventHeader {
     /// Global transaction number, dense from 0.
-    pub seqno: i64,
+    pub seqno: Seqno,
     /// Last seqno covered by this record: equal to `seqno` for an ordinary
     /// event, greater for a filtered range.
-    pub seqno_end: i64,
+    pub seqno_end: Seqno,
     /// Fragment number within the transaction, from 0.
     pub fragno: u16,
     /// True on the final fragment of the transaction.
     pub last_frag: bool,
     /// Epoch of the master session that extracted the event.
-    pub epoch: i64,
+    pub epoch: Epoch,
     /// Identity of the master that extracted the event (its host name).
     pub source_id: String,
     /// Native position: `mysql-bin.000018:0000000000070227;140`.

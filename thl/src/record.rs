@@ -43,7 +43,7 @@
 //! ROTATE payload (the last record of every file but the last; 21 bytes in
 //! all): `last_seqno` i64 (highest seqno_end in the file), `next_file` u32.
 
-use crate::event::EventHeader;
+use crate::event::{Epoch, EventHeader, Seqno};
 
 /// Size of the frame header: length, CRC and type.
 pub const FRAME_HEADER_LEN: usize = 9;
@@ -201,7 +201,7 @@ fn finish_frame(out: &mut Vec<u8>, start: usize) -> Result<(), RecordError> {
 
 /// Checks the header fields a record must satisfy on its own.
 pub fn validate_header(h: &EventHeader) -> Result<(), RecordError> {
-    if h.seqno < 0 {
+    if h.seqno < Seqno::FIRST {
         return Err(RecordError::Unencodable(format!("negative seqno {}", h.seqno)));
     }
     if h.seqno_end < h.seqno {
@@ -224,11 +224,11 @@ pub fn validate_header(h: &EventHeader) -> Result<(), RecordError> {
 pub fn encode_event(h: &EventHeader, body: &[u8], out: &mut Vec<u8>) -> Result<(), RecordError> {
     validate_header(h)?;
     let start = begin_frame(out, RecordType::Event);
-    out.extend_from_slice(&h.seqno.to_le_bytes());
-    out.extend_from_slice(&h.seqno_end.to_le_bytes());
+    out.extend_from_slice(&h.seqno.0.to_le_bytes());
+    out.extend_from_slice(&h.seqno_end.0.to_le_bytes());
     out.extend_from_slice(&h.fragno.to_le_bytes());
     out.push(if h.last_frag { FLAG_LAST_FRAG } else { 0 });
-    out.extend_from_slice(&h.epoch.to_le_bytes());
+    out.extend_from_slice(&h.epoch.0.to_le_bytes());
     out.extend_from_slice(&h.source_tstamp_ms.to_le_bytes());
     out.extend_from_slice(&h.extract_tstamp_ms.to_le_bytes());
     for s in [&h.source_id, &h.event_id, &h.shard_id] {
@@ -254,9 +254,9 @@ pub fn encode_event(h: &EventHeader, body: &[u8], out: &mut Vec<u8>) -> Result<(
 }
 
 /// Appends one ROTATE record to `out`.
-pub fn encode_rotate(last_seqno: i64, next_file: u32, out: &mut Vec<u8>) {
+pub fn encode_rotate(last_seqno: Seqno, next_file: u32, out: &mut Vec<u8>) {
     let start = begin_frame(out, RecordType::Rotate);
-    out.extend_from_slice(&last_seqno.to_le_bytes());
+    out.extend_from_slice(&last_seqno.0.to_le_bytes());
     out.extend_from_slice(&next_file.to_le_bytes());
     // Cannot exceed the cap: 21 bytes.
     let _ = finish_frame(out, start);
@@ -266,11 +266,11 @@ pub fn encode_rotate(last_seqno: i64, next_file: u32, out: &mut Vec<u8>) {
 /// recovery need, decoded without allocating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FixedHeader {
-    pub seqno: i64,
-    pub seqno_end: i64,
+    pub seqno: Seqno,
+    pub seqno_end: Seqno,
     pub fragno: u16,
     pub last_frag: bool,
-    pub epoch: i64,
+    pub epoch: Epoch,
 }
 
 fn rd_i64(p: &[u8], at: usize) -> i64 {
@@ -293,13 +293,13 @@ pub fn decode_fixed(payload: &[u8]) -> Result<FixedHeader, RecordError> {
         });
     }
     let f = FixedHeader {
-        seqno: rd_i64(payload, 0),
-        seqno_end: rd_i64(payload, 8),
+        seqno: Seqno(rd_i64(payload, 0)),
+        seqno_end: Seqno(rd_i64(payload, 8)),
         fragno: u16::from_le_bytes([payload[16], payload[17]]),
         last_frag: flags & FLAG_LAST_FRAG != 0,
-        epoch: rd_i64(payload, 19),
+        epoch: Epoch(rd_i64(payload, 19)),
     };
-    if f.seqno < 0 || f.seqno_end < f.seqno || (f.seqno_end != f.seqno && (f.fragno != 0 || !f.last_frag)) {
+    if f.seqno < Seqno::FIRST || f.seqno_end < f.seqno || (f.seqno_end != f.seqno && (f.fragno != 0 || !f.last_frag)) {
         return Err(RecordError::Malformed {
             what: "event header (inconsistent seqno/fragno)",
         });
@@ -349,12 +349,12 @@ pub fn decode_event_header(payload: &[u8]) -> Result<(EventHeader, usize), Recor
 }
 
 /// Decodes a ROTATE payload: `(last_seqno, next_file)`.
-pub fn decode_rotate(payload: &[u8]) -> Result<(i64, u32), RecordError> {
+pub fn decode_rotate(payload: &[u8]) -> Result<(Seqno, u32), RecordError> {
     if payload.len() != 12 {
         return Err(RecordError::Malformed { what: "rotate record" });
     }
     let next = u32::from_le_bytes([payload[8], payload[9], payload[10], payload[11]]);
-    Ok((rd_i64(payload, 0), next))
+    Ok((Seqno(rd_i64(payload, 0)), next))
 }
 
 #[cfg(test)]
@@ -363,11 +363,11 @@ mod tests {
 
     fn header() -> EventHeader {
         EventHeader {
-            seqno: 7,
-            seqno_end: 7,
+            seqno: Seqno(7),
+            seqno_end: Seqno(7),
             fragno: 2,
             last_frag: true,
-            epoch: 3,
+            epoch: Epoch(3),
             source_id: "db1".into(),
             event_id: "mysql-bin.000001:0000000000000120;5".into(),
             shard_id: "test".into(),
@@ -426,7 +426,7 @@ mod tests {
     #[test]
     fn rejects_bad_headers() {
         let mut h = header();
-        h.seqno_end = 9; // filtered range with fragno 2
+        h.seqno_end = Seqno(9); // filtered range with fragno 2
         assert!(encode_event(&h, b"", &mut Vec::new()).is_err());
         let mut h = header();
         h.source_id = "x".repeat(70_000);

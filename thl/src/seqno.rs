@@ -14,6 +14,7 @@
 //! [`Seqno::from_wire`] and the same on [`Epoch`]) and nowhere else.
 
 use std::fmt;
+use std::ops::{Add, Sub};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,13 @@ pub struct Seqno(pub i64);
 impl Seqno {
     /// The first transaction of a history.
     pub const FIRST: Seqno = Seqno(0);
+    /// Past every transaction (an open upper bound).
+    pub const MAX: Seqno = Seqno(i64::MAX);
+
+    /// The seqno `n` after this one, saturating at [`Seqno::MAX`].
+    pub fn saturating_add(self, n: i64) -> Seqno {
+        Seqno(self.0.saturating_add(n))
+    }
 
     /// The seqno after this one.
     pub fn next(self) -> Seqno {
@@ -44,6 +52,57 @@ impl Seqno {
     /// Tungsten's text for an optional seqno: the number, or `-1`.
     pub fn or_minus_one(seqno: Option<Seqno>) -> i64 {
         seqno.map_or(-1, |s| s.0)
+    }
+}
+
+impl From<Seqno> for i64 {
+    fn from(s: Seqno) -> i64 {
+        s.0
+    }
+}
+
+impl From<Epoch> for i64 {
+    fn from(e: Epoch) -> i64 {
+        e.0
+    }
+}
+
+/// A seqno `n` transactions later.
+impl Add<i64> for Seqno {
+    type Output = Seqno;
+
+    fn add(self, n: i64) -> Seqno {
+        Seqno(self.0 + n)
+    }
+}
+
+/// A seqno `n` transactions earlier.
+impl Sub<i64> for Seqno {
+    type Output = Seqno;
+
+    fn sub(self, n: i64) -> Seqno {
+        Seqno(self.0 - n)
+    }
+}
+
+/// How many transactions apart two seqnos are.
+impl Sub for Seqno {
+    type Output = i64;
+
+    fn sub(self, earlier: Seqno) -> i64 {
+        self.0 - earlier.0
+    }
+}
+
+/// A seqno as typed on a command line: a whole number from 0.
+impl std::str::FromStr for Seqno {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Seqno, String> {
+        match text.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(Seqno(n)),
+            _ => Err(format!("{text:?} is not a seqno (a whole number from 0)")),
+        }
     }
 }
 
@@ -96,5 +155,8 @@ mod tests {
         assert_eq!(Seqno(3).prev(), Some(Seqno(2)));
         assert_eq!(Seqno(3).next(), Seqno(4));
         assert_eq!(serde_json::to_string(&Seqno(12)).ok().as_deref(), Some("12"));
+        assert_eq!("12".parse::<Seqno>(), Ok(Seqno(12)));
+        assert!("-1".parse::<Seqno>().is_err());
+        assert!("x".parse::<Seqno>().is_err());
     }
 }

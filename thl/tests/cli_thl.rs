@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use thl::seqno::{Epoch, Seqno};
 
 use thl::event::{
     Change, ColumnSpec, EventBody, EventHeader, ReplEvent, RowAction, RowChanges, RowImage, SessionVars, Statement,
@@ -12,11 +13,11 @@ use thl::store::{StoreConfig, SyncPolicy, Writer};
 
 fn header(seqno: i64, fragno: u16, last_frag: bool) -> EventHeader {
     EventHeader {
-        seqno,
-        seqno_end: seqno,
+        seqno: Seqno(seqno),
+        seqno_end: Seqno(seqno),
         fragno,
         last_frag,
-        epoch: 0,
+        epoch: Epoch(0),
         source_id: "host1.alpha".into(),
         event_id: format!("mysql-bin.000002:{:016};17", 1000 + seqno),
         shard_id: "test".into(),
@@ -112,7 +113,7 @@ fn expected_events() -> Vec<ReplEvent> {
         }
     }
     let mut f = event(10);
-    f.header.seqno_end = 12;
+    f.header.seqno_end = Seqno(12);
     f.body = EventBody::default();
     evs.push(f);
     evs

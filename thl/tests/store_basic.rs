@@ -8,6 +8,7 @@ mod store_support;
 
 use std::fs;
 use std::time::{Duration, Instant, SystemTime};
+use thl::seqno::Seqno;
 
 use store_support::*;
 use thl::event::{EventBody, ReplEvent};
@@ -42,7 +43,7 @@ fn append_and_read_back_across_rotations() {
         "expected rotations, got {} files",
         info.files.len()
     );
-    assert_eq!(info.min_seqno, Some(0));
+    assert_eq!(info.min_seqno, Some(Seqno(0)));
     assert_eq!(info.max_seqno, model.last().map(|(h, _)| h.seqno_end));
     for (i, f) in info.files.iter().enumerate() {
         assert_eq!(f.sealed, i + 1 < info.files.len());
@@ -68,12 +69,12 @@ fn seek_every_seqno() {
     let model = build_log(dir.path(), 2000, 150);
     let r = Reader::open(dir.path()).expect("reader");
     let max = r.max_seqno().expect("max").expect("non-empty");
-    for s in 0..=max {
-        let mut c = r.cursor(s).expect("cursor");
+    for s in 0..=max.0 {
+        let mut c = r.cursor(Seqno(s)).expect("cursor");
         let rec = c.next().expect("next").expect("a record");
         let h = rec.header();
         assert!(
-            h.seqno <= s && s <= h.seqno_end && h.fragno == 0,
+            h.seqno <= Seqno(s) && Seqno(s) <= h.seqno_end && h.fragno == 0,
             "seek {s} found {h:?}"
         );
         let at = model.iter().position(|(m, _)| m == h).expect("in model");
@@ -105,10 +106,10 @@ fn rejects_out_of_order_appends() {
     rej(w.append(&header(9, 9, 0, true), b""));
     append_txn(&mut w, 10, 2, 5);
     w.commit().expect("commit");
-    assert_eq!(w.max_seqno(), Some(10));
+    assert_eq!(w.max_seqno(), Some(Seqno(10)));
     let s: Vec<_> = read_all(&w.reader(Visibility::Durable))
         .iter()
-        .map(|(h, _)| (h.seqno, h.fragno))
+        .map(|(h, _)| (h.seqno.0, h.fragno))
         .collect();
     assert_eq!(s, vec![(0, 0), (1, 0), (2, 0), (2, 1), (3, 0), (10, 0), (10, 1)]);
 }
@@ -120,7 +121,7 @@ fn append_raw_relays_bytes_verbatim() {
     build_log(a.path(), 700, 80);
     let src = Reader::open(a.path()).expect("reader");
     let mut relay = Writer::open(cfg(b.path(), 700)).expect("relay");
-    let mut c = src.cursor(0).expect("cursor");
+    let mut c = src.cursor(Seqno(0)).expect("cursor");
     let mut first = None;
     while let Some(rec) = c.next().expect("next") {
         first.get_or_insert_with(|| rec.raw_bytes().to_vec());
@@ -170,14 +171,19 @@ fn durable_watermark_restricts_in_process_readers() {
     // Appended, not committed: nobody sees it.
     assert_eq!(written.max_seqno().expect("max"), None);
     w.commit().expect("commit");
-    assert_eq!(written.max_seqno().expect("max"), Some(1));
+    assert_eq!(written.max_seqno().expect("max"), Some(Seqno(1)));
     assert_eq!(durable.max_seqno().expect("max"), None);
-    assert!(durable.cursor(0).expect("cursor").next().expect("next").is_none());
+    assert!(durable
+        .cursor(Seqno(0))
+        .expect("cursor")
+        .next()
+        .expect("next")
+        .is_none());
     assert_eq!(read_all(&written).len(), 3);
-    assert!(!durable.wait_for(1, SHORT).expect("wait"));
+    assert!(!durable.wait_for(Seqno(1), SHORT).expect("wait"));
     w.sync().expect("sync");
-    assert_eq!(w.durable_seqno(), Some(1));
-    assert!(durable.wait_for(1, SHORT).expect("wait"));
+    assert_eq!(w.durable_seqno(), Some(Seqno(1)));
+    assert!(durable.wait_for(Seqno(1), SHORT).expect("wait"));
     assert_eq!(read_all(&durable).len(), 3);
 }
 
@@ -193,7 +199,7 @@ fn interval_policy_syncs_in_the_background() {
         w.commit().expect("commit");
     }
     assert!(
-        r.wait_for(49, LONG).expect("wait"),
+        r.wait_for(Seqno(49), LONG).expect("wait"),
         "background syncer never advanced the watermark"
     );
 }
@@ -206,7 +212,7 @@ fn tailing_reader_wakes_on_commit() {
     let mut w = Writer::open(c).expect("open");
     let r = w.reader(Visibility::Durable);
     let tail = std::thread::spawn(move || {
-        let mut cur = r.cursor(0).expect("cursor");
+        let mut cur = r.cursor(Seqno(0)).expect("cursor");
         let mut got = Vec::new();
         while got.len() < 100 {
             match cur.next_timeout(LONG).expect("next") {
@@ -216,7 +222,7 @@ fn tailing_reader_wakes_on_commit() {
         }
         got
     });
-    assert!(!w.reader(Visibility::Durable).wait_for(0, SHORT).expect("wait"));
+    assert!(!w.reader(Visibility::Durable).wait_for(Seqno(0), SHORT).expect("wait"));
     for batch in 0..10 {
         for s in batch * 10..batch * 10 + 10 {
             append_txn(&mut w, s, 1, 30);
@@ -225,12 +231,12 @@ fn tailing_reader_wakes_on_commit() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let got = tail.join().expect("join");
-    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    assert_eq!(got, (0..100).map(Seqno).collect::<Vec<_>>());
     // wait_for returns as soon as the seqno is durable, not at the timeout.
     let r = w.reader(Visibility::Durable);
     let waiter = std::thread::spawn(move || {
         let t = Instant::now();
-        (r.wait_for(100, LONG).expect("wait"), t.elapsed())
+        (r.wait_for(Seqno(100), LONG).expect("wait"), t.elapsed())
     });
     std::thread::sleep(Duration::from_millis(50));
     append_txn(&mut w, 100, 1, 30);
@@ -289,8 +295,8 @@ fn damaged_indexes_are_rebuilt_on_open() {
     let rep = r.verify().expect("verify");
     assert!(rep.index_problems.is_empty(), "{:?}", rep.index_problems);
     for s in [0, 57, 123, 199] {
-        let rec = r.cursor(s).expect("cursor").next().expect("next").expect("rec");
-        assert!(rec.header().seqno <= s && s <= rec.header().seqno_end);
+        let rec = r.cursor(Seqno(s)).expect("cursor").next().expect("next").expect("rec");
+        assert!(rec.header().seqno <= Seqno(s) && Seqno(s) <= rec.header().seqno_end);
     }
 }
 
@@ -302,7 +308,7 @@ fn verify_names_file_and_offset() {
     let rep = r.verify().expect("verify");
     assert_eq!(
         (rep.min_seqno, rep.max_seqno, rep.unfinished_tail),
-        (Some(0), Some(59), None)
+        (Some(Seqno(0)), Some(Seqno(59)), None)
     );
     let f = &r.info().expect("info").files[1];
     let mut b = fs::read(&f.path).expect("read");
@@ -329,7 +335,7 @@ fn verify_names_file_and_offset() {
 }
 
 fn read_all_result(r: &Reader) -> Result<usize, StoreError> {
-    let mut c = r.cursor(0)?;
+    let mut c = r.cursor(Seqno(0))?;
     let mut n = 0;
     while c.next()?.is_some() {
         n += 1;
@@ -345,25 +351,28 @@ fn purge_respects_still_needed_and_the_active_file() {
     let files = w.reader(Visibility::Durable).info().expect("info").files;
     assert!(files.len() > 4);
     // The range must include an end of the log.
-    assert!(matches!(w.purge(10, 20, i64::MAX), Err(StoreError::InvalidArgument(_))));
+    assert!(matches!(
+        w.purge(Seqno(10), Seqno(20), Seqno(i64::MAX)),
+        Err(StoreError::InvalidArgument(_))
+    ));
     // Nothing at or above still_needed goes.
     let needed = files[2].first_seqno + 1;
-    let rep = w.purge(0, 1_000, needed).expect("purge");
+    let rep = w.purge(Seqno(0), Seqno(1_000), needed).expect("purge");
     assert_eq!(rep.deleted.len(), 2, "{rep:?}");
     assert_eq!(w.min_seqno(), Some(files[2].first_seqno));
     // A file straddling `high` is kept whole.
-    let rep = w.purge(0, files[3].first_seqno, i64::MAX).expect("purge");
+    let rep = w.purge(Seqno(0), files[3].first_seqno, Seqno(i64::MAX)).expect("purge");
     assert_eq!(rep.deleted.len(), 1);
     assert_eq!(rep.min_seqno, Some(files[3].first_seqno));
     // Never the active file.
-    let rep = w.purge(0, i64::MAX - 1, i64::MAX).expect("purge");
+    let rep = w.purge(Seqno(0), Seqno(i64::MAX - 1), Seqno(i64::MAX)).expect("purge");
     assert_eq!(w.reader(Visibility::Durable).info().expect("info").files.len(), 1);
-    assert_eq!(rep.max_seqno, Some(119));
+    assert_eq!(rep.max_seqno, Some(Seqno(119)));
     let r = w.reader(Visibility::Durable);
     let min = r.min_seqno().expect("min").expect("some");
     let expect: Vec<_> = model.iter().filter(|(h, _)| h.seqno >= min).cloned().collect();
     assert_eq!(read_all(&r), expect);
-    assert!(matches!(r.cursor(0), Err(StoreError::SeqnoNotFound { .. })));
+    assert!(matches!(r.cursor(Seqno(0)), Err(StoreError::SeqnoNotFound { .. })));
 }
 
 #[test]
@@ -371,14 +380,17 @@ fn top_purge_rolls_back_the_tail() {
     let dir = tempfile::tempdir().expect("tmp");
     let model = build_log(dir.path(), 600, 120);
     let mut w = Writer::open(cfg(dir.path(), 600)).expect("open");
-    assert!(matches!(w.purge(100, 200, 110), Err(StoreError::InvalidArgument(_))));
-    let rep = w.purge(50, i64::MAX, i64::MAX).expect("top purge");
-    let expect: Vec<_> = model.iter().filter(|(h, _)| h.seqno < 50).cloned().collect();
+    assert!(matches!(
+        w.purge(Seqno(100), Seqno(200), Seqno(110)),
+        Err(StoreError::InvalidArgument(_))
+    ));
+    let rep = w.purge(Seqno(50), Seqno(i64::MAX), Seqno(i64::MAX)).expect("top purge");
+    let expect: Vec<_> = model.iter().filter(|(h, _)| h.seqno < Seqno(50)).cloned().collect();
     let last = expect.last().map(|(h, _)| h.seqno_end).expect("some");
-    assert_eq!((rep.min_seqno, rep.max_seqno), (Some(0), Some(last)));
+    assert_eq!((rep.min_seqno, rep.max_seqno), (Some(Seqno(0)), Some(last)));
     assert_eq!(read_all(&w.reader(Visibility::Durable)), expect);
     // Appending continues from the new end.
-    append_txn(&mut w, last + 1, 2, 10);
+    append_txn(&mut w, last.0 + 1, 2, 10);
     w.commit().expect("commit");
     drop(w);
     let r = Reader::open(dir.path()).expect("reader");
@@ -398,7 +410,7 @@ fn retention_by_size_and_age() {
         max_total_bytes: Some(total - 1),
     };
     let rep = w
-        .apply_retention(&by_size, i64::MAX, SystemTime::now())
+        .apply_retention(&by_size, Seqno(i64::MAX), SystemTime::now())
         .expect("retention");
     assert_eq!(rep.deleted.len(), 1);
     let by_age = Retention {
@@ -406,14 +418,14 @@ fn retention_by_size_and_age() {
         max_total_bytes: None,
     };
     let rep = w
-        .apply_retention(&by_age, i64::MAX, SystemTime::now())
+        .apply_retention(&by_age, Seqno(i64::MAX), SystemTime::now())
         .expect("retention");
     assert!(rep.deleted.is_empty());
     let later = SystemTime::now() + Duration::from_secs(3600);
     let needed = info.files[4].first_seqno;
     let rep = w.apply_retention(&by_age, needed, later).expect("retention");
     assert_eq!(rep.min_seqno, Some(needed), "{rep:?}");
-    let rep = w.apply_retention(&by_age, i64::MAX, later).expect("retention");
+    let rep = w.apply_retention(&by_age, Seqno(i64::MAX), later).expect("retention");
     assert_eq!(
         w.reader(Visibility::Durable).info().expect("info").files.len(),
         1,
@@ -436,7 +448,7 @@ fn events_round_trip_through_the_codec() {
     w.commit().expect("commit");
     let rec = w
         .reader(Visibility::Durable)
-        .cursor(0)
+        .cursor(Seqno(0))
         .expect("c")
         .next()
         .expect("n")
@@ -452,15 +464,18 @@ fn empty_log_can_be_tailed_from_zero() {
     let mut w = Writer::open(cfg(dir.path(), 1 << 20)).expect("open");
     let r = w.reader(Visibility::Written);
     assert_eq!((r.min_seqno().expect("min"), r.max_seqno().expect("max")), (None, None));
-    let mut c = r.cursor(0).expect("cursor");
+    let mut c = r.cursor(Seqno(0)).expect("cursor");
     assert!(c.next().expect("next").is_none());
     append_txn(&mut w, 0, 1, 3);
     w.commit().expect("commit");
-    assert_eq!(c.next_timeout(LONG).expect("next").map(|r| r.header().seqno), Some(0));
+    assert_eq!(
+        c.next_timeout(LONG).expect("next").map(|r| r.header().seqno),
+        Some(Seqno(0))
+    );
     // A log may start at any seqno (a relay joining mid-stream).
     let d2 = tempfile::tempdir().expect("tmp");
     let mut w2 = Writer::open(cfg(d2.path(), 1 << 20)).expect("open");
     append_txn(&mut w2, 1000, 1, 3);
     w2.commit().expect("commit");
-    assert_eq!(w2.min_seqno(), Some(1000));
+    assert_eq!(w2.min_seqno(), Some(Seqno(1000)));
 }

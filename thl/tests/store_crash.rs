@@ -9,6 +9,7 @@ mod store_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use thl::seqno::Seqno;
 
 use store_support::*;
 use thl::store::{Reader, StoreError, Writer};
@@ -149,7 +150,7 @@ fn incomplete_transaction_at_the_end_is_cut_and_can_be_rewritten() {
         .unfinished_tail
         .is_some());
     let mut w = Writer::open(cfg(dir.path(), 1 << 20)).expect("reopen");
-    assert_eq!(w.max_seqno(), Some(0));
+    assert_eq!(w.max_seqno(), Some(Seqno(0)));
     append_txn(&mut w, 1, 3, 10);
     w.commit().expect("commit");
     assert_eq!(read_all(&Reader::open(dir.path()).expect("r")).len(), 5);

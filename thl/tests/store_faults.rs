@@ -7,6 +7,7 @@
 mod store_support;
 
 use std::time::Duration;
+use thl::seqno::Seqno;
 
 use store_support::{append_txn, cfg, read_all, Rec};
 use thl::store::{FaultyIo, IoSeam, Reader, StoreError, SyncPolicy, Visibility, Writer};
@@ -32,7 +33,10 @@ fn on_disk(dir: &std::path::Path) -> Vec<Rec> {
 }
 
 fn seqnos(recs: &[Rec]) -> Vec<i64> {
-    recs.iter().filter(|(h, _)| h.last_frag).map(|(h, _)| h.seqno).collect()
+    recs.iter()
+        .filter(|(h, _)| h.last_frag)
+        .map(|(h, _)| h.seqno.0)
+        .collect()
 }
 
 #[test]
@@ -53,7 +57,11 @@ fn a_failed_fdatasync_cuts_the_log_back_to_its_last_durable_commit() {
     assert!(matches!(err, StoreError::Io { .. }), "{err}");
     assert!(err.is_transient());
     assert!(w.is_poisoned());
-    assert_eq!(w.durable_seqno(), Some(4), "durable never covers an unsynced byte");
+    assert_eq!(
+        w.durable_seqno(),
+        Some(Seqno(4)),
+        "durable never covers an unsynced byte"
+    );
     // Nothing more is written until recovered, and the error says why.
     let again = w
         .append(&store_support::header(8, 8, 0, true), b"x")
@@ -65,12 +73,12 @@ fn a_failed_fdatasync_cuts_the_log_back_to_its_last_durable_commit() {
     assert_eq!(on_disk(dir.path()), kept);
 
     w.recover().expect("recover");
-    assert_eq!(w.max_seqno(), Some(4));
+    assert_eq!(w.max_seqno(), Some(Seqno(4)));
     for s in 5..8 {
         kept.extend(append_txn(&mut w, s, 2, 200));
     }
     w.commit().expect("commit after recovery");
-    assert_eq!(w.durable_seqno(), Some(7));
+    assert_eq!(w.durable_seqno(), Some(Seqno(7)));
     assert_eq!(
         on_disk(dir.path()),
         kept,
@@ -182,7 +190,7 @@ fn a_failed_background_fdatasync_stops_the_writer_at_the_last_durable_point() {
     w.commit().expect("commit");
     let r = w.reader(Visibility::Durable);
     assert!(
-        r.wait_for(2, store_support::LONG).expect("wait"),
+        r.wait_for(Seqno(2), store_support::LONG).expect("wait"),
         "the syncer makes 0..=2 durable"
     );
     io.fail_syncs(u32::MAX);
@@ -193,11 +201,11 @@ fn a_failed_background_fdatasync_stops_the_writer_at_the_last_durable_point() {
         assert!(std::time::Instant::now() < deadline, "the syncer never failed");
         std::thread::sleep(store_support::SHORT);
     }
-    assert_eq!(w.durable_seqno(), Some(2));
+    assert_eq!(w.durable_seqno(), Some(Seqno(2)));
     let err = w.commit().expect_err("poisoned");
     assert!(matches!(err, StoreError::Poisoned { .. }), "{err}");
     assert_eq!(on_disk(dir.path()), kept, "seqno 3 was never durable: cut");
     io.fail_syncs(0);
     w.recover().expect("recover");
-    assert_eq!(w.max_seqno(), Some(2));
+    assert_eq!(w.max_seqno(), Some(Seqno(2)));
 }

@@ -6,6 +6,7 @@
 mod store_support;
 
 use std::path::PathBuf;
+use thl::seqno::{Epoch, Seqno};
 
 use store_support::*;
 use thl::event::EventHeader;
@@ -31,11 +32,11 @@ fn golden(name: &str, bytes: &[u8]) {
 
 fn fixed_header() -> EventHeader {
     EventHeader {
-        seqno: 0x0102,
-        seqno_end: 0x0102,
+        seqno: Seqno(0x0102),
+        seqno_end: Seqno(0x0102),
         fragno: 1,
         last_frag: true,
-        epoch: 7,
+        epoch: Epoch(7),
         source_id: "db1".into(),
         event_id: "mysql-bin.000018:0000000000070227;140".into(),
         shard_id: "shop".into(),
@@ -48,7 +49,7 @@ fn fixed_header() -> EventHeader {
 fn file_header_bytes() {
     let b = FileHeader {
         file_no: 3,
-        base_seqno: 1234,
+        base_seqno: Seqno(1234),
     }
     .encode();
     assert_eq!(&b[0..4], b"THLD");
@@ -76,7 +77,7 @@ fn event_record_bytes() {
 fn filtered_range_record_bytes() {
     let mut h = fixed_header();
     h.fragno = 0;
-    h.seqno_end = 0x0110;
+    h.seqno_end = Seqno(0x0110);
     let mut out = Vec::new();
     record::encode_event(&h, b"", &mut out).expect("encode");
     golden("record_filtered.bin", &out);
@@ -85,7 +86,7 @@ fn filtered_range_record_bytes() {
 #[test]
 fn rotate_record_bytes() {
     let mut out = Vec::new();
-    record::encode_rotate(41, 2, &mut out);
+    record::encode_rotate(Seqno(41), 2, &mut out);
     assert_eq!(out.len(), record::ROTATE_RECORD_LEN);
     golden("record_rotate.bin", &out);
 }

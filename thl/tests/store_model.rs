@@ -8,6 +8,7 @@ mod store_support;
 
 use proptest::prelude::*;
 use store_support::*;
+use thl::seqno::Seqno;
 use thl::store::{Reader, Visibility, Writer};
 
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn next_seqno(model: &[Rec], start: i64) -> i64 {
-    model.last().map_or(start, |(h, _)| h.seqno_end + 1)
+    model.last().map_or(start, |(h, _)| h.seqno_end.0 + 1)
 }
 
 fn check(w: &Writer, model: &[Rec], committed: usize) {
@@ -89,7 +90,7 @@ proptest! {
                     committed = model.len();
                     let Some(min) = w.min_seqno() else { continue };
                     let files_before = w.reader(Visibility::Written).info().expect("info").files.len();
-                    let rep = w.purge(0, min + high, min + needed).expect("purge");
+                    let rep = w.purge(Seqno(0), min + high, min + needed).expect("purge");
                     let new_min = rep.min_seqno.expect("never empties the log");
                     prop_assert!(new_min >= min);
                     if new_min > min {
@@ -109,7 +110,7 @@ proptest! {
                     if low <= min {
                         continue;
                     }
-                    w.purge(low, i64::MAX, i64::MAX).expect("top purge");
+                    w.purge(low, Seqno(i64::MAX), Seqno(i64::MAX)).expect("top purge");
                     model.retain(|(h, _)| h.seqno < low);
                     committed = model.len();
                 }

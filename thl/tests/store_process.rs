@@ -9,6 +9,7 @@ mod store_support;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use thl::seqno::Seqno;
 
 use store_support::*;
 use thl::store::{Reader, StoreError, Writer};
@@ -50,8 +51,8 @@ fn child_reader() {
     let r = Reader::open(&dir).expect("reader");
     println!("READY");
     std::io::stdout().flush().expect("flush");
-    assert!(r.wait_for(0, LONG).expect("wait"), "no data");
-    let mut c = r.cursor(0).expect("cursor");
+    assert!(r.wait_for(Seqno(0), LONG).expect("wait"), "no data");
+    let mut c = r.cursor(Seqno(0)).expect("cursor");
     let mut next = 0;
     let mut frag = 0;
     while next < TXNS {
@@ -60,8 +61,8 @@ fn child_reader() {
             .expect("next")
             .expect("timed out following the writer");
         let h = rec.header();
-        assert_eq!((h.seqno, h.fragno), (next, frag), "order");
-        assert_eq!(rec.body(), &body(h.seqno, h.fragno, 40)[..]);
+        assert_eq!((h.seqno.0, h.fragno), (next, frag), "order");
+        assert_eq!(rec.body(), &body(h.seqno.0, h.fragno, 40)[..]);
         if h.last_frag {
             next += 1;
             frag = 0;

@@ -21,11 +21,13 @@
 
 use mysql_async::Value as P;
 use thl::event::RowAction;
+use thl::seqno::Seqno;
 
 /// One queued statement.
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
-    pub seqno: i64,
+    /// The transaction (`None` outside one).
+    pub seqno: Option<Seqno>,
     pub fragno: u16,
     pub table: String,
     pub action: RowAction,
@@ -114,7 +116,7 @@ mod tests {
 
     fn item() -> Item {
         Item {
-            seqno: 1,
+            seqno: Some(Seqno(1)),
             fragno: 0,
             table: "t".into(),
             action: RowAction::Update,

@@ -19,6 +19,7 @@
 //! | `Bytes` | `Bytes` | with `character_set_client=binary` the server does no conversion: the bytes land in the column's character set as they are (latin1 and utf8mb4 alike); GEOMETRY takes MariaDB's internal format (SRID + WKB) as the binlog carries it |
 
 use mysql_async::Value as P;
+use thl::display::civil_from_days;
 use thl::event::{ColumnSpec, Value};
 
 /// `MYSQL_TYPE_BIT`.
@@ -98,19 +99,11 @@ pub(crate) fn timestamp(secs: i64, micros: u32) -> P {
 }
 
 /// Seconds since the Unix epoch → UTC (year, month, day, hour, minute,
-/// second), proleptic Gregorian (Howard Hinnant's `civil_from_days`).
+/// second), proleptic Gregorian (the day arithmetic is the THL display's
+/// [`civil_from_days`]).
 pub(crate) fn utc_civil(secs: i64) -> (u16, u8, u8, u8, u8, u8) {
-    let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     (
         year.clamp(0, 9999) as u16,
         month as u8,

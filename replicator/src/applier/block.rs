@@ -98,15 +98,16 @@ impl Block {
 mod tests {
     use super::*;
     use thl::event::{EventBody, EventHeader};
+    use thl::seqno::{Epoch, Seqno};
 
     fn ev(fragno: u16, last_frag: bool, meta: &[(&str, &str)]) -> ReplEvent {
         ReplEvent {
             header: EventHeader {
-                seqno: 1,
-                seqno_end: 1,
+                seqno: Seqno(1),
+                seqno_end: Seqno(1),
                 fragno,
                 last_frag,
-                epoch: 0,
+                epoch: Epoch(0),
                 source_id: String::new(),
                 event_id: String::new(),
                 shard_id: String::new(),

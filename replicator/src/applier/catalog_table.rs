@@ -4,6 +4,7 @@
 
 use mysql_async::Value as P;
 use thl::event::EventHeader;
+use thl::seqno::{Epoch, Seqno};
 
 use super::bind::timestamp;
 use super::sql::{quote_ident, table_name};
@@ -12,13 +13,13 @@ use super::sql::{quote_ident, table_name};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedPosition {
     /// Last applied seqno (the end of a filtered range).
-    pub seqno: i64,
+    pub seqno: Seqno,
     /// Its fragment number.
     pub fragno: u16,
     /// True when that fragment was the last one of the transaction.
     pub last_frag: bool,
     /// The epoch of the event.
-    pub epoch: i64,
+    pub epoch: Epoch,
     /// Its native event id (`file:offset;session`).
     pub event_id: String,
     /// The master that extracted it.
@@ -212,11 +213,11 @@ pub(crate) fn position_params(h: &EventHeader, channel: u32, now: i64) -> Vec<P>
         0
     };
     vec![
-        P::Int(pos.seqno),
+        P::Int(pos.seqno.0),
         P::Int(i64::from(pos.fragno)),
         P::Bytes(if pos.last_frag { b"1".to_vec() } else { b"0".to_vec() }),
         P::Bytes(pos.source_id.into_bytes()),
-        P::Int(pos.epoch),
+        P::Int(pos.epoch.0),
         P::Bytes(pos.event_id.into_bytes()),
         P::Int(latency),
         ms_param(now),
@@ -229,7 +230,7 @@ pub(crate) fn position_params(h: &EventHeader, channel: u32, now: i64) -> Vec<P>
 /// Parameters of [`CatalogNames::upsert_heartbeat`].
 pub(crate) fn heartbeat_params(h: &EventHeader, name: &str, now: i64) -> Vec<P> {
     vec![
-        P::Int(h.seqno),
+        P::Int(h.seqno.0),
         P::Bytes(h.event_id.clone().into_bytes()),
         ms_param(h.source_tstamp_ms),
         ms_param(now),
@@ -246,13 +247,13 @@ pub(crate) fn heartbeat_params(h: &EventHeader, name: &str, now: i64) -> Vec<P> 
 mod tests {
     use super::*;
 
-    fn header(seqno: i64, seqno_end: i64, fragno: u16, last_frag: bool) -> EventHeader {
+    fn header(seqno: Seqno, seqno_end: Seqno, fragno: u16, last_frag: bool) -> EventHeader {
         EventHeader {
             seqno,
             seqno_end,
             fragno,
             last_frag,
-            epoch: 0,
+            epoch: Epoch(0),
             source_id: "h".into(),
             event_id: "e".into(),
             shard_id: "s".into(),
@@ -263,19 +264,19 @@ mod tests {
 
     #[test]
     fn covers() {
-        let done = AppliedPosition::of(&header(5, 5, 0, true));
-        assert!(done.covers(&header(5, 5, 0, true)));
-        assert!(done.covers(&header(4, 4, 0, true)));
-        assert!(!done.covers(&header(6, 6, 0, true)));
-        let partial = AppliedPosition::of(&header(5, 5, 1, false));
-        assert!(partial.covers(&header(5, 5, 0, false)));
-        assert!(partial.covers(&header(5, 5, 1, false)));
-        assert!(!partial.covers(&header(5, 5, 2, true)));
+        let done = AppliedPosition::of(&header(Seqno(5), Seqno(5), 0, true));
+        assert!(done.covers(&header(Seqno(5), Seqno(5), 0, true)));
+        assert!(done.covers(&header(Seqno(4), Seqno(4), 0, true)));
+        assert!(!done.covers(&header(Seqno(6), Seqno(6), 0, true)));
+        let partial = AppliedPosition::of(&header(Seqno(5), Seqno(5), 1, false));
+        assert!(partial.covers(&header(Seqno(5), Seqno(5), 0, false)));
+        assert!(partial.covers(&header(Seqno(5), Seqno(5), 1, false)));
+        assert!(!partial.covers(&header(Seqno(5), Seqno(5), 2, true)));
         // A filtered range ending at the position is covered; one beyond is not.
-        let range = AppliedPosition::of(&header(6, 9, 0, true));
-        assert_eq!(range.seqno, 9);
-        assert!(range.covers(&header(7, 9, 0, true)));
-        assert!(!range.covers(&header(8, 12, 0, true)));
+        let range = AppliedPosition::of(&header(Seqno(6), Seqno(9), 0, true));
+        assert_eq!(range.seqno, Seqno(9));
+        assert!(range.covers(&header(Seqno(7), Seqno(9), 0, true)));
+        assert!(!range.covers(&header(Seqno(8), Seqno(12), 0, true)));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 use std::fmt;
 
 use crate::packet_limit::is_packet_too_large;
+use thl::seqno::Seqno;
 
 /// Longest SQL text kept in an error, in bytes.
 pub const MAX_SQL_IN_ERROR: usize = 1024;
@@ -53,7 +54,7 @@ impl ApplyError {
     }
 
     /// The seqno being applied when the error happened, if any.
-    pub fn seqno(&self) -> Option<i64> {
+    pub fn seqno(&self) -> Option<Seqno> {
         match self {
             ApplyError::Transient(t) => t.seqno,
             ApplyError::Definite(d) => d.seqno,
@@ -97,7 +98,7 @@ impl ApplyError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransientError {
     /// The seqno being applied, if any (`None` while connecting).
-    pub seqno: Option<i64>,
+    pub seqno: Option<Seqno>,
     /// Its fragment number.
     pub fragno: u16,
     /// The table involved (`` `db`.`t` ``), if any.
@@ -109,7 +110,7 @@ pub struct TransientError {
     /// What failed.
     pub message: String,
     /// The last seqno committed on the target (restart after it).
-    pub last_committed: Option<i64>,
+    pub last_committed: Option<Seqno>,
 }
 
 impl fmt::Display for TransientError {
@@ -140,7 +141,7 @@ impl fmt::Display for TransientError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefiniteError {
     /// The seqno that failed (`None` for setup errors).
-    pub seqno: Option<i64>,
+    pub seqno: Option<Seqno>,
     /// Its fragment number.
     pub fragno: u16,
     /// The table involved (`` `db`.`t` ``), if any.
@@ -152,7 +153,7 @@ pub struct DefiniteError {
     /// The server's message, or what is wrong with the event.
     pub message: String,
     /// The last seqno committed on the target.
-    pub last_committed: Option<i64>,
+    pub last_committed: Option<Seqno>,
 }
 
 impl fmt::Display for DefiniteError {
@@ -189,11 +190,11 @@ impl fmt::Display for DefiniteError {
 /// Where an error happened: what the applier was doing.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ctx<'a> {
-    pub seqno: Option<i64>,
+    pub seqno: Option<Seqno>,
     pub fragno: u16,
     pub table: Option<String>,
     pub sql: Option<&'a [u8]>,
-    pub last_committed: Option<i64>,
+    pub last_committed: Option<Seqno>,
 }
 
 impl Ctx<'_> {
@@ -317,7 +318,7 @@ mod tests {
     #[test]
     fn classification() {
         let ctx = Ctx {
-            seqno: Some(7),
+            seqno: Some(Seqno(7)),
             ..Ctx::default()
         };
         let server = |code| {

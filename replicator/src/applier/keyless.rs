@@ -360,7 +360,7 @@ impl Applier {
         let target = match row.as_ref().and_then(TargetTable::from_row) {
             Some(t) if t.allows(rc) => t,
             other => {
-                debug!(seqno = ev.header.seqno, table = %table, rows, target = ?other,
+                debug!(seqno = %ev.header.seqno, table = %table, rows, target = ?other,
                     "large UPDATE: the table does not allow the set-based path; row by row");
                 return Ok(false);
             }
@@ -385,7 +385,7 @@ impl Applier {
             self.query(plan.replace_rows.as_bytes(), &ctx).await?;
             self.apply_rows_binlog(ev, &[&inserts_of(run, false)]).await?;
         } else {
-            info!(seqno = ev.header.seqno, table = %table, rows, counts = ?counts,
+            info!(seqno = %ev.header.seqno, table = %table, rows, counts = ?counts,
                 "large UPDATE of a table without an index: not every before image was in the table as it stood \
                  (rows now, kept, before images); row by row");
             self.query(b"ROLLBACK TO SAVEPOINT tungsten_keyless", &ctx).await?;

@@ -98,6 +98,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, Value as P};
 use thl::event::{meta, Change, ReplEvent, RowAction, RowChanges, Statement, Value};
+use thl::seqno::{Epoch, Seqno};
 use tracing::{debug, info, warn};
 
 pub use catalog_table::AppliedPosition;
@@ -155,7 +156,7 @@ struct HeldXa {
 /// running when the applier last stopped.
 #[derive(Debug, Clone)]
 struct DdlInFlight {
-    seqno: i64,
+    seqno: Seqno,
     event_id: String,
     /// The altered table's definition before it (`altered_table`).
     before_def: Option<String>,
@@ -288,7 +289,7 @@ pub struct Applier {
     format_description_sent: bool,
     /// An XA transaction (seqno) found prepared on the target already: its
     /// fragments only move the position.
-    xa_already_prepared: Option<i64>,
+    xa_already_prepared: Option<Seqno>,
     /// The target keeps a prepared XA transaction when its session ends
     /// (MariaDB 10.5.2+, MySQL 5.7.7+).
     keeps_prepared_xa: bool,
@@ -468,7 +469,7 @@ impl Applier {
     }
 
     /// The committed seqno, without copying the position.
-    pub fn last_applied_seqno(&self) -> Option<i64> {
+    pub fn last_applied_seqno(&self) -> Option<Seqno> {
         self.committed.as_ref().map(|p| p.seqno)
     }
 
@@ -636,9 +637,9 @@ impl Applier {
         // committed with it deleted; kept only by a crash of an older
         // version): only a later one was in flight.
         self.ddl_found_in_flight = mark
-            .filter(|(seqno, ..)| position.as_ref().is_none_or(|p| *seqno > p.seqno))
+            .filter(|(seqno, ..)| position.as_ref().is_none_or(|p| Seqno(*seqno) > p.seqno))
             .map(|(seqno, event_id, before_def)| DdlInFlight {
-                seqno,
+                seqno: Seqno(seqno),
                 event_id: event_id.unwrap_or_default(),
                 before_def,
             });
@@ -653,9 +654,8 @@ impl Applier {
 
     fn parse_position(row: &Row) -> Result<Option<AppliedPosition>, String> {
         let seqno: Option<i64> = get(row, 0)?;
-        let seqno = match seqno {
-            Some(s) if s >= 0 => s,
-            _ => return Ok(None),
+        let Some(seqno) = seqno.and_then(Seqno::from_wire) else {
+            return Ok(None);
         };
         let fragno: Option<i64> = get(row, 1)?;
         let last_frag: Option<String> = get(row, 2)?;
@@ -666,7 +666,7 @@ impl Applier {
             seqno,
             fragno: u16::try_from(fragno.unwrap_or(0)).map_err(|_| format!("fragno {fragno:?}"))?,
             last_frag: !matches!(last_frag.as_deref(), Some("0" | "f" | "F" | "false")),
-            epoch: epoch.unwrap_or(0),
+            epoch: Epoch(epoch.unwrap_or(0)),
             event_id: event_id.unwrap_or_default(),
             source_id: source_id.unwrap_or_default(),
         }))
@@ -682,9 +682,9 @@ impl Applier {
         if let Some(p) = &self.pending {
             if p.covers(&ev.header) {
                 debug!(
-                    seqno = ev.header.seqno,
+                    seqno = %ev.header.seqno,
                     fragno = ev.header.fragno,
-                    last_applied = p.seqno,
+                    last_applied = %p.seqno,
                     "skipping over previously applied event"
                 );
                 self.stats.events_skipped += 1;
@@ -864,7 +864,7 @@ impl Applier {
                                 && k == 0
                                 && e.code() == Some(ER_XAER_DUPID) =>
                         {
-                            warn!(seqno = h.seqno, error = %e, "XA transaction already prepared on the target: recording its position only");
+                            warn!(seqno = %h.seqno, error = %e, "XA transaction already prepared on the target: recording its position only");
                             self.xa_already_prepared = Some(h.seqno);
                             break;
                         }
@@ -877,7 +877,7 @@ impl Applier {
                                      not be closed yet)"
                                 )));
                             }
-                            warn!(seqno = h.seqno, error = %e, "XA transaction already completed on the target: recording its position only");
+                            warn!(seqno = %h.seqno, error = %e, "XA transaction already completed on the target: recording its position only");
                         }
                         // A branch that changed nothing on the target (its
                         // changes were all to non-transactional tables, which
@@ -888,7 +888,7 @@ impl Applier {
                             if self.still_prepared(s, &ctx).await? {
                                 return Err(e);
                             }
-                            info!(seqno = h.seqno, "XA transaction changed nothing on the target, which dropped it when its session ended: nothing to complete");
+                            info!(seqno = %h.seqno, "XA transaction changed nothing on the target, which dropped it when its session ended: nothing to complete");
                         }
                         Err(e) => return Err(e),
                     },
@@ -1189,7 +1189,7 @@ impl Applier {
                 // back. Apply the changes row by row: each missing row goes
                 // through the zero-row policy, and an error names its key.
                 Err(mysql_async::Error::Server(se)) if se.code == ER_KEY_NOT_FOUND => {
-                    debug!(seqno = ev.header.seqno, error = %se.message, "{what}: applying row by row");
+                    debug!(seqno = %ev.header.seqno, error = %se.message, "{what}: applying row by row");
                     for rc in part {
                         self.apply_rows(ev, rc).await?;
                     }
@@ -1248,7 +1248,7 @@ impl Applier {
                 let plan = key_plan(&before, &rc.columns);
                 let sql = if rc.action == RowAction::Update {
                     if after.is_empty() {
-                        debug!(seqno = ev.header.seqno, table = %table, "UPDATE with an empty after image: nothing to set");
+                        debug!(seqno = %ev.header.seqno, table = %table, "UPDATE with an empty after image: nothing to set");
                         return Ok(());
                     }
                     update_sql(&table, &after, &before, &plan)
@@ -1266,7 +1266,7 @@ impl Applier {
                             .map(|&p| bind(&row.before[p], before[p], Use::Compare)),
                     );
                     let item = Item {
-                        seqno: ev.header.seqno,
+                        seqno: Some(ev.header.seqno),
                         fragno: ev.header.fragno,
                         table: table.clone(),
                         action: rc.action,
@@ -1306,7 +1306,7 @@ impl Applier {
 
     fn zero_rows(
         &mut self,
-        seqno: i64,
+        seqno: Option<Seqno>,
         action: RowAction,
         table: &str,
         key: &str,
@@ -1324,6 +1324,7 @@ impl Applier {
                 action.as_str()
             ))),
             ZeroRowPolicy::Warn => {
+                let seqno = Seqno::or_minus_one(seqno);
                 warn!(seqno, table = %table, key = %key, "{} matched no row on the target", action.as_str());
                 Ok(())
             }
@@ -1360,7 +1361,7 @@ impl Applier {
                 .flat_map(|r| r.after.iter().zip(after).map(|(v, c)| bind(v, c, Use::Store)))
                 .collect();
             let item = Item {
-                seqno: ctx.seqno.unwrap_or(-1),
+                seqno: ctx.seqno,
                 fragno: ctx.fragno,
                 table: table.to_owned(),
                 action: RowAction::Insert,
@@ -1398,7 +1399,7 @@ impl Applier {
         let ctx_of = |i: usize| {
             let item = batch.items.get(i).or(batch.items.last());
             Ctx {
-                seqno: item.map(|it| it.seqno),
+                seqno: item.and_then(|it| it.seqno),
                 fragno: item.map_or(0, |it| it.fragno),
                 table: item.map(|it| it.table.clone()),
                 sql: Some(batch.statement(i).as_bytes()),

@@ -291,7 +291,7 @@ impl Applier {
             ..self.ctx(ev)
         };
         if is_transaction_control(&s.sql) {
-            debug!(seqno, sql = %String::from_utf8_lossy(&s.sql), "transaction control statement not replayed");
+            debug!(%seqno, sql = %String::from_utf8_lossy(&s.sql), "transaction control statement not replayed");
             return Ok(());
         }
         if INTERRUPTED_ON_SOURCE.contains(&s.error_code) {
@@ -350,7 +350,7 @@ impl Applier {
             // the statement and its position leaves the mark (module doc).
             let params = vec![
                 mysql_async::Value::from(self.cfg.channel),
-                mysql_async::Value::from(seqno),
+                mysql_async::Value::from(seqno.0),
                 mysql_async::Value::from(ev.header.event_id.as_str()),
                 mysql_async::Value::from(definition.clone()),
             ];
@@ -410,7 +410,7 @@ impl Applier {
                     Err(e) => e.to_string(),
                     Ok(()) => "none".to_owned(),
                 };
-                warn!(seqno, source_error = s.error_code, target_error = %target_error,
+                warn!(%seqno, source_error = s.error_code, target_error = %target_error,
                     sql = %truncate_sql(&s.sql), "statement error tolerated: {why}");
             }
             Verdict::Diverged(why) => {

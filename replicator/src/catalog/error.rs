@@ -3,6 +3,7 @@
 //! `schema/shop.orders@42`).
 
 use std::path::PathBuf;
+use thl::seqno::Epoch;
 
 /// An error from the catalog.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +61,11 @@ pub enum CatalogError {
     InvalidName { path: PathBuf, name: String },
     /// An epoch was recorded out of order, or conflicts with a recorded one.
     #[error("catalog {path}: epoch {epoch}: {reason}")]
-    EpochOrder { path: PathBuf, epoch: i64, reason: String },
+    EpochOrder {
+        path: PathBuf,
+        epoch: Epoch,
+        reason: String,
+    },
 }
 
 /// Result alias of the catalog.

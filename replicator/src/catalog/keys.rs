@@ -2,6 +2,8 @@
 //! flipped, so that RocksDB's bytewise order is the numeric order (negative
 //! values such as `-1` sort before 0).
 
+use thl::seqno::Seqno;
+
 /// Encodes `v` so that bytewise order equals numeric order.
 pub(crate) fn ord_i64(v: i64) -> [u8; 8] {
     ((v as u64) ^ (1 << 63)).to_be_bytes()
@@ -26,9 +28,9 @@ pub(crate) fn table_prefix(schema: &str, table: &str) -> Vec<u8> {
 }
 
 /// The key of one schema-history entry: [`table_prefix`] then the seqno.
-pub(crate) fn schema_key(schema: &str, table: &str, seqno: i64) -> Vec<u8> {
+pub(crate) fn schema_key(schema: &str, table: &str, seqno: Seqno) -> Vec<u8> {
     let mut k = table_prefix(schema, table);
-    k.extend_from_slice(&ord_i64(seqno));
+    k.extend_from_slice(&ord_i64(seqno.0));
     k
 }
 
@@ -81,7 +83,7 @@ mod tests {
 
     #[test]
     fn schema_key_round_trips() {
-        let k = schema_key("shop", "orders", 42);
+        let k = schema_key("shop", "orders", Seqno(42));
         assert_eq!(split_schema_key(&k), Some(("shop".into(), "orders".into(), 42)));
         assert_eq!(render(super::super::CF_SCHEMA, &k), "schema/shop.orders@42");
         // `a`.`bc` and `ab`.`c` have different prefixes.

@@ -62,6 +62,7 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use serde::{de::DeserializeOwned, Serialize};
+use thl::seqno::Seqno;
 
 pub use error::{CatalogError, Result};
 pub use records::{
@@ -169,7 +170,7 @@ impl Catalog {
             epoch: rec.epoch,
             reason,
         };
-        if let Some(existing) = self.get::<EpochRecord>(CF_EPOCHS, &keys::ord_i64(rec.epoch))? {
+        if let Some(existing) = self.get::<EpochRecord>(CF_EPOCHS, &keys::ord_i64(rec.epoch.0))? {
             if existing == *rec {
                 return Ok(());
             }
@@ -186,7 +187,7 @@ impl Catalog {
                 )));
             }
         }
-        self.put(CF_EPOCHS, &keys::ord_i64(rec.epoch), rec, true)
+        self.put(CF_EPOCHS, &keys::ord_i64(rec.epoch.0), rec, true)
     }
 
     /// All epochs, in increasing epoch number.
@@ -201,14 +202,14 @@ impl Catalog {
 
     /// The epoch in force at `seqno`: the last one whose first seqno is
     /// `<= seqno`.
-    pub fn epoch_at(&self, seqno: i64) -> Result<Option<EpochRecord>> {
+    pub fn epoch_at(&self, seqno: Seqno) -> Result<Option<EpochRecord>> {
         Ok(self.epochs()?.into_iter().rev().find(|e| e.first_seqno <= seqno))
     }
 
     // ---- schema history -----------------------------------------------
 
     /// Records a table definition in force from `seqno` on. Synced.
-    pub fn record_table(&self, schema: &str, table: &str, seqno: i64, def: &TableDef) -> Result<()> {
+    pub fn record_table(&self, schema: &str, table: &str, seqno: Seqno, def: &TableDef) -> Result<()> {
         self.apply_schema_changes(
             seqno,
             &[SchemaChange::Define {
@@ -220,7 +221,7 @@ impl Catalog {
     }
 
     /// Records that a table is dropped from `seqno` on. Synced.
-    pub fn record_drop(&self, schema: &str, table: &str, seqno: i64) -> Result<()> {
+    pub fn record_drop(&self, schema: &str, table: &str, seqno: Seqno) -> Result<()> {
         self.apply_schema_changes(
             seqno,
             &[SchemaChange::Drop {
@@ -233,7 +234,7 @@ impl Catalog {
     /// Records the schema changes of one transaction at `seqno`, in one
     /// synced write batch. A later change of the same table in the list
     /// wins.
-    pub fn apply_schema_changes(&self, seqno: i64, changes: &[SchemaChange]) -> Result<()> {
+    pub fn apply_schema_changes(&self, seqno: Seqno, changes: &[SchemaChange]) -> Result<()> {
         let cf = self.cf(CF_SCHEMA);
         let mut batch = WriteBatch::default();
         for ch in changes {
@@ -255,7 +256,7 @@ impl Catalog {
 
     /// The definition of `schema.table` in force at `seqno`, or `None` when
     /// the table is unknown or dropped at that seqno.
-    pub fn table_at(&self, schema: &str, table: &str, seqno: i64) -> Result<Option<TableDef>> {
+    pub fn table_at(&self, schema: &str, table: &str, seqno: Seqno) -> Result<Option<TableDef>> {
         self.check_name(schema)?;
         self.check_name(table)?;
         let prefix = keys::table_prefix(schema, table);
@@ -298,17 +299,17 @@ impl Catalog {
     /// Forgets everything recorded at or after `seqno` (epochs starting
     /// there, schema entries there), in one synced batch: used when the THL
     /// is truncated (`trepctl reset`, diverged history).
-    pub fn truncate_from(&self, seqno: i64) -> Result<()> {
+    pub fn truncate_from(&self, seqno: Seqno) -> Result<()> {
         let mut batch = WriteBatch::default();
         for e in self.epochs()? {
             if e.first_seqno >= seqno {
-                batch.delete_cf(self.cf(CF_EPOCHS), keys::ord_i64(e.epoch));
+                batch.delete_cf(self.cf(CF_EPOCHS), keys::ord_i64(e.epoch.0));
             }
         }
         for item in self.db.iterator_cf(self.cf(CF_SCHEMA), IteratorMode::Start) {
             let (k, _) = item.map_err(|source| self.db_err("iterate", CF_SCHEMA, b"", source))?;
             let (_, _, s) = keys::split_schema_key(&k).ok_or_else(|| self.corrupt(CF_SCHEMA, &k, "bad key"))?;
-            if s >= seqno {
+            if s >= seqno.0 {
                 batch.delete_cf(self.cf(CF_SCHEMA), &k);
             }
         }
@@ -331,7 +332,7 @@ impl Catalog {
 
     /// Records the position a downstream reader has acknowledged (not
     /// synced; see the module invariants).
-    pub fn acknowledge(&self, client: &str, seqno: i64, time_ms: i64) -> Result<()> {
+    pub fn acknowledge(&self, client: &str, seqno: Seqno, time_ms: i64) -> Result<()> {
         let rec = Ack {
             client: client.to_owned(),
             seqno,
@@ -354,7 +355,7 @@ impl Catalog {
 
     /// The smallest acknowledged seqno over all readers: THL files holding
     /// only seqnos above it must be retained. `None` when nobody acked.
-    pub fn min_acknowledged(&self) -> Result<Option<i64>> {
+    pub fn min_acknowledged(&self) -> Result<Option<Seqno>> {
         Ok(self.acknowledged()?.iter().map(|a| a.seqno).min())
     }
 

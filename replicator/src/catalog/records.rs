@@ -3,6 +3,7 @@
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use thl::event::ColumnSpec;
+use thl::seqno::{Epoch, Seqno};
 
 use crate::config::Role;
 
@@ -13,9 +14,9 @@ pub const VALUE_VERSION: u8 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// Epoch number (by convention the first seqno the session wrote).
-    pub epoch: i64,
+    pub epoch: Epoch,
     /// First seqno of the session.
-    pub first_seqno: i64,
+    pub first_seqno: Seqno,
     /// The master that started the session (its host name).
     pub source_id: String,
     /// When the session started, ms since the Unix epoch.
@@ -72,7 +73,7 @@ pub struct Ack {
     /// The reader's identity (its host name or service id).
     pub client: String,
     /// The last seqno the reader has stored durably.
-    pub seqno: i64,
+    pub seqno: Seqno,
     /// When the acknowledgement arrived, ms since the Unix epoch.
     pub time_ms: i64,
 }
@@ -81,7 +82,7 @@ pub struct Ack {
 /// itself is the source of truth for the master's position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtractorPosition {
-    pub seqno: i64,
+    pub seqno: Seqno,
     /// Native event id (`mysql-bin.000018:0000000000070227;140`).
     pub event_id: String,
     pub time_ms: i64,

@@ -1,4 +1,5 @@
 use thl::event::ColumnSpec;
+use thl::seqno::{Epoch, Seqno};
 
 use super::*;
 use crate::config::Role;
@@ -30,8 +31,8 @@ fn def(names: &[&str]) -> TableDef {
 
 fn epoch(e: i64, src: &str) -> EpochRecord {
     EpochRecord {
-        epoch: e,
-        first_seqno: e,
+        epoch: Epoch(e),
+        first_seqno: Seqno(e),
         source_id: src.to_owned(),
         time_ms: 1000 + e,
     }
@@ -46,26 +47,26 @@ fn reopen_keeps_data() -> Result<()> {
     {
         let c = Catalog::open(dir.path())?;
         c.record_epoch(&epoch(0, "host1.alpha"))?;
-        c.record_table("shop", "orders", 5, &def(&["id", "qty"]))?;
+        c.record_table("shop", "orders", Seqno(5), &def(&["id", "qty"]))?;
         c.set_role(&RoleRecord {
             role: Role::Slave,
             upstream: vec!["thl://host1.alpha:2112/".into()],
             time_ms: 7,
         })?;
-        c.acknowledge("host2.alpha", 41, 9)?;
+        c.acknowledge("host2.alpha", Seqno(41), 9)?;
         c.set_extractor_position(&ExtractorPosition {
-            seqno: 3,
+            seqno: Seqno(3),
             event_id: "mysql-bin.000001:120;0".into(),
             time_ms: 1,
         })?;
     }
     let c = Catalog::open(dir.path())?;
     assert_eq!(c.epochs()?, vec![epoch(0, "host1.alpha")]);
-    assert_eq!(c.table_at("shop", "orders", 5)?, Some(def(&["id", "qty"])));
+    assert_eq!(c.table_at("shop", "orders", Seqno(5))?, Some(def(&["id", "qty"])));
     let role = c.role()?.map(|r| (r.role, r.upstream));
     assert_eq!(role, Some((Role::Slave, vec!["thl://host1.alpha:2112/".to_owned()])));
-    assert_eq!(c.min_acknowledged()?, Some(41));
-    assert_eq!(c.extractor_position()?.map(|p| p.seqno), Some(3));
+    assert_eq!(c.min_acknowledged()?, Some(Seqno(41)));
+    assert_eq!(c.extractor_position()?.map(|p| p.seqno), Some(Seqno(3)));
     Ok(())
 }
 
@@ -98,29 +99,29 @@ fn table_at_follows_alters_and_drop_recreate() -> Result<()> {
     let v2 = def(&["id", "a"]);
     let v3 = def(&["id", "a", "b"]);
     let v4 = def(&["k"]);
-    c.record_table("db", "t", 10, &v1)?;
-    c.record_table("db", "t", 20, &v2)?; // ALTER
-    c.record_table("db", "t", 30, &v3)?; // ALTER
-    c.record_drop("db", "t", 40)?;
-    c.record_table("db", "t", 50, &v4)?; // re-created
-                                         // Neighbours that must not leak into db.t.
-    c.record_table("db", "t2", 15, &v4)?;
-    c.record_table("db", "s", 25, &v4)?;
-    c.record_table("d", "bt", 5, &v4)?;
+    c.record_table("db", "t", Seqno(10), &v1)?;
+    c.record_table("db", "t", Seqno(20), &v2)?; // ALTER
+    c.record_table("db", "t", Seqno(30), &v3)?; // ALTER
+    c.record_drop("db", "t", Seqno(40))?;
+    c.record_table("db", "t", Seqno(50), &v4)?; // re-created
+                                                // Neighbours that must not leak into db.t.
+    c.record_table("db", "t2", Seqno(15), &v4)?;
+    c.record_table("db", "s", Seqno(25), &v4)?;
+    c.record_table("d", "bt", Seqno(5), &v4)?;
 
-    assert_eq!(c.table_at("db", "t", 9)?, None);
-    assert_eq!(c.table_at("db", "t", 10)?, Some(v1.clone()));
-    assert_eq!(c.table_at("db", "t", 19)?, Some(v1));
-    assert_eq!(c.table_at("db", "t", 20)?, Some(v2.clone()));
-    assert_eq!(c.table_at("db", "t", 29)?, Some(v2));
-    assert_eq!(c.table_at("db", "t", 39)?, Some(v3));
-    assert_eq!(c.table_at("db", "t", 40)?, None);
-    assert_eq!(c.table_at("db", "t", 49)?, None);
-    assert_eq!(c.table_at("db", "t", 50)?, Some(v4.clone()));
-    assert_eq!(c.table_at("db", "t", i64::MAX)?, Some(v4.clone()));
-    assert_eq!(c.table_at("db", "nope", 100)?, None);
-    assert_eq!(c.table_at("db", "t2", 14)?, None);
-    assert_eq!(c.table_at("db", "t2", 15)?, Some(v4));
+    assert_eq!(c.table_at("db", "t", Seqno(9))?, None);
+    assert_eq!(c.table_at("db", "t", Seqno(10))?, Some(v1.clone()));
+    assert_eq!(c.table_at("db", "t", Seqno(19))?, Some(v1));
+    assert_eq!(c.table_at("db", "t", Seqno(20))?, Some(v2.clone()));
+    assert_eq!(c.table_at("db", "t", Seqno(29))?, Some(v2));
+    assert_eq!(c.table_at("db", "t", Seqno(39))?, Some(v3));
+    assert_eq!(c.table_at("db", "t", Seqno(40))?, None);
+    assert_eq!(c.table_at("db", "t", Seqno(49))?, None);
+    assert_eq!(c.table_at("db", "t", Seqno(50))?, Some(v4.clone()));
+    assert_eq!(c.table_at("db", "t", Seqno(i64::MAX))?, Some(v4.clone()));
+    assert_eq!(c.table_at("db", "nope", Seqno(100))?, None);
+    assert_eq!(c.table_at("db", "t2", Seqno(14))?, None);
+    assert_eq!(c.table_at("db", "t2", Seqno(15))?, Some(v4));
     assert_eq!(c.table_history("db", "t")?.len(), 5);
     Ok(())
 }
@@ -133,9 +134,9 @@ fn rename_is_drop_and_create_in_one_batch() -> Result<()> {
     })?;
     let c = Catalog::open(dir.path())?;
     let d = def(&["id"]);
-    c.record_table("db", "old", 1, &d)?;
+    c.record_table("db", "old", Seqno(1), &d)?;
     c.apply_schema_changes(
-        7,
+        Seqno(7),
         &[
             SchemaChange::Drop {
                 schema: "db".into(),
@@ -148,12 +149,12 @@ fn rename_is_drop_and_create_in_one_batch() -> Result<()> {
             },
         ],
     )?;
-    assert_eq!(c.table_at("db", "old", 6)?, Some(d.clone()));
-    assert_eq!(c.table_at("db", "old", 7)?, None);
-    assert_eq!(c.table_at("db", "new", 6)?, None);
-    assert_eq!(c.table_at("db", "new", 7)?, Some(d));
+    assert_eq!(c.table_at("db", "old", Seqno(6))?, Some(d.clone()));
+    assert_eq!(c.table_at("db", "old", Seqno(7))?, None);
+    assert_eq!(c.table_at("db", "new", Seqno(6))?, None);
+    assert_eq!(c.table_at("db", "new", Seqno(7))?, Some(d));
     assert!(matches!(
-        c.table_at("a\0b", "t", 1),
+        c.table_at("a\0b", "t", Seqno(1)),
         Err(CatalogError::InvalidName { .. })
     ));
     Ok(())
@@ -171,12 +172,15 @@ fn epochs_in_order() -> Result<()> {
     c.record_epoch(&epoch(120, "host1.alpha"))?;
     c.record_epoch(&epoch(120, "host1.alpha"))?; // repeated after a restart: no-op
     c.record_epoch(&epoch(4500, "host2.alpha"))?;
-    let got: Vec<i64> = c.epochs()?.iter().map(|e| e.epoch).collect();
+    let got: Vec<i64> = c.epochs()?.iter().map(|e| e.epoch.0).collect();
     assert_eq!(got, vec![0, 120, 4500]);
-    assert_eq!(c.last_epoch()?.map(|e| e.epoch), Some(4500));
-    assert_eq!(c.epoch_at(119)?.map(|e| e.epoch), Some(0));
-    assert_eq!(c.epoch_at(120)?.map(|e| e.epoch), Some(120));
-    assert_eq!(c.epoch_at(9999)?.map(|e| e.source_id), Some("host2.alpha".to_owned()));
+    assert_eq!(c.last_epoch()?.map(|e| e.epoch), Some(Epoch(4500)));
+    assert_eq!(c.epoch_at(Seqno(119))?.map(|e| e.epoch), Some(Epoch(0)));
+    assert_eq!(c.epoch_at(Seqno(120))?.map(|e| e.epoch), Some(Epoch(120)));
+    assert_eq!(
+        c.epoch_at(Seqno(9999))?.map(|e| e.source_id),
+        Some("host2.alpha".to_owned())
+    );
     assert!(matches!(
         c.record_epoch(&epoch(100, "x")),
         Err(CatalogError::EpochOrder { .. })
@@ -186,10 +190,10 @@ fn epochs_in_order() -> Result<()> {
         Err(CatalogError::EpochOrder { .. })
     ));
 
-    c.record_table("db", "t", 4600, &def(&["id"]))?;
-    c.truncate_from(4500)?;
-    assert_eq!(c.last_epoch()?.map(|e| e.epoch), Some(120));
-    assert_eq!(c.table_at("db", "t", 5000)?, None);
+    c.record_table("db", "t", Seqno(4600), &def(&["id"]))?;
+    c.truncate_from(Seqno(4500))?;
+    assert_eq!(c.last_epoch()?.map(|e| e.epoch), Some(Epoch(120)));
+    assert_eq!(c.table_at("db", "t", Seqno(5000))?, None);
     Ok(())
 }
 
@@ -201,14 +205,14 @@ fn acks_and_min() -> Result<()> {
     })?;
     let c = Catalog::open(dir.path())?;
     assert_eq!(c.min_acknowledged()?, None);
-    c.acknowledge("host2.alpha", 100, 1)?;
-    c.acknowledge("host3.alpha", 80, 2)?;
-    c.acknowledge("host1.beta", 95, 3)?;
-    assert_eq!(c.min_acknowledged()?, Some(80));
-    c.acknowledge("host3.alpha", 120, 4)?; // moves on
-    assert_eq!(c.min_acknowledged()?, Some(95));
+    c.acknowledge("host2.alpha", Seqno(100), 1)?;
+    c.acknowledge("host3.alpha", Seqno(80), 2)?;
+    c.acknowledge("host1.beta", Seqno(95), 3)?;
+    assert_eq!(c.min_acknowledged()?, Some(Seqno(80)));
+    c.acknowledge("host3.alpha", Seqno(120), 4)?; // moves on
+    assert_eq!(c.min_acknowledged()?, Some(Seqno(95)));
     c.forget_client("host1.beta")?;
-    assert_eq!(c.min_acknowledged()?, Some(100));
+    assert_eq!(c.min_acknowledged()?, Some(Seqno(100)));
     let clients: Vec<String> = c.acknowledged()?.into_iter().map(|a| a.client).collect();
     assert_eq!(clients, vec!["host2.alpha".to_owned(), "host3.alpha".to_owned()]);
     Ok(())

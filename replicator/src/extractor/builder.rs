@@ -19,6 +19,7 @@
 use std::collections::BTreeSet;
 
 use thl::event::{meta, Change, EventBody, EventHeader, ReplEvent, RowChanges, Statement, SHARD_UNKNOWN};
+use thl::seqno::{Epoch, Seqno};
 
 use super::event_id::EventId;
 use crate::binlog::BinlogPosition;
@@ -125,15 +126,15 @@ struct OpenTxn {
 #[derive(Debug)]
 pub struct TransactionBuilder {
     cfg: BuilderConfig,
-    next_seqno: i64,
-    epoch: i64,
+    next_seqno: Seqno,
+    epoch: Epoch,
     open: Option<OpenTxn>,
 }
 
 impl TransactionBuilder {
     /// `next_seqno` is the seqno the next transaction gets; `epoch` the epoch
     /// of this master session (normally equal to `next_seqno` at start).
-    pub fn new(cfg: BuilderConfig, next_seqno: i64, epoch: i64) -> TransactionBuilder {
+    pub fn new(cfg: BuilderConfig, next_seqno: Seqno, epoch: Epoch) -> TransactionBuilder {
         TransactionBuilder {
             cfg,
             next_seqno,
@@ -143,7 +144,7 @@ impl TransactionBuilder {
     }
 
     /// The seqno the next transaction will get.
-    pub fn next_seqno(&self) -> i64 {
+    pub fn next_seqno(&self) -> Seqno {
         self.next_seqno
     }
 
@@ -282,7 +283,7 @@ impl TransactionBuilder {
     fn finish(&mut self, at: &SourcePos, rollback: bool, out: &mut Vec<ReplEvent>) -> Result<(), BuildError> {
         self.emit(at, true, rollback, out)?;
         self.open = None;
-        self.next_seqno += 1;
+        self.next_seqno = self.next_seqno.next();
         Ok(())
     }
 
@@ -438,7 +439,7 @@ mod tests {
             service: "alpha".into(),
             frag_size: frag,
         };
-        TransactionBuilder::new(cfg, 5, 5)
+        TransactionBuilder::new(cfg, Seqno(5), Epoch(5))
     }
 
     fn rows(schema: &str) -> RowChanges {
@@ -475,11 +476,11 @@ mod tests {
         b.push(TxnInput::Commit, &pos(231), 31, &mut out).ok();
         assert_eq!(out.len(), 1);
         let h = &out[0].header;
-        assert_eq!((h.seqno, h.fragno, h.last_frag, h.epoch), (5, 0, true, 5));
+        assert_eq!((h.seqno, h.fragno, h.last_frag, h.epoch), (Seqno(5), 0, true, Epoch(5)));
         assert_eq!(h.event_id, "mysql-bin.000001:0000000000000231;-1");
         assert_eq!(h.shard_id, "db1");
         assert_eq!(out[0].body.metadata_value(meta::GTID), Some("0-7-3"));
-        assert_eq!(b.next_seqno(), 6);
+        assert_eq!(b.next_seqno(), Seqno(6));
     }
 
     #[test]
@@ -522,7 +523,15 @@ mod tests {
             .iter()
             .map(|e| (e.header.seqno, e.header.fragno, e.header.last_frag))
             .collect();
-        assert_eq!(frags, vec![(5, 0, false), (5, 1, false), (5, 2, false), (5, 3, true)]);
+        assert_eq!(
+            frags,
+            vec![
+                (Seqno(5), 0, false),
+                (Seqno(5), 1, false),
+                (Seqno(5), 2, false),
+                (Seqno(5), 3, true)
+            ]
+        );
         let total: usize = out.iter().map(|e| e.body.changes.len()).sum();
         assert_eq!(total, 10);
     }

@@ -103,7 +103,7 @@ impl Default for Retry {
 /// What makes two apply failures identical: the seqno and the server's
 /// error code. `None` without a server code (the target did not answer:
 /// not counted).
-fn streak_key(e: &ApplyError) -> Option<(Option<i64>, u16)> {
+fn streak_key(e: &ApplyError) -> Option<(Option<Seqno>, u16)> {
     Some((e.seqno(), e.code()?))
 }
 
@@ -120,7 +120,7 @@ pub async fn run_apply_stage(
     skip: SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
     let mut backoff = Backoff::new(retry.backoff);
-    let mut streak: Option<Streak<(Option<i64>, u16)>> = None;
+    let mut streak: Option<Streak<(Option<Seqno>, u16)>> = None;
     loop {
         let applied_before = progress.snapshot().applied_count;
         let outcome = apply_from_position(&reader, &mut applier, &mut stop, &progress, &skip).await;
@@ -193,7 +193,7 @@ async fn apply_from_position(
     let committed = applier.last_applied();
     let from = committed
         .as_ref()
-        .map_or(0, |p| if p.last_frag { p.seqno + 1 } else { p.seqno });
+        .map_or(Seqno::FIRST, |p| if p.last_frag { p.seqno.next() } else { p.seqno });
     let min = reader.min_seqno()?;
     let from = match min {
         Some(min) if from < min && committed.is_none() => min,
@@ -204,7 +204,7 @@ async fn apply_from_position(
     // applied, or the THL is another history (module doc).
     let expect = committed.filter(|p| p.last_frag && min.is_none_or(|m| m <= p.seqno));
     let from = expect.as_ref().map_or(from, |p| p.seqno);
-    info!(from, "applying the THL");
+    info!(%from, "applying the THL");
     let (tx, mut rx) = mpsc::channel::<ReplEvent>(CHANNEL_EVENTS);
     let halt = Arc::new(AtomicBool::new(false));
     let thread = {
@@ -266,7 +266,7 @@ async fn apply_events(
         // after N is applied; the service goes offline at N's boundary.
         if h.fragno == 0 && progress.stop_after().is_some_and(|n| h.seqno > n) {
             info!(
-                seqno = h.seqno,
+                seqno = %h.seqno,
                 "stopping before this transaction, at the requested offline point"
             );
             applier.flush().await?;
@@ -278,7 +278,7 @@ async fn apply_events(
             .insert(h.seqno_end.max(h.seqno), (h.source_tstamp_ms, h.extract_tstamp_ms));
         if skip.contains(h.seqno) {
             // An event without changes only moves the position.
-            warn!(seqno = h.seqno, fragno = h.fragno, event_id = %h.event_id, "skipping the transaction as asked (-skip-seqno)");
+            warn!(seqno = %h.seqno, fragno = h.fragno, event_id = %h.event_id, "skipping the transaction as asked (-skip-seqno)");
             let skipped = ReplEvent {
                 header: event.header.clone(),
                 body: thl::event::EventBody::default(),
@@ -323,8 +323,8 @@ fn check_history(committed: &AppliedPosition, h: &thl::event::EventHeader) -> Re
 /// the last seqno reported.
 #[derive(Default)]
 struct Times {
-    pending: std::collections::BTreeMap<i64, (i64, i64)>,
-    reported: Option<i64>,
+    pending: std::collections::BTreeMap<Seqno, (i64, i64)>,
+    reported: Option<Seqno>,
 }
 
 /// Publishes the committed position (with its event's times) when it moved.
@@ -337,9 +337,9 @@ fn report(applier: &Applier, progress: &Progress, times: &mut Times) {
         return;
     };
     let (source_ms, extract_ms) = times.pending.get(&pos.seqno).copied().unwrap_or((0, 0));
-    times.pending = times.pending.split_off(&(pos.seqno + 1));
+    times.pending = times.pending.split_off(&pos.seqno.next());
     times.reported = Some(pos.seqno);
-    progress.applied(Seqno(pos.seqno), &pos.event_id, source_ms, extract_ms);
+    progress.applied(pos.seqno, &pos.event_id, source_ms, extract_ms);
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {
@@ -355,7 +355,7 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 /// when the stage started) begins right after it, reading starts there.
 fn read_thl(
     reader: &Reader,
-    from: i64,
+    from: Seqno,
     from_committed: bool,
     tx: &mpsc::Sender<ReplEvent>,
     halt: &AtomicBool,
@@ -365,8 +365,8 @@ fn read_thl(
             return Ok(());
         }
     }
-    let from = if from_committed && reader.min_seqno()? == Some(from + 1) {
-        from + 1
+    let from = if from_committed && reader.min_seqno()? == Some(from.next()) {
+        from.next()
     } else {
         from
     };
@@ -395,8 +395,9 @@ fn read_thl(
 mod tests {
     use super::*;
     use crate::applier::TransientError;
+    use thl::seqno::Epoch;
 
-    fn transient(seqno: i64, code: Option<u16>) -> ApplyError {
+    fn transient(seqno: Seqno, code: Option<u16>) -> ApplyError {
         ApplyError::Transient(Box::new(TransientError {
             seqno: Some(seqno),
             fragno: 0,
@@ -412,16 +413,16 @@ mod tests {
     fn identical_failures_are_counted_and_end_in_a_definite_error() {
         let mut streak = None;
         let mut count = |e: &ApplyError| streak_key(e).map(|k| Streak::count(&mut streak, k).0);
-        assert_eq!(count(&transient(5, Some(1205))), Some(1));
-        assert_eq!(count(&transient(5, Some(1205))), Some(2));
+        assert_eq!(count(&transient(Seqno(5), Some(1205))), Some(1));
+        assert_eq!(count(&transient(Seqno(5), Some(1205))), Some(2));
         // Another seqno or another error starts again.
-        assert_eq!(count(&transient(6, Some(1205))), Some(1));
-        assert_eq!(count(&transient(6, Some(1213))), Some(1));
+        assert_eq!(count(&transient(Seqno(6), Some(1205))), Some(1));
+        assert_eq!(count(&transient(Seqno(6), Some(1213))), Some(1));
         // The target not answering is not counted.
-        assert_eq!(count(&transient(6, None)), None);
-        let e = transient(6, Some(1205)).gave_up(10, Duration::from_secs(42));
+        assert_eq!(count(&transient(Seqno(6), None)), None);
+        let e = transient(Seqno(6), Some(1205)).gave_up(10, Duration::from_secs(42));
         assert!(!e.is_transient());
-        assert_eq!((e.seqno(), e.code()), (Some(6), Some(1205)));
+        assert_eq!((e.seqno(), e.code()), (Some(Seqno(6)), Some(1205)));
         let text = e.to_string();
         assert!(
             text.contains("10 times") && text.contains("EXCHANGE PARTITION"),
@@ -436,11 +437,11 @@ mod tests {
         for seqno in first..first + n {
             let event = ReplEvent {
                 header: thl::event::EventHeader {
-                    seqno,
-                    seqno_end: seqno,
+                    seqno: Seqno(seqno),
+                    seqno_end: Seqno(seqno),
                     fragno: 0,
                     last_frag: true,
-                    epoch: first,
+                    epoch: Epoch(first),
                     source_id: "db1".into(),
                     event_id: format!("mysql-bin.000001:{seqno};-1"),
                     shard_id: "s".into(),
@@ -459,11 +460,11 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let halt = AtomicBool::new(false);
         let reader = reader.clone();
-        let handle = std::thread::spawn(move || read_thl(&reader, from, from_committed, &tx, &halt));
+        let handle = std::thread::spawn(move || read_thl(&reader, Seqno(from), from_committed, &tx, &halt));
         let mut seqnos = Vec::new();
         while seqnos.len() < 3 {
             match rx.blocking_recv() {
-                Some(ev) => seqnos.push(ev.header.seqno),
+                Some(ev) => seqnos.push(ev.header.seqno.0),
                 None => break,
             }
         }

@@ -84,7 +84,7 @@ pub struct MasterSettings {
     /// When the THL is empty: number extracted transactions from this + 1
     /// (`trepctl online -from-event F:P -base-seqno N`, to regenerate a THL
     /// that continues an existing history). `None`: start at 0.
-    pub base_seqno: Option<i64>,
+    pub base_seqno: Option<Seqno>,
     /// Commit the THL at least every this many transactions.
     pub commit_every: usize,
     /// The source's heartbeat period.
@@ -140,13 +140,13 @@ pub enum ExtractError {
     /// The binlog holds something that cannot be turned into THL.
     #[error("cannot extract seqno {seqno} at {at}: {source}. Nothing after this position was stored; fix the cause (or start after it with `trepctl online -from-event`) and go online again")]
     Decode {
-        seqno: i64,
+        seqno: Seqno,
         at: BinlogPosition,
         source: Box<BinlogError>,
     },
     #[error("cannot extract seqno {seqno} at {at}: event type {event_type} ({reason}) is not supported. Nothing was skipped; the service stops here")]
     Unsupported {
-        seqno: i64,
+        seqno: Seqno,
         at: BinlogPosition,
         event_type: u8,
         reason: String,
@@ -158,9 +158,13 @@ pub enum ExtractError {
         message: String,
     },
     #[error("cannot extract seqno {seqno}: {source}")]
-    Build { seqno: i64, source: BuildError },
+    Build { seqno: Seqno, source: BuildError },
     #[error("the last THL event (seqno {seqno}) has event id {event_id:?}, which is not a binlog position: {why}")]
-    BadResumePoint { seqno: i64, event_id: String, why: String },
+    BadResumePoint {
+        seqno: Seqno,
+        event_id: String,
+        why: String,
+    },
     #[error("the extractor thread failed: {0}")]
     Worker(String),
     #[error(transparent)]
@@ -208,9 +212,9 @@ async fn master_pipeline(
     let mut writer = Writer::open(settings.thl.clone())?;
     let last = last_header(&writer)?;
     let mut resume = last.as_ref().map(resume_point).transpose()?;
-    let first_seqno = settings.base_seqno.map_or(0, |b| b.saturating_add(1));
-    let next_seqno = writer.max_seqno().map_or(first_seqno, |m| m + 1);
-    let epoch = next_seqno;
+    let first_seqno = settings.base_seqno.map_or(Seqno::FIRST, Seqno::next);
+    let next_seqno = writer.max_seqno().map_or(first_seqno, Seqno::next);
+    let epoch = Epoch::starting_at(next_seqno);
     if catalog.last_epoch()?.map(|e| e.epoch) != Some(epoch) {
         catalog.record_epoch(&EpochRecord {
             epoch,
@@ -221,15 +225,15 @@ async fn master_pipeline(
     }
     if let Some(last) = last {
         // What is already stored counts as extracted (status after a restart).
-        progress.stored(Seqno(last.seqno), Some(Epoch(last.epoch)), &last.event_id);
+        progress.stored(last.seqno, Some(last.epoch), &last.event_id);
         progress.applied(
-            Seqno(last.seqno),
+            last.seqno,
             &last.event_id,
             last.source_tstamp_ms,
             last.extract_tstamp_ms,
         );
     }
-    info!(service = %settings.service, epoch, next_seqno, "master online");
+    info!(service = %settings.service, %epoch, %next_seqno, "master online");
     let mut server = ServerTask::start(&settings, &writer, &catalog, progress).await?;
     let mut backoff = Backoff::new(settings.retry);
     let result = loop {
@@ -367,7 +371,7 @@ fn resume_point(header: &thl::event::EventHeader) -> Result<StartPosition, Extra
         event_id: header.event_id.clone(),
         why: e.to_string(),
     })?;
-    info!(seqno = header.seqno, event_id = %header.event_id, "resuming after the last stored transaction");
+    info!(seqno = %header.seqno, event_id = %header.event_id, "resuming after the last stored transaction");
     Ok(StartPosition::FilePos(id.at))
 }
 
@@ -387,7 +391,7 @@ async fn session(
     settings: &MasterSettings,
     catalog: &Arc<Catalog>,
     writer: Writer,
-    (epoch, first_seqno): (i64, i64),
+    (epoch, first_seqno): (Epoch, Seqno),
     start: StartPosition,
     mut stop: watch::Receiver<bool>,
     progress: &Progress,
@@ -492,10 +496,10 @@ impl Worker {
         settings: &MasterSettings,
         catalog: Arc<Catalog>,
         writer: Writer,
-        (epoch, first_seqno): (i64, i64),
+        (epoch, first_seqno): (Epoch, Seqno),
         progress: Progress,
     ) -> Worker {
-        let next_seqno = writer.max_seqno().map_or(first_seqno, |m| m + 1);
+        let next_seqno = writer.max_seqno().map_or(first_seqno, Seqno::next);
         let cfg = BuilderConfig {
             source_id: settings.source_id.clone(),
             service: settings.service.clone(),
@@ -545,9 +549,9 @@ impl Worker {
         self.writer.commit()?;
         self.uncommitted = 0;
         if let Some(h) = self.last_finished.take() {
-            self.progress.stored(Seqno(h.seqno), Some(Epoch(h.epoch)), &h.event_id);
+            self.progress.stored(h.seqno, Some(h.epoch), &h.event_id);
             self.progress
-                .applied(Seqno(h.seqno), &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
+                .applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
         }
         self.retention
             .maybe_run(&mut self.writer, &self.catalog, OwnApplier::Absent);
@@ -714,7 +718,7 @@ impl Worker {
 
     /// Feeds one input to the transaction builder and appends what it
     /// finished to the THL.
-    fn push(&mut self, input: TxnInput, at: &SourcePos, size: usize, seqno: i64) -> Result<(), ExtractError> {
+    fn push(&mut self, input: TxnInput, at: &SourcePos, size: usize, seqno: Seqno) -> Result<(), ExtractError> {
         self.builder
             .push(input, at, size, &mut self.built)
             .map_err(|source| ExtractError::Build { seqno, source })?;
@@ -771,7 +775,7 @@ impl Worker {
         &mut self,
         event: &BinlogEvent,
         raw: &crate::source::RawEvent,
-        seqno: i64,
+        seqno: Seqno,
     ) -> Result<(), ExtractError> {
         // A definition that does not tell n stops like an undecodable event.
         let stop = |message: String| ExtractError::Decode {
@@ -822,7 +826,7 @@ impl Worker {
     /// changes, and fills in column names a source without
     /// `binlog_row_metadata=FULL` left out, from the definition in force at
     /// this seqno.
-    fn describe_columns(&mut self, changes: &mut RowChanges, seqno: i64) -> Result<(), ExtractError> {
+    fn describe_columns(&mut self, changes: &mut RowChanges, seqno: Seqno) -> Result<(), ExtractError> {
         let key = (changes.schema.clone(), changes.table.clone());
         let named = changes.columns.iter().all(|c| !c.name.is_empty());
         if !named {
@@ -843,7 +847,7 @@ impl Worker {
         if self.known_tables.get(&key) != Some(&def) {
             if self.catalog.table_at(&key.0, &key.1, seqno)?.as_ref() != Some(&def) {
                 self.catalog.record_table(&key.0, &key.1, seqno, &def)?;
-                info!(service = %self.service, table = %format!("{}.{}", key.0, key.1), seqno, "recorded table definition");
+                info!(service = %self.service, table = %format!("{}.{}", key.0, key.1), %seqno, "recorded table definition");
             }
             self.known_tables.insert(key, def);
         }

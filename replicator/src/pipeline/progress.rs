@@ -89,7 +89,7 @@ pub struct Progress(
     /// The last seqno to apply before the service goes offline
     /// (`online -until-seqno`, `offline-deferred -at-seqno`): the one place
     /// the manager keeps it and the apply stage reads it.
-    Arc<Mutex<Option<i64>>>,
+    Arc<Mutex<Option<Seqno>>>,
 );
 
 impl Progress {
@@ -111,12 +111,12 @@ impl Progress {
 
     /// Sets (or clears) the last seqno to apply: the apply stage stops at
     /// that transaction boundary, before anything later.
-    pub fn set_stop_after(&self, seqno: Option<i64>) {
+    pub fn set_stop_after(&self, seqno: Option<Seqno>) {
         *self.2.lock().unwrap_or_else(|p| p.into_inner()) = seqno;
     }
 
     /// The last seqno to apply, if the service is to stop after it.
-    pub fn stop_after(&self) -> Option<i64> {
+    pub fn stop_after(&self) -> Option<Seqno> {
         *self.2.lock().unwrap_or_else(|p| p.into_inner())
     }
 

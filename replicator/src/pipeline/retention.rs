@@ -42,7 +42,7 @@ pub trait Purge {
     fn apply_retention(
         &mut self,
         policy: &Retention,
-        still_needed: i64,
+        still_needed: Seqno,
         now: SystemTime,
     ) -> Result<PurgeReport, StoreError>;
 }
@@ -51,7 +51,7 @@ impl Purge for Writer {
     fn apply_retention(
         &mut self,
         policy: &Retention,
-        still_needed: i64,
+        still_needed: Seqno,
         now: SystemTime,
     ) -> Result<PurgeReport, StoreError> {
         Writer::apply_retention(self, policy, still_needed, now)
@@ -62,7 +62,7 @@ impl Purge for LogPurger {
     fn apply_retention(
         &mut self,
         policy: &Retention,
-        still_needed: i64,
+        still_needed: Seqno,
         now: SystemTime,
     ) -> Result<PurgeReport, StoreError> {
         LogPurger::apply_retention(self, policy, still_needed, now)
@@ -71,19 +71,19 @@ impl Purge for LogPurger {
 
 /// The lowest seqno anyone still needs: files holding it or anything after
 /// it are kept.
-pub fn still_needed(catalog: &Catalog, own: OwnApplier) -> i64 {
+pub fn still_needed(catalog: &Catalog, own: OwnApplier) -> Seqno {
     let readers = match catalog.min_acknowledged() {
-        Ok(ack) => ack.map_or(i64::MAX, |s| s.saturating_add(1)),
+        Ok(ack) => ack.map_or(Seqno::MAX, |s| s.saturating_add(1)),
         Err(e) => {
             // Without the readers' positions nothing may be purged.
             warn!(error = %e, "cannot read downstream positions; THL retention skipped");
-            i64::MIN
+            Seqno::FIRST
         }
     };
     let own = match own {
-        OwnApplier::Absent => i64::MAX,
-        OwnApplier::Applied(None) => 0,
-        OwnApplier::Applied(Some(s)) => s.0.saturating_add(1),
+        OwnApplier::Absent => Seqno::MAX,
+        OwnApplier::Applied(None) => Seqno::FIRST,
+        OwnApplier::Applied(Some(s)) => s.saturating_add(1),
     };
     readers.min(own)
 }
@@ -126,7 +126,7 @@ impl RetentionClock {
         match writer.apply_retention(&self.policy, needed, SystemTime::now()) {
             Ok(report) if !report.deleted.is_empty() => info!(
                 files = report.deleted.len(),
-                still_needed = needed,
+                still_needed = %needed,
                 min_seqno = ?report.min_seqno,
                 "THL retention deleted old files"
             ),
@@ -153,16 +153,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let catalog = Catalog::open(dir.path()).expect("catalog");
         let applied = |s| OwnApplier::Applied(Some(Seqno(s)));
-        assert_eq!(still_needed(&catalog, OwnApplier::Absent), i64::MAX);
+        assert_eq!(still_needed(&catalog, OwnApplier::Absent), Seqno::MAX);
         assert_eq!(
             still_needed(&catalog, OwnApplier::Applied(None)),
-            0,
+            Seqno::FIRST,
             "nothing applied yet"
         );
-        assert_eq!(still_needed(&catalog, applied(9)), 10);
-        catalog.acknowledge("host2", 4, 0).expect("ack");
-        catalog.acknowledge("host3", 7, 0).expect("ack");
-        assert_eq!(still_needed(&catalog, applied(9)), 5, "a lagging reader holds the THL");
-        assert_eq!(still_needed(&catalog, applied(2)), 3, "our own applier holds it too");
+        assert_eq!(still_needed(&catalog, applied(9)), Seqno(10));
+        catalog.acknowledge("host2", Seqno(4), 0).expect("ack");
+        catalog.acknowledge("host3", Seqno(7), 0).expect("ack");
+        assert_eq!(
+            still_needed(&catalog, applied(9)),
+            Seqno(5),
+            "a lagging reader holds the THL"
+        );
+        assert_eq!(
+            still_needed(&catalog, applied(2)),
+            Seqno(3),
+            "our own applier holds it too"
+        );
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
+use thl::seqno::Seqno;
 
 /// `-skip-seqno 10`, `10-20`, `10,12-14,16`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -16,8 +17,8 @@ pub struct SkipSeqnos(Vec<(i64, i64)>);
 
 impl SkipSeqnos {
     /// Whether `seqno` is to be skipped.
-    pub fn contains(&self, seqno: i64) -> bool {
-        self.0.iter().any(|&(lo, hi)| lo <= seqno && seqno <= hi)
+    pub fn contains(&self, seqno: Seqno) -> bool {
+        self.0.iter().any(|&(lo, hi)| (lo..=hi).contains(&seqno.0))
     }
 
     /// The inclusive ranges, sorted and merged.
@@ -98,7 +99,7 @@ mod tests {
         let s: SkipSeqnos = "16,10,12-14,11".parse().expect("valid");
         assert_eq!(s.ranges(), &[(10, 14), (16, 16)]);
         assert_eq!(s.to_string(), "10-14,16");
-        assert!(s.contains(13) && s.contains(16) && !s.contains(15));
+        assert!(s.contains(Seqno(13)) && s.contains(Seqno(16)) && !s.contains(Seqno(15)));
     }
 
     #[test]

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::Opts;
-use thl::seqno::Seqno;
 use thl::store::{StoreConfig, StoreError, Visibility, Writer};
 use tokio::sync::watch;
 use tracing::info;
@@ -118,7 +117,7 @@ async fn slave_pipeline(
     let source = settings.upstream.first().cloned().unwrap_or_default();
     progress.connecting(&source, None);
     if let Some(max) = writer.max_seqno() {
-        progress.stored(Seqno(max), None, "");
+        progress.stored(max, None, "");
     }
     info!(service = %settings.service, role = %settings.role, upstream = ?settings.upstream, "slave pipeline starting");
 
@@ -168,7 +167,7 @@ async fn slave_pipeline(
             event_id: p.event_id,
         });
         if let Some(c) = &client_cfg.start_after {
-            info!(service = %settings.service, seqno = c.seqno, epoch = c.epoch, event_id = %c.event_id,
+            info!(service = %settings.service, seqno = %c.seqno, epoch = %c.epoch, event_id = %c.event_id,
                 "the THL is empty: fetching from after the target's committed position");
         }
         applier = Some(a);

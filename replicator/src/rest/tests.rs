@@ -227,7 +227,7 @@ async fn online_offline_and_their_errors() {
     let opts = fake.contexts.lock().expect("lock")[0].options.clone();
     assert_eq!(
         (opts.skip_seqno.to_string(), opts.until_seqno),
-        ("3,5-7".to_owned(), Some(100))
+        ("3,5-7".to_owned(), Some(thl::seqno::Seqno(100)))
     );
     assert!(err(&m, "POST", &format!("{SVC}/online"), "", StatusCode::CONFLICT)
         .await

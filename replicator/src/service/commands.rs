@@ -71,9 +71,9 @@ impl Service {
 
     /// `offline-deferred -at-seqno N`: go offline once seqno N is applied.
     pub fn offline_deferred(&self, at_seqno: i64) -> Result<(), ServiceError> {
-        if at_seqno < 0 {
+        let Some(at_seqno) = Seqno::from_wire(at_seqno) else {
             return Err(bad(format!("-at-seqno {at_seqno}: must be >= 0")));
-        }
+        };
         // Under the lock: the state cannot change between the check and the set.
         let g = self.lock();
         if !matches!(g.state, State::Online | State::Synchronizing) {
@@ -222,7 +222,7 @@ impl Service {
     pub async fn heartbeat(&self, name: Option<&str>) -> Result<db::Heartbeat, ServiceError> {
         self.require_master_online("heartbeat")?;
         let name = name.unwrap_or("MASTER_ONLINE");
-        let stored = Seqno::or_minus_one(self.progress.snapshot().stored_seqno);
+        let stored = self.progress.snapshot().stored_seqno;
         db::heartbeat(&self.plan, self.name(), name, stored)
             .await
             .map_err(|e| failed(format!("heartbeat: {e}")))

@@ -8,6 +8,7 @@
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
+use thl::seqno::Seqno;
 
 use crate::binlog::BinlogPosition;
 use crate::config::ServicePlan;
@@ -61,7 +62,12 @@ pub const HEARTBEAT_DDL: &str = "(id BIGINT NOT NULL PRIMARY KEY, seqno BIGINT, 
 
 /// Inserts (or updates) row 1 of `tungsten_<service>.heartbeat`, creating
 /// the schema and the table when missing.
-pub async fn heartbeat(plan: &ServicePlan, service: &str, name: &str, seqno: i64) -> Result<Heartbeat, String> {
+pub async fn heartbeat(
+    plan: &ServicePlan,
+    service: &str,
+    name: &str,
+    stored: Option<Seqno>,
+) -> Result<Heartbeat, String> {
     let mut conn = connect(plan).await?;
     let schema = quote_ident(&tracking_schema(service));
     let sql_err = |what: &str, e: mysql_async::Error| format!("{what}: {e}");
@@ -78,7 +84,7 @@ pub async fn heartbeat(plan: &ServicePlan, service: &str, name: &str, seqno: i64
              VALUES (1, ?, NULL, NOW(), NULL, 0, ?, ?) ON DUPLICATE KEY UPDATE seqno = VALUES(seqno), \
              source_tstamp = VALUES(source_tstamp), salt = VALUES(salt), name = VALUES(name)"
         ),
-        (seqno, salt, name),
+        (Seqno::or_minus_one(stored), salt, name),
     )
     .await
     .map_err(|e| sql_err("insert", e))?;

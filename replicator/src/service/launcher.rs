@@ -31,6 +31,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
+use thl::seqno::Seqno;
 use tokio::sync::watch;
 
 use super::options::OnlineOptions;
@@ -71,7 +72,7 @@ pub struct PipelineFailure {
     /// A short code (`pendingErrorCode`), e.g. `EXTRACT`, `UNSUPPORTED`.
     pub code: Option<String>,
     /// The seqno being processed, when known.
-    pub seqno: Option<i64>,
+    pub seqno: Option<Seqno>,
     /// The native event id being processed, when known.
     pub event_id: Option<String>,
     /// Whether relaunching from the last stored position may cure it.
@@ -106,7 +107,7 @@ pub trait PipelineError: std::fmt::Display {
         None
     }
     /// The seqno being processed when it failed.
-    fn seqno(&self) -> Option<i64> {
+    fn seqno(&self) -> Option<Seqno> {
         None
     }
     /// The native event id being processed when it failed.
@@ -148,7 +149,7 @@ impl PipelineError for ExtractError {
         Some(code.to_owned())
     }
 
-    fn seqno(&self) -> Option<i64> {
+    fn seqno(&self) -> Option<Seqno> {
         match self {
             ExtractError::Decode { seqno, .. }
             | ExtractError::Unsupported { seqno, .. }
@@ -231,7 +232,7 @@ impl PipelineError for SlaveError {
         Some(code.to_owned())
     }
 
-    fn seqno(&self) -> Option<i64> {
+    fn seqno(&self) -> Option<Seqno> {
         match self {
             SlaveError::Apply(ApplyStageError::Apply(e)) => e.seqno(),
             _ => None,
@@ -343,7 +344,7 @@ impl RoleLauncher {
 }
 
 /// The highest seqno of the THL in `dir`, if any.
-pub fn thl_max(dir: &PathBuf) -> Option<i64> {
+pub fn thl_max(dir: &PathBuf) -> Option<Seqno> {
     thl::store::Reader::open(dir).ok()?.max_seqno().ok().flatten()
 }
 

@@ -3,6 +3,7 @@
 //! `-skip-seqno` lists are the apply stage's [`SkipSeqnos`].
 
 use serde::Serialize;
+use thl::seqno::Seqno;
 
 pub use crate::pipeline::skip::SkipSeqnos;
 pub use control::requests::OnlineRequest;
@@ -17,9 +18,9 @@ pub struct OnlineOptions {
     pub from_event: Option<String>,
     /// With `from_event`: the first extracted transaction gets seqno
     /// `base_seqno + 1` (Tungsten's meaning).
-    pub base_seqno: Option<i64>,
+    pub base_seqno: Option<Seqno>,
     /// Go offline once this seqno is applied (handled by the manager).
-    pub until_seqno: Option<i64>,
+    pub until_seqno: Option<Seqno>,
     /// Skip the epoch/seqno handshake with the upstream.
     pub force: bool,
 }
@@ -53,8 +54,8 @@ impl OnlineOptions {
         Ok(OnlineOptions {
             skip_seqno,
             from_event: req.from_event.as_ref().map(|s| s.trim().to_owned()),
-            base_seqno: req.base_seqno,
-            until_seqno: req.until_seqno,
+            base_seqno: req.base_seqno.map(Seqno),
+            until_seqno: req.until_seqno.map(Seqno),
             force: req.force,
         })
     }
@@ -78,7 +79,10 @@ mod tests {
             from_event: Some("mysql-bin.000001:4".into()),
             ..Default::default()
         };
-        assert_eq!(OnlineOptions::from_request(&r).expect("valid").base_seqno, Some(5));
+        assert_eq!(
+            OnlineOptions::from_request(&r).expect("valid").base_seqno,
+            Some(Seqno(5))
+        );
         let r = OnlineRequest {
             until_seqno: Some(-1),
             ..Default::default()

@@ -61,8 +61,8 @@ pub fn relative_latency(v: &ServiceView) -> Option<f64> {
 pub fn thl_range(s: &Service) -> (i64, i64) {
     match thl::store::Reader::open(&s.plan().thl_dir) {
         Ok(r) => (
-            r.min_seqno().ok().flatten().unwrap_or(-1),
-            r.max_seqno().ok().flatten().unwrap_or(-1),
+            Seqno::or_minus_one(r.min_seqno().ok().flatten()),
+            Seqno::or_minus_one(r.max_seqno().ok().flatten()),
         ),
         Err(_) => (-1, -1),
     }
@@ -248,10 +248,16 @@ pub fn stores(s: &Service) -> Vec<StatusMap> {
     );
     match thl::store::Reader::open(&s.plan().thl_dir).and_then(|r| r.info()) {
         Ok(info) => {
-            t.insert("minimumStoredSeqNo".into(), info.min_seqno.unwrap_or(-1).to_string());
-            t.insert("maximumStoredSeqNo".into(), info.max_seqno.unwrap_or(-1).to_string());
+            t.insert(
+                "minimumStoredSeqNo".into(),
+                Seqno::or_minus_one(info.min_seqno).to_string(),
+            );
+            t.insert(
+                "maximumStoredSeqNo".into(),
+                Seqno::or_minus_one(info.max_seqno).to_string(),
+            );
             t.insert("logFiles".into(), info.files.len().to_string());
-            t.insert("activeSeqno".into(), info.max_seqno.unwrap_or(-1).to_string());
+            t.insert("activeSeqno".into(), Seqno::or_minus_one(info.max_seqno).to_string());
         }
         Err(_) => {
             for k in ["minimumStoredSeqNo", "maximumStoredSeqNo", "activeSeqno"] {

@@ -186,7 +186,7 @@ impl Service {
             error: g.error.clone(),
             role: g.role,
             upstream: g.upstream.clone(),
-            offline_at: self.progress.stop_after(),
+            offline_at: self.progress.stop_after().map(i64::from),
             progress,
             events_per_second,
             options: g.options.clone(),
@@ -267,14 +267,14 @@ impl Service {
     pub(super) fn set_error(g: &mut Inner, f: &PipelineFailure, progress: &Progress) {
         let seqno = f.seqno.or_else(|| {
             let p = progress.snapshot();
-            Some(p.applied_seqno.map_or(0, |s| s.0 + 1))
+            Some(p.applied_seqno.map_or(Seqno::FIRST, Seqno::next))
         });
         let first_line = f.message.lines().next().unwrap_or_default().to_owned();
         g.error = Some(PendingError {
             error: first_line,
             code: f.code.clone().unwrap_or_else(|| "NONE".into()),
             event_id: f.event_id.clone(),
-            seqno,
+            seqno: seqno.map(i64::from),
             exception: f.message.clone(),
         });
         g.stop_tx = None;
@@ -370,7 +370,7 @@ impl Service {
             _ => {}
         }
         if let Some(n) = self.progress.stop_after() {
-            if p.applied_seqno.is_some_and(|s| s.0 >= n) && g.state != State::GoingOffline {
+            if p.applied_seqno.is_some_and(|s| s >= n) && g.state != State::GoingOffline {
                 info!(service = %self.name(), seqno = %Seqno::or_minus_one(p.applied_seqno), "reached the requested offline point {n}");
                 self.progress.set_stop_after(None);
                 g.enter(State::GoingOffline);
@@ -405,7 +405,7 @@ impl Service {
 
 /// One connected THL client as `trepctl clients` shows it.
 fn client_record(c: crate::thl_net::ClientInfo) -> ClientEntry {
-    let seqno = |s: Option<i64>| s.map_or_else(|| "-1".to_owned(), |v| v.to_string());
+    let seqno = |s: Option<Seqno>| Seqno::or_minus_one(s).to_string();
     let since = c
         .connected_since
         .duration_since(std::time::UNIX_EPOCH)

@@ -102,7 +102,7 @@ async fn connecting_then_streaming_then_error_ends_in_offline_error() {
     fake.finish(Err(PipelineFailure {
         message: "cannot extract seqno 7: boom\nsecond line".into(),
         code: Some("DECODE".into()),
-        seqno: Some(7),
+        seqno: Some(Seqno(7)),
         event_id: Some("mysql-bin.000001:0000000000001000".into()),
         transient: false,
     }));

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thl::record::{self, RecordType, MAX_RECORD_LEN};
-use thl::seqno::Seqno;
+use thl::seqno::{Epoch, Seqno};
 use thl::store::{PurgeReport, Retention, StoreError, Visibility, Writer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -156,8 +156,8 @@ pub struct ClientConfig {
 /// The last transaction a target committed (its `trep_commit_seqno`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
-    pub seqno: i64,
-    pub epoch: i64,
+    pub seqno: Seqno,
+    pub epoch: Epoch,
     pub event_id: String,
 }
 
@@ -189,9 +189,9 @@ pub struct ClientProgress {
     pub server_source_id: Option<String>,
     pub server_role: Option<Role>,
     /// Highest seqno durably stored in the local THL.
-    pub last_stored_seqno: Option<i64>,
+    pub last_stored_seqno: Option<Seqno>,
     /// Highest seqno the server has (HELLO, OK, HEARTBEAT, records).
-    pub server_max_seqno: Option<i64>,
+    pub server_max_seqno: Option<Seqno>,
     /// Records received (all sessions).
     pub records_received: u64,
     /// Successful handshakes.
@@ -263,7 +263,7 @@ impl LogPurger {
     pub fn apply_retention(
         &self,
         policy: &Retention,
-        still_needed: i64,
+        still_needed: Seqno,
         now: SystemTime,
     ) -> Result<PurgeReport, StoreError> {
         lock(&self.writer).apply_retention(policy, still_needed, now)
@@ -274,9 +274,9 @@ impl LogPurger {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct LocalPos {
     /// seqno_end and epoch of the last complete transaction.
-    complete: Option<(i64, i64)>,
+    complete: Option<(Seqno, Epoch)>,
     /// An open transaction: seqno, last fragno stored, epoch.
-    open: Option<(i64, u16, i64)>,
+    open: Option<(Seqno, u16, Epoch)>,
 }
 
 impl LocalPos {
@@ -522,12 +522,12 @@ impl ThlClient {
             _ => None,
         };
         let (last_seqno, last_epoch, last_fragno, last_frag) = match (pos.open, pos.complete, &resend_committed) {
-            (Some((s, f, e)), ..) => (Some(s), e, f, false),
-            (None, Some((s, e)), _) => (Some(s), e, 0, true),
+            (Some((s, f, e)), ..) => (Some(s), Some(e), f, false),
+            (None, Some((s, e)), _) => (Some(s), Some(e), 0, true),
             // As a client holding fragments of it: the server checks the
             // epoch and starts at its fragment 0.
-            (None, None, Some(c)) => (Some(c.seqno), c.epoch, 0, false),
-            (None, None, None) => (None, -1, 0, true),
+            (None, None, Some(c)) => (Some(c.seqno), Some(c.epoch), 0, false),
+            (None, None, None) => (None, None, 0, true),
         };
         let resume = Message::Resume(Resume {
             version: PROTOCOL_VERSION,
@@ -630,7 +630,7 @@ impl ThlClient {
                 acks.durable = self.store(u, std::mem::take(&mut incoming.batch)).await?;
                 thl::faults::crash_point(thl::faults::CLIENT_AFTER_STORE);
             }
-            let applied = self.observer.applied().map(|s| s.0);
+            let applied = self.observer.applied();
             let ack_due = acks.due(applied);
             if ack_due && acks.last.elapsed() >= cfg.ack_interval {
                 let m = Message::Ack(Ack {
@@ -714,7 +714,7 @@ impl ThlClient {
     /// which RESUME carries for the server to compare: read once per
     /// connection, not kept per record received. Read from the files (a
     /// half-stored transaction is past the writer's watermarks).
-    async fn local_event_id(&self, seqno: i64) -> Result<String, ClientError> {
+    async fn local_event_id(&self, seqno: Seqno) -> Result<String, ClientError> {
         let w = Arc::clone(&self.writer);
         tokio::task::spawn_blocking(move || -> Result<String, StoreError> {
             let dir = lock(&w).dir().to_path_buf();
@@ -758,7 +758,7 @@ impl ThlClient {
     }
 
     /// Appends the batch verbatim and commits; returns the durable seqno.
-    async fn store(&self, u: &str, batch: Batch) -> Result<Option<i64>, ClientError> {
+    async fn store(&self, u: &str, batch: Batch) -> Result<Option<Seqno>, ClientError> {
         let (w, pos, progress, observer) = (
             Arc::clone(&self.writer),
             Arc::clone(&self.pos),
@@ -767,7 +767,7 @@ impl ThlClient {
         );
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::task::spawn_blocking(move || {
-            let res = (|| -> Result<Option<i64>, StoreError> {
+            let res = (|| -> Result<Option<Seqno>, StoreError> {
                 let mut w = lock(&w);
                 let mut start = 0;
                 for (end, fx) in &batch.records {
@@ -783,7 +783,7 @@ impl ThlClient {
                 let durable = w.durable_seqno();
                 progress.update(|p| p.last_stored_seqno = durable);
                 if let Some(seqno) = durable {
-                    observer.stored(Seqno(seqno));
+                    observer.stored(seqno);
                 }
                 Ok(durable)
             })();
@@ -820,8 +820,8 @@ fn store_error(u: &str, e: &StoreError) -> ClientError {
 /// drop (an empty local log).
 #[derive(Debug)]
 struct Resumed {
-    first: Option<i64>,
-    skip: Option<(i64, u16)>,
+    first: Option<Seqno>,
+    skip: Option<(Seqno, u16)>,
     resend_committed: Option<Committed>,
 }
 
@@ -831,7 +831,7 @@ struct Resumed {
 struct Incoming {
     seq: Sequence,
     /// Fragments of the open transaction already stored: (seqno, last fragno).
-    skip: Option<(i64, u16)>,
+    skip: Option<(Seqno, u16)>,
     /// The target's committed transaction, resent to be checked, not stored.
     resend_committed: Option<Committed>,
     batch: Batch,
@@ -902,9 +902,9 @@ impl Incoming {
 #[derive(Debug)]
 struct Acks {
     /// The local log's durable seqno after the last store.
-    durable: Option<i64>,
-    acked: Option<i64>,
-    applied_sent: Option<i64>,
+    durable: Option<Seqno>,
+    acked: Option<Seqno>,
+    applied_sent: Option<Seqno>,
     last: Instant,
 }
 
@@ -920,11 +920,11 @@ impl Default for Acks {
 }
 
 impl Acks {
-    fn due(&self, applied: Option<i64>) -> bool {
+    fn due(&self, applied: Option<Seqno>) -> bool {
         self.durable != self.acked || applied != self.applied_sent
     }
 
-    fn sent(&mut self, applied: Option<i64>) {
+    fn sent(&mut self, applied: Option<Seqno>) {
         self.acked = self.durable;
         self.applied_sent = applied;
         self.last = Instant::now();

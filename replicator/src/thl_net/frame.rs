@@ -19,6 +19,7 @@
 //!   one read chunk beyond the frame being assembled.
 
 use thl::record::{MAX_RECORD_LEN, MIN_RECORD_LEN};
+use thl::seqno::{Epoch, Seqno};
 
 use super::error::FrameError;
 
@@ -89,11 +90,11 @@ pub struct Hello {
     pub version: u16,
     pub role: Role,
     /// Lowest stored seqno (`None`: empty log).
-    pub min_seqno: Option<i64>,
+    pub min_seqno: Option<Seqno>,
     /// Highest seqno served (the durable watermark).
-    pub max_seqno: Option<i64>,
+    pub max_seqno: Option<Seqno>,
     /// The durable watermark.
-    pub durable_seqno: Option<i64>,
+    pub durable_seqno: Option<Seqno>,
     /// The largest RECORD payload the server may send.
     pub max_record_len: u32,
     /// The server's `source_id`.
@@ -106,9 +107,9 @@ pub struct Resume {
     pub version: u16,
     /// Seqno (seqno_end) of the client's last stored record; `None` = no
     /// position (start wherever the server's log starts).
-    pub last_seqno: Option<i64>,
+    pub last_seqno: Option<Seqno>,
     /// Epoch of that record (ignored without a position).
-    pub last_epoch: i64,
+    pub last_epoch: Option<Epoch>,
     /// Fragno of that record.
     pub last_fragno: u16,
     /// Whether that record ends its transaction. When false the server
@@ -127,11 +128,11 @@ pub struct Resume {
 /// Server → client: accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OkMsg {
-    pub min_seqno: Option<i64>,
-    pub max_seqno: Option<i64>,
+    pub min_seqno: Option<Seqno>,
+    pub max_seqno: Option<Seqno>,
     /// The first seqno the server will send; `None`: the first record the
     /// server will have (the client had no position, the log is empty).
-    pub start_seqno: Option<i64>,
+    pub start_seqno: Option<Seqno>,
 }
 
 /// Server → client: refused (then the server closes).
@@ -144,7 +145,7 @@ pub struct Nok {
 /// Server → client when idle for the heartbeat interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heartbeat {
-    pub durable_seqno: Option<i64>,
+    pub durable_seqno: Option<Seqno>,
     /// The server's clock, ms since the Unix epoch.
     pub server_time_ms: i64,
 }
@@ -153,9 +154,9 @@ pub struct Heartbeat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ack {
     /// Highest seqno durably stored by the client.
-    pub durable_seqno: Option<i64>,
+    pub durable_seqno: Option<Seqno>,
     /// Highest seqno applied downstream of the client, when known.
-    pub applied_seqno: Option<i64>,
+    pub applied_seqno: Option<Seqno>,
 }
 
 /// A control message (everything but RECORD).
@@ -169,12 +170,9 @@ pub enum Message {
     Ack(Ack),
 }
 
-fn opt(v: Option<i64>) -> i64 {
-    v.unwrap_or(-1)
-}
-
-fn from_opt(v: i64) -> Option<i64> {
-    (v >= 0).then_some(v)
+/// A seqno or epoch on the wire: `-1` for none.
+fn opt<T: Into<i64>>(v: Option<T>) -> i64 {
+    v.map_or(-1, Into::into)
 }
 
 struct Wr<'a>(&'a mut Vec<u8>);
@@ -237,7 +235,7 @@ impl<'a> Rd<'a> {
         a.copy_from_slice(b);
         Ok(i64::from_le_bytes(a))
     }
-    fn seqno(&mut self) -> Result<Option<i64>, FrameError> {
+    fn seqno(&mut self) -> Result<Option<Seqno>, FrameError> {
         let v = self.i64()?;
         if v < -1 {
             return Err(FrameError::Malformed {
@@ -245,7 +243,7 @@ impl<'a> Rd<'a> {
                 what: "seqno below -1",
             });
         }
-        Ok(from_opt(v))
+        Ok(Seqno::from_wire(v))
     }
     fn str(&mut self) -> Result<String, FrameError> {
         let n = self.u16()? as usize;
@@ -312,7 +310,7 @@ impl Message {
                 w.0.extend_from_slice(&MAGIC);
                 w.u16(r.version);
                 w.i64(opt(r.last_seqno));
-                w.i64(r.last_epoch);
+                w.i64(opt(r.last_epoch));
                 w.u16(r.last_fragno);
                 w.u8(u8::from(r.last_frag));
                 w.u32(r.heartbeat_ms);
@@ -382,7 +380,7 @@ impl Message {
                 r.magic()?;
                 let version = r.u16()?;
                 let last_seqno = r.seqno()?;
-                let last_epoch = r.i64()?;
+                let last_epoch = Epoch::from_wire(r.i64()?);
                 let last_fragno = r.u16()?;
                 let last_frag = match r.u8()? {
                     0 => false,
@@ -570,16 +568,16 @@ mod tests {
             Message::Hello(Hello {
                 version: PROTOCOL_VERSION,
                 role: Role::Relay,
-                min_seqno: Some(3),
+                min_seqno: Some(Seqno(3)),
                 max_seqno: None,
-                durable_seqno: Some(9),
+                durable_seqno: Some(Seqno(9)),
                 max_record_len: 1 << 20,
                 source_id: "db1".into(),
             }),
             Message::Resume(Resume {
                 version: 1,
-                last_seqno: Some(7),
-                last_epoch: 2,
+                last_seqno: Some(Seqno(7)),
+                last_epoch: Some(Epoch(2)),
                 last_fragno: 3,
                 last_frag: false,
                 heartbeat_ms: 3000,
@@ -587,8 +585,8 @@ mod tests {
                 event_id: String::new(),
             }),
             Message::Ok(OkMsg {
-                min_seqno: Some(0),
-                max_seqno: Some(10),
+                min_seqno: Some(Seqno(0)),
+                max_seqno: Some(Seqno(10)),
                 start_seqno: None,
             }),
             Message::Nok(Nok {
@@ -596,12 +594,12 @@ mod tests {
                 text: "no".into(),
             }),
             Message::Heartbeat(Heartbeat {
-                durable_seqno: Some(1),
+                durable_seqno: Some(Seqno(1)),
                 server_time_ms: 5,
             }),
             Message::Ack(Ack {
                 durable_seqno: None,
-                applied_seqno: Some(4),
+                applied_seqno: Some(Seqno(4)),
             }),
         ]
     }

@@ -15,14 +15,15 @@
 //!   the fragments it already stored, so it has no duplicate.
 
 use super::error::NokCode;
+use thl::seqno::{Epoch, Seqno};
 
 /// The client's position, from its RESUME message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientPos {
     /// Last stored seqno (seqno_end), `None` without a position.
-    pub last_seqno: Option<i64>,
-    /// Epoch of that record.
-    pub last_epoch: i64,
+    pub last_seqno: Option<Seqno>,
+    /// Epoch of that record (`None` without a position).
+    pub last_epoch: Option<Epoch>,
     /// Whether that record ends its transaction.
     pub last_frag: bool,
     /// With a position: the event id of the client's last seqno (empty:
@@ -34,19 +35,19 @@ pub struct ClientPos {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerLog {
     /// Lowest stored seqno.
-    pub min: Option<i64>,
+    pub min: Option<Seqno>,
     /// Highest served seqno (the durable watermark).
-    pub max: Option<i64>,
+    pub max: Option<Seqno>,
     /// Epoch of the server's record holding the client's last seqno, when
     /// [`ServerLog::holds`] that seqno (`None` if it could not be read).
-    pub epoch_at_last: Option<i64>,
+    pub epoch_at_last: Option<Epoch>,
     /// The event id of that record.
     pub event_id_at_last: Option<String>,
 }
 
 impl ServerLog {
     /// True when the log holds `seqno` (seqnos are dense from min to max).
-    pub fn holds(&self, seqno: i64) -> bool {
+    pub fn holds(&self, seqno: Seqno) -> bool {
         matches!((self.min, self.max), (Some(a), Some(b)) if a <= seqno && seqno <= b)
     }
 }
@@ -64,14 +65,14 @@ pub struct Rules {
 pub enum Start {
     /// At this seqno, fragment 0. The server checks that the first record it
     /// sends has exactly this seqno (it may not be stored yet).
-    At(i64),
+    At(Seqno),
     /// At the first record the server will store (no position, empty log).
     First,
 }
 
 impl Start {
     /// The seqno for the OK message.
-    pub fn seqno(self) -> Option<i64> {
+    pub fn seqno(self) -> Option<Seqno> {
         match self {
             Start::At(s) => Some(s),
             Start::First => None,
@@ -105,7 +106,7 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
         return match (rules.require_seqno_zero, log.min) {
             (false, Some(m)) => Decision::Accept(Start::At(m)),
             (false, None) => Decision::Accept(Start::First),
-            (true, None | Some(0)) => Decision::Accept(Start::At(0)),
+            (true, None | Some(Seqno::FIRST)) => Decision::Accept(Start::At(Seqno::FIRST)),
             (true, Some(_)) => Decision::Reject {
                 code: NokCode::SeqnoPurged,
                 text: format!(
@@ -128,13 +129,13 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
             text: format!(
                 "the server's THL is empty: the client resumes after seqno {last} (epoch {}), which the server must \
                  hold (or the seqno after it) to check the client's history: retrying",
-                client.last_epoch
+                Epoch::or_minus_one(client.last_epoch)
             ),
         };
     };
     if log.holds(last) {
         return match log.epoch_at_last {
-            Some(e) if e == client.last_epoch => match &log.event_id_at_last {
+            Some(e) if Some(e) == client.last_epoch => match &log.event_id_at_last {
                 // Epochs alone do not tell two histories that both started
                 // at seqno 0 apart (a THL reset and extracted again).
                 Some(id) if !client.event_id.is_empty() && *id != client.event_id => Decision::Reject {
@@ -153,7 +154,7 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
                 text: format!(
                     "epoch mismatch at seqno {last}: client has epoch {}, server has epoch {e}; the client's history \
                      diverged from this server: rebuild the client (trepctl reset) or point it at the right master",
-                    client.last_epoch
+                    Epoch::or_minus_one(client.last_epoch)
                 ),
             },
             None => Decision::Reject {
@@ -201,15 +202,15 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sequence {
     /// The next transaction's seqno, `None`: any (first record, no position).
-    next: Option<i64>,
+    next: Option<Seqno>,
     /// The open transaction and its last fragno.
-    open: Option<(i64, u16)>,
+    open: Option<(Seqno, u16)>,
 }
 
 impl Sequence {
     /// A stream whose first record must be fragment 0 of `first` (any seqno
     /// when `None`).
-    pub fn new(first: Option<i64>) -> Sequence {
+    pub fn new(first: Option<Seqno>) -> Sequence {
         Sequence {
             next: first,
             open: None,
@@ -218,7 +219,7 @@ impl Sequence {
 
     /// Accepts the record with this (seqno, seqno_end, fragno, last_frag),
     /// or says why it is out of order.
-    pub fn accept(&mut self, seqno: i64, seqno_end: i64, fragno: u16, last_frag: bool) -> Result<(), String> {
+    pub fn accept(&mut self, seqno: Seqno, seqno_end: Seqno, fragno: u16, last_frag: bool) -> Result<(), String> {
         match (self.open, self.next) {
             (Some((s, f)), _) => {
                 if seqno != s || u32::from(fragno) != u32::from(f) + 1 {
@@ -254,17 +255,18 @@ mod tests {
 
     fn pos(last: Option<i64>, epoch: i64, last_frag: bool) -> ClientPos {
         ClientPos {
-            last_seqno: last,
-            last_epoch: epoch,
+            last_seqno: last.map(Seqno),
+            last_epoch: Epoch::from_wire(epoch),
             last_frag,
             event_id: String::new(),
         }
     }
 
     fn log(min: i64, max: i64, epoch_at_last: Option<i64>) -> ServerLog {
+        let epoch_at_last = epoch_at_last.map(Epoch);
         ServerLog {
-            min: Some(min),
-            max: Some(max),
+            min: Some(Seqno(min)),
+            max: Some(Seqno(max)),
             epoch_at_last,
             event_id_at_last: epoch_at_last.map(|e| format!("mysql-bin.000001:{e:016};-1")),
         }
@@ -284,7 +286,7 @@ mod tests {
         };
         assert_eq!(
             decide(&pos(None, -1, true), &log(5, 9, None), Rules::default()),
-            Decision::Accept(Start::At(5))
+            Decision::Accept(Start::At(Seqno(5)))
         );
         let empty = ServerLog {
             min: None,
@@ -298,11 +300,11 @@ mod tests {
         );
         assert_eq!(
             decide(&pos(None, -1, true), &log(0, 9, None), strict),
-            Decision::Accept(Start::At(0))
+            Decision::Accept(Start::At(Seqno(0)))
         );
         assert_eq!(
             decide(&pos(None, -1, true), &empty, strict),
-            Decision::Accept(Start::At(0))
+            Decision::Accept(Start::At(Seqno(0)))
         );
         assert_eq!(
             code(decide(&pos(None, -1, true), &log(5, 9, None), strict)),
@@ -314,16 +316,16 @@ mod tests {
     fn same_epoch_resumes_after_or_at_fragment_zero() {
         assert_eq!(
             decide(&pos(Some(7), 3, true), &log(0, 9, Some(3)), Rules::default()),
-            Decision::Accept(Start::At(8))
+            Decision::Accept(Start::At(Seqno(8)))
         );
         assert_eq!(
             decide(&pos(Some(7), 3, false), &log(0, 9, Some(3)), Rules::default()),
-            Decision::Accept(Start::At(7))
+            Decision::Accept(Start::At(Seqno(7)))
         );
         // Tailing: the client has everything.
         assert_eq!(
             decide(&pos(Some(9), 3, true), &log(0, 9, Some(3)), Rules::default()),
-            Decision::Accept(Start::At(10))
+            Decision::Accept(Start::At(Seqno(10)))
         );
     }
 
@@ -346,7 +348,7 @@ mod tests {
     fn purged_last_but_next_present_is_accepted_without_epoch_check() {
         assert_eq!(
             decide(&pos(Some(4), 1, true), &log(5, 9, None), Rules::default()),
-            Decision::Accept(Start::At(5))
+            Decision::Accept(Start::At(Seqno(5)))
         );
         // ... but not mid-transaction: the client needs seqno 5 itself.
         assert_eq!(
@@ -402,7 +404,7 @@ mod tests {
         p.event_id = "mysql-bin.000001:0000000000000003;-1".into();
         assert_eq!(
             decide(&p, &log(0, 9, Some(3)), Rules::default()),
-            Decision::Accept(Start::At(8)),
+            Decision::Accept(Start::At(Seqno(8))),
             "the same record"
         );
         p.event_id = "mysql-bin.000002:0000000000009999;-1".into();
@@ -419,7 +421,7 @@ mod tests {
         p.event_id.clear();
         assert_eq!(
             decide(&p, &log(0, 9, Some(3)), Rules::default()),
-            Decision::Accept(Start::At(8))
+            Decision::Accept(Start::At(Seqno(8)))
         );
     }
 
@@ -435,17 +437,17 @@ mod tests {
 
     #[test]
     fn sequence_checks_fragments_and_density() {
-        let mut s = Sequence::new(Some(3));
-        assert!(s.accept(4, 4, 0, true).is_err());
-        let mut s = Sequence::new(Some(3));
-        s.accept(3, 3, 0, false).expect("frag 0");
-        assert!(s.clone().accept(3, 3, 2, true).is_err());
-        assert!(s.clone().accept(4, 4, 0, true).is_err());
-        s.accept(3, 3, 1, true).expect("frag 1");
-        s.accept(4, 8, 0, true).expect("filtered range");
-        assert!(s.clone().accept(8, 8, 0, true).is_err());
-        s.accept(9, 9, 0, true).expect("after range");
+        let mut s = Sequence::new(Some(Seqno(3)));
+        assert!(s.accept(Seqno(4), Seqno(4), 0, true).is_err());
+        let mut s = Sequence::new(Some(Seqno(3)));
+        s.accept(Seqno(3), Seqno(3), 0, false).expect("frag 0");
+        assert!(s.clone().accept(Seqno(3), Seqno(3), 2, true).is_err());
+        assert!(s.clone().accept(Seqno(4), Seqno(4), 0, true).is_err());
+        s.accept(Seqno(3), Seqno(3), 1, true).expect("frag 1");
+        s.accept(Seqno(4), Seqno(8), 0, true).expect("filtered range");
+        assert!(s.clone().accept(Seqno(8), Seqno(8), 0, true).is_err());
+        s.accept(Seqno(9), Seqno(9), 0, true).expect("after range");
         let mut any = Sequence::new(None);
-        any.accept(42, 42, 0, true).expect("any first");
+        any.accept(Seqno(42), Seqno(42), 0, true).expect("any first");
     }
 }

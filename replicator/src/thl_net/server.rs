@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use thl::record::MAX_RECORD_LEN;
+use thl::seqno::Seqno;
 use thl::store::{Reader, RecordRef, StoreError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -67,9 +68,9 @@ pub struct AckInfo {
     pub client_id: String,
     pub peer: SocketAddr,
     /// Highest seqno the client stored durably.
-    pub durable_seqno: Option<i64>,
+    pub durable_seqno: Option<Seqno>,
     /// Highest seqno applied downstream of the client, when it knows.
-    pub applied_seqno: Option<i64>,
+    pub applied_seqno: Option<Seqno>,
 }
 
 /// A connected client, as `trepctl clients` shows it.
@@ -78,11 +79,11 @@ pub struct ClientInfo {
     pub client_id: String,
     pub peer: SocketAddr,
     /// Highest seqno the client acknowledged as durably stored.
-    pub last_acked_seqno: Option<i64>,
+    pub last_acked_seqno: Option<Seqno>,
     /// Highest seqno the client reported applied.
-    pub applied_seqno: Option<i64>,
+    pub applied_seqno: Option<Seqno>,
     /// The next seqno the server will send it.
-    pub next_seqno: Option<i64>,
+    pub next_seqno: Option<Seqno>,
     pub connected_since: SystemTime,
 }
 
@@ -689,7 +690,7 @@ fn take_acks(
 /// writer is gone (then `wait_for` returns at once).
 fn wait_first(src: &Reader, poll: Duration) {
     let t0 = std::time::Instant::now();
-    let _ = src.wait_for(0, poll);
+    let _ = src.wait_for(Seqno::FIRST, poll);
     if let Some(rest) = poll.checked_sub(t0.elapsed()) {
         std::thread::sleep(rest);
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use replicator::thl_net::frame::{self, Hello, Message, OkMsg, PROTOCOL_VERSION};
 use replicator::thl_net::{ClientConfig, Resolver, Role, ServerConfig, ThlServer};
 use thl::event::EventHeader;
+use thl::seqno::{Epoch, Seqno};
 use thl::store::{Reader, StoreConfig, SyncPolicy, Visibility, Writer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -19,11 +20,11 @@ use tokio::task::JoinHandle;
 
 pub fn header(seqno: i64, seqno_end: i64, fragno: u16, last_frag: bool, epoch: i64) -> EventHeader {
     EventHeader {
-        seqno,
-        seqno_end,
+        seqno: Seqno(seqno),
+        seqno_end: Seqno(seqno_end),
         fragno,
         last_frag,
-        epoch,
+        epoch: Epoch(epoch),
         source_id: "master1".into(),
         event_id: format!("mysql-bin.000001:{:016};1", seqno * 100 + i64::from(fragno)),
         shard_id: "db".into(),
@@ -188,7 +189,7 @@ pub enum Then {
 /// stays silent. With `speak` false it accepts and never speaks.
 pub async fn fake_server(
     speak: bool,
-    start: Option<i64>,
+    start: Option<Seqno>,
     records: Vec<Vec<u8>>,
     then: Then,
 ) -> (SocketAddr, JoinHandle<()>) {
@@ -201,9 +202,9 @@ pub async fn fake_server(
                 let hello = Message::Hello(Hello {
                     version: PROTOCOL_VERSION,
                     role: Role::Master,
-                    min_seqno: Some(0),
-                    max_seqno: Some(1000),
-                    durable_seqno: Some(1000),
+                    min_seqno: Some(Seqno(0)),
+                    max_seqno: Some(Seqno(1000)),
+                    durable_seqno: Some(Seqno(1000)),
                     max_record_len: 1 << 20,
                     source_id: "fake".into(),
                 });
@@ -215,8 +216,8 @@ pub async fn fake_server(
                 )
                 .await;
                 let ok = Message::Ok(OkMsg {
-                    min_seqno: Some(0),
-                    max_seqno: Some(1000),
+                    min_seqno: Some(Seqno(0)),
+                    max_seqno: Some(Seqno(1000)),
                     start_seqno: start,
                 });
                 let mut out = ok.to_bytes();

@@ -285,6 +285,7 @@ impl Replicators {
             .max_seqno()
             .ok()
             .flatten()
+            .map(i64::from)
     }
 }
 

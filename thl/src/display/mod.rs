@@ -54,7 +54,7 @@ mod value;
 
 use serde::Serialize;
 
-use crate::event::{Change, EventHeader, ReplEvent, RowChanges, Statement};
+use crate::event::{Change, Epoch, EventHeader, ReplEvent, RowChanges, Seqno, Statement};
 
 pub use session::{charset_of_collation, format_options, session_options, sql_mode_names, SQL_MODE_BITS};
 pub use sql::{quote_ident, row_sql, SqlScript};
@@ -90,7 +90,7 @@ pub fn header_summary(h: &EventHeader) -> String {
 
 /// `## Filtered events ## seqno A..=B (N events)`.
 pub fn filtered_range_text(h: &EventHeader) -> String {
-    let n = h.seqno_end.saturating_sub(h.seqno).saturating_add(1);
+    let n = h.seqno_end.0.saturating_sub(h.seqno.0).saturating_add(1);
     format!("## Filtered events ## seqno {}..={} ({n} events)", h.seqno, h.seqno_end)
 }
 
@@ -226,8 +226,8 @@ pub fn header_line(h: &EventHeader) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeaderJson {
-    pub seqno: i64,
-    pub epoch: i64,
+    pub seqno: Seqno,
+    pub epoch: Epoch,
     pub frag: u16,
     pub last_frag: bool,
     /// As in the default layout (UTC).
@@ -238,7 +238,7 @@ pub struct HeaderJson {
     pub comments: String,
     /// The last seqno of a filtered range (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub seqno_end: Option<i64>,
+    pub seqno_end: Option<Seqno>,
 }
 
 impl HeaderJson {

@@ -5,11 +5,11 @@ use crate::event::{
 
 pub(crate) fn header(seqno: i64) -> EventHeader {
     EventHeader {
-        seqno,
-        seqno_end: seqno,
+        seqno: Seqno(seqno),
+        seqno_end: Seqno(seqno),
         fragno: 0,
         last_frag: true,
-        epoch: 0,
+        epoch: Epoch(0),
         source_id: "host1.alpha".into(),
         event_id: "mysql-bin.000002:0000000000001234;17".into(),
         shard_id: "test".into(),
@@ -195,7 +195,7 @@ fn delete_and_missing_names_and_malformed_images() {
 #[test]
 fn filtered_range_layout() {
     let mut h = header(5);
-    h.seqno_end = 9;
+    h.seqno_end = Seqno(9);
     let ev = ReplEvent {
         header: h,
         body: EventBody::default(),
@@ -234,7 +234,7 @@ fn headers_line_and_json() {
         })
     );
     let mut f = header(5);
-    f.seqno_end = 9;
+    f.seqno_end = Seqno(9);
     assert_eq!(serde_json::to_value(HeaderJson::new(&f)).expect("json")["seqnoEnd"], 9);
 }
 
@@ -291,8 +291,8 @@ COMMIT;
         }];
         st.sql = b"CREATE PROCEDURE p() BEGIN SELECT 1; END".to_vec();
     }
-    ev.header.seqno = 13;
-    ev.header.seqno_end = 13;
+    ev.header.seqno = Seqno(13);
+    ev.header.seqno_end = Seqno(13);
     let text = script.event(&ev);
     assert!(!text.contains("BEGIN;\n"), "{text}");
     assert!(!text.contains("USE "));
@@ -380,7 +380,7 @@ fn sql_rows_without_names_and_quoting() {
 fn sql_filtered_heartbeat_and_rollback() {
     let mut script = SqlScript::new();
     let mut h = header(5);
-    h.seqno_end = 9;
+    h.seqno_end = Seqno(9);
     let text = script.event(&ReplEvent {
         header: h,
         body: EventBody::default(),

@@ -27,11 +27,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::seqno::Seqno;
+
 /// The watermarks.
 #[derive(Debug, Default)]
 pub(crate) struct Marks {
-    pub written: Option<i64>,
-    pub durable: Option<i64>,
+    pub written: Option<Seqno>,
+    pub durable: Option<Seqno>,
     /// The active data file and its number, for the background syncer.
     pub active: Option<(u32, Arc<File>)>,
     /// The file number and length the last successful fdatasync covered
@@ -50,7 +52,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(dir: PathBuf, recovered: Option<i64>) -> Shared {
+    pub fn new(dir: PathBuf, recovered: Option<Seqno>) -> Shared {
         Shared {
             dir,
             marks: Mutex::new(Marks {

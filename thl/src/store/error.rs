@@ -7,6 +7,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::record::RecordError;
+use crate::seqno::Seqno;
 
 /// Errors of the THL store.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,7 @@ pub enum StoreError {
     Corrupt {
         file: PathBuf,
         offset: u64,
-        last_good: Option<i64>,
+        last_good: Option<Seqno>,
         reason: String,
     },
 
@@ -41,9 +42,9 @@ pub enum StoreError {
     #[error("seqno {seqno} is not in the THL at {dir} (stored: {})", range_text(*min, *max))]
     SeqnoNotFound {
         dir: PathBuf,
-        seqno: i64,
-        min: Option<i64>,
-        max: Option<i64>,
+        seqno: Seqno,
+        min: Option<Seqno>,
+        max: Option<Seqno>,
     },
 
     /// An append broke the log's ordering rules (seqno order and density,
@@ -52,7 +53,7 @@ pub enum StoreError {
     #[error("append to THL {dir} rejected at seqno {seqno} fragno {fragno}: {reason}")]
     Rejected {
         dir: PathBuf,
-        seqno: i64,
+        seqno: Seqno,
         fragno: u16,
         reason: String,
     },
@@ -79,13 +80,13 @@ pub enum StoreError {
     Body {
         file: PathBuf,
         offset: u64,
-        seqno: i64,
+        seqno: Seqno,
         fragno: u16,
         reason: String,
     },
 }
 
-fn range_text(min: Option<i64>, max: Option<i64>) -> String {
+fn range_text(min: Option<Seqno>, max: Option<Seqno>) -> String {
     match (min, max) {
         (Some(a), Some(b)) => format!("{a}..={b}"),
         _ => "empty".to_string(),
@@ -112,7 +113,7 @@ impl StoreError {
     pub(crate) fn corrupt(
         file: impl Into<PathBuf>,
         offset: u64,
-        last_good: Option<i64>,
+        last_good: Option<Seqno>,
         reason: impl Into<String>,
     ) -> StoreError {
         StoreError::Corrupt {

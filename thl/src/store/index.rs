@@ -48,6 +48,7 @@ use std::path::{Path, PathBuf};
 use super::error::{Result, StoreError};
 use super::segment::{Frames, FILE_HEADER_LEN};
 use crate::record::{self, RecordError, RecordType};
+use crate::seqno::Seqno;
 
 /// Magic of an index file.
 pub const INDEX_MAGIC: [u8; 4] = *b"THLI";
@@ -55,7 +56,7 @@ const INDEX_VERSION: u16 = 1;
 const INDEX_HEADER_LEN: usize = 32;
 const ENTRY_LEN: usize = 20;
 /// Seqno of the entry that marks a finished (sealed) file.
-pub const SEALED: i64 = i64::MAX;
+pub const SEALED: Seqno = Seqno(i64::MAX);
 /// Default spacing of index entries.
 pub const DEFAULT_INTERVAL: u32 = 64 * 1024;
 
@@ -67,7 +68,7 @@ pub fn index_path(dir: &Path, n: u32) -> PathBuf {
 /// One index entry: the record of `seqno` (fragment 0) starts at `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexEntry {
-    pub seqno: i64,
+    pub seqno: Seqno,
     pub offset: u64,
 }
 
@@ -82,7 +83,7 @@ pub struct SparseIndex {
 
 impl SparseIndex {
     /// The last entry with `entry.seqno <= seqno`, if any.
-    pub fn floor(&self, seqno: i64) -> Option<IndexEntry> {
+    pub fn floor(&self, seqno: Seqno) -> Option<IndexEntry> {
         let i = self.entries.partition_point(|e| e.seqno <= seqno);
         i.checked_sub(1).map(|i| self.entries[i])
     }
@@ -103,22 +104,22 @@ impl SparseIndex {
     }
 }
 
-fn encode_header(n: u32, interval: u32, base: i64) -> [u8; INDEX_HEADER_LEN] {
+fn encode_header(n: u32, interval: u32, base: Seqno) -> [u8; INDEX_HEADER_LEN] {
     let mut b = [0u8; INDEX_HEADER_LEN];
     b[0..4].copy_from_slice(&INDEX_MAGIC);
     b[4..6].copy_from_slice(&INDEX_VERSION.to_le_bytes());
     b[6..8].copy_from_slice(&(INDEX_HEADER_LEN as u16).to_le_bytes());
     b[8..12].copy_from_slice(&n.to_le_bytes());
     b[12..16].copy_from_slice(&interval.to_le_bytes());
-    b[16..24].copy_from_slice(&base.to_le_bytes());
+    b[16..24].copy_from_slice(&base.0.to_le_bytes());
     let crc = crc32fast::hash(&b[0..28]);
     b[28..32].copy_from_slice(&crc.to_le_bytes());
     b
 }
 
-fn encode_entry(seqno: i64, offset: u64, out: &mut Vec<u8>) {
+fn encode_entry(seqno: Seqno, offset: u64, out: &mut Vec<u8>) {
     let start = out.len();
-    out.extend_from_slice(&seqno.to_le_bytes());
+    out.extend_from_slice(&seqno.0.to_le_bytes());
     out.extend_from_slice(&offset.to_le_bytes());
     let crc = crc32fast::hash(&out[start..]);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -135,7 +136,7 @@ pub struct LoadedIndex {
 
 /// Reads the index of data file `n` (`data_len` bytes, first seqno `base`).
 /// Never fails: a missing or damaged index yields its valid prefix.
-pub fn load(dir: &Path, n: u32, base: i64, data_len: u64) -> LoadedIndex {
+pub fn load(dir: &Path, n: u32, base: Seqno, data_len: u64) -> LoadedIndex {
     let bad = |index| LoadedIndex { index, intact: false };
     let path = index_path(dir, n);
     let Ok(meta) = fs::metadata(&path) else {
@@ -161,7 +162,7 @@ pub fn load(dir: &Path, n: u32, base: i64, data_len: u64) -> LoadedIndex {
         let crc = u32::from_le_bytes([c[16], c[17], c[18], c[19]]);
         let mut s = [0u8; 8];
         s.copy_from_slice(&c[0..8]);
-        let seqno = i64::from_le_bytes(s);
+        let seqno = Seqno(i64::from_le_bytes(s));
         s.copy_from_slice(&c[8..16]);
         let offset = u64::from_le_bytes(s);
         let ordered = index
@@ -227,7 +228,7 @@ pub fn build_from(
 }
 
 /// Writes a whole index file (temp file + rename).
-pub fn write_full(dir: &Path, n: u32, base: i64, interval: u32, index: &SparseIndex) -> Result<()> {
+pub fn write_full(dir: &Path, n: u32, base: Seqno, interval: u32, index: &SparseIndex) -> Result<()> {
     let path = index_path(dir, n);
     let tmp = path.with_extension("tmp");
     let mut buf = encode_header(n, interval, base).to_vec();
@@ -254,7 +255,7 @@ pub struct IndexAppender {
 
 impl IndexAppender {
     /// Writes `index` as the whole index of data file `n` and continues it.
-    pub fn start(dir: &Path, n: u32, base: i64, interval: u32, index: SparseIndex) -> Result<IndexAppender> {
+    pub fn start(dir: &Path, n: u32, base: Seqno, interval: u32, index: SparseIndex) -> Result<IndexAppender> {
         write_full(dir, n, base, interval, &index)?;
         let path = index_path(dir, n);
         let file = OpenOptions::new()
@@ -271,7 +272,7 @@ impl IndexAppender {
     }
 
     /// Notes a record written at `offset`.
-    pub fn note(&mut self, offset: u64, seqno: i64, fragno: u16) {
+    pub fn note(&mut self, offset: u64, seqno: Seqno, fragno: u16) {
         if self.index.wants(offset, fragno, self.interval) {
             self.index.entries.push(IndexEntry { seqno, offset });
             encode_entry(seqno, offset, &mut self.buf);
@@ -304,18 +305,21 @@ mod tests {
     fn floor_and_wants() {
         let idx = SparseIndex {
             entries: vec![
-                IndexEntry { seqno: 10, offset: 32 },
                 IndexEntry {
-                    seqno: 20,
+                    seqno: Seqno(10),
+                    offset: 32,
+                },
+                IndexEntry {
+                    seqno: Seqno(20),
                     offset: 5000,
                 },
             ],
             sealed_at: None,
         };
-        assert_eq!(idx.floor(9), None);
-        assert_eq!(idx.floor(10).map(|e| e.offset), Some(32));
-        assert_eq!(idx.floor(19).map(|e| e.offset), Some(32));
-        assert_eq!(idx.floor(1000).map(|e| e.offset), Some(5000));
+        assert_eq!(idx.floor(Seqno(9)), None);
+        assert_eq!(idx.floor(Seqno(10)).map(|e| e.offset), Some(32));
+        assert_eq!(idx.floor(Seqno(19)).map(|e| e.offset), Some(32));
+        assert_eq!(idx.floor(Seqno(1000)).map(|e| e.offset), Some(5000));
         assert!(!idx.wants(6000, 0, 4096));
         assert!(idx.wants(9096, 0, 4096));
         assert!(!idx.wants(9096, 1, 4096));

@@ -36,6 +36,7 @@ use super::recovery::{self, ScanEnd, ScanState};
 use super::segment::{self, SegmentMap, FILE_HEADER_LEN};
 use crate::event::EventHeader;
 use crate::record::{self, RecordError, RecordType};
+use crate::seqno::Seqno;
 
 /// Which records an in-process reader may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -138,9 +139,9 @@ pub struct FileInfo {
     pub no: u32,
     pub path: PathBuf,
     /// Seqno of the first record (the header's base seqno).
-    pub first_seqno: i64,
+    pub first_seqno: Seqno,
     /// Highest seqno of a complete transaction in the file.
-    pub last_seqno: Option<i64>,
+    pub last_seqno: Option<Seqno>,
     pub size: u64,
     pub modified: SystemTime,
     /// True when the file is finished (ends with a ROTATE record).
@@ -151,8 +152,8 @@ pub struct FileInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogInfo {
     pub dir: PathBuf,
-    pub min_seqno: Option<i64>,
-    pub max_seqno: Option<i64>,
+    pub min_seqno: Option<Seqno>,
+    pub max_seqno: Option<Seqno>,
     pub files: Vec<FileInfo>,
 }
 
@@ -161,8 +162,8 @@ pub struct LogInfo {
 pub struct VerifyReport {
     pub files: usize,
     pub records: u64,
-    pub min_seqno: Option<i64>,
-    pub max_seqno: Option<i64>,
+    pub min_seqno: Option<Seqno>,
+    pub max_seqno: Option<Seqno>,
     /// An incomplete record or transaction at the end of the last file
     /// (being written, or to be cut by the next writer): file and offset.
     pub unfinished_tail: Option<(PathBuf, u64)>,
@@ -174,7 +175,7 @@ pub struct VerifyReport {
 struct ReaderInner {
     dir: PathBuf,
     shared: Option<(Arc<Shared>, Visibility)>,
-    bases: Mutex<BTreeMap<u32, i64>>,
+    bases: Mutex<BTreeMap<u32, Seqno>>,
 }
 
 /// A reader of one THL directory. Cheap to clone.
@@ -183,7 +184,7 @@ pub struct Reader {
     inner: Arc<ReaderInner>,
 }
 
-fn visible(m: &Marks, v: Visibility) -> Option<i64> {
+fn visible(m: &Marks, v: Visibility) -> Option<Seqno> {
     match v {
         Visibility::Durable => m.durable,
         Visibility::Written => m.written,
@@ -213,7 +214,7 @@ impl Reader {
         &self.inner.dir
     }
 
-    fn base(&self, no: u32) -> Result<i64> {
+    fn base(&self, no: u32) -> Result<Seqno> {
         if let Some(b) = self.inner.bases.lock().unwrap_or_else(PoisonError::into_inner).get(&no) {
             return Ok(*b);
         }
@@ -227,12 +228,12 @@ impl Reader {
     }
 
     /// The watermark limit of an in-process reader.
-    fn limit(&self) -> Option<Option<i64>> {
+    fn limit(&self) -> Option<Option<Seqno>> {
         self.inner.shared.as_ref().map(|(s, v)| visible(&s.lock(), *v))
     }
 
     /// Lowest seqno stored.
-    pub fn min_seqno(&self) -> Result<Option<i64>> {
+    pub fn min_seqno(&self) -> Result<Option<Seqno>> {
         let nos = segment::list_data_files(&self.inner.dir)?;
         match nos.first() {
             Some(&no) => match self.base(no) {
@@ -247,7 +248,7 @@ impl Reader {
 
     /// Highest seqno this reader may see: the watermark for an in-process
     /// reader, else the last complete transaction on disk.
-    pub fn max_seqno(&self) -> Result<Option<i64>> {
+    pub fn max_seqno(&self) -> Result<Option<Seqno>> {
         match self.limit() {
             Some(l) => Ok(l),
             None => self.disk_max(),
@@ -256,7 +257,7 @@ impl Reader {
 
     /// Last complete transaction on disk (reads the last file's index and
     /// the records after its last entry).
-    fn disk_max(&self) -> Result<Option<i64>> {
+    fn disk_max(&self) -> Result<Option<Seqno>> {
         let nos = segment::list_data_files(&self.inner.dir)?;
         let Some(&last) = nos.last() else { return Ok(None) };
         let (l, _) = self.file_tail(last)?;
@@ -270,7 +271,7 @@ impl Reader {
     }
 
     /// Last complete seqno in file `no` and whether it is sealed.
-    fn file_tail(&self, no: u32) -> Result<(Option<i64>, bool)> {
+    fn file_tail(&self, no: u32) -> Result<(Option<Seqno>, bool)> {
         let path = segment::data_path(&self.inner.dir, no);
         if let Some((_, last, _)) = segment::read_rotate_trailer(&path)? {
             return Ok((Some(last), true));
@@ -278,7 +279,7 @@ impl Reader {
         let base = self.base(no)?;
         let map = SegmentMap::open(&path)?;
         let bytes = map.bytes();
-        let (start, before) = self.index_start(no, base, bytes, i64::MAX);
+        let (start, before) = self.index_start(no, base, bytes, Seqno::MAX);
         let mut last = before;
         for item in segment::Frames::new(bytes, start, false) {
             let Ok((_, f)) = item else { break };
@@ -297,7 +298,7 @@ impl Reader {
     /// Where to start scanning file `no` for `seqno`: the offset of the
     /// nearest valid index entry at or below it, and the last complete
     /// seqno before that offset (when known).
-    fn index_start(&self, no: u32, base: i64, bytes: &[u8], seqno: i64) -> (u64, Option<i64>) {
+    fn index_start(&self, no: u32, base: Seqno, bytes: &[u8], seqno: Seqno) -> (u64, Option<Seqno>) {
         let loaded = index::load(&self.inner.dir, no, base, bytes.len() as u64);
         if let Some(e) = loaded.index.floor(seqno) {
             let ok = record::peek_frame(&bytes[e.offset as usize..])
@@ -315,14 +316,14 @@ impl Reader {
 
     /// Finds the position of the first record of `seqno` (or of the filtered
     /// range holding it); `seqno` may be one past the last stored seqno.
-    pub(crate) fn locate(&self, seqno: i64) -> Result<(u32, u64)> {
+    pub(crate) fn locate(&self, seqno: Seqno) -> Result<(u32, u64)> {
         self.locate_at(seqno, true)
     }
 
     /// As `locate`; with `containing` false, finds the first record whose
     /// seqno is >= `seqno` instead (a filtered range straddling `seqno` is
     /// skipped: used to cut the log before `seqno`).
-    pub(crate) fn locate_at(&self, seqno: i64, containing: bool) -> Result<(u32, u64)> {
+    pub(crate) fn locate_at(&self, seqno: Seqno, containing: bool) -> Result<(u32, u64)> {
         let dir = &self.inner.dir;
         let nos = segment::list_data_files(dir)?;
         let not_found = |this: &Reader| -> Result<StoreError> {
@@ -334,7 +335,7 @@ impl Reader {
             })
         };
         if nos.is_empty() {
-            return if seqno == 0 {
+            return if seqno == Seqno::FIRST {
                 Ok((1, FILE_HEADER_LEN))
             } else {
                 Err(not_found(self)?)
@@ -382,7 +383,7 @@ impl Reader {
             }
         }
         // End of the written data.
-        let at_end = |l: i64| if containing { seqno == l + 1 } else { seqno <= l + 1 };
+        let at_end = |l: Seqno| if containing { seqno == l + 1 } else { seqno <= l + 1 };
         if last.map_or(seqno == base, at_end) {
             return Ok((no, frames.position()));
         }
@@ -391,7 +392,7 @@ impl Reader {
 
     /// A cursor positioned at the first record of `seqno`. `seqno` may be
     /// one past the last stored seqno (to tail the log).
-    pub fn cursor(&self, seqno: i64) -> Result<Cursor> {
+    pub fn cursor(&self, seqno: Seqno) -> Result<Cursor> {
         let (no, pos) = self.locate(seqno)?;
         let mut c = Cursor {
             reader: self.clone(),
@@ -408,7 +409,7 @@ impl Reader {
     /// Waits until `seqno` is visible to this reader (true) or `timeout`
     /// passes (false). In-process readers wait on the writer's condvar;
     /// others sleep between looks at the files.
-    pub fn wait_for(&self, seqno: i64, timeout: Duration) -> Result<bool> {
+    pub fn wait_for(&self, seqno: Seqno, timeout: Duration) -> Result<bool> {
         if let Some((s, v)) = &self.inner.shared {
             let v = *v;
             return Ok(s.wait_until(timeout, |m| visible(m, v).is_some_and(|x| x >= seqno)));
@@ -480,7 +481,7 @@ impl Reader {
             files: nos.len(),
             ..VerifyReport::default()
         };
-        let mut prev_last: Option<i64> = None;
+        let mut prev_last: Option<Seqno> = None;
         for (i, &no) in nos.iter().enumerate() {
             let path = segment::data_path(dir, no);
             let base = segment::read_header(dir, no)?.base_seqno;
@@ -568,7 +569,7 @@ pub struct FileRecords {
     no: u32,
     pos: u64,
     done: bool,
-    last_good: Option<i64>,
+    last_good: Option<Seqno>,
 }
 
 impl Iterator for FileRecords {
@@ -633,8 +634,8 @@ pub struct Cursor {
     pos: u64,
     map: Option<(SegmentMap, Arc<PathBuf>)>,
     /// The seqno of the next record wanted (for waits).
-    want: i64,
-    last_good: Option<i64>,
+    want: Seqno,
+    last_good: Option<Seqno>,
 }
 
 impl Cursor {

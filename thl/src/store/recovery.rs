@@ -27,14 +27,15 @@ use super::error::{Result, StoreError};
 use super::index::{self, SparseIndex};
 use super::segment::{self, SegmentMap, FILE_HEADER_LEN};
 use crate::record::{self, FixedHeader, RecordError, RecordType};
+use crate::seqno::Seqno;
 
 /// What the writer knows about one data file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SegMeta {
     pub no: u32,
-    pub base: i64,
+    pub base: Seqno,
     /// Highest seqno (seqno_end) of a complete transaction in the file.
-    pub last: Option<i64>,
+    pub last: Option<Seqno>,
     /// True when the file ends with a ROTATE record.
     pub sealed: bool,
 }
@@ -43,11 +44,11 @@ pub(crate) struct SegMeta {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ScanState {
     /// Seqno the next transaction must have (`None`: not known).
-    pub expected: Option<i64>,
+    pub expected: Option<Seqno>,
     /// The transaction in progress: (seqno, last fragno).
-    pub open: Option<(i64, u16)>,
+    pub open: Option<(Seqno, u16)>,
     /// seqno_end of the last complete transaction.
-    pub last_complete: Option<i64>,
+    pub last_complete: Option<Seqno>,
     /// Offset just after the last complete transaction.
     pub complete_end: u64,
     /// Number of records seen.
@@ -55,7 +56,7 @@ pub(crate) struct ScanState {
 }
 
 impl ScanState {
-    pub fn at(offset: u64, expected: Option<i64>, last_complete: Option<i64>) -> ScanState {
+    pub fn at(offset: u64, expected: Option<Seqno>, last_complete: Option<Seqno>) -> ScanState {
         ScanState {
             expected,
             open: None,
@@ -66,7 +67,7 @@ impl ScanState {
     }
 
     /// The last seqno seen (for error messages).
-    pub fn last_good(&self) -> Option<i64> {
+    pub fn last_good(&self) -> Option<Seqno> {
         self.open.map(|(s, _)| s).or(self.last_complete)
     }
 
@@ -114,7 +115,7 @@ pub(crate) enum ScanEnd {
     /// Clean end of the bytes.
     Eof,
     /// A ROTATE record ending the file.
-    Rotate { offset: u64, last_seqno: i64, next: u32 },
+    Rotate { offset: u64, last_seqno: Seqno, next: u32 },
     /// A record that may be a torn write (the last bytes of the file).
     Torn { offset: u64, reason: String },
     /// A record that is wrong for sure.
@@ -226,7 +227,7 @@ pub(crate) struct Recovered {
 }
 
 /// Scans a whole finished file to find why its trailer is missing.
-fn diagnose(dir: &Path, no: u32, base: i64) -> StoreError {
+fn diagnose(dir: &Path, no: u32, base: Seqno) -> StoreError {
     let path = segment::data_path(dir, no);
     let map = match SegmentMap::open(&path) {
         Ok(m) => m,
@@ -353,8 +354,8 @@ pub(crate) fn recover(dir: &Path, interval: u32, sync: bool) -> Result<Recovered
 fn recover_last(
     dir: &Path,
     no: u32,
-    base: i64,
-    prev_last: Option<i64>,
+    base: Seqno,
+    prev_last: Option<Seqno>,
     interval: u32,
     sync: bool,
 ) -> Result<(Option<SegMeta>, Option<SparseIndex>)> {
@@ -436,7 +437,7 @@ fn recover_last(
             file = %path.display(),
             offset = st.complete_end,
             bytes_cut = len - st.complete_end,
-            first_seqno_cut = first_cut,
+            first_seqno_cut = %first_cut,
             last_seqno_cut = ?cut_through,
             %reason,
             "truncating the torn tail of the THL"

@@ -21,6 +21,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use crate::seqno::Seqno;
+
 /// Automatic retention settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Retention {
@@ -38,26 +40,26 @@ pub struct PurgeReport {
     /// A file cut short by a top purge, and its new length.
     pub truncated: Option<(PathBuf, u64)>,
     /// The log's range afterwards.
-    pub min_seqno: Option<i64>,
-    pub max_seqno: Option<i64>,
+    pub min_seqno: Option<Seqno>,
+    pub max_seqno: Option<Seqno>,
 }
 
 /// A file as retention sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
     /// Highest seqno in the file.
-    pub last: Option<i64>,
+    pub last: Option<Seqno>,
     pub size: u64,
     pub mtime: SystemTime,
 }
 
-fn deletable(c: &Candidate, still_needed: i64) -> bool {
+fn deletable(c: &Candidate, still_needed: Seqno) -> bool {
     c.last.is_some_and(|l| l < still_needed)
 }
 
 /// Number of files, from the oldest, a bottom purge through `high` deletes.
 /// `files` lists every file, oldest first; the last one is never counted.
-pub(crate) fn plan_bottom_purge(files: &[Candidate], high: i64, still_needed: i64) -> usize {
+pub(crate) fn plan_bottom_purge(files: &[Candidate], high: Seqno, still_needed: Seqno) -> usize {
     let keep_last = files.len().saturating_sub(1);
     files[..keep_last]
         .iter()
@@ -66,7 +68,7 @@ pub(crate) fn plan_bottom_purge(files: &[Candidate], high: i64, still_needed: i6
 }
 
 /// Number of files, from the oldest, retention deletes at time `now`.
-pub(crate) fn plan_retention(files: &[Candidate], r: &Retention, still_needed: i64, now: SystemTime) -> usize {
+pub(crate) fn plan_retention(files: &[Candidate], r: &Retention, still_needed: Seqno, now: SystemTime) -> usize {
     let keep_last = files.len().saturating_sub(1);
     let mut total: u64 = files.iter().map(|c| c.size).sum();
     let mut n = 0;
@@ -88,7 +90,7 @@ pub(crate) fn plan_retention(files: &[Candidate], r: &Retention, still_needed: i
 mod tests {
     use super::*;
 
-    fn c(last: i64, size: u64, age_s: u64, now: SystemTime) -> Candidate {
+    fn c(last: Seqno, size: u64, age_s: u64, now: SystemTime) -> Candidate {
         Candidate {
             last: Some(last),
             size,
@@ -99,26 +101,30 @@ mod tests {
     #[test]
     fn never_the_last_file_nor_needed_seqnos() {
         let now = SystemTime::now();
-        let files = vec![c(9, 100, 500, now), c(19, 100, 400, now), c(29, 100, 300, now)];
-        assert_eq!(plan_bottom_purge(&files, i64::MAX, i64::MAX), 2);
-        assert_eq!(plan_bottom_purge(&files, 18, i64::MAX), 1);
-        assert_eq!(plan_bottom_purge(&files, 100, 15), 1);
-        assert_eq!(plan_bottom_purge(&files, 100, 9), 0);
+        let files = vec![
+            c(Seqno(9), 100, 500, now),
+            c(Seqno(19), 100, 400, now),
+            c(Seqno(29), 100, 300, now),
+        ];
+        assert_eq!(plan_bottom_purge(&files, Seqno(i64::MAX), Seqno(i64::MAX)), 2);
+        assert_eq!(plan_bottom_purge(&files, Seqno(18), Seqno(i64::MAX)), 1);
+        assert_eq!(plan_bottom_purge(&files, Seqno(100), Seqno(15)), 1);
+        assert_eq!(plan_bottom_purge(&files, Seqno(100), Seqno(9)), 0);
         let r = Retention {
             max_age: Some(Duration::from_secs(350)),
             max_total_bytes: None,
         };
-        assert_eq!(plan_retention(&files, &r, i64::MAX, now), 2);
-        assert_eq!(plan_retention(&files, &r, 10, now), 1);
+        assert_eq!(plan_retention(&files, &r, Seqno(i64::MAX), now), 2);
+        assert_eq!(plan_retention(&files, &r, Seqno(10), now), 1);
         let r = Retention {
             max_age: None,
             max_total_bytes: Some(150),
         };
-        assert_eq!(plan_retention(&files, &r, i64::MAX, now), 2);
+        assert_eq!(plan_retention(&files, &r, Seqno(i64::MAX), now), 2);
         let r = Retention {
             max_age: None,
             max_total_bytes: Some(250),
         };
-        assert_eq!(plan_retention(&files, &r, i64::MAX, now), 1);
+        assert_eq!(plan_retention(&files, &r, Seqno(i64::MAX), now), 1);
     }
 }

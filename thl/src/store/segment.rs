@@ -38,6 +38,7 @@ use memmap2::Mmap;
 
 use super::error::{Result, StoreError};
 use crate::record::{self, Frame, RecordError};
+use crate::seqno::Seqno;
 
 /// Magic of a data file.
 pub const DATA_MAGIC: [u8; 4] = *b"THLD";
@@ -102,7 +103,7 @@ pub struct FileHeader {
     /// The file number.
     pub file_no: u32,
     /// Seqno of the first record of the file.
-    pub base_seqno: i64,
+    pub base_seqno: Seqno,
 }
 
 impl FileHeader {
@@ -113,7 +114,7 @@ impl FileHeader {
         b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         b[6..8].copy_from_slice(&(FILE_HEADER_LEN as u16).to_le_bytes());
         b[8..12].copy_from_slice(&self.file_no.to_le_bytes());
-        b[16..24].copy_from_slice(&self.base_seqno.to_le_bytes());
+        b[16..24].copy_from_slice(&self.base_seqno.0.to_le_bytes());
         let crc = crc32fast::hash(&b[0..28]);
         b[28..32].copy_from_slice(&crc.to_le_bytes());
         b
@@ -145,7 +146,7 @@ impl FileHeader {
         s.copy_from_slice(&b[16..24]);
         Ok(FileHeader {
             file_no: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
-            base_seqno: i64::from_le_bytes(s),
+            base_seqno: Seqno(i64::from_le_bytes(s)),
         })
     }
 }
@@ -173,7 +174,7 @@ pub fn read_header(dir: &Path, n: u32) -> Result<FileHeader> {
 
 /// Reads the ROTATE record that ends a finished file, if the file ends with
 /// a valid one: `(offset of the record, last_seqno, next_file)`.
-pub fn read_rotate_trailer(path: &Path) -> Result<Option<(u64, i64, u32)>> {
+pub fn read_rotate_trailer(path: &Path) -> Result<Option<(u64, Seqno, u32)>> {
     use std::io::{Seek, SeekFrom};
     let mut f = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let len = f.metadata().map_err(|e| StoreError::io(path, e))?.len();
@@ -301,7 +302,7 @@ impl<'a> Iterator for Frames<'a> {
 }
 
 /// Creates data file `n` with its header; fails if it exists.
-pub fn create_data_file(dir: &Path, n: u32, base_seqno: i64, io: &dyn super::StoreIo) -> Result<File> {
+pub fn create_data_file(dir: &Path, n: u32, base_seqno: Seqno, io: &dyn super::StoreIo) -> Result<File> {
     let path = data_path(dir, n);
     let f = io.create_new(&path).map_err(|e| StoreError::io(&path, e))?;
     io.write_all(&f, &FileHeader { file_no: n, base_seqno }.encode())
@@ -370,7 +371,7 @@ mod tests {
     fn header_round_trip_and_checks() {
         let h = FileHeader {
             file_no: 3,
-            base_seqno: 1234,
+            base_seqno: Seqno(1234),
         };
         let b = h.encode();
         assert_eq!(FileHeader::decode(&b), Ok(h));

@@ -44,6 +44,7 @@ use super::{StoreConfig, SyncPolicy};
 use crate::event::EventHeader;
 use crate::faults;
 use crate::record::{self, FixedHeader, RecordType};
+use crate::seqno::Seqno;
 
 #[derive(Debug)]
 struct Active {
@@ -68,9 +69,9 @@ pub struct Writer {
     segments: Vec<SegMeta>,
     active: Option<Active>,
     /// seqno_end of the last complete transaction.
-    complete: Option<i64>,
+    complete: Option<Seqno>,
     /// The transaction being appended: (seqno, last fragno).
-    open: Option<(i64, u16)>,
+    open: Option<(Seqno, u16)>,
     /// Bytes written to the OS since the last fdatasync.
     unsynced: bool,
     scratch: Vec<u8>,
@@ -185,17 +186,17 @@ impl Writer {
     }
 
     /// Lowest seqno stored.
-    pub fn min_seqno(&self) -> Option<i64> {
+    pub fn min_seqno(&self) -> Option<Seqno> {
         self.segments.first().map(|s| s.base)
     }
 
     /// Highest seqno of a complete transaction appended (durable or not).
-    pub fn max_seqno(&self) -> Option<i64> {
+    pub fn max_seqno(&self) -> Option<Seqno> {
         self.complete
     }
 
     /// The durable watermark: highest seqno known to be on disk.
-    pub fn durable_seqno(&self) -> Option<i64> {
+    pub fn durable_seqno(&self) -> Option<Seqno> {
         self.shared.lock().durable
     }
 
@@ -515,7 +516,7 @@ impl Writer {
         Ok(())
     }
 
-    fn new_segment(&mut self, base: i64) -> Result<()> {
+    fn new_segment(&mut self, base: Seqno) -> Result<()> {
         let no = self.segments.last().map_or(1, |s| s.no + 1);
         let path = segment::data_path(&self.cfg.dir, no);
         let file = match segment::create_data_file(&self.cfg.dir, no, base, &*self.cfg.io.0) {
@@ -576,7 +577,7 @@ impl Writer {
             faults::crash_point(faults::THL_BEFORE_SEGMENT_DELETE);
             segment::remove_if_exists(&path)?;
             segment::remove_if_exists(&index::index_path(&self.cfg.dir, s.no))?;
-            tracing::info!(file = %path.display(), first = s.base, last = ?s.last, "purged THL file");
+            tracing::info!(file = %path.display(), first = %s.base, last = ?s.last, "purged THL file");
             deleted.push(path);
         }
         Ok(deleted)
@@ -602,7 +603,7 @@ impl Writer {
     ///   `low` and cuts the file holding `low` just before its record (a
     ///   filtered range straddling `low` is kept whole); the previous file
     ///   becomes the active one.
-    pub fn purge(&mut self, low: i64, high: i64, still_needed: i64) -> Result<PurgeReport> {
+    pub fn purge(&mut self, low: Seqno, high: Seqno, still_needed: Seqno) -> Result<PurgeReport> {
         self.check_poison()?;
         if low > high {
             return Err(StoreError::InvalidArgument(format!(
@@ -649,7 +650,7 @@ impl Writer {
             segment::truncate_by_replace(&path, off, self.cfg.sync != SyncPolicy::Never)?;
             truncated = Some((path, off));
         }
-        tracing::warn!(dir = %self.cfg.dir.display(), low, "THL tail purged");
+        tracing::warn!(dir = %self.cfg.dir.display(), low = %low, "THL tail purged");
         self.load()?;
         Ok(self.report(deleted, truncated))
     }
@@ -657,7 +658,7 @@ impl Writer {
     /// Applies the retention policy at time `now`: deletes the oldest files
     /// that are too old or make the log too large, never one holding a
     /// seqno >= `still_needed`, never the active file.
-    pub fn apply_retention(&mut self, r: &Retention, still_needed: i64, now: SystemTime) -> Result<PurgeReport> {
+    pub fn apply_retention(&mut self, r: &Retention, still_needed: Seqno, now: SystemTime) -> Result<PurgeReport> {
         let n = retention::plan_retention(&self.candidates()?, r, still_needed, now);
         let deleted = self.delete_front(n)?;
         Ok(self.report(deleted, None))

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::time::Duration;
+use thl::seqno::{Epoch, Seqno};
 
 use thl::event::EventHeader;
 use thl::store::{Reader, StoreConfig, SyncPolicy, Writer};
@@ -12,11 +13,11 @@ pub type Rec = (EventHeader, Vec<u8>);
 
 pub fn header(seqno: i64, seqno_end: i64, fragno: u16, last_frag: bool) -> EventHeader {
     EventHeader {
-        seqno,
-        seqno_end,
+        seqno: Seqno(seqno),
+        seqno_end: Seqno(seqno_end),
         fragno,
         last_frag,
-        epoch: 1,
+        epoch: Epoch(1),
         source_id: "db1".into(),
         event_id: format!("mysql-bin.000001:{:016};7", seqno * 100 + i64::from(fragno)),
         shard_id: if seqno % 2 == 0 {

@@ -51,7 +51,7 @@ pub fn info(dir: &Path, out: &mut dyn Write) -> CmdResult {
     writeln!(out, "log files = {}", info.files.len())?;
     writeln!(out, "logs size = {} MB", mb(total))?;
     let (min, max) = match (info.min_seqno, info.max_seqno) {
-        (Some(a), Some(b)) if b >= a => (a, b),
+        (Some(a), Some(b)) if b >= a => (a.0, b.0),
         _ => (-1, -1),
     };
     writeln!(out, "min seq# = {min}")?;
@@ -69,7 +69,7 @@ pub fn info(dir: &Path, out: &mut dyn Write) -> CmdResult {
 pub fn index(dir: &Path, out: &mut dyn Write) -> CmdResult {
     let info = open(dir)?.info()?;
     for f in &info.files {
-        let last = f.last_seqno.unwrap_or(f.first_seqno.saturating_sub(1));
+        let last = f.last_seqno.map_or(f.first_seqno.0.saturating_sub(1), |s| s.0);
         writeln!(out, "LogIndexEntry {}({}:{})", file_name(f), f.first_seqno, last)?;
     }
     Ok(())

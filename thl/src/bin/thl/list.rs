@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 use thl::display::{self, HeaderJson, SqlScript};
+use thl::seqno::Seqno;
 use thl::store::{Reader, RecordRef, StoreError};
 
 use crate::{CmdResult, Failure};
@@ -19,7 +20,7 @@ pub struct ListArgs {
         conflicts_with = "seqno",
         allow_negative_numbers = true
     )]
-    low: Option<i64>,
+    low: Option<Seqno>,
     /// Last seqno to print (default: the highest stored when the command starts).
     #[arg(
         long,
@@ -28,10 +29,10 @@ pub struct ListArgs {
         conflicts_with = "seqno",
         allow_negative_numbers = true
     )]
-    high: Option<i64>,
+    high: Option<Seqno>,
     /// Print only this seqno (all its fragments).
     #[arg(long, value_name = "SEQNO", allow_negative_numbers = true)]
-    seqno: Option<i64>,
+    seqno: Option<Seqno>,
     /// Print the events of one file (thl.data.0000000001, its path, or its number).
     #[arg(long, value_name = "FILE")]
     file: Option<String>,
@@ -172,7 +173,7 @@ pub fn run(dir: &Path, a: &ListArgs, out: &mut dyn Write) -> CmdResult {
     Ok(())
 }
 
-fn list_file(reader: &Reader, no: u32, low: Option<i64>, high: Option<i64>, p: &mut Printer<'_>) -> CmdResult {
+fn list_file(reader: &Reader, no: u32, low: Option<Seqno>, high: Option<Seqno>, p: &mut Printer<'_>) -> CmdResult {
     let records = reader.file_records(no).map_err(|e| match e {
         StoreError::Io { .. } => Failure::Failed(format!(
             "cannot read {} in {}: {e}",
@@ -192,7 +193,7 @@ fn list_file(reader: &Reader, no: u32, low: Option<i64>, high: Option<i64>, p: &
     Ok(())
 }
 
-fn list_range(reader: &Reader, low: Option<i64>, high: Option<i64>, p: &mut Printer<'_>) -> CmdResult {
+fn list_range(reader: &Reader, low: Option<Seqno>, high: Option<Seqno>, p: &mut Printer<'_>) -> CmdResult {
     let (Some(min), Some(max)) = (reader.min_seqno()?, reader.max_seqno()?) else {
         return match low {
             Some(s) => Err(StoreError::SeqnoNotFound {

@@ -4,6 +4,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use clap::Args;
+use thl::seqno::Seqno;
 use thl::store::{StoreConfig, StoreError, Writer};
 
 use crate::{CmdResult, Failure};
@@ -12,10 +13,10 @@ use crate::{CmdResult, Failure};
 pub struct PurgeArgs {
     /// First seqno to purge (default: the lowest stored).
     #[arg(long, alias = "from", value_name = "SEQNO", allow_negative_numbers = true)]
-    low: Option<i64>,
+    low: Option<Seqno>,
     /// Last seqno to purge (default: the highest stored).
     #[arg(long, alias = "to", value_name = "SEQNO", allow_negative_numbers = true)]
-    high: Option<i64>,
+    high: Option<Seqno>,
     /// Do not ask for confirmation.
     #[arg(short = 'y', long = "yes")]
     yes: bool,
@@ -29,7 +30,7 @@ fn name(p: &Path) -> String {
         .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-fn range_text(min: Option<i64>, max: Option<i64>) -> String {
+fn range_text(min: Option<Seqno>, max: Option<Seqno>) -> String {
     match (min, max) {
         (Some(a), Some(b)) if b >= a => format!("seqnos {a}..={b}"),
         _ => "no events".to_string(),
@@ -94,7 +95,7 @@ pub fn run(dir: &Path, a: &PurgeArgs, out: &mut dyn Write) -> CmdResult {
     }
     // The operator asked for this range explicitly: no downstream position
     // limits it here (the replicator's own retention does that).
-    let rep = w.purge(low, high, i64::MAX)?;
+    let rep = w.purge(low, high, Seqno::MAX)?;
     for p in &rep.deleted {
         writeln!(out, "Deleted {}", name(p))?;
     }
