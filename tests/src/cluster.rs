@@ -225,13 +225,7 @@ impl Cluster {
 
     /// The highest seqno in the master's THL.
     pub fn master_max_seqno(&self) -> Option<i64> {
-        let dir = self.deployment.thl_dir(self.hosts[0], "alpha");
-        thl::store::Reader::open(dir)
-            .ok()?
-            .max_seqno()
-            .ok()
-            .flatten()
-            .map(i64::from)
+        crate::process::thl_max_seqno(&self.deployment.thl_dir(self.hosts[0], "alpha"))
     }
 
     /// The seqno a host has applied (its `trep_commit_seqno`); the master

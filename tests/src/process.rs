@@ -208,17 +208,25 @@ impl Drop for ReplicatorProcess {
     }
 }
 
+/// The lowest seqno the THL in `dir` holds (read from another process).
+pub fn thl_min_seqno(dir: &Path) -> Option<i64> {
+    Reader::open(dir).ok()?.min_seqno().ok().flatten().map(i64::from)
+}
+
+/// The highest seqno the THL in `dir` holds (read from another process).
+pub fn thl_max_seqno(dir: &Path) -> Option<i64> {
+    Reader::open(dir).ok()?.max_seqno().ok().flatten().map(i64::from)
+}
+
 /// Waits until the THL in `dir` holds `seqno` (readable from another
 /// process), or `timeout` passes. Returns the max seqno seen.
 pub fn wait_for_thl_seqno(dir: &Path, seqno: i64, timeout: Duration) -> Option<i64> {
     let deadline = Instant::now() + timeout;
     let mut max = None;
     while Instant::now() < deadline {
-        if let Ok(reader) = Reader::open(dir) {
-            max = reader.max_seqno().ok().flatten().map(i64::from);
-            if max.is_some_and(|m| m >= seqno) {
-                return max;
-            }
+        max = thl_max_seqno(dir).or(max);
+        if max.is_some_and(|m| m >= seqno) {
+            return max;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

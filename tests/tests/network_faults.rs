@@ -130,13 +130,7 @@ impl Rig {
     }
 
     fn master_max_seqno(&self) -> Option<i64> {
-        let dir = self.master_deployment.thl_dir(MASTER, SERVICE);
-        thl::store::Reader::open(dir)
-            .ok()?
-            .max_seqno()
-            .ok()
-            .flatten()
-            .map(i64::from)
+        tests::process::thl_max_seqno(&self.master_deployment.thl_dir(MASTER, SERVICE))
     }
 
     async fn slave_applied_seqno(&self) -> Option<i64> {

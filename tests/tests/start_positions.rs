@@ -18,13 +18,7 @@ const SLAVE: &str = "host2.beta";
 const RELAY: &str = "host1.beta";
 
 fn thl_min(torture: &Torture, host: &str) -> Option<i64> {
-    let dir = torture.cluster.deployment.thl_dir(host, "beta");
-    thl::store::Reader::open(dir)
-        .ok()?
-        .min_seqno()
-        .ok()
-        .flatten()
-        .map(i64::from)
+    tests::process::thl_min_seqno(&torture.cluster.deployment.thl_dir(host, "beta"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -280,12 +280,7 @@ impl Replicators {
 
     /// The highest seqno the master's THL holds.
     pub fn master_max_seqno(&self) -> Option<i64> {
-        thl::store::Reader::open(&self.master_thl)
-            .ok()?
-            .max_seqno()
-            .ok()
-            .flatten()
-            .map(i64::from)
+        crate::process::thl_max_seqno(&self.master_thl)
     }
 }
 
