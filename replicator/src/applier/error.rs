@@ -75,12 +75,7 @@ impl ApplyError {
     pub fn gave_up(self, attempts: u32, elapsed: std::time::Duration) -> ApplyError {
         match self {
             ApplyError::Definite(d) => ApplyError::Definite(d),
-            ApplyError::Transient(t) => ApplyError::Definite(Box::new(DefiniteError {
-                seqno: t.seqno,
-                fragno: t.fragno,
-                table: t.table,
-                sql: t.sql,
-                code: t.code,
+            ApplyError::Transient(t) => ApplyError::Definite(Box::new(DefiniteError(Failure {
                 message: format!(
                     "{} (a transient error, but it happened {attempts} times in a row at this seqno over {:.1} s: \
                      the applier stopped retrying; fix the cause on the target, e.g. a lock held by another \
@@ -88,16 +83,18 @@ impl ApplyError {
                     t.message,
                     elapsed.as_secs_f64()
                 ),
-                last_committed: t.last_committed,
-            })),
+                ..t.0
+            }))),
         }
     }
 }
 
-/// A failure that may succeed when retried.
+/// What an apply failure names, transient or definite: where it happened
+/// and what the server said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransientError {
-    /// The seqno being applied, if any (`None` while connecting).
+pub struct Failure {
+    /// The seqno being applied, if any (`None` while connecting, and for
+    /// setup errors).
     pub seqno: Option<Seqno>,
     /// Its fragment number.
     pub fragno: u16,
@@ -105,12 +102,36 @@ pub struct TransientError {
     pub table: Option<String>,
     /// The SQL that failed, truncated to [`MAX_SQL_IN_ERROR`] bytes.
     pub sql: Option<String>,
-    /// The server error code, if any.
+    /// The server error code, if the server reported one.
     pub code: Option<u16>,
-    /// What failed.
+    /// The server's message, or what is wrong with the event.
     pub message: String,
     /// The last seqno committed on the target (restart after it).
     pub last_committed: Option<Seqno>,
+}
+
+/// A failure that may succeed when retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransientError(pub Failure);
+
+/// A failure that will happen again if retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefiniteError(pub Failure);
+
+impl std::ops::Deref for TransientError {
+    type Target = Failure;
+
+    fn deref(&self) -> &Failure {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for DefiniteError {
+    type Target = Failure;
+
+    fn deref(&self) -> &Failure {
+        &self.0
+    }
 }
 
 impl fmt::Display for TransientError {
@@ -135,25 +156,6 @@ impl fmt::Display for TransientError {
             None => write!(f, "the first event"),
         }
     }
-}
-
-/// A failure that will happen again if retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DefiniteError {
-    /// The seqno that failed (`None` for setup errors).
-    pub seqno: Option<Seqno>,
-    /// Its fragment number.
-    pub fragno: u16,
-    /// The table involved (`` `db`.`t` ``), if any.
-    pub table: Option<String>,
-    /// The SQL that failed, truncated to [`MAX_SQL_IN_ERROR`] bytes.
-    pub sql: Option<String>,
-    /// The server error code, if the server reported one.
-    pub code: Option<u16>,
-    /// The server's message, or what is wrong with the event.
-    pub message: String,
-    /// The last seqno committed on the target.
-    pub last_committed: Option<Seqno>,
 }
 
 impl fmt::Display for DefiniteError {
@@ -198,31 +200,32 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// A definite error with no server code (bad event, zero-row policy).
-    pub fn definite(&self, message: impl Into<String>) -> ApplyError {
-        ApplyError::Definite(Box::new(DefiniteError {
+    /// What the error names, with the server's `code` and `message`.
+    fn failure(&self, code: Option<u16>, message: String) -> Failure {
+        Failure {
             seqno: self.seqno,
             fragno: self.fragno,
             table: self.table.clone(),
             sql: self.sql.map(truncate_sql),
-            code: None,
-            message: message.into(),
+            code,
+            message,
             last_committed: self.last_committed,
-        }))
+        }
+    }
+
+    /// A definite error with no server code (bad event, zero-row policy).
+    pub fn definite(&self, message: impl Into<String>) -> ApplyError {
+        self.definite_with(None, message.into())
     }
 
     /// A definite error with the server's code (a divergence: retrying
     /// cannot cure it, whatever the code).
     pub fn definite_code(&self, code: u16, message: impl Into<String>) -> ApplyError {
-        ApplyError::Definite(Box::new(DefiniteError {
-            seqno: self.seqno,
-            fragno: self.fragno,
-            table: self.table.clone(),
-            sql: self.sql.map(truncate_sql),
-            code: Some(code),
-            message: message.into(),
-            last_committed: self.last_committed,
-        }))
+        self.definite_with(Some(code), message.into())
+    }
+
+    fn definite_with(&self, code: Option<u16>, message: String) -> ApplyError {
+        ApplyError::Definite(Box::new(DefiniteError(self.failure(code, message))))
     }
 
     /// A transient error with no server code.
@@ -231,15 +234,7 @@ impl Ctx<'_> {
     }
 
     fn transient_code(&self, code: Option<u16>, message: String) -> ApplyError {
-        ApplyError::Transient(Box::new(TransientError {
-            seqno: self.seqno,
-            fragno: self.fragno,
-            table: self.table.clone(),
-            sql: self.sql.map(truncate_sql),
-            code,
-            message,
-            last_committed: self.last_committed,
-        }))
+        ApplyError::Transient(Box::new(TransientError(self.failure(code, message))))
     }
 
     /// Classifies a driver error.
@@ -250,15 +245,7 @@ impl Ctx<'_> {
                 if TRANSIENT_CODES.contains(&se.code) {
                     self.transient_code(Some(se.code), se.message)
                 } else {
-                    ApplyError::Definite(Box::new(DefiniteError {
-                        seqno: self.seqno,
-                        fragno: self.fragno,
-                        table: self.table.clone(),
-                        sql: self.sql.map(truncate_sql),
-                        code: Some(se.code),
-                        message: format!("{} (SQLSTATE {})", se.message, se.state),
-                        last_committed: self.last_committed,
-                    }))
+                    self.definite_with(Some(se.code), format!("{} (SQLSTATE {})", se.message, se.state))
                 }
             }
             // The client's own packet limit (an I/O error by type): sending

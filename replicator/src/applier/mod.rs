@@ -102,7 +102,7 @@ use thl::seqno::{Epoch, Seqno};
 use tracing::{debug, info, warn};
 
 pub use catalog_table::AppliedPosition;
-pub use error::{ApplyError, DefiniteError, TransientError, MAX_SQL_IN_ERROR};
+pub use error::{ApplyError, DefiniteError, Failure, TransientError, MAX_SQL_IN_ERROR};
 pub use infile::infile_data;
 pub use session::{sql_mode_names, ROW_SQL_MODE, SQL_MODE_BITS};
 pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};

@@ -429,7 +429,7 @@ impl Applier {
                     let mut err = ctx.classify(e);
                     if s.error_code != 0 {
                         if let ApplyError::Definite(d) = &mut err {
-                            d.message = format!("{} (the source reported error {})", d.message, s.error_code);
+                            d.0.message = format!("{} (the source reported error {})", d.message, s.error_code);
                         }
                     }
                     return Err(err);

@@ -394,11 +394,11 @@ fn read_thl(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::applier::TransientError;
+    use crate::applier::{Failure, TransientError};
     use thl::seqno::Epoch;
 
     fn transient(seqno: Seqno, code: Option<u16>) -> ApplyError {
-        ApplyError::Transient(Box::new(TransientError {
+        ApplyError::Transient(Box::new(TransientError(Failure {
             seqno: Some(seqno),
             fragno: 0,
             table: None,
@@ -406,7 +406,7 @@ mod tests {
             code,
             message: "Lock wait timeout exceeded".into(),
             last_committed: Some(seqno - 1),
-        }))
+        })))
     }
 
     #[test]
