@@ -553,8 +553,9 @@ impl Worker {
             self.progress
                 .applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
         }
-        self.retention
-            .maybe_run(&mut self.writer, &self.catalog, OwnApplier::Absent);
+        let writer = &mut self.writer;
+        let mut purge = |policy: &_, needed, now| writer.apply_retention(policy, needed, now);
+        self.retention.maybe_run(&mut purge, &self.catalog, OwnApplier::Absent);
         Ok(())
     }
 

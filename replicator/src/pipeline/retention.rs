@@ -17,11 +17,10 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use thl::seqno::Seqno;
-use thl::store::{PurgeReport, Retention, StoreError, Writer};
+use thl::store::{PurgeReport, Retention, StoreError};
 use tracing::{info, warn};
 
 use crate::catalog::Catalog;
-use crate::thl_net::LogPurger;
 
 /// How often retention is evaluated at most (long retention ages).
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
@@ -36,38 +35,11 @@ pub enum OwnApplier {
     Applied(Option<Seqno>),
 }
 
-/// Who may delete the old files of a THL: the master's writer itself, or
-/// the purger of a slave's THL client (which alone appends).
-pub trait Purge {
-    fn apply_retention(
-        &mut self,
-        policy: &Retention,
-        still_needed: Seqno,
-        now: SystemTime,
-    ) -> Result<PurgeReport, StoreError>;
-}
-
-impl Purge for Writer {
-    fn apply_retention(
-        &mut self,
-        policy: &Retention,
-        still_needed: Seqno,
-        now: SystemTime,
-    ) -> Result<PurgeReport, StoreError> {
-        Writer::apply_retention(self, policy, still_needed, now)
-    }
-}
-
-impl Purge for LogPurger {
-    fn apply_retention(
-        &mut self,
-        policy: &Retention,
-        still_needed: Seqno,
-        now: SystemTime,
-    ) -> Result<PurgeReport, StoreError> {
-        LogPurger::apply_retention(self, policy, still_needed, now)
-    }
-}
+/// How retention deletes old files of a THL: `(policy, still_needed, now)`
+/// → what was deleted. A master passes its writer's
+/// `Writer::apply_retention`, a slave or relay its THL client's
+/// `LogPurger::apply_retention` (the client alone appends).
+pub type Purge<'a> = &'a mut dyn FnMut(&Retention, Seqno, SystemTime) -> Result<PurgeReport, StoreError>;
 
 /// The lowest seqno anyone still needs: files holding it or anything after
 /// it are kept.
@@ -114,16 +86,16 @@ impl RetentionClock {
         }
     }
 
-    /// Applies retention to the log of `writer` if [`every`](Self::every)
-    /// has passed since the last pass (or it never ran). Problems are
-    /// logged, never fatal.
-    pub fn maybe_run(&mut self, writer: &mut impl Purge, catalog: &Catalog, own: OwnApplier) {
+    /// Applies retention through `purge` if [`every`](Self::every) has
+    /// passed since the last pass (or it never ran). Problems are logged,
+    /// never fatal.
+    pub fn maybe_run(&mut self, purge: Purge<'_>, catalog: &Catalog, own: OwnApplier) {
         if self.last.is_some_and(|t| t.elapsed() < self.every()) {
             return;
         }
         self.last = Some(Instant::now());
         let needed = still_needed(catalog, own);
-        match writer.apply_retention(&self.policy, needed, SystemTime::now()) {
+        match purge(&self.policy, needed, SystemTime::now()) {
             Ok(report) if !report.deleted.is_empty() => info!(
                 files = report.deleted.len(),
                 still_needed = %needed,

@@ -189,10 +189,11 @@ async fn slave_pipeline(
                     _ = halt.wait_for(|h| *h) => return Ok(()),
                 }
                 let own = OwnApplier::Applied(progress.snapshot().applied_seqno);
-                let mut purger = purger.clone();
+                let purger = purger.clone();
                 let catalog = catalog.clone();
                 clock = tokio::task::spawn_blocking(move || {
-                    clock.maybe_run(&mut purger, &catalog, own);
+                    let mut purge = |policy: &_, needed, now| purger.apply_retention(policy, needed, now);
+                    clock.maybe_run(&mut purge, &catalog, own);
                     clock
                 })
                 .await
