@@ -10,8 +10,8 @@
 //!    `innodb_flush_log_at_trx_commit=1`, `sync_binlog=1`, binlog on,
 //!    `log_slave_updates` on, a 128M buffer pool and a 128M redo log.
 //! 2. On the primary: `sysbench oltp_write_only prepare` (4 tables of
-//!    `RACE_TABLE_SIZE` rows, database `sbtest`) and the table `sbtest.ins`
-//!    (auto-increment PK). This is the **starting state**: its `CHECKSUM
+//!    `RACE_TABLE_SIZE` rows, database `sbtest`), the table `sbtest.ins`
+//!    (auto-increment PK) and the table `sbtest.big` (PK), both empty. This is the **starting state**: its `CHECKSUM
 //!    TABLE`s are recorded, the binlog position (`SHOW MASTER STATUS`) is the
 //!    backlog start, and `mariadb-dump --single-transaction sbtest` is taken
 //!    (the position is checked unchanged after the dump: nothing else writes).
@@ -63,7 +63,11 @@
 //! quick 2), `RACE_BIG_BLOCK` (100), `RACE_PARALLEL_THREADS` (4),
 //! `RACE_WAIT_SECS` (bound of every wait for a load, extraction or run, 900),
 //! `RACE_ROW_METHOD` (`binlog`, the default, or `sql`: how our applier sends
-//! row changes).
+//! row changes), `RACE_LARGE_PAIRS` (0) and `RACE_LARGE_ROWS` (50000): after
+//! the small transactions, that many pairs of large transactions on
+//! `sbtest.big` (an `INSERT ... SELECT` of `RACE_LARGE_ROWS` rows, then an
+//! `UPDATE` of those rows). The large-transaction race alone:
+//! `RACE_SB_EVENTS=0 RACE_INSERTS=0 RACE_LARGE_PAIRS=5`.
 //!
 //! Reading the figures: cells are `median (min..max)` over the runs. Every
 //! applier applies the same transactions and rows (counted in the THL), so
@@ -103,7 +107,7 @@ type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
 /// Service name of our applier (catalog schema `tungsten_race`).
 const SERVICE: &str = "race";
 /// Tables compared after every run.
-const TABLES: [&str; 5] = ["sbtest1", "sbtest2", "sbtest3", "sbtest4", "ins"];
+const TABLES: [&str; 6] = ["sbtest1", "sbtest2", "sbtest3", "sbtest4", "ins", "big"];
 /// Bound of one SQL statement of the harness.
 const SQL_LIMIT: Duration = Duration::from_secs(120);
 /// Status polling period (both sides).
@@ -116,6 +120,8 @@ struct Cfg {
     table_size: u64,
     inserts: u64,
     insert_conns: u64,
+    large_pairs: u64,
+    large_rows: u64,
     runs: usize,
     big_block: usize,
     parallel_threads: u64,
@@ -132,6 +138,8 @@ impl Cfg {
             table_size: env_u64("RACE_TABLE_SIZE", 10_000).max(10),
             inserts: env_u64("RACE_INSERTS", pick(20_000, 3_000)),
             insert_conns: env_u64("RACE_INSERT_CONNS", 4).max(1),
+            large_pairs: env_u64("RACE_LARGE_PAIRS", 0),
+            large_rows: env_u64("RACE_LARGE_ROWS", 50_000).max(1),
             runs: env_u64("RACE_RUNS", pick(3, 2)).max(1) as usize,
             big_block: env_u64("RACE_BIG_BLOCK", 100).max(1) as usize,
             parallel_threads: env_u64("RACE_PARALLEL_THREADS", 4).max(1),
@@ -271,6 +279,35 @@ async fn insert_loop(opts: Opts, from: u64, n: u64) -> Res<()> {
     Ok(())
 }
 
+/// `pairs` large transactions of `rows` rows each, one after the other:
+/// an `INSERT ... SELECT` of `rows` new rows into `sbtest.big`, then one
+/// `UPDATE` of those rows (so `2 * pairs` transactions).
+async fn large_transactions(opts: Opts, pairs: u64, rows: u64) -> Res<()> {
+    let mut conn = Conn::new(opts).await?;
+    for p in 0..pairs {
+        let first = p * rows + 1;
+        sql(
+            &mut conn,
+            &format!(
+                "INSERT INTO sbtest.big (id, k, c, pad) SELECT seq, seq % 1000, \
+                 CONCAT('c-', seq, '-', REPEAT('x', 100)), CONCAT('p-', seq) FROM seq_{first}_to_{}",
+                first + rows - 1
+            ),
+        )
+        .await?;
+        sql(
+            &mut conn,
+            &format!(
+                "UPDATE sbtest.big SET k = k + 1, pad = CONCAT(pad, '-u') WHERE id BETWEEN {first} AND {}",
+                first + rows - 1
+            ),
+        )
+        .await?;
+    }
+    conn.disconnect().await?;
+    Ok(())
+}
+
 /// Prepares the starting state, the dump and the backlog (see the module
 /// doc, steps 2-3). Returns the backlog and the primary's checksums at its
 /// start and end.
@@ -289,6 +326,12 @@ async fn load(
         .exec(
             "CREATE TABLE sbtest.ins (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, \
              c CHAR(120) NOT NULL, pad CHAR(60) NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB",
+        )
+        .await?;
+    primary
+        .exec(
+            "CREATE TABLE sbtest.big (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, \
+             c VARCHAR(120) NOT NULL, pad VARCHAR(60) NOT NULL) ENGINE=InnoDB",
         )
         .await?;
     let start_sums = checksums(primary, "sbtest").await?;
@@ -310,7 +353,7 @@ async fn load(
         return Err("the primary's binlog moved during the dump".into());
     }
     eprintln!(
-        "load: starting state ({} x {} rows + empty ins) and dump ({:.1} MB) in {:.1} s; backlog starts at {start_file}:{start_pos}",
+        "load: starting state ({} x {} rows + empty ins and big) and dump ({:.1} MB) in {:.1} s; backlog starts at {start_file}:{start_pos}",
         4,
         cfg.table_size,
         text.len() as f64 / 1e6,
@@ -356,7 +399,8 @@ async fn load(
         for t in tasks {
             t.await??;
         }
-        Res::Ok(())
+        // After the small transactions: the large ones alone at the end.
+        large_transactions(primary.opts(), cfg.large_pairs, cfg.large_rows).await
     };
     let (sb_out, ins_res): (Res<String>, Res<()>) =
         match tokio::time::timeout(cfg.wait, async { tokio::join!(sb, ins) }).await {
@@ -374,9 +418,12 @@ async fn load(
         .trim()
         .to_owned();
     eprintln!(
-        "load: backlog of {} sysbench transactions ({sb_line}) + {} inserts in {:.1} s, {start_file}:{start_pos} .. {end_file}:{end_pos}",
+        "load: backlog of {} sysbench transactions ({sb_line}) + {} inserts + {} large transactions of {} rows in {:.1} s, \
+         {start_file}:{start_pos} .. {end_file}:{end_pos}",
         cfg.sb_events,
         cfg.inserts,
+        cfg.large_pairs * 2,
+        cfg.large_rows,
         t1.elapsed().as_secs_f64()
     );
     Ok((
