@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use replicator::config::{Deployment, HostPlan, Role};
+use replicator::config::{locate, Deployment, HostPlan, Role};
 use replicator::pipeline::master::replica_server_id;
 use replicator::rest::{self, Credentials};
 use replicator::service::{db, Manager, RoleLauncher};
@@ -37,10 +37,12 @@ const VERSION: &str = if thl::faults::ENABLED {
 #[derive(Debug, Parser)]
 #[command(name = "replicator", version = VERSION)]
 struct Cli {
-    /// The deployment's tungsten.ini.
-    #[arg(long, global = true, default_value = "/opt/continuent/tungsten.ini")]
-    config: PathBuf,
-    /// This host's name in the ini (default: the system host name).
+    /// The deployment's tungsten.ini (default: $TUNGSTEN_INI, else
+    /// /etc/tungsten/tungsten.ini, where Tungsten's tpm keeps it).
+    #[arg(long, global = true, env = locate::INI_ENV)]
+    config: Option<PathBuf>,
+    /// This host: its name in the ini, or a name or address that resolves to
+    /// one ini host's (default: the system host name).
     #[arg(long, global = true)]
     host: Option<String>,
     /// A file in /etc/hosts format consulted before the system resolver, so
@@ -97,17 +99,21 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
-    let deployment = Deployment::load(&cli.config, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
+    let ini = locate::ini_path(cli.config.as_deref());
+    if cli.config.is_none() && !ini.is_file() {
+        return Err(locate::missing_ini_hint(&ini));
+    }
+    let deployment = Deployment::load(&ini, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
     for w in deployment.warnings() {
-        warn!("{}: {w}", cli.config.display());
+        warn!("{}: {w}", ini.display());
     }
     if matches!(cli.command, Some(Command::Validate)) {
-        return validate(&deployment, &cli);
+        return validate(&deployment, &cli, &ini);
     }
     deployment.validate().map_err(|e| e.to_string())?;
     let host = match &cli.host {
         Some(h) => h.clone(),
-        None => system_host_name()?,
+        None => locate::system_host_name().ok_or("cannot read the system host name: pass --host NAME")?,
     };
     let mut plan = deployment.service_plan(&host).map_err(|e| e.to_string())?;
     if let Some(dir) = &cli.install_directory {
@@ -146,7 +152,7 @@ fn arm_crash_points() -> Result<(), String> {
     Ok(())
 }
 
-fn validate(deployment: &Deployment, cli: &Cli) -> Result<ExitCode, String> {
+fn validate(deployment: &Deployment, cli: &Cli, ini: &Path) -> Result<ExitCode, String> {
     let mut problems: Vec<String> = deployment.problems().iter().map(ToString::to_string).collect();
     if let Some(host) = &cli.host {
         match deployment.service_plan(host) {
@@ -155,10 +161,10 @@ fn validate(deployment: &Deployment, cli: &Cli) -> Result<ExitCode, String> {
         }
     }
     if problems.is_empty() {
-        println!("{}: no problems found", cli.config.display());
+        println!("{}: no problems found", ini.display());
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{}: {} problem(s):", cli.config.display(), problems.len());
+        println!("{}: {} problem(s):", ini.display(), problems.len());
         for p in &problems {
             println!("- {p}");
         }
@@ -281,16 +287,4 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-}
-
-fn system_host_name() -> Result<String, String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // within it or truncates, and we stop at the first NUL.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return Err("cannot read the system host name: pass --host NAME".into());
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
 }

@@ -3,7 +3,8 @@
 //!
 //! Covers: `services`, `status` (layout and `-json`), `wait`, `heartbeat`,
 //! `flush`, `offline`, `online`, a wrong password and an unreachable
-//! replicator (clear messages, exit 1), SIGTERM → exit 0.
+//! replicator (clear messages, exit 1), the ini from `$TUNGSTEN_INI` and the
+//! host by its address, SIGTERM → exit 0.
 //!
 //! Run: `cargo test -p tests --test trepctl -- --test-threads=1`
 
@@ -66,6 +67,7 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
         ..spec
     };
     let address = spec.address.to_string();
+    let host_address = address.clone();
     let port = spec.port;
     let sandbox = Sandbox::start(vec![spec]).await.expect("sandbox starts");
     let db = sandbox.get(HOST);
@@ -103,6 +105,20 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
         "{services}"
     );
     assert!(services.ends_with("Finished services command...\n"), "{services}");
+    // An operator's habits: the ini from $TUNGSTEN_INI, the host by its address.
+    let by_address = Command::new(workspace_bin("trepctl").expect("trepctl built"))
+        .env("TUNGSTEN_INI", d.ini())
+        .arg("--hosts-file")
+        .arg(d.hosts_file())
+        .args(["-host", &host_address, "services"])
+        .output()
+        .expect("trepctl runs");
+    assert!(
+        by_address.status.success()
+            && String::from_utf8_lossy(&by_address.stdout).contains("serviceName      : alpha\n"),
+        "trepctl -host {host_address} with TUNGSTEN_INI: {}",
+        String::from_utf8_lossy(&by_address.stderr)
+    );
 
     db.exec("CREATE DATABASE shop").await.expect("db");
     db.exec("CREATE TABLE shop.t (id INT PRIMARY KEY)")

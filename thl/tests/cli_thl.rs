@@ -142,6 +142,7 @@ fn log() -> (tempfile::TempDir, PathBuf, Vec<ReplEvent>) {
 fn thl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_thl"))
         .args(args)
+        .env_remove("TUNGSTEN_INI")
         .output()
         .expect("run thl")
 }
@@ -383,6 +384,69 @@ fn list_file_info_and_index() {
     assert_eq!(&lines[3..6], ["min seq# = 0", "max seq# = 12", "events = 13"]);
     assert!(lines[6].starts_with("oldest file = thl.data.0000000001 ("), "{info}");
     assert!(lines[7].starts_with("newest file = thl.data.00000000"), "{info}");
+}
+
+#[test]
+fn service_from_the_deployments_ini_with_the_host_named_by_its_address() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let ini = t.path().join("tungsten.ini");
+    let hosts = t.path().join("hosts");
+    std::fs::write(
+        &ini,
+        format!(
+            "[defaults]\ninstall-directory={}\n[alpha]\ntopology=clustered\nmaster=host1.alpha\n\
+             members=host1.alpha,host2.alpha\n",
+            t.path().display()
+        ),
+    )
+    .expect("ini");
+    std::fs::write(&hosts, "127.0.1.1 host1.alpha\n127.0.1.2 host2.alpha\n").expect("hosts");
+    let deployment = control::config::Deployment::load(&ini, Some(&hosts)).expect("deployment");
+    let plan = deployment.service_plan("host2.alpha").expect("plan");
+    let evs = write_log(&plan.services[0].thl_dir);
+    let (ini, hosts) = (ini.to_str().expect("utf-8"), hosts.to_str().expect("utf-8"));
+    let by_address = [
+        "-service",
+        "alpha",
+        "-config",
+        ini,
+        "-hosts-file",
+        hosts,
+        "-host",
+        "127.0.1.2",
+    ];
+    let out = ok(&thl(&[&by_address[..], &["list", "-headers"]].concat()));
+    assert_eq!(out.lines().count(), evs.len());
+    let other = thl(&[
+        "-service",
+        "beta",
+        "-config",
+        ini,
+        "-hosts-file",
+        hosts,
+        "-host",
+        "host2.alpha",
+        "info",
+    ]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(stderr(&other).contains("runs no service 'beta'"), "{}", stderr(&other));
+    let unknown = thl(&[
+        "-service",
+        "alpha",
+        "-config",
+        ini,
+        "-hosts-file",
+        hosts,
+        "-host",
+        "127.0.9.9",
+        "info",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("by name or by address"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use control::config::{Deployment, HostsFile, Resolver};
+use control::config::{locate, Deployment, HostsFile, Resolver};
 
 /// Operator CLI of the replicator: status and control of its services
 /// through the REST API.
@@ -19,8 +19,9 @@ use control::config::{Deployment, HostsFile, Resolver};
     after_help = "Tungsten's single-dash options work too: trepctl -service alpha online -skip-seqno 10"
 )]
 pub struct Cli {
-    /// The replicator's host (default: the ini's host when --config is
-    /// given, else localhost). Resolved through --hosts-file first.
+    /// The replicator's host: with an ini, its name there or a name or
+    /// address of it (default: this machine's host name); without, any name
+    /// or address (default: localhost). Resolved through --hosts-file first.
     #[arg(long, global = true)]
     pub host: Option<String>,
     /// The REST API port (default: the ini's, else 8097).
@@ -35,8 +36,10 @@ pub struct Cli {
     /// REST password (default: rest-api-admin-password from --config).
     #[arg(long, global = true)]
     pub password: Option<String>,
-    /// The tungsten.ini to read the REST address and credentials from.
-    #[arg(long, global = true)]
+    /// The tungsten.ini to read the REST address and credentials from
+    /// (default: $TUNGSTEN_INI, else /etc/tungsten/tungsten.ini when this
+    /// machine has one).
+    #[arg(long, global = true, env = locate::INI_ENV)]
     pub config: Option<PathBuf>,
     /// A file in /etc/hosts format consulted before the system resolver.
     #[arg(long, global = true)]
@@ -198,11 +201,11 @@ impl Target {
     pub fn resolve(cli: &Cli) -> Result<Target, String> {
         let mut user = cli.user.clone();
         let mut password = cli.password.clone();
-        let (host, port) = if let Some(ini) = &cli.config {
-            let dep = Deployment::load(ini, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
+        let (host, port) = if let Some(ini) = locate::ini_if_any(cli.config.as_deref()) {
+            let dep = Deployment::load(&ini, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
             let name = match &cli.host {
                 Some(h) => h.clone(),
-                None => system_host_name().ok_or("cannot read the system host name: pass -host NAME")?,
+                None => locate::system_host_name().ok_or("cannot read the system host name: pass -host NAME")?,
             };
             let plan = dep.service_plan(&name).map_err(|e| e.to_string())?;
             let listen = plan.rest_listen.ok_or_else(|| {
@@ -242,11 +245,4 @@ impl Target {
             password,
         })
     }
-}
-
-fn system_host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
 }

@@ -13,6 +13,7 @@
 //!   upstream URIs, listen addresses and directories.
 //! * [`hosts`]: `--hosts-file` (`/etc/hosts` format), consulted before the
 //!   system resolver.
+//! * [`locate`]: where the tools find the ini and which host they are on.
 //!
 //! Invariants: host names are compared in lower case; an unknown key is a
 //! [`Warning`] (section, key, line), never an error; parsing fails only on
@@ -22,6 +23,7 @@
 pub mod hosts;
 pub mod ini;
 pub mod keys;
+pub mod locate;
 pub mod model;
 mod resolve;
 mod role;
@@ -53,8 +55,20 @@ pub enum ConfigError {
     HostsFile(#[from] HostsFileError),
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
-    #[error("host {host} is in no dataservice (master, relay, members or slaves); known hosts: {}", known.join(", "))]
+    #[error(
+        "host {host} is in no dataservice (master, relay, members or slaves), by name or by address; known hosts: {}",
+        known.join(", ")
+    )]
     UnknownHost { host: String, known: Vec<String> },
+    #[error(
+        "{given} is address {address}, which is the address of several hosts of the ini ({}): pass the host's name",
+        hosts.join(", ")
+    )]
+    AmbiguousAddress {
+        given: String,
+        address: std::net::IpAddr,
+        hosts: Vec<String>,
+    },
     #[error(
         "host name {host} does not resolve{}",
         match hosts_file {

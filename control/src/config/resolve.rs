@@ -95,17 +95,42 @@ impl Deployment {
         })
     }
 
-    /// The plan of `host`: its services, roles, upstreams, addresses and
-    /// directories.
-    pub fn service_plan(&self, host: &str) -> Result<HostPlan, ConfigError> {
-        let host = host.trim().to_ascii_lowercase();
-        let mine: Vec<&Dataservice> = self.dataservices.iter().filter(|d| d.hosts().contains(&host)).collect();
-        if mine.is_empty() {
-            let mut known: Vec<String> = self.dataservices.iter().flat_map(|d| d.hosts()).collect();
-            known.sort_unstable();
-            known.dedup();
-            return Err(ConfigError::UnknownHost { host, known });
+    /// The ini's name of the host an operator means by `given`: an ini host
+    /// name (any case), or a name or address that resolves (hosts file, then
+    /// DNS) to the address of exactly one ini host.
+    pub fn host_named(&self, given: &str) -> Result<String, ConfigError> {
+        let given = given.trim().to_ascii_lowercase();
+        let mut known: Vec<String> = self.dataservices.iter().flat_map(|d| d.hosts()).collect();
+        known.sort_unstable();
+        known.dedup();
+        if known.contains(&given) {
+            return Ok(given);
         }
+        let Some(ip) = self.resolver.resolve(&given) else {
+            return Err(ConfigError::UnknownHost { host: given, known });
+        };
+        let same: Vec<String> = known
+            .iter()
+            .filter(|h| self.resolver.resolve(h) == Some(ip))
+            .cloned()
+            .collect();
+        match same.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(ConfigError::UnknownHost { host: given, known }),
+            _ => Err(ConfigError::AmbiguousAddress {
+                given,
+                address: ip,
+                hosts: same,
+            }),
+        }
+    }
+
+    /// The plan of `host` (an ini host name, or a name or address of one:
+    /// [`Deployment::host_named`]): its services, roles, upstreams,
+    /// addresses and directories.
+    pub fn service_plan(&self, host: &str) -> Result<HostPlan, ConfigError> {
+        let host = self.host_named(host)?;
+        let mine: Vec<&Dataservice> = self.dataservices.iter().filter(|d| d.hosts().contains(&host)).collect();
         let address = self.resolver.resolve(&host).ok_or_else(|| ConfigError::Unresolved {
             host: host.clone(),
             hosts_file: self.resolver.hosts_file().map(|f| f.path.clone()),

@@ -234,6 +234,34 @@ fn unknown_host_and_unresolved_host() -> Result<(), Box<dyn std::error::Error>> 
     Ok(())
 }
 
+#[test]
+fn a_host_is_named_by_its_ini_name_or_by_its_address() -> Result<(), Box<dyn std::error::Error>> {
+    let d = deployment(SEED)?;
+    assert_eq!(d.host_named("HOST1.beta")?, "host1.beta");
+    assert_eq!(d.host_named("127.0.2.1")?, "host1.beta");
+    assert_eq!(d.host_named(" 127.0.1.3 ")?, "host3.alpha");
+    let plan = d.service_plan("127.0.1.1")?;
+    assert_eq!((plan.host.as_str(), plan.address), ("host1.alpha", ip(127, 0, 1, 1)));
+    let e = d
+        .host_named("127.0.9.9")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("by name or by address") && e.contains("host1.alpha"), "{e}");
+    // Two hosts of the ini on one address: the address names neither.
+    let hosts = HostsFile::parse(
+        &HOSTS.replace("127.0.1.2 host2.alpha", "127.0.1.1 host2.alpha"),
+        "sandbox.hosts",
+    )?;
+    let d = Deployment::parse(SEED, "tungsten.ini")?.with_resolver(Resolver::new(Some(hosts)).with_system(false));
+    assert!(matches!(
+        d.host_named("127.0.1.1"),
+        Err(ConfigError::AmbiguousAddress { hosts, .. }) if hosts == ["host1.alpha", "host2.alpha"]
+    ));
+    assert_eq!(d.host_named("host2.alpha")?, "host2.alpha", "a name is never ambiguous");
+    Ok(())
+}
+
 fn problems_of(text: &str) -> Result<Vec<Problem>, ConfigError> {
     Ok(deployment(text)?.problems())
 }

@@ -3,7 +3,10 @@
 //! `index` and `purge`, its `list` options `-low`, `-high`, `-seqno`,
 //! `-file`, `-headers`, `-json`, `-sql` and `-no-checksum` (accepted; CRCs
 //! are always checked), its `list` layouts (`thl::display`), plus `verify`.
-//! The directory is `-dir DIR`, or `-service NAME` with `-install-dir`.
+//! The directory is `-dir DIR`, or `-service NAME`: DIR/thl/NAME with
+//! `-install-dir DIR`, else the service's THL directory on this host
+//! (`-host`, default the system host name) in the deployment's ini
+//! (`-config`, default `$TUNGSTEN_INI`, else `/etc/tungsten/tungsten.ini`).
 //!
 //! Options take one dash or two (`-low 10` = `--low 10`). Exit codes: 0
 //! success, 1 a problem was found or the operation failed, 2 usage error.
@@ -23,6 +26,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use control::config::{locate, Deployment};
 use thl::store::StoreError;
 
 /// Inspect and maintain a THL (Transaction History Log) directory.
@@ -44,13 +48,25 @@ struct LogArgs {
     /// The THL directory (holding thl.data.NNNNNNNNNN files).
     #[arg(long, global = true, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// The replication service whose THL to use (needs -install-dir until
-    /// the replicator's configuration is read; -dir takes precedence).
+    /// The replication service whose THL to use: DIR/thl/NAME with
+    /// -install-dir, else the THL directory the deployment's ini gives this
+    /// host for it (-dir takes precedence).
     #[arg(long, global = true, value_name = "NAME")]
     service: Option<String>,
     /// The replicator's install directory: -service NAME uses DIR/thl/NAME.
     #[arg(long = "install-dir", global = true, value_name = "DIR")]
     install_dir: Option<PathBuf>,
+    /// The deployment's tungsten.ini, for -service (default: $TUNGSTEN_INI,
+    /// else /etc/tungsten/tungsten.ini).
+    #[arg(long, global = true, value_name = "FILE", env = locate::INI_ENV)]
+    config: Option<PathBuf>,
+    /// This host in the ini, for -service: its name there, or a name or
+    /// address of it (default: the system host name).
+    #[arg(long, global = true, value_name = "HOST")]
+    host: Option<String>,
+    /// A file in /etc/hosts format consulted before the system resolver.
+    #[arg(long = "hosts-file", global = true, value_name = "FILE")]
+    hosts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,14 +144,49 @@ impl LogArgs {
         }
         match (&self.service, &self.install_dir) {
             (Some(s), Some(i)) => Ok(i.join("thl").join(s)),
-            (Some(s), None) => Err(Failure::Usage(format!(
-                "cannot find the THL of service '{s}': reading the replicator's configuration is not \
-                 supported yet; pass -dir <THL directory> (or -install-dir DIR to use DIR/thl/{s})"
-            ))),
+            (Some(s), None) => self.dir_in_deployment(s),
             (None, _) => Err(Failure::Usage(
-                "no log given: pass -dir <THL directory> (or -service NAME -install-dir DIR)".into(),
+                "no log given: pass -dir <THL directory> (or -service NAME, with -install-dir DIR or the \
+                 deployment's ini)"
+                    .into(),
             )),
         }
+    }
+
+    /// The THL directory of `service` on this host, from the deployment's
+    /// ini.
+    fn dir_in_deployment(&self, service: &str) -> Result<PathBuf, Failure> {
+        let ini = locate::ini_path(self.config.as_deref());
+        if self.config.is_none() && !ini.is_file() {
+            return Err(Failure::Usage(format!(
+                "cannot find the THL of service '{service}': {} (or pass -dir <THL directory>, or -install-dir DIR \
+                 to use DIR/thl/{service})",
+                locate::missing_ini_hint(&ini)
+            )));
+        }
+        let deployment =
+            Deployment::load(&ini, self.hosts_file.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
+        let host = match &self.host {
+            Some(h) => h.clone(),
+            None => locate::system_host_name()
+                .ok_or_else(|| Failure::Usage("cannot read the system host name: pass -host NAME".into()))?,
+        };
+        let plan = deployment
+            .service_plan(&host)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let names: Vec<&str> = plan.services.iter().map(|s| s.service.as_str()).collect();
+        plan.services
+            .iter()
+            .find(|s| s.service == service)
+            .map(|s| s.thl_dir.clone())
+            .ok_or_else(|| {
+                Failure::Usage(format!(
+                    "host {} runs no service '{service}' in {} (its services: {})",
+                    plan.host,
+                    ini.display(),
+                    names.join(", ")
+                ))
+            })
     }
 }
 
