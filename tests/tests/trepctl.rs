@@ -144,6 +144,14 @@ async fn trepctl_drives_a_master_through_the_rest_api() {
     assert_eq!(st["maximumStoredSeqNo"], seqno.to_string());
     assert_eq!(st["minimumStoredSeqNo"], "0");
     assert_eq!(st["pendingError"], "NONE");
+    // The shop database's two transactions (CREATE TABLE, INSERT); CREATE
+    // DATABASE is in no database: the shard #UNKNOWN.
+    let shards = ok(&d, &["status", "-name", "shards"]);
+    assert!(
+        shards.contains("eventCount         : 2\nshardId            : shop\n")
+            && shards.contains("shardId            : #UNKNOWN\n"),
+        "{shards}"
+    );
 
     // heartbeat: a row of tungsten_alpha.heartbeat reaches the THL.
     ok(&d, &["heartbeat", "-name", "hb1"]);

@@ -44,7 +44,7 @@ use thl::store::{Reader, StoreError};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use super::progress::Progress;
+use super::progress::{Progress, ShardTxn};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier, ApplyError};
 use crate::retry::{Backoff, Limit, Policy, Streak};
@@ -273,9 +273,11 @@ async fn apply_events(
             report(applier, progress, &mut times);
             return Ok(());
         }
-        times
-            .pending
-            .insert(h.seqno_end.max(h.seqno), (h.source_tstamp_ms, h.extract_tstamp_ms));
+        let last = h.seqno_end.max(h.seqno);
+        if applier.last_applied_seqno().is_none_or(|committed| last > committed) {
+            // Not what the target committed before (read again to check it).
+            times.pending.insert(last, Pending::of(h));
+        }
         if skip.contains(h.seqno) {
             // An event without changes only moves the position.
             warn!(seqno = %h.seqno, fragno = h.fragno, event_id = %h.event_id, "skipping the transaction as asked (-skip-seqno)");
@@ -319,15 +321,35 @@ fn check_history(committed: &AppliedPosition, h: &thl::event::EventHeader) -> Re
     )))
 }
 
-/// Source and extraction times of events applied but not yet reported, and
+/// Transactions applied but not yet reported (by their last seqno), and
 /// the last seqno reported.
 #[derive(Default)]
 struct Times {
-    pending: std::collections::BTreeMap<Seqno, (i64, i64)>,
+    pending: std::collections::BTreeMap<Seqno, Pending>,
     reported: Option<Seqno>,
 }
 
-/// Publishes the committed position (with its event's times) when it moved.
+/// What the progress reports of a transaction once it is committed.
+struct Pending {
+    source_tstamp_ms: i64,
+    extract_tstamp_ms: i64,
+    shard: String,
+    event_id: String,
+}
+
+impl Pending {
+    fn of(h: &thl::event::EventHeader) -> Pending {
+        Pending {
+            source_tstamp_ms: h.source_tstamp_ms,
+            extract_tstamp_ms: h.extract_tstamp_ms,
+            shard: h.shard_id.clone(),
+            event_id: h.event_id.clone(),
+        }
+    }
+}
+
+/// Publishes the committed position (with its event's times) and the
+/// transactions it covers, per shard, when it moved.
 fn report(applier: &Applier, progress: &Progress, times: &mut Times) {
     let seqno = applier.last_applied_seqno();
     if seqno.is_none() || seqno == times.reported {
@@ -336,10 +358,19 @@ fn report(applier: &Applier, progress: &Progress, times: &mut Times) {
     let Some(pos) = applier.last_applied() else {
         return;
     };
-    let (source_ms, extract_ms) = times.pending.get(&pos.seqno).copied().unwrap_or((0, 0));
-    times.pending = times.pending.split_off(&pos.seqno.next());
+    let later = times.pending.split_off(&pos.seqno.next());
+    let committed = std::mem::replace(&mut times.pending, later);
+    let (source_ms, extract_ms) = committed
+        .get(&pos.seqno)
+        .map_or((0, 0), |p| (p.source_tstamp_ms, p.extract_tstamp_ms));
     times.reported = Some(pos.seqno);
     progress.applied(pos.seqno, &pos.event_id, source_ms, extract_ms);
+    progress.shards_committed(committed.into_iter().map(|(seqno, p)| ShardTxn {
+        shard: p.shard,
+        seqno,
+        event_id: p.event_id,
+        source_tstamp_ms: p.source_tstamp_ms,
+    }));
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {

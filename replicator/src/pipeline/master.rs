@@ -45,7 +45,7 @@ mod load_files;
 mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
-use super::progress::{Activity, Progress};
+use super::progress::{Activity, Progress, ShardTxn};
 use super::retention::{OwnApplier, RetentionClock};
 use super::serve::{serve_thl, ServeError};
 use crate::binlog::event_types::{BEGIN_LOAD_QUERY_EVENT, EXECUTE_LOAD_QUERY_EVENT, TABLE_MAP_EVENT};
@@ -486,6 +486,9 @@ struct Worker {
     retention: RetentionClock,
     /// The last final fragment appended but not yet reported as durable.
     last_finished: Option<thl::event::EventHeader>,
+    /// The transactions appended since the last commit, for the per-shard
+    /// figures.
+    finished: Vec<ShardTxn>,
     /// Where the fractional precision of pre-5.6 temporal columns comes
     /// from (`None`: tables with such columns cannot be decoded exactly).
     precisions: Option<TemporalPrecisions>,
@@ -522,6 +525,7 @@ impl Worker {
             reached_stop: false,
             retention: RetentionClock::new(settings.retention),
             last_finished: None,
+            finished: Vec::new(),
             precisions: None,
         }
     }
@@ -553,6 +557,7 @@ impl Worker {
             self.progress
                 .applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
         }
+        self.progress.shards_committed(self.finished.drain(..));
         let writer = &mut self.writer;
         let mut purge = |policy: &_, needed, now| writer.apply_retention(policy, needed, now);
         self.retention.maybe_run(&mut purge, &self.catalog, OwnApplier::Absent);
@@ -738,6 +743,12 @@ impl Worker {
             if event.header.last_frag {
                 self.uncommitted += 1;
                 self.reached_stop |= stop_after.is_some_and(|n| event.header.seqno_end >= n);
+                self.finished.push(ShardTxn {
+                    shard: event.header.shard_id.clone(),
+                    seqno: event.header.seqno,
+                    event_id: event.header.event_id.clone(),
+                    source_tstamp_ms: event.header.source_tstamp_ms,
+                });
                 self.last_finished = Some(event.header);
             }
         }

@@ -8,6 +8,7 @@
 //! property). Readers get a consistent snapshot ([`Progress::snapshot`]);
 //! writers hold the lock only to copy a few fields.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -81,6 +82,30 @@ impl Default for PipelineProgress {
     }
 }
 
+/// One committed transaction, as the per-shard figures count it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardTxn {
+    /// The event's shard id (its database, or `#UNKNOWN`).
+    pub shard: String,
+    pub seqno: Seqno,
+    pub event_id: String,
+    /// Commit time on the source (ms).
+    pub source_tstamp_ms: i64,
+}
+
+/// The figures of one shard (`trepctl status -name shards`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardProgress {
+    /// Transactions of the shard committed since the pipeline started.
+    pub event_count: u64,
+    pub applied_seqno: Seqno,
+    pub applied_event_id: String,
+    /// Source commit time of the shard's last transaction (ms).
+    pub source_tstamp_ms: i64,
+    /// When it was committed here (ms).
+    pub applied_at_ms: i64,
+}
+
 /// A shared handle on a pipeline's progress. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Progress(
@@ -90,6 +115,9 @@ pub struct Progress(
     /// (`online -until-seqno`, `offline-deferred -at-seqno`): the one place
     /// the manager keeps it and the apply stage reads it.
     Arc<Mutex<Option<Seqno>>>,
+    /// Per-shard figures, apart from the rest: only `status -name shards`
+    /// reads them (the manager's snapshots every 100 ms do not copy them).
+    Arc<Mutex<BTreeMap<String, ShardProgress>>>,
 );
 
 impl Progress {
@@ -159,6 +187,28 @@ impl Progress {
     /// Forgets every figure (after `trepctl reset` removed the THL).
     pub fn reset(&self) {
         *self.lock() = PipelineProgress::default();
+        self.3.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Transactions committed (applied to the target; on a master, stored),
+    /// each counted under its shard.
+    pub fn shards_committed(&self, txns: impl IntoIterator<Item = ShardTxn>) {
+        let now = now_ms();
+        let mut shards = self.3.lock().unwrap_or_else(|p| p.into_inner());
+        for t in txns {
+            let s = shards.entry(t.shard).or_default();
+            s.event_count += 1;
+            s.applied_seqno = t.seqno;
+            s.applied_event_id = t.event_id;
+            s.source_tstamp_ms = t.source_tstamp_ms;
+            s.applied_at_ms = now;
+        }
+    }
+
+    /// The per-shard figures, by shard id.
+    pub fn shards(&self) -> Vec<(String, ShardProgress)> {
+        let shards = self.3.lock().unwrap_or_else(|p| p.into_inner());
+        shards.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// A transaction reached the local THL.
@@ -207,6 +257,24 @@ impl ClientObserver for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn committed_transactions_are_counted_per_shard() {
+        let p = Progress::new();
+        let txn = |shard: &str, seqno| ShardTxn {
+            shard: shard.into(),
+            seqno: Seqno(seqno),
+            event_id: format!("mysql-bin.000001:{seqno:016};1"),
+            source_tstamp_ms: 1000 * seqno,
+        };
+        p.shards_committed([txn("shop", 1), txn("crm", 2), txn("shop", 3)]);
+        let shards = p.shards();
+        let names: Vec<&str> = shards.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["crm", "shop"]);
+        assert_eq!((shards[1].1.event_count, shards[1].1.applied_seqno), (2, Seqno(3)));
+        p.reset();
+        assert!(p.shards().is_empty());
+    }
 
     #[test]
     fn reports_are_visible_in_snapshots() {

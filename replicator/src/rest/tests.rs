@@ -168,6 +168,33 @@ async fn services_status_version_clients_and_status_names() {
         ok(&m, "GET", &format!("{SVC}/status?name=shards"), "").await,
         serde_json::json!([])
     );
+    let service = m.service("alpha").expect("service").clone();
+    service
+        .progress()
+        .shards_committed(["shop", "crm", "shop"].iter().zip(1..).map(|(shard, n)| {
+            crate::pipeline::progress::ShardTxn {
+                shard: (*shard).to_owned(),
+                seqno: thl::seqno::Seqno(n),
+                event_id: format!("mysql-bin.000001:{n:016};1"),
+                source_tstamp_ms: crate::clock::now_ms(),
+            }
+        }));
+    let shards = ok(&m, "GET", &format!("{SVC}/status?name=shards"), "").await;
+    assert_eq!(
+        (
+            &shards[1]["shardId"],
+            &shards[1]["eventCount"],
+            &shards[1]["appliedLastSeqno"],
+            &shards[1]["stage"]
+        ),
+        (
+            &serde_json::json!("shop"),
+            &serde_json::json!("2"),
+            &serde_json::json!("3"),
+            &serde_json::json!("binlog-to-thl")
+        ),
+        "{shards}"
+    );
     assert!(err(
         &m,
         "GET",

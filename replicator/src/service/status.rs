@@ -269,8 +269,24 @@ pub fn stores(s: &Service) -> Vec<StatusMap> {
     vec![t]
 }
 
-/// `status -name shards`: per-shard figures are not tracked yet (one
-/// channel, no shard map), so the list is empty rather than invented.
-pub fn shards(_s: &Service) -> Vec<StatusMap> {
-    Vec::new()
+/// `status -name shards`: one map per shard (database) the pipeline
+/// committed transactions of since it started, as Tungsten prints them.
+pub fn shards(s: &Service) -> Vec<StatusMap> {
+    let v = s.view();
+    let stage = stages(v.role).last().copied().unwrap_or_default();
+    s.progress()
+        .shards()
+        .into_iter()
+        .map(|(shard, p)| {
+            let mut t = StatusMap::new();
+            t.insert("shardId".into(), shard);
+            t.insert("stage".into(), stage.into());
+            t.insert("eventCount".into(), p.event_count.to_string());
+            t.insert("appliedLastSeqno".into(), p.applied_seqno.to_string());
+            t.insert("appliedLastEventId".into(), or_none(&p.applied_event_id));
+            let latency = (p.applied_at_ms - p.source_tstamp_ms).max(0) as f64 / 1000.0;
+            t.insert("appliedLatency".into(), format!("{latency:.3}"));
+            t
+        })
+        .collect()
 }
