@@ -290,7 +290,7 @@ async fn large_transactions(opts: Opts, pairs: u64, rows: u64) -> Res<()> {
             &mut conn,
             &format!(
                 "INSERT INTO sbtest.big (id, k, c, pad) SELECT seq, seq % 1000, \
-                 CONCAT('c-', seq, '-', REPEAT('x', 100)), CONCAT('p-', seq) FROM seq_{first}_to_{}",
+                 CONCAT('c-', seq, '-', REPEAT('x', 100)), CONCAT('p-', seq) FROM sbtest.seq_{first}_to_{}",
                 first + rows - 1
             ),
         )
@@ -616,7 +616,7 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
     let applier = bounded("Applier::connect", SQL_LIMIT, Applier::connect(replica.opts(), acfg)).await?;
     let mut handle = tokio::spawn(run_apply_stage(
         reader,
-        applier,
+        vec![applier],
         stop_rx,
         progress.clone(),
         Retry::default(),

@@ -199,7 +199,14 @@ pub struct ServiceSettings {
     /// `svc-fail-on-zero-row-update`: `stop`, `warn` (default) or `ignore`,
     /// what the applier does when an UPDATE or DELETE matches no row.
     pub zero_row_update: ZeroRowPolicy,
+    /// How many channels apply in parallel, by shard (the database):
+    /// `channels` when `svc-parallelization-type` is `disk` or `memory`
+    /// (Tungsten's names; both partition in memory here), else 1.
+    pub apply_channels: u32,
 }
+
+/// The most apply channels a service may have.
+pub const MAX_APPLY_CHANNELS: u64 = 64;
 
 /// What the applier does when an UPDATE or DELETE matches no row on the
 /// target (`svc-fail-on-zero-row-update`).
@@ -405,6 +412,16 @@ impl Deployment {
                 rest_api_user: get("rest-api-admin-user").map(str::to_owned),
                 rest_api_password: get("rest-api-admin-password").map(str::to_owned),
                 zero_row_update: text("svc-fail-on-zero-row-update", "warn").parse()?,
+                apply_channels: match text("svc-parallelization-type", "none").to_ascii_lowercase().as_str() {
+                    "none" => 1,
+                    _ => {
+                        let n = get("channels").map(keys::parse_count).transpose()?.unwrap_or(1);
+                        if !(1..=MAX_APPLY_CHANNELS).contains(&n) {
+                            return Err(format!("channels={n}: use 1 to {MAX_APPLY_CHANNELS}"));
+                        }
+                        n as u32
+                    }
+                },
             })
         };
         // Every value was checked above; a failure here would be a bug in

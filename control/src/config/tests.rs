@@ -409,6 +409,43 @@ fn load_reads_ini_and_hosts_file() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[test]
+fn apply_channels_need_a_parallelization_type_and_stay_in_range() -> Result<(), Box<dyn std::error::Error>> {
+    let channels = |extra: &str| -> Result<u32, Box<dyn std::error::Error>> {
+        let d = deployment(&SEED.replace("relay-source=alpha", &format!("relay-source=alpha\n{extra}")))?;
+        d.validate()?;
+        Ok(one(&d.service_plan("host2.beta")?)?.settings.apply_channels)
+    };
+    assert_eq!(channels("")?, 1);
+    assert_eq!(
+        channels("channels=4")?,
+        1,
+        "without svc-parallelization-type, as Tungsten"
+    );
+    assert_eq!(channels("svc-parallelization-type=disk\nchannels=4")?, 4);
+    assert_eq!(channels("svc-parallelization-type=memory\nchannels=2")?, 2);
+    assert_eq!(channels("svc-parallelization-type=none\nchannels=8")?, 1);
+    for bad in [
+        "svc-parallelization-type=disk\nchannels=0",
+        "svc-parallelization-type=disk\nchannels=65",
+    ] {
+        let d = deployment(&SEED.replace("relay-source=alpha", &format!("relay-source=alpha\n{bad}")))?;
+        let e = d
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .or_else(|| d.service_plan("host2.beta").err().map(|e| e.to_string()))
+            .unwrap_or_default();
+        assert!(e.contains("channels="), "{bad}: {e}");
+    }
+    let d = deployment(&SEED.replace(
+        "relay-source=alpha",
+        "relay-source=alpha\nsvc-parallelization-type=sideways",
+    ))?;
+    assert!(d.validate().is_err());
+    Ok(())
+}
+
+#[test]
 fn auto_enable_and_zero_row_policy_per_dataservice() -> Result<(), Box<dyn std::error::Error>> {
     let text = SEED.replace(
         "relay-source=alpha",

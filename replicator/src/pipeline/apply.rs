@@ -50,7 +50,7 @@ use crate::applier::{AppliedPosition, Applier, ApplyError};
 use crate::retry::{Backoff, Limit, Policy, Streak};
 
 /// Events in flight between the THL reader thread and the applier.
-const CHANNEL_EVENTS: usize = 512;
+pub(super) const CHANNEL_EVENTS: usize = 512;
 /// How long the reader thread waits for new records before checking stop.
 const TAIL_WAIT: Duration = Duration::from_millis(200);
 
@@ -66,6 +66,9 @@ pub enum ApplyStageError {
     /// The target's committed position is not the THL's event at that seqno.
     #[error("{0}")]
     Diverged(String),
+    /// The target's channel rows do not allow this channel count.
+    #[error("{0}")]
+    Channels(String),
 }
 
 impl ApplyStageError {
@@ -73,7 +76,7 @@ impl ApplyStageError {
         match self {
             ApplyStageError::Apply(e) => e.is_transient(),
             ApplyStageError::Store(e) => e.is_transient(),
-            ApplyStageError::Reader(_) | ApplyStageError::Diverged(_) => false,
+            ApplyStageError::Reader(_) | ApplyStageError::Diverged(_) | ApplyStageError::Channels(_) => false,
         }
     }
 }
@@ -107,23 +110,40 @@ fn streak_key(e: &ApplyError) -> Option<(Option<Seqno>, u16)> {
     Some((e.seqno(), e.code()?))
 }
 
-/// Applies the THL behind `reader` with `applier` until `stop` turns true
-/// (then commits what is pending and returns `Ok`) or a definite error.
-/// Transactions in `skip` (`trepctl online -skip-seqno`) only move the
-/// position: their changes are not applied.
+/// Applies the THL behind `reader` with `appliers` (one per channel, in
+/// channel order; more than one applies by shard: `channels.rs`) until
+/// `stop` turns true (then commits what is pending and returns `Ok`) or a
+/// definite error. Transactions in `skip` (`trepctl online -skip-seqno`)
+/// only move the position: their changes are not applied.
 pub async fn run_apply_stage(
     reader: Reader,
-    mut applier: Applier,
+    mut appliers: Vec<Applier>,
     mut stop: watch::Receiver<bool>,
     progress: Progress,
     retry: Retry,
     skip: SkipSeqnos,
 ) -> Result<(), ApplyStageError> {
+    if appliers.is_empty() {
+        return Err(ApplyStageError::Reader("no apply channel".into()));
+    }
     let mut backoff = Backoff::new(retry.backoff);
     let mut streak: Option<Streak<(Option<Seqno>, u16)>> = None;
     loop {
         let applied_before = progress.snapshot().applied_count;
-        let outcome = apply_from_position(&reader, &mut applier, &mut stop, &progress, &skip).await;
+        let outcome = if appliers.len() == 1 {
+            apply_from_position(&reader, &mut appliers[0], &mut stop, &progress, &skip).await
+        } else {
+            let channels = appliers.len();
+            let (back, outcome) =
+                parallel_pass(&reader, std::mem::take(&mut appliers), &mut stop, &progress, &skip).await;
+            appliers = back;
+            if appliers.len() != channels {
+                // A channel task failed and took its applier: the pipeline
+                // starts again (the service relaunches it).
+                return outcome.and(Err(ApplyStageError::Reader("an apply channel was lost".into())));
+            }
+            outcome
+        };
         if progress.snapshot().applied_count > applied_before {
             // It made progress: a fresh failure, not a failing retry.
             backoff.reset();
@@ -151,13 +171,15 @@ pub async fn run_apply_stage(
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.changed() => return Ok(()),
                 }
-                let reconnected = tokio::select! {
-                    r = applier.reconnect() => r,
-                    _ = stop.changed() => return Ok(()),
-                };
-                if let Err(e) = reconnected {
-                    if !e.is_transient() {
-                        return Err(e.into());
+                for applier in &mut appliers {
+                    let reconnected = tokio::select! {
+                        r = applier.reconnect() => r,
+                        _ = stop.changed() => return Ok(()),
+                    };
+                    match reconnected {
+                        Ok(()) => {}
+                        Err(e) if e.is_transient() => break,
+                        Err(e) => return Err(e.into()),
                     }
                 }
             }
@@ -177,6 +199,45 @@ pub async fn run_apply_stage(
             }
         }
     }
+}
+
+/// One pass of parallel apply: the THL from the lowest channel's committed
+/// transaction (each channel checks its own against it, and skips what its
+/// row covers), dispatched by shard (`channels.rs`).
+async fn parallel_pass(
+    reader: &Reader,
+    appliers: Vec<Applier>,
+    stop: &mut watch::Receiver<bool>,
+    progress: &Progress,
+    skip: &SkipSeqnos,
+) -> (Vec<Applier>, Result<(), ApplyStageError>) {
+    let committed: Vec<Option<Seqno>> = appliers.iter().map(Applier::last_applied_seqno).collect();
+    let min = match reader.min_seqno() {
+        Ok(m) => m,
+        Err(e) => return (appliers, Err(e.into())),
+    };
+    let lowest = committed.iter().copied().min().flatten();
+    let from = match (committed.iter().all(Option::is_some), lowest) {
+        (true, Some(low)) if min.is_none_or(|m| m <= low) => low,
+        _ => min.unwrap_or(Seqno::FIRST),
+    };
+    let from_committed = committed.iter().all(Option::is_some);
+    info!(%from, channels = appliers.len(), "applying the THL by shard");
+    let (tx, mut rx) = mpsc::channel::<ReplEvent>(CHANNEL_EVENTS);
+    let halt = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let reader = reader.clone();
+        let halt = halt.clone();
+        tokio::task::spawn_blocking(move || read_thl(&reader, from, from_committed, &tx, &halt))
+    };
+    let (appliers, result) = super::channels::apply_in_parallel(appliers, &mut rx, stop, progress, skip).await;
+    halt.store(true, Ordering::Relaxed);
+    drop(rx);
+    let read_result = match thread.await {
+        Ok(r) => r,
+        Err(e) => Err(ApplyStageError::Reader(e.to_string())),
+    };
+    (appliers, result.and(read_result))
 }
 
 /// One pass: read from the applier's committed position and apply until
@@ -254,14 +315,7 @@ async fn apply_events(
             return Ok(());
         };
         let h = &event.header;
-        if let Some(p) = &expect {
-            if h.seqno > p.seqno {
-                expect = None;
-            } else if h.seqno_end.max(h.seqno) >= p.seqno && h.fragno == p.fragno {
-                check_history(p, h)?;
-                expect = None;
-            }
-        }
+        check_expected(&mut expect, h)?;
         // `online -until-seqno N`, `offline-deferred -at-seqno N`: nothing
         // after N is applied; the service goes offline at N's boundary.
         if h.fragno == 0 && progress.stop_after().is_some_and(|n| h.seqno > n) {
@@ -278,22 +332,44 @@ async fn apply_events(
             // Not what the target committed before (read again to check it).
             times.pending.insert(last, Pending::of(h));
         }
-        if skip.contains(h.seqno) {
-            // An event without changes only moves the position.
-            warn!(seqno = %h.seqno, fragno = h.fragno, event_id = %h.event_id, "skipping the transaction as asked (-skip-seqno)");
-            let skipped = ReplEvent {
-                header: event.header.clone(),
-                body: thl::event::EventBody::default(),
-            };
-            applier.apply(&skipped).await?;
-        } else {
-            applier.apply(&event).await?;
-        }
+        applier.apply(&skipped_or_whole(event, skip)).await?;
         if rx.is_empty() && applier.has_pending() {
             applier.flush_idle().await?;
         }
         report(applier, progress, &mut times);
     }
+}
+
+/// The event, or for a transaction in `skip` (`online -skip-seqno`) the
+/// event without its changes: it only moves the position.
+pub(super) fn skipped_or_whole(event: ReplEvent, skip: &SkipSeqnos) -> ReplEvent {
+    if !skip.contains(event.header.seqno) {
+        return event;
+    }
+    let h = &event.header;
+    warn!(seqno = %h.seqno, fragno = h.fragno, event_id = %h.event_id, "skipping the transaction as asked (-skip-seqno)");
+    ReplEvent {
+        header: event.header,
+        body: thl::event::EventBody::default(),
+    }
+}
+
+/// Checks `h` against the committed position still `expect`ed (the first
+/// events read start at the committed transaction itself); the check is
+/// done once, at that transaction, or given up when the THL goes past it.
+pub(super) fn check_expected(
+    expect: &mut Option<AppliedPosition>,
+    h: &thl::event::EventHeader,
+) -> Result<(), ApplyStageError> {
+    if let Some(p) = expect {
+        if h.seqno > p.seqno {
+            *expect = None;
+        } else if h.seqno_end.max(h.seqno) >= p.seqno && h.fragno == p.fragno {
+            check_history(p, h)?;
+            *expect = None;
+        }
+    }
+    Ok(())
 }
 
 /// The THL's event at the target's committed seqno must be the one the
@@ -330,15 +406,15 @@ struct Times {
 }
 
 /// What the progress reports of a transaction once it is committed.
-struct Pending {
-    source_tstamp_ms: i64,
-    extract_tstamp_ms: i64,
-    shard: String,
-    event_id: String,
+pub(super) struct Pending {
+    pub source_tstamp_ms: i64,
+    pub extract_tstamp_ms: i64,
+    pub shard: String,
+    pub event_id: String,
 }
 
 impl Pending {
-    fn of(h: &thl::event::EventHeader) -> Pending {
+    pub(super) fn of(h: &thl::event::EventHeader) -> Pending {
         Pending {
             source_tstamp_ms: h.source_tstamp_ms,
             extract_tstamp_ms: h.extract_tstamp_ms,
@@ -373,7 +449,7 @@ fn report(applier: &Applier, progress: &Progress, times: &mut Times) {
     }));
 }
 
-async fn sleep_until(deadline: Option<std::time::Instant>) {
+pub(super) async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
         None => std::future::pending().await,

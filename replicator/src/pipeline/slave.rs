@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
+use super::channels::check_channel_rows;
 use super::progress::Progress;
 use super::retention::{OwnApplier, RetentionClock};
 use super::serve::{serve_thl, ServeError};
@@ -60,6 +61,9 @@ pub struct SlaveSettings {
     pub retention: Duration,
     /// Transactions to skip on apply (`trepctl online -skip-seqno`).
     pub skip: SkipSeqnos,
+    /// Apply channels (`channels` with `svc-parallelization-type=disk`);
+    /// more than one applies by shard (`pipeline/channels.rs`).
+    pub channels: u32,
 }
 
 /// Why a slave or relay pipeline stopped.
@@ -147,13 +151,15 @@ async fn slave_pipeline(
     }
 
     // An empty THL starts after what the target committed (a host restored
-    // from a backup, or after `reset -thl`): the applier connects first.
-    let mut applier = None;
+    // from a backup, or after `reset -thl`): the appliers connect first, and
+    // the lowest channel's position is where the client starts.
+    let mut appliers = None;
     let mut client_cfg = ClientConfig::new(settings.upstream.clone(), settings.host.clone());
     if thl_empty {
-        let Some(a) = connect_applier(
+        let Some(a) = connect_appliers(
             settings.target.clone(),
             settings.applier.clone(),
+            settings.channels,
             halt_rx.clone(),
             progress,
         )
@@ -161,7 +167,8 @@ async fn slave_pipeline(
         else {
             return Ok(());
         };
-        client_cfg.start_after = a.last_applied().map(|p| Committed {
+        let lowest = a.iter().filter_map(Applier::last_applied).min_by_key(|p| p.seqno);
+        client_cfg.start_after = lowest.map(|p| Committed {
             seqno: p.seqno,
             epoch: p.epoch,
             event_id: p.event_id,
@@ -170,7 +177,7 @@ async fn slave_pipeline(
             info!(service = %settings.service, seqno = %c.seqno, epoch = %c.epoch, event_id = %c.event_id,
                 "the THL is empty: fetching from after the target's committed position");
         }
-        applier = Some(a);
+        appliers = Some(a);
     }
     // The client owns the local THL and reports into the service's
     // progress as it goes.
@@ -215,16 +222,17 @@ async fn slave_pipeline(
         let progress = progress.clone();
         let target = settings.target.clone();
         let cfg = settings.applier.clone();
+        let channels = settings.channels;
         let skip = settings.skip.clone();
         tasks.spawn(async move {
-            let applier = match applier {
+            let appliers = match appliers {
                 Some(a) => a,
-                None => match connect_applier(target, cfg, halt.clone(), &progress).await? {
+                None => match connect_appliers(target, cfg, channels, halt.clone(), &progress).await? {
                     Some(a) => a,
                     None => return Ok(()),
                 },
             };
-            run_apply_stage(reader, applier, halt, progress, Retry::default(), skip)
+            run_apply_stage(reader, appliers, halt, progress, Retry::default(), skip)
                 .await
                 .map_err(SlaveError::from)
         });
@@ -256,6 +264,39 @@ fn task_error(done: Result<Result<(), SlaveError>, tokio::task::JoinError>) -> O
         Ok(Err(e)) => Some(e),
         Err(e) => Some(SlaveError::Task(e.to_string())),
     }
+}
+
+/// Connects one applier per channel, in channel order: channel 0 first,
+/// which checks that the target's position rows allow this channel count
+/// (`channels::check_channel_rows`) and forgets the rows of channels no
+/// longer used, then the others (whose rows start as a copy of channel
+/// 0's). `Ok(None)` when stopped first.
+async fn connect_appliers(
+    target: Opts,
+    cfg: ApplierConfig,
+    channels: u32,
+    halt: watch::Receiver<bool>,
+    progress: &Progress,
+) -> Result<Option<Vec<Applier>>, SlaveError> {
+    let channels = channels.max(1);
+    let apply_err = |e| SlaveError::Apply(ApplyStageError::Apply(e));
+    let mut appliers = Vec::with_capacity(channels as usize);
+    for channel in 0..channels {
+        let cfg = ApplierConfig { channel, ..cfg.clone() };
+        let Some(mut applier) = connect_applier(target.clone(), cfg, halt.clone(), progress).await? else {
+            return Ok(None);
+        };
+        if channel == 0 {
+            let rows = applier.channel_seqnos().await.map_err(apply_err)?;
+            let forget =
+                check_channel_rows(&rows, channels).map_err(|m| SlaveError::Apply(ApplyStageError::Channels(m)))?;
+            if forget {
+                applier.forget_channels_from(channels).await.map_err(apply_err)?;
+            }
+        }
+        appliers.push(applier);
+    }
+    Ok(Some(appliers))
 }
 
 /// Connects the applier, retrying while the target is unavailable.

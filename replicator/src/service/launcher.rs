@@ -339,6 +339,7 @@ impl RoleLauncher {
             serve: (ctx.role == Role::Relay).then_some(s.thl_listen),
             retention: s.settings.thl_log_retention,
             skip: o.skip_seqno.clone(),
+            channels: s.settings.apply_channels,
         })
     }
 }

@@ -1,0 +1,449 @@
+//! Parallel apply by shard: Tungsten's `svc-parallelization-type=disk` with
+//! `channels=N` (the apply stage's pass when a service has more than one
+//! channel; `apply.rs` runs it and retries it).
+//!
+//! # Invariants
+//!
+//! * **One database, one channel.** A transaction goes to the channel of its
+//!   shard id (its database; [`channel_of`], a stable hash), which applies it
+//!   on its own connection and commits its own position row
+//!   (`trep_commit_seqno`, `task_id` = channel) in the same target
+//!   transaction as the data. The transactions of a database are applied in
+//!   seqno order; those of different databases run side by side.
+//! * **Barriers.** A transaction of no single database (shard `#UNKNOWN`: a
+//!   statement without a database, DDL or DML across databases) and a
+//!   fragmented transaction (a later fragment may reach another database)
+//!   wait until every channel has committed everything it was given, run on
+//!   channel 0 alone, and are committed before anything after them is
+//!   dispatched ([`needs_barrier`]).
+//! * **Exactly once per channel.** After any stop or crash each channel
+//!   resumes after its own row: the THL is read from the lowest of them,
+//!   and each channel's applier skips what its own row covers. A channel
+//!   only ever applies the transactions of its shards, so nothing is
+//!   applied twice and nothing skipped.
+//! * **A clean stop aligns the rows.** On `offline` and at the offline point,
+//!   once everything dispatched is committed, every channel's row is moved
+//!   to the last transaction dispatched (a channel that applied nothing of
+//!   it gets it without its changes), so that all rows name one seqno: the
+//!   channel count may then change. A start with another channel count
+//!   than the target's rows is refused unless they name one seqno
+//!   ([`check_channel_rows`]).
+//! * **The applied seqno is a low watermark**: every transaction at or below
+//!   the seqno the progress reports is committed on its channel.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use thl::event::{EventHeader, ReplEvent, SHARD_UNKNOWN};
+use thl::seqno::Seqno;
+use tokio::sync::{mpsc, watch};
+use tracing::info;
+
+use super::apply::{check_expected, skipped_or_whole, sleep_until, ApplyStageError, Pending, CHANNEL_EVENTS};
+use super::progress::{Progress, ShardTxn};
+use super::skip::SkipSeqnos;
+use crate::applier::{AppliedPosition, Applier};
+
+/// The channel of a shard: FNV-1a of its id, modulo the channel count.
+pub fn channel_of(shard: &str, channels: u32) -> u32 {
+    let hash = shard.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % u64::from(channels.max(1))) as u32
+}
+
+/// Whether the transaction of `h` must run alone (see the module doc).
+pub fn needs_barrier(h: &EventHeader) -> bool {
+    h.shard_id == SHARD_UNKNOWN || h.fragno > 0 || !h.last_frag
+}
+
+/// Refuses a channel count that differs from the target's rows unless they
+/// all name one seqno (a clean offline); returns the rows to forget (task
+/// ids at or above `channels`). `rows` are (task id, committed seqno).
+pub fn check_channel_rows(rows: &[(u32, Option<Seqno>)], channels: u32) -> Result<bool, String> {
+    let same_count = rows.len() == channels as usize && rows.iter().all(|&(t, _)| t < channels);
+    if same_count || rows.len() <= 1 {
+        return Ok(rows.iter().any(|&(t, _)| t >= channels));
+    }
+    let first = rows[0].1;
+    if rows.iter().all(|&(_, s)| s == first) {
+        return Ok(rows.iter().any(|&(t, _)| t >= channels));
+    }
+    let described: Vec<String> = rows
+        .iter()
+        .map(|(t, s)| format!("{t}: {}", Seqno::or_minus_one(*s)))
+        .collect();
+    Err(format!(
+        "the target's trep_commit_seqno has {} channel rows at different seqnos (task_id: seqno {}), and this \
+         service now has {channels} channel(s): a channel count may change only after a clean offline, which \
+         brings every row to one seqno. Set channels back to {} and go online, then `trepctl offline`, then \
+         change it",
+        rows.len(),
+        described.join(", "),
+        rows.len()
+    ))
+}
+
+/// What a channel tells the dispatcher: its committed seqno moved.
+struct Committed {
+    channel: usize,
+    seqno: Option<Seqno>,
+}
+
+/// One channel: applies what it is sent, commits when its queue is idle,
+/// and reports each committed seqno.
+async fn channel(
+    index: usize,
+    mut applier: Applier,
+    mut rx: mpsc::Receiver<ReplEvent>,
+    notices: mpsc::UnboundedSender<Committed>,
+    mut expect: Option<AppliedPosition>,
+) -> (Applier, Result<(), ApplyStageError>) {
+    let result = async {
+        let mut reported = applier.last_applied_seqno();
+        loop {
+            let deadline = applier.commit_deadline();
+            let next = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = sleep_until(deadline) => {
+                    applier.flush_idle().await?;
+                    report(index, &applier, &notices, &mut reported);
+                    continue;
+                }
+            };
+            let Some(event) = next else {
+                applier.flush().await?;
+                report(index, &applier, &notices, &mut reported);
+                return Ok(());
+            };
+            check_expected(&mut expect, &event.header)?;
+            applier.apply(&event).await?;
+            if rx.is_empty() && applier.has_pending() {
+                applier.flush_idle().await?;
+            }
+            report(index, &applier, &notices, &mut reported);
+        }
+    }
+    .await;
+    (applier, result)
+}
+
+fn report(index: usize, applier: &Applier, notices: &mpsc::UnboundedSender<Committed>, reported: &mut Option<Seqno>) {
+    let now = applier.last_applied_seqno();
+    if now != *reported {
+        *reported = now;
+        let _ = notices.send(Committed {
+            channel: index,
+            seqno: now,
+        });
+    }
+}
+
+/// What the dispatcher knows of each channel and of the transactions in
+/// flight.
+struct Ledger {
+    /// Per channel: its committed seqno, and the last seqnos of the
+    /// transactions sent to it that it has not committed yet.
+    committed: Vec<Option<Seqno>>,
+    outstanding: Vec<VecDeque<Seqno>>,
+    /// Transactions dispatched and not yet under the watermark.
+    pending: BTreeMap<Seqno, Pending>,
+    /// The last transaction dispatched (for aligning the rows).
+    last: Option<ReplEvent>,
+    /// The watermark reported.
+    reported: Option<Seqno>,
+}
+
+impl Ledger {
+    fn committed(&mut self, c: Committed) {
+        self.committed[c.channel] = c.seqno;
+        if let Some(s) = c.seqno {
+            let q = &mut self.outstanding[c.channel];
+            while q.front().is_some_and(|&f| f <= s) {
+                q.pop_front();
+            }
+        }
+    }
+
+    fn drained(&self) -> bool {
+        self.outstanding.iter().all(VecDeque::is_empty)
+    }
+
+    /// Every transaction at or below it is committed: below the first
+    /// outstanding one of any channel, else the last dispatched.
+    fn watermark(&self) -> Option<Seqno> {
+        let first_outstanding = self.outstanding.iter().filter_map(|q| q.front()).min();
+        match first_outstanding {
+            Some(&f) => f.prev(),
+            None => self
+                .last
+                .as_ref()
+                .map(|e| e.header.seqno_end.max(e.header.seqno))
+                .or_else(|| self.committed.iter().flatten().min().copied()),
+        }
+    }
+
+    /// Publishes the watermark and the transactions under it.
+    fn report(&mut self, progress: &Progress) {
+        let Some(w) = self.watermark() else { return };
+        if self.reported == Some(w) {
+            return;
+        }
+        self.reported = Some(w);
+        let later = self.pending.split_off(&w.next());
+        let done = std::mem::replace(&mut self.pending, later);
+        if let Some(p) = done.get(&w) {
+            progress.applied(w, &p.event_id, p.source_tstamp_ms, p.extract_tstamp_ms);
+        }
+        progress.shards_committed(done.into_iter().map(|(seqno, p)| ShardTxn {
+            shard: p.shard,
+            seqno,
+            event_id: p.event_id,
+            source_tstamp_ms: p.source_tstamp_ms,
+        }));
+    }
+}
+
+/// One pass of parallel apply: starts a task per channel, dispatches the
+/// THL's events from `rx` until stopped, the offline point, or an error.
+/// Returns the appliers (to retry with) and the outcome.
+pub(super) async fn apply_in_parallel(
+    appliers: Vec<Applier>,
+    rx: &mut mpsc::Receiver<ReplEvent>,
+    stop: &mut watch::Receiver<bool>,
+    progress: &Progress,
+    skip: &SkipSeqnos,
+) -> (Vec<Applier>, Result<(), ApplyStageError>) {
+    let n = appliers.len();
+    let (notice_tx, mut notices) = mpsc::unbounded_channel();
+    let mut senders = Vec::with_capacity(n);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut ledger = Ledger {
+        committed: appliers.iter().map(Applier::last_applied_seqno).collect(),
+        outstanding: vec![VecDeque::new(); n],
+        pending: BTreeMap::new(),
+        last: None,
+        reported: None,
+    };
+    if let Some(low) = appliers
+        .iter()
+        .filter_map(Applier::last_applied)
+        .min_by_key(|p| p.seqno)
+    {
+        progress.applied(low.seqno, &low.event_id, 0, 0);
+        ledger.reported = Some(low.seqno);
+    }
+    for (index, applier) in appliers.into_iter().enumerate() {
+        let (tx, channel_rx) = mpsc::channel(CHANNEL_EVENTS);
+        senders.push(tx);
+        let expect = applier.last_applied().filter(|p| p.last_frag);
+        tasks.spawn(channel(index, applier, channel_rx, notice_tx.clone(), expect));
+    }
+    drop(notice_tx);
+    let outcome = dispatch(&senders, rx, stop, progress, skip, &mut ledger, &mut notices).await;
+    if let Ok(true) = outcome {
+        // Between transactions: every row to the last one dispatched (module doc).
+        align(&senders, &mut ledger, &mut notices, progress).await;
+    }
+    drop(senders);
+    finish(tasks, outcome.map(|_| ())).await
+}
+
+/// Waits for the channel tasks and puts their appliers back in channel
+/// order; the first error wins.
+async fn finish(
+    mut tasks: tokio::task::JoinSet<(Applier, Result<(), ApplyStageError>)>,
+    mut outcome: Result<(), ApplyStageError>,
+) -> (Vec<Applier>, Result<(), ApplyStageError>) {
+    let mut appliers = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((applier, result)) => {
+                if let (Ok(()), Err(e)) = (&outcome, result) {
+                    outcome = Err(e);
+                }
+                appliers.push(applier);
+            }
+            Err(e) => {
+                if outcome.is_ok() {
+                    outcome = Err(ApplyStageError::Reader(format!("an apply channel failed: {e}")));
+                }
+            }
+        }
+    }
+    appliers.sort_by_key(|a| a.config().channel);
+    (appliers, outcome)
+}
+
+/// Routes events to the channels until the input ends, `stop`, or the
+/// offline point; barriers wait for every channel (module doc). `Ok(true)`
+/// when it stopped between transactions (the rows may be aligned).
+async fn dispatch(
+    senders: &[mpsc::Sender<ReplEvent>],
+    rx: &mut mpsc::Receiver<ReplEvent>,
+    stop: &mut watch::Receiver<bool>,
+    progress: &Progress,
+    skip: &SkipSeqnos,
+    ledger: &mut Ledger,
+    notices: &mut mpsc::UnboundedReceiver<Committed>,
+) -> Result<bool, ApplyStageError> {
+    let channels = senders.len() as u32;
+    // The channel of the transaction whose fragments are arriving.
+    let mut open: Option<usize> = None;
+    loop {
+        let next = tokio::select! {
+            ev = rx.recv() => ev,
+            Some(c) = notices.recv() => {
+                ledger.committed(c);
+                ledger.report(progress);
+                continue;
+            }
+            _ = stop.changed() => return Ok(open.is_none()),
+        };
+        let Some(event) = next else { return Ok(open.is_none()) };
+        let h = &event.header;
+        if h.fragno == 0 && progress.stop_after().is_some_and(|n| h.seqno > n) {
+            info!(seqno = %h.seqno, "stopping before this transaction, at the requested offline point");
+            return Ok(true);
+        }
+        let target = match open {
+            Some(c) => c,
+            None if needs_barrier(h) => {
+                if !wait_drained(ledger, notices, progress, stop).await? {
+                    return Ok(true);
+                }
+                0
+            }
+            None => channel_of(&h.shard_id, channels) as usize,
+        };
+        let last = h.seqno_end.max(h.seqno);
+        let ends = h.last_frag;
+        let barrier = needs_barrier(h);
+        if ledger.committed[target].is_none_or(|c| last > c) {
+            ledger.pending.insert(last, Pending::of(h));
+            if ends {
+                ledger.outstanding[target].push_back(last);
+            }
+        }
+        let event = skipped_or_whole(event, skip);
+        if ends {
+            ledger.last = Some(ReplEvent {
+                header: event.header.clone(),
+                body: thl::event::EventBody::default(),
+            });
+        }
+        senders[target]
+            .send(event)
+            .await
+            .map_err(|_| ApplyStageError::Reader(format!("apply channel {target} stopped")))?;
+        open = (!ends).then_some(target);
+        if ends && barrier && !wait_drained(ledger, notices, progress, stop).await? {
+            return Ok(true);
+        }
+    }
+}
+
+/// Takes commit notices until every channel has committed what it was
+/// given: `Ok(true)`; `Ok(false)` on `stop`; `Err` when a channel ended
+/// (its error is collected by [`finish`]).
+async fn wait_drained(
+    ledger: &mut Ledger,
+    notices: &mut mpsc::UnboundedReceiver<Committed>,
+    progress: &Progress,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<bool, ApplyStageError> {
+    while !ledger.drained() {
+        tokio::select! {
+            notice = notices.recv() => match notice {
+                Some(c) => {
+                    ledger.committed(c);
+                    ledger.report(progress);
+                }
+                None => return Err(ApplyStageError::Reader("an apply channel stopped".into())),
+            },
+            _ = stop.changed() => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+/// After a clean stop: waits until everything dispatched is committed, then
+/// gives every channel whose row is behind the last transaction that
+/// transaction without its changes, and waits for those commits.
+/// A channel that fails meanwhile ends the alignment; its error is
+/// reported by [`finish`].
+async fn align(
+    senders: &[mpsc::Sender<ReplEvent>],
+    ledger: &mut Ledger,
+    notices: &mut mpsc::UnboundedReceiver<Committed>,
+    progress: &Progress,
+) {
+    let (_keep, mut never) = watch::channel(false);
+    if !matches!(wait_drained(ledger, notices, progress, &mut never).await, Ok(true)) {
+        return;
+    }
+    let Some(last) = ledger.last.clone() else { return };
+    let end = last.header.seqno_end.max(last.header.seqno);
+    for (c, tx) in senders.iter().enumerate() {
+        if ledger.committed[c].is_none_or(|s| s < end) {
+            ledger.outstanding[c].push_back(end);
+            if tx.send(last.clone()).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = wait_drained(ledger, notices, progress, &mut never).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_always_goes_to_the_same_channel_and_shards_spread() {
+        assert_eq!(channel_of("shop", 4), channel_of("shop", 4));
+        assert_eq!(channel_of("anything", 1), 0);
+        let used: std::collections::HashSet<u32> = (0..64).map(|i| channel_of(&format!("db{i}"), 4)).collect();
+        assert_eq!(used.len(), 4, "64 databases use every one of 4 channels");
+    }
+
+    #[test]
+    fn a_channel_count_changes_only_when_every_row_names_one_seqno() {
+        let s = |n| Some(Seqno(n));
+        // Same count: fine, nothing to forget.
+        assert_eq!(check_channel_rows(&[(0, s(5)), (1, s(9))], 2), Ok(false));
+        // A fresh target (one row), any count.
+        assert_eq!(check_channel_rows(&[(0, None)], 4), Ok(false));
+        // Down from 3 to 1 after a clean offline: forget rows 1 and 2.
+        assert_eq!(check_channel_rows(&[(0, s(7)), (1, s(7)), (2, s(7))], 1), Ok(true));
+        // Up from 2 to 4 after a clean offline.
+        assert_eq!(check_channel_rows(&[(0, s(7)), (1, s(7))], 4), Ok(false));
+        // Rows at different seqnos: refused, naming them.
+        let e = check_channel_rows(&[(0, s(7)), (1, s(3))], 4).err().unwrap_or_default();
+        assert!(e.contains("0: 7, 1: 3") && e.contains("clean offline"), "{e}");
+    }
+
+    #[test]
+    fn transactions_of_no_single_database_and_fragments_are_barriers() {
+        let mut h = EventHeader {
+            seqno: Seqno(3),
+            seqno_end: Seqno(3),
+            fragno: 0,
+            last_frag: true,
+            epoch: thl::seqno::Epoch(0),
+            source_id: "db1".into(),
+            event_id: "mysql-bin.000001:0000000000000100;1".into(),
+            shard_id: "shop".into(),
+            source_tstamp_ms: 0,
+            extract_tstamp_ms: 0,
+        };
+        assert!(!needs_barrier(&h));
+        h.last_frag = false;
+        assert!(needs_barrier(&h), "the first fragment of several");
+        h.last_frag = true;
+        h.fragno = 2;
+        assert!(needs_barrier(&h), "the last fragment");
+        h.fragno = 0;
+        h.shard_id = SHARD_UNKNOWN.into();
+        assert!(needs_barrier(&h));
+    }
+}

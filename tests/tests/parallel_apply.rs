@@ -1,0 +1,238 @@
+//! Parallel apply by shard (`svc-parallelization-type=disk`, `channels=4`):
+//! a master and a slave, each a sandbox MariaDB with its `replicator`.
+//!
+//! The workload spreads over four databases (its updates do not commute:
+//! `v = (v * 31 + i) % p`, so an order broken anywhere shows), with transactions of one
+//! database (applied side by side), transactions across two (barriers), a
+//! `CREATE DATABASE` (a barrier) and large transactions cut into fragments
+//! (barriers). Every transaction writes one row to a keyless ledger table,
+//! so a duplicate or a loss shows: rows = distinct rows = transactions.
+//! The slave starts behind a backlog (its channels race each other) and its
+//! replicator is SIGKILLed mid-stream three times and restarted; at the end
+//! every table equals the master's. Then a clean `offline` aligns the
+//! channel rows, and the slave comes back with 2 channels.
+//!
+//! Run: `cargo test -p tests --test parallel_apply -- --nocapture`
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use tests::process::{thl_max_seqno, workspace_bin, Deployment, ReplicatorProcess};
+use tests::sandbox::{loopback_specs, Instance, InstanceSpec, Sandbox, DEFAULT_PORT};
+
+const MASTER: &str = "host1.alpha";
+const SLAVE: &str = "host2.alpha";
+const DATABASES: usize = 4;
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn ini(port: u16, channels: u32) -> String {
+    format!(
+        "[defaults]\nreplication-user=tungsten\nreplication-password=secret\nreplication-port={port}\n\
+         rest-api-admin-user=admin\nrest-api-admin-password=s3cret\nreplicator-rest-api-address=0.0.0.0\n\
+         thl-frag-size=16k\n\
+         [alpha]\ntopology=clustered\nmaster={MASTER}\nmembers={MASTER},{SLAVE}\n\
+         svc-parallelization-type=disk\nchannels={channels}\n"
+    )
+}
+
+fn trepctl(d: &Deployment, host: &str, args: &[&str]) -> Output {
+    Command::new(workspace_bin("trepctl").expect("trepctl built"))
+        .arg("--config")
+        .arg(d.ini())
+        .arg("--hosts-file")
+        .arg(d.hosts_file())
+        .args(["-host", host])
+        .args(args)
+        .output()
+        .expect("trepctl runs")
+}
+
+/// The slave's applied seqno (`-1` while nothing is applied or the API is
+/// down).
+fn applied(d: &Deployment) -> i64 {
+    let out = trepctl(d, SLAVE, &["status", "-json"]);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v["appliedLastSeqno"].as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(-1)
+}
+
+async fn wait_applied(d: &Deployment, slave: &mut ReplicatorProcess) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let target = thl_max_seqno(&d.thl_dir(MASTER, "alpha")).unwrap_or(-1);
+        let now = applied(d);
+        if target >= 0 && now >= target {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slave applied {now} of {target}:\n{}",
+            slave.log_tail(40)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The rows every transaction of database `k` updates in a phase: the
+/// last writers of phase 0's are the transactions across databases that
+/// end it, which must not be applied before the ones they follow.
+fn hot_row(k: usize, phase: usize) -> usize {
+    10 * phase + k
+}
+
+/// Transaction `i` of the workload in `phase` (it writes the ledger row
+/// `txn-i`) on one of the first `spread` databases; `cross` makes it one
+/// across two of them.
+async fn transaction(db: &Instance, i: usize, phase: usize, spread: usize, cross: bool) {
+    let k = i % spread;
+    let o = (k + 1) % spread;
+    let (hk, ho) = (hot_row(k, phase), hot_row(o, phase));
+    let sql = match (cross, i % 25) {
+        // Across two databases: a barrier.
+        (true, _) | (false, 7) => format!(
+            "BEGIN; UPDATE db{k}.t SET v = (v * 31 + {i}) % 1000000007 WHERE id = {hk}; \
+             UPDATE db{o}.t SET v = (v * 31 + {i}) % 1000000007 WHERE id = {ho}; \
+             INSERT INTO db{k}.ledger VALUES ('txn-{i}'); COMMIT"
+        ),
+        // Large: cut into fragments (thl-frag-size=16k), a barrier.
+        (false, 13) => format!(
+            "BEGIN; INSERT INTO db{k}.t (id, v, pad) SELECT {base} + seq, seq, REPEAT('x', 200) \
+             FROM db{k}.seq_1_to_300; INSERT INTO db{k}.ledger VALUES ('txn-{i}'); COMMIT",
+            base = 1_000_000 * (i + 1)
+        ),
+        _ => format!(
+            "BEGIN; INSERT INTO db{k}.t (id, v, pad) VALUES ({id}, {i}, 'p') ON DUPLICATE KEY UPDATE v = v + 1; \
+             UPDATE db{k}.t SET v = (v * 31 + {i}) % 1000000007 WHERE id = {hk}; \
+             INSERT INTO db{k}.ledger VALUES ('txn-{i}'); COMMIT",
+            id = 100 + i
+        ),
+    };
+    db.exec(&sql).await.expect("workload transaction");
+}
+
+async fn checksums(db: &Instance) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in 0..DATABASES {
+        for t in ["t", "ledger"] {
+            let rows = db.query(&format!("CHECKSUM TABLE db{k}.{t}")).await.expect("checksum");
+            out.push(format!("db{k}.{t}={}", rows[0][1]));
+        }
+    }
+    out
+}
+
+async fn ledger(db: &Instance) -> (usize, usize) {
+    let union = (0..DATABASES)
+        .map(|k| format!("SELECT txn FROM db{k}.ledger"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let rows = db
+        .query(&format!("SELECT COUNT(*), COUNT(DISTINCT txn) FROM ({union}) l"))
+        .await
+        .expect("ledger");
+    (
+        rows[0][0].parse().expect("count"),
+        rows[0][1].parse().expect("distinct"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
+    let specs: Vec<InstanceSpec> = loopback_specs(2, DEFAULT_PORT)
+        .expect("free loopback addresses")
+        .into_iter()
+        .zip([MASTER, SLAVE])
+        .map(|(s, name)| InstanceSpec { name: name.into(), ..s })
+        .collect();
+    let port = specs[0].port;
+    let addresses: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
+    let sandbox = Sandbox::start(specs).await.expect("sandbox starts");
+    let (master_db, slave_db) = (sandbox.get(MASTER), sandbox.get(SLAVE));
+    let root = tempfile::tempdir().expect("tempdir");
+    let d = Deployment::create(root.path(), &ini(port, 4), &addresses).expect("deployment");
+    let first = master_db.query("SHOW BINARY LOGS").await.expect("binlogs")[0][0].clone();
+    let _master = d
+        .start(MASTER, &["--from-event", &format!("{first}:4")])
+        .expect("master starts");
+
+    for k in 0..DATABASES {
+        master_db
+            .exec(&format!(
+                "CREATE DATABASE db{k}; CREATE TABLE db{k}.t (id BIGINT PRIMARY KEY, v BIGINT, pad VARCHAR(255)) \
+                 ENGINE=InnoDB; CREATE TABLE db{k}.ledger (txn VARCHAR(40)) ENGINE=InnoDB; \
+                 INSERT INTO db{k}.t VALUES ({}, 0, 'seed'), ({}, 0, 'seed')",
+                hot_row(k, 0),
+                hot_row(k, 1)
+            ))
+            .await
+            .expect("schema");
+    }
+    // A backlog first, so that the channels race each other.
+    // Databases 0-2 only (database 3 shares channel 0 with the barriers), the
+    // backlog ending with one transaction across each pair: the channel
+    // running them idles until then and would run ahead of the others.
+    let backlog = 300;
+    for i in 0..backlog {
+        transaction(master_db, i, 0, 3, i + 3 >= backlog).await;
+    }
+    let mut slave = d.start(SLAVE, &[]).expect("slave starts");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    slave.kill();
+    slave = d.start(SLAVE, &[]).expect("slave restarts");
+    let written = 500;
+    for i in backlog..written {
+        transaction(master_db, i, 1, DATABASES, false).await;
+        if i % 100 == 50 {
+            // Mid-stream, with transactions in flight on the channels.
+            slave.kill();
+        }
+        if i % 100 == 80 {
+            slave = d.start(SLAVE, &[]).expect("slave restarts");
+        }
+    }
+    wait_applied(&d, &mut slave).await;
+    let log = slave.log_since(0);
+    assert!(
+        log.contains("applying the THL by shard") && log.contains("channels=4"),
+        "{log}"
+    );
+    assert_eq!(
+        checksums(slave_db).await,
+        checksums(master_db).await,
+        "every table equals the master's"
+    );
+    assert_eq!(
+        ledger(slave_db).await,
+        (written, written),
+        "ledger rows = distinct rows = transactions written"
+    );
+    let rows = slave_db
+        .query("SELECT COUNT(*) FROM tungsten_alpha.trep_commit_seqno")
+        .await
+        .expect("rows");
+    assert_eq!(rows[0][0], "4", "one position row per channel");
+
+    // A clean offline brings every row to one seqno; 2 channels then.
+    let out = trepctl(&d, SLAVE, &["offline"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seqnos = slave_db
+        .query("SELECT COUNT(DISTINCT seqno) FROM tungsten_alpha.trep_commit_seqno")
+        .await
+        .expect("rows");
+    assert_eq!(seqnos[0][0], "1", "the rows name one seqno after a clean offline");
+    assert_eq!(slave.terminate(Duration::from_secs(30)), Some(0));
+    std::fs::write(d.ini(), ini(port, 2)).expect("ini with 2 channels");
+    let mut slave = d.start(SLAVE, &[]).expect("slave restarts with 2 channels");
+    for i in written..written + 50 {
+        transaction(master_db, i, 1, DATABASES, false).await;
+    }
+    wait_applied(&d, &mut slave).await;
+    assert_eq!(checksums(slave_db).await, checksums(master_db).await);
+    assert_eq!(ledger(slave_db).await, (written + 50, written + 50));
+    let rows = slave_db
+        .query("SELECT COUNT(*) FROM tungsten_alpha.trep_commit_seqno")
+        .await
+        .expect("rows");
+    assert_eq!(rows[0][0], "2", "the rows of channels 2 and 3 are forgotten");
+}
