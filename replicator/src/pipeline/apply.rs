@@ -69,6 +69,11 @@ pub enum ApplyStageError {
     /// The target's channel rows do not allow this channel count.
     #[error("{0}")]
     Channels(String),
+    /// An apply channel ended before the dispatcher (`channels.rs`): its
+    /// own error, collected when the channels are joined, takes this
+    /// one's place.
+    #[error("an apply channel ended")]
+    ChannelEnded,
 }
 
 impl ApplyStageError {
@@ -77,6 +82,7 @@ impl ApplyStageError {
             ApplyStageError::Apply(e) => e.is_transient(),
             ApplyStageError::Store(e) => e.is_transient(),
             ApplyStageError::Reader(_) | ApplyStageError::Diverged(_) | ApplyStageError::Channels(_) => false,
+            ApplyStageError::ChannelEnded => true,
         }
     }
 }

@@ -21,6 +21,15 @@
 //!   and each channel's applier skips what its own row covers. A channel
 //!   only ever applies the transactions of its shards, so nothing is
 //!   applied twice and nothing skipped.
+//! * **Idle channels keep up.** [`SYNC_PAUSE`] after the last sync when
+//!   the input pauses, and at least every [`SYNC_EVERY`] transactions, a
+//!   channel that has committed everything
+//!   it was given and whose row is behind the last transaction dispatched
+//!   gets that transaction without its changes: its row moves there (it
+//!   has no transaction of its own at or before it left to apply), so a
+//!   restart does not read the THL from an idle channel's old position
+//!   (which retention may have purged meanwhile), and every row tells how
+//!   far the target is.
 //! * **A clean stop aligns the rows.** On `offline` and at the offline point,
 //!   once everything dispatched is committed, every channel's row is moved
 //!   to the last transaction dispatched (a channel that applied nothing of
@@ -42,6 +51,13 @@ use super::apply::{check_expected, skipped_or_whole, sleep_until, ApplyStageErro
 use super::progress::{Progress, ShardTxn};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier};
+
+/// Transactions dispatched between two syncs of the idle channels while
+/// the input does not pause.
+pub const SYNC_EVERY: u64 = 1000;
+/// The shortest time between two syncs when the input pauses (each sync
+/// is a commit on every idle channel).
+pub const SYNC_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The channel of a shard: FNV-1a of its id, modulo the channel count.
 pub fn channel_of(shard: &str, channels: u32) -> u32 {
@@ -83,10 +99,12 @@ pub fn check_channel_rows(rows: &[(u32, Option<Seqno>)], channels: u32) -> Resul
     ))
 }
 
-/// What a channel tells the dispatcher: its committed seqno moved.
-struct Committed {
-    channel: usize,
-    seqno: Option<Seqno>,
+/// What a channel tells the dispatcher.
+enum Notice {
+    /// Its committed seqno moved.
+    Committed { channel: usize, seqno: Option<Seqno> },
+    /// It ended (its input closed, or an error that [`finish`] collects).
+    Ended,
 }
 
 /// One channel: applies what it is sent, commits when its queue is idle,
@@ -95,7 +113,7 @@ async fn channel(
     index: usize,
     mut applier: Applier,
     mut rx: mpsc::Receiver<ReplEvent>,
-    notices: mpsc::UnboundedSender<Committed>,
+    notices: mpsc::UnboundedSender<Notice>,
     mut expect: Option<AppliedPosition>,
 ) -> (Applier, Result<(), ApplyStageError>) {
     let result = async {
@@ -124,14 +142,15 @@ async fn channel(
         }
     }
     .await;
+    let _ = notices.send(Notice::Ended);
     (applier, result)
 }
 
-fn report(index: usize, applier: &Applier, notices: &mpsc::UnboundedSender<Committed>, reported: &mut Option<Seqno>) {
+fn report(index: usize, applier: &Applier, notices: &mpsc::UnboundedSender<Notice>, reported: &mut Option<Seqno>) {
     let now = applier.last_applied_seqno();
     if now != *reported {
         *reported = now;
-        let _ = notices.send(Committed {
+        let _ = notices.send(Notice::Committed {
             channel: index,
             seqno: now,
         });
@@ -154,14 +173,28 @@ struct Ledger {
 }
 
 impl Ledger {
-    fn committed(&mut self, c: Committed) {
-        self.committed[c.channel] = c.seqno;
-        if let Some(s) = c.seqno {
-            let q = &mut self.outstanding[c.channel];
+    /// Takes a channel's notice; `Err` when the channel ended.
+    fn notice(&mut self, notice: Notice, progress: &Progress) -> Result<(), ApplyStageError> {
+        let Notice::Committed { channel, seqno } = notice else {
+            return Err(ApplyStageError::ChannelEnded);
+        };
+        self.committed[channel] = seqno;
+        if let Some(s) = seqno {
+            let q = &mut self.outstanding[channel];
             while q.front().is_some_and(|&f| f <= s) {
                 q.pop_front();
             }
         }
+        self.report(progress);
+        Ok(())
+    }
+
+    /// A channel that has committed all it was given and whose row is
+    /// behind the last transaction dispatched, if any.
+    fn behind(&self) -> Option<usize> {
+        let last = self.last.as_ref()?;
+        let end = last.header.seqno_end.max(last.header.seqno);
+        (0..self.committed.len()).find(|&c| self.outstanding[c].is_empty() && self.committed[c].is_none_or(|s| s < end))
     }
 
     fn drained(&self) -> bool {
@@ -249,7 +282,8 @@ pub(super) async fn apply_in_parallel(
 }
 
 /// Waits for the channel tasks and puts their appliers back in channel
-/// order; the first error wins.
+/// order. The first error wins; a channel's own error replaces the
+/// dispatcher's "a channel ended" that it caused.
 async fn finish(
     mut tasks: tokio::task::JoinSet<(Applier, Result<(), ApplyStageError>)>,
     mut outcome: Result<(), ApplyStageError>,
@@ -258,13 +292,13 @@ async fn finish(
     while let Some(done) = tasks.join_next().await {
         match done {
             Ok((applier, result)) => {
-                if let (Ok(()), Err(e)) = (&outcome, result) {
+                if let (Ok(()) | Err(ApplyStageError::ChannelEnded), Err(e)) = (&outcome, result) {
                     outcome = Err(e);
                 }
                 appliers.push(applier);
             }
             Err(e) => {
-                if outcome.is_ok() {
+                if matches!(outcome, Ok(()) | Err(ApplyStageError::ChannelEnded)) {
                     outcome = Err(ApplyStageError::Reader(format!("an apply channel failed: {e}")));
                 }
             }
@@ -284,17 +318,25 @@ async fn dispatch(
     progress: &Progress,
     skip: &SkipSeqnos,
     ledger: &mut Ledger,
-    notices: &mut mpsc::UnboundedReceiver<Committed>,
+    notices: &mut mpsc::UnboundedReceiver<Notice>,
 ) -> Result<bool, ApplyStageError> {
     let channels = senders.len() as u32;
     // The channel of the transaction whose fragments are arriving.
     let mut open: Option<usize> = None;
+    let mut since_sync = 0u64;
+    let mut last_sync = tokio::time::Instant::now();
     loop {
+        let sync_owed = open.is_none() && ledger.behind().is_some();
         let next = tokio::select! {
             ev = rx.recv() => ev,
-            Some(c) = notices.recv() => {
-                ledger.committed(c);
-                ledger.report(progress);
+            Some(n) = notices.recv() => {
+                ledger.notice(n, progress)?;
+                continue;
+            }
+            _ = tokio::time::sleep_until(last_sync + SYNC_PAUSE), if sync_owed => {
+                sync_idle(senders, ledger).await?;
+                since_sync = 0;
+                last_sync = tokio::time::Instant::now();
                 continue;
             }
             _ = stop.changed() => return Ok(open.is_none()),
@@ -334,10 +376,16 @@ async fn dispatch(
         senders[target]
             .send(event)
             .await
-            .map_err(|_| ApplyStageError::Reader(format!("apply channel {target} stopped")))?;
+            .map_err(|_| ApplyStageError::ChannelEnded)?;
         open = (!ends).then_some(target);
         if ends && barrier && !wait_drained(ledger, notices, progress, stop).await? {
             return Ok(true);
+        }
+        since_sync += u64::from(ends);
+        if open.is_none() && since_sync >= SYNC_EVERY {
+            sync_idle(senders, ledger).await?;
+            since_sync = 0;
+            last_sync = tokio::time::Instant::now();
         }
     }
 }
@@ -347,18 +395,15 @@ async fn dispatch(
 /// (its error is collected by [`finish`]).
 async fn wait_drained(
     ledger: &mut Ledger,
-    notices: &mut mpsc::UnboundedReceiver<Committed>,
+    notices: &mut mpsc::UnboundedReceiver<Notice>,
     progress: &Progress,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<bool, ApplyStageError> {
     while !ledger.drained() {
         tokio::select! {
             notice = notices.recv() => match notice {
-                Some(c) => {
-                    ledger.committed(c);
-                    ledger.report(progress);
-                }
-                None => return Err(ApplyStageError::Reader("an apply channel stopped".into())),
+                Some(n) => ledger.notice(n, progress)?,
+                None => return Err(ApplyStageError::ChannelEnded),
             },
             _ = stop.changed() => return Ok(false),
         }
@@ -366,32 +411,38 @@ async fn wait_drained(
     Ok(true)
 }
 
+/// Moves the row of every channel that has committed all it was given and
+/// is behind the last transaction dispatched to that transaction (module
+/// doc), by sending it without its changes.
+async fn sync_idle(senders: &[mpsc::Sender<ReplEvent>], ledger: &mut Ledger) -> Result<(), ApplyStageError> {
+    let Some(last) = ledger.last.clone() else { return Ok(()) };
+    let end = last.header.seqno_end.max(last.header.seqno);
+    while let Some(c) = ledger.behind() {
+        ledger.outstanding[c].push_back(end);
+        senders[c]
+            .send(last.clone())
+            .await
+            .map_err(|_| ApplyStageError::ChannelEnded)?;
+    }
+    Ok(())
+}
+
 /// After a clean stop: waits until everything dispatched is committed, then
-/// gives every channel whose row is behind the last transaction that
-/// transaction without its changes, and waits for those commits.
-/// A channel that fails meanwhile ends the alignment; its error is
-/// reported by [`finish`].
+/// moves every row behind the last transaction there ([`sync_idle`]) and
+/// waits for those commits. A channel that fails meanwhile ends the
+/// alignment; its error is reported by [`finish`].
 async fn align(
     senders: &[mpsc::Sender<ReplEvent>],
     ledger: &mut Ledger,
-    notices: &mut mpsc::UnboundedReceiver<Committed>,
+    notices: &mut mpsc::UnboundedReceiver<Notice>,
     progress: &Progress,
 ) {
     let (_keep, mut never) = watch::channel(false);
-    if !matches!(wait_drained(ledger, notices, progress, &mut never).await, Ok(true)) {
-        return;
+    if matches!(wait_drained(ledger, notices, progress, &mut never).await, Ok(true))
+        && sync_idle(senders, ledger).await.is_ok()
+    {
+        let _ = wait_drained(ledger, notices, progress, &mut never).await;
     }
-    let Some(last) = ledger.last.clone() else { return };
-    let end = last.header.seqno_end.max(last.header.seqno);
-    for (c, tx) in senders.iter().enumerate() {
-        if ledger.committed[c].is_none_or(|s| s < end) {
-            ledger.outstanding[c].push_back(end);
-            if tx.send(last.clone()).await.is_err() {
-                return;
-            }
-        }
-    }
-    let _ = wait_drained(ledger, notices, progress, &mut never).await;
 }
 
 #[cfg(test)]
