@@ -79,20 +79,27 @@ pub fn seed_ini(port: u16) -> String {
 /// every restart rotate and purge files.
 pub const CHAIN_HOSTS: [&str; 3] = ["host1.alpha", "host1.beta", "host2.beta"];
 
-/// The environment variable that gives the chain's slave and relay that
-/// many apply channels (`svc-parallelization-type=disk`): `scripts/torture`
-/// with parallel apply.
+/// The environment variable that gives the slaves and relays of the chain
+/// and of the conformance runner's deployment that many apply channels
+/// (`svc-parallelization-type=disk`): `scripts/torture` and
+/// `scripts/conformance` with parallel apply.
 pub const CHANNELS_ENV: &str = "TUNGSTEN_TEST_CHANNELS";
 
-/// The chain's `tungsten.ini` with the sandbox's port (and
-/// [`CHANNELS_ENV`]'s channels, when set).
-pub fn chain_ini(port: u16) -> String {
-    let channels = std::env::var(CHANNELS_ENV)
+/// The `[defaults]` lines that give every slave and relay
+/// [`CHANNELS_ENV`]'s apply channels (none when it is unset or 1).
+pub fn channels_from_env() -> String {
+    std::env::var(CHANNELS_ENV)
         .ok()
         .and_then(|n| n.parse::<u32>().ok())
         .filter(|&n| n > 1)
         .map(|n| format!("svc-parallelization-type=disk\nchannels={n}\n"))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The chain's `tungsten.ini` with the sandbox's port (and
+/// [`CHANNELS_ENV`]'s channels, when set).
+pub fn chain_ini(port: u16) -> String {
+    let channels = channels_from_env();
     format!(
         "{}\
          {channels}\

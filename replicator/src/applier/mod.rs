@@ -732,20 +732,8 @@ impl Applier {
     /// Every channel row of the target's position table: task id and
     /// committed seqno (`None`: nothing applied), by task id.
     pub async fn channel_seqnos(&mut self) -> Result<Vec<(u32, Option<Seqno>)>, ApplyError> {
-        let sql = format!(
-            "SELECT task_id, seqno FROM {} ORDER BY task_id",
-            self.names.commit_seqno
-        );
-        let ctx = Ctx {
-            sql: Some(sql.as_bytes()),
-            ..Ctx::default()
-        };
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ctx.transient("not connected to the target"))?;
-        let rows: Vec<(u32, i64)> = conn.query(sql.as_str()).await.map_err(|e| ctx.classify(e))?;
-        conn.query_drop("COMMIT").await.map_err(|e| ctx.classify(e))?;
+        let sql = format!("SELECT task_id, seqno FROM {} ORDER BY task_id", self.names.commit_seqno);
+        let rows: Vec<(u32, i64)> = self.catalog_statement(&sql).await?;
         Ok(rows.into_iter().map(|(t, s)| (t, Seqno::from_wire(s))).collect())
     }
 
@@ -753,16 +741,23 @@ impl Applier {
     /// up (the channel count went down after a clean offline).
     pub async fn forget_channels_from(&mut self, channels: u32) -> Result<(), ApplyError> {
         let sql = format!("DELETE FROM {} WHERE task_id >= {channels}", self.names.commit_seqno);
+        self.catalog_statement::<Row>(&sql).await.map(drop)
+    }
+
+    /// Runs one statement on the service's catalog tables, outside any
+    /// block, and commits.
+    async fn catalog_statement<T: mysql_async::prelude::FromRow + Send + 'static>(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<T>, ApplyError> {
         let ctx = Ctx {
             sql: Some(sql.as_bytes()),
             ..Ctx::default()
         };
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ctx.transient("not connected to the target"))?;
-        conn.query_drop(sql.as_str()).await.map_err(|e| ctx.classify(e))?;
-        conn.query_drop("COMMIT").await.map_err(|e| ctx.classify(e))
+        let conn = self.conn.as_mut().ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let rows = conn.query(sql).await.map_err(|e| ctx.classify(e))?;
+        conn.query_drop("COMMIT").await.map_err(|e| ctx.classify(e))?;
+        Ok(rows)
     }
 
     /// Commits what is pending and disconnects.

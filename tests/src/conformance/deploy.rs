@@ -67,7 +67,7 @@ use super::checkpoint::{self, Kind, MARKER_DDL};
 use super::native;
 use super::options::{BinlogFormat, ServerSetup};
 use super::topology::{Host, Mode, Replication, Replicators, Topology};
-use crate::cluster::{defaults_section, service_of};
+use crate::cluster::{channels_from_env, defaults_section, service_of};
 use crate::process::{workspace_bin, Deployment, ReplicatorProcess};
 use crate::sandbox::{free_port, loopback_specs, Instance, InstanceSpec, Sandbox};
 
@@ -123,7 +123,7 @@ const MTR_SCHEMA: &[&str] = &[
 /// The seqno-visible state of the deployment, for a fresh start.
 fn ini(port: u16) -> String {
     format!(
-        "{}\
+        "{}{}\
          [alpha]\n\
          topology=clustered\n\
          master=host1.alpha\n\
@@ -133,7 +133,8 @@ fn ini(port: u16) -> String {
          relay=host1.beta\n\
          members=host1.beta,host2.beta\n\
          relay-source=alpha\n",
-        defaults_section(port)
+        defaults_section(port),
+        channels_from_env()
     )
 }
 
