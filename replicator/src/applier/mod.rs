@@ -732,7 +732,10 @@ impl Applier {
     /// Every channel row of the target's position table: task id and
     /// committed seqno (`None`: nothing applied), by task id.
     pub async fn channel_seqnos(&mut self) -> Result<Vec<(u32, Option<Seqno>)>, ApplyError> {
-        let sql = format!("SELECT task_id, seqno FROM {} ORDER BY task_id", self.names.commit_seqno);
+        let sql = format!(
+            "SELECT task_id, seqno FROM {} ORDER BY task_id",
+            self.names.commit_seqno
+        );
         let rows: Vec<(u32, i64)> = self.catalog_statement(&sql).await?;
         Ok(rows.into_iter().map(|(t, s)| (t, Seqno::from_wire(s))).collect())
     }
@@ -754,7 +757,10 @@ impl Applier {
             sql: Some(sql.as_bytes()),
             ..Ctx::default()
         };
-        let conn = self.conn.as_mut().ok_or_else(|| ctx.transient("not connected to the target"))?;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| ctx.transient("not connected to the target"))?;
         let rows = conn.query(sql).await.map_err(|e| ctx.classify(e))?;
         conn.query_drop("COMMIT").await.map_err(|e| ctx.classify(e))?;
         Ok(rows)

@@ -10,12 +10,16 @@
 //!   (`trep_commit_seqno`, `task_id` = channel) in the same target
 //!   transaction as the data. The transactions of a database are applied in
 //!   seqno order; those of different databases run side by side.
-//! * **Barriers.** A transaction of no single database (shard `#UNKNOWN`: a
-//!   statement without a database, DDL or DML across databases) and a
-//!   fragmented transaction (a later fragment may reach another database)
-//!   wait until every channel has committed everything it was given, run on
-//!   channel 0 alone, and are committed before anything after them is
-//!   dispatched ([`needs_barrier`]).
+//! * **Barriers.** A transaction of no single database (shard `#UNKNOWN`:
+//!   row changes across databases, a statement without a database), a
+//!   transaction with a statement (DDL, or DML logged as a statement: its
+//!   shard is the session's default database, but its text may name
+//!   tables of any other: `DROP TABLE test.t1` from `mtr`), and a fragmented
+//!   transaction (a later fragment may reach another database) wait until
+//!   every channel has committed everything it was given, run on channel 0
+//!   alone, and are committed before anything after them is dispatched
+//!   ([`needs_barrier`]). Only row changes of one database run side by
+//!   side.
 //! * **Exactly once per channel.** After any stop or crash each channel
 //!   resumes after its own row: the THL is read from the lowest of them,
 //!   and each channel's applier skips what its own row covers. A channel
@@ -42,7 +46,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use thl::event::{EventHeader, ReplEvent, SHARD_UNKNOWN};
+use thl::event::{Change, ReplEvent, SHARD_UNKNOWN};
 use thl::seqno::Seqno;
 use tokio::sync::{mpsc, watch};
 use tracing::info;
@@ -67,9 +71,13 @@ pub fn channel_of(shard: &str, channels: u32) -> u32 {
     (hash % u64::from(channels.max(1))) as u32
 }
 
-/// Whether the transaction of `h` must run alone (see the module doc).
-pub fn needs_barrier(h: &EventHeader) -> bool {
-    h.shard_id == SHARD_UNKNOWN || h.fragno > 0 || !h.last_frag
+/// Whether the transaction of `ev` must run alone (see the module doc).
+pub fn needs_barrier(ev: &ReplEvent) -> bool {
+    let h = &ev.header;
+    h.shard_id == SHARD_UNKNOWN
+        || h.fragno > 0
+        || !h.last_frag
+        || ev.body.changes.iter().any(|c| matches!(c, Change::Statement(_)))
 }
 
 /// Refuses a channel count that differs from the target's rows unless they
@@ -347,9 +355,11 @@ async fn dispatch(
             info!(seqno = %h.seqno, "stopping before this transaction, at the requested offline point");
             return Ok(true);
         }
+        let barrier = needs_barrier(&event);
+        let h = &event.header;
         let target = match open {
             Some(c) => c,
-            None if needs_barrier(h) => {
+            None if barrier => {
                 if !wait_drained(ledger, notices, progress, stop).await? {
                     return Ok(true);
                 }
@@ -359,7 +369,6 @@ async fn dispatch(
         };
         let last = h.seqno_end.max(h.seqno);
         let ends = h.last_frag;
-        let barrier = needs_barrier(h);
         if ledger.committed[target].is_none_or(|c| last > c) {
             ledger.pending.insert(last, Pending::of(h));
             if ends {
@@ -448,6 +457,7 @@ async fn align(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use thl::event::{EventBody, EventHeader, RowAction, RowChanges, RowFlags, SessionVars, Statement};
 
     #[test]
     fn a_shard_always_goes_to_the_same_channel_and_shards_spread() {
@@ -474,8 +484,8 @@ mod tests {
     }
 
     #[test]
-    fn transactions_of_no_single_database_and_fragments_are_barriers() {
-        let mut h = EventHeader {
+    fn only_whole_row_changes_of_one_database_run_side_by_side() {
+        let h = EventHeader {
             seqno: Seqno(3),
             seqno_end: Seqno(3),
             fragno: 0,
@@ -487,14 +497,40 @@ mod tests {
             source_tstamp_ms: 0,
             extract_tstamp_ms: 0,
         };
-        assert!(!needs_barrier(&h));
-        h.last_frag = false;
-        assert!(needs_barrier(&h), "the first fragment of several");
-        h.last_frag = true;
-        h.fragno = 2;
-        assert!(needs_barrier(&h), "the last fragment");
-        h.fragno = 0;
-        h.shard_id = SHARD_UNKNOWN.into();
-        assert!(needs_barrier(&h));
+        let rows = ReplEvent {
+            header: h.clone(),
+            body: EventBody {
+                changes: vec![Change::Rows(RowChanges {
+                    schema: "shop".into(),
+                    table: "t".into(),
+                    action: RowAction::Insert,
+                    columns: vec![],
+                    before_columns: vec![],
+                    after_columns: vec![],
+                    flags: RowFlags::default(),
+                    rows: vec![],
+                })],
+                ..EventBody::default()
+            },
+        };
+        assert!(!needs_barrier(&rows));
+        let with = |f: &dyn Fn(&mut ReplEvent)| {
+            let mut ev = rows.clone();
+            f(&mut ev);
+            needs_barrier(&ev)
+        };
+        assert!(with(&|e| e.header.last_frag = false), "the first fragment of several");
+        assert!(with(&|e| e.header.fragno = 2), "the last fragment");
+        assert!(with(&|e| e.header.shard_id = SHARD_UNKNOWN.into()), "several databases");
+        assert!(
+            with(&|e| e.body.changes.push(Change::Statement(Statement {
+                default_db: Some("mtr".into()),
+                sql: b"DROP TABLE test.t1".to_vec(),
+                session: SessionVars::default(),
+                error_code: 0,
+                infile: None,
+            }))),
+            "a statement may name any database"
+        );
     }
 }
