@@ -212,6 +212,9 @@ async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
         .await
         .expect("rows");
     assert_eq!(rows[0][0], "4", "one position row per channel");
+    let status: serde_json::Value =
+        serde_json::from_slice(&trepctl(&d, SLAVE, &["status", "-json"]).stdout).expect("status -json");
+    assert_eq!(status["channels"], "4");
 
     // A clean offline brings every row to one seqno; 2 channels then.
     let out = trepctl(&d, SLAVE, &["offline"]);

@@ -28,7 +28,8 @@
 //! | `host`, `sourceId`, `dataServerHost` | this host's name (twice), the local database's address |
 //! | `rmiPort` | the REST API's port (Tungsten's RMI port has no equivalent) |
 //! | `uptimeSeconds`, `currentTimeMillis`, `version`, `useSSLConnection` | process uptime, now, [`version`], `thl-ssl` |
-//! | `channels`, `autoRecoveryEnabled`, `autoRecoveryTotal`, `resourcePrecedence`, `seqnoType`, `serviceType`, `siteName`, `timezone`, `extensions` | fixed: `1`, `false`, `0`, `99`, `java.lang.Long`, `local`, `default`, `GMT`, empty (one apply channel, no auto-recovery, Tungsten's values for the rest) |
+//! | `channels` | apply channels: `channels` with `svc-parallelization-type=disk\|memory` on a slave or relay, else 1 |
+//! | `autoRecoveryEnabled`, `autoRecoveryTotal`, `resourcePrecedence`, `seqnoType`, `serviceType`, `siteName`, `timezone`, `extensions` | fixed: `false`, `0`, `99`, `java.lang.Long`, `local`, `default`, `GMT`, empty (no auto-recovery, Tungsten's values for the rest) |
 
 use control::responses::ServiceSummary;
 pub use control::responses::StatusMap;
@@ -109,7 +110,11 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
     put("appliedLatency", lat(applied_latency(&v)));
     put("autoRecoveryEnabled", "false".into());
     put("autoRecoveryTotal", "0".into());
-    put("channels", "1".into());
+    let channels = match v.role {
+        Role::Master => 1,
+        Role::Slave | Role::Relay => s.plan().settings.apply_channels,
+    };
+    put("channels", channels.to_string());
     put("clusterName", s.name().to_owned());
     put(
         "currentEventId",
