@@ -34,6 +34,7 @@
 //! A blocking thread reads and decodes the THL (mmap + condvar wakeups) and
 //! hands events to the async apply loop through a bounded channel.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -229,21 +230,39 @@ async fn parallel_pass(
     };
     let from_committed = committed.iter().all(Option::is_some);
     info!(%from, channels = appliers.len(), "applying the THL by shard");
-    let (tx, mut rx) = mpsc::channel::<ReplEvent>(CHANNEL_EVENTS);
-    let halt = Arc::new(AtomicBool::new(false));
-    let thread = {
-        let reader = reader.clone();
-        let halt = halt.clone();
-        tokio::task::spawn_blocking(move || read_thl(&reader, from, from_committed, &tx, &halt))
-    };
-    let (appliers, result) = super::channels::apply_in_parallel(appliers, &mut rx, stop, progress, skip).await;
-    halt.store(true, Ordering::Relaxed);
-    drop(rx);
-    let read_result = match thread.await {
-        Ok(r) => r,
-        Err(e) => Err(ApplyStageError::Reader(e.to_string())),
-    };
+    let mut feed = Feed::start(reader, from, from_committed);
+    let (appliers, result) = super::channels::apply_in_parallel(appliers, &mut feed.rx, stop, progress, skip).await;
+    let read_result = feed.stop().await;
     (appliers, result.and(read_result))
+}
+
+/// A pass's THL reader thread and the events it sends ([`read_thl`]).
+struct Feed {
+    rx: mpsc::Receiver<ReplEvent>,
+    halt: Arc<AtomicBool>,
+    thread: tokio::task::JoinHandle<Result<(), ApplyStageError>>,
+}
+
+impl Feed {
+    fn start(reader: &Reader, from: Seqno, from_committed: bool) -> Feed {
+        let (tx, rx) = mpsc::channel::<ReplEvent>(CHANNEL_EVENTS);
+        let halt = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let reader = reader.clone();
+            let halt = halt.clone();
+            tokio::task::spawn_blocking(move || read_thl(&reader, from, from_committed, &tx, &halt))
+        };
+        Feed { rx, halt, thread }
+    }
+
+    /// Stops the thread and returns how its reading ended.
+    async fn stop(self) -> Result<(), ApplyStageError> {
+        self.halt.store(true, Ordering::Relaxed);
+        drop(self.rx);
+        self.thread
+            .await
+            .unwrap_or_else(|e| Err(ApplyStageError::Reader(e.to_string())))
+    }
 }
 
 /// One pass: read from the applier's committed position and apply until
@@ -272,21 +291,10 @@ async fn apply_from_position(
     let expect = committed.filter(|p| p.last_frag && min.is_none_or(|m| m <= p.seqno));
     let from = expect.as_ref().map_or(from, |p| p.seqno);
     info!(%from, "applying the THL");
-    let (tx, mut rx) = mpsc::channel::<ReplEvent>(CHANNEL_EVENTS);
-    let halt = Arc::new(AtomicBool::new(false));
-    let thread = {
-        let reader = reader.clone();
-        let halt = halt.clone();
-        let from_committed = expect.is_some();
-        tokio::task::spawn_blocking(move || read_thl(&reader, from, from_committed, &tx, &halt))
-    };
-    let result = apply_events(applier, &mut rx, stop, progress, skip, expect).await;
-    halt.store(true, Ordering::Relaxed);
-    drop(rx);
-    let read_result = thread.await.map_err(|e| ApplyStageError::Reader(e.to_string()))?;
-    result?;
-    read_result?;
-    Ok(())
+    let mut feed = Feed::start(reader, from, expect.is_some());
+    let result = apply_events(applier, &mut feed.rx, stop, progress, skip, expect).await;
+    let read_result = feed.stop().await;
+    result.and(read_result)
 }
 
 async fn apply_events(
@@ -407,27 +415,45 @@ fn check_history(committed: &AppliedPosition, h: &thl::event::EventHeader) -> Re
 /// the last seqno reported.
 #[derive(Default)]
 struct Times {
-    pending: std::collections::BTreeMap<Seqno, Pending>,
+    pending: BTreeMap<Seqno, Pending>,
     reported: Option<Seqno>,
 }
 
 /// What the progress reports of a transaction once it is committed.
 pub(super) struct Pending {
-    pub source_tstamp_ms: i64,
-    pub extract_tstamp_ms: i64,
-    pub shard: String,
-    pub event_id: String,
+    txn: ShardTxn,
+    extract_tstamp_ms: i64,
 }
 
 impl Pending {
     pub(super) fn of(h: &thl::event::EventHeader) -> Pending {
         Pending {
-            source_tstamp_ms: h.source_tstamp_ms,
+            txn: ShardTxn {
+                shard: h.shard_id.clone(),
+                seqno: h.seqno_end.max(h.seqno),
+                event_id: h.event_id.clone(),
+                source_tstamp_ms: h.source_tstamp_ms,
+            },
             extract_tstamp_ms: h.extract_tstamp_ms,
-            shard: h.shard_id.clone(),
-            event_id: h.event_id.clone(),
         }
     }
+}
+
+/// Takes the transactions at or below `upto` out of `pending` and reports
+/// each under its shard; returns the event id and the source and
+/// extraction times of `upto`'s own, when it is among them.
+pub(super) fn take_committed(
+    pending: &mut BTreeMap<Seqno, Pending>,
+    upto: Seqno,
+    progress: &Progress,
+) -> Option<(String, i64, i64)> {
+    let later = pending.split_off(&upto.next());
+    let done = std::mem::replace(pending, later);
+    let last = done
+        .get(&upto)
+        .map(|p| (p.txn.event_id.clone(), p.txn.source_tstamp_ms, p.extract_tstamp_ms));
+    progress.shards_committed(done.into_values().map(|p| p.txn));
+    last
 }
 
 /// Publishes the committed position (with its event's times) and the
@@ -440,19 +466,10 @@ fn report(applier: &Applier, progress: &Progress, times: &mut Times) {
     let Some(pos) = applier.last_applied() else {
         return;
     };
-    let later = times.pending.split_off(&pos.seqno.next());
-    let committed = std::mem::replace(&mut times.pending, later);
-    let (source_ms, extract_ms) = committed
-        .get(&pos.seqno)
-        .map_or((0, 0), |p| (p.source_tstamp_ms, p.extract_tstamp_ms));
+    let (source_ms, extract_ms) =
+        take_committed(&mut times.pending, pos.seqno, progress).map_or((0, 0), |(_, s, e)| (s, e));
     times.reported = Some(pos.seqno);
     progress.applied(pos.seqno, &pos.event_id, source_ms, extract_ms);
-    progress.shards_committed(committed.into_iter().map(|(seqno, p)| ShardTxn {
-        shard: p.shard,
-        seqno,
-        event_id: p.event_id,
-        source_tstamp_ms: p.source_tstamp_ms,
-    }));
 }
 
 pub(super) async fn sleep_until(deadline: Option<std::time::Instant>) {

@@ -51,8 +51,10 @@ use thl::seqno::Seqno;
 use tokio::sync::{mpsc, watch};
 use tracing::info;
 
-use super::apply::{check_expected, skipped_or_whole, sleep_until, ApplyStageError, Pending, CHANNEL_EVENTS};
-use super::progress::{Progress, ShardTxn};
+use super::apply::{
+    check_expected, skipped_or_whole, sleep_until, take_committed, ApplyStageError, Pending, CHANNEL_EVENTS,
+};
+use super::progress::Progress;
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier};
 
@@ -84,13 +86,11 @@ pub fn needs_barrier(ev: &ReplEvent) -> bool {
 /// all name one seqno (a clean offline); returns the rows to forget (task
 /// ids at or above `channels`). `rows` are (task id, committed seqno).
 pub fn check_channel_rows(rows: &[(u32, Option<Seqno>)], channels: u32) -> Result<bool, String> {
-    let same_count = rows.len() == channels as usize && rows.iter().all(|&(t, _)| t < channels);
-    if same_count || rows.len() <= 1 {
-        return Ok(rows.iter().any(|&(t, _)| t >= channels));
-    }
-    let first = rows[0].1;
-    if rows.iter().all(|&(_, s)| s == first) {
-        return Ok(rows.iter().any(|&(t, _)| t >= channels));
+    let forget = rows.iter().any(|&(t, _)| t >= channels);
+    let same_count = rows.len() == channels as usize && !forget;
+    let one_seqno = rows.windows(2).all(|w| w[0].1 == w[1].1);
+    if same_count || one_seqno {
+        return Ok(forget);
     }
     let described: Vec<String> = rows
         .iter()
@@ -230,17 +230,9 @@ impl Ledger {
             return;
         }
         self.reported = Some(w);
-        let later = self.pending.split_off(&w.next());
-        let done = std::mem::replace(&mut self.pending, later);
-        if let Some(p) = done.get(&w) {
-            progress.applied(w, &p.event_id, p.source_tstamp_ms, p.extract_tstamp_ms);
+        if let Some((event_id, source_ms, extract_ms)) = take_committed(&mut self.pending, w, progress) {
+            progress.applied(w, &event_id, source_ms, extract_ms);
         }
-        progress.shards_committed(done.into_iter().map(|(seqno, p)| ShardTxn {
-            shard: p.shard,
-            seqno,
-            event_id: p.event_id,
-            source_tstamp_ms: p.source_tstamp_ms,
-        }));
     }
 }
 
