@@ -214,9 +214,21 @@ impl Reader {
         &self.inner.dir
     }
 
+    /// The first seqno of data file `no`. A file shorter than its header is
+    /// one the writer is creating (as the cursor takes it): a transient
+    /// error, not a corrupt file, so that a reader racing the creation (or a
+    /// creation that failed on a full disk and is being cut) retries.
     fn base(&self, no: u32) -> Result<Seqno> {
         if let Some(b) = self.inner.bases.lock().unwrap_or_else(PoisonError::into_inner).get(&no) {
             return Ok(*b);
+        }
+        let path = segment::data_path(&self.inner.dir, no);
+        if fs::metadata(&path).is_ok_and(|m| m.len() < FILE_HEADER_LEN) {
+            let being_created = std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file is shorter than its header: the writer is creating it",
+            );
+            return Err(StoreError::io(path, being_created));
         }
         let b = segment::read_header(&self.inner.dir, no)?.base_seqno;
         self.inner
