@@ -92,6 +92,7 @@ use benches::{env_u64, extract_until, fmt_med, median, quick, run_command, statu
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
 use replicator::applier::{Applier, ApplierConfig, RowMethod};
+use replicator::config::model::ApplyScheduler;
 use replicator::pipeline::apply::{run_apply_stage, Retry};
 use replicator::pipeline::progress::Progress;
 use replicator::pipeline::MasterSettings;
@@ -621,6 +622,7 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
         progress.clone(),
         Retry::default(),
         SkipSeqnos::default(),
+        ApplyScheduler::Key,
     ));
     let secs = loop {
         let applied = progress.snapshot().applied_seqno.map_or(-1, |s| s.0);

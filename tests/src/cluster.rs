@@ -80,19 +80,23 @@ pub fn seed_ini(port: u16) -> String {
 pub const CHAIN_HOSTS: [&str; 3] = ["host1.alpha", "host1.beta", "host2.beta"];
 
 /// The environment variable that gives the slaves and relays of the chain
-/// and of the conformance runner's deployment that many apply channels
-/// (`svc-parallelization-type=disk`): `scripts/torture` and
-/// `scripts/conformance` with parallel apply.
+/// and of the conformance runner's deployment that many apply channels:
+/// `scripts/torture` and `scripts/conformance` with parallel apply.
 pub const CHANNELS_ENV: &str = "TUNGSTEN_TEST_CHANNELS";
+/// How those channels share the work: `key` (the default) or `disk` (by
+/// shard).
+pub const SCHEDULER_ENV: &str = "TUNGSTEN_TEST_SCHEDULER";
 
 /// The `[defaults]` lines that give every slave and relay
-/// [`CHANNELS_ENV`]'s apply channels (none when it is unset or 1).
+/// [`CHANNELS_ENV`]'s apply channels with [`SCHEDULER_ENV`]'s scheduler
+/// (none when it is unset or 1).
 pub fn channels_from_env() -> String {
+    let scheduler = std::env::var(SCHEDULER_ENV).unwrap_or_else(|_| "key".into());
     std::env::var(CHANNELS_ENV)
         .ok()
         .and_then(|n| n.parse::<u32>().ok())
         .filter(|&n| n > 1)
-        .map(|n| format!("svc-parallelization-type=disk\nchannels={n}\n"))
+        .map(|n| format!("svc-parallelization-type={scheduler}\nchannels={n}\n"))
         .unwrap_or_default()
 }
 

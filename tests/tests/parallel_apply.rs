@@ -1,5 +1,8 @@
-//! Parallel apply by shard (`svc-parallelization-type=disk`, `channels=4`):
-//! a master and a slave, each a sandbox MariaDB with its `replicator`.
+//! Parallel apply, by shard (`svc-parallelization-type=disk`, `channels=4`)
+//! and by key (`svc-parallelization-type=key`): a master and a slave, each
+//! a sandbox MariaDB with its `replicator`.
+//!
+//! # By shard
 //!
 //! The workload spreads over four databases (its updates do not commute:
 //! `v = (v * 31 + i) % p`, so an order broken anywhere shows), with transactions of one
@@ -11,6 +14,21 @@
 //! replicator is SIGKILLed mid-stream three times and restarted; at the end
 //! every table equals the master's. Then a clean `offline` aligns the
 //! channel rows, and the slave comes back with 2 channels.
+//!
+//! # By key
+//!
+//! One database, so by shard it would be one channel. Each transaction
+//! first inserts a row of its own (which spreads the transactions over the
+//! channels), then works on rows that others work on too: a hot row's
+//! non-commuting update; a unique value deleted by one transaction and
+//! inserted again, in another case, by a later one under another primary
+//! key (a unique-key conflict: the target refuses the insert if it runs
+//! first); a parent row inserted, a child row referencing it, then both
+//! deleted (foreign keys: the target refuses a child before its parent or
+//! a parent delete before its child's); a keyless ledger row. A `CREATE
+//! INDEX` (a barrier, which also changes the keys) comes mid-stream. The
+//! slave is SIGKILLed mid-stream and restarted; at the end every table
+//! equals the master's, and some transactions waited for another channel.
 //!
 //! Run: `cargo test -p tests --test parallel_apply -- --nocapture`
 
@@ -26,12 +44,16 @@ const DATABASES: usize = 4;
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn ini(port: u16, channels: u32) -> String {
+    ini_with(port, "disk", channels)
+}
+
+fn ini_with(port: u16, scheduler: &str, channels: u32) -> String {
     format!(
         "[defaults]\nreplication-user=tungsten\nreplication-password=secret\nreplication-port={port}\n\
          rest-api-admin-user=admin\nrest-api-admin-password=s3cret\nreplicator-rest-api-address=0.0.0.0\n\
          thl-frag-size=16k\n\
          [alpha]\ntopology=clustered\nmaster={MASTER}\nmembers={MASTER},{SLAVE}\n\
-         svc-parallelization-type=disk\nchannels={channels}\n"
+         svc-parallelization-type={scheduler}\nchannels={channels}\n"
     )
 }
 
@@ -194,7 +216,7 @@ async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
     wait_applied(&d, &mut slave).await;
     let log = slave.log_since(0);
     assert!(
-        log.contains("applying the THL by shard") && log.contains("channels=4"),
+        log.contains("applying the THL in parallel") && log.contains("channels=4") && log.contains("scheduler=Shard"),
         "{log}"
     );
     assert_eq!(
@@ -238,4 +260,137 @@ async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
         .await
         .expect("rows");
     assert_eq!(rows[0][0], "2", "the rows of channels 2 and 3 are forgotten");
+}
+
+/// Transaction `i` of the by-key workload (module doc), on database `k0`.
+async fn key_transaction(db: &Instance, i: usize) {
+    let hot = i % 3 + 1;
+    let mut sql = format!(
+        "BEGIN; INSERT INTO k0.t (id, v) VALUES ({own}, {i}); \
+         UPDATE k0.t SET v = (v * 31 + {i}) % 1000000007 WHERE id = {hot}; ",
+        own = 1000 + i
+    );
+    match i % 4 {
+        // A unique value leaves, and comes back under another key (in
+        // another case) four transactions later.
+        0 => sql += &format!("DELETE FROM k0.u WHERE code = 'code-{}'; ", i % 8),
+        1 if i >= 5 => sql += &format!("INSERT INTO k0.u (id, code) VALUES ({i}, 'CODE-{}'); ", (i - 1) % 8),
+        // A parent, its child, then both gone.
+        2 => sql += &format!("INSERT INTO k0.p VALUES ({i}); "),
+        3 => sql += &format!("INSERT INTO k0.c VALUES ({i}, {}); ", i - 1),
+        _ => {}
+    }
+    if i % 4 == 1 && i >= 8 {
+        sql += &format!(
+            "DELETE FROM k0.c WHERE id = {}; DELETE FROM k0.p WHERE id = {}; ",
+            i - 6,
+            i - 7
+        );
+    }
+    sql += &format!("INSERT INTO k0.ledger VALUES ('txn-{i}'); COMMIT");
+    db.exec(&sql)
+        .await
+        .unwrap_or_else(|e| panic!("key workload transaction {i}: {e}\n{sql}"));
+}
+
+async fn key_checksums(db: &Instance) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in ["t", "u", "p", "c", "ledger"] {
+        let rows = db.query(&format!("CHECKSUM TABLE k0.{t}")).await.expect("checksum");
+        out.push(format!("k0.{t}={}", rows[0][1]));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_channels_apply_by_key_exactly_once_through_a_kill() {
+    let specs: Vec<InstanceSpec> = loopback_specs(2, DEFAULT_PORT)
+        .expect("free loopback addresses")
+        .into_iter()
+        .zip([MASTER, SLAVE])
+        .map(|(s, name)| InstanceSpec { name: name.into(), ..s })
+        .collect();
+    let port = specs[0].port;
+    let addresses: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
+    let sandbox = Sandbox::start(specs).await.expect("sandbox starts");
+    let (master_db, slave_db) = (sandbox.get(MASTER), sandbox.get(SLAVE));
+    let root = tempfile::tempdir().expect("tempdir");
+    let d = Deployment::create(root.path(), &ini_with(port, "key", 4), &addresses).expect("deployment");
+    let first = master_db.query("SHOW BINARY LOGS").await.expect("binlogs")[0][0].clone();
+    let _master = d
+        .start(MASTER, &["--from-event", &format!("{first}:4")])
+        .expect("master starts");
+    master_db
+        .exec(
+            "CREATE DATABASE k0; \
+             CREATE TABLE k0.t (id BIGINT PRIMARY KEY, v BIGINT) ENGINE=InnoDB; \
+             CREATE TABLE k0.u (id INT PRIMARY KEY, code VARCHAR(20) COLLATE utf8mb4_general_ci UNIQUE) ENGINE=InnoDB; \
+             CREATE TABLE k0.p (id INT PRIMARY KEY) ENGINE=InnoDB; \
+             CREATE TABLE k0.c (id INT PRIMARY KEY, pid INT NOT NULL, FOREIGN KEY (pid) REFERENCES k0.p (id)) \
+               ENGINE=InnoDB; \
+             CREATE TABLE k0.ledger (txn VARCHAR(40)) ENGINE=InnoDB; \
+             INSERT INTO k0.t VALUES (1, 0), (2, 0), (3, 0); \
+             INSERT INTO k0.u SELECT seq, CONCAT('code-', seq - 1) FROM k0.seq_1_to_8",
+        )
+        .await
+        .expect("schema");
+    // A backlog first, so that the channels race each other.
+    let backlog = 300;
+    for i in 0..backlog {
+        key_transaction(master_db, i).await;
+    }
+    let mut slave = d.start(SLAVE, &[]).expect("slave starts");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    slave.kill();
+    slave = d.start(SLAVE, &[]).expect("slave restarts");
+    let written = 500;
+    for i in backlog..written {
+        if i == 400 {
+            master_db.exec("CREATE INDEX v ON k0.t (v)").await.expect("index");
+        }
+        key_transaction(master_db, i).await;
+        if i == 350 {
+            slave.kill();
+        }
+        if i == 380 {
+            slave = d.start(SLAVE, &[]).expect("slave restarts");
+        }
+    }
+    wait_applied(&d, &mut slave).await;
+    assert_eq!(
+        key_checksums(slave_db).await,
+        key_checksums(master_db).await,
+        "every table equals the master's"
+    );
+    let rows = slave_db
+        .query("SELECT COUNT(*), COUNT(DISTINCT txn) FROM k0.ledger")
+        .await
+        .expect("ledger");
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str()),
+        ("500", "500"),
+        "ledger rows = distinct rows = transactions written"
+    );
+    let tasks = String::from_utf8_lossy(&trepctl(&d, SLAVE, &["status", "-name", "tasks"]).stdout).to_string();
+    assert_eq!(
+        tasks.matches("thl-to-dbms").count(),
+        4,
+        "one apply task per channel:\n{tasks}"
+    );
+    assert!(
+        tasks.contains("dependencyWaits") && tasks.contains("queuedTransactions"),
+        "{tasks}"
+    );
+    let out = trepctl(&d, SLAVE, &["offline"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = slave.log_since(0);
+    let waits: u64 = log
+        .lines()
+        .filter(|l| l.contains("parallel apply: pass ended"))
+        .filter_map(|l| l.split("waits=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        log.contains("scheduler=Key") && waits > 0,
+        "transactions on rows others changed waited for another channel:\n{log}"
+    );
 }

@@ -94,7 +94,11 @@ pub const KEYS: &[KeySpec] = &[
     k("disable-relay-logs", Bool, Setting),
     k("buffer-size", Count, Setting),
     k("channels", Count, Setting),
-    k("svc-parallelization-type", OneOf(&["none", "disk", "memory"]), Setting),
+    k(
+        "svc-parallelization-type",
+        OneOf(&["none", "disk", "memory", "key"]),
+        Setting,
+    ),
     k(
         "svc-fail-on-zero-row-update",
         OneOf(&["stop", "warn", "ignore"]),

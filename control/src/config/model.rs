@@ -199,10 +199,23 @@ pub struct ServiceSettings {
     /// `svc-fail-on-zero-row-update`: `stop`, `warn` (default) or `ignore`,
     /// what the applier does when an UPDATE or DELETE matches no row.
     pub zero_row_update: ZeroRowPolicy,
-    /// How many channels apply in parallel, by shard (the database):
-    /// `channels` when `svc-parallelization-type` is `disk` or `memory`
-    /// (Tungsten's names; both partition in memory here), else 1.
+    /// How many channels apply in parallel: `channels` when
+    /// `svc-parallelization-type` is `disk` or `memory` (Tungsten's names
+    /// for by shard; both partition in memory here) or `key`, else 1.
     pub apply_channels: u32,
+    /// How transactions are spread over the channels
+    /// (`svc-parallelization-type`).
+    pub apply_scheduler: ApplyScheduler,
+}
+
+/// How parallel apply spreads transactions over its channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApplyScheduler {
+    /// By shard (the database): Tungsten's `disk` and `memory`.
+    #[default]
+    Shard,
+    /// By the keys of the rows each transaction changes (`key`).
+    Key,
 }
 
 /// The most apply channels a service may have.
@@ -421,6 +434,10 @@ impl Deployment {
                         }
                         n as u32
                     }
+                },
+                apply_scheduler: match text("svc-parallelization-type", "none").to_ascii_lowercase().as_str() {
+                    "key" => ApplyScheduler::Key,
+                    _ => ApplyScheduler::Shard,
                 },
             })
         };

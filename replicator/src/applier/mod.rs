@@ -92,6 +92,7 @@ mod keyless;
 mod session;
 mod sql;
 mod statement;
+mod table_keys;
 
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,7 @@ pub use error::{ApplyError, DefiniteError, Failure, TransientError, MAX_SQL_IN_E
 pub use infile::infile_data;
 pub use session::{sql_mode_names, ROW_SQL_MODE, SQL_MODE_BITS};
 pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};
+pub use table_keys::{read_table_keys, Compare, KeyColumn, KeyIndex, TableKeys};
 
 use crate::clock::now_ms;
 use crate::statement_kind::commits_implicitly;
@@ -471,6 +473,11 @@ impl Applier {
     /// The committed seqno, without copying the position.
     pub fn last_applied_seqno(&self) -> Option<Seqno> {
         self.committed.as_ref().map(|p| p.seqno)
+    }
+
+    /// How it connects to the target (for a helper's own connection).
+    pub fn target_opts(&self) -> Opts {
+        self.opts.clone()
     }
 
     /// The settings.

@@ -48,6 +48,7 @@ use tracing::{info, warn};
 use super::progress::{Progress, ShardTxn};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier, ApplyError};
+use crate::config::model::ApplyScheduler;
 use crate::retry::{Backoff, Limit, Policy, Streak};
 
 /// Events in flight between the THL reader thread and the applier.
@@ -129,6 +130,7 @@ pub async fn run_apply_stage(
     progress: Progress,
     retry: Retry,
     skip: SkipSeqnos,
+    scheduler: ApplyScheduler,
 ) -> Result<(), ApplyStageError> {
     if appliers.is_empty() {
         return Err(ApplyStageError::Reader("no apply channel".into()));
@@ -141,8 +143,15 @@ pub async fn run_apply_stage(
             apply_from_position(&reader, &mut appliers[0], &mut stop, &progress, &skip).await
         } else {
             let channels = appliers.len();
-            let (back, outcome) =
-                parallel_pass(&reader, std::mem::take(&mut appliers), &mut stop, &progress, &skip).await;
+            let (back, outcome) = parallel_pass(
+                &reader,
+                std::mem::take(&mut appliers),
+                &mut stop,
+                &progress,
+                &skip,
+                scheduler,
+            )
+            .await;
             appliers = back;
             if appliers.len() != channels {
                 // A channel task failed and took its applier: the pipeline
@@ -217,6 +226,7 @@ async fn parallel_pass(
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
     skip: &SkipSeqnos,
+    scheduler: ApplyScheduler,
 ) -> (Vec<Applier>, Result<(), ApplyStageError>) {
     let committed: Vec<Option<Seqno>> = appliers.iter().map(Applier::last_applied_seqno).collect();
     let min = match reader.min_seqno() {
@@ -229,9 +239,10 @@ async fn parallel_pass(
         _ => min.unwrap_or(Seqno::FIRST),
     };
     let from_committed = committed.iter().all(Option::is_some);
-    info!(%from, channels = appliers.len(), "applying the THL by shard");
+    info!(%from, channels = appliers.len(), ?scheduler, "applying the THL in parallel");
     let mut feed = Feed::start(reader, from, from_committed);
-    let (appliers, result) = super::channels::apply_in_parallel(appliers, &mut feed.rx, stop, progress, skip).await;
+    let (appliers, result) =
+        super::channels::apply_in_parallel(appliers, &mut feed.rx, stop, progress, skip, scheduler).await;
     let read_result = feed.stop().await;
     (appliers, result.and(read_result))
 }

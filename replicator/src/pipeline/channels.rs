@@ -45,6 +45,7 @@
 //!   the seqno the progress reports is committed on its channel.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use thl::event::{Change, ReplEvent, SHARD_UNKNOWN};
 use thl::seqno::Seqno;
@@ -54,9 +55,11 @@ use tracing::info;
 use super::apply::{
     check_expected, skipped_or_whole, sleep_until, take_committed, ApplyStageError, Pending, CHANNEL_EVENTS,
 };
-use super::progress::Progress;
+use super::progress::{ChannelFigures, Progress};
+use super::scheduler::{route, KeyScheduler, SchedulerStats, Writer, HISTORY_CAP};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier};
+use crate::config::model::ApplyScheduler;
 
 /// Transactions dispatched between two syncs of the idle channels while
 /// the input does not pause.
@@ -115,13 +118,69 @@ enum Notice {
     Ended,
 }
 
+/// A transaction for a channel, and the seqnos it must wait for on other
+/// channels (by key: `dependencies.rs`; none by shard).
+pub(super) struct Work {
+    event: ReplEvent,
+    after: Vec<(usize, Seqno)>,
+}
+
+impl Work {
+    fn alone(event: ReplEvent) -> Work {
+        Work {
+            event,
+            after: Vec::new(),
+        }
+    }
+}
+
+/// What every channel publishes for the others: its committed seqno, and
+/// whether one of them failed (a channel waiting for another then stops
+/// waiting).
+struct Board {
+    committed: Vec<watch::Sender<Option<Seqno>>>,
+    failed: watch::Sender<bool>,
+}
+
+impl Board {
+    fn new(committed: &[Option<Seqno>]) -> Board {
+        Board {
+            committed: committed.iter().map(|&s| watch::channel(s).0).collect(),
+            failed: watch::channel(false).0,
+        }
+    }
+
+    fn reached(&self, channel: usize, seqno: Seqno) -> bool {
+        self.committed[channel].borrow().is_some_and(|c| c >= seqno)
+    }
+
+    /// Until every `(channel, seqno)` of `after` is committed; `Err` when
+    /// a channel failed first.
+    async fn wait(&self, after: &[(usize, Seqno)]) -> Result<(), ApplyStageError> {
+        let mut failed = self.failed.subscribe();
+        for &(channel, seqno) in after {
+            let mut committed = self.committed[channel].subscribe();
+            tokio::select! {
+                r = committed.wait_for(|c| c.is_some_and(|c| c >= seqno)) => {
+                    r.map_err(|_| ApplyStageError::ChannelEnded)?;
+                }
+                _ = failed.wait_for(|f| *f) => return Err(ApplyStageError::ChannelEnded),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One channel: applies what it is sent, commits when its queue is idle,
-/// and reports each committed seqno.
+/// and reports each committed seqno. Before waiting for another channel it
+/// commits what it holds, so that no channel ever waits while holding an
+/// uncommitted transaction that another may be waiting for.
 async fn channel(
     index: usize,
     mut applier: Applier,
-    mut rx: mpsc::Receiver<ReplEvent>,
+    mut rx: mpsc::Receiver<Work>,
     notices: mpsc::UnboundedSender<Notice>,
+    board: Arc<Board>,
     mut expect: Option<AppliedPosition>,
 ) -> (Applier, Result<(), ApplyStageError>) {
     let result = async {
@@ -129,35 +188,50 @@ async fn channel(
         loop {
             let deadline = applier.commit_deadline();
             let next = tokio::select! {
-                ev = rx.recv() => ev,
+                work = rx.recv() => work,
                 _ = sleep_until(deadline) => {
                     applier.flush_idle().await?;
-                    report(index, &applier, &notices, &mut reported);
+                    report(index, &applier, &notices, &board, &mut reported);
                     continue;
                 }
             };
-            let Some(event) = next else {
+            let Some(Work { event, after }) = next else {
                 applier.flush().await?;
-                report(index, &applier, &notices, &mut reported);
+                report(index, &applier, &notices, &board, &mut reported);
                 return Ok(());
             };
+            if !after.iter().all(|&(c, s)| board.reached(c, s)) {
+                applier.flush().await?;
+                report(index, &applier, &notices, &board, &mut reported);
+                board.wait(&after).await?;
+            }
             check_expected(&mut expect, &event.header)?;
             applier.apply(&event).await?;
             if rx.is_empty() && applier.has_pending() {
                 applier.flush_idle().await?;
             }
-            report(index, &applier, &notices, &mut reported);
+            report(index, &applier, &notices, &board, &mut reported);
         }
     }
     .await;
+    if result.is_err() {
+        board.failed.send_replace(true);
+    }
     let _ = notices.send(Notice::Ended);
     (applier, result)
 }
 
-fn report(index: usize, applier: &Applier, notices: &mpsc::UnboundedSender<Notice>, reported: &mut Option<Seqno>) {
+fn report(
+    index: usize,
+    applier: &Applier,
+    notices: &mpsc::UnboundedSender<Notice>,
+    board: &Board,
+    reported: &mut Option<Seqno>,
+) {
     let now = applier.last_applied_seqno();
     if now != *reported {
         *reported = now;
+        board.committed[index].send_replace(now);
         let _ = notices.send(Notice::Committed {
             channel: index,
             seqno: now,
@@ -178,6 +252,10 @@ struct Ledger {
     last: Option<ReplEvent>,
     /// The watermark reported.
     reported: Option<Seqno>,
+    /// The channels' notices.
+    notices: mpsc::UnboundedReceiver<Notice>,
+    /// The scheduler's counters.
+    stats: SchedulerStats,
 }
 
 impl Ledger {
@@ -194,7 +272,23 @@ impl Ledger {
             }
         }
         self.report(progress);
+        self.publish(progress);
         Ok(())
+    }
+
+    /// Publishes the channels' figures (`status -name tasks`).
+    fn publish(&self, progress: &Progress) {
+        progress.set_channel_figures(ChannelFigures {
+            channels: self
+                .committed
+                .iter()
+                .zip(&self.outstanding)
+                .map(|(c, q)| (*c, q.len()))
+                .collect(),
+            barriers: self.stats.barriers,
+            waits: self.stats.waits,
+            overflows: self.stats.overflows,
+        });
     }
 
     /// A channel that has committed all it was given and whose row is
@@ -245,9 +339,16 @@ pub(super) async fn apply_in_parallel(
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
     skip: &SkipSeqnos,
+    scheduler: ApplyScheduler,
 ) -> (Vec<Applier>, Result<(), ApplyStageError>) {
     let n = appliers.len();
-    let (notice_tx, mut notices) = mpsc::unbounded_channel();
+    let (notice_tx, notices) = mpsc::unbounded_channel();
+    let mut routing = match (scheduler, appliers.first()) {
+        (ApplyScheduler::Key, Some(a)) => {
+            Routing::Key(Box::new(KeyScheduler::new(a.target_opts(), &a.config().service, n)))
+        }
+        _ => Routing::Shard,
+    };
     let mut senders = Vec::with_capacity(n);
     let mut tasks = tokio::task::JoinSet::new();
     let mut ledger = Ledger {
@@ -256,7 +357,11 @@ pub(super) async fn apply_in_parallel(
         pending: BTreeMap::new(),
         last: None,
         reported: None,
+        notices,
+        stats: SchedulerStats::default(),
     };
+    ledger.publish(progress);
+    let board = Arc::new(Board::new(&ledger.committed));
     if let Some(low) = appliers
         .iter()
         .filter_map(Applier::last_applied)
@@ -269,13 +374,30 @@ pub(super) async fn apply_in_parallel(
         let (tx, channel_rx) = mpsc::channel(CHANNEL_EVENTS);
         senders.push(tx);
         let expect = applier.last_applied().filter(|p| p.last_frag);
-        tasks.spawn(channel(index, applier, channel_rx, notice_tx.clone(), expect));
+        tasks.spawn(channel(
+            index,
+            applier,
+            channel_rx,
+            notice_tx.clone(),
+            board.clone(),
+            expect,
+        ));
     }
     drop(notice_tx);
-    let outcome = dispatch(&senders, rx, stop, progress, skip, &mut ledger, &mut notices).await;
+    let outcome = dispatch(&senders, rx, stop, progress, skip, &mut ledger, &mut routing).await;
+    info!(
+        barriers = ledger.stats.barriers,
+        waits = ledger.stats.waits,
+        overflows = ledger.stats.overflows,
+        "parallel apply: pass ended"
+    );
     if let Ok(true) = outcome {
         // Between transactions: every row to the last one dispatched (module doc).
-        align(&senders, &mut ledger, &mut notices, progress).await;
+        align(&senders, &mut ledger, progress).await;
+    }
+    if outcome.is_err() {
+        // No channel waits for another any more.
+        board.failed.send_replace(true);
     }
     drop(senders);
     finish(tasks, outcome.map(|_| ())).await
@@ -308,17 +430,25 @@ async fn finish(
     (appliers, outcome)
 }
 
+/// How the dispatcher places transactions.
+enum Routing {
+    /// By shard (the database): Tungsten's `disk` and `memory`.
+    Shard,
+    /// By the keys of the rows (`scheduler.rs`).
+    Key(Box<KeyScheduler>),
+}
+
 /// Routes events to the channels until the input ends, `stop`, or the
 /// offline point; barriers wait for every channel (module doc). `Ok(true)`
 /// when it stopped between transactions (the rows may be aligned).
 async fn dispatch(
-    senders: &[mpsc::Sender<ReplEvent>],
+    senders: &[mpsc::Sender<Work>],
     rx: &mut mpsc::Receiver<ReplEvent>,
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
     skip: &SkipSeqnos,
     ledger: &mut Ledger,
-    notices: &mut mpsc::UnboundedReceiver<Notice>,
+    routing: &mut Routing,
 ) -> Result<bool, ApplyStageError> {
     let channels = senders.len() as u32;
     // The channel of the transaction whose fragments are arriving.
@@ -329,7 +459,7 @@ async fn dispatch(
         let sync_owed = open.is_none() && ledger.behind().is_some();
         let next = tokio::select! {
             ev = rx.recv() => ev,
-            Some(n) = notices.recv() => {
+            Some(n) = ledger.notices.recv() => {
                 ledger.notice(n, progress)?;
                 continue;
             }
@@ -347,18 +477,42 @@ async fn dispatch(
             info!(seqno = %h.seqno, "stopping before this transaction, at the requested offline point");
             return Ok(true);
         }
-        let barrier = needs_barrier(&event);
-        let h = &event.header;
-        let target = match open {
-            Some(c) => c,
-            None if barrier => {
-                if !wait_drained(ledger, notices, progress, stop).await? {
-                    return Ok(true);
+        let mut barrier = needs_barrier(&event);
+        let mut after = Vec::new();
+        let target = match (open, &mut *routing) {
+            (Some(c), _) => c,
+            (None, Routing::Shard) if barrier => 0,
+            (None, Routing::Shard) => channel_of(&event.header.shard_id, channels) as usize,
+            (None, Routing::Key(k)) => {
+                let first_rows = event.body.changes.iter().find_map(|c| match c {
+                    Change::Rows(rc) => Some(rc),
+                    Change::Statement(_) => None,
+                });
+                let target = route(first_rows, &event.header.shard_id, channels) as usize;
+                let keys = if barrier { None } else { k.keys(&event).await };
+                match keys {
+                    None => barrier = true,
+                    Some(keys) => {
+                        let h = &event.header;
+                        let me = Writer {
+                            seqno: h.seqno_end.max(h.seqno),
+                            channel: target,
+                        };
+                        after = k.history.depend(&keys, me);
+                        after.retain(|&(c, s)| ledger.committed[c].is_none_or(|done| done < s));
+                        ledger.stats.waits += u64::from(!after.is_empty());
+                    }
                 }
-                0
+                target
             }
-            None => channel_of(&h.shard_id, channels) as usize,
         };
+        if open.is_none() && barrier {
+            ledger.stats.barriers += 1;
+            if !wait_drained(ledger, progress, stop).await? {
+                return Ok(true);
+            }
+        }
+        let h = &event.header;
         let last = h.seqno_end.max(h.seqno);
         let ends = h.last_frag;
         if ledger.committed[target].is_none_or(|c| last > c) {
@@ -374,13 +528,33 @@ async fn dispatch(
                 body: thl::event::EventBody::default(),
             });
         }
+        let statement = barrier && event.body.changes.iter().any(|c| matches!(c, Change::Statement(_)));
         senders[target]
-            .send(event)
+            .send(Work { event, after })
             .await
             .map_err(|_| ApplyStageError::ChannelEnded)?;
         open = (!ends).then_some(target);
-        if ends && barrier && !wait_drained(ledger, notices, progress, stop).await? {
+        if ends && barrier && !wait_drained(ledger, progress, stop).await? {
             return Ok(true);
+        }
+        if let Routing::Key(k) = routing {
+            if ends && barrier {
+                // Everything is committed: nothing to wait for, and a
+                // statement may have changed a key.
+                k.history.clear();
+                if statement {
+                    k.forget_tables();
+                }
+            } else if k.history.entries() > HISTORY_CAP {
+                k.history.forget_committed(&ledger.committed);
+                if k.history.entries() > HISTORY_CAP / 2 {
+                    ledger.stats.overflows += 1;
+                    if !wait_drained(ledger, progress, stop).await? {
+                        return Ok(true);
+                    }
+                    k.history.clear();
+                }
+            }
         }
         since_sync += u64::from(ends);
         if open.is_none() && since_sync >= SYNC_EVERY {
@@ -396,13 +570,12 @@ async fn dispatch(
 /// (its error is collected by [`finish`]).
 async fn wait_drained(
     ledger: &mut Ledger,
-    notices: &mut mpsc::UnboundedReceiver<Notice>,
     progress: &Progress,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<bool, ApplyStageError> {
     while !ledger.drained() {
         tokio::select! {
-            notice = notices.recv() => match notice {
+            notice = ledger.notices.recv() => match notice {
                 Some(n) => ledger.notice(n, progress)?,
                 None => return Err(ApplyStageError::ChannelEnded),
             },
@@ -415,13 +588,13 @@ async fn wait_drained(
 /// Moves the row of every channel that has committed all it was given and
 /// is behind the last transaction dispatched to that transaction (module
 /// doc), by sending it without its changes.
-async fn sync_idle(senders: &[mpsc::Sender<ReplEvent>], ledger: &mut Ledger) -> Result<(), ApplyStageError> {
+async fn sync_idle(senders: &[mpsc::Sender<Work>], ledger: &mut Ledger) -> Result<(), ApplyStageError> {
     let Some(last) = ledger.last.clone() else { return Ok(()) };
     let end = last.header.seqno_end.max(last.header.seqno);
     while let Some(c) = ledger.behind() {
         ledger.outstanding[c].push_back(end);
         senders[c]
-            .send(last.clone())
+            .send(Work::alone(last.clone()))
             .await
             .map_err(|_| ApplyStageError::ChannelEnded)?;
     }
@@ -432,17 +605,11 @@ async fn sync_idle(senders: &[mpsc::Sender<ReplEvent>], ledger: &mut Ledger) -> 
 /// moves every row behind the last transaction there ([`sync_idle`]) and
 /// waits for those commits. A channel that fails meanwhile ends the
 /// alignment; its error is reported by [`finish`].
-async fn align(
-    senders: &[mpsc::Sender<ReplEvent>],
-    ledger: &mut Ledger,
-    notices: &mut mpsc::UnboundedReceiver<Notice>,
-    progress: &Progress,
-) {
+async fn align(senders: &[mpsc::Sender<Work>], ledger: &mut Ledger, progress: &Progress) {
     let (_keep, mut never) = watch::channel(false);
-    if matches!(wait_drained(ledger, notices, progress, &mut never).await, Ok(true))
-        && sync_idle(senders, ledger).await.is_ok()
+    if matches!(wait_drained(ledger, progress, &mut never).await, Ok(true)) && sync_idle(senders, ledger).await.is_ok()
     {
-        let _ = wait_drained(ledger, notices, progress, &mut never).await;
+        let _ = wait_drained(ledger, progress, &mut never).await;
     }
 }
 

@@ -14,9 +14,11 @@
 
 pub mod apply;
 pub mod channels;
+pub mod dependencies;
 pub mod master;
 pub mod progress;
 pub mod retention;
+pub mod scheduler;
 pub mod serve;
 pub mod skip;
 pub mod slave;

@@ -118,7 +118,23 @@ pub struct Progress(
     /// Per-shard figures, apart from the rest: only `status -name shards`
     /// reads them (the manager's snapshots every 100 ms do not copy them).
     Arc<Mutex<BTreeMap<String, ShardProgress>>>,
+    /// Parallel apply's figures (`status -name tasks`), apart likewise.
+    Arc<Mutex<ChannelFigures>>,
 );
+
+/// Parallel apply's figures: per channel, and the scheduler's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelFigures {
+    /// Per channel: its committed seqno and the transactions given to it
+    /// and not committed yet.
+    pub channels: Vec<(Option<Seqno>, usize)>,
+    /// Transactions that ran alone (every channel drained around them).
+    pub barriers: u64,
+    /// Transactions that waited for another channel's commit (by key).
+    pub waits: u64,
+    /// Times the key history outgrew its cap and the channels drained.
+    pub overflows: u64,
+}
 
 impl Progress {
     pub fn new() -> Progress {
@@ -209,6 +225,16 @@ impl Progress {
     pub fn shards(&self) -> Vec<(String, ShardProgress)> {
         let shards = self.3.lock().unwrap_or_else(|p| p.into_inner());
         shards.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Publishes parallel apply's figures.
+    pub fn set_channel_figures(&self, figures: ChannelFigures) {
+        *self.4.lock().unwrap_or_else(|p| p.into_inner()) = figures;
+    }
+
+    /// Parallel apply's figures (empty with one channel).
+    pub fn channel_figures(&self) -> ChannelFigures {
+        self.4.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// A transaction reached the local THL.

@@ -35,6 +35,7 @@ use super::serve::{serve_thl, ServeError};
 use super::skip::SkipSeqnos;
 use crate::applier::{Applier, ApplierConfig};
 use crate::catalog::{Catalog, CatalogError};
+use crate::config::model::ApplyScheduler;
 use crate::config::Role;
 use crate::retry::Backoff;
 use crate::thl_net::{frame, ClientConfig, ClientError, Committed, Resolver, ThlClient};
@@ -64,6 +65,8 @@ pub struct SlaveSettings {
     /// Apply channels (`channels` with `svc-parallelization-type=disk`);
     /// more than one applies by shard (`pipeline/channels.rs`).
     pub channels: u32,
+    /// How the channels share the transactions.
+    pub scheduler: ApplyScheduler,
 }
 
 /// Why a slave or relay pipeline stopped.
@@ -223,6 +226,7 @@ async fn slave_pipeline(
         let target = settings.target.clone();
         let cfg = settings.applier.clone();
         let channels = settings.channels;
+        let scheduler = settings.scheduler;
         let skip = settings.skip.clone();
         tasks.spawn(async move {
             let appliers = match appliers {
@@ -232,7 +236,7 @@ async fn slave_pipeline(
                     None => return Ok(()),
                 },
             };
-            run_apply_stage(reader, appliers, halt, progress, Retry::default(), skip)
+            run_apply_stage(reader, appliers, halt, progress, Retry::default(), skip, scheduler)
                 .await
                 .map_err(SlaveError::from)
         });

@@ -340,6 +340,7 @@ impl RoleLauncher {
             retention: s.settings.thl_log_retention,
             skip: o.skip_seqno.clone(),
             channels: s.settings.apply_channels,
+            scheduler: s.settings.apply_scheduler,
         })
     }
 }

@@ -201,43 +201,57 @@ pub fn stages(role: Role) -> &'static [&'static str] {
     }
 }
 
-/// `status -name tasks`: one record per stage. Only the last stage carries
-/// the applied figures; timings per phase are not measured yet (`-1`).
+/// `status -name tasks`: one record per stage, and with parallel apply one
+/// per apply channel (`taskId` = channel, its own committed seqno and
+/// queue, the scheduler's counters). Only the last stage carries the
+/// applied figures; timings per phase are not measured yet (`-1`).
 pub fn tasks(s: &Service) -> Vec<StatusMap> {
     let v = s.view();
     let p = &v.progress;
     let names = stages(v.role);
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, stage)| {
-            let last = i + 1 == names.len();
-            let (seqno, id) = if last {
-                (p.applied_seqno, p.applied_event_id.clone())
-            } else {
-                (p.stored_seqno, p.stored_event_id.clone())
-            };
-            let mut t = StatusMap::new();
-            t.insert("stage".into(), (*stage).into());
-            t.insert("taskId".into(), "0".into());
-            t.insert("cancelled".into(), v.state.is_offline().to_string());
-            t.insert("state".into(), v.state.to_string());
-            t.insert(
-                "eventCount".into(),
-                if last { p.applied_count.to_string() } else { "-1".into() },
-            );
-            t.insert("appliedLastSeqno".into(), Seqno::or_minus_one(seqno).to_string());
-            t.insert("appliedLastEventId".into(), or_none(&id));
-            t.insert(
-                "appliedLatency".into(),
-                applied_latency(&v).map_or_else(|| "-1.0".into(), |l| format!("{l:.3}")),
-            );
-            for k in ["extractTime", "filterTime", "applyTime", "otherTime"] {
-                t.insert(k.into(), "-1".into());
-            }
-            t
-        })
-        .collect()
+    let figures = s.progress().channel_figures();
+    let mut out = Vec::new();
+    for (i, stage) in names.iter().enumerate() {
+        let last = i + 1 == names.len();
+        let (seqno, id) = if last {
+            (p.applied_seqno, p.applied_event_id.clone())
+        } else {
+            (p.stored_seqno, p.stored_event_id.clone())
+        };
+        let mut t = StatusMap::new();
+        t.insert("stage".into(), (*stage).into());
+        t.insert("taskId".into(), "0".into());
+        t.insert("cancelled".into(), v.state.is_offline().to_string());
+        t.insert("state".into(), v.state.to_string());
+        t.insert(
+            "eventCount".into(),
+            if last { p.applied_count.to_string() } else { "-1".into() },
+        );
+        t.insert("appliedLastSeqno".into(), Seqno::or_minus_one(seqno).to_string());
+        t.insert("appliedLastEventId".into(), or_none(&id));
+        t.insert(
+            "appliedLatency".into(),
+            applied_latency(&v).map_or_else(|| "-1.0".into(), |l| format!("{l:.3}")),
+        );
+        for k in ["extractTime", "filterTime", "applyTime", "otherTime"] {
+            t.insert(k.into(), "-1".into());
+        }
+        if !last || figures.channels.len() < 2 {
+            out.push(t);
+            continue;
+        }
+        for (channel, (committed, queued)) in figures.channels.iter().enumerate() {
+            let mut c = t.clone();
+            c.insert("taskId".into(), channel.to_string());
+            c.insert("appliedLastSeqno".into(), Seqno::or_minus_one(*committed).to_string());
+            c.insert("queuedTransactions".into(), queued.to_string());
+            c.insert("barriers".into(), figures.barriers.to_string());
+            c.insert("dependencyWaits".into(), figures.waits.to_string());
+            c.insert("historyOverflows".into(), figures.overflows.to_string());
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `status -name stores`: the THL.

@@ -1,0 +1,114 @@
+//! Where a transaction goes and what it waits for when applying by key
+//! (`svc-parallelization-type=key`; `channels.rs` dispatches).
+//!
+//! # Invariants
+//!
+//! * **The channel depends on the THL only** ([`route`]): a restart sends
+//!   every transaction to the same channel as before, whose row says
+//!   whether it is applied.
+//! * **Anything not understood runs alone.** A transaction is a barrier
+//!   (every channel drained before and after it) when `needs_barrier` says
+//!   so (statements, fragments, `#UNKNOWN` shards), when one of its tables
+//!   is serial on the target ([`TableKeys::Serial`]), when the target's
+//!   description cannot be read, or when it has more than
+//!   [`MAX_TXN_KEYS`](super::dependencies::MAX_TXN_KEYS) keys.
+//! * **The target's description is current.** Table descriptions are read
+//!   when a table is first met and forgotten after every transaction with a
+//!   statement (which may have changed a key); that transaction ran alone,
+//!   so every description read after it sees its effect.
+//! * Rows of the applier's own catalog schema add no key (the applier does
+//!   not apply them).
+
+use std::collections::HashMap;
+
+use mysql_async::{Conn, Opts};
+use thl::event::{Change, ReplEvent};
+use tracing::{debug, warn};
+
+use super::dependencies::{row_keys, Key};
+use crate::applier::{read_table_keys, TableKeys};
+
+pub use super::dependencies::{route, History, Writer, HISTORY_CAP};
+
+/// Counters of parallel apply since the pass started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerStats {
+    /// Transactions that ran alone.
+    pub barriers: u64,
+    /// Transactions that waited for another channel.
+    pub waits: u64,
+    /// Times the history outgrew its cap and was drained.
+    pub overflows: u64,
+}
+
+/// The key scheduler's state for one pass.
+#[derive(Debug)]
+pub struct KeyScheduler {
+    opts: Opts,
+    conn: Option<Conn>,
+    tables: HashMap<(String, String), TableKeys>,
+    own_schema: String,
+    pub history: History,
+}
+
+impl KeyScheduler {
+    /// `opts` reach the target; `service` names the applier's own schema.
+    pub fn new(opts: Opts, service: &str, channels: usize) -> KeyScheduler {
+        KeyScheduler {
+            opts,
+            conn: None,
+            tables: HashMap::new(),
+            own_schema: format!("tungsten_{service}"),
+            history: History::new(channels),
+        }
+    }
+
+    /// The keys of a whole transaction; `None` when it must run alone.
+    pub async fn keys(&mut self, event: &ReplEvent) -> Option<Vec<Key>> {
+        let mut keys = Vec::new();
+        for change in &event.body.changes {
+            let Change::Rows(rc) = change else { return None };
+            if rc.schema == self.own_schema {
+                continue;
+            }
+            let table = self.table(&rc.schema, &rc.table).await?;
+            if !row_keys(rc, table, &mut keys) {
+                if let TableKeys::Serial(why) = table {
+                    debug!(seqno = %event.header.seqno, reason = %why, "runs alone");
+                }
+                return None;
+            }
+        }
+        Some(keys)
+    }
+
+    /// Forgets the tables' descriptions (after a statement).
+    pub fn forget_tables(&mut self) {
+        self.tables.clear();
+    }
+
+    async fn table(&mut self, schema: &str, table: &str) -> Option<&TableKeys> {
+        let key = (schema.to_owned(), table.to_owned());
+        if !self.tables.contains_key(&key) {
+            let read = match self.conn.as_mut() {
+                Some(conn) => read_table_keys(conn, schema, table).await,
+                None => match Conn::new(self.opts.clone()).await {
+                    Ok(conn) => read_table_keys(self.conn.insert(conn), schema, table).await,
+                    Err(e) => Err(e),
+                },
+            };
+            match read {
+                Ok(keys) => {
+                    self.tables.insert(key.clone(), keys);
+                }
+                Err(e) => {
+                    // Runs alone; the next table tries a new connection.
+                    warn!(error = %e, schema, table, "cannot read the target's keys of this table: its transactions run alone");
+                    self.conn = None;
+                    return None;
+                }
+            }
+        }
+        self.tables.get(&key)
+    }
+}
