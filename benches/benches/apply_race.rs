@@ -44,7 +44,7 @@
 //!      until `Read_Master_Log_Pos` is the end (the relay log holds the whole
 //!      backlog), then timed: `START SLAVE SQL_THREAD` until
 //!      `Exec_Master_Log_Pos` is the end (polled every 10 ms).
-//!    * **ours**: reset, then timed: `Applier::connect` (as the replication
+//!    * **ours**: reset, then timed: `Applier::connect` × `RACE_WORKERS` (as the replication
 //!      account over TCP, `log_slave_updates=true`, block commit
 //!      `block_commit_size` = 10 or `RACE_BIG_BLOCK` transactions, 1 s) and
 //!      `run_apply_stage` on the THL until `Progress`'s applied seqno is the
@@ -63,7 +63,8 @@
 //! quick 2), `RACE_BIG_BLOCK` (100), `RACE_PARALLEL_THREADS` (4),
 //! `RACE_WAIT_SECS` (bound of every wait for a load, extraction or run, 900),
 //! `RACE_ROW_METHOD` (`binlog`, the default, or `sql`: how our applier sends
-//! row changes), `RACE_LARGE_PAIRS` (0) and `RACE_LARGE_ROWS` (50000): after
+//! row changes), `RACE_WORKERS` (our apply channels, parallel apply by
+//! key: 4), `RACE_LARGE_PAIRS` (0) and `RACE_LARGE_ROWS` (50000): after
 //! the small transactions, that many pairs of large transactions on
 //! `sbtest.big` (an `INSERT ... SELECT` of `RACE_LARGE_ROWS` rows, then an
 //! `UPDATE` of those rows). The large-transaction race alone:
@@ -88,7 +89,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use benches::{env_u64, extract_until, fmt_med, median, quick, run_command, status_field, Table};
+use benches::{env_u64, extract_until, fmt_med, fsync_rate, median, quick, run_command, status_field, Table};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
 use replicator::applier::{Applier, ApplierConfig, RowMethod};
@@ -600,6 +601,11 @@ fn row_method() -> RowMethod {
     }
 }
 
+/// `RACE_WORKERS`: our apply channels (parallel apply by key), 4 by default.
+fn workers() -> u32 {
+    env_u64("RACE_WORKERS", 4).clamp(1, 64) as u32
+}
+
 /// Our apply stage on the THL from the starting state, timed until the
 /// last seqno is committed.
 async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, wait: Duration) -> Res<RunStat> {
@@ -614,10 +620,15 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
     let progress = Progress::new();
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
-    let applier = bounded("Applier::connect", SQL_LIMIT, Applier::connect(replica.opts(), acfg)).await?;
+    let mut appliers = Vec::new();
+    for channel in 0..workers() {
+        let mut cfg = acfg.clone();
+        cfg.channel = channel;
+        appliers.push(bounded("Applier::connect", SQL_LIMIT, Applier::connect(replica.opts(), cfg)).await?);
+    }
     let mut handle = tokio::spawn(run_apply_stage(
         reader,
-        vec![applier],
+        appliers,
         stop_rx,
         progress.clone(),
         Retry::default(),
@@ -681,6 +692,7 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
     let root = tempfile::Builder::new().prefix("apply-race-").tempdir()?;
     let (b, _start_sums, end_sums) = load(primary, [maria, ours], cfg, &root.path().join("sbtest-base.sql")).await?;
 
+    let fsyncs_before = fsync_rate(root.path(), Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
     let ex_secs = extract(primary, &b, root.path(), cfg.wait).await?;
     let thl_dir = root.path().join("thl");
     let s = scan_thl(&thl_dir)?;
@@ -775,6 +787,8 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         }
     }
 
+    let fsyncs = fsync_rate(root.path(), Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
+    println!("fsync/s of this disk after the runs: {fsyncs} (before: {fsyncs_before})");
     let txns = s.txns() as f64;
     let rows = s.rows as f64;
     let ours10: Vec<RunStat> = res.ours10_s.iter().chain(&res.ours10_p).copied().collect();
@@ -816,9 +830,12 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
             ),
         ]);
     };
-    line("ours: apply stage, block 10 / 1 s".into(), &ours10);
     line(
-        format!("ours: apply stage, block {} / 1 s", cfg.big_block),
+        format!("ours: {} channel(s) by key, block 10 / 1 s", workers()),
+        &ours10,
+    );
+    line(
+        format!("ours: {} channel(s) by key, block {} / 1 s", workers(), cfg.big_block),
         &res.ours_big,
     );
     line("MariaDB SQL thread, serial".into(), &res.serial);

@@ -36,6 +36,27 @@ pub fn spread(xs: &[f64]) -> (f64, f64) {
     (lo, hi)
 }
 
+/// The disk's rate of 4 KiB write + `fdatasync` pairs in `dir`, per
+/// second, over about `span` (the figure every durable apply is bound by;
+/// it swings several-fold by the minute on shared disks, so benchmarks
+/// print it beside their ratios).
+pub fn fsync_rate(dir: &Path, span: Duration) -> Result<f64, String> {
+    use std::io::Write as _;
+    let path = dir.join(".fsync-probe");
+    let mut file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let block = [0u8; 4096];
+    let t = Instant::now();
+    let mut n = 0u64;
+    while t.elapsed() < span {
+        file.write_all(&block).map_err(|e| e.to_string())?;
+        file.sync_data().map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&path);
+    Ok(rate)
+}
+
 /// An unsigned integer from the environment, or `default` when unset or
 /// unparsable (a bad value is reported on stderr).
 pub fn env_u64(name: &str, default: u64) -> u64 {

@@ -54,10 +54,11 @@ pub fn defaults_section(port: u16) -> String {
     )
 }
 
-/// The seed `tungsten.ini` with the sandbox's port.
+/// The seed `tungsten.ini` with the sandbox's port (and
+/// [`CHANNELS_ENV`]'s channels, when set).
 pub fn seed_ini(port: u16) -> String {
     format!(
-        "{}\
+        "{}{}\
          [alpha]\n\
          topology=clustered\n\
          master=host1.alpha\n\
@@ -69,7 +70,8 @@ pub fn seed_ini(port: u16) -> String {
          relay-source=alpha\n\
          [gamma]\n\
          composite-datasources=alpha,beta\n",
-        defaults_section(port)
+        defaults_section(port),
+        channels_from_env()
     )
 }
 

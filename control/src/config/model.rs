@@ -218,6 +218,16 @@ pub enum ApplyScheduler {
     Key,
 }
 
+impl ApplyScheduler {
+    /// Its name in the target's catalog (`trep_apply_routing`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ApplyScheduler::Shard => "shard",
+            ApplyScheduler::Key => "key",
+        }
+    }
+}
+
 /// The most apply channels a service may have.
 pub const MAX_APPLY_CHANNELS: u64 = 64;
 

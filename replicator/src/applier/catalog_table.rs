@@ -62,6 +62,10 @@ pub(crate) struct CatalogNames {
     /// and committed before the statement, deleted with the position that
     /// follows it (`statement.rs`).
     pub ddl_in_flight: String,
+    /// How parallel apply spread the transactions over the channel rows
+    /// (`trep_apply_routing`, one row): a restart may not change it while
+    /// the rows name different seqnos.
+    pub apply_routing: String,
 }
 
 impl CatalogNames {
@@ -71,6 +75,7 @@ impl CatalogNames {
             commit_seqno: table_name(&schema, "trep_commit_seqno"),
             heartbeat: table_name(&schema, "heartbeat"),
             ddl_in_flight: table_name(&schema, "trep_ddl_in_flight"),
+            apply_routing: table_name(&schema, "trep_apply_routing"),
             schema,
         }
     }
@@ -116,6 +121,13 @@ impl CatalogNames {
                  before_def LONGTEXT NULL, \
                  PRIMARY KEY (task_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
                 self.ddl_in_flight
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (\
+                 id TINYINT NOT NULL, \
+                 scheduler VARCHAR(16) NOT NULL, \
+                 PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                self.apply_routing
             ),
             // Catalogs made before the before image.
             format!(

@@ -747,6 +747,23 @@ impl Applier {
         Ok(rows.into_iter().map(|(t, s)| (t, Seqno::from_wire(s))).collect())
     }
 
+    /// The scheduler parallel apply last ran with on this target
+    /// (`trep_apply_routing`); `None` before any (or before the table).
+    pub async fn apply_routing(&mut self) -> Result<Option<String>, ApplyError> {
+        let sql = format!("SELECT scheduler FROM {} WHERE id = 0", self.names.apply_routing);
+        let rows: Vec<String> = self.catalog_statement(&sql).await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// Records the scheduler parallel apply runs with.
+    pub async fn set_apply_routing(&mut self, scheduler: &str) -> Result<(), ApplyError> {
+        let sql = format!(
+            "REPLACE INTO {} (id, scheduler) VALUES (0, '{scheduler}')",
+            self.names.apply_routing
+        );
+        self.catalog_statement::<Row>(&sql).await.map(drop)
+    }
+
     /// Deletes the position rows of the channels numbered `channels` and
     /// up (the channel count went down after a clean offline).
     pub async fn forget_channels_from(&mut self, channels: u32) -> Result<(), ApplyError> {

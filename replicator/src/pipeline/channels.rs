@@ -1,25 +1,36 @@
-//! Parallel apply by shard: Tungsten's `svc-parallelization-type=disk` with
-//! `channels=N` (the apply stage's pass when a service has more than one
-//! channel; `apply.rs` runs it and retries it).
+//! Parallel apply: the apply stage's pass when a service has more than one
+//! channel (`apply.rs` runs it and retries it). Two ways to spread the
+//! transactions (`svc-parallelization-type`):
+//!
+//! * **By shard** (`disk`, `memory`: Tungsten's mode). A transaction goes
+//!   to the channel of its shard id (its database; [`channel_of`], a
+//!   stable hash). The transactions of a database are applied in seqno
+//!   order; those of different databases run side by side.
+//! * **By key** (`key`). A transaction goes to the channel [`route`] gives
+//!   (a stable hash of its first row's table and primary key, from the THL
+//!   alone) and waits, before it starts, until the channels that hold the
+//!   last earlier writers of its keys have committed them
+//!   (`dependencies.rs`, `scheduler.rs`). A channel commits what it holds
+//!   before it waits, so no channel ever waits while holding what another
+//!   waits for: waits name earlier seqnos only, and every wait ends.
 //!
 //! # Invariants
 //!
-//! * **One database, one channel.** A transaction goes to the channel of its
-//!   shard id (its database; [`channel_of`], a stable hash), which applies it
-//!   on its own connection and commits its own position row
+//! * **One channel, one row.** A channel applies its transactions on its
+//!   own connection, in seqno order, and commits its own position row
 //!   (`trep_commit_seqno`, `task_id` = channel) in the same target
-//!   transaction as the data. The transactions of a database are applied in
-//!   seqno order; those of different databases run side by side.
-//! * **Barriers.** A transaction of no single database (shard `#UNKNOWN`:
-//!   row changes across databases, a statement without a database), a
-//!   transaction with a statement (DDL, or DML logged as a statement: its
-//!   shard is the session's default database, but its text may name
-//!   tables of any other: `DROP TABLE test.t1` from `mtr`), and a fragmented
-//!   transaction (a later fragment may reach another database) wait until
-//!   every channel has committed everything it was given, run on channel 0
-//!   alone, and are committed before anything after them is dispatched
-//!   ([`needs_barrier`]). Only row changes of one database run side by
-//!   side.
+//!   transaction as the data.
+//! * **Barriers.** By shard, a transaction of no single database (shard
+//!   `#UNKNOWN`: row changes across databases, a statement without a
+//!   database), a transaction with a statement (DDL, or DML logged as a
+//!   statement: its shard is the session's default database, but its text
+//!   may name tables of any other: `DROP TABLE test.t1` from `mtr`), and a
+//!   fragmented transaction (a later fragment may reach another database)
+//!   wait until every channel has committed everything it was given, run
+//!   on channel 0 alone, and are committed before anything after them is
+//!   dispatched ([`needs_barrier`]). By key, statements and fragments
+//!   ([`alone_whatever_keys`]) and whatever the key scheduler cannot reason
+//!   about run alone the same way, on their routed channel.
 //! * **Exactly once per channel.** After any stop or crash each channel
 //!   resumes after its own row: the THL is read from the lowest of them,
 //!   and each channel's applier skips what its own row covers. A channel
@@ -76,23 +87,39 @@ pub fn channel_of(shard: &str, channels: u32) -> u32 {
     (hash % u64::from(channels.max(1))) as u32
 }
 
-/// Whether the transaction of `ev` must run alone (see the module doc).
+/// Whether the transaction of `ev` must run alone by shard (see the module
+/// doc): [`alone_whatever_keys`], or of no single database.
 pub fn needs_barrier(ev: &ReplEvent) -> bool {
-    let h = &ev.header;
-    h.shard_id == SHARD_UNKNOWN
-        || h.fragno > 0
-        || !h.last_frag
-        || ev.body.changes.iter().any(|c| matches!(c, Change::Statement(_)))
+    ev.header.shard_id == SHARD_UNKNOWN || alone_whatever_keys(ev)
 }
 
-/// Refuses a channel count that differs from the target's rows unless they
-/// all name one seqno (a clean offline); returns the rows to forget (task
-/// ids at or above `channels`). `rows` are (task id, committed seqno).
-pub fn check_channel_rows(rows: &[(u32, Option<Seqno>)], channels: u32) -> Result<bool, String> {
+/// Whether the transaction of `ev` must run alone in either mode: one cut
+/// into fragments (a later fragment may reach anything), or one with a
+/// statement (its text may name any table).
+pub fn alone_whatever_keys(ev: &ReplEvent) -> bool {
+    let h = &ev.header;
+    h.fragno > 0 || !h.last_frag || ev.body.changes.iter().any(|c| matches!(c, Change::Statement(_)))
+}
+
+/// Refuses a channel count or a scheduler that differs from the one the
+/// target's rows were written with, unless they all name one seqno (a
+/// clean offline): the routing would change, and a channel would apply
+/// again, or skip, what another one's row says. Returns the rows to forget
+/// (task ids at or above `channels`). `rows` are (task id, committed
+/// seqno); `recorded` is the scheduler the rows were written with (`None`:
+/// written before it was recorded, by shard).
+pub fn check_channel_rows(
+    rows: &[(u32, Option<Seqno>)],
+    channels: u32,
+    recorded: Option<&str>,
+    scheduler: ApplyScheduler,
+) -> Result<bool, String> {
     let forget = rows.iter().any(|&(t, _)| t >= channels);
     let same_count = rows.len() == channels as usize && !forget;
+    let was = recorded.unwrap_or(ApplyScheduler::Shard.name());
+    let same_scheduler = rows.len() < 2 || was == scheduler.name();
     let one_seqno = rows.windows(2).all(|w| w[0].1 == w[1].1);
-    if same_count || one_seqno {
+    if (same_count && same_scheduler) || one_seqno {
         return Ok(forget);
     }
     let described: Vec<String> = rows
@@ -100,13 +127,20 @@ pub fn check_channel_rows(rows: &[(u32, Option<Seqno>)], channels: u32) -> Resul
         .map(|(t, s)| format!("{t}: {}", Seqno::or_minus_one(*s)))
         .collect();
     Err(format!(
-        "the target's trep_commit_seqno has {} channel rows at different seqnos (task_id: seqno {}), and this \
-         service now has {channels} channel(s): a channel count may change only after a clean offline, which \
-         brings every row to one seqno. Set channels back to {} and go online, then `trepctl offline`, then \
-         change it",
+        "the target's trep_commit_seqno has {} channel rows at different seqnos (task_id: seqno {}), written by \
+         {} channel(s) by {was}, and this service now has {channels} channel(s) by {}: the channel count and \
+         svc-parallelization-type may change only after a clean offline, which brings every row to one seqno. \
+         Set them back ({} channels, {}) and go online, then `trepctl offline`, then change them",
         rows.len(),
         described.join(", "),
-        rows.len()
+        rows.len(),
+        scheduler.name(),
+        rows.len(),
+        if was == "key" {
+            "svc-parallelization-type=key"
+        } else {
+            "svc-parallelization-type=disk"
+        },
     ))
 }
 
@@ -477,7 +511,11 @@ async fn dispatch(
             info!(seqno = %h.seqno, "stopping before this transaction, at the requested offline point");
             return Ok(true);
         }
-        let mut barrier = needs_barrier(&event);
+        let mut barrier = match routing {
+            Routing::Shard => needs_barrier(&event),
+            // Rows of several databases: their keys tell.
+            Routing::Key(_) => alone_whatever_keys(&event),
+        };
         let mut after = Vec::new();
         let target = match (open, &mut *routing) {
             (Some(c), _) => c,
@@ -630,16 +668,35 @@ mod tests {
     fn a_channel_count_changes_only_when_every_row_names_one_seqno() {
         let s = |n| Some(Seqno(n));
         // Same count: fine, nothing to forget.
-        assert_eq!(check_channel_rows(&[(0, s(5)), (1, s(9))], 2), Ok(false));
+        let shard = ApplyScheduler::Shard;
+        assert_eq!(check_channel_rows(&[(0, s(5)), (1, s(9))], 2, None, shard), Ok(false));
         // A fresh target (one row), any count.
-        assert_eq!(check_channel_rows(&[(0, None)], 4), Ok(false));
+        assert_eq!(
+            check_channel_rows(&[(0, None)], 4, None, ApplyScheduler::Key),
+            Ok(false)
+        );
         // Down from 3 to 1 after a clean offline: forget rows 1 and 2.
-        assert_eq!(check_channel_rows(&[(0, s(7)), (1, s(7)), (2, s(7))], 1), Ok(true));
+        assert_eq!(
+            check_channel_rows(&[(0, s(7)), (1, s(7)), (2, s(7))], 1, Some("shard"), shard),
+            Ok(true)
+        );
         // Up from 2 to 4 after a clean offline.
-        assert_eq!(check_channel_rows(&[(0, s(7)), (1, s(7))], 4), Ok(false));
+        assert_eq!(check_channel_rows(&[(0, s(7)), (1, s(7))], 4, None, shard), Ok(false));
         // Rows at different seqnos: refused, naming them.
-        let e = check_channel_rows(&[(0, s(7)), (1, s(3))], 4).err().unwrap_or_default();
+        let e = check_channel_rows(&[(0, s(7)), (1, s(3))], 4, None, shard)
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("0: 7, 1: 3") && e.contains("clean offline"), "{e}");
+        // Same count, another scheduler, rows apart: refused too.
+        let e = check_channel_rows(&[(0, s(7)), (1, s(3))], 2, Some("shard"), ApplyScheduler::Key)
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("by shard") && e.contains("by key"), "{e}");
+        // ... and allowed once the rows name one seqno.
+        assert_eq!(
+            check_channel_rows(&[(0, s(7)), (1, s(7))], 2, Some("shard"), ApplyScheduler::Key),
+            Ok(false)
+        );
     }
 
     #[test]

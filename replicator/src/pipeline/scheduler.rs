@@ -22,13 +22,24 @@
 use std::collections::HashMap;
 
 use mysql_async::{Conn, Opts};
-use thl::event::{Change, ReplEvent};
+use thl::event::{meta, Change, ReplEvent};
 use tracing::{debug, warn};
 
 use super::dependencies::{row_keys, Key};
 use crate::applier::{read_table_keys, TableKeys};
 
 pub use super::dependencies::{route, History, Writer, HISTORY_CAP};
+
+/// Metadata that makes a transaction run alone: DDL, a transaction the
+/// applier keeps out of any block, one the source rolled back (it changed
+/// a non-transactional table), and XA (a prepared transaction holds its
+/// session and its locks until its completion).
+const ALONE: [&str; 4] = [
+    meta::SCHEMA_CHANGE,
+    meta::UNSAFE_FOR_BLOCK_COMMIT,
+    meta::ROLLBACK,
+    meta::XA,
+];
 
 /// Counters of parallel apply since the pass started.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +76,9 @@ impl KeyScheduler {
 
     /// The keys of a whole transaction; `None` when it must run alone.
     pub async fn keys(&mut self, event: &ReplEvent) -> Option<Vec<Key>> {
+        if ALONE.iter().any(|m| event.body.metadata_value(m).is_some()) {
+            return None;
+        }
         let mut keys = Vec::new();
         for change in &event.body.changes {
             let Change::Rows(rc) = change else { return None };

@@ -163,6 +163,7 @@ async fn slave_pipeline(
             settings.target.clone(),
             settings.applier.clone(),
             settings.channels,
+            settings.scheduler,
             halt_rx.clone(),
             progress,
         )
@@ -231,7 +232,7 @@ async fn slave_pipeline(
         tasks.spawn(async move {
             let appliers = match appliers {
                 Some(a) => a,
-                None => match connect_appliers(target, cfg, channels, halt.clone(), &progress).await? {
+                None => match connect_appliers(target, cfg, channels, scheduler, halt.clone(), &progress).await? {
                     Some(a) => a,
                     None => return Ok(()),
                 },
@@ -279,6 +280,7 @@ async fn connect_appliers(
     target: Opts,
     cfg: ApplierConfig,
     channels: u32,
+    scheduler: ApplyScheduler,
     halt: watch::Receiver<bool>,
     progress: &Progress,
 ) -> Result<Option<Vec<Applier>>, SlaveError> {
@@ -292,10 +294,14 @@ async fn connect_appliers(
         };
         if channel == 0 {
             let rows = applier.channel_seqnos().await.map_err(apply_err)?;
-            let forget =
-                check_channel_rows(&rows, channels).map_err(|m| SlaveError::Apply(ApplyStageError::Channels(m)))?;
+            let recorded = applier.apply_routing().await.map_err(apply_err)?;
+            let forget = check_channel_rows(&rows, channels, recorded.as_deref(), scheduler)
+                .map_err(|m| SlaveError::Apply(ApplyStageError::Channels(m)))?;
             if forget {
                 applier.forget_channels_from(channels).await.map_err(apply_err)?;
+            }
+            if recorded.as_deref() != Some(scheduler.name()) {
+                applier.set_apply_routing(scheduler.name()).await.map_err(apply_err)?;
             }
         }
         appliers.push(applier);
