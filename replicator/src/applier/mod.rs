@@ -107,7 +107,7 @@ pub use error::{ApplyError, DefiniteError, Failure, TransientError, MAX_SQL_IN_E
 pub use infile::infile_data;
 pub use session::{sql_mode_names, ROW_SQL_MODE, SQL_MODE_BITS};
 pub use sql::{quote_ident, table_name, MAX_PLACEHOLDERS};
-pub use table_keys::{read_table_keys, Compare, KeyColumn, KeyIndex, TableKeys};
+pub use table_keys::{read_cascade_groups, read_table_keys, CascadeGroups, Compare, KeyColumn, KeyIndex, TableKeys};
 
 use crate::clock::now_ms;
 use crate::statement_kind::commits_implicitly;

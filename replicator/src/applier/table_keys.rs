@@ -26,6 +26,8 @@
 //!   InnoDB (non-transactional tables commit out of any order), a system
 //!   versioned table or a sequence, a column the THL does not name.
 
+use std::collections::HashMap;
+
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 
@@ -73,7 +75,7 @@ pub enum TableKeys {
         unique: Vec<KeyIndex>,
         /// This table's foreign keys, as keys of the parent.
         parents: Vec<KeyIndex>,
-        /// Keys every write to the table takes (cascading constraints).
+        /// Keys every write to the table takes (its cascade group's).
         always: Vec<String>,
         /// Whether the table has a primary key.
         has_primary: bool,
@@ -129,7 +131,12 @@ fn binary_compare(data_type: &str) -> Compare {
 }
 
 /// Reads the target's description of `schema.table`.
-pub async fn read_table_keys(conn: &mut Conn, schema: &str, table: &str) -> Result<TableKeys, mysql_async::Error> {
+pub async fn read_table_keys(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+    groups: &CascadeGroups,
+) -> Result<TableKeys, mysql_async::Error> {
     let id = format!("{schema}.{table}");
     let kind: Option<(Option<String>, String)> = conn
         .exec_first(
@@ -153,7 +160,7 @@ pub async fn read_table_keys(conn: &mut Conn, schema: &str, table: &str) -> Resu
             (schema, table),
         )
         .await?;
-    let mut compares = std::collections::HashMap::new();
+    let mut compares = HashMap::new();
     for row in columns {
         let (name, data_type, charset, collation, extra): (String, String, Option<String>, Option<String>, String) =
             mysql_async::from_row_opt(row).map_err(|e| mysql_async::Error::Other(Box::new(e)))?;
@@ -194,37 +201,21 @@ pub async fn read_table_keys(conn: &mut Conn, schema: &str, table: &str) -> Resu
     // Foreign keys of this table (child side) and referencing it (parent side).
     let fks: Vec<Row> = conn
         .exec(
-            "SELECT k.CONSTRAINT_SCHEMA, k.CONSTRAINT_NAME, k.TABLE_SCHEMA, k.TABLE_NAME, LOWER(k.COLUMN_NAME), \
-                    k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, LOWER(k.REFERENCED_COLUMN_NAME), \
-                    r.UPDATE_RULE, r.DELETE_RULE \
-             FROM information_schema.KEY_COLUMN_USAGE k \
-             JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
-               ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
-              AND r.TABLE_NAME = k.TABLE_NAME \
-             WHERE k.REFERENCED_TABLE_NAME IS NOT NULL \
-               AND ((k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ?) \
-                 OR (k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ?)) \
-             ORDER BY k.CONSTRAINT_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+            "SELECT CONSTRAINT_SCHEMA, CONSTRAINT_NAME, TABLE_SCHEMA, TABLE_NAME, LOWER(COLUMN_NAME), \
+                    REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, LOWER(REFERENCED_COLUMN_NAME) \
+             FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE REFERENCED_TABLE_NAME IS NOT NULL \
+               AND ((TABLE_SCHEMA = ? AND TABLE_NAME = ?) \
+                 OR (REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)) \
+             ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
             (schema, table, schema, table),
         )
         .await?;
     let mut parents: Vec<KeyIndex> = Vec::new();
-    let mut always: Vec<String> = Vec::new();
     let mut constraints: Vec<Constraint> = Vec::new();
     for row in fks {
-        type Fk = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-        );
-        let (cs, cname, child_schema, child_table, col, ps, pt, pcol, upd, del): Fk =
+        type Fk = (String, String, String, String, String, String, String, String);
+        let (cs, cname, child_schema, child_table, col, ps, pt, pcol): Fk =
             mysql_async::from_row_opt(row).map_err(|e| mysql_async::Error::Other(Box::new(e)))?;
         let name = format!("{cs}.{child_table}\u{1}{cname}");
         match constraints.last_mut() {
@@ -238,17 +229,11 @@ pub async fn read_table_keys(conn: &mut Conn, schema: &str, table: &str) -> Resu
                 child_here: child_schema == schema && child_table == table,
                 parent_columns: vec![pcol],
                 child_columns: vec![col],
-                cascades: [upd, del]
-                    .iter()
-                    .any(|r| !matches!(r.as_str(), "RESTRICT" | "NO ACTION")),
             }),
         }
     }
     for c in constraints {
         let index_id = format!("{}\u{2}{}", c.parent, c.parent_columns.join(","));
-        if c.cascades {
-            always.push(format!("\u{3}{}", c.name));
-        }
         if c.parent == id && !unique.iter().any(|k| k.id == index_id) {
             // The referenced columns, named by the parent.
             unique.push(KeyIndex {
@@ -266,10 +251,81 @@ pub async fn read_table_keys(conn: &mut Conn, schema: &str, table: &str) -> Resu
     Ok(TableKeys::Keys {
         unique,
         parents,
-        always,
+        always: groups.key_of(&id).into_iter().collect(),
         has_primary,
         table_id: id,
     })
+}
+
+/// The tables linked by foreign keys into groups that hold a cascading
+/// constraint (module doc): each such table's group key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CascadeGroups {
+    keys: HashMap<String, String>,
+}
+
+impl CascadeGroups {
+    /// Groups the `(child, parent, cascades)` edges (tables as
+    /// `schema.table`): the connected components, by every constraint, of
+    /// those that hold a cascading one.
+    pub fn from_edges(edges: &[(String, String, bool)]) -> CascadeGroups {
+        let mut parent: HashMap<String, String> = HashMap::new();
+        fn find(parent: &mut HashMap<String, String>, t: &str) -> String {
+            let mut root = t.to_owned();
+            while let Some(p) = parent.get(&root).filter(|p| **p != root) {
+                root = p.clone();
+            }
+            root
+        }
+        for (child, par, _) in edges {
+            for t in [child, par] {
+                parent.entry(t.clone()).or_insert_with(|| t.clone());
+            }
+            let (a, b) = (find(&mut parent, child), find(&mut parent, par));
+            // The smaller name leads: a group's key does not depend on order.
+            let (lead, other) = if a <= b { (a, b) } else { (b, a) };
+            parent.insert(other, lead);
+        }
+        let cascading: std::collections::HashSet<String> = edges
+            .iter()
+            .filter(|e| e.2)
+            .map(|(child, _, _)| find(&mut parent, child))
+            .collect();
+        let tables: Vec<String> = parent.keys().cloned().collect();
+        let keys = tables
+            .into_iter()
+            .filter_map(|t| {
+                let root = find(&mut parent, &t);
+                cascading.contains(&root).then(|| (t, format!("\u{3}{root}")))
+            })
+            .collect();
+        CascadeGroups { keys }
+    }
+
+    /// The group key of `table` (`schema.table`), if it is in a group.
+    pub fn key_of(&self, table: &str) -> Option<String> {
+        self.keys.get(table).cloned()
+    }
+}
+
+/// Reads every foreign key of the target and groups them.
+pub async fn read_cascade_groups(conn: &mut Conn) -> Result<CascadeGroups, mysql_async::Error> {
+    let rows: Vec<(String, String, String, String, String, String)> = conn
+        .query(
+            "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME, \
+                    UPDATE_RULE, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS",
+        )
+        .await?;
+    let edges: Vec<(String, String, bool)> = rows
+        .into_iter()
+        .map(|(cs, child, ps, parent, upd, del)| {
+            let cascades = [upd, del]
+                .iter()
+                .any(|r| !matches!(r.as_str(), "RESTRICT" | "NO ACTION"));
+            (format!("{cs}.{child}"), format!("{ps}.{parent}"), cascades)
+        })
+        .collect();
+    Ok(CascadeGroups::from_edges(&edges))
 }
 
 /// One foreign key constraint that involves the table.
@@ -282,8 +338,6 @@ struct Constraint {
     child_here: bool,
     parent_columns: Vec<String>,
     child_columns: Vec<String>,
-    /// An `ON UPDATE` or `ON DELETE` action other than RESTRICT/NO ACTION.
-    cascades: bool,
 }
 
 /// A foreign key column: the parent's and the child's columns may compare
@@ -299,6 +353,24 @@ fn folded(name: &str) -> KeyColumn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_linked_to_a_cascade_share_one_key() {
+        let e = |c: &str, p: &str, cascades| (c.to_owned(), p.to_owned(), cascades);
+        // t3 -> t2 -> t1, t2's constraint cascades; t3's does not, but an
+        // update of t1 reaches t3 through t2. u2 -> u1 cascades nothing.
+        let groups = CascadeGroups::from_edges(&[
+            e("s.t3", "s.t2", false),
+            e("s.t2", "s.t1", true),
+            e("s.u2", "s.u1", false),
+        ]);
+        let key = groups.key_of("s.t1");
+        assert!(key.is_some());
+        assert_eq!(groups.key_of("s.t2"), key);
+        assert_eq!(groups.key_of("s.t3"), key);
+        assert_eq!(groups.key_of("s.u1"), None);
+        assert_eq!(groups.key_of("s.other"), None);
+    }
 
     #[test]
     fn a_column_compares_as_its_collation_says() {

@@ -539,6 +539,7 @@ async fn dispatch(
                         after = k.history.depend(&keys, me);
                         after.retain(|&(c, s)| ledger.committed[c].is_none_or(|done| done < s));
                         ledger.stats.waits += u64::from(!after.is_empty());
+                        tracing::debug!(seqno = %me.seqno, channel = target, ?after, keys = keys.len(), "dispatched by key");
                     }
                 }
                 target

@@ -26,7 +26,7 @@ use thl::event::{meta, Change, ReplEvent};
 use tracing::{debug, warn};
 
 use super::dependencies::{row_keys, Key};
-use crate::applier::{read_table_keys, TableKeys};
+use crate::applier::{read_cascade_groups, read_table_keys, CascadeGroups, TableKeys};
 
 pub use super::dependencies::{route, History, Writer, HISTORY_CAP};
 
@@ -58,6 +58,9 @@ pub struct KeyScheduler {
     opts: Opts,
     conn: Option<Conn>,
     tables: HashMap<(String, String), TableKeys>,
+    /// The target's cascade groups, read with the first table after a
+    /// statement.
+    groups: Option<CascadeGroups>,
     own_schema: String,
     pub history: History,
 }
@@ -69,6 +72,7 @@ impl KeyScheduler {
             opts,
             conn: None,
             tables: HashMap::new(),
+            groups: None,
             own_schema: format!("tungsten_{service}"),
             history: History::new(channels),
         }
@@ -99,18 +103,13 @@ impl KeyScheduler {
     /// Forgets the tables' descriptions (after a statement).
     pub fn forget_tables(&mut self) {
         self.tables.clear();
+        self.groups = None;
     }
 
     async fn table(&mut self, schema: &str, table: &str) -> Option<&TableKeys> {
         let key = (schema.to_owned(), table.to_owned());
         if !self.tables.contains_key(&key) {
-            let read = match self.conn.as_mut() {
-                Some(conn) => read_table_keys(conn, schema, table).await,
-                None => match Conn::new(self.opts.clone()).await {
-                    Ok(conn) => read_table_keys(self.conn.insert(conn), schema, table).await,
-                    Err(e) => Err(e),
-                },
-            };
+            let read = self.read(schema, table).await;
             match read {
                 Ok(keys) => {
                     self.tables.insert(key.clone(), keys);
@@ -124,5 +123,19 @@ impl KeyScheduler {
             }
         }
         self.tables.get(&key)
+    }
+
+    /// Reads a table's keys (and the cascade groups first, when needed),
+    /// connecting first when needed.
+    async fn read(&mut self, schema: &str, table: &str) -> Result<TableKeys, mysql_async::Error> {
+        let conn = match self.conn.as_mut() {
+            Some(conn) => conn,
+            None => self.conn.insert(Conn::new(self.opts.clone()).await?),
+        };
+        let groups = match self.groups.as_ref() {
+            Some(g) => g,
+            None => self.groups.insert(read_cascade_groups(conn).await?),
+        };
+        read_table_keys(conn, schema, table, groups).await
     }
 }
