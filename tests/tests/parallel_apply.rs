@@ -26,7 +26,8 @@
 //! first); a parent row inserted, a child row referencing it, then both
 //! deleted (foreign keys: the target refuses a child before its parent or
 //! a parent delete before its child's); a keyless ledger row. A `CREATE
-//! INDEX` (a barrier, which also changes the keys) comes mid-stream. The
+//! INDEX` (a barrier, which also changes the keys) and large transactions
+//! cut into fragments (barriers) come mid-stream. The
 //! slave is SIGKILLed mid-stream and restarted; at the end every table
 //! equals the master's, and some transactions waited for another channel.
 //!
@@ -262,6 +263,11 @@ async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
     assert_eq!(rows[0][0], "2", "the rows of channels 2 and 3 are forgotten");
 }
 
+/// Large transactions of the by-key workload that come after a pause longer
+/// than `SYNC_PAUSE`: the idle channels' rows move to the one before, which
+/// was cut into fragments, and the next one may go to one of them.
+const PAUSED_LARGE: [usize; 3] = [440, 441, 442];
+
 /// Transaction `i` of the by-key workload (module doc), on database `k0`.
 async fn key_transaction(db: &Instance, i: usize) {
     let hot = i % 3 + 1;
@@ -279,6 +285,14 @@ async fn key_transaction(db: &Instance, i: usize) {
         2 => sql += &format!("INSERT INTO k0.p VALUES ({i}); "),
         3 => sql += &format!("INSERT INTO k0.c VALUES ({i}, {}); ", i - 1),
         _ => {}
+    }
+    if i % 50 == 25 || PAUSED_LARGE.contains(&i) {
+        // Large: cut into fragments (thl-frag-size=16k), which run alone;
+        // the idle channels' rows then move to this whole transaction.
+        sql += &format!(
+            "INSERT INTO k0.t (id, v) SELECT {base} + seq, seq FROM k0.seq_1_to_2000; ",
+            base = 1_000_000 * (i + 1)
+        );
     }
     if i % 4 == 1 && i >= 8 {
         sql += &format!(
@@ -347,6 +361,9 @@ async fn four_channels_apply_by_key_exactly_once_through_a_kill() {
     for i in backlog..written {
         if i == 400 {
             master_db.exec("CREATE INDEX v ON k0.t (v)").await.expect("index");
+        }
+        if PAUSED_LARGE.contains(&i) {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
         }
         key_transaction(master_db, i).await;
         if i == 350 {

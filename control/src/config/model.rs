@@ -199,9 +199,10 @@ pub struct ServiceSettings {
     /// `svc-fail-on-zero-row-update`: `stop`, `warn` (default) or `ignore`,
     /// what the applier does when an UPDATE or DELETE matches no row.
     pub zero_row_update: ZeroRowPolicy,
-    /// How many channels apply in parallel: `channels` when
-    /// `svc-parallelization-type` is `disk` or `memory` (Tungsten's names
-    /// for by shard; both partition in memory here) or `key`, else 1.
+    /// How many channels apply in parallel: `channels` (by key, the
+    /// default, [`DEFAULT_KEY_CHANNELS`] when unset; by shard,
+    /// `svc-parallelization-type=disk|memory` as Tungsten names it, 1 when
+    /// unset); 1 with `svc-parallelization-type=none`.
     pub apply_channels: u32,
     /// How transactions are spread over the channels
     /// (`svc-parallelization-type`).
@@ -212,9 +213,10 @@ pub struct ServiceSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ApplyScheduler {
     /// By shard (the database): Tungsten's `disk` and `memory`.
-    #[default]
     Shard,
-    /// By the keys of the rows each transaction changes (`key`).
+    /// By the keys of the rows each transaction changes (`key`, the
+    /// default).
+    #[default]
     Key,
 }
 
@@ -227,6 +229,13 @@ impl ApplyScheduler {
         }
     }
 }
+
+/// Apply channels by key when `channels` is not set. A constant, not a
+/// function of this machine's cores: apply waits on the target's commits
+/// and round trips rather than on the replicator's CPU, and a count that
+/// followed the hardware would refuse a restart after a crash on a resized
+/// machine (the channel count changes only after a clean offline).
+pub const DEFAULT_KEY_CHANNELS: u64 = 4;
 
 /// The most apply channels a service may have.
 pub const MAX_APPLY_CHANNELS: u64 = 64;
@@ -435,19 +444,20 @@ impl Deployment {
                 rest_api_user: get("rest-api-admin-user").map(str::to_owned),
                 rest_api_password: get("rest-api-admin-password").map(str::to_owned),
                 zero_row_update: text("svc-fail-on-zero-row-update", "warn").parse()?,
-                apply_channels: match text("svc-parallelization-type", "none").to_ascii_lowercase().as_str() {
+                apply_channels: match text("svc-parallelization-type", "key").to_ascii_lowercase().as_str() {
                     "none" => 1,
-                    _ => {
-                        let n = get("channels").map(keys::parse_count).transpose()?.unwrap_or(1);
+                    kind => {
+                        let default = if kind == "key" { DEFAULT_KEY_CHANNELS } else { 1 };
+                        let n = get("channels").map(keys::parse_count).transpose()?.unwrap_or(default);
                         if !(1..=MAX_APPLY_CHANNELS).contains(&n) {
                             return Err(format!("channels={n}: use 1 to {MAX_APPLY_CHANNELS}"));
                         }
                         n as u32
                     }
                 },
-                apply_scheduler: match text("svc-parallelization-type", "none").to_ascii_lowercase().as_str() {
-                    "key" => ApplyScheduler::Key,
-                    _ => ApplyScheduler::Shard,
+                apply_scheduler: match text("svc-parallelization-type", "key").to_ascii_lowercase().as_str() {
+                    "disk" | "memory" => ApplyScheduler::Shard,
+                    _ => ApplyScheduler::Key,
                 },
             })
         };

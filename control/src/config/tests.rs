@@ -409,17 +409,24 @@ fn load_reads_ini_and_hosts_file() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[test]
-fn apply_channels_need_a_parallelization_type_and_stay_in_range() -> Result<(), Box<dyn std::error::Error>> {
+fn apply_channels_default_to_four_by_key_and_stay_in_range() -> Result<(), Box<dyn std::error::Error>> {
     let channels = |extra: &str| -> Result<u32, Box<dyn std::error::Error>> {
         let d = deployment(&SEED.replace("relay-source=alpha", &format!("relay-source=alpha\n{extra}")))?;
         d.validate()?;
         Ok(one(&d.service_plan("host2.beta")?)?.settings.apply_channels)
     };
-    assert_eq!(channels("")?, 1);
+    assert_eq!(channels("")?, 4, "by key, 4 channels by default");
+    assert_eq!(channels("channels=8")?, 8);
+    assert_eq!(channels("svc-parallelization-type=key\nchannels=1")?, 1);
     assert_eq!(
-        channels("channels=4")?,
+        channels("svc-parallelization-type=none\nchannels=4")?,
         1,
-        "without svc-parallelization-type, as Tungsten"
+        "none: one channel, as Tungsten"
+    );
+    assert_eq!(
+        channels("svc-parallelization-type=disk")?,
+        1,
+        "by shard: 1 unless set, as Tungsten"
     );
     assert_eq!(channels("svc-parallelization-type=disk\nchannels=4")?, 4);
     assert_eq!(channels("svc-parallelization-type=memory\nchannels=2")?, 2);

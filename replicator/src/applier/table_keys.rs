@@ -24,12 +24,16 @@
 //!   row by its whole image).
 //! * Anything else is [`TableKeys::Serial`]: not on the target, not
 //!   InnoDB (non-transactional tables commit out of any order), a system
-//!   versioned table or a sequence, a column the THL does not name.
+//!   versioned table or a sequence, a table with a unique key `WITHOUT
+//!   OVERLAPS` (its conflicts are overlapping ranges, not equal values).
+//!   A key column the THL does not name is a wildcard of its index.
 
 use std::collections::HashMap;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
+
+use super::sql::table_name;
 
 /// How a key column's values compare on the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +156,14 @@ pub async fn read_table_keys(
             "{id} is a {table_type} of engine {}",
             engine.as_deref().unwrap_or("none")
         )));
+    }
+    // A unique key WITHOUT OVERLAPS (application-time periods) conflicts
+    // on overlapping ranges, which no equality of values shows.
+    let create: Option<(String, String)> = conn
+        .query_first(format!("SHOW CREATE TABLE {}", table_name(schema, table)))
+        .await?;
+    if create.is_some_and(|(_, sql)| sql.to_ascii_uppercase().contains("WITHOUT OVERLAPS")) {
+        return Ok(TableKeys::Serial(format!("{id} has a unique key WITHOUT OVERLAPS")));
     }
     let columns: Vec<Row> = conn
         .exec(

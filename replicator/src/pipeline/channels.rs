@@ -487,6 +487,8 @@ async fn dispatch(
     let channels = senders.len() as u32;
     // The channel of the transaction whose fragments are arriving.
     let mut open: Option<usize> = None;
+    // The header of the transaction's first fragment, until its last.
+    let mut first_fragment: Option<thl::event::EventHeader> = None;
     let mut since_sync = 0u64;
     let mut last_sync = tokio::time::Instant::now();
     loop {
@@ -561,9 +563,18 @@ async fn dispatch(
             }
         }
         let event = skipped_or_whole(event, skip);
+        if event.header.fragno == 0 {
+            first_fragment = Some(event.header.clone());
+        }
         if ends {
+            // What an idle channel's row moves to: the whole transaction,
+            // named by its first fragment (the event a restart checks the
+            // row against), never a later fragment alone, which an applier
+            // would take as the middle of a transaction.
+            let mut header = first_fragment.take().unwrap_or_else(|| event.header.clone());
+            header.last_frag = true;
             ledger.last = Some(ReplEvent {
-                header: event.header.clone(),
+                header,
                 body: thl::event::EventBody::default(),
             });
         }

@@ -32,7 +32,7 @@ use crate::applier::{Compare, KeyColumn, KeyIndex, TableKeys};
 /// Keys a transaction may have and still run beside others.
 pub const MAX_TXN_KEYS: usize = 10_000;
 /// Entries the history keeps before it forgets committed writers.
-pub const HISTORY_CAP: usize = 1_000_000;
+pub const HISTORY_CAP: usize = 200_000;
 
 /// One key of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

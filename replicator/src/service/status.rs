@@ -28,7 +28,7 @@
 //! | `host`, `sourceId`, `dataServerHost` | this host's name (twice), the local database's address |
 //! | `rmiPort` | the REST API's port (Tungsten's RMI port has no equivalent) |
 //! | `uptimeSeconds`, `currentTimeMillis`, `version`, `useSSLConnection` | process uptime, now, [`version`], `thl-ssl` |
-//! | `channels` | apply channels: `channels` with `svc-parallelization-type=disk\|memory` on a slave or relay, else 1 |
+//! | `channels` | apply channels on a slave or relay (`channels`, 4 by key by default; 1 with `svc-parallelization-type=none`), else 1 |
 //! | `autoRecoveryEnabled`, `autoRecoveryTotal`, `resourcePrecedence`, `seqnoType`, `serviceType`, `siteName`, `timezone`, `extensions` | fixed: `false`, `0`, `99`, `java.lang.Long`, `local`, `default`, `GMT`, empty (no auto-recovery, Tungsten's values for the rest) |
 
 use control::responses::ServiceSummary;
