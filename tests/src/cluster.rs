@@ -81,9 +81,11 @@ pub fn seed_ini(port: u16) -> String {
 /// every restart rotate and purge files.
 pub const CHAIN_HOSTS: [&str; 3] = ["host1.alpha", "host1.beta", "host2.beta"];
 
-/// The environment variable that gives the slaves and relays of the chain
-/// and of the conformance runner's deployment that many apply channels:
-/// `scripts/torture` and `scripts/conformance` with parallel apply.
+/// The environment variable that gives the slaves and relays of the chain,
+/// of the seed deployment and of the conformance runner's deployment that
+/// many apply channels (`1`: one channel, `svc-parallelization-type=none`;
+/// unset: the default, 4 by key): `scripts/torture`, `scripts/conformance`
+/// and the random workload with another parallelism.
 pub const CHANNELS_ENV: &str = "TUNGSTEN_TEST_CHANNELS";
 /// How those channels share the work: `key` (the default) or `disk` (by
 /// shard).
@@ -91,15 +93,19 @@ pub const SCHEDULER_ENV: &str = "TUNGSTEN_TEST_SCHEDULER";
 
 /// The `[defaults]` lines that give every slave and relay
 /// [`CHANNELS_ENV`]'s apply channels with [`SCHEDULER_ENV`]'s scheduler
-/// (none when it is unset or 1).
+/// (none when both are unset: the replicator's defaults).
 pub fn channels_from_env() -> String {
-    let scheduler = std::env::var(SCHEDULER_ENV).unwrap_or_else(|_| "key".into());
-    std::env::var(CHANNELS_ENV)
-        .ok()
-        .and_then(|n| n.parse::<u32>().ok())
-        .filter(|&n| n > 1)
-        .map(|n| format!("svc-parallelization-type={scheduler}\nchannels={n}\n"))
-        .unwrap_or_default()
+    let scheduler = std::env::var(SCHEDULER_ENV).ok();
+    let channels = std::env::var(CHANNELS_ENV).ok().and_then(|n| n.parse::<u32>().ok());
+    match (channels, scheduler) {
+        (Some(1), _) => "svc-parallelization-type=none\n".into(),
+        (Some(n), scheduler) => format!(
+            "svc-parallelization-type={}\nchannels={n}\n",
+            scheduler.as_deref().unwrap_or("key")
+        ),
+        (None, Some(scheduler)) => format!("svc-parallelization-type={scheduler}\nchannels=4\n"),
+        (None, None) => String::new(),
+    }
 }
 
 /// The chain's `tungsten.ini` with the sandbox's port (and

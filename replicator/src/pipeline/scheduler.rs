@@ -89,7 +89,7 @@ impl KeyScheduler {
             if rc.schema == self.own_schema {
                 continue;
             }
-            let table = self.table(&rc.schema, &rc.table).await?;
+            let table = self.table(&rc.schema, &rc.table).await;
             if !row_keys(rc, table, &mut keys) {
                 if let TableKeys::Serial(why) = table {
                     debug!(seqno = %event.header.seqno, reason = %why, "runs alone");
@@ -106,23 +106,25 @@ impl KeyScheduler {
         self.groups = None;
     }
 
-    async fn table(&mut self, schema: &str, table: &str) -> Option<&TableKeys> {
+    async fn table(&mut self, schema: &str, table: &str) -> &TableKeys {
         let key = (schema.to_owned(), table.to_owned());
         if !self.tables.contains_key(&key) {
-            let read = self.read(schema, table).await;
-            match read {
-                Ok(keys) => {
-                    self.tables.insert(key.clone(), keys);
-                }
+            let keys = match self.read(schema, table).await {
+                Ok(keys) => keys,
                 Err(e) => {
-                    // Runs alone; the next table tries a new connection.
+                    // Runs alone until the next statement forgets it; the
+                    // next table read connects again.
                     warn!(error = %e, schema, table, "cannot read the target's keys of this table: its transactions run alone");
                     self.conn = None;
-                    return None;
+                    TableKeys::Serial(format!("its keys could not be read: {e}"))
                 }
-            }
+            };
+            self.tables.insert(key.clone(), keys);
         }
-        self.tables.get(&key)
+        // Present (inserted above when it was not).
+        self.tables
+            .entry(key)
+            .or_insert_with(|| TableKeys::Serial("not read".into()))
     }
 
     /// Reads a table's keys (and the cascade groups first, when needed),
