@@ -160,8 +160,17 @@ async fn ledger(db: &Instance) -> (usize, usize) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
+/// A master and a slave on two sandbox databases, deployed with
+/// `ini(port)`, the master extracting from the primary's first binlog.
+struct Pair {
+    sandbox: Sandbox,
+    d: Deployment,
+    port: u16,
+    _master: ReplicatorProcess,
+    _root: tempfile::TempDir,
+}
+
+async fn master_and_slave(ini: impl Fn(u16) -> String) -> Pair {
     let specs: Vec<InstanceSpec> = loopback_specs(2, DEFAULT_PORT)
         .expect("free loopback addresses")
         .into_iter()
@@ -171,13 +180,25 @@ async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
     let port = specs[0].port;
     let addresses: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
     let sandbox = Sandbox::start(specs).await.expect("sandbox starts");
-    let (master_db, slave_db) = (sandbox.get(MASTER), sandbox.get(SLAVE));
     let root = tempfile::tempdir().expect("tempdir");
-    let d = Deployment::create(root.path(), &ini(port, 4), &addresses).expect("deployment");
-    let first = master_db.query("SHOW BINARY LOGS").await.expect("binlogs")[0][0].clone();
-    let _master = d
+    let d = Deployment::create(root.path(), &ini(port), &addresses).expect("deployment");
+    let first = sandbox.get(MASTER).query("SHOW BINARY LOGS").await.expect("binlogs")[0][0].clone();
+    let master = d
         .start(MASTER, &["--from-event", &format!("{first}:4")])
         .expect("master starts");
+    Pair {
+        sandbox,
+        d,
+        port,
+        _master: master,
+        _root: root,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
+    let pair = master_and_slave(|port| ini(port, 4)).await;
+    let (master_db, slave_db, d, port) = (pair.sandbox.get(MASTER), pair.sandbox.get(SLAVE), &pair.d, pair.port);
 
     for k in 0..DATABASES {
         master_db
@@ -214,7 +235,7 @@ async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
             slave = d.start(SLAVE, &[]).expect("slave restarts");
         }
     }
-    wait_applied(&d, &mut slave).await;
+    wait_applied(d, &mut slave).await;
     let log = slave.log_since(0);
     assert!(
         log.contains("applying the THL in parallel") && log.contains("channels=4") && log.contains("scheduler=Shard"),
@@ -236,11 +257,11 @@ async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
         .expect("rows");
     assert_eq!(rows[0][0], "4", "one position row per channel");
     let status: serde_json::Value =
-        serde_json::from_slice(&trepctl(&d, SLAVE, &["status", "-json"]).stdout).expect("status -json");
+        serde_json::from_slice(&trepctl(d, SLAVE, &["status", "-json"]).stdout).expect("status -json");
     assert_eq!(status["channels"], "4");
 
     // A clean offline brings every row to one seqno; 2 channels then.
-    let out = trepctl(&d, SLAVE, &["offline"]);
+    let out = trepctl(d, SLAVE, &["offline"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let seqnos = slave_db
         .query("SELECT COUNT(DISTINCT seqno) FROM tungsten_alpha.trep_commit_seqno")
@@ -253,7 +274,7 @@ async fn four_channels_apply_by_shard_exactly_once_through_a_kill() {
     for i in written..written + 50 {
         transaction(master_db, i, 1, DATABASES, false).await;
     }
-    wait_applied(&d, &mut slave).await;
+    wait_applied(d, &mut slave).await;
     assert_eq!(checksums(slave_db).await, checksums(master_db).await);
     assert_eq!(ledger(slave_db).await, (written + 50, written + 50));
     let rows = slave_db
@@ -318,22 +339,8 @@ async fn key_checksums(db: &Instance) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_channels_apply_by_key_exactly_once_through_a_kill() {
-    let specs: Vec<InstanceSpec> = loopback_specs(2, DEFAULT_PORT)
-        .expect("free loopback addresses")
-        .into_iter()
-        .zip([MASTER, SLAVE])
-        .map(|(s, name)| InstanceSpec { name: name.into(), ..s })
-        .collect();
-    let port = specs[0].port;
-    let addresses: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
-    let sandbox = Sandbox::start(specs).await.expect("sandbox starts");
-    let (master_db, slave_db) = (sandbox.get(MASTER), sandbox.get(SLAVE));
-    let root = tempfile::tempdir().expect("tempdir");
-    let d = Deployment::create(root.path(), &ini_with(port, "key", 4), &addresses).expect("deployment");
-    let first = master_db.query("SHOW BINARY LOGS").await.expect("binlogs")[0][0].clone();
-    let _master = d
-        .start(MASTER, &["--from-event", &format!("{first}:4")])
-        .expect("master starts");
+    let pair = master_and_slave(|port| ini_with(port, "key", 4)).await;
+    let (master_db, slave_db, d) = (pair.sandbox.get(MASTER), pair.sandbox.get(SLAVE), &pair.d);
     master_db
         .exec(
             "CREATE DATABASE k0; \
@@ -373,7 +380,7 @@ async fn four_channels_apply_by_key_exactly_once_through_a_kill() {
             slave = d.start(SLAVE, &[]).expect("slave restarts");
         }
     }
-    wait_applied(&d, &mut slave).await;
+    wait_applied(d, &mut slave).await;
     assert_eq!(
         key_checksums(slave_db).await,
         key_checksums(master_db).await,
@@ -388,7 +395,7 @@ async fn four_channels_apply_by_key_exactly_once_through_a_kill() {
         ("500", "500"),
         "ledger rows = distinct rows = transactions written"
     );
-    let tasks = String::from_utf8_lossy(&trepctl(&d, SLAVE, &["status", "-name", "tasks"]).stdout).to_string();
+    let tasks = String::from_utf8_lossy(&trepctl(d, SLAVE, &["status", "-name", "tasks"]).stdout).to_string();
     assert_eq!(
         tasks.matches("thl-to-dbms").count(),
         4,
@@ -398,7 +405,7 @@ async fn four_channels_apply_by_key_exactly_once_through_a_kill() {
         tasks.contains("dependencyWaits") && tasks.contains("queuedTransactions"),
         "{tasks}"
     );
-    let out = trepctl(&d, SLAVE, &["offline"]);
+    let out = trepctl(d, SLAVE, &["offline"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let log = slave.log_since(0);
     let waits: u64 = log
