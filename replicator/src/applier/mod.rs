@@ -475,6 +475,11 @@ impl Applier {
         self.committed.as_ref().map(|p| p.seqno)
     }
 
+    /// The seqno of the last event applied, committed or not.
+    pub fn applied_seqno(&self) -> Option<Seqno> {
+        self.pending.as_ref().map(|p| p.seqno)
+    }
+
     /// How it connects to the target (for a helper's own connection).
     pub fn target_opts(&self) -> Opts {
         self.opts.clone()

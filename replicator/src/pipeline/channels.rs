@@ -56,6 +56,7 @@
 //!   the seqno the progress reports is committed on its channel.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use thl::event::{Change, ReplEvent, SHARD_UNKNOWN};
@@ -168,11 +169,14 @@ impl Work {
     }
 }
 
-/// What every channel publishes for the others: its committed seqno, and
+/// What every channel publishes for the others: its committed seqno, the
+/// highest seqno another channel waits for it to commit (it commits as soon
+/// as it has applied that one, rather than at the end of its block), and
 /// whether one of them failed (a channel waiting for another then stops
 /// waiting).
 struct Board {
     committed: Vec<watch::Sender<Option<Seqno>>>,
+    wanted: Vec<AtomicI64>,
     failed: watch::Sender<bool>,
 }
 
@@ -180,8 +184,18 @@ impl Board {
     fn new(committed: &[Option<Seqno>]) -> Board {
         Board {
             committed: committed.iter().map(|&s| watch::channel(s).0).collect(),
+            wanted: committed.iter().map(|_| AtomicI64::new(-1)).collect(),
             failed: watch::channel(false).0,
         }
+    }
+
+    /// Whether another channel waits for `applier`'s channel to commit
+    /// what it has applied and not committed.
+    fn awaited(&self, channel: usize, applier: &Applier) -> bool {
+        let wanted = Seqno(self.wanted[channel].load(Ordering::Acquire));
+        wanted.0 >= 0
+            && applier.applied_seqno().is_some_and(|a| a >= wanted)
+            && applier.last_applied_seqno().is_none_or(|c| c < wanted)
     }
 
     fn reached(&self, channel: usize, seqno: Seqno) -> bool {
@@ -193,6 +207,7 @@ impl Board {
     async fn wait(&self, after: &[(usize, Seqno)]) -> Result<(), ApplyStageError> {
         let mut failed = self.failed.subscribe();
         for &(channel, seqno) in after {
+            self.wanted[channel].fetch_max(seqno.0, Ordering::AcqRel);
             let mut committed = self.committed[channel].subscribe();
             tokio::select! {
                 r = committed.wait_for(|c| c.is_some_and(|c| c >= seqno)) => {
@@ -241,7 +256,8 @@ async fn channel(
             }
             check_expected(&mut expect, &event.header)?;
             applier.apply(&event).await?;
-            if rx.is_empty() && applier.has_pending() {
+            let awaited = board.awaited(index, &applier);
+            if (rx.is_empty() || awaited) && applier.has_pending() {
                 applier.flush_idle().await?;
             }
             report(index, &applier, &notices, &board, &mut reported);

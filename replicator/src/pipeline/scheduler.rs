@@ -7,15 +7,18 @@
 //!   every transaction to the same channel as before, whose row says
 //!   whether it is applied.
 //! * **Anything not understood runs alone.** A transaction is a barrier
-//!   (every channel drained before and after it) when `needs_barrier` says
-//!   so (statements, fragments, `#UNKNOWN` shards), when one of its tables
-//!   is serial on the target ([`TableKeys::Serial`]), when the target's
-//!   description cannot be read, or when it has more than
+//!   (every channel drained before and after it) when it has a statement
+//!   or is cut into fragments (`channels::alone_whatever_keys`), when its
+//!   metadata marks DDL, a rollback, XA or no block commit (`ALONE`),
+//!   when one of its tables is serial on the target
+//!   ([`TableKeys::Serial`], also when its description cannot be read),
+//!   or when it has more than
 //!   [`MAX_TXN_KEYS`](super::dependencies::MAX_TXN_KEYS) keys.
-//! * **The target's description is current.** Table descriptions are read
-//!   when a table is first met and forgotten after every transaction with a
-//!   statement (which may have changed a key); that transaction ran alone,
-//!   so every description read after it sees its effect.
+//! * **The target's description is current.** Table descriptions (and the
+//!   target's cascade groups) are read when a table is first met and
+//!   forgotten after every transaction with a statement (which may have
+//!   changed a key); that transaction ran alone, so every description read
+//!   after it sees its effect.
 //! * Rows of the applier's own catalog schema add no key (the applier does
 //!   not apply them).
 
