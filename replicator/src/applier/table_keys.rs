@@ -142,13 +142,13 @@ pub async fn read_table_keys(
     groups: &CascadeGroups,
 ) -> Result<TableKeys, mysql_async::Error> {
     let id = format!("{schema}.{table}");
-    let kind: Option<(Option<String>, String)> = conn
+    let kind: Option<Row> = conn
         .exec_first(
             "SELECT ENGINE, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
             (schema, table),
         )
         .await?;
-    let Some((engine, table_type)) = kind else {
+    let Some((engine, table_type)) = kind.map(typed::<(Option<String>, String)>).transpose()? else {
         return Ok(TableKeys::Serial(format!("{id} is not on the target")));
     };
     if !engine.as_deref().is_some_and(|e| e.eq_ignore_ascii_case("InnoDB")) || table_type != "BASE TABLE" {
@@ -159,10 +159,16 @@ pub async fn read_table_keys(
     }
     // A unique key WITHOUT OVERLAPS (application-time periods) conflicts
     // on overlapping ranges, which no equality of values shows.
-    let create: Option<(String, String)> = conn
+    let create: Option<Row> = conn
         .query_first(format!("SHOW CREATE TABLE {}", table_name(schema, table)))
         .await?;
-    if create.is_some_and(|(_, sql)| sql.to_ascii_uppercase().contains("WITHOUT OVERLAPS")) {
+    // As bytes: a default value may hold any byte.
+    let create: Vec<u8> = create.and_then(|r| r.get_opt(1)?.ok()).unwrap_or_default();
+    if create
+        .to_ascii_uppercase()
+        .windows(16)
+        .any(|w| w == b"WITHOUT OVERLAPS")
+    {
         return Ok(TableKeys::Serial(format!("{id} has a unique key WITHOUT OVERLAPS")));
     }
     let columns: Vec<Row> = conn
@@ -174,8 +180,8 @@ pub async fn read_table_keys(
         .await?;
     let mut compares = HashMap::new();
     for row in columns {
-        let (name, data_type, charset, collation, extra): (String, String, Option<String>, Option<String>, String) =
-            mysql_async::from_row_opt(row).map_err(|e| mysql_async::Error::Other(Box::new(e)))?;
+        let (name, data_type, charset, collation, extra) =
+            typed::<(String, String, Option<String>, Option<String>, String)>(row)?;
         let compare = if extra.to_ascii_uppercase().contains("VIRTUAL") {
             // Its value is the target's to compute: not read from the image.
             Compare::Opaque
@@ -190,7 +196,7 @@ pub async fn read_table_keys(
         prefix: prefix.map(|p| p as usize),
     };
 
-    let stats: Vec<(String, String, Option<u64>)> = conn
+    let stats: Vec<Row> = conn
         .exec(
             "SELECT INDEX_NAME, LOWER(COLUMN_NAME), SUB_PART FROM information_schema.STATISTICS \
              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX",
@@ -198,7 +204,8 @@ pub async fn read_table_keys(
         )
         .await?;
     let mut unique: Vec<KeyIndex> = Vec::new();
-    for (index, name, prefix) in stats {
+    for row in stats {
+        let (index, name, prefix) = typed::<(String, String, Option<u64>)>(row)?;
         let index_id = format!("{id}\u{1}{index}");
         match unique.last_mut() {
             Some(k) if k.id == index_id => k.columns.push(column(&name, prefix)),
@@ -227,8 +234,7 @@ pub async fn read_table_keys(
     let mut constraints: Vec<Constraint> = Vec::new();
     for row in fks {
         type Fk = (String, String, String, String, String, String, String, String);
-        let (cs, cname, child_schema, child_table, col, ps, pt, pcol): Fk =
-            mysql_async::from_row_opt(row).map_err(|e| mysql_async::Error::Other(Box::new(e)))?;
+        let (cs, cname, child_schema, child_table, col, ps, pt, pcol) = typed::<Fk>(row)?;
         let name = format!("{cs}.{child_table}\u{1}{cname}");
         match constraints.last_mut() {
             Some(c) if c.name == name => {
@@ -322,22 +328,27 @@ impl CascadeGroups {
 
 /// Reads every foreign key of the target and groups them.
 pub async fn read_cascade_groups(conn: &mut Conn) -> Result<CascadeGroups, mysql_async::Error> {
-    let rows: Vec<(String, String, String, String, String, String)> = conn
+    let rows: Vec<Row> = conn
         .query(
             "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME, \
                     UPDATE_RULE, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS",
         )
         .await?;
-    let edges: Vec<(String, String, bool)> = rows
-        .into_iter()
-        .map(|(cs, child, ps, parent, upd, del)| {
-            let cascades = [upd, del]
-                .iter()
-                .any(|r| !matches!(r.as_str(), "RESTRICT" | "NO ACTION"));
-            (format!("{cs}.{child}"), format!("{ps}.{parent}"), cascades)
-        })
-        .collect();
+    let mut edges: Vec<(String, String, bool)> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (cs, child, ps, parent, upd, del) = typed::<(String, String, String, String, String, String)>(row)?;
+        let cascades = [upd, del]
+            .iter()
+            .any(|r| !matches!(r.as_str(), "RESTRICT" | "NO ACTION"));
+        edges.push((format!("{cs}.{child}"), format!("{ps}.{parent}"), cascades));
+    }
     Ok(CascadeGroups::from_edges(&edges))
+}
+
+/// A row as `T`: a value that does not convert is an error, never a panic
+/// (`query::<T>` panics on one).
+fn typed<T: mysql_async::prelude::FromRow>(row: Row) -> Result<T, mysql_async::Error> {
+    mysql_async::from_row_opt(row).map_err(|e| mysql_async::Error::Other(Box::new(e)))
 }
 
 /// One foreign key constraint that involves the table.
