@@ -113,7 +113,7 @@ use crate::clock::now_ms;
 use crate::statement_kind::commits_implicitly;
 use batch::{Batch, Item};
 use bind::{bind, wire_size, Use};
-use binlog_rows::{format_description_statement, row_statements, runs, Run};
+use binlog_rows::{format_description_statement, row_statements, runs, Run, Step, BIND_FRAGMENT};
 use block::{must_be_alone, Block};
 use catalog_table::{heartbeat_params, position_params, CatalogNames};
 use error::{breaks_connection, Ctx};
@@ -1241,8 +1241,11 @@ impl Applier {
             let what = describe_rows(part);
             let conn = connected(&mut self.conn, &ctx)?;
             let mut result = Ok(());
-            for piece in &sql {
-                result = conn.query_drop(piece.as_str()).await;
+            for step in &sql {
+                result = match step {
+                    Step::Query(q) => conn.query_drop(q.as_str()).await,
+                    Step::Bind(b64) => conn.exec_drop(BIND_FRAGMENT, (b64.as_bytes(),)).await,
+                };
                 if result.is_err() {
                     break;
                 }
