@@ -45,13 +45,15 @@ use thl::store::{Reader, StoreError};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use super::budget::{Budget, Ticket, IN_FLIGHT_BYTES};
 use super::progress::{Progress, ShardTxn};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier, ApplyError};
 use crate::config::model::ApplyScheduler;
 use crate::retry::{Backoff, Limit, Policy, Streak};
 
-/// Events in flight between the THL reader thread and the applier.
+/// Events in flight between the THL reader thread and the applier (and
+/// at most [`IN_FLIGHT_BYTES`] of THL: `budget.rs`).
 pub(super) const CHANNEL_EVENTS: usize = 512;
 /// How long the reader thread waits for new records before checking stop.
 const TAIL_WAIT: Duration = Duration::from_millis(200);
@@ -247,28 +249,44 @@ async fn parallel_pass(
     (appliers, result.and(read_result))
 }
 
+/// An event read from the THL, with the bytes it holds of the in-flight
+/// budget until it has been applied (dropped).
+pub(super) struct Fed {
+    pub event: ReplEvent,
+    pub ticket: Ticket,
+}
+
 /// A pass's THL reader thread and the events it sends ([`read_thl`]).
 struct Feed {
-    rx: mpsc::Receiver<ReplEvent>,
+    rx: mpsc::Receiver<Fed>,
+    budget: Budget,
     halt: Arc<AtomicBool>,
     thread: tokio::task::JoinHandle<Result<(), ApplyStageError>>,
 }
 
 impl Feed {
     fn start(reader: &Reader, from: Seqno, from_committed: bool) -> Feed {
-        let (tx, rx) = mpsc::channel::<ReplEvent>(CHANNEL_EVENTS);
+        let (tx, rx) = mpsc::channel::<Fed>(CHANNEL_EVENTS);
+        let budget = Budget::new(IN_FLIGHT_BYTES);
         let halt = Arc::new(AtomicBool::new(false));
         let thread = {
             let reader = reader.clone();
             let halt = halt.clone();
-            tokio::task::spawn_blocking(move || read_thl(&reader, from, from_committed, &tx, &halt))
+            let budget = budget.clone();
+            tokio::task::spawn_blocking(move || read_thl(&reader, from, from_committed, &tx, &budget, &halt))
         };
-        Feed { rx, halt, thread }
+        Feed {
+            rx,
+            budget,
+            halt,
+            thread,
+        }
     }
 
     /// Stops the thread and returns how its reading ended.
     async fn stop(self) -> Result<(), ApplyStageError> {
         self.halt.store(true, Ordering::Relaxed);
+        self.budget.close();
         drop(self.rx);
         self.thread
             .await
@@ -310,7 +328,7 @@ async fn apply_from_position(
 
 async fn apply_events(
     applier: &mut Applier,
-    rx: &mut mpsc::Receiver<ReplEvent>,
+    rx: &mut mpsc::Receiver<Fed>,
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
     skip: &SkipSeqnos,
@@ -333,7 +351,7 @@ async fn apply_events(
                 continue;
             }
         };
-        let Some(event) = next else {
+        let Some(Fed { event, ticket }) = next else {
             // The reader thread ended (stop or error): commit what we have.
             applier.flush().await?;
             report(applier, progress, &mut times);
@@ -358,6 +376,7 @@ async fn apply_events(
             times.pending.insert(last, Pending::of(h));
         }
         applier.apply(&skipped_or_whole(event, skip)).await?;
+        drop(ticket);
         if rx.is_empty() && applier.has_pending() {
             applier.flush_idle().await?;
         }
@@ -498,7 +517,8 @@ fn read_thl(
     reader: &Reader,
     from: Seqno,
     from_committed: bool,
-    tx: &mpsc::Sender<ReplEvent>,
+    tx: &mpsc::Sender<Fed>,
+    budget: &Budget,
     halt: &AtomicBool,
 ) -> Result<(), ApplyStageError> {
     while !reader.wait_for(from, TAIL_WAIT)? {
@@ -525,8 +545,12 @@ fn read_thl(
         if record.header().seqno_end < from {
             continue;
         }
+        // Room first: the decoded event is several times its record.
+        let Some(ticket) = budget.take_blocking(record.raw_bytes().len()) else {
+            return Ok(());
+        };
         let event = record.decode_event()?;
-        if tx.blocking_send(event).is_err() {
+        if tx.blocking_send(Fed { event, ticket }).is_err() {
             return Ok(());
         }
     }
@@ -601,11 +625,12 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let halt = AtomicBool::new(false);
         let reader = reader.clone();
-        let handle = std::thread::spawn(move || read_thl(&reader, Seqno(from), from_committed, &tx, &halt));
+        let budget = Budget::new(IN_FLIGHT_BYTES);
+        let handle = std::thread::spawn(move || read_thl(&reader, Seqno(from), from_committed, &tx, &budget, &halt));
         let mut seqnos = Vec::new();
         while seqnos.len() < 3 {
             match rx.blocking_recv() {
-                Some(ev) => seqnos.push(ev.header.seqno.0),
+                Some(fed) => seqnos.push(fed.event.header.seqno.0),
                 None => break,
             }
         }

@@ -65,8 +65,9 @@ use tokio::sync::{mpsc, watch};
 use tracing::info;
 
 use super::apply::{
-    check_expected, skipped_or_whole, sleep_until, take_committed, ApplyStageError, Pending, CHANNEL_EVENTS,
+    check_expected, skipped_or_whole, sleep_until, take_committed, ApplyStageError, Fed, Pending, CHANNEL_EVENTS,
 };
+use super::budget::Ticket;
 use super::progress::{ChannelFigures, Progress};
 use super::scheduler::{route, KeyScheduler, SchedulerStats, Writer, HISTORY_CAP};
 use super::skip::SkipSeqnos;
@@ -158,6 +159,9 @@ enum Notice {
 pub(super) struct Work {
     event: ReplEvent,
     after: Vec<(usize, Seqno)>,
+    /// Its bytes of the in-flight budget (none for the dispatcher's own
+    /// position events), given back once it is applied.
+    ticket: Option<Ticket>,
 }
 
 impl Work {
@@ -165,6 +169,7 @@ impl Work {
         Work {
             event,
             after: Vec::new(),
+            ticket: None,
         }
     }
 }
@@ -244,7 +249,7 @@ async fn channel(
                     continue;
                 }
             };
-            let Some(Work { event, after }) = next else {
+            let Some(Work { event, after, ticket }) = next else {
                 applier.flush().await?;
                 report(index, &applier, &notices, &board, &mut reported);
                 return Ok(());
@@ -256,6 +261,7 @@ async fn channel(
             }
             check_expected(&mut expect, &event.header)?;
             applier.apply(&event).await?;
+            drop(ticket);
             let awaited = board.awaited(index, &applier);
             if (rx.is_empty() || awaited) && applier.has_pending() {
                 applier.flush_idle().await?;
@@ -385,7 +391,7 @@ impl Ledger {
 /// Returns the appliers (to retry with) and the outcome.
 pub(super) async fn apply_in_parallel(
     appliers: Vec<Applier>,
-    rx: &mut mpsc::Receiver<ReplEvent>,
+    rx: &mut mpsc::Receiver<Fed>,
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
     skip: &SkipSeqnos,
@@ -493,7 +499,7 @@ enum Routing {
 /// when it stopped between transactions (the rows may be aligned).
 async fn dispatch(
     senders: &[mpsc::Sender<Work>],
-    rx: &mut mpsc::Receiver<ReplEvent>,
+    rx: &mut mpsc::Receiver<Fed>,
     stop: &mut watch::Receiver<bool>,
     progress: &Progress,
     skip: &SkipSeqnos,
@@ -523,7 +529,9 @@ async fn dispatch(
             }
             _ = stop.changed() => return Ok(open.is_none()),
         };
-        let Some(event) = next else { return Ok(open.is_none()) };
+        let Some(Fed { event, ticket }) = next else {
+            return Ok(open.is_none());
+        };
         let h = &event.header;
         if h.fragno == 0 && progress.stop_after().is_some_and(|n| h.seqno > n) {
             info!(seqno = %h.seqno, "stopping before this transaction, at the requested offline point");
@@ -596,7 +604,11 @@ async fn dispatch(
         }
         let statement = barrier && event.body.changes.iter().any(|c| matches!(c, Change::Statement(_)));
         senders[target]
-            .send(Work { event, after })
+            .send(Work {
+                event,
+                after,
+                ticket: Some(ticket),
+            })
             .await
             .map_err(|_| ApplyStageError::ChannelEnded)?;
         open = (!ends).then_some(target);

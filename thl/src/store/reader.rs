@@ -707,7 +707,10 @@ impl Cursor {
                             return Ok(None);
                         }
                     }
-                    self.pos += f.raw.len() as u64;
+                    let len = f.raw.len() as u64;
+                    // What this cursor read before this record.
+                    map.release_before(self.pos as usize);
+                    self.pos += len;
                     self.want = if h.last_frag { h.seqno_end + 1 } else { h.seqno };
                     self.last_good = Some(h.seqno);
                     return Ok(Some(r));

@@ -197,12 +197,25 @@ pub fn read_rotate_trailer(path: &Path) -> Result<Option<(u64, Seqno, u32)>> {
 }
 
 /// A read-only memory map of a data file that follows the file as it grows.
+///
+/// A cursor reads a file once, front to back: it gives the pages it has
+/// read back ([`SegmentMap::release_before`]), so a process that streams a
+/// large file keeps only the part it is reading resident, not the whole
+/// file.
 #[derive(Debug)]
 pub struct SegmentMap {
     path: PathBuf,
     file: File,
     map: Arc<Mmap>,
+    /// Offset below which this map's pages were given back.
+    released: usize,
 }
+
+/// Pages are given back in steps of this many bytes.
+const RELEASE_STEP: usize = 8 << 20;
+/// Alignment of what is given back: a multiple of every page size in use
+/// (4, 16 and 64 KiB).
+const RELEASE_ALIGN: usize = 64 << 10;
 
 fn map_file(path: &Path, file: &File) -> Result<Mmap> {
     // SAFETY: the map is read-only. Data files are only appended to while
@@ -221,7 +234,29 @@ impl SegmentMap {
             path: path.to_path_buf(),
             file,
             map,
+            released: 0,
         })
+    }
+
+    /// Gives the pages below `offset` back to the kernel once a step's
+    /// worth has been read: the process's resident memory no longer counts
+    /// them, and a later read of them (a record handed out earlier) maps
+    /// them again from the page cache. Best effort: a refusal is ignored.
+    pub fn release_before(&mut self, offset: usize) {
+        let end = offset.min(self.map.len()) / RELEASE_ALIGN * RELEASE_ALIGN;
+        if end < self.released + RELEASE_STEP {
+            return;
+        }
+        // SAFETY: the map is a shared, read-only map of a file whose bytes
+        // below its mapped length never change (see `map_file`); after
+        // MADV_DONTNEED a read of these pages maps the same file bytes
+        // again, so anything still borrowing them reads what it read
+        // before. Nothing writes through this map.
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released)
+        };
+        self.released = end;
     }
 
     /// The mapped bytes.
@@ -239,6 +274,7 @@ impl SegmentMap {
         let len = self.file.metadata().map_err(|e| StoreError::io(&self.path, e))?.len();
         if len as usize > self.map.len() {
             self.map = Arc::new(map_file(&self.path, &self.file)?);
+            self.released = 0;
             return Ok(true);
         }
         Ok(false)

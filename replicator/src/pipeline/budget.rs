@@ -1,0 +1,147 @@
+//! How many bytes of decoded events may be in flight between the THL
+//! reader thread and the appliers.
+//!
+//! A count of events bounds nothing when events are fragments of a large
+//! transaction (a megabyte of THL each, several once decoded): 512 queued
+//! fragments held half a gigabyte on a slave applying a million-row
+//! transaction. So every event read takes a [`Ticket`] for the size of its
+//! THL record before it is queued, and the ticket travels with the event
+//! until the event has been applied (dropping it gives the bytes back).
+//!
+//! # Invariants
+//!
+//! * The tickets alive at any time add up to at most the budget's size in
+//!   THL bytes (a record larger than the whole budget takes all of it, so
+//!   it travels alone).
+//! * A closed budget ([`Budget::close`]) refuses new tickets at once, which
+//!   is how the reader thread learns that nobody reads any more while it
+//!   waits for room.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+/// The THL bytes of events read and not yet applied, at most.
+pub const IN_FLIGHT_BYTES: usize = 8 << 20;
+
+/// The room for events in flight (see the module doc).
+#[derive(Debug, Clone)]
+pub struct Budget {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    size: usize,
+    state: Mutex<State>,
+    freed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    taken: usize,
+    closed: bool,
+}
+
+/// The bytes one event holds of the budget, given back when dropped.
+#[derive(Debug)]
+pub struct Ticket {
+    shared: Arc<Shared>,
+    bytes: usize,
+}
+
+impl Budget {
+    /// A budget of `bytes` (at least one).
+    pub fn new(bytes: usize) -> Budget {
+        Budget {
+            shared: Arc::new(Shared {
+                size: bytes.max(1),
+                state: Mutex::new(State::default()),
+                freed: Condvar::new(),
+            }),
+        }
+    }
+
+    /// Waits (blocking the calling thread: never call it on an async
+    /// worker) until `bytes` fit, and takes them; `None` once the budget is
+    /// closed.
+    pub fn take_blocking(&self, bytes: usize) -> Option<Ticket> {
+        let bytes = bytes.clamp(1, self.shared.size);
+        let mut state = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if state.closed {
+                return None;
+            }
+            if state.taken + bytes <= self.shared.size {
+                state.taken += bytes;
+                return Some(self.ticket(bytes));
+            }
+            state = self.shared.freed.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Takes `bytes` if they fit now.
+    pub fn try_take(&self, bytes: usize) -> Option<Ticket> {
+        let bytes = bytes.clamp(1, self.shared.size);
+        let mut state = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        (!state.closed && state.taken + bytes <= self.shared.size).then(|| {
+            state.taken += bytes;
+            self.ticket(bytes)
+        })
+    }
+
+    /// Refuses every ticket from now on (a waiting taker gets `None`).
+    pub fn close(&self) {
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
+        self.shared.freed.notify_all();
+    }
+
+    fn ticket(&self, bytes: usize) -> Ticket {
+        Ticket {
+            shared: Arc::clone(&self.shared),
+            bytes,
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut state = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.taken -= self.bytes;
+        drop(state);
+        self.shared.freed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Budget;
+
+    #[test]
+    fn tickets_hold_their_bytes_until_dropped_and_a_huge_one_travels_alone() {
+        let budget = Budget::new(10 << 10);
+        let a = budget.try_take(6 << 10).expect("fits");
+        assert!(budget.try_take(5 << 10).is_none(), "6 + 5 KiB over 10 KiB");
+        let b = budget.try_take(4 << 10).expect("6 + 4 KiB fit");
+        drop(a);
+        let huge = budget.try_take(1 << 30);
+        assert!(huge.is_none(), "the huge one waits for all of the room");
+        drop(b);
+        let huge = budget.try_take(1 << 30).expect("alone, it takes the whole budget");
+        assert!(budget.try_take(1).is_none());
+        drop(huge);
+        assert!(budget.try_take(10 << 10).is_some(), "all of it is free again");
+    }
+
+    #[test]
+    fn a_closed_budget_wakes_a_waiting_taker_with_none() {
+        let budget = Budget::new(1 << 10);
+        let held = budget.try_take(1 << 10).expect("fits");
+        let waiter = {
+            let budget = budget.clone();
+            std::thread::spawn(move || budget.take_blocking(1).is_none())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        budget.close();
+        assert!(waiter.join().expect("the waiter returns"), "closed: no ticket");
+        drop(held);
+    }
+}
