@@ -16,11 +16,13 @@
 //!   (position row in the same transaction, block commit).
 //! * [`packet_limit`]: the client-side packet limit error, as the source
 //!   and the applier classify it.
+//! * [`budget`]: the bytes of THL records read and not yet used, per reader.
 //! * [`statement_kind`]: which statements commit implicitly (or change a
 //!   schema), for the extractor and the applier alike.
 
 pub mod applier;
 pub mod binlog;
+pub mod budget;
 pub mod catalog;
 pub mod clock;
 pub use control::config;

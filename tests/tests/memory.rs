@@ -9,7 +9,7 @@
 //! them (before and after images). When every host has applied both, the
 //! tables' checksums are equal and each replicator's peak resident memory
 //! (`VmHWM`) is under [`LIMIT_MIB`]. The figures printed split the peak
-//! into anonymous memory (decoded events in flight: `pipeline/budget.rs`)
+//! into anonymous memory (decoded events in flight: `replicator/src/budget.rs`)
 //! and file-backed pages (the THL's memory maps, given back behind each
 //! reader: `thl/src/store/segment.rs`).
 //!

@@ -45,15 +45,15 @@ use thl::store::{Reader, StoreError};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use super::budget::{Budget, Ticket, IN_FLIGHT_BYTES};
 use super::progress::{Progress, ShardTxn};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier, ApplyError};
+use crate::budget::{Budget, Ticket, IN_FLIGHT_BYTES};
 use crate::config::model::ApplyScheduler;
 use crate::retry::{Backoff, Limit, Policy, Streak};
 
 /// Events in flight between the THL reader thread and the applier (and
-/// at most [`IN_FLIGHT_BYTES`] of THL: `budget.rs`).
+/// at most [`IN_FLIGHT_BYTES`] of THL: `budget.rs` in the crate root).
 pub(super) const CHANNEL_EVENTS: usize = 512;
 /// How long the reader thread waits for new records before checking stop.
 const TAIL_WAIT: Duration = Duration::from_millis(200);

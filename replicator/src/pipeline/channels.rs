@@ -67,11 +67,11 @@ use tracing::info;
 use super::apply::{
     check_expected, skipped_or_whole, sleep_until, take_committed, ApplyStageError, Fed, Pending, CHANNEL_EVENTS,
 };
-use super::budget::Ticket;
 use super::progress::{ChannelFigures, Progress};
 use super::scheduler::{route, KeyScheduler, SchedulerStats, Writer, HISTORY_CAP};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier};
+use crate::budget::Ticket;
 use crate::config::model::ApplyScheduler;
 
 /// Transactions dispatched between two syncs of the idle channels while

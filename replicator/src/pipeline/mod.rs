@@ -9,12 +9,10 @@
 //!   by shard on several connections (`channels=N`).
 //! * [`serve`]: serving a THL and recording its readers' acknowledgements.
 //! * [`retention`]: THL retention that never purges what a reader needs.
-//! * [`budget`]: the bytes of decoded events in flight in the apply stage.
 //! * [`progress`]: what a pipeline reports (the service reads it).
 //! * [`skip`]: the transactions the apply stage is told to skip.
 
 pub mod apply;
-pub mod budget;
 pub mod channels;
 pub mod dependencies;
 pub mod master;

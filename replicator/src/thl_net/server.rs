@@ -40,6 +40,7 @@ use super::frame::{
     self, Ack, FrameDecoder, Heartbeat, Hello, Message, MsgType, Nok, OkMsg, Resume, Role, PROTOCOL_VERSION,
 };
 use super::handshake::{self, ClientPos, Decision, Rules, Sequence, ServerLog, Start};
+use crate::budget::{Budget, Ticket, IN_FLIGHT_BYTES};
 use crate::clock::now_ms;
 
 /// Default TCP port of the THL protocol.
@@ -107,8 +108,10 @@ pub struct ServerConfig {
     /// Records (and the client heartbeat interval) are clamped to these.
     pub min_heartbeat: Duration,
     pub max_heartbeat: Duration,
-    /// Records queued per client between its feeder and its socket.
+    /// Records queued per client between its feeder and its socket, and
+    /// their bytes at most (a larger record travels alone).
     pub queue_records: usize,
+    pub queue_bytes: usize,
     /// Called on every ACK.
     pub on_ack: Option<AckCallback>,
 }
@@ -127,6 +130,7 @@ impl ServerConfig {
             min_heartbeat: Duration::from_millis(50),
             max_heartbeat: Duration::from_secs(60),
             queue_records: 256,
+            queue_bytes: IN_FLIGHT_BYTES,
             on_ack: None,
         }
     }
@@ -541,9 +545,12 @@ impl Connected<'_> {
     {
         let cfg = &self.inner.cfg;
         let (tx, mut rx) = mpsc::channel(cfg.queue_records.max(1));
+        // Dropping `rx` (this task ends) drops the queued records and their
+        // tickets, so a feeder waiting for room wakes and sees it closed.
+        let budget = Budget::new(cfg.queue_bytes);
         let src = self.inner.source.clone();
         let poll = heartbeat.min(Duration::from_millis(250));
-        tokio::task::spawn_blocking(move || feed(&src, start, &tx, poll));
+        tokio::task::spawn_blocking(move || feed(&src, start, &tx, &budget, poll));
         // Bytes that came with RESUME (a pipelining or confused client).
         self.take_acks(&mut dec)?;
         let mut tmp = vec![0u8; 1024];
@@ -594,7 +601,7 @@ impl Connected<'_> {
         let mut sent = 0usize;
         loop {
             match next {
-                Some(Feed::Record(r)) => {
+                Some(Feed::Record(r, _ticket)) => {
                     let raw = r.raw_bytes();
                     write_all_timeout(out, &frame::record_header(raw.len() as u32), t).await?;
                     write_all_timeout(out, raw, t).await?;
@@ -698,14 +705,15 @@ fn wait_first(src: &Reader, poll: Duration) {
 
 #[derive(Debug)]
 enum Feed {
-    Record(RecordRef),
+    /// A record, holding its bytes of the client's budget until sent.
+    Record(RecordRef, Ticket),
     Fail(NokCode, String),
 }
 
 /// Tails the log from `start` and queues records for one client, checking
 /// their order. Runs on a blocking thread; returns when the client's task
 /// is gone (the channel is closed) or after queueing a failure.
-fn feed(src: &Reader, start: Start, tx: &mpsc::Sender<Feed>, poll: Duration) {
+fn feed(src: &Reader, start: Start, tx: &mpsc::Sender<Feed>, budget: &Budget, poll: Duration) {
     let fail = |code, text: String| {
         let _ = tx.blocking_send(Feed::Fail(code, text));
     };
@@ -768,7 +776,10 @@ fn feed(src: &Reader, start: Start, tx: &mpsc::Sender<Feed>, poll: Duration) {
                     );
                 }
                 sent_any = true;
-                if tx.blocking_send(Feed::Record(r)).is_err() {
+                let Some(ticket) = budget.take_blocking(r.raw_bytes().len()) else {
+                    return;
+                };
+                if tx.blocking_send(Feed::Record(r, ticket)).is_err() {
                     return;
                 }
             }

@@ -1,12 +1,16 @@
-//! How many bytes of decoded events may be in flight between the THL
-//! reader thread and the appliers.
+//! How many bytes of THL records may be in flight between a thread that
+//! reads the THL and the task that uses what it read: the apply stage's
+//! reader and its appliers (`pipeline/apply.rs`), a THL server's feeder and
+//! its client's socket (`thl_net/server.rs`).
 //!
-//! A count of events bounds nothing when events are fragments of a large
+//! A count of records bounds nothing when records are fragments of a large
 //! transaction (a megabyte of THL each, several once decoded): 512 queued
 //! fragments held half a gigabyte on a slave applying a million-row
-//! transaction. So every event read takes a [`Ticket`] for the size of its
-//! THL record before it is queued, and the ticket travels with the event
-//! until the event has been applied (dropping it gives the bytes back).
+//! transaction, and 256 queued for a THL client kept as many pages of the
+//! memory map resident. So every record read takes a [`Ticket`] for its
+//! size before it is queued, and the ticket travels with the record (or
+//! the event decoded from it) until it has been used: dropping it gives the
+//! bytes back.
 //!
 //! # Invariants
 //!
@@ -19,7 +23,7 @@
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-/// The THL bytes of events read and not yet applied, at most.
+/// The THL bytes of records read and not yet used, at most, per reader.
 pub const IN_FLIGHT_BYTES: usize = 8 << 20;
 
 /// The room for events in flight (see the module doc).
