@@ -708,8 +708,8 @@ impl Cursor {
                         }
                     }
                     let len = f.raw.len() as u64;
-                    // What this cursor read before this record.
-                    map.release_before(self.pos as usize);
+                    // Far enough behind what this cursor reads.
+                    map.release_behind(self.pos as usize);
                     self.pos += len;
                     self.want = if h.last_frag { h.seqno_end + 1 } else { h.seqno };
                     self.last_good = Some(h.seqno);

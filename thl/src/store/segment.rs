@@ -198,10 +198,10 @@ pub fn read_rotate_trailer(path: &Path) -> Result<Option<(u64, Seqno, u32)>> {
 
 /// A read-only memory map of a data file that follows the file as it grows.
 ///
-/// A cursor reads a file once, front to back: it gives the pages it has
-/// read back ([`SegmentMap::release_before`]), so a process that streams a
-/// large file keeps only the part it is reading resident, not the whole
-/// file.
+/// A cursor reads a file once, front to back: it gives back the pages far
+/// enough behind it ([`SegmentMap::release_behind`]), so a process that
+/// streams a large file keeps about [`RELEASE_LAG`] of it resident, not the
+/// whole file.
 #[derive(Debug)]
 pub struct SegmentMap {
     path: PathBuf,
@@ -211,6 +211,12 @@ pub struct SegmentMap {
     released: usize,
 }
 
+/// How far behind the cursor pages are given back. Records handed out are
+/// used (decoded, sent) after the cursor has moved on: the replicator's
+/// readers keep at most 8 MiB of them in flight (`replicator/src/budget.rs`).
+/// A page given back and then read again is mapped again and stays
+/// resident until the map is dropped: never wrong, only memory.
+pub const RELEASE_LAG: usize = 32 << 20;
 /// Pages are given back in steps of this many bytes.
 const RELEASE_STEP: usize = 8 << 20;
 /// Alignment of what is given back: a multiple of every page size in use
@@ -238,12 +244,12 @@ impl SegmentMap {
         })
     }
 
-    /// Gives the pages below `offset` back to the kernel once a step's
-    /// worth has been read: the process's resident memory no longer counts
-    /// them, and a later read of them (a record handed out earlier) maps
-    /// them again from the page cache. Best effort: a refusal is ignored.
-    pub fn release_before(&mut self, offset: usize) {
-        let end = offset.min(self.map.len()) / RELEASE_ALIGN * RELEASE_ALIGN;
+    /// Gives the pages more than [`RELEASE_LAG`] below `reading_at` back to
+    /// the kernel, a step at a time: the process's resident memory no
+    /// longer counts them, and a later read of them maps them again from
+    /// the page cache. Best effort: a refusal is ignored.
+    pub fn release_behind(&mut self, reading_at: usize) {
+        let end = reading_at.saturating_sub(RELEASE_LAG).min(self.map.len()) / RELEASE_ALIGN * RELEASE_ALIGN;
         if end < self.released + RELEASE_STEP {
             return;
         }
