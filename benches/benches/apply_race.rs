@@ -69,6 +69,12 @@
 //! `sbtest.big` (an `INSERT ... SELECT` of `RACE_LARGE_ROWS` rows, then an
 //! `UPDATE` of those rows). The large-transaction race alone:
 //! `RACE_SB_EVENTS=0 RACE_INSERTS=0 RACE_LARGE_PAIRS=5`.
+//! `RACE_MATRIX=1`: the whole race of issue 11 instead of the five runs per
+//! round: ours on 1, 4 and 8 channels (by key, block 10) and MariaDB serial,
+//! `optimistic` and `conservative` with 4 and 8 threads, interleaved, the
+//! order reversed every other round; it prints every pair's median of
+//! per-round ratios (`RACE_PARALLEL_THREADS`, `RACE_WORKERS` and
+//! `RACE_BIG_BLOCK` do not apply).
 //!
 //! Reading the figures: cells are `median (min..max)` over the runs. Every
 //! applier applies the same transactions and rows (counted in the THL), so
@@ -503,7 +509,7 @@ async fn run_mariadb(
     replica: &Instance,
     primary: &Instance,
     b: &Backlog,
-    threads: u64,
+    (threads, mode): (u64, &str),
     wait: Duration,
 ) -> Res<RunStat> {
     let mut conn = bounded("connect", SQL_LIMIT, Conn::new(replica.root_opts())).await?;
@@ -512,7 +518,7 @@ async fn run_mariadb(
         sql(&mut conn, "RESET SLAVE ALL").await?;
         reset(replica).await?;
         sql(&mut conn, &format!("SET GLOBAL slave_parallel_threads={threads}")).await?;
-        sql(&mut conn, "SET GLOBAL slave_parallel_mode='optimistic'").await?;
+        sql(&mut conn, &format!("SET GLOBAL slave_parallel_mode='{mode}'")).await?;
         sql(
             &mut conn,
             &format!(
@@ -601,6 +607,11 @@ fn row_method() -> RowMethod {
     }
 }
 
+/// `RACE_MATRIX=1`: the whole race of issue 11 ([`race_matrix`]).
+fn matrix() -> bool {
+    std::env::var("RACE_MATRIX").is_ok_and(|v| v == "1")
+}
+
 /// `RACE_WORKERS`: our apply channels (parallel apply by key), 4 by default.
 fn workers() -> u32 {
     env_u64("RACE_WORKERS", 4).clamp(1, 64) as u32
@@ -608,7 +619,13 @@ fn workers() -> u32 {
 
 /// Our apply stage on the THL from the starting state, timed until the
 /// last seqno is committed.
-async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, wait: Duration) -> Res<RunStat> {
+async fn run_ours(
+    replica: &Instance,
+    thl_dir: &Path,
+    last: i64,
+    (block, channels): (usize, u32),
+    wait: Duration,
+) -> Res<RunStat> {
     reset(replica).await?;
     let (c0, g0) = binlog_counters(replica).await?;
     let reader = Reader::open(thl_dir)?;
@@ -621,7 +638,7 @@ async fn run_ours(replica: &Instance, thl_dir: &Path, last: i64, block: usize, w
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
     let mut appliers = Vec::new();
-    for channel in 0..workers() {
+    for channel in 0..channels {
         let mut cfg = acfg.clone();
         cfg.channel = channel;
         appliers.push(bounded("Applier::connect", SQL_LIMIT, Applier::connect(replica.opts(), cfg)).await?);
@@ -717,6 +734,10 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         eprintln!("note: THL holds {} transactions, the load issued {expected}", s.txns());
     }
 
+    if matrix() {
+        let tables = Tables { primary, maria, ours };
+        return race_matrix(&tables, &b, &thl_dir, &s, &end_sums, cfg, &fsyncs_before, root.path()).await;
+    }
     let mut res = Results::default();
     for round in 0..cfg.runs {
         let order: [Run; 5] = if round % 2 == 0 {
@@ -740,19 +761,19 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
             let (label, st) = match run {
                 Run::Ours10Serial | Run::Ours10Parallel => (
                     "ours block 10".to_owned(),
-                    run_ours(ours, &thl_dir, s.last, 10, cfg.wait).await?,
+                    run_ours(ours, &thl_dir, s.last, (10, workers()), cfg.wait).await?,
                 ),
                 Run::OursBig => (
                     format!("ours block {}", cfg.big_block),
-                    run_ours(ours, &thl_dir, s.last, cfg.big_block, cfg.wait).await?,
+                    run_ours(ours, &thl_dir, s.last, (cfg.big_block, workers()), cfg.wait).await?,
                 ),
                 Run::Serial => (
                     "MariaDB serial".to_owned(),
-                    run_mariadb(maria, primary, &b, 0, cfg.wait).await?,
+                    run_mariadb(maria, primary, &b, (0, "optimistic"), cfg.wait).await?,
                 ),
                 Run::Parallel => (
                     format!("MariaDB parallel {}", cfg.parallel_threads),
-                    run_mariadb(maria, primary, &b, cfg.parallel_threads, cfg.wait).await?,
+                    run_mariadb(maria, primary, &b, (cfg.parallel_threads, "optimistic"), cfg.wait).await?,
                 ),
             };
             let target = if matches!(run, Run::Serial | Run::Parallel) {
@@ -870,6 +891,136 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         cfg.big_block,
         fmt_r(ratio(&res.parallel, &res.ours_big))
     );
+    Ok(())
+}
+
+/// The three servers of the race.
+struct Tables<'a> {
+    primary: &'a Instance,
+    maria: &'a Instance,
+    ours: &'a Instance,
+}
+
+/// One applier of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Contender {
+    /// Ours, by key, block 10.
+    Ours(u32),
+    /// MariaDB's SQL thread: 0 threads is serial.
+    Maria(u64, &'static str),
+}
+
+impl Contender {
+    fn label(self) -> String {
+        match self {
+            Contender::Ours(n) => format!("ours: {n} channel(s) by key, block 10"),
+            Contender::Maria(0, _) => "MariaDB serial".into(),
+            Contender::Maria(n, mode) => format!("MariaDB {mode} {n}"),
+        }
+    }
+}
+
+/// The matrix (`RACE_MATRIX=1`): each round runs ours on 1, 4 and 8
+/// channels and MariaDB serial, optimistic and conservative with 4 and 8
+/// threads, in an order reversed every other round; then the medians, and
+/// for every pair (ours, MariaDB) the median over rounds of MariaDB's
+/// seconds / ours in the same round.
+#[allow(clippy::too_many_arguments)]
+async fn race_matrix(
+    t: &Tables<'_>,
+    b: &Backlog,
+    thl_dir: &Path,
+    s: &ThlSummary,
+    end_sums: &[u64],
+    cfg: &Cfg,
+    fsyncs_before: &str,
+    root: &Path,
+) -> Res<()> {
+    let ours = [Contender::Ours(1), Contender::Ours(4), Contender::Ours(8)];
+    let maria = [
+        Contender::Maria(0, "optimistic"),
+        Contender::Maria(4, "optimistic"),
+        Contender::Maria(8, "optimistic"),
+        Contender::Maria(4, "conservative"),
+        Contender::Maria(8, "conservative"),
+    ];
+    // Ours and MariaDB interleaved, so that each of ours has a MariaDB run
+    // beside it.
+    let mut order: Vec<Contender> = Vec::new();
+    for k in 0..maria.len().max(ours.len()) {
+        order.extend(maria.get(k));
+        order.extend(ours.get(k));
+    }
+    let mut secs: Vec<(Contender, Vec<f64>)> = order.iter().map(|&c| (c, Vec::new())).collect();
+    for round in 0..cfg.runs {
+        let this: Vec<Contender> = if round % 2 == 0 {
+            order.clone()
+        } else {
+            order.iter().rev().copied().collect()
+        };
+        for c in this {
+            let (target, st) = match c {
+                Contender::Ours(n) => (t.ours, run_ours(t.ours, thl_dir, s.last, (10, n), cfg.wait).await?),
+                Contender::Maria(n, mode) => (t.maria, run_mariadb(t.maria, t.primary, b, (n, mode), cfg.wait).await?),
+            };
+            expect_checksums(
+                target,
+                "sbtest",
+                end_sums,
+                &format!("after {} (round {})", c.label(), round + 1),
+            )
+            .await?;
+            eprintln!(
+                "round {}/{}: {}: {:.2} s, {:.0} txn/s (checksums equal)",
+                round + 1,
+                cfg.runs,
+                c.label(),
+                st.secs,
+                s.txns() as f64 / st.secs
+            );
+            if let Some((_, v)) = secs.iter_mut().find(|(k, _)| *k == c) {
+                v.push(st.secs);
+            }
+        }
+    }
+    let fsyncs = fsync_rate(root, Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
+    println!("fsync/s of this disk after the runs: {fsyncs} (before: {fsyncs_before})");
+    println!();
+    println!(
+        "apply of the backlog ({} txns, {} rows), {} rounds, durable settings, median (min..max):",
+        s.txns(),
+        s.rows,
+        cfg.runs
+    );
+    let of = |c: Contender| {
+        secs.iter()
+            .find(|(k, _)| *k == c)
+            .map_or(&[][..], |(_, v)| v.as_slice())
+    };
+    let mut table = Table::new(["applier", "runs", "seconds", "txn/s"]);
+    for &(c, ref v) in &secs {
+        table.row([
+            c.label(),
+            v.len().to_string(),
+            fmt_med(v, 2),
+            fmt_med(&v.iter().map(|x| s.txns() as f64 / x).collect::<Vec<_>>(), 0),
+        ]);
+    }
+    table.print();
+    println!();
+    println!("ours / MariaDB, median of per-round ratios (MariaDB seconds / ours); aim >= 3x serial, >= 1.5x the best parallel:");
+    let mut head = vec!["ours".to_owned()];
+    head.extend(maria.iter().map(|m| m.label()));
+    let mut ratios = Table::new(head);
+    for o in ours {
+        let mut cells = vec![o.label()];
+        for m in maria {
+            let r: Vec<f64> = of(m).iter().zip(of(o)).map(|(a, b)| a / b).collect();
+            cells.push(format!("{:.2}x", median(&r)));
+        }
+        ratios.row(cells);
+    }
+    ratios.print();
     Ok(())
 }
 
