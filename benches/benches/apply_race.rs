@@ -735,8 +735,8 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
     }
 
     if matrix() {
-        let tables = Tables { primary, maria, ours };
-        return race_matrix(&tables, &b, &thl_dir, &s, &end_sums, cfg, &fsyncs_before, root.path()).await;
+        let servers = Servers { primary, maria, ours };
+        return race_matrix(&servers, &b, &thl_dir, &s, &end_sums, cfg, &fsyncs_before, root.path()).await;
     }
     let mut res = Results::default();
     for round in 0..cfg.runs {
@@ -895,7 +895,7 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
 }
 
 /// The three servers of the race.
-struct Tables<'a> {
+struct Servers<'a> {
     primary: &'a Instance,
     maria: &'a Instance,
     ours: &'a Instance,
@@ -927,7 +927,7 @@ impl Contender {
 /// seconds / ours in the same round.
 #[allow(clippy::too_many_arguments)]
 async fn race_matrix(
-    t: &Tables<'_>,
+    t: &Servers<'_>,
     b: &Backlog,
     thl_dir: &Path,
     s: &ThlSummary,

@@ -17,9 +17,11 @@
 //! * The tickets alive at any time add up to at most the budget's size in
 //!   THL bytes (a record larger than the whole budget takes all of it, so
 //!   it travels alone).
-//! * A closed budget ([`Budget::close`]) refuses new tickets at once, which
-//!   is how the reader thread learns that nobody reads any more while it
-//!   waits for room.
+//! * A reader waiting for room always wakes: when a ticket is dropped (the
+//!   consumer used its record, or dropped its queue with the records in
+//!   it, as the THL server's client task does when it ends), or when the
+//!   budget is closed ([`Budget::close`]: refused at once, as the apply
+//!   stage does when it stops its reader).
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 

@@ -54,13 +54,14 @@ use crate::binlog::encode::{EncodeError, EventWriter};
 
 /// The user variables of the fragment form (`mariadb-binlog`'s names).
 const FRAGMENTS: [&str; 2] = ["@binlog_fragment_0", "@binlog_fragment_1"];
-/// What a fragment assignment adds to its base64 (`SET @binlog_fragment_0='...'`).
+/// What a fragment assignment (`SET @binlog_fragment_0='...'`), or the
+/// execution of [`BIND_BASE64`], adds to its base64.
 const FRAGMENT_OVERHEAD: usize = 64;
 /// Base64 up to this length goes inline (`BINLOG '...'`, one round trip);
 /// longer is bound as a parameter ([`Step::Bind`]).
 pub const INLINE_BASE64: usize = 64 << 10;
 /// The prepared statement of [`Step::Bind`].
-pub const BIND_FRAGMENT: &str = "SET @binlog_fragment_0=?, @binlog_fragment_1=''";
+pub const BIND_BASE64: &str = "SET @binlog_fragment_0=?, @binlog_fragment_1=''";
 /// The statement that applies the fragments.
 const BINLOG_FRAGMENTS: &str = "BINLOG @binlog_fragment_0, @binlog_fragment_1";
 
@@ -69,7 +70,7 @@ const BINLOG_FRAGMENTS: &str = "BINLOG @binlog_fragment_0, @binlog_fragment_1";
 pub enum Step {
     /// A query sent as text.
     Query(String),
-    /// The base64, bound to [`BIND_FRAGMENT`] (executed as a prepared
+    /// The base64, bound to [`BIND_BASE64`] (executed as a prepared
     /// statement: the server's lexer never sees it).
     Bind(String),
 }
@@ -263,7 +264,7 @@ mod tests {
     use base64::Engine as _;
     use thl::event::{RowAction, RowChanges, RowFlags, RowImage, Value};
 
-    use super::{binlog_sql, key_only_before, row_statements, Step, BIND_FRAGMENT, BINLOG_FRAGMENTS};
+    use super::{binlog_sql, key_only_before, row_statements, Step, BIND_BASE64, BINLOG_FRAGMENTS};
     use crate::binlog::encode::EventWriter;
     use crate::binlog::encode_tests::col;
     use crate::binlog::{BinlogEvent, Decoder};
@@ -352,7 +353,7 @@ mod tests {
     fn sent(step: &Step) -> usize {
         match step {
             Step::Query(q) => q.len(),
-            Step::Bind(b) => b.len() + BIND_FRAGMENT.len(),
+            Step::Bind(b) => b.len() + BIND_BASE64.len(),
         }
     }
 
@@ -385,7 +386,11 @@ mod tests {
         // Over INLINE_BASE64 (about 64 KiB): bound, so the lexer never sees it.
         let events: Vec<u8> = (0..=255u8).cycle().take(60_000).collect();
         let bound = binlog_sql(&events, 1 << 20).expect("fits");
-        assert!(matches!(&bound[..], [Step::Bind(_), Step::Query(_)]), "{:?}", bound[1]);
+        assert!(
+            matches!(&bound[..], [Step::Bind(_), Step::Query(_)]),
+            "bound, then BINLOG: {} steps",
+            bound.len()
+        );
         let b64 = base64_of(&bound);
         assert_eq!(b64.len(), 80_000);
         // Over the packet limit: two text fragments, each within it.

@@ -113,7 +113,7 @@ use crate::clock::now_ms;
 use crate::statement_kind::commits_implicitly;
 use batch::{Batch, Item};
 use bind::{bind, wire_size, Use};
-use binlog_rows::{format_description_statement, row_statements, runs, Run, Step, BIND_FRAGMENT};
+use binlog_rows::{format_description_statement, row_statements, runs, Run, Step, BIND_BASE64};
 use block::{must_be_alone, Block};
 use catalog_table::{heartbeat_params, position_params, CatalogNames};
 use error::{breaks_connection, Ctx};
@@ -1241,10 +1241,10 @@ impl Applier {
             let what = describe_rows(part);
             let conn = connected(&mut self.conn, &ctx)?;
             let mut result = Ok(());
-            for step in &sql {
+            for step in sql {
                 result = match step {
-                    Step::Query(q) => conn.query_drop(q.as_str()).await,
-                    Step::Bind(b64) => conn.exec_drop(BIND_FRAGMENT, (b64.as_bytes(),)).await,
+                    Step::Query(q) => conn.query_drop(q).await,
+                    Step::Bind(b64) => conn.exec_drop(BIND_BASE64, (b64.into_bytes(),)).await,
                 };
                 if result.is_err() {
                     break;

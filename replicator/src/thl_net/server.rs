@@ -546,7 +546,8 @@ impl Connected<'_> {
         let cfg = &self.inner.cfg;
         let (tx, mut rx) = mpsc::channel(cfg.queue_records.max(1));
         // Dropping `rx` (this task ends) drops the queued records and their
-        // tickets, so a feeder waiting for room wakes and sees it closed.
+        // tickets, so a feeder waiting for room wakes and finds the channel
+        // closed.
         let budget = Budget::new(cfg.queue_bytes);
         let src = self.inner.source.clone();
         let poll = heartbeat.min(Duration::from_millis(250));

@@ -212,10 +212,11 @@ pub struct SegmentMap {
 }
 
 /// How far behind the cursor pages are given back. Records handed out are
-/// used (decoded, sent) after the cursor has moved on: the replicator's
-/// readers keep at most 8 MiB of them in flight (`replicator/src/budget.rs`).
-/// A page given back and then read again is mapped again and stays
-/// resident until the map is dropped: never wrong, only memory.
+/// used (decoded, sent) after the cursor has moved on, and a user of this
+/// crate may keep some in flight (the replicator keeps at most 8 MiB, or
+/// one larger record). A page given back and then read again is mapped
+/// again and stays resident until the map is dropped: never wrong, only
+/// memory.
 pub const RELEASE_LAG: usize = 32 << 20;
 /// Pages are given back in steps of this many bytes.
 const RELEASE_STEP: usize = 8 << 20;
@@ -225,9 +226,13 @@ const RELEASE_ALIGN: usize = 64 << 10;
 
 fn map_file(path: &Path, file: &File) -> Result<Mmap> {
     // SAFETY: the map is read-only. Data files are only appended to while
-    // mapped; bytes below the length seen here are never rewritten in place
-    // (truncation replaces the file by rename, leaving this inode intact),
-    // so the mapped bytes stay valid and stable for the map's lifetime.
+    // mapped, and a truncation replaces the file by rename, leaving this
+    // inode intact; the one cut in place is the writer's, after an I/O
+    // error, of the active file's tail that no fdatasync covered
+    // (`Writer::cut_unsynced`), bytes that readers of durable records (all
+    // but `Visibility::Written` ones, which read their own writer's
+    // records) never read. So the bytes a reader reads stay valid and
+    // stable for the map's lifetime.
     unsafe { Mmap::map(file) }.map_err(|e| StoreError::io(path, e))
 }
 
@@ -253,11 +258,12 @@ impl SegmentMap {
         if end < self.released + RELEASE_STEP {
             return;
         }
-        // SAFETY: the map is a shared, read-only map of a file whose bytes
-        // below its mapped length never change (see `map_file`); after
-        // MADV_DONTNEED a read of these pages maps the same file bytes
-        // again, so anything still borrowing them reads what it read
-        // before. Nothing writes through this map.
+        // SAFETY: the map is a shared (MAP_SHARED), read-only map of a file:
+        // its pages are the file's page cache, and MADV_DONTNEED only drops
+        // them from this process's page tables; a later read maps the
+        // file's current bytes again, exactly what it would have read
+        // without the advice (whose stability `map_file` argues). Nothing
+        // writes through this map.
         let _ = unsafe {
             self.map
                 .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released)
@@ -279,8 +285,9 @@ impl SegmentMap {
     pub fn refresh(&mut self) -> Result<bool> {
         let len = self.file.metadata().map_err(|e| StoreError::io(&self.path, e))?.len();
         if len as usize > self.map.len() {
+            // Below `released`, the new map's pages were never read by
+            // this cursor: nothing to give back again.
             self.map = Arc::new(map_file(&self.path, &self.file)?);
-            self.released = 0;
             return Ok(true);
         }
         Ok(false)
