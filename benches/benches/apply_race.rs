@@ -808,18 +808,10 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         }
     }
 
-    let fsyncs = fsync_rate(root.path(), Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
-    println!("fsync/s of this disk after the runs: {fsyncs} (before: {fsyncs_before})");
+    print_heading(root.path(), &fsyncs_before, &s, cfg.runs);
     let txns = s.txns() as f64;
     let rows = s.rows as f64;
     let ours10: Vec<RunStat> = res.ours10_s.iter().chain(&res.ours10_p).copied().collect();
-    println!();
-    println!(
-        "apply of the backlog ({} txns, {} rows), {} rounds, durable settings, median (min..max):",
-        s.txns(),
-        s.rows,
-        cfg.runs
-    );
     let mut t = Table::new([
         "applier",
         "runs",
@@ -892,6 +884,19 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         fmt_r(ratio(&res.parallel, &res.ours_big))
     );
     Ok(())
+}
+
+/// The disk's fsync rate now (beside `before`), then the heading of the
+/// results table.
+fn print_heading(root: &Path, before: &str, s: &ThlSummary, rounds: usize) {
+    let fsyncs = fsync_rate(root, Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
+    println!("fsync/s of this disk after the runs: {fsyncs} (before: {before})");
+    println!();
+    println!(
+        "apply of the backlog ({} txns, {} rows), {rounds} rounds, durable settings, median (min..max):",
+        s.txns(),
+        s.rows
+    );
 }
 
 /// The three servers of the race.
@@ -983,15 +988,7 @@ async fn race_matrix(
             }
         }
     }
-    let fsyncs = fsync_rate(root, Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
-    println!("fsync/s of this disk after the runs: {fsyncs} (before: {fsyncs_before})");
-    println!();
-    println!(
-        "apply of the backlog ({} txns, {} rows), {} rounds, durable settings, median (min..max):",
-        s.txns(),
-        s.rows,
-        cfg.runs
-    );
+    print_heading(root, fsyncs_before, s, cfg.runs);
     let of = |c: Contender| {
         secs.iter()
             .find(|(k, _)| *k == c)
