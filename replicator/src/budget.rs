@@ -70,6 +70,18 @@ impl Budget {
     /// worker) until `bytes` fit, and takes them; `None` once the budget is
     /// closed.
     pub fn take_blocking(&self, bytes: usize) -> Option<Ticket> {
+        self.take(bytes, true)
+    }
+
+    /// Takes `bytes` if they fit now.
+    #[cfg(test)]
+    fn try_take(&self, bytes: usize) -> Option<Ticket> {
+        self.take(bytes, false)
+    }
+
+    /// Takes `bytes` (a larger request takes the whole budget), waiting for
+    /// room when `wait`; `None` when closed, or full and not waiting.
+    fn take(&self, bytes: usize, wait: bool) -> Option<Ticket> {
         let bytes = bytes.clamp(1, self.shared.size);
         let mut state = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
@@ -78,33 +90,22 @@ impl Budget {
             }
             if state.taken + bytes <= self.shared.size {
                 state.taken += bytes;
-                return Some(self.ticket(bytes));
+                return Some(Ticket {
+                    shared: Arc::clone(&self.shared),
+                    bytes,
+                });
+            }
+            if !wait {
+                return None;
             }
             state = self.shared.freed.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
-    }
-
-    /// Takes `bytes` if they fit now.
-    pub fn try_take(&self, bytes: usize) -> Option<Ticket> {
-        let bytes = bytes.clamp(1, self.shared.size);
-        let mut state = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-        (!state.closed && state.taken + bytes <= self.shared.size).then(|| {
-            state.taken += bytes;
-            self.ticket(bytes)
-        })
     }
 
     /// Refuses every ticket from now on (a waiting taker gets `None`).
     pub fn close(&self) {
         self.shared.state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
         self.shared.freed.notify_all();
-    }
-
-    fn ticket(&self, bytes: usize) -> Ticket {
-        Ticket {
-            shared: Arc::clone(&self.shared),
-            bytes,
-        }
     }
 }
 

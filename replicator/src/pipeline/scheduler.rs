@@ -111,8 +111,9 @@ impl KeyScheduler {
 
     async fn table(&mut self, schema: &str, table: &str) -> &TableKeys {
         let key = (schema.to_owned(), table.to_owned());
-        if !self.tables.contains_key(&key) {
-            let keys = match self.read(schema, table).await {
+        let keys = match self.tables.remove(&key) {
+            Some(keys) => keys,
+            None => match self.read(schema, table).await {
                 Ok(keys) => keys,
                 Err(e) => {
                     // Runs alone until the next statement forgets it; the
@@ -121,13 +122,9 @@ impl KeyScheduler {
                     self.conn = None;
                     TableKeys::Serial(format!("its keys could not be read: {e}"))
                 }
-            };
-            self.tables.insert(key.clone(), keys);
-        }
-        // Present (inserted above when it was not).
-        self.tables
-            .entry(key)
-            .or_insert_with(|| TableKeys::Serial("not read".into()))
+            },
+        };
+        self.tables.entry(key).or_insert(keys)
     }
 
     /// Reads a table's keys (and the cascade groups first, when needed),
