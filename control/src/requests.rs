@@ -9,6 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The REST API's base path (the replicator serves it, `trepctl` and a
+/// provisioning replicator call it).
+pub const API_BASE: &str = "/api/v2/replicator";
+
 /// `online [-skip-seqno LIST] [-from-event F:P [-base-seqno N]]
 /// [-until-seqno N] [-force]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +54,80 @@ pub struct SetroleRequest {
     pub role: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+
+/// How a provision copies the source's data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisionMethod {
+    /// A physical copy by `mariadb-backup` (also spelled `mariabackup` and,
+    /// as Tungsten's MySQL tooling names it, `xtrabackup`).
+    #[default]
+    #[serde(alias = "mariabackup", alias = "mariadb-backup", alias = "xtrabackup")]
+    Mariabackup,
+    /// A logical copy by `mariadb-dump --single-transaction` (also
+    /// `mariadb-dump`).
+    #[serde(alias = "mariadb-dump")]
+    Mysqldump,
+}
+
+impl ProvisionMethod {
+    /// The name as `tprovision -m` and the status show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProvisionMethod::Mariabackup => "mariabackup",
+            ProvisionMethod::Mysqldump => "mysqldump",
+        }
+    }
+}
+
+impl std::str::FromStr for ProvisionMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "mariabackup" | "mariadb-backup" | "xtrabackup" => Ok(ProvisionMethod::Mariabackup),
+            "mysqldump" | "mariadb-dump" => Ok(ProvisionMethod::Mysqldump),
+            other => Err(format!(
+                "unknown provisioning method `{other}`: use mariabackup or mysqldump"
+            )),
+        }
+    }
+}
+
+/// `tprovision -s SOURCE [-m METHOD] [--threads N] [--allow-primary]`: the
+/// body of `POST .../service/NAME/provision` on the node to provision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProvisionRequest {
+    /// The host to copy from (an ini host name, or a name or address of one).
+    pub source: String,
+    #[serde(default)]
+    pub method: ProvisionMethod,
+    /// Copy threads on the source (`mariadb-backup --parallel`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// Accept a primary as the source.
+    #[serde(default)]
+    pub allow_primary: bool,
+    /// The most seqnos the source may be behind its dataservice's head
+    /// (default 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_lag: Option<i64>,
+}
+
+/// The body of `POST /api/v2/replicator/provision/backup` on the source:
+/// what the provisioning replicator asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupRequest {
+    #[serde(default)]
+    pub method: ProvisionMethod,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// The schemas to copy besides the user schemas: the source's
+    /// `tungsten_<service>` schemas are always included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
 }
 
 /// What `reset` clears.

@@ -144,6 +144,37 @@ pub struct ClientEntry {
     pub peer: String,
 }
 
+/// `GET .../service/NAME/provision`: where the node's last provision
+/// stands (`phase` `idle` when none ran since the replicator started).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisionStatus {
+    /// `idle`, `checking`, `offline`, `copying`, `preparing`, `restarting`,
+    /// `positioning`, `online`, `done` or `failed`.
+    pub phase: String,
+    pub source: String,
+    pub method: String,
+    /// Bytes received from the source so far.
+    pub bytes: u64,
+    /// The source's estimate of the whole copy (its data size), 0 when
+    /// unknown.
+    pub expected_bytes: u64,
+    pub elapsed_seconds: f64,
+    /// The seqno (and epoch) the node resumes after, once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
+    /// What failed, with the fix, when `phase` is `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ProvisionStatus {
+    /// True once the provision ended (`done` or `failed`), or never ran.
+    pub fn finished(&self) -> bool {
+        matches!(self.phase.as_str(), "done" | "failed" | "idle")
+    }
+}
+
 /// The body of every error answer: the message (with the fix) and the
 /// HTTP status code again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

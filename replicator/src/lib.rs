@@ -29,6 +29,7 @@ pub use control::config;
 pub mod extractor;
 pub mod packet_limit;
 pub mod pipeline;
+pub mod provision;
 pub mod rest;
 pub mod retry;
 pub mod service;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use replicator::config::{locate, Deployment, HostPlan, Role};
 use replicator::pipeline::master::replica_server_id;
+use replicator::provision::{IniSource, Provisioner};
 use replicator::rest::{self, Credentials};
 use replicator::service::{db, Manager, RoleLauncher};
 use replicator::source::preflight;
@@ -120,7 +121,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         override_install_directory(&mut plan, dir);
     }
     arm_crash_points()?;
-    runtime()?.block_on(serve(plan, &cli))
+    runtime()?.block_on(serve(plan, &cli, ini))
 }
 
 /// Arms the crash points named in `FAILPOINTS` (fault-injection tests,
@@ -215,7 +216,7 @@ fn override_install_directory(plan: &mut HostPlan, dir: &Path) {
     }
 }
 
-async fn serve(plan: HostPlan, cli: &Cli) -> Result<ExitCode, String> {
+async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, String> {
     let hosts = match &cli.hosts_file {
         Some(path) => Some(replicator::config::HostsFile::load(path).map_err(|e| e.to_string())?),
         None => None,
@@ -241,7 +242,14 @@ async fn serve(plan: HostPlan, cli: &Cli) -> Result<ExitCode, String> {
                 None
             }
         };
-        let router = rest::router(manager.clone(), auth);
+        let provisioner = Provisioner::new(
+            manager.clone(),
+            IniSource {
+                ini,
+                hosts_file: cli.hosts_file.clone(),
+            },
+        );
+        let router = rest::router_with(manager.clone(), auth, Some(provisioner));
         info!(%addr, "REST API listening");
         rest_task = Some(tokio::spawn(rest::serve(listener, router, async move {
             let _ = rest_stopped.wait_for(|s| *s).await;

@@ -175,12 +175,29 @@ impl Cluster {
     }
 
     async fn create_with(root: &Path, hosts: &[&'static str], ini: fn(u16) -> String) -> Result<Cluster, ClusterError> {
+        Cluster::create_with_spares(root, hosts, &[], |port, _| ini(port)).await
+    }
+
+    /// Starts a MariaDB instance for each of `hosts` and of `spares` and
+    /// writes the deployment with `ini(port, sandbox root)`; the cluster's
+    /// hosts (waits, checksums) are `hosts` only: `spares` are databases
+    /// for hosts a test adds later (`Cluster::db` reaches them).
+    pub async fn create_with_spares(
+        root: &Path,
+        hosts: &[&'static str],
+        spares: &[&'static str],
+        ini: impl FnOnce(u16, &Path) -> String,
+    ) -> Result<Cluster, ClusterError> {
         if std::env::var_os("TUNGSTEN_SANDBOX_MAX_INSTANCES").is_none() {
-            std::env::set_var("TUNGSTEN_SANDBOX_MAX_INSTANCES", "6");
+            std::env::set_var(
+                "TUNGSTEN_SANDBOX_MAX_INSTANCES",
+                (hosts.len() + spares.len()).max(6).to_string(),
+            );
         }
-        let specs: Vec<InstanceSpec> = loopback_specs(hosts.len(), DEFAULT_PORT)?
+        let all: Vec<&'static str> = hosts.iter().chain(spares).copied().collect();
+        let specs: Vec<InstanceSpec> = loopback_specs(all.len(), DEFAULT_PORT)?
             .into_iter()
-            .zip(hosts.iter().copied())
+            .zip(all.iter().copied())
             .map(|(spec, host)| InstanceSpec {
                 name: host.to_owned(),
                 ..spec
@@ -189,7 +206,7 @@ impl Cluster {
         let port = specs[0].port;
         let addresses: Vec<(String, String)> = specs.iter().map(|s| (s.name.clone(), s.address.to_string())).collect();
         let sandbox = Sandbox::start(specs).await?;
-        let deployment = Deployment::create(root, &ini(port), &addresses)?;
+        let deployment = Deployment::create(root, &ini(port, sandbox.root()), &addresses)?;
         let first_binlog = sandbox
             .get(hosts[0])
             .query("SHOW BINARY LOGS")

@@ -92,6 +92,9 @@ pub enum Command {
     },
     /// Delete the service's THL, catalog and/or tracking schema; offline only.
     Reset(ResetArgs),
+    /// Replace this node's database by a copy of another host's and resume
+    /// replication after the copy's position (also the `tprovision` tool).
+    Provision(ProvisionArgs),
     /// Insert a heartbeat on the master (it flows through the THL).
     Heartbeat {
         /// The heartbeat's name.
@@ -183,6 +186,32 @@ impl Cli {
         let normalized = control::dash_args::normalize(&cmd, args);
         <Cli as clap::Parser>::try_parse_from(normalized)
     }
+}
+
+/// `provision -source HOST [-method mariabackup|mysqldump] ...`.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionArgs {
+    /// The host to copy from: a replica of this dataservice or of its
+    /// relay-source (an ini host name, or a name or address of one).
+    #[arg(long, short = 's')]
+    pub source: String,
+    /// mariabackup (a physical copy by mariadb-backup; also xtrabackup) or
+    /// mysqldump (a logical copy by mariadb-dump --single-transaction).
+    #[arg(long, short = 'm', default_value = "mariabackup")]
+    pub method: String,
+    /// Copy threads on the source (mariadb-backup --parallel).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Accept the dataservice's primary as the source.
+    #[arg(long)]
+    pub allow_primary: bool,
+    /// The most seqnos the source may lag behind the chain's master (default 1000).
+    #[arg(long)]
+    pub max_lag: Option<i64>,
+    /// Give up waiting after this many seconds (the provision goes on in
+    /// the replicator; `provision -status` shows it). Default: no limit.
+    #[arg(long)]
+    pub limit: Option<u64>,
 }
 
 /// Where the replicator is and how to authenticate.

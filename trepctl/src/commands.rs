@@ -28,7 +28,7 @@ use crate::cli::{Cli, OnlineArgs, ResetArgs, Target, WaitArgs};
 use crate::client::{request, ClientError};
 use crate::output;
 
-const BASE: &str = "/api/v2/replicator";
+const BASE: &str = control::requests::API_BASE;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// A connection target for the commands of one run.
@@ -36,9 +36,17 @@ pub struct Session {
     pub target: Target,
 }
 
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("url", &self.target.url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One answer of the REST API: its JSON as it came, and the URL that gave it.
 #[derive(Debug)]
-struct Answer {
+pub(crate) struct Answer {
     url: String,
     json: Value,
 }
@@ -48,7 +56,7 @@ impl Answer {
     /// the answer lacks is an error naming the route and the field (serde's
     /// "missing field" message); a field of another type names the route
     /// and the types.
-    fn typed<T: DeserializeOwned>(&self) -> Result<T, String> {
+    pub(crate) fn typed<T: DeserializeOwned>(&self) -> Result<T, String> {
         T::deserialize(&self.json).map_err(|e| self.bad(e.to_string()))
     }
 
@@ -71,7 +79,7 @@ fn property<'a>(answer: &Answer, map: &'a StatusMap, key: &str) -> Result<&'a st
 }
 
 impl Session {
-    fn get(&self, path: &str) -> Result<Answer, ClientError> {
+    pub(crate) fn get(&self, path: &str) -> Result<Answer, ClientError> {
         let path = format!("{BASE}{path}");
         let json = request(&self.target, "GET", &path, None, DEFAULT_TIMEOUT)?;
         Ok(Answer {
@@ -81,7 +89,7 @@ impl Session {
     }
 
     /// POSTs one of the API's request bodies (`control::requests`).
-    fn post(&self, path: &str, body: &impl Serialize, timeout: Duration) -> Result<Answer, ClientError> {
+    pub(crate) fn post(&self, path: &str, body: &impl Serialize, timeout: Duration) -> Result<Answer, ClientError> {
         let path = format!("{BASE}{path}");
         let body = serde_json::to_value(body).map_err(|e| ClientError::Protocol {
             url: path.clone(),
@@ -145,12 +153,12 @@ fn state_line(cli: &Cli, ans: &Answer) -> Result<String, String> {
 }
 
 /// A REST error as trepctl prints it.
-fn failed(e: ClientError) -> String {
+pub(crate) fn failed(e: ClientError) -> String {
     e.to_string()
 }
 
 /// `/service/NAME` of the service to address.
-fn service_path(cli: &Cli, s: &Session) -> Result<String, String> {
+pub(crate) fn service_path(cli: &Cli, s: &Session) -> Result<String, String> {
     Ok(format!("/service/{}", s.service(cli)?))
 }
 

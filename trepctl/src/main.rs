@@ -7,15 +7,10 @@
 //! on any error (including a `wait` that did not reach its goal), 2 on a
 //! usage error.
 
-mod cli;
-mod client;
-mod commands;
-mod output;
-
 use std::process::ExitCode;
 
-use cli::{Cli, Command, Target};
-use commands::Session;
+use trepctl::cli::{Cli, Command};
+use trepctl::run;
 
 fn main() -> ExitCode {
     let cli = match Cli::parse_args(std::env::args_os()) {
@@ -39,32 +34,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<String, String> {
-    let s = Session {
-        target: Target::resolve(cli)?,
-    };
-    match &cli.command {
-        Command::Completions { .. } => Ok(String::new()),
-        Command::Version => commands::version(cli, &s),
-        Command::Services { full } => commands::services(cli, &s, *full),
-        Command::Status { name } => commands::status(cli, &s, name.as_deref()),
-        Command::Online(a) => commands::online(cli, &s, a),
-        Command::Offline { immediate } => commands::offline(cli, &s, *immediate),
-        Command::OfflineDeferred { at_seqno } => commands::offline_deferred(cli, &s, *at_seqno),
-        Command::Setrole { role, uri } => commands::setrole(cli, &s, role, uri.as_deref()),
-        Command::Reset(a) => commands::reset(cli, &s, a),
-        Command::Heartbeat { name } => commands::heartbeat(cli, &s, name.as_deref()),
-        Command::Flush { limit } => commands::flush(cli, &s, *limit),
-        Command::Wait(a) => commands::wait(cli, &s, a),
-        Command::Clients => commands::clients(cli, &s),
-        Command::Qs => commands::qs(cli, &s),
-        Command::Perf => commands::perf(cli, &s),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trepctl::cli::Target;
 
     fn parse(args: &[&str]) -> Cli {
         Cli::parse_args(std::iter::once("trepctl").chain(args.iter().copied())).expect("parses")

@@ -91,6 +91,11 @@ pub const KEYS: &[KeySpec] = &[
     k("install-directory", Text, Setting),
     k("datasource-log-directory", Text, Setting),
     k("datasource-log-pattern", Text, Setting),
+    // The local MariaDB as `tprovision` restores it; `{host}` in a value is
+    // replaced by the host's ini name.
+    k("datasource-mysql-data-directory", Text, Setting),
+    k("datasource-mysql-conf", Text, Setting),
+    k("datasource-boot-script", Text, Setting),
     k("disable-relay-logs", Bool, Setting),
     k("buffer-size", Count, Setting),
     k("channels", Count, Setting),

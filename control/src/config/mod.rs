@@ -23,6 +23,7 @@
 pub mod hosts;
 pub mod ini;
 pub mod keys;
+mod lineage;
 pub mod locate;
 pub mod model;
 mod resolve;
@@ -33,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 pub use hosts::{resolve, HostsFile, HostsFileError, Resolver};
 pub use model::{Composite, Dataservice, Deployment, Problem, RawValue, ServiceSettings, Warning};
-pub use resolve::{DbTarget, HostPlan, ServicePlan};
+pub use resolve::{DbTarget, HostPlan, LocalDatabase, ServicePlan};
 pub use role::{Role, UnknownRole};
 pub use validate::ValidationErrors;
 

@@ -207,7 +207,21 @@ pub struct ServiceSettings {
     /// How transactions are spread over the channels
     /// (`svc-parallelization-type`).
     pub apply_scheduler: ApplyScheduler,
+    /// `datasource-mysql-data-directory`, as written (`{host}` not yet
+    /// replaced): the local MariaDB's data directory; unset, provisioning
+    /// asks the server (`@@datadir`).
+    pub datasource_data_directory: Option<String>,
+    /// `datasource-mysql-conf`, as written: the local MariaDB's option file.
+    pub datasource_conf: Option<String>,
+    /// `datasource-boot-script`, as written: what stops and starts the
+    /// local MariaDB (run with `stop` or `start`; default
+    /// [`DEFAULT_BOOT_SCRIPT`]).
+    pub datasource_boot_script: Option<String>,
 }
+
+/// What stops and starts the local MariaDB when `datasource-boot-script` is
+/// unset (Debian's init script of the `mariadb` service).
+pub const DEFAULT_BOOT_SCRIPT: &str = "/etc/init.d/mariadb";
 
 /// How parallel apply spreads transactions over its channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -459,6 +473,9 @@ impl Deployment {
                     "disk" | "memory" => ApplyScheduler::Shard,
                     _ => ApplyScheduler::Key,
                 },
+                datasource_data_directory: get("datasource-mysql-data-directory").map(str::to_owned),
+                datasource_conf: get("datasource-mysql-conf").map(str::to_owned),
+                datasource_boot_script: get("datasource-boot-script").map(str::to_owned),
             })
         };
         // Every value was checked above; a failure here would be a bug in

@@ -22,7 +22,12 @@
 //! * directories: `<install>/thl/<service>` and `<install>/catalog/<service>`,
 //!   where `<install>` is `install-directory`, plus `/<host>` when a hosts
 //!   file is in use (several hosts on one machine must not share them).
-//! * the database is the host's own address at `replication-port`.
+//! * the database is the host's own address at `replication-port`; its
+//!   data directory, option file and boot script (what `tprovision`
+//!   restores and restarts) come from `datasource-mysql-data-directory`,
+//!   `datasource-mysql-conf` and `datasource-boot-script`, with `{host}`
+//!   replaced by the host's name (several hosts on one machine share one
+//!   ini).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -57,7 +62,31 @@ pub struct ServicePlan {
     pub thl_dir: PathBuf,
     pub catalog_dir: PathBuf,
     pub db: DbTarget,
+    /// The local MariaDB's files, for provisioning.
+    pub local: LocalDatabase,
     pub settings: ServiceSettings,
+}
+
+/// The local MariaDB's files and boot script (`{host}` replaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDatabase {
+    /// `None`: ask the server (`@@datadir`).
+    pub data_directory: Option<PathBuf>,
+    pub conf: Option<PathBuf>,
+    /// Run with `stop` or `start`.
+    pub boot_script: PathBuf,
+}
+
+impl LocalDatabase {
+    fn of(settings: &ServiceSettings, host: &str) -> LocalDatabase {
+        let path = |v: &Option<String>| v.as_deref().map(|v| PathBuf::from(v.replace("{host}", host)));
+        LocalDatabase {
+            data_directory: path(&settings.datasource_data_directory),
+            conf: path(&settings.datasource_conf),
+            boot_script: path(&settings.datasource_boot_script)
+                .unwrap_or_else(|| PathBuf::from(super::model::DEFAULT_BOOT_SCRIPT)),
+        }
+    }
 }
 
 /// The local database the service extracts from or applies to.
@@ -182,6 +211,7 @@ impl Deployment {
                     user: settings.replication_user.clone(),
                     password: settings.replication_password.clone(),
                 },
+                local: LocalDatabase::of(&settings, &host),
                 settings: settings.clone(),
             });
             first.get_or_insert(settings);

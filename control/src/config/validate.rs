@@ -147,7 +147,7 @@ impl Deployment {
 
     /// The dataservices a `relay-source` value stands for: itself, or the
     /// members of a composite of that name. `None` if unknown.
-    pub(crate) fn expand_source(&self, name: &str) -> Option<Vec<&str>> {
+    pub fn expand_source(&self, name: &str) -> Option<Vec<&str>> {
         if let Some(ds) = self.dataservice(name) {
             return Some(vec![ds.name.as_str()]);
         }

@@ -179,7 +179,7 @@ async fn slave_pipeline(
         });
         if let Some(c) = &client_cfg.start_after {
             info!(service = %settings.service, seqno = %c.seqno, epoch = %c.epoch, event_id = %c.event_id,
-                "the THL is empty: fetching from after the target's committed position");
+                "the THL is empty: fetching from the target's committed position (checked upstream, then skipped)");
         }
         appliers = Some(a);
     }

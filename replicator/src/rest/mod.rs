@@ -38,6 +38,9 @@
 //! | POST | `/service/{name}/flush` | `{limit?: seconds}` | `{seqno}` (`FlushResponse`) |
 //! | POST | `/service/{name}/wait` | `{applied: N \| state: "ONLINE", limit?: seconds}` | `{reached, state, appliedLastSeqno}` (`WaitResponse`) |
 //! | GET | `/service/{name}/clients` | | `[{clientId, peer, lastAckedSeqno, appliedSeqno, connectedSince}]` (`Vec<ClientEntry>`) |
+//! | POST | `/service/{name}/provision` | `{source, method?: mariabackup\|mysqldump, threads?, allowPrimary?, maxLag?}` | 202, `ProvisionStatus`: the provision started (`tprovision`; `crate::provision`) |
+//! | GET | `/service/{name}/provision` | | `ProvisionStatus`: its phase, bytes copied of expected, position, error |
+//! | POST | `/provision/backup` | `{method?, threads?}` | the framed copy of this host's database (`provision/frame.rs`), for a provisioning replicator |
 //! | GET | `/metrics` (no base) | | Prometheus text ([`metrics`]) |
 
 pub mod metrics;
@@ -58,10 +61,12 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::config::Role;
+use crate::provision::{backup, Provisioner};
 use crate::service::{status, Manager, OnlineRequest};
 use crate::service::{ErrorKind, ResetScope, ServiceError};
 use control::requests::{
-    FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, SetroleRequest, WaitRequest,
+    BackupRequest, FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, ProvisionRequest,
+    SetroleRequest, WaitRequest,
 };
 use control::responses::{
     AllStatus, ErrorBody, FlushResponse, HeartbeatResponse, OfflineDeferredResponse, ServiceSummary, SetroleResponse,
@@ -69,7 +74,7 @@ use control::responses::{
 };
 
 /// The API's base path.
-pub const BASE: &str = "/api/v2/replicator";
+pub const BASE: &str = control::requests::API_BASE;
 
 /// Basic-auth credentials the API requires.
 #[derive(Clone, PartialEq, Eq)]
@@ -139,13 +144,21 @@ type ApiResult = Result<Response, ApiError>;
 struct App {
     manager: Arc<Manager>,
     auth: Option<Arc<Credentials>>,
+    provisioner: Option<Arc<Provisioner>>,
 }
 
-/// The API over `manager`; `auth` `None` leaves it open.
+/// The API over `manager`; `auth` `None` leaves it open. Without a
+/// provisioner the provision routes answer 404.
 pub fn router(manager: Arc<Manager>, auth: Option<Credentials>) -> Router {
+    router_with(manager, auth, None)
+}
+
+/// [`router`] with the provisioning of this host's services.
+pub fn router_with(manager: Arc<Manager>, auth: Option<Credentials>, provisioner: Option<Arc<Provisioner>>) -> Router {
     let app = App {
         manager,
         auth: auth.map(Arc::new),
+        provisioner,
     };
     let svc = |p: &str| format!("{BASE}/service/{{name}}/{p}");
     Router::new()
@@ -162,6 +175,8 @@ pub fn router(manager: Arc<Manager>, auth: Option<Credentials>) -> Router {
         .route(&svc("flush"), post(flush))
         .route(&svc("wait"), post(wait))
         .route(&svc("clients"), get(clients))
+        .route(&svc("provision"), post(provision_start).get(provision_status))
+        .route(&format!("{BASE}/provision/backup"), post(provision_backup))
         .route("/metrics", get(metrics_text))
         .fallback(|| async {
             ApiError::Service(ServiceError::new(
@@ -343,6 +358,40 @@ async fn reset(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Byte
     let s = app.manager.service(&name)?;
     let scope: ResetScope = body(&bytes)?;
     ok(s.reset(scope).await?)
+}
+
+fn provisioner(app: &App) -> Result<&Arc<Provisioner>, ApiError> {
+    app.provisioner.as_ref().ok_or_else(|| {
+        ApiError::Service(ServiceError::new(
+            ErrorKind::NotFound,
+            "this replicator does not provision (it was started without its ini)",
+        ))
+    })
+}
+
+async fn provision_start(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let req: ProvisionRequest = body(&bytes)?;
+    if req.source.trim().is_empty() {
+        return Err(bad_request("provision needs a source host (tprovision -s HOST)"));
+    }
+    let status = provisioner(&app)?.start(&name, req)?;
+    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+}
+
+async fn provision_status(AxState(app): AxState<App>, Path(name): Path<String>) -> ApiResult {
+    ok(provisioner(&app)?.status(&name)?)
+}
+
+async fn provision_backup(AxState(app): AxState<App>, bytes: Bytes) -> ApiResult {
+    let req: BackupRequest = body(&bytes)?;
+    let stream = backup::start(app.manager.plan(), req)
+        .await
+        .map_err(|m| ApiError::Service(ServiceError::new(ErrorKind::Failed, m)))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 async fn heartbeat(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {

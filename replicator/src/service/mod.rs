@@ -20,12 +20,14 @@
 //! * [`manager`]: the per-service state machine and the commands.
 //! * [`status`]: the status map under Tungsten's names.
 //! * [`db`]: heartbeats and `reset -db` on the local database.
+//! * [`marker`]: the mark of an unfinished provision, which `online` refuses.
 
 pub mod commands;
 pub mod db;
 pub mod error;
 pub mod launcher;
 pub mod manager;
+pub mod marker;
 pub mod options;
 pub use control::state;
 pub mod status;

@@ -225,6 +225,15 @@ impl Service {
     /// a pipeline that cannot start leaves OFFLINE:ERROR (and the error).
     pub fn online(self: &Arc<Self>, req: &OnlineRequest) -> Result<State, ServiceError> {
         let options = OnlineOptions::from_request(req).map_err(bad)?;
+        if let Some(what) = super::marker::unfinished_provision(&self.plan) {
+            return Err(conflict(format!(
+                "service {} has an unfinished provision ({}): its data may be half copied; run tprovision \
+                 again (it removes {} when it succeeds)",
+                self.name(),
+                what.trim(),
+                super::marker::provision_marker(&self.plan).display()
+            )));
+        }
         let mut g = self.lock();
         if !g.state.is_offline() {
             return Err(conflict(format!(

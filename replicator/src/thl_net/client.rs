@@ -148,8 +148,10 @@ pub struct ClientConfig {
     /// or after `reset -thl` does. The client resumes as if it held that
     /// transaction's first fragment, so the server compares its epoch and
     /// event id (another history is refused) and sends it again; it is
-    /// dropped, not stored. `None`: a blank host, which the server lets
-    /// start only at seqno 0.
+    /// stored (the applier skips it, its position covers it), so that this
+    /// host's own THL clients, provisioned from its database, can resume
+    /// after it too. `None`: a blank host, which the server lets start only
+    /// at seqno 0.
     pub start_after: Option<Committed>,
 }
 
@@ -589,7 +591,6 @@ impl ThlClient {
         let resume = Resumed {
             first,
             skip: pos.open.map(|(s, f, _)| (s, f)),
-            resend_committed,
         };
         self.stream(u, &mut rd, &mut wr, dec, resume).await
     }
@@ -815,14 +816,12 @@ fn store_error(u: &str, e: &StoreError) -> ClientError {
     }
 }
 
-/// Where a session's stream starts: the first seqno, the fragments of an
-/// open transaction already stored, the target's committed transaction to
-/// drop (an empty local log).
+/// Where a session's stream starts: the first seqno, and the fragments of
+/// an open transaction already stored.
 #[derive(Debug)]
 struct Resumed {
     first: Option<Seqno>,
     skip: Option<(Seqno, u16)>,
-    resend_committed: Option<Committed>,
 }
 
 /// The records of a session on their way to the local log: their order,
@@ -832,8 +831,6 @@ struct Incoming {
     seq: Sequence,
     /// Fragments of the open transaction already stored: (seqno, last fragno).
     skip: Option<(Seqno, u16)>,
-    /// The target's committed transaction, resent to be checked, not stored.
-    resend_committed: Option<Committed>,
     batch: Batch,
 }
 
@@ -842,7 +839,6 @@ impl Incoming {
         Incoming {
             seq: Sequence::new(resumed.first),
             skip: resumed.skip,
-            resend_committed: resumed.resend_committed,
             batch: Batch::default(),
         }
     }
@@ -865,16 +861,6 @@ impl Incoming {
         self.seq
             .accept(fx.seqno, fx.seqno_end, fx.fragno, fx.last_frag)
             .map_err(|why| violation(format!("the server sent records out of order: {why}")))?;
-        if let Some(c) = &self.resend_committed {
-            // The target's committed transaction (the server checked it is
-            // the same): not stored, the target has it.
-            if fx.seqno == c.seqno {
-                if fx.last_frag {
-                    self.resend_committed = None;
-                }
-                return Ok(fx);
-            }
-        }
         if let Some((s, k)) = self.skip {
             // Resent fragments of the transaction we are in.
             if fx.seqno != s || fx.last_frag && fx.fragno <= k {

@@ -34,6 +34,10 @@ pub(super) fn sweep_stale_roots() {
             .parse::<u32>()
             .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
+            // Servers a boot script started did not die with the owner.
+            for instance in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                super::boot::kill_adopted(&instance.path());
+            }
             tracing::info!(dir = %dir.display(), "removing stale sandbox root");
             let _ = std::fs::remove_dir_all(&dir);
         }

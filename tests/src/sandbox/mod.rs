@@ -16,6 +16,7 @@
 //! | `ports.rs` | free loopback addresses and ports: [`loopback_specs`], [`localhost_specs`], [`free_port`] |
 //! | `binaries.rs` | finding `mariadbd` and `mariadb-install-db`, the server version |
 //! | `template.rs` | the template data directory, made once per version and copied per instance |
+//! | `boot.rs` | the instance's boot script (`datasource-boot-script`) and the servers it started |
 //! | `spawn.rs` | [`spawn_with_death_signal`]: children that die with the test process |
 //! | `instance.rs` | [`Instance`]: creation, directory layout, accessors, connection options |
 //! | `server.rs` | an instance's `mariadbd` process: command line, start, wait, stop, kill, restart, drop |
@@ -66,6 +67,7 @@
 #![allow(clippy::result_large_err)]
 
 mod binaries;
+mod boot;
 mod cleanup;
 mod error;
 mod instance;

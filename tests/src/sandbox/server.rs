@@ -27,7 +27,7 @@ use super::logs::{tail_file, LOG_TAIL_LINES};
 use super::spawn::spawn_with_death_signal;
 
 impl Instance {
-    fn argv(&self) -> Vec<String> {
+    pub(super) fn argv(&self) -> Vec<String> {
         let d = &self.dir;
         let s = &self.spec;
         let mut args = vec![
@@ -232,5 +232,7 @@ impl Drop for Instance {
             signal(child.id(), libc::SIGKILL);
             let _ = child.wait();
         }
+        // A server the boot script started is not our child.
+        super::boot::kill_adopted(&self.dir);
     }
 }

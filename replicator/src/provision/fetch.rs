@@ -1,0 +1,164 @@
+//! The provisioning node's client of the source's backup stream: one
+//! HTTP/1.1 `POST /api/v2/replicator/provision/backup` to the source's REST
+//! API (basic auth with the ini's credentials), whose body is read frame by
+//! frame (`frame.rs`).
+//!
+//! Invariants: connecting and the answer's head have timeouts, and so does
+//! each read of the body ([`IDLE_TIMEOUT`]: a source that stops sending is
+//! a failure, not a hang); an error answer is read up to 64 KiB and its
+//! message returned.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use control::requests::BackupRequest;
+use control::responses::ErrorBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+
+use super::frame::{Frame, FrameReader};
+use control::requests::API_BASE as BASE;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest the source may send nothing (mariadb-backup's first bytes
+/// come after it has looked at every table).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The open stream of a backup.
+#[derive(Debug)]
+pub struct BackupStream {
+    body: Incoming,
+    reader: FrameReader,
+    source: SocketAddr,
+}
+
+/// Asks the replicator at `source` for a backup.
+pub async fn request_backup(
+    source: SocketAddr,
+    credentials: Option<(&str, &str)>,
+    req: &BackupRequest,
+) -> Result<BackupStream, String> {
+    let at = |what: &str, e: &dyn std::fmt::Display| format!("{what} the replicator at {source}: {e}");
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(source))
+        .await
+        .map_err(|_| at("timed out connecting to", &"after 10 s"))?
+        .map_err(|e| at("cannot connect to", &e))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .map_err(|e| at("HTTP handshake with", &e))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let body = serde_json::to_vec(req).map_err(|e| e.to_string())?;
+    let mut request = hyper::Request::post(format!("{BASE}/provision/backup"))
+        .header(hyper::header::HOST, source.to_string())
+        .header(hyper::header::CONTENT_TYPE, "application/json");
+    if let Some((user, password)) = credentials {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        request = request.header(hyper::header::AUTHORIZATION, format!("Basic {token}"));
+    }
+    let request = request.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(IDLE_TIMEOUT, sender.send_request(request))
+        .await
+        .map_err(|_| at("no answer from", &"within 300 s"))?
+        .map_err(|e| at("request to", &e))?;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    if !status.is_success() {
+        let mut text = Vec::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(d) = frame.data_ref() {
+                text.extend_from_slice(d);
+            }
+            if text.len() > 64 << 10 {
+                break;
+            }
+        }
+        let message = serde_json::from_slice::<ErrorBody>(&text)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&text).into_owned());
+        return Err(format!("the source refused the backup ({status}): {message}"));
+    }
+    Ok(BackupStream {
+        body,
+        reader: FrameReader::default(),
+        source,
+    })
+}
+
+impl BackupStream {
+    /// The next frame; `Ok(None)` after a clean end (the `E` or `F` frame
+    /// was returned before).
+    pub async fn next(&mut self) -> Result<Option<Frame>, String> {
+        loop {
+            if let Some(f) = self.reader.next_frame().map_err(|e| e.to_string())? {
+                return Ok(Some(f));
+            }
+            let next = tokio::time::timeout(IDLE_TIMEOUT, self.body.frame())
+                .await
+                .map_err(|_| {
+                    format!(
+                        "the source {} sent nothing for {} s",
+                        self.source,
+                        IDLE_TIMEOUT.as_secs()
+                    )
+                })?;
+            match next {
+                None => {
+                    self.reader.finish().map_err(|e| e.to_string())?;
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(format!("reading the stream from {}: {e}", self.source)),
+                Some(Ok(frame)) => {
+                    if let Some(d) = frame.data_ref() {
+                        self.reader.push(d);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET path` on the replicator at `addr`, decoded from JSON.
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    addr: SocketAddr,
+    credentials: Option<(&str, &str)>,
+    path: &str,
+) -> Result<T, String> {
+    let at = |e: &dyn std::fmt::Display| format!("GET {path} from the replicator at {addr}: {e}");
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| at(&"connect timed out"))?
+        .map_err(|e| at(&e))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .map_err(|e| at(&e))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut request = hyper::Request::get(path).header(hyper::header::HOST, addr.to_string());
+    if let Some((user, password)) = credentials {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        request = request.header(hyper::header::AUTHORIZATION, format!("Basic {token}"));
+    }
+    let request = request.body(Full::new(Bytes::new())).map_err(|e| at(&e))?;
+    let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+        .await
+        .map_err(|_| at(&"no answer within 30 s"))?
+        .map_err(|e| at(&e))?;
+    let status = resp.status();
+    let body = http_body_util::Limited::new(resp.into_body(), 16 << 20)
+        .collect()
+        .await
+        .map_err(|e| at(&e))?
+        .to_bytes();
+    if !status.is_success() {
+        let message = serde_json::from_slice::<ErrorBody>(&body)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+        return Err(at(&format!("{status}: {message}")));
+    }
+    serde_json::from_slice(&body).map_err(|e| at(&e))
+}

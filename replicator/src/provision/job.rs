@@ -1,0 +1,388 @@
+//! One provision of a local service, run by its replicator
+//! (`POST .../service/NAME/provision`; `tprovision` starts it and shows its
+//! progress from `GET .../service/NAME/provision`).
+//!
+//! Steps: check the source (an ini host of this dataservice or of its
+//! relay-source, not this host, its service ONLINE or OFFLINE:NORMAL, not
+//! a primary, at most `maxLag` seqnos behind the chain's master); take the
+//! service offline; stream the copy from the source's replicator; restore
+//! it (`restore.rs`); take over the copied position; reset the THL and the
+//! catalog (the THL then starts empty and the upstream resumes after the
+//! copied position, as the handshake allows); online.
+//!
+//! Invariants: one provision per service at a time; the service stays
+//! offline on any failure, with the reason in the status; the marker
+//! (`service/marker.rs`) is written before the local data is first changed
+//! and removed only once the copy and its position are in place, so a
+//! provision interrupted anywhere (this replicator killed, the source
+//! killed) never lets the half-copied node go online.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use control::requests::{BackupRequest, ProvisionMethod, ProvisionRequest};
+use control::responses::{ProvisionStatus, ServiceSummary};
+use tracing::{error, info};
+
+use super::fetch::{get_json, request_backup};
+use super::frame::Frame;
+use super::restore;
+use crate::config::{Deployment, HostPlan, Role, ServicePlan};
+use crate::service::marker::provision_marker;
+use crate::service::{ErrorKind, Manager, ResetScope, Service, ServiceError, State};
+use control::requests::API_BASE as BASE;
+
+/// How long the provisioned service may take to come ONLINE.
+const ONLINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// The default of `maxLag`.
+pub const DEFAULT_MAX_LAG: i64 = 1000;
+
+/// Where the deployment is described, re-read at each provision (so that a
+/// dataservice added to the ini since the start is known).
+#[derive(Debug, Clone)]
+pub struct IniSource {
+    pub ini: PathBuf,
+    pub hosts_file: Option<PathBuf>,
+}
+
+impl IniSource {
+    fn load(&self) -> Result<Deployment, String> {
+        let d = Deployment::load(&self.ini, self.hosts_file.as_deref()).map_err(|e| e.to_string())?;
+        d.validate().map_err(|e| e.to_string())?;
+        Ok(d)
+    }
+}
+
+/// The provisions of this replicator's services.
+#[derive(Debug)]
+pub struct Provisioner {
+    manager: Arc<Manager>,
+    ini: IniSource,
+    status: Mutex<HashMap<String, ProvisionStatus>>,
+}
+
+/// A progress handle shared with the running job.
+#[derive(Debug, Clone)]
+struct Report {
+    provisioner: Arc<Provisioner>,
+    service: String,
+    started: Instant,
+}
+
+impl Report {
+    fn update(&self, f: impl FnOnce(&mut ProvisionStatus)) {
+        if let Ok(mut all) = self.provisioner.status.lock() {
+            if let Some(s) = all.get_mut(&self.service) {
+                f(s);
+                s.elapsed_seconds = self.started.elapsed().as_secs_f64();
+            }
+        }
+    }
+    fn phase(&self, phase: &str) {
+        info!(service = %self.service, phase, "provision");
+        self.update(|s| s.phase = phase.into());
+    }
+}
+
+impl Provisioner {
+    pub fn new(manager: Arc<Manager>, ini: IniSource) -> Arc<Provisioner> {
+        Arc::new(Provisioner {
+            manager,
+            ini,
+            status: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Where the provision of `service` stands.
+    pub fn status(&self, service: &str) -> Result<ProvisionStatus, ServiceError> {
+        self.manager.service(service)?;
+        let all = self.status.lock().map_err(|_| poisoned())?;
+        Ok(all.get(service).cloned().unwrap_or_else(|| ProvisionStatus {
+            phase: "idle".into(),
+            ..Default::default()
+        }))
+    }
+
+    /// Starts a provision of `service` (409 while one runs).
+    pub fn start(self: &Arc<Self>, service: &str, req: ProvisionRequest) -> Result<ProvisionStatus, ServiceError> {
+        let svc = self.manager.service(service)?.clone();
+        let status = ProvisionStatus {
+            phase: "checking".into(),
+            source: req.source.clone(),
+            method: req.method.name().into(),
+            ..Default::default()
+        };
+        {
+            let mut all = self.status.lock().map_err(|_| poisoned())?;
+            if let Some(s) = all.get(service).filter(|s| !s.finished()) {
+                return Err(ServiceError::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "a provision of {service} from {} is already running ({})",
+                        s.source, s.phase
+                    ),
+                ));
+            }
+            all.insert(service.to_owned(), status.clone());
+        }
+        let report = Report {
+            provisioner: self.clone(),
+            service: service.to_owned(),
+            started: Instant::now(),
+        };
+        let host = self.manager.plan().clone();
+        let ini = self.ini.clone();
+        tokio::spawn(async move {
+            match run(&svc, &host, &ini, &req, &report).await {
+                Ok(position) => {
+                    info!(service = %svc.name(), %position, "provision done");
+                    report.update(|s| {
+                        s.phase = "done".into();
+                        s.position = Some(position);
+                    });
+                }
+                Err(e) => {
+                    error!(service = %svc.name(), "provision failed: {e}");
+                    report.update(|s| {
+                        s.phase = "failed".into();
+                        s.error = Some(e);
+                    });
+                }
+            }
+        });
+        Ok(status)
+    }
+}
+
+fn poisoned() -> ServiceError {
+    ServiceError::new(ErrorKind::Failed, "provision status lock poisoned")
+}
+
+/// The source's REST address and credentials, and the service of the
+/// source whose history this node takes.
+struct Source {
+    host: String,
+    rest: std::net::SocketAddr,
+    credentials: Option<(String, String)>,
+    service: String,
+}
+
+impl Source {
+    fn creds(&self) -> Option<(&str, &str)> {
+        self.credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+}
+
+fn rest_of(plan: &HostPlan) -> Result<(std::net::SocketAddr, Option<(String, String)>), String> {
+    let addr = plan.rest_listen.ok_or_else(|| {
+        format!(
+            "host {} has replicator-rest-api=false: it cannot serve a copy",
+            plan.host
+        )
+    })?;
+    let creds = plan.rest_user.clone().zip(plan.rest_password.clone());
+    Ok((addr, creds))
+}
+
+/// The checks of the module doc, before anything changes.
+async fn check_source(
+    deployment: &Deployment,
+    me: &HostPlan,
+    svc: &ServicePlan,
+    req: &ProvisionRequest,
+) -> Result<Source, String> {
+    let host = deployment.host_named(&req.source).map_err(|e| e.to_string())?;
+    if host == me.host {
+        return Err(format!(
+            "the source {host} is this host: name another host of {}",
+            svc.service
+        ));
+    }
+    let allowed = deployment.provision_sources(&svc.service);
+    let source_ds = deployment.dataservice_of(&host).unwrap_or_default().to_owned();
+    if !allowed.contains(&source_ds) {
+        return Err(format!(
+            "{host} is in dataservice {source_ds}, which does not carry {}'s history: provision from a host of {}",
+            svc.service,
+            allowed.join(" or ")
+        ));
+    }
+    let plan = deployment.service_plan(&host).map_err(|e| e.to_string())?;
+    let (rest, credentials) = rest_of(&plan)?;
+    let source = Source {
+        host: host.clone(),
+        rest,
+        credentials,
+        service: source_ds.clone(),
+    };
+    let services: Vec<ServiceSummary> = get_json(rest, source.creds(), &format!("{BASE}/services")).await?;
+    let theirs = services
+        .iter()
+        .find(|s| s.service_name == source_ds)
+        .ok_or_else(|| format!("{host}'s replicator runs no service {source_ds}"))?;
+    if !matches!(theirs.state, State::Online | State::OfflineNormal) {
+        return Err(format!(
+            "{host}'s service {source_ds} is {}: a source must be ONLINE or OFFLINE:NORMAL (fix it, or choose another source)",
+            theirs.state
+        ));
+    }
+    if theirs.role == Role::Master {
+        return Err(if req.allow_primary {
+            format!(
+                "{host} is the primary of {source_ds}, and provisioning from a primary (--allow-primary) is not \
+                 supported yet (its copy has no trep_commit_seqno position): provision from a replica of {source_ds}"
+            )
+        } else {
+            format!(
+                "{host} is the primary of {source_ds}: provision from a replica (its copy holds the position), \
+                 or pass --allow-primary"
+            )
+        });
+    }
+    let applied: i64 = theirs.applied_last_seqno.parse().unwrap_or(-1);
+    if applied < 0 {
+        return Err(format!("{host} has applied nothing yet: choose a source that has"));
+    }
+    let master = deployment
+        .chain_master(&source_ds)
+        .ok_or_else(|| format!("no master found up the chain of {source_ds}"))?;
+    let (master_rest, master_creds) = rest_of(&deployment.service_plan(&master).map_err(|e| e.to_string())?)?;
+    let heads: Vec<ServiceSummary> = get_json(
+        master_rest,
+        master_creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+        &format!("{BASE}/services"),
+    )
+    .await
+    .map_err(|e| format!("cannot read the chain's master {master} to measure the source's lag: {e}"))?;
+    let head: i64 = heads
+        .iter()
+        .filter(|s| s.role == Role::Master)
+        .filter_map(|s| s.applied_last_seqno.parse().ok())
+        .max()
+        .unwrap_or(-1);
+    let max_lag = req.max_lag.unwrap_or(DEFAULT_MAX_LAG);
+    if head - applied > max_lag {
+        return Err(format!(
+            "{host} is {} seqnos behind (applied {applied}; the master {master} is at {head}), more than maxLag {max_lag}: \
+             wait until it catches up, or choose another source",
+            head - applied
+        ));
+    }
+    Ok(source)
+}
+
+async fn run(
+    svc: &Arc<Service>,
+    me: &HostPlan,
+    ini: &IniSource,
+    req: &ProvisionRequest,
+    report: &Report,
+) -> Result<String, String> {
+    let deployment = ini.load()?;
+    let plan = svc.plan().clone();
+    let source = check_source(&deployment, me, &plan, req).await?;
+    report.update(|s| s.source = source.host.clone());
+    report.phase("offline");
+    svc.offline(false).await.map_err(|e| e.message)?;
+    let datadir = match req.method {
+        ProvisionMethod::Mariabackup => Some(restore::data_directory(&plan).await?),
+        ProvisionMethod::Mysqldump => None,
+    };
+    report.phase("copying");
+    let backup = BackupRequest {
+        method: req.method,
+        threads: req.threads,
+        services: vec![source.service.clone()],
+    };
+    let mut stream = request_backup(source.rest, source.creds(), &backup).await?;
+    let header = match stream.next().await? {
+        Some(Frame::Header(h)) => h,
+        Some(Frame::Failed(m)) => return Err(format!("the source {} failed: {m}", source.host)),
+        other => return Err(format!("the source {} sent {other:?} before its header", source.host)),
+    };
+    report.update(|s| s.expected_bytes = header.expected_bytes);
+    let marker = provision_marker(&plan);
+    let mark = || {
+        if let Some(dir) = marker.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(
+            &marker,
+            format!(
+                "from {} by {}, started by this replicator\n",
+                source.host,
+                req.method.name()
+            ),
+        )
+        .map_err(|e| format!("cannot write the provision marker {}: {e}", marker.display()))
+    };
+    let work = super::scratch_dir()?;
+    let result = async {
+        let staging = datadir.as_deref().map(restore::staging_dir);
+        let mut sink = match &staging {
+            Some(staging) => restore::unpack_into(staging)?,
+            None => {
+                mark()?;
+                restore::drop_schemas_not_in(&plan, &header.schemas).await?;
+                let cnf = super::backup::write_option_file(&work, &plan)?;
+                restore::load_into_database(&cnf).await?
+            }
+        };
+        loop {
+            match stream.next().await? {
+                Some(Frame::Data(d)) => {
+                    sink.write(&d).await?;
+                    report.update(|s| s.bytes += d.len() as u64);
+                }
+                Some(Frame::End(_)) => break,
+                Some(Frame::Failed(m)) => return Err(format!("the source {} failed: {m}", source.host)),
+                Some(Frame::Header(_)) => return Err("a second header in the stream".into()),
+                None => return Err("the stream ended without its end frame".into()),
+            }
+        }
+        sink.finish().await?;
+        if let (Some(staging), Some(datadir)) = (&staging, &datadir) {
+            report.phase("preparing");
+            restore::prepare(staging).await?;
+            report.phase("restarting");
+            mark()?;
+            restore::boot(&plan, "stop").await?;
+            restore::swap(datadir, staging)?;
+            restore::boot(&plan, "start").await?;
+            restore::wait_for_database(&plan).await?;
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&work);
+    if let Err(e) = result {
+        if let Some(staging) = datadir.as_deref().map(restore::staging_dir) {
+            let _ = std::fs::remove_dir_all(staging);
+        }
+        return Err(e);
+    }
+    report.phase("positioning");
+    let position = restore::take_position(&plan, &source.service, &plan.service).await?;
+    svc.reset(ResetScope {
+        thl: true,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.message)?;
+    std::fs::remove_file(&marker)
+        .map_err(|e| format!("cannot remove the provision marker {}: {e}", marker.display()))?;
+    report.phase("online");
+    svc.online(&Default::default()).map_err(|e| e.message)?;
+    let reached = svc.wait_state("ONLINE", ONLINE_TIMEOUT).await;
+    if !reached.reached {
+        let why = svc.view().error.map(|e| format!(": {}", e.error)).unwrap_or_default();
+        return Err(format!(
+            "the copy is in place ({position}) but the service did not come ONLINE (it is {}{why}); see \
+             `trepctl status`",
+            reached.state
+        ));
+    }
+    Ok(format!("{position}, copied from {} ({})", source.host, source.service))
+}

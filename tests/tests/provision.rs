@@ -1,0 +1,268 @@
+//! Growing the composite cluster live (issue 12): alpha (master + 2
+//! slaves) and beta (relay + 2 slaves) run under a write load; a third
+//! dataservice, `north` (relay db7, slaves db8 and db9, `relay-source=alpha`),
+//! is added to the ini, its replicators start OFFLINE on empty databases,
+//! and `tprovision` fills them: db7 from host2.alpha (a replica of alpha)
+//! with mariabackup, db8 from db7 with mysqldump, db9 from db7 with
+//! mariabackup. Then all nine hosts hold the same data, the keyless ledger
+//! has one row per transaction written on every host (nothing lost or
+//! applied twice), and the six existing hosts never left ONLINE.
+//!
+//! Refusals are checked on the way: the node itself, the primary, a host
+//! of an unrelated dataservice (beta does not carry north's history in
+//! this ini: north's relay-source is alpha).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use control::responses::ServiceSummary;
+use control::state::State;
+use mysql_async::prelude::Queryable;
+use tests::cluster::{defaults_section, Cluster, HOSTS, REST_PASSWORD, REST_USER};
+use tests::process::workspace_bin;
+
+const NORTH: [&str; 3] = ["db7", "db8", "db9"];
+
+/// The seed ini plus the keys that let tprovision stop, start and find the
+/// data of every sandbox database.
+fn ini(port: u16, sandbox: &Path, with_north: bool) -> String {
+    let local = format!(
+        "datasource-mysql-data-directory={root}/{{host}}/data\n\
+         datasource-boot-script={root}/{{host}}/boot.sh\n",
+        root = sandbox.display()
+    );
+    let north = if with_north {
+        "[north]\ntopology=clustered\nrelay=db7\nmembers=db7,db8,db9\nrelay-source=alpha\n"
+    } else {
+        ""
+    };
+    let members = if with_north { "alpha,beta,north" } else { "alpha,beta" };
+    format!(
+        "{}{local}{}\
+         [alpha]\ntopology=clustered\nmaster=host1.alpha\nmembers=host1.alpha,host2.alpha,host3.alpha\n\
+         [beta]\ntopology=clustered\nrelay=host1.beta\nmembers=host1.beta,host2.beta,host3.beta\nrelay-source=alpha\n\
+         {north}[gamma]\ncomposite-datasources={members}\n",
+        defaults_section(port),
+        tests::cluster::channels_from_env()
+    )
+}
+
+fn tprovision(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(workspace_bin("tprovision").expect("tprovision built"))
+        .arg("--config")
+        .arg(cluster.deployment.ini())
+        .arg("--hosts-file")
+        .arg(cluster.deployment.hosts_file())
+        .arg("--host")
+        .arg(host)
+        .args(args)
+        .output()
+        .expect("run tprovision");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("tprovision --host {host} {}:\n{text}", args.join(" "));
+    (out.status.success(), text)
+}
+
+/// The services of `host` from its REST API.
+async fn services(cluster: &Cluster, host: &str) -> Result<Vec<ServiceSummary>, String> {
+    let addr = cluster.db(host).address();
+    replicator::provision::fetch::get_json(
+        std::net::SocketAddr::new(addr.into(), 8097),
+        Some((REST_USER, REST_PASSWORD)),
+        &format!("{}/services", control::requests::API_BASE),
+    )
+    .await
+}
+
+async fn applied(cluster: &Cluster, host: &str, service: &str) -> Option<i64> {
+    cluster
+        .db(host)
+        .query_value(&format!("SELECT MIN(seqno) FROM tungsten_{service}.trep_commit_seqno"))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster =
+        Cluster::create_with_spares(dir.path(), &HOSTS, &NORTH, |port, sandbox| ini(port, sandbox, false))
+            .await
+            .expect("nine sandboxes");
+    for host in HOSTS.iter().chain(&NORTH) {
+        cluster.db(host).write_boot_script().expect("boot script");
+    }
+    cluster.start_replicators().expect("six replicators");
+    let master = cluster.db(HOSTS[0]);
+    master
+        .exec(
+            "CREATE DATABASE app; \
+             CREATE TABLE app.counter (id INT PRIMARY KEY, n BIGINT NOT NULL); \
+             INSERT INTO app.counter VALUES (1, 0); \
+             CREATE TABLE app.ledger (txn BIGINT NOT NULL, note VARCHAR(64))",
+        )
+        .await
+        .expect("schema");
+
+    // The load: one counter update and one keyless ledger row per
+    // transaction, until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (stop, written, opts) = (stop.clone(), written.clone(), master.root_opts());
+        tokio::spawn(async move {
+            let mut conn = mysql_async::Conn::new(opts).await.expect("writer connects");
+            while !stop.load(Ordering::Relaxed) {
+                let i = written.load(Ordering::Relaxed) + 1;
+                conn.query_drop(format!(
+                    "BEGIN; UPDATE app.counter SET n = n + 1 WHERE id = 1; \
+                     INSERT INTO app.ledger VALUES ({i}, 'transaction {i}'); COMMIT"
+                ))
+                .await
+                .expect("write");
+                written.store(i, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    // The existing hosts stay ONLINE throughout (sampled every second).
+    let left_online = Arc::new(Mutex::new(Vec::<String>::new()));
+    let watcher = {
+        let (stop, left) = (stop.clone(), left_online.clone());
+        let addrs: Vec<(String, std::net::IpAddr)> = HOSTS
+            .iter()
+            .map(|h| (h.to_string(), cluster.db(h).address().into()))
+            .collect();
+        tokio::spawn(async move {
+            let mut ready = false;
+            while !stop.load(Ordering::Relaxed) {
+                for (host, ip) in &addrs {
+                    let got: Result<Vec<ServiceSummary>, String> = replicator::provision::fetch::get_json(
+                        std::net::SocketAddr::new(*ip, 8097),
+                        Some((REST_USER, REST_PASSWORD)),
+                        &format!("{}/services", control::requests::API_BASE),
+                    )
+                    .await;
+                    let online = got.as_ref().is_ok_and(|s| s.iter().all(|s| s.state == State::Online));
+                    if ready && !online {
+                        if let Ok(mut l) = left.lock() {
+                            l.push(format!("{host}: {got:?}"));
+                        }
+                    }
+                }
+                ready = true;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
+    // Under load the hosts never stand at one seqno: wait until each has
+    // passed what the master held a moment ago.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let target = cluster.master_max_seqno().expect("the master's THL");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for host in HOSTS {
+        while cluster.applied_seqno(host).await < Some(target) {
+            assert!(Instant::now() < deadline, "{host} did not reach seqno {target}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Add north to the ini; its replicators start OFFLINE on empty databases.
+    let port = cluster.db(HOSTS[0]).port();
+    let sandbox_root = cluster.sandbox.root().to_path_buf();
+    std::fs::write(cluster.deployment.ini(), ini(port, &sandbox_root, true)).expect("rewrite the ini");
+    for host in NORTH {
+        let p = cluster
+            .deployment
+            .start(host, &["--offline"])
+            .expect("north replicator");
+        cluster.processes.insert(host.to_owned(), p);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for host in NORTH {
+        while services(&cluster, host).await.is_err() {
+            assert!(Instant::now() < deadline, "{host}'s REST API did not come up");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Refused sources, each with its reason.
+    let (ok, out) = tprovision(&cluster, "db7", &["-s", "db7"]);
+    assert!(!ok && out.contains("is this host"), "{out}");
+    let (ok, out) = tprovision(&cluster, "db7", &["-s", "host1.alpha"]);
+    assert!(!ok && out.contains("is the primary of alpha"), "{out}");
+    let (ok, out) = tprovision(&cluster, "db7", &["-s", "host2.beta"]);
+    assert!(!ok && out.contains("does not carry north's history"), "{out}");
+
+    // The three provisions.
+    for (host, source, method) in [
+        ("db7", "host2.alpha", "mariabackup"),
+        ("db8", "db7", "mysqldump"),
+        ("db9", "db7", "xtrabackup"),
+    ] {
+        let (ok, out) = tprovision(&cluster, host, &["-s", source, "-m", method]);
+        assert!(
+            ok && out.contains("Position: seqno"),
+            "{out}\n--- {host}:\n{}\n--- {source}:\n{}",
+            cluster.processes[host].log_tail(30),
+            cluster.processes[source].log_tail(30)
+        );
+    }
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.expect("writer");
+    watcher.await.expect("watcher");
+    let transactions = written.load(Ordering::Relaxed);
+    let last = cluster
+        .wait_until_applied(Duration::from_secs(180))
+        .await
+        .expect("the six hosts apply the load");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    for host in NORTH {
+        while applied(&cluster, host, "north").await != Some(last) {
+            assert!(
+                Instant::now() < deadline,
+                "{host} did not apply seqno {last} (at {:?}):\n{}",
+                applied(&cluster, host, "north").await,
+                cluster.processes[host].log_tail(20)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Nine equal hosts; one ledger row per transaction everywhere.
+    let mut sums = BTreeSet::new();
+    for host in HOSTS.iter().chain(&NORTH) {
+        let db = cluster.db(host);
+        let rows = db.query_value("SELECT COUNT(*) FROM app.ledger").await.expect("count");
+        let distinct = db
+            .query_value("SELECT COUNT(DISTINCT txn) FROM app.ledger")
+            .await
+            .expect("distinct");
+        let n = db.query_value("SELECT n FROM app.counter").await.expect("counter");
+        let expected = Some(transactions.to_string());
+        assert_eq!((&rows, &distinct, &n), (&expected, &expected, &expected), "{host}");
+        sums.insert((
+            db.checksum_table("app.ledger").await.expect("checksum"),
+            db.checksum_table("app.counter").await.expect("checksum"),
+        ));
+        for s in services(&cluster, host).await.expect("services") {
+            assert_eq!(s.state, State::Online, "{host}: {s:?}");
+        }
+    }
+    assert_eq!(sums.len(), 1, "checksums differ between hosts: {sums:?}");
+    let left = left_online.lock().expect("lock").clone();
+    assert!(left.is_empty(), "existing hosts left ONLINE: {left:?}");
+    println!("provision test: {transactions} transactions, last seqno {last}, nine hosts equal");
+}
