@@ -479,3 +479,48 @@ async fn exchange_partition_does_not_wait_on_its_own_session() {
     assert_eq!(count(i, &format!("SELECT COUNT(*) FROM {DB}.t1")).await, 0);
     assert_eq!(position(i).await[0], "5");
 }
+
+/// Parallel apply, main.type_date at 8 channels: a channel whose session
+/// selected `test` keeps the name while another channel drops `test`; a
+/// stored function (or an `information_schema` query that opens every view)
+/// run meanwhile leaves that session with no database at all (MariaDB's
+/// forced switch back to a missing database), silently. Once `test` exists
+/// again, a statement in it must select it again, not trust the name (it
+/// failed with 1046, No database selected).
+#[tokio::test]
+async fn a_database_dropped_by_another_channel_is_selected_again() {
+    let sb = sandbox().await;
+    let i = &sb.instances()[0];
+    let mut other = applier(i, config()).await;
+    let mut a = applier(i, replicator::applier::ApplierConfig { channel: 1, ..config() }).await;
+    create_db(&mut other).await;
+    let mut c = checker(i).await;
+    c.query_drop(
+        "CREATE DATABASE fns; CREATE TABLE fns.t (a INT); \
+         CREATE FUNCTION fns.f() RETURNS INT DETERMINISTIC RETURN 1",
+    )
+    .await
+    .expect("a function in another database");
+    apply(&mut a, &ddl(1, "CREATE TABLE t1 (a INT)")).await;
+    flush(&mut a).await;
+    let db_event = |seqno: i64, sql: &str| event(seqno, &[(meta::SCHEMA_CHANGE, "true")], vec![stmt(Some(DB), sql)]);
+    apply(&mut other, &db_event(1, &format!("DROP DATABASE {DB}"))).await;
+    flush(&mut other).await;
+    // A statement of a source session without a default database.
+    apply(
+        &mut a,
+        &event(2, &[], vec![stmt(None, "INSERT INTO fns.t VALUES (fns.f())")]),
+    )
+    .await;
+    flush(&mut a).await;
+    apply(&mut other, &db_event(2, &format!("CREATE DATABASE {DB}"))).await;
+    flush(&mut other).await;
+    apply(&mut a, &ddl(3, "CREATE TABLE t2 (a INT)")).await;
+    flush(&mut a).await;
+    let tables: Vec<String> = values(
+        i,
+        &format!("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='{DB}'"),
+    )
+    .await;
+    assert_eq!(tables, vec!["t2".to_string()]);
+}

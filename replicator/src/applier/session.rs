@@ -58,6 +58,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use thl::event::{SessionVars, UserVar, Value, SERVER_OPTION_NAMES};
 
@@ -154,10 +155,27 @@ fn user_var_literal(u: &UserVar, names: &CollationNames) -> String {
 /// MySQL).
 const SERVER_OPTIONS_IMPLIED: [bool; 4] = [true, false, false, false];
 
+/// Database DDL (`CREATE|ALTER|DROP DATABASE`) started by any applier of
+/// the process so far: see [`SessionState::current_db`].
+static DATABASE_DDL: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a database DDL that is about to run (on any connection): every
+/// applier's cached default database is then in doubt.
+pub(crate) fn database_ddl_started() {
+    DATABASE_DDL.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The count of database DDL so far, for [`SessionState::db_selected`].
+pub(crate) fn database_ddl_count() -> u64 {
+    DATABASE_DDL.load(Ordering::SeqCst)
+}
+
 /// What the applier has set on its connection (`None`: unknown).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct SessionState {
-    pub db: Option<String>,
+    /// The default database selected by the last `USE`, and the count of
+    /// database DDL ([`DATABASE_DDL`]) when it ran.
+    db: Option<(String, u64)>,
     sql_mode: Option<u64>,
     time_zone: Option<String>,
     charset_client: Option<u16>,
@@ -447,8 +465,34 @@ impl SessionState {
         Ok(())
     }
 
-    /// Forgets the default database (after `DROP DATABASE`, which may
-    /// have dropped the current one).
+    /// The session's default database as the last `USE` selected it, or
+    /// `None` when it must be selected again: never selected, forgotten, or
+    /// a database DDL ran since on any connection of the process.
+    ///
+    /// Why the last: the server keeps a session's default database by name
+    /// when another session drops it; while it is missing, any stored code
+    /// the session runs (a function, trigger or view, or a routine loaded by
+    /// an `information_schema` query that opens every view, as the
+    /// precise-history question does: `history.rs`) switches back to it with
+    /// MariaDB's forced `mysql_change_db`, which leaves the session with **no**
+    /// database, silently. Once the database was created again, a statement
+    /// that trusted the name failed with error 1046 (No database selected).
+    /// With parallel apply the DDL runs on another channel's connection.
+    pub fn current_db(&self) -> Option<&str> {
+        self.db
+            .as_ref()
+            .filter(|(_, epoch)| *epoch == DATABASE_DDL.load(Ordering::SeqCst))
+            .map(|(db, _)| db.as_str())
+    }
+
+    /// Records that `USE db` succeeded (see [`SessionState::current_db`]).
+    /// `epoch`: the database DDL count read before the `USE` was sent.
+    pub fn db_selected(&mut self, db: &str, epoch: u64) {
+        self.db = Some((db.to_owned(), epoch));
+    }
+
+    /// Forgets the default database (before database DDL, after `DROP
+    /// DATABASE`, which may have dropped the current one).
     pub fn forget_db(&mut self) {
         self.db = None;
     }
@@ -566,6 +610,27 @@ mod tests {
             sets.contains(&"@@session.character_set_client=999".to_owned()),
             "{sets:?}"
         );
+    }
+
+    #[test]
+    fn database_ddl_anywhere_makes_the_default_database_doubtful() {
+        let mut s = SessionState::default();
+        assert_eq!(s.current_db(), None);
+        s.db_selected("test", database_ddl_count());
+        assert_eq!(s.current_db(), Some("test"));
+        // Another applier's DROP DATABASE (another channel's connection).
+        database_ddl_started();
+        assert_eq!(s.current_db(), None, "selected before a database DDL");
+        s.db_selected("test", database_ddl_count());
+        assert_eq!(s.current_db(), Some("test"));
+        // Read before the USE, bumped while it ran: still doubtful.
+        let before = database_ddl_count();
+        database_ddl_started();
+        s.db_selected("test", before);
+        assert_eq!(s.current_db(), None);
+        s.db_selected("test", database_ddl_count());
+        s.invalidate();
+        assert_eq!(s.current_db(), None);
     }
 
     #[test]

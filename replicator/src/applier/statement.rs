@@ -8,6 +8,11 @@
 //!   (`session.rs`); nothing of the previous statement's session leaks into
 //!   it, and nothing of it leaks into the applier's own statements (those run
 //!   under the row context, ASCII-compatible client and connection charsets).
+//!   The `USE` is skipped when the session already has that database, as
+//!   far as the applier knows: not after a database DDL on any connection
+//!   (any applier of the process), which may have left the session with a
+//!   database that no longer exists, and then, silently, with none
+//!   (`SessionState::current_db`).
 //! * **Errors judged as the native replica does** (MariaDB 10.11,
 //!   `Query_log_event::do_apply_event`, with the default
 //!   `slave_ddl_exec_mode=IDEMPOTENT`).
@@ -77,7 +82,7 @@ use tracing::{debug, warn};
 use super::altered_table::altered_table;
 use super::connected;
 use super::error::{breaks_connection, truncate_sql, Ctx};
-use super::session::set_statement;
+use super::session::{database_ddl_count, database_ddl_started, set_statement};
 use super::sql::quote_ident;
 use super::{Applier, ApplyError};
 use crate::statement_kind::{
@@ -306,14 +311,20 @@ impl Applier {
         // the default: it may not exist yet, so no USE before it. After any
         // database DDL the next statement selects its database again.
         let no_use = creates_or_drops_database(&s.sql);
+        if is_database_ddl(&s.sql) {
+            // Counted before it runs: every other applier's session selects
+            // its database again (`SessionState::current_db`).
+            database_ddl_started();
+        }
         if is_database_ddl(&s.sql) || self.session.needs_use_for_collation_database(&s.session) {
-            self.session.db = None;
+            self.session.forget_db();
         }
         if let Some(db) = s.default_db.as_deref().filter(|d| !d.is_empty() && !no_use) {
-            if self.session.db.as_deref() != Some(db) {
+            if self.session.current_db() != Some(db) {
+                let epoch = database_ddl_count();
                 let use_db = format!("USE {}", quote_ident(db));
                 self.query(use_db.as_bytes(), &ctx).await?;
-                self.session.db = Some(db.to_owned());
+                self.session.db_selected(db, epoch);
             }
         }
         let sets = self
