@@ -18,8 +18,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use replicator::config::{locate, Deployment, HostPlan, Role};
 use replicator::pipeline::master::replica_server_id;
-use replicator::provision::{IniSource, Provisioner};
+use replicator::provision::Provisioner;
 use replicator::rest::{self, Credentials};
+use replicator::service::reload::{override_install_directory, reload, IniSource};
 use replicator::service::{db, Manager, RoleLauncher};
 use replicator::source::preflight;
 use tokio::sync::watch;
@@ -209,13 +210,6 @@ async fn check_databases(plan: &HostPlan) -> Vec<String> {
     out
 }
 
-fn override_install_directory(plan: &mut HostPlan, dir: &Path) {
-    for s in &mut plan.services {
-        s.thl_dir = dir.join("thl").join(&s.service);
-        s.catalog_dir = dir.join("catalog").join(&s.service);
-    }
-}
-
 async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, String> {
     let hosts = match &cli.hosts_file {
         Some(path) => Some(replicator::config::HostsFile::load(path).map_err(|e| e.to_string())?),
@@ -226,6 +220,11 @@ async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, Stri
         resolver: replicator::config::Resolver::new(hosts),
     });
     let manager = Manager::new(plan.clone(), launcher);
+    let source = IniSource {
+        ini,
+        hosts_file: cli.hosts_file.clone(),
+        install_directory: cli.install_directory.clone(),
+    };
     let (stop_rest, mut rest_stopped) = watch::channel(false);
     let mut rest_task = None;
     if let Some(addr) = plan.rest_listen {
@@ -242,13 +241,7 @@ async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, Stri
                 None
             }
         };
-        let provisioner = Provisioner::new(
-            manager.clone(),
-            IniSource {
-                ini,
-                hosts_file: cli.hosts_file.clone(),
-            },
-        );
+        let provisioner = Provisioner::new(manager.clone(), source.clone());
         let router = rest::router_with(manager.clone(), auth, Some(provisioner));
         info!(%addr, "REST API listening");
         rest_task = Some(tokio::spawn(rest::serve(listener, router, async move {
@@ -270,7 +263,12 @@ async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, Stri
             info!(service = %s.name(), "auto-enable is off: staying OFFLINE:NORMAL (`trepctl online` to start)");
         }
     }
-    shutdown_signal().await;
+    // SIGHUP re-reads the ini (as `trepctl reload`); SIGTERM/SIGINT stop.
+    while let Signal::Reload = next_signal().await {
+        if let Err(e) = reload(&manager, &source) {
+            warn!("SIGHUP: {}", e.message);
+        }
+    }
     info!("stopping every service at the next transaction boundary");
     manager.shutdown().await;
     let _ = stop_rest.send(true);
@@ -285,14 +283,19 @@ async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, Stri
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+enum Signal {
+    Stop,
+    Reload,
+}
+
+async fn next_signal() -> Signal {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        return std::future::pending().await;
     };
     tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => Signal::Stop,
+        _ = tokio::signal::ctrl_c() => Signal::Stop,
+        _ = hup.recv() => Signal::Reload,
     }
 }

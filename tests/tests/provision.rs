@@ -8,9 +8,14 @@
 //! has one row per transaction written on every host (nothing lost or
 //! applied twice), and the six existing hosts never left ONLINE.
 //!
-//! Refusals are checked on the way: the node itself, the primary, a host
+//! The existing hosts take the grown ini with `trepctl reload` (nothing
+//! changes for them); a change that needs a restart is refused, named.
+//! Refusals of sources are checked on the way: the node itself, the primary, a host
 //! of an unrelated dataservice (beta does not carry north's history in
-//! this ini: north's relay-source is alpha).
+//! this ini: north's relay-source is alpha), a replica taken offline until
+//! it is further behind the master than `--max-lag`. Provisions of db9
+//! interrupted by killing the source's replicator, then db9's own, leave
+//! db9 OFFLINE with its previous data; the rerun succeeds.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use control::responses::ServiceSummary;
+use control::responses::{ProvisionStatus, ServiceSummary};
 use control::state::State;
 use mysql_async::prelude::Queryable;
 use tests::cluster::{defaults_section, Cluster, HOSTS, REST_PASSWORD, REST_USER};
@@ -51,8 +56,16 @@ fn ini(port: u16, sandbox: &Path, with_north: bool) -> String {
     )
 }
 
+fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
+    run(cluster, "trepctl", host, args)
+}
+
 fn tprovision(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(workspace_bin("tprovision").expect("tprovision built"))
+    run(cluster, "tprovision", host, args)
+}
+
+fn run(cluster: &Cluster, tool: &str, host: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(workspace_bin(tool).expect("workspace binary"))
         .arg("--config")
         .arg(cluster.deployment.ini())
         .arg("--hosts-file")
@@ -61,14 +74,82 @@ fn tprovision(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
         .arg(host)
         .args(args)
         .output()
-        .expect("run tprovision");
+        .expect("run the tool");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    println!("tprovision --host {host} {}:\n{text}", args.join(" "));
+    println!("{tool} --host {host} {}:\n{text}", args.join(" "));
     (out.status.success(), text)
+}
+
+/// Starts `tprovision` of `host` from `source`, kills the replicator of
+/// `victim` once bytes flow, and checks that `host` is left safe: its
+/// service OFFLINE, no provision marker, its database up with its previous
+/// data (no `app` schema yet). Restarts the victim.
+async fn interrupt(cluster: &mut Cluster, host: &str, source: &str, victim: &str) {
+    let mut child = Command::new(workspace_bin("tprovision").expect("tprovision"))
+        .arg("--config")
+        .arg(cluster.deployment.ini())
+        .arg("--hosts-file")
+        .arg(cluster.deployment.hosts_file())
+        .args(["--host", host, "-s", source, "-m", "mariabackup"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tprovision");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st: Result<ProvisionStatus, String> = replicator::provision::fetch::get_json(
+            std::net::SocketAddr::new(cluster.db(host).address().into(), 8097),
+            Some((REST_USER, REST_PASSWORD)),
+            &format!("{}/service/north/provision", control::requests::API_BASE),
+        )
+        .await;
+        if st.as_ref().is_ok_and(|s| s.phase == "copying" && s.bytes > 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the provision of {host} never copied: {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster.kill_replicator(victim);
+    let _ = child.wait();
+    let offline = if victim == host { vec!["--offline"] } else { vec![] };
+    let p = cluster.deployment.start(victim, &offline).expect("restart the victim");
+    cluster.processes.insert(victim.to_owned(), p);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let want = if victim == host {
+        State::OfflineNormal
+    } else {
+        State::Online
+    };
+    loop {
+        let got = services(cluster, victim).await;
+        if got.as_ref().is_ok_and(|s| s.iter().all(|s| s.state == want)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{victim} did not come back {want}: {got:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let states = services(cluster, host).await.expect("services");
+    assert!(states.iter().all(|s| s.state.is_offline()), "{host}: {states:?}");
+    let marker = cluster
+        .deployment
+        .install_dir(host)
+        .join("thl")
+        .join("north.provisioning");
+    assert!(!marker.exists(), "{} left behind", marker.display());
+    let app = cluster
+        .db(host)
+        .query_value("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'app'")
+        .await
+        .expect("the database is up");
+    assert_eq!(app.as_deref(), Some("0"), "{host} holds part of a copy");
+    println!("interrupted provision of {host} ({victim} killed): left OFFLINE with its previous data");
 }
 
 /// The services of `host` from its REST API.
@@ -139,8 +220,10 @@ async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
     let left_online = Arc::new(Mutex::new(Vec::<String>::new()));
     let watcher = {
         let (stop, left) = (stop.clone(), left_online.clone());
+        // host3.alpha is taken offline on purpose below (a lagging source).
         let addrs: Vec<(String, std::net::IpAddr)> = HOSTS
             .iter()
+            .filter(|h| **h != "host3.alpha")
             .map(|h| (h.to_string(), cluster.db(h).address().into()))
             .collect();
         tokio::spawn(async move {
@@ -180,7 +263,25 @@ async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
     // Add north to the ini; its replicators start OFFLINE on empty databases.
     let port = cluster.db(HOSTS[0]).port();
     let sandbox_root = cluster.sandbox.root().to_path_buf();
-    std::fs::write(cluster.deployment.ini(), ini(port, &sandbox_root, true)).expect("rewrite the ini");
+    // A change that needs a restart is refused, naming it; the running
+    // configuration stays.
+    let grown = ini(port, &sandbox_root, true);
+    std::fs::write(
+        cluster.deployment.ini(),
+        grown.replace("[defaults]\n", "[defaults]\nthl-port=2113\n"),
+    )
+    .expect("rewrite the ini");
+    let (ok, out) = trepctl(&cluster, "host2.alpha", &["reload"]);
+    assert!(
+        !ok && out.contains("THL address") && out.contains("restart the replicator"),
+        "{out}"
+    );
+    // Adding north changes nothing on the existing hosts: every one takes it.
+    std::fs::write(cluster.deployment.ini(), &grown).expect("rewrite the ini");
+    for host in HOSTS {
+        let (ok, out) = trepctl(&cluster, host, &["reload"]);
+        assert!(ok && out.contains("nothing changed for this host"), "{host}: {out}");
+    }
     for host in NORTH {
         let p = cluster
             .deployment
@@ -203,13 +304,36 @@ async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
     assert!(!ok && out.contains("is the primary of alpha"), "{out}");
     let (ok, out) = tprovision(&cluster, "db7", &["-s", "host2.beta"]);
     assert!(!ok && out.contains("does not carry north's history"), "{out}");
+    // A source further behind the master than --max-lag.
+    let (ok, out) = trepctl(&cluster, "host3.alpha", &["offline"]);
+    assert!(ok, "{out}");
+    let behind = cluster.applied_seqno("host3.alpha").await.expect("host3.alpha applied") + 30;
+    while cluster.master_max_seqno() < Some(behind) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (ok, out) = tprovision(&cluster, "db7", &["-s", "host3.alpha", "--max-lag", "10"]);
+    assert!(
+        !ok && out.contains("seqnos behind") && out.contains("more than maxLag 10"),
+        "{out}"
+    );
+    let (ok, out) = trepctl(&cluster, "host3.alpha", &["online"]);
+    assert!(ok, "{out}");
 
     // The three provisions.
-    for (host, source, method) in [
-        ("db7", "host2.alpha", "mariabackup"),
-        ("db8", "db7", "mysqldump"),
-        ("db9", "db7", "xtrabackup"),
-    ] {
+    let (ok, out) = tprovision(&cluster, "db7", &["-s", "host2.alpha", "-m", "mariabackup"]);
+    assert!(
+        ok && out.contains("Position: seqno"),
+        "{out}\n{}",
+        cluster.processes["db7"].log_tail(30)
+    );
+
+    // Interrupted provisions of db9 from db7: the source's replicator
+    // killed mid-copy, then db9's own. Each leaves db9 OFFLINE with its
+    // previous data and no marker; the rerun below succeeds.
+    interrupt(&mut cluster, "db9", "db7", "db7").await;
+    interrupt(&mut cluster, "db9", "db7", "db9").await;
+
+    for (host, source, method) in [("db8", "db7", "mysqldump"), ("db9", "db7", "xtrabackup")] {
         let (ok, out) = tprovision(&cluster, host, &["-s", source, "-m", method]);
         assert!(
             ok && out.contains("Position: seqno"),

@@ -92,6 +92,9 @@ pub enum Command {
     },
     /// Delete the service's THL, catalog and/or tracking schema; offline only.
     Reset(ResetArgs),
+    /// Re-read the ini on the running replicator (as SIGHUP): takes what
+    /// needs no restart, refuses (naming it) what does.
+    Reload,
     /// Replace this node's database by a copy of another host's and resume
     /// replication after the copy's position (also the `tprovision` tool).
     Provision(ProvisionArgs),

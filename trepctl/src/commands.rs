@@ -403,6 +403,30 @@ pub fn qs(cli: &Cli, s: &Session) -> Result<String, String> {
 }
 
 /// The stages' figures.
+/// `reload`: the replicator re-reads its ini.
+pub fn reload(cli: &Cli, s: &Session) -> Result<String, String> {
+    let ans = s
+        .post("/reload", &serde_json::json!({}), DEFAULT_TIMEOUT)
+        .map_err(failed)?;
+    if cli.json {
+        return Ok(show(cli, "reload", &ans.json));
+    }
+    let applied: Vec<String> = ans
+        .json
+        .get("applied")
+        .and_then(|a| serde_json::from_value(a.clone()).ok())
+        .unwrap_or_default();
+    let ini = ans.json.get("ini").and_then(|v| v.as_str()).unwrap_or("the ini");
+    Ok(if applied.is_empty() {
+        format!("Reloaded {ini}: nothing changed for this host\n")
+    } else {
+        format!(
+            "Reloaded {ini}:\n{}",
+            applied.iter().map(|a| format!("- {a}\n")).collect::<String>()
+        )
+    })
+}
+
 pub fn perf(cli: &Cli, s: &Session) -> Result<String, String> {
     let base = service_path(cli, s)?;
     let st = s.get(&format!("{base}/status")).map_err(failed)?;

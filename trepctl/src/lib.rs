@@ -32,6 +32,7 @@ pub fn run(cli: &Cli) -> Result<String, String> {
         Command::Setrole { role, uri } => commands::setrole(cli, &s, role, uri.as_deref()),
         Command::Reset(a) => commands::reset(cli, &s, a),
         Command::Provision(a) => provision::provision(cli, &s, a),
+        Command::Reload => commands::reload(cli, &s),
         Command::Heartbeat { name } => commands::heartbeat(cli, &s, name.as_deref()),
         Command::Flush { limit } => commands::flush(cli, &s, *limit),
         Command::Wait(a) => commands::wait(cli, &s, a),

@@ -18,7 +18,6 @@
 //! killed) never lets the half-copied node go online.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -31,6 +30,7 @@ use super::frame::Frame;
 use super::restore;
 use crate::config::{Deployment, HostPlan, Role, ServicePlan};
 use crate::service::marker::provision_marker;
+use crate::service::reload::IniSource;
 use crate::service::{ErrorKind, Manager, ResetScope, Service, ServiceError, State};
 use control::requests::API_BASE as BASE;
 
@@ -38,22 +38,6 @@ use control::requests::API_BASE as BASE;
 const ONLINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// The default of `maxLag`.
 pub const DEFAULT_MAX_LAG: i64 = 1000;
-
-/// Where the deployment is described, re-read at each provision (so that a
-/// dataservice added to the ini since the start is known).
-#[derive(Debug, Clone)]
-pub struct IniSource {
-    pub ini: PathBuf,
-    pub hosts_file: Option<PathBuf>,
-}
-
-impl IniSource {
-    fn load(&self) -> Result<Deployment, String> {
-        let d = Deployment::load(&self.ini, self.hosts_file.as_deref()).map_err(|e| e.to_string())?;
-        d.validate().map_err(|e| e.to_string())?;
-        Ok(d)
-    }
-}
 
 /// The provisions of this replicator's services.
 #[derive(Debug)]
@@ -87,6 +71,11 @@ impl Report {
 }
 
 impl Provisioner {
+    /// Where the deployment is described.
+    pub fn ini(&self) -> &IniSource {
+        &self.ini
+    }
+
     pub fn new(manager: Arc<Manager>, ini: IniSource) -> Arc<Provisioner> {
         Arc::new(Provisioner {
             manager,

@@ -21,7 +21,7 @@ pub mod frame;
 pub mod job;
 pub mod restore;
 
-pub use job::{IniSource, Provisioner};
+pub use job::Provisioner;
 
 use std::path::PathBuf;
 

@@ -40,6 +40,7 @@
 //! | GET | `/service/{name}/clients` | | `[{clientId, peer, lastAckedSeqno, appliedSeqno, connectedSince}]` (`Vec<ClientEntry>`) |
 //! | POST | `/service/{name}/provision` | `{source, method?: mariabackup\|mysqldump, threads?, allowPrimary?, maxLag?}` | 202, `ProvisionStatus`: the provision started (`tprovision`; `crate::provision`) |
 //! | GET | `/service/{name}/provision` | | `ProvisionStatus`: its phase, bytes copied of expected, position, error |
+//! | POST | `/reload` | | `{ini, applied: [..]}` (`ReloadReport`): the ini re-read; 409 naming what needs a restart (`service::reload`) |
 //! | POST | `/provision/backup` | `{method?, threads?}` | the framed copy of this host's database (`provision/frame.rs`), for a provisioning replicator |
 //! | GET | `/metrics` (no base) | | Prometheus text ([`metrics`]) |
 
@@ -177,6 +178,7 @@ pub fn router_with(manager: Arc<Manager>, auth: Option<Credentials>, provisioner
         .route(&svc("clients"), get(clients))
         .route(&svc("provision"), post(provision_start).get(provision_status))
         .route(&format!("{BASE}/provision/backup"), post(provision_backup))
+        .route(&format!("{BASE}/reload"), post(reload))
         .route("/metrics", get(metrics_text))
         .fallback(|| async {
             ApiError::Service(ServiceError::new(
@@ -380,6 +382,10 @@ async fn provision_start(AxState(app): AxState<App>, Path(name): Path<String>, b
 
 async fn provision_status(AxState(app): AxState<App>, Path(name): Path<String>) -> ApiResult {
     ok(provisioner(&app)?.status(&name)?)
+}
+
+async fn reload(AxState(app): AxState<App>) -> ApiResult {
+    ok(crate::service::reload::reload(&app.manager, provisioner(&app)?.ini())?)
 }
 
 async fn provision_backup(AxState(app): AxState<App>, bytes: Bytes) -> ApiResult {

@@ -21,6 +21,7 @@
 //! * [`status`]: the status map under Tungsten's names.
 //! * [`db`]: heartbeats and `reset -db` on the local database.
 //! * [`marker`]: the mark of an unfinished provision, which `online` refuses.
+//! * [`reload`]: re-reading the ini on a running node (`trepctl reload`, SIGHUP).
 
 pub mod commands;
 pub mod db;
@@ -29,6 +30,7 @@ pub mod launcher;
 pub mod manager;
 pub mod marker;
 pub mod options;
+pub mod reload;
 pub use control::state;
 pub mod status;
 pub mod supervisor;

@@ -220,6 +220,16 @@ impl Service {
         }
     }
 
+    /// Takes `upstream` (a reloaded ini's) as the upstream of the next
+    /// online, unless `trepctl setrole` set the one in force (false then).
+    pub fn take_upstream(&self, upstream: &[String]) -> bool {
+        if !matches!(read_role(&self.plan), Ok(None)) {
+            return false;
+        }
+        self.lock().upstream = upstream.to_vec();
+        true
+    }
+
     /// `online`: OFFLINE → GOING-ONLINE:SYNCHRONIZING, pipeline launched.
     /// Refuses an option the pipeline cannot honour (400, state unchanged);
     /// a pipeline that cannot start leaves OFFLINE:ERROR (and the error).
