@@ -75,6 +75,32 @@ pub fn seed_ini(port: u16) -> String {
     )
 }
 
+/// The hosts of `north`, the dataservice the provisioning test and
+/// `scripts/demo --add-cluster` add to the seed's cluster (relay db7,
+/// slaves db8 and db9, `relay-source=alpha`).
+pub const NORTH_HOSTS: [&str; 3] = ["db7", "db8", "db9"];
+
+/// [`seed_ini`] with the keys that let `tprovision` find, stop and start
+/// every sandbox database (`datasource-mysql-data-directory` and
+/// `datasource-boot-script` under `sandbox`, `{host}` in the paths), and
+/// with `north` (in `gamma` too) when `with_north`.
+pub fn growable_ini(port: u16, sandbox: &Path, with_north: bool) -> String {
+    let local = format!(
+        "datasource-mysql-data-directory={root}/{{host}}/data\n\
+         datasource-boot-script={root}/{{host}}/boot.sh\n",
+        root = sandbox.display()
+    );
+    let mut ini = seed_ini(port).replacen("[defaults]\n", &format!("[defaults]\n{local}"), 1);
+    if with_north {
+        ini = ini.replace(
+            "[gamma]\ncomposite-datasources=alpha,beta\n",
+            "[north]\ntopology=clustered\nrelay=db7\nmembers=db7,db8,db9\nrelay-source=alpha\n\
+             [gamma]\ncomposite-datasources=alpha,beta,north\n",
+        );
+    }
+    ini
+}
+
 /// A chain of three hosts for the fault-injection tests: host1.alpha
 /// (master) → host1.beta (relay of `beta`, `relay-source=alpha`) →
 /// host2.beta (its slave). Small THL files and a one-second retention make

@@ -18,7 +18,6 @@
 //! db9 OFFLINE with its previous data; the rerun succeeds.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,34 +26,8 @@ use std::time::{Duration, Instant};
 use control::responses::{ProvisionStatus, ServiceSummary};
 use control::state::State;
 use mysql_async::prelude::Queryable;
-use tests::cluster::{defaults_section, Cluster, HOSTS, REST_PASSWORD, REST_USER};
+use tests::cluster::{growable_ini, Cluster, HOSTS, NORTH_HOSTS as NORTH, REST_PASSWORD, REST_USER};
 use tests::process::workspace_bin;
-
-const NORTH: [&str; 3] = ["db7", "db8", "db9"];
-
-/// The seed ini plus the keys that let tprovision stop, start and find the
-/// data of every sandbox database.
-fn ini(port: u16, sandbox: &Path, with_north: bool) -> String {
-    let local = format!(
-        "datasource-mysql-data-directory={root}/{{host}}/data\n\
-         datasource-boot-script={root}/{{host}}/boot.sh\n",
-        root = sandbox.display()
-    );
-    let north = if with_north {
-        "[north]\ntopology=clustered\nrelay=db7\nmembers=db7,db8,db9\nrelay-source=alpha\n"
-    } else {
-        ""
-    };
-    let members = if with_north { "alpha,beta,north" } else { "alpha,beta" };
-    format!(
-        "{}{local}{}\
-         [alpha]\ntopology=clustered\nmaster=host1.alpha\nmembers=host1.alpha,host2.alpha,host3.alpha\n\
-         [beta]\ntopology=clustered\nrelay=host1.beta\nmembers=host1.beta,host2.beta,host3.beta\nrelay-source=alpha\n\
-         {north}[gamma]\ncomposite-datasources={members}\n",
-        defaults_section(port),
-        tests::cluster::channels_from_env()
-    )
-}
 
 fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
     run(cluster, "trepctl", host, args)
@@ -176,10 +149,11 @@ async fn applied(cluster: &Cluster, host: &str, service: &str) -> Option<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cluster =
-        Cluster::create_with_spares(dir.path(), &HOSTS, &NORTH, |port, sandbox| ini(port, sandbox, false))
-            .await
-            .expect("nine sandboxes");
+    let mut cluster = Cluster::create_with_spares(dir.path(), &HOSTS, &NORTH, |port, sandbox| {
+        growable_ini(port, sandbox, false)
+    })
+    .await
+    .expect("nine sandboxes");
     for host in HOSTS.iter().chain(&NORTH) {
         cluster.db(host).write_boot_script().expect("boot script");
     }
@@ -265,7 +239,7 @@ async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
     let sandbox_root = cluster.sandbox.root().to_path_buf();
     // A change that needs a restart is refused, naming it; the running
     // configuration stays.
-    let grown = ini(port, &sandbox_root, true);
+    let grown = growable_ini(port, &sandbox_root, true);
     std::fs::write(
         cluster.deployment.ini(),
         grown.replace("[defaults]\n", "[defaults]\nthl-port=2113\n"),

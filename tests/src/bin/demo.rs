@@ -7,13 +7,22 @@
 //! applied it, prints `trepctl services` of every node and the table
 //! checksums, then keeps the cluster running until Ctrl-C (or exits at once
 //! with `--exit`). Everything it started dies with it.
+//!
+//! With `--add-cluster` it then grows the cluster live, as an operator
+//! would (issue 12): while a writer keeps committing on host1.alpha, it
+//! adds `north` (relay db7, slaves db8 and db9, `relay-source=alpha`) to
+//! the ini, has the six running replicators re-read it (`trepctl reload`),
+//! starts north's replicators OFFLINE on empty databases and provisions
+//! them with `tprovision` (db7 from host2.alpha by mariabackup, db8 from
+//! db7 by mysqldump, db9 from db7 by mariabackup), then prints `trepctl
+//! services` and the checksums of all nine hosts.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use tests::cluster::{Cluster, HOSTS};
+use tests::cluster::{growable_ini, Cluster, HOSTS, NORTH_HOSTS};
 use tests::process::workspace_bin;
 
 const TABLES: &[&str] = &["shop.customers", "shop.orders", "shop.stock"];
@@ -21,8 +30,9 @@ const TABLES: &[&str] = &["shop.customers", "shop.orders", "shop.stock"];
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let exit_at_once = std::env::args().any(|a| a == "--exit");
+    let add_cluster = std::env::args().any(|a| a == "--add-cluster");
     let root = std::env::var_os("DEMO_DIR").map_or_else(|| std::env::temp_dir().join("tungsten-demo"), PathBuf::from);
-    match run(&root, exit_at_once).await {
+    match run(&root, exit_at_once, add_cluster).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("demo failed: {e}");
@@ -31,7 +41,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), Box<dyn std::error::Error>> {
     if root.exists() {
         // Only ever delete a previous demo's deployment.
         let previous = root.join("tungsten.ini").is_file() && root.join("hosts").is_file();
@@ -44,8 +54,14 @@ async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::
         }
         std::fs::remove_dir_all(root)?;
     }
-    println!("== Starting six MariaDB sandboxes under {}", root.display());
-    let mut cluster = Cluster::create(root).await?;
+    let spares: &[&'static str] = if add_cluster { &NORTH_HOSTS } else { &[] };
+    println!(
+        "== Starting {} MariaDB sandboxes under {}",
+        HOSTS.len() + spares.len(),
+        root.display()
+    );
+    let mut cluster =
+        Cluster::create_with_spares(root, &HOSTS, spares, |port, sandbox| growable_ini(port, sandbox, false)).await?;
     println!("   tungsten.ini: {}", cluster.deployment.ini().display());
     println!("   hosts file:   {}", cluster.deployment.hosts_file().display());
     println!("== Starting six replicators (alpha: master + 2 slaves; beta: relay + 2 slaves; gamma = alpha,beta)");
@@ -140,6 +156,9 @@ async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::
         workspace_bin("thl")?.display(),
         cluster.deployment.thl_dir(HOSTS[0], "alpha").display(),
     );
+    if add_cluster {
+        grow(&mut cluster).await?;
+    }
     if exit_at_once {
         println!("== --exit given: stopping the cluster");
         return Ok(());
@@ -150,6 +169,123 @@ async fn run(root: &Path, exit_at_once: bool) -> Result<(), Box<dyn std::error::
     );
     tokio::signal::ctrl_c().await?;
     println!("\n== Stopping");
+    Ok(())
+}
+
+/// `--add-cluster`: adds north under load and provisions its three hosts.
+async fn grow(cluster: &mut Cluster) -> Result<(), Box<dyn std::error::Error>> {
+    for host in HOSTS.iter().chain(&NORTH_HOSTS) {
+        cluster.db(host).write_boot_script()?;
+    }
+    println!("\n== Writing load on host1.alpha while north is added (one order per 20 ms)");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, opts) = (stop.clone(), cluster.db(HOSTS[0]).root_opts());
+        tokio::spawn(async move {
+            let mut conn = mysql_async::Conn::new(opts).await?;
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                conn.query_drop(format!(
+                    "INSERT INTO shop.orders (customer, amount, note) VALUES ({}, 1.00, 'order during the growth {n}')",
+                    n % 300 + 1
+                ))
+                .await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok::<u64, mysql_async::Error>(n)
+        })
+    };
+    let port = cluster.db(HOSTS[0]).port();
+    let ini = growable_ini(port, cluster.sandbox.root(), true);
+    std::fs::write(cluster.deployment.ini(), &ini)?;
+    println!("== Added to {}:", cluster.deployment.ini().display());
+    println!(
+        "   [north] relay=db7 members=db7,db8,db9 relay-source=alpha; [gamma] composite-datasources=alpha,beta,north"
+    );
+    for host in HOSTS {
+        print!(
+            "-- trepctl -host {host} reload: {}",
+            trepctl(cluster, host, &["reload"])?
+        );
+    }
+    println!("== Starting north's replicators OFFLINE on empty databases");
+    for host in NORTH_HOSTS {
+        let p = cluster.deployment.start(host, &["--offline"])?;
+        cluster.processes.insert(host.to_owned(), p);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for host in NORTH_HOSTS {
+        while !trepctl(cluster, host, &["services"])?.contains("OFFLINE:NORMAL") {
+            if std::time::Instant::now() > deadline {
+                return Err(format!("{host}'s replicator did not come up").into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for (host, source, method) in [
+        ("db7", "host2.alpha", "mariabackup"),
+        ("db8", "db7", "mysqldump"),
+        ("db9", "db7", "mariabackup"),
+    ] {
+        println!("\n== tprovision --host {host} -s {source} -m {method}");
+        let status = Command::new(workspace_bin("tprovision")?)
+            .arg("--config")
+            .arg(cluster.deployment.ini())
+            .arg("--hosts-file")
+            .arg(cluster.deployment.hosts_file())
+            .args(["--host", host, "-s", source, "-m", method])
+            .status()?;
+        if !status.success() {
+            return Err(format!("tprovision of {host} failed ({status})").into());
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let orders = writer.await??;
+    println!("\n== {orders} orders written during the growth; waiting for all nine hosts");
+    let seqno = cluster.wait_until_applied(Duration::from_secs(180)).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    for host in NORTH_HOSTS {
+        loop {
+            let applied = cluster
+                .db(host)
+                .query_value("SELECT MIN(seqno) FROM tungsten_north.trep_commit_seqno")
+                .await?;
+            if applied.as_deref() == Some(seqno.to_string().as_str()) {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("{host} did not apply seqno {seqno} (at {applied:?})").into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    println!("== Every host applied seqno {seqno}");
+    for host in HOSTS.iter().chain(&NORTH_HOSTS) {
+        println!("\n-- trepctl -host {host} services");
+        print!("{}", trepctl(cluster, host, &["services"])?);
+    }
+    println!("\n== CHECKSUM TABLE on all nine hosts");
+    let mut all = Vec::new();
+    for host in HOSTS.iter().chain(&NORTH_HOSTS) {
+        let mut sums = Vec::new();
+        for t in TABLES {
+            sums.push(cluster.db(host).checksum_table(t).await?);
+        }
+        println!(
+            "{host:<13} {}",
+            sums.iter().map(|v| format!("{v:>16}")).collect::<String>()
+        );
+        all.push(sums);
+    }
+    let same = all.iter().all(|s| s == &all[0]);
+    println!(
+        "checksums {}",
+        if same { "are equal on all nine hosts" } else { "DIFFER" }
+    );
+    if !same {
+        return Err("checksums differ between hosts".into());
+    }
     Ok(())
 }
 
