@@ -59,8 +59,16 @@ pub async fn start(plan: &HostPlan, req: BackupRequest) -> Result<FrameStream, S
     let mut cmd = match req.method {
         ProvisionMethod::Mariabackup => {
             let mut c = tokio::process::Command::new("mariadb-backup");
-            c.arg(format!("--defaults-file={}", defaults.display()))
-                .arg("--backup")
+            // The server's option file (datasource-mysql-conf) tells where
+            // InnoDB keeps what the data directory does not; the
+            // credentials come on top of it.
+            match &service.local.conf {
+                Some(conf) => c
+                    .arg(format!("--defaults-file={}", conf.display()))
+                    .arg(format!("--defaults-extra-file={}", defaults.display())),
+                None => c.arg(format!("--defaults-file={}", defaults.display())),
+            };
+            c.arg("--backup")
                 .arg("--stream=xbstream")
                 .arg(format!("--target-dir={}", work.join("target").display()))
                 .arg(format!("--datadir={}", facts.datadir.display()))

@@ -375,3 +375,47 @@ async fn run(
     }
     Ok(format!("{position}, copied from {} ({})", source.host, source.service))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{HostsFile, Resolver};
+    use crate::service::tests::{until_state, FakeLauncher};
+    use crate::service::PipelineFailure;
+
+    /// A source whose service is in OFFLINE:ERROR is refused with its
+    /// state, before anything changes.
+    #[tokio::test]
+    async fn a_source_in_offline_error_is_refused() {
+        let listener = tokio::net::TcpListener::bind("127.77.0.2:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let ini = format!(
+            "[defaults]\nreplication-password=x\nrest-api-admin-user=admin\nrest-api-admin-password=pw\n\
+             replicator-rest-api-address=0.0.0.0\nreplicator-rest-api-port={port}\n\
+             [alpha]\nmaster=a1\nmembers=a1,a2\n[north]\nrelay=n1\nmembers=n1\nrelay-source=alpha\n"
+        );
+        let hosts = HostsFile::parse("127.77.0.1 a1\n127.77.0.2 a2\n127.77.0.3 n1\n", "hosts").expect("hosts");
+        let deployment = Deployment::parse(&ini, "t.ini")
+            .expect("ini")
+            .with_resolver(Resolver::new(Some(hosts)).with_system(false));
+        let fake = Arc::new(FakeLauncher::default());
+        *fake.refuse.lock().expect("lock") = Some(PipelineFailure::definite("APPLY", "the target refused seqno 7"));
+        let source = Manager::new(deployment.service_plan("a2").expect("a2"), fake);
+        let svc = source.service("alpha").expect("alpha").clone();
+        assert!(svc.online(&Default::default()).is_err());
+        until_state(&svc, State::OfflineError).await;
+        let router = crate::rest::router(source.clone(), None);
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        let me = deployment.service_plan("n1").expect("n1");
+        let req = ProvisionRequest {
+            source: "a2".into(),
+            ..Default::default()
+        };
+        let err = check_source(&deployment, &me, &me.services[0], &req)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.contains("a2's service alpha is OFFLINE:ERROR"), "{err}");
+    }
+}
