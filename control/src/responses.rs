@@ -175,6 +175,17 @@ impl ProvisionStatus {
     }
 }
 
+/// `GET .../service/NAME/position-at?binlog=FILE:POS`: the THL's last
+/// transaction that ends at or before that binlog position of the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionAtResponse {
+    pub seqno: i64,
+    pub epoch: i64,
+    pub event_id: String,
+    pub source_id: String,
+}
+
 /// The body of every error answer: the message (with the fix) and the
 /// HTTP status code again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,8 @@
 //! is added to the ini, its replicators start OFFLINE on empty databases,
 //! and `tprovision` fills them: db7 from host2.alpha (a replica of alpha)
 //! with mariabackup, db8 from db7 with mysqldump, db9 from db7 with
-//! mariabackup. Then all nine hosts hold the same data, the keyless ledger
+//! mariabackup (after a first provision of db9 from the primary,
+//! `--allow-primary`). Then all nine hosts hold the same data, the keyless ledger
 //! has one row per transaction written on every host (nothing lost or
 //! applied twice), and the six existing hosts never left ONLINE.
 //!
@@ -306,6 +307,35 @@ async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
     // previous data and no marker; the rerun below succeeds.
     interrupt(&mut cluster, "db9", "db7", "db7").await;
     interrupt(&mut cluster, "db9", "db7", "db9").await;
+
+    // From the primary, asked for: mariabackup only; the copy's binlog
+    // position is matched to the primary's THL.
+    let (ok, out) = tprovision(
+        &cluster,
+        "db9",
+        &["-s", "host1.alpha", "--allow-primary", "-m", "mysqldump"],
+    );
+    assert!(!ok && out.contains("only mariabackup"), "{out}");
+    let (ok, out) = tprovision(&cluster, "db9", &["-s", "host1.alpha", "--allow-primary"]);
+    assert!(
+        ok && out.contains("the primary's binlog position"),
+        "{out}\n{}",
+        cluster.processes["db9"].log_tail(30)
+    );
+    // The copy plus what db9 applied since is whole at any moment: one
+    // writer commits ledger row i with counter value i.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = cluster
+        .db("db9")
+        .query("SELECT COUNT(*), COUNT(DISTINCT txn), MAX(txn), (SELECT n FROM app.counter) FROM app.ledger")
+        .await
+        .expect("db9's ledger");
+    let row = &got[0];
+    assert!(
+        row.iter().all(|v| v == &row[0]),
+        "db9 provisioned from the primary: {row:?}"
+    );
+    assert!(applied(&cluster, "db9", "north").await > Some(0), "db9 applies");
 
     for (host, source, method) in [("db8", "db7", "mysqldump"), ("db9", "db7", "xtrabackup")] {
         let (ok, out) = tprovision(&cluster, host, &["-s", source, "-m", method]);

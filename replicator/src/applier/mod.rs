@@ -83,7 +83,7 @@ mod batch;
 mod bind;
 mod binlog_rows;
 mod block;
-mod catalog_table;
+pub(crate) mod catalog_table;
 mod error;
 mod geometry;
 mod history;

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use control::requests::{BackupRequest, ProvisionMethod, ProvisionRequest};
-use control::responses::{ProvisionStatus, ServiceSummary};
+use control::responses::{PositionAtResponse, ProvisionStatus, ServiceSummary};
 use tracing::{error, info};
 
 use super::fetch::{get_json, request_backup};
@@ -156,6 +156,10 @@ struct Source {
     rest: std::net::SocketAddr,
     credentials: Option<(String, String)>,
     service: String,
+    /// The source is its dataservice's primary (`--allow-primary`): the
+    /// copy's position comes from its binlog position, not from a
+    /// `trep_commit_seqno` row.
+    primary: bool,
 }
 
 impl Source {
@@ -200,11 +204,12 @@ async fn check_source(
     }
     let plan = deployment.service_plan(&host).map_err(|e| e.to_string())?;
     let (rest, credentials) = rest_of(&plan)?;
-    let source = Source {
+    let mut source = Source {
         host: host.clone(),
         rest,
         credentials,
         service: source_ds.clone(),
+        primary: false,
     };
     let services: Vec<ServiceSummary> = get_json(rest, source.creds(), &format!("{BASE}/services")).await?;
     let theirs = services
@@ -218,17 +223,20 @@ async fn check_source(
         ));
     }
     if theirs.role == Role::Master {
-        return Err(if req.allow_primary {
-            format!(
-                "{host} is the primary of {source_ds}, and provisioning from a primary (--allow-primary) is not \
-                 supported yet (its copy has no trep_commit_seqno position): provision from a replica of {source_ds}"
-            )
-        } else {
-            format!(
+        if !req.allow_primary {
+            return Err(format!(
                 "{host} is the primary of {source_ds}: provision from a replica (its copy holds the position), \
                  or pass --allow-primary"
-            )
-        });
+            ));
+        }
+        if req.method != ProvisionMethod::Mariabackup {
+            return Err(format!(
+                "{host} is the primary of {source_ds}: from a primary only mariabackup is offered (its copy names \
+                 the binlog position it is consistent with, which sets the position): use -m mariabackup"
+            ));
+        }
+        source.primary = true;
+        return Ok(source);
     }
     let applied: i64 = theirs.applied_last_seqno.parse().unwrap_or(-1);
     if applied < 0 {
@@ -332,9 +340,14 @@ async fn run(
             }
         }
         sink.finish().await?;
+        let mut from_primary = None;
         if let (Some(staging), Some(datadir)) = (&staging, &datadir) {
             report.phase("preparing");
             restore::prepare(staging).await?;
+            if source.primary {
+                let at = restore::binlog_position_of_copy(staging)?;
+                from_primary = Some(seqno_at(&source, &at).await?);
+            }
             report.phase("restarting");
             mark()?;
             restore::boot(&plan, "stop").await?;
@@ -342,18 +355,24 @@ async fn run(
             restore::boot(&plan, "start").await?;
             restore::wait_for_database(&plan).await?;
         }
-        Ok::<(), String>(())
+        Ok::<_, String>(from_primary)
     }
     .await;
     let _ = std::fs::remove_dir_all(&work);
-    if let Err(e) = result {
-        if let Some(staging) = datadir.as_deref().map(restore::staging_dir) {
-            let _ = std::fs::remove_dir_all(staging);
+    let from_primary = match result {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(staging) = datadir.as_deref().map(restore::staging_dir) {
+                let _ = std::fs::remove_dir_all(staging);
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     report.phase("positioning");
-    let position = restore::take_position(&plan, &source.service, &plan.service).await?;
+    let position = match from_primary {
+        Some(point) => restore::write_position(&plan, &point).await?,
+        None => restore::take_position(&plan, &source.service, &plan.service).await?,
+    };
     svc.reset(ResetScope {
         thl: true,
         ..Default::default()
@@ -374,6 +393,31 @@ async fn run(
         ));
     }
     Ok(format!("{position}, copied from {} ({})", source.host, source.service))
+}
+
+/// How long the primary's THL may take to reach the copy's binlog
+/// position (its extractor is behind by at most that).
+const POSITION_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The primary's THL transaction that the copy ends with: asked of the
+/// primary's replicator until its THL reaches the position.
+async fn seqno_at(source: &Source, at: &str) -> Result<PositionAtResponse, String> {
+    let path = format!("{BASE}/service/{}/position-at?binlog={at}", source.service);
+    let deadline = Instant::now() + POSITION_WAIT;
+    loop {
+        match get_json::<PositionAtResponse>(source.rest, source.creds(), &path).await {
+            Ok(p) => return Ok(p),
+            Err(e) if e.contains("does not reach") && Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "the copy's binlog position {at} has no THL transaction on {}: {e}",
+                    source.host
+                ))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! | `frame.rs` | the stream's framing (byte table, golden bytes) |
 //! | `backup.rs` | source side: `mariadb-backup` / `mariadb-dump`, streamed |
 //! | `fetch.rs` | node side: the HTTP client of that stream, and GETs of status |
+//! | `position.rs` | source side: the seqno of a primary copy's binlog position (`--allow-primary`) |
 //! | `restore.rs` | node side: unpack, prepare, swap, boot script, position |
 //! | `job.rs` | node side: one provision, its checks, phases and progress |
 //!
@@ -19,6 +20,7 @@ pub mod backup;
 pub mod fetch;
 pub mod frame;
 pub mod job;
+pub mod position;
 pub mod restore;
 
 pub use job::Provisioner;

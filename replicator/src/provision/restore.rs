@@ -11,14 +11,19 @@
 //! * a logical copy is loaded with `sql_log_bin=0`: the node's own binlog
 //!   holds only transactions that reached it through replication, so a
 //!   promotion never extracts the copy as new transactions;
-//! * the copied `tungsten_<source service>` schema becomes
+//! * the copied `tungsten_<source service>` schema is copied to
 //!   `tungsten_<this service>` (not binlogged either): its
 //!   `trep_commit_seqno` is the position consistent with the copied data.
+//!   The source's schema stays: its heartbeat table is replicated data
+//!   that later heartbeats of the master update. A copy of a primary gets
+//!   the position its binlog position maps to (`position.rs`) in task 0's
+//!   row of a new catalog.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use control::responses::PositionAtResponse;
 use mysql_async::prelude::Queryable;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -277,8 +282,9 @@ pub async fn drop_schemas_not_in(plan: &ServicePlan, keep: &[String]) -> Result<
     Ok(dropped)
 }
 
-/// Makes the copied `tungsten_<from>` this service's `tungsten_<to>` and
-/// returns the position it holds (`seqno N, epoch E`).
+/// Copies the copied `tungsten_<from>` to this service's `tungsten_<to>`
+/// (when they differ) and returns the position it holds (`seqno N, epoch
+/// E`).
 pub async fn take_position(plan: &ServicePlan, from: &str, to: &str) -> Result<String, String> {
     let (src, dst) = (tracking_schema(from), tracking_schema(to));
     let mut conn = connect(plan).await?;
@@ -313,9 +319,6 @@ pub async fn take_position(plan: &ServicePlan, from: &str, to: &str) -> Result<S
                 .await
                 .map_err(q)?;
         }
-        conn.query_drop(format!("DROP DATABASE {}", quote_ident(&src)))
-            .await
-            .map_err(q)?;
     }
     let row: Option<(Option<i64>, Option<i64>, i64)> = conn
         .query_first(format!(
@@ -335,4 +338,67 @@ pub async fn take_position(plan: &ServicePlan, from: &str, to: &str) -> Result<S
              choose a source that has"
         )),
     }
+}
+
+/// The binlog position a `mariadb-backup` copy is consistent with
+/// (`xtrabackup_binlog_info`: file, position, GTID), as `FILE:POS`.
+pub fn binlog_position_of_copy(staging: &Path) -> Result<String, String> {
+    let path = staging.join("xtrabackup_binlog_info");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{}: {e}: the copy names no binlog position (is the source's binlog on?)",
+            path.display()
+        )
+    })?;
+    let mut words = text.split_whitespace();
+    match (words.next(), words.next().and_then(|p| p.parse::<u64>().ok())) {
+        (Some(file), Some(pos)) => Ok(format!("{file}:{pos}")),
+        _ => Err(format!(
+            "{}: expected `FILE POSITION [GTID]`, found {text:?}",
+            path.display()
+        )),
+    }
+}
+
+/// Creates this service's tracking schema (as its applier would) with the
+/// position `point` in task 0's row (the applier gives each channel a copy
+/// of it); returns it as `seqno N, epoch E`.
+pub async fn write_position(plan: &ServicePlan, point: &PositionAtResponse) -> Result<String, String> {
+    let names = crate::applier::catalog_table::CatalogNames::new(&plan.service);
+    let mut conn = connect(plan).await?;
+    let q = |e: mysql_async::Error| format!("writing the position into {}: {e}", names.schema);
+    conn.query_drop("SET SESSION sql_log_bin=0").await.map_err(q)?;
+    // The schema may exist in the copy (the primary's heartbeat table,
+    // replicated data that later heartbeats update): keep it, and give it
+    // the applier's tables with only task 0's row.
+    for sql in names.create_statements() {
+        conn.query_drop(sql).await.map_err(q)?;
+    }
+    for sql in [
+        format!("DELETE FROM {} WHERE task_id <> 0", names.commit_seqno),
+        format!("DELETE FROM {}", names.ddl_in_flight),
+        format!("DELETE FROM {}", names.apply_routing),
+    ] {
+        conn.query_drop(sql).await.map_err(q)?;
+    }
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET seqno = ?, fragno = 0, last_frag = '1', source_id = ?, epoch_number = ?, eventid = ? \
+             WHERE task_id = 0",
+            names.commit_seqno
+        ),
+        (
+            point.seqno,
+            point.source_id.as_str(),
+            point.epoch,
+            point.event_id.as_str(),
+        ),
+    )
+    .await
+    .map_err(q)?;
+    let _ = conn.disconnect().await;
+    Ok(format!(
+        "seqno {}, epoch {} (the primary's binlog position {})",
+        point.seqno, point.epoch, point.event_id
+    ))
 }

@@ -40,6 +40,7 @@
 //! | GET | `/service/{name}/clients` | | `[{clientId, peer, lastAckedSeqno, appliedSeqno, connectedSince}]` (`Vec<ClientEntry>`) |
 //! | POST | `/service/{name}/provision` | `{source, method?: mariabackup\|mysqldump, threads?, allowPrimary?, maxLag?}` | 202, `ProvisionStatus`: the provision started (`tprovision`; `crate::provision`) |
 //! | GET | `/service/{name}/provision` | | `ProvisionStatus`: its phase, bytes copied of expected, position, error |
+//! | GET | `/service/{name}/position-at?binlog=FILE:POS` | | `{seqno, epoch, eventId, sourceId}` (`PositionAtResponse`): the THL's last transaction ending at or before that binlog position; 409 while the THL does not reach it (`provision/position.rs`) |
 //! | POST | `/reload` | | `{ini, applied: [..]}` (`ReloadReport`): the ini re-read; 409 naming what needs a restart (`service::reload`) |
 //! | POST | `/provision/backup` | `{method?, threads?}` | the framed copy of this host's database (`provision/frame.rs`), for a provisioning replicator |
 //! | GET | `/metrics` (no base) | | Prometheus text ([`metrics`]) |
@@ -62,7 +63,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::config::Role;
-use crate::provision::{backup, Provisioner};
+use crate::provision::{backup, position, Provisioner};
 use crate::service::{status, Manager, OnlineRequest};
 use crate::service::{ErrorKind, ResetScope, ServiceError};
 use control::requests::{
@@ -177,6 +178,7 @@ pub fn router_with(manager: Arc<Manager>, auth: Option<Credentials>, provisioner
         .route(&svc("wait"), post(wait))
         .route(&svc("clients"), get(clients))
         .route(&svc("provision"), post(provision_start).get(provision_status))
+        .route(&svc("position-at"), get(position_at))
         .route(&format!("{BASE}/provision/backup"), post(provision_backup))
         .route(&format!("{BASE}/reload"), post(reload))
         .route("/metrics", get(metrics_text))
@@ -382,6 +384,41 @@ async fn provision_start(AxState(app): AxState<App>, Path(name): Path<String>, b
 
 async fn provision_status(AxState(app): AxState<App>, Path(name): Path<String>) -> ApiResult {
     ok(provisioner(&app)?.status(&name)?)
+}
+
+#[derive(Debug, Deserialize)]
+struct PositionAtQuery {
+    binlog: String,
+}
+
+async fn position_at(
+    AxState(app): AxState<App>,
+    Path(name): Path<String>,
+    Query(q): Query<PositionAtQuery>,
+) -> ApiResult {
+    let dir = app.manager.service(&name)?.plan().thl_dir.clone();
+    let at = crate::extractor::event_id::EventId::parse(&q.binlog)
+        .map_err(|e| {
+            bad_request(format!(
+                "binlog={}: {e} (write FILE:POS, e.g. mysql-bin.000003:4242)",
+                q.binlog
+            ))
+        })?
+        .at;
+    let lookup = tokio::task::spawn_blocking(move || position::transaction_ending_at(&dir, &at))
+        .await
+        .map_err(|e| ApiError::Service(ServiceError::new(ErrorKind::Failed, e.to_string())))?
+        .map_err(|m| ApiError::Service(ServiceError::new(ErrorKind::Failed, m)))?;
+    match lookup {
+        position::Lookup::Found(answer) => ok(answer),
+        position::Lookup::NotYet(last) => Err(ApiError::Service(ServiceError::new(
+            ErrorKind::Conflict,
+            format!(
+                "the THL of {name} does not reach binlog position {} yet (its last transaction ends at {last})",
+                q.binlog
+            ),
+        ))),
+    }
 }
 
 async fn reload(AxState(app): AxState<App>) -> ApiResult {
