@@ -124,10 +124,6 @@ pub struct BackupRequest {
     pub method: ProvisionMethod,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<u32>,
-    /// The schemas to copy besides the user schemas: the source's
-    /// `tungsten_<service>` schemas are always included.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<String>,
 }
 
 /// What `reset` clears.

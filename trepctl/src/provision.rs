@@ -94,36 +94,35 @@ fn mib(b: u64) -> f64 {
     b as f64 / (1 << 20) as f64
 }
 
-fn line(st: &ProvisionStatus) -> String {
-    let rate = if st.elapsed_seconds > 0.0 {
+/// MiB copied per second so far.
+fn rate(st: &ProvisionStatus) -> f64 {
+    if st.elapsed_seconds > 0.0 {
         mib(st.bytes) / st.elapsed_seconds
     } else {
         0.0
-    };
+    }
+}
+
+fn line(st: &ProvisionStatus) -> String {
     format!(
         "{}: {:.1} of ~{:.1} MiB from {} ({:.1} MiB/s, {:.0} s)",
         st.phase,
         mib(st.bytes),
         mib(st.expected_bytes),
         st.source,
-        rate,
+        rate(st),
         st.elapsed_seconds
     )
 }
 
 fn summary(st: &ProvisionStatus) -> String {
-    let rate = if st.elapsed_seconds > 0.0 {
-        mib(st.bytes) / st.elapsed_seconds
-    } else {
-        0.0
-    };
     format!(
         "Provisioned by {} from {}: {:.1} MiB in {:.1} s ({:.1} MiB/s)\nPosition: {}\nThe service is ONLINE.\n",
         st.method,
         st.source,
         mib(st.bytes),
         st.elapsed_seconds,
-        rate,
+        rate(st),
         st.position.as_deref().unwrap_or("unknown")
     )
 }

@@ -29,8 +29,6 @@ use crate::service::db;
 
 /// Schemas that are the server's own, never copied by mysqldump.
 pub const SYSTEM_SCHEMAS: &[&str] = &["mysql", "information_schema", "performance_schema", "sys"];
-/// How much of the tool's stderr a failure reports.
-const STDERR_TAIL: usize = 4096;
 
 /// A body stream of frames (for `axum::body::Body::from_stream`).
 #[derive(Debug)]
@@ -119,15 +117,7 @@ async fn pump(
     tx: mpsc::Sender<Bytes>,
 ) {
     let started = Instant::now();
-    let mut stderr = child.stderr.take();
-    let err_task = tokio::spawn(async move {
-        let mut all = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_end(&mut all).await;
-        }
-        let from = all.len().saturating_sub(STDERR_TAIL);
-        String::from_utf8_lossy(&all[from..]).into_owned()
-    });
+    let err_task = super::stderr_tail(child.stderr.take());
     let mut sent = 0u64;
     let mut receiver_gone = tx.send(encode(&Frame::Header(header))).await.is_err();
     if let Some(mut out) = child.stdout.take() {
@@ -162,7 +152,7 @@ async fn pump(
             bytes: sent,
             seconds: started.elapsed().as_secs_f64(),
         }),
-        Ok(s) => Frame::Failed(format!("{tool} failed on the source ({s}): {}", stderr.trim())),
+        Ok(s) => Frame::Failed(format!("{tool} failed on the source ({s}): {stderr}")),
         Err(e) => Frame::Failed(format!("{tool} on the source: {e}")),
     };
     if !receiver_gone {

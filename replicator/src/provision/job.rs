@@ -291,13 +291,13 @@ async fn run(
     let backup = BackupRequest {
         method: req.method,
         threads: req.threads,
-        services: vec![source.service.clone()],
     };
     let mut stream = request_backup(source.rest, source.creds(), &backup).await?;
     let header = match stream.next().await? {
         Some(Frame::Header(h)) => h,
         Some(Frame::Failed(m)) => return Err(format!("the source {} failed: {m}", source.host)),
-        other => return Err(format!("the source {} sent {other:?} before its header", source.host)),
+        Some(_) => return Err(format!("the source {} sent data before its header", source.host)),
+        None => return Err(format!("the source {} sent nothing", source.host)),
     };
     report.update(|s| s.expected_bytes = header.expected_bytes);
     let marker = provision_marker(&plan);

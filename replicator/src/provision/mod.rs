@@ -46,3 +46,20 @@ fn scratch_dir() -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)
 }
+
+/// How much of a tool's stderr a failure reports.
+const STDERR_TAIL: usize = 4096;
+
+/// Reads a child's stderr to its end; the last [`STDERR_TAIL`] bytes, as
+/// text, for the error that names the tool.
+fn stderr_tail(stderr: Option<tokio::process::ChildStderr>) -> tokio::task::JoinHandle<String> {
+    use tokio::io::AsyncReadExt as _;
+    tokio::spawn(async move {
+        let mut all = Vec::new();
+        if let Some(mut s) = stderr {
+            let _ = s.read_to_end(&mut all).await;
+        }
+        let from = all.len().saturating_sub(STDERR_TAIL);
+        String::from_utf8_lossy(&all[from..]).trim().to_owned()
+    })
+}

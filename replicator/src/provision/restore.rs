@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use control::responses::PositionAtResponse;
 use mysql_async::prelude::Queryable;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 
 use crate::config::ServicePlan;
 use crate::service::db::{self, quote_ident, tracking_schema};
@@ -34,7 +34,6 @@ use crate::service::db::{self, quote_ident, tracking_schema};
 const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long MariaDB may take to accept connections after `start`.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
-const STDERR_TAIL: usize = 4096;
 
 async fn connect(plan: &ServicePlan) -> Result<mysql_async::Conn, String> {
     mysql_async::Conn::new(db::opts(plan)).await.map_err(|e| {
@@ -98,15 +97,7 @@ impl Sink {
             format!("cannot run {what}: {e} (install Debian's mariadb-backup and mariadb-client packages)")
         })?;
         let stdin = child.stdin.take();
-        let mut err = child.stderr.take();
-        let stderr = tokio::spawn(async move {
-            let mut all = Vec::new();
-            if let Some(e) = err.as_mut() {
-                let _ = e.read_to_end(&mut all).await;
-            }
-            let from = all.len().saturating_sub(STDERR_TAIL);
-            String::from_utf8_lossy(&all[from..]).trim().to_owned()
-        });
+        let stderr = super::stderr_tail(child.stderr.take());
         Ok(Sink {
             what,
             child,
