@@ -21,6 +21,11 @@ pub struct EpochRecord {
     pub source_id: String,
     /// When the session started, ms since the Unix epoch.
     pub time_ms: i64,
+    /// Where in its own binlog a promoted master started (an event id),
+    /// when the THL before this epoch came from another host
+    /// (`pipeline/master/promotion.rs`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
 }
 
 /// A table definition as in force from some seqno on.

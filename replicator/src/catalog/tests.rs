@@ -31,6 +31,7 @@ fn def(names: &[&str]) -> TableDef {
 
 fn epoch(e: i64, src: &str) -> EpochRecord {
     EpochRecord {
+        start: None,
         epoch: Epoch(e),
         first_seqno: Seqno(e),
         source_id: src.to_owned(),

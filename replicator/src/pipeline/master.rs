@@ -42,6 +42,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 mod load_files;
+mod promotion;
 mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
@@ -165,6 +166,10 @@ pub enum ExtractError {
         event_id: String,
         why: String,
     },
+    #[error(
+        "cannot extract as the new master after seqno {seqno} (the THL's last transaction came from {from}): {why}"
+    )]
+    Promotion { seqno: Seqno, from: String, why: String },
     #[error("the extractor thread failed: {0}")]
     Worker(String),
     #[error(transparent)]
@@ -211,7 +216,15 @@ async fn master_pipeline(
     let catalog = Arc::new(Catalog::open(&settings.catalog_dir)?);
     let mut writer = Writer::open(settings.thl.clone())?;
     let last = last_header(&writer)?;
-    let mut resume = last.as_ref().map(resume_point).transpose()?;
+    // A promoted relay: its THL ends with another host's transactions.
+    let promoted_at = match &last {
+        Some(h) if h.source_id != settings.source_id => Some(promotion::promotion_start(&settings, h, &catalog).await?),
+        _ => None,
+    };
+    let mut resume = last
+        .as_ref()
+        .map(|h| resume_after(h, &settings, promoted_at.as_ref()))
+        .transpose()?;
     let first_seqno = settings.base_seqno.map_or(Seqno::FIRST, Seqno::next);
     let next_seqno = writer.max_seqno().map_or(first_seqno, Seqno::next);
     let epoch = Epoch::starting_at(next_seqno);
@@ -221,6 +234,9 @@ async fn master_pipeline(
             first_seqno: next_seqno,
             source_id: settings.source_id.clone(),
             time_ms: now_ms(),
+            start: promoted_at
+                .as_ref()
+                .map(|at| EventId::new(at.clone(), None).to_string()),
         })?;
     }
     if let Some(last) = last {
@@ -279,12 +295,12 @@ async fn master_pipeline(
                         // writer.
                         drop(other);
                         server.stop().await;
-                        (writer, resume) = open_thl(&settings)?;
+                        (writer, resume) = open_thl(&settings, promoted_at.as_ref())?;
                         server = ServerTask::start(&settings, &writer, &catalog, progress).await?;
                         continue;
                     }
                 }
-                resume = last_position(&writer)?;
+                resume = last_position(&writer, &settings, promoted_at.as_ref())?;
             }
             Err(e) => break Err(e),
         }
@@ -339,9 +355,12 @@ pub fn source_address(opts: &Opts) -> String {
 }
 
 /// Opens the THL and works out where extraction resumes.
-fn open_thl(settings: &MasterSettings) -> Result<(Writer, Option<StartPosition>), ExtractError> {
+fn open_thl(
+    settings: &MasterSettings,
+    promoted_at: Option<&BinlogPosition>,
+) -> Result<(Writer, Option<StartPosition>), ExtractError> {
     let writer = Writer::open(settings.thl.clone())?;
-    let resume = last_position(&writer)?;
+    let resume = last_position(&writer, settings, promoted_at)?;
     Ok((writer, resume))
 }
 
@@ -359,9 +378,32 @@ fn last_header(writer: &Writer) -> Result<Option<thl::event::EventHeader>, Extra
     Ok(last)
 }
 
-/// The binlog position after the last complete transaction in the THL.
-fn last_position(writer: &Writer) -> Result<Option<StartPosition>, ExtractError> {
-    last_header(writer)?.as_ref().map(resume_point).transpose()
+/// Where extraction resumes after the THL's last complete transaction.
+fn last_position(
+    writer: &Writer,
+    settings: &MasterSettings,
+    promoted_at: Option<&BinlogPosition>,
+) -> Result<Option<StartPosition>, ExtractError> {
+    last_header(writer)?
+        .as_ref()
+        .map(|h| resume_after(h, settings, promoted_at))
+        .transpose()
+}
+
+/// After `last` in this host's binlog when this host extracted it; at the
+/// promotion position when another host did (`master/promotion.rs`).
+fn resume_after(
+    last: &thl::event::EventHeader,
+    settings: &MasterSettings,
+    promoted_at: Option<&BinlogPosition>,
+) -> Result<StartPosition, ExtractError> {
+    match promoted_at {
+        Some(at) if last.source_id != settings.source_id => {
+            info!(seqno = %last.seqno, from = %last.source_id, %at, "promoted: extracting from this host's own binlog");
+            Ok(StartPosition::FilePos(at.clone()))
+        }
+        _ => resume_point(last),
+    }
 }
 
 /// Where extraction resumes after the transaction that ends with `header`.

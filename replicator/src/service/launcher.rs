@@ -143,6 +143,7 @@ impl PipelineError for ExtractError {
             ExtractError::Incident { .. } => "INCIDENT",
             ExtractError::Build { .. } => "BUILD",
             ExtractError::BadResumePoint { .. } => "RESUME_POINT",
+            ExtractError::Promotion { .. } => "PROMOTION",
             ExtractError::Worker(_) => "WORKER",
             ExtractError::Serve(_) => "THL_SERVER",
         };
@@ -154,7 +155,8 @@ impl PipelineError for ExtractError {
             ExtractError::Decode { seqno, .. }
             | ExtractError::Unsupported { seqno, .. }
             | ExtractError::Build { seqno, .. }
-            | ExtractError::BadResumePoint { seqno, .. } => Some(*seqno),
+            | ExtractError::BadResumePoint { seqno, .. }
+            | ExtractError::Promotion { seqno, .. } => Some(*seqno),
             _ => None,
         }
     }

@@ -1,0 +1,155 @@
+//! A relay promoted to master (issue 13, first step): on the chain
+//! host1.alpha (master) → host1.beta (relay) → host2.beta (its slave), the
+//! old master goes away after its transactions were applied downstream;
+//! `trepctl setrole -role master` and `online` on host1.beta make it
+//! extract from its **own** binlog, continuing the seqno series in a new
+//! epoch; host2.beta follows it without operator action. The keyless
+//! ledger on host2.beta has one row per transaction written on either
+//! master, and the THL of host1.beta shows the handover (old records from
+//! host1.alpha, then host1.beta's from the next seqno, epoch = that seqno).
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use tests::cluster::Cluster;
+use tests::process::{read_thl, workspace_bin};
+
+const RELAY: &str = "host1.beta";
+const SLAVE: &str = "host2.beta";
+
+fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(workspace_bin("trepctl").expect("trepctl"))
+        .arg("--config")
+        .arg(cluster.deployment.ini())
+        .arg("--hosts-file")
+        .arg(cluster.deployment.hosts_file())
+        .args(["-host", host])
+        .args(args)
+        .output()
+        .expect("trepctl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "trepctl -host {host} {}: {text}", args.join(" "));
+    text
+}
+
+async fn write(cluster: &Cluster, host: &str, from: u64, n: u64) {
+    let mut conn = mysql_async::Conn::new(cluster.db(host).root_opts())
+        .await
+        .expect("connect");
+    for i in from..from + n {
+        conn.query_drop(format!(
+            "BEGIN; INSERT INTO app.ledger VALUES ({i}, '{host}'); UPDATE app.counter SET n = n + 1; COMMIT"
+        ))
+        .await
+        .expect("write");
+    }
+}
+
+async fn wait_applied(cluster: &Cluster, host: &str, seqno: i64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cluster.applied_seqno(host).await < Some(seqno) {
+        assert!(Instant::now() < deadline, "{host} did not apply seqno {seqno}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::chain(dir.path()).await.expect("chain");
+    cluster.start_replicators().expect("replicators");
+    cluster
+        .db("host1.alpha")
+        .exec(
+            "CREATE DATABASE app; CREATE TABLE app.ledger (txn BIGINT NOT NULL, origin VARCHAR(32)); \
+             CREATE TABLE app.counter (id INT PRIMARY KEY, n BIGINT NOT NULL); INSERT INTO app.counter VALUES (1, 0)",
+        )
+        .await
+        .expect("schema");
+    write(&cluster, "host1.alpha", 1, 200).await;
+    let handover = cluster
+        .wait_until_applied(Duration::from_secs(120))
+        .await
+        .expect("applied");
+
+    // The old master goes away; the relay takes over.
+    cluster.kill_replicator("host1.alpha");
+    trepctl(&cluster, RELAY, &["offline"]);
+    trepctl(&cluster, RELAY, &["setrole", "-role", "master"]);
+    trepctl(&cluster, RELAY, &["online"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !trepctl(&cluster, RELAY, &["services"]).contains("ONLINE") {
+        assert!(Instant::now() < deadline, "{RELAY} did not come online as master");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let services = trepctl(&cluster, RELAY, &["services"]);
+    assert!(services.contains("role             : master"), "{services}");
+
+    write(&cluster, RELAY, 201, 100).await;
+    let thl = cluster.deployment.thl_dir(RELAY, "beta");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let last = loop {
+        let events = read_thl(&thl).expect("relay THL");
+        let own: Vec<_> = events.iter().filter(|e| e.header.source_id == RELAY).collect();
+        if own.len() >= 100 {
+            let first = own[0];
+            assert_eq!(first.header.seqno.0, handover + 1, "the series continues");
+            assert_eq!(
+                first.header.epoch.0,
+                handover + 1,
+                "a new epoch starts at the first own seqno"
+            );
+            let before = events
+                .iter()
+                .rev()
+                .find(|e| e.header.source_id != RELAY)
+                .expect("old records");
+            assert_eq!(
+                (before.header.seqno.0, before.header.source_id.as_str()),
+                (handover, "host1.alpha")
+            );
+            break own.last().expect("own").header.seqno.0;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{RELAY} extracted {} own transactions",
+            own.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    wait_applied(&cluster, SLAVE, last).await;
+    let slave = cluster.db(SLAVE);
+    for (sql, want) in [
+        ("SELECT COUNT(*) FROM app.ledger", "300"),
+        ("SELECT COUNT(DISTINCT txn) FROM app.ledger", "300"),
+        ("SELECT n FROM app.counter", "300"),
+        ("SELECT COUNT(*) FROM app.ledger WHERE origin = 'host1.beta'", "100"),
+    ] {
+        assert_eq!(slave.query_value(sql).await.expect(sql).as_deref(), Some(want), "{sql}");
+    }
+    assert_eq!(
+        slave.checksum_table("app.ledger").await.expect("checksum"),
+        cluster.db(RELAY).checksum_table("app.ledger").await.expect("checksum")
+    );
+    let _ = slave;
+
+    // A restart of the new master before or after its own transactions
+    // resumes in its own binlog: nothing twice.
+    cluster.kill_replicator(RELAY);
+    cluster.start_replicator(RELAY).expect("restart");
+    write(&cluster, RELAY, 301, 20).await;
+    wait_applied(&cluster, SLAVE, last + 20).await;
+    assert_eq!(
+        cluster
+            .db(SLAVE)
+            .query_value("SELECT COUNT(*) = COUNT(DISTINCT txn) AND COUNT(*) = 320 FROM app.ledger")
+            .await
+            .expect("ledger")
+            .as_deref(),
+        Some("1")
+    );
+}
