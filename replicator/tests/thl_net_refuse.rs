@@ -54,7 +54,7 @@ async fn epoch_mismatch_is_definite_with_guidance() {
         msg.contains("epoch mismatch at seqno 4: client has epoch 4, server has epoch 0"),
         "{msg}"
     );
-    assert!(msg.contains("rebuild the client"), "{msg}");
+    assert!(msg.contains("reprovision the client's host"), "{msg}");
     assert!(srv.server.clients().is_empty());
     srv.stop().await;
     assert_eq!(raw_records(s.path()), before, "nothing was stored");

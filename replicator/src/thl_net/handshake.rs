@@ -142,8 +142,9 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
                     code: NokCode::EpochMismatch,
                     text: format!(
                         "history mismatch at seqno {last}: the client's record is event id {}, the server's is event \
-                         id {id} (both epoch {e}); the client's history diverged from this server: rebuild the client \
-                         (trepctl reset) or point it at the right master",
+                         id {id} (both epoch {e}); the client's history diverged from this server's: reprovision the \
+                         client's host from a replica of this history (tprovision -s HOST), or point it at the right \
+                         master",
                         client.event_id
                     ),
                 },
@@ -153,7 +154,8 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
                 code: NokCode::EpochMismatch,
                 text: format!(
                     "epoch mismatch at seqno {last}: client has epoch {}, server has epoch {e}; the client's history \
-                     diverged from this server: rebuild the client (trepctl reset) or point it at the right master",
+                     diverged from this server's: reprovision the client's host from a replica of this history \
+                     (tprovision -s HOST), or point it at the right master",
                     Epoch::or_minus_one(client.last_epoch)
                 ),
             },
@@ -338,7 +340,7 @@ mod tests {
                     text.starts_with("epoch mismatch at seqno 7: client has epoch 3, server has epoch 5"),
                     "{text}"
                 );
-                assert!(text.contains("trepctl reset"));
+                assert!(text.contains("tprovision -s HOST"));
             }
             d => panic!("{d:?}"),
         }
