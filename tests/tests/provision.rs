@@ -60,8 +60,9 @@ fn run(cluster: &Cluster, tool: &str, host: &str, args: &[&str]) -> (bool, Strin
 
 /// Starts `tprovision` of `host` from `source`, kills the replicator of
 /// `victim` once bytes flow, and checks that `host` is left safe: its
-/// service OFFLINE, no provision marker, its database up with its previous
-/// data (no `app` schema yet). Restarts the victim.
+/// service OFFLINE (and unable to go online while the provision marker of
+/// a killed node remains), its database up with its previous data (no
+/// `app` schema yet). Restarts the victim.
 async fn interrupt(cluster: &mut Cluster, host: &str, source: &str, victim: &str) {
     let mut child = Command::new(workspace_bin("tprovision").expect("tprovision"))
         .arg("--config")
@@ -111,12 +112,21 @@ async fn interrupt(cluster: &mut Cluster, host: &str, source: &str, victim: &str
     }
     let states = services(cluster, host).await.expect("services");
     assert!(states.iter().all(|s| s.state.is_offline()), "{host}: {states:?}");
+    // The node's own replicator died with the provision unfinished: the
+    // marker stays and `online` refuses; a failed provision (the source
+    // died) whose local data did not change removes it.
     let marker = cluster
         .deployment
         .install_dir(host)
         .join("thl")
         .join("north.provisioning");
-    assert!(!marker.exists(), "{} left behind", marker.display());
+    if victim == host {
+        assert!(marker.exists(), "no marker after {host} was killed mid-provision");
+        let (ok, out) = trepctl(cluster, host, &["online"]);
+        assert!(!ok && out.contains("unfinished provision"), "{out}");
+    } else {
+        assert!(!marker.exists(), "{} left behind", marker.display());
+    }
     let app = cluster
         .db(host)
         .query_value("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'app'")

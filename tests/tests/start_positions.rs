@@ -23,7 +23,7 @@ fn thl_min(torture: &Torture, host: &str) -> Option<i64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_empty_thl_starts_after_the_targets_position_and_a_blank_host_not_at_a_purged_minimum() {
+async fn an_empty_thl_starts_at_the_targets_position_and_a_blank_host_not_at_a_purged_minimum() {
     let root = tempfile::tempdir().expect("tempdir");
     let mut torture = Torture::start(root.path()).await.expect("chain");
     // Let the relay's retention purge its first files.

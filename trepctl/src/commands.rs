@@ -402,7 +402,6 @@ pub fn qs(cli: &Cli, s: &Session) -> Result<String, String> {
     })
 }
 
-/// The stages' figures.
 /// `reload`: the replicator re-reads its ini.
 pub fn reload(cli: &Cli, s: &Session) -> Result<String, String> {
     let ans = s
@@ -427,6 +426,7 @@ pub fn reload(cli: &Cli, s: &Session) -> Result<String, String> {
     })
 }
 
+/// The stages' figures.
 pub fn perf(cli: &Cli, s: &Session) -> Result<String, String> {
     let base = service_path(cli, s)?;
     let st = s.get(&format!("{base}/status")).map_err(failed)?;

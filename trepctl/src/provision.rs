@@ -64,6 +64,11 @@ pub fn provision(cli: &Cli, s: &Session, a: &ProvisionArgs) -> Result<String, St
     }
     match status.phase.as_str() {
         "done" => Ok(summary(&status)),
+        "idle" => Err(format!(
+            "the replicator at {} no longer knows the provision (it restarted?): the node stays OFFLINE; check \
+             `trepctl status` and run tprovision again",
+            s.target.url
+        )),
         _ => Err(format!(
             "provision from {} failed in {:.0} s: {}",
             status.source,

@@ -53,7 +53,7 @@ pub async fn start(plan: &HostPlan, req: BackupRequest) -> Result<FrameStream, S
     let service = plan.services.first().ok_or("this host runs no service")?;
     let facts = facts(plan, req.method).await?;
     let work = super::scratch_dir()?;
-    let defaults = write_option_file(&work, service)?;
+    let defaults = write_option_file(work.path(), service)?;
     let mut cmd = match req.method {
         ProvisionMethod::Mariabackup => {
             let mut c = tokio::process::Command::new("mariadb-backup");
@@ -68,7 +68,7 @@ pub async fn start(plan: &HostPlan, req: BackupRequest) -> Result<FrameStream, S
             };
             c.arg("--backup")
                 .arg("--stream=xbstream")
-                .arg(format!("--target-dir={}", work.join("target").display()))
+                .arg(format!("--target-dir={}", work.path().join("target").display()))
                 .arg(format!("--datadir={}", facts.datadir.display()))
                 .arg(format!("--parallel={}", req.threads.unwrap_or(1).max(1)));
             c
@@ -99,7 +99,6 @@ pub async fn start(plan: &HostPlan, req: BackupRequest) -> Result<FrameStream, S
         "mariadb-dump"
     };
     let child = cmd.spawn().map_err(|e| {
-        let _ = std::fs::remove_dir_all(&work);
         format!("cannot run {tool}: {e} (install Debian's mariadb-backup / mariadb-client package on the source host)")
     })?;
     info!(tool, schemas = ?facts.header.schemas, "provisioning stream started");
@@ -113,7 +112,7 @@ async fn pump(
     mut child: tokio::process::Child,
     tool: &'static str,
     header: Header,
-    work: PathBuf,
+    work: tempfile::TempDir,
     tx: mpsc::Sender<Bytes>,
 ) {
     let started = Instant::now();
@@ -164,7 +163,7 @@ async fn pump(
         );
         let _ = tx.send(encode(&last)).await;
     }
-    let _ = std::fs::remove_dir_all(&work);
+    drop(work);
 }
 
 /// The header and the data directory, from the local database.
@@ -234,13 +233,22 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// A value of a MariaDB option file, double-quoted with `\` and `"`
+/// escaped, so that `#`, quotes and edge spaces survive.
+fn option_value(v: &str) -> String {
+    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// An option file (mode 0600) with the local database's address and
 /// credentials, for the client tools.
 pub fn write_option_file(dir: &Path, service: &crate::config::ServicePlan) -> Result<PathBuf, String> {
     let path = dir.join("client.cnf");
     let body = format!(
         "user={}\npassword={}\nhost={}\nport={}\n",
-        service.db.user, service.db.password, service.db.address, service.db.port
+        option_value(&service.db.user),
+        option_value(&service.db.password),
+        service.db.address,
+        service.db.port
     );
     let text = format!("[client]\n{body}[mariadb-backup]\n{body}");
     std::fs::OpenOptions::new()
@@ -251,4 +259,15 @@ pub fn write_option_file(dir: &Path, service: &crate::config::ServicePlan) -> Re
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::option_value;
+
+    #[test]
+    fn option_values_are_quoted_and_escaped() {
+        assert_eq!(option_value("secret"), r#""secret""#);
+        assert_eq!(option_value(r#"a#b"c\d "#), r#""a#b\"c\\d ""#);
+    }
 }

@@ -3,10 +3,10 @@
 //! API (basic auth with the ini's credentials), whose body is read frame by
 //! frame (`frame.rs`).
 //!
-//! Invariants: connecting and the answer's head have timeouts, and so does
-//! each read of the body ([`IDLE_TIMEOUT`]: a source that stops sending is
-//! a failure, not a hang); an error answer is read up to 64 KiB and its
-//! message returned.
+//! Invariants: connecting, the answer's head and every read of a body have
+//! timeouts ([`IDLE_TIMEOUT`] between reads of a copy: a source that stops
+//! sending is a failure, not a hang); an error answer is read up to 64
+//! KiB and its message returned; other answers up to 16 MiB.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -68,7 +68,7 @@ pub async fn request_backup(
     let mut body = resp.into_body();
     if !status.is_success() {
         let mut text = Vec::new();
-        while let Some(Ok(frame)) = body.frame().await {
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(30), body.frame()).await {
             if let Some(d) = frame.data_ref() {
                 text.extend_from_slice(d);
             }
@@ -149,11 +149,14 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
         .map_err(|_| at(&"no answer within 30 s"))?
         .map_err(|e| at(&e))?;
     let status = resp.status();
-    let body = http_body_util::Limited::new(resp.into_body(), 16 << 20)
-        .collect()
-        .await
-        .map_err(|e| at(&e))?
-        .to_bytes();
+    let body = tokio::time::timeout(
+        Duration::from_secs(30),
+        http_body_util::Limited::new(resp.into_body(), 16 << 20).collect(),
+    )
+    .await
+    .map_err(|_| at(&"the answer's body did not arrive within 30 s"))?
+    .map_err(|e| at(&e))?
+    .to_bytes();
     if !status.is_success() {
         let message = serde_json::from_slice::<ErrorBody>(&body)
             .map(|e| e.error)

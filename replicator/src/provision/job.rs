@@ -12,10 +12,13 @@
 //!
 //! Invariants: one provision per service at a time; the service stays
 //! offline on any failure, with the reason in the status; the marker
-//! (`service/marker.rs`) is written before the local data is first changed
-//! and removed only once the copy and its position are in place, so a
-//! provision interrupted anywhere (this replicator killed, the source
-//! killed) never lets the half-copied node go online.
+//! (`service/marker.rs`) is written once the service is offline, so
+//! `online` refuses while the provision runs; it is removed when the
+//! provision fails before the local data changed, and otherwise only once
+//! the copy and its position are in place, so a provision interrupted
+//! anywhere (this replicator killed, the source killed) never lets a
+//! half-copied node go online. A master is never provisioned (its
+//! position is its binlog).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -168,15 +171,23 @@ impl Source {
     }
 }
 
+/// Where `plan`'s host serves its REST API, as another host reaches it: a
+/// wildcard or loopback listen address stands for the host's own address
+/// (as `trepctl` reads it), and its credentials.
 fn rest_of(plan: &HostPlan) -> Result<(std::net::SocketAddr, Option<(String, String)>), String> {
-    let addr = plan.rest_listen.ok_or_else(|| {
+    let listen = plan.rest_listen.ok_or_else(|| {
         format!(
             "host {} has replicator-rest-api=false: it cannot serve a copy",
             plan.host
         )
     })?;
+    let ip = if listen.ip().is_unspecified() || listen.ip().is_loopback() {
+        plan.address
+    } else {
+        listen.ip()
+    };
     let creds = plan.rest_user.clone().zip(plan.rest_password.clone());
-    Ok((addr, creds))
+    Ok((std::net::SocketAddr::new(ip, listen.port()), creds))
 }
 
 /// The checks of the module doc, before anything changes.
@@ -204,6 +215,11 @@ async fn check_source(
     }
     let plan = deployment.service_plan(&host).map_err(|e| e.to_string())?;
     let (rest, credentials) = rest_of(&plan)?;
+    if rest_of(me).is_ok_and(|(mine, _)| mine == rest) {
+        return Err(format!(
+            "{host}'s REST API resolves to this host's own ({rest}): check the hosts' addresses (--hosts-file, DNS)"
+        ));
+    }
     let mut source = Source {
         host: host.clone(),
         rest,
@@ -279,12 +295,23 @@ async fn run(
 ) -> Result<String, String> {
     let deployment = ini.load()?;
     let plan = svc.plan().clone();
+    if svc.view().role == Role::Master {
+        return Err(format!(
+            "{} is the master of {}: a master's position is its binlog, not a copy's; provision slaves and relays \
+             (or `trepctl setrole -role slave` first)",
+            me.host, plan.service
+        ));
+    }
     let source = check_source(&deployment, me, &plan, req).await?;
     report.update(|s| s.source = source.host.clone());
     report.phase("offline");
     svc.offline(false).await.map_err(|e| e.message)?;
     let datadir = match req.method {
-        ProvisionMethod::Mariabackup => Some(restore::data_directory(&plan).await?),
+        ProvisionMethod::Mariabackup => {
+            let d = restore::data_directory(&plan).await?;
+            restore::check_swappable(&d)?;
+            Some(d)
+        }
         ProvisionMethod::Mysqldump => None,
     };
     report.phase("copying");
@@ -315,15 +342,19 @@ async fn run(
         )
         .map_err(|e| format!("cannot write the provision marker {}: {e}", marker.display()))
     };
+    // Marked from here on: `online` refuses until the provision ends (a
+    // failure before the local data changed removes the mark again).
+    mark()?;
+    let mut data_changed = false;
     let work = super::scratch_dir()?;
     let result = async {
         let staging = datadir.as_deref().map(restore::staging_dir);
         let mut sink = match &staging {
             Some(staging) => restore::unpack_into(staging)?,
             None => {
-                mark()?;
+                data_changed = true;
                 restore::drop_schemas_not_in(&plan, &header.schemas).await?;
-                let cnf = super::backup::write_option_file(&work, &plan)?;
+                let cnf = super::backup::write_option_file(work.path(), &plan)?;
                 restore::load_into_database(&cnf).await?
             }
         };
@@ -349,21 +380,29 @@ async fn run(
                 from_primary = Some(seqno_at(&source, &at).await?);
             }
             report.phase("restarting");
-            mark()?;
+            data_changed = true;
             restore::boot(&plan, "stop").await?;
-            restore::swap(datadir, staging)?;
-            restore::boot(&plan, "start").await?;
+            let swapped = restore::swap(datadir, staging);
+            let started = restore::boot(&plan, "start").await;
+            match (swapped, started) {
+                (Ok(()), Ok(())) => {}
+                (Err(e), Ok(())) => return Err(format!("{e} (MariaDB was started again on its previous data)")),
+                (_, Err(e)) => return Err(format!("{e}: the local MariaDB is STOPPED; start it by hand")),
+            }
             restore::wait_for_database(&plan).await?;
         }
         Ok::<_, String>(from_primary)
     }
     .await;
-    let _ = std::fs::remove_dir_all(&work);
+    drop(work);
     let from_primary = match result {
         Ok(p) => p,
         Err(e) => {
             if let Some(staging) = datadir.as_deref().map(restore::staging_dir) {
                 let _ = std::fs::remove_dir_all(staging);
+            }
+            if !data_changed {
+                let _ = std::fs::remove_file(&marker);
             }
             return Err(e);
         }

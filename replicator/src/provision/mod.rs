@@ -13,8 +13,10 @@
 //! | `restore.rs` | node side: unpack, prepare, swap, boot script, position |
 //! | `job.rs` | node side: one provision, its checks, phases and progress |
 //!
-//! Layering: `provision` uses `config` and `service`; `rest` serves its
-//! routes; nothing below `rest` imports it.
+//! Layering: `provision` uses `config`, `service`, `applier` (the catalog
+//! tables' definitions), `binlog` and `extractor` (binlog positions, event
+//! ids); `rest` serves its routes; nothing below `rest` imports it (the
+//! unit test of `job.rs` serves a source with `rest::router`).
 
 pub mod backup;
 pub mod fetch;
@@ -25,26 +27,19 @@ pub mod restore;
 
 pub use job::Provisioner;
 
-use std::path::PathBuf;
-
-/// A fresh private directory for one provision's temporary files (option
-/// file, `mariadb-backup`'s target directory).
-fn scratch_dir() -> Result<PathBuf, String> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "tungsten-provision-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    Ok(dir)
+/// A fresh private directory (random name, mode 0700, removed on drop)
+/// for one provision's temporary files: the option file with the
+/// database password, `mariadb-backup`'s target directory.
+fn scratch_dir() -> Result<tempfile::TempDir, String> {
+    tempfile::Builder::new()
+        .prefix("tungsten-provision-")
+        .tempdir()
+        .map_err(|e| {
+            format!(
+                "cannot create a private directory in {}: {e}",
+                std::env::temp_dir().display()
+            )
+        })
 }
 
 /// How much of a tool's stderr a failure reports.

@@ -53,8 +53,45 @@ fn end_of(reader: &Reader, s: Seqno) -> Result<(BinlogPosition, PositionAtRespon
     Err(format!("seqno {s} has no last fragment in the THL"))
 }
 
-/// The THL transaction of `dir` that ends last at or before `at`.
-pub fn transaction_ending_at(dir: &Path, at: &BinlogPosition) -> Result<Lookup, String> {
+/// The first record of seqno `s`.
+fn header_of(reader: &Reader, s: Seqno) -> Result<thl::event::EventHeader, String> {
+    let mut cursor = reader.cursor(s).map_err(|e| format!("reading seqno {s}: {e}"))?;
+    match cursor.next().map_err(|e| format!("reading seqno {s}: {e}"))? {
+        Some(r) => Ok(r.header().clone()),
+        None => Err(format!("the THL has no seqno {s}")),
+    }
+}
+
+/// The first seqno of the run of sessions of `source_id` that ends the
+/// THL: event ids compare only within one source's binlog, so the search
+/// stays inside it (a promotion or a failover put another host's binlog
+/// positions before it).
+fn own_run_start(
+    reader: &Reader,
+    min: Seqno,
+    last: &thl::event::EventHeader,
+    source_id: &str,
+) -> Result<Seqno, String> {
+    if last.source_id != source_id {
+        return Err(format!(
+            "this THL ends with a transaction of {}, not of {source_id}: ask the dataservice's current master",
+            last.source_id
+        ));
+    }
+    let mut from = Seqno(last.epoch.0).max(min);
+    while from > min {
+        let prev = header_of(reader, Seqno(from.0 - 1))?;
+        if prev.source_id != source_id {
+            break;
+        }
+        from = Seqno(prev.epoch.0).max(min).min(Seqno(from.0 - 1));
+    }
+    Ok(from)
+}
+
+/// The THL transaction of `dir` that ends last at or before `at` in the
+/// binlog of `source_id` (this host: the primary the copy was taken of).
+pub fn transaction_ending_at(dir: &Path, at: &BinlogPosition, source_id: &str) -> Result<Lookup, String> {
     let reader = Reader::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (Some(min), Some(max)) = (
         reader.min_seqno().map_err(|e| e.to_string())?,
@@ -71,16 +108,18 @@ pub fn transaction_ending_at(dir: &Path, at: &BinlogPosition) -> Result<Lookup, 
     if last.0 < *at {
         return Ok(Lookup::NotYet(last.1.event_id));
     }
-    let first = end_of(&reader, min)?;
+    let last_header = header_of(&reader, Seqno(last.1.seqno))?;
+    let from = own_run_start(&reader, min, &last_header, source_id)?;
+    let first = end_of(&reader, from)?;
     if first.0 > *at {
         return Err(format!(
-            "the THL's first transaction (seqno {min}, {}) ends after binlog position {at}: the THL no longer holds \
-             (or never held) the copy's position",
+            "{source_id}'s first transaction in this THL (seqno {from}, {}) ends after binlog position {at}: the THL \
+             no longer holds (or never held) the copy's position; provision from a replica instead",
             first.1.event_id
         ));
     }
     // Largest s in [lo, hi] with end(s) <= at; end(lo) <= at holds.
-    let (mut lo, mut hi, mut best) = (min.0, last.1.seqno, first.1);
+    let (mut lo, mut hi, mut best) = (from.0, last.1.seqno, first.1);
     while lo < hi {
         let mid = lo + (hi - lo + 1) / 2;
         let (end, answer) = end_of(&reader, Seqno(mid))?;
@@ -142,7 +181,7 @@ mod tests {
     fn the_last_transaction_ending_at_or_before_the_position() {
         let dir = tempfile::tempdir().expect("tempdir");
         thl(dir.path(), &[100, 200, 300, 400, 500]);
-        let seqno = |offset| match transaction_ending_at(dir.path(), &at(offset)).expect("lookup") {
+        let seqno = |offset| match transaction_ending_at(dir.path(), &at(offset), "db1").expect("lookup") {
             Lookup::Found(p) => p.seqno,
             Lookup::NotYet(last) => panic!("not yet at {offset}: {last}"),
         };
@@ -155,7 +194,7 @@ mod tests {
         assert_eq!(seqno(200), 11);
         assert_eq!(seqno(350), 12);
         assert_eq!(seqno(500), 14);
-        let found = transaction_ending_at(dir.path(), &at(400)).expect("lookup");
+        let found = transaction_ending_at(dir.path(), &at(400), "db1").expect("lookup");
         assert_eq!(
             found,
             Lookup::Found(PositionAtResponse {
@@ -166,10 +205,53 @@ mod tests {
             })
         );
         assert_eq!(
-            transaction_ending_at(dir.path(), &at(501)).expect("lookup"),
+            transaction_ending_at(dir.path(), &at(501), "db1").expect("lookup"),
             Lookup::NotYet("mysql-bin.000001:500;-1".into())
         );
-        let err = transaction_ending_at(dir.path(), &at(99)).expect_err("before the THL");
+        let err = transaction_ending_at(dir.path(), &at(99), "db1").expect_err("before the THL");
         assert!(err.contains("ends after binlog position"), "{err}");
+        let err = transaction_ending_at(dir.path(), &at(300), "db2").expect_err("another host's THL");
+        assert!(err.contains("ends with a transaction of db1"), "{err}");
+    }
+
+    /// After a promotion: seqnos 10-12 from db1 (its binlog at 100-300),
+    /// then 13-15 from db2, epoch 13, at offsets of *its* binlog below
+    /// db1's. The search stays in db2's run.
+    #[test]
+    fn the_search_stays_in_the_sources_own_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut w = thl::store::Writer::open(thl::store::StoreConfig::new(dir.path())).expect("writer");
+        for (seqno, source, epoch, end) in [
+            (10, "db1", 10, 100),
+            (11, "db1", 10, 200),
+            (12, "db1", 10, 300),
+            (13, "db2", 13, 50),
+            (14, "db2", 13, 60),
+            (15, "db2", 13, 70),
+        ] {
+            let header = EventHeader {
+                seqno: Seqno(seqno),
+                seqno_end: Seqno(seqno),
+                fragno: 0,
+                last_frag: true,
+                epoch: Epoch(epoch),
+                source_id: source.into(),
+                event_id: format!("mysql-bin.000001:{end};-1"),
+                shard_id: "s".into(),
+                source_tstamp_ms: 0,
+                extract_tstamp_ms: 0,
+            };
+            w.append_event(&ReplEvent {
+                header,
+                body: EventBody::default(),
+            })
+            .expect("append");
+        }
+        w.commit().expect("commit");
+        let found = |offset| transaction_ending_at(dir.path(), &at(offset), "db2");
+        assert!(matches!(found(65), Ok(Lookup::Found(p)) if p.seqno == 14));
+        assert!(matches!(found(50), Ok(Lookup::Found(p)) if p.seqno == 13));
+        let err = found(40).expect_err("before db2's run");
+        assert!(err.contains("db2's first transaction in this THL (seqno 13"), "{err}");
     }
 }

@@ -180,15 +180,26 @@ pub async fn prepare(staging: &Path) -> Result<(), String> {
     }
 }
 
-/// Runs the boot script with `stop` or `start`.
+/// Runs the boot script with `stop` or `start`. Waits for the script to
+/// exit, not for its output to close: a script that starts a daemon may
+/// leave it holding stderr.
 pub async fn boot(plan: &ServicePlan, action: &str) -> Result<(), String> {
     let script = &plan.local.boot_script;
-    let run = tokio::process::Command::new(script)
+    let mut child = tokio::process::Command::new(script)
         .arg(action)
         .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(BOOT_TIMEOUT, run)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot run {} {action}: {e} (set datasource-boot-script to what stops and starts this host's MariaDB)",
+                script.display()
+            )
+        })?;
+    let stderr = super::stderr_tail(child.stderr.take());
+    let status = tokio::time::timeout(BOOT_TIMEOUT, child.wait())
         .await
         .map_err(|_| {
             format!(
@@ -197,25 +208,20 @@ pub async fn boot(plan: &ServicePlan, action: &str) -> Result<(), String> {
                 BOOT_TIMEOUT.as_secs()
             )
         })?
-        .map_err(|e| {
-            format!(
-                "cannot run {} {action}: {e} (set datasource-boot-script to what stops and starts this host's MariaDB)",
-                script.display()
-            )
-        })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} {action} failed ({}): {}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        .map_err(|e| format!("{} {action}: {e}", script.display()))?;
+    if status.success() {
+        return Ok(());
     }
+    let said = tokio::time::timeout(Duration::from_secs(2), stderr)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    Err(format!("{} {action} failed ({status}): {said}", script.display()))
 }
 
-/// Moves the data directory aside and the prepared copy in its place.
+/// Moves the data directory aside and the prepared copy in its place; on a
+/// failure, puts the previous data directory back.
 pub fn swap(datadir: &Path, staging: &Path) -> Result<(), String> {
     let previous = previous_dir(datadir);
     if previous.exists() {
@@ -225,8 +231,38 @@ pub fn swap(datadir: &Path, staging: &Path) -> Result<(), String> {
         std::fs::rename(datadir, &previous)
             .map_err(|e| format!("cannot move {} to {}: {e}", datadir.display(), previous.display()))?;
     }
-    std::fs::rename(staging, datadir)
-        .map_err(|e| format!("cannot move {} to {}: {e}", staging.display(), datadir.display()))
+    std::fs::rename(staging, datadir).map_err(|e| {
+        let back = std::fs::rename(&previous, datadir).map_or_else(
+            |b| {
+                format!(
+                    "; putting the previous one back failed too ({b}): it is {}",
+                    previous.display()
+                )
+            },
+            |()| String::new(),
+        );
+        format!("cannot move {} to {}: {e}{back}", staging.display(), datadir.display())
+    })
+}
+
+/// `Err` when the copy cannot be swapped in by renames: the data directory
+/// must not be a mount point (its parent holds the copy beside it).
+pub fn check_swappable(datadir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let parent = datadir.parent().unwrap_or(Path::new("/"));
+    let dev = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.dev())
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
+    if dev(datadir)? != dev(parent)? {
+        return Err(format!(
+            "{} is a mount point: a physical copy is unpacked beside it and renamed into place, which cannot cross \
+             file systems; set datasource-mysql-data-directory to a directory below the mount, or use -m mysqldump",
+            datadir.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Waits (bounded) until the local database accepts connections.

@@ -42,7 +42,7 @@
 //! | GET | `/service/{name}/provision` | | `ProvisionStatus`: its phase, bytes copied of expected, position, error |
 //! | GET | `/service/{name}/position-at?binlog=FILE:POS` | | `{seqno, epoch, eventId, sourceId}` (`PositionAtResponse`): the THL's last transaction ending at or before that binlog position; 409 while the THL does not reach it (`provision/position.rs`) |
 //! | POST | `/reload` | | `{ini, applied: [..]}` (`ReloadReport`): the ini re-read; 409 naming what needs a restart (`service::reload`) |
-//! | POST | `/provision/backup` | `{method?, threads?}` | the framed copy of this host's database (`provision/frame.rs`), for a provisioning replicator |
+//! | POST | `/provision/backup` | `{method?, threads?}` | the framed copy of this host's database (`provision/frame.rs`), for a provisioning replicator; like `provision` and `reload`, 403 when the API runs without credentials |
 //! | GET | `/metrics` (no base) | | Prometheus text ([`metrics`]) |
 
 pub mod metrics;
@@ -119,6 +119,7 @@ impl IntoResponse for ApiError {
                     ErrorKind::NotFound => StatusCode::NOT_FOUND,
                     ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
                     ErrorKind::Conflict => StatusCode::CONFLICT,
+                    ErrorKind::Forbidden => StatusCode::FORBIDDEN,
                     ErrorKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 },
@@ -364,7 +365,17 @@ async fn reset(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Byte
     ok(s.reset(scope).await?)
 }
 
+/// The provisioner, for a caller that authenticated: copying the whole
+/// database, replacing it, or re-reading the ini is never open to anyone
+/// who can reach the port (403 when the API runs without credentials).
 fn provisioner(app: &App) -> Result<&Arc<Provisioner>, ApiError> {
+    if app.auth.is_none() {
+        return Err(ApiError::Service(ServiceError::new(
+            ErrorKind::Forbidden,
+            "provisioning and reload need the REST API's credentials: set rest-api-admin-user and \
+             rest-api-admin-password in the ini",
+        )));
+    }
     app.provisioner.as_ref().ok_or_else(|| {
         ApiError::Service(ServiceError::new(
             ErrorKind::NotFound,
@@ -397,6 +408,7 @@ async fn position_at(
     Query(q): Query<PositionAtQuery>,
 ) -> ApiResult {
     let dir = app.manager.service(&name)?.plan().thl_dir.clone();
+    let host = app.manager.host().to_owned();
     let at = crate::extractor::event_id::EventId::parse(&q.binlog)
         .map_err(|e| {
             bad_request(format!(
@@ -405,7 +417,7 @@ async fn position_at(
             ))
         })?
         .at;
-    let lookup = tokio::task::spawn_blocking(move || position::transaction_ending_at(&dir, &at))
+    let lookup = tokio::task::spawn_blocking(move || position::transaction_ending_at(&dir, &at, &host))
         .await
         .map_err(|e| ApiError::Service(ServiceError::new(ErrorKind::Failed, e.to_string())))?
         .map_err(|m| ApiError::Service(ServiceError::new(ErrorKind::Failed, m)))?;
@@ -426,6 +438,7 @@ async fn reload(AxState(app): AxState<App>) -> ApiResult {
 }
 
 async fn provision_backup(AxState(app): AxState<App>, bytes: Bytes) -> ApiResult {
+    provisioner(&app)?;
     let req: BackupRequest = body(&bytes)?;
     let stream = backup::start(app.manager.plan(), req)
         .await

@@ -440,3 +440,26 @@ async fn without_credentials_the_api_is_open() {
         .expect("response");
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn without_credentials_no_copy_provision_or_reload() {
+    let (_d, _fake, m) = fixture();
+    for (method, path) in [
+        ("POST", "/api/v2/replicator/provision/backup"),
+        ("POST", "/api/v2/replicator/service/alpha/provision"),
+        ("GET", "/api/v2/replicator/service/alpha/provision"),
+        ("POST", "/api/v2/replicator/reload"),
+    ] {
+        let resp = router(m.clone(), None)
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .body(Body::from(r#"{"source":"db2"}"#))
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+}

@@ -11,6 +11,9 @@ pub enum ErrorKind {
     BadRequest,
     /// The command is not allowed in the current state or role (409).
     Conflict,
+    /// The command is refused to this caller (403): it needs the REST API's
+    /// credentials configured.
+    Forbidden,
     /// The command ran and failed (500).
     Failed,
     /// The command did not finish in time (504).

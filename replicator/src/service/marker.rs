@@ -17,7 +17,13 @@ pub fn provision_marker(plan: &ServicePlan) -> PathBuf {
     plan.thl_dir.with_file_name(format!("{name}.provisioning"))
 }
 
-/// The marker's text when a provision is unfinished.
+/// The marker's text when a provision is unfinished (or when the marker
+/// cannot be read: doubt counts as unfinished).
 pub fn unfinished_provision(plan: &ServicePlan) -> Option<String> {
-    std::fs::read_to_string(provision_marker(plan)).ok()
+    let path = provision_marker(plan);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(format!("{} cannot be read: {e}", path.display())),
+    }
 }

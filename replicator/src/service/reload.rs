@@ -156,7 +156,10 @@ impl Manager {
             let Some(n) = new.services.iter().find(|n| n.service == s.name()) else {
                 continue;
             };
-            if s.plan().upstream != n.upstream {
+            // Against the upstream in force (the last reload's, or the
+            // start's), so a reverted ini is taken back and an unchanged
+            // one reports nothing.
+            if s.view().upstream != n.upstream {
                 if s.take_upstream(&n.upstream) {
                     applied.push(format!(
                         "service {}: upstream {} (from its next online)",
