@@ -358,13 +358,21 @@ async fn run(
                 restore::load_into_database(&cnf).await?
             }
         };
+        let mut received = 0u64;
         loop {
             match stream.next().await? {
                 Some(Frame::Data(d)) => {
                     sink.write(&d).await?;
-                    report.update(|s| s.bytes += d.len() as u64);
+                    received += d.len() as u64;
+                    report.update(|s| s.bytes = received);
                 }
-                Some(Frame::End(_)) => break,
+                Some(Frame::End(end)) if end.bytes == received => break,
+                Some(Frame::End(end)) => {
+                    return Err(format!(
+                        "the source {} sent {} bytes but says it sent {}: the copy is incomplete",
+                        source.host, received, end.bytes
+                    ))
+                }
                 Some(Frame::Failed(m)) => return Err(format!("the source {} failed: {m}", source.host)),
                 Some(Frame::Header(_)) => return Err("a second header in the stream".into()),
                 None => return Err("the stream ended without its end frame".into()),

@@ -51,7 +51,7 @@ pub(super) async fn promotion_start(
         .await
         .map_err(|e| fail(format!("cannot connect to this host's database: {e}")))?;
     let q = |e: mysql_async::Error| promotion(last, format!("reading this host's database: {e}"));
-    let table = format!("`tungsten_{}`.`trep_commit_seqno`", settings.service.replace('`', "``"));
+    let table = crate::applier::catalog_table::CatalogNames::new(&settings.service).commit_seqno;
     let rows: Vec<(i64, Option<i64>, Option<String>)> = conn
         .query(format!("SELECT task_id, seqno, last_frag FROM {table}"))
         .await
