@@ -400,6 +400,26 @@ async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
         }
     }
     assert_eq!(sums.len(), 1, "checksums differ between hosts: {sums:?}");
+    // The topology as an operator sees it: nine hosts ONLINE in three
+    // dataservices and the composite of them.
+    let out = Command::new(workspace_bin("trepctl").expect("trepctl"))
+        .arg("--config")
+        .arg(cluster.deployment.ini())
+        .arg("--hosts-file")
+        .arg(cluster.deployment.hosts_file())
+        .args(["composite", "status"])
+        .output()
+        .expect("composite status");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("trepctl composite status:\n{text}");
+    let hosts: Vec<&str> = text.lines().filter(|l| l.contains(" ONLINE ")).collect();
+    assert_eq!(hosts.len(), 9, "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("north") && l.contains("db7") && l.contains("relay")),
+        "{text}"
+    );
+    assert!(text.contains("gamma: composite of alpha, beta, north"), "{text}");
     let left = left_online.lock().expect("lock").clone();
     assert!(left.is_empty(), "existing hosts left ONLINE: {left:?}");
     println!("provision test: {transactions} transactions, last seqno {last}, nine hosts equal");

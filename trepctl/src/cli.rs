@@ -118,11 +118,25 @@ pub enum Command {
     Qs,
     /// Per-stage performance figures.
     Perf,
+    /// The whole deployment of the ini (--config): every dataservice and
+    /// host, one line each, from every replicator's REST API.
+    Composite {
+        #[command(subcommand)]
+        action: CompositeAction,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `composite ...`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum CompositeAction {
+    /// One line per host: dataservice, host, role, state, applied seqno,
+    /// latency, upstream (or why the host did not answer).
+    Status,
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -229,32 +243,55 @@ pub struct Target {
 }
 
 impl Target {
+    /// The replicator of `name`, an ini host (or a name or address of one),
+    /// with the ini's REST address and credentials (`-user`, `-password`,
+    /// `-port` win).
+    pub fn for_ini_host(dep: &Deployment, ini: &std::path::Path, name: &str, cli: &Cli) -> Result<Target, String> {
+        let plan = dep.service_plan(name).map_err(|e| e.to_string())?;
+        let listen = plan.rest_listen.ok_or_else(|| {
+            format!(
+                "{}: the REST API is disabled (replicator-rest-api=false)",
+                ini.display()
+            )
+        })?;
+        let ip = if listen.ip().is_unspecified() {
+            plan.address
+        } else {
+            listen.ip()
+        };
+        Ok(Target::at(
+            &ip.to_string(),
+            cli.port.unwrap_or(listen.port()),
+            cli.user.clone().or(plan.rest_user),
+            cli.password.clone().or(plan.rest_password),
+        ))
+    }
+
+    fn at(host: &str, port: u16, user: Option<String>, password: Option<String>) -> Target {
+        let hostport = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        Target {
+            url: format!("http://{hostport}"),
+            addr: hostport,
+            user,
+            password,
+        }
+    }
+
     /// Works out the address and credentials from the options and the ini.
     pub fn resolve(cli: &Cli) -> Result<Target, String> {
-        let mut user = cli.user.clone();
-        let mut password = cli.password.clone();
-        let (host, port) = if let Some(ini) = locate::ini_if_any(cli.config.as_deref()) {
+        if let Some(ini) = locate::ini_if_any(cli.config.as_deref()) {
             let dep = Deployment::load(&ini, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
             let name = match &cli.host {
                 Some(h) => h.clone(),
                 None => locate::system_host_name().ok_or("cannot read the system host name: pass -host NAME")?,
             };
-            let plan = dep.service_plan(&name).map_err(|e| e.to_string())?;
-            let listen = plan.rest_listen.ok_or_else(|| {
-                format!(
-                    "{}: the REST API is disabled (replicator-rest-api=false)",
-                    ini.display()
-                )
-            })?;
-            user = user.or(plan.rest_user);
-            password = password.or(plan.rest_password);
-            let ip = if listen.ip().is_unspecified() {
-                plan.address
-            } else {
-                listen.ip()
-            };
-            (ip.to_string(), cli.port.unwrap_or(listen.port()))
-        } else {
+            return Target::for_ini_host(&dep, &ini, &name, cli);
+        }
+        let (host, port) = {
             let name = cli.host.clone().unwrap_or_else(|| "localhost".to_owned());
             let host = match &cli.hosts_file {
                 Some(f) => {
@@ -265,16 +302,6 @@ impl Target {
             };
             (host, cli.port.unwrap_or(8097))
         };
-        let hostport = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
-        Ok(Target {
-            url: format!("http://{hostport}"),
-            addr: hostport,
-            user,
-            password,
-        })
+        Ok(Target::at(&host, port, cli.user.clone(), cli.password.clone()))
     }
 }

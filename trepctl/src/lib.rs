@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod composite;
 pub mod output;
 pub mod provision;
 
@@ -18,6 +19,12 @@ use commands::Session;
 
 /// Runs one parsed command line; the text to print, or the error.
 pub fn run(cli: &Cli) -> Result<String, String> {
+    // The whole deployment: no single replicator to resolve first.
+    if let Command::Composite { action } = &cli.command {
+        return match action {
+            cli::CompositeAction::Status => composite::status(cli),
+        };
+    }
     let s = Session {
         target: Target::resolve(cli)?,
     };
@@ -33,6 +40,7 @@ pub fn run(cli: &Cli) -> Result<String, String> {
         Command::Reset(a) => commands::reset(cli, &s, a),
         Command::Provision(a) => provision::provision(cli, &s, a),
         Command::Reload => commands::reload(cli, &s),
+        Command::Composite { .. } => composite::status(cli),
         Command::Heartbeat { name } => commands::heartbeat(cli, &s, name.as_deref()),
         Command::Flush { limit } => commands::flush(cli, &s, *limit),
         Command::Wait(a) => commands::wait(cli, &s, a),

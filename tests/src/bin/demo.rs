@@ -15,7 +15,8 @@
 //! starts north's replicators OFFLINE on empty databases and provisions
 //! them with `tprovision` (db7 from host2.alpha by mariabackup, db8 from
 //! db7 by mysqldump, db9 from db7 by mariabackup), then prints `trepctl
-//! services` and the checksums of all nine hosts.
+//! services` of all nine hosts, `trepctl composite status` and the
+//! checksums.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -265,6 +266,15 @@ async fn grow(cluster: &mut Cluster) -> Result<(), Box<dyn std::error::Error>> {
         println!("\n-- trepctl -host {host} services");
         print!("{}", trepctl(cluster, host, &["services"])?);
     }
+    let topology = Command::new(workspace_bin("trepctl")?)
+        .arg("--config")
+        .arg(cluster.deployment.ini())
+        .arg("--hosts-file")
+        .arg(cluster.deployment.hosts_file())
+        .args(["composite", "status"])
+        .output()?;
+    println!("\n-- trepctl composite status");
+    print!("{}", String::from_utf8_lossy(&topology.stdout));
     println!("\n== CHECKSUM TABLE on all nine hosts");
     let mut all = Vec::new();
     for host in HOSTS.iter().chain(&NORTH_HOSTS) {
