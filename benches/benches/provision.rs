@@ -47,18 +47,6 @@ fn ini(port: u16, sandbox: &Path) -> String {
     )
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
-            _ => e.metadata().map_or(0, |m| m.len()),
-        })
-        .sum()
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     if let Err(e) = run().await {
@@ -165,7 +153,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .await?;
                 let secs = t.elapsed().as_secs_f64();
-                ours = (secs, dir_bytes(&cluster.db("db7").datadir()));
+                ours = (
+                    secs,
+                    replicator::provision::backup::dir_size(&cluster.db("db7").datadir()),
+                );
                 if !out.contains("Provisioned by mariabackup") {
                     return Err(format!("unexpected tprovision output: {out}").into());
                 }

@@ -84,6 +84,27 @@ impl Deployment {
         self.install_dir(host).join("thl").join(service)
     }
 
+    /// Runs a workspace tool (`trepctl`, `tprovision`) with the
+    /// deployment's ini and hosts file, for `host` when given: whether it
+    /// succeeded, and its stdout followed by its stderr.
+    pub fn run_tool(&self, tool: &str, host: Option<&str>, args: &[&str]) -> io::Result<(bool, String)> {
+        let mut cmd = Command::new(workspace_bin(tool)?);
+        cmd.arg("--config")
+            .arg(&self.ini)
+            .arg("--hosts-file")
+            .arg(&self.hosts_file);
+        if let Some(host) = host {
+            cmd.arg("--host").arg(host);
+        }
+        let out = cmd.args(args).output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), text))
+    }
+
     /// Starts `replicator` for `host` with extra arguments.
     pub fn start(&self, host: &str, extra: &[&str]) -> io::Result<ReplicatorProcess> {
         self.start_with_env(host, extra, &[])

@@ -8,31 +8,17 @@
 //! Run: `cargo test -p tests --test composite -- --test-threads=1`
 //! (starts six `mariadbd` and six replicators).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use tests::cluster::{Cluster, HOSTS};
-use tests::process::workspace_bin;
 
 /// Runs `trepctl` for `host` with the deployment's ini and hosts file.
 fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(workspace_bin("trepctl").expect("trepctl is built"))
-        .arg("--config")
-        .arg(cluster.deployment.ini())
-        .arg("--hosts-file")
-        .arg(cluster.deployment.hosts_file())
-        .arg("-host")
-        .arg(host)
-        .args(args)
-        .output()
-        .expect("trepctl runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    cluster
+        .deployment
+        .run_tool("trepctl", Some(host), args)
+        .expect("trepctl runs")
 }
 
 /// The value of `name` in trepctl's NAME VALUE output.

@@ -12,27 +12,17 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use tests::cluster::Cluster;
-use tests::process::{read_thl, workspace_bin};
+use tests::process::read_thl;
 
 const RELAY: &str = "host1.beta";
 const SLAVE: &str = "host2.beta";
 
 fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(workspace_bin("trepctl").expect("trepctl"))
-        .arg("--config")
-        .arg(cluster.deployment.ini())
-        .arg("--hosts-file")
-        .arg(cluster.deployment.hosts_file())
-        .args(["-host", host])
-        .args(args)
-        .output()
+    let (ok, text) = cluster
+        .deployment
+        .run_tool("trepctl", Some(host), args)
         .expect("trepctl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "trepctl -host {host} {}: {text}", args.join(" "));
+    assert!(ok, "trepctl -host {host} {}: {text}", args.join(" "));
     text
 }
 

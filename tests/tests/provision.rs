@@ -39,23 +39,12 @@ fn tprovision(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
 }
 
 fn run(cluster: &Cluster, tool: &str, host: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(workspace_bin(tool).expect("workspace binary"))
-        .arg("--config")
-        .arg(cluster.deployment.ini())
-        .arg("--hosts-file")
-        .arg(cluster.deployment.hosts_file())
-        .arg("--host")
-        .arg(host)
-        .args(args)
-        .output()
-        .expect("run the tool");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = cluster
+        .deployment
+        .run_tool(tool, Some(host), args)
+        .expect("the tool runs");
     println!("{tool} --host {host} {}:\n{text}", args.join(" "));
-    (out.status.success(), text)
+    (ok, text)
 }
 
 /// Starts `tprovision` of `host` from `source`, kills the replicator of
@@ -402,15 +391,10 @@ async fn a_third_cluster_is_added_under_load_and_provisioned_from_replicas() {
     assert_eq!(sums.len(), 1, "checksums differ between hosts: {sums:?}");
     // The topology as an operator sees it: nine hosts ONLINE in three
     // dataservices and the composite of them.
-    let out = Command::new(workspace_bin("trepctl").expect("trepctl"))
-        .arg("--config")
-        .arg(cluster.deployment.ini())
-        .arg("--hosts-file")
-        .arg(cluster.deployment.hosts_file())
-        .args(["composite", "status"])
-        .output()
+    let (_, text) = cluster
+        .deployment
+        .run_tool("trepctl", None, &["composite", "status"])
         .expect("composite status");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     println!("trepctl composite status:\n{text}");
     let hosts: Vec<&str> = text.lines().filter(|l| l.contains(" ONLINE ")).collect();
     assert_eq!(hosts.len(), 9, "{text}");

@@ -311,12 +311,13 @@ impl Applier {
         // the default: it may not exist yet, so no USE before it. After any
         // database DDL the next statement selects its database again.
         let no_use = creates_or_drops_database(&s.sql);
-        if is_database_ddl(&s.sql) {
+        let database_ddl = is_database_ddl(&s.sql);
+        if database_ddl {
             // Counted before it runs: every other applier's session selects
             // its database again (`SessionState::current_db`).
             database_ddl_started();
         }
-        if is_database_ddl(&s.sql) || self.session.needs_use_for_collation_database(&s.session) {
+        if database_ddl || self.session.needs_use_for_collation_database(&s.session) {
             self.session.forget_db();
         }
         if let Some(db) = s.default_db.as_deref().filter(|d| !d.is_empty() && !no_use) {

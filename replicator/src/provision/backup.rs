@@ -219,7 +219,7 @@ async fn facts(plan: &HostPlan, method: ProvisionMethod) -> Result<Facts, String
 }
 
 /// Bytes under `dir` (a progress estimate; unreadable entries count 0).
-fn dir_size(dir: &Path) -> u64 {
+pub fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };

@@ -34,14 +34,17 @@ pub struct BackupStream {
     source: SocketAddr,
 }
 
-/// Asks the replicator at `source` for a backup.
-pub async fn request_backup(
-    source: SocketAddr,
+/// One request to the replicator at `addr` (connect and answer head
+/// bounded, basic auth when `credentials`): the answer, its body unread.
+async fn send(
+    addr: SocketAddr,
     credentials: Option<(&str, &str)>,
-    req: &BackupRequest,
-) -> Result<BackupStream, String> {
-    let at = |what: &str, e: &dyn std::fmt::Display| format!("{what} the replicator at {source}: {e}");
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(source))
+    request: hyper::http::request::Builder,
+    body: Bytes,
+    head_wait: Duration,
+) -> Result<hyper::Response<Incoming>, String> {
+    let at = |what: &str, e: &dyn std::fmt::Display| format!("{what} the replicator at {addr}: {e}");
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
         .await
         .map_err(|_| at("timed out connecting to", &"after 10 s"))?
         .map_err(|e| at("cannot connect to", &e))?;
@@ -51,38 +54,58 @@ pub async fn request_backup(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let body = serde_json::to_vec(req).map_err(|e| e.to_string())?;
-    let mut request = hyper::Request::post(format!("{BASE}/provision/backup"))
-        .header(hyper::header::HOST, source.to_string())
+    let mut request = request
+        .header(hyper::header::HOST, addr.to_string())
         .header(hyper::header::CONTENT_TYPE, "application/json");
     if let Some((user, password)) = credentials {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         request = request.header(hyper::header::AUTHORIZATION, format!("Basic {token}"));
     }
-    let request = request.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
-    let resp = tokio::time::timeout(IDLE_TIMEOUT, sender.send_request(request))
+    let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+    tokio::time::timeout(head_wait, sender.send_request(request))
         .await
-        .map_err(|_| at("no answer from", &"within 300 s"))?
-        .map_err(|e| at("request to", &e))?;
-    let status = resp.status();
-    let mut body = resp.into_body();
-    if !status.is_success() {
-        let mut text = Vec::new();
-        while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(30), body.frame()).await {
-            if let Some(d) = frame.data_ref() {
-                text.extend_from_slice(d);
-            }
-            if text.len() > 64 << 10 {
-                break;
-            }
-        }
-        let message = serde_json::from_slice::<ErrorBody>(&text)
+        .map_err(|_| at("no answer from", &format!("within {} s", head_wait.as_secs())))?
+        .map_err(|e| at("request to", &e))
+}
+
+/// A body read whole, at most `limit` bytes, within 30 s.
+async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, String> {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        http_body_util::Limited::new(body, limit).collect(),
+    )
+    .await
+    .map_err(|_| "the answer's body did not arrive within 30 s".to_owned())?
+    .map(|b| b.to_bytes())
+    .map_err(|e| format!("reading the answer's body: {e}"))
+}
+
+/// The message of an error answer (`ErrorBody`, else its text).
+async fn error_message(body: Incoming) -> String {
+    match read_body(body, 64 << 10).await {
+        Ok(text) => serde_json::from_slice::<ErrorBody>(&text)
             .map(|e| e.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&text).into_owned());
+            .unwrap_or_else(|_| String::from_utf8_lossy(&text).into_owned()),
+        Err(e) => e,
+    }
+}
+
+/// Asks the replicator at `source` for a backup.
+pub async fn request_backup(
+    source: SocketAddr,
+    credentials: Option<(&str, &str)>,
+    req: &BackupRequest,
+) -> Result<BackupStream, String> {
+    let body = serde_json::to_vec(req).map_err(|e| e.to_string())?;
+    let request = hyper::Request::post(format!("{BASE}/provision/backup"));
+    let resp = send(source, credentials, request, Bytes::from(body), IDLE_TIMEOUT).await?;
+    let status = resp.status();
+    if !status.is_success() {
+        let message = error_message(resp.into_body()).await;
         return Err(format!("the source refused the backup ({status}): {message}"));
     }
     Ok(BackupStream {
-        body,
+        body: resp.into_body(),
         reader: FrameReader::default(),
         source,
     })
@@ -128,40 +151,19 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
     path: &str,
 ) -> Result<T, String> {
     let at = |e: &dyn std::fmt::Display| format!("GET {path} from the replicator at {addr}: {e}");
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
-        .await
-        .map_err(|_| at(&"connect timed out"))?
-        .map_err(|e| at(&e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-        .await
-        .map_err(|e| at(&e))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let mut request = hyper::Request::get(path).header(hyper::header::HOST, addr.to_string());
-    if let Some((user, password)) = credentials {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        request = request.header(hyper::header::AUTHORIZATION, format!("Basic {token}"));
-    }
-    let request = request.body(Full::new(Bytes::new())).map_err(|e| at(&e))?;
-    let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
-        .await
-        .map_err(|_| at(&"no answer within 30 s"))?
-        .map_err(|e| at(&e))?;
-    let status = resp.status();
-    let body = tokio::time::timeout(
+    let resp = send(
+        addr,
+        credentials,
+        hyper::Request::get(path),
+        Bytes::new(),
         Duration::from_secs(30),
-        http_body_util::Limited::new(resp.into_body(), 16 << 20).collect(),
     )
-    .await
-    .map_err(|_| at(&"the answer's body did not arrive within 30 s"))?
-    .map_err(|e| at(&e))?
-    .to_bytes();
+    .await?;
+    let status = resp.status();
     if !status.is_success() {
-        let message = serde_json::from_slice::<ErrorBody>(&body)
-            .map(|e| e.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+        let message = error_message(resp.into_body()).await;
         return Err(at(&format!("{status}: {message}")));
     }
+    let body = read_body(resp.into_body(), 16 << 20).await.map_err(|e| at(&e))?;
     serde_json::from_slice(&body).map_err(|e| at(&e))
 }

@@ -63,22 +63,17 @@ fn header_of(reader: &Reader, s: Seqno) -> Result<thl::event::EventHeader, Strin
 }
 
 /// The first seqno of the run of sessions of `source_id` that ends the
-/// THL: event ids compare only within one source's binlog, so the search
-/// stays inside it (a promotion or a failover put another host's binlog
-/// positions before it).
-fn own_run_start(
-    reader: &Reader,
-    min: Seqno,
-    last: &thl::event::EventHeader,
-    source_id: &str,
-) -> Result<Seqno, String> {
+/// THL with `last`: event ids compare only within one source's binlog, so
+/// the search stays inside it (a promotion or a failover put another
+/// host's binlog positions before it).
+fn own_run_start(reader: &Reader, min: Seqno, last: &PositionAtResponse, source_id: &str) -> Result<Seqno, String> {
     if last.source_id != source_id {
         return Err(format!(
             "this THL ends with a transaction of {}, not of {source_id}: ask the dataservice's current master",
             last.source_id
         ));
     }
-    let mut from = Seqno(last.epoch.0).max(min);
+    let mut from = Seqno(last.epoch).max(min);
     while from > min {
         let prev = header_of(reader, Seqno(from.0 - 1))?;
         if prev.source_id != source_id {
@@ -108,8 +103,7 @@ pub fn transaction_ending_at(dir: &Path, at: &BinlogPosition, source_id: &str) -
     if last.0 < *at {
         return Ok(Lookup::NotYet(last.1.event_id));
     }
-    let last_header = header_of(&reader, Seqno(last.1.seqno))?;
-    let from = own_run_start(&reader, min, &last_header, source_id)?;
+    let from = own_run_start(&reader, min, &last.1, source_id)?;
     let first = end_of(&reader, from)?;
     if first.0 > *at {
         return Err(format!(
@@ -140,35 +134,45 @@ mod tests {
 
     use super::*;
 
-    /// Seqnos 10.. ending at the given binlog offsets; seqno 11 in two
-    /// fragments (its first one's event id names an earlier offset).
+    /// Appends one record: `end` is the binlog offset of its event id.
+    fn append(
+        w: &mut thl::store::Writer,
+        seqno: i64,
+        fragno: u16,
+        last_frag: bool,
+        source: &str,
+        epoch: i64,
+        end: u64,
+    ) {
+        let header = EventHeader {
+            seqno: Seqno(seqno),
+            seqno_end: Seqno(seqno),
+            fragno,
+            last_frag,
+            epoch: Epoch(epoch),
+            source_id: source.into(),
+            event_id: format!("mysql-bin.000001:{end};-1"),
+            shard_id: "s".into(),
+            source_tstamp_ms: 0,
+            extract_tstamp_ms: 0,
+        };
+        w.append_event(&ReplEvent {
+            header,
+            body: EventBody::default(),
+        })
+        .expect("append");
+    }
+
+    /// Seqnos 10.. of db1 ending at the given binlog offsets; seqno 11 in
+    /// two fragments (its first one's event id names an earlier offset).
     fn thl(dir: &Path, ends: &[u64]) {
         let mut w = thl::store::Writer::open(thl::store::StoreConfig::new(dir)).expect("writer");
-        let mut push = |seqno: i64, fragno: u16, last_frag: bool, at: u64| {
-            let header = EventHeader {
-                seqno: Seqno(seqno),
-                seqno_end: Seqno(seqno),
-                fragno,
-                last_frag,
-                epoch: Epoch(10),
-                source_id: "db1".into(),
-                event_id: format!("mysql-bin.000001:{at};-1"),
-                shard_id: "s".into(),
-                source_tstamp_ms: 0,
-                extract_tstamp_ms: 0,
-            };
-            w.append_event(&ReplEvent {
-                header,
-                body: EventBody::default(),
-            })
-            .expect("append");
-        };
         for (i, &end) in ends.iter().enumerate() {
             let seqno = 10 + i as i64;
             if seqno == 11 {
-                push(seqno, 0, false, end - 50);
+                append(&mut w, seqno, 0, false, "db1", 10, end - 50);
             }
-            push(seqno, u16::from(seqno == 11), true, end);
+            append(&mut w, seqno, u16::from(seqno == 11), true, "db1", 10, end);
         }
         w.commit().expect("commit");
     }
@@ -229,23 +233,7 @@ mod tests {
             (14, "db2", 13, 60),
             (15, "db2", 13, 70),
         ] {
-            let header = EventHeader {
-                seqno: Seqno(seqno),
-                seqno_end: Seqno(seqno),
-                fragno: 0,
-                last_frag: true,
-                epoch: Epoch(epoch),
-                source_id: source.into(),
-                event_id: format!("mysql-bin.000001:{end};-1"),
-                shard_id: "s".into(),
-                source_tstamp_ms: 0,
-                extract_tstamp_ms: 0,
-            };
-            w.append_event(&ReplEvent {
-                header,
-                body: EventBody::default(),
-            })
-            .expect("append");
+            append(&mut w, seqno, 0, true, source, epoch, end);
         }
         w.commit().expect("commit");
         let found = |offset| transaction_ending_at(dir.path(), &at(offset), "db2");

@@ -266,15 +266,9 @@ async fn grow(cluster: &mut Cluster) -> Result<(), Box<dyn std::error::Error>> {
         println!("\n-- trepctl -host {host} services");
         print!("{}", trepctl(cluster, host, &["services"])?);
     }
-    let topology = Command::new(workspace_bin("trepctl")?)
-        .arg("--config")
-        .arg(cluster.deployment.ini())
-        .arg("--hosts-file")
-        .arg(cluster.deployment.hosts_file())
-        .args(["composite", "status"])
-        .output()?;
+    let (_, topology) = cluster.deployment.run_tool("trepctl", None, &["composite", "status"])?;
     println!("\n-- trepctl composite status");
-    print!("{}", String::from_utf8_lossy(&topology.stdout));
+    print!("{topology}");
     println!("\n== CHECKSUM TABLE on all nine hosts");
     let mut all = Vec::new();
     for host in HOSTS.iter().chain(&NORTH_HOSTS) {
@@ -301,18 +295,5 @@ async fn grow(cluster: &mut Cluster) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Runs trepctl against `host` and returns its output.
 fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-    let out = Command::new(workspace_bin("trepctl")?)
-        .arg("--config")
-        .arg(cluster.deployment.ini())
-        .arg("--hosts-file")
-        .arg(cluster.deployment.hosts_file())
-        .arg("-host")
-        .arg(host)
-        .args(args)
-        .output()?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(text)
+    Ok(cluster.deployment.run_tool("trepctl", Some(host), args)?.1)
 }
