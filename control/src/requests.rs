@@ -159,6 +159,13 @@ pub struct FlushRequest {
     pub limit: Option<u64>,
 }
 
+/// `read-only on|off`: `SET GLOBAL read_only` on the host's database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadOnlyRequest {
+    pub read_only: bool,
+}
+
 /// `wait -applied N | -state S [-limit SECONDS]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -118,6 +118,14 @@ pub struct FlushResponse {
     pub seqno: i64,
 }
 
+/// `POST .../read-only`: the database's `read_only` before and now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadOnlyResponse {
+    pub before: bool,
+    pub read_only: bool,
+}
+
 /// `POST .../wait`: whether the goal was reached, and where the service
 /// stood when the wait ended (a 200 either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

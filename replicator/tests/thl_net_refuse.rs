@@ -51,7 +51,10 @@ async fn epoch_mismatch_is_definite_with_guidance() {
     let srv = serve_writer(&mw, Role::Master, "master1").await;
     let msg = definite(run_against(&srv, s.path()).await, NokCode::EpochMismatch);
     assert!(
-        msg.contains("epoch mismatch at seqno 4: client has epoch 4, server has epoch 0"),
+        msg.contains(
+            "epoch mismatch at seqno 4: the histories diverged after seqno 3 at the latest (epoch 4 on the client, 0 on \
+             this server)"
+        ),
         "{msg}"
     );
     assert!(msg.contains("reprovision the client's host"), "{msg}");

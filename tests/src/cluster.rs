@@ -183,6 +183,8 @@ pub struct Cluster {
     pub processes: BTreeMap<String, ReplicatorProcess>,
     /// The hosts, master first.
     hosts: Vec<&'static str>,
+    /// The master now (`hosts[0]` until [`Cluster::set_master`]).
+    master: &'static str,
     first_binlog: String,
     root: PathBuf,
 }
@@ -245,6 +247,7 @@ impl Cluster {
             deployment,
             processes: BTreeMap::new(),
             hosts: hosts.to_vec(),
+            master: hosts[0],
             first_binlog,
             root: root.to_path_buf(),
         })
@@ -298,15 +301,32 @@ impl Cluster {
         }
     }
 
+    /// Makes `host` the master the waits measure against (after a switch
+    /// or failover moved the role).
+    pub fn set_master(&mut self, host: &str) {
+        if let Some(h) = self.hosts.iter().find(|h| **h == host) {
+            self.master = h;
+        }
+    }
+
+    /// The master now.
+    pub fn master(&self) -> &'static str {
+        self.master
+    }
+
+    fn master_thl(&self) -> PathBuf {
+        self.deployment.thl_dir(self.master, service_of(self.master))
+    }
+
     /// The highest seqno in the master's THL.
     pub fn master_max_seqno(&self) -> Option<i64> {
-        crate::process::thl_max_seqno(&self.deployment.thl_dir(self.hosts[0], "alpha"))
+        crate::process::thl_max_seqno(&self.master_thl())
     }
 
     /// The seqno a host has applied (its `trep_commit_seqno`); the master
     /// counts as having applied what its THL holds.
     pub async fn applied_seqno(&self, host: &str) -> Option<i64> {
-        if host == self.hosts[0] {
+        if host == self.master {
             return self.master_max_seqno();
         }
         let sql = format!("SELECT MIN(seqno) FROM tungsten_{}.trep_commit_seqno", service_of(host));
@@ -320,8 +340,7 @@ impl Cluster {
 
     /// The GTID sequence number of the master THL's last transaction.
     fn master_thl_gtid_seq(&self) -> Option<i64> {
-        let dir = self.deployment.thl_dir(self.hosts[0], "alpha");
-        let reader = thl::store::Reader::open(dir).ok()?;
+        let reader = thl::store::Reader::open(self.master_thl()).ok()?;
         let max = reader.max_seqno().ok()??;
         let mut cursor = reader.cursor(max).ok()?;
         // Any fragment of the last transaction names its GTID.
@@ -338,7 +357,7 @@ impl Cluster {
     /// committed, then until every host applied the master's last seqno.
     pub async fn wait_until_applied(&self, timeout: Duration) -> Result<i64, ClusterError> {
         let deadline = Instant::now() + timeout;
-        let source = crate::process::source_gtid_seq(self.db(self.hosts[0])).await;
+        let source = crate::process::source_gtid_seq(self.db(self.master)).await;
         while self.master_thl_gtid_seq() < Some(source) {
             if Instant::now() > deadline {
                 return Err(ClusterError::Timeout(format!(

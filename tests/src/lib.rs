@@ -7,6 +7,8 @@
 //! * [`cluster`]: the seed's composite cluster (six hosts) on one machine.
 //! * [`process`]: a deployment (ini, hosts file, install directories) and
 //!   `replicator` processes started from it.
+//! * [`load`]: a write load that follows the primary through a switch or a
+//!   failover, and the exactly-once check of what it committed.
 //! * [`torture`]: fault rounds (SIGKILLs, crash points) on a master → relay
 //!   → slave chain under load, and the exactly-once oracle.
 
@@ -14,6 +16,7 @@ pub mod apply_support;
 pub mod cluster;
 pub mod conformance;
 pub mod fault_proxy;
+pub mod load;
 pub mod process;
 pub mod randgen;
 pub mod sandbox;

@@ -98,6 +98,12 @@ pub enum Command {
     /// Replace this node's database by a copy of another host's and resume
     /// replication after the copy's position (also the `tprovision` tool).
     Provision(ProvisionArgs),
+    /// Set the local database's read_only (on|off): fences a primary.
+    ReadOnly {
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        value: String,
+    },
     /// Insert a heartbeat on the master (it flows through the THL).
     Heartbeat {
         /// The heartbeat's name.
@@ -118,8 +124,8 @@ pub enum Command {
     Qs,
     /// Per-stage performance figures.
     Perf,
-    /// The whole deployment of the ini (--config): every dataservice and
-    /// host, one line each, from every replicator's REST API.
+    /// The whole deployment of the ini (--config): its status, one line per
+    /// host, and switch, failover and recover of the active site.
     Composite {
         #[command(subcommand)]
         action: CompositeAction,
@@ -132,11 +138,32 @@ pub enum Command {
 }
 
 /// `composite ...`.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum CompositeAction {
     /// One line per host: dataservice, host, role, state, applied seqno,
     /// latency, upstream (or why the host did not answer).
     Status,
+    /// Planned switch of the active site: fence the old primary
+    /// (read_only), flush it, promote the relay of the target site, make
+    /// the old master its relay; rolls back on any failure.
+    Switch {
+        /// The dataservice that becomes active (its relay becomes master).
+        #[arg(long)]
+        to: String,
+    },
+    /// The active site is gone: promote the relay of the target site and
+    /// report the last seqno it had from the old one.
+    Failover {
+        /// The dataservice that becomes active.
+        #[arg(long)]
+        to: String,
+    },
+    /// A former active site rejoins as a passive one, if its history is a
+    /// prefix of the active one's (else it names the tprovision to run).
+    Recover {
+        /// The dataservice that rejoins.
+        dataservice: String,
+    },
 }
 
 #[derive(Debug, Args, Default, Clone)]

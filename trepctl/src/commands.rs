@@ -13,12 +13,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use control::requests::{
-    FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, OnlineRequest, ResetScope, SetroleRequest,
-    WaitRequest,
+    FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, OnlineRequest, ReadOnlyRequest, ResetScope,
+    SetroleRequest, WaitRequest,
 };
 use control::responses::{
-    AllStatus, FlushResponse, OfflineDeferredResponse, ResetResponse, ServiceSummary, SetroleResponse, StateResponse,
-    StatusMap, VersionResponse, WaitResponse,
+    AllStatus, FlushResponse, OfflineDeferredResponse, ReadOnlyResponse, ResetResponse, ServiceSummary,
+    SetroleResponse, StateResponse, StatusMap, VersionResponse, WaitResponse,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -307,6 +307,32 @@ pub fn reset(cli: &Cli, s: &Session, a: &ResetArgs) -> Result<String, String> {
             removed.concat()
         }
     })
+}
+
+/// `read-only on|off`: the local database's `read_only`.
+pub fn read_only(cli: &Cli, s: &Session, on: bool) -> Result<String, String> {
+    let ans = s
+        .post(
+            &format!("{}/read-only", service_path(cli, s)?),
+            &ReadOnlyRequest { read_only: on },
+            DEFAULT_TIMEOUT,
+        )
+        .map_err(failed)?;
+    Ok(if cli.json {
+        show(cli, "read-only", &ans.json)
+    } else {
+        let r: ReadOnlyResponse = ans.typed()?;
+        format!("read_only: {} (was {})\n", on_off(r.read_only), on_off(r.before))
+    })
+}
+
+/// `ON` or `OFF`, as MariaDB shows a boolean variable.
+pub(crate) fn on_off(v: bool) -> &'static str {
+    if v {
+        "ON"
+    } else {
+        "OFF"
+    }
 }
 
 /// `heartbeat [-name N]`.

@@ -23,6 +23,9 @@ pub fn run(cli: &Cli) -> Result<String, String> {
     if let Command::Composite { action } = &cli.command {
         return match action {
             cli::CompositeAction::Status => composite::status(cli),
+            cli::CompositeAction::Switch { to } => composite::switch(cli, to),
+            cli::CompositeAction::Failover { to } => composite::failover(cli, to),
+            cli::CompositeAction::Recover { dataservice } => composite::recover(cli, dataservice),
         };
     }
     let s = Session {
@@ -41,6 +44,7 @@ pub fn run(cli: &Cli) -> Result<String, String> {
         Command::Provision(a) => provision::provision(cli, &s, a),
         Command::Reload => commands::reload(cli, &s),
         Command::Composite { .. } => composite::status(cli),
+        Command::ReadOnly { value } => commands::read_only(cli, &s, value == "on"),
         Command::Heartbeat { name } => commands::heartbeat(cli, &s, name.as_deref()),
         Command::Flush { limit } => commands::flush(cli, &s, *limit),
         Command::Wait(a) => commands::wait(cli, &s, a),

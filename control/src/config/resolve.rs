@@ -108,6 +108,13 @@ impl Deployment {
         }
     }
 
+    /// The THL URI of dataservice `ds`'s head (`thl://host:port/`, `thls`
+    /// with `thl-ssl`): what its slaves, and the relays of a site that
+    /// follows it, pull from.
+    pub fn head_uri(&self, ds: &str) -> Option<String> {
+        self.dataservice(ds).and_then(|d| self.uri(d).ok())
+    }
+
     fn uri(&self, ds: &Dataservice) -> Result<String, ConfigError> {
         let head = ds.head().ok_or_else(|| ConfigError::NoHead {
             service: ds.name.clone(),

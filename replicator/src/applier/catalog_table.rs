@@ -70,7 +70,11 @@ pub(crate) struct CatalogNames {
 
 impl CatalogNames {
     pub fn new(service: &str) -> CatalogNames {
-        let schema = format!("tungsten_{service}");
+        CatalogNames::in_schema(format!("tungsten_{service}"))
+    }
+
+    /// The names in tracking schema `schema` (an upstream's, from its rows).
+    pub fn in_schema(schema: String) -> CatalogNames {
         CatalogNames {
             commit_seqno: table_name(&schema, "trep_commit_seqno"),
             heartbeat: table_name(&schema, "heartbeat"),
@@ -80,10 +84,32 @@ impl CatalogNames {
         }
     }
 
+    /// The tracking schema (idempotent).
+    pub fn create_schema(&self) -> String {
+        format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&self.schema))
+    }
+
+    /// Tungsten's heartbeat table (idempotent).
+    pub fn create_heartbeat(&self) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\
+             id BIGINT NOT NULL, \
+             seqno BIGINT, \
+             eventid VARCHAR(128), \
+             source_tstamp TIMESTAMP NULL DEFAULT NULL, \
+             target_tstamp TIMESTAMP NULL DEFAULT NULL, \
+             lag_millis BIGINT, \
+             salt BIGINT, \
+             name VARCHAR(128), \
+             PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            self.heartbeat
+        )
+    }
+
     /// The statements that create the catalog (idempotent).
     pub fn create_statements(&self) -> Vec<String> {
         vec![
-            format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&self.schema)),
+            self.create_schema(),
             format!(
                 "CREATE TABLE IF NOT EXISTS {} (\
                  task_id INT NOT NULL, \
@@ -100,19 +126,7 @@ impl CatalogNames {
                  PRIMARY KEY (task_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
                 self.commit_seqno
             ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS {} (\
-                 id BIGINT NOT NULL, \
-                 seqno BIGINT, \
-                 eventid VARCHAR(128), \
-                 source_tstamp TIMESTAMP NULL DEFAULT NULL, \
-                 target_tstamp TIMESTAMP NULL DEFAULT NULL, \
-                 lag_millis BIGINT, \
-                 salt BIGINT, \
-                 name VARCHAR(128), \
-                 PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-                self.heartbeat
-            ),
+            self.create_heartbeat(),
             format!(
                 "CREATE TABLE IF NOT EXISTS {} (\
                  task_id INT NOT NULL, \

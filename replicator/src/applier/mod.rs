@@ -298,6 +298,9 @@ pub struct Applier {
     last_service: Option<String>,
     /// Tables whose history follows the target's transactions.
     precise_history: PreciseHistory,
+    /// Upstream tracking schemas whose heartbeat table this target has
+    /// (made when missing: [`Applier::create_heartbeat_table`]).
+    heartbeat_schemas: std::collections::HashSet<String>,
     /// The DDL mark found at connect (seqno, event id): that statement was
     /// running when the applier last stopped (`statement.rs`).
     ddl_found_in_flight: Option<DdlInFlight>,
@@ -457,6 +460,7 @@ impl Applier {
             keeps_prepared_xa: false,
             last_service: None,
             precise_history: PreciseHistory::default(),
+            heartbeat_schemas: std::collections::HashSet::new(),
             ddl_found_in_flight: None,
             ddl_mark_pending: false,
             held_xa: None,
@@ -1368,9 +1372,33 @@ impl Applier {
             table: Some(table.clone()),
             ..self.ctx(ev)
         };
+        if !self.heartbeat_schemas.contains(&rc.schema) {
+            self.create_heartbeat_table(&rc.schema, &ctx).await?;
+            self.heartbeat_schemas.insert(rc.schema.clone());
+        }
         self.row_context(None, &ctx).await?;
         let after = image_columns(rc, &rc.after_columns).map_err(|m| ctx.definite(m))?;
         self.insert_rows(rc, &after, &table, &ctx, InsertVerb::Replace).await
+    }
+
+    /// Creates an upstream's heartbeat table when this target lacks it (a
+    /// master promoted after its table was made never logs it again, so a
+    /// former master that follows it never received it): on a connection
+    /// of its own (DDL would commit the open block), not binlogged (it is
+    /// bookkeeping of this target, not an event of the history).
+    async fn create_heartbeat_table(&self, schema: &str, ctx: &Ctx<'_>) -> Result<(), ApplyError> {
+        let names = CatalogNames::in_schema(schema.to_owned());
+        let fail = |e: mysql_async::Error| ctx.transient(format!("creating the upstream's heartbeat table: {e}"));
+        let mut conn = Conn::new(self.opts.clone()).await.map_err(fail)?;
+        for sql in [
+            "SET SESSION sql_log_bin=0".to_owned(),
+            names.create_schema(),
+            names.create_heartbeat(),
+        ] {
+            conn.query_drop(sql).await.map_err(fail)?;
+        }
+        let _ = conn.disconnect().await;
+        Ok(())
     }
 
     fn zero_rows(

@@ -2,9 +2,10 @@
 //! (`POST .../service/NAME/provision`; `tprovision` starts it and shows its
 //! progress from `GET .../service/NAME/provision`).
 //!
-//! Steps: check the source (an ini host of this dataservice or of its
-//! relay-source, not this host, its service ONLINE or OFFLINE:NORMAL, not
-//! a primary, at most `maxLag` seqnos behind the chain's master); take the
+//! Steps: check the source (an ini host of a dataservice that carries this
+//! one's history, `control/src/config/lineage.rs`, not this host, its
+//! service ONLINE or OFFLINE:NORMAL, not a primary, at most `maxLag`
+//! seqnos behind the history's live master); take the
 //! service offline; stream the copy from the source's replicator; restore
 //! it (`restore.rs`); take over the copied position; reset the THL and the
 //! catalog (the THL then starts empty and the upstream resumes after the
@@ -17,8 +18,9 @@
 //! provision fails before the local data changed, and otherwise only once
 //! the copy and its position are in place, so a provision interrupted
 //! anywhere (this replicator killed, the source killed) never lets a
-//! half-copied node go online. A master is never provisioned (its
-//! position is its binlog).
+//! half-copied node go online. An ONLINE master is never provisioned (its
+//! position is its binlog); an offline one whose history has another
+//! master now (a failed-over site) is, and follows that master as a relay.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -258,23 +260,7 @@ async fn check_source(
     if applied < 0 {
         return Err(format!("{host} has applied nothing yet: choose a source that has"));
     }
-    let master = deployment
-        .chain_master(&source_ds)
-        .ok_or_else(|| format!("no master found up the chain of {source_ds}"))?;
-    let (master_rest, master_creds) = rest_of(&deployment.service_plan(&master).map_err(|e| e.to_string())?)?;
-    let heads: Vec<ServiceSummary> = get_json(
-        master_rest,
-        master_creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
-        &format!("{BASE}/services"),
-    )
-    .await
-    .map_err(|e| format!("cannot read the chain's master {master} to measure the source's lag: {e}"))?;
-    let head: i64 = heads
-        .iter()
-        .filter(|s| s.role == Role::Master)
-        .filter_map(|s| s.applied_last_seqno.parse().ok())
-        .max()
-        .unwrap_or(-1);
+    let (master, head) = history_master(deployment, &source_ds, "").await?;
     let max_lag = req.max_lag.unwrap_or(DEFAULT_MAX_LAG);
     if head - applied > max_lag {
         return Err(format!(
@@ -286,6 +272,65 @@ async fn check_source(
     Ok(source)
 }
 
+/// A master is provisioned only when it is a former one: offline, and
+/// another head of its history is master (its site failed over and its
+/// data diverged, `trepctl composite recover`). It then rejoins as a relay
+/// of that master: the upstream for it.
+async fn former_master_upstream(
+    deployment: &Deployment,
+    me: &str,
+    ds: &str,
+    state: State,
+) -> Result<Option<String>, String> {
+    if state == State::Online {
+        return Err(format!(
+            "{me} is the ONLINE master of {ds}: a master's position is its binlog, not a copy's; provision slaves \
+             and relays (or `trepctl setrole -role slave` first)"
+        ));
+    }
+    let (master, _) = history_master(deployment, ds, me).await.map_err(|e| {
+        format!("{me} is a master of {ds} and no other master of its history was found to follow after the copy: {e}")
+    })?;
+    let master_ds = deployment.dataservice_of(&master).unwrap_or_default();
+    let uri = deployment
+        .head_uri(master_ds)
+        .ok_or_else(|| format!("no THL address for {master}, the master of {master_ds}"))?;
+    info!(%master, %uri, "a former master: after the copy it follows the history's master as a relay");
+    Ok(Some(uri))
+}
+
+/// The live master of `ds`'s history (one of the heads of the dataservices
+/// that carry it, `lineage.rs`, whichever a switch made master) and its
+/// last seqno; an error naming every head and why it did not count.
+async fn history_master(deployment: &Deployment, ds: &str, skip: &str) -> Result<(String, i64), String> {
+    let mut why = Vec::new();
+    for head in deployment.history_heads(ds).into_iter().filter(|h| h != skip) {
+        let rest = match deployment
+            .service_plan(&head)
+            .map_err(|e| e.to_string())
+            .and_then(|p| rest_of(&p))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                why.push(format!("{head}: {e}"));
+                continue;
+            }
+        };
+        let creds = rest.1.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        match get_json::<Vec<ServiceSummary>>(rest.0, creds, &format!("{BASE}/services")).await {
+            Ok(services) => match services.iter().find(|s| s.role == Role::Master) {
+                Some(m) => return Ok((head, m.applied_last_seqno.parse().unwrap_or(-1))),
+                None => why.push(format!("{head}: not a master")),
+            },
+            Err(e) => why.push(format!("{head}: {e}")),
+        }
+    }
+    Err(format!(
+        "no master of {ds}'s history answered, to measure the source's lag ({})",
+        why.join("; ")
+    ))
+}
+
 async fn run(
     svc: &Arc<Service>,
     me: &HostPlan,
@@ -295,13 +340,12 @@ async fn run(
 ) -> Result<String, String> {
     let deployment = ini.load()?;
     let plan = svc.plan().clone();
-    if svc.view().role == Role::Master {
-        return Err(format!(
-            "{} is the master of {}: a master's position is its binlog, not a copy's; provision slaves and relays \
-             (or `trepctl setrole -role slave` first)",
-            me.host, plan.service
-        ));
-    }
+    let view = svc.view();
+    let rejoin = if view.role == Role::Master {
+        former_master_upstream(&deployment, &me.host, &plan.service, view.state).await?
+    } else {
+        None
+    };
     let source = check_source(&deployment, me, &plan, req).await?;
     report.update(|s| s.source = source.host.clone());
     report.phase("offline");
@@ -426,6 +470,9 @@ async fn run(
     })
     .await
     .map_err(|e| e.message)?;
+    if let Some(uri) = rejoin {
+        svc.set_role(Role::Relay, vec![uri]).await.map_err(|e| e.message)?;
+    }
     std::fs::remove_file(&marker)
         .map_err(|e| format!("cannot remove the provision marker {}: {e}", marker.display()))?;
     report.phase("online");

@@ -387,43 +387,19 @@ pub fn binlog_position_of_copy(staging: &Path) -> Result<String, String> {
     }
 }
 
-/// Creates this service's tracking schema (as its applier would) with the
-/// position `point` in task 0's row (the applier gives each channel a copy
-/// of it); returns it as `seqno N, epoch E`.
+/// Writes `point` as the service's applied position (`db::write_applied_position`);
+/// returns it as `seqno N, epoch E`.
 pub async fn write_position(plan: &ServicePlan, point: &PositionAtResponse) -> Result<String, String> {
-    let names = crate::applier::catalog_table::CatalogNames::new(&plan.service);
-    let mut conn = connect(plan).await?;
-    let q = |e: mysql_async::Error| format!("writing the position into {}: {e}", names.schema);
-    conn.query_drop("SET SESSION sql_log_bin=0").await.map_err(q)?;
-    // The schema may exist in the copy (the primary's heartbeat table,
-    // replicated data that later heartbeats update): keep it, and give it
-    // the applier's tables with only task 0's row.
-    for sql in names.create_statements() {
-        conn.query_drop(sql).await.map_err(q)?;
-    }
-    for sql in [
-        format!("DELETE FROM {} WHERE task_id <> 0", names.commit_seqno),
-        format!("DELETE FROM {}", names.ddl_in_flight),
-        format!("DELETE FROM {}", names.apply_routing),
-    ] {
-        conn.query_drop(sql).await.map_err(q)?;
-    }
-    conn.exec_drop(
-        format!(
-            "UPDATE {} SET seqno = ?, fragno = 0, last_frag = '1', source_id = ?, epoch_number = ?, eventid = ? \
-             WHERE task_id = 0",
-            names.commit_seqno
-        ),
-        (
-            point.seqno,
-            point.source_id.as_str(),
-            point.epoch,
-            point.event_id.as_str(),
-        ),
+    crate::service::db::write_applied_position(
+        plan,
+        &crate::service::db::AppliedPoint {
+            seqno: point.seqno,
+            epoch: point.epoch,
+            source_id: point.source_id.clone(),
+            event_id: point.event_id.clone(),
+        },
     )
-    .await
-    .map_err(q)?;
-    let _ = conn.disconnect().await;
+    .await?;
     Ok(format!(
         "seqno {}, epoch {} (the primary's binlog position {})",
         point.seqno, point.epoch, point.event_id

@@ -35,6 +35,7 @@
 //! | POST | `/service/{name}/setrole` | `{role: master\|primary\|slave\|replica\|relay, uri?: "thl://h:2112/[,..]"}` | `{role, upstream, time_ms}` (`SetroleResponse`) |
 //! | POST | `/service/{name}/reset` | `{all?, thl?, db?}` | `{removed: [..]}` (`ResetResponse`) |
 //! | POST | `/service/{name}/heartbeat` | `{name?}` | `{name, salt, binlogFile, binlogPos}` (`HeartbeatResponse`) |
+//! | POST | `/service/{name}/read-only` | `{readOnly: bool}` | `{before, readOnly}` (`ReadOnlyResponse`): `SET GLOBAL read_only` on the host's database (the fence of `trepctl composite switch`) |
 //! | POST | `/service/{name}/flush` | `{limit?: seconds}` | `{seqno}` (`FlushResponse`) |
 //! | POST | `/service/{name}/wait` | `{applied: N \| state: "ONLINE", limit?: seconds}` | `{reached, state, appliedLastSeqno}` (`WaitResponse`) |
 //! | GET | `/service/{name}/clients` | | `[{clientId, peer, lastAckedSeqno, appliedSeqno, connectedSince}]` (`Vec<ClientEntry>`) |
@@ -68,11 +69,11 @@ use crate::service::{status, Manager, OnlineRequest};
 use crate::service::{ErrorKind, ResetScope, ServiceError};
 use control::requests::{
     BackupRequest, FlushRequest, HeartbeatRequest, OfflineDeferredRequest, OfflineRequest, ProvisionRequest,
-    SetroleRequest, WaitRequest,
+    ReadOnlyRequest, SetroleRequest, WaitRequest,
 };
 use control::responses::{
-    AllStatus, ErrorBody, FlushResponse, HeartbeatResponse, OfflineDeferredResponse, ServiceSummary, SetroleResponse,
-    StateResponse, VersionResponse,
+    AllStatus, ErrorBody, FlushResponse, HeartbeatResponse, OfflineDeferredResponse, ReadOnlyResponse, ServiceSummary,
+    SetroleResponse, StateResponse, VersionResponse,
 };
 
 /// The API's base path.
@@ -176,6 +177,7 @@ pub fn router_with(manager: Arc<Manager>, auth: Option<Credentials>, provisioner
         .route(&svc("reset"), post(reset))
         .route(&svc("heartbeat"), post(heartbeat))
         .route(&svc("flush"), post(flush))
+        .route(&svc("read-only"), post(read_only))
         .route(&svc("wait"), post(wait))
         .route(&svc("clients"), get(clients))
         .route(&svc("provision"), post(provision_start).get(provision_status))
@@ -467,6 +469,16 @@ async fn flush(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Byte
     let b: FlushRequest = body(&bytes)?;
     let seqno = s.flush(Duration::from_secs(b.limit.unwrap_or(60))).await?;
     ok(FlushResponse { seqno })
+}
+
+async fn read_only(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let b: ReadOnlyRequest = body(&bytes)?;
+    let before = s.set_read_only(b.read_only).await?;
+    ok(ReadOnlyResponse {
+        before,
+        read_only: b.read_only,
+    })
 }
 
 async fn wait(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {

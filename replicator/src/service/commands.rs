@@ -7,6 +7,9 @@
 //! * `offline` asks the pipeline to stop at a transaction boundary
 //!   (GOING-OFFLINE) and waits for it; `-immediate` aborts the pipeline task
 //!   (the THL writer's recovery cuts an unfinished transaction).
+//! * A master that becomes a relay or slave gets the applied position of
+//!   its THL's last transaction, after checking that its binlog holds
+//!   nothing unextracted (`demotion.rs`); otherwise the role is unchanged.
 //! * `setrole` only in OFFLINE:NORMAL, `reset` only offline; the role is
 //!   written to the catalog (which the pipeline holds while it runs, so the
 //!   catalog is only opened here while the service is offline).
@@ -126,6 +129,10 @@ impl Service {
                 )));
             }
         }
+        let demoted = self.lock().role == Role::Master && role != Role::Master;
+        if demoted {
+            super::demotion::hand_over(&self.plan, &self.host).await?;
+        }
         let rec = RoleRecord {
             role,
             upstream,
@@ -228,6 +235,16 @@ impl Service {
             .map_err(|e| failed(format!("heartbeat: {e}")))
     }
 
+    /// `read-only on|off`: `SET GLOBAL read_only` on this host's database
+    /// (a switch fences the old primary with it); the value before.
+    pub async fn set_read_only(&self, on: bool) -> Result<bool, ServiceError> {
+        let before = db::set_read_only(&self.plan, on)
+            .await
+            .map_err(|e| failed(format!("read-only: {e}")))?;
+        info!(service = %self.name(), before, now = on, "read_only set on the local database");
+        Ok(before)
+    }
+
     /// `flush`: a heartbeat, then wait until the THL holds it; the seqno.
     pub async fn flush(&self, limit: Duration) -> Result<i64, ServiceError> {
         let hb = self.heartbeat(Some("FLUSH")).await?;
@@ -301,7 +318,7 @@ impl Service {
 
 /// Runs `f` on the service's catalog on a blocking thread, retrying for a
 /// few seconds while another holder (a pipeline just aborted) releases it.
-async fn with_catalog<T: Send + 'static>(
+pub(super) async fn with_catalog<T: Send + 'static>(
     dir: std::path::PathBuf,
     f: impl Fn(&Catalog) -> Result<T, CatalogError> + Send + 'static,
 ) -> Result<T, String> {

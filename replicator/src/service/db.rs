@@ -1,5 +1,6 @@
 //! The control plane's few statements on the local database: heartbeats
-//! (`tungsten_<service>.heartbeat`, Tungsten's columns) and `reset -db`.
+//! (`tungsten_<service>.heartbeat`, Tungsten's columns), `reset -db`, the
+//! applied position a role change or a provision writes, and `read_only`.
 //!
 //! Invariants: a heartbeat is an ordinary binlogged transaction, so it flows
 //! through the THL like any other; `reset -db` is not binlogged
@@ -120,6 +121,77 @@ pub async fn drop_schema(plan: &ServicePlan, schema: &str) -> Result<(), String>
         .map_err(|e| format!("DROP SCHEMA {schema}: {e}"))?;
     let _ = conn.disconnect().await;
     Ok(())
+}
+
+/// The position an applier resumes after: the last transaction the
+/// target's data holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedPoint {
+    pub seqno: i64,
+    pub epoch: i64,
+    pub source_id: String,
+    pub event_id: String,
+}
+
+/// Creates the service's tracking schema (as its applier would) with
+/// `point` in task 0's row and no other row (the applier gives each channel
+/// a copy of it at its first start), not binlogged: the position of this
+/// host only.
+pub async fn write_applied_position(plan: &ServicePlan, point: &AppliedPoint) -> Result<(), String> {
+    let names = crate::applier::catalog_table::CatalogNames::new(&plan.service);
+    let mut conn = connect(plan).await?;
+    let q = |e: mysql_async::Error| format!("writing the position into {}: {e}", names.schema);
+    conn.query_drop("SET SESSION sql_log_bin=0").await.map_err(q)?;
+    // The schema may exist (a heartbeat table, an earlier role's rows):
+    // keep it, and give it the applier's tables with only task 0's row.
+    for sql in names.create_statements() {
+        conn.query_drop(sql).await.map_err(q)?;
+    }
+    for sql in [
+        format!("DELETE FROM {} WHERE task_id <> 0", names.commit_seqno),
+        format!("DELETE FROM {}", names.ddl_in_flight),
+        format!("DELETE FROM {}", names.apply_routing),
+    ] {
+        conn.query_drop(sql).await.map_err(q)?;
+    }
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET seqno = ?, fragno = 0, last_frag = '1', source_id = ?, epoch_number = ?, eventid = ? \
+             WHERE task_id = 0",
+            names.commit_seqno
+        ),
+        (
+            point.seqno,
+            point.source_id.as_str(),
+            point.epoch,
+            point.event_id.as_str(),
+        ),
+    )
+    .await
+    .map_err(q)?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+/// `SET GLOBAL read_only`; the value before. Users with `READ ONLY ADMIN`
+/// (MariaDB 11: granted by `ALL`; before 11.0 also by `SUPER`) and
+/// replication threads still write.
+pub async fn set_read_only(plan: &ServicePlan, on: bool) -> Result<bool, String> {
+    let mut conn = connect(plan).await?;
+    let before: Option<i64> = conn
+        .query_first("SELECT @@GLOBAL.read_only")
+        .await
+        .map_err(|e| format!("SELECT @@GLOBAL.read_only: {e}"))?;
+    conn.query_drop(format!("SET GLOBAL read_only = {}", if on { "ON" } else { "OFF" }))
+        .await
+        .map_err(|e| {
+            format!(
+                "SET GLOBAL read_only: {e} (the replication user {} needs the READ_ONLY ADMIN or SUPER privilege)",
+                plan.db.user
+            )
+        })?;
+    let _ = conn.disconnect().await;
+    Ok(before.unwrap_or(0) != 0)
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 
 pub mod commands;
 pub mod db;
+mod demotion;
 pub mod error;
 pub mod launcher;
 pub mod manager;

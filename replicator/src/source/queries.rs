@@ -104,6 +104,40 @@ pub async fn current_position(conn: &mut Conn) -> Result<Option<BinlogPosition>,
     Ok(Some(BinlogPosition { file, pos }))
 }
 
+/// The first transaction the binlog holds at or after `from` (its GTID
+/// event): `(position, "BEGIN GTID 0-1-7")`, or `None` when no transaction
+/// starts there or later. Reads `SHOW BINLOG EVENTS` a page at a time
+/// through `from`'s file and every later one, so a long binlog costs
+/// round trips, not memory.
+pub async fn first_transaction_from(
+    conn: &mut Conn,
+    from: &BinlogPosition,
+) -> Result<Option<(BinlogPosition, String)>, mysql_async::Error> {
+    const PAGE: u64 = 1000;
+    let files = binary_logs(conn).await?;
+    for log in files.iter().filter(|l| l.name >= from.file) {
+        let mut at = if log.name == from.file { from.pos } else { 4 };
+        loop {
+            let file = log.name.replace('\\', "\\\\").replace('\'', "\\'");
+            let rows: Vec<Row> = conn
+                .query(format!("SHOW BINLOG EVENTS IN '{file}' FROM {at} LIMIT {PAGE}"))
+                .await?;
+            for row in &rows {
+                if text(row, 2).as_deref() == Some("Gtid") {
+                    let pos = number(row, 1).ok_or_else(|| bad_result("SHOW BINLOG EVENTS"))?;
+                    let info = text(row, 5).unwrap_or_default();
+                    return Ok(Some((BinlogPosition::new(log.name.clone(), pos), info)));
+                }
+            }
+            match rows.last().and_then(|r| number(r, 4)) {
+                Some(end) if rows.len() as u64 == PAGE && end > at => at = end,
+                _ => break,
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// `SHOW BINARY LOGS`, oldest first. Empty if binary logging is off
 /// (the server answers ERROR 1381 then).
 pub async fn binary_logs(conn: &mut Conn) -> Result<Vec<BinaryLog>, mysql_async::Error> {

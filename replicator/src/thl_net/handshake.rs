@@ -94,6 +94,13 @@ fn range(log: &ServerLog) -> String {
     }
 }
 
+/// The last seqno two histories can share when one holds epoch `a` and
+/// the other epoch `b` at the same seqno: an epoch's number is its first
+/// seqno, so they differ from the later epoch's start on.
+fn diverged_after(a: Option<Epoch>, b: Epoch) -> i64 {
+    a.map_or(b.0, |a| a.0.max(b.0)) - 1
+}
+
 /// Applies the resume rules (see the module doc and `PROTOCOL.md` §4).
 pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
     if client.last_seqno.is_none() && !client.event_id.is_empty() {
@@ -153,9 +160,10 @@ pub fn decide(client: &ClientPos, log: &ServerLog, rules: Rules) -> Decision {
             Some(e) => Decision::Reject {
                 code: NokCode::EpochMismatch,
                 text: format!(
-                    "epoch mismatch at seqno {last}: client has epoch {}, server has epoch {e}; the client's history \
-                     diverged from this server's: reprovision the client's host from a replica of this history \
-                     (tprovision -s HOST), or point it at the right master",
+                    "epoch mismatch at seqno {last}: the histories diverged after seqno {} at the latest (epoch {} \
+                     on the client, {e} on this server): reprovision the client's host from a replica of this \
+                     history (tprovision -s HOST), or point it at the right master",
+                    diverged_after(client.last_epoch, e),
                     Epoch::or_minus_one(client.last_epoch)
                 ),
             },
@@ -337,7 +345,10 @@ mod tests {
             Decision::Reject { code, text } => {
                 assert_eq!(code, NokCode::EpochMismatch);
                 assert!(
-                    text.starts_with("epoch mismatch at seqno 7: client has epoch 3, server has epoch 5"),
+                    text.starts_with(
+                        "epoch mismatch at seqno 7: the histories diverged after seqno 4 at the latest (epoch 3 on \
+                         the client, 5 on this server)"
+                    ),
                     "{text}"
                 );
                 assert!(text.contains("tprovision -s HOST"));

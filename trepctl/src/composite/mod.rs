@@ -1,7 +1,7 @@
-//! `trepctl composite status` (issue 13, the topology view): every host of
-//! every dataservice of the ini, one line each, as its replicator reports
-//! it through the REST API, and the composite dataservices with their
-//! members.
+//! `trepctl composite ...` (issue 13): `status`, the topology view (every
+//! host of every dataservice of the ini, one line each, as its replicator
+//! reports it through the REST API, and the composite dataservices with
+//! their members), and `switch`, `failover`, `recover` (`switch.rs`).
 //!
 //! Invariants: it needs the ini (`--config`, `$TUNGSTEN_INI` or
 //! `/etc/tungsten/tungsten.ini`) and never this host's own name (it may run
@@ -17,6 +17,11 @@ use control::responses::ServiceSummary;
 use crate::cli::{Cli, Target};
 use crate::client::request;
 
+mod host;
+mod switch;
+
+pub use switch::{failover, recover, switch};
+
 const PER_HOST: Duration = Duration::from_secs(5);
 
 /// The topology table.
@@ -24,17 +29,23 @@ pub fn status(cli: &Cli) -> Result<String, String> {
     let ini = locate::ini_if_any(cli.config.as_deref())
         .ok_or("composite status needs the deployment's ini: pass --config tungsten.ini")?;
     let dep = Deployment::load(&ini, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
+    Ok(status_table(&dep, &ini, cli))
+}
+
+/// The topology table of `dep`.
+fn status_table(dep: &Deployment, ini: &std::path::Path, cli: &Cli) -> String {
+    let ini = ini.to_path_buf();
     let mut rows = vec![["DATASERVICE", "HOST", "ROLE", "STATE", "APPLIED", "LATENCY", "UPSTREAM"].map(str::to_owned)];
     for ds in &dep.dataservices {
         for host in ds.hosts() {
-            rows.push(host_row(&dep, &ini, &ds.name, &host, cli));
+            rows.push(host_row(dep, &ini, &ds.name, &host, cli));
         }
     }
     let mut out = table(&rows);
     for c in &dep.composites {
         out.push_str(&format!("{}: composite of {}\n", c.name, c.members.join(", ")));
     }
-    Ok(out)
+    out
 }
 
 fn host_row(dep: &Deployment, ini: &std::path::Path, service: &str, host: &str, cli: &Cli) -> [String; 7] {
