@@ -28,6 +28,7 @@ pub mod clock;
 pub use control::config;
 pub mod extractor;
 pub mod packet_limit;
+pub mod peer;
 pub mod pipeline;
 pub mod provision;
 pub mod rest;

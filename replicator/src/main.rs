@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use replicator::config::{locate, Deployment, HostPlan, Role};
+use replicator::peer;
 use replicator::pipeline::master::replica_server_id;
 use replicator::provision::Provisioner;
 use replicator::rest::{self, Credentials};
@@ -215,16 +216,28 @@ async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, Stri
         Some(path) => Some(replicator::config::HostsFile::load(path).map_err(|e| e.to_string())?),
         None => None,
     };
-    let launcher = Arc::new(RoleLauncher {
-        default_from_event: cli.from_event.clone(),
-        resolver: replicator::config::Resolver::new(hosts),
-    });
-    let manager = Manager::new(plan.clone(), launcher);
     let source = IniSource {
         ini,
         hosts_file: cli.hosts_file.clone(),
         install_directory: cli.install_directory.clone(),
     };
+    let other_heads = match source.load() {
+        Ok(dep) => plan
+            .services
+            .iter()
+            .map(|s| (s.service.clone(), peer::history_heads(&dep, &s.service, &plan.host).0))
+            .collect(),
+        Err(e) => {
+            warn!("cannot list the other heads of the services' histories (a master will not check for a second one): {e}");
+            Default::default()
+        }
+    };
+    let launcher = Arc::new(RoleLauncher {
+        default_from_event: cli.from_event.clone(),
+        resolver: replicator::config::Resolver::new(hosts),
+        other_heads,
+    });
+    let manager = Manager::new(plan.clone(), launcher);
     let (stop_rest, mut rest_stopped) = watch::channel(false);
     let mut rest_task = None;
     if let Some(addr) = plan.rest_listen {

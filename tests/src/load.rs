@@ -52,8 +52,9 @@ pub struct Load {
 }
 
 impl Load {
-    /// Starts writing on `primary`.
-    pub fn start(cluster: &Cluster, primary: &str) -> Load {
+    /// Starts writing on `primary`, transaction ids from `first` on (a
+    /// second load of one test continues the first one's ids).
+    pub fn start(cluster: &Cluster, primary: &str, first: u64) -> Load {
         let opts: BTreeMap<String, Opts> = cluster
             .hosts()
             .iter()
@@ -65,7 +66,7 @@ impl Load {
         let primary = Arc::new(Mutex::new(primary.to_owned()));
         let stop = Arc::new(AtomicBool::new(false));
         let committed = Arc::new(Mutex::new(BTreeMap::new()));
-        let task = tokio::spawn(write(opts, primary.clone(), stop.clone(), committed.clone()));
+        let task = tokio::spawn(write(opts, primary.clone(), stop.clone(), committed.clone(), first));
         Load {
             primary,
             stop,
@@ -74,9 +75,27 @@ impl Load {
         }
     }
 
-    /// Moves the writer to `host`.
+    /// Moves the writer to `host` (or resumes it there).
     pub fn follow(&self, host: &str) {
         *self.primary.lock().expect("primary") = host.to_owned();
+    }
+
+    /// Stops writing until [`Load::follow`]; returns once no transaction
+    /// is in flight (the writer checks between transactions).
+    pub async fn pause(&self) {
+        self.follow("");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    /// The transactions committed so far.
+    pub fn committed(&self) -> BTreeSet<u64> {
+        self.committed
+            .lock()
+            .expect("committed")
+            .values()
+            .flatten()
+            .copied()
+            .collect()
     }
 
     /// How many transactions committed so far.
@@ -117,11 +136,16 @@ async fn write(
     primary: Arc<Mutex<String>>,
     stop: Arc<AtomicBool>,
     committed: Arc<Mutex<BTreeMap<String, BTreeSet<u64>>>>,
+    first: u64,
 ) {
-    let mut txn = 1u64;
+    let mut txn = first;
     let mut conn: Option<(String, Conn)> = None;
     while !stop.load(Ordering::Relaxed) {
         let host = primary.lock().expect("primary").clone();
+        if host.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
         if conn.as_ref().is_none_or(|(h, _)| *h != host) {
             conn = Conn::new(opts[&host].clone()).await.ok().map(|c| (host.clone(), c));
         }

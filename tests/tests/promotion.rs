@@ -7,6 +7,9 @@
 //! ledger on host2.beta has one row per transaction written on either
 //! master, and the THL of host1.beta shows the handover (old records from
 //! host1.alpha, then host1.beta's from the next seqno, epoch = that seqno).
+//! The old master, whose database then gets a write its replicator never
+//! extracted, is refused the relay role (its data left the history), and
+//! keeps its role.
 
 use std::time::{Duration, Instant};
 
@@ -142,4 +145,40 @@ async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
             .as_deref(),
         Some("1")
     );
+
+    // The old master's database gets a transaction its (dead) replicator
+    // never extracted: it may not follow the new master.
+    cluster
+        .db("host1.alpha")
+        .exec("INSERT INTO app.ledger VALUES (999999, 'stray')")
+        .await
+        .expect("stray write");
+    let p = cluster
+        .deployment
+        .start("host1.alpha", &["--offline"])
+        .expect("old master");
+    cluster.processes.insert("host1.alpha".into(), p);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cluster
+        .deployment
+        .run_tool("trepctl", Some("host1.alpha"), &["services"])
+        .is_ok_and(|(ok, _)| ok)
+    {
+        assert!(Instant::now() < deadline, "host1.alpha's replicator does not answer");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (ok, out) = cluster
+        .deployment
+        .run_tool(
+            "trepctl",
+            Some("host1.alpha"),
+            &["setrole", "-role", "relay", "-uri", "thl://host1.beta:2112/"],
+        )
+        .expect("trepctl");
+    assert!(
+        !ok && out.contains("never extracted") && out.contains("GTID") && out.contains("tprovision"),
+        "{out}"
+    );
+    let services = trepctl(&cluster, "host1.alpha", &["services"]);
+    assert!(services.contains("role             : master"), "{services}");
 }

@@ -64,7 +64,7 @@ async fn the_active_site_switches_to_beta_and_back_under_load() {
     cluster.start_replicators().expect("six replicators");
     create_app_user(&cluster).await;
     cluster.db("host1.alpha").exec(SCHEMA).await.expect("schema");
-    let load = Load::start(&cluster, "host1.alpha");
+    let load = Load::start(&cluster, "host1.alpha", 1);
     load.wait_for_more(100).await;
 
     // A switch to a site whose relay is offline is refused, and nothing changes.

@@ -34,6 +34,7 @@ use super::fetch::{get_json, request_backup};
 use super::frame::Frame;
 use super::restore;
 use crate::config::{Deployment, HostPlan, Role, ServicePlan};
+use crate::peer::{self, Peer};
 use crate::service::marker::provision_marker;
 use crate::service::reload::IniSource;
 use crate::service::{ErrorKind, Manager, ResetScope, Service, ServiceError, State};
@@ -154,42 +155,16 @@ fn poisoned() -> ServiceError {
     ServiceError::new(ErrorKind::Failed, "provision status lock poisoned")
 }
 
-/// The source's REST address and credentials, and the service of the
-/// source whose history this node takes.
+/// The source's REST API, and the service of the source whose history
+/// this node takes.
 struct Source {
+    peer: Peer,
     host: String,
-    rest: std::net::SocketAddr,
-    credentials: Option<(String, String)>,
     service: String,
     /// The source is its dataservice's primary (`--allow-primary`): the
     /// copy's position comes from its binlog position, not from a
     /// `trep_commit_seqno` row.
     primary: bool,
-}
-
-impl Source {
-    fn creds(&self) -> Option<(&str, &str)> {
-        self.credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
-    }
-}
-
-/// Where `plan`'s host serves its REST API, as another host reaches it: a
-/// wildcard or loopback listen address stands for the host's own address
-/// (as `trepctl` reads it), and its credentials.
-fn rest_of(plan: &HostPlan) -> Result<(std::net::SocketAddr, Option<(String, String)>), String> {
-    let listen = plan.rest_listen.ok_or_else(|| {
-        format!(
-            "host {} has replicator-rest-api=false: it cannot serve a copy",
-            plan.host
-        )
-    })?;
-    let ip = if listen.ip().is_unspecified() || listen.ip().is_loopback() {
-        plan.address
-    } else {
-        listen.ip()
-    };
-    let creds = plan.rest_user.clone().zip(plan.rest_password.clone());
-    Ok((std::net::SocketAddr::new(ip, listen.port()), creds))
 }
 
 /// The checks of the module doc, before anything changes.
@@ -216,20 +191,20 @@ async fn check_source(
         ));
     }
     let plan = deployment.service_plan(&host).map_err(|e| e.to_string())?;
-    let (rest, credentials) = rest_of(&plan)?;
-    if rest_of(me).is_ok_and(|(mine, _)| mine == rest) {
+    let peer = Peer::of(&plan).map_err(|e| format!("{e}: it cannot serve a copy"))?;
+    let rest = peer.addr;
+    if Peer::of(me).is_ok_and(|mine| mine.addr == rest) {
         return Err(format!(
             "{host}'s REST API resolves to this host's own ({rest}): check the hosts' addresses (--hosts-file, DNS)"
         ));
     }
     let mut source = Source {
+        peer,
         host: host.clone(),
-        rest,
-        credentials,
         service: source_ds.clone(),
         primary: false,
     };
-    let services: Vec<ServiceSummary> = get_json(rest, source.creds(), &format!("{BASE}/services")).await?;
+    let services: Vec<ServiceSummary> = get_json(rest, source.peer.creds(), &format!("{BASE}/services")).await?;
     let theirs = services
         .iter()
         .find(|s| s.service_name == source_ds)
@@ -300,35 +275,21 @@ async fn former_master_upstream(
 }
 
 /// The live master of `ds`'s history (one of the heads of the dataservices
-/// that carry it, `lineage.rs`, whichever a switch made master) and its
-/// last seqno; an error naming every head and why it did not count.
+/// that carry it, `lineage.rs`, whichever a switch made master) but
+/// `skip`, and its last seqno; an error naming every head and why it did
+/// not count.
 async fn history_master(deployment: &Deployment, ds: &str, skip: &str) -> Result<(String, i64), String> {
-    let mut why = Vec::new();
-    for head in deployment.history_heads(ds).into_iter().filter(|h| h != skip) {
-        let rest = match deployment
-            .service_plan(&head)
-            .map_err(|e| e.to_string())
-            .and_then(|p| rest_of(&p))
-        {
-            Ok(r) => r,
-            Err(e) => {
-                why.push(format!("{head}: {e}"));
-                continue;
-            }
-        };
-        let creds = rest.1.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
-        match get_json::<Vec<ServiceSummary>>(rest.0, creds, &format!("{BASE}/services")).await {
-            Ok(services) => match services.iter().find(|s| s.role == Role::Master) {
-                Some(m) => return Ok((head, m.applied_last_seqno.parse().unwrap_or(-1))),
-                None => why.push(format!("{head}: not a master")),
-            },
-            Err(e) => why.push(format!("{head}: {e}")),
+    let (peers, mut why) = peer::history_heads(deployment, ds, skip);
+    match peer::master_among(&peers, std::time::Duration::from_secs(30), |_| true).await {
+        Ok((p, m)) => Ok((p.host, m.applied_last_seqno.parse().unwrap_or(-1))),
+        Err(more) => {
+            why.extend(more);
+            Err(format!(
+                "no master of {ds}'s history answered, to measure the source's lag ({})",
+                why.join("; ")
+            ))
         }
     }
-    Err(format!(
-        "no master of {ds}'s history answered, to measure the source's lag ({})",
-        why.join("; ")
-    ))
 }
 
 async fn run(
@@ -363,7 +324,7 @@ async fn run(
         method: req.method,
         threads: req.threads,
     };
-    let mut stream = request_backup(source.rest, source.creds(), &backup).await?;
+    let mut stream = request_backup(source.peer.addr, source.peer.creds(), &backup).await?;
     let header = match stream.next().await? {
         Some(Frame::Header(h)) => h,
         Some(Frame::Failed(m)) => return Err(format!("the source {} failed: {m}", source.host)),
@@ -499,7 +460,7 @@ async fn seqno_at(source: &Source, at: &str) -> Result<PositionAtResponse, Strin
     let path = format!("{BASE}/service/{}/position-at?binlog={at}", source.service);
     let deadline = Instant::now() + POSITION_WAIT;
     loop {
-        match get_json::<PositionAtResponse>(source.rest, source.creds(), &path).await {
+        match get_json::<PositionAtResponse>(source.peer.addr, source.peer.creds(), &path).await {
             Ok(p) => return Ok(p),
             Err(e) if e.contains("does not reach") && Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;

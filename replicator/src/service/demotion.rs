@@ -128,8 +128,8 @@ async fn refuse_unextracted(
         Some((at, gtid)) => Err(conflict(format!(
             "this host's binlog holds a transaction that was never extracted ({gtid} at {at}; the THL ends with seqno {} \
              at {after}): no other host has it, so this host's data diverged from any other master's history. \
-             Reprovision this host from a replica of the new master's history (tprovision -s HOST), or go online as \
-             master to extract it",
+             Reprovision this host from a replica of the new master's history (tprovision -s HOST); or, if it is still \
+             meant to be the master, go online as master to extract it first",
             last.seqno
         ))),
     }

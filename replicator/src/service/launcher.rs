@@ -30,6 +30,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::time::Duration;
 
 use thl::seqno::Seqno;
 use tokio::sync::watch;
@@ -39,6 +40,7 @@ use super::Progress;
 use crate::applier::ApplierConfig;
 use crate::config::{HostPlan, Role, ServicePlan};
 use crate::extractor::event_id::EventId;
+use crate::peer::Peer;
 use crate::pipeline::apply::ApplyStageError;
 use crate::pipeline::slave::resolver_from;
 use crate::pipeline::{run_master, ExtractError, MasterSettings};
@@ -199,6 +201,34 @@ pub struct RoleLauncher {
     /// How slaves and relays resolve their upstream's host name (the
     /// deployment's: hosts file first).
     pub resolver: crate::config::Resolver,
+    /// Per service, the other heads of its history (`peer::history_heads`):
+    /// asked before this host extracts as master.
+    pub other_heads: std::collections::BTreeMap<String, Vec<Peer>>,
+}
+
+/// How long each other head may take to say whether it is master.
+const MASTER_CHECK_WAIT: Duration = Duration::from_secs(3);
+
+/// Refuses to extract as master of `service` while another head of its
+/// history answers as its ONLINE master: two masters would write two
+/// histories under one seqno series (a failed-over site's old master whose
+/// replicator restarts, its catalog still saying master). A head that
+/// does not answer does not count (it may be the site that is gone).
+async fn refuse_a_second_master(service: &str, heads: &[Peer]) -> Result<(), PipelineFailure> {
+    let online = |s: &control::responses::ServiceSummary| s.state == crate::service::State::Online;
+    match crate::peer::master_among(heads, MASTER_CHECK_WAIT, online).await {
+        Ok((other, theirs)) => Err(PipelineFailure::definite(
+            "ANOTHER_MASTER",
+            format!(
+                "{} answers as the ONLINE master of {}, which carries this service's history: this host does not \
+                 extract beside it. If it is a former master whose site failed over, `trepctl composite recover \
+                 {service}` makes it a relay of the active site (its history checked); if {} should not be master, \
+                 fix that first",
+                other.host, theirs.service_name, other.host
+            ),
+        )),
+        Err(_) => Ok(()),
+    }
 }
 
 impl PipelineLauncher for RoleLauncher {
@@ -206,7 +236,13 @@ impl PipelineLauncher for RoleLauncher {
         match ctx.role {
             Role::Master => {
                 let settings = self.master_settings(&ctx)?;
-                Ok(pipeline(run_master(settings, ctx.stop, ctx.progress)))
+                let heads = self.other_heads.get(&ctx.plan.service).cloned().unwrap_or_default();
+                let service = ctx.plan.service.clone();
+                let master = pipeline(run_master(settings, ctx.stop, ctx.progress));
+                Ok(Box::pin(async move {
+                    refuse_a_second_master(&service, &heads).await?;
+                    master.await
+                }))
             }
             Role::Slave | Role::Relay => {
                 let settings = self.slave_settings(&ctx)?;

@@ -121,9 +121,13 @@ impl Host {
         if w.reached {
             return Ok(());
         }
+        let within = if w.state == State::OfflineError {
+            String::new()
+        } else {
+            format!(" within {} s", STEP_LIMIT.as_secs())
+        };
         Err(self.fail(format!(
-            "did not reach {state} within {} s: it is {} ({})",
-            STEP_LIMIT.as_secs(),
+            "did not reach {state}{within}: it is {} ({})",
             w.state,
             self.property("pendingError")
         )))
