@@ -5,8 +5,11 @@
 //! own loopback address) and six `replicator` processes from one
 //! `tungsten.ini`, writes some load on host1.alpha, waits until every host
 //! applied it, prints `trepctl services` of every node and the table
-//! checksums, then keeps the cluster running until Ctrl-C (or exits at once
-//! with `--exit`). Everything it started dies with it.
+//! checksums; then the passive site takes over: `trepctl composite switch
+//! -to beta` (host1.beta becomes the primary, host1.alpha its relay),
+//! orders are written on host1.beta and reach every host, and the switch
+//! back to alpha. It keeps the cluster running until Ctrl-C (or exits at
+//! once with `--exit`). Everything it started dies with it.
 //!
 //! With `--add-cluster` it then grows the cluster live, as an operator
 //! would (issue 12): while a writer keeps committing on host1.alpha, it
@@ -125,28 +128,8 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
         println!("{line}");
     }
 
-    println!("\n== CHECKSUM TABLE on every host");
-    let sums = cluster.checksums(TABLES).await?;
-    println!(
-        "{:<13} {}",
-        "host",
-        TABLES.iter().map(|t| format!("{t:>16}")).collect::<String>()
-    );
-    for (host, s) in &sums {
-        println!(
-            "{host:<13} {}",
-            s.iter().map(|v| format!("{v:>16}")).collect::<String>()
-        );
-    }
-    let reference = &sums[HOSTS[0]];
-    let same = sums.values().all(|s| s == reference);
-    println!(
-        "checksums {}",
-        if same { "are equal on all six hosts" } else { "DIFFER" }
-    );
-    if !same {
-        return Err("checksums differ between hosts".into());
-    }
+    print_checksums(&cluster, "six").await?;
+    switch_and_back(&mut cluster).await?;
 
     let trepctl_bin = workspace_bin("trepctl")?;
     println!(
@@ -170,6 +153,68 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
     );
     tokio::signal::ctrl_c().await?;
     println!("\n== Stopping");
+    Ok(())
+}
+
+/// `CHECKSUM TABLE` of the demo's tables on the cluster's hosts, printed;
+/// an error when they differ.
+async fn print_checksums(cluster: &Cluster, how_many: &str) -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n== CHECKSUM TABLE on every host");
+    let sums = cluster.checksums(TABLES).await?;
+    println!(
+        "{:<13} {}",
+        "host",
+        TABLES.iter().map(|t| format!("{t:>16}")).collect::<String>()
+    );
+    for (host, s) in &sums {
+        println!(
+            "{host:<13} {}",
+            s.iter().map(|v| format!("{v:>16}")).collect::<String>()
+        );
+    }
+    let reference = &sums[HOSTS[0]];
+    let same = sums.values().all(|s| s == reference);
+    println!(
+        "checksums {}",
+        if same {
+            format!("are equal on all {how_many} hosts")
+        } else {
+            "DIFFER".into()
+        }
+    );
+    if !same {
+        return Err("checksums differ between hosts".into());
+    }
+    Ok(())
+}
+
+/// The passive site takes over (issue 13): `trepctl composite switch -to
+/// beta`, orders written on beta's new primary reach all six hosts, then
+/// the switch back to alpha.
+async fn switch_and_back(cluster: &mut Cluster) -> Result<(), Box<dyn std::error::Error>> {
+    for (to, primary) in [("beta", "host1.beta"), ("alpha", "host1.alpha")] {
+        println!("\n== trepctl composite switch -to {to}");
+        let (ok, out) = cluster
+            .deployment
+            .run_tool("trepctl", None, &["composite", "switch", "-to", to])?;
+        print!("{out}");
+        if !ok {
+            return Err(format!("the switch to {to} failed").into());
+        }
+        cluster.set_master(primary);
+        println!("== Writing 100 orders on the new primary {primary}");
+        let mut conn = mysql_async::Conn::new(cluster.db(primary).root_opts()).await?;
+        for n in 1..=100 {
+            conn.query_drop(format!(
+                "INSERT INTO shop.orders (customer, amount, note) VALUES ({n}, 2.00, 'order {n} on {primary}')"
+            ))
+            .await?;
+        }
+        conn.disconnect().await?;
+        let seqno = cluster.wait_until_applied(Duration::from_secs(180)).await?;
+        println!("== Every host applied seqno {seqno}");
+        print_checksums(cluster, "six").await?;
+    }
     Ok(())
 }
 

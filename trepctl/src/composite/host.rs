@@ -108,7 +108,9 @@ impl Host {
         self.wait_state("ONLINE")
     }
 
-    fn wait_state(&self, state: &str) -> Result<(), String> {
+    /// Waits until the service is in `state` (within [`STEP_LIMIT`]; an
+    /// error at once when it lands in OFFLINE:ERROR).
+    pub fn wait_state(&self, state: &str) -> Result<(), String> {
         let w: WaitResponse = self.post(
             "wait",
             &WaitRequest {
@@ -153,7 +155,8 @@ impl Host {
         Ok(r.seqno)
     }
 
-    /// Waits until `seqno` is applied (within `limit`).
+    /// Waits until `seqno` is applied (within `limit`) and the service is
+    /// ONLINE (a slave that just reconnected says so a moment later).
     pub fn wait_applied(&self, seqno: i64, limit: Duration) -> Result<(), String> {
         let w: WaitResponse = self.post(
             "wait",
@@ -165,7 +168,7 @@ impl Host {
             limit + REQUEST,
         )?;
         if w.reached {
-            return Ok(());
+            return self.wait_state("ONLINE");
         }
         Err(self.fail(format!(
             "did not apply seqno {seqno} within {} s (applied {}, {}: {})",

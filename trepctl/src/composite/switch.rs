@@ -291,7 +291,7 @@ fn switch_steps<'a>(
         h.wait_applied(beat, STEP_LIMIT)?;
     }
     j.say(format!(
-        "{} hosts ONLINE again, each applied seqno {beat} (a heartbeat of {})",
+        "the {} hosts that were ONLINE are again, each applied seqno {beat} (a heartbeat of {})",
         online.len(),
         b.name
     ));
