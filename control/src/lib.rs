@@ -8,6 +8,7 @@
 //! * [`dash_args`]: Tungsten's single-dash long options (`-low 10`).
 //! * [`requests`]: the bodies of the REST API's commands.
 //! * [`responses`]: the REST API's answers and its error body.
+//! * [`secret`]: passwords that never print.
 //!
 //! Invariant: this crate imports no other crate of the workspace.
 
@@ -15,4 +16,5 @@ pub mod config;
 pub mod dash_args;
 pub mod requests;
 pub mod responses;
+pub mod secret;
 pub mod state;

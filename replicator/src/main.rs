@@ -244,18 +244,16 @@ async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, Stri
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen for the REST API on {addr}: {e} (another replicator there? set replicator-rest-api-address/-port)"))?;
-        let auth = match (&plan.rest_user, &plan.rest_password) {
+        let auth = rest::admin_credentials(&plan, addr).map_err(|e| format!("{}: {e}", source.ini.display()))?;
+        let readonly = match (&plan.rest_readonly_user, &plan.rest_readonly_password) {
             (Some(user), Some(password)) => Some(Credentials {
                 user: user.clone(),
-                password: password.clone(),
+                password: password.expose().to_owned(),
             }),
-            _ => {
-                warn!(%addr, "REST API without authentication: set rest-api-admin-user and rest-api-admin-password");
-                None
-            }
+            _ => None,
         };
         let provisioner = Provisioner::new(manager.clone(), source.clone());
-        let router = rest::router_with(manager.clone(), auth, Some(provisioner));
+        let router = rest::router_full(manager.clone(), auth, readonly, Some(provisioner));
         info!(%addr, "REST API listening");
         rest_task = Some(tokio::spawn(rest::serve(listener, router, async move {
             let _ = rest_stopped.wait_for(|s| *s).await;

@@ -47,7 +47,10 @@ impl Peer {
         Ok(Peer {
             host: plan.host.clone(),
             addr: SocketAddr::new(ip, listen.port()),
-            credentials: plan.rest_user.clone().zip(plan.rest_password.clone()),
+            credentials: plan
+                .rest_user
+                .clone()
+                .zip(plan.rest_password.as_ref().map(|p| p.expose().to_owned())),
         })
     }
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use control::config::{locate, Deployment, HostsFile, Resolver};
+use control::secret::Secret;
 
 /// Operator CLI of the replicator: status and control of its services
 /// through the REST API.
@@ -266,7 +267,7 @@ pub struct Target {
     /// `http://host:port`, for messages.
     pub url: String,
     pub user: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 impl Target {
@@ -290,11 +291,11 @@ impl Target {
             &ip.to_string(),
             cli.port.unwrap_or(listen.port()),
             cli.user.clone().or(plan.rest_user),
-            cli.password.clone().or(plan.rest_password),
+            cli.password.as_deref().map(Secret::from).or(plan.rest_password),
         ))
     }
 
-    fn at(host: &str, port: u16, user: Option<String>, password: Option<String>) -> Target {
+    fn at(host: &str, port: u16, user: Option<String>, password: Option<Secret>) -> Target {
         let hostport = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -329,6 +330,11 @@ impl Target {
             };
             (host, cli.port.unwrap_or(8097))
         };
-        Ok(Target::at(&host, port, cli.user.clone(), cli.password.clone()))
+        Ok(Target::at(
+            &host,
+            port,
+            cli.user.clone(),
+            cli.password.as_deref().map(Secret::from),
+        ))
     }
 }

@@ -91,7 +91,7 @@ pub fn request(
         payload.len()
     );
     if let (Some(u), Some(p)) = (&target.user, &target.password) {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{}", p.expose()));
         head.push_str(&format!("Authorization: Basic {token}\r\n"));
     }
     head.push_str("\r\n");

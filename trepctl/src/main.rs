@@ -135,7 +135,10 @@ mod tests {
         ]);
         let t = Target::resolve(&c).expect("target");
         assert_eq!(t.url, "http://127.0.1.7:8111");
-        assert_eq!((t.user.as_deref(), t.password.as_deref()), (Some("adm"), Some("s3")));
+        assert_eq!(
+            (t.user.as_deref(), t.password.as_ref().map(|p| p.expose())),
+            (Some("adm"), Some("s3"))
+        );
         let c = parse(&["--hosts-file", &hosts, "-host", "host1.alpha", "-user", "x", "services"]);
         assert_eq!(Target::resolve(&c).expect("target").addr, "127.0.1.7:8097");
         let c = parse(&["services"]);

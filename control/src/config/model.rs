@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::secret::Secret;
+
 use super::hosts::Resolver;
 use super::ini::{Ini, Section};
 use super::keys::{self, Kind, Scope};
@@ -166,7 +168,7 @@ impl std::fmt::Display for Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceSettings {
     pub replication_user: String,
-    pub replication_password: String,
+    pub replication_password: Secret,
     /// Default 3306.
     pub replication_port: u16,
     /// Default 2112.
@@ -192,7 +194,14 @@ pub struct ServiceSettings {
     /// `replicator-rest-api=false` disables the REST API.
     pub rest_api_enabled: bool,
     pub rest_api_user: Option<String>,
-    pub rest_api_password: Option<String>,
+    pub rest_api_password: Option<Secret>,
+    /// `rest-api-readonly-user` / `-password`: may read, not change.
+    pub rest_api_readonly_user: Option<String>,
+    pub rest_api_readonly_password: Option<Secret>,
+    /// `rest-api-allow-anonymous`: a REST API without credentials on a
+    /// loopback address (tests); without credentials it is refused on
+    /// any other address.
+    pub rest_api_allow_anonymous: bool,
     /// `auto-enable` (also `repl-auto-enable`): the service goes online
     /// when the replicator starts (default true).
     pub auto_enable: bool,
@@ -437,7 +446,7 @@ impl Deployment {
         let build = || -> Result<ServiceSettings, String> {
             Ok(ServiceSettings {
                 replication_user: text("replication-user", "tungsten"),
-                replication_password: text("replication-password", ""),
+                replication_password: Secret::new(text("replication-password", "")),
                 replication_port: port("replication-port", 3306)?,
                 thl_port: port("thl-port", 2112)?,
                 thl_ssl: flag("thl-ssl", false)?,
@@ -456,7 +465,10 @@ impl Deployment {
                 rest_api_port: port("replicator-rest-api-port", 8097)?,
                 rest_api_enabled: flag("replicator-rest-api", true)?,
                 rest_api_user: get("rest-api-admin-user").map(str::to_owned),
-                rest_api_password: get("rest-api-admin-password").map(str::to_owned),
+                rest_api_password: get("rest-api-admin-password").map(Secret::from),
+                rest_api_readonly_user: get("rest-api-readonly-user").map(str::to_owned),
+                rest_api_readonly_password: get("rest-api-readonly-password").map(Secret::from),
+                rest_api_allow_anonymous: flag("rest-api-allow-anonymous", false)?,
                 zero_row_update: text("svc-fail-on-zero-row-update", "warn").parse()?,
                 apply_channels: match text("svc-parallelization-type", "key").to_ascii_lowercase().as_str() {
                     "none" => 1,

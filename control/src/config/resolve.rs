@@ -34,6 +34,7 @@ use std::path::PathBuf;
 
 use super::model::{Dataservice, Deployment, ServiceSettings};
 use super::{ConfigError, Role};
+use crate::secret::Secret;
 
 /// Everything a replicator process on one host needs to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,10 @@ pub struct HostPlan {
     /// REST API listen address, `None` when `replicator-rest-api=false`.
     pub rest_listen: Option<SocketAddr>,
     pub rest_user: Option<String>,
-    pub rest_password: Option<String>,
+    pub rest_password: Option<Secret>,
+    /// The read-only REST user (`rest-api-readonly-user`).
+    pub rest_readonly_user: Option<String>,
+    pub rest_readonly_password: Option<Secret>,
     /// The services of the host (one per dataservice it belongs to).
     pub services: Vec<ServicePlan>,
 }
@@ -95,7 +99,7 @@ pub struct DbTarget {
     pub address: IpAddr,
     pub port: u16,
     pub user: String,
-    pub password: String,
+    pub password: Secret,
 }
 
 impl Deployment {
@@ -249,6 +253,8 @@ impl Deployment {
             rest_listen,
             rest_user: s.rest_api_user,
             rest_password: s.rest_api_password,
+            rest_readonly_user: s.rest_api_readonly_user,
+            rest_readonly_password: s.rest_api_readonly_password,
             services,
         })
     }

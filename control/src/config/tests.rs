@@ -117,9 +117,12 @@ fn seed_resolves_all_six_hosts() -> Result<(), Box<dyn std::error::Error>> {
             PathBuf::from(format!("/opt/continuent/{lc}/catalog/{service}"))
         );
         assert_eq!(
-            (s.db.address, s.db.port, s.db.user.as_str(), s.db.password.as_str()),
+            (s.db.address, s.db.port, s.db.user.as_str(), s.db.password.expose()),
             (addr, 13306, "tungsten", "secret")
         );
+        // The passwords never print (logs, panics).
+        let shown = format!("{plan:?}");
+        assert!(!shown.contains("secret") && shown.contains("<redacted>"), "{shown}");
         assert_eq!(s.settings.block_commit_size, 10);
         assert_eq!(s.settings.block_commit_interval, Duration::from_secs(1));
         assert_eq!(s.settings.thl_log_retention, Duration::from_secs(7 * 86_400));

@@ -112,12 +112,23 @@ fn cf_options() -> Options {
     o
 }
 
+/// Creates `dir` (and missing parents) mode 0700; nothing when it exists.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
 impl Catalog {
     /// Opens the catalog in `dir`, creating the directory and the database
     /// when missing.
     pub fn open(dir: impl AsRef<Path>) -> Result<Catalog> {
         let path = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&path).map_err(|source| CatalogError::CreateDir {
+        // The catalog's files are RocksDB's (created with the umask): a
+        // 0700 directory keeps them the replicator's user's alone.
+        create_private_dir(&path).map_err(|source| CatalogError::CreateDir {
             path: path.clone(),
             source,
         })?;

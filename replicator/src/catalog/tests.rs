@@ -236,3 +236,14 @@ fn newer_value_version_is_a_typed_error() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn a_new_catalog_directory_is_private() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("catalog").join("alpha");
+    drop(Catalog::open(&dir)?);
+    let mode = std::fs::metadata(&dir).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    Ok(())
+}

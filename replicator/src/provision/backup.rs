@@ -246,7 +246,7 @@ pub fn write_option_file(dir: &Path, service: &crate::config::ServicePlan) -> Re
     let body = format!(
         "user={}\npassword={}\nhost={}\nport={}\n",
         option_value(&service.db.user),
-        option_value(&service.db.password),
+        option_value(service.db.password.expose()),
         service.db.address,
         service.db.port
     );

@@ -5,9 +5,16 @@
 //! * With credentials configured (`rest-api-admin-user` /
 //!   `rest-api-admin-password`), **every** route requires HTTP basic auth;
 //!   a missing or wrong `Authorization` gets 401 before any handler runs, so
-//!   it never changes state. Without credentials the API is open (it listens
-//!   on localhost by default) and the daemon warns at start.
-//! * Every POST is audit-logged with the user and the route.
+//!   it never changes state. Without credentials the daemon refuses to
+//!   start ([`admin_credentials`]) unless the API listens on a loopback
+//!   address and `rest-api-allow-anonymous=true`; it then warns.
+//! * Every POST is audit-logged once it is answered: the user, the route,
+//!   the status and the time it took. A read-only user
+//!   (`rest-api-readonly-user`) may call the GET routes only; its POSTs get
+//!   403 and change nothing.
+//! * Bodies are at most [`MAX_BODY_BYTES`] (413 beyond); every `limit` is
+//!   at most [`MAX_LIMIT_SECONDS`] (400 beyond), `threads` at most
+//!   [`MAX_PROVISION_THREADS`].
 //! * Bodies are JSON (an empty body means "no options"); unknown fields are
 //!   refused. Request bodies are the types of `control::requests`, answers
 //!   those of `control::responses` (shared with `trepctl`; the table below
@@ -94,6 +101,32 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The REST API's admin credentials from `plan`. Without them the API
+/// would let anyone who reaches it drive every service (and read a copy of
+/// the data through the provisioning route): refused, unless it listens on
+/// a loopback address and the ini says `rest-api-allow-anonymous=true` (a
+/// test deployment).
+pub fn admin_credentials(
+    plan: &crate::config::HostPlan,
+    addr: std::net::SocketAddr,
+) -> Result<Option<Credentials>, String> {
+    if let (Some(user), Some(password)) = (&plan.rest_user, &plan.rest_password) {
+        return Ok(Some(Credentials {
+            user: user.clone(),
+            password: password.expose().to_owned(),
+        }));
+    }
+    let allowed = plan.services.iter().any(|s| s.settings.rest_api_allow_anonymous);
+    if allowed && addr.ip().is_loopback() {
+        tracing::warn!(%addr, "REST API without authentication (rest-api-allow-anonymous=true, loopback only)");
+        return Ok(None);
+    }
+    Err(format!(
+        "the REST API at {addr} would accept anyone: set rest-api-admin-user and rest-api-admin-password (or \
+         replicator-rest-api=false; a test deployment on a loopback address may set rest-api-allow-anonymous=true)"
+    ))
+}
+
 /// The one error type of the API, turned into a response in one place.
 #[derive(Debug)]
 pub enum ApiError {
@@ -148,6 +181,8 @@ type ApiResult = Result<Response, ApiError>;
 struct App {
     manager: Arc<Manager>,
     auth: Option<Arc<Credentials>>,
+    /// The read-only user (`rest-api-readonly-user`): GET routes only.
+    readonly: Option<Arc<Credentials>>,
     provisioner: Option<Arc<Provisioner>>,
 }
 
@@ -159,9 +194,22 @@ pub fn router(manager: Arc<Manager>, auth: Option<Credentials>) -> Router {
 
 /// [`router`] with the provisioning of this host's services.
 pub fn router_with(manager: Arc<Manager>, auth: Option<Credentials>, provisioner: Option<Arc<Provisioner>>) -> Router {
+    router_full(manager, auth, None, provisioner)
+}
+
+/// [`router_with`] and a read-only user, who may call the GET routes
+/// (status, services, metrics, ...) and nothing that changes state (403).
+/// It counts only when `auth` is set.
+pub fn router_full(
+    manager: Arc<Manager>,
+    auth: Option<Credentials>,
+    readonly: Option<Credentials>,
+    provisioner: Option<Arc<Provisioner>>,
+) -> Router {
     let app = App {
         manager,
         auth: auth.map(Arc::new),
+        readonly: readonly.map(Arc::new),
         provisioner,
     };
     let svc = |p: &str| format!("{BASE}/service/{{name}}/{p}");
@@ -192,6 +240,7 @@ pub fn router_with(manager: Arc<Manager>, auth: Option<Credentials>, provisioner
             ))
         })
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
 }
 
@@ -223,20 +272,65 @@ fn check_basic(headers: &HeaderMap, want: &Credentials) -> Result<String, String
 }
 
 async fn authenticate(AxState(app): AxState<App>, req: Request, next: Next) -> Response {
+    let changes_state = req.method() != axum::http::Method::GET;
     let user = match &app.auth {
         None => "anonymous".to_owned(),
-        Some(want) => match check_basic(req.headers(), want) {
+        Some(admin) => match check_basic(req.headers(), admin) {
             Ok(u) => u,
-            Err(m) => {
-                info!(method = %req.method(), uri = %req.uri(), "REST request refused: {m}");
-                return ApiError::Unauthorized(m).into_response();
-            }
+            Err(m) => match app.readonly.as_deref().map(|ro| check_basic(req.headers(), ro)) {
+                Some(Ok(u)) if !changes_state => u,
+                Some(Ok(u)) => {
+                    info!(user = %u, method = %req.method(), uri = %req.uri(), status = 403, "REST admin request refused: a read-only user");
+                    return ApiError::Service(ServiceError::new(
+                        ErrorKind::Forbidden,
+                        format!(
+                            "{u} is the read-only user (rest-api-readonly-user): it may read status, services and \
+                             metrics; changes need rest-api-admin-user"
+                        ),
+                    ))
+                    .into_response();
+                }
+                _ => {
+                    info!(method = %req.method(), uri = %req.uri(), "REST request refused: {m}");
+                    return ApiError::Unauthorized(m).into_response();
+                }
+            },
         },
     };
-    if req.method() != axum::http::Method::GET {
-        info!(user = %user, method = %req.method(), uri = %req.uri(), "REST admin request");
+    if !changes_state {
+        return next.run(req).await;
     }
-    next.run(req).await
+    // The audit line of a state-changing request: who, what, and how it ended.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    info!(
+        user = %user,
+        %method,
+        %uri,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "REST admin request"
+    );
+    resp
+}
+
+/// The longest `limit` a request may ask for: a week.
+pub const MAX_LIMIT_SECONDS: u64 = 7 * 86_400;
+/// The largest request body: every body is a small JSON object.
+pub const MAX_BODY_BYTES: usize = 64 << 10;
+/// The most copy threads a provision may ask the source for.
+pub const MAX_PROVISION_THREADS: u32 = 64;
+
+/// A request's `limit` in seconds (`default` when absent), bounded by
+/// [`MAX_LIMIT_SECONDS`].
+fn seconds(limit: Option<u64>, default: u64) -> Result<Duration, ApiError> {
+    match limit.unwrap_or(default) {
+        s if s <= MAX_LIMIT_SECONDS => Ok(Duration::from_secs(s)),
+        s => Err(bad_request(format!(
+            "limit {s}: at most {MAX_LIMIT_SECONDS} seconds (a week)"
+        ))),
+    }
 }
 
 /// Parses a JSON body; empty means all defaults.
@@ -391,6 +485,18 @@ async fn provision_start(AxState(app): AxState<App>, Path(name): Path<String>, b
     if req.source.trim().is_empty() {
         return Err(bad_request("provision needs a source host (tprovision -s HOST)"));
     }
+    if req.threads.is_some_and(|t| t == 0 || t > MAX_PROVISION_THREADS) {
+        return Err(bad_request(format!(
+            "threads {}: from 1 to {MAX_PROVISION_THREADS}",
+            req.threads.unwrap_or_default()
+        )));
+    }
+    if req.max_lag.is_some_and(|l| l < 0) {
+        return Err(bad_request(format!(
+            "maxLag {}: a number of seqnos, 0 or more",
+            req.max_lag.unwrap_or_default()
+        )));
+    }
     let status = provisioner(&app)?.start(&name, req)?;
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())
 }
@@ -442,6 +548,12 @@ async fn reload(AxState(app): AxState<App>) -> ApiResult {
 async fn provision_backup(AxState(app): AxState<App>, bytes: Bytes) -> ApiResult {
     provisioner(&app)?;
     let req: BackupRequest = body(&bytes)?;
+    if req.threads.is_some_and(|t| t > MAX_PROVISION_THREADS) {
+        return Err(bad_request(format!(
+            "threads {}: at most {MAX_PROVISION_THREADS}",
+            req.threads.unwrap_or_default()
+        )));
+    }
     let stream = backup::start(app.manager.plan(), req)
         .await
         .map_err(|m| ApiError::Service(ServiceError::new(ErrorKind::Failed, m)))?;
@@ -467,7 +579,7 @@ async fn heartbeat(AxState(app): AxState<App>, Path(name): Path<String>, bytes: 
 async fn flush(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes) -> ApiResult {
     let s = app.manager.service(&name)?;
     let b: FlushRequest = body(&bytes)?;
-    let seqno = s.flush(Duration::from_secs(b.limit.unwrap_or(60))).await?;
+    let seqno = s.flush(seconds(b.limit, 60)?).await?;
     ok(FlushResponse { seqno })
 }
 
@@ -485,7 +597,7 @@ async fn wait(AxState(app): AxState<App>, Path(name): Path<String>, bytes: Bytes
     let s = app.manager.service(&name)?;
     let b: WaitRequest = body(&bytes)?;
     // Without -limit, wait up to a day (an HTTP request must end some day).
-    let limit = Duration::from_secs(b.limit.unwrap_or(86_400));
+    let limit = seconds(b.limit, 86_400)?;
     let out = match (b.applied, b.state) {
         (Some(n), None) => s.wait_applied(n, limit).await,
         (None, Some(st)) => {

@@ -32,7 +32,11 @@ async fn call(m: &Arc<Manager>, method: &str, path: &str, body: &str, auth: Opti
     if let Some(a) = auth {
         req = req.header("authorization", a);
     }
-    let resp = router(m.clone(), Some(creds()))
+    let readonly = Credentials {
+        user: "watcher".into(),
+        password: "ro".into(),
+    };
+    let resp = super::router_full(m.clone(), Some(creds()), Some(readonly), None)
         .oneshot(req.body(Body::from(body.to_owned())).expect("request"))
         .await
         .expect("response");
@@ -462,4 +466,90 @@ async fn without_credentials_no_copy_provision_or_reload() {
             .expect("response");
         assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{method} {path}");
     }
+}
+
+#[tokio::test]
+async fn the_read_only_user_reads_and_changes_nothing() {
+    let (_d, _fake, m) = fixture();
+    let watcher = basic("watcher", "ro");
+    for path in ["/api/v2/replicator/services", "/metrics", &format!("{SVC}/status")] {
+        let (code, text) = call(&m, "GET", path, "", Some(&watcher)).await;
+        assert_eq!(code, StatusCode::OK, "{path}: {text}");
+    }
+    let before = state(&m);
+    for what in ["online", "offline", "setrole", "read-only", "reset"] {
+        let (code, text) = call(&m, "POST", &format!("{SVC}/{what}"), "", Some(&watcher)).await;
+        assert_eq!(code, StatusCode::FORBIDDEN, "{what}: {text}");
+        assert!(text.contains("read-only user"), "{text}");
+    }
+    assert_eq!(state(&m), before);
+    // Its password does not open the admin's routes, nor the admin's its.
+    let (code, _) = call(&m, "GET", "/metrics", "", Some(&basic("watcher", "pw"))).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn limits_and_bodies_are_bounded() {
+    let (_d, _fake, m) = fixture();
+    let huge = u64::MAX.to_string();
+    for (what, body) in [
+        ("wait", format!(r#"{{"applied": 1, "limit": {huge}}}"#)),
+        ("flush", format!(r#"{{"limit": {huge}}}"#)),
+        ("wait", r#"{"state": "ONLINE", "limit": 604801}"#.to_owned()),
+    ] {
+        let e = err(&m, "POST", &format!("{SVC}/{what}"), &body, StatusCode::BAD_REQUEST).await;
+        assert!(e.contains("at most 604800 seconds"), "{e}");
+    }
+    let e = err(
+        &m,
+        "POST",
+        &format!("{SVC}/provision"),
+        r#"{"source": "h2", "threads": 100000}"#,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(e.contains("threads 100000"), "{e}");
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(super::MAX_BODY_BYTES));
+    let (code, _) = call(
+        &m,
+        "POST",
+        &format!("{SVC}/heartbeat"),
+        &big,
+        Some(&basic("admin", "pw")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[test]
+fn without_credentials_the_daemon_starts_only_on_loopback_when_allowed() {
+    let ini = |extra: &str| format!("[defaults]\n{extra}[alpha]\nmaster=127.0.0.5\nmembers=127.0.0.5\n");
+    let plan = |text: &str| {
+        crate::config::Deployment::parse(text, "t.ini")
+            .expect("ini")
+            .with_resolver(crate::config::Resolver::new(None).with_system(false))
+            .service_plan("127.0.0.5")
+    };
+    let any: std::net::SocketAddr = "0.0.0.0:8097".parse().expect("addr");
+    let lo: std::net::SocketAddr = "127.0.0.1:8097".parse().expect("addr");
+    let open = plan(&ini("")).expect("plan");
+    let e = super::admin_credentials(&open, lo).expect_err("no credentials");
+    assert!(
+        e.contains("rest-api-admin-user") && e.contains("rest-api-allow-anonymous"),
+        "{e}"
+    );
+    let allowed = plan(&ini("rest-api-allow-anonymous=true\n")).expect("plan");
+    assert_eq!(super::admin_credentials(&allowed, lo), Ok(None));
+    assert!(
+        super::admin_credentials(&allowed, any).is_err(),
+        "never beyond loopback"
+    );
+    let set = plan(&ini("rest-api-admin-user=a\nrest-api-admin-password=p\n")).expect("plan");
+    assert_eq!(
+        super::admin_credentials(&set, any),
+        Ok(Some(Credentials {
+            user: "a".into(),
+            password: "p".into()
+        }))
+    );
 }

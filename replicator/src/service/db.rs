@@ -32,7 +32,7 @@ pub fn opts(plan: &ServicePlan) -> Opts {
         .ip_or_hostname(plan.db.address.to_string())
         .tcp_port(plan.db.port)
         .user(Some(plan.db.user.clone()))
-        .pass(Some(plan.db.password.clone()))
+        .pass(Some(plan.db.password.expose()))
         .prefer_socket(false)
         .into()
 }

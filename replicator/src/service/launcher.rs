@@ -295,7 +295,7 @@ impl RoleLauncher {
             .ip_or_hostname(s.db.address.to_string())
             .tcp_port(s.db.port)
             .user(Some(s.db.user.clone()))
-            .pass(Some(s.db.password.clone()))
+            .pass(Some(s.db.password.expose()))
             .prefer_socket(false);
         let mut m = MasterSettings::new(
             &s.service,
@@ -354,7 +354,7 @@ impl RoleLauncher {
             .ip_or_hostname(s.db.address.to_string())
             .tcp_port(s.db.port)
             .user(Some(s.db.user.clone()))
-            .pass(Some(s.db.password.clone()))
+            .pass(Some(s.db.password.expose()))
             .prefer_socket(false);
         let mut thl = thl::store::StoreConfig::new(s.thl_dir.clone());
         thl.file_size = s.settings.thl_log_file_size;

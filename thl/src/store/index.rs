@@ -238,7 +238,9 @@ pub fn write_full(dir: &Path, n: u32, base: Seqno, interval: u32, index: &Sparse
     if let Some(at) = index.sealed_at {
         encode_entry(SEALED, at, &mut buf);
     }
-    fs::write(&tmp, &buf).map_err(|e| StoreError::io(&tmp, e))?;
+    super::private::create(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &buf))
+        .map_err(|e| StoreError::io(&tmp, e))?;
     fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))
 }
 

@@ -12,7 +12,7 @@
 //! `writer`: the log is cut back to its durable point).
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -52,7 +52,11 @@ impl StoreIo for RealIo {
     }
 
     fn create_new(&self, path: &Path) -> io::Result<File> {
-        OpenOptions::new().read(true).append(true).create_new(true).open(path)
+        super::private::options()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(path)
     }
 }
 

@@ -11,7 +11,7 @@
 //!   it names the holder in the error of the second writer).
 //! * Readers never take the lock.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ impl DirLock {
     /// writer's descriptor until its exec).
     pub fn acquire(dir: &Path) -> Result<DirLock> {
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
+        let mut file = super::private::options()
             .read(true)
             .write(true)
             .create(true)

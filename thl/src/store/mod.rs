@@ -41,6 +41,7 @@ mod error;
 mod index;
 mod io;
 mod lock;
+mod private;
 mod reader;
 mod recovery;
 mod retention;

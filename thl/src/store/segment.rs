@@ -366,7 +366,7 @@ pub fn truncate_by_replace(path: &Path, len: u64, sync: bool) -> Result<()> {
     let tmp = path.with_extension("truncating");
     {
         let mut src = File::open(path).map_err(|e| StoreError::io(path, e))?;
-        let mut dst = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let mut dst = super::private::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
         let copied = std::io::copy(&mut (&mut src).take(len), &mut dst).map_err(|e| StoreError::io(&tmp, e))?;
         if copied != len {
             return Err(StoreError::io(

@@ -87,7 +87,7 @@ impl Writer {
                 "file_size and index_interval must be > 0".into(),
             ));
         }
-        fs::create_dir_all(&cfg.dir).map_err(|e| StoreError::io(&cfg.dir, e))?;
+        super::private::create_dir(&cfg.dir).map_err(|e| StoreError::io(&cfg.dir, e))?;
         let lock = DirLock::acquire(&cfg.dir)?;
         let shared = Arc::new(Shared::new(cfg.dir.clone(), None));
         let mut w = Writer {
