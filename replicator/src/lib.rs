@@ -10,6 +10,8 @@
 //! * [`pipeline`]: the slave and relay stages (apply).
 //! * [`service`]: services' live progress and state.
 //! * [`config`]: `tungsten.ini`, hosts files, and what a host runs.
+//! * [`tls`]: the THL port's TLS (`thls://`): the deployment's CA, each
+//!   host's certificate, reloaded when the files change.
 //! * [`thl_net`]: the THL server and client (`thl://host:2112/`): resume
 //!   handshake with epoch checks, durable-only streaming, heartbeats.
 //! * [`applier`]: THL events → SQL on a MySQL/MariaDB target, exactly once
@@ -37,3 +39,4 @@ pub mod service;
 pub mod source;
 pub mod statement_kind;
 pub mod thl_net;
+pub mod tls;

@@ -160,7 +160,10 @@ fn validate(deployment: &Deployment, cli: &Cli, ini: &Path) -> Result<ExitCode, 
     if let Some(host) = &cli.host {
         match deployment.service_plan(host) {
             Err(e) => problems.push(e.to_string()),
-            Ok(plan) => problems.extend(runtime()?.block_on(check_databases(&plan))),
+            Ok(plan) => {
+                problems.extend(check_tls(&plan));
+                problems.extend(runtime()?.block_on(check_databases(&plan)));
+            }
         }
     }
     if problems.is_empty() {
@@ -173,6 +176,35 @@ fn validate(deployment: &Deployment, cli: &Cli, ini: &Path) -> Result<ExitCode, 
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Each service's THL TLS material loads (readable, a certificate and a
+/// key that go together, a CA); a THL port in clear on an address other
+/// than loopback is a warning.
+fn check_tls(plan: &HostPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &plan.services {
+        let at = format!("{} ({})", plan.host, s.service);
+        match &s.tls {
+            Some(p) => {
+                let files = replicator::tls::TlsFiles {
+                    cert: p.cert.clone(),
+                    key: p.key.clone(),
+                    ca: p.ca.clone(),
+                };
+                if let Err(e) = replicator::tls::Tls::load(files, p.mutual) {
+                    out.push(format!("{at}: {e}"));
+                }
+            }
+            None if !s.thl_listen.ip().is_loopback() => out.push(format!(
+                "{at}: (warning) the THL port {} is in clear on a non-loopback address: anyone who reaches it \
+                 reads every replicated row; set thl-ssl=true with ssl-cert, ssl-key and ssl-ca",
+                s.thl_listen
+            )),
+            None => {}
+        }
+    }
+    out
 }
 
 /// The source preflight checks of every master service on its local database.

@@ -158,6 +158,21 @@ pub fn chain_ini(port: u16) -> String {
     )
 }
 
+/// The deployment's CA and a certificate for every host name the test
+/// deployments use, under `root/tls` (`crate::tls`).
+pub fn deployment_certs(root: &Path) -> Result<crate::tls::Certs, ClusterError> {
+    let mut hosts: Vec<&str> = HOSTS.iter().chain(&NORTH_HOSTS).copied().collect();
+    hosts.extend(CHAIN_HOSTS.iter().filter(|h| !HOSTS.contains(h)));
+    crate::tls::Certs::write(&root.join("tls"), "tungsten-rs test deployment CA", &hosts)
+        .map_err(|e| ClusterError::Io(io::Error::other(e)))
+}
+
+/// `ini` with the THL over TLS (`thl-ssl=true`, mutual authentication)
+/// with `certs`' files.
+pub fn with_tls(ini: &str, certs: &crate::tls::Certs) -> String {
+    ini.replacen("[defaults]\n", &format!("[defaults]\n{}", certs.ini_keys()), 1)
+}
+
 /// Errors of the cluster harness.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -191,9 +206,11 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts six MariaDB instances and writes the deployment under `root`
-    /// (replicators are started with [`Cluster::start_replicators`]).
+    /// (replicators are started with [`Cluster::start_replicators`]), with
+    /// the THL over TLS and mutual authentication ([`with_tls`]).
     pub async fn create(root: &Path) -> Result<Cluster, ClusterError> {
-        Cluster::create_with(root, &HOSTS, seed_ini).await
+        let certs = deployment_certs(root)?;
+        Cluster::create_with_spares(root, &HOSTS, &[], |port, _| with_tls(&seed_ini(port), &certs)).await
     }
 
     /// Starts the three MariaDB instances of [`CHAIN_HOSTS`] and writes

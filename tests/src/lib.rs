@@ -9,6 +9,7 @@
 //!   `replicator` processes started from it.
 //! * [`load`]: a write load that follows the primary through a switch or a
 //!   failover, and the exactly-once check of what it committed.
+//! * [`tls`]: a CA and host certificates for TLS deployments.
 //! * [`torture`]: fault rounds (SIGKILLs, crash points) on a master → relay
 //!   → slave chain under load, and the exactly-once oracle.
 
@@ -20,4 +21,5 @@ pub mod load;
 pub mod process;
 pub mod randgen;
 pub mod sandbox;
+pub mod tls;
 pub mod torture;

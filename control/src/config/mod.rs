@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 pub use hosts::{resolve, HostsFile, HostsFileError, Resolver};
 pub use model::{Composite, Dataservice, Deployment, Problem, RawValue, ServiceSettings, Warning};
-pub use resolve::{DbTarget, HostPlan, LocalDatabase, ServicePlan};
+pub use resolve::{DbTarget, HostPlan, LocalDatabase, ServicePlan, TlsPaths};
 pub use role::{Role, UnknownRole};
 pub use validate::ValidationErrors;
 

@@ -226,6 +226,14 @@ pub struct ServiceSettings {
     /// local MariaDB (run with `stop` or `start`; default
     /// [`DEFAULT_BOOT_SCRIPT`]).
     pub datasource_boot_script: Option<String>,
+    /// `ssl-cert`, `ssl-key`, `ssl-ca` as written (`{host}` not yet
+    /// replaced): this host's certificate and key, the deployment's CA.
+    pub ssl_cert: Option<String>,
+    pub ssl_key: Option<String>,
+    pub ssl_ca: Option<String>,
+    /// `thl-auth=mtls` (the default with `thl-ssl`): THL clients present a
+    /// certificate of the CA; `none`: only the server proves itself.
+    pub thl_mtls: bool,
 }
 
 /// What stops and starts the local MariaDB when `datasource-boot-script` is
@@ -488,6 +496,21 @@ impl Deployment {
                 datasource_data_directory: get("datasource-mysql-data-directory").map(str::to_owned),
                 datasource_conf: get("datasource-mysql-conf").map(str::to_owned),
                 datasource_boot_script: get("datasource-boot-script").map(str::to_owned),
+                ssl_cert: get("ssl-cert").map(str::to_owned),
+                ssl_key: get("ssl-key").map(str::to_owned),
+                ssl_ca: get("ssl-ca").map(str::to_owned),
+                thl_mtls: !text("thl-auth", "mtls").eq_ignore_ascii_case("none"),
+            })
+            .and_then(|s| {
+                let complete = s.ssl_cert.is_some() && s.ssl_key.is_some() && s.ssl_ca.is_some();
+                if s.thl_ssl && !complete {
+                    return Err(
+                        "thl-ssl=true needs ssl-cert, ssl-key and ssl-ca (PEM files; {host} in a path \
+                                stands for the host's name)"
+                            .to_owned(),
+                    );
+                }
+                Ok(s)
             })
         };
         // Every value was checked above; a failure here would be a bug in

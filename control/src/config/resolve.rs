@@ -68,7 +68,35 @@ pub struct ServicePlan {
     pub db: DbTarget,
     /// The local MariaDB's files, for provisioning.
     pub local: LocalDatabase,
+    /// The THL port's TLS (`thl-ssl=true`).
+    pub tls: Option<TlsPaths>,
     pub settings: ServiceSettings,
+}
+
+/// The THL port's TLS files of a host (`{host}` replaced), with
+/// `thl-ssl=true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPaths {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    /// `thl-auth=mtls`: clients present their certificate too.
+    pub mutual: bool,
+}
+
+impl TlsPaths {
+    fn of(settings: &ServiceSettings, host: &str) -> Option<TlsPaths> {
+        if !settings.thl_ssl {
+            return None;
+        }
+        let path = |v: &Option<String>| v.as_deref().map(|v| PathBuf::from(v.replace("{host}", host)));
+        Some(TlsPaths {
+            cert: path(&settings.ssl_cert)?,
+            key: path(&settings.ssl_key)?,
+            ca: path(&settings.ssl_ca)?,
+            mutual: settings.thl_mtls,
+        })
+    }
 }
 
 /// The local MariaDB's files and boot script (`{host}` replaced).
@@ -223,6 +251,7 @@ impl Deployment {
                     password: settings.replication_password.clone(),
                 },
                 local: LocalDatabase::of(&settings, &host),
+                tls: TlsPaths::of(&settings, &host),
                 settings: settings.clone(),
             });
             first.get_or_insert(settings);

@@ -96,6 +96,8 @@ pub struct MasterSettings {
     pub serve: Option<SocketAddr>,
     /// THL files older than this may be deleted once no reader needs them.
     pub retention: Duration,
+    /// TLS of the THL server (`thl-ssl`).
+    pub tls: Option<crate::tls::TlsHandle>,
 }
 
 impl MasterSettings {
@@ -116,6 +118,7 @@ impl MasterSettings {
             retry: Policy::PIPELINE,
             serve: None,
             retention: Duration::from_secs(7 * 24 * 3600),
+            tls: None,
         }
     }
 }
@@ -327,7 +330,15 @@ impl ServerTask {
             return Ok(ServerTask { halt, task: None });
         };
         let reader = writer.reader(Visibility::Durable);
-        let server = serve_thl(addr, Role::Master, &settings.source_id, reader, catalog.clone()).await?;
+        let server = serve_thl(
+            addr,
+            Role::Master,
+            &settings.source_id,
+            reader,
+            catalog.clone(),
+            settings.tls.clone(),
+        )
+        .await?;
         info!(service = %settings.service, %addr, "serving the THL");
         progress.set_thl_server(Some(server.clone()));
         let task = tokio::spawn(async move {

@@ -33,9 +33,11 @@ pub async fn serve_thl(
     source_id: &str,
     reader: thl::store::Reader,
     catalog: Arc<Catalog>,
+    tls: Option<crate::tls::TlsHandle>,
 ) -> Result<ThlServer, ServeError> {
     let mut cfg = ServerConfig::new(role, source_id);
     cfg.on_ack = Some(ack_recorder(catalog));
+    cfg.tls = tls;
     ThlServer::bind(addr, cfg, reader)
         .await
         .map_err(|source| ServeError { addr, source })

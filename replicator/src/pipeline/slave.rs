@@ -67,6 +67,9 @@ pub struct SlaveSettings {
     pub channels: u32,
     /// How the channels share the transactions.
     pub scheduler: ApplyScheduler,
+    /// TLS of the THL (`thl-ssl`): the upstream's `thls://` and, on a
+    /// relay, its own server.
+    pub tls: Option<crate::tls::TlsHandle>,
 }
 
 /// Why a slave or relay pipeline stopped.
@@ -138,6 +141,7 @@ async fn slave_pipeline(
             &settings.host,
             reader.clone(),
             catalog.clone(),
+            settings.tls.clone(),
         )
         .await?;
         progress.set_thl_server(Some(server.clone()));
@@ -158,6 +162,7 @@ async fn slave_pipeline(
     // the lowest channel's position is where the client starts.
     let mut appliers = None;
     let mut client_cfg = ClientConfig::new(settings.upstream.clone(), settings.host.clone());
+    client_cfg.tls = settings.tls.clone();
     if thl_empty {
         let Some(a) = connect_appliers(
             settings.target.clone(),

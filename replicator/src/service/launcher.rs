@@ -305,6 +305,7 @@ impl RoleLauncher {
             s.catalog_dir.clone(),
         );
         m.serve = Some(s.thl_listen);
+        m.tls = tls_of(s)?;
         m.retention = s.settings.thl_log_retention;
         m.thl.file_size = s.settings.thl_log_file_size;
         m.frag_size = usize::try_from(s.settings.thl_frag_size).unwrap_or(usize::MAX);
@@ -379,8 +380,23 @@ impl RoleLauncher {
             skip: o.skip_seqno.clone(),
             channels: s.settings.apply_channels,
             scheduler: s.settings.apply_scheduler,
+            tls: tls_of(s)?,
         })
     }
+}
+
+/// The THL's TLS of `s` (`thl-ssl=true`), its files loaded: a file that
+/// does not load refuses the online, naming it.
+fn tls_of(s: &ServicePlan) -> Result<Option<crate::tls::TlsHandle>, PipelineFailure> {
+    let Some(p) = &s.tls else { return Ok(None) };
+    let files = crate::tls::TlsFiles {
+        cert: p.cert.clone(),
+        key: p.key.clone(),
+        ca: p.ca.clone(),
+    };
+    crate::tls::Tls::load(files, p.mutual)
+        .map(|t| Some(crate::tls::TlsHandle(std::sync::Arc::new(t))))
+        .map_err(|e| PipelineFailure::definite("TLS", e.to_string()))
 }
 
 /// The highest seqno of the THL in `dir`, if any.

@@ -59,19 +59,21 @@ pub fn system_resolver() -> Resolver {
 pub struct ThlUri {
     pub host: String,
     pub port: u16,
+    /// `thls://`: TLS, the server's certificate checked against the
+    /// deployment's CA (`crate::tls`).
+    pub tls: bool,
 }
 
 impl ThlUri {
-    /// Parses `thl://host[:port][/]` (IPv6 hosts in brackets; default port
-    /// 2112). `thls://` (TLS) is refused: not supported yet.
+    /// Parses `thl://host[:port][/]` or `thls://...` (TLS; IPv6 hosts in
+    /// brackets; default port 2112).
     pub fn parse(s: &str) -> Result<ThlUri, String> {
-        let bad = |why: &str| format!("invalid THL URI {s:?}: {why} (expected thl://host:port/)");
+        let bad = |why: &str| format!("invalid THL URI {s:?}: {why} (expected thl://host:port/ or thls://host:port/)");
         let lower = s.to_ascii_lowercase();
-        if lower.starts_with("thls://") {
-            return Err(bad("TLS (thls://) is not supported"));
-        }
-        let Some(rest) = s.get(6..).filter(|_| lower.starts_with("thl://")) else {
-            return Err(bad("the scheme must be thl://"));
+        let tls = lower.starts_with("thls://");
+        let scheme_len = if tls { 7 } else { 6 };
+        let Some(rest) = s.get(scheme_len..).filter(|_| tls || lower.starts_with("thl://")) else {
+            return Err(bad("the scheme must be thl:// or thls://"));
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') {
@@ -105,18 +107,34 @@ impl ThlUri {
         Ok(ThlUri {
             host: host.to_string(),
             port,
+            tls,
         })
     }
 }
 
 impl fmt::Display for ThlUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "thls" } else { "thl" };
         if self.host.contains(':') {
-            write!(f, "thl://[{}]:{}/", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}/", self.host, self.port)
         } else {
-            write!(f, "thl://{}:{}/", self.host, self.port)
+            write!(f, "{scheme}://{}:{}/", self.host, self.port)
         }
     }
+}
+
+/// The bytes that already arrived (decrypted, for TLS), without waiting:
+/// 0 when none did, at the end of the stream, or on an error (the next
+/// read meets those).
+async fn read_ready<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut [u8]) -> usize {
+    std::future::poll_fn(|cx| {
+        let mut rb = tokio::io::ReadBuf::new(buf);
+        match std::pin::Pin::new(&mut *rd).poll_read(cx, &mut rb) {
+            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(rb.filled().len()),
+            std::task::Poll::Ready(Err(_)) | std::task::Poll::Pending => std::task::Poll::Ready(0),
+        }
+    })
+    .await
 }
 
 /// Client settings.
@@ -153,6 +171,9 @@ pub struct ClientConfig {
     /// after it too. `None`: a blank host, which the server lets start only
     /// at seqno 0.
     pub start_after: Option<Committed>,
+    /// The TLS of `thls://` URIs (`None`: a `thls://` URI is a
+    /// configuration error).
+    pub tls: Option<crate::tls::TlsHandle>,
 }
 
 /// The last transaction a target committed (its `trep_commit_seqno`).
@@ -179,6 +200,7 @@ impl ClientConfig {
             commit_every: 1000,
             max_record_len: MAX_RECORD_LEN,
             start_after: None,
+            tls: None,
         }
     }
 }
@@ -470,24 +492,64 @@ impl ThlClient {
         if let Err(e) = self.recover_store().await {
             return e;
         }
-        let mut sock = match self.connect(uri).await {
+        let sock = match self.connect(uri).await {
             Ok(s) => s,
             Err(e) => return e,
         };
-        match self.session(&uri.to_string(), &mut sock, streamed).await {
+        let u = uri.to_string();
+        let ended = if uri.tls {
+            match self.tls_connect(uri, sock).await {
+                Ok(tls) => self.session(&u, tls, streamed).await,
+                Err(e) => return e,
+            }
+        } else {
+            self.session(&u, sock, streamed).await
+        };
+        match ended {
             Err(e) => e,
             Ok(never) => match never {},
         }
     }
 
-    async fn session(
+    /// The TLS handshake of a `thls://` URI: the server's certificate must
+    /// chain to the deployment's CA and name `uri.host` (a spoofed master
+    /// is a definite error: retrying cannot fix it).
+    async fn tls_connect(
         &self,
-        u: &str,
-        sock: &mut TcpStream,
-        streamed: &mut bool,
-    ) -> Result<std::convert::Infallible, ClientError> {
+        uri: &ThlUri,
+        sock: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ClientError> {
+        let u = uri.to_string();
+        let Some(tls) = &self.cfg.tls else {
+            return Err(ClientError::definite(
+                &u,
+                DefiniteKind::Config,
+                "a thls:// upstream needs this host's ssl-cert, ssl-key and ssl-ca in the ini".to_owned(),
+            ));
+        };
+        let name = rustls::pki_types::ServerName::try_from(uri.host.clone()).map_err(|e| {
+            ClientError::definite(&u, DefiniteKind::Config, format!("TLS server name {}: {e}", uri.host))
+        })?;
+        let connector = tokio_rustls::TlsConnector::from(tls.0.client());
+        match timeout(self.cfg.handshake_timeout, connector.connect(name, sock)).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(crate::tls::handshake_error(&e).map_or_else(
+                || ClientError::transient(&u, format!("TLS handshake: {e}")),
+                |why| ClientError::definite(&u, DefiniteKind::Tls, why),
+            )),
+            Err(_) => Err(ClientError::transient(
+                &u,
+                format!("TLS handshake: no answer within {:?}", self.cfg.handshake_timeout),
+            )),
+        }
+    }
+
+    async fn session<S>(&self, u: &str, sock: S, streamed: &mut bool) -> Result<std::convert::Infallible, ClientError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let cfg = &self.cfg;
-        let (mut rd, mut wr) = sock.split();
+        let (mut rd, mut wr) = tokio::io::split(sock);
         let mut dec = FrameDecoder::new(cfg.max_record_len);
         let deadline = Instant::now() + cfg.handshake_timeout;
         // HELLO.
@@ -597,15 +659,16 @@ impl ThlClient {
 
     /// Receives records until the session fails: takes the complete frames
     /// buffered, stores each burst with one commit, acknowledges, reads more.
-    async fn stream<W>(
+    async fn stream<R, W>(
         &self,
         u: &str,
-        rd: &mut tokio::net::tcp::ReadHalf<'_>,
+        rd: &mut R,
         wr: &mut W,
         mut dec: FrameDecoder,
         resumed: Resumed,
     ) -> Result<std::convert::Infallible, ClientError>
     where
+        R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
         let cfg = &self.cfg;
@@ -619,7 +682,7 @@ impl ThlClient {
                 let full = incoming.batch_full(cfg.commit_every);
                 if !full && !dec.has_frame() {
                     // More already arrived? Then it joins this commit.
-                    if let Ok(n @ 1..) = rd.try_read(&mut tmp) {
+                    if let n @ 1.. = read_ready(rd, &mut tmp).await {
                         dec.extend(&tmp[..n]);
                         last_msg = Instant::now();
                         continue;
@@ -987,7 +1050,14 @@ async fn read_control<R: AsyncRead + Unpin>(
                 ))
             }
             Ok(Ok(n)) => dec.extend(&tmp[..n]),
-            Ok(Err(e)) => return Err(ClientError::transient(u, format!("read failed: {e}"))),
+            // TLS 1.3: the server refuses our certificate (or its absence)
+            // after our side of the handshake ended: at the first read.
+            Ok(Err(e)) => {
+                return Err(crate::tls::handshake_error(&e).map_or_else(
+                    || ClientError::transient(u, format!("read failed: {e}")),
+                    |why| ClientError::definite(u, DefiniteKind::Tls, why),
+                ))
+            }
             Err(_) => {
                 return Err(ClientError::transient(
                     u,
@@ -1018,29 +1088,37 @@ mod tests {
             ThlUri::parse("thl://db1:2112/"),
             Ok(ThlUri {
                 host: "db1".into(),
-                port: 2112
+                port: 2112,
+                tls: false
             })
         );
         assert_eq!(
             ThlUri::parse("thl://db1"),
             Ok(ThlUri {
                 host: "db1".into(),
-                port: 2112
+                port: 2112,
+                tls: false
             })
         );
         assert_eq!(
             ThlUri::parse("THL://10.0.0.1:3000"),
             Ok(ThlUri {
                 host: "10.0.0.1".into(),
-                port: 3000
+                port: 3000,
+                tls: false
             })
         );
         assert_eq!(
             ThlUri::parse("thl://[::1]:2113/"),
             Ok(ThlUri {
                 host: "::1".into(),
-                port: 2113
+                port: 2113,
+                tls: false
             })
+        );
+        assert_eq!(
+            ThlUri::parse("THLS://db1:2112/").map(|u| (u.tls, u.to_string())),
+            Ok((true, "thls://db1:2112/".into()))
         );
         assert_eq!(
             ThlUri::parse("thl://[::1]:2113/").map(|u| u.to_string()),
@@ -1048,7 +1126,7 @@ mod tests {
         );
         for bad in [
             "db1:2112",
-            "thls://db1:2112/",
+            "thlx://db1:2112/",
             "thl://:2112/",
             "thl://db1:0/",
             "thl://db1:x/",

@@ -145,6 +145,9 @@ pub enum DefiniteKind {
     Store,
     /// The client configuration is invalid (URIs).
     Config,
+    /// The TLS peer is not one of the deployment's (its certificate), or
+    /// refused ours.
+    Tls,
 }
 
 /// The outcome of a THL client, by what the caller must do.

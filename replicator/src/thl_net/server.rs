@@ -114,6 +114,10 @@ pub struct ServerConfig {
     pub queue_bytes: usize,
     /// Called on every ACK.
     pub on_ack: Option<AckCallback>,
+    /// TLS (`thls://`): every connection is a TLS handshake first, within
+    /// the handshake timeout; with `thl-auth=mtls` the client must present
+    /// a certificate of the deployment's CA (`crate::tls`).
+    pub tls: Option<crate::tls::TlsHandle>,
 }
 
 impl ServerConfig {
@@ -132,6 +136,7 @@ impl ServerConfig {
             queue_records: 256,
             queue_bytes: IN_FLIGHT_BYTES,
             on_ack: None,
+            tls: None,
         }
     }
 }
@@ -292,7 +297,18 @@ impl ThlServer {
         let stop = stop.clone();
         tasks.spawn(async move {
             let _guard = guard;
-            match serve(&inner, sock, peer, id, stop).await {
+            let ended = match inner.cfg.tls.clone() {
+                None => serve(&inner, sock, peer, id, stop).await,
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.0.server());
+                    match timeout(inner.cfg.handshake_timeout, acceptor.accept(sock)).await {
+                        Ok(Ok(s)) => serve(&inner, s, peer, id, stop).await,
+                        Ok(Err(e)) => End::Protocol(format!("TLS handshake failed: {e}")),
+                        Err(_) => End::Protocol(format!("no TLS handshake within {:?}", inner.cfg.handshake_timeout)),
+                    }
+                }
+            };
+            match ended {
                 End::Io(e) => tracing::info!(%peer, error = %e, "THL client disconnected"),
                 End::Protocol(why) => tracing::warn!(%peer, "THL connection closed: {why}"),
                 End::Refused(code, text) => tracing::warn!(%peer, %code, "THL client refused: {text}"),
@@ -374,8 +390,11 @@ async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, code: NokCode, text: String, t
 }
 
 /// One client connection: handshake, then records until it ends.
-async fn serve(inner: &Arc<Inner>, mut sock: TcpStream, peer: SocketAddr, id: u64, stop: watch::Receiver<bool>) -> End {
-    let (mut rd, mut wr) = sock.split();
+async fn serve<S>(inner: &Arc<Inner>, sock: S, peer: SocketAddr, id: u64, stop: watch::Receiver<bool>) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut rd, mut wr) = tokio::io::split(sock);
     let mut dec = FrameDecoder::new(0);
     let accepted = match handshake(inner, &mut rd, &mut wr, &mut dec).await {
         Ok(a) => a,

@@ -3,7 +3,8 @@
 //!
 //! Starts six MariaDB instances (host1..3.alpha, host1..3.beta, each on its
 //! own loopback address) and six `replicator` processes from one
-//! `tungsten.ini`, writes some load on host1.alpha, waits until every host
+//! `tungsten.ini` (the THL over TLS with mutual authentication: a CA and a
+//! certificate per host are made under the deployment's `tls/`), writes some load on host1.alpha, waits until every host
 //! applied it, prints `trepctl services` of every node and the table
 //! checksums; then the passive site takes over: `trepctl composite switch
 //! -to beta` (host1.beta becomes the primary, host1.alpha its relay),
@@ -26,7 +27,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use tests::cluster::{growable_ini, Cluster, HOSTS, NORTH_HOSTS};
+use tests::cluster::{deployment_certs, growable_ini, with_tls, Cluster, HOSTS, NORTH_HOSTS};
 use tests::process::workspace_bin;
 
 const TABLES: &[&str] = &["shop.customers", "shop.orders", "shop.stock"];
@@ -64,8 +65,15 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
         HOSTS.len() + spares.len(),
         root.display()
     );
-    let mut cluster =
-        Cluster::create_with_spares(root, &HOSTS, spares, |port, sandbox| growable_ini(port, sandbox, false)).await?;
+    let certs = deployment_certs(root)?;
+    let mut cluster = Cluster::create_with_spares(root, &HOSTS, spares, |port, sandbox| {
+        with_tls(&growable_ini(port, sandbox, false), &certs)
+    })
+    .await?;
+    println!(
+        "   THL over TLS with mutual authentication: CA and host certificates in {}",
+        certs.dir.display()
+    );
     println!("   tungsten.ini: {}", cluster.deployment.ini().display());
     println!("   hosts file:   {}", cluster.deployment.hosts_file().display());
     println!("== Starting six replicators (alpha: master + 2 slaves; beta: relay + 2 slaves; gamma = alpha,beta)");
@@ -243,7 +251,10 @@ async fn grow(cluster: &mut Cluster) -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let port = cluster.db(HOSTS[0]).port();
-    let ini = growable_ini(port, cluster.sandbox.root(), true);
+    let certs = tests::tls::Certs {
+        dir: cluster.root().join("tls"),
+    };
+    let ini = with_tls(&growable_ini(port, cluster.sandbox.root(), true), &certs);
     std::fs::write(cluster.deployment.ini(), &ini)?;
     println!("== Added to {}:", cluster.deployment.ini().display());
     println!(

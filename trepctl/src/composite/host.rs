@@ -155,8 +155,9 @@ impl Host {
         Ok(r.seqno)
     }
 
-    /// Waits until `seqno` is applied (within `limit`) and the service is
-    /// ONLINE (a slave that just reconnected says so a moment later).
+    /// Waits until `seqno` is applied (within `limit`), in any state but
+    /// OFFLINE:ERROR (a relay whose upstream just went offline applied it
+    /// while it reconnects).
     pub fn wait_applied(&self, seqno: i64, limit: Duration) -> Result<(), String> {
         let w: WaitResponse = self.post(
             "wait",
@@ -168,7 +169,7 @@ impl Host {
             limit + REQUEST,
         )?;
         if w.reached {
-            return self.wait_state("ONLINE");
+            return Ok(());
         }
         Err(self.fail(format!(
             "did not apply seqno {seqno} within {} s (applied {}, {}: {})",
@@ -177,6 +178,13 @@ impl Host {
             w.state,
             self.property("pendingError")
         )))
+    }
+
+    /// Applied `seqno` and ONLINE (a slave that just reconnected says so a
+    /// moment after it applied): the end of a site change for this host.
+    pub fn caught_up(&self, seqno: i64) -> Result<(), String> {
+        self.wait_applied(seqno, STEP_LIMIT)?;
+        self.wait_state("ONLINE")
     }
 
     /// Waits until it applied everything its THL holds; that seqno.

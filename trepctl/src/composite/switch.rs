@@ -288,7 +288,7 @@ fn switch_steps<'a>(
     j.say(format!("{} is a relay of {uri}, ONLINE", a.name));
     let beat = b.flush()?;
     for h in online.iter().filter(|h| h.name != b.name) {
-        h.wait_applied(beat, STEP_LIMIT)?;
+        h.caught_up(beat)?;
     }
     j.say(format!(
         "the {} hosts that were ONLINE are again, each applied seqno {beat} (a heartbeat of {})",
@@ -342,7 +342,7 @@ fn failover_steps<'a>(b: &'a Host, followers: &[&Host], j: &mut Journal<'a>) -> 
     j.say(format!("{} is master, ONLINE", b.name));
     let beat = b.flush()?;
     for h in followers {
-        h.wait_applied(beat, STEP_LIMIT)?;
+        h.caught_up(beat)?;
     }
     j.say(format!(
         "its {} slaves applied seqno {beat} (a heartbeat of {})",
@@ -397,7 +397,7 @@ pub fn recover(cli: &Cli, ds: &str) -> Result<String, String> {
     a.online().map_err(&reprovision)?;
     println!("  {} is a relay of {uri}, ONLINE", a.name);
     let s = m.flush()?;
-    a.wait_applied(s, STEP_LIMIT).map_err(&reprovision)?;
+    a.caught_up(s).map_err(&reprovision)?;
     println!("  {} applied seqno {s} (a heartbeat of {})", a.name, m.name);
     let mut lagging = Vec::new();
     for h in site.hosts.iter().filter(|h| h.ds == ds && h.name != a.name) {
@@ -406,7 +406,7 @@ pub fn recover(cli: &Cli, ds: &str) -> Result<String, String> {
             let _ = h.offline();
             let _ = h.online();
         }
-        if let Err(e) = h.wait_applied(s, STEP_LIMIT) {
+        if let Err(e) = h.caught_up(s) {
             lagging.push(e);
         }
     }

@@ -1,0 +1,215 @@
+//! TLS of the THL port (`thls://`, issue 14) with `rustls`: the deployment's
+//! CA (`ssl-ca`) vouches for every replicator, each of which holds its own
+//! certificate and key (`ssl-cert`, `ssl-key`, PEM, `{host}` in the paths).
+//!
+//! Invariants:
+//! * a server is believed only when its certificate chains to the
+//!   deployment's CA and names the host the client dialled (a spoofed
+//!   master, or a man in the middle, fails the handshake before a byte of
+//!   THL is read);
+//! * with `thl-auth=mtls` a client must present a certificate of the same
+//!   CA before the server reads its first THL message: a reader or a
+//!   forged acknowledger without one gets no record;
+//! * the files are read again when one of them changes (by modification
+//!   time, checked at each connection), so renewed certificates take effect
+//!   without a restart; a change that does not load (a half-written file)
+//!   keeps the previous configuration and logs why;
+//! * nothing read from the files is trusted: a file that is missing, holds
+//!   no certificate or no key, or a key that does not match is an error
+//!   naming the file and the setting.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+/// The PEM files of one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// This host's certificate chain (`ssl-cert`).
+    pub cert: PathBuf,
+    /// Its private key (`ssl-key`).
+    pub key: PathBuf,
+    /// The deployment's CA (`ssl-ca`).
+    pub ca: PathBuf,
+}
+
+/// Why the TLS material does not load, naming the file and the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("TLS: {0}")]
+pub struct TlsError(pub String);
+
+/// The configurations built from the files, rebuilt when they change.
+#[derive(Debug)]
+pub struct Tls {
+    files: TlsFiles,
+    mutual: bool,
+    loaded: Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    stamps: Vec<Option<SystemTime>>,
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+}
+
+impl Tls {
+    /// Loads the files; `mutual`: servers require client certificates and
+    /// clients present theirs (`thl-auth=mtls`).
+    pub fn load(files: TlsFiles, mutual: bool) -> Result<Tls, TlsError> {
+        let loaded = build(&files, mutual)?;
+        Ok(Tls {
+            files,
+            mutual,
+            loaded: Mutex::new(loaded),
+        })
+    }
+
+    /// Whether clients must present a certificate.
+    pub fn mutual(&self) -> bool {
+        self.mutual
+    }
+
+    /// The server side, reloaded first when a file changed.
+    pub fn server(&self) -> Arc<ServerConfig> {
+        self.current().server.clone()
+    }
+
+    /// The client side, reloaded first when a file changed.
+    pub fn client(&self) -> Arc<ClientConfig> {
+        self.current().client.clone()
+    }
+
+    fn current(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        let mut g = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        if stamps(&self.files) != g.stamps {
+            match build(&self.files, self.mutual) {
+                Ok(new) => {
+                    tracing::info!(cert = %self.files.cert.display(), "TLS files changed: reloaded");
+                    *g = new;
+                }
+                Err(e) => {
+                    tracing::warn!("TLS files changed but do not load, keeping the previous ones: {e}");
+                    // Do not try again until they change once more.
+                    g.stamps = stamps(&self.files);
+                }
+            }
+        }
+        g
+    }
+}
+
+fn stamps(f: &TlsFiles) -> Vec<Option<SystemTime>> {
+    [&f.cert, &f.key, &f.ca]
+        .iter()
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// A shared [`Tls`] that compares by identity (settings structs that hold
+/// one stay `PartialEq`).
+#[derive(Debug, Clone)]
+pub struct TlsHandle(pub Arc<Tls>);
+
+impl PartialEq for TlsHandle {
+    fn eq(&self, other: &TlsHandle) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TlsHandle {}
+
+/// Why a TLS handshake failed, when it is the peer's identity or ours
+/// (a certificate not of the deployment, none presented, one refused):
+/// retrying cannot fix that. `None`: a network failure.
+pub fn handshake_error(e: &std::io::Error) -> Option<String> {
+    let inner = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    match inner {
+        rustls::Error::InvalidCertificate(_)
+        | rustls::Error::NoCertificatesPresented
+        | rustls::Error::AlertReceived(_) => Some(format!(
+            "TLS: {inner}: the peer is not a replicator of this deployment, or does not take this one's certificate \
+             (check ssl-cert, ssl-key and ssl-ca on both hosts: one CA, certificates naming the hosts)"
+        )),
+        _ => None,
+    }
+}
+
+// `ring` lacks post-quantum key exchange (the deprecation); it builds with
+// the C compiler alone, where aws-lc needs cmake.
+#[allow(deprecated)]
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn certs(path: &Path, setting: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let list: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| TlsError(format!("{setting}={}: {e}", path.display())))?;
+    if list.is_empty() {
+        return Err(TlsError(format!(
+            "{setting}={}: no PEM certificate in it",
+            path.display()
+        )));
+    }
+    Ok(list)
+}
+
+fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for c in certs(ca, "ssl-ca")? {
+        roots
+            .add(c)
+            .map_err(|e| TlsError(format!("ssl-ca={}: {e}", ca.display())))?;
+    }
+    Ok(Arc::new(roots))
+}
+
+fn build(f: &TlsFiles, mutual: bool) -> Result<Loaded, TlsError> {
+    let stamps = stamps(f);
+    let chain = certs(&f.cert, "ssl-cert")?;
+    let key = PrivateKeyDer::from_pem_file(&f.key)
+        .map_err(|e| TlsError(format!("ssl-key={}: {e} (a PEM private key)", f.key.display())))?;
+    let roots = roots(&f.ca)?;
+    let bad = |what: &str, e: rustls::Error| {
+        TlsError(format!(
+            "{what}: {e} (ssl-cert={}, ssl-key={}, ssl-ca={})",
+            f.cert.display(),
+            f.key.display(),
+            f.ca.display()
+        ))
+    };
+    let server = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("protocol versions", e))?;
+    let server = if mutual {
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider())
+            .build()
+            .map_err(|e| TlsError(format!("ssl-ca={}: {e}", f.ca.display())))?;
+        server.with_client_cert_verifier(verifier)
+    } else {
+        server.with_no_client_auth()
+    }
+    .with_single_cert(chain.clone(), key.clone_key())
+    .map_err(|e| bad("the certificate and key do not go together", e))?;
+    let client = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("protocol versions", e))?
+        .with_root_certificates(roots);
+    let client = if mutual {
+        client
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| bad("the certificate and key do not go together", e))?
+    } else {
+        client.with_no_client_auth()
+    };
+    Ok(Loaded {
+        stamps,
+        server: Arc::new(server),
+        client: Arc::new(client),
+    })
+}
