@@ -139,6 +139,16 @@ pub fn handshake_error(e: &std::io::Error) -> Option<String> {
     }
 }
 
+/// The DNS names of the certificate a TLS peer presented (empty when it
+/// presented none or it does not parse).
+pub fn peer_names(conn: &rustls::ServerConnection) -> Vec<String> {
+    conn.peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|der| webpki::EndEntityCert::try_from(der).ok())
+        .map(|cert| cert.valid_dns_names().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 // `ring` lacks post-quantum key exchange (the deprecation); it builds with
 // the C compiler alone, where aws-lc needs cmake.
 #[allow(deprecated)]

@@ -270,3 +270,44 @@ async fn unknown_host_and_refused_port_are_transient() {
         .expect("join")
         .expect("still retrying, not failed");
 }
+
+/// A client that acknowledges seqnos it was never sent (to let retention
+/// delete what a lagging reader needs) is closed, and its ACK is not
+/// recorded; one that acknowledges what it was sent is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_acknowledgement_is_refused_and_not_recorded() {
+    let m = tempfile::tempdir().expect("tmp");
+    let mut mw = open_writer(m.path(), SyncPolicy::Never);
+    fill(&mut mw, 0, 5, 0);
+    let acks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut cfg = ServerConfig::new(Role::Master, "master1");
+    let seen = acks.clone();
+    cfg.on_ack = Some(replicator::thl_net::AckCallback::new(move |a| {
+        seen.lock().expect("acks").push((a.client_id.clone(), a.durable_seqno));
+    }));
+    let srv = serve("127.0.0.1:0", cfg, mw.reader(Visibility::Durable)).await;
+    let ack = |s: i64| {
+        Message::Ack(Ack {
+            durable_seqno: Some(Seqno(s)),
+            applied_seqno: None,
+        })
+        .to_bytes()
+    };
+    // A blank client (it holds nothing) is sent seqnos 0..=4: an ACK of 4
+    // is true, one of 1000 is forged.
+    for (claim, closed) in [(4, false), (1000, true)] {
+        let mut s = TcpStream::connect(srv.addr).await.expect("connect");
+        read_some(&mut s).await;
+        s.write_all(&resume().to_bytes()).await.expect("resume");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.write_all(&ack(claim)).await.expect("ack");
+        assert_eq!(
+            closed_by_server(&mut s, Duration::from_secs(2)).await,
+            closed,
+            "an ACK of seqno {claim}"
+        );
+    }
+    let recorded = acks.lock().expect("acks").clone();
+    assert_eq!(recorded, vec![("bad".to_owned(), Some(Seqno(4)))], "only the true ACK");
+    srv.stop().await;
+}

@@ -5,7 +5,8 @@
 //! * the chain streams over `thls://` (the relay serves TLS too) and the
 //!   keyless ledger is exact on every host;
 //! * a client without a certificate of the CA gets no record, and neither
-//!   does a plain `thl://` client on the TLS port;
+//!   does a plain `thl://` client on the TLS port, nor a certified host
+//!   whose client id is not its certificate's name;
 //! * a forged master (a server that answers as host1.alpha with a
 //!   certificate of another CA, serving a real THL) is refused by the
 //!   slave pointed at it: OFFLINE:ERROR naming the certificate, nothing
@@ -112,6 +113,14 @@ async fn the_chain_streams_over_tls_and_strangers_get_nothing() {
     assert!(ended.contains("not a replicator of this deployment"), "{ended}");
     let (stored, _) = stranger(&cluster, "thl://host1.alpha:2112/", None, 3).await;
     assert_eq!(stored, 0);
+    // A certified host that reads (and would acknowledge) under another
+    // name than its certificate's.
+    let (stored, ended) = stranger(&cluster, "thls://host1.alpha:2112/", Some(tls(&certs, SLAVE, true)), 10).await;
+    assert_eq!(stored, 0);
+    assert!(
+        ended.contains("IdentityMismatch") && ended.contains("host2.beta"),
+        "{ended}"
+    );
     let (_, clients) = trepctl(&cluster, "host1.alpha", &["clients"]);
     assert!(!clients.contains("stranger"), "{clients}");
 

@@ -82,6 +82,7 @@ pub const KEYS: &[KeySpec] = &[
     k("replicator-rest-api-port", Port, Setting),
     k("replicator-rest-api", Bool, Setting),
     k("thl-log-retention", Duration, Setting),
+    k("thl-reader-expiry", Duration, Setting),
     k("thl-log-file-size", Size, Setting),
     k("thl-frag-size", Size, Setting),
     k("thl-log-fsync", Bool, Setting),

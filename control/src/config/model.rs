@@ -176,6 +176,9 @@ pub struct ServiceSettings {
     pub thl_ssl: bool,
     /// Default 7 days.
     pub thl_log_retention: Duration,
+    /// `thl-reader-expiry`: a downstream reader that acknowledged nothing
+    /// for this long no longer holds the THL (default 7 days).
+    pub thl_reader_expiry: Duration,
     /// Default 100,000,000 bytes.
     pub thl_log_file_size: u64,
     /// Default 1,000,000 bytes.
@@ -459,6 +462,7 @@ impl Deployment {
                 thl_port: port("thl-port", 2112)?,
                 thl_ssl: flag("thl-ssl", false)?,
                 thl_log_retention: dur("thl-log-retention", Duration::from_secs(7 * 86_400))?,
+                thl_reader_expiry: dur("thl-reader-expiry", Duration::from_secs(7 * 86_400))?,
                 thl_log_file_size: size("thl-log-file-size", 100_000_000)?,
                 thl_frag_size: size("thl-frag-size", 1_000_000)?,
                 block_commit_size: get("svc-applier-block-commit-size")

@@ -96,6 +96,8 @@ pub struct MasterSettings {
     pub serve: Option<SocketAddr>,
     /// THL files older than this may be deleted once no reader needs them.
     pub retention: Duration,
+    /// `thl-reader-expiry` (`retention.rs`).
+    pub reader_expiry: Duration,
     /// TLS of the THL server (`thl-ssl`).
     pub tls: Option<crate::tls::TlsHandle>,
 }
@@ -118,6 +120,7 @@ impl MasterSettings {
             retry: Policy::PIPELINE,
             serve: None,
             retention: Duration::from_secs(7 * 24 * 3600),
+            reader_expiry: super::retention::DEFAULT_READER_EXPIRY,
             tls: None,
         }
     }
@@ -576,7 +579,7 @@ impl Worker {
             progress,
             appended_partial: false,
             reached_stop: false,
-            retention: RetentionClock::new(settings.retention),
+            retention: RetentionClock::new(settings.retention, settings.reader_expiry),
             last_finished: None,
             finished: Vec::new(),
             precisions: None,

@@ -6,7 +6,10 @@
 //!
 //! * the next seqno each known downstream reader needs (its acknowledged
 //!   durable seqno + 1, kept in the catalog; a reader that connected once is
-//!   known until `trepctl reset` forgets it), and
+//!   known until `trepctl reset` forgets it, or until it has acknowledged
+//!   nothing for `thl-reader-expiry` (default 7 days): then it no longer
+//!   holds the THL, with a warning naming it, so that a reader that is
+//!   gone for good, or a made-up client id, cannot pin the disk), and
 //! * the next seqno this replicator's own applier needs (slaves, relays).
 //!
 //! Age is the second condition (`thl-log-retention`, default 7 days), and
@@ -41,11 +44,33 @@ pub enum OwnApplier {
 /// `LogPurger::apply_retention` (the client alone appends).
 pub type Purge<'a> = &'a mut dyn FnMut(&Retention, Seqno, SystemTime) -> Result<PurgeReport, StoreError>;
 
+/// How long a reader that acknowledges nothing still holds the THL.
+pub const DEFAULT_READER_EXPIRY: Duration = Duration::from_secs(7 * 86_400);
+
 /// The lowest seqno anyone still needs: files holding it or anything after
-/// it are kept.
-pub fn still_needed(catalog: &Catalog, own: OwnApplier) -> Seqno {
-    let readers = match catalog.min_acknowledged() {
-        Ok(ack) => ack.map_or(Seqno::MAX, |s| s.saturating_add(1)),
+/// it are kept. A reader whose last acknowledgement is older than
+/// `expiry` at `now_ms` does not count (warned).
+pub fn still_needed(catalog: &Catalog, own: OwnApplier, expiry: Duration, now_ms: i64) -> Seqno {
+    let expiry_ms = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
+    let readers = match catalog.acknowledged() {
+        Ok(acks) => acks
+            .iter()
+            .filter(|a| {
+                let fresh = now_ms.saturating_sub(a.time_ms) <= expiry_ms;
+                if !fresh {
+                    warn!(
+                        reader = %a.client,
+                        seqno = %a.seqno,
+                        silent_for_s = now_ms.saturating_sub(a.time_ms) / 1000,
+                        "a THL reader has acknowledged nothing for longer than thl-reader-expiry: it no longer holds \
+                         back retention (if it comes back needing purged seqnos, reprovision it)"
+                    );
+                }
+                fresh
+            })
+            .map(|a| a.seqno)
+            .min()
+            .map_or(Seqno::MAX, |s| s.saturating_add(1)),
         Err(e) => {
             // Without the readers' positions nothing may be purged.
             warn!(error = %e, "cannot read downstream positions; THL retention skipped");
@@ -64,6 +89,8 @@ pub fn still_needed(catalog: &Catalog, own: OwnApplier) -> Seqno {
 #[derive(Debug)]
 pub struct RetentionClock {
     policy: Retention,
+    /// `thl-reader-expiry`.
+    reader_expiry: Duration,
     last: Option<Instant>,
 }
 
@@ -76,12 +103,13 @@ impl RetentionClock {
             .clamp(Duration::from_secs(1), RETENTION_EVERY)
     }
 
-    pub fn new(max_age: Duration) -> RetentionClock {
+    pub fn new(max_age: Duration, reader_expiry: Duration) -> RetentionClock {
         RetentionClock {
             policy: Retention {
                 max_age: Some(max_age),
                 max_total_bytes: None,
             },
+            reader_expiry,
             last: None,
         }
     }
@@ -94,7 +122,7 @@ impl RetentionClock {
             return;
         }
         self.last = Some(Instant::now());
-        let needed = still_needed(catalog, own);
+        let needed = still_needed(catalog, own, self.reader_expiry, crate::clock::now_ms());
         match purge(&self.policy, needed, SystemTime::now()) {
             Ok(report) if !report.deleted.is_empty() => info!(
                 files = report.deleted.len(),
@@ -114,10 +142,26 @@ mod tests {
 
     #[test]
     fn a_short_retention_is_evaluated_as_often_as_its_age() {
-        let every = |age| RetentionClock::new(age).every();
+        let every = |age| RetentionClock::new(age, DEFAULT_READER_EXPIRY).every();
         assert_eq!(every(Duration::from_secs(7 * 86_400)), RETENTION_EVERY);
         assert_eq!(every(Duration::from_secs(10)), Duration::from_secs(10));
         assert_eq!(every(Duration::from_millis(10)), Duration::from_secs(1));
+    }
+
+    /// At time 1000 s, readers expiring after 100 s.
+    fn needed(catalog: &Catalog, own: OwnApplier) -> Seqno {
+        still_needed(catalog, own, Duration::from_secs(100), 1_000_000)
+    }
+
+    #[test]
+    fn a_silent_reader_expires_and_holds_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = Catalog::open(dir.path()).expect("catalog");
+        catalog.acknowledge("fresh", Seqno(7), 950_000).expect("ack");
+        catalog.acknowledge("gone", Seqno(2), 850_000).expect("ack");
+        assert_eq!(needed(&catalog, OwnApplier::Absent), Seqno(8), "the silent one expired");
+        catalog.acknowledge("gone", Seqno(2), 990_000).expect("ack");
+        assert_eq!(needed(&catalog, OwnApplier::Absent), Seqno(3), "back: it holds again");
     }
 
     #[test]
@@ -125,24 +169,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let catalog = Catalog::open(dir.path()).expect("catalog");
         let applied = |s| OwnApplier::Applied(Some(Seqno(s)));
-        assert_eq!(still_needed(&catalog, OwnApplier::Absent), Seqno::MAX);
+        assert_eq!(needed(&catalog, OwnApplier::Absent), Seqno::MAX);
         assert_eq!(
-            still_needed(&catalog, OwnApplier::Applied(None)),
+            needed(&catalog, OwnApplier::Applied(None)),
             Seqno::FIRST,
             "nothing applied yet"
         );
-        assert_eq!(still_needed(&catalog, applied(9)), Seqno(10));
-        catalog.acknowledge("host2", Seqno(4), 0).expect("ack");
-        catalog.acknowledge("host3", Seqno(7), 0).expect("ack");
-        assert_eq!(
-            still_needed(&catalog, applied(9)),
-            Seqno(5),
-            "a lagging reader holds the THL"
-        );
-        assert_eq!(
-            still_needed(&catalog, applied(2)),
-            Seqno(3),
-            "our own applier holds it too"
-        );
+        assert_eq!(needed(&catalog, applied(9)), Seqno(10));
+        catalog.acknowledge("host2", Seqno(4), 999_000).expect("ack");
+        catalog.acknowledge("host3", Seqno(7), 999_000).expect("ack");
+        assert_eq!(needed(&catalog, applied(9)), Seqno(5), "a lagging reader holds the THL");
+        assert_eq!(needed(&catalog, applied(2)), Seqno(3), "our own applier holds it too");
     }
 }

@@ -67,6 +67,9 @@ pub struct SlaveSettings {
     pub channels: u32,
     /// How the channels share the transactions.
     pub scheduler: ApplyScheduler,
+    /// `thl-reader-expiry`: a downstream reader silent this long no longer
+    /// holds this THL (`retention.rs`).
+    pub reader_expiry: std::time::Duration,
     /// TLS of the THL (`thl-ssl`): the upstream's `thls://` and, on a
     /// relay, its own server.
     pub tls: Option<crate::tls::TlsHandle>,
@@ -196,7 +199,7 @@ async fn slave_pipeline(
         let purger = client.purger();
         let catalog = catalog.clone();
         let progress = progress.clone();
-        let mut clock = RetentionClock::new(settings.retention);
+        let mut clock = RetentionClock::new(settings.retention, settings.reader_expiry);
         let mut halt = halt_rx.clone();
         tasks.spawn(async move {
             loop {

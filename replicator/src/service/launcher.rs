@@ -306,6 +306,7 @@ impl RoleLauncher {
         );
         m.serve = Some(s.thl_listen);
         m.tls = tls_of(s)?;
+        m.reader_expiry = s.settings.thl_reader_expiry;
         m.retention = s.settings.thl_log_retention;
         m.thl.file_size = s.settings.thl_log_file_size;
         m.frag_size = usize::try_from(s.settings.thl_frag_size).unwrap_or(usize::MAX);
@@ -380,6 +381,7 @@ impl RoleLauncher {
             skip: o.skip_seqno.clone(),
             channels: s.settings.apply_channels,
             scheduler: s.settings.apply_scheduler,
+            reader_expiry: s.settings.thl_reader_expiry,
             tls: tls_of(s)?,
         })
     }

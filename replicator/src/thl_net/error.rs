@@ -52,6 +52,9 @@ pub enum NokCode {
     /// The server's first record is not the seqno the client expects.
     /// Definite.
     WrongFirstSeqno,
+    /// Mutual TLS: the client id of RESUME is not a name of the client's
+    /// certificate. Definite.
+    IdentityMismatch,
     /// The server is at its connection limit. Transient.
     TooManyConnections,
     /// The server has not yet stored the transaction the client is in the
@@ -77,6 +80,7 @@ impl NokCode {
             NokCode::ProtocolVersion => 4,
             NokCode::Unsupported => 5,
             NokCode::WrongFirstSeqno => 6,
+            NokCode::IdentityMismatch => 7,
             NokCode::TooManyConnections => 101,
             NokCode::ServerBehind => 102,
             NokCode::ServerError => 103,
@@ -95,6 +99,7 @@ impl NokCode {
             4 => NokCode::ProtocolVersion,
             5 => NokCode::Unsupported,
             6 => NokCode::WrongFirstSeqno,
+            7 => NokCode::IdentityMismatch,
             101 => NokCode::TooManyConnections,
             102 => NokCode::ServerBehind,
             103 => NokCode::ServerError,
@@ -121,6 +126,7 @@ impl fmt::Display for NokCode {
             NokCode::ProtocolVersion => "protocol version",
             NokCode::Unsupported => "unsupported request",
             NokCode::WrongFirstSeqno => "wrong first seqno",
+            NokCode::IdentityMismatch => "identity mismatch",
             NokCode::TooManyConnections => "too many connections",
             NokCode::ServerBehind => "server behind",
             NokCode::ServerError => "server error",

@@ -13,6 +13,10 @@
 //!   handshake (`handshake::decide`), and the feeder checks every record
 //!   against [`Sequence`] before sending it; a break (a purge under a slow
 //!   client, an unexpected first record) ends the stream with a NOK.
+//! * **A client acknowledges only what it holds.** An ACK beyond the
+//!   seqno it held at RESUME and the records this connection sent it is a
+//!   protocol violation: the connection closes and the ACK is not recorded
+//!   (retention never trusts a seqno nobody was sent).
 //! * **A bad client harms only itself.** Per-connection deadlines (handshake,
 //!   every write), frame caps checked before allocation, a connection limit,
 //!   and no shared lock held across I/O. A protocol violation closes that
@@ -85,6 +89,9 @@ pub struct ClientInfo {
     pub applied_seqno: Option<Seqno>,
     /// The next seqno the server will send it.
     pub next_seqno: Option<Seqno>,
+    /// The highest seqno it may acknowledge: its last one at RESUME, then
+    /// the last this connection sent it.
+    pub sent_up_to: Option<Seqno>,
     pub connected_since: SystemTime,
 }
 
@@ -298,11 +305,14 @@ impl ThlServer {
         tasks.spawn(async move {
             let _guard = guard;
             let ended = match inner.cfg.tls.clone() {
-                None => serve(&inner, sock, peer, id, stop).await,
+                None => serve(&inner, sock, peer, id, stop, None).await,
                 Some(tls) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls.0.server());
                     match timeout(inner.cfg.handshake_timeout, acceptor.accept(sock)).await {
-                        Ok(Ok(s)) => serve(&inner, s, peer, id, stop).await,
+                        Ok(Ok(s)) => {
+                            let names = tls.0.mutual().then(|| crate::tls::peer_names(s.get_ref().1));
+                            serve(&inner, s, peer, id, stop, names).await
+                        }
                         Ok(Err(e)) => End::Protocol(format!("TLS handshake failed: {e}")),
                         Err(_) => End::Protocol(format!("no TLS handshake within {:?}", inner.cfg.handshake_timeout)),
                     }
@@ -390,13 +400,22 @@ async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, code: NokCode, text: String, t
 }
 
 /// One client connection: handshake, then records until it ends.
-async fn serve<S>(inner: &Arc<Inner>, sock: S, peer: SocketAddr, id: u64, stop: watch::Receiver<bool>) -> End
+/// `names`: with mutual TLS, the DNS names of the client's certificate,
+/// one of which its RESUME's client id must be.
+async fn serve<S>(
+    inner: &Arc<Inner>,
+    sock: S,
+    peer: SocketAddr,
+    id: u64,
+    stop: watch::Receiver<bool>,
+    names: Option<Vec<String>>,
+) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut rd, mut wr) = tokio::io::split(sock);
     let mut dec = FrameDecoder::new(0);
-    let accepted = match handshake(inner, &mut rd, &mut wr, &mut dec).await {
+    let accepted = match handshake(inner, &mut rd, &mut wr, &mut dec, names.as_deref()).await {
         Ok(a) => a,
         Err(e) => return e,
     };
@@ -414,6 +433,7 @@ where
             last_acked_seqno: None,
             applied_seqno: None,
             next_seqno: start.seqno(),
+            sent_up_to: resume.last_seqno,
             connected_since: SystemTime::now(),
         },
     );
@@ -438,7 +458,13 @@ struct Accepted {
 }
 
 /// HELLO out, RESUME in, OK (or NOK) out, within the handshake timeout.
-async fn handshake<R, W>(inner: &Arc<Inner>, rd: &mut R, wr: &mut W, dec: &mut FrameDecoder) -> Result<Accepted, End>
+async fn handshake<R, W>(
+    inner: &Arc<Inner>,
+    rd: &mut R,
+    wr: &mut W,
+    dec: &mut FrameDecoder,
+    names: Option<&[String]>,
+) -> Result<Accepted, End>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -482,6 +508,15 @@ where
             resume.version
         );
         return Err(refuse(wr, NokCode::ProtocolVersion, text, wt).await);
+    }
+    if let Some(names) = names.filter(|n| !n.iter().any(|n| n.eq_ignore_ascii_case(&resume.client_id))) {
+        let text = format!(
+            "client id {:?} is not a name of the client's certificate ({}): a replicator reads and acknowledges \
+             under its own host name",
+            resume.client_id,
+            names.join(", ")
+        );
+        return Err(refuse(wr, NokCode::IdentityMismatch, text, wt).await);
     }
     let heartbeat = Duration::from_millis(u64::from(resume.heartbeat_ms)).clamp(cfg.min_heartbeat, cfg.max_heartbeat);
     // Decide, then OK or NOK.
@@ -635,6 +670,7 @@ impl Connected<'_> {
                         .get_mut(&self.id)
                     {
                         c.next_seqno = Some(nxt);
+                        c.sent_up_to = c.sent_up_to.max(Some(hd.seqno_end));
                     }
                     sent += raw.len();
                 }
@@ -698,6 +734,20 @@ fn take_acks(
             .unwrap_or_else(PoisonError::into_inner)
             .get_mut(&id)
         {
+            // Only what it was sent (or held at RESUME) can be stored:
+            // anything beyond is forged or confused, and would let
+            // retention delete what this client still needs.
+            let beyond = [durable_seqno, applied_seqno]
+                .into_iter()
+                .flatten()
+                .find(|&s| Some(s) > c.sent_up_to);
+            if let Some(s) = beyond {
+                return Err(End::Protocol(format!(
+                    "client {client_id} acknowledged seqno {s}, but this connection sent it up to seqno {} (and \
+                     it held that one at RESUME): a forged or confused acknowledgement, not recorded",
+                    Seqno::or_minus_one(c.sent_up_to)
+                )));
+            }
             c.last_acked_seqno = durable_seqno.or(c.last_acked_seqno);
             c.applied_seqno = applied_seqno.or(c.applied_seqno);
         }

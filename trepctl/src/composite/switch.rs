@@ -286,18 +286,27 @@ fn switch_steps<'a>(
     j.undo.push(Undo::Role(a, Role::Master, None));
     a.online()?;
     j.say(format!("{} is a relay of {uri}, ONLINE", a.name));
+    open_writes(b, online, "hosts that were ONLINE", j)?;
+    Ok(s)
+}
+
+/// The end of a promotion: `b` flushes a heartbeat, every one of
+/// `followers` (`b` left out) applies it and is ONLINE, then `b`'s database
+/// takes writes.
+fn open_writes(b: &Host, followers: &[&Host], who: &str, j: &mut Journal<'_>) -> Result<(), String> {
     let beat = b.flush()?;
-    for h in online.iter().filter(|h| h.name != b.name) {
+    let followers: Vec<&&Host> = followers.iter().filter(|h| h.name != b.name).collect();
+    for h in &followers {
         h.caught_up(beat)?;
     }
     j.say(format!(
-        "the {} hosts that were ONLINE are again, each applied seqno {beat} (a heartbeat of {})",
-        online.len(),
+        "the {} {who} applied seqno {beat} (a heartbeat of {}), ONLINE",
+        followers.len(),
         b.name
     ));
     b.read_only(false)?;
     j.say(format!("{} writable: read_only=OFF", b.name));
-    Ok(s)
+    Ok(())
 }
 
 /// `composite failover -to DS`.
@@ -340,17 +349,7 @@ fn failover_steps<'a>(b: &'a Host, followers: &[&Host], j: &mut Journal<'a>) -> 
         .push(Undo::Role(b, Role::Relay, Some(upstream).filter(|u| !u.is_empty())));
     b.online()?;
     j.say(format!("{} is master, ONLINE", b.name));
-    let beat = b.flush()?;
-    for h in followers {
-        h.caught_up(beat)?;
-    }
-    j.say(format!(
-        "its {} slaves applied seqno {beat} (a heartbeat of {})",
-        followers.len(),
-        b.name
-    ));
-    b.read_only(false)?;
-    j.say(format!("{} writable: read_only=OFF", b.name));
+    open_writes(b, followers, "slaves", j)?;
     Ok(had)
 }
 
