@@ -253,11 +253,15 @@ async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, Stri
         hosts_file: cli.hosts_file.clone(),
         install_directory: cli.install_directory.clone(),
     };
+    let rest_tls = peer::local_tls(&plan).map_err(|e| format!("the REST API's TLS (rest-api-ssl): {e}"))?;
     let other_heads = match source.load() {
         Ok(dep) => plan
             .services
             .iter()
-            .map(|s| (s.service.clone(), peer::history_heads(&dep, &s.service, &plan.host).0))
+            .map(|s| {
+                let heads = peer::history_heads(&dep, &s.service, &plan.host, rest_tls.as_ref()).0;
+                (s.service.clone(), heads)
+            })
             .collect(),
         Err(e) => {
             warn!("cannot list the other heads of the services' histories (a master will not check for a second one): {e}");
@@ -286,10 +290,16 @@ async fn serve(plan: HostPlan, cli: &Cli, ini: PathBuf) -> Result<ExitCode, Stri
         };
         let provisioner = Provisioner::new(manager.clone(), source.clone());
         let router = rest::router_full(manager.clone(), auth, readonly, Some(provisioner));
-        info!(%addr, "REST API listening");
-        rest_task = Some(tokio::spawn(rest::serve(listener, router, async move {
-            let _ = rest_stopped.wait_for(|s| *s).await;
-        })));
+        let scheme = if rest_tls.is_some() { "https" } else { "http" };
+        rest_task = Some(tokio::spawn(rest::serve(
+            listener,
+            router,
+            async move {
+                let _ = rest_stopped.wait_for(|s| *s).await;
+            },
+            rest_tls.clone(),
+        )));
+        info!(%addr, %scheme, "REST API serving");
     }
     info!(host = %plan.host, services = plan.services.len(), "replicator started");
     for s in manager.services() {

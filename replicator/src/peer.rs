@@ -23,19 +23,23 @@ use crate::config::{Deployment, HostPlan, Role};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where a peer's REST API is and the credentials it takes.
+/// Where a peer's REST API is, the credentials it takes, and the TLS it
+/// speaks (`rest-api-ssl`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
-    /// Its ini host name.
+    /// Its ini host name (also the name its certificate must carry).
     pub host: String,
     pub addr: SocketAddr,
     pub credentials: Option<(String, String)>,
+    /// HTTPS, verified with this host's CA.
+    pub tls: Option<crate::tls::TlsHandle>,
 }
 
 impl Peer {
     /// The REST API of `plan`'s host: its listen address, or its own
-    /// address when it listens on all (or loopback) addresses.
-    pub fn of(plan: &HostPlan) -> Result<Peer, String> {
+    /// address when it listens on all (or loopback) addresses. `local`:
+    /// this host's TLS ([`local_tls`]), needed when the peer speaks HTTPS.
+    pub fn of(plan: &HostPlan, local: Option<&crate::tls::TlsHandle>) -> Result<Peer, String> {
         let listen = plan
             .rest_listen
             .ok_or_else(|| format!("host {} has replicator-rest-api=false", plan.host))?;
@@ -44,6 +48,17 @@ impl Peer {
         } else {
             listen.ip()
         };
+        let tls = match (&plan.rest_tls, local) {
+            (None, _) => None,
+            (Some(_), Some(t)) => Some(t.clone()),
+            (Some(_), None) => {
+                return Err(format!(
+                    "{} serves its REST API over HTTPS (rest-api-ssl): this host needs ssl-cert, ssl-key and ssl-ca \
+                     (and rest-api-ssl) to reach it",
+                    plan.host
+                ))
+            }
+        };
         Ok(Peer {
             host: plan.host.clone(),
             addr: SocketAddr::new(ip, listen.port()),
@@ -51,6 +66,7 @@ impl Peer {
                 .rest_user
                 .clone()
                 .zip(plan.rest_password.as_ref().map(|p| p.expose().to_owned())),
+            tls,
         })
     }
 
@@ -58,13 +74,39 @@ impl Peer {
     pub fn creds(&self) -> Option<(&str, &str)> {
         self.credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
     }
+
+    /// `GET path` on this peer, decoded from JSON.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
+        fetch_json(self.addr, self.creds(), self.tls_to(), path).await
+    }
+
+    /// The TLS of a request to this peer: the handle and the name to check.
+    pub(crate) fn tls_to(&self) -> Option<(&crate::tls::TlsHandle, &str)> {
+        self.tls.as_ref().map(|t| (t, self.host.as_str()))
+    }
 }
 
-/// One request to the replicator at `addr` (connect and answer head
-/// bounded, basic auth when `credentials`): the answer, its body unread.
+/// This host's TLS as a REST client (`rest-api-ssl` with its `ssl-*`
+/// files), for peers that speak HTTPS.
+pub fn local_tls(me: &HostPlan) -> Result<Option<crate::tls::TlsHandle>, String> {
+    let Some(p) = &me.rest_tls else { return Ok(None) };
+    let files = crate::tls::TlsFiles {
+        cert: p.cert.clone(),
+        key: p.key.clone(),
+        ca: p.ca.clone(),
+    };
+    crate::tls::Tls::load(files, false)
+        .map(|t| Some(crate::tls::TlsHandle(std::sync::Arc::new(t))))
+        .map_err(|e| e.to_string())
+}
+
+/// One request to the replicator at `addr` (connect, TLS when `tls`, and
+/// answer head bounded; basic auth when `credentials`): the answer, its
+/// body unread.
 pub(crate) async fn send(
     addr: SocketAddr,
     credentials: Option<(&str, &str)>,
+    tls: Option<(&crate::tls::TlsHandle, &str)>,
     request: hyper::http::request::Builder,
     body: Bytes,
     head_wait: Duration,
@@ -74,12 +116,34 @@ pub(crate) async fn send(
         .await
         .map_err(|_| at("timed out connecting to", &"after 10 s"))?
         .map_err(|e| at("cannot connect to", &e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-        .await
-        .map_err(|e| at("HTTP handshake with", &e))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = match tls {
+        None => {
+            let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .map_err(|e| at("HTTP handshake with", &e))?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            sender
+        }
+        Some((tls, name)) => {
+            let server = rustls::pki_types::ServerName::try_from(name.to_owned()).map_err(|e| at("TLS name of", &e))?;
+            let stream = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                tokio_rustls::TlsConnector::from(tls.0.client()).connect(server, tcp),
+            )
+            .await
+            .map_err(|_| at("no TLS handshake with", &"within 10 s"))?
+            .map_err(|e| at("TLS handshake with", &e))?;
+            let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| at("HTTP handshake with", &e))?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            sender
+        }
+    };
     let mut request = request
         .header(hyper::header::HOST, addr.to_string())
         .header(hyper::header::CONTENT_TYPE, "application/json");
@@ -122,10 +186,21 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
     credentials: Option<(&str, &str)>,
     path: &str,
 ) -> Result<T, String> {
+    fetch_json(addr, credentials, None, path).await
+}
+
+/// [`get_json`], over TLS when `tls`.
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    addr: SocketAddr,
+    credentials: Option<(&str, &str)>,
+    tls: Option<(&crate::tls::TlsHandle, &str)>,
+    path: &str,
+) -> Result<T, String> {
     let at = |e: &dyn std::fmt::Display| format!("GET {path} from the replicator at {addr}: {e}");
     let resp = send(
         addr,
         credentials,
+        tls,
         hyper::Request::get(path),
         Bytes::new(),
         Duration::from_secs(30),
@@ -142,13 +217,18 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
 
 /// The heads of `ds`'s history (`Deployment::history_heads`) but `skip`,
 /// as peers; a head without a REST API is left out, with the reason.
-pub fn history_heads(deployment: &Deployment, ds: &str, skip: &str) -> (Vec<Peer>, Vec<String>) {
+pub fn history_heads(
+    deployment: &Deployment,
+    ds: &str,
+    skip: &str,
+    local: Option<&crate::tls::TlsHandle>,
+) -> (Vec<Peer>, Vec<String>) {
     let (mut peers, mut why) = (Vec::new(), Vec::new());
     for head in deployment.history_heads(ds).into_iter().filter(|h| h != skip) {
         match deployment
             .service_plan(&head)
             .map_err(|e| e.to_string())
-            .and_then(|p| Peer::of(&p))
+            .and_then(|p| Peer::of(&p, local))
         {
             Ok(p) => peers.push(p),
             Err(e) => why.push(format!("{head}: {e}")),
@@ -168,7 +248,7 @@ pub async fn master_among(
     let mut why = Vec::new();
     let path = format!("{}/services", control::requests::API_BASE);
     for p in peers {
-        let asked = tokio::time::timeout(wait, get_json::<Vec<ServiceSummary>>(p.addr, p.creds(), &path)).await;
+        let asked = tokio::time::timeout(wait, p.get_json::<Vec<ServiceSummary>>(&path)).await;
         match asked {
             Ok(Ok(services)) => match services.into_iter().find(|s| s.role == Role::Master && counts(s)) {
                 Some(m) => return Ok((p.clone(), m)),

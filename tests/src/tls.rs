@@ -37,11 +37,11 @@ impl Certs {
         Ok(Certs { dir: dir.to_path_buf() })
     }
 
-    /// The `[defaults]` lines that turn TLS on with these files
-    /// (`thl-auth` mtls, the default).
+    /// The `[defaults]` lines that turn TLS on with these files: the THL
+    /// (`thl-auth` mtls, the default) and the REST API (HTTPS).
     pub fn ini_keys(&self) -> String {
         format!(
-            "thl-ssl=true\nssl-cert={d}/{{host}}.pem\nssl-key={d}/{{host}}.key\nssl-ca={d}/ca.pem\n",
+            "thl-ssl=true\nrest-api-ssl=true\nssl-cert={d}/{{host}}.pem\nssl-key={d}/{{host}}.key\nssl-ca={d}/ca.pem\n",
             d = self.dir.display()
         )
     }

@@ -7,6 +7,9 @@
 //! * a client without a certificate of the CA gets no record, and neither
 //!   does a plain `thl://` client on the TLS port, nor a certified host
 //!   whose client id is not its certificate's name;
+//! * the REST API is HTTPS (`rest-api-ssl`): trepctl checks the
+//!   certificate with the ini's CA (another CA is refused, `--insecure`
+//!   goes on), plain HTTP gets nothing;
 //! * a forged master (a server that answers as host1.alpha with a
 //!   certificate of another CA, serving a real THL) is refused by the
 //!   slave pointed at it: OFFLINE:ERROR naming the certificate, nothing
@@ -123,6 +126,48 @@ async fn the_chain_streams_over_tls_and_strangers_get_nothing() {
     );
     let (_, clients) = trepctl(&cluster, "host1.alpha", &["clients"]);
     assert!(!clients.contains("stranger"), "{clients}");
+
+    // The REST API is HTTPS: trepctl checks it with the ini's CA; with
+    // another CA it refuses, with --insecure it goes on (encrypted, to
+    // whoever answered).
+    let (_, status) = trepctl(&cluster, "host1.alpha", &["status"]);
+    assert!(status.contains("ONLINE"), "{status}");
+    let other_ini = dir.path().join("rogue-ca.ini");
+    let text = std::fs::read_to_string(cluster.deployment.ini()).expect("ini");
+    let rogue_ca = format!("ssl-ca={}/ca.pem", rogue.dir.display());
+    let own_ca = format!("ssl-ca={}/ca.pem", certs.dir.display());
+    std::fs::write(&other_ini, text.replace(&own_ca, &rogue_ca)).expect("ini");
+    let trepctl_with = |ini: &std::path::Path, extra: &[&str]| {
+        let out = std::process::Command::new(tests::process::workspace_bin("trepctl").expect("trepctl"))
+            .arg("--config")
+            .arg(ini)
+            .arg("--hosts-file")
+            .arg(cluster.deployment.hosts_file())
+            .args(["--host", "host1.alpha"])
+            .args(extra)
+            .arg("services")
+            .output()
+            .expect("trepctl");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, out) = trepctl_with(&other_ini, &[]);
+    assert!(!ok && out.contains("TLS") && out.contains("ssl-ca"), "{out}");
+    let (ok, out) = trepctl_with(&other_ini, &["--insecure"]);
+    assert!(ok && out.contains("ONLINE"), "{out}");
+    let plain = replicator::provision::fetch::get_json::<serde_json::Value>(
+        SocketAddr::new(cluster.db("host1.alpha").address().into(), 8097),
+        Some((tests::cluster::REST_USER, tests::cluster::REST_PASSWORD)),
+        "/api/v2/replicator/services",
+    )
+    .await;
+    assert!(plain.is_err(), "plain HTTP on the HTTPS port: {plain:?}");
 
     // A forged master: host1.alpha's name and THL, another CA's certificate.
     let rogue_addr = SocketAddr::new(cluster.db("host1.alpha").address().into(), 3113);

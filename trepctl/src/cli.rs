@@ -48,6 +48,12 @@ pub struct Cli {
     /// Print JSON instead of Tungsten's NAME VALUE layout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// With rest-api-ssl: do not check the replicator's certificate against
+    /// the ini's ssl-ca. The session is still encrypted, but to whoever
+    /// answers: anyone on the network path can then read the credentials
+    /// and the answers, and change them.
+    #[arg(long, global = true)]
+    pub insecure: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -268,6 +274,8 @@ pub struct Target {
     pub url: String,
     pub user: Option<String>,
     pub password: Option<Secret>,
+    /// HTTPS (`rest-api-ssl`) and how to check the certificate.
+    pub tls: Option<crate::tls::TargetTls>,
 }
 
 impl Target {
@@ -287,12 +295,20 @@ impl Target {
         } else {
             listen.ip()
         };
-        Ok(Target::at(
+        let mut t = Target::at(
             &ip.to_string(),
             cli.port.unwrap_or(listen.port()),
             cli.user.clone().or(plan.rest_user),
             cli.password.as_deref().map(Secret::from).or(plan.rest_password),
-        ))
+        );
+        if let Some(p) = plan.rest_tls {
+            t.url = t.url.replacen("http://", "https://", 1);
+            t.tls = Some(crate::tls::TargetTls {
+                ca: (!cli.insecure).then_some(p.ca),
+                name: plan.host,
+            });
+        }
+        Ok(t)
     }
 
     fn at(host: &str, port: u16, user: Option<String>, password: Option<Secret>) -> Target {
@@ -306,6 +322,7 @@ impl Target {
             addr: hostport,
             user,
             password,
+            tls: None,
         }
     }
 

@@ -46,6 +46,12 @@ impl std::fmt::Display for ClientError {
 }
 
 fn io_cause(e: &std::io::Error) -> String {
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return format!(
+            "TLS: {tls} (the ini's ssl-ca must be the CA that signed the replicator's certificate; --insecure skips \
+             the check)"
+        );
+    }
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timed out".into(),
@@ -81,29 +87,18 @@ pub fn request(
             Err(e) => last = Some(e),
         }
     }
-    let mut stream = stream.ok_or_else(|| unreachable(last.as_ref().map_or_else(|| "no address".into(), io_cause)))?;
+    let stream = stream.ok_or_else(|| unreachable(last.as_ref().map_or_else(|| "no address".into(), io_cause)))?;
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(CONNECT_TIMEOUT));
-    let payload = body.map(Value::to_string).unwrap_or_default();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        target.addr,
-        payload.len()
-    );
-    if let (Some(u), Some(p)) = (&target.user, &target.password) {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{}", p.expose()));
-        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    let raw = match &target.tls {
+        None => exchange(stream, target, method, path, body),
+        Some(tls) => {
+            let conn = rustls::ClientConnection::new(crate::tls::client_config(tls)?, crate::tls::server_name(tls)?)
+                .map_err(|e| unreachable(format!("TLS: {e}")))?;
+            exchange(rustls::StreamOwned::new(conn, stream), target, method, path, body)
+        }
     }
-    head.push_str("\r\n");
-    stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(payload.as_bytes()))
-        .map_err(|e| unreachable(io_cause(&e)))?;
-    let mut raw = Vec::new();
-    stream
-        .take(MAX_RESPONSE)
-        .read_to_end(&mut raw)
-        .map_err(|e| unreachable(io_cause(&e)))?;
+    .map_err(|e| unreachable(io_cause(&e)))?;
     let (status, text) = parse_response(&raw).map_err(|message| ClientError::Protocol {
         url: target.url.clone(),
         message,
@@ -123,6 +118,38 @@ pub fn request(
             status,
             message: api_message(),
         }),
+    }
+}
+
+/// Writes the request on `stream` and reads the whole answer (at most
+/// [`MAX_RESPONSE`] bytes). A TLS peer that closes without its
+/// close_notify after a complete answer is not an error.
+fn exchange<S: Read + Write>(
+    mut stream: S,
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> std::io::Result<Vec<u8>> {
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        target.addr,
+        payload.len()
+    );
+    if let (Some(u), Some(p)) = (&target.user, &target.password) {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{}", p.expose()));
+        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(payload.as_bytes())?;
+    stream.flush()?;
+    let mut raw = Vec::new();
+    match stream.take(MAX_RESPONSE).read_to_end(&mut raw) {
+        Ok(_) => Ok(raw),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && parse_response(&raw).is_ok() => Ok(raw),
+        Err(e) => Err(e),
     }
 }
 
@@ -195,6 +222,7 @@ mod tests {
             url: format!("http://127.0.0.1:{port}"),
             user: Some("u".into()),
             password: Some("p".into()),
+            tls: None,
         }
     }
 

@@ -501,6 +501,7 @@ mod tests {
             url: format!("http://127.0.0.1:{port}"),
             user: None,
             password: None,
+            tls: None,
         };
         (Session { target }, server)
     }

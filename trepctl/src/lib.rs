@@ -13,6 +13,7 @@ pub mod commands;
 pub mod composite;
 pub mod output;
 pub mod provision;
+pub mod tls;
 
 use cli::{Cli, Command, Target};
 use commands::Session;

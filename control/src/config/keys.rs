@@ -81,6 +81,7 @@ pub const KEYS: &[KeySpec] = &[
     k("replicator-rest-api-address", Text, Setting),
     k("replicator-rest-api-port", Port, Setting),
     k("replicator-rest-api", Bool, Setting),
+    k("rest-api-ssl", Bool, Setting),
     k("thl-log-retention", Duration, Setting),
     k("thl-reader-expiry", Duration, Setting),
     k("thl-log-file-size", Size, Setting),

@@ -196,6 +196,9 @@ pub struct ServiceSettings {
     pub rest_api_port: u16,
     /// `replicator-rest-api=false` disables the REST API.
     pub rest_api_enabled: bool,
+    /// `rest-api-ssl=true`: HTTPS with `ssl-cert`/`ssl-key`, clients
+    /// verify it with `ssl-ca`.
+    pub rest_api_ssl: bool,
     pub rest_api_user: Option<String>,
     pub rest_api_password: Option<Secret>,
     /// `rest-api-readonly-user` / `-password`: may read, not change.
@@ -476,6 +479,7 @@ impl Deployment {
                 rest_api_address: text("replicator-rest-api-address", "127.0.0.1"),
                 rest_api_port: port("replicator-rest-api-port", 8097)?,
                 rest_api_enabled: flag("replicator-rest-api", true)?,
+                rest_api_ssl: flag("rest-api-ssl", false)?,
                 rest_api_user: get("rest-api-admin-user").map(str::to_owned),
                 rest_api_password: get("rest-api-admin-password").map(Secret::from),
                 rest_api_readonly_user: get("rest-api-readonly-user").map(str::to_owned),
@@ -507,10 +511,10 @@ impl Deployment {
             })
             .and_then(|s| {
                 let complete = s.ssl_cert.is_some() && s.ssl_key.is_some() && s.ssl_ca.is_some();
-                if s.thl_ssl && !complete {
+                if (s.thl_ssl || s.rest_api_ssl) && !complete {
                     return Err(
-                        "thl-ssl=true needs ssl-cert, ssl-key and ssl-ca (PEM files; {host} in a path \
-                                stands for the host's name)"
+                        "thl-ssl=true and rest-api-ssl=true need ssl-cert, ssl-key and ssl-ca (PEM files; {host} \
+                         in a path stands for the host's name)"
                             .to_owned(),
                     );
                 }

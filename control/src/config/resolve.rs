@@ -45,6 +45,9 @@ pub struct HostPlan {
     pub address: IpAddr,
     /// REST API listen address, `None` when `replicator-rest-api=false`.
     pub rest_listen: Option<SocketAddr>,
+    /// HTTPS of the REST API (`rest-api-ssl=true`; `mutual` unused: REST
+    /// clients authenticate with basic auth).
+    pub rest_tls: Option<TlsPaths>,
     pub rest_user: Option<String>,
     pub rest_password: Option<Secret>,
     /// The read-only REST user (`rest-api-readonly-user`).
@@ -85,8 +88,9 @@ pub struct TlsPaths {
 }
 
 impl TlsPaths {
-    fn of(settings: &ServiceSettings, host: &str) -> Option<TlsPaths> {
-        if !settings.thl_ssl {
+    /// The files of `host` when `on` (and the ini names all three).
+    fn of(settings: &ServiceSettings, host: &str, on: bool) -> Option<TlsPaths> {
+        if !on {
             return None;
         }
         let path = |v: &Option<String>| v.as_deref().map(|v| PathBuf::from(v.replace("{host}", host)));
@@ -251,7 +255,7 @@ impl Deployment {
                     password: settings.replication_password.clone(),
                 },
                 local: LocalDatabase::of(&settings, &host),
-                tls: TlsPaths::of(&settings, &host),
+                tls: TlsPaths::of(&settings, &host, settings.thl_ssl),
                 settings: settings.clone(),
             });
             first.get_or_insert(settings);
@@ -277,6 +281,7 @@ impl Deployment {
             None
         };
         Ok(HostPlan {
+            rest_tls: TlsPaths::of(&s, &host, s.rest_api_enabled && s.rest_api_ssl),
             host,
             address,
             rest_listen,

@@ -33,14 +33,18 @@ pub struct BackupStream {
 }
 
 /// Asks the replicator at `source` for a backup.
-pub async fn request_backup(
-    source: SocketAddr,
-    credentials: Option<(&str, &str)>,
-    req: &BackupRequest,
-) -> Result<BackupStream, String> {
+pub async fn request_backup(source: &crate::peer::Peer, req: &BackupRequest) -> Result<BackupStream, String> {
     let body = serde_json::to_vec(req).map_err(|e| e.to_string())?;
     let request = hyper::Request::post(format!("{BASE}/provision/backup"));
-    let resp = send(source, credentials, request, Bytes::from(body), IDLE_TIMEOUT).await?;
+    let resp = send(
+        source.addr,
+        source.creds(),
+        source.tls_to(),
+        request,
+        Bytes::from(body),
+        IDLE_TIMEOUT,
+    )
+    .await?;
     let status = resp.status();
     if !status.is_success() {
         let message = error_message(resp.into_body()).await;
@@ -49,7 +53,7 @@ pub async fn request_backup(
     Ok(BackupStream {
         body: resp.into_body(),
         reader: FrameReader::default(),
-        source,
+        source: source.addr,
     })
 }
 

@@ -30,7 +30,7 @@ use control::requests::{BackupRequest, ProvisionMethod, ProvisionRequest};
 use control::responses::{PositionAtResponse, ProvisionStatus, ServiceSummary};
 use tracing::{error, info};
 
-use super::fetch::{get_json, request_backup};
+use super::fetch::request_backup;
 use super::frame::Frame;
 use super::restore;
 use crate::config::{Deployment, HostPlan, Role, ServicePlan};
@@ -191,9 +191,10 @@ async fn check_source(
         ));
     }
     let plan = deployment.service_plan(&host).map_err(|e| e.to_string())?;
-    let peer = Peer::of(&plan).map_err(|e| format!("{e}: it cannot serve a copy"))?;
+    let local = peer::local_tls(me)?;
+    let peer = Peer::of(&plan, local.as_ref()).map_err(|e| format!("{e}: it cannot serve a copy"))?;
     let rest = peer.addr;
-    if Peer::of(me).is_ok_and(|mine| mine.addr == rest) {
+    if Peer::of(me, local.as_ref()).is_ok_and(|mine| mine.addr == rest) {
         return Err(format!(
             "{host}'s REST API resolves to this host's own ({rest}): check the hosts' addresses (--hosts-file, DNS)"
         ));
@@ -204,7 +205,7 @@ async fn check_source(
         service: source_ds.clone(),
         primary: false,
     };
-    let services: Vec<ServiceSummary> = get_json(rest, source.peer.creds(), &format!("{BASE}/services")).await?;
+    let services: Vec<ServiceSummary> = source.peer.get_json(&format!("{BASE}/services")).await?;
     let theirs = services
         .iter()
         .find(|s| s.service_name == source_ds)
@@ -235,7 +236,7 @@ async fn check_source(
     if applied < 0 {
         return Err(format!("{host} has applied nothing yet: choose a source that has"));
     }
-    let (master, head) = history_master(deployment, &source_ds, "").await?;
+    let (master, head) = history_master(deployment, me, &source_ds, "").await?;
     let max_lag = req.max_lag.unwrap_or(DEFAULT_MAX_LAG);
     if head - applied > max_lag {
         return Err(format!(
@@ -253,17 +254,18 @@ async fn check_source(
 /// of that master: the upstream for it.
 async fn former_master_upstream(
     deployment: &Deployment,
-    me: &str,
+    plan: &HostPlan,
     ds: &str,
     state: State,
 ) -> Result<Option<String>, String> {
+    let me = &plan.host;
     if state == State::Online {
         return Err(format!(
             "{me} is the ONLINE master of {ds}: a master's position is its binlog, not a copy's; provision slaves \
              and relays (or `trepctl setrole -role slave` first)"
         ));
     }
-    let (master, _) = history_master(deployment, ds, me).await.map_err(|e| {
+    let (master, _) = history_master(deployment, plan, ds, me).await.map_err(|e| {
         format!("{me} is a master of {ds} and no other master of its history was found to follow after the copy: {e}")
     })?;
     let master_ds = deployment.dataservice_of(&master).unwrap_or_default();
@@ -278,8 +280,9 @@ async fn former_master_upstream(
 /// that carry it, `lineage.rs`, whichever a switch made master) but
 /// `skip`, and its last seqno; an error naming every head and why it did
 /// not count.
-async fn history_master(deployment: &Deployment, ds: &str, skip: &str) -> Result<(String, i64), String> {
-    let (peers, mut why) = peer::history_heads(deployment, ds, skip);
+async fn history_master(deployment: &Deployment, me: &HostPlan, ds: &str, skip: &str) -> Result<(String, i64), String> {
+    let local = peer::local_tls(me)?;
+    let (peers, mut why) = peer::history_heads(deployment, ds, skip, local.as_ref());
     match peer::master_among(&peers, std::time::Duration::from_secs(30), |_| true).await {
         Ok((p, m)) => Ok((p.host, m.applied_last_seqno.parse().unwrap_or(-1))),
         Err(more) => {
@@ -303,7 +306,7 @@ async fn run(
     let plan = svc.plan().clone();
     let view = svc.view();
     let rejoin = if view.role == Role::Master {
-        former_master_upstream(&deployment, &me.host, &plan.service, view.state).await?
+        former_master_upstream(&deployment, me, &plan.service, view.state).await?
     } else {
         None
     };
@@ -324,7 +327,7 @@ async fn run(
         method: req.method,
         threads: req.threads,
     };
-    let mut stream = request_backup(source.peer.addr, source.peer.creds(), &backup).await?;
+    let mut stream = request_backup(&source.peer, &backup).await?;
     let header = match stream.next().await? {
         Some(Frame::Header(h)) => h,
         Some(Frame::Failed(m)) => return Err(format!("the source {} failed: {m}", source.host)),
@@ -460,7 +463,7 @@ async fn seqno_at(source: &Source, at: &str) -> Result<PositionAtResponse, Strin
     let path = format!("{BASE}/service/{}/position-at?binlog={at}", source.service);
     let deadline = Instant::now() + POSITION_WAIT;
     loop {
-        match get_json::<PositionAtResponse>(source.peer.addr, source.peer.creds(), &path).await {
+        match source.peer.get_json::<PositionAtResponse>(&path).await {
             Ok(p) => return Ok(p),
             Err(e) if e.contains("does not reach") && Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;

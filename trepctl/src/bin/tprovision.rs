@@ -56,6 +56,11 @@ struct Args {
     /// The service to provision (implicit when the host runs one).
     #[arg(long)]
     service: Option<String>,
+    /// With rest-api-ssl: do not check the replicator's certificate (see
+    /// trepctl --help: anyone on the network path can then read and change
+    /// the exchange).
+    #[arg(long)]
+    insecure: bool,
 }
 
 fn main() -> ExitCode {
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
         config: a.config,
         hosts_file: a.hosts_file,
         json: false,
+        insecure: a.insecure,
         command: Command::Provision(ProvisionArgs {
             source: a.source,
             method: a.method,
