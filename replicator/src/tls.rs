@@ -223,3 +223,73 @@ fn build(f: &TlsFiles, mutual: bool) -> Result<Loaded, TlsError> {
         client: Arc::new(client),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CA and one certificate for `host`, as PEM files in `dir`.
+    fn write_files(dir: &Path, host: &str) -> TlsFiles {
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).expect("CA");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec![host.to_owned()])
+            .expect("params")
+            .signed_by(&key, &ca_cert, &ca_key)
+            .expect("cert");
+        let files = TlsFiles {
+            cert: dir.join("host.pem"),
+            key: dir.join("host.key"),
+            ca: dir.join("ca.pem"),
+        };
+        std::fs::write(&files.ca, ca_cert.pem()).expect("write");
+        std::fs::write(&files.cert, cert.pem()).expect("write");
+        std::fs::write(&files.key, key.serialize_pem()).expect("write");
+        files
+    }
+
+    #[test]
+    fn changed_files_are_taken_and_broken_ones_are_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tls = Tls::load(write_files(dir.path(), "db1"), true).expect("loads");
+        let first = tls.client();
+        assert!(
+            Arc::ptr_eq(&first, &tls.client()),
+            "unchanged files: the same configuration"
+        );
+        // Renewed (another CA and certificate), a second later: taken.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        write_files(dir.path(), "db1");
+        let renewed = tls.client();
+        assert!(!Arc::ptr_eq(&first, &renewed), "renewed files are read again");
+        // A half-written key: the previous configuration stays.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        std::fs::write(dir.path().join("host.key"), "-----BEGIN PRIVATE KEY-----\nAAAA").expect("write");
+        assert!(
+            Arc::ptr_eq(&renewed, &tls.client()),
+            "a file that does not load is not taken"
+        );
+    }
+
+    #[test]
+    fn missing_and_mismatched_files_name_the_setting() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = write_files(dir.path(), "db1");
+        let missing = TlsFiles {
+            ca: dir.path().join("nope.pem"),
+            ..files.clone()
+        };
+        let e = Tls::load(missing, true).expect_err("no CA file");
+        assert!(e.0.contains("ssl-ca=") && e.0.contains("nope.pem"), "{e}");
+        let other = tempfile::tempdir().expect("tempdir");
+        let theirs = write_files(other.path(), "db2");
+        let mismatched = TlsFiles {
+            key: theirs.key,
+            ..files
+        };
+        let e = Tls::load(mismatched, false).expect_err("a key of another certificate");
+        assert!(e.0.contains("do not go together"), "{e}");
+    }
+}

@@ -311,3 +311,47 @@ async fn a_forged_acknowledgement_is_refused_and_not_recorded() {
     assert_eq!(recorded, vec![("bad".to_owned(), Some(Seqno(4)))], "only the true ACK");
     srv.stop().await;
 }
+
+/// Fifty idle connections from one address take at most `max_per_peer`
+/// places (the rest are closed at once): a client from another address
+/// connects and streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let (m, s) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let mut mw = open_writer(m.path(), SyncPolicy::Never);
+    fill(&mut mw, 0, 20, 0);
+    let mut cfg = ServerConfig::new(Role::Master, "master1");
+    cfg.max_connections = 8;
+    cfg.max_per_peer = 4;
+    let srv = serve("127.0.0.1:0", cfg, mw.reader(Visibility::Durable)).await;
+    let mut idle = Vec::new();
+    let mut closed = 0;
+    for _ in 0..50 {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind("127.0.0.2:0".parse().expect("addr")).expect("bind");
+        let mut c = sock.connect(srv.addr).await.expect("connect");
+        if closed_by_server(&mut c, Duration::from_millis(200)).await {
+            closed += 1;
+        } else {
+            idle.push(c);
+        }
+    }
+    assert_eq!((idle.len(), closed), (4, 46), "four places for one address");
+    let mut c = ThlClient::new(
+        client_cfg(vec![uri("master", srv.addr)], "slave1"),
+        open_writer(s.path(), SyncPolicy::Never),
+        hosts(),
+    )
+    .expect("client");
+    let want = raw_records(m.path());
+    let (path, n) = (s.path().to_path_buf(), want.len());
+    let streamed = wait_until(LIMIT, "the other address streams", move || {
+        raw_records(&path).len() >= n
+    });
+    bounded(LIMIT, "the client ends at the shutdown", c.run(streamed))
+        .await
+        .expect("the client streams");
+    assert_eq!(raw_records(s.path()), want, "every record, byte for byte");
+    drop(idle);
+    srv.stop().await;
+}

@@ -13,7 +13,10 @@
 //! * a forged master (a server that answers as host1.alpha with a
 //!   certificate of another CA, serving a real THL) is refused by the
 //!   slave pointed at it: OFFLINE:ERROR naming the certificate, nothing
-//!   applied; pointed back, the slave goes on.
+//!   applied; pointed back, the slave goes on;
+//! * 200 idle connections from ten addresses do not stop the relay from
+//!   reconnecting and streaming (they never authenticate, so they take no
+//!   place of a replicator's).
 //!
 //! Run: `cargo test -p tests --test thl_tls` (three `mariadbd`, three
 //! replicators).
@@ -211,12 +214,40 @@ async fn the_chain_streams_over_tls_and_strangers_get_nothing() {
         .await
         .expect("applied");
     assert!(now > last);
+
+    // A flood: 200 idle connections from ten other addresses on the
+    // master's THL port. They never authenticate, so they take no place of
+    // a replicator's: the relay reconnects and streams.
+    let master = SocketAddr::new(cluster.db("host1.alpha").address().into(), 2112);
+    let mut flood = Vec::new();
+    for i in 0..200u8 {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind(SocketAddr::from(([127, 250, 0, i % 10 + 1], 0)))
+            .expect("bind");
+        if let Ok(s) = sock.connect(master).await {
+            flood.push(s);
+        }
+    }
+    for args in [&["offline"][..], &["online"]] {
+        let (ok, out) = trepctl(&cluster, "host1.beta", args);
+        assert!(ok, "{out}");
+    }
+    cluster
+        .db("host1.alpha")
+        .exec("INSERT INTO app.ledger VALUES (52, 'through a flood')")
+        .await
+        .expect("write");
+    cluster
+        .wait_until_applied(Duration::from_secs(60))
+        .await
+        .expect("the relay reconnected and streamed through the flood");
+    drop(flood);
     for host in CHAIN_HOSTS {
         let v = cluster
             .db(host)
             .query_value("SELECT CONCAT(COUNT(*), '/', COUNT(DISTINCT txn)) FROM app.ledger")
             .await
             .expect("ledger");
-        assert_eq!(v.as_deref(), Some("51/51"), "{host}");
+        assert_eq!(v.as_deref(), Some("52/52"), "{host}");
     }
 }

@@ -17,6 +17,9 @@
 //!   seqno it held at RESUME and the records this connection sent it is a
 //!   protocol violation: the connection closes and the ACK is not recorded
 //!   (retention never trusts a seqno nobody was sent).
+//! * **Limits.** At most `max_per_peer` connections from one address; at
+//!   most `max_connections` in all, counted with TLS only once the TLS
+//!   handshake (and so the client's certificate) passed.
 //! * **A bad client harms only itself.** Per-connection deadlines (handshake,
 //!   every write), frame caps checked before allocation, a connection limit,
 //!   and no shared lock held across I/O. A protocol violation closes that
@@ -102,8 +105,11 @@ pub struct ServerConfig {
     pub role: Role,
     /// This replicator's `source_id`, announced in HELLO.
     pub source_id: String,
-    /// Connections beyond this are closed at once (after a NOK).
+    /// Connections beyond this are closed at once (after a NOK); with TLS,
+    /// established ones (after their handshake).
     pub max_connections: usize,
+    /// Connections from one address beyond this are closed at once.
+    pub max_per_peer: usize,
     /// HELLO out, RESUME in, OK/NOK out: all within this.
     pub handshake_timeout: Duration,
     /// Each write must make progress within this, or the client is dropped.
@@ -135,6 +141,7 @@ impl ServerConfig {
             role,
             source_id: source_id.into(),
             max_connections: 64,
+            max_per_peer: 16,
             handshake_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
             require_seqno_zero: true,
@@ -157,6 +164,10 @@ struct Inner {
     clients: Mutex<BTreeMap<u64, ClientInfo>>,
     active: AtomicUsize,
     next_id: AtomicU64,
+    /// Connections per client address.
+    per_peer: Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    /// TLS handshakes in progress.
+    handshaking: AtomicUsize,
 }
 
 /// The THL server. Cheap to clone: clones share the listener and the
@@ -187,6 +198,17 @@ impl From<FrameError> for End {
 
 struct ActiveGuard(Arc<Inner>, u64);
 
+impl ActiveGuard {
+    /// A place among the `max_connections` and the connection's id; `None`
+    /// at the limit.
+    fn take(inner: &Arc<Inner>) -> Option<(ActiveGuard, u64)> {
+        let n = inner.active.fetch_add(1, Ordering::AcqRel);
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let guard = ActiveGuard(Arc::clone(inner), id);
+        (n < inner.cfg.max_connections).then_some((guard, id))
+    }
+}
+
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::AcqRel);
@@ -214,6 +236,8 @@ impl ThlServer {
                 clients: Mutex::new(BTreeMap::new()),
                 active: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
+                per_peer: Mutex::new(std::collections::HashMap::new()),
+                handshaking: AtomicUsize::new(0),
             }),
         })
     }
@@ -281,50 +305,134 @@ impl ThlServer {
         Ok(())
     }
 
+    /// Takes a connection in, within the limits: at most
+    /// `max_per_peer` from one address (the rest get NOK 101 at once);
+    /// without TLS at most `max_connections` in all; with TLS the
+    /// connections count against `max_connections` only once their TLS
+    /// handshake succeeded (so unauthenticated ones cannot lock certified
+    /// replicators out), and at most four times `max_connections`
+    /// handshakes run at a time besides.
     fn admit(&self, sock: TcpStream, peer: SocketAddr, tasks: &mut JoinSet<()>, stop: &watch::Receiver<bool>) {
-        let n = self.inner.active.fetch_add(1, Ordering::AcqRel);
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let guard = ActiveGuard(Arc::clone(&self.inner), id);
-        if n >= self.inner.cfg.max_connections {
-            tracing::warn!(%peer, limit = self.inner.cfg.max_connections, "THL connection refused: connection limit reached");
-            let nok = Message::Nok(Nok {
-                code: NokCode::TooManyConnections,
-                text: format!(
-                    "the THL server has reached its limit of {} connections",
-                    self.inner.cfg.max_connections
-                ),
-            });
+        let inner = &self.inner;
+        let Some(peer_slot) = PeerSlot::take(inner, peer.ip()) else {
+            tracing::warn!(%peer, limit = inner.cfg.max_per_peer, "THL connection refused: limit per address reached");
+            let nok = too_many(format!(
+                "{} holds {} connections to this THL server, its limit per address",
+                peer.ip(),
+                inner.cfg.max_per_peer
+            ));
             // One non-blocking attempt, then close.
             let _ = sock.try_write(&nok.to_bytes());
-            drop(guard);
             return;
-        }
+        };
         let _ = sock.set_nodelay(true);
-        let inner = Arc::clone(&self.inner);
+        let inner = Arc::clone(inner);
         let stop = stop.clone();
+        let Some(tls) = inner.cfg.tls.clone() else {
+            let Some((guard, id)) = ActiveGuard::take(&inner) else {
+                let _ = sock.try_write(&connection_limit(&inner, &peer).to_bytes());
+                return;
+            };
+            tasks.spawn(async move {
+                let _slots = (peer_slot, guard);
+                log_end(peer, serve(&inner, sock, peer, id, stop, None).await);
+            });
+            return;
+        };
+        let Some(handshake) = HandshakeSlot::take(&inner) else {
+            tracing::warn!(%peer, "THL connection refused: too many TLS handshakes at once");
+            return;
+        };
         tasks.spawn(async move {
-            let _guard = guard;
-            let ended = match inner.cfg.tls.clone() {
-                None => serve(&inner, sock, peer, id, stop, None).await,
-                Some(tls) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.0.server());
-                    match timeout(inner.cfg.handshake_timeout, acceptor.accept(sock)).await {
-                        Ok(Ok(s)) => {
-                            let names = tls.0.mutual().then(|| crate::tls::peer_names(s.get_ref().1));
-                            serve(&inner, s, peer, id, stop, names).await
-                        }
-                        Ok(Err(e)) => End::Protocol(format!("TLS handshake failed: {e}")),
-                        Err(_) => End::Protocol(format!("no TLS handshake within {:?}", inner.cfg.handshake_timeout)),
-                    }
+            let _peer_slot = peer_slot;
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.0.server());
+            let accepted = timeout(inner.cfg.handshake_timeout, acceptor.accept(sock)).await;
+            drop(handshake);
+            let mut s = match accepted {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return log_end(peer, End::Protocol(format!("TLS handshake failed: {e}"))),
+                Err(_) => {
+                    let why = format!("no TLS handshake within {:?}", inner.cfg.handshake_timeout);
+                    return log_end(peer, End::Protocol(why));
                 }
             };
-            match ended {
-                End::Io(e) => tracing::info!(%peer, error = %e, "THL client disconnected"),
-                End::Protocol(why) => tracing::warn!(%peer, "THL connection closed: {why}"),
-                End::Refused(code, text) => tracing::warn!(%peer, %code, "THL client refused: {text}"),
-                End::Shutdown => tracing::debug!(%peer, "THL connection closed: server shutdown"),
-            }
+            let Some((_guard, id)) = ActiveGuard::take(&inner) else {
+                let _ = send(&mut s, &connection_limit(&inner, &peer), Duration::from_millis(200)).await;
+                return;
+            };
+            let names = tls.0.mutual().then(|| crate::tls::peer_names(s.get_ref().1));
+            log_end(peer, serve(&inner, s, peer, id, stop, names).await);
         });
+    }
+}
+
+/// A NOK 101 with `text`.
+fn too_many(text: String) -> Message {
+    Message::Nok(Nok {
+        code: NokCode::TooManyConnections,
+        text,
+    })
+}
+
+/// The NOK of a server at its connection limit, warned.
+fn connection_limit(inner: &Inner, peer: &SocketAddr) -> Message {
+    let limit = inner.cfg.max_connections;
+    tracing::warn!(%peer, limit, "THL connection refused: connection limit reached");
+    too_many(format!("the THL server has reached its limit of {limit} connections"))
+}
+
+/// Logs how a client connection ended.
+fn log_end(peer: SocketAddr, end: End) {
+    match end {
+        End::Io(e) => tracing::info!(%peer, error = %e, "THL client disconnected"),
+        End::Protocol(why) => tracing::warn!(%peer, "THL connection closed: {why}"),
+        End::Refused(code, text) => tracing::warn!(%peer, %code, "THL client refused: {text}"),
+        End::Shutdown => tracing::debug!(%peer, "THL connection closed: server shutdown"),
+    }
+}
+
+/// One of an address's connections (at most `max_per_peer`).
+struct PeerSlot(Arc<Inner>, std::net::IpAddr);
+
+impl PeerSlot {
+    fn take(inner: &Arc<Inner>, ip: std::net::IpAddr) -> Option<PeerSlot> {
+        let mut m = inner.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = m.entry(ip).or_insert(0);
+        if *n >= inner.cfg.max_per_peer {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot(Arc::clone(inner), ip))
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut m = self.0.per_peer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = m.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// One TLS handshake in progress (at most four times `max_connections`
+/// at a time, each for at most the handshake timeout).
+struct HandshakeSlot(Arc<Inner>);
+
+impl HandshakeSlot {
+    fn take(inner: &Arc<Inner>) -> Option<HandshakeSlot> {
+        let n = inner.handshaking.fetch_add(1, Ordering::AcqRel);
+        let slot = HandshakeSlot(Arc::clone(inner));
+        (n < inner.cfg.max_connections.saturating_mul(4)).then_some(slot)
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.0.handshaking.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
