@@ -178,21 +178,16 @@ fn validate(deployment: &Deployment, cli: &Cli, ini: &Path) -> Result<ExitCode, 
     }
 }
 
-/// Each service's THL TLS material loads (readable, a certificate and a
-/// key that go together, a CA); a THL port in clear on an address other
-/// than loopback is a warning.
+/// Each service's THL TLS material, and the REST API's, loads (readable,
+/// a certificate and a key that go together, a CA); a THL port in clear
+/// on an address other than loopback is a warning.
 fn check_tls(plan: &HostPlan) -> Vec<String> {
     let mut out = Vec::new();
     for s in &plan.services {
         let at = format!("{} ({})", plan.host, s.service);
         match &s.tls {
             Some(p) => {
-                let files = replicator::tls::TlsFiles {
-                    cert: p.cert.clone(),
-                    key: p.key.clone(),
-                    ca: p.ca.clone(),
-                };
-                if let Err(e) = replicator::tls::Tls::load(files, p.mutual) {
+                if let Err(e) = replicator::tls::load(p, p.mutual) {
                     out.push(format!("{at}: {e}"));
                 }
             }
@@ -202,6 +197,11 @@ fn check_tls(plan: &HostPlan) -> Vec<String> {
                 s.thl_listen
             )),
             None => {}
+        }
+    }
+    if let Some(p) = &plan.rest_tls {
+        if let Err(e) = replicator::tls::load(p, false) {
+            out.push(format!("{} (REST API, rest-api-ssl): {e}", plan.host));
         }
     }
     out

@@ -89,14 +89,10 @@ impl Peer {
 /// This host's TLS as a REST client (`rest-api-ssl` with its `ssl-*`
 /// files), for peers that speak HTTPS.
 pub fn local_tls(me: &HostPlan) -> Result<Option<crate::tls::TlsHandle>, String> {
-    let Some(p) = &me.rest_tls else { return Ok(None) };
-    let files = crate::tls::TlsFiles {
-        cert: p.cert.clone(),
-        key: p.key.clone(),
-        ca: p.ca.clone(),
-    };
-    crate::tls::Tls::load(files, false)
-        .map(|t| Some(crate::tls::TlsHandle(std::sync::Arc::new(t))))
+    me.rest_tls
+        .as_ref()
+        .map(|p| crate::tls::load(p, false))
+        .transpose()
         .map_err(|e| e.to_string())
 }
 

@@ -15,7 +15,8 @@
 //!   without a restart; a change that does not load (a half-written file)
 //!   keeps the previous configuration and logs why;
 //! * nothing read from the files is trusted: a file that is missing, holds
-//!   no certificate or no key, or a key that does not match is an error
+//!   no certificate or no key, a key that does not match, or a certificate
+//!   that the CA does not verify now (expired, another CA's) is an error
 //!   naming the file and the setting.
 
 use std::path::{Path, PathBuf};
@@ -123,6 +124,17 @@ impl PartialEq for TlsHandle {
 
 impl Eq for TlsHandle {}
 
+/// The files an ini names (`thl-ssl`, `rest-api-ssl`), loaded; `mutual`:
+/// see [`Tls::load`].
+pub fn load(paths: &crate::config::TlsPaths, mutual: bool) -> Result<TlsHandle, TlsError> {
+    let files = TlsFiles {
+        cert: paths.cert.clone(),
+        key: paths.key.clone(),
+        ca: paths.ca.clone(),
+    };
+    Tls::load(files, mutual).map(|t| TlsHandle(Arc::new(t)))
+}
+
 /// Why a TLS handshake failed, when it is the peer's identity or ours
 /// (a certificate not of the deployment, none presented, one refused):
 /// retrying cannot fix that. `None`: a network failure.
@@ -179,9 +191,46 @@ fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     Ok(Arc::new(roots))
 }
 
+/// This host's certificate must chain to the CA and be valid now: a peer
+/// would refuse it otherwise, later and with less to go on.
+fn check_chain(
+    f: &TlsFiles,
+    chain: &[CertificateDer<'static>],
+    ca: &[CertificateDer<'static>],
+) -> Result<(), TlsError> {
+    let anchors = ca
+        .iter()
+        .map(webpki::anchor_from_trusted_cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError(format!("ssl-ca={}: {e:?}", f.ca.display())))?;
+    let (leaf, intermediates) = chain
+        .split_first()
+        .ok_or_else(|| TlsError(format!("ssl-cert={}: no certificate", f.cert.display())))?;
+    let ee =
+        webpki::EndEntityCert::try_from(leaf).map_err(|e| TlsError(format!("ssl-cert={}: {e:?}", f.cert.display())))?;
+    ee.verify_for_usage(
+        provider().signature_verification_algorithms.all,
+        &anchors,
+        intermediates,
+        rustls::pki_types::UnixTime::now(),
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    )
+    .map(|_| ())
+    .map_err(|e| {
+        TlsError(format!(
+            "ssl-cert={} is not valid under ssl-ca={} now: {e:?} (expired, not yet valid, or signed by another CA)",
+            f.cert.display(),
+            f.ca.display()
+        ))
+    })
+}
+
 fn build(f: &TlsFiles, mutual: bool) -> Result<Loaded, TlsError> {
     let stamps = stamps(f);
     let chain = certs(&f.cert, "ssl-cert")?;
+    check_chain(f, &chain, &certs(&f.ca, "ssl-ca")?)?;
     let key = PrivateKeyDer::from_pem_file(&f.key)
         .map_err(|e| TlsError(format!("ssl-key={}: {e} (a PEM private key)", f.key.display())))?;
     let roots = roots(&f.ca)?;
@@ -285,11 +334,19 @@ mod tests {
         assert!(e.0.contains("ssl-ca=") && e.0.contains("nope.pem"), "{e}");
         let other = tempfile::tempdir().expect("tempdir");
         let theirs = write_files(other.path(), "db2");
+        let files_key = files.key.clone();
         let mismatched = TlsFiles {
             key: theirs.key,
             ..files
         };
-        let e = Tls::load(mismatched, false).expect_err("a key of another certificate");
+        let e = Tls::load(mismatched.clone(), false).expect_err("a key of another certificate");
         assert!(e.0.contains("do not go together"), "{e}");
+        let foreign_ca = TlsFiles {
+            ca: other.path().join("ca.pem"),
+            key: files_key,
+            ..mismatched
+        };
+        let e = Tls::load(foreign_ca, false).expect_err("a certificate of another CA");
+        assert!(e.0.contains("is not valid under ssl-ca"), "{e}");
     }
 }

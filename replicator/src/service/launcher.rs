@@ -390,14 +390,10 @@ impl RoleLauncher {
 /// The THL's TLS of `s` (`thl-ssl=true`), its files loaded: a file that
 /// does not load refuses the online, naming it.
 fn tls_of(s: &ServicePlan) -> Result<Option<crate::tls::TlsHandle>, PipelineFailure> {
-    let Some(p) = &s.tls else { return Ok(None) };
-    let files = crate::tls::TlsFiles {
-        cert: p.cert.clone(),
-        key: p.key.clone(),
-        ca: p.ca.clone(),
-    };
-    crate::tls::Tls::load(files, p.mutual)
-        .map(|t| Some(crate::tls::TlsHandle(std::sync::Arc::new(t))))
+    s.tls
+        .as_ref()
+        .map(|p| crate::tls::load(p, p.mutual))
+        .transpose()
         .map_err(|e| PipelineFailure::definite("TLS", e.to_string()))
 }
 

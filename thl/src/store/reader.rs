@@ -429,8 +429,12 @@ impl Reader {
         let deadline = Instant::now() + timeout;
         let mut nap = Duration::from_millis(1);
         loop {
-            if self.disk_max()?.is_some_and(|x| x >= seqno) {
-                return Ok(true);
+            match self.disk_max() {
+                Ok(max) if max.is_some_and(|x| x >= seqno) => return Ok(true),
+                Ok(_) => {}
+                // The writer is creating the last file (see `base`): wait.
+                Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::UnexpectedEof => {}
+                Err(e) => return Err(e),
             }
             let now = Instant::now();
             if now >= deadline {
