@@ -113,15 +113,7 @@ pub(crate) async fn send(
         .map_err(|_| at("timed out connecting to", &"after 10 s"))?
         .map_err(|e| at("cannot connect to", &e))?;
     let mut sender = match tls {
-        None => {
-            let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                .await
-                .map_err(|e| at("HTTP handshake with", &e))?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            sender
-        }
+        None => http1(tcp).await,
         Some((tls, name)) => {
             let server = rustls::pki_types::ServerName::try_from(name.to_owned()).map_err(|e| at("TLS name of", &e))?;
             let stream = tokio::time::timeout(
@@ -131,15 +123,10 @@ pub(crate) async fn send(
             .await
             .map_err(|_| at("no TLS handshake with", &"within 10 s"))?
             .map_err(|e| at("TLS handshake with", &e))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| at("HTTP handshake with", &e))?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            sender
+            http1(stream).await
         }
-    };
+    }
+    .map_err(|e| at("HTTP handshake with", &e))?;
     let mut request = request
         .header(hyper::header::HOST, addr.to_string())
         .header(hyper::header::CONTENT_TYPE, "application/json");
@@ -152,6 +139,18 @@ pub(crate) async fn send(
         .await
         .map_err(|_| at("no answer from", &format!("within {} s", head_wait.as_secs())))?
         .map_err(|e| at("request to", &e))
+}
+
+/// An HTTP/1.1 client connection on `io`, driven by its own task.
+async fn http1<S>(io: S) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, hyper::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 /// A body read whole, at most `limit` bytes, within 30 s.
