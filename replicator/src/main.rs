@@ -199,10 +199,18 @@ fn check_tls(plan: &HostPlan) -> Vec<String> {
             None => {}
         }
     }
-    if let Some(p) = &plan.rest_tls {
-        if let Err(e) = replicator::tls::load(p, false) {
-            out.push(format!("{} (REST API, rest-api-ssl): {e}", plan.host));
+    match (&plan.rest_tls, plan.rest_listen) {
+        (Some(p), _) => {
+            if let Err(e) = replicator::tls::load(p, false) {
+                out.push(format!("{} (REST API, rest-api-ssl): {e}", plan.host));
+            }
         }
+        (None, Some(addr)) if !addr.ip().is_loopback() => out.push(format!(
+            "{}: (warning) the REST API {addr} is plain HTTP on a non-loopback address: its credentials and answers \
+             cross the network in clear; set rest-api-ssl=true",
+            plan.host
+        )),
+        (None, _) => {}
     }
     out
 }

@@ -16,7 +16,8 @@
 //!   applied; pointed back, the slave goes on;
 //! * 200 idle connections from ten addresses do not stop the relay from
 //!   reconnecting and streaming (they never authenticate, so they take no
-//!   place of a replicator's).
+//!   place of a replicator's); garbage and a slow-loris on the TLS port
+//!   are closed, as on a plain port.
 //!
 //! Run: `cargo test -p tests --test thl_tls` (three `mariadbd`, three
 //! replicators).
@@ -30,6 +31,7 @@ use replicator::tls::{Tls, TlsFiles, TlsHandle};
 use tests::cluster::{chain_ini, Cluster, CHAIN_HOSTS};
 use tests::process::read_thl;
 use tests::tls::Certs;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SLAVE: &str = "host2.beta";
 
@@ -67,6 +69,19 @@ async fn stranger(cluster: &Cluster, uri: &str, tls: Option<TlsHandle>, secs: u6
     println!("stranger at {uri}: {ended}");
     drop(client);
     (read_thl(dir.path()).map(|e| e.len()).unwrap_or(0), ended)
+}
+
+/// Reads until the server closes (true) or `limit` passes (false).
+async fn closed_within(s: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 fn wait_for(cluster: &Cluster, host: &str, what: &str) -> String {
@@ -228,6 +243,33 @@ async fn the_chain_streams_over_tls_and_strangers_get_nothing() {
             flood.push(s);
         }
     }
+    // Garbage and a slow-loris on the TLS port are closed, as on a plain
+    // port: the first at once (not a TLS handshake), the second at the
+    // handshake timeout (5 s).
+    let mut garbage = tokio::net::TcpStream::connect(master).await.expect("connect");
+    garbage
+        .write_all(&[0x16, 0x03, 0x01, 0xff, 0xff, 0, 1, 2, 3])
+        .await
+        .expect("write");
+    garbage.write_all(&[0xab; 4096]).await.expect("write");
+    assert!(
+        closed_within(&mut garbage, Duration::from_secs(3)).await,
+        "garbage is closed"
+    );
+    let mut slow = tokio::net::TcpStream::connect(master).await.expect("connect");
+    let dripping = async {
+        for b in [0x16u8, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03] {
+            if slow.write_all(&[b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+    };
+    dripping.await;
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(3)).await,
+        "the slow-loris is closed"
+    );
     for args in [&["offline"][..], &["online"]] {
         let (ok, out) = trepctl(&cluster, "host1.beta", args);
         assert!(ok, "{out}");
