@@ -181,9 +181,9 @@ fn certs(path: &Path, setting: &str) -> Result<Vec<CertificateDer<'static>>, Tls
     Ok(list)
 }
 
-fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+fn roots(ca: &Path, certs: Vec<CertificateDer<'static>>) -> Result<Arc<RootCertStore>, TlsError> {
     let mut roots = RootCertStore::empty();
-    for c in certs(ca, "ssl-ca")? {
+    for c in certs {
         roots
             .add(c)
             .map_err(|e| TlsError(format!("ssl-ca={}: {e}", ca.display())))?;
@@ -230,10 +230,11 @@ fn check_chain(
 fn build(f: &TlsFiles, mutual: bool) -> Result<Loaded, TlsError> {
     let stamps = stamps(f);
     let chain = certs(&f.cert, "ssl-cert")?;
-    check_chain(f, &chain, &certs(&f.ca, "ssl-ca")?)?;
+    let ca = certs(&f.ca, "ssl-ca")?;
+    check_chain(f, &chain, &ca)?;
     let key = PrivateKeyDer::from_pem_file(&f.key)
         .map_err(|e| TlsError(format!("ssl-key={}: {e} (a PEM private key)", f.key.display())))?;
-    let roots = roots(&f.ca)?;
+    let roots = roots(&f.ca, ca)?;
     let bad = |what: &str, e: rustls::Error| {
         TlsError(format!(
             "{what}: {e} (ssl-cert={}, ssl-key={}, ssl-ca={})",

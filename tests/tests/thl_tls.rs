@@ -44,6 +44,18 @@ fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> (bool, String) {
     (ok, out)
 }
 
+/// `host` goes offline, takes `uri` as its upstream and goes online.
+fn follow(cluster: &Cluster, host: &str, uri: &str) {
+    for args in [
+        &["offline"][..],
+        &["setrole", "-role", "slave", "-uri", uri],
+        &["online"],
+    ] {
+        let (ok, out) = trepctl(cluster, host, args);
+        assert!(ok, "{out}");
+    }
+}
+
 fn tls(certs: &Certs, host: &str, mutual: bool) -> TlsHandle {
     let files = TlsFiles {
         cert: certs.dir.join(format!("{host}.pem")),
@@ -197,28 +209,14 @@ async fn the_chain_streams_over_tls_and_strangers_get_nothing() {
     let forged_task = tokio::spawn(forged.run(async move {
         let _ = stopped.await;
     }));
-    for args in [
-        &["offline"][..],
-        &["setrole", "-role", "slave", "-uri", "thls://host1.alpha:3113/"],
-        &["online"],
-    ] {
-        let (ok, out) = trepctl(&cluster, SLAVE, args);
-        assert!(ok, "{out}");
-    }
+    follow(&cluster, SLAVE, "thls://host1.alpha:3113/");
     let status = wait_for(&cluster, SLAVE, "OFFLINE:ERROR");
     assert!(status.contains("not a replicator of this deployment"), "{status}");
     let _ = stop_forged.send(());
     let _ = forged_task.await;
 
     // Pointed back at its relay, it goes on; nothing was applied twice.
-    for args in [
-        &["offline"][..],
-        &["setrole", "-role", "slave", "-uri", "thls://host1.beta:2112/"],
-        &["online"],
-    ] {
-        let (ok, out) = trepctl(&cluster, SLAVE, args);
-        assert!(ok, "{out}");
-    }
+    follow(&cluster, SLAVE, "thls://host1.beta:2112/");
     cluster
         .db("host1.alpha")
         .exec("INSERT INTO app.ledger VALUES (51, 'after the forgery')")

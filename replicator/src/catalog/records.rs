@@ -28,6 +28,17 @@ pub struct EpochRecord {
     pub start: Option<String>,
 }
 
+impl EpochRecord {
+    /// The event id where `host` started extracting its own binlog when it
+    /// was promoted after another host's seqno `first - 1`: this record's,
+    /// when it is that promotion's epoch.
+    pub fn promotion_start(&self, host: &str, first: Seqno) -> Option<&str> {
+        (self.source_id == host && self.first_seqno == first)
+            .then_some(self.start.as_deref())
+            .flatten()
+    }
+}
+
 /// A table definition as in force from some seqno on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableDef {

@@ -38,6 +38,7 @@ use crate::peer::{self, Peer};
 use crate::service::marker::provision_marker;
 use crate::service::reload::IniSource;
 use crate::service::{ErrorKind, Manager, ResetScope, Service, ServiceError, State};
+use crate::tls::TlsHandle;
 use control::requests::API_BASE as BASE;
 
 /// How long the provisioned service may take to come ONLINE.
@@ -168,9 +169,11 @@ struct Source {
 }
 
 /// The checks of the module doc, before anything changes.
+/// `local`: this host's TLS as a REST client (`peer::local_tls`).
 async fn check_source(
     deployment: &Deployment,
     me: &HostPlan,
+    local: Option<&TlsHandle>,
     svc: &ServicePlan,
     req: &ProvisionRequest,
 ) -> Result<Source, String> {
@@ -191,10 +194,9 @@ async fn check_source(
         ));
     }
     let plan = deployment.service_plan(&host).map_err(|e| e.to_string())?;
-    let local = peer::local_tls(me)?;
-    let peer = Peer::of(&plan, local.as_ref()).map_err(|e| format!("{e}: it cannot serve a copy"))?;
+    let peer = Peer::of(&plan, local).map_err(|e| format!("{e}: it cannot serve a copy"))?;
     let rest = peer.addr;
-    if Peer::of(me, local.as_ref()).is_ok_and(|mine| mine.addr == rest) {
+    if Peer::of(me, local).is_ok_and(|mine| mine.addr == rest) {
         return Err(format!(
             "{host}'s REST API resolves to this host's own ({rest}): check the hosts' addresses (--hosts-file, DNS)"
         ));
@@ -236,7 +238,7 @@ async fn check_source(
     if applied < 0 {
         return Err(format!("{host} has applied nothing yet: choose a source that has"));
     }
-    let (master, head) = history_master(deployment, me, &source_ds, "").await?;
+    let (master, head) = history_master(deployment, local, &source_ds, "").await?;
     let max_lag = req.max_lag.unwrap_or(DEFAULT_MAX_LAG);
     if head - applied > max_lag {
         return Err(format!(
@@ -254,18 +256,18 @@ async fn check_source(
 /// of that master: the upstream for it.
 async fn former_master_upstream(
     deployment: &Deployment,
-    plan: &HostPlan,
+    me: &str,
+    local: Option<&TlsHandle>,
     ds: &str,
     state: State,
 ) -> Result<Option<String>, String> {
-    let me = &plan.host;
     if state == State::Online {
         return Err(format!(
             "{me} is the ONLINE master of {ds}: a master's position is its binlog, not a copy's; provision slaves \
              and relays (or `trepctl setrole -role slave` first)"
         ));
     }
-    let (master, _) = history_master(deployment, plan, ds, me).await.map_err(|e| {
+    let (master, _) = history_master(deployment, local, ds, me).await.map_err(|e| {
         format!("{me} is a master of {ds} and no other master of its history was found to follow after the copy: {e}")
     })?;
     let master_ds = deployment.dataservice_of(&master).unwrap_or_default();
@@ -280,9 +282,13 @@ async fn former_master_upstream(
 /// that carry it, `lineage.rs`, whichever a switch made master) but
 /// `skip`, and its last seqno; an error naming every head and why it did
 /// not count.
-async fn history_master(deployment: &Deployment, me: &HostPlan, ds: &str, skip: &str) -> Result<(String, i64), String> {
-    let local = peer::local_tls(me)?;
-    let (peers, mut why) = peer::history_heads(deployment, ds, skip, local.as_ref());
+async fn history_master(
+    deployment: &Deployment,
+    local: Option<&TlsHandle>,
+    ds: &str,
+    skip: &str,
+) -> Result<(String, i64), String> {
+    let (peers, mut why) = peer::history_heads(deployment, ds, skip, local);
     match peer::master_among(&peers, std::time::Duration::from_secs(30), |_| true).await {
         Ok((p, m)) => Ok((p.host, m.applied_last_seqno.parse().unwrap_or(-1))),
         Err(more) => {
@@ -304,13 +310,14 @@ async fn run(
 ) -> Result<String, String> {
     let deployment = ini.load()?;
     let plan = svc.plan().clone();
+    let local = peer::local_tls(me)?;
     let view = svc.view();
     let rejoin = if view.role == Role::Master {
-        former_master_upstream(&deployment, me, &plan.service, view.state).await?
+        former_master_upstream(&deployment, &me.host, local.as_ref(), &plan.service, view.state).await?
     } else {
         None
     };
-    let source = check_source(&deployment, me, &plan, req).await?;
+    let source = check_source(&deployment, me, local.as_ref(), &plan, req).await?;
     report.update(|s| s.source = source.host.clone());
     report.phase("offline");
     svc.offline(false).await.map_err(|e| e.message)?;
@@ -514,7 +521,7 @@ mod tests {
             source: "a2".into(),
             ..Default::default()
         };
-        let err = check_source(&deployment, &me, &me.services[0], &req)
+        let err = check_source(&deployment, &me, None, &me.services[0], &req)
             .await
             .err()
             .expect("refused");

@@ -102,9 +102,9 @@ async fn extracted_up_to(
         .await
         .map_err(|e| failed(format!("setrole: reading the catalog: {e}")))?;
     Ok(epoch
-        .filter(|e| e.source_id == host && e.first_seqno == next)
-        .and_then(|e| e.start)
-        .and_then(|s| EventId::parse(&s).ok())
+        .as_ref()
+        .and_then(|e| e.promotion_start(host, next))
+        .and_then(|s| EventId::parse(s).ok())
         .map(|id| id.at))
 }
 

@@ -130,23 +130,19 @@ enum Undo<'a> {
     Role(&'a Host, Role, Option<String>),
 }
 
-/// The steps done so far, printed as they happen, and their inverses.
+/// The inverses of the steps done so far (the steps are printed as they
+/// happen).
 struct Journal<'a> {
     undo: Vec<Undo<'a>>,
-    lines: Vec<String>,
 }
 
 impl<'a> Journal<'a> {
     fn new() -> Journal<'a> {
-        Journal {
-            undo: Vec::new(),
-            lines: Vec::new(),
-        }
+        Journal { undo: Vec::new() }
     }
 
-    fn say(&mut self, line: String) {
+    fn say(&self, line: String) {
         println!("  {line}");
-        self.lines.push(line);
     }
 
     /// Undoes everything; the failure, what was undone and how. Roles go

@@ -38,12 +38,10 @@ pub(super) async fn promotion_start(
 ) -> Result<BinlogPosition, ExtractError> {
     let next = last.seqno.next();
     if let Some(rec) = catalog.last_epoch()? {
-        if rec.first_seqno == next && rec.source_id == settings.source_id {
-            if let Some(start) = rec.start.as_deref() {
-                return crate::extractor::event_id::EventId::parse(start)
-                    .map(|id| id.at)
-                    .map_err(|e| promotion(last, format!("the catalog's promotion position {start:?}: {e}")));
-            }
+        if let Some(start) = rec.promotion_start(&settings.source_id, next) {
+            return crate::extractor::event_id::EventId::parse(start)
+                .map(|id| id.at)
+                .map_err(|e| promotion(last, format!("the catalog's promotion position {start:?}: {e}")));
         }
     }
     let fail = |m: String| promotion(last, m);
