@@ -19,6 +19,8 @@
 //! * [`packet_limit`]: the client-side packet limit error, as the source
 //!   and the applier classify it.
 //! * [`budget`]: the bytes of THL records read and not yet used, per reader.
+//! * [`install`]: `replicator install`/`uninstall`, the host's systemd unit,
+//!   env.sh and shell completions.
 //! * [`statement_kind`]: which statements commit implicitly (or change a
 //!   schema), for the extractor and the applier alike.
 
@@ -29,6 +31,7 @@ pub mod catalog;
 pub mod clock;
 pub use control::config;
 pub mod extractor;
+pub mod install;
 pub mod packet_limit;
 pub mod peer;
 pub mod pipeline;

@@ -3,7 +3,9 @@
 //! `replicator --config tungsten.ini --host host1.alpha` runs the services of
 //! that host under the service manager and serves the REST API;
 //! `replicator validate` checks the file (and, with `--host`, the host's
-//! local database) and reports every problem at once.
+//! local database) and reports every problem at once;
+//! `replicator install` writes the host's systemd unit, env.sh and shell
+//! completions (`replicator uninstall` removes them).
 //!
 //! Invariants: the process exits 0 after SIGTERM/SIGINT once every service
 //! has gone offline at a transaction boundary; a service that fails stays in
@@ -75,6 +77,11 @@ enum Command {
     /// Check the configuration (and, with --host, the local database) and
     /// report every problem with its fix.
     Validate,
+    /// Write this host's systemd unit (tungsten-replicator.service, as the
+    /// ini's user=), env.sh and shell completions, as Tungsten's tpm install.
+    Install(replicator::install::InstallArgs),
+    /// Remove the files `replicator install` wrote, and only those.
+    Uninstall(replicator::install::UninstallArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +110,29 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     let ini = locate::ini_path(cli.config.as_deref());
+    let globals = || replicator::install::Globals {
+        ini: ini.clone(),
+        host: cli.host.clone(),
+        hosts_file: cli.hosts_file.clone(),
+        install_directory: cli.install_directory.clone(),
+    };
+    let installing = matches!(cli.command, Some(Command::Install(_) | Command::Uninstall(_)));
+    if installing && (cli.offline || cli.from_event.is_some()) {
+        return Err(
+            "--offline and --from-event concern one run, not the installed unit (for services that start \
+                    OFFLINE, set auto-enable=false in the ini)"
+                .into(),
+        );
+    }
+    let report = match &cli.command {
+        Some(Command::Install(args)) => Some(replicator::install::install(&globals(), args)?),
+        Some(Command::Uninstall(args)) => Some(replicator::install::uninstall(&globals(), args)?),
+        _ => None,
+    };
+    if let Some(report) = report {
+        println!("{report}");
+        return Ok(ExitCode::SUCCESS);
+    }
     if cli.config.is_none() && !ini.is_file() {
         return Err(locate::missing_ini_hint(&ini));
     }
