@@ -19,6 +19,8 @@
 //! * [`packet_limit`]: the client-side packet limit error, as the source
 //!   and the applier classify it.
 //! * [`budget`]: the bytes of THL records read and not yet used, per reader.
+//! * [`meter`]: per-stage work meters (events, busy time, queue), for
+//!   `trepctl perf` and `/metrics`.
 //! * [`install`]: `replicator install`/`uninstall`, the host's systemd unit,
 //!   env.sh and shell completions.
 //! * [`statement_kind`]: which statements commit implicitly (or change a
@@ -32,6 +34,7 @@ pub mod clock;
 pub use control::config;
 pub mod extractor;
 pub mod install;
+pub mod meter;
 pub mod packet_limit;
 pub mod peer;
 pub mod pipeline;

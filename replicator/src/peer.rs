@@ -80,6 +80,12 @@ impl Peer {
         fetch_json(self.addr, self.creds(), self.tls_to(), path).await
     }
 
+    /// `GET path` on this peer, as text (`/metrics`).
+    pub async fn get_text(&self, path: &str) -> Result<String, String> {
+        let body = fetch(self.addr, self.creds(), self.tls_to(), path).await?;
+        String::from_utf8(body.to_vec()).map_err(|e| format!("GET {path} from {}: {e}", self.host))
+    }
+
     /// The TLS of a request to this peer: the handle and the name to check.
     pub(crate) fn tls_to(&self) -> Option<(&crate::tls::TlsHandle, &str)> {
         self.tls.as_ref().map(|t| (t, self.host.as_str()))
@@ -191,6 +197,18 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
     tls: Option<(&crate::tls::TlsHandle, &str)>,
     path: &str,
 ) -> Result<T, String> {
+    let body = fetch(addr, credentials, tls, path).await?;
+    serde_json::from_slice(&body).map_err(|e| format!("GET {path} from the replicator at {addr}: {e}"))
+}
+
+/// `GET path`, over TLS when `tls`: the body of a successful answer (at
+/// most 16 MiB), else an error with the answer's message.
+async fn fetch(
+    addr: SocketAddr,
+    credentials: Option<(&str, &str)>,
+    tls: Option<(&crate::tls::TlsHandle, &str)>,
+    path: &str,
+) -> Result<Bytes, String> {
     let at = |e: &dyn std::fmt::Display| format!("GET {path} from the replicator at {addr}: {e}");
     let resp = send(
         addr,
@@ -206,8 +224,7 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
         let message = error_message(resp.into_body()).await;
         return Err(at(&format!("{status}: {message}")));
     }
-    let body = read_body(resp.into_body(), 16 << 20).await.map_err(|e| at(&e))?;
-    serde_json::from_slice(&body).map_err(|e| at(&e))
+    read_body(resp.into_body(), 16 << 20).await.map_err(|e| at(&e))
 }
 
 /// The heads of `ds`'s history (`Deployment::history_heads`) but `skip`,

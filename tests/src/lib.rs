@@ -5,6 +5,8 @@
 //!   on its own loopback address or port) and tears them down.
 //! * [`apply_support`]: helpers of the applier tests (events, bounded steps).
 //! * [`cluster`]: the seed's composite cluster (six hosts) on one machine.
+//! * [`dashboard`]: the Grafana dashboard's queried metrics, and those a
+//!   `/metrics` answer exports.
 //! * [`process`]: a deployment (ini, hosts file, install directories) and
 //!   `replicator` processes started from it.
 //! * [`load`]: a write load that follows the primary through a switch or a
@@ -16,6 +18,7 @@
 pub mod apply_support;
 pub mod cluster;
 pub mod conformance;
+pub mod dashboard;
 pub mod fault_proxy;
 pub mod load;
 pub mod process;

@@ -166,6 +166,35 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+    // Every metric the Grafana dashboard queries is exported by the
+    // master, the relay or a slave; `perf` shows each role's stages at work.
+    let mut exported = std::collections::BTreeSet::new();
+    for host in ["host1.alpha", "host1.beta", "host2.beta"] {
+        let text = tests::dashboard::metrics_of(&cluster.deployment, host)
+            .await
+            .unwrap_or_else(|e| panic!("{host} /metrics: {e}"));
+        exported.extend(tests::dashboard::exported_metrics(&text));
+    }
+    let queried = tests::dashboard::queried_metrics().expect("dashboard JSON");
+    let missing: Vec<_> = queried.difference(&exported).collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries {missing:?}, not exported: {exported:?}"
+    );
+    for (host, stages) in [
+        ("host1.alpha", ["extract", "store", "serve"].as_slice()),
+        ("host1.beta", &["receive", "apply", "serve"]),
+        ("host2.beta", &["receive", "apply"]),
+    ] {
+        let (ok, out) = trepctl(&cluster, host, &["perf"]);
+        assert!(ok, "{host} perf:\n{out}");
+        for stage in stages {
+            let events = out
+                .lines()
+                .find_map(|l| l.strip_prefix(stage)?.split_whitespace().next()?.parse::<u64>().ok());
+            assert!(events.is_some_and(|n| n > 0), "{host}: {stage} handled events:\n{out}");
+        }
+    }
     let (_, status) = trepctl(&cluster, "host2.beta", &["status"]);
     assert!(
         field(&status, "pipelineSource").is_some_and(|s| s.contains("host1.beta")),

@@ -452,20 +452,18 @@ pub fn reload(cli: &Cli, s: &Session) -> Result<String, String> {
     })
 }
 
-/// The stages' figures.
+/// The stages' figures (`status -name stages`).
 pub fn perf(cli: &Cli, s: &Session) -> Result<String, String> {
     let base = service_path(cli, s)?;
-    let st = s.get(&format!("{base}/status")).map_err(failed)?;
-    let tasks = s.get(&format!("{base}/status?name=tasks")).map_err(failed)?;
+    let stages = s.get(&format!("{base}/status?name=stages")).map_err(failed)?;
+    let maps: Vec<StatusMap> = stages.typed()?;
+    for m in &maps {
+        property(&stages, m, "stage")?;
+    }
     Ok(if cli.json {
-        show(cli, "perf", &tasks.json)
+        show(cli, "perf", &stages.json)
     } else {
-        let map: StatusMap = st.typed()?;
-        let text = property(&st, &map, "timeInStateSeconds")?;
-        let in_state: f64 = text
-            .parse()
-            .map_err(|_| st.bad(format!("timeInStateSeconds {text:?} is not a number of seconds")))?;
-        output::perf(&output::records(&tasks.json), in_state)
+        output::perf(&output::records(&stages.json))
     })
 }
 
@@ -558,10 +556,10 @@ mod tests {
         );
         server.join().expect("server");
 
-        let (s, server) = fake(&[("/status?name=tasks", "[]"), ("/status", r#"{"state":"ONLINE"}"#)], 2);
-        let e = perf(&cli(&["-service", "alpha", "perf"]), &s).expect_err("no timeInStateSeconds");
+        let (s, server) = fake(&[("/status?name=stages", r#"[{"eventCount":"3"}]"#)], 1);
+        let e = perf(&cli(&["-service", "alpha", "perf"]), &s).expect_err("no stage");
         assert!(
-            e.contains("/api/v2/replicator/service/alpha/status") && e.contains("`timeInStateSeconds`"),
+            e.contains("/api/v2/replicator/service/alpha/status?name=stages") && e.contains("`stage`"),
             "{e}"
         );
         server.join().expect("server");

@@ -100,14 +100,21 @@ pub fn quick_status(m: &Map<String, Value>) -> String {
     }
     let applied = num(m, "appliedLastSeqno") as i64;
     let max = num(m, "maximumStoredSeqNo") as i64;
-    let behind = if max >= 0 && applied >= 0 {
-        (max - applied).max(0).to_string()
+    // The upstream's figure where the replicator knows it (slaves, relays).
+    let behind = match num(m, "seqnosBehind") as i64 {
+        b if b >= 0 => b.to_string(),
+        _ if max >= 0 && applied >= 0 => (max - applied).max(0).to_string(),
+        _ => "unknown".into(),
+    };
+    let eta = num(m, "catchUpEtaSeconds");
+    let eta = if eta > 0.0 {
+        format!(", caught up in about {}", secs(eta))
     } else {
-        "unknown".into()
+        String::new()
     };
     let _ = writeln!(
         out,
-        "{applied} last applied, {behind} transactions behind ({}-{} stored)",
+        "{applied} last applied, {behind} transactions behind{eta} ({}-{} stored)",
         s("minimumStoredSeqNo"),
         s("maximumStoredSeqNo")
     );
@@ -117,31 +124,35 @@ pub fn quick_status(m: &Map<String, Value>) -> String {
     out
 }
 
-/// `perf`: one row per stage from `status -name tasks`.
-pub fn perf(tasks: &[&Map<String, Value>], uptime_in_state: f64) -> String {
+/// `perf`: one row per stage from `status -name stages`, and what the
+/// columns mean.
+pub fn perf(stages: &[&Map<String, Value>]) -> String {
     let mut out = format!(
-        "{:<16} {:>10} {:>10} {:>10} {:>12}\n",
-        "Stage", "Seqno", "Latency", "Events", "Events/s"
+        "{:<8} {:>12} {:>10} {:>10} {:>12} {:>8}\n",
+        "Stage", "Events", "Events/s", "ms/event", "Busy (s)", "Queue"
     );
-    for t in tasks {
+    for t in stages {
         let s = |k: &str| t.get(k).map(text).unwrap_or_default();
-        let events = num(t, "eventCount");
-        let rate = if events >= 0.0 && uptime_in_state > 0.0 {
-            format!("{:.1}", events / uptime_in_state)
-        } else {
-            "-".into()
+        let dash = |k: &str| match s(k).as_str() {
+            "-1" | "" => "-".to_owned(),
+            v => v.to_owned(),
         };
         let _ = writeln!(
             out,
-            "{:<16} {:>10} {:>10} {:>10} {:>12}",
+            "{:<8} {:>12} {:>10} {:>10} {:>12} {:>8}",
             s("stage"),
-            s("appliedLastSeqno"),
-            s("appliedLatency"),
             s("eventCount"),
-            rate
+            s("eventsPerSecond"),
+            dash("msPerEvent"),
+            s("busySeconds"),
+            dash("queue")
         );
     }
-    out.push_str("(Extraction, filtering and applying times are not measured yet.)\n");
+    out.push_str(
+        "Events: THL events since the replicator started; Events/s: over the last seconds; ms/event and Busy: \
+         work time (apply: summed over channels); Queue: binlog events to decode (extract), seqnos upstream not \
+         stored (receive), stored not applied (apply), not yet sent to the slowest client (serve).\n",
+    );
     out
 }
 
@@ -149,6 +160,27 @@ pub fn perf(tasks: &[&Map<String, Value>], uptime_in_state: f64) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn perf_prints_a_row_per_stage_with_dashes_for_what_is_not_measured() {
+        let v = json!([
+            {"stage": "receive", "eventCount": "120", "eventsPerSecond": "40.0", "msPerEvent": "0.250",
+             "busySeconds": "0.030", "queue": "5"},
+            {"stage": "apply", "eventCount": "0", "eventsPerSecond": "0.0", "msPerEvent": "-1",
+             "busySeconds": "0.000", "queue": "-1"},
+        ]);
+        let out = perf(&records(&v));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            ["receive", "120", "40.0", "0.250", "0.030", "5"]
+        );
+        assert_eq!(
+            lines[2].split_whitespace().collect::<Vec<_>>(),
+            ["apply", "0", "0.0", "-", "0.000", "-"]
+        );
+        assert!(lines[3].starts_with("Events: THL events"), "{out}");
+    }
 
     #[test]
     fn status_is_sorted_and_aligned_between_the_banner_lines() {

@@ -45,7 +45,7 @@ use thl::store::{Reader, StoreError};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use super::progress::{Progress, ShardTxn};
+use super::progress::{commit_time_ms, Progress, ShardTxn, Stage};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier, ApplyError};
 use crate::budget::{Budget, Ticket, IN_FLIGHT_BYTES};
@@ -346,7 +346,9 @@ async fn apply_events(
                 return Ok(());
             }
             _ = sleep_until(deadline) => {
+                let started = std::time::Instant::now();
                 applier.flush_idle().await?;
+                progress.meter(Stage::Apply).record(0, started.elapsed());
                 report(applier, progress, &mut times);
                 continue;
             }
@@ -375,11 +377,13 @@ async fn apply_events(
             // Not what the target committed before (read again to check it).
             times.pending.insert(last, Pending::of(h));
         }
+        let started = std::time::Instant::now();
         applier.apply(&skipped_or_whole(event, skip)).await?;
         drop(ticket);
         if rx.is_empty() && applier.has_pending() {
             applier.flush_idle().await?;
         }
+        progress.meter(Stage::Apply).record(1, started.elapsed());
         report(applier, progress, &mut times);
     }
 }
@@ -462,7 +466,7 @@ impl Pending {
                 shard: h.shard_id.clone(),
                 seqno: h.seqno_end.max(h.seqno),
                 event_id: h.event_id.clone(),
-                source_tstamp_ms: h.source_tstamp_ms,
+                source_tstamp_ms: commit_time_ms(h.source_tstamp_ms, h.extract_tstamp_ms),
             },
             extract_tstamp_ms: h.extract_tstamp_ms,
         }

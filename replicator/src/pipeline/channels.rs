@@ -58,6 +58,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use thl::event::{Change, ReplEvent, SHARD_UNKNOWN};
 use thl::seqno::Seqno;
@@ -67,12 +68,13 @@ use tracing::info;
 use super::apply::{
     check_expected, skipped_or_whole, sleep_until, take_committed, ApplyStageError, Fed, Pending, CHANNEL_EVENTS,
 };
-use super::progress::{ChannelFigures, Progress};
+use super::progress::{ChannelFigures, Progress, Stage};
 use super::scheduler::{route, KeyScheduler, SchedulerStats, Writer, HISTORY_CAP};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier};
 use crate::budget::Ticket;
 use crate::config::model::ApplyScheduler;
+use crate::meter::StageMeter;
 
 /// Transactions dispatched between two syncs of the idle channels while
 /// the input does not pause.
@@ -236,6 +238,7 @@ async fn channel(
     notices: mpsc::UnboundedSender<Notice>,
     board: Arc<Board>,
     mut expect: Option<AppliedPosition>,
+    meter: Arc<StageMeter>,
 ) -> (Applier, Result<(), ApplyStageError>) {
     let result = async {
         let mut reported = applier.last_applied_seqno();
@@ -244,7 +247,9 @@ async fn channel(
             let next = tokio::select! {
                 work = rx.recv() => work,
                 _ = sleep_until(deadline) => {
+                    let started = Instant::now();
                     applier.flush_idle().await?;
+                    meter.record(0, started.elapsed());
                     report(index, &applier, &notices, &board, &mut reported);
                     continue;
                 }
@@ -260,12 +265,14 @@ async fn channel(
                 board.wait(&after).await?;
             }
             check_expected(&mut expect, &event.header)?;
+            let started = Instant::now();
             applier.apply(&event).await?;
             drop(ticket);
             let awaited = board.awaited(index, &applier);
             if (rx.is_empty() || awaited) && applier.has_pending() {
                 applier.flush_idle().await?;
             }
+            meter.record(1, started.elapsed());
             report(index, &applier, &notices, &board, &mut reported);
         }
     }
@@ -437,6 +444,7 @@ pub(super) async fn apply_in_parallel(
             notice_tx.clone(),
             board.clone(),
             expect,
+            progress.shared_meter(Stage::Apply),
         ));
     }
     drop(notice_tx);

@@ -46,7 +46,7 @@ mod promotion;
 mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
-use super::progress::{Activity, Progress, ShardTxn};
+use super::progress::{commit_time_ms, Activity, Progress, ShardTxn, Stage};
 use super::retention::{OwnApplier, RetentionClock};
 use super::serve::{serve_thl, ServeError};
 use crate::binlog::event_types::{BEGIN_LOAD_QUERY_EVENT, EXECUTE_LOAD_QUERY_EVENT, TABLE_MAP_EVENT};
@@ -251,7 +251,7 @@ async fn master_pipeline(
         progress.applied(
             last.seqno,
             &last.event_id,
-            last.source_tstamp_ms,
+            commit_time_ms(last.source_tstamp_ms, last.extract_tstamp_ms),
             last.extract_tstamp_ms,
         );
     }
@@ -340,6 +340,7 @@ impl ServerTask {
             reader,
             catalog.clone(),
             settings.tls.clone(),
+            progress.shared_meter(Stage::Serve),
         )
         .await?;
         info!(service = %settings.service, %addr, "serving the THL");
@@ -548,6 +549,9 @@ struct Worker {
     /// Where the fractional precision of pre-5.6 temporal columns comes
     /// from (`None`: tables with such columns cannot be decoded exactly).
     precisions: Option<TemporalPrecisions>,
+    /// THL events appended, and the time spent appending them, since the
+    /// session started (the extract stage's time is the rest).
+    appended: (u64, std::time::Duration),
 }
 
 impl Worker {
@@ -583,12 +587,21 @@ impl Worker {
             last_finished: None,
             finished: Vec::new(),
             precisions: None,
+            appended: (0, std::time::Duration::ZERO),
         }
     }
 
     fn run(&mut self, mut rx: mpsc::Receiver<crate::source::RawEvent>) -> Result<(), ExtractError> {
         while let Some(raw) = rx.blocking_recv() {
+            let (started, before) = (std::time::Instant::now(), self.appended);
             self.handle(&raw)?;
+            // The extract stage's share: decoding and building, not appending.
+            let extract = self.progress.meter(Stage::Extract);
+            extract.record(
+                self.appended.0 - before.0,
+                started.elapsed().saturating_sub(self.appended.1 - before.1),
+            );
+            extract.set_queue(rx.len() as u64);
             if self.reached_stop {
                 // Nothing after the offline point is stored; the next start
                 // resumes after it.
@@ -606,12 +619,14 @@ impl Worker {
     }
 
     fn commit(&mut self) -> Result<(), ExtractError> {
-        self.writer.commit()?;
+        let writer = &mut self.writer;
+        self.progress.meter(Stage::Store).time(0, || writer.commit())?;
         self.uncommitted = 0;
         if let Some(h) = self.last_finished.take() {
             self.progress.stored(h.seqno, Some(h.epoch), &h.event_id);
+            let commit_ms = commit_time_ms(h.source_tstamp_ms, h.extract_tstamp_ms);
             self.progress
-                .applied(h.seqno, &h.event_id, h.source_tstamp_ms, h.extract_tstamp_ms);
+                .applied(h.seqno, &h.event_id, commit_ms, h.extract_tstamp_ms);
         }
         self.progress.shards_committed(self.finished.drain(..));
         let writer = &mut self.writer;
@@ -794,7 +809,11 @@ impl Worker {
                 self.reached_stop = true;
                 break;
             }
+            let started = std::time::Instant::now();
             self.writer.append_event(&event)?;
+            let took = started.elapsed();
+            self.progress.meter(Stage::Store).record(1, took);
+            self.appended = (self.appended.0 + 1, self.appended.1 + took);
             self.appended_partial = !event.header.last_frag;
             if event.header.last_frag {
                 self.uncommitted += 1;
@@ -803,7 +822,7 @@ impl Worker {
                     shard: event.header.shard_id.clone(),
                     seqno: event.header.seqno,
                     event_id: event.header.event_id.clone(),
-                    source_tstamp_ms: event.header.source_tstamp_ms,
+                    source_tstamp_ms: commit_time_ms(event.header.source_tstamp_ms, event.header.extract_tstamp_ms),
                 });
                 self.last_finished = Some(event.header);
             }

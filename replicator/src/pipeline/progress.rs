@@ -16,7 +16,8 @@ use serde::Serialize;
 use thl::seqno::{Epoch, Seqno};
 
 use crate::clock::now_ms;
-use crate::thl_net::{ClientInfo, ClientObserver, ThlServer};
+use crate::meter::{StageMeter, StageReading};
+use crate::thl_net::{ClientInfo, ClientObserver, ProgressHandle, ThlServer};
 
 /// What the pipeline is doing right now (the manager maps it to a state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,8 +46,9 @@ pub struct PipelineProgress {
     /// Last transaction applied (master: extracted) and its event id.
     pub applied_seqno: Option<Seqno>,
     pub applied_event_id: String,
-    /// Source commit time of the last applied transaction (ms).
-    pub applied_source_tstamp_ms: i64,
+    /// Source commit time of the last applied transaction (ms), as
+    /// [`commit_time_ms`] estimates it.
+    pub applied_commit_ms: i64,
     /// When the last transaction was applied (ms).
     pub applied_at_ms: i64,
     /// Extraction time of the last applied transaction (ms).
@@ -72,7 +74,7 @@ impl Default for PipelineProgress {
             stored_epoch: None,
             applied_seqno: None,
             applied_event_id: String::new(),
-            applied_source_tstamp_ms: 0,
+            applied_commit_ms: 0,
             applied_at_ms: 0,
             applied_extract_tstamp_ms: 0,
             applied_count: 0,
@@ -89,8 +91,24 @@ pub struct ShardTxn {
     pub shard: String,
     pub seqno: Seqno,
     pub event_id: String,
-    /// Commit time on the source (ms).
+    /// Commit time on the source (ms), as [`commit_time_ms`] estimates it.
     pub source_tstamp_ms: i64,
+}
+
+/// The latest time (ms) a transaction can have committed on the source:
+/// the master's extraction time, but no later than the end of the
+/// binlog's second. The binlog's timestamps have a one-second resolution,
+/// so a transaction stamped second S committed in [S, S+1 s); the master
+/// extracts it milliseconds after its commit when it keeps up, so its
+/// extraction time dates the commit to the millisecond; when it lags (a
+/// backlog), the end of second S is the best bound left. `0` when the
+/// source time is unknown; the source time alone when the extraction time
+/// is unknown or earlier (clocks apart).
+pub fn commit_time_ms(source_tstamp_ms: i64, extract_tstamp_ms: i64) -> i64 {
+    if source_tstamp_ms <= 0 || extract_tstamp_ms < source_tstamp_ms {
+        return source_tstamp_ms.max(0);
+    }
+    extract_tstamp_ms.min(source_tstamp_ms + 999)
 }
 
 /// The figures of one shard (`trepctl status -name shards`).
@@ -108,19 +126,63 @@ pub struct ShardProgress {
 
 /// A shared handle on a pipeline's progress. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(
-    Arc<Mutex<PipelineProgress>>,
-    Arc<Mutex<Option<ThlServer>>>,
+pub struct Progress {
+    live: Arc<Mutex<PipelineProgress>>,
+    thl_server: Arc<Mutex<Option<ThlServer>>>,
     /// The last seqno to apply before the service goes offline
     /// (`online -until-seqno`, `offline-deferred -at-seqno`): the one place
     /// the manager keeps it and the apply stage reads it.
-    Arc<Mutex<Option<Seqno>>>,
+    stop_after: Arc<Mutex<Option<Seqno>>>,
     /// Per-shard figures, apart from the rest: only `status -name shards`
     /// reads them (the manager's snapshots every 100 ms do not copy them).
-    Arc<Mutex<BTreeMap<String, ShardProgress>>>,
+    shards: Arc<Mutex<BTreeMap<String, ShardProgress>>>,
     /// Parallel apply's figures (`status -name tasks`), apart likewise.
-    Arc<Mutex<ChannelFigures>>,
-);
+    channels: Arc<Mutex<ChannelFigures>>,
+    /// The stages' work meters (`trepctl perf`, `/metrics`).
+    meters: Arc<StageMeters>,
+    /// A slave's or relay's THL client, for what it knows of the upstream.
+    upstream: Arc<Mutex<Option<ProgressHandle>>>,
+}
+
+/// The stages of the pipelines, as `trepctl perf` and `/metrics` name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Master: binlog events decoded into THL transactions.
+    Extract,
+    /// Master: THL events appended and made durable.
+    Store,
+    /// Slave and relay: THL records received from upstream and made durable.
+    Receive,
+    /// Slave and relay: transactions applied to the target.
+    Apply,
+    /// Every role: THL records sent to downstream replicators.
+    Serve,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [Stage::Extract, Stage::Store, Stage::Receive, Stage::Apply, Stage::Serve];
+
+    /// The stage's name in `perf`, `status -name tasks` and the metrics' `stage` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Extract => "extract",
+            Stage::Store => "store",
+            Stage::Receive => "receive",
+            Stage::Apply => "apply",
+            Stage::Serve => "serve",
+        }
+    }
+}
+
+/// One meter per [`Stage`].
+#[derive(Debug, Default)]
+pub struct StageMeters([Arc<StageMeter>; 5]);
+
+impl StageMeters {
+    pub fn get(&self, stage: Stage) -> &Arc<StageMeter> {
+        &self.0[stage as usize]
+    }
+}
 
 /// Parallel apply's figures: per channel, and the scheduler's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,29 +206,41 @@ impl Progress {
     fn lock(&self) -> MutexGuard<'_, PipelineProgress> {
         // A panic while holding this lock cannot leave it inconsistent
         // (plain field copies), so a poisoned lock is still usable.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Publishes (or withdraws) the THL server the pipeline runs, for
     /// `trepctl clients`.
     pub fn set_thl_server(&self, server: Option<ThlServer>) {
-        *self.1.lock().unwrap_or_else(|p| p.into_inner()) = server;
+        *self.thl_server.lock().unwrap_or_else(|p| p.into_inner()) = server;
     }
 
     /// Sets (or clears) the last seqno to apply: the apply stage stops at
     /// that transaction boundary, before anything later.
     pub fn set_stop_after(&self, seqno: Option<Seqno>) {
-        *self.2.lock().unwrap_or_else(|p| p.into_inner()) = seqno;
+        *self.stop_after.lock().unwrap_or_else(|p| p.into_inner()) = seqno;
     }
 
     /// The last seqno to apply, if the service is to stop after it.
     pub fn stop_after(&self) -> Option<Seqno> {
-        *self.2.lock().unwrap_or_else(|p| p.into_inner())
+        *self.stop_after.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes (or withdraws) the THL client of a slave or relay.
+    pub fn set_upstream_client(&self, client: Option<ProgressHandle>) {
+        *self.upstream.lock().unwrap_or_else(|p| p.into_inner()) = client;
+    }
+
+    /// The highest seqno the upstream said it has (at the handshake, in
+    /// heartbeats and records), while a THL client runs.
+    pub fn upstream_head(&self) -> Option<Seqno> {
+        let client = self.upstream.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        client.and_then(|c| c.get().server_max_seqno)
     }
 
     /// The downstream replicators connected to the pipeline's THL server.
     pub fn thl_clients(&self) -> Vec<ClientInfo> {
-        let server = self.1.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let server = self.thl_server.lock().unwrap_or_else(|p| p.into_inner()).clone();
         server.map(|s| s.clients()).unwrap_or_default()
     }
 
@@ -203,14 +277,14 @@ impl Progress {
     /// Forgets every figure (after `trepctl reset` removed the THL).
     pub fn reset(&self) {
         *self.lock() = PipelineProgress::default();
-        self.3.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.shards.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Transactions committed (applied to the target; on a master, stored),
     /// each counted under its shard.
     pub fn shards_committed(&self, txns: impl IntoIterator<Item = ShardTxn>) {
         let now = now_ms();
-        let mut shards = self.3.lock().unwrap_or_else(|p| p.into_inner());
+        let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
         for t in txns {
             let s = shards.entry(t.shard).or_default();
             s.event_count += 1;
@@ -223,18 +297,33 @@ impl Progress {
 
     /// The per-shard figures, by shard id.
     pub fn shards(&self) -> Vec<(String, ShardProgress)> {
-        let shards = self.3.lock().unwrap_or_else(|p| p.into_inner());
+        let shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
         shards.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// Publishes parallel apply's figures.
     pub fn set_channel_figures(&self, figures: ChannelFigures) {
-        *self.4.lock().unwrap_or_else(|p| p.into_inner()) = figures;
+        *self.channels.lock().unwrap_or_else(|p| p.into_inner()) = figures;
     }
 
     /// Parallel apply's figures (empty with one channel).
     pub fn channel_figures(&self) -> ChannelFigures {
-        self.4.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.channels.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The meter of `stage`, to record into.
+    pub fn meter(&self, stage: Stage) -> &StageMeter {
+        self.meters.get(stage)
+    }
+
+    /// The meter of `stage`, shared (the THL server records into it).
+    pub fn shared_meter(&self, stage: Stage) -> Arc<StageMeter> {
+        Arc::clone(self.meters.get(stage))
+    }
+
+    /// A reading of `stage`'s meter.
+    pub fn stage_reading(&self, stage: Stage) -> StageReading {
+        self.meters.get(stage).read()
     }
 
     /// A transaction reached the local THL.
@@ -246,13 +335,14 @@ impl Progress {
         p.stored_event_id.push_str(event_id);
     }
 
-    /// A transaction was applied (on a master: extracted and stored).
-    pub fn applied(&self, seqno: Seqno, event_id: &str, source_tstamp_ms: i64, extract_tstamp_ms: i64) {
+    /// A transaction was applied (on a master: extracted and stored);
+    /// `commit_ms` is its source commit time as [`commit_time_ms`] gives it.
+    pub fn applied(&self, seqno: Seqno, event_id: &str, commit_ms: i64, extract_tstamp_ms: i64) {
         let mut p = self.lock();
         p.applied_seqno = Some(seqno);
         p.applied_event_id.clear();
         p.applied_event_id.push_str(event_id);
-        p.applied_source_tstamp_ms = source_tstamp_ms;
+        p.applied_commit_ms = commit_ms;
         p.applied_extract_tstamp_ms = extract_tstamp_ms;
         p.applied_at_ms = now_ms();
         p.applied_count += 1;
@@ -271,7 +361,8 @@ impl ClientObserver for Progress {
         Progress::streaming(self, uri);
     }
 
-    fn stored(&self, seqno: Seqno) {
+    fn stored(&self, seqno: Seqno, records: u64, busy: std::time::Duration) {
+        self.meter(Stage::Receive).record(records, busy);
         Progress::stored(self, seqno, None, "");
     }
 
@@ -300,6 +391,19 @@ mod tests {
         assert_eq!((shards[1].1.event_count, shards[1].1.applied_seqno), (2, Seqno(3)));
         p.reset();
         assert!(p.shards().is_empty());
+    }
+
+    #[test]
+    fn the_commit_time_is_the_extraction_time_bounded_by_the_binlog_second() {
+        // Extracted live, 3 ms after a commit in second 100: the extraction dates it.
+        assert_eq!(commit_time_ms(100_000, 100_437), 100_437);
+        // Extracted from a backlog: the end of the binlog's second bounds it.
+        assert_eq!(commit_time_ms(100_000, 160_000), 100_999);
+        // Unknown or earlier extraction time (clocks apart): the binlog's time.
+        assert_eq!(commit_time_ms(100_000, 0), 100_000);
+        assert_eq!(commit_time_ms(100_000, 99_000), 100_000);
+        // Unknown source time: unknown.
+        assert_eq!(commit_time_ms(0, 5_000), 0);
     }
 
     #[test]

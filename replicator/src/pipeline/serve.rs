@@ -34,10 +34,12 @@ pub async fn serve_thl(
     reader: thl::store::Reader,
     catalog: Arc<Catalog>,
     tls: Option<crate::tls::TlsHandle>,
+    meter: Arc<crate::meter::StageMeter>,
 ) -> Result<ThlServer, ServeError> {
     let mut cfg = ServerConfig::new(role, source_id);
     cfg.on_ack = Some(ack_recorder(catalog));
     cfg.tls = tls;
+    cfg.meter = Some(meter);
     ThlServer::bind(addr, cfg, reader)
         .await
         .map_err(|source| ServeError { addr, source })

@@ -29,7 +29,7 @@ use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
 use super::channels::check_channel_rows;
-use super::progress::Progress;
+use super::progress::{Progress, Stage};
 use super::retention::{OwnApplier, RetentionClock};
 use super::serve::{serve_thl, ServeError};
 use super::skip::SkipSeqnos;
@@ -113,6 +113,7 @@ pub async fn run_slave(
     // Whatever the exit path: release the server (and the catalog and port
     // it holds) and report idle.
     progress.set_thl_server(None);
+    progress.set_upstream_client(None);
     progress.idle();
     result
 }
@@ -145,6 +146,7 @@ async fn slave_pipeline(
             reader.clone(),
             catalog.clone(),
             settings.tls.clone(),
+            progress.shared_meter(Stage::Serve),
         )
         .await?;
         progress.set_thl_server(Some(server.clone()));
@@ -194,6 +196,7 @@ async fn slave_pipeline(
     // The client owns the local THL and reports into the service's
     // progress as it goes.
     let mut client = ThlClient::new(client_cfg, writer, resolver)?.observed_by(Arc::new(progress.clone()));
+    progress.set_upstream_client(Some(client.progress_handle()));
     {
         // Retention: never past what our applier or a known reader needs.
         let purger = client.purger();

@@ -3,6 +3,9 @@
 //! Invariants: every metric is declared here once, with its type and
 //! labels; every sample carries the `service` label; a figure that is not
 //! known (nothing applied yet, no THL) is left out rather than reported as 0.
+//! Names follow Prometheus' conventions: the unit in the name (`_seconds`),
+//! `_total` for counters. The dashboard `dashboards/grafana-replicator.json`
+//! queries these names (a test checks each one it uses is exported).
 
 use std::fmt::Write as _;
 
@@ -26,8 +29,18 @@ pub const THL_MAX: &str = "replicator_thl_max_seqno";
 pub const STATE: &str = "replicator_state";
 /// gauge, {service}: seconds in the current state.
 pub const TIME_IN_STATE: &str = "replicator_time_in_state_seconds";
+/// gauge, {service, role, host, version}: always 1; the labels say what runs.
+pub const INFO: &str = "replicator_service_info";
+/// gauge, {service}: transactions the upstream has that are not applied here (slaves, relays).
+pub const SEQNOS_BEHIND: &str = "replicator_seqnos_behind";
+/// counter, {service, stage}: THL events a stage handled.
+pub const STAGE_EVENTS: &str = "replicator_stage_events_total";
+/// counter, {service, stage}: seconds a stage spent working.
+pub const STAGE_BUSY: &str = "replicator_stage_busy_seconds_total";
+/// gauge, {service, stage}: work waiting for a stage (see `status -name stages`).
+pub const STAGE_QUEUE: &str = "replicator_stage_queue_events";
 
-const HELP: [(&str, &str, &str); 9] = [
+const HELP: [(&str, &str, &str); 14] = [
     (APPLIED_SEQNO, "gauge", "Last applied (master: extracted) seqno."),
     (
         APPLIED_LATENCY,
@@ -53,6 +66,19 @@ const HELP: [(&str, &str, &str); 9] = [
     (THL_MAX, "gauge", "Highest seqno in the THL."),
     (STATE, "gauge", "1 for the service's current state, 0 for the others."),
     (TIME_IN_STATE, "gauge", "Seconds in the current state."),
+    (
+        INFO,
+        "gauge",
+        "Always 1: the service, its role, the host and the version.",
+    ),
+    (
+        SEQNOS_BEHIND,
+        "gauge",
+        "Transactions the upstream has that are not applied here yet.",
+    ),
+    (STAGE_EVENTS, "counter", "THL events a pipeline stage handled."),
+    (STAGE_BUSY, "counter", "Seconds a pipeline stage spent working."),
+    (STAGE_QUEUE, "gauge", "Work waiting for a pipeline stage."),
 ];
 
 fn escape(v: &str) -> String {
@@ -86,7 +112,26 @@ pub fn render(m: &Manager) -> String {
             let labels = format!("{svc},state=\"{st}\"");
             samples.push((STATE, labels, if st == v.state { 1.0 } else { 0.0 }));
         }
-        samples.push((TIME_IN_STATE, svc, v.time_in_state.as_secs_f64()));
+        samples.push((TIME_IN_STATE, svc.clone(), v.time_in_state.as_secs_f64()));
+        let info = format!(
+            "{svc},role=\"{}\",host=\"{}\",version=\"{}\"",
+            v.role,
+            escape(s.host()),
+            escape(env!("CARGO_PKG_VERSION"))
+        );
+        samples.push((INFO, info, 1.0));
+        if let Some(b) = status::seqnos_behind(s, &v) {
+            samples.push((SEQNOS_BEHIND, svc.clone(), b as f64));
+        }
+        for stage in status::role_stages(v.role) {
+            let labels = format!("{svc},stage=\"{}\"", stage.name());
+            let r = s.progress().stage_reading(*stage);
+            samples.push((STAGE_EVENTS, labels.clone(), r.events as f64));
+            samples.push((STAGE_BUSY, labels.clone(), r.busy_seconds));
+            if let Some(q) = status::stage_queue(s, &v, *stage) {
+                samples.push((STAGE_QUEUE, labels, q as f64));
+            }
+        }
     }
     for (name, kind, help) in HELP {
         let _ = writeln!(out, "# HELP {name} {help}");

@@ -28,6 +28,8 @@
 //! | `host`, `sourceId`, `dataServerHost` | this host's name (twice), the local database's address |
 //! | `rmiPort` | the REST API's port (Tungsten's RMI port has no equivalent) |
 //! | `uptimeSeconds`, `currentTimeMillis`, `version`, `useSSLConnection` | process uptime, now, [`version`], `thl-ssl` |
+//! | `seqnosBehind` | not Tungsten's: on a slave or relay, the transactions the upstream has (its last seqno, as its THL server announced it) that are not applied here yet; `-1` on a master and before the first connection |
+//! | `catchUpEtaSeconds` | not Tungsten's: `seqnosBehind` over the apply stage's recent rate (`-1` while nothing is applied or not known) |
 //! | `channels` | apply channels on a slave or relay (`channels`, 4 by key by default; 1 with `svc-parallelization-type=none`), else 1 |
 //! | `autoRecoveryEnabled`, `autoRecoveryTotal`, `resourcePrecedence`, `seqnoType`, `serviceType`, `siteName`, `timezone`, `extensions` | fixed: `false`, `0`, `99`, `java.lang.Long`, `local`, `default`, `GMT`, empty (no auto-recovery, Tungsten's values for the rest) |
 
@@ -40,22 +42,25 @@ use super::manager::{Manager, Service, ServiceView};
 use super::State;
 use crate::clock::now_ms;
 use crate::config::Role;
+use crate::pipeline::progress::Stage;
 
 /// The replicator's version string.
 pub fn version() -> String {
     format!("Tungsten Replicator (Rust) {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Seconds from the last applied transaction's source commit to its apply.
+/// Seconds from the last applied transaction's source commit (as
+/// `pipeline::progress::commit_time_ms` dates it: to the millisecond by the
+/// master's extraction time) to its apply.
 pub fn applied_latency(v: &ServiceView) -> Option<f64> {
-    (v.progress.applied_seqno.is_some() && v.progress.applied_source_tstamp_ms > 0)
-        .then(|| (v.progress.applied_at_ms - v.progress.applied_source_tstamp_ms).max(0) as f64 / 1000.0)
+    (v.progress.applied_seqno.is_some() && v.progress.applied_commit_ms > 0)
+        .then(|| (v.progress.applied_at_ms - v.progress.applied_commit_ms).max(0) as f64 / 1000.0)
 }
 
 /// Seconds from the last applied transaction's source commit to now.
 pub fn relative_latency(v: &ServiceView) -> Option<f64> {
-    (v.progress.applied_seqno.is_some() && v.progress.applied_source_tstamp_ms > 0)
-        .then(|| (now_ms() - v.progress.applied_source_tstamp_ms).max(0) as f64 / 1000.0)
+    (v.progress.applied_seqno.is_some() && v.progress.applied_commit_ms > 0)
+        .then(|| (now_ms() - v.progress.applied_commit_ms).max(0) as f64 / 1000.0)
 }
 
 /// The THL's first and last seqno (`-1` when empty or absent).
@@ -67,6 +72,89 @@ pub fn thl_range(s: &Service) -> (i64, i64) {
         ),
         Err(_) => (-1, -1),
     }
+}
+
+/// On a slave or relay, the transactions the upstream has that are not
+/// applied here: from its last seqno (the THL client's, else the local
+/// THL's) to the applied one. `None` on a master or before anything is
+/// known.
+pub fn seqnos_behind(s: &Service, v: &ServiceView) -> Option<u64> {
+    if v.role == Role::Master {
+        return None;
+    }
+    let head = s.progress().upstream_head().max(v.progress.stored_seqno)?;
+    let applied = v.progress.applied_seqno.map_or(-1, |a| a.0);
+    Some(u64::try_from(head.0 - applied).unwrap_or(0))
+}
+
+/// Seconds until `behind` transactions are applied at the apply stage's
+/// recent rate (`None` while it applies nothing).
+pub fn catch_up_eta(s: &Service, behind: Option<u64>) -> Option<f64> {
+    let behind = behind?;
+    if behind == 0 {
+        return Some(0.0);
+    }
+    let rate = s.progress().stage_reading(Stage::Apply).recent_rate;
+    (rate > 0.0).then(|| behind as f64 / rate)
+}
+
+/// The stages a role runs (`trepctl perf`): a master extracts, stores and
+/// serves; a slave receives and applies; a relay also serves.
+pub fn role_stages(role: Role) -> &'static [Stage] {
+    match role {
+        Role::Master => &[Stage::Extract, Stage::Store, Stage::Serve],
+        Role::Slave => &[Stage::Receive, Stage::Apply],
+        Role::Relay => &[Stage::Receive, Stage::Apply, Stage::Serve],
+    }
+}
+
+/// The work waiting for `stage` (`None`: not measured): binlog events
+/// read and not decoded (extract), records the upstream has and this THL
+/// not (receive), transactions stored and not applied (apply), records the
+/// slowest downstream client has not been sent (serve).
+pub fn stage_queue(s: &Service, v: &ServiceView, stage: Stage) -> Option<u64> {
+    let stored = v.progress.stored_seqno.map_or(-1, |x| x.0);
+    let gap = |from: i64, to: i64| u64::try_from(to - from).unwrap_or(0);
+    match stage {
+        Stage::Extract => s.progress().stage_reading(stage).queue,
+        Stage::Store => None,
+        Stage::Receive => s.progress().upstream_head().map(|h| gap(stored, h.0)),
+        Stage::Apply => Some(gap(v.progress.applied_seqno.map_or(-1, |x| x.0), stored)),
+        Stage::Serve => s
+            .progress()
+            .thl_clients()
+            .iter()
+            .map(|c| gap(c.sent_up_to.map_or(-1, |x| x.0), stored))
+            .max(),
+    }
+}
+
+/// `status -name stages` (`trepctl perf`): per stage of the role, the THL
+/// events handled since the replicator started, their rate over the last
+/// few seconds, the work time per event and in all, and the queue before
+/// the stage. `-1` where a figure is not known.
+pub fn stage_figures(s: &Service) -> Vec<StatusMap> {
+    let v = s.view();
+    role_stages(v.role)
+        .iter()
+        .map(|&stage| {
+            let r = s.progress().stage_reading(stage);
+            let mut t = StatusMap::new();
+            t.insert("stage".into(), stage.name().into());
+            t.insert("eventCount".into(), r.events.to_string());
+            t.insert("eventsPerSecond".into(), format!("{:.1}", r.recent_rate));
+            t.insert(
+                "msPerEvent".into(),
+                r.ms_per_event().map_or_else(|| "-1".into(), |ms| format!("{ms:.3}")),
+            );
+            t.insert("busySeconds".into(), format!("{:.3}", r.busy_seconds));
+            t.insert(
+                "queue".into(),
+                stage_queue(s, &v, stage).map_or(-1, |q| q as i64).to_string(),
+            );
+            t
+        })
+        .collect()
 }
 
 fn or_none(s: &str) -> String {
@@ -115,6 +203,12 @@ pub fn status(m: &Manager, s: &Service) -> StatusMap {
         Role::Slave | Role::Relay => s.plan().settings.apply_channels,
     };
     put("channels", channels.to_string());
+    let behind = seqnos_behind(s, &v);
+    put("seqnosBehind", behind.map_or(-1, |b| b as i64).to_string());
+    put(
+        "catchUpEtaSeconds",
+        catch_up_eta(s, behind).map_or_else(|| "-1".into(), |e| format!("{e:.3}")),
+    );
     put("clusterName", s.name().to_owned());
     put(
         "currentEventId",
@@ -204,7 +298,12 @@ pub fn stages(role: Role) -> &'static [&'static str] {
 /// `status -name tasks`: one record per stage, and with parallel apply one
 /// per apply channel (`taskId` = channel, its own committed seqno and
 /// queue, the scheduler's counters). Only the last stage carries the
-/// applied figures; timings per phase are not measured yet (`-1`).
+/// applied figures. Times are Tungsten's seconds of work since the
+/// replicator started: `extractTime` (binlog-to-thl: decoding), `applyTime`
+/// (binlog-to-thl: appending to the THL; remote-to-thl: storing what was
+/// received; thl-to-dbms: applying, summed over channels), `filterTime`
+/// 0 (no filters run); what is not measured is `-1` (reading the network
+/// or the THL, `otherTime`).
 pub fn tasks(s: &Service) -> Vec<StatusMap> {
     let v = s.view();
     let p = &v.progress;
@@ -233,9 +332,21 @@ pub fn tasks(s: &Service) -> Vec<StatusMap> {
             "appliedLatency".into(),
             applied_latency(&v).map_or_else(|| "-1.0".into(), |l| format!("{l:.3}")),
         );
-        for k in ["extractTime", "filterTime", "applyTime", "otherTime"] {
-            t.insert(k.into(), "-1".into());
-        }
+        let (extract, apply) = match *stage {
+            "binlog-to-thl" => (Some(Stage::Extract), Some(Stage::Store)),
+            "remote-to-thl" => (None, Some(Stage::Receive)),
+            _ => (None, Some(Stage::Apply)),
+        };
+        let busy = |stage: Option<Stage>| {
+            stage.map_or_else(
+                || "-1".into(),
+                |st| format!("{:.3}", s.progress().stage_reading(st).busy_seconds),
+            )
+        };
+        t.insert("extractTime".into(), busy(extract));
+        t.insert("applyTime".into(), busy(apply));
+        t.insert("filterTime".into(), "0.000".into());
+        t.insert("otherTime".into(), "-1".into());
         if !last || figures.channels.len() < 2 {
             out.push(t);
             continue;

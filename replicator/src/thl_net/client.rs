@@ -249,8 +249,10 @@ pub trait ClientObserver: Send + Sync + 'static {
     fn reconnecting(&self, uri: &str, error: &str);
     /// Streaming from `uri`.
     fn streaming(&self, uri: &str);
-    /// The local THL durably holds every record up to `seqno`.
-    fn stored(&self, seqno: Seqno);
+    /// The local THL durably holds every record up to `seqno`; the batch
+    /// that got it there was `records` records, appended and made durable
+    /// in `busy`.
+    fn stored(&self, seqno: Seqno, records: u64, busy: std::time::Duration);
     /// The last transaction applied downstream of this client, if any.
     fn applied(&self) -> Option<Seqno>;
 }
@@ -262,7 +264,7 @@ pub struct Unobserved;
 impl ClientObserver for Unobserved {
     fn reconnecting(&self, _: &str, _: &str) {}
     fn streaming(&self, _: &str) {}
-    fn stored(&self, _: Seqno) {}
+    fn stored(&self, _: Seqno, _: u64, _: std::time::Duration) {}
     fn applied(&self) -> Option<Seqno> {
         None
     }
@@ -832,6 +834,7 @@ impl ThlClient {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::task::spawn_blocking(move || {
             let res = (|| -> Result<Option<Seqno>, StoreError> {
+                let started = std::time::Instant::now();
                 let mut w = lock(&w);
                 let mut start = 0;
                 for (end, fx) in &batch.records {
@@ -847,7 +850,7 @@ impl ThlClient {
                 let durable = w.durable_seqno();
                 progress.update(|p| p.last_stored_seqno = durable);
                 if let Some(seqno) = durable {
-                    observer.stored(seqno);
+                    observer.stored(seqno, batch.records.len() as u64, started.elapsed());
                 }
                 Ok(durable)
             })();

@@ -131,6 +131,9 @@ pub struct ServerConfig {
     /// the handshake timeout; with `thl-auth=mtls` the client must present
     /// a certificate of the deployment's CA (`crate::tls`).
     pub tls: Option<crate::tls::TlsHandle>,
+    /// Where the records sent to every client, and the time spent sending
+    /// them, are counted (the serve stage of `trepctl perf`).
+    pub meter: Option<Arc<crate::meter::StageMeter>>,
 }
 
 impl ServerConfig {
@@ -151,6 +154,7 @@ impl ServerConfig {
             queue_bytes: IN_FLIGHT_BYTES,
             on_ack: None,
             tls: None,
+            meter: None,
         }
     }
 }
@@ -760,8 +764,10 @@ impl Connected<'_> {
         rx: &mut mpsc::Receiver<Feed>,
     ) -> Result<(), End> {
         let t = self.inner.cfg.write_timeout;
+        let started = Instant::now();
         let mut next = first;
         let mut sent = 0usize;
+        let mut records = 0u64;
         loop {
             match next {
                 Some(Feed::Record(r, _ticket)) => {
@@ -781,6 +787,7 @@ impl Connected<'_> {
                         c.sent_up_to = c.sent_up_to.max(Some(hd.seqno_end));
                     }
                     sent += raw.len();
+                    records += 1;
                 }
                 Some(Feed::Fail(code, text)) => {
                     let _ = flush_timeout(out, t).await;
@@ -796,7 +803,11 @@ impl Connected<'_> {
                 Err(_) => break,
             }
         }
-        flush_timeout(out, t).await
+        flush_timeout(out, t).await?;
+        if let Some(m) = &self.inner.cfg.meter {
+            m.record(records, started.elapsed());
+        }
+        Ok(())
     }
 
     /// Handles the ACKs buffered in `dec`; anything else is a protocol error.
