@@ -602,7 +602,8 @@ pub fn install(g: &Globals, a: &InstallArgs) -> Result<String, String> {
     let dep = Deployment::load(&ini, hosts_file.as_deref()).map_err(|e| e.to_string())?;
     dep.validate()
         .map_err(|e| format!("{e}\n(fix the ini first: `replicator validate` lists every problem)"))?;
-    let plan = dep.service_plan(&host_name(g)?).map_err(|e| e.to_string())?;
+    let host = dep.this_host(g.host.as_deref()).map_err(|e| e.to_string())?;
+    let plan = dep.service_plan(&host).map_err(|e| e.to_string())?;
     let services: Vec<&str> = plan.services.iter().map(|s| s.service.as_str()).collect();
     let (user, user_origin) = service_user(&dep, &services)?;
     if is_root(&user) && !a.allow_root {

@@ -144,10 +144,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         return validate(&deployment, &cli, &ini);
     }
     deployment.validate().map_err(|e| e.to_string())?;
-    let host = match &cli.host {
-        Some(h) => h.clone(),
-        None => locate::system_host_name().ok_or("cannot read the system host name: pass --host NAME")?,
-    };
+    let host = deployment.this_host(cli.host.as_deref()).map_err(|e| e.to_string())?;
     let mut plan = deployment.service_plan(&host).map_err(|e| e.to_string())?;
     if let Some(dir) = &cli.install_directory {
         override_install_directory(&mut plan, dir);

@@ -330,10 +330,7 @@ impl Target {
     pub fn resolve(cli: &Cli) -> Result<Target, String> {
         if let Some(ini) = locate::ini_if_any(cli.config.as_deref()) {
             let dep = Deployment::load(&ini, cli.hosts_file.as_deref()).map_err(|e| e.to_string())?;
-            let name = match &cli.host {
-                Some(h) => h.clone(),
-                None => locate::system_host_name().ok_or("cannot read the system host name: pass -host NAME")?,
-            };
+            let name = dep.this_host(cli.host.as_deref()).map_err(|e| e.to_string())?;
             return Target::for_ini_host(&dep, &ini, &name, cli);
         }
         let (host, port) = {

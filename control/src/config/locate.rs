@@ -3,7 +3,8 @@
 //! * The ini: `--config FILE` (or the environment variable [`INI_ENV`], which
 //!   the tools' option reads), else [`DEFAULT_INI`], where `tpm` keeps it.
 //! * This host: `--host NAME` (an ini host name, or a name or address of one:
-//!   `Deployment::host_named`), else the system host name.
+//!   `Deployment::host_named`), else the system host name's, else the one
+//!   whose address this machine has (`Deployment::this_host`).
 
 use std::path::{Path, PathBuf};
 

@@ -80,6 +80,22 @@ pub enum ConfigError {
     Unresolved { host: String, hosts_file: Option<PathBuf> },
     #[error("dataservice {service} has neither master= nor relay=")]
     NoHead { service: String },
+    #[error(
+        "which host of the ini is this machine? {}; {}: pass --host NAME",
+        match system_name {
+            Some(n) => format!("its host name {n} is none of them"),
+            None => "its host name cannot be read".to_owned(),
+        },
+        if local.is_empty() {
+            "none of the ini's hosts has an address of this machine".to_owned()
+        } else {
+            format!("several have an address of this machine ({})", local.join(", "))
+        }
+    )]
+    NotThisMachine {
+        system_name: Option<String>,
+        local: Vec<String>,
+    },
     #[error("dataservice {service}: relay-source {source_name:?} names no other dataservice")]
     UnknownSource { service: String, source_name: String },
 }

@@ -197,6 +197,35 @@ impl Deployment {
         }
     }
 
+    /// The host a tool on this machine acts for: `given` (an ini host name,
+    /// or a name or address of one), else the system host name's, else the
+    /// one ini host whose address is an address of this machine (not a
+    /// loopback address: on one machine they all are).
+    pub fn this_host(&self, given: Option<&str>) -> Result<String, ConfigError> {
+        if let Some(given) = given {
+            return self.host_named(given);
+        }
+        let system_name = super::locate::system_host_name();
+        if let Some(host) = system_name.as_deref().and_then(|n| self.host_named(n).ok()) {
+            return Ok(host);
+        }
+        let mut known: Vec<String> = self.dataservices.iter().flat_map(|d| d.hosts()).collect();
+        known.sort_unstable();
+        known.dedup();
+        let local: Vec<String> = known
+            .into_iter()
+            .filter(|h| {
+                self.resolver
+                    .resolve(h)
+                    .is_some_and(|ip| !ip.is_loopback() && std::net::UdpSocket::bind((ip, 0)).is_ok())
+            })
+            .collect();
+        match <[String; 1]>::try_from(local) {
+            Ok([one]) => Ok(one),
+            Err(local) => Err(ConfigError::NotThisMachine { system_name, local }),
+        }
+    }
+
     /// The plan of `host` (an ini host name, or a name or address of one:
     /// [`Deployment::host_named`]): its services, roles, upstreams,
     /// addresses and directories.

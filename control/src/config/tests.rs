@@ -481,3 +481,40 @@ fn auto_enable_and_zero_row_policy_per_dataservice() -> Result<(), Box<dyn std::
     );
     Ok(())
 }
+
+/// An address of this machine other than loopback, if it has a route out
+/// (a connected UDP socket sends nothing).
+fn a_local_non_loopback_address() -> Option<IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    Some(s.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+#[test]
+fn this_host_is_the_given_one_else_the_one_with_an_address_of_this_machine() -> Result<(), ConfigError> {
+    let d = deployment(SEED)?;
+    assert_eq!(d.this_host(Some("127.0.2.1"))?, "host1.beta");
+    // On one machine every host is on loopback: the tool cannot tell which
+    // it is, and says so (unless the system host name is an ini host).
+    if locate::system_host_name().is_none_or(|n| d.host_named(&n).is_err()) {
+        let e = d.this_host(None).expect_err("all hosts are on loopback");
+        assert!(
+            matches!(&e, ConfigError::NotThisMachine { local, .. } if local.is_empty()),
+            "{e}"
+        );
+        assert!(e.to_string().contains("pass --host NAME"), "{e}");
+    }
+    match a_local_non_loopback_address() {
+        Some(addr) => {
+            let hosts = HostsFile::parse(
+                &HOSTS.replace("127.0.1.2 host2.alpha", &format!("{addr} host2.alpha")),
+                "h",
+            )?;
+            let d =
+                Deployment::parse(SEED, "tungsten.ini")?.with_resolver(Resolver::new(Some(hosts)).with_system(false));
+            assert_eq!(d.this_host(None)?, "host2.alpha");
+        }
+        None => eprintln!("this machine has no route out: the address case is not exercised"),
+    }
+    Ok(())
+}

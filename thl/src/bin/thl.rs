@@ -166,11 +166,9 @@ impl LogArgs {
         }
         let deployment =
             Deployment::load(&ini, self.hosts_file.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
-        let host = match &self.host {
-            Some(h) => h.clone(),
-            None => locate::system_host_name()
-                .ok_or_else(|| Failure::Usage("cannot read the system host name: pass -host NAME".into()))?,
-        };
+        let host = deployment
+            .this_host(self.host.as_deref())
+            .map_err(|e| Failure::Usage(e.to_string()))?;
         let plan = deployment
             .service_plan(&host)
             .map_err(|e| Failure::Usage(e.to_string()))?;
