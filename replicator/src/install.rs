@@ -11,9 +11,9 @@
 //! * `<install-directory>/share/env.sh`: puts the binaries' directory on the
 //!   `PATH`, exports `TUNGSTEN_INI` and sources the bash completions
 //!   (Tungsten's `source /opt/continuent/share/env.sh`);
-//! * `/usr/share/bash-completion/completions/trepctl` (and `thl`, when its
-//!   binary has a `completions` command), made by running the sibling
-//!   binaries.
+//! * `/usr/share/bash-completion/completions/trepctl` and `.../thl`, made
+//!   by running the sibling binaries' `completions bash` (a `thl` without
+//!   that command, from an older build, is passed over).
 //!
 //! Every path is written under `--root` (default `/`), as under `DESTDIR`:
 //! the files name their final paths, so a staging root can be copied into
@@ -62,7 +62,7 @@ pub const STOP_TIMEOUT: &str = "10min";
 pub const NOFILE: u32 = 65_536;
 
 /// The tools whose bash completions install writes, and whether a missing
-/// one is an error (`thl` has had no `completions` command so far).
+/// one is an error (an older `thl` had no `completions` command).
 const COMPLETING_TOOLS: &[(&str, bool)] = &[("trepctl", true), ("thl", false)];
 
 /// `replicator install`.

@@ -210,21 +210,22 @@ fn install_writes_the_unit_env_and_completions_and_uninstall_removes_only_them()
         ]
     );
 
-    // The completions: trepctl's own script, which bash loads.
-    let completions = site.at(TREPCTL_COMPLETIONS);
-    let loaded = bash(&format!(
-        "bash -n '{0}' && source '{0}' && complete -p trepctl",
-        completions.display()
-    ));
-    assert!(
-        String::from_utf8_lossy(&loaded.stdout).contains("-F _trepctl"),
-        "{}{}",
-        String::from_utf8_lossy(&loaded.stdout),
-        String::from_utf8_lossy(&loaded.stderr)
-    );
+    // The completions: each tool's own script, which bash loads.
+    for (file, tool) in [(TREPCTL_COMPLETIONS, "trepctl"), (THL_COMPLETIONS, "thl")] {
+        let loaded = bash(&format!(
+            "bash -n '{0}' && source '{0}' && complete -p {tool}",
+            site.at(file).display()
+        ));
+        assert!(
+            String::from_utf8_lossy(&loaded.stdout).contains(&format!("-F _{tool}")),
+            "{}{}",
+            String::from_utf8_lossy(&loaded.stdout),
+            String::from_utf8_lossy(&loaded.stderr)
+        );
+    }
 
     // Again: the same bytes, nothing rewritten.
-    let before: Vec<_> = [UNIT, ENV, TREPCTL_COMPLETIONS]
+    let before: Vec<_> = [UNIT, ENV, TREPCTL_COMPLETIONS, THL_COMPLETIONS]
         .iter()
         .map(|f| {
             let p = site.at(f);
@@ -235,8 +236,8 @@ fn install_writes_the_unit_env_and_completions_and_uninstall_removes_only_them()
         })
         .collect();
     let again = site.ok(&["install"]);
-    assert_eq!(again.matches("unchanged").count(), 3, "{again}");
-    let after: Vec<_> = [UNIT, ENV, TREPCTL_COMPLETIONS]
+    assert_eq!(again.matches("unchanged").count(), 4, "{again}");
+    let after: Vec<_> = [UNIT, ENV, TREPCTL_COMPLETIONS, THL_COMPLETIONS]
         .iter()
         .map(|f| {
             let p = site.at(f);
@@ -248,7 +249,8 @@ fn install_writes_the_unit_env_and_completions_and_uninstall_removes_only_them()
         .collect();
     assert_eq!(before, after);
 
-    // A file install did not write stays; an enabled unit is not removed.
+    // A file install did not write (the operator replaced thl's
+    // completions) stays; an enabled unit is not removed.
     fs::write(site.at(THL_COMPLETIONS), "complete -F _mine thl\n").expect("foreign file");
     let wants = site.at("/etc/systemd/system/multi-user.target.wants");
     fs::create_dir_all(&wants).expect("wants dir");

@@ -97,6 +97,11 @@ enum Command {
     /// and decode every event body. Prints OK with counts, or the first
     /// problem (file, offset, seqno) and exits 1.
     Verify(ChecksumArg),
+    /// Print a shell completion script (`replicator install` writes bash's).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Options shared by the read-only commands.
@@ -189,15 +194,21 @@ impl LogArgs {
 }
 
 fn run(cli: Cli) -> CmdResult {
-    let dir = cli.log.resolve()?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
+    if let Command::Completions { shell } = cli.command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut cmd, "thl", &mut out);
+        return out.flush().map_err(Failure::from);
+    }
+    let dir = cli.log.resolve()?;
     let res = match cli.command {
         Command::List(a) => list::run(&dir, &a, &mut out),
         Command::Info(_) => inspect::info(&dir, &mut out),
         Command::Index(_) => inspect::index(&dir, &mut out),
         Command::Verify(_) => inspect::verify(&dir, &mut out),
         Command::Purge(a) => purge::run(&dir, &a, &mut out),
+        Command::Completions { .. } => Ok(()),
     };
     // Whatever was printed before a failure is still shown.
     let flushed = out.flush();
