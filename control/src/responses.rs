@@ -202,6 +202,36 @@ pub struct ErrorBody {
     pub status: u16,
 }
 
+/// `GET .../service/NAME/history`: the service's samples of the last hour,
+/// oldest first, taken every `intervalSeconds` by the replicator (at most
+/// an hour of them: the ring of `replicator::service::history`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryResponse {
+    pub interval_seconds: u64,
+    pub samples: Vec<HistorySample>,
+    pub service_name: String,
+}
+
+/// One sample of [`HistoryResponse`]. Unlike the status map these are JSON
+/// numbers; a figure that was not known is `null` (nothing applied yet,
+/// the apply counter restarted between two samples), never invented.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistorySample {
+    /// The last applied (master: extracted) seqno, `-1` for none.
+    pub applied_last_seqno: i64,
+    /// Seconds from source commit to apply of that transaction.
+    pub applied_latency: Option<f64>,
+    /// Transactions applied per second since the previous sample.
+    pub rate: Option<f64>,
+    /// Seconds from that transaction's source commit to the sample.
+    pub relative_latency: Option<f64>,
+    pub state: State,
+    /// When the sample was taken, ms since the Unix epoch.
+    pub time_ms: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -321,5 +351,36 @@ mod tests {
             serde_json::from_value(json!({"reached": true, "state": "ONLINE", "appliedLastSeqno": 3, "later": 1}))
                 .expect("an added field is ignored");
         assert!(w.reached);
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_history_sample_is_numbers_with_null_for_unknown() {
+        let h = HistoryResponse {
+            interval_seconds: 10,
+            samples: vec![HistorySample {
+                applied_last_seqno: 41,
+                applied_latency: Some(0.25),
+                rate: None,
+                relative_latency: Some(1.5),
+                state: State::Online,
+                time_ms: 1_765_000_000_000,
+            }],
+            service_name: "alpha".into(),
+        };
+        let want = json!({"intervalSeconds": 10, "samples": [{"appliedLastSeqno": 41, "appliedLatency": 0.25,
+            "rate": null, "relativeLatency": 1.5, "state": "ONLINE", "timeMs": 1_765_000_000_000_i64}],
+            "serviceName": "alpha"});
+        assert_eq!(
+            serde_json::to_string(&h).expect("typed"),
+            serde_json::to_string(&want).expect("map")
+        );
+        assert_eq!(serde_json::from_value::<HistoryResponse>(want).expect("reads back"), h);
     }
 }

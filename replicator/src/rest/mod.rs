@@ -23,6 +23,9 @@
 //!   such service), 409 (wrong state or role), 500 (the command failed) or
 //!   504 (timeout).
 //! * The router is built by [`router`] and tested in memory.
+//! * The status page (`/`) is GET only, like the JSON it is made of; it
+//!   names no credential and runs no script (its `Content-Security-Policy`
+//!   allows none).
 //!
 //! # Routes (base `/api/v2/replicator`)
 //!
@@ -51,9 +54,12 @@
 //! | GET | `/service/{name}/position-at?binlog=FILE:POS` | | `{seqno, epoch, eventId, sourceId}` (`PositionAtResponse`): the THL's last transaction ending at or before that binlog position; 409 while the THL does not reach it (`provision/position.rs`) |
 //! | POST | `/reload` | | `{ini, applied: [..]}` (`ReloadReport`): the ini re-read; 409 naming what needs a restart (`service::reload`) |
 //! | POST | `/provision/backup` | `{method?, threads?}` | the framed copy of this host's database (`provision/frame.rs`), for a provisioning replicator; like `provision` and `reload`, 403 when the API runs without credentials |
+//! | GET | `/service/{name}/history` | | `{intervalSeconds, samples: [{appliedLastSeqno, appliedLatency, rate, relativeLatency, state, timeMs}], serviceName}` (`HistoryResponse`): the last hour, a sample every 10 s, oldest first; unknown figures `null` (`service::history`) |
 //! | GET | `/metrics` (no base) | | Prometheus text ([`metrics`]) |
+//! | GET | `/` (no base) | | the status page, HTML ([`page`]): the ini's topology and every host's state, figures and last hour, polled from their REST APIs; refreshes itself every 5 s |
 
 pub mod metrics;
+pub mod page;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -184,6 +190,8 @@ struct App {
     /// The read-only user (`rest-api-readonly-user`): GET routes only.
     readonly: Option<Arc<Credentials>>,
     provisioner: Option<Arc<Provisioner>>,
+    /// The status page's last rendering ([`page::PageCache`]).
+    page: Arc<page::PageCache>,
 }
 
 /// The API over `manager`; `auth` `None` leaves it open. Without a
@@ -211,6 +219,7 @@ pub fn router_full(
         auth: auth.map(Arc::new),
         readonly: readonly.map(Arc::new),
         provisioner,
+        page: Arc::default(),
     };
     let svc = |p: &str| format!("{BASE}/service/{{name}}/{p}");
     Router::new()
@@ -232,7 +241,9 @@ pub fn router_full(
         .route(&svc("position-at"), get(position_at))
         .route(&format!("{BASE}/provision/backup"), post(provision_backup))
         .route(&format!("{BASE}/reload"), post(reload))
+        .route(&svc("history"), get(history))
         .route("/metrics", get(metrics_text))
+        .route("/", get(status_page))
         .fallback(|| async {
             ApiError::Service(ServiceError::new(
                 ErrorKind::NotFound,
@@ -619,6 +630,39 @@ async fn metrics_text(AxState(app): AxState<App>) -> ApiResult {
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
+    )
+        .into_response())
+}
+
+async fn history(AxState(app): AxState<App>, Path(name): Path<String>) -> ApiResult {
+    let s = app.manager.service(&name)?;
+    let h = app.manager.history().get(s.name()).ok_or_else(|| {
+        ApiError::Service(ServiceError::new(
+            ErrorKind::NotFound,
+            format!("no history of service {name} (it is sampled from the replicator's start)"),
+        ))
+    })?;
+    ok(h)
+}
+
+/// The status page ([`page`]): HTML, never cached by the browser, no
+/// script or outside resource allowed.
+async fn status_page(AxState(app): AxState<App>) -> ApiResult {
+    let html = app
+        .page
+        .page(&app.manager, app.provisioner.as_ref().map(|p| p.ini()))
+        .await;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        html.as_str().to_owned(),
     )
         .into_response())
 }

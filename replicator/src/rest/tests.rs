@@ -553,3 +553,151 @@ fn without_credentials_the_daemon_starts_only_on_loopback_when_allowed() {
         }))
     );
 }
+
+#[tokio::test]
+async fn history_answers_the_samples_of_a_known_service() {
+    let (_d, _fake, m) = fixture();
+    // Manager::new's sampler takes the first sample at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let h = loop {
+        let h = ok(&m, "GET", &format!("{SVC}/history"), "").await;
+        if h["samples"].as_array().is_some_and(|s| !s.is_empty()) {
+            break h;
+        }
+        assert!(std::time::Instant::now() < deadline, "no sample: {h}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(h["serviceName"], "alpha");
+    assert_eq!(h["intervalSeconds"], 10);
+    let first = &h["samples"][0];
+    assert_eq!(first["state"], "OFFLINE:NORMAL");
+    assert_eq!(first["appliedLastSeqno"], -1);
+    assert!(first["appliedLatency"].is_null() && first["rate"].is_null(), "{first}");
+    let typed: control::responses::HistoryResponse = serde_json::from_value(h).expect("typed");
+    assert_eq!(typed.service_name, "alpha");
+    let e = err(
+        &m,
+        "GET",
+        "/api/v2/replicator/service/nope/history",
+        "",
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(e.contains("no service \"nope\""), "{e}");
+    let (code, _) = call(&m, "GET", &format!("{SVC}/history"), "", Some(&basic("watcher", "ro"))).await;
+    assert_eq!(code, StatusCode::OK, "the read-only user reads it");
+}
+
+#[tokio::test]
+async fn the_status_page_needs_auth_is_get_only_and_shows_this_host() {
+    let (_d, _fake, m) = fixture();
+    let (code, _) = call(&m, "GET", "/", "", None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, _) = call(&m, "POST", "/", "", Some(&basic("watcher", "ro"))).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, _) = call(&m, "POST", "/", "", Some(&basic("admin", "pw"))).await;
+    assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+    let resp = super::router_full(
+        m.clone(),
+        Some(creds()),
+        Some(Credentials {
+            user: "watcher".into(),
+            password: "ro".into(),
+        }),
+        None,
+    )
+    .oneshot(
+        Request::builder()
+            .uri("/")
+            .header("authorization", basic("watcher", "ro"))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+    .expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let h = resp.headers();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .contains("default-src 'none'"));
+    let page = String::from_utf8(
+        axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body")
+            .to_vec(),
+    )
+    .expect("UTF-8");
+    // Without its ini the page says so and shows this host's services.
+    assert!(page.contains("started without its ini"), "{page}");
+    assert!(
+        page.contains(
+            "<tr class=\"host\" data-host=\"localhost\" data-service=\"alpha\" data-role=\"master\" \
+             data-state=\"OFFLINE:NORMAL\">"
+        ),
+        "{page}"
+    );
+}
+
+/// A deployment of this host (`localhost`), a host whose port refuses and
+/// one that accepts connections and never answers.
+#[tokio::test]
+async fn the_status_page_says_why_a_host_did_not_answer_and_does_not_wait_for_it() {
+    let (d, _fake, m) = fixture();
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let refused_port = refused.local_addr().expect("addr").port();
+    drop(refused);
+    // Bound and listening, never accepted: the connection is made, the
+    // request never answered.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let ini = d.path().join("tungsten.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[defaults]\ninstall-directory={}\nreplication-password=secret\nrest-api-admin-user=admin\n\
+             rest-api-admin-password=pw\nreplicator-rest-api-port={refused_port}\n\
+             [alpha]\ntopology=clustered\nmaster=localhost\nmembers=localhost,deadhost\n\
+             [beta]\ntopology=clustered\nrelay=silenthost\nmembers=silenthost\nrelay-source=alpha\n\
+             replicator-rest-api-port={silent_port}\n[gamma]\ncomposite-datasources=alpha,beta\n",
+            d.path().display()
+        ),
+    )
+    .expect("ini");
+    let hosts = d.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost deadhost silenthost\n").expect("hosts");
+    let source = crate::service::reload::IniSource {
+        ini,
+        hosts_file: Some(hosts),
+        install_directory: None,
+    };
+    let started = std::time::Instant::now();
+    let snap = super::page::snapshot(&m, Some(&source)).await;
+    let took = started.elapsed();
+    assert!(
+        took < super::page::PER_HOST + std::time::Duration::from_secs(1),
+        "the silent host held the page for {took:?}"
+    );
+    assert_eq!(snap.notice, None);
+    let page = super::page::html::render(&snap);
+    assert!(
+        page.contains("data-host=\"localhost\" data-service=\"alpha\" data-role=\"master\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-host=\"deadhost\" data-service=\"alpha\" data-role=\"slave\" data-state=\"UNREACHABLE\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("did not answer: cannot connect to the replicator at 127.0.0.1:"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-host=\"silenthost\" data-service=\"beta\" data-role=\"relay\" data-state=\"UNREACHABLE\""),
+        "{page}"
+    );
+    assert!(page.contains("did not answer: no answer within 2 s"), "{page}");
+    assert!(page.contains("data-composite=\"gamma\""), "{page}");
+    drop(silent);
+}

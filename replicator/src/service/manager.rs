@@ -24,6 +24,9 @@ pub struct Manager {
     started: Instant,
     plan: HostPlan,
     services: Vec<Arc<Service>>,
+    /// The last hour of each service (`history.rs`), sampled by a task
+    /// started here.
+    history: super::history::History,
 }
 
 impl Manager {
@@ -34,12 +37,25 @@ impl Manager {
             .iter()
             .map(|s| Service::new(s.clone(), &plan.host, launcher.clone()))
             .collect();
-        Arc::new(Manager {
+        let history = super::history::History::new(
+            plan.services.iter().map(|s| s.service.as_str()),
+            super::history::CAPACITY,
+            super::history::SAMPLE_EVERY,
+        );
+        let manager = Arc::new(Manager {
             host: plan.host.clone(),
             started: Instant::now(),
             plan,
             services,
-        })
+            history,
+        });
+        super::history::spawn_sampler(Arc::downgrade(&manager), super::history::SAMPLE_EVERY);
+        manager
+    }
+
+    /// The last hour of each service.
+    pub fn history(&self) -> &super::history::History {
+        &self.history
     }
 
     pub fn host(&self) -> &str {

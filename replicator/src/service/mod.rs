@@ -22,11 +22,13 @@
 //! * [`db`]: heartbeats and `reset -db` on the local database.
 //! * [`marker`]: the mark of an unfinished provision, which `online` refuses.
 //! * [`reload`]: re-reading the ini on a running node (`trepctl reload`, SIGHUP).
+//! * [`history`]: the last hour of each service, sampled for the status page.
 
 pub mod commands;
 pub mod db;
 mod demotion;
 pub mod error;
+pub mod history;
 pub mod launcher;
 pub mod manager;
 pub mod marker;
