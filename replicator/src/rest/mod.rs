@@ -38,7 +38,7 @@
 //! | GET | `/services` | | `[{serviceName, state, role, appliedLastSeqno, appliedLatency, relativeLatency, masterConnectUri, serviceType, started}]` (`Vec<ServiceSummary>`) |
 //! | GET | `/status` | | `{service: status map}` (`AllStatus`) |
 //! | GET | `/version` | | `{"version": ".."}` (`VersionResponse`) |
-//! | GET | `/service/{name}/status[?name=tasks\|stores\|shards]` | | status map (`StatusMap`) or a list of maps (`Vec<StatusMap>`) |
+//! | GET | `/service/{name}/status[?name=tasks\|stores\|shards\|stages]` | | status map (`StatusMap`) or a list of maps (`Vec<StatusMap>`) |
 //! | POST | `/service/{name}/online` | `{skipSeqno?: "10,12-14", fromEvent?, baseSeqno?, untilSeqno?, force?}` | `{serviceName, state}` (`StateResponse`) |
 //! | POST | `/service/{name}/offline` | `{immediate?}` | `{serviceName, state}` (`StateResponse`) |
 //! | POST | `/service/{name}/offline-deferred` | `{atSeqno}` | `{serviceName, state, offlineRequests}` (`OfflineDeferredResponse`) |
@@ -400,8 +400,9 @@ async fn service_status(
         Some("tasks") => ok(status::tasks(s)),
         Some("stores") => ok(status::stores(s)),
         Some("shards") => ok(status::shards(s)),
+        Some("stages") => ok(status::stage_figures(s)),
         Some(other) => Err(bad_request(format!(
-            "status -name {other:?}: supported names are tasks, stores, shards"
+            "status -name {other:?}: supported names are tasks, stores, shards, stages"
         ))),
     }
 }

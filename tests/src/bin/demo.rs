@@ -129,12 +129,16 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
             "state ",
             "serviceName",
             "masterConnectUri",
+            "appliedLatency",
+            "seqnosBehind",
         ]
         .iter()
         .any(|k| l.trim_start().starts_with(k))
     }) {
         println!("{line}");
     }
+    println!("\n-- trepctl -host host1.beta perf (the relay: what each stage did)");
+    print!("{}", trepctl(&cluster, "host1.beta", &["perf"])?);
 
     print_checksums(&cluster, "six").await?;
     switch_and_back(&mut cluster).await?;
