@@ -152,6 +152,14 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
         workspace_bin("thl")?.display(),
         cluster.deployment.thl_dir(HOSTS[0], "alpha").display(),
     );
+    println!(
+        "   the status page of the whole composite: https://{}:8097/ in a browser on this machine (user {}, password \
+         {}; the certificate is signed by the demo's own CA, {}: trust it or accept the warning)",
+        cluster.db(HOSTS[0]).address(),
+        tests::cluster::REST_USER,
+        tests::cluster::REST_PASSWORD,
+        cluster.root().join("tls").join("ca.pem").display(),
+    );
     if add_cluster {
         grow(&mut cluster).await?;
     }
