@@ -269,7 +269,8 @@ WantedBy=multi-user.target
     )
 }
 
-/// `env.sh`: the binaries on the PATH (once), `TUNGSTEN_INI`, and in bash
+/// `env.sh`: the binaries on the PATH (once), `TUNGSTEN_INI` (and
+/// `TUNGSTEN_HOSTS_FILE` when installed with one), and in bash
 /// the completions at `completions` (final paths). Safe to source under
 /// `set -eu`.
 pub fn render_env(spec: &Spec, completions: &[PathBuf]) -> String {
@@ -290,6 +291,14 @@ export TUNGSTEN_INI
         env = shell_word(&show(&spec.env_path())),
         ini = shell_word(&show(&spec.ini)),
     );
+    if let Some(f) = &spec.hosts_file {
+        let _ = writeln!(
+            out,
+            "{var}={file}\nexport {var}",
+            var = locate::HOSTS_FILE_ENV,
+            file = shell_word(&show(f))
+        );
+    }
     if !completions.is_empty() {
         out.push_str("if [ -n \"${BASH_VERSION:-}\" ]; then\n");
         for c in completions {

@@ -52,8 +52,8 @@ struct Cli {
     host: Option<String>,
     /// A file in /etc/hosts format consulted before the system resolver, so
     /// that several hosts can live on one machine on their own loopback
-    /// addresses.
-    #[arg(long, global = true)]
+    /// addresses (default: $TUNGSTEN_HOSTS_FILE).
+    #[arg(long, global = true, env = locate::HOSTS_FILE_ENV)]
     hosts_file: Option<PathBuf>,
     /// Overrides the ini's install-directory: the THL goes to
     /// DIR/thl/<service>, the catalog to DIR/catalog/<service>.

@@ -42,8 +42,9 @@ pub struct Cli {
     /// machine has one).
     #[arg(long, global = true, env = locate::INI_ENV)]
     pub config: Option<PathBuf>,
-    /// A file in /etc/hosts format consulted before the system resolver.
-    #[arg(long, global = true)]
+    /// A file in /etc/hosts format consulted before the system resolver
+    /// (default: $TUNGSTEN_HOSTS_FILE).
+    #[arg(long, global = true, env = locate::HOSTS_FILE_ENV)]
     pub hosts_file: Option<PathBuf>,
     /// Print JSON instead of Tungsten's NAME VALUE layout.
     #[arg(long, global = true)]

@@ -15,6 +15,11 @@ pub const DEFAULT_INI: &str = "/etc/tungsten/tungsten.ini";
 /// given.
 pub const INI_ENV: &str = "TUNGSTEN_INI";
 
+/// The environment variable that names the hosts file when
+/// `--hosts-file` is not given (`env.sh` sets it when the host was
+/// installed with one).
+pub const HOSTS_FILE_ENV: &str = "TUNGSTEN_HOSTS_FILE";
+
 /// The ini a tool reads: the one it was given, else [`DEFAULT_INI`].
 pub fn ini_path(given: Option<&Path>) -> PathBuf {
     given.map_or_else(|| PathBuf::from(DEFAULT_INI), Path::to_path_buf)

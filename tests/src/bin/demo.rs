@@ -145,11 +145,12 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
 
     let trepctl_bin = workspace_bin("trepctl")?;
     println!(
-        "\n== The cluster is running. Try, in another terminal:\n   {} --config {} --hosts-file {} -host host1.beta status\n   {} -dir {} list -headers",
-        trepctl_bin.display(),
+        "\n== The cluster is running. Try, in another terminal:\n   export PATH={}:$PATH TUNGSTEN_INI={} TUNGSTEN_HOSTS_FILE={}\n   \
+         trepctl -host host1.beta status      # six hosts share this machine: name one (on a real node, no flags)\n   \
+         trepctl composite status\n   thl -dir {} list -headers",
+        trepctl_bin.parent().map_or_else(|| ".".into(), |d| d.display().to_string()),
         cluster.deployment.ini().display(),
         cluster.deployment.hosts_file().display(),
-        workspace_bin("thl")?.display(),
         cluster.deployment.thl_dir(HOSTS[0], "alpha").display(),
     );
     println!(

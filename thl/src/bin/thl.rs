@@ -64,8 +64,9 @@ struct LogArgs {
     /// address of it (default: the system host name).
     #[arg(long, global = true, value_name = "HOST")]
     host: Option<String>,
-    /// A file in /etc/hosts format consulted before the system resolver.
-    #[arg(long = "hosts-file", global = true, value_name = "FILE")]
+    /// A file in /etc/hosts format consulted before the system resolver
+    /// (default: $TUNGSTEN_HOSTS_FILE).
+    #[arg(long = "hosts-file", global = true, value_name = "FILE", env = locate::HOSTS_FILE_ENV)]
     hosts_file: Option<PathBuf>,
 }
 

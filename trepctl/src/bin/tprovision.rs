@@ -50,8 +50,9 @@ struct Args {
     /// This host: its ini name, or a name or address of one (default: the system host name).
     #[arg(long)]
     host: Option<String>,
-    /// A file in /etc/hosts format consulted before the system resolver.
-    #[arg(long)]
+    /// A file in /etc/hosts format consulted before the system resolver
+    /// (default: $TUNGSTEN_HOSTS_FILE).
+    #[arg(long, env = locate::HOSTS_FILE_ENV)]
     hosts_file: Option<PathBuf>,
     /// The service to provision (implicit when the host runs one).
     #[arg(long)]
