@@ -225,29 +225,22 @@ fn install_writes_the_unit_env_and_completions_and_uninstall_removes_only_them()
     }
 
     // Again: the same bytes, nothing rewritten.
-    let before: Vec<_> = [UNIT, ENV, TREPCTL_COMPLETIONS, THL_COMPLETIONS]
-        .iter()
-        .map(|f| {
-            let p = site.at(f);
-            (
-                fs::read(&p).expect("read"),
-                fs::metadata(&p).and_then(|m| m.modified()).expect("mtime"),
-            )
-        })
-        .collect();
+    let contents_and_times = || -> Vec<_> {
+        [UNIT, ENV, TREPCTL_COMPLETIONS, THL_COMPLETIONS]
+            .iter()
+            .map(|f| {
+                let p = site.at(f);
+                (
+                    fs::read(&p).expect("read"),
+                    fs::metadata(&p).and_then(|m| m.modified()).expect("mtime"),
+                )
+            })
+            .collect()
+    };
+    let before = contents_and_times();
     let again = site.ok(&["install"]);
     assert_eq!(again.matches("unchanged").count(), 4, "{again}");
-    let after: Vec<_> = [UNIT, ENV, TREPCTL_COMPLETIONS, THL_COMPLETIONS]
-        .iter()
-        .map(|f| {
-            let p = site.at(f);
-            (
-                fs::read(&p).expect("read"),
-                fs::metadata(&p).and_then(|m| m.modified()).expect("mtime"),
-            )
-        })
-        .collect();
-    assert_eq!(before, after);
+    assert_eq!(before, contents_and_times());
 
     // A file install did not write (the operator replaced thl's
     // completions) stays; an enabled unit is not removed.
