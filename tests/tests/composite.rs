@@ -166,6 +166,18 @@ async fn writes_on_the_master_reach_all_six_hosts_through_the_relay() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+    // `-host` takes an address as operators type it; the port and the
+    // credentials still come from the ini.
+    let relay_address = cluster.db("host1.beta").address().to_string();
+    let (ok, out) = cluster
+        .deployment
+        .run_tool("trepctl", None, &["-host", &relay_address, "services"])
+        .expect("trepctl runs");
+    assert!(
+        ok && field(&out, "role").as_deref() == Some("relay"),
+        "-host {relay_address}:\n{out}"
+    );
+
     // Every metric the Grafana dashboard queries is exported by the
     // master, the relay or a slave; `perf` shows each role's stages at work.
     let mut exported = std::collections::BTreeSet::new();
