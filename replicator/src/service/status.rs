@@ -12,8 +12,8 @@
 //! | property | value |
 //! |---|---|
 //! | `appliedLastSeqno`, `appliedLastEventId` | the last transaction applied to the target (a master: extracted and stored): `p.applied_seqno`, `p.applied_event_id` |
-//! | `appliedLatency` | seconds from that transaction's source commit to its apply |
-//! | `relativeLatency` | seconds from that transaction's source commit to now |
+//! | `appliedLatency` | seconds from that transaction's source commit to its apply, the commit dated by the master's extraction time (milliseconds after it when the master keeps up) but no later than the end of the binlog's second (`pipeline::progress::commit_time_ms`; the binlog's own timestamps have a one-second resolution, and MariaDB's microsecond `Q_HRNOW` dates only the start of a statement that read the clock) |
+//! | `relativeLatency` | seconds from that transaction's source commit (dated alike) to now |
 //! | `applyRetryError` | not Tungsten's: the transient error the apply stage is retrying (`p.apply_retry`; the service stays ONLINE meanwhile) |
 //! | `currentEventId` | a master's extractor position, the event id of the last stored transaction; `NONE` on slaves and relays |
 //! | `latestEpochNumber` | the epoch of the last stored transaction (`p.stored_epoch`; `-1` where the pipeline does not report it: slaves and relays) |
