@@ -10,6 +10,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The replicator daemon's allocator (`replicator/src/main.rs`), so that
+/// the pipelines the benchmarks run in their own process (`extract`,
+/// `apply_race`) allocate as they do in the daemon.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs `f` and returns its result with the wall time it took.
 pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let t = Instant::now();

@@ -29,6 +29,13 @@ use replicator::source::preflight;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+/// mimalloc rather than glibc's malloc: decoding allocates per value, and
+/// malloc/free took about a third of the master's CPU; with mimalloc the
+/// extraction of a backlog takes about a fifth less time and decoding alone
+/// runs 1.5x as fast (`benches/benches/extract.rs`, in the README).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `replicator --version`: says whether this build carries crash points
 /// (the fault-injection tests check it before they arm any).
 const VERSION: &str = if thl::faults::ENABLED {
