@@ -30,36 +30,35 @@
 //! * the service never runs as root unless `--allow-root`;
 //! * uninstall removes only marked files, refuses while the unit is
 //!   enabled (unless `--force`), and reports what it removed and left.
+//!
+//! Modules: `render` (what the files contain, from a [`Spec`]) and `files`
+//! (writing them under the root, reading the marker back); this one holds
+//! the commands and their arguments, and makes the spec from the ini.
 
-use std::fmt::Write as _;
+mod files;
+mod render;
+
 use std::fs;
-use std::io::{self, Write as _};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::io;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::Args;
 use control::config::{locate, Deployment};
 
-/// The systemd unit's name.
-pub const UNIT_NAME: &str = "tungsten-replicator.service";
-/// Where local units live.
-pub const UNIT_DIR: &str = "/etc/systemd/system";
+pub use files::{apply, under, written_for, Planned};
+use render::{completion_path, env_path_in, show};
+pub use render::{
+    render_completion, render_env, render_unit, shell_word, systemd_word, Spec, BASH_COMPLETIONS_DIR, MARKER, NOFILE,
+    STOP_TIMEOUT, UNIT_DIR, UNIT_NAME,
+};
+
 /// The link `systemctl enable` makes (the unit is `WantedBy=` this target).
 pub const WANTS_DIR: &str = "/etc/systemd/system/multi-user.target.wants";
-/// Where bash-completion loads a command's completions from.
-pub const BASH_COMPLETIONS_DIR: &str = "/usr/share/bash-completion/completions";
 /// The service user when the ini has no `user=`.
 pub const DEFAULT_USER: &str = "tungsten";
 /// The install directory when the ini has no `install-directory`.
 pub const DEFAULT_INSTALL_DIRECTORY: &str = "/opt/continuent";
-/// The first line of every file install writes starts with this.
-pub const MARKER: &str = "# written by replicator install";
-/// How long systemd waits for the replicator to reach a transaction
-/// boundary before SIGKILL (a large transaction may be applying).
-pub const STOP_TIMEOUT: &str = "10min";
-/// Open files (THL files, the catalog's RocksDB files, sockets).
-pub const NOFILE: u32 = 65_536;
 
 /// The tools whose bash completions install writes, and whether a missing
 /// one is an error (an older `thl` had no `completions` command).
@@ -117,67 +116,6 @@ pub struct Globals {
     pub install_directory: Option<PathBuf>,
 }
 
-/// Everything the files are rendered from (absolute paths, final
-/// locations, not under the root).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spec {
-    /// The host's ini name.
-    pub host: String,
-    pub ini: PathBuf,
-    pub hosts_file: Option<PathBuf>,
-    /// `--install-directory`, passed on to the service.
-    pub install_directory_override: Option<PathBuf>,
-    /// The effective install directory (env.sh goes to its `share/`).
-    pub install_directory: PathBuf,
-    pub bin_dir: PathBuf,
-    pub user: String,
-}
-
-impl Spec {
-    /// The marker line of every file written for this spec.
-    pub fn marker(&self) -> String {
-        format!("{MARKER} for host {} from {}", self.host, self.ini.display())
-    }
-
-    pub fn unit_path() -> PathBuf {
-        Path::new(UNIT_DIR).join(UNIT_NAME)
-    }
-
-    pub fn env_path(&self) -> PathBuf {
-        env_path_in(&self.install_directory)
-    }
-}
-
-fn env_path_in(install_directory: &Path) -> PathBuf {
-    install_directory.join("share").join("env.sh")
-}
-
-fn completion_path(tool: &str) -> PathBuf {
-    Path::new(BASH_COMPLETIONS_DIR).join(tool)
-}
-
-/// `path` under `root` (`/etc/x` under `/tmp/r` is `/tmp/r/etc/x`).
-pub fn under(root: &Path, path: &Path) -> PathBuf {
-    let mut out = root.to_path_buf();
-    for c in path.components() {
-        match c {
-            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// The host a file was written for, when its first line is install's
-/// marker.
-pub fn written_for(contents: &[u8]) -> Option<String> {
-    let first = contents.split(|b| *b == b'\n').next()?;
-    let first = std::str::from_utf8(first).ok()?;
-    let rest = first.strip_prefix(MARKER)?.strip_prefix(" for host ")?;
-    let host = rest.split(' ').next().unwrap_or_default();
-    (!host.is_empty()).then(|| host.to_owned())
-}
-
 fn refuse_control(what: &str, s: &str) -> Result<(), String> {
     if s.chars().any(char::is_control) {
         return Err(format!(
@@ -185,140 +123,6 @@ fn refuse_control(what: &str, s: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// One word of a systemd `ExecStart=` line: specifiers (`%`) and variables
-/// (`$`) taken literally, quoted when it has blanks or quotes.
-pub fn systemd_word(s: &str) -> String {
-    let escaped = s
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('%', "%%")
-        .replace('$', "$$");
-    if s.is_empty()
-        || s.chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == ';')
-    {
-        format!("\"{escaped}\"")
-    } else {
-        escaped
-    }
-}
-
-/// A POSIX shell word: as is when every character is plain, else
-/// single-quoted.
-pub fn shell_word(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        return s.to_owned();
-    }
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-fn show(p: &Path) -> String {
-    p.display().to_string()
-}
-
-/// The systemd unit.
-pub fn render_unit(spec: &Spec) -> String {
-    let mut exec = vec![
-        systemd_word(&show(&spec.bin_dir.join("replicator"))),
-        "--config".to_owned(),
-        systemd_word(&show(&spec.ini)),
-        "--host".to_owned(),
-        systemd_word(&spec.host),
-    ];
-    if let Some(f) = &spec.hosts_file {
-        exec.extend(["--hosts-file".to_owned(), systemd_word(&show(f))]);
-    }
-    if let Some(d) = &spec.install_directory_override {
-        exec.extend(["--install-directory".to_owned(), systemd_word(&show(d))]);
-    }
-    let host = &spec.host;
-    format!(
-        "{marker}
-# `replicator uninstall` removes this file; re-run `replicator install` after
-# changing the ini's user= or install-directory.
-# env.sh: {env}
-[Unit]
-Description=Tungsten replicator of {host}
-Wants=network-online.target
-After=network-online.target mariadb.service
-
-[Service]
-Type=simple
-User={user}
-ExecStart={exec}
-# SIGHUP re-reads the ini (as `trepctl reload`).
-ExecReload=/bin/kill -HUP $MAINPID
-Restart=on-failure
-RestartSec=5s
-# SIGTERM: every service goes offline at its next transaction boundary, then
-# the process exits 0; a large transaction may take a while to finish.
-KillSignal=SIGTERM
-TimeoutStopSec={STOP_TIMEOUT}
-LimitNOFILE={NOFILE}
-
-[Install]
-WantedBy=multi-user.target
-",
-        marker = spec.marker(),
-        env = spec.env_path().display(),
-        user = spec.user,
-        exec = exec.join(" "),
-    )
-}
-
-/// `env.sh`: the binaries on the PATH (once), `TUNGSTEN_INI` (and
-/// `TUNGSTEN_HOSTS_FILE` when installed with one), and in bash
-/// the completions at `completions` (final paths). Safe to source under
-/// `set -eu`.
-pub fn render_env(spec: &Spec, completions: &[PathBuf]) -> String {
-    let bin = shell_word(&show(&spec.bin_dir));
-    let mut out = format!(
-        "{marker}
-# Puts replicator, trepctl and thl on the PATH and names the deployment's ini:
-#   source {env}
-# (`replicator uninstall` removes this file.)
-case \":${{PATH:-}}:\" in
-    *:{bin}:*) ;;
-    *) PATH={bin}\"${{PATH:+:$PATH}}\"; export PATH ;;
-esac
-TUNGSTEN_INI={ini}
-export TUNGSTEN_INI
-",
-        marker = spec.marker(),
-        env = shell_word(&show(&spec.env_path())),
-        ini = shell_word(&show(&spec.ini)),
-    );
-    if let Some(f) = &spec.hosts_file {
-        let _ = writeln!(
-            out,
-            "{var}={file}\nexport {var}",
-            var = locate::HOSTS_FILE_ENV,
-            file = shell_word(&show(f))
-        );
-    }
-    if !completions.is_empty() {
-        out.push_str("if [ -n \"${BASH_VERSION:-}\" ]; then\n");
-        for c in completions {
-            let c = shell_word(&show(c));
-            let _ = writeln!(out, "    if [ -r {c} ]; then . {c}; fi");
-        }
-        out.push_str("fi\n");
-    }
-    out
-}
-
-/// A completion script with the marker line on top.
-pub fn render_completion(spec: &Spec, script: &str) -> String {
-    let mut out = spec.marker();
-    out.push('\n');
-    out.push_str(script);
-    if !script.ends_with('\n') {
-        out.push('\n');
-    }
-    out
 }
 
 /// The service user: the ini's `user=` for this host's dataservices (their
@@ -376,149 +180,6 @@ pub fn service_user(dep: &Deployment, services: &[&str]) -> Result<(String, Stri
 /// Whether `user` is root (by name or uid).
 fn is_root(user: &str) -> bool {
     user == "root" || user == "0"
-}
-
-/// One file to write: its final path and contents.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned {
-    pub path: PathBuf,
-    pub contents: String,
-}
-
-/// What install found at a planned file's place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Absent,
-    Unchanged,
-    /// Marked for this host, other contents.
-    Ours,
-    /// Marked for another host.
-    OtherHost,
-    /// Not written by install (or a symlink, or unreadable as a file).
-    Foreign,
-}
-
-fn state_of(path: &Path, contents: &str, host: &str) -> Result<(State, Option<String>), String> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((State::Absent, None)),
-        Err(e) => {
-            return Err(format!(
-                "cannot inspect {}: {e} (fix: check its permissions)",
-                path.display()
-            ))
-        }
-    };
-    if meta.is_dir() {
-        return Err(format!(
-            "{} is a directory (fix: move it away; install writes a file there)",
-            path.display()
-        ));
-    }
-    if !meta.is_file() {
-        return Ok((State::Foreign, None));
-    }
-    let old =
-        fs::read(path).map_err(|e| format!("cannot read {}: {e} (fix: check its permissions)", path.display()))?;
-    if old == contents.as_bytes() {
-        return Ok((State::Unchanged, None));
-    }
-    Ok(match written_for(&old) {
-        Some(h) if h == host => (State::Ours, Some(h)),
-        Some(h) => (State::OtherHost, Some(h)),
-        None => (State::Foreign, None),
-    })
-}
-
-/// Writes `contents` to `path` through a temporary file in its directory,
-/// mode 0644.
-fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| format!("{} has no directory", path.display()))?;
-    fs::create_dir_all(dir).map_err(|e| {
-        format!(
-            "cannot create the directory {}: {e} (fix: run as a user who may write there, or pass --root DIR)",
-            dir.display()
-        )
-    })?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.replicator-install.tmp"));
-    let result = (|| -> io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.set_permissions(fs::Permissions::from_mode(0o644))?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        format!(
-            "cannot write {}: {e} (fix: run as a user who may write there, or pass --root DIR)",
-            path.display()
-        )
-    })
-}
-
-/// Checks every planned file, then writes those that differ (nothing with
-/// `dry_run`); returns the report lines. A file install did not write
-/// (or wrote for another host) is refused unless `force`: then nothing is
-/// written.
-pub fn apply(root: &Path, host: &str, files: &[Planned], force: bool, dry_run: bool) -> Result<Vec<String>, String> {
-    let mut states = Vec::new();
-    let mut refused = Vec::new();
-    for f in files {
-        let at = under(root, &f.path);
-        let (state, other) = state_of(&at, &f.contents, host)?;
-        match state {
-            State::Foreign if !force => refused.push(format!(
-                "{} exists and was not written by replicator install (fix: move it away, or pass --force to replace it)",
-                at.display()
-            )),
-            State::OtherHost if !force => refused.push(format!(
-                "{} was written by replicator install for host {} (fix: `replicator uninstall --host {}` first, \
-                 or pass --force to replace it)",
-                at.display(),
-                other.unwrap_or_default(),
-                host
-            )),
-            _ => {}
-        }
-        states.push((f, at, state));
-    }
-    if !refused.is_empty() {
-        return Err(format!("nothing written:\n  {}", refused.join("\n  ")));
-    }
-    let mut report = Vec::new();
-    for (f, at, state) in states {
-        let verb = match (state, dry_run) {
-            (State::Unchanged, _) => "unchanged",
-            (State::Absent, false) => "written",
-            (State::Absent, true) => "would write",
-            (State::Ours, false) => "updated",
-            (State::Ours, true) => "would update",
-            (_, false) => "replaced",
-            (_, true) => "would replace",
-        };
-        if state != State::Unchanged && !dry_run {
-            write_atomic(&at, &f.contents)?;
-        }
-        report.push(format!("{verb:<13} {}", at.display()));
-        if dry_run && state != State::Unchanged {
-            for line in f.contents.lines() {
-                report.push(format!("    | {line}"));
-            }
-        }
-    }
-    Ok(report)
 }
 
 fn absolute(p: &Path, what: &str) -> Result<PathBuf, String> {
@@ -842,80 +503,6 @@ pub fn uninstall(g: &Globals, a: &UninstallArgs) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn spec() -> Spec {
-        Spec {
-            host: "db1.alpha".into(),
-            ini: PathBuf::from("/etc/tungsten/tungsten.ini"),
-            hosts_file: None,
-            install_directory_override: None,
-            install_directory: PathBuf::from("/opt/continuent"),
-            bin_dir: PathBuf::from("/opt/continuent/tungsten/bin"),
-            user: "tungsten".into(),
-        }
-    }
-
-    const INI: &str = "[defaults]\nuser=tungsten\nreplication-password=secret\n\n\
-                       [alpha]\nmaster=db1.alpha\nmembers=db1.alpha,db2.alpha\n";
-
-    #[test]
-    fn unit_golden() {
-        let dep = Deployment::parse(INI, "tungsten.ini").expect("parses");
-        let (user, origin) = service_user(&dep, &["alpha"]).expect("one user");
-        assert_eq!(user, "tungsten");
-        assert_eq!(origin, "user= on line 2 [defaults] of the ini");
-        let unit = render_unit(&Spec { user, ..spec() });
-        let expected = "\
-# written by replicator install for host db1.alpha from /etc/tungsten/tungsten.ini
-# `replicator uninstall` removes this file; re-run `replicator install` after
-# changing the ini's user= or install-directory.
-# env.sh: /opt/continuent/share/env.sh
-[Unit]
-Description=Tungsten replicator of db1.alpha
-Wants=network-online.target
-After=network-online.target mariadb.service
-
-[Service]
-Type=simple
-User=tungsten
-ExecStart=/opt/continuent/tungsten/bin/replicator --config /etc/tungsten/tungsten.ini --host db1.alpha
-# SIGHUP re-reads the ini (as `trepctl reload`).
-ExecReload=/bin/kill -HUP $MAINPID
-Restart=on-failure
-RestartSec=5s
-# SIGTERM: every service goes offline at its next transaction boundary, then
-# the process exits 0; a large transaction may take a while to finish.
-KillSignal=SIGTERM
-TimeoutStopSec=10min
-LimitNOFILE=65536
-
-[Install]
-WantedBy=multi-user.target
-";
-        assert_eq!(unit, expected);
-        assert_eq!(written_for(unit.as_bytes()).as_deref(), Some("db1.alpha"));
-        assert_eq!(
-            env_named_in_unit(unit.as_bytes()),
-            Some(PathBuf::from("/opt/continuent/share/env.sh"))
-        );
-    }
-
-    #[test]
-    fn unit_passes_hosts_file_and_install_directory_and_quotes_odd_paths() {
-        let unit = render_unit(&Spec {
-            ini: PathBuf::from("/srv/my deploy/100%$x.ini"),
-            hosts_file: Some(PathBuf::from("/srv/hosts")),
-            install_directory_override: Some(PathBuf::from("/srv/tr")),
-            ..spec()
-        });
-        assert!(
-            unit.contains(
-                "ExecStart=/opt/continuent/tungsten/bin/replicator --config \"/srv/my deploy/100%%$$x.ini\" \
-                 --host db1.alpha --hosts-file /srv/hosts --install-directory /srv/tr\n"
-            ),
-            "{unit}"
-        );
-    }
-
     #[test]
     fn user_defaults_to_tungsten_and_disagreements_are_refused() {
         let dep = Deployment::parse("[alpha]\nmaster=db1\n", "t.ini").expect("parses");
@@ -938,82 +525,5 @@ WantedBy=multi-user.target
         let dep = Deployment::parse("[alpha]\nmaster=db1\nuser=a b\n", "t.ini").expect("parses");
         assert!(service_user(&dep, &["alpha"]).is_err());
         assert!(is_root("root") && is_root("0") && !is_root("tungsten"));
-    }
-
-    #[test]
-    fn env_sh_puts_the_binaries_first_once_and_sources_completions_in_bash() {
-        let env = render_env(
-            &Spec {
-                bin_dir: PathBuf::from("/opt/it's/bin"),
-                ..spec()
-            },
-            &[completion_path("trepctl")],
-        );
-        assert!(env.starts_with("# written by replicator install for host db1.alpha from "));
-        assert!(env.contains("    *:'/opt/it'\\''s/bin':*) ;;\n"), "{env}");
-        assert!(
-            env.contains("PATH='/opt/it'\\''s/bin'\"${PATH:+:$PATH}\"; export PATH"),
-            "{env}"
-        );
-        assert!(env.contains("TUNGSTEN_INI=/etc/tungsten/tungsten.ini\nexport TUNGSTEN_INI\n"));
-        assert!(env.contains(
-            "    if [ -r /usr/share/bash-completion/completions/trepctl ]; then . \
-             /usr/share/bash-completion/completions/trepctl; fi\n"
-        ));
-    }
-
-    #[test]
-    fn markers_and_paths() {
-        assert_eq!(
-            written_for(b"# written by replicator install for host h1 from /x.ini\nrest"),
-            Some("h1".into())
-        );
-        assert_eq!(
-            written_for(b"#!/bin/sh\n# written by replicator install for host h1 from /x"),
-            None
-        );
-        assert_eq!(written_for(b""), None);
-        assert_eq!(
-            under(Path::new("/tmp/r"), Path::new("/etc/x")),
-            PathBuf::from("/tmp/r/etc/x")
-        );
-        assert_eq!(under(Path::new("/"), Path::new("/etc/x")), PathBuf::from("/etc/x"));
-        assert_eq!(systemd_word("a\"b"), "\"a\\\"b\"");
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
-        assert_eq!(shell_word("/opt/continuent"), "/opt/continuent");
-        assert_eq!(shell_word("a b"), "'a b'");
-        assert_eq!(shell_word(""), "''");
-    }
-
-    #[test]
-    fn apply_is_idempotent_and_refuses_foreign_files_unless_forced() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let file = |path: &str, contents: &str| Planned {
-            path: PathBuf::from(path),
-            contents: format!("{MARKER} for host h1 from /x.ini\n{contents}"),
-        };
-        let files = vec![file("/etc/a.conf", "one\n"), file("/opt/b/c.sh", "two\n")];
-        let r = apply(root.path(), "h1", &files, false, false).expect("first");
-        assert!(r.iter().all(|l| l.starts_with("written")), "{r:?}");
-        let r = apply(root.path(), "h1", &files, false, false).expect("again");
-        assert!(r.iter().all(|l| l.starts_with("unchanged")), "{r:?}");
-        let changed = vec![file("/etc/a.conf", "three\n"), file("/opt/b/c.sh", "two\n")];
-        let r = apply(root.path(), "h1", &changed, false, false).expect("update");
-        assert!(r[0].starts_with("updated"), "{r:?}");
-        // Another host's file, and a foreign one: refused, nothing written.
-        let e = apply(root.path(), "h2", &files, false, false).expect_err("other host");
-        assert!(e.contains("for host h1") && e.contains("--force"), "{e}");
-        let foreign = root.path().join("etc/a.conf");
-        fs::write(&foreign, "mine\n").expect("write");
-        let e = apply(root.path(), "h1", &files, false, false).expect_err("foreign");
-        assert!(e.contains("was not written by replicator install"), "{e}");
-        assert_eq!(fs::read_to_string(&foreign).expect("read"), "mine\n");
-        let r = apply(root.path(), "h1", &files, true, true).expect("dry run");
-        assert!(r[0].starts_with("would replace"), "{r:?}");
-        assert_eq!(fs::read_to_string(&foreign).expect("read"), "mine\n");
-        apply(root.path(), "h1", &files, true, false).expect("forced");
-        assert!(fs::read_to_string(&foreign).expect("read").ends_with("one\n"));
-        let mode = fs::metadata(&foreign).expect("meta").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644);
     }
 }
