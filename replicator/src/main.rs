@@ -54,8 +54,9 @@ struct Cli {
     #[arg(long, global = true, env = locate::INI_ENV)]
     config: Option<PathBuf>,
     /// This host: its name in the ini, or a name or address that resolves to
-    /// one ini host's (default: the system host name).
-    #[arg(long, global = true)]
+    /// one ini host's (default: $TUNGSTEN_HOST, else the system host name's
+    /// ini host, else the ini host with an address of this machine).
+    #[arg(long, global = true, env = locate::HOST_ENV)]
     host: Option<String>,
     /// A file in /etc/hosts format consulted before the system resolver, so
     /// that several hosts can live on one machine on their own loopback

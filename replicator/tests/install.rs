@@ -68,6 +68,8 @@ impl Site {
             .arg("--root")
             .arg(self.root())
             .env_remove("TUNGSTEN_INI")
+            .env_remove("TUNGSTEN_HOST")
+            .env_remove("TUNGSTEN_HOSTS_FILE")
             .output()
             .expect("replicator runs")
     }
@@ -191,7 +193,7 @@ fn install_writes_the_unit_env_and_completions_and_uninstall_removes_only_them()
         String::from_utf8_lossy(&syntax.stderr)
     );
     let sourced = bash(&format!(
-        "set -eu; source '{0}'; source '{0}'; command -v trepctl; echo \"$TUNGSTEN_INI\"; echo \"$PATH\"",
+        "set -eu; source '{0}'; source '{0}'; command -v trepctl; echo \"$TUNGSTEN_INI\"; echo \"$TUNGSTEN_HOST\"; echo \"$PATH\"",
         env.display()
     ));
     let text = String::from_utf8_lossy(&sourced.stdout);
@@ -206,6 +208,7 @@ fn install_writes_the_unit_env_and_completions_and_uninstall_removes_only_them()
         [
             bin.join("trepctl").display().to_string(),
             site.ini().display().to_string(),
+            "db1".to_owned(),
             format!("{}:/usr/bin:/bin", bin.display()),
         ]
     );

@@ -21,9 +21,11 @@ use control::secret::Secret;
 )]
 pub struct Cli {
     /// The replicator's host: with an ini, its name there or a name or
-    /// address of it (default: this machine's host name); without, any name
-    /// or address (default: localhost). Resolved through --hosts-file first.
-    #[arg(long, global = true)]
+    /// address of it (default: $TUNGSTEN_HOST, else this machine's: its
+    /// host name's, else the ini host with its address); without, any
+    /// name or address (default: localhost). Resolved through --hosts-file
+    /// first.
+    #[arg(long, global = true, env = locate::HOST_ENV)]
     pub host: Option<String>,
     /// The REST API port (default: the ini's, else 8097).
     #[arg(long, global = true)]

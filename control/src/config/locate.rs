@@ -3,8 +3,9 @@
 //! * The ini: `--config FILE` (or the environment variable [`INI_ENV`], which
 //!   the tools' option reads), else [`DEFAULT_INI`], where `tpm` keeps it.
 //! * This host: `--host NAME` (an ini host name, or a name or address of one:
-//!   `Deployment::host_named`), else the system host name's, else the one
-//!   whose address this machine has (`Deployment::this_host`).
+//!   `Deployment::host_named`) or [`HOST_ENV`], else the system host
+//!   name's, else the one whose address this machine has
+//!   (`Deployment::this_host`).
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,11 @@ pub const DEFAULT_INI: &str = "/etc/tungsten/tungsten.ini";
 /// The environment variable that names the ini when `--config` is not
 /// given.
 pub const INI_ENV: &str = "TUNGSTEN_INI";
+
+/// The environment variable that names this host when `--host` is not
+/// given (`env.sh` sets it to the host it was installed for, so that the
+/// tools work with no flags where the system host name is not the ini's).
+pub const HOST_ENV: &str = "TUNGSTEN_HOST";
 
 /// The environment variable that names the hosts file when
 /// `--hosts-file` is not given (`env.sh` sets it when the host was

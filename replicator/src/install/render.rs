@@ -154,8 +154,9 @@ WantedBy=multi-user.target
     )
 }
 
-/// `env.sh`: the binaries on the PATH (once), `TUNGSTEN_INI` (and
-/// `TUNGSTEN_HOSTS_FILE` when installed with one), and in bash
+/// `env.sh`: the binaries on the PATH (once), `TUNGSTEN_INI`,
+/// `TUNGSTEN_HOST` (the tools then act for this host with no flags), and
+/// `TUNGSTEN_HOSTS_FILE` when installed with one; in bash
 /// the completions at `completions` (final paths). Safe to source under
 /// `set -eu`.
 pub fn render_env(spec: &Spec, completions: &[PathBuf]) -> String {
@@ -171,10 +172,14 @@ case \":${{PATH:-}}:\" in
 esac
 TUNGSTEN_INI={ini}
 export TUNGSTEN_INI
+{host_var}={host}
+export {host_var}
 ",
         marker = spec.marker(),
         env = shell_word(&show(&spec.env_path())),
         ini = shell_word(&show(&spec.ini)),
+        host_var = locate::HOST_ENV,
+        host = shell_word(&spec.host),
     );
     if let Some(f) = &spec.hosts_file {
         let _ = writeln!(
@@ -302,6 +307,7 @@ WantedBy=multi-user.target
             "{env}"
         );
         assert!(env.contains("TUNGSTEN_INI=/etc/tungsten/tungsten.ini\nexport TUNGSTEN_INI\n"));
+        assert!(env.contains("TUNGSTEN_HOST=db1.alpha\nexport TUNGSTEN_HOST\n"), "{env}");
         assert!(env.contains(
             "    if [ -r /usr/share/bash-completion/completions/trepctl ]; then . \
              /usr/share/bash-completion/completions/trepctl; fi\n"

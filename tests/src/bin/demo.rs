@@ -145,9 +145,10 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
 
     let trepctl_bin = workspace_bin("trepctl")?;
     println!(
-        "\n== The cluster is running. Try, in another terminal:\n   export PATH={}:$PATH TUNGSTEN_INI={} TUNGSTEN_HOSTS_FILE={}\n   \
-         trepctl -host host1.beta status      # six hosts share this machine: name one (on a real node, no flags)\n   \
-         trepctl composite status\n   thl -dir {} list -headers",
+        "\n== The cluster is running. Try, in another terminal (what `replicator install`'s env.sh sets on a node):\n   \
+         export PATH={}:$PATH TUNGSTEN_INI={} TUNGSTEN_HOSTS_FILE={} TUNGSTEN_HOST=host1.beta\n   \
+         trepctl services                      # this host's (host1.beta's); -host NAME or ADDRESS for another\n   \
+         trepctl -host host2.alpha status\n   trepctl composite status\n   thl -dir {} list -headers",
         trepctl_bin.parent().map_or_else(|| ".".into(), |d| d.display().to_string()),
         cluster.deployment.ini().display(),
         cluster.deployment.hosts_file().display(),

@@ -61,8 +61,8 @@ struct LogArgs {
     #[arg(long, global = true, value_name = "FILE", env = locate::INI_ENV)]
     config: Option<PathBuf>,
     /// This host in the ini, for -service: its name there, or a name or
-    /// address of it (default: the system host name).
-    #[arg(long, global = true, value_name = "HOST")]
+    /// address of it (default: $TUNGSTEN_HOST, else this machine's).
+    #[arg(long, global = true, value_name = "HOST", env = locate::HOST_ENV)]
     host: Option<String>,
     /// A file in /etc/hosts format consulted before the system resolver
     /// (default: $TUNGSTEN_HOSTS_FILE).

@@ -47,8 +47,9 @@ struct Args {
     /// The deployment's tungsten.ini (default: $TUNGSTEN_INI, else /etc/tungsten/tungsten.ini).
     #[arg(long, env = locate::INI_ENV)]
     config: Option<PathBuf>,
-    /// This host: its ini name, or a name or address of one (default: the system host name).
-    #[arg(long)]
+    /// This host: its ini name, or a name or address of one (default:
+    /// $TUNGSTEN_HOST, else this machine's).
+    #[arg(long, env = locate::HOST_ENV)]
     host: Option<String>,
     /// A file in /etc/hosts format consulted before the system resolver
     /// (default: $TUNGSTEN_HOSTS_FILE).
