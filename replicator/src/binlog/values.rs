@@ -34,7 +34,6 @@
 //! binlog: the extractor learns it from the source's table definition (see
 //! `table_map.rs`).
 
-
 use thl::event::{Date, DateTime, Time, Value};
 
 use super::cursor::{be_uint, Cursor};
