@@ -113,6 +113,9 @@ impl Default for Retry {
     }
 }
 
+/// InnoDB's deadlock error: the target rolled the transaction back.
+const ER_LOCK_DEADLOCK: u16 = 1213;
+
 /// What makes two apply failures identical: the seqno and the server's
 /// error code. `None` without a server code (the target did not answer:
 /// not counted).
@@ -181,6 +184,7 @@ pub async fn run_apply_stage(
                     }
                 }
                 let attempts = Streak::attempts(&streak).max(1);
+                progress.apply_retried(e.code() == Some(ER_LOCK_DEADLOCK));
                 let delay = backoff.next_delay();
                 warn!(error = %e, attempt = attempts, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
                 progress.apply_retry(Some(format!("attempt {attempts}: {e}")));
@@ -202,6 +206,7 @@ pub async fn run_apply_stage(
                 }
             }
             Err(e) if e.is_transient() => {
+                progress.apply_retried(false);
                 let delay = backoff.next_delay();
                 warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply interrupted; retrying from the committed position");
                 progress.apply_retry(Some(e.to_string()));

@@ -142,6 +142,19 @@ pub struct Progress {
     meters: Arc<StageMeters>,
     /// A slave's or relay's THL client, for what it knows of the upstream.
     upstream: Arc<Mutex<Option<ProgressHandle>>>,
+    /// The apply stage's retries since the replicator started.
+    retries: Arc<ApplyRetries>,
+}
+
+/// The apply stage's retries from the committed position after a
+/// transient failure, and those of them caused by an InnoDB deadlock
+/// (error 1213: the target rolled a transaction back; the retry resolves
+/// it). A parallel channel never waits for another while it holds
+/// uncommitted work (`channels.rs`), so a deadlock can only be InnoDB's.
+#[derive(Debug, Default)]
+pub struct ApplyRetries {
+    retries: std::sync::atomic::AtomicU64,
+    deadlocks: std::sync::atomic::AtomicU64,
 }
 
 /// The stages of the pipelines, as `trepctl perf` and `/metrics` name them.
@@ -319,6 +332,24 @@ impl Progress {
     /// The meter of `stage`, shared (the THL server records into it).
     pub fn shared_meter(&self, stage: Stage) -> Arc<StageMeter> {
         Arc::clone(self.meters.get(stage))
+    }
+
+    /// The apply stage retried after a transient failure (`deadlock`: an
+    /// InnoDB deadlock).
+    pub fn apply_retried(&self, deadlock: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.retries.retries.fetch_add(1, SeqCst);
+        if deadlock {
+            self.retries.deadlocks.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// The apply stage's retries and the deadlocks among them (never more
+    /// deadlocks than retries: a retry is counted before its cause).
+    pub fn apply_retries(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let deadlocks = self.retries.deadlocks.load(SeqCst);
+        (self.retries.retries.load(SeqCst).max(deadlocks), deadlocks)
     }
 
     /// A reading of `stage`'s meter.

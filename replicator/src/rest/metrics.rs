@@ -39,8 +39,11 @@ pub const STAGE_EVENTS: &str = "replicator_stage_events_total";
 pub const STAGE_BUSY: &str = "replicator_stage_busy_seconds_total";
 /// gauge, {service, stage}: work waiting for a stage (see `status -name stages`).
 pub const STAGE_QUEUE: &str = "replicator_stage_queue_events";
+/// counter, {service, cause}: the apply stage's retries after a transient
+/// failure (`cause`: `deadlock` for InnoDB's, else `other`).
+pub const APPLY_RETRIES: &str = "replicator_apply_retries_total";
 
-const HELP: [(&str, &str, &str); 14] = [
+const HELP: [(&str, &str, &str); 15] = [
     (APPLIED_SEQNO, "gauge", "Last applied (master: extracted) seqno."),
     (
         APPLIED_LATENCY,
@@ -79,6 +82,11 @@ const HELP: [(&str, &str, &str); 14] = [
     (STAGE_EVENTS, "counter", "THL events a pipeline stage handled."),
     (STAGE_BUSY, "counter", "Seconds a pipeline stage spent working."),
     (STAGE_QUEUE, "gauge", "Work waiting for a pipeline stage."),
+    (
+        APPLY_RETRIES,
+        "counter",
+        "Retries of the apply stage after a transient failure, by cause.",
+    ),
 ];
 
 fn escape(v: &str) -> String {
@@ -122,6 +130,15 @@ pub fn render(m: &Manager) -> String {
         samples.push((INFO, info, 1.0));
         if let Some(b) = status::seqnos_behind(s, &v) {
             samples.push((SEQNOS_BEHIND, svc.clone(), b as f64));
+        }
+        if v.role != crate::config::Role::Master {
+            let (retries, deadlocks) = s.progress().apply_retries();
+            samples.push((APPLY_RETRIES, format!("{svc},cause=\"deadlock\""), deadlocks as f64));
+            samples.push((
+                APPLY_RETRIES,
+                format!("{svc},cause=\"other\""),
+                retries.saturating_sub(deadlocks) as f64,
+            ));
         }
         for stage in status::role_stages(v.role) {
             let labels = format!("{svc},stage=\"{}\"", stage.name());

@@ -298,7 +298,9 @@ pub fn stages(role: Role) -> &'static [&'static str] {
 /// `status -name tasks`: one record per stage, and with parallel apply one
 /// per apply channel (`taskId` = channel, its own committed seqno and
 /// queue, the scheduler's counters). Only the last stage carries the
-/// applied figures. Times are Tungsten's seconds of work since the
+/// applied figures, and on a slave or relay the apply stage's `retries`
+/// after transient failures and `deadlocksResolved` (InnoDB deadlocks among
+/// them, resolved by the retry). Times are Tungsten's seconds of work since the
 /// replicator started: `extractTime` (binlog-to-thl: decoding), `applyTime`
 /// (binlog-to-thl: appending to the THL; remote-to-thl: storing what was
 /// received; thl-to-dbms: applying, summed over channels), `filterTime`
@@ -347,6 +349,11 @@ pub fn tasks(s: &Service) -> Vec<StatusMap> {
         t.insert("applyTime".into(), busy(apply));
         t.insert("filterTime".into(), "0.000".into());
         t.insert("otherTime".into(), "-1".into());
+        if last && v.role != Role::Master {
+            let (retries, deadlocks) = s.progress().apply_retries();
+            t.insert("retries".into(), retries.to_string());
+            t.insert("deadlocksResolved".into(), deadlocks.to_string());
+        }
         if !last || figures.channels.len() < 2 {
             out.push(t);
             continue;

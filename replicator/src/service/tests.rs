@@ -185,6 +185,20 @@ async fn setrole_only_when_offline_and_persists_in_the_catalog() {
         .expect("setrole");
     assert_eq!(super::status::status(&m, &s)["role"], "slave");
     assert_eq!(super::status::status(&m, &s)["masterConnectUri"], "thl://up:2112/");
+    // A slave's apply task counts the apply stage's retries and deadlocks.
+    s.progress().apply_retried(true);
+    s.progress().apply_retried(false);
+    let tasks = super::status::tasks(&s);
+    let apply = tasks.last().expect("the apply task");
+    assert_eq!(
+        (
+            apply["stage"].as_str(),
+            apply["retries"].as_str(),
+            apply["deadlocksResolved"].as_str()
+        ),
+        ("thl-to-dbms", "2", "1")
+    );
+    assert!(!tasks[0].contains_key("retries"), "{tasks:?}");
     s.online(&OnlineRequest::default()).expect("online");
     let last = fake
         .contexts
