@@ -402,8 +402,26 @@ async fn four_channels_apply_by_key_exactly_once_through_a_kill() {
         "one apply task per channel:\n{tasks}"
     );
     assert!(
-        tasks.contains("dependencyWaits") && tasks.contains("queuedTransactions"),
+        tasks.contains("dependencyWaits")
+            && tasks.contains("queuedTransactions")
+            && tasks.contains("deadlocksResolved"),
         "{tasks}"
+    );
+    // Each channel reports the latency of the last transaction it committed.
+    let latency = |block: &str| -> Option<f64> {
+        block.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            (name.trim() == "appliedLatency").then(|| value.trim().parse().ok())?
+        })
+    };
+    let latencies: Vec<f64> = tasks
+        .split("\n\n")
+        .filter(|block| block.contains("thl-to-dbms"))
+        .filter_map(latency)
+        .collect();
+    assert!(
+        latencies.len() == 4 && latencies.iter().any(|&l| l >= 0.0),
+        "a latency per channel:\n{tasks}"
     );
     let out = trepctl(d, SLAVE, &["offline"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

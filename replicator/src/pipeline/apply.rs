@@ -465,6 +465,11 @@ pub(super) struct Pending {
 }
 
 impl Pending {
+    /// The transaction's source commit time ([`commit_time_ms`]; 0: unknown).
+    pub(super) fn commit_ms(&self) -> i64 {
+        self.txn.source_tstamp_ms
+    }
+
     pub(super) fn of(h: &thl::event::EventHeader) -> Pending {
         Pending {
             txn: ShardTxn {

@@ -68,11 +68,12 @@ use tracing::info;
 use super::apply::{
     check_expected, skipped_or_whole, sleep_until, take_committed, ApplyStageError, Fed, Pending, CHANNEL_EVENTS,
 };
-use super::progress::{ChannelFigures, Progress, Stage};
+use super::progress::{ChannelFigure, ChannelFigures, Progress, Stage};
 use super::scheduler::{route, KeyScheduler, SchedulerStats, Writer, HISTORY_CAP};
 use super::skip::SkipSeqnos;
 use crate::applier::{AppliedPosition, Applier};
 use crate::budget::Ticket;
+use crate::clock::now_ms;
 use crate::config::model::ApplyScheduler;
 use crate::meter::StageMeter;
 
@@ -309,6 +310,8 @@ struct Ledger {
     /// transactions sent to it that it has not committed yet.
     committed: Vec<Option<Seqno>>,
     outstanding: Vec<VecDeque<Seqno>>,
+    /// Per channel: the latency of its last committed transaction (ms).
+    latency_ms: Vec<Option<i64>>,
     /// Transactions dispatched and not yet under the watermark.
     pending: BTreeMap<Seqno, Pending>,
     /// The last transaction dispatched (for aligning the rows).
@@ -328,6 +331,9 @@ impl Ledger {
             return Err(ApplyStageError::ChannelEnded);
         };
         self.committed[channel] = seqno;
+        if let Some(commit_ms) = seqno.and_then(|s| self.pending.get(&s)).map(Pending::commit_ms) {
+            self.latency_ms[channel] = (commit_ms > 0).then(|| (now_ms() - commit_ms).max(0));
+        }
         if let Some(s) = seqno {
             let q = &mut self.outstanding[channel];
             while q.front().is_some_and(|&f| f <= s) {
@@ -346,7 +352,12 @@ impl Ledger {
                 .committed
                 .iter()
                 .zip(&self.outstanding)
-                .map(|(c, q)| (*c, q.len()))
+                .zip(&self.latency_ms)
+                .map(|((committed, q), latency_ms)| ChannelFigure {
+                    committed: *committed,
+                    queued: q.len(),
+                    latency_ms: *latency_ms,
+                })
                 .collect(),
             barriers: self.stats.barriers,
             waits: self.stats.waits,
@@ -417,6 +428,7 @@ pub(super) async fn apply_in_parallel(
     let mut ledger = Ledger {
         committed: appliers.iter().map(Applier::last_applied_seqno).collect(),
         outstanding: vec![VecDeque::new(); n],
+        latency_ms: vec![None; n],
         pending: BTreeMap::new(),
         last: None,
         reported: None,

@@ -197,12 +197,23 @@ impl StageMeters {
     }
 }
 
+/// One apply channel's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelFigure {
+    /// The last transaction it committed.
+    pub committed: Option<Seqno>,
+    /// The transactions given to it and not committed yet.
+    pub queued: usize,
+    /// Milliseconds from that transaction's source commit
+    /// ([`commit_time_ms`]) to its commit here (`None`: not known).
+    pub latency_ms: Option<i64>,
+}
+
 /// Parallel apply's figures: per channel, and the scheduler's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChannelFigures {
-    /// Per channel: its committed seqno and the transactions given to it
-    /// and not committed yet.
-    pub channels: Vec<(Option<Seqno>, usize)>,
+    /// Per channel.
+    pub channels: Vec<ChannelFigure>,
     /// Transactions that ran alone (every channel drained around them).
     pub barriers: u64,
     /// Transactions that waited for another channel's commit (by key).

@@ -358,11 +358,16 @@ pub fn tasks(s: &Service) -> Vec<StatusMap> {
             out.push(t);
             continue;
         }
-        for (channel, (committed, queued)) in figures.channels.iter().enumerate() {
+        for (channel, f) in figures.channels.iter().enumerate() {
             let mut c = t.clone();
             c.insert("taskId".into(), channel.to_string());
-            c.insert("appliedLastSeqno".into(), Seqno::or_minus_one(*committed).to_string());
-            c.insert("queuedTransactions".into(), queued.to_string());
+            c.insert("appliedLastSeqno".into(), Seqno::or_minus_one(f.committed).to_string());
+            c.insert(
+                "appliedLatency".into(),
+                f.latency_ms
+                    .map_or_else(|| "-1.0".into(), |ms| format!("{:.3}", ms as f64 / 1000.0)),
+            );
+            c.insert("queuedTransactions".into(), f.queued.to_string());
             c.insert("barriers".into(), figures.barriers.to_string());
             c.insert("dependencyWaits".into(), figures.waits.to_string());
             c.insert("historyOverflows".into(), figures.overflows.to_string());
