@@ -673,7 +673,7 @@ async fn the_status_page_says_why_a_host_did_not_answer_and_does_not_wait_for_it
         install_directory: None,
     };
     let started = std::time::Instant::now();
-    let snap = super::page::snapshot(&m, Some(&source)).await;
+    let snap = super::page::snapshot(&m, Some(&source), Ok(None)).await;
     let took = started.elapsed();
     assert!(
         took < super::page::PER_HOST + std::time::Duration::from_secs(1),

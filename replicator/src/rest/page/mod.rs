@@ -101,6 +101,10 @@ struct Polled {
 #[derive(Debug, Default)]
 pub struct PageCache {
     last: tokio::sync::Mutex<Option<(Instant, Arc<String>)>>,
+    /// This host's REST TLS (`rest-api-ssl`), loaded by the first poll
+    /// and kept: the handle reloads itself when its files change
+    /// (`crate::tls`), so polls do not read the files again.
+    tls: std::sync::Mutex<Option<crate::tls::TlsHandle>>,
 }
 
 impl PageCache {
@@ -113,14 +117,33 @@ impl PageCache {
                 return page.clone();
             }
         }
-        let page = Arc::new(html::render(&snapshot(manager, ini).await));
+        let tls = self.local_tls(manager);
+        let page = Arc::new(html::render(&snapshot(manager, ini, tls).await));
         *last = Some((Instant::now(), page.clone()));
         page
     }
+
+    /// This host's REST TLS: the kept one, else loaded now (and kept when
+    /// it loads).
+    fn local_tls(&self, manager: &Manager) -> Result<Option<crate::tls::TlsHandle>, String> {
+        let mut kept = self.tls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(t) = kept.as_ref() {
+            return Ok(Some(t.clone()));
+        }
+        let loaded =
+            crate::peer::local_tls(manager.plan()).map_err(|e| format!("this host's TLS files (rest-api-ssl): {e}"))?;
+        kept.clone_from(&loaded);
+        Ok(loaded)
+    }
 }
 
-/// Polls every host of the deployment and builds the page's model.
-pub async fn snapshot(manager: &Arc<Manager>, ini: Option<&IniSource>) -> Snapshot {
+/// Polls every host of the deployment and builds the page's model; `tls`:
+/// this host's REST TLS ([`crate::peer::local_tls`]), or why it is missing.
+pub async fn snapshot(
+    manager: &Arc<Manager>,
+    ini: Option<&IniSource>,
+    tls: Result<Option<crate::tls::TlsHandle>, String>,
+) -> Snapshot {
     let me = manager.host().to_owned();
     let loaded = match ini {
         Some(src) => src.load().map(|d| (src.ini.display().to_string(), d)).map_err(|e| {
@@ -168,7 +191,6 @@ pub async fn snapshot(manager: &Arc<Manager>, ini: Option<&IniSource>) -> Snapsh
             hosts.push(h);
         }
     }
-    let tls = crate::peer::local_tls(manager.plan()).map_err(|e| format!("this host's TLS files (rest-api-ssl): {e}"));
     let mut tasks = tokio::task::JoinSet::new();
     let mut answers: Vec<(String, Result<Polled, String>)> = Vec::new();
     for host in &hosts {
