@@ -173,8 +173,6 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [Stage::Extract, Stage::Store, Stage::Receive, Stage::Apply, Stage::Serve];
-
     /// The stage's name in `perf`, `status -name tasks` and the metrics' `stage` label.
     pub fn name(self) -> &'static str {
         match self {

@@ -287,11 +287,38 @@ pub fn service_summary(s: &Service) -> ServiceSummary {
     }
 }
 
-/// The pipeline's stage names by role.
-pub fn stages(role: Role) -> &'static [&'static str] {
+/// A task (stage) of the pipeline under Tungsten's name, and the meters
+/// its `extractTime` and `applyTime` come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Task {
+    pub name: &'static str,
+    /// `None`: not measured (`-1`).
+    pub extract: Option<Stage>,
+    pub apply: Stage,
+}
+
+/// The pipeline's tasks by role: a master's binlog-to-thl decodes
+/// (extract) and builds and writes the THL (store); a slave's or relay's
+/// remote-to-thl stores what it receives, its thl-to-dbms applies.
+pub fn stages(role: Role) -> &'static [Task] {
+    const BINLOG_TO_THL: Task = Task {
+        name: "binlog-to-thl",
+        extract: Some(Stage::Extract),
+        apply: Stage::Store,
+    };
+    const REMOTE_TO_THL: Task = Task {
+        name: "remote-to-thl",
+        extract: None,
+        apply: Stage::Receive,
+    };
+    const THL_TO_DBMS: Task = Task {
+        name: "thl-to-dbms",
+        extract: None,
+        apply: Stage::Apply,
+    };
     match role {
-        Role::Master => &["binlog-to-thl"],
-        Role::Slave | Role::Relay => &["remote-to-thl", "thl-to-dbms"],
+        Role::Master => &[BINLOG_TO_THL],
+        Role::Slave | Role::Relay => &[REMOTE_TO_THL, THL_TO_DBMS],
     }
 }
 
@@ -309,18 +336,18 @@ pub fn stages(role: Role) -> &'static [&'static str] {
 pub fn tasks(s: &Service) -> Vec<StatusMap> {
     let v = s.view();
     let p = &v.progress;
-    let names = stages(v.role);
+    let tasks = stages(v.role);
     let figures = s.progress().channel_figures();
     let mut out = Vec::new();
-    for (i, stage) in names.iter().enumerate() {
-        let last = i + 1 == names.len();
+    for (i, task) in tasks.iter().enumerate() {
+        let last = i + 1 == tasks.len();
         let (seqno, id) = if last {
             (p.applied_seqno, p.applied_event_id.clone())
         } else {
             (p.stored_seqno, p.stored_event_id.clone())
         };
         let mut t = StatusMap::new();
-        t.insert("stage".into(), (*stage).into());
+        t.insert("stage".into(), task.name.into());
         t.insert("taskId".into(), "0".into());
         t.insert("cancelled".into(), v.state.is_offline().to_string());
         t.insert("state".into(), v.state.to_string());
@@ -334,19 +361,9 @@ pub fn tasks(s: &Service) -> Vec<StatusMap> {
             "appliedLatency".into(),
             applied_latency(&v).map_or_else(|| "-1.0".into(), |l| format!("{l:.3}")),
         );
-        let (extract, apply) = match *stage {
-            "binlog-to-thl" => (Some(Stage::Extract), Some(Stage::Store)),
-            "remote-to-thl" => (None, Some(Stage::Receive)),
-            _ => (None, Some(Stage::Apply)),
-        };
-        let busy = |stage: Option<Stage>| {
-            stage.map_or_else(
-                || "-1".into(),
-                |st| format!("{:.3}", s.progress().stage_reading(st).busy_seconds),
-            )
-        };
-        t.insert("extractTime".into(), busy(extract));
-        t.insert("applyTime".into(), busy(apply));
+        let busy = |stage: Stage| format!("{:.3}", s.progress().stage_reading(stage).busy_seconds);
+        t.insert("extractTime".into(), task.extract.map_or_else(|| "-1".into(), busy));
+        t.insert("applyTime".into(), busy(task.apply));
         t.insert("filterTime".into(), "0.000".into());
         t.insert("otherTime".into(), "-1".into());
         if last && v.role != Role::Master {
@@ -415,7 +432,7 @@ pub fn stores(s: &Service) -> Vec<StatusMap> {
 /// committed transactions of since it started, as Tungsten prints them.
 pub fn shards(s: &Service) -> Vec<StatusMap> {
     let v = s.view();
-    let stage = stages(v.role).last().copied().unwrap_or_default();
+    let stage = stages(v.role).last().map_or("", |t| t.name);
     s.progress()
         .shards()
         .into_iter()
