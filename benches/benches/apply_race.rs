@@ -69,12 +69,20 @@
 //! `sbtest.big` (an `INSERT ... SELECT` of `RACE_LARGE_ROWS` rows, then an
 //! `UPDATE` of those rows). The large-transaction race alone:
 //! `RACE_SB_EVENTS=0 RACE_INSERTS=0 RACE_LARGE_PAIRS=5`.
+//! `RACE_SCHEDULER` (`key`, the default, or `shard`: how our channels share
+//! the work). `RACE_SCHEMAS` (1; at most 16): the multi-schema variant,
+//! where the tables, the sysbench load (one process per database, the
+//! events shared out) and the insert connections are spread over the
+//! databases `sbtest_s1` .. `sbtest_sN` instead of `sbtest` alone (the
+//! large transactions stay in the first); every step above applies to each
+//! database, and the checksums cover them all.
 //! `RACE_MATRIX=1`: the whole race of issue 11 instead of the five runs per
-//! round: ours on 1, 4 and 8 channels (by key, block 10) and MariaDB serial,
+//! round: ours on 1, 4 and 8 channels (by key, block 10; with
+//! `RACE_SCHEMAS` > 1 also 4 and 8 by shard) and MariaDB serial,
 //! `optimistic` and `conservative` with 4 and 8 threads, interleaved, the
 //! order reversed every other round; it prints every pair's median of
-//! per-round ratios (`RACE_PARALLEL_THREADS`, `RACE_WORKERS` and
-//! `RACE_BIG_BLOCK` do not apply).
+//! per-round ratios (`RACE_PARALLEL_THREADS`, `RACE_WORKERS`,
+//! `RACE_SCHEDULER` and `RACE_BIG_BLOCK` do not apply).
 //!
 //! Reading the figures: cells are `median (min..max)` over the runs. Every
 //! applier applies the same transactions and rows (counted in the THL), so
@@ -116,6 +124,8 @@ type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
 const SERVICE: &str = "race";
 /// Tables compared after every run.
 const TABLES: [&str; 6] = ["sbtest1", "sbtest2", "sbtest3", "sbtest4", "ins", "big"];
+/// Upper bound of `RACE_SCHEMAS`.
+const MAX_SCHEMAS: u64 = 16;
 /// Bound of one SQL statement of the harness.
 const SQL_LIMIT: Duration = Duration::from_secs(120);
 /// Status polling period (both sides).
@@ -130,6 +140,7 @@ struct Cfg {
     insert_conns: u64,
     large_pairs: u64,
     large_rows: u64,
+    schemas: u64,
     runs: usize,
     big_block: usize,
     parallel_threads: u64,
@@ -148,12 +159,30 @@ impl Cfg {
             insert_conns: env_u64("RACE_INSERT_CONNS", 4).max(1),
             large_pairs: env_u64("RACE_LARGE_PAIRS", 0),
             large_rows: env_u64("RACE_LARGE_ROWS", 50_000).max(1),
+            schemas: env_u64("RACE_SCHEMAS", 1).clamp(1, MAX_SCHEMAS),
             runs: env_u64("RACE_RUNS", pick(3, 2)).max(1) as usize,
             big_block: env_u64("RACE_BIG_BLOCK", 100).max(1) as usize,
             parallel_threads: env_u64("RACE_PARALLEL_THREADS", 4).max(1),
             wait: Duration::from_secs(env_u64("RACE_WAIT_SECS", 900).max(1)),
         }
     }
+}
+
+impl Cfg {
+    /// The databases the workload writes: `sbtest` alone, or with
+    /// `RACE_SCHEMAS=N` (N > 1) `sbtest_s1` .. `sbtest_sN`, each with the
+    /// same tables.
+    fn schemas(&self) -> Vec<String> {
+        if self.schemas == 1 {
+            return vec!["sbtest".to_owned()];
+        }
+        (1..=self.schemas).map(|i| format!("sbtest_s{i}")).collect()
+    }
+}
+
+/// The copy of `schema`'s starting state on each replica.
+fn base_of(schema: &str) -> String {
+    format!("{schema}_base")
 }
 
 /// The backlog in the primary's binlog: `[start, end)`.
@@ -207,22 +236,29 @@ async fn master_status(inst: &Instance) -> Res<(String, u64)> {
     Ok((row[0].clone(), row[1].parse()?))
 }
 
-async fn checksums(inst: &Instance, db: &str) -> Res<Vec<u64>> {
+/// The compared tables of `dbs`, database by database.
+fn compared_tables(dbs: &[String]) -> Vec<String> {
+    dbs.iter()
+        .flat_map(|db| TABLES.iter().map(move |t| format!("{db}.{t}")))
+        .collect()
+}
+
+async fn checksums(inst: &Instance, dbs: &[String]) -> Res<Vec<u64>> {
     let mut v = Vec::new();
-    for t in TABLES {
-        v.push(inst.checksum_table(&format!("{db}.{t}")).await?);
+    for table in compared_tables(dbs) {
+        v.push(inst.checksum_table(&table).await?);
     }
     Ok(v)
 }
 
-async fn expect_checksums(inst: &Instance, db: &str, want: &[u64], what: &str) -> Res<()> {
-    let got = checksums(inst, db).await?;
+async fn expect_checksums(inst: &Instance, dbs: &[String], want: &[u64], what: &str) -> Res<()> {
+    let got = checksums(inst, dbs).await?;
     if got != want {
-        let diff: Vec<String> = TABLES
+        let diff: Vec<String> = compared_tables(dbs)
             .iter()
             .zip(got.iter().zip(want))
             .filter(|(_, (g, w))| g != w)
-            .map(|(t, (g, w))| format!("{db}.{t}: {g} (primary {w})"))
+            .map(|(t, (g, w))| format!("{t}: {g} (primary {w})"))
             .collect();
         return Err(format!("{what}: {} differs from the primary: {}", inst.name(), diff.join(", ")).into());
     }
@@ -252,9 +288,36 @@ struct RunStat {
     secs: f64,
     commits: u64,
     groups: u64,
+    /// Ours only: the scheduler's counters at the end of the run.
+    scheduler: Option<SchedulerCounters>,
 }
 
-fn sysbench_cmd(primary: &Instance, cfg: &Cfg) -> tokio::process::Command {
+/// What our parallel apply's counters say of a run (`status -name tasks`).
+#[derive(Debug, Clone, Copy)]
+struct SchedulerCounters {
+    /// Transactions that ran alone.
+    barriers: u64,
+    /// Transactions that waited for another channel's commit.
+    waits: u64,
+    /// Times the key history overflowed.
+    overflows: u64,
+    /// Transactions retried (any cause).
+    retries: u64,
+}
+
+impl RunStat {
+    /// `, barriers B, dependency waits W, ...` for ours, empty for MariaDB.
+    fn counters(&self) -> String {
+        self.scheduler.map_or_else(String::new, |c| {
+            format!(
+                ", barriers {}, dependency waits {}, history overflows {}, retries {}",
+                c.barriers, c.waits, c.overflows, c.retries
+            )
+        })
+    }
+}
+
+fn sysbench_cmd(primary: &Instance, cfg: &Cfg, db: &str) -> tokio::process::Command {
     let mut c = tokio::process::Command::new("sysbench");
     c.arg("oltp_write_only")
         .arg("--db-driver=mysql")
@@ -262,19 +325,19 @@ fn sysbench_cmd(primary: &Instance, cfg: &Cfg) -> tokio::process::Command {
         .arg(format!("--mysql-port={}", primary.port()))
         .arg(format!("--mysql-user={}", primary.user()))
         .arg(format!("--mysql-password={}", primary.password()))
-        .arg("--mysql-db=sbtest")
+        .arg(format!("--mysql-db={db}"))
         .arg("--tables=4")
         .arg(format!("--table-size={}", cfg.table_size))
         .stdin(Stdio::null());
     c
 }
 
-/// `n` single-row autocommit INSERTs into `sbtest.ins`, ids from the
+/// `n` single-row autocommit INSERTs into `db.ins`, ids from the
 /// auto-increment, payload derived from `from..from+n`.
-async fn insert_loop(opts: Opts, from: u64, n: u64) -> Res<()> {
+async fn insert_loop(opts: Opts, db: String, from: u64, n: u64) -> Res<()> {
     let mut conn = Conn::new(opts).await?;
     let stmt = conn
-        .prep("INSERT INTO sbtest.ins (k, c, pad, ts) VALUES (?, ?, ?, NOW(6))")
+        .prep(format!("INSERT INTO {db}.ins (k, c, pad, ts) VALUES (?, ?, ?, NOW(6))"))
         .await?;
     for i in from..from + n {
         let h = |j: u64| (i * 31 + j).wrapping_mul(2_654_435_761) % 100_000_000_000;
@@ -288,17 +351,17 @@ async fn insert_loop(opts: Opts, from: u64, n: u64) -> Res<()> {
 }
 
 /// `pairs` large transactions of `rows` rows each, one after the other:
-/// an `INSERT ... SELECT` of `rows` new rows into `sbtest.big`, then one
+/// an `INSERT ... SELECT` of `rows` new rows into `db.big`, then one
 /// `UPDATE` of those rows (so `2 * pairs` transactions).
-async fn large_transactions(opts: Opts, pairs: u64, rows: u64) -> Res<()> {
+async fn large_transactions(opts: Opts, db: &str, pairs: u64, rows: u64) -> Res<()> {
     let mut conn = Conn::new(opts).await?;
     for p in 0..pairs {
         let first = p * rows + 1;
         sql(
             &mut conn,
             &format!(
-                "INSERT INTO sbtest.big (id, k, c, pad) SELECT seq, seq % 1000, \
-                 CONCAT('c-', seq, '-', REPEAT('x', 100)), CONCAT('p-', seq) FROM sbtest.seq_{first}_to_{}",
+                "INSERT INTO {db}.big (id, k, c, pad) SELECT seq, seq % 1000, \
+                 CONCAT('c-', seq, '-', REPEAT('x', 100)), CONCAT('p-', seq) FROM {db}.seq_{first}_to_{}",
                 first + rows - 1
             ),
         )
@@ -306,7 +369,7 @@ async fn large_transactions(opts: Opts, pairs: u64, rows: u64) -> Res<()> {
         sql(
             &mut conn,
             &format!(
-                "UPDATE sbtest.big SET k = k + 1, pad = CONCAT(pad, '-u') WHERE id BETWEEN {first} AND {}",
+                "UPDATE {db}.big SET k = k + 1, pad = CONCAT(pad, '-u') WHERE id BETWEEN {first} AND {}",
                 first + rows - 1
             ),
         )
@@ -317,81 +380,112 @@ async fn large_transactions(opts: Opts, pairs: u64, rows: u64) -> Res<()> {
 }
 
 /// Prepares the starting state, the dump and the backlog (see the module
-/// doc, steps 2-3). Returns the backlog and the primary's checksums at its
-/// start and end.
+/// doc, steps 2-3) in every database of [`Cfg::schemas`]. Returns the
+/// backlog and the primary's checksums at its start and end.
 async fn load(
     primary: &Instance,
     replicas: [&Instance; 2],
     cfg: &Cfg,
-    dump_path: &Path,
+    dump_dir: &Path,
 ) -> Res<(Backlog, Vec<u64>, Vec<u64>)> {
     let t0 = Instant::now();
-    primary.exec("CREATE DATABASE sbtest").await?;
-    let mut prep = sysbench_cmd(primary, cfg);
-    prep.arg(format!("--threads={}", cfg.sb_threads.min(4))).arg("prepare");
-    run_command(&mut prep, cfg.wait).await?;
-    primary
-        .exec(
-            "CREATE TABLE sbtest.ins (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, \
-             c CHAR(120) NOT NULL, pad CHAR(60) NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB",
-        )
-        .await?;
-    primary
-        .exec(
-            "CREATE TABLE sbtest.big (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, \
-             c VARCHAR(120) NOT NULL, pad VARCHAR(60) NOT NULL) ENGINE=InnoDB",
-        )
-        .await?;
-    let start_sums = checksums(primary, "sbtest").await?;
+    let schemas = cfg.schemas();
+    for db in &schemas {
+        primary.exec(&format!("CREATE DATABASE {db}")).await?;
+        let mut prep = sysbench_cmd(primary, cfg, db);
+        prep.arg(format!("--threads={}", cfg.sb_threads.min(4))).arg("prepare");
+        run_command(&mut prep, cfg.wait).await?;
+        primary
+            .exec(&format!(
+                "CREATE TABLE {db}.ins (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, \
+                 c CHAR(120) NOT NULL, pad CHAR(60) NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB"
+            ))
+            .await?;
+        primary
+            .exec(&format!(
+                "CREATE TABLE {db}.big (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, \
+                 c VARCHAR(120) NOT NULL, pad VARCHAR(60) NOT NULL) ENGINE=InnoDB"
+            ))
+            .await?;
+    }
+    let start_sums = checksums(primary, &schemas).await?;
     let (start_file, start_pos) = master_status(primary).await?;
-    let mut dump = tokio::process::Command::new("mariadb-dump");
-    dump.arg("--no-defaults")
-        .arg(format!("--socket={}", primary.socket().display()))
-        .args([
-            "--user=root",
-            "--single-transaction",
-            "--skip-dump-date",
-            "--skip-triggers",
-            "sbtest",
-        ])
-        .stdin(Stdio::null());
-    let text = run_command(&mut dump, cfg.wait).await?;
-    std::fs::write(dump_path, &text)?;
+    let mut dump_bytes = 0;
+    for db in &schemas {
+        let mut dump = tokio::process::Command::new("mariadb-dump");
+        dump.arg("--no-defaults")
+            .arg(format!("--socket={}", primary.socket().display()))
+            .args([
+                "--user=root",
+                "--single-transaction",
+                "--skip-dump-date",
+                "--skip-triggers",
+            ])
+            .arg(db)
+            .stdin(Stdio::null());
+        let text = run_command(&mut dump, cfg.wait).await?;
+        dump_bytes += text.len();
+        std::fs::write(dump_dir.join(format!("{db}.sql")), &text)?;
+    }
     if master_status(primary).await? != (start_file.clone(), start_pos) {
         return Err("the primary's binlog moved during the dump".into());
     }
     eprintln!(
-        "load: starting state ({} x {} rows + empty ins and big) and dump ({:.1} MB) in {:.1} s; backlog starts at {start_file}:{start_pos}",
-        4,
+        "load: starting state ({} database(s) of 4 x {} rows + empty ins and big) and dump ({:.1} MB) in {:.1} s; \
+         backlog starts at {start_file}:{start_pos}",
+        schemas.len(),
         cfg.table_size,
-        text.len() as f64 / 1e6,
+        dump_bytes as f64 / 1e6,
         t0.elapsed().as_secs_f64()
     );
+    let bases: Vec<String> = schemas.iter().map(|db| base_of(db)).collect();
     for r in replicas {
-        r.exec("SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS sbtest_base; CREATE DATABASE sbtest_base")
+        for (db, base) in schemas.iter().zip(&bases) {
+            r.exec(&format!(
+                "SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS {base}; CREATE DATABASE {base}"
+            ))
             .await?;
-        let mut restore = tokio::process::Command::new("mariadb");
-        restore
-            .arg("--no-defaults")
-            .arg(format!("--socket={}", r.socket().display()))
-            .args(["--user=root", "--init-command=SET SESSION sql_log_bin=0", "sbtest_base"])
-            .stdin(std::fs::File::open(dump_path)?);
-        run_command(&mut restore, cfg.wait).await?;
-        expect_checksums(r, "sbtest_base", &start_sums, "dump loaded into sbtest_base").await?;
+            let mut restore = tokio::process::Command::new("mariadb");
+            restore
+                .arg("--no-defaults")
+                .arg(format!("--socket={}", r.socket().display()))
+                .args(["--user=root", "--init-command=SET SESSION sql_log_bin=0"])
+                .arg(base)
+                .stdin(std::fs::File::open(dump_dir.join(format!("{db}.sql")))?);
+            run_command(&mut restore, cfg.wait).await?;
+        }
+        expect_checksums(r, &bases, &start_sums, "dump loaded into the base copies").await?;
     }
 
-    // The backlog: sysbench and the insert loop at once.
+    // The backlog: sysbench (one process per database, the events shared
+    // out) and the insert loop (its connections spread over the databases)
+    // at once.
     let t1 = Instant::now();
-    let mut run = sysbench_cmd(primary, cfg);
-    run.arg(format!("--threads={}", cfg.sb_threads))
-        .arg(format!("--events={}", cfg.sb_events))
-        .arg("--time=0")
-        .arg("run");
+    let per_db = cfg.sb_events / schemas.len() as u64;
     let sb = async {
-        if cfg.sb_events == 0 {
-            return Ok(String::new());
+        let mut runs = Vec::new();
+        for (i, db) in schemas.iter().enumerate() {
+            let events = if i + 1 == schemas.len() {
+                cfg.sb_events - per_db * i as u64
+            } else {
+                per_db
+            };
+            if events == 0 {
+                continue;
+            }
+            let mut run = sysbench_cmd(primary, cfg, db);
+            run.arg(format!("--threads={}", cfg.sb_threads))
+                .arg(format!("--events={events}"))
+                .arg("--time=0")
+                .arg("run");
+            let wait = cfg.wait;
+            runs.push(tokio::spawn(async move { run_command(&mut run, wait).await }));
         }
-        run_command(&mut run, cfg.wait).await.map_err(Into::into)
+        let mut outs = Vec::new();
+        for run in runs {
+            outs.push(run.await??);
+        }
+        Ok::<_, Box<dyn Error + Send + Sync>>(outs.join("\n"))
     };
     let ins = async {
         let per = cfg.inserts / cfg.insert_conns;
@@ -402,13 +496,14 @@ async fn load(
             } else {
                 per
             };
-            tasks.push(tokio::spawn(insert_loop(primary.opts(), c * per, n)));
+            let db = schemas[c as usize % schemas.len()].clone();
+            tasks.push(tokio::spawn(insert_loop(primary.opts(), db, c * per, n)));
         }
         for t in tasks {
             t.await??;
         }
         // After the small transactions: the large ones alone at the end.
-        large_transactions(primary.opts(), cfg.large_pairs, cfg.large_rows).await
+        large_transactions(primary.opts(), &schemas[0], cfg.large_pairs, cfg.large_rows).await
     };
     let (sb_out, ins_res): (Res<String>, Res<()>) =
         match tokio::time::timeout(cfg.wait, async { tokio::join!(sb, ins) }).await {
@@ -418,17 +513,18 @@ async fn load(
     ins_res?;
     let sb_out = sb_out?;
     let (end_file, end_pos) = master_status(primary).await?;
-    let end_sums = checksums(primary, "sbtest").await?;
-    let sb_line = sb_out
+    let end_sums = checksums(primary, &schemas).await?;
+    let sb_lines: Vec<&str> = sb_out
         .lines()
-        .find(|l| l.trim_start().starts_with("transactions:"))
-        .unwrap_or("")
-        .trim()
-        .to_owned();
+        .filter(|l| l.trim_start().starts_with("transactions:"))
+        .map(str::trim)
+        .collect();
     eprintln!(
-        "load: backlog of {} sysbench transactions ({sb_line}) + {} inserts + {} large transactions of {} rows in {:.1} s, \
-         {start_file}:{start_pos} .. {end_file}:{end_pos}",
+        "load: backlog of {} sysbench transactions in {} database(s) ({}) + {} inserts + {} large transactions of {} rows \
+         in {:.1} s, {start_file}:{start_pos} .. {end_file}:{end_pos}",
         cfg.sb_events,
+        schemas.len(),
+        sb_lines.join("; "),
         cfg.inserts,
         cfg.large_pairs * 2,
         cfg.large_rows,
@@ -489,16 +585,19 @@ fn scan_thl(dir: &Path) -> Res<ThlSummary> {
     })
 }
 
-/// Resets `sbtest` to the starting state (from `sbtest_base`) and drops our
-/// catalog, without writing the replica's binlog.
-async fn reset(replica: &Instance) -> Res<()> {
-    let mut s = format!(
-        "SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest; DROP DATABASE IF EXISTS tungsten_{SERVICE};"
-    );
-    for t in TABLES {
-        s.push_str(&format!(
-            " CREATE TABLE sbtest.{t} LIKE sbtest_base.{t}; INSERT INTO sbtest.{t} SELECT * FROM sbtest_base.{t};"
-        ));
+/// Resets every database of `schemas` to the starting state (from its
+/// [`base_of`] copy) and drops our catalog, without writing the replica's
+/// binlog.
+async fn reset(replica: &Instance, schemas: &[String]) -> Res<()> {
+    let mut s = format!("SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS tungsten_{SERVICE};");
+    for db in schemas {
+        let base = base_of(db);
+        s.push_str(&format!(" DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db};"));
+        for t in TABLES {
+            s.push_str(&format!(
+                " CREATE TABLE {db}.{t} LIKE {base}.{t}; INSERT INTO {db}.{t} SELECT * FROM {base}.{t};"
+            ));
+        }
     }
     replica.exec(&s).await?;
     Ok(())
@@ -509,6 +608,7 @@ async fn run_mariadb(
     replica: &Instance,
     primary: &Instance,
     b: &Backlog,
+    schemas: &[String],
     (threads, mode): (u64, &str),
     wait: Duration,
 ) -> Res<RunStat> {
@@ -516,7 +616,7 @@ async fn run_mariadb(
     let result: Res<RunStat> = async {
         sql(&mut conn, "STOP SLAVE").await?;
         sql(&mut conn, "RESET SLAVE ALL").await?;
-        reset(replica).await?;
+        reset(replica, schemas).await?;
         sql(&mut conn, &format!("SET GLOBAL slave_parallel_threads={threads}")).await?;
         sql(&mut conn, &format!("SET GLOBAL slave_parallel_mode='{mode}'")).await?;
         sql(
@@ -569,6 +669,7 @@ async fn run_mariadb(
                     secs,
                     commits: c1 - c0,
                     groups: g1 - g0,
+                    scheduler: None,
                 });
             }
             let err = status_field(&row, "Last_SQL_Error");
@@ -617,16 +718,26 @@ fn workers() -> u32 {
     env_u64("RACE_WORKERS", 4).clamp(1, 64) as u32
 }
 
+/// `RACE_SCHEDULER`: how our channels share the work, `key` (the
+/// default) or `shard` (by database, Tungsten's `disk` mode).
+fn scheduler() -> ApplyScheduler {
+    match std::env::var("RACE_SCHEDULER").as_deref() {
+        Ok("shard") => ApplyScheduler::Shard,
+        _ => ApplyScheduler::Key,
+    }
+}
+
 /// Our apply stage on the THL from the starting state, timed until the
 /// last seqno is committed.
 async fn run_ours(
     replica: &Instance,
     thl_dir: &Path,
     last: i64,
-    (block, channels): (usize, u32),
+    schemas: &[String],
+    (block, channels, scheduler): (usize, u32, ApplyScheduler),
     wait: Duration,
 ) -> Res<RunStat> {
-    reset(replica).await?;
+    reset(replica, schemas).await?;
     let (c0, g0) = binlog_counters(replica).await?;
     let reader = Reader::open(thl_dir)?;
     let mut acfg = ApplierConfig::new(SERVICE);
@@ -650,7 +761,7 @@ async fn run_ours(
         progress.clone(),
         Retry::default(),
         SkipSeqnos::default(),
-        ApplyScheduler::Key,
+        scheduler,
     ));
     let secs = loop {
         let applied = progress.snapshot().applied_seqno.map_or(-1, |s| s.0);
@@ -677,10 +788,17 @@ async fn run_ours(
         }
     }
     let (c1, g1) = binlog_counters(replica).await?;
+    let figures = progress.channel_figures();
     Ok(RunStat {
         secs,
         commits: c1 - c0,
         groups: g1 - g0,
+        scheduler: Some(SchedulerCounters {
+            barriers: figures.barriers,
+            waits: figures.waits,
+            overflows: figures.overflows,
+            retries: progress.apply_retries().0,
+        }),
     })
 }
 
@@ -707,7 +825,8 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
     let maria = sb.get("maria");
     let ours = sb.get("ours");
     let root = tempfile::Builder::new().prefix("apply-race-").tempdir()?;
-    let (b, _start_sums, end_sums) = load(primary, [maria, ours], cfg, &root.path().join("sbtest-base.sql")).await?;
+    let (b, _start_sums, end_sums) = load(primary, [maria, ours], cfg, root.path()).await?;
+    let schemas = cfg.schemas();
 
     let fsyncs_before = fsync_rate(root.path(), Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
     let ex_secs = extract(primary, &b, root.path(), cfg.wait).await?;
@@ -761,19 +880,35 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
             let (label, st) = match run {
                 Run::Ours10Serial | Run::Ours10Parallel => (
                     "ours block 10".to_owned(),
-                    run_ours(ours, &thl_dir, s.last, (10, workers()), cfg.wait).await?,
+                    run_ours(ours, &thl_dir, s.last, &schemas, (10, workers(), scheduler()), cfg.wait).await?,
                 ),
                 Run::OursBig => (
                     format!("ours block {}", cfg.big_block),
-                    run_ours(ours, &thl_dir, s.last, (cfg.big_block, workers()), cfg.wait).await?,
+                    run_ours(
+                        ours,
+                        &thl_dir,
+                        s.last,
+                        &schemas,
+                        (cfg.big_block, workers(), scheduler()),
+                        cfg.wait,
+                    )
+                    .await?,
                 ),
                 Run::Serial => (
                     "MariaDB serial".to_owned(),
-                    run_mariadb(maria, primary, &b, (0, "optimistic"), cfg.wait).await?,
+                    run_mariadb(maria, primary, &b, &schemas, (0, "optimistic"), cfg.wait).await?,
                 ),
                 Run::Parallel => (
                     format!("MariaDB parallel {}", cfg.parallel_threads),
-                    run_mariadb(maria, primary, &b, (cfg.parallel_threads, "optimistic"), cfg.wait).await?,
+                    run_mariadb(
+                        maria,
+                        primary,
+                        &b,
+                        &schemas,
+                        (cfg.parallel_threads, "optimistic"),
+                        cfg.wait,
+                    )
+                    .await?,
                 ),
             };
             let target = if matches!(run, Run::Serial | Run::Parallel) {
@@ -783,20 +918,22 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
             };
             expect_checksums(
                 target,
-                "sbtest",
+                &schemas,
                 &end_sums,
                 &format!("after {label} (round {})", round + 1),
             )
             .await?;
             eprintln!(
-                "round {}/{}: {label}: {:.2} s, {:.0} txn/s, {:.0} rows/s, {} binlog commits, {} group commits (checksums equal)",
+                "round {}/{}: {label}: {:.2} s, {:.0} txn/s, {:.0} rows/s, {} binlog commits, {} group commits{} \
+                 (checksums equal)",
                 round + 1,
                 cfg.runs,
                 st.secs,
                 s.txns() as f64 / st.secs,
                 s.rows as f64 / st.secs,
                 st.commits,
-                st.groups
+                st.groups,
+                st.counters()
             );
             match run {
                 Run::Ours10Serial => res.ours10_s.push(st),
@@ -844,11 +981,20 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         ]);
     };
     line(
-        format!("ours: {} channel(s) by key, block 10 / 1 s", workers()),
+        format!(
+            "ours: {} channel(s) by {}, block 10 / 1 s",
+            workers(),
+            scheduler().name()
+        ),
         &ours10,
     );
     line(
-        format!("ours: {} channel(s) by key, block {} / 1 s", workers(), cfg.big_block),
+        format!(
+            "ours: {} channel(s) by {}, block {} / 1 s",
+            workers(),
+            scheduler().name(),
+            cfg.big_block
+        ),
         &res.ours_big,
     );
     line("MariaDB SQL thread, serial".into(), &res.serial);
@@ -909,8 +1055,8 @@ struct Servers<'a> {
 /// One applier of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Contender {
-    /// Ours, by key, block 10.
-    Ours(u32),
+    /// Ours on that many channels, block 10.
+    Ours(u32, ApplyScheduler),
     /// MariaDB's SQL thread: 0 threads is serial.
     Maria(u64, &'static str),
 }
@@ -918,7 +1064,7 @@ enum Contender {
 impl Contender {
     fn label(self) -> String {
         match self {
-            Contender::Ours(n) => format!("ours: {n} channel(s) by key, block 10"),
+            Contender::Ours(n, by) => format!("ours: {n} channel(s) by {}, block 10", by.name()),
             Contender::Maria(0, _) => "MariaDB serial".into(),
             Contender::Maria(n, mode) => format!("MariaDB {mode} {n}"),
         }
@@ -941,7 +1087,19 @@ async fn race_matrix(
     fsyncs_before: &str,
     root: &Path,
 ) -> Res<()> {
-    let ours = [Contender::Ours(1), Contender::Ours(4), Contender::Ours(8)];
+    let mut ours = vec![
+        Contender::Ours(1, ApplyScheduler::Key),
+        Contender::Ours(4, ApplyScheduler::Key),
+        Contender::Ours(8, ApplyScheduler::Key),
+    ];
+    let schemas = cfg.schemas();
+    if schemas.len() > 1 {
+        // Tungsten's mode, where the workload gives it something to share.
+        ours.extend([
+            Contender::Ours(4, ApplyScheduler::Shard),
+            Contender::Ours(8, ApplyScheduler::Shard),
+        ]);
+    }
     let maria = [
         Contender::Maria(0, "optimistic"),
         Contender::Maria(4, "optimistic"),
@@ -956,7 +1114,7 @@ async fn race_matrix(
         order.extend(maria.get(k));
         order.extend(ours.get(k));
     }
-    let mut secs: Vec<(Contender, Vec<f64>)> = order.iter().map(|&c| (c, Vec::new())).collect();
+    let mut stats: Vec<(Contender, Vec<RunStat>)> = order.iter().map(|&c| (c, Vec::new())).collect();
     for round in 0..cfg.runs {
         let this: Vec<Contender> = if round % 2 == 0 {
             order.clone()
@@ -965,42 +1123,67 @@ async fn race_matrix(
         };
         for c in this {
             let (target, st) = match c {
-                Contender::Ours(n) => (t.ours, run_ours(t.ours, thl_dir, s.last, (10, n), cfg.wait).await?),
-                Contender::Maria(n, mode) => (t.maria, run_mariadb(t.maria, t.primary, b, (n, mode), cfg.wait).await?),
+                Contender::Ours(n, by) => (
+                    t.ours,
+                    run_ours(t.ours, thl_dir, s.last, &schemas, (10, n, by), cfg.wait).await?,
+                ),
+                Contender::Maria(n, mode) => (
+                    t.maria,
+                    run_mariadb(t.maria, t.primary, b, &schemas, (n, mode), cfg.wait).await?,
+                ),
             };
             expect_checksums(
                 target,
-                "sbtest",
+                &schemas,
                 end_sums,
                 &format!("after {} (round {})", c.label(), round + 1),
             )
             .await?;
             eprintln!(
-                "round {}/{}: {}: {:.2} s, {:.0} txn/s (checksums equal)",
+                "round {}/{}: {}: {:.2} s, {:.0} txn/s, {} binlog commits{} (checksums equal)",
                 round + 1,
                 cfg.runs,
                 c.label(),
                 st.secs,
-                s.txns() as f64 / st.secs
+                s.txns() as f64 / st.secs,
+                st.commits,
+                st.counters()
             );
-            if let Some((_, v)) = secs.iter_mut().find(|(k, _)| *k == c) {
-                v.push(st.secs);
+            if let Some((_, v)) = stats.iter_mut().find(|(k, _)| *k == c) {
+                v.push(st);
             }
         }
     }
     print_heading(root, fsyncs_before, s, cfg.runs);
+    let secs_of = |v: &[RunStat]| v.iter().map(|x| x.secs).collect::<Vec<f64>>();
     let of = |c: Contender| {
-        secs.iter()
+        stats
+            .iter()
             .find(|(k, _)| *k == c)
-            .map_or(&[][..], |(_, v)| v.as_slice())
+            .map_or_else(Vec::new, |(_, v)| secs_of(v))
     };
-    let mut table = Table::new(["applier", "runs", "seconds", "txn/s"]);
-    for &(c, ref v) in &secs {
+    let mut table = Table::new(["applier", "runs", "seconds", "txn/s", "txn/commit", "dependency waits"]);
+    for (c, v) in &stats {
+        let secs = secs_of(v);
+        let waits: Vec<f64> = v.iter().filter_map(|x| x.scheduler).map(|c| c.waits as f64).collect();
         table.row([
             c.label(),
             v.len().to_string(),
-            fmt_med(v, 2),
-            fmt_med(&v.iter().map(|x| s.txns() as f64 / x).collect::<Vec<_>>(), 0),
+            fmt_med(&secs, 2),
+            fmt_med(&secs.iter().map(|x| s.txns() as f64 / x).collect::<Vec<_>>(), 0),
+            format!(
+                "{:.1}",
+                median(
+                    &v.iter()
+                        .map(|x| s.txns() as f64 / x.commits.max(1) as f64)
+                        .collect::<Vec<_>>()
+                )
+            ),
+            if waits.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.0}", median(&waits))
+            },
         ]);
     }
     table.print();
@@ -1012,7 +1195,7 @@ async fn race_matrix(
     for o in ours {
         let mut cells = vec![o.label()];
         for m in maria {
-            let r: Vec<f64> = of(m).iter().zip(of(o)).map(|(a, b)| a / b).collect();
+            let r: Vec<f64> = of(m).iter().zip(&of(o)).map(|(a, b)| a / b).collect();
             cells.push(format!("{:.2}x", median(&r)));
         }
         ratios.row(cells);
