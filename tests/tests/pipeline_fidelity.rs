@@ -7,7 +7,7 @@
 use mysql_async::prelude::Queryable;
 use std::time::Duration;
 
-use replicator::applier::{Applier, ApplierConfig};
+use replicator::applier::{Applier, ApplierConfig, XaHold};
 use tests::process::{drained_thl, Deployment, ReplicatorProcess};
 use tests::sandbox::{loopback_specs, Instance, InstanceSpec, Sandbox, DEFAULT_PORT};
 
@@ -713,6 +713,56 @@ async fn xa_transactions_under_statement_logging_keep_the_sessions_temporary_tab
     p.run(&sql).await;
     p.replicate().await;
     p.assert_equal("xt").await;
+    p.assert_nothing_prepared().await;
+}
+
+#[tokio::test]
+async fn under_parallel_apply_a_prepared_xa_transaction_lets_go_of_its_session_at_once() {
+    // A channel of parallel apply never gets the completion next (an XA
+    // transaction runs alone, and its completion is dispatched only once
+    // the prepare is committed): holding the session would only wait a
+    // second per XA transaction. It ends the session at once, commits the
+    // prepare's position, and the completion runs on a new session.
+    let mut p = Pipeline::start().await;
+    p.applier.set_xa_hold(XaHold::Never);
+    p.run("CREATE DATABASE xn; CREATE TABLE xn.t (a INT PRIMARY KEY) ENGINE=InnoDB;")
+        .await;
+    p.replicate().await;
+    p.run(
+        "XA START 'n1'; INSERT INTO xn.t VALUES (1); XA END 'n1'; XA PREPARE 'n1'; XA ROLLBACK 'n1'; \
+           XA START 'n2'; INSERT INTO xn.t VALUES (2); XA END 'n2'; XA PREPARE 'n2'; XA COMMIT 'n2';",
+    )
+    .await;
+    let dir = p.deployment.thl_dir(SOURCE, SERVICE);
+    let events = drained_thl(p.sandbox.get(SOURCE), &dir, &mut p.process, WAIT).await;
+    let prepares: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, ev)| ev.body.metadata_value(thl::event::meta::XA) == Some(thl::event::meta::XA_PREPARE))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(prepares.len(), 2, "two prepares in the THL");
+    let mut next = 0;
+    for &prepare in &prepares {
+        for ev in &events[next..=prepare] {
+            p.applier.apply(ev).await.expect("apply up to the prepare");
+        }
+        p.applier.flush_idle().await.expect("idle flush");
+        assert_eq!(
+            p.applier.last_applied_seqno(),
+            Some(events[prepare].header.seqno),
+            "the prepare's position is committed without waiting"
+        );
+        assert_eq!(p.applier.commit_deadline(), None, "no session held");
+        let prepared = p.target().query("XA RECOVER").await.expect("xa recover");
+        assert_eq!(prepared.len(), 1, "kept prepared on the target: {prepared:?}");
+        next = prepare + 1;
+    }
+    for ev in &events[next..] {
+        p.applier.apply(ev).await.expect("apply the last completion");
+    }
+    p.applier.flush().await.expect("flush");
+    p.assert_equal("xn").await;
     p.assert_nothing_prepared().await;
 }
 

@@ -54,7 +54,12 @@
 //!   its temporary tables; the position then commits with the completion's.
 //!   Any other event, or an idle second, ends the session first (MariaDB
 //!   10.5+ keeps the transaction prepared) and the prepare's position
-//!   commits on a new session. If the target crashed in between, `XA START`
+//!   commits on a new session. Under parallel apply the completion never
+//!   comes next on the same session (an XA transaction runs alone: its
+//!   completion is dispatched once the prepare is committed), so a channel
+//!   ends the session at once ([`XaHold::Never`]) rather than after the idle
+//!   second; statement-logged temporary tables of that source session are
+//!   then lost on the target, as when other transactions come between. If the target crashed in between, `XA START`
 //!   finds the xid prepared already (1440) and the event only moves the
 //!   position. `XA COMMIT|ROLLBACK` of a transaction prepared by an ended
 //!   session runs under `autocommit=1`; replayed after a crash, its unknown
@@ -140,6 +145,18 @@ const XA_DETACH_WAIT: Duration = Duration::from_secs(10);
 /// How long an idle applier keeps the session that prepared an XA
 /// transaction, waiting for its `XA COMMIT|ROLLBACK` ([`HeldXa`]).
 const XA_HOLD: Duration = Duration::from_secs(1);
+/// Whether an applier holds the session that prepared an XA transaction
+/// ([`HeldXa`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XaHold {
+    /// Held for its completion, which may come next (one channel).
+    #[default]
+    Held,
+    /// Ended at once: parallel apply, where the completion comes only
+    /// after the prepare is committed (holding would only wait).
+    Never,
+}
+
 /// The XA transaction that the apply session prepared and still holds: its
 /// position is pending, in the open block. The next event decides what
 /// happens to the session: the transaction's own `XA COMMIT|ROLLBACK`
@@ -308,6 +325,8 @@ pub struct Applier {
     ddl_mark_pending: bool,
     /// The XA transaction this session prepared, kept for its completion.
     held_xa: Option<HeldXa>,
+    /// When a prepared XA transaction's session is held.
+    xa_hold: XaHold,
 }
 
 /// The open connection, or the transient error of having none (it was
@@ -464,6 +483,7 @@ impl Applier {
             ddl_found_in_flight: None,
             ddl_mark_pending: false,
             held_xa: None,
+            xa_hold: XaHold::default(),
         };
         applier.reconnect().await?;
         Ok(applier)
@@ -492,6 +512,12 @@ impl Applier {
     /// The settings.
     pub fn config(&self) -> &ApplierConfig {
         &self.cfg
+    }
+
+    /// Whether this applier holds the session of an XA transaction it
+    /// prepared (parallel apply sets [`XaHold::Never`]).
+    pub fn set_xa_hold(&mut self, hold: XaHold) {
+        self.xa_hold = hold;
     }
 
     /// Counters.
@@ -1003,11 +1029,13 @@ impl Applier {
             // A session with a prepared XA transaction can do nothing else;
             // MariaDB (10.5+) keeps the transaction when the session ends.
             // The session is held for the transaction's own completion
-            // (`HeldXa`), unless its xid cannot be read back.
-            match ev.body.changes.iter().rev().find_map(|c| match c {
+            // (`HeldXa`), unless its xid cannot be read back or `xa_hold`
+            // says the completion cannot come next.
+            let xid = ev.body.changes.iter().rev().find_map(|c| match c {
                 Change::Statement(s) => prepared_xid(&s.sql),
                 Change::Rows(_) => None,
-            }) {
+            });
+            match xid.filter(|_| self.xa_hold == XaHold::Held) {
                 Some(xid) => {
                     self.held_xa = Some(HeldXa {
                         xid,

@@ -71,7 +71,7 @@ use super::apply::{
 use super::progress::{ChannelFigure, ChannelFigures, Progress, Stage};
 use super::scheduler::{route, KeyScheduler, SchedulerStats, Writer, HISTORY_CAP};
 use super::skip::SkipSeqnos;
-use crate::applier::{AppliedPosition, Applier};
+use crate::applier::{AppliedPosition, Applier, XaHold};
 use crate::budget::Ticket;
 use crate::clock::now_ms;
 use crate::config::model::ApplyScheduler;
@@ -445,7 +445,10 @@ pub(super) async fn apply_in_parallel(
         progress.applied(low.seqno, &low.event_id, 0, 0);
         ledger.reported = Some(low.seqno);
     }
-    for (index, applier) in appliers.into_iter().enumerate() {
+    for (index, mut applier) in appliers.into_iter().enumerate() {
+        // An XA transaction runs alone: its completion comes only after its
+        // prepare is committed, never next on the session that prepared it.
+        applier.set_xa_hold(XaHold::Never);
         let (tx, channel_rx) = mpsc::channel(CHANNEL_EVENTS);
         senders.push(tx);
         let expect = applier.last_applied().filter(|p| p.last_frag);
