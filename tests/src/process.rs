@@ -291,8 +291,10 @@ pub async fn drained_thl(
     let want = source_gtid_seq(db).await;
     let deadline = Instant::now() + wait;
     loop {
-        let read = read_thl(dir);
-        let events = read.as_ref().map(Vec::clone).unwrap_or_default();
+        let (events, read_error) = match read_thl(dir) {
+            Ok(events) => (events, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
         let last = events
             .iter()
             .rev()
@@ -311,10 +313,7 @@ pub async fn drained_thl(
             Instant::now() < deadline,
             "THL did not reach GTID seq {want} (it holds {} events up to GTID seq {last:?}{}):\n{}",
             events.len(),
-            read.as_ref()
-                .err()
-                .map(|e| format!(", reading it: {e}"))
-                .unwrap_or_default(),
+            read_error.map(|e| format!(", reading it: {e}")).unwrap_or_default(),
             process.log_tail(30)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
