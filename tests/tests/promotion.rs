@@ -3,7 +3,9 @@
 //! old master goes away after its transactions were applied downstream;
 //! `trepctl setrole -role master` and `online` on host1.beta make it
 //! extract from its **own** binlog, continuing the seqno series in a new
-//! epoch; host2.beta follows it without operator action. The keyless
+//! epoch, from where its binlog was at the role change (a write made
+//! between `setrole` and `online` is extracted); host2.beta follows it
+//! without operator action. The keyless
 //! ledger on host2.beta has one row per transaction written on either
 //! master, and the THL of host1.beta shows the handover (old records from
 //! host1.alpha, then host1.beta's from the next seqno, epoch = that seqno).
@@ -73,6 +75,9 @@ async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
     cluster.kill_replicator("host1.alpha");
     trepctl(&cluster, RELAY, &["offline"]);
     trepctl(&cluster, RELAY, &["setrole", "-role", "master"]);
+    // The role change is the promotion: a write made before `online` is
+    // the new master's first transaction.
+    write(&cluster, RELAY, 201, 1).await;
     trepctl(&cluster, RELAY, &["online"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !trepctl(&cluster, RELAY, &["services"]).contains("ONLINE") {
@@ -82,7 +87,7 @@ async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
     let services = trepctl(&cluster, RELAY, &["services"]);
     assert!(services.contains("role             : master"), "{services}");
 
-    write(&cluster, RELAY, 201, 100).await;
+    write(&cluster, RELAY, 202, 99).await;
     let thl = cluster.deployment.thl_dir(RELAY, "beta");
     let deadline = Instant::now() + Duration::from_secs(60);
     let last = loop {

@@ -42,7 +42,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 mod load_files;
-mod promotion;
+pub mod promotion;
 mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};

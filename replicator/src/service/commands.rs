@@ -10,6 +10,9 @@
 //! * A master that becomes a relay or slave gets the applied position of
 //!   its THL's last transaction, after checking that its binlog holds
 //!   nothing unextracted (`demotion.rs`); otherwise the role is unchanged.
+//! * A relay or slave that becomes the master records where in its own
+//!   binlog it will extract from, after checking that it applied its whole
+//!   THL (`promotion.rs`); otherwise the role is unchanged.
 //! * `setrole` only in OFFLINE:NORMAL, `reset` only offline; the role is
 //!   written to the catalog (which the pipeline holds while it runs, so the
 //!   catalog is only opened here while the service is offline).
@@ -129,9 +132,12 @@ impl Service {
                 )));
             }
         }
-        let demoted = self.lock().role == Role::Master && role != Role::Master;
-        if demoted {
+        let was_master = self.lock().role == Role::Master;
+        if was_master && role != Role::Master {
             super::demotion::hand_over(&self.plan, &self.host).await?;
+        }
+        if !was_master && role == Role::Master {
+            super::promotion::record_start(&self.plan, &self.host).await?;
         }
         let rec = RoleRecord {
             role,

@@ -25,6 +25,7 @@ use crate::binlog::BinlogPosition;
 use crate::catalog::Catalog;
 use crate::config::ServicePlan;
 use crate::extractor::event_id::EventId;
+use crate::pipeline::master::promotion::recorded_start;
 use crate::source::queries::first_transaction_from;
 
 /// Checks the binlog and writes the applied position; the position
@@ -64,7 +65,7 @@ pub(super) async fn hand_over(plan: &ServicePlan, host: &str) -> Result<Option<A
 }
 
 /// The header of the THL's last record (`None`: no THL yet).
-fn last_record(plan: &ServicePlan) -> Result<Option<EventHeader>, ServiceError> {
+pub(super) fn last_record(plan: &ServicePlan) -> Result<Option<EventHeader>, ServiceError> {
     if !plan.thl_dir.exists() {
         return Ok(None);
     }
@@ -97,15 +98,10 @@ async fn extracted_up_to(
             ))
         });
     }
-    let next = last.seqno.next();
     let epoch = super::commands::with_catalog(plan.catalog_dir.clone(), Catalog::last_epoch)
         .await
         .map_err(|e| failed(format!("setrole: reading the catalog: {e}")))?;
-    Ok(epoch
-        .as_ref()
-        .and_then(|e| e.promotion_start(host, next))
-        .and_then(|s| EventId::parse(s).ok())
-        .map(|id| id.at))
+    recorded_start(epoch.as_ref(), host, last).map_err(|e| failed(format!("setrole: {e}")))
 }
 
 /// Refuses when this host's binlog holds a transaction at or after `after`.

@@ -33,6 +33,7 @@ pub mod launcher;
 pub mod manager;
 pub mod marker;
 pub mod options;
+mod promotion;
 pub mod reload;
 pub use control::state;
 pub mod status;
