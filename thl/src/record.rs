@@ -222,6 +222,16 @@ pub fn validate_header(h: &EventHeader) -> Result<(), RecordError> {
 /// Appends one EVENT record (header + opaque body) to `out`. On error `out`
 /// is left as it was.
 pub fn encode_event(h: &EventHeader, body: &[u8], out: &mut Vec<u8>) -> Result<(), RecordError> {
+    encode_event_with(h, out, |out| out.extend_from_slice(body))
+}
+
+/// [`encode_event`] with the body written in place by `body` (no copy of
+/// an encoded body).
+pub fn encode_event_with(
+    h: &EventHeader,
+    out: &mut Vec<u8>,
+    body: impl FnOnce(&mut Vec<u8>),
+) -> Result<(), RecordError> {
     validate_header(h)?;
     let start = begin_frame(out, RecordType::Event);
     out.extend_from_slice(&h.seqno.0.to_le_bytes());
@@ -242,14 +252,15 @@ pub fn encode_event(h: &EventHeader, body: &[u8], out: &mut Vec<u8>) -> Result<(
         out.extend_from_slice(&n.to_le_bytes());
         out.extend_from_slice(s.as_bytes());
     }
-    if body.len() > MAX_RECORD_LEN as usize {
+    let body_start = out.len();
+    body(out);
+    let body_len = out.len() - body_start;
+    if body_len > MAX_RECORD_LEN as usize {
         out.truncate(start);
         return Err(RecordError::Unencodable(format!(
-            "body of {} bytes is too large",
-            body.len()
+            "body of {body_len} bytes is too large"
         )));
     }
-    out.extend_from_slice(body);
     finish_frame(out, start)
 }
 

@@ -2,7 +2,9 @@
 //! fdatasync (F4: the kernel may have dropped the pages), a full disk
 //! (F13), a read-only file system. In every case the writer stops, the log
 //! on disk ends at its last durable transaction with no torn record, and
-//! `Writer::recover` continues from there once the disk works again.
+//! `Writer::recover` continues from there once the disk works again. A
+//! long transaction asks for writeback of what it wrote before its commit,
+//! never past it.
 
 mod store_support;
 
@@ -208,4 +210,56 @@ fn a_failed_background_fdatasync_stops_the_writer_at_the_last_durable_point() {
     io.fail_syncs(0);
     w.recover().expect("recover");
     assert_eq!(w.max_seqno(), Some(Seqno(2)));
+}
+
+/// The length of the (single) data file on disk.
+fn data_file_len(dir: &std::path::Path) -> u64 {
+    std::fs::metadata(dir.join("thl.data.0000000001"))
+        .expect("data file")
+        .len()
+}
+
+#[test]
+fn a_long_transaction_starts_writeback_of_what_it_wrote_in_contiguous_ranges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (c, io) = faulty(dir.path(), SyncPolicy::EveryCommit, 64 << 20);
+    let mut w = Writer::open(c).expect("open");
+    let check = |from: u64| {
+        let ranges = io.writebacks();
+        let on_disk = data_file_len(dir.path());
+        let mut at = from;
+        for &(offset, len) in ranges.iter().filter(|(o, _)| *o >= from) {
+            assert_eq!(offset, at, "contiguous: {ranges:?}");
+            assert!(len >= 1 << 20, "at least 1 MiB at a time: {ranges:?}");
+            at = offset + len;
+        }
+        assert!(at <= on_disk, "never past what was written: {ranges:?}, file {on_disk}");
+        at
+    };
+    for f in 0..40u16 {
+        let h = store_support::header(0, 0, f, f == 39);
+        w.append(&h, &vec![b'x'; 100 << 10]).expect("append");
+        check(0);
+    }
+    let started = check(0);
+    assert!(started >= 3 << 20, "writeback started before the commit: {started}");
+    w.commit().expect("commit");
+    let synced = data_file_len(dir.path());
+    // After the fdatasync, the next ranges start where it ended.
+    let before = io.writebacks().len();
+    append_txn(&mut w, 1, 20, 100 << 10);
+    let after = io.writebacks();
+    assert!(after.len() > before, "{after:?}");
+    assert_eq!(after[before].0, synced, "{after:?}");
+    check(synced);
+    w.commit().expect("commit");
+    assert_eq!(seqnos(&on_disk(dir.path())), vec![0, 1]);
+
+    // Without fdatasyncs there is nothing to hurry.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (c, io) = faulty(dir.path(), SyncPolicy::Never, 64 << 20);
+    let mut w = Writer::open(c).expect("open");
+    append_txn(&mut w, 0, 40, 100 << 10);
+    w.commit().expect("commit");
+    assert_eq!(io.writebacks(), Vec::new());
 }

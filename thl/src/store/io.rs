@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::faults;
 
@@ -28,6 +28,10 @@ pub trait StoreIo: Send + Sync + fmt::Debug {
     fn sync_data(&self, file: &File) -> io::Result<()>;
     /// Creates `path`, which must not exist, for reading and appending.
     fn create_new(&self, path: &Path) -> io::Result<File>;
+    /// Asks the OS to start writing `len` bytes of `file` from `offset` to
+    /// the device without waiting (a hint: the fdatasync that follows is
+    /// what makes them durable, and reports any error).
+    fn start_writeback(&self, _file: &File, _offset: u64, _len: u64) {}
 }
 
 /// The file system as it is. With the `failpoints` feature, the points
@@ -49,6 +53,17 @@ impl StoreIo for RealIo {
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
         file.sync_data()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn start_writeback(&self, file: &File, offset: u64, len: u64) {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+            return;
+        };
+        // SAFETY: a valid open descriptor and a plain range; the call only
+        // schedules writeback of pages already written.
+        let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
     }
 
     fn create_new(&self, path: &Path) -> io::Result<File> {
@@ -97,6 +112,7 @@ pub struct FaultyIo {
     failing_syncs: AtomicU32,
     read_only: AtomicBool,
     syncs: AtomicU64,
+    writebacks: Mutex<Vec<(u64, u64)>>,
 }
 
 impl FaultyIo {
@@ -107,6 +123,7 @@ impl FaultyIo {
             failing_syncs: AtomicU32::new(0),
             read_only: AtomicBool::new(false),
             syncs: AtomicU64::new(0),
+            writebacks: Mutex::new(Vec::new()),
         })
     }
 
@@ -128,6 +145,11 @@ impl FaultyIo {
     /// Every write, sync and create fails with EROFS while set.
     pub fn set_read_only(&self, on: bool) {
         self.read_only.store(on, Ordering::SeqCst);
+    }
+
+    /// The (offset, length) of every writeback started so far.
+    pub fn writebacks(&self) -> Vec<(u64, u64)> {
+        self.writebacks.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Successful fdatasyncs so far.
@@ -168,6 +190,14 @@ impl StoreIo for FaultyIo {
         file.sync_data()?;
         self.syncs.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    fn start_writeback(&self, file: &File, offset: u64, len: u64) {
+        self.writebacks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((offset, len));
+        RealIo.start_writeback(file, offset, len);
     }
 
     fn create_new(&self, path: &Path) -> io::Result<File> {

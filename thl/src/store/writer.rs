@@ -16,6 +16,10 @@
 //!   `SyncPolicy::EveryCommit`, fdatasyncs once for everything appended
 //!   since the last commit (group commit), then advances the durable
 //!   watermark and wakes in-process readers.
+//! * A long transaction (its fragments reach the OS before its commit)
+//!   asks the OS to start writing each further `WRITEBACK_EVERY` bytes to
+//!   the device (`StoreIo::start_writeback`, a hint), so the commit's
+//!   fdatasync waits for less; only the fdatasync makes anything durable.
 //! * Any I/O error while writing or syncing poisons the writer and cuts the
 //!   active file back to what the last successful fdatasync covered (a file
 //!   no fdatasync covered is removed): after a failed fdatasync the kernel
@@ -58,7 +62,15 @@ struct Active {
     /// Created by this writer: an I/O error before its first fdatasync
     /// removes it (a file found on open is never removed).
     created: bool,
+    /// Where writeback was last started or an fdatasync covered: bytes
+    /// after it that are written to the OS are not yet on their way to the
+    /// device.
+    kicked: u64,
 }
+
+/// Bytes a transaction writes to the OS between two starts of writeback
+/// (`StoreIo::start_writeback`).
+const WRITEBACK_EVERY: u64 = 1 << 20;
 
 /// The single writer of a THL directory (see the module invariants).
 #[derive(Debug)]
@@ -74,6 +86,7 @@ pub struct Writer {
     open: Option<(Seqno, u16)>,
     /// Bytes written to the OS since the last fdatasync.
     unsynced: bool,
+    /// A reused buffer: the record being framed.
     scratch: Vec<u8>,
     syncer: Option<JoinHandle<()>>,
 }
@@ -145,6 +158,7 @@ impl Writer {
                 len,
                 index,
                 created: false,
+                kicked: len,
             });
         }
         // What recovery kept is on disk; make sure it is durable.
@@ -321,9 +335,18 @@ impl Writer {
     /// Appends one event record: `header` and the opaque, already encoded
     /// `body`. Buffered until `commit()`.
     pub fn append(&mut self, header: &EventHeader, body: &[u8]) -> Result<()> {
+        self.append_with(header, |out| out.extend_from_slice(body))
+    }
+
+    /// Appends one event, its body encoded straight into the record.
+    pub fn append_event(&mut self, event: &crate::event::ReplEvent) -> Result<()> {
+        self.append_with(&event.header, |out| crate::codec::encode_body(&event.body, out))
+    }
+
+    fn append_with(&mut self, header: &EventHeader, body: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
-        let res = record::encode_event(header, body, &mut buf)
+        let res = record::encode_event_with(header, &mut buf, body)
             .map_err(|e| StoreError::Rejected {
                 dir: self.cfg.dir.clone(),
                 seqno: header.seqno,
@@ -339,13 +362,6 @@ impl Writer {
             });
         self.scratch = buf;
         res
-    }
-
-    /// Appends one event, encoding its body with `codec::encode_body`.
-    pub fn append_event(&mut self, event: &crate::event::ReplEvent) -> Result<()> {
-        let mut body = Vec::new();
-        crate::codec::encode_body(&event.body, &mut body);
-        self.append(&event.header, &body)
     }
 
     /// Appends a whole framed record received from another THL (a relay),
@@ -398,6 +414,13 @@ impl Writer {
             }
         }
         a.len += raw.len() as u64;
+        // A long transaction: what it wrote to the OS starts on its way to
+        // the device now, so the commit's fdatasync waits for less.
+        let written = a.len - a.buf.len() as u64;
+        if res.is_ok() && self.cfg.sync != SyncPolicy::Never && written - a.kicked >= WRITEBACK_EVERY {
+            self.cfg.io.0.start_writeback(&a.file, a.kicked, written - a.kicked);
+            a.kicked = written;
+        }
         if let Err(e) = res {
             let e = StoreError::io(&a.path, e);
             return self.poison(e);
@@ -437,12 +460,13 @@ impl Writer {
     }
 
     fn sync_active(&mut self) -> Result<()> {
-        if let Some(a) = &self.active {
+        if let Some(a) = &mut self.active {
             if let Err(e) = self.cfg.io.0.sync_data(&a.file) {
                 let e = StoreError::io(&a.path, e);
                 return self.poison(e);
             }
             self.shared.lock().synced = Some((a.no, a.len));
+            a.kicked = a.len;
         }
         self.unsynced = false;
         Ok(())
@@ -549,6 +573,7 @@ impl Writer {
             len: FILE_HEADER_LEN,
             index,
             created: true,
+            kicked: 0,
         });
         self.unsynced = true;
         Ok(())
