@@ -17,9 +17,11 @@
 //! 4. Pairs, `EXTRACT_RUNS` times, order alternating within pairs:
 //!    * **ours**: `run_master` with a fresh THL and catalog directory,
 //!      starting at `<first binlog>:4`, default settings (SyncPolicy
-//!      `EveryCommit`: durable, group commit), timed from the call until a
-//!      reader of the THL directory sees the source's last transaction
-//!      (event id = the primary's `SHOW MASTER STATUS` position). Also shown:
+//!      `EveryCommit`: durable, group commit), timed from the call until
+//!      the pipeline reports the source's last transaction durable in the
+//!      THL (event id = the primary's `SHOW MASTER STATUS` position; polled
+//!      every 5 ms from its progress, what `trepctl status` shows, and the
+//!      THL read once afterwards to confirm it). Also shown:
 //!      the time until `run_master` returned after being told to stop (its
 //!      final commit included).
 //!    * **IO thread**: on the replica `CHANGE MASTER TO ... MASTER_LOG_FILE=

@@ -243,16 +243,10 @@ pub fn parse_event_id(id: &str) -> Option<(String, u64)> {
     Some((file.to_owned(), off.trim().parse().ok()?))
 }
 
-/// The event id of the last complete transaction in the THL at `dir`, if
-/// its seqno differs from `*seen` (only then is the log walked; `*seen` is
-/// updated).
-pub fn thl_last_event_id(dir: &Path, seen: &mut Option<i64>) -> Option<String> {
+/// The event id of the last complete transaction in the THL at `dir`.
+pub fn thl_last_event_id(dir: &Path) -> Option<String> {
     let r = thl::store::Reader::open(dir).ok()?;
     let max = r.max_seqno().ok()??;
-    let max_n = max.0;
-    if *seen == Some(max_n) {
-        return None;
-    }
     let mut c = r.cursor(max).ok()?;
     let mut last = None;
     while let Ok(Some(rec)) = c.next() {
@@ -263,9 +257,6 @@ pub fn thl_last_event_id(dir: &Path, seen: &mut Option<i64>) -> Option<String> {
         if h.last_frag {
             last = Some(h.event_id.clone());
         }
-    }
-    if last.is_some() {
-        *seen = Some(max_n);
     }
     last
 }
@@ -322,7 +313,10 @@ pub struct Extraction {
 
 /// Runs the master pipeline with `settings` until its THL holds the
 /// transaction that ends at `end_file:end_pos` (or later), then stops it.
-/// Bounded by `wait` (and 30 s for the stop).
+/// Bounded by `wait` (and 30 s for the stop). Progress is watched as
+/// `trepctl status` sees it (the last transaction made durable in the THL,
+/// polled every 5 ms, as cheap as the IO thread's `SHOW SLAVE STATUS`);
+/// the THL itself is checked once at the end.
 pub async fn extract_until(
     settings: replicator::pipeline::MasterSettings,
     end_file: &str,
@@ -333,29 +327,24 @@ pub async fn extract_until(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let t0 = Instant::now();
     let progress = replicator::pipeline::progress::Progress::new();
-    let mut handle = tokio::spawn(replicator::pipeline::run_master(settings, stop_rx, progress));
-    let mut seen = None;
-    let mut last_id = String::new();
+    let mut handle = tokio::spawn(replicator::pipeline::run_master(settings, stop_rx, progress.clone()));
+    let reached = |id: &str| parse_event_id(id).is_some_and(|(file, off)| (file.as_str(), off) >= (end_file, end_pos));
     let secs = loop {
-        if let Some(id) = thl_last_event_id(&thl_dir, &mut seen) {
-            if let Some((file, off)) = parse_event_id(&id) {
-                if (file.as_str(), off) >= (end_file, end_pos) {
-                    break t0.elapsed().as_secs_f64();
-                }
-            }
-            last_id = id;
+        let stored = progress.snapshot().stored_event_id;
+        if reached(&stored) {
+            break t0.elapsed().as_secs_f64();
         }
         if handle.is_finished() {
             let r = (&mut handle).await.map_err(|e| e.to_string())?;
             return Err(format!(
-                "run_master ended before the last transaction (last event id {last_id:?}): {r:?}"
+                "run_master ended before the last transaction (last event id stored {stored:?}): {r:?}"
             ));
         }
         if t0.elapsed() > wait {
             let _ = stop_tx.send(true);
             let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
             return Err(format!(
-                "THL did not reach {end_file}:{end_pos} within {wait:?} (last event id {last_id:?})"
+                "THL did not reach {end_file}:{end_pos} within {wait:?} (last event id stored {stored:?})"
             ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -368,8 +357,12 @@ pub async fn extract_until(
             return Err("run_master did not return within 30 s of stop".into());
         }
     }
-    Ok(Extraction {
-        secs,
-        returned_secs: t0.elapsed().as_secs_f64(),
-    })
+    let returned_secs = t0.elapsed().as_secs_f64();
+    match thl_last_event_id(&thl_dir) {
+        Some(id) if reached(&id) => Ok(Extraction { secs, returned_secs }),
+        last => Err(format!(
+            "the pipeline reported {end_file}:{end_pos} stored, but the THL at {} ends at {last:?}",
+            thl_dir.display()
+        )),
+    }
 }
