@@ -36,7 +36,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use tests::process::{thl_max_seqno, workspace_bin, Deployment, ReplicatorProcess};
+use tests::process::{drained_thl, thl_max_seqno, workspace_bin, Deployment, ReplicatorProcess};
 use tests::sandbox::{loopback_specs, Instance, InstanceSpec, Sandbox, DEFAULT_PORT};
 
 const MASTER: &str = "host1.alpha";
@@ -166,7 +166,7 @@ struct Pair {
     sandbox: Sandbox,
     d: Deployment,
     port: u16,
-    _master: ReplicatorProcess,
+    master: ReplicatorProcess,
     _root: tempfile::TempDir,
 }
 
@@ -190,7 +190,7 @@ async fn master_and_slave(ini: impl Fn(u16) -> String) -> Pair {
         sandbox,
         d,
         port,
-        _master: master,
+        master,
         _root: root,
     }
 }
@@ -435,4 +435,49 @@ async fn four_channels_apply_by_key_exactly_once_through_a_kill() {
         log.contains("scheduler=Key") && waits > 0,
         "transactions on rows others changed waited for another channel:\n{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_key_a_sessions_temporary_tables_stay_on_the_connection_that_made_them() {
+    // MIXED logging: the temporary table's CREATE and the statements that
+    // read it are statements, and a transaction that also changes rows
+    // (`UUID()` makes its INSERT a rows event) would route by its first
+    // row's key. Every transaction with a statement runs on one channel,
+    // where the table exists: none stops with 1146.
+    let mut pair = master_and_slave(|port| ini_with(port, "key", 4)).await;
+    let (master_db, slave_db, d) = (pair.sandbox.get(MASTER), pair.sandbox.get(SLAVE), &pair.d);
+    master_db
+        .exec(
+            "CREATE DATABASE mx; CREATE TABLE mx.t (id INT PRIMARY KEY, u VARCHAR(40)) ENGINE=InnoDB; \
+             CREATE TABLE mx.copy (id INT PRIMARY KEY) ENGINE=InnoDB",
+        )
+        .await
+        .expect("schema");
+    // One session each (MIXED logs a session's temporary tables until its
+    // first statement logged as rows): a temporary table, then a
+    // transaction whose statements read it before its rows.
+    for i in 0..24 {
+        master_db
+            .exec(&format!(
+                "SET SESSION binlog_format=MIXED; USE mx; CREATE TEMPORARY TABLE tmp (id INT) ENGINE=InnoDB; \
+                 BEGIN; INSERT INTO tmp VALUES ({i}); INSERT INTO copy SELECT id FROM tmp WHERE id = {i}; \
+                 INSERT INTO t VALUES ({i}, UUID()); COMMIT"
+            ))
+            .await
+            .expect("workload");
+    }
+    drained_thl(master_db, &d.thl_dir(MASTER, "alpha"), &mut pair.master, LIMIT).await;
+    let mut slave = d.start(SLAVE, &[]).expect("slave starts");
+    wait_applied(d, &mut slave).await;
+    for table in ["t", "copy"] {
+        let sum = |rows: Vec<Vec<String>>| rows[0][1].clone();
+        let q = format!("CHECKSUM TABLE mx.{table}");
+        assert_eq!(
+            sum(slave_db.query(&q).await.expect("slave checksum")),
+            sum(master_db.query(&q).await.expect("master checksum")),
+            "mx.{table} equals the master's"
+        );
+    }
+    let copied = slave_db.query("SELECT COUNT(*) FROM mx.copy").await.expect("count");
+    assert_eq!(copied[0][0], "24");
 }

@@ -258,11 +258,14 @@ pub enum ApplyScheduler {
 }
 
 impl ApplyScheduler {
-    /// Its name in the target's catalog (`trep_apply_routing`).
+    /// Its routing's name in the target's catalog (`trep_apply_routing`):
+    /// a routing that changes which channel a transaction goes to gets a
+    /// new name (`key` sent transactions with statements to their routed
+    /// channel, `key2` sends them to channel 0).
     pub fn name(self) -> &'static str {
         match self {
             ApplyScheduler::Shard => "shard",
-            ApplyScheduler::Key => "key",
+            ApplyScheduler::Key => "key2",
         }
     }
 }

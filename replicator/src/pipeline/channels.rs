@@ -29,8 +29,16 @@
 //!   wait until every channel has committed everything it was given, run
 //!   on channel 0 alone, and are committed before anything after them is
 //!   dispatched ([`needs_barrier`]). By key, statements and fragments
-//!   ([`alone_whatever_keys`]) and whatever the key scheduler cannot reason
-//!   about run alone the same way, on their routed channel.
+//!   ([`alone_whatever_keys`]) run alone the same way, on channel 0, and
+//!   whatever the key scheduler cannot reason about runs alone on its
+//!   routed channel.
+//! * **A source session's temporary tables are on one connection.** They
+//!   exist only in the target session that ran their `CREATE TEMPORARY
+//!   TABLE` (a statement, under MIXED logging) and are used by statements
+//!   only (row events never name them): every transaction with a statement
+//!   runs on channel 0, in both modes. Routing by key recorded before this
+//!   rule (`key` in `trep_apply_routing`, now `key2`) is a different
+//!   routing: a restart from rows it left at different seqnos is refused.
 //! * **Exactly once per channel.** After any stop or crash each channel
 //!   resumes after its own row: the THL is read from the lowest of them,
 //!   and each channel's applier skips what its own row covers. A channel
@@ -131,6 +139,13 @@ pub fn check_channel_rows(
         .iter()
         .map(|(t, s)| format!("{t}: {}", Seqno::or_minus_one(*s)))
         .collect();
+    let setting = |routing: &str| {
+        match routing {
+        "shard" => "svc-parallelization-type=disk",
+        "key2" => "svc-parallelization-type=key",
+        _ => "svc-parallelization-type=key with the replicator version that wrote them (its routing by key is not this one's)",
+    }
+    };
     Err(format!(
         "the target's trep_commit_seqno has {} channel rows at different seqnos (task_id: seqno {}), written by \
          {} channel(s) by {was}, and this service now has {channels} channel(s) by {}: the channel count and \
@@ -141,11 +156,7 @@ pub fn check_channel_rows(
         rows.len(),
         scheduler.name(),
         rows.len(),
-        if was == "key" {
-            "svc-parallelization-type=key"
-        } else {
-            "svc-parallelization-type=disk"
-        },
+        setting(was),
     ))
 }
 
@@ -570,6 +581,9 @@ async fn dispatch(
             (Some(c), _) => c,
             (None, Routing::Shard) if barrier => 0,
             (None, Routing::Shard) => channel_of(&event.header.shard_id, channels) as usize,
+            // Statements on one connection, with the temporary tables of
+            // the source sessions they create.
+            (None, Routing::Key(_)) if barrier => 0,
             (None, Routing::Key(k)) => {
                 let first_rows = event.body.changes.iter().find_map(|c| match c {
                     Change::Rows(rc) => Some(rc),
@@ -758,6 +772,18 @@ mod tests {
         // ... and allowed once the rows name one seqno.
         assert_eq!(
             check_channel_rows(&[(0, s(7)), (1, s(7))], 2, Some("shard"), ApplyScheduler::Key),
+            Ok(false)
+        );
+        // The routing by key of an earlier version is another routing.
+        let e = check_channel_rows(&[(0, s(7)), (1, s(3))], 2, Some("key"), ApplyScheduler::Key)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            e.contains("by key,") && e.contains("the replicator version that wrote them"),
+            "{e}"
+        );
+        assert_eq!(
+            check_channel_rows(&[(0, s(7)), (1, s(7))], 2, Some("key"), ApplyScheduler::Key),
             Ok(false)
         );
     }
