@@ -43,13 +43,15 @@
 //! of per-pair ratios; aim >= 1): the IO thread only copies events into its
 //! relay log, we decode every row, build transactions and write (and
 //! fdatasync) the THL. Decode-only rows/s is the single-core ceiling of the
-//! pipeline's decoding (aim >= 1.5M rows/s).
+//! pipeline's decoding (aim >= 1.5M rows/s). The disk's fsync/s (4 KiB
+//! write + fdatasync, 2 s) is measured before and after the pairs: only we
+//! fdatasync, so a slow disk moves our side alone.
 
 use std::error::Error;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use benches::{env_u64, extract_until, fmt_med, median, quick, status_field, Table};
+use benches::{env_u64, extract_until, fmt_med, fsync_rate, median, quick, status_field, Table};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use replicator::binlog::{BinlogEvent, BinlogFileReader, Decoder};
@@ -279,6 +281,9 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         fmt_med(&dec_mb, 0)
     );
 
+    let probe_dir = tempfile::Builder::new().prefix("extract-fsync-").tempdir()?;
+    let fsyncs = || fsync_rate(probe_dir.path(), Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
+    let fsyncs_before = fsyncs();
     let mut ours = Vec::new();
     let mut io = Vec::new();
     for i in 0..cfg.runs {
@@ -346,11 +351,13 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
     ]);
     t.print();
     println!(
-        "THL size {:.1} MB for {:.1} MB of binlog; ours / IO thread speed: {:.2} (median of per-pair ratios, {} pairs) [aim >= 1]",
+        "THL size {:.1} MB for {:.1} MB of binlog; ours / IO thread speed: {:.2} (median of per-pair ratios, {} pairs) \
+         [aim >= 1]; the disk: {fsyncs_before} fsync/s before the pairs, {} after",
         median(&ours.iter().map(|o| o.thl_bytes as f64).collect::<Vec<_>>()) / 1e6,
         bb / 1e6,
         median(&ratios),
-        ratios.len()
+        ratios.len(),
+        fsyncs()
     );
     Ok(())
 }
