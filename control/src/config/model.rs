@@ -258,11 +258,19 @@ pub enum ApplyScheduler {
 }
 
 impl ApplyScheduler {
+    /// Its name, as `svc-parallelization-type` and the logs say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApplyScheduler::Shard => "shard",
+            ApplyScheduler::Key => "key",
+        }
+    }
+
     /// Its routing's name in the target's catalog (`trep_apply_routing`):
     /// a routing that changes which channel a transaction goes to gets a
     /// new name (`key` sent transactions with statements to their routed
     /// channel, `key2` sends them to channel 0).
-    pub fn name(self) -> &'static str {
+    pub fn routing(self) -> &'static str {
         match self {
             ApplyScheduler::Shard => "shard",
             ApplyScheduler::Key => "key2",

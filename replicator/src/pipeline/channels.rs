@@ -129,8 +129,8 @@ pub fn check_channel_rows(
 ) -> Result<bool, String> {
     let forget = rows.iter().any(|&(t, _)| t >= channels);
     let same_count = rows.len() == channels as usize && !forget;
-    let was = recorded.unwrap_or(ApplyScheduler::Shard.name());
-    let same_scheduler = rows.len() < 2 || was == scheduler.name();
+    let was = recorded.unwrap_or(ApplyScheduler::Shard.routing());
+    let same_scheduler = rows.len() < 2 || was == scheduler.routing();
     let one_seqno = rows.windows(2).all(|w| w[0].1 == w[1].1);
     if (same_count && same_scheduler) || one_seqno {
         return Ok(forget);
@@ -148,13 +148,13 @@ pub fn check_channel_rows(
     };
     Err(format!(
         "the target's trep_commit_seqno has {} channel rows at different seqnos (task_id: seqno {}), written by \
-         {} channel(s) by {was}, and this service now has {channels} channel(s) by {}: the channel count and \
+         {} channel(s) routed by {was}, and this service now has {channels} channel(s) routed by {}: the channel count and \
          svc-parallelization-type may change only after a clean offline, which brings every row to one seqno. \
          Set them back ({} channels, {}) and go online, then `trepctl offline`, then change them",
         rows.len(),
         described.join(", "),
         rows.len(),
-        scheduler.name(),
+        scheduler.routing(),
         rows.len(),
         setting(was),
     ))
@@ -768,7 +768,7 @@ mod tests {
         let e = check_channel_rows(&[(0, s(7)), (1, s(3))], 2, Some("shard"), ApplyScheduler::Key)
             .err()
             .unwrap_or_default();
-        assert!(e.contains("by shard") && e.contains("by key"), "{e}");
+        assert!(e.contains("routed by shard") && e.contains("routed by key2"), "{e}");
         // ... and allowed once the rows name one seqno.
         assert_eq!(
             check_channel_rows(&[(0, s(7)), (1, s(7))], 2, Some("shard"), ApplyScheduler::Key),

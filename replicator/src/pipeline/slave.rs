@@ -311,8 +311,11 @@ async fn connect_appliers(
             if forget {
                 applier.forget_channels_from(channels).await.map_err(apply_err)?;
             }
-            if recorded.as_deref() != Some(scheduler.name()) {
-                applier.set_apply_routing(scheduler.name()).await.map_err(apply_err)?;
+            if recorded.as_deref() != Some(scheduler.routing()) {
+                applier
+                    .set_apply_routing(scheduler.routing())
+                    .await
+                    .map_err(apply_err)?;
             }
         }
         appliers.push(applier);
