@@ -158,12 +158,15 @@ pub fn chain_ini(port: u16) -> String {
     )
 }
 
+/// The name of the test deployments' CA.
+pub const DEPLOYMENT_CA: &str = "tungsten-rs test deployment CA";
+
 /// The deployment's CA and a certificate for every host name the test
 /// deployments use, under `root/tls` (`crate::tls`).
 pub fn deployment_certs(root: &Path) -> Result<crate::tls::Certs, ClusterError> {
     let mut hosts: Vec<&str> = HOSTS.iter().chain(&NORTH_HOSTS).copied().collect();
     hosts.extend(CHAIN_HOSTS.iter().filter(|h| !HOSTS.contains(h)));
-    crate::tls::Certs::write(&root.join("tls"), "tungsten-rs test deployment CA", &hosts)
+    crate::tls::Certs::write(&root.join("tls"), DEPLOYMENT_CA, &hosts)
         .map_err(|e| ClusterError::Io(io::Error::other(e)))
 }
 

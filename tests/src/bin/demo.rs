@@ -22,13 +22,15 @@
 //! services` of all nine hosts, `trepctl composite status` and the
 //! checksums.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use tests::cluster::{deployment_certs, growable_ini, with_tls, Cluster, HOSTS, NORTH_HOSTS};
+use tests::cluster::{growable_ini, with_tls, Cluster, DEPLOYMENT_CA, HOSTS, NORTH_HOSTS};
 use tests::process::workspace_bin;
+use tests::tls::Certs;
 
 const TABLES: &[&str] = &["shop.customers", "shop.orders", "shop.stock"];
 
@@ -65,11 +67,19 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
         HOSTS.len() + spares.len(),
         root.display()
     );
-    let certs = deployment_certs(root)?;
+    // The ini names the files; they are written once the hosts have their
+    // addresses, which the certificates name too (the status page's URL).
+    let certs = Certs { dir: root.join("tls") };
     let mut cluster = Cluster::create_with_spares(root, &HOSTS, spares, |port, sandbox| {
         with_tls(&growable_ini(port, sandbox, false), &certs)
     })
     .await?;
+    let addressed: Vec<(&str, Vec<IpAddr>)> = HOSTS
+        .iter()
+        .chain(spares)
+        .map(|h| (*h, vec![IpAddr::V4(cluster.db(h).address())]))
+        .collect();
+    Certs::write_with_addresses(&certs.dir, DEPLOYMENT_CA, &addressed)?;
     println!(
         "   THL over TLS with mutual authentication: CA and host certificates in {}",
         certs.dir.display()
@@ -156,7 +166,8 @@ async fn run(root: &Path, exit_at_once: bool, add_cluster: bool) -> Result<(), B
     );
     println!(
         "   the status page of the whole composite: https://{}:8097/ in a browser on this machine (user {}, password \
-         {}; the certificate is signed by the demo's own CA, {}: trust it or accept the warning)",
+         {}; the certificate, which names that address, is signed by the demo's own CA, {}: trust it or accept \
+         the warning)",
         cluster.db(HOSTS[0]).address(),
         tests::cluster::REST_USER,
         tests::cluster::REST_PASSWORD,
