@@ -9,18 +9,25 @@
 //! ledger on host2.beta has one row per transaction written on either
 //! master, and the THL of host1.beta shows the handover (old records from
 //! host1.alpha, then host1.beta's from the next seqno, epoch = that seqno).
-//! The old master, whose database then gets a write its replicator never
-//! extracted, is refused the relay role (its data left the history), and
-//! keeps its role.
+//! Before that, the relay stores five transactions it cannot apply (a row
+//! lock) when the old master goes away: after `offline -immediate` (which
+//! must let go of the catalog) its promotion is refused, naming the fix,
+//! and it keeps its role; online as a relay it applies them, and is then
+//! promoted. The old master, whose database then gets a write its
+//! replicator never extracted, is refused the relay role (its data left
+//! the history), and keeps its role.
 
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use tests::cluster::Cluster;
-use tests::process::read_thl;
+use tests::process::{read_thl, thl_max_seqno};
 
 const RELAY: &str = "host1.beta";
 const SLAVE: &str = "host2.beta";
+/// The old master's transactions: 200, then 5 the relay stores but has
+/// not applied when it is first asked to take over.
+const ALPHA_TXNS: i64 = 205;
 
 fn trepctl(cluster: &Cluster, host: &str, args: &[&str]) -> String {
     let (ok, text) = cluster
@@ -66,18 +73,62 @@ async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
         .await
         .expect("schema");
     write(&cluster, "host1.alpha", 1, 200).await;
-    let handover = cluster
+    cluster
         .wait_until_applied(Duration::from_secs(120))
         .await
         .expect("applied");
 
-    // The old master goes away; the relay takes over.
+    // The relay stores five more transactions but cannot apply them (a
+    // row lock on its database) when the old master goes away.
+    let mut blocker = mysql_async::Conn::new(cluster.db(RELAY).root_opts())
+        .await
+        .expect("connect to the relay's database");
+    blocker
+        .query_drop("BEGIN; SELECT n FROM app.counter WHERE id = 1 FOR UPDATE")
+        .await
+        .expect("hold the counter's row");
+    let (master_thl, relay_thl) = (
+        cluster.deployment.thl_dir("host1.alpha", "alpha"),
+        cluster.deployment.thl_dir(RELAY, "beta"),
+    );
+    let before = thl_max_seqno(&master_thl).expect("the master's THL");
+    write(&cluster, "host1.alpha", 201, 5).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let handover = loop {
+        let (m, r) = (thl_max_seqno(&master_thl), thl_max_seqno(&relay_thl));
+        if m >= Some(before + 5) && r == m {
+            break r.unwrap_or_default();
+        }
+        assert!(Instant::now() < deadline, "the relay stored {r:?} of {m:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     cluster.kill_replicator("host1.alpha");
+    trepctl(&cluster, RELAY, &["offline", "-immediate"]);
+    blocker.query_drop("ROLLBACK").await.expect("release");
+    let _ = blocker.disconnect().await;
+    // Promoting a host that has not applied its THL would skip those
+    // transactions downstream: refused, naming the fix; nothing changes.
+    let (ok, out) = cluster
+        .deployment
+        .run_tool("trepctl", Some(RELAY), &["setrole", "-role", "master"])
+        .expect("trepctl");
+    assert!(
+        !ok && out.contains(&format!("up to seqno {handover}")) && out.contains("go online as relay"),
+        "{out}"
+    );
+    let services = trepctl(&cluster, RELAY, &["services"]);
+    assert!(services.contains("role             : relay"), "{services}");
+    // The fix it names: online as a relay (its THL applies without its
+    // master), wait, offline.
+    trepctl(&cluster, RELAY, &["online"]);
+    wait_applied(&cluster, RELAY, handover).await;
     trepctl(&cluster, RELAY, &["offline"]);
+
+    // The relay takes over.
     trepctl(&cluster, RELAY, &["setrole", "-role", "master"]);
     // The role change is the promotion: a write made before `online` is
     // the new master's first transaction.
-    write(&cluster, RELAY, 201, 1).await;
+    write(&cluster, RELAY, ALPHA_TXNS as u64 + 1, 1).await;
     trepctl(&cluster, RELAY, &["online"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !trepctl(&cluster, RELAY, &["services"]).contains("ONLINE") {
@@ -87,7 +138,7 @@ async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
     let services = trepctl(&cluster, RELAY, &["services"]);
     assert!(services.contains("role             : master"), "{services}");
 
-    write(&cluster, RELAY, 202, 99).await;
+    write(&cluster, RELAY, ALPHA_TXNS as u64 + 2, 99).await;
     let thl = cluster.deployment.thl_dir(RELAY, "beta");
     let deadline = Instant::now() + Duration::from_secs(60);
     let last = loop {
@@ -122,9 +173,9 @@ async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
     wait_applied(&cluster, SLAVE, last).await;
     let slave = cluster.db(SLAVE);
     for (sql, want) in [
-        ("SELECT COUNT(*) FROM app.ledger", "300"),
-        ("SELECT COUNT(DISTINCT txn) FROM app.ledger", "300"),
-        ("SELECT n FROM app.counter", "300"),
+        ("SELECT COUNT(*) FROM app.ledger", "305"),
+        ("SELECT COUNT(DISTINCT txn) FROM app.ledger", "305"),
+        ("SELECT n FROM app.counter", "305"),
         ("SELECT COUNT(*) FROM app.ledger WHERE origin = 'host1.beta'", "100"),
     ] {
         assert_eq!(slave.query_value(sql).await.expect(sql).as_deref(), Some(want), "{sql}");
@@ -139,12 +190,12 @@ async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
     // resumes in its own binlog: nothing twice.
     cluster.kill_replicator(RELAY);
     cluster.start_replicator(RELAY).expect("restart");
-    write(&cluster, RELAY, 301, 20).await;
+    write(&cluster, RELAY, ALPHA_TXNS as u64 + 101, 20).await;
     wait_applied(&cluster, SLAVE, last + 20).await;
     assert_eq!(
         cluster
             .db(SLAVE)
-            .query_value("SELECT COUNT(*) = COUNT(DISTINCT txn) AND COUNT(*) = 320 FROM app.ledger")
+            .query_value("SELECT COUNT(*) = COUNT(DISTINCT txn) AND COUNT(*) = 325 FROM app.ledger")
             .await
             .expect("ledger")
             .as_deref(),

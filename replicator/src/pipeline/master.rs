@@ -46,7 +46,7 @@ pub mod promotion;
 mod temporal;
 
 use self::temporal::{PrecisionLookupError, TemporalPrecisions};
-use super::progress::{commit_time_ms, Activity, Progress, ShardTxn, Stage};
+use super::progress::{commit_time_ms, Activity, PipelineEnd, Progress, ShardTxn, Stage};
 use super::retention::{OwnApplier, RetentionClock};
 use super::serve::{serve_thl, ServeError};
 use crate::binlog::event_types::{BEGIN_LOAD_QUERY_EVENT, EXECUTE_LOAD_QUERY_EVENT, TABLE_MAP_EVENT};
@@ -206,12 +206,10 @@ pub async fn run_master(
     stop: watch::Receiver<bool>,
     progress: Progress,
 ) -> Result<(), ExtractError> {
-    let result = master_pipeline(settings, stop, &progress).await;
     // Whatever the exit path: release the server (and the catalog and port
     // it holds) and report idle.
-    progress.set_thl_server(None);
-    progress.idle();
-    result
+    let _end = PipelineEnd(&progress);
+    master_pipeline(settings, stop, &progress).await
 }
 
 async fn master_pipeline(

@@ -390,6 +390,21 @@ impl Progress {
     }
 }
 
+/// Clears what a pipeline lent its [`Progress`] (the THL server, which
+/// holds the catalog and the port, and the upstream client) and reports
+/// idle when dropped: however the pipeline ends, `offline -immediate`
+/// (which drops its task mid-await) included.
+#[derive(Debug)]
+pub struct PipelineEnd<'a>(pub &'a Progress);
+
+impl Drop for PipelineEnd<'_> {
+    fn drop(&mut self) {
+        self.0.set_thl_server(None);
+        self.0.set_upstream_client(None);
+        self.0.idle();
+    }
+}
+
 /// The slave's THL client reports here as it goes, and learns from here
 /// what the apply stage applied (for its ACKs).
 impl ClientObserver for Progress {

@@ -29,7 +29,7 @@ use tracing::info;
 
 use super::apply::{run_apply_stage, ApplyStageError, Retry};
 use super::channels::check_channel_rows;
-use super::progress::{Progress, Stage};
+use super::progress::{PipelineEnd, Progress, Stage};
 use super::retention::{OwnApplier, RetentionClock};
 use super::serve::{serve_thl, ServeError};
 use super::skip::SkipSeqnos;
@@ -109,13 +109,10 @@ pub async fn run_slave(
     progress: Progress,
     resolver: Resolver,
 ) -> Result<(), SlaveError> {
-    let result = slave_pipeline(settings, stop, &progress, resolver).await;
     // Whatever the exit path: release the server (and the catalog and port
     // it holds) and report idle.
-    progress.set_thl_server(None);
-    progress.set_upstream_client(None);
-    progress.idle();
-    result
+    let _end = PipelineEnd(&progress);
+    slave_pipeline(settings, stop, &progress, resolver).await
 }
 
 async fn slave_pipeline(
