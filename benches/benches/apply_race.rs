@@ -105,7 +105,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use benches::{env_u64, extract_until, fmt_med, fsync_rate, median, quick, run_command, status_field, Table};
+use benches::{env_u64, extract_until, fmt_med, fsync_rate_text, median, quick, run_command, status_field, Table};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
 use replicator::applier::{Applier, ApplierConfig, RowMethod};
@@ -845,7 +845,7 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
     let (b, _start_sums, end_sums) = load(primary, [maria, ours], cfg, root.path()).await?;
     let schemas = cfg.schemas();
 
-    let fsyncs_before = fsync_rate(root.path(), Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
+    let fsyncs_before = fsync_rate_text(root.path());
     let ex_secs = extract(primary, &b, root.path(), cfg.wait).await?;
     let thl_dir = root.path().join("thl");
     let s = scan_thl(&thl_dir)?;
@@ -1052,7 +1052,7 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
 /// The disk's fsync rate now (beside `before`), then the heading of the
 /// results table.
 fn print_heading(root: &Path, before: &str, s: &ThlSummary, rounds: usize) {
-    let fsyncs = fsync_rate(root, Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
+    let fsyncs = fsync_rate_text(root);
     println!("fsync/s of this disk after the runs: {fsyncs} (before: {before})");
     println!();
     println!(

@@ -51,7 +51,7 @@ use std::error::Error;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use benches::{env_u64, extract_until, fmt_med, fsync_rate, median, quick, status_field, Table};
+use benches::{env_u64, extract_until, fmt_med, fsync_rate_text, median, quick, status_field, Table};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use replicator::binlog::{BinlogEvent, BinlogFileReader, Decoder};
@@ -282,8 +282,7 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
     );
 
     let probe_dir = tempfile::Builder::new().prefix("extract-fsync-").tempdir()?;
-    let fsyncs = || fsync_rate(probe_dir.path(), Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"));
-    let fsyncs_before = fsyncs();
+    let fsyncs_before = fsync_rate_text(probe_dir.path());
     let mut ours = Vec::new();
     let mut io = Vec::new();
     for i in 0..cfg.runs {
@@ -357,7 +356,7 @@ async fn bench(sb: &Sandbox, cfg: &Cfg) -> Res<()> {
         bb / 1e6,
         median(&ratios),
         ratios.len(),
-        fsyncs()
+        fsync_rate_text(probe_dir.path())
     );
     Ok(())
 }

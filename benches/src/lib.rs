@@ -63,6 +63,12 @@ pub fn fsync_rate(dir: &Path, span: Duration) -> Result<f64, String> {
     Ok(rate)
 }
 
+/// [`fsync_rate`] over 2 s, as printed beside a benchmark's figures (the
+/// error's text when it cannot be measured).
+pub fn fsync_rate_text(dir: &Path) -> String {
+    fsync_rate(dir, Duration::from_secs(2)).map_or_else(|e| e, |r| format!("{r:.0}"))
+}
+
 /// An unsigned integer from the environment, or `default` when unset or
 /// unparsable (a bad value is reported on stderr).
 pub fn env_u64(name: &str, default: u64) -> u64 {

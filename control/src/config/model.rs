@@ -276,6 +276,22 @@ impl ApplyScheduler {
             ApplyScheduler::Key => "key2",
         }
     }
+
+    /// The scheduler whose [`routing`](Self::routing) is `routing`; `None`
+    /// for another version's.
+    pub fn of_routing(routing: &str) -> Option<ApplyScheduler> {
+        [ApplyScheduler::Shard, ApplyScheduler::Key]
+            .into_iter()
+            .find(|s| s.routing() == routing)
+    }
+
+    /// The ini line that chooses it.
+    pub fn setting(self) -> &'static str {
+        match self {
+            ApplyScheduler::Shard => "svc-parallelization-type=disk",
+            ApplyScheduler::Key => "svc-parallelization-type=key",
+        }
+    }
 }
 
 /// Apply channels by key when `channels` is not set. A constant, not a

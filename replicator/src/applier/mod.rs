@@ -61,9 +61,10 @@
 //!   second; statement-logged temporary tables of that source session are
 //!   then lost on the target, as when other transactions come between.
 //!   If the target crashed in between, `XA START` finds the xid prepared
-//!   already (1440) and the event only moves the position. `XA COMMIT|ROLLBACK` of a transaction prepared by an ended
-//!   session runs under `autocommit=1`; replayed after a crash, its unknown
-//!   xid (1397) is tolerated with a warning.
+//!   already (1440) and the event only moves the position.
+//!   `XA COMMIT|ROLLBACK` of a transaction prepared by an ended session
+//!   runs under `autocommit=1`; replayed after a crash, its unknown xid
+//!   (1397) is tolerated with a warning.
 //!
 //! # Round trips
 //!

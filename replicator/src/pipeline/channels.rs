@@ -139,13 +139,10 @@ pub fn check_channel_rows(
         .iter()
         .map(|(t, s)| format!("{t}: {}", Seqno::or_minus_one(*s)))
         .collect();
-    let setting = |routing: &str| {
-        match routing {
-        "shard" => "svc-parallelization-type=disk",
-        "key2" => "svc-parallelization-type=key",
-        _ => "svc-parallelization-type=key with the replicator version that wrote them (its routing by key is not this one's)",
-    }
-    };
+    let setting = ApplyScheduler::of_routing(was).map_or(
+        "svc-parallelization-type=key with the replicator version that wrote them (its routing by key is not this one's)",
+        ApplyScheduler::setting,
+    );
     Err(format!(
         "the target's trep_commit_seqno has {} channel rows at different seqnos (task_id: seqno {}), written by \
          {} channel(s) routed by {was}, and this service now has {channels} channel(s) routed by {}: the channel count and \
@@ -156,7 +153,7 @@ pub fn check_channel_rows(
         rows.len(),
         scheduler.routing(),
         rows.len(),
-        setting(was),
+        setting,
     ))
 }
 

@@ -68,6 +68,13 @@ struct Active {
     kicked: u64,
 }
 
+impl Active {
+    /// Bytes handed to the OS (the rest of `len` is buffered).
+    fn written(&self) -> u64 {
+        self.len - self.buf.len() as u64
+    }
+}
+
 /// Bytes a transaction writes to the OS between two starts of writeback
 /// (`StoreIo::start_writeback`).
 const WRITEBACK_EVERY: u64 = 1 << 20;
@@ -414,16 +421,16 @@ impl Writer {
             }
         }
         a.len += raw.len() as u64;
-        // A long transaction: what it wrote to the OS starts on its way to
-        // the device now, so the commit's fdatasync waits for less.
-        let written = a.len - a.buf.len() as u64;
-        if res.is_ok() && self.cfg.sync != SyncPolicy::Never && written - a.kicked >= WRITEBACK_EVERY {
-            self.cfg.io.0.start_writeback(&a.file, a.kicked, written - a.kicked);
-            a.kicked = written;
-        }
         if let Err(e) = res {
             let e = StoreError::io(&a.path, e);
             return self.poison(e);
+        }
+        // A long transaction: what it wrote to the OS starts on its way to
+        // the device now, so the commit's fdatasync waits for less.
+        let written = a.written();
+        if self.cfg.sync != SyncPolicy::Never && written.saturating_sub(a.kicked) >= WRITEBACK_EVERY {
+            self.cfg.io.0.start_writeback(&a.file, a.kicked, written - a.kicked);
+            a.kicked = written;
         }
         if fx.last_frag {
             self.open = None;
@@ -466,7 +473,7 @@ impl Writer {
                 return self.poison(e);
             }
             self.shared.lock().synced = Some((a.no, a.len));
-            a.kicked = a.len;
+            a.kicked = a.written();
         }
         self.unsynced = false;
         Ok(())
