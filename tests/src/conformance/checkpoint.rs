@@ -10,7 +10,9 @@
 //! global default to 0; and with `binlog_format=ROW` in its session, so
 //! that the runner's own marker reaches the replicas the same way whatever
 //! format the run (`--binlog-format mixed`) or the test set); (3) the runner waits, bounded by the
-//! topology's wait, until every replica holds that token, reading the
+//! topology's wait, until every replica holds that token and (replicators)
+//! reports an applied seqno, the low watermark of its channels, at the
+//! master THL's last seqno once the token was there, reading the
 //! replicators' (or native replicas') state every second (a stop ends the
 //! wait); a replica still running one of its applier's statements, and not
 //! waiting for a lock, when the wait runs out gets more time, up to
@@ -263,6 +265,28 @@ async fn late_state(topo: &Topology, h: &Host) -> String {
     }
 }
 
+/// Whether replica `i`, which holds the marker, applied everything before
+/// it too. Parallel apply commits out of order across channels: the
+/// marker may be in before an earlier transaction of another channel. The
+/// replicator's applied seqno is the low watermark; it must reach the
+/// master THL's last seqno as read once a replica holds the marker (so the
+/// marker is in it), `*through`. A native replica commits in order.
+fn applied_through(topo: &Topology, i: usize, through: &mut Option<i64>) -> bool {
+    let Replication::Tungsten(r) = &topo.replication else {
+        return true;
+    };
+    if through.is_none() {
+        *through = r.master_max_seqno();
+    }
+    let Some(target) = *through else {
+        return true;
+    };
+    r.replicator_state(&topo.replicas()[i])
+        .ok()
+        .and_then(|s| s.applied_seqno.parse::<i64>().ok())
+        .is_some_and(|applied| applied >= target)
+}
+
 /// Runs one checkpoint (see the module doc).
 pub async fn run(topo: &Topology, label: &str) -> Record {
     if let Some(stop) = stopped(topo).await {
@@ -276,10 +300,13 @@ pub async fn run(topo: &Topology, label: &str) -> Record {
     let mut deadline = started + topo.wait;
     let mut pending: Vec<usize> = (0..topo.replicas().len()).collect();
     let mut last_state_check = Instant::now();
+    let mut through = None;
     while !pending.is_empty() {
         let mut still = Vec::new();
         for i in pending {
-            if replica_token(topo, i).await.as_deref() != Some(token.as_str()) {
+            if replica_token(topo, i).await.as_deref() != Some(token.as_str())
+                || !applied_through(topo, i, &mut through)
+            {
                 still.push(i);
             }
         }
