@@ -476,6 +476,82 @@ async fn stopped_server_is_a_transient_error() {
     assert_eq!(again, after, "resumed at {resume}");
 }
 
+/// `next_received` (what the extractor batches) hands out the same events
+/// as `next_event`, in order, without waiting; a failure it sees is kept
+/// for the next `next_event`, which reports it.
+#[tokio::test]
+async fn received_events_match_awaited_ones_and_a_failure_waits_for_next_event() {
+    let mut sandbox = one(&[]).await;
+    let db = &sandbox.instances()[0];
+    db.exec("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(200))")
+        .await
+        .expect("setup");
+    let inserts: Vec<String> = (1..=300)
+        .map(|i| format!("INSERT INTO shop.t VALUES ({i}, REPEAT('x', 150))"))
+        .collect();
+    db.exec(&inserts.join("; ")).await.expect("300 transactions");
+    let last_xid = |ev: &RawEvent, seen: &[RawEvent]| {
+        ev.event_type() == XID_EVENT && seen.iter().filter(|e| e.event_type() == XID_EVENT).count() == 299
+    };
+    let start = || StartPosition::FilePos(BinlogPosition::new("mysql-bin.000001", 4));
+
+    // One event at a time, each awaited.
+    let mut src = BinlogSource::connect_with(db.opts(), config(), start())
+        .await
+        .expect("connect");
+    let awaited = read_until(&mut src, last_xid).await;
+
+    // Awaited, then whatever already arrived.
+    let mut src = BinlogSource::connect_with(db.opts(), config(), start())
+        .await
+        .expect("connect");
+    let mut batched: Vec<RawEvent> = Vec::new();
+    let (mut awaits, mut received) = (0, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while batched.len() < awaited.len() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out at {} events",
+            batched.len()
+        );
+        batched.push(src.next_event().await.expect("event"));
+        awaits += 1;
+        while batched.len() < awaited.len() {
+            match src.next_received() {
+                Some(ev) => {
+                    batched.push(ev.expect("event"));
+                    received += 1;
+                }
+                None => break,
+            }
+        }
+    }
+    let key = |e: &RawEvent| (e.event_type(), e.pos, e.next_pos, e.bytes.clone());
+    assert_eq!(
+        batched.iter().map(key).collect::<Vec<_>>(),
+        awaited.iter().map(key).collect::<Vec<_>>()
+    );
+    assert!(
+        received > 0,
+        "every one of {awaits} events was awaited: nothing came batched"
+    );
+
+    // The server goes away: next_received never reports it, next_event does.
+    sandbox.instances_mut()[0].stop().await.expect("stop");
+    let err = loop {
+        while let Some(ev) = src.next_received() {
+            ev.expect("an event received before the stop");
+        }
+        match tokio::time::timeout(Duration::from_secs(20), src.next_event()).await {
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => break e,
+            Err(_) => panic!("no error within 20 s of the server stopping"),
+        }
+    };
+    assert!(err.is_transient(), "{err:?}");
+    assert!(src.next_received().is_none(), "nothing after the failure");
+}
+
 #[tokio::test]
 async fn access_denied_and_same_server_id_are_definite() {
     let spec = localhost_specs(1).expect("port").remove(0);

@@ -31,6 +31,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,7 +60,7 @@ use crate::extractor::create_table::{declared_columns, same_columns, table_witho
 use crate::extractor::event_id::EventId;
 use crate::retry::{Backoff, Policy};
 use crate::source::error::classify;
-use crate::source::{preflight, BinlogSource, SourceError, StartPosition, StreamConfig, StreamPosition};
+use crate::source::{preflight, BinlogSource, RawEvent, SourceError, StartPosition, StreamConfig, StreamPosition};
 use crate::statement_kind::{changes_schema, transaction_control, TransactionControl};
 use crate::thl_net::Role;
 
@@ -473,15 +474,17 @@ async fn session(
     };
     progress.streaming(&addr);
 
-    let (tx, rx) = mpsc::channel(256);
+    let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
+    let queued = Arc::new(AtomicU64::new(0));
     let worker_settings = settings.clone();
     let catalog = catalog.clone();
     let worker_progress = progress.clone();
+    let worker_queued = queued.clone();
     let runtime = tokio::runtime::Handle::current();
     let worker = tokio::task::spawn_blocking(move || {
         let mut w = Worker::new(&worker_settings, catalog, writer, (epoch, first_seqno), worker_progress);
         w.precisions = Some(TemporalPrecisions::new(worker_settings.source.clone(), runtime));
-        let outcome = w.run(rx);
+        let outcome = w.run(rx, &worker_queued);
         let writer = (!(w.builder.in_transaction() && w.appended_partial)).then_some(w.writer);
         SessionEnd { writer, outcome }
     });
@@ -490,8 +493,14 @@ async fn session(
         tokio::select! {
             ev = source.next_event() => match ev {
                 Ok(raw) => {
-                    if tx.send(raw).await.is_err() {
+                    let (batch, failed) = received_batch(raw, &mut source);
+                    queued.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if tx.send(batch).await.is_err() {
                         break; // the worker stopped with an error
+                    }
+                    if failed.is_some() {
+                        source_error = failed;
+                        break;
                     }
                 }
                 Err(e) => {
@@ -516,6 +525,34 @@ async fn session(
         writer: end.writer,
         outcome,
     }
+}
+
+/// Batches waiting for the worker: with [`BATCH_BYTES`], what the session
+/// holds ahead of the worker is about this many MiB.
+const QUEUED_BATCHES: usize = 8;
+
+/// A batch stops growing at this many bytes of events (one event may be
+/// larger: it travels alone).
+const BATCH_BYTES: usize = 1 << 20;
+
+/// `first` and the events received after it that are already here, up to
+/// [`BATCH_BYTES`]: the worker is woken once for what one socket read
+/// brought, not once per event (on two cores the wake-ups cost more than
+/// the hand-over). A failure after some events comes back beside them.
+fn received_batch(first: RawEvent, source: &mut BinlogSource) -> (Vec<RawEvent>, Option<SourceError>) {
+    let mut bytes = first.bytes.len();
+    let mut batch = vec![first];
+    while bytes < BATCH_BYTES {
+        match source.next_received() {
+            Some(Ok(raw)) => {
+                bytes += raw.bytes.len();
+                batch.push(raw);
+            }
+            Some(Err(e)) => return (batch, Some(e)),
+            None => break,
+        }
+    }
+    (batch, None)
 }
 
 /// Decodes, builds and writes, on a blocking thread.
@@ -589,27 +626,33 @@ impl Worker {
         }
     }
 
-    fn run(&mut self, mut rx: mpsc::Receiver<crate::source::RawEvent>) -> Result<(), ExtractError> {
-        while let Some(raw) = rx.blocking_recv() {
-            let (started, before) = (std::time::Instant::now(), self.appended);
-            self.handle(&raw)?;
-            // The extract stage's share: decoding and building, not appending.
-            let extract = self.progress.meter(Stage::Extract);
-            extract.record(
-                self.appended.0 - before.0,
-                started.elapsed().saturating_sub(self.appended.1 - before.1),
-            );
-            extract.set_queue(rx.len() as u64);
-            if self.reached_stop {
-                // Nothing after the offline point is stored; the next start
-                // resumes after it.
-                return self.commit();
-            }
-            if self.uncommitted > 0
-                && (rx.is_empty() || self.uncommitted >= self.commit_every)
-                && !self.builder.in_transaction()
-            {
-                self.commit()?;
+    /// Handles the session's batches in order; `queued` counts the events
+    /// received and not yet handled (the extract stage's queue).
+    fn run(&mut self, mut rx: mpsc::Receiver<Vec<RawEvent>>, queued: &AtomicU64) -> Result<(), ExtractError> {
+        while let Some(batch) = rx.blocking_recv() {
+            let mut events = batch.into_iter().peekable();
+            while let Some(raw) = events.next() {
+                let (started, before) = (std::time::Instant::now(), self.appended);
+                self.handle(&raw)?;
+                // The extract stage's share: decoding and building, not appending.
+                let extract = self.progress.meter(Stage::Extract);
+                extract.record(
+                    self.appended.0 - before.0,
+                    started.elapsed().saturating_sub(self.appended.1 - before.1),
+                );
+                extract.set_queue(queued.fetch_sub(1, Ordering::Relaxed).saturating_sub(1));
+                if self.reached_stop {
+                    // Nothing after the offline point is stored; the next start
+                    // resumes after it.
+                    return self.commit();
+                }
+                let nothing_waiting = events.peek().is_none() && rx.is_empty();
+                if self.uncommitted > 0
+                    && (nothing_waiting || self.uncommitted >= self.commit_every)
+                    && !self.builder.in_transaction()
+                {
+                    self.commit()?;
+                }
             }
         }
         // The source ended or we were asked to stop: make what is complete durable.
@@ -633,7 +676,7 @@ impl Worker {
         Ok(())
     }
 
-    fn handle(&mut self, raw: &crate::source::RawEvent) -> Result<(), ExtractError> {
+    fn handle(&mut self, raw: &RawEvent) -> Result<(), ExtractError> {
         if self.decoder.file_name() != &*raw.file {
             self.decoder.set_file_name(&raw.file);
         }
@@ -859,7 +902,7 @@ impl Worker {
     fn learn_temporal_precision(
         &mut self,
         event: &BinlogEvent,
-        raw: &crate::source::RawEvent,
+        raw: &RawEvent,
         seqno: Seqno,
     ) -> Result<(), ExtractError> {
         // A definition that does not tell n stops like an undecodable event.

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -195,6 +196,10 @@ pub struct BinlogSource {
     checksum: Option<ChecksumAlg>,
     /// The first event, read by `connect` to surface start errors early.
     pending: Option<RawEvent>,
+    /// How the stream ended, seen by [`BinlogSource::next_received`] and
+    /// reported by the next [`BinlogSource::next_event`] (`Some(None)`: the
+    /// server ended the dump).
+    failed: Option<Option<mysql_async::Error>>,
 }
 
 impl fmt::Debug for BinlogSource {
@@ -346,6 +351,7 @@ impl BinlogSource {
             gtid: at.gtid.clone(),
             checksum: None,
             pending: None,
+            failed: None,
         };
         let first = source.read_event().await?;
         source.pending = Some(first);
@@ -390,26 +396,62 @@ impl BinlogSource {
         let _ = self.stream.close().await;
     }
 
-    async fn read_event(&mut self) -> Result<RawEvent, SourceError> {
-        let idle = self.config.idle_timeout;
-        let stream = &mut self.stream;
-        let next = std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx));
-        match tokio::time::timeout(idle, next).await {
-            Err(_) => Err(TransientError::Idle {
-                addr: self.addr.clone(),
-                at: self.position(),
-                idle,
-                heartbeat: self.config.heartbeat,
+    /// The next event if it was already received: no waiting and no timer,
+    /// so a caller can take what one socket read brought in one go. `None`
+    /// when the next event has not arrived yet, and also when the stream
+    /// failed or ended: the next [`BinlogSource::next_event`] reports that.
+    // The error is the cold path, as in `frame`.
+    #[allow(clippy::result_large_err)]
+    pub fn next_received(&mut self) -> Option<Result<RawEvent, SourceError>> {
+        if let Some(event) = self.pending.take() {
+            return Some(Ok(event));
+        }
+        if self.failed.is_some() {
+            return None;
+        }
+        // A no-op waker is fine: the caller's next `next_event` polls again
+        // with its own waker before it waits.
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut self.stream).poll_next(&mut cx) {
+            Poll::Pending => None,
+            Poll::Ready(Some(Ok(event))) => Some(self.frame(&event)),
+            Poll::Ready(end_or_error) => {
+                self.failed = Some(end_or_error.and_then(Result::err));
+                None
             }
-            .into()),
-            Ok(None) => Err(TransientError::ConnectionLost {
+        }
+    }
+
+    async fn read_event(&mut self) -> Result<RawEvent, SourceError> {
+        let polled = match self.failed.take() {
+            Some(end_or_error) => end_or_error.map(Err),
+            None => {
+                let idle = self.config.idle_timeout;
+                let stream = &mut self.stream;
+                let next = std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx));
+                match tokio::time::timeout(idle, next).await {
+                    Ok(polled) => polled,
+                    Err(_) => {
+                        return Err(TransientError::Idle {
+                            addr: self.addr.clone(),
+                            at: self.position(),
+                            idle,
+                            heartbeat: self.config.heartbeat,
+                        }
+                        .into())
+                    }
+                }
+            }
+        };
+        match polled {
+            None => Err(TransientError::ConnectionLost {
                 addr: self.addr.clone(),
                 at: self.position(),
                 detail: "the source ended the binlog dump".into(),
             }
             .into()),
-            Ok(Some(Err(e))) => Err(self.stream_error(e).await),
-            Ok(Some(Ok(event))) => self.frame(&event),
+            Some(Err(e)) => Err(self.stream_error(e).await),
+            Some(Ok(event)) => self.frame(&event),
         }
     }
 
