@@ -13,7 +13,9 @@
 //! lock) when the old master goes away: after `offline -immediate` (which
 //! must let go of the catalog) its promotion is refused, naming the fix,
 //! and it keeps its role; online as a relay it applies them, and is then
-//! promoted. The old master, whose database then gets a write its
+//! promoted, although its THL ends with the first fragment of a
+//! transaction the old master never finished sending (cut, not a reason
+//! to refuse). The old master, whose database then gets a write its
 //! replicator never extracted, is refused the relay role (its data left
 //! the history), and keeps its role.
 
@@ -49,6 +51,27 @@ async fn write(cluster: &Cluster, host: &str, from: u64, n: u64) {
         .await
         .expect("write");
     }
+}
+
+/// Appends to the THL in `dir` (its replicator offline) the first
+/// fragment of seqno `last + 1`, as the master of `last` would have sent
+/// it: the same source and epoch, more fragments to come.
+fn append_first_fragment_of_next(dir: &std::path::Path, last: i64) {
+    let events = read_thl(dir).expect("the THL");
+    let mut next = events.last().expect("a last transaction").clone();
+    assert_eq!(next.header.seqno.0, last);
+    next.header.seqno = next.header.seqno.next();
+    next.header.seqno_end = next.header.seqno;
+    next.header.fragno = 0;
+    next.header.last_frag = false;
+    let mut writer = thl::store::Writer::open(thl::store::StoreConfig::new(dir)).expect("the THL, for writing");
+    writer.append_event(&next).expect("append");
+    writer.commit().expect("commit");
+    drop(writer);
+    let tail = read_thl(dir).expect("the THL");
+    assert!(tail
+        .last()
+        .is_some_and(|e| e.header.seqno.0 == last + 1 && !e.header.last_frag));
 }
 
 async fn wait_applied(cluster: &Cluster, host: &str, seqno: i64) {
@@ -123,6 +146,10 @@ async fn a_promoted_relay_extracts_its_own_binlog_and_its_slave_follows() {
     trepctl(&cluster, RELAY, &["online"]);
     wait_applied(&cluster, RELAY, handover).await;
     trepctl(&cluster, RELAY, &["offline"]);
+    // The old master had begun to send a large transaction when it went
+    // away: the relay's THL ends with its first fragment, which no host
+    // can complete. It is no reason to refuse the promotion.
+    append_first_fragment_of_next(&relay_thl, handover);
 
     // The relay takes over.
     trepctl(&cluster, RELAY, &["setrole", "-role", "master"]);

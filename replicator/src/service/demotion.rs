@@ -31,7 +31,7 @@ use crate::source::queries::first_transaction_from;
 /// Checks the binlog and writes the applied position; the position
 /// written (`None` for an empty THL).
 pub(super) async fn hand_over(plan: &ServicePlan, host: &str) -> Result<Option<AppliedPoint>, ServiceError> {
-    let Some(last) = last_record(plan)? else {
+    let Some(last) = thl_end(plan)?.last else {
         return Ok(None);
     };
     if !last.last_frag {
@@ -64,22 +64,38 @@ pub(super) async fn hand_over(plan: &ServicePlan, host: &str) -> Result<Option<A
     Ok(Some(point))
 }
 
-/// The header of the THL's last record (`None`: no THL yet).
-pub(super) fn last_record(plan: &ServicePlan) -> Result<Option<EventHeader>, ServiceError> {
+/// Where the THL ends: its last record, and the last record of its last
+/// whole transaction. They differ when it ends inside a transaction, the
+/// first fragments of one whose sender went away (the writer's recovery
+/// cuts them when the THL is next opened for writing).
+#[derive(Debug, Default)]
+pub(super) struct ThlEnd {
+    pub last: Option<EventHeader>,
+    pub last_whole: Option<EventHeader>,
+}
+
+/// Reads where the THL ends (both `None`: no THL, or an empty one).
+pub(super) fn thl_end(plan: &ServicePlan) -> Result<ThlEnd, ServiceError> {
     if !plan.thl_dir.exists() {
-        return Ok(None);
+        return Ok(ThlEnd::default());
     }
     let read = |e: thl::store::StoreError| failed(format!("reading the THL at {}: {e}", plan.thl_dir.display()));
     let reader = thl::store::Reader::open(&plan.thl_dir).map_err(read)?;
-    let Some(max) = reader.max_seqno().map_err(read)? else {
-        return Ok(None);
+    // The last whole transaction (a reader of the files sees whole ones).
+    let whole = reader.max_seqno().map_err(read)?;
+    let Some(from) = whole.or(reader.min_seqno().map_err(read)?) else {
+        return Ok(ThlEnd::default());
     };
-    let mut cursor = reader.cursor(max).map_err(read)?;
-    let mut last = None;
+    let mut cursor = reader.cursor(from).map_err(read)?;
+    let mut end = ThlEnd::default();
     while let Some(record) = cursor.next().map_err(read)? {
-        last = Some(record.header().clone());
+        let h = record.header();
+        if whole.is_some_and(|w| h.seqno <= w) {
+            end.last_whole = Some(h.clone());
+        }
+        end.last = Some(h.clone());
     }
-    Ok(last)
+    Ok(end)
 }
 
 /// Where this host's binlog was when its last THL transaction was

@@ -12,9 +12,14 @@
 //! * it is refused, naming the fix, unless every transaction of the THL is
 //!   applied; nothing is recorded and the role is unchanged then;
 //! * an empty THL, or one whose last transaction this host extracted,
-//!   needs nothing: the master resumes in its own binlog.
+//!   needs nothing: the master resumes in its own binlog;
+//! * the first fragments of a transaction whose master went away before
+//!   sending the rest (a failover in the middle of a large transaction)
+//!   are not part of the history: the promotion follows the last whole
+//!   transaction, and the master's THL writer cuts them (its recovery)
+//!   before it stores the first own transaction at that seqno.
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::db;
 use super::error::{conflict, failed, ServiceError};
@@ -24,7 +29,16 @@ use crate::pipeline::master::promotion::{binlog_end_after, promotion_epoch, reco
 
 /// Records where `host`, promoted now, extracts from (see the module doc).
 pub(super) async fn record_start(plan: &ServicePlan, host: &str) -> Result<(), ServiceError> {
-    let Some(last) = super::demotion::last_record(plan)? else {
+    let end = super::demotion::thl_end(plan)?;
+    if let Some(cut) = end.last.as_ref().filter(|h| !h.last_frag) {
+        // Its sender went away before the rest: no host can complete it,
+        // and none of it is committed here (the applier holds a
+        // transaction's fragments in one target transaction).
+        warn!(service = %plan.service, seqno = %cut.seqno, fragno = cut.fragno, from = %cut.source_id,
+            "the THL ends inside this transaction, whose master never sent the rest: the promotion follows the \
+             last whole transaction, and the master cuts this one when it opens the THL");
+    }
+    let Some(last) = end.last_whole else {
         return Ok(());
     };
     if last.source_id == host {

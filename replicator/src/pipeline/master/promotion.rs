@@ -82,7 +82,8 @@ pub fn promotion_epoch(host: &str, last: &EventHeader, at: &BinlogPosition, time
 }
 
 /// The end of this host's binlog (`source`), once every transaction of
-/// the THL (ending with `last`) is applied to it; otherwise why not.
+/// the THL (ending with `last`, a whole transaction's last fragment) is
+/// applied to it; otherwise why not.
 pub async fn binlog_end_after(source: Opts, service: &str, last: &EventHeader) -> Result<BinlogPosition, String> {
     let mut conn = mysql_async::Conn::new(source)
         .await
@@ -103,16 +104,10 @@ pub async fn binlog_end_after(source: Opts, service: &str, last: &EventHeader) -
             .map(|(t, s, _)| format!("channel {t}: {}", s.unwrap_or(-1)))
             .collect();
         return Err(format!(
-            "this host applied [{}] of the {} transactions its THL holds (up to seqno {}): go online as {} until it \
-             applied everything (`trepctl wait -applied {}`), go offline, then promote",
+            "this host applied [{}] of the transactions its THL holds (up to seqno {}): go online as relay until \
+             it applied everything (`trepctl wait -applied {}`), go offline, then promote",
             applied.join(", "),
-            if last.last_frag {
-                "complete"
-            } else {
-                "stored (the last one incomplete)"
-            },
             last.seqno,
-            "relay",
             last.seqno
         ));
     }
