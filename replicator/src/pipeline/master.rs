@@ -22,11 +22,14 @@
 //!   `offline-deferred -at-seqno N` nothing after N's transaction is stored:
 //!   extraction ends at that boundary, and the next start resumes after it.
 //! * **Bounded memory.** The source reader and the writer are joined by a
-//!   bounded channel, and large transactions leave the builder in
+//!   bounded channel of batches (`QUEUED_BATCHES` of about
+//!   `BATCH_BYTES`), and large transactions leave the builder in
 //!   fragments of `frag_size`.
 //!
-//! Threads: one tokio task reads the source; one blocking thread decodes,
-//! builds transactions and writes the THL (all CPU and disk work).
+//! Threads: one tokio task reads the source and hands over, in one batch,
+//! each event it awaited and those already received after it; one blocking
+//! thread decodes, builds transactions and writes the THL (all CPU and
+//! disk work).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
