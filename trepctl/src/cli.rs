@@ -208,7 +208,7 @@ pub struct ResetArgs {
     /// The THL (and the catalog's history of it; the role is kept).
     #[arg(long)]
     pub thl: bool,
-    /// DROP SCHEMA tungsten_<service> on the local database.
+    /// DROP SCHEMA `tungsten_<service>` on the local database.
     #[arg(long)]
     pub db: bool,
     /// Do not ask for confirmation.

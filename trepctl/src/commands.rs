@@ -3,11 +3,11 @@
 //!
 //! Invariants: `-json` prints the answer's JSON as it came; a command that
 //! reads a field of an answer reads it through the answer's type in
-//! `control::responses` ([`Answer::typed`]), so a field the replicator
+//! `control::responses` (`Answer::typed`), so a field the replicator
 //! left out is an error naming the route and the field, never a default.
 //! Status maps have no fixed set of properties: they are printed as maps
 //! (`output`), and a property a command needs is looked up by name
-//! ([`property`]), with the same kind of error when it is absent.
+//! (`property`), with the same kind of error when it is absent.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;

@@ -147,7 +147,7 @@ const XA_DETACH_WAIT: Duration = Duration::from_secs(10);
 /// transaction, waiting for its `XA COMMIT|ROLLBACK` ([`HeldXa`]).
 const XA_HOLD: Duration = Duration::from_secs(1);
 /// Whether an applier holds the session that prepared an XA transaction
-/// ([`HeldXa`]).
+/// (the applier's `HeldXa`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum XaHold {
     /// Held for its completion, which may come next (one channel).

@@ -68,7 +68,7 @@ impl Kind {
         }
     }
 
-    /// Parses [`Kind::as_str`].
+    /// Parses `Kind::as_str`.
     pub fn parse(s: &str) -> Option<Kind> {
         Some(match s {
             "compared" => Kind::Compared,

@@ -33,7 +33,7 @@
 //! ER_OPTION_PREVENTS_STATEMENT, 1290, which is what the tests got).
 //!
 //! The replicas (not the primary) run with `--symbolic-links=0`
-//! ([`REPLICA_SERVER_ARGS`]), in both modes: MariaDB then ignores a
+//! (`REPLICA_SERVER_ARGS`), in both modes: MariaDB then ignores a
 //! table's or partition's `DATA DIRECTORY`/`INDEX DIRECTORY` with a
 //! warning and keeps the files in the data directory. Otherwise a replica
 //! creating the table with the primary's directories would collide with
