@@ -458,6 +458,31 @@ fn decimal_text_matches_mysql_common_for_every_precision_and_scale() {
     );
 }
 
+#[test]
+fn decimal_digit_groups_out_of_range_are_malformed() {
+    // DECIMAL(12,2): one digit (1 byte), nine (4 bytes), two (1 byte);
+    // positive, so the first byte has its top bit set.
+    let nine_too_many = [0x80, 0x3b, 0x9a, 0xca, 0x00, 0x00]; // 1,000,000,000
+    let two_too_many = [0x80, 0x00, 0x00, 0x00, 0x00, 100];
+    let one_too_many = [0x80 | 10, 0x00, 0x00, 0x00, 0x00, 0x00];
+    for bin in [&nine_too_many[..], &two_too_many, &one_too_many] {
+        let err = decimal_to_string(bin, 12, 2).expect_err("out of range");
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
+    assert_eq!(
+        decimal_to_string(&[0x80, 0x3b, 0x9a, 0xc9, 0xff, 99], 12, 2)
+            .expect("in range")
+            .0,
+        "999999999.99"
+    );
+    // DECIMAL(30,10), the general path: the first full group of the integer part.
+    let mut wide = Vec::new();
+    super::encode::decimal_to_bin("1.5", 30, 10, &mut wide).expect("encodes");
+    wide[1..5].copy_from_slice(&[0x3b, 0x9a, 0xca, 0x00]);
+    let err = decimal_to_string(&wide, 30, 10).expect_err("out of range");
+    assert!(err.to_string().contains("out of range"), "{err}");
+}
+
 // ---------- status variables ----------
 
 #[test]
