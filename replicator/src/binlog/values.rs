@@ -151,45 +151,36 @@ pub fn decimal_to_string(b: &[u8], precision: u8, scale: u8) -> KResult<(String,
             x
         }
     };
-    let read = |off: usize, n: usize| -> u32 {
-        let mut v = 0u32;
-        for i in off..off + n {
-            v = (v << 8) | u32::from(byte(i));
-        }
-        v
-    };
     let p = usize::from(precision);
     let s = usize::from(scale);
     let intg = p - s;
     let (intg0, intg0x, frac0, frac0x) = (intg / 9, intg % 9, s / 9, s % 9);
-    let check = |v: u32, digits: usize| -> KResult<()> {
+    // The next group of `digits` digits (its bytes in `D`); the groups
+    // take exactly the `size` bytes.
+    let mut at = 0;
+    let mut group = |digits: usize| -> KResult<u32> {
+        let n = D[digits];
+        let v = (at..at + n).fold(0u32, |v, i| (v << 8) | u32::from(byte(i)));
+        at += n;
         if u64::from(v) >= 10u64.pow(digits as u32) {
-            Err(malformed("DECIMAL digit group out of range"))
-        } else {
-            Ok(())
+            return Err(malformed("DECIMAL digit group out of range"));
         }
+        Ok(v)
     };
-    let mut off = 0;
     if p <= SMALL_DECIMAL_DIGITS {
         // Each part fits a u64: two integers, then their digits at once.
-        let mut group = |digits: usize| -> KResult<u64> {
-            let v = read(off, D[digits]);
-            check(v, digits)?;
-            off += D[digits];
-            Ok(u64::from(v))
-        };
-        let mut int = if intg0x > 0 { group(intg0x)? } else { 0 };
+        let mut int = if intg0x > 0 { u64::from(group(intg0x)?) } else { 0 };
         for _ in 0..intg0 {
-            int = int * 1_000_000_000 + group(9)?;
+            int = int * 1_000_000_000 + u64::from(group(9)?);
         }
         let mut frac = 0;
         for _ in 0..frac0 {
-            frac = frac * 1_000_000_000 + group(9)?;
+            frac = frac * 1_000_000_000 + u64::from(group(9)?);
         }
         if frac0x > 0 {
-            frac = frac * 10u64.pow(frac0x as u32) + group(frac0x)?;
+            frac = frac * 10u64.pow(frac0x as u32) + u64::from(group(frac0x)?);
         }
-        return Ok((small_decimal_text(negative, int, frac, s)?, off));
+        return Ok((small_decimal_text(negative, int, frac, s)?, size));
     }
     let mut out = String::with_capacity(p + 3);
     if negative {
@@ -197,19 +188,14 @@ pub fn decimal_to_string(b: &[u8], precision: u8, scale: u8) -> KResult<(String,
     }
     let mut started = false;
     if intg0x > 0 {
-        let n = D[intg0x];
-        let v = read(off, n);
-        check(v, intg0x)?;
-        off += n;
+        let v = group(intg0x)?;
         if v != 0 {
             push_digits(&mut out, v, 0);
             started = true;
         }
     }
     for _ in 0..intg0 {
-        let v = read(off, 4);
-        check(v, 9)?;
-        off += 4;
+        let v = group(9)?;
         if started {
             push_digits(&mut out, v, 9);
         } else if v != 0 {
@@ -223,20 +209,13 @@ pub fn decimal_to_string(b: &[u8], precision: u8, scale: u8) -> KResult<(String,
     if s > 0 {
         out.push('.');
         for _ in 0..frac0 {
-            let v = read(off, 4);
-            check(v, 9)?;
-            off += 4;
-            push_digits(&mut out, v, 9);
+            push_digits(&mut out, group(9)?, 9);
         }
         if frac0x > 0 {
-            let n = D[frac0x];
-            let v = read(off, n);
-            check(v, frac0x)?;
-            off += n;
-            push_digits(&mut out, v, frac0x);
+            push_digits(&mut out, group(frac0x)?, frac0x);
         }
     }
-    Ok((out, off))
+    Ok((out, size))
 }
 
 /// DECIMALs of up to this many digits take [`small_decimal_text`]: the
